@@ -1,0 +1,194 @@
+"""Turn a raw table of bars into a clean OHLCV frame, or say exactly what is wrong with it.
+
+Each check yields the offending rows; in strict mode the first failing check raises a
+:class:`DataError` naming the file, the row (the line in a CSV, counting the header as line 1)
+and the remedy. With ``repair="drop"`` offending rows are removed; ``repair="fix"`` also
+widens high/low to contain open and close instead of dropping those rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import DataError
+
+Repair = Literal["drop", "fix"] | None
+PRICE_COLUMNS = ("open", "high", "low", "close")
+REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
+TIME_COLUMNS = ("timestamp", "datetime", "date", "time")
+_SHOWN_ROWS = 5
+
+
+@dataclass
+class RepairReport:
+    """How many rows each problem affected, and how many rows were dropped in total."""
+
+    path: str
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+
+    def add(self, problem: str, n: int) -> None:
+        if n:
+            self.counts[problem] = self.counts.get(problem, 0) + n
+
+    def __str__(self) -> str:
+        if not self.counts:
+            return f"{self.path}: no repairs needed"
+        parts = ", ".join(f"{n} {problem}" for problem, n in self.counts.items())
+        return f"{self.path}: repaired {parts}; dropped {self.dropped} rows in total"
+
+
+def _row_label(lines: np.ndarray, mask: np.ndarray, is_csv: bool) -> str:
+    rows = lines[mask][:_SHOWN_ROWS]
+    unit = "line" if is_csv else "row"
+    shown = ", ".join(str(int(r)) for r in rows)
+    more = int(mask.sum()) - len(rows)
+    return f"{unit}{'s' if len(rows) > 1 else ''} {shown}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def _fail(path: Path, lines: np.ndarray, mask: np.ndarray, problem: str, remedy: str) -> DataError:
+    where = _row_label(lines, mask, path.suffix == ".csv")
+    return DataError(
+        f"{path}: {where}: {problem}. {remedy} "
+        f"Or load with repair='drop' to drop such rows (repair='fix' also mends high/low)."
+    )
+
+
+def _find_time_column(frame: pd.DataFrame, path: Path) -> str:
+    for name in TIME_COLUMNS:
+        if name in frame.columns:
+            return name
+    raise DataError(
+        f"{path}: no timestamp column; expected one of {', '.join(TIME_COLUMNS)} "
+        f"but found {', '.join(map(str, frame.columns)) or 'no columns'}. Rename the date column."
+    )
+
+
+def clean_bars(
+    raw: pd.DataFrame, path: Path, *, repair: Repair = None, naive_tz: str = "UTC"
+) -> tuple[pd.DataFrame, RepairReport]:
+    """Validate ``raw`` (columns as read from the file) into a UTC-indexed float64 OHLCV frame.
+
+    ``naive_tz`` is the zone of timestamps written without an offset (daily dates are taken
+    as midnight UTC of the session date).
+    """
+    if repair not in (None, "drop", "fix"):
+        raise DataError(f"repair={repair!r} is not valid; use None, 'drop' or 'fix'.")
+    report = RepairReport(str(path))
+    is_csv = path.suffix == ".csv"
+    if raw.shape[0] == 0:
+        raise DataError(f"{path}: the file has no data rows. Re-download or regenerate it.")
+    frame = raw.copy()
+    frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+    time_col = _find_time_column(frame, path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"found {', '.join(frame.columns)}. The file needs {time_col}, "
+            f"{', '.join(REQUIRED_COLUMNS)} (adj_close optional)."
+        )
+    # Line numbers as a user sees them in a CSV editor: header is line 1.
+    lines = np.arange(len(frame)) + (2 if is_csv else 1)
+    keep = np.ones(len(frame), dtype=bool)
+
+    def check(mask: np.ndarray, problem: str, remedy: str, fixable: bool = False) -> None:
+        nonlocal keep
+        mask = mask & keep
+        if not mask.any():
+            return
+        if repair is None:
+            raise _fail(path, lines, mask, problem, remedy)
+        report.add(problem, int(mask.sum()))
+        if not (fixable and repair == "fix"):
+            keep &= ~mask
+
+    stamps = _parse_times(frame[time_col], naive_tz)
+    check(stamps.isna().to_numpy(), f"unparseable {time_col}",
+          "Write timestamps as ISO 8601, e.g. 2024-01-31 or 2024-01-31 09:30:00-05:00.")
+
+    columns = [*PRICE_COLUMNS, "volume"] + (["adj_close"] if "adj_close" in frame.columns else [])
+    values: dict[str, np.ndarray] = {
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64) for c in columns
+    }
+    for c in columns:
+        v = values[c]
+        check(~np.isfinite(v), f"missing or non-numeric {c}", f"Fill in the {c} value.")
+        if c == "volume":
+            check(v < 0, "negative volume", "Volumes must be >= 0.")
+        else:
+            check(v <= 0, f"zero or negative {c}", "Prices must be > 0.")
+    o, h, lo, c_ = values["open"], values["high"], values["low"], values["close"]
+    with np.errstate(invalid="ignore"):
+        check(h < lo, "high below low", "Swap or correct high and low.", fixable=True)
+        check((h < np.maximum(o, c_)) | (lo > np.minimum(o, c_)),
+              "open/close outside the high-low range", "Correct the bar's high/low.", fixable=True)
+    if repair == "fix":
+        stacked = np.vstack([o, h, lo, c_])
+        with np.errstate(invalid="ignore"):
+            values["high"] = np.nanmax(stacked, axis=0)
+            values["low"] = np.nanmin(stacked, axis=0)
+
+    ts = stamps.to_numpy()
+    order_ok = _check_order(ts, keep)
+    if repair is None:
+        dup = _duplicates(ts, keep)
+        if dup.any():
+            raise _fail(path, lines, dup, "duplicate timestamp", "Remove the repeated bar.")
+        if not order_ok.all():
+            raise _fail(path, lines, ~order_ok, "timestamp earlier than the row before",
+                        "Sort the file by time.")
+
+    out = pd.DataFrame({k: values[k][keep] for k in columns}, index=pd.DatetimeIndex(ts[keep]))
+    out.index = pd.DatetimeIndex(out.index, tz="UTC") if out.index.tz is None else out.index
+    if repair is not None:
+        if not order_ok.all():
+            report.add("out-of-order rows sorted", int((~order_ok).sum()))
+        out = out.sort_index(kind="stable")
+        dup_mask = out.index.duplicated(keep="last")
+        report.add("duplicate timestamps (kept the last)", int(dup_mask.sum()))
+        out = out[~dup_mask]
+        report.dropped = len(frame) - len(out)
+    if out.empty:
+        raise DataError(f"{path}: no valid rows left after repair ({report}). Fix the file.")
+    out.index.name = "timestamp"
+    return out, report
+
+
+def _parse_times(col: pd.Series, naive_tz: str) -> pd.Series:
+    """Parse ISO 8601 stamps to UTC; stamps without an offset are taken in ``naive_tz``."""
+    text = col.astype("string").str.strip()
+    has_offset = text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True, na=False)
+    result = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns, UTC]")
+    if has_offset.any():
+        result[has_offset] = pd.to_datetime(
+            text[has_offset], errors="coerce", format="ISO8601", utc=True
+        )
+    if (~has_offset).any():
+        naive = pd.to_datetime(text[~has_offset], errors="coerce", format="ISO8601")
+        local = naive.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
+        result[~has_offset] = local.dt.tz_convert("UTC")
+    return result
+
+
+def _duplicates(ts: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    dup = np.zeros(len(ts), dtype=bool)
+    idx = np.flatnonzero(keep)
+    dup[idx] = pd.Index(ts[idx]).duplicated(keep="first")
+    return dup
+
+
+def _check_order(ts: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """True where a kept row is not earlier than the previous kept row."""
+    ok = np.ones(len(ts), dtype=bool)
+    idx = np.flatnonzero(keep)
+    if len(idx) > 1:
+        kept = ts[idx]
+        ok[idx[1:]] = kept[1:] >= kept[:-1]
+    return ok
+

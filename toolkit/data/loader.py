@@ -1,0 +1,180 @@
+"""Load daily or intraday OHLCV bars from CSV or Parquet into UTC-indexed float64 frames."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from toolkit.data import _cache
+from toolkit.data._paths import default_data_dir, resolve
+from toolkit.data._validate import REQUIRED_COLUMNS, Repair, clean_bars
+from toolkit.errors import DataError
+
+Adjust = Literal["total_return", "none"]
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A source file and its content hash, for run manifests."""
+
+    symbol: str
+    path: Path
+    sha256: str
+
+
+def _read_raw(path: Path, raw: bytes) -> pd.DataFrame:
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(io.BytesIO(raw))
+            if isinstance(frame.index, pd.DatetimeIndex):
+                frame = frame.reset_index(names="timestamp")
+            return frame
+        if not raw.strip():
+            raise DataError(f"{path}: the file is empty. Re-download or regenerate it.")
+        return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[""])
+    except DataError:
+        raise
+    except Exception as exc:  # parser errors come in many types; name the file either way
+        raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}. Check its format.")
+
+
+def _adjust(frame: pd.DataFrame, how: Adjust, path: Path) -> pd.DataFrame:
+    """Scale OHLC by adj_close/close so returns include dividends (total return)."""
+    out = frame
+    if how == "total_return" and "adj_close" in frame.columns:
+        factor = (frame["adj_close"] / frame["close"]).to_numpy()
+        out = frame.copy()
+        for col in ("open", "high", "low", "close"):
+            out[col] = frame[col].to_numpy() * factor
+    elif how not in ("total_return", "none"):
+        raise DataError(f"adjust={how!r} for {path} is not valid; use 'total_return' or 'none'.")
+    return out[list(REQUIRED_COLUMNS)].astype(np.float64)
+
+
+def _to_utc(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def load_file(
+    symbol_or_path: str | Path,
+    *,
+    data_dir: Path | None = None,
+    repair: Repair = None,
+    adjust: Adjust = "total_return",
+    naive_tz: str = "UTC",
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> tuple[pd.DataFrame, LoadedFile]:
+    """Load one file; return the frame and the file's identity (path and content hash)."""
+    symbol, path = resolve(symbol_or_path, data_dir)
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    key = _cache.content_key(sha, str(repair), naive_tz)
+    root = cache_dir or (data_dir or default_data_dir()) / ".cache"
+    cached = _cache.read(_cache.cache_path(root, path, key)) if use_cache else None
+    if cached is None:
+        frame, report = clean_bars(_read_raw(path, raw), path, repair=repair, naive_tz=naive_tz)
+        if report.counts:
+            warnings.warn(str(report), stacklevel=3)
+        if use_cache:
+            _cache.write(_cache.cache_path(root, path, key), frame)
+    else:
+        frame = cached
+    return _adjust(frame, adjust, path), LoadedFile(symbol, path, sha)
+
+
+def load(
+    symbol_or_path: str | Path,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    *,
+    data_dir: Path | None = None,
+    repair: Repair = None,
+    adjust: Adjust = "total_return",
+    naive_tz: str = "UTC",
+    cache_dir: Path | None = None,
+) -> pd.DataFrame:
+    """Bars for one symbol (looked up in ``data/daily``) or one CSV/Parquet file.
+
+    Returns float64 columns open, high, low, close, volume on a tz-aware UTC index, sorted and
+    unique. ``adjust="total_return"`` (default) scales OHLC by ``adj_close/close`` where the
+    file has ``adj_close``, so dividends show up as returns; ``"none"`` keeps prices as stored.
+    ``start``/``end`` are inclusive. ``repair`` is None (raise on any bad row), ``"drop"`` or
+    ``"fix"``; repairs are reported as a warning and in ``frame.attrs["source"]``.
+    """
+    frame, info = load_file(
+        symbol_or_path, data_dir=data_dir, repair=repair, adjust=adjust,
+        naive_tz=naive_tz, cache_dir=cache_dir,
+    )
+    frame = frame.loc[_to_utc(start) : _to_utc(end)]
+    if frame.empty:
+        raise DataError(
+            f"{info.path}: no bars between {start or 'the start'} and {end or 'the end'}; "
+            f"the file covers {_span(info)}. Choose dates inside that range."
+        )
+    frame.attrs["source"] = {"symbol": info.symbol, "path": str(info.path), "sha256": info.sha256}
+    return frame
+
+
+def _span(info: LoadedFile) -> str:
+    frame, _ = load_file(info.path, use_cache=True)
+    return f"{frame.index[0].date()} to {frame.index[-1].date()}"
+
+
+def load_many(
+    symbols: Sequence[str | Path],
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    **kwargs: object,
+) -> pd.DataFrame:
+    """Bars for several symbols aligned on their common calendar (dates all of them traded).
+
+    Columns are a (field, symbol) MultiIndex, so ``frame["close"]`` is a symbols-wide frame.
+    Dates inside the overlap that some symbol lacks are dropped for all, with a warning.
+    """
+    if not symbols:
+        raise DataError("load_many() needs at least one symbol.")
+    frames: dict[str, pd.DataFrame] = {}
+    for s in symbols:
+        f = load(s, start, end, **kwargs)  # type: ignore[arg-type]
+        name = f.attrs["source"]["symbol"]
+        if name in frames:
+            raise DataError(f"symbol {name} is listed twice; list each symbol once.")
+        frames[name] = f
+    first = max(f.index[0] for f in frames.values())
+    last = min(f.index[-1] for f in frames.values())
+    if first > last:
+        raise DataError(
+            "the symbols' date ranges do not overlap: "
+            + ", ".join(f"{k} {v.index[0].date()}..{v.index[-1].date()}" for k, v in frames.items())
+        )
+    common = None
+    for f in frames.values():
+        idx = f.index[(f.index >= first) & (f.index <= last)]
+        common = idx if common is None else common.intersection(idx)
+    assert common is not None
+    for name, f in frames.items():
+        in_range = int(((f.index >= first) & (f.index <= last)).sum())
+        if in_range > len(common):
+            warnings.warn(
+                f"{name}: {in_range - len(common)} bars inside the common range are missing "
+                f"for another symbol and were dropped to align calendars.", stacklevel=2,
+            )
+    out = pd.concat({k: v.loc[common] for k, v in frames.items()}, axis=1)
+    out = out.swaplevel(0, 1, axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    fields = list(REQUIRED_COLUMNS)
+    out = out.reindex(columns=pd.MultiIndex.from_product([fields, list(frames)]))
+    out.columns.names = ["field", "symbol"]
+    out.attrs["sources"] = [f.attrs["source"] for f in frames.values()]
+    return out

@@ -1,0 +1,112 @@
+"""Causal indicator kernels (numba). Each output value at bar t uses inputs [0, t] only.
+
+All take and return contiguous float64 1-D arrays; NaN marks warm-up bars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def sma_nb(x: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average as a prefix-sum difference over ``window`` bars.
+
+    Computed as ``(cumsum[t] - cumsum[t-w]) / w`` — the same arithmetic as vectorbt's rolling
+    mean, so crossovers agree with it bit for bit (see docs/conventions.md).
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    cs = np.cumsum(x)
+    if window < 1:
+        return out
+    for t in range(window - 1, n):
+        if t == window - 1:
+            out[t] = cs[t] / window
+        else:
+            out[t] = (cs[t] - cs[t - window]) / window
+    return out
+
+
+@njit(cache=True)
+def rsi_nb(close: np.ndarray, window: int) -> np.ndarray:
+    """Wilder's RSI (Wilder 1978, *New Concepts in Technical Trading Systems*).
+
+    Average gain/loss start as the mean of the first ``window`` changes, then
+    ``avg = (avg * (w - 1) + change) / w``. RSI = 100 - 100 / (1 + avg_gain / avg_loss).
+    """
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if window < 1 or n <= window:
+        return out
+    gain = 0.0
+    loss = 0.0
+    for t in range(1, window + 1):
+        d = close[t] - close[t - 1]
+        if d > 0:
+            gain += d
+        else:
+            loss -= d
+    gain /= window
+    loss /= window
+    for t in range(window, n):
+        if t > window:
+            d = close[t] - close[t - 1]
+            up = d if d > 0 else 0.0
+            down = -d if d < 0 else 0.0
+            gain = (gain * (window - 1) + up) / window
+            loss = (loss * (window - 1) + down) / window
+        if loss == 0.0:
+            out[t] = 100.0 if gain > 0.0 else 50.0
+        else:
+            out[t] = 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+@njit(cache=True)
+def prior_max_nb(x: np.ndarray, window: int) -> np.ndarray:
+    """Highest value over the ``window`` bars *before* t (t itself excluded)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window, n):
+        m = x[t - window]
+        for k in range(t - window + 1, t):
+            if x[k] > m:
+                m = x[k]
+        out[t] = m
+    return out
+
+
+@njit(cache=True)
+def prior_min_nb(x: np.ndarray, window: int) -> np.ndarray:
+    """Lowest value over the ``window`` bars *before* t (t itself excluded)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window, n):
+        m = x[t - window]
+        for k in range(t - window + 1, t):
+            if x[k] < m:
+                m = x[k]
+        out[t] = m
+    return out
+
+
+@njit(cache=True)
+def return_vol_nb(close: np.ndarray, window: int) -> np.ndarray:
+    """Sample standard deviation (ddof=1) of the last ``window`` simple returns ending at t."""
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if window < 2:
+        return out
+    for t in range(window, n):
+        mean = 0.0
+        for k in range(t - window + 1, t + 1):
+            mean += close[k] / close[k - 1] - 1.0
+        mean /= window
+        ss = 0.0
+        for k in range(t - window + 1, t + 1):
+            d = close[k] / close[k - 1] - 1.0 - mean
+            ss += d * d
+        out[t] = np.sqrt(ss / (window - 1))
+    return out
