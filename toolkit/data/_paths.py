@@ -37,7 +37,9 @@ def resolve(symbol_or_path: str | Path, data_dir: Path | None = None) -> tuple[s
     candidate = Path(symbol_or_path)
     if candidate.suffix in SUFFIXES:
         if not candidate.is_file():
-            raise DataError(f"{candidate}: file not found. Check the path (relative to {Path.cwd()}).")
+            raise DataError(
+                f"{candidate}: file not found. Check the path (relative to {Path.cwd()})."
+            )
         return candidate.stem.split("_")[0].upper(), candidate
     symbol = str(symbol_or_path).strip().upper()
     root = data_dir or default_data_dir()

@@ -48,7 +48,9 @@ def _row_label(lines: np.ndarray, mask: np.ndarray, is_csv: bool) -> str:
     unit = "line" if is_csv else "row"
     shown = ", ".join(str(int(r)) for r in rows)
     more = int(mask.sum()) - len(rows)
-    return f"{unit}{'s' if len(rows) > 1 else ''} {shown}" + (f" (and {more} more)" if more > 0 else "")
+    return f"{unit}{'s' if len(rows) > 1 else ''} {shown}" + (
+        f" (and {more} more)" if more > 0 else ""
+    )
 
 
 def _fail(path: Path, lines: np.ndarray, mask: np.ndarray, problem: str, remedy: str) -> DataError:
@@ -109,8 +111,11 @@ def clean_bars(
             keep &= ~mask
 
     stamps = _parse_times(frame[time_col], naive_tz)
-    check(stamps.isna().to_numpy(), f"unparseable {time_col}",
-          "Write timestamps as ISO 8601, e.g. 2024-01-31 or 2024-01-31 09:30:00-05:00.")
+    check(
+        stamps.isna().to_numpy(),
+        f"unparseable {time_col}",
+        "Write timestamps as ISO 8601, e.g. 2024-01-31 or 2024-01-31 09:30:00-05:00.",
+    )
 
     columns = [*PRICE_COLUMNS, "volume"] + (["adj_close"] if "adj_close" in frame.columns else [])
     values: dict[str, np.ndarray] = {
@@ -126,8 +131,12 @@ def clean_bars(
     o, h, lo, c_ = values["open"], values["high"], values["low"], values["close"]
     with np.errstate(invalid="ignore"):
         check(h < lo, "high below low", "Swap or correct high and low.", fixable=True)
-        check((h < np.maximum(o, c_)) | (lo > np.minimum(o, c_)),
-              "open/close outside the high-low range", "Correct the bar's high/low.", fixable=True)
+        check(
+            (h < np.maximum(o, c_)) | (lo > np.minimum(o, c_)),
+            "open/close outside the high-low range",
+            "Correct the bar's high/low.",
+            fixable=True,
+        )
     if repair == "fix":
         stacked = np.vstack([o, h, lo, c_])
         with np.errstate(invalid="ignore"):
@@ -141,11 +150,17 @@ def clean_bars(
         if dup.any():
             raise _fail(path, lines, dup, "duplicate timestamp", "Remove the repeated bar.")
         if not order_ok.all():
-            raise _fail(path, lines, ~order_ok, "timestamp earlier than the row before",
-                        "Sort the file by time.")
+            raise _fail(
+                path,
+                lines,
+                ~order_ok,
+                "timestamp earlier than the row before",
+                "Sort the file by time.",
+            )
 
     out = pd.DataFrame({k: values[k][keep] for k in columns}, index=pd.DatetimeIndex(ts[keep]))
-    out.index = pd.DatetimeIndex(out.index, tz="UTC") if out.index.tz is None else out.index
+    index = pd.DatetimeIndex(out.index)
+    out.index = index.tz_localize("UTC") if index.tz is None else index
     if repair is not None:
         if not order_ok.all():
             report.add("out-of-order rows sorted", int((~order_ok).sum()))
@@ -191,4 +206,3 @@ def _check_order(ts: np.ndarray, keep: np.ndarray) -> np.ndarray:
         kept = ts[idx]
         ok[idx[1:]] = kept[1:] >= kept[:-1]
     return ok
-

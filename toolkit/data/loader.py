@@ -43,7 +43,9 @@ def _read_raw(path: Path, raw: bytes) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # parser errors come in many types; name the file either way
-        raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}. Check its format.")
+        raise DataError(
+            f"{path}: cannot be read as {path.suffix[1:]}: {exc}. Check its format."
+        ) from exc
 
 
 def _adjust(frame: pd.DataFrame, how: Adjust, path: Path) -> pd.DataFrame:
@@ -114,8 +116,12 @@ def load(
     ``"fix"``; repairs are reported as a warning and in ``frame.attrs["source"]``.
     """
     frame, info = load_file(
-        symbol_or_path, data_dir=data_dir, repair=repair, adjust=adjust,
-        naive_tz=naive_tz, cache_dir=cache_dir,
+        symbol_or_path,
+        data_dir=data_dir,
+        repair=repair,
+        adjust=adjust,
+        naive_tz=naive_tz,
+        cache_dir=cache_dir,
     )
     frame = frame.loc[_to_utc(start) : _to_utc(end)]
     if frame.empty:
@@ -169,7 +175,8 @@ def load_many(
         if in_range > len(common):
             warnings.warn(
                 f"{name}: {in_range - len(common)} bars inside the common range are missing "
-                f"for another symbol and were dropped to align calendars.", stacklevel=2,
+                f"for another symbol and were dropped to align calendars.",
+                stacklevel=2,
             )
     out = pd.concat({k: v.loc[common] for k, v in frames.items()}, axis=1)
     out = out.swaplevel(0, 1, axis=1).sort_index(axis=1, level=0, sort_remaining=False)
@@ -177,4 +184,4 @@ def load_many(
     out = out.reindex(columns=pd.MultiIndex.from_product([fields, list(frames)]))
     out.columns.names = ["field", "symbol"]
     out.attrs["sources"] = [f.attrs["source"] for f in frames.values()]
-    return out
+    return pd.DataFrame(out)

@@ -16,8 +16,19 @@ from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 O_BAR, O_SYM, O_QTY, O_PRICE, O_COMM, O_REASON, O_REF, O_TYPE = range(8)
 ORDER_COLS = 8
 # Trade record columns.
-(T_SYM, T_DIR, T_ENTRY_BAR, T_EXIT_BAR, T_QTY, T_ENTRY_PX, T_EXIT_PX, T_PNL, T_RET, T_COMM,
- T_OPEN) = range(11)
+(
+    T_SYM,
+    T_DIR,
+    T_ENTRY_BAR,
+    T_EXIT_BAR,
+    T_QTY,
+    T_ENTRY_PX,
+    T_EXIT_PX,
+    T_PNL,
+    T_RET,
+    T_COMM,
+    T_OPEN,
+) = range(11)
 TRADE_COLS = 11
 # Order reasons and types.
 R_SIGNAL, R_STOP_LOSS, R_TAKE_PROFIT, R_TRAILING = 0, 1, 2, 3
@@ -28,8 +39,9 @@ _EPS = 1e-9
 
 
 @njit(cache=True)
-def _affordable_nb(qty: float, price: float, budget: float, cost: np.ndarray,
-                   month_volume: float, fractional: bool) -> float:
+def _affordable_nb(
+    qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
+) -> float:
     """Largest buy quantity <= ``qty`` whose value plus commission fits in ``budget``."""
     if budget <= 0.0:
         return 0.0
@@ -48,9 +60,22 @@ def _affordable_nb(qty: float, price: float, budget: float, cost: np.ndarray,
 
 
 @njit(cache=True)
-def _book_fill_nb(j: int, qty: float, price: float, comm: float, bar: int, reason: int,
-                  ref: float, otype: int, pos: np.ndarray, state: np.ndarray,
-                  orders: np.ndarray, n_orders: int, trades: np.ndarray, n_trades: int) -> int:
+def _book_fill_nb(
+    j: int,
+    qty: float,
+    price: float,
+    comm: float,
+    bar: int,
+    reason: int,
+    ref: float,
+    otype: int,
+    pos: np.ndarray,
+    state: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+    trades: np.ndarray,
+    n_trades: int,
+) -> int:
     """Record an order and update position and open-trade bookkeeping; return n_trades."""
     orders[n_orders, O_BAR] = bar
     orders[n_orders, O_SYM] = j
@@ -115,11 +140,26 @@ def _book_fill_nb(j: int, qty: float, price: float, comm: float, bar: int, reaso
 
 @njit(cache=True)
 def simulate_nb(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    target: np.ndarray, weights: np.ndarray, cost: np.ndarray, month_id: np.ndarray,
-    init_cash: float, next_open: bool, order_type: int, order_offset: float,
-    slippage: float, stop_loss: float, take_profit: float, trailing_stop: float,
-    rebalance_always: bool, band: float, max_leverage: float, fractional: bool,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    target: np.ndarray,
+    weights: np.ndarray,
+    cost: np.ndarray,
+    month_id: np.ndarray,
+    init_cash: float,
+    next_open: bool,
+    order_type: int,
+    order_offset: float,
+    slippage: float,
+    stop_loss: float,
+    take_profit: float,
+    trailing_stop: float,
+    rebalance_always: bool,
+    band: float,
+    max_leverage: float,
+    fractional: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one portfolio; return (equity, cash, positions, orders, trades).
 
@@ -140,11 +180,11 @@ def simulate_nb(
     pos = np.zeros(m)
     state = np.zeros((m, 9))
     cash = init_cash
-    acted = np.full(m, np.nan)          # last target the engine acted on
-    pend_qty = np.zeros(m)              # order waiting for the next bar
-    pend_px = np.full(m, np.nan)        # its limit/stop price (NaN for market)
+    acted = np.full(m, np.nan)  # last target the engine acted on
+    pend_qty = np.zeros(m)  # order waiting for the next bar
+    pend_px = np.full(m, np.nan)  # its limit/stop price (NaN for market)
     pend_target = np.zeros(m)
-    peak = np.zeros(m)                  # best price since entry, for trailing stops
+    peak = np.zeros(m)  # best price since entry, for trailing stops
     fresh = np.zeros(m, dtype=np.bool_)  # entered intrabar this bar: exits start next bar
     month_vol = 0.0
     month = month_id[0] if n > 0 else 0
@@ -180,8 +220,9 @@ def simulate_nb(
                     mark = cash
                     for k in range(m):
                         mark += pos[k] * open_[b, k]
-                    q = _affordable_nb(q, px, cash + (max_leverage - 1.0) * mark, cost,
-                                       month_vol, fractional)
+                    q = _affordable_nb(
+                        q, px, cash + (max_leverage - 1.0) * mark, cost, month_vol, fractional
+                    )
                     if q <= 0.0:
                         acted[j] = pend_target[j]
                         continue
@@ -189,8 +230,22 @@ def simulate_nb(
                 before = pos[j]
                 cash -= q * px + fee
                 month_vol += abs(q)
-                n_trades = _book_fill_nb(j, q, px, fee, b, R_SIGNAL, ref, order_type, pos, state,
-                                         orders, n_orders, trades, n_trades)
+                n_trades = _book_fill_nb(
+                    j,
+                    q,
+                    px,
+                    fee,
+                    b,
+                    R_SIGNAL,
+                    ref,
+                    order_type,
+                    pos,
+                    state,
+                    orders,
+                    n_orders,
+                    trades,
+                    n_trades,
+                )
                 n_orders += 1
                 acted[j] = pend_target[j]
                 if before == 0.0 or before * pos[j] < 0.0:  # new position: trail from here
@@ -224,8 +279,9 @@ def simulate_nb(
                     tp = limit_fill_nb(-d, tp_px, open_[b, j], high[b, j], low[b, j])
                     # a gap through the target at the open beats an intrabar stop; otherwise
                     # when both are inside the range the stop is assumed hit first
-                    if not np.isnan(tp) and (np.isnan(fill) or (tp == open_[b, j]
-                                                                and fill != open_[b, j])):
+                    if not np.isnan(tp) and (
+                        np.isnan(fill) or (tp == open_[b, j] and fill != open_[b, j])
+                    ):
                         fill = tp
                         reason = R_TAKE_PROFIT
                         kind = LIMIT
@@ -235,8 +291,22 @@ def simulate_nb(
                     fee = commission_nb(cost, q, fill, month_vol)
                     cash -= q * fill + fee
                     month_vol += abs(q)
-                    n_trades = _book_fill_nb(j, q, fill, fee, b, reason, stop_px, kind, pos,
-                                             state, orders, n_orders, trades, n_trades)
+                    n_trades = _book_fill_nb(
+                        j,
+                        q,
+                        fill,
+                        fee,
+                        b,
+                        reason,
+                        stop_px,
+                        kind,
+                        pos,
+                        state,
+                        orders,
+                        n_orders,
+                        trades,
+                        n_trades,
+                    )
                     n_orders += 1
                     pend_qty[j] = 0.0
                 else:
@@ -279,8 +349,9 @@ def simulate_nb(
                 px = slipped_nb(c, side, slippage)
                 q = delta
                 if q > 0:
-                    q = _affordable_nb(q, px, cash + (max_leverage - 1.0) * value, cost,
-                                       month_vol, fractional)
+                    q = _affordable_nb(
+                        q, px, cash + (max_leverage - 1.0) * value, cost, month_vol, fractional
+                    )
                     if q <= 0.0:
                         acted[j] = tgt
                         continue
@@ -288,8 +359,22 @@ def simulate_nb(
                 before = pos[j]
                 cash -= q * px + fee
                 month_vol += abs(q)
-                n_trades = _book_fill_nb(j, q, px, fee, b, R_SIGNAL, c, MARKET, pos, state,
-                                         orders, n_orders, trades, n_trades)
+                n_trades = _book_fill_nb(
+                    j,
+                    q,
+                    px,
+                    fee,
+                    b,
+                    R_SIGNAL,
+                    c,
+                    MARKET,
+                    pos,
+                    state,
+                    orders,
+                    n_orders,
+                    trades,
+                    n_trades,
+                )
                 n_orders += 1
                 acted[j] = tgt
                 if before == 0.0 or before * pos[j] < 0.0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,15 +18,19 @@ from toolkit.strategies.spec import Strategy
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 _ORDER_TYPES = {"market": k.MARKET, "limit": k.LIMIT, "stop": k.STOP}
-_REASONS = {k.R_SIGNAL: "signal", k.R_STOP_LOSS: "stop_loss", k.R_TAKE_PROFIT: "take_profit",
-            k.R_TRAILING: "trailing_stop"}
+_REASONS = {
+    k.R_SIGNAL: "signal",
+    k.R_STOP_LOSS: "stop_loss",
+    k.R_TAKE_PROFIT: "take_profit",
+    k.R_TRAILING: "trailing_stop",
+}
 _TYPES = {v: n for n, v in _ORDER_TYPES.items()}
 
 
 def as_panel(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Split single-symbol or (field, symbol) bars into one field -> (bars x symbols) frame each."""
     if isinstance(bars.columns, pd.MultiIndex):
-        return {f: bars[f] for f in _FIELDS}
+        return {f: pd.DataFrame(bars[f]) for f in _FIELDS}
     missing = [f for f in _FIELDS if f not in bars.columns]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}; load them with toolkit.load().")
@@ -37,7 +42,9 @@ def _arrays(panel: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     out = {f: np.ascontiguousarray(panel[f].to_numpy(dtype=np.float64)) for f in _FIELDS}
     for f in ("open", "high", "low", "close"):
         if not np.isfinite(out[f]).all() or (out[f] <= 0).any():
-            raise DataError(f"bars have missing or non-positive {f} values; load with toolkit.load().")
+            raise DataError(
+                f"bars have missing or non-positive {f} values; load with toolkit.load()."
+            )
     return out
 
 
@@ -65,18 +72,30 @@ def simulate(
         raise ConfigError(f"weights has {w.size} values for {len(symbols)} symbols.")
     if s.order_type not in _ORDER_TYPES:
         raise ConfigError(f"order_type {s.order_type!r} is not one of {', '.join(_ORDER_TYPES)}.")
-    idx = panel["close"].index
+    idx = pd.DatetimeIndex(panel["close"].index)
     month = (idx.year * 12 + idx.month).to_numpy(dtype=np.int64)
     nan = float("nan")
     equity, cash, pos, orders, trades = k.simulate_nb(
-        a["open"], a["high"], a["low"], a["close"],
-        np.ascontiguousarray(tgt.to_numpy(dtype=np.float64)), np.ascontiguousarray(w),
-        s.commission.vector(), month, float(s.init_cash), s.fill == "next_open",
-        _ORDER_TYPES[s.order_type], s.order_offset_bps / 1e4, s.slippage_bps / 1e4,
+        a["open"],
+        a["high"],
+        a["low"],
+        a["close"],
+        np.ascontiguousarray(tgt.to_numpy(dtype=np.float64)),
+        np.ascontiguousarray(w),
+        s.commission.vector(),
+        month,
+        float(s.init_cash),
+        s.fill == "next_open",
+        _ORDER_TYPES[s.order_type],
+        s.order_offset_bps / 1e4,
+        s.slippage_bps / 1e4,
         nan if s.stop_loss is None else s.stop_loss,
         nan if s.take_profit is None else s.take_profit,
         nan if s.trailing_stop is None else s.trailing_stop,
-        s.rebalance == "every_bar", s.rebalance_band, s.max_leverage, s.fractional,
+        s.rebalance == "every_bar",
+        s.rebalance_band,
+        s.max_leverage,
+        s.fractional,
     )
     eq = pd.Series(equity, index=idx, name="equity")
     prev = np.concatenate([[s.init_cash], equity[:-1]])
@@ -97,40 +116,44 @@ def _orders_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) ->
     qty = rec[:, k.O_QTY]
     price = rec[:, k.O_PRICE]
     ref = rec[:, k.O_REF]
-    return pd.DataFrame({
-        "time": idx[bar],
-        "bar": bar,
-        "symbol": [symbols[int(j)] for j in rec[:, k.O_SYM]],
-        "side": np.where(qty > 0, "BUY", "SELL"),
-        "quantity": qty,
-        "price": price,
-        "value": np.abs(qty) * price,
-        "commission": rec[:, k.O_COMM],
-        "order_type": [_TYPES[int(t)] for t in rec[:, k.O_TYPE]],
-        "reason": [_REASONS[int(r)] for r in rec[:, k.O_REASON]],
-        "reference_price": ref,
-        "slippage_cost": np.abs(qty) * np.abs(price - ref),
-    })
+    return pd.DataFrame(
+        {
+            "time": idx[bar],
+            "bar": bar,
+            "symbol": [symbols[int(j)] for j in rec[:, k.O_SYM]],
+            "side": np.where(qty > 0, "BUY", "SELL"),
+            "quantity": qty,
+            "price": price,
+            "value": np.abs(qty) * price,
+            "commission": rec[:, k.O_COMM],
+            "order_type": [_TYPES[int(t)] for t in rec[:, k.O_TYPE]],
+            "reason": [_REASONS[int(r)] for r in rec[:, k.O_REASON]],
+            "reference_price": ref,
+            "slippage_cost": np.abs(qty) * np.abs(price - ref),
+        }
+    )
 
 
 def _trades_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) -> pd.DataFrame:
     entry = rec[:, k.T_ENTRY_BAR].astype(np.int64)
     exit_ = rec[:, k.T_EXIT_BAR].astype(np.int64)
-    return pd.DataFrame({
-        "symbol": [symbols[int(j)] for j in rec[:, k.T_SYM]],
-        "direction": np.where(rec[:, k.T_DIR] > 0, "long", "short"),
-        "entry_time": idx[entry],
-        "exit_time": idx[exit_],
-        "quantity": rec[:, k.T_QTY],
-        "entry_price": rec[:, k.T_ENTRY_PX],
-        "exit_price": rec[:, k.T_EXIT_PX],
-        "pnl": rec[:, k.T_PNL],
-        "return": rec[:, k.T_RET],
-        "commission": rec[:, k.T_COMM],
-        "holding_bars": exit_ - entry,
-        "holding_days": (idx[exit_] - idx[entry]).days.to_numpy(),
-        "is_open": rec[:, k.T_OPEN] > 0,
-    })
+    return pd.DataFrame(
+        {
+            "symbol": [symbols[int(j)] for j in rec[:, k.T_SYM]],
+            "direction": np.where(rec[:, k.T_DIR] > 0, "long", "short"),
+            "entry_time": idx[entry],
+            "exit_time": idx[exit_],
+            "quantity": rec[:, k.T_QTY],
+            "entry_price": rec[:, k.T_ENTRY_PX],
+            "exit_price": rec[:, k.T_EXIT_PX],
+            "pnl": rec[:, k.T_PNL],
+            "return": rec[:, k.T_RET],
+            "commission": rec[:, k.T_COMM],
+            "holding_bars": exit_ - entry,
+            "holding_days": (idx[exit_] - idx[entry]).days.to_numpy(),
+            "is_open": rec[:, k.T_OPEN] > 0,
+        }
+    )
 
 
 def strategy_targets(
@@ -140,9 +163,10 @@ def strategy_targets(
     panel = as_panel(bars)
     a = _arrays(panel)
     vec = strategy.vector(params)
-    cols = {}
+    cols: dict[str, np.ndarray] = {}
     for j, sym in enumerate(panel["close"].columns):
-        cols[sym] = strategy.signal(*(np.ascontiguousarray(a[f][:, j]) for f in _FIELDS), vec)
+        o, h, lo, c, v = (np.ascontiguousarray(a[f][:, j]) for f in _FIELDS)
+        cols[str(sym)] = strategy.signal(o, h, lo, c, v, vec)
     return pd.DataFrame(cols, index=panel["close"].index)
 
 
@@ -157,4 +181,4 @@ def backtest(
     strat = strategies.get(strategy) if isinstance(strategy, str) else strategy
     resolved = strat.resolve(params)
     result = simulate(bars, strategy_targets(bars, strat, resolved), settings, weights)
-    return BacktestResult(**{**result.__dict__, "strategy": strat.name, "params": resolved})
+    return replace(result, strategy=strat.name, params=resolved)

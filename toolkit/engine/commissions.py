@@ -14,7 +14,7 @@ wins over the minimum (1,000 shares at USD 0.25 cost USD 2.50), so the order is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -66,14 +66,29 @@ class Commission:
 
 
 def no_costs() -> Commission:
-    return Commission(kind="none", rate=0.0, minimum=0.0, max_pct=0.0, sec_fee_rate=0.0,
-                      taf_per_share=0.0, taf_max=0.0)
+    return Commission(
+        kind="none",
+        rate=0.0,
+        minimum=0.0,
+        max_pct=0.0,
+        sec_fee_rate=0.0,
+        taf_per_share=0.0,
+        taf_max=0.0,
+    )
 
 
 def proportional(rate: float, per_order: float = 0.0) -> Commission:
     """Fee = ``rate`` x trade value (+ ``per_order``), e.g. 0.001 for 10 bps."""
-    return Commission(kind="proportional", rate=rate, minimum=0.0, max_pct=0.0, sec_fee_rate=0.0,
-                      taf_per_share=0.0, taf_max=0.0, per_order=per_order)
+    return Commission(
+        kind="proportional",
+        rate=rate,
+        minimum=0.0,
+        max_pct=0.0,
+        sec_fee_rate=0.0,
+        taf_per_share=0.0,
+        taf_max=0.0,
+        per_order=per_order,
+    )
 
 
 def ibkr_fixed(regulatory_fees: bool = True) -> Commission:
@@ -83,16 +98,21 @@ def ibkr_fixed(regulatory_fees: bool = True) -> Commission:
 
 
 def ibkr_tiered(exchange_per_share: float = 0.0030, regulatory_fees: bool = True) -> Commission:
-    """IBKR Pro Tiered: volume-tiered per-share rate, min USD 0.35, max 1%, plus third-party fees."""
-    c = Commission(kind="ibkr_tiered", rate=0.0035, minimum=0.35, max_pct=0.01,
-                   clearing_per_share=0.0002, exchange_per_share=exchange_per_share,
-                   pass_through_rate=0.000175 + 0.000565)
+    """IBKR Pro Tiered: per-share rate by monthly volume, min USD 0.35, max 1%, plus fees."""
+    c = Commission(
+        kind="ibkr_tiered",
+        rate=0.0035,
+        minimum=0.35,
+        max_pct=0.01,
+        clearing_per_share=0.0002,
+        exchange_per_share=exchange_per_share,
+        pass_through_rate=0.000175 + 0.000565,
+    )
     return c if regulatory_fees else _without_sale_fees(c)
 
 
 def _without_sale_fees(c: Commission) -> Commission:
-    return Commission(c.kind, c.rate, c.minimum, c.max_pct, 0.0, 0.0, 0.0,
-                      c.clearing_per_share, c.exchange_per_share, c.pass_through_rate, c.per_order)
+    return replace(c, sec_fee_rate=0.0, taf_per_share=0.0, taf_max=0.0)
 
 
 @njit(cache=True)
@@ -100,8 +120,8 @@ def tier_rate_nb(month_volume: float) -> float:
     """IBKR tiered per-share rate for an order given the month's shares traded before it."""
     for i in range(_TIER_BOUNDS.shape[0]):
         if month_volume < _TIER_BOUNDS[i]:
-            return _TIER_RATES[i]
-    return _TIER_RATES[-1]
+            return float(_TIER_RATES[i])
+    return float(_TIER_RATES[-1])
 
 
 @njit(cache=True)
@@ -119,12 +139,12 @@ def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: fl
     if kind == 0:
         return 0.0
     if kind == 1:
-        return c[I_RATE] * value + c[I_FIXED]
-    per_share = c[I_RATE] if kind == 2 else tier_rate_nb(month_volume)
+        return float(c[I_RATE] * value + c[I_FIXED])
+    per_share = float(c[I_RATE]) if kind == 2 else tier_rate_nb(month_volume)
     fee = max(per_share * qty, c[I_MIN])
     fee = min(fee, c[I_CAP] * value)
     if kind == 3:
         fee += fee * c[I_PASS] + (c[I_CLEAR] + c[I_EXCH]) * qty
     if quantity < 0.0:  # sale: SEC fee on value, FINRA TAF on shares (capped)
         fee += c[I_SEC] * value + min(c[I_TAF] * qty, c[I_TAF_MAX])
-    return fee
+    return float(fee)

@@ -21,7 +21,9 @@ from toolkit.metrics._kernels import (
 def _arr(returns: pd.Series | np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(np.asarray(returns, dtype=np.float64))
     if np.isnan(a).any():
-        raise ValueError("returns contain NaN; drop or fill them explicitly before computing metrics")
+        raise ValueError(
+            "returns contain NaN; drop or fill them explicitly before computing metrics"
+        )
     return a
 
 

@@ -28,7 +28,7 @@ def cagr_nb(returns: np.ndarray, periods: float) -> float:
     wealth = total_return_nb(returns) + 1.0
     if wealth < 0.0:
         return np.nan
-    return wealth ** (periods / n) - 1.0
+    return float(wealth ** (periods / n) - 1.0)
 
 
 @njit(cache=True)
@@ -37,14 +37,14 @@ def sharpe_nb(returns: np.ndarray, periods: float) -> float:
     n = returns.shape[0]
     if n < 2:
         return np.nan
-    mean = returns.mean()
+    mean = float(returns.mean())
     ss = 0.0
     for r in returns:
         ss += (r - mean) ** 2
     sd = np.sqrt(ss / (n - 1))
     if sd == 0.0:
         return np.nan
-    return mean / sd * np.sqrt(periods)
+    return float(mean / sd * np.sqrt(periods))
 
 
 @njit(cache=True)
@@ -60,7 +60,7 @@ def sortino_nb(returns: np.ndarray, periods: float) -> float:
     downside = np.sqrt(ds / n)
     if downside == 0.0:
         return np.nan
-    return returns.mean() / downside * np.sqrt(periods)
+    return float(returns.mean() / downside * np.sqrt(periods))
 
 
 @njit(cache=True)

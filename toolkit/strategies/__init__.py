@@ -1,4 +1,4 @@
-"""Strategy registry. Every strategy is a pure, causal numba signal function with a parameter space."""
+"""Strategy registry: pure, causal numba signal functions, each with a parameter space."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ def get(name: str) -> Strategy:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown strategy {name!r}; allowed: {', '.join(names())}."
-        ) from None
+        raise ConfigError(f"unknown strategy {name!r}; allowed: {', '.join(names())}.") from None
 
 
 __all__ = ["Param", "SignalFn", "Strategy", "get", "names"]

@@ -14,7 +14,7 @@ def sma_nb(x: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average as a prefix-sum difference over ``window`` bars.
 
     Computed as ``(cumsum[t] - cumsum[t-w]) / w`` — the same arithmetic as vectorbt's rolling
-    mean, so crossovers agree with it bit for bit (see docs/conventions.md).
+    mean, so crossovers agree with it bit for bit.
     """
     n = x.shape[0]
     out = np.full(n, np.nan)

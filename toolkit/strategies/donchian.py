@@ -11,8 +11,12 @@ from toolkit.strategies.spec import Param, Strategy
 
 @njit(cache=True)
 def donchian_signal_nb(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    volume: np.ndarray, params: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    params: np.ndarray,
 ) -> np.ndarray:
     """params = [entry_window, exit_window, allow_short].
 
@@ -29,9 +33,9 @@ def donchian_signal_nb(
     out = np.zeros(close.shape[0])
     state = 0.0
     for t in range(close.shape[0]):
-        if state > 0 and not np.isnan(exit_dn[t]) and close[t] < exit_dn[t]:
-            state = 0.0
-        elif state < 0 and not np.isnan(exit_up[t]) and close[t] > exit_up[t]:
+        long_exit = state > 0 and not np.isnan(exit_dn[t]) and close[t] < exit_dn[t]
+        short_exit = state < 0 and not np.isnan(exit_up[t]) and close[t] > exit_up[t]
+        if long_exit or short_exit:
             state = 0.0
         if state == 0.0 and not np.isnan(up[t]):
             if close[t] > up[t]:

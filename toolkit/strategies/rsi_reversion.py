@@ -13,8 +13,12 @@ from toolkit.strategies.spec import Param, Strategy
 
 @njit(cache=True)
 def rsi_reversion_signal_nb(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    volume: np.ndarray, params: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    params: np.ndarray,
 ) -> np.ndarray:
     """params = [window, oversold, exit, overbought, allow_short].
 
@@ -30,9 +34,7 @@ def rsi_reversion_signal_nb(
         r = rsi[t]
         if np.isnan(r):
             continue
-        if state > 0 and r >= exit_level:
-            state = 0.0
-        elif state < 0 and r <= exit_level:
+        if (state > 0 and r >= exit_level) or (state < 0 and r <= exit_level):
             state = 0.0
         if state == 0.0:
             if r < oversold:
@@ -45,8 +47,10 @@ def rsi_reversion_signal_nb(
 
 def _constraint(p: Mapping[str, float]) -> str | None:
     if not p["oversold"] < p["exit"] < p["overbought"]:
-        return (f"need oversold < exit < overbought, got {p['oversold']:g}, {p['exit']:g}, "
-                f"{p['overbought']:g}.")
+        return (
+            f"need oversold < exit < overbought, got {p['oversold']:g}, {p['exit']:g}, "
+            f"{p['overbought']:g}."
+        )
     return None
 
 

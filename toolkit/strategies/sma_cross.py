@@ -13,8 +13,12 @@ from toolkit.strategies.spec import Param, Strategy
 
 @njit(cache=True)
 def sma_cross_signal_nb(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    volume: np.ndarray, params: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    params: np.ndarray,
 ) -> np.ndarray:
     """params = [fast, slow, allow_short]; exposure in {-1, 0, 1}, 0 during warm-up."""
     fast = sma_nb(close, int(params[0]))

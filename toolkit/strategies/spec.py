@@ -30,7 +30,8 @@ class Param:
     doc: str = ""
 
     def describe(self) -> str:
-        return f"{self.kind.__name__} in [{_fmt(self.low)}, {_fmt(self.high)}], default {_fmt(self.default)}"
+        bounds = f"[{_fmt(self.low)}, {_fmt(self.high)}]"
+        return f"{self.kind.__name__} in {bounds}, default {_fmt(self.default)}"
 
     def check(self, value: Any, where: str) -> float:
         """Validate one value; return it as float for the numba parameter vector."""
@@ -39,10 +40,14 @@ class Param:
                 f"{where}: {self.name} = {value!r} has the wrong type; expected {self.describe()}."
             )
         if self.kind is int and float(value) != int(value):
-            raise ConfigError(f"{where}: {self.name} = {value!r} must be a whole number ({self.describe()}).")
+            raise ConfigError(
+                f"{where}: {self.name} = {value!r} must be a whole number ({self.describe()})."
+            )
         v = float(value)
         if not (self.low <= v <= self.high):
-            raise ConfigError(f"{where}: {self.name} = {_fmt(v)} is out of range; expected {self.describe()}.")
+            raise ConfigError(
+                f"{where}: {self.name} = {_fmt(v)} is out of range; expected {self.describe()}."
+            )
         return v
 
 
@@ -73,9 +78,13 @@ class Strategy:
         return {p.name: (int(p.default) if p.kind is int else p.default) for p in self.params}
 
     def resolve(
-        self, values: Mapping[str, Any] | None = None, *, where: str = "params", require_all: bool = False
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        where: str = "params",
+        require_all: bool = False,
     ) -> dict[str, float]:
-        """Validate ``values`` against the parameter space, filling defaults unless ``require_all``."""
+        """Validate ``values`` against the parameter space; fill defaults unless ``require_all``."""
         values = dict(values or {})
         unknown = sorted(set(values) - set(self.param_names))
         if unknown:

@@ -14,8 +14,12 @@ from toolkit.strategies.spec import Param, Strategy
 
 @njit(cache=True)
 def tsmom_signal_nb(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    volume: np.ndarray, params: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    params: np.ndarray,
 ) -> np.ndarray:
     """params = [lookback, vol_window, target_vol, max_leverage, allow_short, periods_per_year].
 

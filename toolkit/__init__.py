@@ -1,0 +1,61 @@
+"""ibkr-toolkit: research strategies on real data, trust the numbers, trade the same signals.
+
+Public API (everything else is internal):
+
+* data: :func:`load`, :func:`load_many`, :func:`available_symbols`
+* strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`
+* engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
+  commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
+  :func:`no_costs`
+* configs and runs: :func:`load_config`, :func:`run_backtest`
+* errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
+"""
+
+from toolkit import metrics
+from toolkit.config import RunConfig, load_config
+from toolkit.data import available_symbols, load, load_many
+from toolkit.engine import (
+    BacktestResult,
+    Commission,
+    EngineSettings,
+    backtest,
+    ibkr_fixed,
+    ibkr_tiered,
+    no_costs,
+    proportional,
+    simulate,
+)
+from toolkit.errors import ConfigError, DataError, OrderRejected, ToolkitError
+from toolkit.run import run_backtest
+from toolkit.strategies import Param, Strategy
+from toolkit.strategies import get as get_strategy
+from toolkit.strategies import names as strategy_names
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BacktestResult",
+    "Commission",
+    "ConfigError",
+    "DataError",
+    "EngineSettings",
+    "OrderRejected",
+    "Param",
+    "RunConfig",
+    "Strategy",
+    "ToolkitError",
+    "available_symbols",
+    "backtest",
+    "get_strategy",
+    "ibkr_fixed",
+    "ibkr_tiered",
+    "load",
+    "load_config",
+    "load_many",
+    "metrics",
+    "no_costs",
+    "proportional",
+    "run_backtest",
+    "simulate",
+    "strategy_names",
+]

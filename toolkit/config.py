@@ -1,0 +1,265 @@
+"""Run configuration from TOML (research/configs/*.toml), validated into frozen dataclasses.
+
+Every error names the file and the key (``[engine] fill``), says what was found and lists
+what is allowed. Strategy parameters must all be given in a config file, so a config alone
+reproduces a run even if a default changes later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit import strategies
+from toolkit.data import available_symbols, default_data_dir
+from toolkit.engine.commissions import Commission, ibkr_fixed, ibkr_tiered, no_costs, proportional
+from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ConfigError
+
+_COST_MODELS = ("ibkr_fixed", "ibkr_tiered", "proportional", "none")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which bars to load: symbols, date range, adjustment, repair policy and benchmark."""
+
+    symbols: tuple[str, ...]
+    start: str | None = None
+    end: str | None = None
+    adjust: str = "total_return"
+    repair: str | None = None
+    benchmark: str | None = "SPY"
+    dir: Path = field(default_factory=default_data_dir)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A complete, validated run: data, strategy and parameters, engine settings."""
+
+    name: str
+    data: DataConfig
+    strategy: str
+    params: dict[str, float]
+    engine: EngineSettings
+    weights: tuple[float, ...] | None = None
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class _Section:
+    """Typed access to one TOML table that rejects unknown keys with the allowed list."""
+
+    def __init__(self, path: Path, name: str, table: Any, allowed: tuple[str, ...]) -> None:
+        self.path, self.name = path, name
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: [{name}] must be a table, got {type(table).__name__}.")
+        self.table = dict(table)
+        unknown = sorted(set(self.table) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"{path}: [{name}] unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)}; allowed keys: {', '.join(allowed)}."
+            )
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: [{self.name}] {key}"
+
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        choices: tuple[Any, ...] | None = None,
+        low: float | None = None,
+        high: float | None = None,
+        required: bool = False,
+    ) -> Any:
+        if key not in self.table:
+            if required:
+                raise ConfigError(f"{self.where(key)} is missing; it is required.")
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(f"{self.where(key)} = {value!r}: expected {_names(kinds)}.")
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds):
+            raise ConfigError(
+                f"{self.where(key)} = {value!r} has the wrong type: expected {_names(kinds)}."
+            )
+        if choices is not None and value not in choices:
+            raise ConfigError(
+                f"{self.where(key)} = {value!r} is not allowed; choose one of "
+                f"{', '.join(map(repr, choices))}."
+            )
+        number = float(value) if isinstance(value, (int, float)) else None
+        if number is not None and (
+            (low is not None and number < low) or (high is not None and number > high)
+        ):
+            raise ConfigError(f"{self.where(key)} = {value!r} is out of range [{low}, {high}].")
+        return value
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    return " or ".join(
+        {
+            "str": "a string",
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true/false",
+            "list": "a list",
+        }.get(k.__name__, k.__name__)
+        for k in kinds
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found. Configs live in research/configs/.")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}.") from None
+    return parse_config(raw, p)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunConfig:
+    """Validate an already-parsed TOML mapping (see load_config)."""
+    top = _Section(
+        path,
+        "top level",
+        raw,
+        ("name", "description", "data", "strategy", "engine", "costs", "exits"),
+    )
+    name = top.get("name", str, default=path.stem)
+    for section in ("data", "strategy"):
+        if section not in raw:
+            raise ConfigError(f"{path}: the [{section}] table is missing; it is required.")
+    data = _data(path, raw["data"])
+    strat_sec = _Section(path, "strategy", raw["strategy"], ("name", "params"))
+    strat_name = strat_sec.get("name", str, required=True)
+    if strat_name not in strategies.names():
+        raise ConfigError(
+            f"{strat_sec.where('name')} = {strat_name!r} is not a known strategy; choose one of "
+            f"{', '.join(strategies.names())}."
+        )
+    strategy = strategies.get(strat_name)
+    params_raw = strat_sec.get("params", dict, default={})
+    params = strategy.resolve(params_raw, where=f"{path}: [strategy.params]", require_all=True)
+    engine_sec = _Section(
+        path,
+        "engine",
+        raw.get("engine", {}),
+        (*(f.name for f in fields(EngineSettings) if f.name != "commission"), "weights"),
+    )
+    exits = _Section(
+        path, "exits", raw.get("exits", {}), ("stop_loss", "take_profit", "trailing_stop")
+    )
+    weights = engine_sec.get("weights", list)
+    if weights is not None and (
+        len(weights) != len(data.symbols)
+        or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights
+        )
+    ):
+        raise ConfigError(
+            f"{engine_sec.where('weights')}: need {len(data.symbols)} non-negative numbers, "
+            f"one per symbol in [data] symbols."
+        )
+    engine = EngineSettings(
+        init_cash=engine_sec.get("init_cash", float, 100_000.0, low=1.0),
+        fill=engine_sec.get("fill", str, "next_open", choices=("next_open", "close")),
+        order_type=engine_sec.get("order_type", str, "market", choices=("market", "limit", "stop")),
+        order_offset_bps=engine_sec.get("order_offset_bps", float, 0.0, low=0.0, high=5000.0),
+        slippage_bps=engine_sec.get("slippage_bps", float, 0.0, low=0.0, high=1000.0),
+        commission=_costs(path, raw.get("costs", {})),
+        stop_loss=exits.get("stop_loss", float, None, low=1e-6, high=1.0),
+        take_profit=exits.get("take_profit", float, None, low=1e-6, high=100.0),
+        trailing_stop=exits.get("trailing_stop", float, None, low=1e-6, high=1.0),
+        rebalance=engine_sec.get("rebalance", str, "on_change", choices=("on_change", "every_bar")),
+        rebalance_band=engine_sec.get("rebalance_band", float, 0.0, low=0.0, high=1.0),
+        max_leverage=engine_sec.get("max_leverage", float, 1.0, low=0.0, high=10.0),
+        fractional=engine_sec.get("fractional", bool, False),
+        periods_per_year=engine_sec.get("periods_per_year", float, 252.0, low=1.0),
+    )
+    return RunConfig(
+        name=name,
+        data=data,
+        strategy=strat_name,
+        params=params,
+        engine=engine,
+        weights=tuple(float(w) for w in weights) if weights is not None else None,
+        source=path,
+        raw=dict(raw),
+    )
+
+
+def _data(path: Path, table: Any) -> DataConfig:
+    sec = _Section(
+        path, "data", table, ("symbols", "start", "end", "adjust", "repair", "benchmark", "dir")
+    )
+    data_dir = sec.get("dir", str)
+    root = (path.parent / data_dir).resolve() if data_dir else default_data_dir()
+    symbols = sec.get("symbols", list, required=True)
+    known = available_symbols(root)
+    if not symbols or not all(isinstance(s, str) for s in symbols):
+        raise ConfigError(f"{sec.where('symbols')} must be a non-empty list of strings.")
+    for s in [*symbols, sec.get("benchmark", str, "SPY")]:
+        if s is not None and s.upper() not in known:
+            raise ConfigError(
+                f"{sec.where('symbols' if s in symbols else 'benchmark')}: unknown symbol {s!r}; "
+                f"available in {root}: {', '.join(known)}."
+            )
+    for key in ("start", "end"):
+        value = sec.get(key, str)
+        if value is not None:
+            try:
+                pd.Timestamp(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{sec.where(key)} = {value!r} is not a date (YYYY-MM-DD)."
+                ) from None
+    repair = sec.get("repair", str, "none", choices=("none", "drop", "fix"))
+    return DataConfig(
+        symbols=tuple(s.upper() for s in symbols),
+        start=sec.get("start", str),
+        end=sec.get("end", str),
+        adjust=sec.get("adjust", str, "total_return", choices=("total_return", "none")),
+        repair=None if repair == "none" else repair,
+        benchmark=(sec.get("benchmark", str, "SPY") or None),
+        dir=root,
+    )
+
+
+def _costs(path: Path, table: Any) -> Commission:
+    sec = _Section(
+        path,
+        "costs",
+        table,
+        ("model", "rate", "per_order", "exchange_per_share", "regulatory_fees"),
+    )
+    model = sec.get("model", str, "ibkr_fixed", choices=_COST_MODELS)
+    fees = sec.get("regulatory_fees", bool, True)
+    if model == "proportional":
+        return proportional(
+            sec.get("rate", float, required=True, low=0.0, high=0.1),
+            sec.get("per_order", float, 0.0, low=0.0),
+        )
+    for key in ("rate", "per_order"):
+        if key in sec.table:
+            raise ConfigError(f"{sec.where(key)} only applies to model = 'proportional'.")
+    if model == "ibkr_tiered":
+        return ibkr_tiered(sec.get("exchange_per_share", float, 0.003, low=0.0, high=0.1), fees)
+    if "exchange_per_share" in sec.table:
+        raise ConfigError(
+            f"{sec.where('exchange_per_share')} only applies to model = 'ibkr_tiered'."
+        )
+    return ibkr_fixed(fees) if model == "ibkr_fixed" else no_costs()

@@ -1,0 +1,82 @@
+"""Write a backtest's report folder: tear sheet, equity and trades CSVs, and a manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from toolkit.engine.result import BacktestResult
+from toolkit.report.manifest import build_manifest
+from toolkit.report.tearsheet import write_tearsheet
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return f if np.isfinite(f) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_backtest_report(
+    result: BacktestResult,
+    out_dir: Path,
+    *,
+    config: Mapping[str, Any],
+    data_files: Iterable[Mapping[str, str]],
+    benchmark: pd.Series | None,
+    title: str,
+    repo: Path,
+    tearsheet: bool = True,
+) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` and return their paths by kind."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "equity": out_dir / "equity.csv",
+        "trades": out_dir / "trades.csv",
+        "orders": out_dir / "orders.csv",
+        "manifest": out_dir / "manifest.json",
+    }
+    frame = pd.concat(
+        [result.equity, result.returns, result.cash, result.positions.add_prefix("position_")],
+        axis=1,
+    )
+    frame.to_csv(paths["equity"], index_label="timestamp")
+    result.trades.to_csv(paths["trades"], index=False)
+    result.orders.to_csv(paths["orders"], index=False)
+    if tearsheet:
+        bench = None
+        if benchmark is not None:
+            bench = benchmark.reindex(result.returns.index).ffill().pct_change().fillna(0.0)
+        paths["tearsheet"] = write_tearsheet(
+            result.returns,
+            out_dir / "tearsheet.html",
+            benchmark=bench,
+            title=title,
+            periods_per_year=round(result.settings.periods_per_year),
+        )
+    settings = asdict(result.settings)
+    manifest = build_manifest(
+        config=_jsonable(config),
+        resolved=_jsonable(
+            {"strategy": result.strategy, "params": result.params, "engine": settings}
+        ),
+        data_files=data_files,
+        metrics=_jsonable(result.metrics()),
+        repo=repo,
+    )
+    paths["manifest"].write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+    return paths

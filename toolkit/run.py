@@ -1,0 +1,158 @@
+"""Run a configured backtest end to end: load data, simulate, write the report folder."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.config import RunConfig
+from toolkit.data import load, load_many
+from toolkit.engine import backtest
+from toolkit.engine.result import BacktestResult
+from toolkit.report import write_backtest_report
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress() -> Progress:
+    """A progress printer that stamps each stage with the seconds since the run began."""
+    t0 = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """A finished run: the result, the benchmark closes used, and the report files."""
+
+    config: RunConfig
+    result: BacktestResult
+    benchmark: pd.Series | None
+    report_dir: Path | None
+    files: dict[str, Path]
+
+
+def load_bars(cfg: RunConfig) -> pd.DataFrame:
+    """The config's bars: one symbol as a plain frame, several aligned on a common calendar."""
+    d = cfg.data
+    kw = {"data_dir": d.dir, "repair": d.repair, "adjust": d.adjust}
+    if len(d.symbols) == 1:
+        return load(d.symbols[0], d.start, d.end, **kw)  # type: ignore[arg-type]
+    return load_many(list(d.symbols), d.start, d.end, **kw)
+
+
+def run_backtest(
+    cfg: RunConfig,
+    *,
+    reports_root: Path | None = Path("reports"),
+    tearsheet: bool = True,
+    progress: Progress | None = None,
+) -> RunOutput:
+    """Execute ``cfg``; write ``reports_root/<name>-<UTC stamp>/`` unless reports_root is None."""
+    say = progress or (lambda _msg: None)
+    say(f"loading {len(cfg.data.symbols)} symbol(s): {', '.join(cfg.data.symbols)}")
+    bars = load_bars(cfg)
+    sources = bars.attrs.get("sources") or [bars.attrs["source"]]
+    benchmark = None
+    if cfg.data.benchmark:
+        bench_bars = load(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)  # type: ignore[arg-type]
+        benchmark = bench_bars["close"]
+        sources = [*sources, bench_bars.attrs["source"]]
+    say(f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars")
+    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights)
+    files: dict[str, Path] = {}
+    out_dir = None
+    if reports_root is not None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out_dir = reports_root / f"{cfg.name}-{stamp}"
+        say(
+            f"writing report to {out_dir}"
+            + (" (tear sheet takes a few seconds)" if tearsheet else "")
+        )
+        repo = Path(__file__).resolve().parents[1]
+        data_files = [{**s, "path": _relative(Path(s["path"]), repo)} for s in sources]
+        files = write_backtest_report(
+            result,
+            out_dir,
+            config=cfg.raw,
+            data_files=data_files,
+            benchmark=benchmark,
+            title=f"{cfg.name}: {cfg.strategy} on {', '.join(cfg.data.symbols)}",
+            repo=repo,
+            tearsheet=tearsheet,
+        )
+    say("done")
+    return RunOutput(cfg, result, benchmark, out_dir, files)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def format_summary(out: RunOutput) -> str:
+    """The summary table the CLI prints: headline metrics, with the benchmark beside them."""
+    m = out.result.metrics()
+    bench: dict[str, float] = {}
+    if out.benchmark is not None:
+        from toolkit import metrics as mt
+
+        b = out.benchmark.reindex(out.result.returns.index).ffill().pct_change().fillna(0.0)
+        p = out.config.engine.periods_per_year
+        bench = {
+            "cagr": mt.cagr(b, p),
+            "sharpe": mt.sharpe(b, p),
+            "sortino": mt.sortino(b, p),
+            "max_drawdown": mt.max_drawdown(b),
+            "total_return": mt.total_return(b),
+        }
+    rows = [
+        (
+            "Period",
+            f"{out.result.equity.index[0].date()} .. {out.result.equity.index[-1].date()}",
+            "",
+        ),
+        ("Final equity", f"{m['final_equity']:,.2f}", ""),
+        ("Total return", _pct(m["total_return"]), _pct(bench.get("total_return"))),
+        ("CAGR", _pct(m["cagr"]), _pct(bench.get("cagr"))),
+        ("Sharpe", _num(m["sharpe"]), _num(bench.get("sharpe"))),
+        ("Sortino", _num(m["sortino"]), _num(bench.get("sortino"))),
+        ("Max drawdown", _pct(m["max_drawdown"]), _pct(bench.get("max_drawdown"))),
+        ("Trades (closed)", f"{int(m['trades'])}", ""),
+        ("Win rate", _pct(m["win_rate"]), ""),
+        ("Avg P&L per trade", f"{m['avg_trade_pnl']:,.2f}", ""),
+        ("Exposure", _pct(m["exposure"]), ""),
+        ("Commissions", f"{m['commissions']:,.2f}", ""),
+    ]
+    head = (
+        "Metric",
+        out.config.strategy,
+        f"{out.config.data.benchmark} (buy & hold)" if bench else "",
+    )
+    w0 = max(len(r[0]) for r in [*rows, head])
+    w1 = max(len(r[1]) for r in [*rows, head])
+    lines = [
+        f"{head[0]:<{w0}}  {head[1]:>{w1}}  {head[2]}".rstrip(),
+        "-" * (w0 + w1 + 4 + len(head[2])),
+    ]
+    lines += [f"{a:<{w0}}  {b:>{w1}}  {c:>{len(head[2])}}".rstrip() for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else ("n/a" if v != v else f"{v * 100:.2f}%")
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else ("n/a" if v != v else f"{v:.3f}")
