@@ -32,7 +32,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(PY) -m bench
+	$(PY) research/benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) data/.cache .mypy_cache .ruff_cache .pytest_cache

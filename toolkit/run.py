@@ -67,7 +67,10 @@ def run_backtest(
         bench_bars = load(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)  # type: ignore[arg-type]
         benchmark = bench_bars["close"]
         sources = [*sources, bench_bars.attrs["source"]]
-    say(f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars")
+    say(
+        f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars "
+        "(the first run on a machine compiles numba kernels, a few seconds; cached after)"
+    )
     result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights)
     files: dict[str, Path] = {}
     out_dir = None

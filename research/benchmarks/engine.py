@@ -1,0 +1,111 @@
+"""Engine benchmark: one full backtest (signals + simulation), toolkit vs vectorbt, same process.
+
+Conventions are set to match (same-bar close fills, 0.1% proportional fees, fractional sizes,
+all-in long/flat), final equity is checked equal, and warm medians are reported. Run with
+``make bench``. Figures depend on the machine; compare ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+import toolkit as tk
+from toolkit.engine import strategy_targets
+
+
+def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_single(
+    symbol: str = "SPY", fast: int = 50, slow: int = 200, repeat: int = 15
+) -> dict[str, float]:
+    import vectorbt as vbt
+
+    bars = tk.load(symbol)
+    close = bars["close"]
+    settings = tk.EngineSettings(
+        init_cash=100.0, fill="close", commission=tk.proportional(0.001), fractional=True
+    )
+    params = {"fast": fast, "slow": slow}
+
+    def ours() -> float:
+        return float(tk.backtest(bars, "sma_cross", params, settings).equity.iloc[-1])
+
+    def theirs() -> float:
+        # vectorbt's standard pattern: indicator, crossed signals, from_signals
+        target = strategy_targets(bars, tk.get_strategy("sma_cross"), params).iloc[:, 0]
+        prev = target.shift(1, fill_value=0.0)
+        pf = vbt.Portfolio.from_signals(
+            close,
+            (target > 0) & (prev <= 0),
+            (target <= 0) & (prev > 0),
+            fees=0.001,
+            init_cash=100.0,
+            freq="1D",
+        )
+        return float(pf.final_value())
+
+    t0 = time.perf_counter()
+    a = ours()
+    first = time.perf_counter() - t0
+    b = theirs()
+    rel = abs(a / b - 1.0)
+    t_ours = _median_seconds(ours, repeat)
+    t_vbt = _median_seconds(theirs, repeat)
+    return {
+        "bars": float(len(bars)),
+        "ours_s": t_ours,
+        "vectorbt_s": t_vbt,
+        "first_call_s": first,
+        "rel_diff": rel,
+    }
+
+
+def bench_portfolio(repeat: int = 5) -> dict[str, float]:
+    """All 30 shipped symbols as one shared-cash portfolio (IBKR costs, whole shares)."""
+    symbols = tk.available_symbols()
+    panel = tk.load_many(symbols)
+    t = _median_seconds(lambda: tk.backtest(panel, "tsmom", {"target_vol": 0.1}), repeat)
+    return {"symbols": float(len(symbols)), "bars": float(len(panel)), "seconds": t}
+
+
+def main() -> None:
+    s = bench_single()
+    print("== engine: one SMA(50/200) backtest on SPY, signals + simulation ==")
+    print(f"bars                      {s['bars']:,.0f}")
+    print(
+        f"toolkit (warm median)     {s['ours_s'] * 1e3:8.2f} ms   {s['bars'] / s['ours_s'] / 1e6:6.2f} M bars/s"
+    )
+    print(
+        f"vectorbt (warm median)    {s['vectorbt_s'] * 1e3:8.2f} ms   {s['bars'] / s['vectorbt_s'] / 1e6:6.2f} M bars/s"
+    )
+    print(f"speed-up vs vectorbt      {s['vectorbt_s'] / s['ours_s']:8.1f} x")
+    print(f"first call (import cache) {s['first_call_s'] * 1e3:8.1f} ms")
+    print(
+        f"final equity rel. diff    {s['rel_diff']:.2e}  ({'OK' if s['rel_diff'] < 1e-9 else 'MISMATCH'})"
+    )
+    p = bench_portfolio()
+    print("== engine: shared-cash portfolio, tsmom, IBKR fixed costs, whole shares ==")
+    print(
+        f"{p['symbols']:.0f} symbols x {p['bars']:,.0f} bars: {p['seconds'] * 1e3:.1f} ms "
+        f"({p['symbols'] * p['bars'] / p['seconds'] / 1e6:.2f} M bar-symbols/s)"
+    )
+    if s["rel_diff"] >= 1e-9:
+        raise SystemExit("benchmark results disagree with vectorbt")
+
+
+if __name__ == "__main__":
+    pd.set_option("display.width", 120)
+    np.seterr(all="ignore")
+    main()
