@@ -21,7 +21,7 @@ run: install
 	$(PY) -m toolkit backtest --config $(CONFIG)
 
 lint: install
-	$(PY) -m ruff check toolkit tests
+	$(PY) -m ruff check toolkit tests research
 
 typecheck: install
 	$(PY) -m mypy --strict toolkit
