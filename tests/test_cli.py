@@ -25,6 +25,7 @@ name = "sma_cross"
 fast = 10
 slow = 50
 allow_short = 0
+cross = 0
 [engine]
 slippage_bps = 1.0
 [costs]
@@ -88,7 +89,12 @@ def test_report_files(report) -> None:
 
 def test_manifest_makes_the_run_reproducible(report) -> None:
     m = json.loads((report[1] / "manifest.json").read_text())
-    assert m["config"]["strategy"]["params"] == {"fast": 10, "slow": 50, "allow_short": 0}
+    assert m["config"]["strategy"]["params"] == {
+        "fast": 10,
+        "slow": 50,
+        "allow_short": 0,
+        "cross": 0,
+    }
     assert m["resolved"]["engine"]["fill"] == "next_open"
     files = {f["symbol"]: f for f in m["data_files"]}
     path = REPO / files["SPY"]["path"]

@@ -21,6 +21,7 @@ name = "sma_cross"
 fast = 10
 slow = 30
 allow_short = 0
+cross = 0
 """
 
 
@@ -39,7 +40,7 @@ def test_minimal_config_uses_realistic_defaults() -> None:
     assert cfg.engine.fill == "next_open"
     assert cfg.engine.commission.kind == "ibkr_fixed"
     assert cfg.engine.fractional is False
-    assert cfg.params == {"fast": 10, "slow": 30, "allow_short": 0}
+    assert cfg.params == {"fast": 10, "slow": 30, "allow_short": 0, "cross": 0}
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ def test_unknown_strategy_lists_allowed() -> None:
 
 def test_defaults_fill_missing_and_vector_is_ordered() -> None:
     s = strategies.get("sma_cross")
-    assert s.resolve({"fast": 5}) == {"fast": 5, "slow": 100, "allow_short": 0}
-    np.testing.assert_array_equal(s.vector({"fast": 5, "slow": 30}), [5.0, 30.0, 0.0])
+    assert s.resolve({"fast": 5}) == {"fast": 5, "slow": 100, "allow_short": 0, "cross": 0}
+    np.testing.assert_array_equal(s.vector({"fast": 5, "slow": 30}), [5.0, 30.0, 0.0, 0.0])
 
 
 @pytest.mark.parametrize(

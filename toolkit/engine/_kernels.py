@@ -38,7 +38,7 @@ S_ENTRY_BAR, S_DIR, S_QTY_IN, S_VAL_IN, S_QTY_OUT, S_VAL_OUT, S_COMM, S_REALIZED
 _EPS = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _affordable_nb(
     qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
 ) -> float:
@@ -47,16 +47,17 @@ def _affordable_nb(
         return 0.0
     if qty * price + commission_nb(cost, qty, price, month_volume) <= budget:
         return qty
-    q = budget / price
-    for _ in range(4):  # fixed point: q = (budget - fee(q)) / price
-        q = max((budget - commission_nb(cost, q, price, month_volume)) / price, 0.0)
     if int(cost[0]) == 1 and cost[10] == 0.0:
         q = budget / (price * (1.0 + cost[1]))  # proportional fee: closed form
+    else:
+        q = budget / price
+        for _ in range(4):  # fixed point: q = (budget - fee(q)) / price
+            q = max((budget - commission_nb(cost, q, price, month_volume)) / price, 0.0)
     if not fractional:
         q = np.floor(q)
         while q > 0 and q * price + commission_nb(cost, q, price, month_volume) > budget:
             q -= 1.0
-    return min(q, qty)
+    return float(min(q, qty))
 
 
 @njit(cache=True)

@@ -48,6 +48,34 @@ def _arrays(panel: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     return out
 
 
+def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
+    """Calendar month of each bar as an integer, for monthly commission tiers."""
+    return np.asarray(index.year * 12 + index.month, dtype=np.int64)
+
+
+def kernel_settings(
+    s: EngineSettings,
+) -> tuple[float, bool, int, float, float, float, float, float, bool, float, float, bool]:
+    """EngineSettings as the scalar arguments every simulation kernel takes, in order."""
+    if s.order_type not in _ORDER_TYPES:
+        raise ConfigError(f"order_type {s.order_type!r} is not one of {', '.join(_ORDER_TYPES)}.")
+    nan = float("nan")
+    return (
+        float(s.init_cash),
+        s.fill == "next_open",
+        _ORDER_TYPES[s.order_type],
+        s.order_offset_bps / 1e4,
+        s.slippage_bps / 1e4,
+        nan if s.stop_loss is None else float(s.stop_loss),
+        nan if s.take_profit is None else float(s.take_profit),
+        nan if s.trailing_stop is None else float(s.trailing_stop),
+        s.rebalance == "every_bar",
+        float(s.rebalance_band),
+        float(s.max_leverage),
+        bool(s.fractional),
+    )
+
+
 def simulate(
     bars: pd.DataFrame,
     targets: pd.DataFrame | pd.Series,
@@ -70,11 +98,7 @@ def simulate(
     w = np.full(len(symbols), 1.0 / len(symbols)) if weights is None else np.asarray(weights, float)
     if w.shape != (len(symbols),):
         raise ConfigError(f"weights has {w.size} values for {len(symbols)} symbols.")
-    if s.order_type not in _ORDER_TYPES:
-        raise ConfigError(f"order_type {s.order_type!r} is not one of {', '.join(_ORDER_TYPES)}.")
     idx = pd.DatetimeIndex(panel["close"].index)
-    month = (idx.year * 12 + idx.month).to_numpy(dtype=np.int64)
-    nan = float("nan")
     equity, cash, pos, orders, trades = k.simulate_nb(
         a["open"],
         a["high"],
@@ -83,19 +107,8 @@ def simulate(
         np.ascontiguousarray(tgt.to_numpy(dtype=np.float64)),
         np.ascontiguousarray(w),
         s.commission.vector(),
-        month,
-        float(s.init_cash),
-        s.fill == "next_open",
-        _ORDER_TYPES[s.order_type],
-        s.order_offset_bps / 1e4,
-        s.slippage_bps / 1e4,
-        nan if s.stop_loss is None else s.stop_loss,
-        nan if s.take_profit is None else s.take_profit,
-        nan if s.trailing_stop is None else s.trailing_stop,
-        s.rebalance == "every_bar",
-        s.rebalance_band,
-        s.max_leverage,
-        s.fractional,
+        month_ids(idx),
+        *kernel_settings(s),
     )
     eq = pd.Series(equity, index=idx, name="equity")
     prev = np.concatenate([[s.init_cash], equity[:-1]])

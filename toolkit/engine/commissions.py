@@ -23,9 +23,10 @@ from numba import njit
 CommissionKind = Literal["none", "proportional", "ibkr_fixed", "ibkr_tiered"]
 KIND_IDS: dict[str, int] = {"none": 0, "proportional": 1, "ibkr_fixed": 2, "ibkr_tiered": 3}
 
-# Tiered schedule: upper bound of month-to-date shares (exclusive of the order) -> rate.
-_TIER_BOUNDS = np.array([300_000.0, 3_000_000.0, 20_000_000.0, 100_000_000.0, np.inf])
-_TIER_RATES = np.array([0.0035, 0.0020, 0.0015, 0.0010, 0.0005])
+# Tiered schedule: month-to-date shares before the order (upper bounds) -> USD per share.
+# Scalars, not arrays: numba rebuilds global arrays on every call of a function using them.
+_TIER_1, _TIER_2, _TIER_3, _TIER_4 = 300_000.0, 3_000_000.0, 20_000_000.0, 100_000_000.0
+_RATE_1, _RATE_2, _RATE_3, _RATE_4, _RATE_5 = 0.0035, 0.0020, 0.0015, 0.0010, 0.0005
 
 # Layout of the float64 vector the kernels take (see Commission.vector).
 I_KIND, I_RATE, I_MIN, I_CAP, I_SEC, I_TAF, I_TAF_MAX, I_CLEAR, I_EXCH, I_PASS, I_FIXED = range(11)
@@ -118,13 +119,18 @@ def _without_sale_fees(c: Commission) -> Commission:
 @njit(cache=True)
 def tier_rate_nb(month_volume: float) -> float:
     """IBKR tiered per-share rate for an order given the month's shares traded before it."""
-    for i in range(_TIER_BOUNDS.shape[0]):
-        if month_volume < _TIER_BOUNDS[i]:
-            return float(_TIER_RATES[i])
-    return float(_TIER_RATES[-1])
+    if month_volume < _TIER_1:
+        return _RATE_1
+    if month_volume < _TIER_2:
+        return _RATE_2
+    if month_volume < _TIER_3:
+        return _RATE_3
+    if month_volume < _TIER_4:
+        return _RATE_4
+    return _RATE_5
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: float) -> float:
     """Total fees in USD for an order of signed ``quantity`` at ``price``.
 

@@ -66,29 +66,36 @@ def rsi_nb(close: np.ndarray, window: int) -> np.ndarray:
 
 @njit(cache=True)
 def prior_max_nb(x: np.ndarray, window: int) -> np.ndarray:
-    """Highest value over the ``window`` bars *before* t (t itself excluded)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for t in range(window, n):
-        m = x[t - window]
-        for k in range(t - window + 1, t):
-            if x[k] > m:
-                m = x[k]
-        out[t] = m
-    return out
+    """Highest value over the ``window`` bars *before* t (t itself excluded); O(n) deque."""
+    return _prior_extreme_nb(x, window, 1.0)
 
 
 @njit(cache=True)
 def prior_min_nb(x: np.ndarray, window: int) -> np.ndarray:
-    """Lowest value over the ``window`` bars *before* t (t itself excluded)."""
+    """Lowest value over the ``window`` bars *before* t (t itself excluded); O(n) deque."""
+    return _prior_extreme_nb(x, window, -1.0)
+
+
+@njit(cache=True)
+def _prior_extreme_nb(x: np.ndarray, window: int, sign: float) -> np.ndarray:
+    """Sliding max (sign=1) or min (sign=-1) of x[t-window..t-1] with a monotonic deque."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window, n):
-        m = x[t - window]
-        for k in range(t - window + 1, t):
-            if x[k] < m:
-                m = x[k]
-        out[t] = m
+    if window < 1:
+        return out
+    dq = np.empty(n, dtype=np.int64)  # indices, values monotone from head to tail
+    head = 0
+    tail = 0
+    for t in range(n):
+        if t >= window:
+            while dq[head] < t - window:
+                head += 1
+            out[t] = x[dq[head]]
+        # admit bar t for later windows
+        while tail > head and sign * x[dq[tail - 1]] <= sign * x[t]:
+            tail -= 1
+        dq[tail] = t
+        tail += 1
     return out
 
 

@@ -5,8 +5,67 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from toolkit.strategies._features import distinct_rows_nb
 from toolkit.strategies._indicators import prior_max_nb, prior_min_nb
 from toolkit.strategies.spec import Param, Strategy
+
+
+@njit(cache=True)
+def donchian_features_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows 2i / 2i+1: prior highest high / lowest low for the i-th distinct window."""
+    k = grid.shape[0]
+    uniq, pos = distinct_rows_nb(np.concatenate((grid[:, 0], grid[:, 1])))
+    aux = np.empty((2 * uniq.shape[0], close.shape[0]))
+    for i in range(uniq.shape[0]):
+        aux[2 * i] = prior_max_nb(high, int(uniq[i]))
+        aux[2 * i + 1] = prior_min_nb(low, int(uniq[i]))
+    index = np.empty((k, 4), dtype=np.int64)
+    for j in range(k):
+        index[j, 0] = 2 * pos[j]  # entry: upper channel
+        index[j, 1] = 2 * pos[j] + 1  # entry: lower channel
+        index[j, 2] = 2 * pos[k + j] + 1  # exit for longs: lower channel
+        index[j, 3] = 2 * pos[k + j]  # exit for shorts: upper channel
+    return aux, index
+
+
+@njit(cache=True)
+def donchian_rule_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """params = [entry_window, exit_window, allow_short].
+
+    Long when close > highest high of the prior ``entry_window`` bars; exit when close <
+    lowest low of the prior ``exit_window`` bars. Shorts mirror this when allowed.
+    """
+    up, dn, exit_dn, exit_up = aux[index[0]], aux[index[1]], aux[index[2]], aux[index[3]]
+    short = params[2] > 0.5
+    state = 0.0
+    for t in range(out.shape[0]):
+        long_exit = state > 0 and not np.isnan(exit_dn[t]) and close[t] < exit_dn[t]
+        short_exit = state < 0 and not np.isnan(exit_up[t]) and close[t] > exit_up[t]
+        if long_exit or short_exit:
+            state = 0.0
+        if state == 0.0 and not np.isnan(up[t]):
+            if close[t] > up[t]:
+                state = 1.0
+            elif short and close[t] < dn[t]:
+                state = -1.0
+        out[t] = state
 
 
 @njit(cache=True)
@@ -18,37 +77,18 @@ def donchian_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """params = [entry_window, exit_window, allow_short].
-
-    Long when close > highest high of the prior ``entry_window`` bars; exit when close <
-    lowest low of the prior ``exit_window`` bars. Shorts mirror this when allowed.
-    """
-    entry_w = int(params[0])
-    exit_w = int(params[1])
-    short = params[2] > 0.5
-    up = prior_max_nb(high, entry_w)
-    dn = prior_min_nb(low, entry_w)
-    exit_dn = prior_min_nb(low, exit_w)
-    exit_up = prior_max_nb(high, exit_w)
-    out = np.zeros(close.shape[0])
-    state = 0.0
-    for t in range(close.shape[0]):
-        long_exit = state > 0 and not np.isnan(exit_dn[t]) and close[t] < exit_dn[t]
-        short_exit = state < 0 and not np.isnan(exit_up[t]) and close[t] > exit_up[t]
-        if long_exit or short_exit:
-            state = 0.0
-        if state == 0.0 and not np.isnan(up[t]):
-            if close[t] > up[t]:
-                state = 1.0
-            elif short and close[t] < dn[t]:
-                state = -1.0
-        out[t] = state
+    """The strategy's signal: features for this one parameter set, then the rule."""
+    aux, index = donchian_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
+    out = np.empty(close.shape[0])
+    donchian_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
     return out
 
 
 STRATEGY = Strategy(
     name="donchian",
     signal=donchian_signal_nb,
+    features=donchian_features_nb,
+    rule=donchian_rule_nb,
     params=(
         Param("entry_window", int, 20, 2, 500, "breakout lookback, bars"),
         Param("exit_window", int, 10, 2, 500, "exit lookback, bars"),

@@ -7,8 +7,62 @@ from collections.abc import Mapping
 import numpy as np
 from numba import njit
 
+from toolkit.strategies._features import distinct_rows_nb
 from toolkit.strategies._indicators import rsi_nb
 from toolkit.strategies.spec import Param, Strategy
+
+
+@njit(cache=True)
+def rsi_reversion_features_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One RSI row per distinct window."""
+    uniq, pos = distinct_rows_nb(grid[:, 0].copy())
+    aux = np.empty((uniq.shape[0], close.shape[0]))
+    for i in range(uniq.shape[0]):
+        aux[i] = rsi_nb(close, int(uniq[i]))
+    return aux, pos.reshape(-1, 1).copy()
+
+
+@njit(cache=True)
+def rsi_reversion_rule_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """params = [window, oversold, exit, overbought, allow_short].
+
+    Long from RSI < oversold until RSI >= exit; if shorts are allowed, short from
+    RSI > overbought until RSI <= exit. The state carries forward bar by bar.
+    """
+    rsi = aux[index[0]]
+    oversold, exit_level, overbought = params[1], params[2], params[3]
+    short = params[4] > 0.5
+    state = 0.0
+    for t in range(out.shape[0]):
+        r = rsi[t]
+        if np.isnan(r):
+            out[t] = 0.0
+            continue
+        if (state > 0 and r >= exit_level) or (state < 0 and r <= exit_level):
+            state = 0.0
+        if state == 0.0:
+            if r < oversold:
+                state = 1.0
+            elif short and r > overbought:
+                state = -1.0
+        out[t] = state
 
 
 @njit(cache=True)
@@ -20,28 +74,10 @@ def rsi_reversion_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """params = [window, oversold, exit, overbought, allow_short].
-
-    Long from RSI < oversold until RSI >= exit; if shorts are allowed, short from
-    RSI > overbought until RSI <= exit. The state carries forward bar by bar.
-    """
-    rsi = rsi_nb(close, int(params[0]))
-    oversold, exit_level, overbought = params[1], params[2], params[3]
-    short = params[4] > 0.5
-    out = np.zeros(close.shape[0])
-    state = 0.0
-    for t in range(close.shape[0]):
-        r = rsi[t]
-        if np.isnan(r):
-            continue
-        if (state > 0 and r >= exit_level) or (state < 0 and r <= exit_level):
-            state = 0.0
-        if state == 0.0:
-            if r < oversold:
-                state = 1.0
-            elif short and r > overbought:
-                state = -1.0
-        out[t] = state
+    """The strategy's signal: features for this one parameter set, then the rule."""
+    aux, index = rsi_reversion_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
+    out = np.empty(close.shape[0])
+    rsi_reversion_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
     return out
 
 
@@ -57,6 +93,8 @@ def _constraint(p: Mapping[str, float]) -> str | None:
 STRATEGY = Strategy(
     name="rsi_reversion",
     signal=rsi_reversion_signal_nb,
+    features=rsi_reversion_features_nb,
+    rule=rsi_reversion_rule_nb,
     params=(
         Param("window", int, 14, 2, 200, "RSI window, bars"),
         Param("oversold", float, 30.0, 1.0, 50.0, "enter long below this RSI"),

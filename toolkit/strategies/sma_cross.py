@@ -1,4 +1,9 @@
-"""SMA crossover: long while the fast average is above the slow one (short below, if allowed)."""
+"""SMA crossover: long while the fast average is above the slow one (short below, if allowed).
+
+``cross = 1`` switches from this state rule to crossing events with vectorbt's
+``crossed_above`` semantics: enter when fast crosses above slow, leave (or go short) when slow
+crosses above fast; a NaN resets the state, and the first valid bar never signals.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,86 @@ from collections.abc import Mapping
 import numpy as np
 from numba import njit
 
+from toolkit.strategies._features import distinct_rows_nb
 from toolkit.strategies._indicators import sma_nb
 from toolkit.strategies.spec import Param, Strategy
+
+
+@njit(cache=True)
+def sma_cross_features_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One SMA row per distinct window in the grid's fast and slow columns."""
+    k = grid.shape[0]
+    windows = np.concatenate((grid[:, 0], grid[:, 1]))
+    uniq, pos = distinct_rows_nb(windows)
+    aux = np.empty((uniq.shape[0], close.shape[0]))
+    for i in range(uniq.shape[0]):
+        aux[i] = sma_nb(close, int(uniq[i]))
+    index = np.empty((k, 2), dtype=np.int64)
+    index[:, 0] = pos[:k]
+    index[:, 1] = pos[k:]
+    return aux, index
+
+
+@njit(cache=True)
+def sma_cross_rule_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """params = [fast, slow, allow_short, cross]; writes exposure in {-1, 0, 1} into ``out``."""
+    fast = aux[index[0]]
+    slow = aux[index[1]]
+    short = params[2] > 0.5
+    if params[3] < 0.5:
+        for t in range(out.shape[0]):
+            f = fast[t]
+            s = slow[t]
+            if f > s:
+                out[t] = 1.0
+            elif short and f < s:
+                out[t] = -1.0
+            else:
+                out[t] = 0.0  # also warm-up (NaN compares false)
+        return
+    # crossing events, vectorbt crossed_above(fast, slow) / crossed_above(slow, fast), wait=0
+    exit_state = -1.0 if short else 0.0
+    state = 0.0
+    up_below = False  # fast has been below slow since the last NaN
+    dn_below = False  # slow has been below fast since the last NaN
+    prev_up = False  # previous bar had fast > slow
+    prev_dn = False  # previous bar had slow > fast
+    for t in range(out.shape[0]):
+        f = fast[t]
+        s = slow[t]
+        up = f > s  # both False on a tie or a NaN
+        dn = f < s
+        if up:
+            if up_below and not prev_up:
+                state = 1.0
+            dn_below = True
+        elif dn:
+            if dn_below and not prev_dn:
+                state = exit_state
+            up_below = True
+        elif np.isnan(f) or np.isnan(s):
+            up_below = False
+            dn_below = False
+        prev_up = up
+        prev_dn = dn
+        out[t] = state
 
 
 @njit(cache=True)
@@ -20,18 +103,10 @@ def sma_cross_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """params = [fast, slow, allow_short]; exposure in {-1, 0, 1}, 0 during warm-up."""
-    fast = sma_nb(close, int(params[0]))
-    slow = sma_nb(close, int(params[1]))
-    short = params[2] > 0.5
-    out = np.zeros(close.shape[0])
-    for t in range(close.shape[0]):
-        if np.isnan(fast[t]) or np.isnan(slow[t]):
-            continue
-        if fast[t] > slow[t]:
-            out[t] = 1.0
-        elif short and fast[t] < slow[t]:
-            out[t] = -1.0
+    """The strategy's signal: features for this one parameter set, then the rule."""
+    aux, index = sma_cross_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
+    out = np.empty(close.shape[0])
+    sma_cross_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
     return out
 
 
@@ -44,10 +119,13 @@ def _constraint(p: Mapping[str, float]) -> str | None:
 STRATEGY = Strategy(
     name="sma_cross",
     signal=sma_cross_signal_nb,
+    features=sma_cross_features_nb,
+    rule=sma_cross_rule_nb,
     params=(
         Param("fast", int, 20, 1, 500, "fast SMA window, bars"),
         Param("slow", int, 100, 2, 1000, "slow SMA window, bars"),
         Param("allow_short", int, 0, 0, 1, "1 to go short when fast < slow"),
+        Param("cross", int, 0, 0, 1, "1 to act only on crossing events (vectorbt semantics)"),
     ),
     doc=__doc__ or "",
     warmup=lambda p: int(p["slow"]),

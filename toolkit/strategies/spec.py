@@ -16,6 +16,12 @@ from toolkit.errors import ConfigError
 SignalFn = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray
 ]
+# Features for a grid of parameter sets (K x P): indicator rows ``aux`` (R x n) and, per set,
+# the rows its rule reads (K x Q int64). Computing each distinct indicator once lets a sweep
+# share it across every set that uses it.
+FeaturesFn = Callable[..., tuple[np.ndarray, np.ndarray]]
+# The decision rule: (o, h, l, c, v, aux, params, index_row, out) -> None, writing exposures.
+RuleFn = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,16 @@ def _fmt(v: float) -> str:
 class Strategy:
     """A registered strategy. ``signal`` is the one function every runtime calls.
 
-    ``constraint`` returns an error text for invalid combinations (e.g. fast >= slow) or None;
-    ``warmup`` gives the number of bars needed before the first non-flat signal.
+    ``signal`` is ``rule(features(...))`` for a single parameter set; the sweep calls the same
+    ``features`` once for a whole grid and the same ``rule`` per set. ``constraint`` returns
+    an error text for invalid combinations (e.g. fast >= slow) or None; ``warmup`` gives the
+    number of bars needed before the first non-flat signal.
     """
 
     name: str
     signal: SignalFn
+    features: FeaturesFn
+    rule: RuleFn
     params: tuple[Param, ...]
     doc: str
     warmup: Callable[[Mapping[str, float]], int]

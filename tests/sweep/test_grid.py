@@ -1,0 +1,65 @@
+"""Grids: products, constraints, random samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit.errors import ConfigError
+from toolkit.sweep import make_grid
+
+
+def test_product_with_strategy_constraint() -> None:
+    g = make_grid("sma_cross", {"fast": range(2, 202), "slow": range(2, 202)})
+    assert len(g) == 19_900  # every pair fast < slow from 2 to 201
+    f = g.frame()
+    assert (f.fast < f.slow).all()
+    assert g.dropped == 200 * 200 - 19_900
+    assert f["fast"].dtype == np.int64 and set(f["allow_short"]) == {0}
+
+
+def test_where_expression_and_callable() -> None:
+    g = make_grid(
+        "sma_cross", {"fast": range(2, 50), "slow": range(3, 200)}, where="slow >= 3 * fast"
+    )
+    assert (g.frame().eval("slow >= 3 * fast")).all()
+    h = make_grid(
+        "sma_cross", {"fast": range(2, 50), "slow": range(3, 200)}, where=lambda f: f.slow % 10 == 0
+    )
+    assert (h.frame().slow % 10 == 0).all()
+
+
+def test_random_sample_is_distinct_valid_and_reproducible() -> None:
+    axes = {"fast": range(2, 400), "slow": range(3, 1000)}
+    a = make_grid("sma_cross", axes, sample=500, seed=7)
+    b = make_grid("sma_cross", axes, sample=500, seed=7)
+    c = make_grid("sma_cross", axes, sample=500, seed=8)
+    assert len(a) == 500
+    np.testing.assert_array_equal(a.values, b.values)
+    assert not np.array_equal(a.values, c.values)
+    f = a.frame()
+    assert (f.fast < f.slow).all()
+    assert not f.duplicated().any()
+
+
+def test_sample_larger_than_valid_space_returns_all_valid() -> None:
+    g = make_grid("sma_cross", {"fast": [5, 10], "slow": [8, 20]}, sample=100)
+    assert len(g) == 3  # (5,8) (5,20) (10,20)
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({"speed": [1]}, r"grid axis speed is not a parameter of 'sma_cross'"),
+        ({"fast": [0, 5]}, r"fast = 0 is out of range"),
+        ({"fast": []}, r"grid axis 'fast' is empty"),
+    ],
+)
+def test_invalid_axes(axes, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_grid("sma_cross", axes)
+
+
+def test_bad_where_expression() -> None:
+    with pytest.raises(ConfigError, match="grid constraint 'nonsense >' failed"):
+        make_grid("sma_cross", {"fast": [5], "slow": [10]}, where="nonsense >")

@@ -1,0 +1,7 @@
+"""Parameter sweeps: fused numba kernels over grids, in threads or on a dask cluster."""
+
+from toolkit.sweep._kernels import METRICS
+from toolkit.sweep.grid import ParamGrid, make_grid
+from toolkit.sweep.runner import evaluate_block, sweep
+
+__all__ = ["METRICS", "ParamGrid", "evaluate_block", "make_grid", "sweep"]

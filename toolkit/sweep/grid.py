@@ -1,0 +1,122 @@
+"""Parameter grids: full products, random samples of them, and constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from toolkit import strategies
+from toolkit.errors import ConfigError
+from toolkit.strategies.spec import Strategy
+
+Where = str | Callable[[pd.DataFrame], Any] | None
+
+
+@dataclass(frozen=True)
+class ParamGrid:
+    """Parameter sets for one strategy: ``values`` is K x P (every parameter, declared order)."""
+
+    strategy: str
+    names: tuple[str, ...]
+    values: np.ndarray
+    dropped: int = 0
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def frame(self) -> pd.DataFrame:
+        """The grid as a DataFrame, integer parameters as int64."""
+        spec = strategies.get(self.strategy)
+        cols = {}
+        for j, p in enumerate(spec.params):
+            col = self.values[:, j]
+            cols[p.name] = col.astype(np.int64) if p.kind is int else col
+        return pd.DataFrame(cols)
+
+
+def _axis(spec: Strategy, name: str, raw: Any) -> np.ndarray:
+    p = next(q for q in spec.params if q.name == name)
+    seq = [raw] if np.isscalar(raw) else list(raw)
+    if not seq:
+        raise ConfigError(f"grid axis {name!r} is empty; give at least one value.")
+    return np.array([p.check(v, f"grid axis {name}") for v in seq], dtype=np.float64)
+
+
+def make_grid(
+    strategy: str | Strategy,
+    axes: Mapping[str, Sequence[float] | range | np.ndarray | float] | None = None,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    where: Where = None,
+) -> ParamGrid:
+    """Build a grid: the product of ``axes`` (other parameters at their defaults).
+
+    ``sample=N`` draws N distinct points of that product at random (reproducible with
+    ``seed``) without materialising the whole product. The strategy's own constraints
+    (e.g. fast < slow) and ``where`` (a ``DataFrame.eval`` expression such as
+    ``"slow >= 2 * fast"`` or a callable returning a boolean mask) remove points.
+    """
+    spec = strategies.get(strategy) if isinstance(strategy, str) else strategy
+    axes = dict(axes or {})
+    unknown = sorted(set(axes) - set(spec.param_names))
+    if unknown:
+        raise ConfigError(
+            f"grid axis {', '.join(unknown)} is not a parameter of {spec.name!r}; "
+            f"parameters: {', '.join(spec.param_names)}."
+        )
+    defaults = spec.defaults()
+    columns = [_axis(spec, name, axes.get(name, defaults[name])) for name in spec.param_names]
+    sizes = np.array([len(c) for c in columns], dtype=np.int64)
+    total = int(np.prod(sizes.astype(object)))
+    rng = np.random.default_rng(seed)
+    if sample is None:
+        codes = np.arange(total, dtype=np.int64)
+        values = _decode(codes, columns, sizes)
+        keep = _valid(spec, values, where)
+        return ParamGrid(spec.name, spec.param_names, values[keep], int((~keep).sum()))
+    if sample < 1:
+        raise ConfigError(f"sample={sample} must be a positive number of points.")
+    chosen: list[np.ndarray] = []
+    seen: set[int] = set()
+    dropped = 0
+    while sum(len(c) for c in chosen) < sample and len(seen) < total:
+        need = sample - sum(len(c) for c in chosen)
+        draw = rng.integers(0, total, size=min(max(2 * need, 64), total))
+        fresh = [int(x) for x in dict.fromkeys(draw.tolist()) if int(x) not in seen]
+        seen.update(fresh)
+        values = _decode(np.array(fresh, dtype=np.int64), columns, sizes)
+        keep = _valid(spec, values, where)
+        dropped += int((~keep).sum())
+        chosen.append(values[keep][:need])
+    values = np.concatenate(chosen) if chosen else np.empty((0, len(columns)))
+    return ParamGrid(spec.name, spec.param_names, values, dropped)
+
+
+def _decode(codes: np.ndarray, columns: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
+    """Mixed-radix decode: product index -> one value per axis (last axis varies fastest)."""
+    out = np.empty((len(codes), len(columns)))
+    rest = codes.copy()
+    for j in range(len(columns) - 1, -1, -1):
+        out[:, j] = columns[j][rest % sizes[j]]
+        rest //= sizes[j]
+    return out
+
+
+def _valid(spec: Strategy, values: np.ndarray, where: Where) -> np.ndarray:
+    keep = np.ones(len(values), dtype=bool)
+    names = spec.param_names
+    for i, row in enumerate(values):
+        keep[i] = spec.constraint(dict(zip(names, row, strict=True))) is None
+    if where is not None and len(values):
+        frame = pd.DataFrame(values, columns=list(names))
+        try:
+            mask = frame.eval(where) if isinstance(where, str) else where(frame)
+        except Exception as exc:
+            raise ConfigError(f"grid constraint {where!r} failed: {exc}") from exc
+        keep &= np.asarray(mask, dtype=bool)
+    return keep

@@ -1,0 +1,255 @@
+"""``sweep``: evaluate a strategy over a parameter grid on one or many symbols.
+
+Locally the grid runs in numba threads; with a ``dask.distributed`` client the same blocks
+(symbol x parameter block) run on the cluster's workers and the rows are identical.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from toolkit import strategies
+from toolkit.engine.backtest import as_panel, kernel_settings, month_ids
+from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ConfigError, DataError
+from toolkit.strategies._dispatch import IDS
+from toolkit.sweep._kernels import METRICS, N_METRICS, sweep_nb
+from toolkit.sweep.grid import ParamGrid, make_grid
+
+_FIELDS = ("open", "high", "low", "close", "volume")
+OnBlock = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _SymbolArrays:
+    """One symbol's bars as the contiguous arrays the kernels take."""
+
+    symbol: str
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    month: np.ndarray
+
+
+def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_SymbolArrays]:
+    frames: dict[str, pd.DataFrame] = {}
+    if isinstance(bars, Mapping):
+        frames = {str(k): v for k, v in bars.items()}
+    else:
+        panel = as_panel(bars)
+        for sym in panel["close"].columns:
+            frames[str(sym)] = pd.DataFrame({f: panel[f][sym] for f in _FIELDS})
+    out = []
+    for sym, f in frames.items():
+        arr = {c: np.ascontiguousarray(f[c].to_numpy(dtype=np.float64)) for c in _FIELDS}
+        if len(f) < 2 or not all(np.isfinite(arr[c]).all() for c in _FIELDS[:4]):
+            raise DataError(f"{sym}: bars must have at least 2 rows and no missing prices.")
+        out.append(
+            _SymbolArrays(
+                sym,
+                arr["open"],
+                arr["high"],
+                arr["low"],
+                arr["close"],
+                arr["volume"],
+                month_ids(pd.DatetimeIndex(f.index)),
+            )
+        )
+    return out
+
+
+def evaluate_block(
+    strategy: str, data: _SymbolArrays, params: np.ndarray, settings: EngineSettings
+) -> np.ndarray:
+    """Metrics (len(params) x N_METRICS) for one symbol and one block of parameter sets.
+
+    The unit of work for both the local loop and dask tasks: features for the block, then
+    the parallel kernel.
+    """
+    spec = strategies.get(strategy)
+    grid = np.ascontiguousarray(params, dtype=np.float64)
+    aux, index = spec.features(data.open, data.high, data.low, data.close, data.volume, grid)
+    out = np.empty((len(grid), N_METRICS))
+    sweep_nb(
+        IDS[strategy],
+        data.open,
+        data.high,
+        data.low,
+        data.close,
+        data.volume,
+        np.ascontiguousarray(aux),
+        np.ascontiguousarray(index),
+        grid,
+        settings.commission.vector(),
+        data.month,
+        *kernel_settings(settings),
+        float(settings.periods_per_year),
+        numba.get_num_threads() * 4,
+        not (
+            settings.stop_loss is None
+            and settings.take_profit is None
+            and settings.trailing_stop is None
+        ),
+        settings.commission.kind == "ibkr_tiered",
+        out,
+    )
+    return out
+
+
+def _blocks(k: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(k, lo + size)) for lo in range(0, k, size)]
+
+
+def sweep(
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame],
+    strategy: str,
+    grid: ParamGrid | Mapping[str, Any],
+    settings: EngineSettings | None = None,
+    *,
+    client: Any = None,
+    block_size: int | None = None,
+    progress: bool = True,
+    on_block: OnBlock | None = None,
+) -> pd.DataFrame:
+    """Evaluate every parameter set of ``grid`` on every symbol of ``bars``.
+
+    Each (parameters, symbol) row is a single-symbol backtest at full weight with
+    ``settings`` -- the same result ``toolkit.backtest`` gives for it -- reduced to metrics
+    in the kernel: total_return, cagr, sharpe, sortino, max_drawdown, trades (closed),
+    win_rate, exposure, commissions, final_equity. ``grid`` is a ParamGrid or a mapping of
+    axes for :func:`make_grid`. ``client`` (a ``dask.distributed.Client``) spreads blocks
+    over a cluster. Ctrl+C returns the rows finished so far (``attrs["interrupted"]``).
+    """
+    if strategy not in IDS:
+        raise ConfigError(f"strategy {strategy!r} cannot be swept; choose one of {', '.join(IDS)}.")
+    pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)
+    if pgrid.strategy != strategy:
+        raise ConfigError(f"the grid was built for {pgrid.strategy!r}, not {strategy!r}.")
+    s = settings or EngineSettings()
+    data = _symbol_arrays(bars)
+    k = len(pgrid)
+    if k == 0:
+        raise ConfigError("the grid is empty after constraints; widen the axes.")
+    if client is not None:
+        results, interrupted = _run_dask(client, strategy, data, pgrid, s, block_size, on_block)
+    else:
+        results, interrupted = _run_local(strategy, data, pgrid, s, block_size, progress, on_block)
+    return _frame(pgrid, data, results, interrupted)
+
+
+def _run_local(
+    strategy: str,
+    data: list[_SymbolArrays],
+    pgrid: ParamGrid,
+    s: EngineSettings,
+    block_size: int | None,
+    progress: bool,
+    on_block: OnBlock | None,
+) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
+    k = len(pgrid)
+    size = block_size or max(256, min(50_000, -(-k // 8)))
+    work = [(i, lo, hi) for i in range(len(data)) for lo, hi in _blocks(k, size)]
+    results: dict[tuple[int, int], np.ndarray] = {}
+    bar = _progress_bar(k * len(data), progress)
+    done = 0
+    try:
+        for i, lo, hi in work:
+            results[(i, lo)] = evaluate_block(strategy, data[i], pgrid.values[lo:hi], s)
+            done += hi - lo
+            if bar is not None:
+                bar.update(hi - lo)
+            if on_block is not None:
+                on_block(done, k * len(data))
+    except KeyboardInterrupt:
+        _warn_interrupted(done, k * len(data))
+        return results, True
+    finally:
+        if bar is not None:
+            bar.close()
+    return results, False
+
+
+def _run_dask(
+    client: Any,
+    strategy: str,
+    data: list[_SymbolArrays],
+    pgrid: ParamGrid,
+    s: EngineSettings,
+    block_size: int | None,
+    on_block: OnBlock | None,
+) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
+    from distributed import as_completed
+
+    k = len(pgrid)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = block_size or max(256, -(-k // (4 * workers)))
+    futures = {}
+    for i, d in enumerate(data):
+        remote = client.scatter(d, broadcast=True)
+        for lo, hi in _blocks(k, size):
+            fut = client.submit(
+                evaluate_block, strategy, remote, pgrid.values[lo:hi], s, pure=False
+            )
+            futures[fut] = (i, lo)
+    results: dict[tuple[int, int], np.ndarray] = {}
+    done = 0
+    try:
+        for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+            i, lo = futures[fut]
+            block = fut.result()
+            results[(i, lo)] = block
+            done += len(block)
+            if on_block is not None:
+                on_block(done, k * len(data))
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        _warn_interrupted(done, k * len(data))
+        return results, True
+    return results, False
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="combo", unit_scale=True, desc="sweep", leave=False)
+
+
+def _warn_interrupted(done: int, total: int) -> None:
+    warnings.warn(
+        f"sweep interrupted: returning the {done} of {total} rows finished.", stacklevel=3
+    )
+
+
+def _frame(
+    pgrid: ParamGrid,
+    data: list[_SymbolArrays],
+    results: dict[tuple[int, int], np.ndarray],
+    interrupted: bool,
+) -> pd.DataFrame:
+    params = pgrid.frame()
+    parts = []
+    for (i, lo), block in sorted(results.items()):
+        part = params.iloc[lo : lo + len(block)].reset_index(drop=True)
+        part.insert(len(part.columns), "symbol", data[i].symbol)
+        metrics = pd.DataFrame(block, columns=list(METRICS))
+        metrics["trades"] = metrics["trades"].astype(np.int64)
+        parts.append(pd.concat([part, metrics], axis=1))
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=[*params.columns, "symbol", *METRICS])
+    out.attrs["interrupted"] = interrupted
+    out.attrs["strategy"] = pgrid.strategy
+    out.attrs["dropped_by_constraints"] = pgrid.dropped
+    return out
