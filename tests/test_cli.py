@@ -111,7 +111,7 @@ def test_bad_config_prints_a_message_not_a_traceback(tmp_path: Path) -> None:
     done = _run("backtest", "--config", str(cfg), "--reports", str(tmp_path), cwd=REPO)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
-    assert "fast (100) must be smaller than slow (50)" in done.stderr
+    assert "need fast < slow; got fast = 100, slow = 50" in done.stderr
     assert "Traceback" not in done.stderr
     debug = _run("--debug", "backtest", "--config", str(cfg), cwd=REPO)
     assert "Traceback" in debug.stderr

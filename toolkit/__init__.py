@@ -7,6 +7,7 @@ Public API (everything else is internal):
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
   :func:`no_costs`
+* sweeps: :func:`sweep`, :func:`make_grid`, :func:`heatmap`, :func:`parallel_coordinates`
 * configs and runs: :func:`load_config`, :func:`run_backtest`
 * errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
 """
@@ -30,6 +31,7 @@ from toolkit.run import run_backtest
 from toolkit.strategies import Param, Strategy
 from toolkit.strategies import get as get_strategy
 from toolkit.strategies import names as strategy_names
+from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep
 
 __version__ = "0.1.0"
 
@@ -47,15 +49,19 @@ __all__ = [
     "available_symbols",
     "backtest",
     "get_strategy",
+    "heatmap",
     "ibkr_fixed",
     "ibkr_tiered",
     "load",
     "load_config",
     "load_many",
+    "make_grid",
     "metrics",
     "no_costs",
+    "parallel_coordinates",
     "proportional",
     "run_backtest",
     "simulate",
     "strategy_names",
+    "sweep",
 ]

@@ -6,15 +6,17 @@ import resource
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import engine
+from research.benchmarks import engine, sweep
 
 
 def main() -> None:
     engine.main()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak resident memory of this process: {peak:.0f} MB")
+    print()
+    sweep.main()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

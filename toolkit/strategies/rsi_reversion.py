@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -81,13 +82,8 @@ def rsi_reversion_signal_nb(
     return out
 
 
-def _constraint(p: Mapping[str, float]) -> str | None:
-    if not p["oversold"] < p["exit"] < p["overbought"]:
-        return (
-            f"need oversold < exit < overbought, got {p['oversold']:g}, {p['exit']:g}, "
-            f"{p['overbought']:g}."
-        )
-    return None
+def _valid(p: Mapping[str, Any]) -> Any:
+    return (p["oversold"] < p["exit"]) & (p["exit"] < p["overbought"])
 
 
 STRATEGY = Strategy(
@@ -104,5 +100,6 @@ STRATEGY = Strategy(
     ),
     doc=__doc__ or "",
     warmup=lambda p: int(p["window"]) + 1,
-    constraint=_constraint,
+    valid=_valid,
+    valid_doc="oversold < exit < overbought",
 )

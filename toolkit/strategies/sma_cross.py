@@ -8,6 +8,7 @@ crosses above fast; a NaN resets the state, and the first valid bar never signal
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -110,10 +111,8 @@ def sma_cross_signal_nb(
     return out
 
 
-def _constraint(p: Mapping[str, float]) -> str | None:
-    if p["fast"] >= p["slow"]:
-        return f"fast ({int(p['fast'])}) must be smaller than slow ({int(p['slow'])})."
-    return None
+def _valid(p: Mapping[str, Any]) -> Any:
+    return p["fast"] < p["slow"]
 
 
 STRATEGY = Strategy(
@@ -129,5 +128,6 @@ STRATEGY = Strategy(
     ),
     doc=__doc__ or "",
     warmup=lambda p: int(p["slow"]),
-    constraint=_constraint,
+    valid=_valid,
+    valid_doc="fast < slow",
 )

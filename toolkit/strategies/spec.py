@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,9 +66,10 @@ class Strategy:
     """A registered strategy. ``signal`` is the one function every runtime calls.
 
     ``signal`` is ``rule(features(...))`` for a single parameter set; the sweep calls the same
-    ``features`` once for a whole grid and the same ``rule`` per set. ``constraint`` returns
-    an error text for invalid combinations (e.g. fast >= slow) or None; ``warmup`` gives the
-    number of bars needed before the first non-flat signal.
+    ``features`` once for a whole grid and the same ``rule`` per set. ``valid`` is a predicate
+    over parameter values that works on scalars and on whole grid columns alike (e.g.
+    ``fast < slow``), described by ``valid_doc``; ``warmup`` gives the number of bars needed
+    before the first non-flat signal.
     """
 
     name: str
@@ -78,7 +79,8 @@ class Strategy:
     params: tuple[Param, ...]
     doc: str
     warmup: Callable[[Mapping[str, float]], int]
-    constraint: Callable[[Mapping[str, float]], str | None] = field(default=lambda p: None)
+    valid: Callable[[Mapping[str, Any]], Any] | None = None
+    valid_doc: str = ""
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -111,9 +113,9 @@ class Strategy:
                 out[p.name] = p.default
             else:
                 out[p.name] = p.check(values[p.name], where)
-        problem = self.constraint(out)
-        if problem:
-            raise ConfigError(f"{where}: {problem}")
+        if self.valid is not None and not bool(self.valid(out)):
+            got = ", ".join(f"{k} = {_fmt(v)}" for k, v in out.items())
+            raise ConfigError(f"{where}: need {self.valid_doc}; got {got}.")
         return {k: (int(v) if self._kind(k) is int else v) for k, v in out.items()}
 
     def _kind(self, name: str) -> type[int] | type[float]:

@@ -2,6 +2,17 @@
 
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
+from toolkit.sweep.plots import heatmap, heatmap_table, parallel_coordinates, scatter
 from toolkit.sweep.runner import evaluate_block, sweep
 
-__all__ = ["METRICS", "ParamGrid", "evaluate_block", "make_grid", "sweep"]
+__all__ = [
+    "METRICS",
+    "ParamGrid",
+    "evaluate_block",
+    "heatmap",
+    "heatmap_table",
+    "make_grid",
+    "parallel_coordinates",
+    "scatter",
+    "sweep",
+]

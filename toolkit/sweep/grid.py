@@ -110,8 +110,9 @@ def _decode(codes: np.ndarray, columns: list[np.ndarray], sizes: np.ndarray) -> 
 def _valid(spec: Strategy, values: np.ndarray, where: Where) -> np.ndarray:
     keep = np.ones(len(values), dtype=bool)
     names = spec.param_names
-    for i, row in enumerate(values):
-        keep[i] = spec.constraint(dict(zip(names, row, strict=True))) is None
+    if spec.valid is not None and len(values):
+        columns = {name: values[:, j] for j, name in enumerate(names)}
+        keep &= np.asarray(spec.valid(columns), dtype=bool)
     if where is not None and len(values):
         frame = pd.DataFrame(values, columns=list(names))
         try:

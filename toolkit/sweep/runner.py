@@ -24,6 +24,8 @@ from toolkit.sweep._kernels import METRICS, N_METRICS, sweep_nb
 from toolkit.sweep.grid import ParamGrid, make_grid
 
 _FIELDS = ("open", "high", "low", "close", "volume")
+# Parameter sets whose features are computed together (bounds the indicator rows in memory).
+_FEATURE_BLOCK = 50_000
 OnBlock = Callable[[int, int], None]
 
 
@@ -67,18 +69,28 @@ def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_Sym
     return out
 
 
-def evaluate_block(
-    strategy: str, data: _SymbolArrays, params: np.ndarray, settings: EngineSettings
-) -> np.ndarray:
-    """Metrics (len(params) x N_METRICS) for one symbol and one block of parameter sets.
-
-    The unit of work for both the local loop and dask tasks: features for the block, then
-    the parallel kernel.
-    """
+def _features(
+    strategy: str, data: _SymbolArrays, params: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     spec = strategies.get(strategy)
-    grid = np.ascontiguousarray(params, dtype=np.float64)
-    aux, index = spec.features(data.open, data.high, data.low, data.close, data.volume, grid)
-    out = np.empty((len(grid), N_METRICS))
+    aux, index = spec.features(data.open, data.high, data.low, data.close, data.volume, params)
+    return np.ascontiguousarray(aux), np.ascontiguousarray(index)
+
+
+def _kernel(
+    strategy: str,
+    data: _SymbolArrays,
+    aux: np.ndarray,
+    index: np.ndarray,
+    params: np.ndarray,
+    settings: EngineSettings,
+) -> np.ndarray:
+    out = np.empty((len(params), N_METRICS))
+    use_stops = not (
+        settings.stop_loss is None
+        and settings.take_profit is None
+        and settings.trailing_stop is None
+    )
     sweep_nb(
         IDS[strategy],
         data.open,
@@ -86,23 +98,32 @@ def evaluate_block(
         data.low,
         data.close,
         data.volume,
-        np.ascontiguousarray(aux),
-        np.ascontiguousarray(index),
-        grid,
+        aux,
+        index,
+        params,
         settings.commission.vector(),
         data.month,
         *kernel_settings(settings),
         float(settings.periods_per_year),
         numba.get_num_threads() * 4,
-        not (
-            settings.stop_loss is None
-            and settings.take_profit is None
-            and settings.trailing_stop is None
-        ),
+        use_stops,
         settings.commission.kind == "ibkr_tiered",
         out,
     )
     return out
+
+
+def evaluate_block(
+    strategy: str, data: _SymbolArrays, params: np.ndarray, settings: EngineSettings
+) -> np.ndarray:
+    """Metrics (len(params) x N_METRICS) for one symbol and one block of parameter sets.
+
+    The unit of work of a dask task: the strategy's features for the block, then the
+    parallel kernel.
+    """
+    grid = np.ascontiguousarray(params, dtype=np.float64)
+    aux, index = _features(strategy, data, grid)
+    return _kernel(strategy, data, aux, index, grid, settings)
 
 
 def _blocks(k: int, size: int) -> list[tuple[int, int]]:
@@ -155,20 +176,31 @@ def _run_local(
     progress: bool,
     on_block: OnBlock | None,
 ) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
+    """Per symbol: features once per feature block, the kernel per progress block."""
     k = len(pgrid)
-    size = block_size or max(256, min(50_000, -(-k // 8)))
-    work = [(i, lo, hi) for i in range(len(data)) for lo, hi in _blocks(k, size)]
+    size = block_size or max(256, min(_FEATURE_BLOCK, -(-k // 8)))
     results: dict[tuple[int, int], np.ndarray] = {}
     bar = _progress_bar(k * len(data), progress)
     done = 0
     try:
-        for i, lo, hi in work:
-            results[(i, lo)] = evaluate_block(strategy, data[i], pgrid.values[lo:hi], s)
-            done += hi - lo
-            if bar is not None:
-                bar.update(hi - lo)
-            if on_block is not None:
-                on_block(done, k * len(data))
+        for i, d in enumerate(data):
+            for f_lo, f_hi in _blocks(k, _FEATURE_BLOCK):
+                params = np.ascontiguousarray(pgrid.values[f_lo:f_hi])
+                aux, index = _features(strategy, d, params)
+                for lo, hi in _blocks(f_hi - f_lo, size):
+                    results[(i, f_lo + lo)] = _kernel(
+                        strategy,
+                        d,
+                        aux,
+                        np.ascontiguousarray(index[lo:hi]),
+                        np.ascontiguousarray(params[lo:hi]),
+                        s,
+                    )
+                    done += hi - lo
+                    if bar is not None:
+                        bar.update(hi - lo)
+                    if on_block is not None:
+                        on_block(done, k * len(data))
     except KeyboardInterrupt:
         _warn_interrupted(done, k * len(data))
         return results, True
