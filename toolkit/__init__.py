@@ -8,11 +8,19 @@ Public API (everything else is internal):
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
   :func:`no_costs`
 * sweeps: :func:`sweep`, :func:`make_grid`, :func:`heatmap`, :func:`parallel_coordinates`
+* robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
+  :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
 * configs and runs: :func:`load_config`, :func:`run_backtest`
 * errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
 """
 
-from toolkit import metrics
+from toolkit import analysis, metrics
+from toolkit.analysis import (
+    deflated_sharpe,
+    monte_carlo,
+    probability_of_backtest_overfitting,
+    walk_forward,
+)
 from toolkit.config import RunConfig, load_config
 from toolkit.data import available_symbols, load, load_many
 from toolkit.engine import (
@@ -46,8 +54,10 @@ __all__ = [
     "RunConfig",
     "Strategy",
     "ToolkitError",
+    "analysis",
     "available_symbols",
     "backtest",
+    "deflated_sharpe",
     "get_strategy",
     "heatmap",
     "ibkr_fixed",
@@ -57,11 +67,14 @@ __all__ = [
     "load_many",
     "make_grid",
     "metrics",
+    "monte_carlo",
     "no_costs",
     "parallel_coordinates",
+    "probability_of_backtest_overfitting",
     "proportional",
     "run_backtest",
     "simulate",
     "strategy_names",
     "sweep",
+    "walk_forward",
 ]

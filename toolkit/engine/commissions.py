@@ -61,6 +61,21 @@ class Commission:
         v[I_PASS], v[I_FIXED] = self.pass_through_rate, self.per_order
         return v
 
+    def scaled(self, factor: float) -> Commission:
+        """The same schedule with every fee (rates, minimum, fixed and third-party) x ``factor``."""
+        return replace(
+            self,
+            rate=self.rate * factor,
+            minimum=self.minimum * factor,
+            sec_fee_rate=self.sec_fee_rate * factor,
+            taf_per_share=self.taf_per_share * factor,
+            taf_max=self.taf_max * factor,
+            clearing_per_share=self.clearing_per_share * factor,
+            exchange_per_share=self.exchange_per_share * factor,
+            per_order=self.per_order * factor,
+            max_pct=self.max_pct * factor,
+        )
+
     def cost(self, quantity: float, price: float, month_volume: float = 0.0) -> float:
         """Commission in USD for one order of signed ``quantity`` filled at ``price``."""
         return float(commission_nb(self.vector(), quantity, price, month_volume))

@@ -1,0 +1,52 @@
+"""Sensitivity: responses equal their definitions, plateau scores, cost and data stress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toolkit as tk
+from toolkit.analysis import plateau_score, response, stress
+
+
+def _table(values: np.ndarray) -> pd.DataFrame:
+    """A synthetic sweep result: metric on a 5 x 5 grid of (a, b)."""
+    a, b = np.meshgrid(np.arange(5), np.arange(5), indexing="ij")
+    return pd.DataFrame({"a": a.ravel(), "b": b.ravel(), "sharpe": values.ravel()})
+
+
+def test_plateau_scores_hand_computed() -> None:
+    flat = _table(np.ones((5, 5)))
+    flat.loc[12, "sharpe"] = 1.1  # optimum at the centre, everything around within 25%
+    res = plateau_score(flat, ["a", "b"], radius=1)
+    assert res["neighbours"] == 8 and res["score"] == 1.0
+    spike = _table(np.zeros((5, 5)))
+    spike.loc[12, "sharpe"] = 2.0
+    spike.loc[13, "sharpe"] = 1.6  # one neighbour within 25% of 2.0
+    res = plateau_score(spike, ["a", "b"], radius=1)
+    assert res["score"] == pytest.approx(1 / 8)
+    assert res["best"] == {"a": 2, "b": 2}
+
+
+def test_response_one_and_two_parameters() -> None:
+    t = _table(np.arange(25.0).reshape(5, 5))
+    one = response(t, "a", "sharpe")
+    np.testing.assert_allclose(one.to_numpy(), [2, 7, 12, 17, 22])  # mean over b
+    two = response(t, ["a", "b"], "sharpe")
+    np.testing.assert_allclose(two.to_numpy(), np.arange(25.0).reshape(5, 5))
+
+
+def test_stress_scenarios_cost_more_and_noise_is_reproducible() -> None:
+    bars = tk.load("SPY", start="2012-01-01", end="2018-12-31")
+    params = {"fast": 10, "slow": 40}
+    s = tk.EngineSettings(commission=tk.ibkr_fixed(), slippage_bps=1.0)
+    table = stress(bars, "sma_cross", params, s, noise_runs=4, seed=3)
+    base = table.loc["baseline"]
+    assert base["sharpe"] == pytest.approx(tk.backtest(bars, "sma_cross", params, s).metrics()["sharpe"])
+    assert table.loc["commission x2", "commissions"] == pytest.approx(2 * base["commissions"], rel=0.02)
+    assert table.loc["slippage +5 bps", "final_equity"] < base["final_equity"]
+    assert table.loc["both", "final_equity"] <= table.loc["commission x2", "final_equity"]
+    again = stress(bars, "sma_cross", params, s, noise_runs=4, seed=3)
+    pd.testing.assert_frame_equal(table, again)
+    assert "price noise 10 bps (worst)" in table.index

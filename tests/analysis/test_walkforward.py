@@ -1,0 +1,92 @@
+"""Walk-forward: fold geometry, no leakage, stitched equity and diagnostics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toolkit as tk
+from toolkit.analysis import make_folds, walk_forward
+from toolkit.errors import ConfigError
+
+GRID = {"fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]}
+
+
+def test_rolling_and_anchored_folds_by_bars() -> None:
+    idx = pd.date_range("2000-01-01", periods=1000, freq="D", tz="UTC")
+    rolling = make_folds(idx, n_folds=None, train=300, test=100, gap=5)
+    assert [f.test_start for f in rolling] == [305, 405, 505, 605, 705, 805]
+    assert all(f.train_stop - f.train_start == 300 for f in rolling)
+    assert all(f.test_start - f.train_stop == 5 for f in rolling)
+    anchored = make_folds(idx, n_folds=3, train=300, test=100, anchored=True)
+    assert [f.train_start for f in anchored] == [0, 0, 0]
+    assert [f.train_stop for f in anchored] == [300, 400, 500]
+    by_count = make_folds(idx, n_folds=10)
+    assert len(by_count) == 10 and by_count[-1].test_stop <= 1000
+    assert by_count[0].train_stop - by_count[0].train_start == 3 * (
+        by_count[0].test_stop - by_count[0].test_start
+    )
+
+
+def test_calendar_windows() -> None:
+    idx = tk.load("SPY", start="2010-01-01", end="2019-12-31").index
+    folds = make_folds(idx, n_folds=None, train="3Y", test="1Y")
+    assert len(folds) == 7
+    first = folds[0]
+    # three years from the first bar (2010-01-04), then one-year test windows on that schedule
+    assert idx[first.train_start] == pd.Timestamp("2010-01-04", tz="UTC")
+    assert idx[first.test_start] == pd.Timestamp("2013-01-04", tz="UTC")
+    assert idx[first.test_stop - 1] == pd.Timestamp("2014-01-03", tz="UTC")
+    assert idx[folds[-1].test_start] == pd.Timestamp("2019-01-04", tz="UTC")
+
+
+def test_no_leakage_out_of_sample_bars_never_change_the_choice() -> None:
+    bars = tk.load("SPY", start="2006-01-01", end="2019-12-31")
+    folds = make_folds(bars.index, n_folds=5, gap=10)
+    base = walk_forward(bars, "sma_cross", GRID, folds=folds)
+    rng = np.random.default_rng(3)
+    for f in folds:
+        scrambled = bars.copy()
+        shock = rng.uniform(0.5, 1.5, len(bars) - f.train_stop)
+        for col in ("open", "high", "low", "close"):
+            scrambled.iloc[f.train_stop :, scrambled.columns.get_loc(col)] *= shock
+        changed = walk_forward(scrambled, "sma_cross", GRID, folds=folds)
+        row_a = base.folds.loc[f.number, ["fast", "slow", "is_objective"]]
+        row_b = changed.folds.loc[f.number, ["fast", "slow", "is_objective"]]
+        pd.testing.assert_series_equal(row_a, row_b)
+
+
+def test_stitched_equity_and_diagnostics() -> None:
+    bars = tk.load("QQQ", start="2005-01-01")
+    wf = walk_forward(bars, "sma_cross", GRID, n_folds=6, objective="calmar")
+    folds = wf.folds
+    assert len(folds) == 6
+    # OOS windows are consecutive and the stitched curve compounds their returns
+    assert wf.oos_returns.index.is_monotonic_increasing and wf.oos_returns.index.is_unique
+    assert wf.oos_equity.iloc[-1] == pytest.approx(100_000 * np.prod(1 + wf.oos_returns.to_numpy()))
+    # each fold's OOS result is the engine's result for those bars and parameters
+    f = folds.iloc[2]
+    params = {"fast": f.fast, "slow": f.slow}
+    hist = bars.loc[: f.test_end]
+    target = tk.engine.strategy_targets(hist, tk.get_strategy("sma_cross"), params).loc[
+        f.test_start :
+    ]
+    direct = tk.simulate(bars.loc[f.test_start : f.test_end], target)
+    assert direct.metrics()["sharpe"] == pytest.approx(f.oos_sharpe, rel=1e-12, nan_ok=True)
+    stab = wf.stability()
+    assert set(stab.index) >= {"fast", "slow"}
+    assert 0 < stab.loc["fast", "mode_share"] <= 1
+    s = wf.summary()
+    assert s["efficiency"] == pytest.approx(wf.efficiency)
+    assert np.isfinite(s["oos_sharpe"])
+
+
+def test_bad_windows() -> None:
+    idx = pd.date_range("2000-01-01", periods=100, freq="D", tz="UTC")
+    with pytest.raises(ConfigError, match="no complete fold fits"):
+        make_folds(idx, n_folds=None, train=90, test=20)
+    with pytest.raises(ConfigError, match="give both train and test"):
+        make_folds(idx, train=50)
+    with pytest.raises(ConfigError, match="neither a bar count nor a span"):
+        make_folds(idx, n_folds=None, train="lots", test="1Y")

@@ -1,0 +1,283 @@
+"""Walk-forward optimisation: choose parameters in-sample, trade them out-of-sample, repeat.
+
+Each fold optimises ``objective`` over the grid on its in-sample bars only, then runs the
+chosen parameters on the following out-of-sample bars (signals may read earlier bars, which
+is causal; the simulation starts flat with fresh capital). Out-of-sample returns are chained
+into one equity curve. Walk-forward efficiency follows Pardo (2008, *The Evaluation and
+Optimization of Trading Strategies*, ch. 11): annualised out-of-sample return over the
+annualised in-sample return of the chosen parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from toolkit import strategies
+from toolkit.engine import simulate, strategy_targets
+from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ConfigError
+from toolkit.metrics import cagr
+from toolkit.sweep import ParamGrid, make_grid, sweep
+
+Objective = str | Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Bar positions of one fold: in-sample [train_start, train_stop), out-of-sample
+    [test_start, test_stop); ``test_start - train_stop`` is the purge gap."""
+
+    number: int
+    train_start: int
+    train_stop: int
+    test_start: int
+    test_stop: int
+
+
+_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
+
+
+def _offset(size: str) -> pd.DateOffset:
+    """'3Y', '6M', '2W', '90D' -> a calendar offset."""
+    text = size.strip().upper()
+    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit() or int(text[:-1]) < 1:
+        raise ConfigError(f"window {size!r} is neither a bar count nor a span like '3Y', '6M'.")
+    count = int(text[:-1])
+    unit = _UNITS[text[-1]]
+    if unit == "days":
+        return pd.DateOffset(days=count)
+    if unit == "weeks":
+        return pd.DateOffset(weeks=count)
+    if unit == "months":
+        return pd.DateOffset(months=count)
+    return pd.DateOffset(years=count)
+
+
+def make_folds(
+    index: pd.DatetimeIndex,
+    *,
+    n_folds: int | None = 10,
+    train: int | str | None = None,
+    test: int | str | None = None,
+    anchored: bool = False,
+    gap: int = 0,
+) -> list[Fold]:
+    """Rolling (or ``anchored``) walk-forward folds over ``index``.
+
+    With ``train`` and ``test`` as bar counts, or as calendar spans like "3Y" and "6M"
+    (measured on the calendar for every fold), test windows follow one another until the data
+    ends (at most ``n_folds``). With only ``n_folds``, the data is cut so that each in-sample
+    window is three test windows long. ``gap`` bars between in-sample and out-of-sample are used
+    by neither (purge/embargo against leakage through indicators or labels that straddle the
+    boundary).
+    """
+    n = len(index)
+    if gap < 0:
+        raise ConfigError("gap must be >= 0 bars.")
+    if (train is None) != (test is None):
+        raise ConfigError("give both train and test window sizes (or neither, with n_folds).")
+    if train is None:
+        if not n_folds or n_folds < 1:
+            raise ConfigError("give n_folds, or train and test window sizes.")
+        size = (n - gap) // (n_folds + 3)
+        train, test = 3 * size, size
+    folds: list[Fold] = []
+    if isinstance(train, int) and isinstance(test, int):
+        if train < 2 or test < 1:
+            raise ConfigError(f"windows too small for {n} bars: train {train}, test {test}.")
+        start = train + gap
+        while start + test <= n and (n_folds is None or len(folds) < n_folds):
+            stop = start - gap
+            folds.append(
+                Fold(len(folds), 0 if anchored else stop - train, stop, start, start + test)
+            )
+            start += test
+    elif isinstance(train, str) and isinstance(test, str):
+        train_off, test_off = _offset(train), _offset(test)
+        anchor = index[0] + train_off  # test windows are [anchor + k span, anchor + (k+1) span)
+        k = 0
+        while n_folds is None or len(folds) < n_folds:
+            lo, hi = anchor + k * test_off, anchor + (k + 1) * test_off
+            if hi - pd.Timedelta(days=7) > index[-1]:
+                break  # the window would be incomplete (a week of slack for holidays)
+            t_start = int(index.searchsorted(lo)) + gap
+            t_end = min(int(index.searchsorted(hi)), n)
+            if t_start >= t_end:
+                break
+            stop = t_start - gap
+            begin = 0 if anchored else int(index.searchsorted(index[stop] - train_off))
+            folds.append(Fold(len(folds), begin, stop, t_start, t_end))
+            k += 1
+    else:
+        raise ConfigError("train and test must both be bar counts or both calendar spans.")
+    if not folds:
+        raise ConfigError(
+            f"no complete fold fits in {n} bars (train {train}, test {test}, gap {gap})."
+        )
+    return folds
+
+
+def _scores(rows: pd.DataFrame, objective: Objective) -> pd.Series:
+    if callable(objective):
+        return pd.Series(objective(rows), index=rows.index, dtype=float)
+    if objective == "calmar":
+        return rows["cagr"] / rows["max_drawdown"].abs().replace(0.0, np.nan)
+    if objective not in rows.columns:
+        raise ConfigError(
+            f"objective {objective!r} is not a metric; use sharpe, sortino, cagr, "
+            "total_return, calmar, or a function of the sweep rows."
+        )
+    return rows[objective].astype(float)
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Folds with chosen parameters and IS/OOS metrics, the stitched OOS equity, diagnostics."""
+
+    folds: pd.DataFrame
+    oos_returns: pd.Series
+    oos_equity: pd.Series
+    param_names: tuple[str, ...]
+    objective: str
+    init_cash: float
+    periods_per_year: float
+
+    @property
+    def efficiency(self) -> float:
+        """Walk-forward efficiency: stitched OOS CAGR / mean in-sample CAGR of the chosen sets."""
+        is_cagr = float(self.folds["is_cagr"].mean())
+        oos = cagr(self.oos_returns, self.periods_per_year)
+        return oos / is_cagr if is_cagr != 0 else float("nan")
+
+    def stability(self) -> pd.DataFrame:
+        """Per parameter: distinct values chosen, the modal value and its share, and the
+        coefficient of variation across folds (0 = the same choice every time)."""
+        out = {}
+        for p in self.param_names:
+            chosen = self.folds[p]
+            mode = chosen.mode().iloc[0]
+            mean = float(chosen.mean())
+            out[p] = {
+                "distinct": int(chosen.nunique()),
+                "mode": mode,
+                "mode_share": float((chosen == mode).mean()),
+                "cv": float(chosen.std(ddof=0) / abs(mean)) if mean else float("nan"),
+            }
+        return pd.DataFrame(out).T
+
+    def summary(self) -> dict[str, float]:
+        r = self.oos_returns
+        from toolkit import metrics as m
+
+        return {
+            "folds": float(len(self.folds)),
+            "oos_cagr": m.cagr(r, self.periods_per_year),
+            "oos_sharpe": m.sharpe(r, self.periods_per_year),
+            "oos_max_drawdown": m.max_drawdown(r),
+            "mean_is_objective": float(self.folds["is_objective"].mean()),
+            "mean_oos_objective": float(self.folds["oos_objective"].mean()),
+            "efficiency": self.efficiency,
+        }
+
+
+def walk_forward(
+    bars: pd.DataFrame,
+    strategy: str,
+    grid: ParamGrid | Mapping[str, Any],
+    settings: EngineSettings | None = None,
+    *,
+    folds: list[Fold] | None = None,
+    n_folds: int | None = 10,
+    train: int | str | None = None,
+    test: int | str | None = None,
+    anchored: bool = False,
+    gap: int = 0,
+    objective: Objective = "sharpe",
+) -> WalkForwardResult:
+    """Walk-forward optimisation of ``strategy`` over ``grid`` on one symbol's ``bars``."""
+    s = settings or EngineSettings()
+    spec = strategies.get(strategy)
+    pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)
+    index = pd.DatetimeIndex(bars.index)
+    plan = folds or make_folds(
+        index, n_folds=n_folds, train=train, test=test, anchored=anchored, gap=gap
+    )
+    records = []
+    pieces = []
+    for f in plan:
+        in_sample = bars.iloc[f.train_start : f.train_stop]
+        rows = sweep(in_sample, strategy, pgrid, s, progress=False)
+        score = _scores(rows, objective).replace([np.inf, -np.inf], np.nan)
+        if score.notna().sum() == 0:
+            raise ConfigError(f"fold {f.number}: no parameter set has a finite {objective}.")
+        i_best = int(np.argmax(score.fillna(-np.inf).to_numpy()))
+        best = rows.iloc[i_best]
+        params = {p: best[p] for p in spec.param_names}
+        history = bars.iloc[: f.test_stop]
+        target = strategy_targets(history, spec, params).iloc[f.test_start :]
+        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s)
+        oos_m = oos.metrics()
+        oos_rows = pd.DataFrame([{**oos_m, "max_drawdown": oos_m["max_drawdown"]}])
+        records.append(
+            {
+                "fold": f.number,
+                "train_start": index[f.train_start],
+                "train_end": index[f.train_stop - 1],
+                "test_start": index[f.test_start],
+                "test_end": index[f.test_stop - 1],
+                **params,
+                "is_objective": float(score.iloc[i_best]),
+                "oos_objective": float(_scores(oos_rows, objective).iloc[0]),
+                "is_cagr": float(best["cagr"]),
+                "oos_cagr": oos_m["cagr"],
+                "is_sharpe": float(best["sharpe"]),
+                "oos_sharpe": oos_m["sharpe"],
+                "oos_max_drawdown": oos_m["max_drawdown"],
+                "oos_trades": oos_m["trades"],
+            }
+        )
+        pieces.append(oos.returns)
+    returns = pd.concat(pieces)
+    equity = s.init_cash * (1.0 + returns).cumprod()
+    name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")
+    return WalkForwardResult(
+        pd.DataFrame(records),
+        returns.rename("oos_return"),
+        equity.rename("oos_equity"),
+        spec.param_names,
+        name,
+        s.init_cash,
+        s.periods_per_year,
+    )
+
+
+def plot_walk_forward(
+    result: WalkForwardResult, bars: pd.DataFrame | None = None, ax: Axes | None = None
+) -> Axes:
+    """Stitched out-of-sample equity with fold boundaries (and buy-and-hold if bars given)."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(10, 5))
+    ax.plot(result.oos_equity.index, result.oos_equity, label="walk-forward OOS")
+    if bars is not None:
+        close = bars["close"].reindex(result.oos_equity.index)
+        ax.plot(
+            close.index, result.init_cash * close / close.iloc[0], alpha=0.6, label="buy & hold"
+        )
+    for start in result.folds["test_start"]:
+        ax.axvline(start, color="grey", linewidth=0.5, alpha=0.6)
+    ax.set_yscale("log")
+    ax.set_ylabel("equity")
+    ax.set_title(
+        f"Walk-forward ({len(result.folds)} folds, objective {result.objective}), "
+        f"efficiency {result.efficiency:.2f}"
+    )
+    ax.legend()
+    return ax
