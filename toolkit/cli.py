@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit backtest --config research/configs/<name>.toml``."""
+"""Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+    for name, text in (
+        ("walkforward", "walk-forward optimisation over [grid] ([walkforward] settings)"),
+        ("montecarlo", "Monte Carlo of the configured backtest ([montecarlo] settings)"),
+        ("sensitivity", "parameter response, plateau, stress, DSR and PBO over [grid]"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument(
+            "--config", required=True, type=Path, help="TOML file in research/configs/"
+        )
+        cmd.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
+        cmd.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     sub.add_parser("strategies", help="list registered strategies and their parameters")
     return p
 
@@ -30,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "backtest":
             return _backtest(args)
+        if args.command in ("walkforward", "montecarlo", "sensitivity"):
+            return _robustness(args)
         return _strategies()
     except ToolkitError as exc:
         if args.debug:
@@ -55,6 +70,45 @@ def _backtest(args: argparse.Namespace) -> int:
         for kind, path in sorted(out.files.items()):
             print(f"  {kind:<10} {path}")
     return 0
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    import json
+
+    from toolkit.config import load_config
+    from toolkit.report import robustness
+    from toolkit.report.backtest_report import _jsonable
+    from toolkit.run import stderr_progress
+
+    say = stderr_progress()
+    cfg = load_config(args.config)
+    runner = {
+        "walkforward": robustness.run_walkforward,
+        "montecarlo": robustness.run_montecarlo,
+        "sensitivity": robustness.run_sensitivity,
+    }[args.command]
+    say(
+        f"{args.command}: {cfg.strategy} on {', '.join(cfg.data.symbols)} "
+        "(the first run compiles numba kernels)"
+    )
+    summary, out, files = runner(cfg, args.reports)
+    say("done")
+    print(json.dumps(_jsonable(_headline(args.command, summary)), indent=2))
+    print(f"\nReport: {out}/")
+    for kind, path in sorted(files.items()):
+        print(f"  {kind:<26} {path}")
+    return 0
+
+
+def _headline(command: str, summary: dict[str, object]) -> dict[str, object]:
+    """The part of a summary worth printing (the full one is in summary.json)."""
+    if command == "sensitivity":
+        return {k: summary[k] for k in ("trials", "plateau", "overfitting")}
+    if command == "montecarlo":
+        methods = summary["methods"]
+        assert isinstance(methods, dict)
+        return {m: {k: v for k, v in d.items() if k != "percentiles"} for m, d in methods.items()}
+    return summary
 
 
 def _strategies() -> int:

@@ -11,12 +11,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from toolkit import strategies
 from toolkit.data import available_symbols, default_data_dir
+from toolkit.data._validate import Repair
+from toolkit.data.loader import Adjust
 from toolkit.engine.commissions import Commission, ibkr_fixed, ibkr_tiered, no_costs, proportional
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
@@ -31,10 +34,63 @@ class DataConfig:
     symbols: tuple[str, ...]
     start: str | None = None
     end: str | None = None
-    adjust: str = "total_return"
-    repair: str | None = None
+    adjust: Adjust = "total_return"
+    repair: Repair = None
     benchmark: str | None = "SPY"
     dir: Path = field(default_factory=default_data_dir)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Parameter axes for sweeps, walk-forward and sensitivity (``[grid]``)."""
+
+    axes: dict[str, list[float]]
+    where: str | None = None
+    sample: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """``[walkforward]``: folds (or train/test sizes as bars or spans like "3Y"), gap, objective.
+
+    ``folds`` caps the number of folds; unset, it is 10 without train/test sizes and "every
+    fold that fits" with them.
+    """
+
+    folds: int | None = None
+    train: int | str | None = None
+    test: int | str | None = None
+    anchored: bool = False
+    gap: int = 0
+    objective: str = "sharpe"
+
+
+@dataclass(frozen=True)
+class MonteCarloConfig:
+    """``[montecarlo]``: resampling methods, paths, block length, seed, drawdown threshold."""
+
+    methods: tuple[str, ...] = ("block_bootstrap", "trade_shuffle", "trade_bootstrap")
+    paths: int = 10_000
+    mean_block: float = 20.0
+    seed: int = 0
+    drawdown: float = 0.25
+
+
+@dataclass(frozen=True)
+class SensitivityConfig:
+    """``[sensitivity]``: plateau neighbourhood, stress sizes, overfitting-statistics inputs."""
+
+    metric: str = "sharpe"
+    radius: int = 2
+    tolerance: float = 0.25
+    commission_factor: float = 2.0
+    extra_slippage_bps: float = 5.0
+    noise_bps: float = 10.0
+    noise_runs: int = 20
+    pbo_trials: int = 100
+    pbo_splits: int = 16
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +103,10 @@ class RunConfig:
     params: dict[str, float]
     engine: EngineSettings
     weights: tuple[float, ...] | None = None
+    grid: GridConfig | None = None
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    montecarlo: MonteCarloConfig = field(default_factory=MonteCarloConfig)
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -137,7 +197,19 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         path,
         "top level",
         raw,
-        ("name", "description", "data", "strategy", "engine", "costs", "exits"),
+        (
+            "name",
+            "description",
+            "data",
+            "strategy",
+            "engine",
+            "costs",
+            "exits",
+            "grid",
+            "walkforward",
+            "montecarlo",
+            "sensitivity",
+        ),
     )
     name = top.get("name", str, default=path.stem)
     for section in ("data", "strategy"):
@@ -197,6 +269,10 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         params=params,
         engine=engine,
         weights=tuple(float(w) for w in weights) if weights is not None else None,
+        grid=_grid(path, raw["grid"], strategy) if "grid" in raw else None,
+        walkforward=_walkforward(path, raw.get("walkforward", {})),
+        montecarlo=_montecarlo(path, raw.get("montecarlo", {})),
+        sensitivity=_sensitivity(path, raw.get("sensitivity", {})),
         source=path,
         raw=dict(raw),
     )
@@ -232,8 +308,10 @@ def _data(path: Path, table: Any) -> DataConfig:
         symbols=tuple(s.upper() for s in symbols),
         start=sec.get("start", str),
         end=sec.get("end", str),
-        adjust=sec.get("adjust", str, "total_return", choices=("total_return", "none")),
-        repair=None if repair == "none" else repair,
+        adjust=cast(
+            Adjust, sec.get("adjust", str, "total_return", choices=("total_return", "none"))
+        ),
+        repair=None if repair == "none" else cast(Repair, repair),
         benchmark=(sec.get("benchmark", str, "SPY") or None),
         dir=root,
     )
@@ -263,3 +341,115 @@ def _costs(path: Path, table: Any) -> Commission:
             f"{sec.where('exchange_per_share')} only applies to model = 'ibkr_tiered'."
         )
     return ibkr_fixed(fees) if model == "ibkr_fixed" else no_costs()
+
+
+def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
+    """Axes are lists of values or ``{ from = a, to = b, step = s }`` (``to`` inclusive)."""
+    names = tuple(strategy.param_names)
+    sec = _Section(path, "grid", table, (*names, "where", "sample", "seed"))
+    axes: dict[str, list[float]] = {}
+    for name in names:
+        if name not in sec.table:
+            continue
+        spec = sec.table[name]
+        where = sec.where(name)
+        if isinstance(spec, list) and spec:
+            axes[name] = [float(v) for v in spec]
+        elif (
+            isinstance(spec, Mapping)
+            and set(spec) <= {"from", "to", "step"}
+            and {"from", "to"} <= set(spec)
+        ):
+            lo, hi, step = spec["from"], spec["to"], spec.get("step", 1)
+            if (
+                not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi, step)
+                )
+                or step <= 0
+                or hi < lo
+            ):
+                raise ConfigError(
+                    f"{where}: need numbers with from <= to and step > 0, got {spec!r}."
+                )
+            axes[name] = [float(v) for v in np.arange(lo, hi + step / 2, step)]
+        else:
+            raise ConfigError(
+                f"{where} = {spec!r}: give a non-empty list of values or "
+                "{ from = a, to = b, step = s } (to inclusive)."
+            )
+        param = next(q for q in strategy.params if q.name == name)
+        for v in axes[name]:
+            param.check(int(v) if param.kind is int and float(v).is_integer() else v, where)
+    if not axes:
+        raise ConfigError(f"{path}: [grid] names no parameter; parameters: {', '.join(names)}.")
+    return GridConfig(
+        axes=axes,
+        where=sec.get("where", str),
+        sample=sec.get("sample", int, low=1),
+        seed=sec.get("seed", int, 0),
+    )
+
+
+def _walkforward(path: Path, table: Any) -> WalkForwardConfig:
+    sec = _Section(
+        path, "walkforward", table, ("folds", "train", "test", "anchored", "gap", "objective")
+    )
+    return WalkForwardConfig(
+        folds=sec.get("folds", int, None, low=1, high=500),
+        train=sec.get("train", (int, str)),
+        test=sec.get("test", (int, str)),
+        anchored=sec.get("anchored", bool, False),
+        gap=sec.get("gap", int, 0, low=0),
+        objective=sec.get(
+            "objective",
+            str,
+            "sharpe",
+            choices=("sharpe", "sortino", "cagr", "total_return", "calmar"),
+        ),
+    )
+
+
+def _montecarlo(path: Path, table: Any) -> MonteCarloConfig:
+    sec = _Section(
+        path, "montecarlo", table, ("methods", "paths", "mean_block", "seed", "drawdown")
+    )
+    allowed = ("block_bootstrap", "trade_shuffle", "trade_bootstrap")
+    methods = sec.get("methods", list, list(allowed))
+    bad = [m for m in methods if m not in allowed]
+    if bad or not methods:
+        raise ConfigError(
+            f"{sec.where('methods')}: {bad or 'empty'}; choose from {', '.join(allowed)}."
+        )
+    return MonteCarloConfig(
+        methods=tuple(methods),
+        paths=sec.get("paths", int, 10_000, low=1, high=10_000_000),
+        mean_block=sec.get("mean_block", float, 20.0, low=1.0),
+        seed=sec.get("seed", int, 0),
+        drawdown=sec.get("drawdown", float, 0.25, low=1e-6, high=0.999999),
+    )
+
+
+def _sensitivity(path: Path, table: Any) -> SensitivityConfig:
+    keys = tuple(f.name for f in fields(SensitivityConfig))
+    sec = _Section(path, "sensitivity", table, keys)
+    d = SensitivityConfig()
+    pbo_splits = sec.get("pbo_splits", int, d.pbo_splits, low=2, high=24)
+    if pbo_splits % 2:
+        raise ConfigError(f"{sec.where('pbo_splits')} = {pbo_splits} must be even.")
+    return SensitivityConfig(
+        metric=sec.get(
+            "metric",
+            str,
+            d.metric,
+            choices=("sharpe", "sortino", "cagr", "total_return", "max_drawdown"),
+        ),
+        radius=sec.get("radius", int, d.radius, low=1, high=50),
+        tolerance=sec.get("tolerance", float, d.tolerance, low=0.0, high=1.0),
+        commission_factor=sec.get("commission_factor", float, d.commission_factor, low=0.0),
+        extra_slippage_bps=sec.get("extra_slippage_bps", float, d.extra_slippage_bps, low=0.0),
+        noise_bps=sec.get("noise_bps", float, d.noise_bps, low=0.0, high=1000.0),
+        noise_runs=sec.get("noise_runs", int, d.noise_runs, low=1, high=10_000),
+        pbo_trials=sec.get("pbo_trials", int, d.pbo_trials, low=2, high=5_000),
+        pbo_splits=pbo_splits,
+        seed=sec.get("seed", int, d.seed),
+    )

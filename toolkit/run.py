@@ -44,10 +44,11 @@ class RunOutput:
 def load_bars(cfg: RunConfig) -> pd.DataFrame:
     """The config's bars: one symbol as a plain frame, several aligned on a common calendar."""
     d = cfg.data
-    kw = {"data_dir": d.dir, "repair": d.repair, "adjust": d.adjust}
     if len(d.symbols) == 1:
-        return load(d.symbols[0], d.start, d.end, **kw)  # type: ignore[arg-type]
-    return load_many(list(d.symbols), d.start, d.end, **kw)
+        return load(d.symbols[0], d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust)
+    return load_many(
+        list(d.symbols), d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust
+    )
 
 
 def run_backtest(
@@ -64,7 +65,7 @@ def run_backtest(
     sources = bars.attrs.get("sources") or [bars.attrs["source"]]
     benchmark = None
     if cfg.data.benchmark:
-        bench_bars = load(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)  # type: ignore[arg-type]
+        bench_bars = load(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)
         benchmark = bench_bars["close"]
         sources = [*sources, bench_bars.attrs["source"]]
     say(

@@ -43,8 +43,12 @@ def test_stress_scenarios_cost_more_and_noise_is_reproducible() -> None:
     s = tk.EngineSettings(commission=tk.ibkr_fixed(), slippage_bps=1.0)
     table = stress(bars, "sma_cross", params, s, noise_runs=4, seed=3)
     base = table.loc["baseline"]
-    assert base["sharpe"] == pytest.approx(tk.backtest(bars, "sma_cross", params, s).metrics()["sharpe"])
-    assert table.loc["commission x2", "commissions"] == pytest.approx(2 * base["commissions"], rel=0.02)
+    assert base["sharpe"] == pytest.approx(
+        tk.backtest(bars, "sma_cross", params, s).metrics()["sharpe"]
+    )
+    assert table.loc["commission x2", "commissions"] == pytest.approx(
+        2 * base["commissions"], rel=0.02
+    )
     assert table.loc["slippage +5 bps", "final_equity"] < base["final_equity"]
     assert table.loc["both", "final_equity"] <= table.loc["commission x2", "final_equity"]
     again = stress(bars, "sma_cross", params, s, noise_runs=4, seed=3)

@@ -1,0 +1,173 @@
+"""python -m toolkit walkforward | montecarlo | sensitivity write complete report folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import toolkit as tk
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = """
+name = "robust"
+[data]
+symbols = ["QQQ"]
+start = "2008-01-01"
+end = "2019-12-31"
+[strategy]
+name = "sma_cross"
+[strategy.params]
+fast = 20
+slow = 100
+allow_short = 0
+cross = 0
+[engine]
+slippage_bps = 1.0
+[grid]
+fast = { from = 10, to = 50, step = 10 }
+slow = [80, 120, 160, 200]
+[walkforward]
+train = "4Y"
+test = "1Y"
+gap = 5
+[montecarlo]
+paths = 400
+seed = 3
+[sensitivity]
+radius = 1
+noise_runs = 3
+pbo_trials = 12
+pbo_splits = 8
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess[str], Path]]:
+    tmp = tmp_path_factory.mktemp("robust")
+    cfg = tmp / "robust.toml"
+    cfg.write_text(CONFIG)
+    out = {}
+    for command in ("walkforward", "montecarlo", "sensitivity"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                command,
+                "--config",
+                str(cfg),
+                "--reports",
+                str(tmp / "reports"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        (folder,) = (tmp / "reports").glob(f"robust-{command}-*")
+        out[command] = (done, folder)
+    return out
+
+
+def test_walkforward_report(runs) -> None:
+    done, folder = runs["walkforward"]
+    folds = pd.read_csv(folder / "folds.csv")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert len(folds) == summary["folds"] == 8  # 2012 ... 2019, one-year windows after 4 years
+    assert {"fast", "slow", "is_sharpe", "oos_sharpe"} <= set(folds.columns)
+    equity = pd.read_csv(folder / "oos_equity.csv", index_col=0)
+    assert equity["oos_equity"].iloc[-1] == pytest.approx(
+        100_000 * (1 + equity["oos_return"]).prod()
+    )
+    assert (folder / "walkforward.png").stat().st_size > 10_000
+    assert "efficiency" in done.stdout
+    assert json.loads((folder / "manifest.json").read_text())["data_files"][0]["symbol"] == "QQQ"
+
+
+def test_montecarlo_report(runs) -> None:
+    _, folder = runs["montecarlo"]
+    summary = json.loads((folder / "summary.json").read_text())
+    for method in ("block_bootstrap", "trade_shuffle", "trade_bootstrap"):
+        table = pd.read_csv(folder / f"percentiles_{method}.csv", index_col=0)
+        assert list(table.index) == [0.05, 0.25, 0.5, 0.75, 0.95]
+        assert table["final_equity"].is_monotonic_increasing
+        assert 0 <= summary["methods"][method]["prob_drawdown"] <= 1
+        assert (folder / f"fan_{method}.png").is_file()
+
+
+def test_sensitivity_report(runs) -> None:
+    _, folder = runs["sensitivity"]
+    summary = json.loads((folder / "summary.json").read_text())
+    sweep = pd.read_csv(folder / "sweep.csv")
+    assert len(sweep) == summary["trials"] == 20
+    stress = pd.read_csv(folder / "stress.csv", index_col=0)
+    bars = tk.load("QQQ", start="2008-01-01", end="2019-12-31")
+    base = tk.backtest(
+        bars, "sma_cross", {"fast": 20, "slow": 100}, tk.EngineSettings(slippage_bps=1.0)
+    ).metrics()
+    assert stress.loc["baseline", "sharpe"] == pytest.approx(base["sharpe"], rel=1e-9)
+    over = summary["overfitting"]
+    assert 0 <= over["pbo"] <= 1 and 0 <= over["dsr"] <= 1 and over["n_trials"] == 20
+    assert 0 <= summary["plateau"]["score"] <= 1
+    assert (folder / "response.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("[grid]\n", "[grid]\nspeed = [1, 2]\n"),
+            r"\[grid\] unknown key speed; allowed keys: fast, slow",
+        ),
+        (
+            lambda t: t.replace("slow = [80, 120, 160, 200]", "slow = { from = 80, to = 20 }"),
+            r"\[grid\] slow: need numbers with from <= to",
+        ),
+        (
+            lambda t: t.replace("slow = [80, 120, 160, 200]", "slow = [0, 10]"),
+            r"slow = 0 is out of range",
+        ),
+        (
+            lambda t: t.replace("paths = 400", 'paths = 400\nmethods = ["bootstrap"]'),
+            r"\[montecarlo\] methods: \['bootstrap'\]; choose from block_bootstrap",
+        ),
+        (
+            lambda t: t.replace("pbo_splits = 8", "pbo_splits = 7"),
+            r"\[sensitivity\] pbo_splits = 7 must be even",
+        ),
+        (
+            lambda t: t.replace("gap = 5", 'gap = 5\nobjective = "luck"'),
+            r"\[walkforward\] objective = 'luck' is not allowed",
+        ),
+    ],
+)
+def test_invalid_robustness_tables(edit, message, tmp_path: Path) -> None:
+    import tomllib
+
+    from toolkit.config import parse_config
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(tomllib.loads(edit(CONFIG)), tmp_path / "c.toml")
+
+
+def test_multi_symbol_walkforward_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(CONFIG.replace('symbols = ["QQQ"]', 'symbols = ["QQQ", "SPY"]'))
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit", "walkforward", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "walkforward runs on one symbol" in done.stderr and "Traceback" not in done.stderr
