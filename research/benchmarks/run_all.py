@@ -15,6 +15,8 @@ def main() -> None:
     engine.main()
     print()
     sweep.main()
+    print()
+    analysis.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 

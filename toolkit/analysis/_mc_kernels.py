@@ -5,6 +5,10 @@ Methods: 0 = reshuffle (a permutation of the source, e.g. trade order), 1 = i.i.
 uniform random positions, their lengths are geometric with mean ``mean_block``, and the
 source wraps around circularly. Every path seeds its own generator from (seed, path index),
 so results do not depend on how paths are spread over threads.
+
+Random numbers come from xorshift64* (Vigna 2016, "An experimental exploration of
+Marsaglia's xorshift generators, scrambled", ACM TOMS 42(4)), seeded per path through
+splitmix64: a few instructions per draw, and no shared generator state between threads.
 """
 
 from __future__ import annotations
@@ -19,26 +23,62 @@ N_PATH_STATS = 5
 
 
 @njit(cache=True)
-def _draw_path_nb(source: np.ndarray, method: int, mean_block: float, out: np.ndarray) -> None:
+def _splitmix64_nb(x: np.uint64) -> np.uint64:
+    """One splitmix64 step: turns (seed, path) counters into well-mixed generator states."""
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def _next_nb(state: np.ndarray) -> float:
+    """xorshift64*: advance ``state[0]`` and return a uniform float in [0, 1)."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _below_nb(state: np.ndarray, m: int) -> int:
+    """Uniform integer in [0, m)."""
+    return min(int(_next_nb(state) * m), m - 1)
+
+
+@njit(cache=True)
+def _draw_path_nb(
+    source: np.ndarray, method: int, mean_block: float, state: np.ndarray, out: np.ndarray
+) -> None:
     m = source.shape[0]
     length = out.shape[0]
     if method == SHUFFLE:
         idx = np.arange(m)
         for i in range(m - 1, 0, -1):  # Fisher-Yates
-            j = np.random.randint(0, i + 1)
+            j = _below_nb(state, i + 1)
             idx[i], idx[j] = idx[j], idx[i]
         for i in range(length):
             out[i] = source[idx[i % m]]
     elif method == BOOTSTRAP:
         for i in range(length):
-            out[i] = source[np.random.randint(0, m)]
+            out[i] = source[_below_nb(state, m)]
     else:
-        p_new = 1.0 / mean_block
-        k = np.random.randint(0, m)
-        for i in range(length):
-            if i > 0:
-                k = np.random.randint(0, m) if np.random.random() < p_new else (k + 1) % m
-            out[i] = source[k]
+        # block lengths ~ Geometric(p = 1 / mean_block) drawn once per block by inversion:
+        # the same law as a per-step Bernoulli(p) restart, at one draw per block
+        log_q = np.log1p(-1.0 / mean_block) if mean_block > 1.0 else -np.inf
+        i = 0
+        while i < length:
+            k = _below_nb(state, m)
+            u = 1.0 - _next_nb(state)  # in (0, 1]
+            block = 1 if log_q == -np.inf else 1 + int(np.log(u) / log_q)
+            for _ in range(min(block, length - i)):
+                out[i] = source[k]
+                k += 1
+                if k == m:
+                    k = 0
+                i += 1
 
 
 @njit(cache=True)
@@ -68,9 +108,10 @@ def fold_path_nb(
             under += 1
             if under > longest:
                 longest = under
-            dd = wealth / peak - 1.0
-            if dd < worst:
-                worst = dd
+            if wealth < peak * (1.0 + worst) * (1.0 + 1e-12):  # could be deeper: divide
+                dd = wealth / peak - 1.0
+                if dd < worst:
+                    worst = dd
         while f < fan_steps.shape[0] and fan_steps[f] == i + 1:
             fan_row[f] = wealth
             f += 1
@@ -101,7 +142,10 @@ def simulate_paths_nb(
     steps listed in ``fan_steps`` (sorted, 1-based counts of returns applied).
     """
     for p in prange(n_paths):
-        np.random.seed((seed * 1_000_003 + p) % 4_294_967_296)
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = _splitmix64_nb(np.uint64(seed) * np.uint64(0x100000001B3) + np.uint64(p))
+        if state[0] == 0:
+            state[0] = np.uint64(1)  # xorshift needs a non-zero state
         path = np.empty(length)
-        _draw_path_nb(source, method, mean_block, path)
+        _draw_path_nb(source, method, mean_block, state, path)
         fold_path_nb(path, periods, dd_threshold, fan_steps, fan[p], stats[p])
