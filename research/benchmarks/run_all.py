@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, sweep  # noqa: E402
+from research.benchmarks import analysis, engine, sweep
 
 
 def main() -> None:
