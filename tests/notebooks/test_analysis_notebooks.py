@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-import papermill as pm
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.notebooks._execute import execute
 
 CASES = [
     (
@@ -45,24 +43,8 @@ CASES = [
 def test_notebook(
     name: str, params: dict, expected: list[str], figures: int, tmp_path: Path
 ) -> None:
-    out = tmp_path / name
-    pm.execute_notebook(
-        str(REPO / "notebooks" / name),
-        str(out),
-        parameters=params,
-        cwd=str(REPO),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    nb = nbformat.read(out, as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= figures
-    text = "\n".join(
-        str(o.get("data", {}).get("text/plain", ""))
-        + str(o.get("data", {}).get("text/html", ""))
-        + o.get("text", "")
-        for o in outputs
-    )
+    run = execute(name, params, tmp_path)
+    assert not run.errors
+    assert run.figures >= figures
     for piece in expected:
-        assert piece in text, piece
+        assert piece in run.text, piece

@@ -93,6 +93,26 @@ def _track_fill_nb(
     return pos, avg, direction, realized, comm, closed, won
 
 
+# Event bookkeeping of one simulation (touched only when an order fills).
+B_AVG, B_DIR, B_REALIZED, B_COMM, B_FEES, B_MONTH_VOL, B_TRADES, B_WINS = range(8)
+
+
+@njit(cache=True)
+def _fill_nb(
+    book: np.ndarray, cost: np.ndarray, q: float, px: float, cash: float, pos: float
+) -> tuple[float, float]:
+    """Fill ``q`` at ``px``: pay price and commission, book the trade; return (cash, pos)."""
+    fee = commission_nb(cost, q, px, book[B_MONTH_VOL])
+    book[B_FEES] += fee
+    book[B_MONTH_VOL] += abs(q)
+    pos, book[B_AVG], book[B_DIR], book[B_REALIZED], book[B_COMM], closed, won = _track_fill_nb(
+        pos, book[B_AVG], book[B_DIR], book[B_REALIZED], book[B_COMM], q, px, fee
+    )
+    book[B_TRADES] += closed
+    book[B_WINS] += won
+    return cash - (q * px + fee), pos
+
+
 @njit(cache=True)
 def simulate_metrics_nb(
     open_: np.ndarray,
@@ -127,20 +147,13 @@ def simulate_metrics_nb(
     n = close.shape[0]
     cash = init_cash
     pos = 0.0
-    avg = 0.0
-    direction = 0.0
-    realized = 0.0
-    comm = 0.0
+    book = np.zeros(8)
     acted = np.nan
     pend_qty = 0.0
     pend_px = np.nan
     pend_target = 0.0
     peak = 0.0
-    month_vol = 0.0
     month = month_id[0] if n > 0 else 0
-    n_trades = 0
-    wins = 0
-    fees_total = 0.0
     prev = init_cash
     s1 = 0.0
     s2 = 0.0
@@ -153,7 +166,7 @@ def simulate_metrics_nb(
     for b in range(n):
         if tiered and month_id[b] != month:
             month = month_id[b]
-            month_vol = 0.0
+            book[B_MONTH_VOL] = 0.0
         fresh = False
         # 1. the order placed at the previous close works through this bar
         if pend_qty != 0.0:
@@ -173,19 +186,16 @@ def simulate_metrics_nb(
                 if q > 0:
                     mark = cash + pos * open_[b]
                     q = _affordable_nb(
-                        q, px, cash + (max_leverage - 1.0) * mark, cost, month_vol, fractional
+                        q,
+                        px,
+                        cash + (max_leverage - 1.0) * mark,
+                        cost,
+                        book[B_MONTH_VOL],
+                        fractional,
                     )
                 if q != 0.0:
-                    fee = commission_nb(cost, q, px, month_vol)
                     before = pos
-                    cash -= q * px + fee
-                    fees_total += fee
-                    month_vol += abs(q)
-                    pos, avg, direction, realized, comm, c_n, c_w = _track_fill_nb(
-                        pos, avg, direction, realized, comm, q, px, fee
-                    )
-                    n_trades += c_n
-                    wins += c_w
+                    cash, pos = _fill_nb(book, cost, q, px, cash, pos)
                     if before == 0.0 or before * pos < 0.0:
                         peak = px
                     fresh = not at_open
@@ -195,7 +205,7 @@ def simulate_metrics_nb(
             d = 1.0 if pos > 0 else -1.0
             stop_px = np.nan
             if not np.isnan(stop_loss):
-                stop_px = avg * (1.0 - d * stop_loss)
+                stop_px = book[B_AVG] * (1.0 - d * stop_loss)
             if not np.isnan(trailing_stop):
                 trail = peak * (1.0 - d * trailing_stop)
                 if np.isnan(stop_px) or d * trail > d * stop_px:
@@ -206,20 +216,13 @@ def simulate_metrics_nb(
                 if not np.isnan(trig):
                     fill = slipped_nb(trig, -d, slippage)
             if not np.isnan(take_profit):
-                tp = limit_fill_nb(-d, avg * (1.0 + d * take_profit), open_[b], high[b], low[b])
+                tp_px = book[B_AVG] * (1.0 + d * take_profit)
+                tp = limit_fill_nb(-d, tp_px, open_[b], high[b], low[b])
                 if not np.isnan(tp) and (np.isnan(fill) or (tp == open_[b] and fill != open_[b])):
                     fill = tp
             if not np.isnan(fill):
                 q = -pos
-                fee = commission_nb(cost, q, fill, month_vol)
-                cash -= q * fill + fee
-                fees_total += fee
-                month_vol += abs(q)
-                pos, avg, direction, realized, comm, c_n, c_w = _track_fill_nb(
-                    pos, avg, direction, realized, comm, q, fill, fee
-                )
-                n_trades += c_n
-                wins += c_w
+                cash, pos = _fill_nb(book, cost, q, fill, cash, pos)
                 pend_qty = 0.0
             elif d > 0:
                 peak = max(peak, high[b])
@@ -265,20 +268,12 @@ def simulate_metrics_nb(
                                 px,
                                 cash + (max_leverage - 1.0) * value,
                                 cost,
-                                month_vol,
+                                book[B_MONTH_VOL],
                                 fractional,
                             )
                         if q != 0.0:
-                            fee = commission_nb(cost, q, px, month_vol)
                             before = pos
-                            cash -= q * px + fee
-                            fees_total += fee
-                            month_vol += abs(q)
-                            pos, avg, direction, realized, comm, c_n, c_w = _track_fill_nb(
-                                pos, avg, direction, realized, comm, q, px, fee
-                            )
-                            n_trades += c_n
-                            wins += c_w
+                            cash, pos = _fill_nb(book, cost, q, px, cash, pos)
                             if before == 0.0 or before * pos < 0.0:
                                 peak = px
                         acted = tgt
@@ -308,10 +303,11 @@ def simulate_metrics_nb(
     dsd = np.sqrt(down / n) if n > 0 else 0.0
     out[3] = mean / dsd * np.sqrt(periods) if dsd > 0.0 else np.nan
     out[4] = mdd
+    n_trades = book[B_TRADES]
     out[5] = n_trades
-    out[6] = wins / n_trades if n_trades > 0 else np.nan
+    out[6] = book[B_WINS] / n_trades if n_trades > 0 else np.nan
     out[7] = invested / n if n > 0 else np.nan
-    out[8] = fees_total
+    out[8] = book[B_FEES]
     out[9] = prev
 
 
