@@ -69,13 +69,15 @@ class PeakRSS:
 
 
 def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any, float]:
-    """(median seconds, last result, peak MB above baseline over all runs)."""
-    times = []
+    """(median seconds, result, peak MB above baseline). Memory is sampled on a separate
+    run so the sampling thread never competes with the timed runs for the cores."""
     with PeakRSS() as mem:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
+        out = fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
     return statistics.median(times), out, mem.peak_mb
 
 
