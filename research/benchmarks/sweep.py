@@ -9,7 +9,8 @@ Final equities are compared for every combination: to 1e-9 relative on daily bar
 there vectorbt's own 1e-9 relative snapping (``is_close_nb``) accumulates, so that case is
 held to 1e-8. The account starts with 1,000,000 so that vectorbt's absolute tolerances
 (1e-12) never bite on tiny sizes. Peak memory is the highest resident set
-size above the process's baseline while each method runs (sampled every millisecond).
+size above the process's baseline while each method runs (sampled every millisecond); the
+toolkit's is measured in a fresh child process, where earlier runs cannot hide it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,32 @@ def vectorbt_pattern(close: pd.Series, windows: np.ndarray) -> pd.Series:
     return pf.final_value()
 
 
+def child_peak_mb(n_bars: int, minute: bool) -> tuple[float, float]:
+    """(peak RSS of a fresh process running one sweep, its rise above the post-import,
+    post-load, warmed-up baseline), in MB: memory not shared with anything else."""
+    code = (
+        "import resource, numpy as np, toolkit as tk\n"
+        "from research.benchmarks.sweep import toolkit_sweep, WINDOWS\n"
+        f"minute = {minute!r}\n"
+        "p = tk.data.default_data_dir() / 'intraday' / 'SPY_1min_2024-02-20_2024-05-17.csv'\n"
+        f"b = tk.load(p) if minute else tk.load('SPY').iloc[-{n_bars}:]\n"
+        "toolkit_sweep(b.iloc[:300], WINDOWS[:5])\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "toolkit_sweep(b, WINDOWS)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(peak / 1024, (peak - base) / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    peak, rise = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
+    return peak, rise
+
+
 def cold_compile_seconds() -> float:
     """First sweep call in a fresh interpreter with an empty numba cache (compile included)."""
     code = (
@@ -135,7 +162,8 @@ def run_case(
     close = bars["close"].copy()
     close.index = close.index.tz_localize(None)
     toolkit_sweep(bars.iloc[:300], WINDOWS[:5])  # load kernels from the cache
-    t_ours, ours, mem_ours = _timed(lambda: toolkit_sweep(bars, WINDOWS), repeat)
+    t_ours, ours, _ = _timed(lambda: toolkit_sweep(bars, WINDOWS), repeat)
+    proc_peak, mem_ours = child_peak_mb(n, minute=n > 10_000)
     combos = len(ours)
     vbt_combos = len(vbt_windows) * (len(vbt_windows) - 1) // 2
     vectorbt_pattern(close.iloc[:300], vbt_windows[:5])  # warm vectorbt's own numba
@@ -156,6 +184,7 @@ def run_case(
         "ratio": rate_ours / rate_vbt,
         "mem_ours": mem_ours,
         "mem_vbt": mem_vbt,
+        "proc_peak": proc_peak,
         "rel": rel,
         "tol": tol,
     }
@@ -177,6 +206,10 @@ def report(r: dict[str, Any]) -> None:
     )
     for label, t, rate, mem in rows:
         print(f"{label} {t:9.3f} s  {rate / 1e6:9.1f} M bar-combos/s  peak +{mem:7.0f} MB")
+    print(
+        f"toolkit process peak RSS   {r['proc_peak']:9.0f} MB (fresh process: Python, numba, "
+        "pandas, data and the sweep)"
+    )
     print(f"throughput ratio           {r['ratio']:9.1f} x")
     verdict = "OK" if r["rel"] < r["tol"] else "MISMATCH"
     print(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from toolkit.analysis._mc_kernels import (
     BOOTSTRAP,
@@ -18,6 +17,9 @@ from toolkit.analysis._mc_kernels import (
 )
 from toolkit.engine.result import BacktestResult
 from toolkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 Method = Literal["trade_shuffle", "trade_bootstrap", "block_bootstrap"]
 _METHODS = {"trade_shuffle": SHUFFLE, "trade_bootstrap": BOOTSTRAP, "block_bootstrap": STATIONARY}

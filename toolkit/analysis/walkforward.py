@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from toolkit import strategies
 from toolkit.engine import simulate, strategy_targets
@@ -24,6 +23,9 @@ from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
 from toolkit.metrics import cagr
 from toolkit.sweep import ParamGrid, make_grid, sweep
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 Objective = str | Callable[[pd.DataFrame], pd.Series]
 

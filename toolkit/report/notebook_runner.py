@@ -1,0 +1,115 @@
+"""Run a parameterised notebook with papermill, export it to HTML, add a tear sheet.
+
+A report notebook receives ``output_dir`` (its report folder) as a parameter. If it writes
+``returns.csv`` there (columns: timestamp, strategy, optionally benchmark), a quantstats
+tear sheet is written beside the HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.errors import ConfigError, ToolkitError
+from toolkit.report.tearsheet import write_tearsheet
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+class ReportFailed(ToolkitError):
+    """A report notebook raised while executing; the partial notebook is kept for reading."""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What one report run produced."""
+
+    notebook: Path
+    html: Path
+    tearsheet: Path | None
+    folder: Path
+
+
+def resolve_notebook(name: str | Path) -> Path:
+    """A notebook in notebooks/ by name (with or without .ipynb), or an explicit path."""
+    path = Path(name)
+    if path.suffix != ".ipynb":
+        path = path.with_suffix(".ipynb")
+    candidates = [path, NOTEBOOKS / path.name]
+    for c in candidates:
+        if c.is_file():
+            return c
+    known = ", ".join(sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
+    raise ConfigError(f"notebook {str(name)!r} not found; notebooks: {known}.")
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p key value`` value: JSON when it parses (numbers, lists, true/false), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def export_html(notebook: Path, html: Path, *, hide_code: bool = True) -> Path:
+    """Render an executed notebook to HTML; code cells' input hidden unless asked."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    node = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+    body, _ = exporter.from_notebook_node(node)
+    html.write_text(body)
+    return html
+
+
+def run_report(
+    name: str | Path,
+    params: Mapping[str, Any] | None = None,
+    *,
+    reports_root: Path = Path("reports"),
+    hide_code: bool = True,
+    when: datetime | None = None,
+    kernel: str = "python3",
+) -> ReportFiles:
+    """Execute ``name`` into ``reports/<date>/<name>.ipynb``, export HTML, add a tear sheet."""
+    import papermill as pm
+
+    source = resolve_notebook(name)
+    stamp = (when or datetime.now(UTC)).astimezone(UTC)
+    folder = reports_root / stamp.strftime("%Y-%m-%d") / f"{source.stem}-{stamp:%H%M%S}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{source.stem}.ipynb"
+    values = {**dict(params or {}), "output_dir": str(folder.resolve())}
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(out),
+            parameters=values,
+            kernel_name=kernel,
+            cwd=str(NOTEBOOKS.parent),
+            progress_bar=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise ReportFailed(
+            f"report {source.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
+            f"The partial notebook is {out}."
+        ) from exc
+    html = export_html(out, folder / f"{source.stem}.html", hide_code=hide_code)
+    tearsheet = None
+    returns_file = folder / "returns.csv"
+    if returns_file.is_file():
+        frame = pd.read_csv(returns_file, index_col=0, parse_dates=True)
+        bench = frame["benchmark"] if "benchmark" in frame.columns else None
+        tearsheet = write_tearsheet(
+            frame["strategy"], folder / "tearsheet.html", benchmark=bench, title=f"{source.stem}"
+        )
+    return ReportFiles(out, html, tearsheet, folder)

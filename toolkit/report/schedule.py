@@ -1,0 +1,212 @@
+"""Scheduled reports: a TOML schedule of cron expressions -> notebooks and parameters.
+
+``python -m toolkit.report schedule`` runs what is due once (for cron or a systemd timer) or,
+with ``--loop``, stays in the foreground. Missed occurrences since the last run are caught up
+(at most ``catch_up`` per job, oldest first); a job whose lock is held (still running
+elsewhere) is skipped, so the same report never runs twice at once; a failure is recorded
+and, when SMTP is configured, mailed. Cron times are UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+from filelock import FileLock, Timeout
+
+from toolkit.errors import ConfigError
+from toolkit.report.alerts import AlertError, SmtpSettings, report_failed
+from toolkit.report.notebook_runner import resolve_notebook, run_report
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled report."""
+
+    name: str
+    cron: str
+    notebook: str
+    params: dict[str, Any] = field(default_factory=dict)
+    catch_up: int = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one job occurrence."""
+
+    job: str
+    scheduled: datetime
+    status: str  # "ok", "failed", "locked"
+    detail: str = ""
+
+
+def load_schedule(path: Path) -> list[Job]:
+    """Validate a schedule file: unique names, valid cron expressions, existing notebooks."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: schedule file not found (see research/schedule.toml).")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
+    unknown = set(raw) - {"job"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; use [[job]] tables."
+        )
+    jobs: list[Job] = []
+    for i, entry in enumerate(raw.get("job", [])):
+        where = f"{path}: [[job]] #{i + 1}"
+        extra = set(entry) - {"name", "cron", "notebook", "params", "catch_up"}
+        if extra:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(extra))}; "
+                "allowed: name, cron, notebook, params, catch_up."
+            )
+        for key in ("name", "cron", "notebook"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ConfigError(f"{where}: {key} is missing or not a string.")
+        if not croniter.is_valid(entry["cron"]):
+            raise ConfigError(
+                f"{where} ({entry['name']}): cron {entry['cron']!r} is not a valid "
+                "5-field cron expression, e.g. '30 21 * * 1-5'."
+            )
+        resolve_notebook(entry["notebook"])
+        catch_up = entry.get("catch_up", 3)
+        if not isinstance(catch_up, int) or isinstance(catch_up, bool) or catch_up < 1:
+            raise ConfigError(f"{where}: catch_up must be a positive integer.")
+        params = entry.get("params", {})
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}: params must be a table.")
+        jobs.append(Job(entry["name"], entry["cron"], entry["notebook"], params, catch_up))
+    names = [j.name for j in jobs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: job name(s) {', '.join(dupes)} appear more than once.")
+    return jobs
+
+
+def due_times(job: Job, last_run: datetime | None, now: datetime) -> list[datetime]:
+    """Occurrences in (last_run, now], oldest first, at most ``job.catch_up`` of the latest.
+
+    A job that never ran starts with its most recent occurrence (history is not replayed).
+    """
+    latest = croniter(job.cron, now + timedelta(seconds=1)).get_prev(datetime)
+    if last_run is None:
+        return [latest]
+    times: list[datetime] = []
+    it = croniter(job.cron, now + timedelta(seconds=1))
+    t = latest
+    while t > last_run and len(times) < job.catch_up:
+        times.append(t)
+        t = it.get_prev(datetime)
+    return sorted(times)
+
+
+class Scheduler:
+    """Runs due jobs with locks and persistent state under ``state_dir``."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        *,
+        reports_root: Path,
+        state_dir: Path,
+        smtp: SmtpSettings | None = None,
+        runner: Callable[..., Any] = run_report,
+    ) -> None:
+        self.jobs = jobs
+        self.reports_root = reports_root
+        self.state_dir = state_dir
+        self.smtp = smtp
+        self.runner = runner
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file = state_dir / "state.json"
+
+    def _state(self) -> dict[str, str]:
+        if not self.state_file.is_file():
+            return {}
+        try:
+            data = json.loads(self.state_file.read_text())
+        except json.JSONDecodeError:
+            raise ConfigError(f"{self.state_file} is corrupt; delete it to start afresh.") from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _record(self, job: str, when: datetime) -> None:
+        with FileLock(str(self.state_dir / "state.lock"), timeout=30):
+            state = self._state()
+            state[job] = when.isoformat()
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+            tmp.replace(self.state_file)
+
+    def last_run(self, job: str) -> datetime | None:
+        value = self._state().get(job)
+        return datetime.fromisoformat(value) if value else None
+
+    def run_due(self, now: datetime | None = None) -> list[Outcome]:
+        """Run every due occurrence once; return what happened."""
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        outcomes: list[Outcome] = []
+        for job in self.jobs:
+            times = due_times(job, self.last_run(job.name), now)
+            if not times:
+                continue
+            lock = FileLock(str(self.state_dir / f"{job.name}.lock"), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                outcomes.append(Outcome(job.name, times[-1], "locked", "already running"))
+                continue
+            try:
+                for when in times:
+                    outcomes.append(self._run(job, when))
+                    self._record(job.name, when)
+            finally:
+                lock.release()
+        return outcomes
+
+    def _run(self, job: Job, when: datetime) -> Outcome:
+        params = {**job.params, "report_time": when.isoformat()}
+        try:
+            files = self.runner(job.notebook, params, reports_root=self.reports_root, when=when)
+        except Exception as exc:  # any failure of one report must not stop the scheduler
+            detail = f"{type(exc).__name__}: {exc}"
+            if self.smtp is not None:
+                try:
+                    report_failed(self.smtp, f"{job.name} ({when.isoformat()})", detail)
+                except AlertError as alert_exc:
+                    detail += f" (and the alert failed: {alert_exc})"
+            return Outcome(job.name, when, "failed", detail)
+        return Outcome(job.name, when, "ok", str(getattr(files, "html", "")))
+
+    def next_time(self, now: datetime) -> datetime:
+        """The earliest upcoming occurrence over all jobs."""
+        upcoming: list[datetime] = [croniter(j.cron, now).get_next(datetime) for j in self.jobs]
+        return min(upcoming)
+
+    def loop(
+        self,
+        log: Callable[[str], None],
+        sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Run due jobs, sleep until the next occurrence, repeat (Ctrl+C to stop)."""
+        while not stop():
+            for o in self.run_due():
+                log(f"{o.job} @ {o.scheduled.isoformat()}: {o.status} {o.detail}")
+            now = datetime.now(UTC)
+            wait = max(1.0, min(3600.0, (self.next_time(now) - now).total_seconds()))
+            log(f"next run {self.next_time(now).isoformat()}; sleeping {wait:.0f} s")
+            sleep(wait)
+
+
+def settings_from(env: Mapping[str, str]) -> SmtpSettings | None:
+    """SMTP settings for failure alerts from the process environment (None if not set)."""
+    return SmtpSettings.from_env(env)
