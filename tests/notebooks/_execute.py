@@ -1,22 +1,27 @@
-"""Run a notebook from notebooks/ with papermill and collect what it showed."""
+"""Run a notebook from notebooks/ the way reports are made (papermill, then HTML with code
+hidden) and collect what it showed, in the notebook and in the HTML."""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import papermill as pm
+
+from toolkit.report.notebook_runner import run_report
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class Executed:
-    """The outputs of an executed notebook: all of them, the errors, figures and the text."""
+    """Outputs of an executed notebook and its HTML export."""
 
     outputs: list[dict[str, Any]]
+    html: str
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -35,17 +40,30 @@ class Executed:
             parts.append(str(o.get("text", "")))
         return "\n".join(parts)
 
+    @property
+    def html_sections(self) -> list[str]:
+        """Markdown headings as rendered in the HTML."""
+        return [
+            html.unescape(re.sub(r"<[^>]+>", "", h)).replace("¶", "").strip()
+            for h in re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", self.html, flags=re.S)
+        ]
+
+    @property
+    def html_figures(self) -> int:
+        return self.html.count("data:image/png")
+
 
 def execute(name: str, params: dict[str, Any], out_dir: Path) -> Executed:
-    """Execute notebooks/<name> with ``params`` into ``out_dir`` (working directory: the repo)."""
-    out = out_dir / name
-    pm.execute_notebook(
-        str(REPO / "notebooks" / name),
-        str(out),
-        parameters=params,
-        cwd=str(REPO),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    nb = nbformat.read(out, as_version=4)
-    return Executed([o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])])
+    """Execute notebooks/<name> with ``params`` via the report runner into ``out_dir``."""
+    files = run_report(name, params, reports_root=out_dir, hide_code=True)
+    nb = nbformat.read(files.notebook, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return Executed(outputs, files.html.read_text())
+
+
+def check_html(run: Executed, sections: list[str], figures: int) -> None:
+    """The HTML holds every expected section, the figures, and no code."""
+    missing = [s for s in sections if s not in run.html_sections]
+    assert not missing, f"missing sections {missing}; found {run.html_sections}"
+    assert run.html_figures >= figures
+    assert 'class="jp-CodeMirrorEditor' not in run.html  # code cells hidden in reports

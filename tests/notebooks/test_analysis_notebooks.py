@@ -1,25 +1,34 @@
-"""notebooks 03-05 (walk-forward, Monte Carlo, overfitting) executed by papermill, small runs."""
+"""Notebooks 03-05 (walk-forward, Monte Carlo, overfitting) and the report notebooks 10-11,
+executed with small parameters the way scheduled reports are."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.notebooks._execute import execute
+from tests.notebooks._execute import check_html, execute
 
-CASES = [
+# notebook, parameters, text it must show, figures, sections its HTML must hold
+CASES: list[tuple[str, dict[str, Any], list[str], int, list[str]]] = [
     (
         "03_walk_forward.ipynb",
         {"start": "2008-01-01", "train": "4Y", "fast_max": 30, "slow_max": 120},
         ["walk-forward efficiency:", "mode_share"],
         2,
+        [
+            "Walk-forward optimisation",
+            "Stitched out-of-sample equity",
+            "Do the chosen parameters hold still?",
+        ],
     ),
     (
         "04_monte_carlo.ipynb",
         {"paths": 300, "start": "2010-01-01", "fast": 10, "slow": 40},
         ["P(max drawdown <= -25%)", "trade_shuffle", "longest_drawdown"],
         2,
+        ["Distributions", "Fan chart of equity paths"],
     ),
     (
         "05_overfitting.ipynb",
@@ -33,18 +42,51 @@ CASES = [
         },
         ["DSR = ", "PBO = ", "commission x2", "'score'"],
         2,
+        [
+            "Deflated Sharpe ratio of the winner",
+            "Probability of backtest overfitting (CSCV)",
+            "Plateau or spike?",
+            "Stress: costs and noise",
+        ],
+    ),
+    (
+        "10_strategy_tearsheet.ipynb",
+        {"start": "2016-01-01", "rolling_window": 63},
+        ["strategy book", "returns written for the tear sheet", "max drawdown"],
+        2,
+        [
+            "Strategy tear sheet",
+            "Summary against SPY and QQQ",
+            "Rolling Sharpe, volatility and beta",
+            "Monthly returns",
+            "Worst drawdowns",
+            "Trade attribution by symbol and strategy",
+        ],
+    ),
+    (
+        "11_performance_report.ipynb",
+        {"period": "monthly", "periods_shown": 6, "drawdown_alert": 0.05},
+        ["monthly report as of", "current drawdown", "ALERT: drawdown"],
+        1,
+        ["Performance report", "Period returns", "Trades closed in the window", "Drawdown status"],
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "params", "expected", "figures"), CASES, ids=[c[0] for c in CASES]
+    ("name", "params", "expected", "figures", "sections"), CASES, ids=[c[0] for c in CASES]
 )
 def test_notebook(
-    name: str, params: dict, expected: list[str], figures: int, tmp_path: Path
+    name: str,
+    params: dict[str, Any],
+    expected: list[str],
+    figures: int,
+    sections: list[str],
+    tmp_path: Path,
 ) -> None:
     run = execute(name, params, tmp_path)
     assert not run.errors
     assert run.figures >= figures
     for piece in expected:
         assert piece in run.text, piece
+    check_html(run, sections, figures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import toolkit as tk
-from tests.notebooks._execute import execute
+from tests.notebooks._execute import check_html, execute
 
 
 def test_quickstart_runs_and_shows_its_results(tmp_path: Path) -> None:
@@ -13,6 +13,17 @@ def test_quickstart_runs_and_shows_its_results(tmp_path: Path) -> None:
     run = execute("01_quickstart.ipynb", params, tmp_path)
     assert not run.errors
     assert run.figures >= 1, "equity/drawdown figure missing"
+    check_html(
+        run,
+        [
+            "Quickstart: a backtest you can trust",
+            "Run the strategy",
+            "Equity and drawdown",
+            "Trades and orders",
+            "What costs do",
+        ],
+        figures=1,
+    )
     text = run.text
     # the notebook's numbers are the library's numbers for the same inputs
     bars = tk.load("QQQ", start="2015-01-01")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebooks._execute import execute
+from tests.notebooks._execute import check_html, execute
 
 
 def test_sweep_notebook_runs_and_shows_heatmaps(tmp_path: Path) -> None:
@@ -15,6 +15,16 @@ def test_sweep_notebook_runs_and_shows_heatmaps(tmp_path: Path) -> None:
     )
     assert not run.errors
     assert run.figures >= 2  # heatmaps and parallel coordinates
+    check_html(
+        run,
+        [
+            "Parameter sweeps on real data",
+            "Every SMA pair fast < slow",
+            "Three parameters: random sampling and parallel coordinates",
+            "Many symbols",
+        ],
+        figures=2,
+    )
     text = run.text
     assert "741 combinations" in text  # every pair fast < slow from 2 to 40
     # the best sweep row and its re-run through tk.backtest print the same Sharpe

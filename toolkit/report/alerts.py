@@ -113,9 +113,14 @@ def kill_switch_fired(settings: SmtpSettings, session: str, reason: str) -> Emai
     )
 
 
-def first_drawdown_breach(equity: pd.Series, threshold: float) -> tuple[pd.Timestamp, float] | None:
-    """When equity first fell ``threshold`` (e.g. 0.2) below its running peak, and by how much."""
+def first_drawdown_breach(
+    equity: pd.Series, threshold: float, since: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp, float] | None:
+    """When equity first fell ``threshold`` (e.g. 0.2) below its all-time running peak, on or
+    after ``since``, and by how much."""
     dd = equity / equity.cummax() - 1.0
+    if since is not None:
+        dd = dd[dd.index >= since]
     hit = dd[dd <= -threshold]
     if hit.empty:
         return None

@@ -97,12 +97,11 @@ def due_times(job: Job, last_run: datetime | None, now: datetime) -> list[dateti
 
     A job that never ran starts with its most recent occurrence (history is not replayed).
     """
-    latest = croniter(job.cron, now + timedelta(seconds=1)).get_prev(datetime)
-    if last_run is None:
-        return [latest]
-    times: list[datetime] = []
     it = croniter(job.cron, now + timedelta(seconds=1))
-    t = latest
+    t: datetime = it.get_prev(datetime)
+    if last_run is None:
+        return [t]
+    times: list[datetime] = []
     while t > last_run and len(times) < job.catch_up:
         times.append(t)
         t = it.get_prev(datetime)
