@@ -169,3 +169,15 @@ def test_schedule_cli_once(tmp_path: Path) -> None:
     assert "tiny @ 2024-05-01T12:00:00+00:00: ok" in done.stdout
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert "nothing due" in again.stdout
+
+
+def test_foreground_loop_runs_due_jobs_then_sleeps_until_the_next(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path / "tiny.ipynb")
+    s = Scheduler([Job("tiny", "*/5 * * * *", str(nb))], reports_root=tmp_path / "r",
+                  state_dir=tmp_path / "state")
+    slept: list[float] = []
+    logs: list[str] = []
+    s.loop(logs.append, sleep=slept.append, stop=lambda: len(slept) >= 2)
+    assert sum(": ok" in line for line in logs) == 1  # the due run, once, then nothing new
+    assert len(slept) == 2 and all(1.0 <= w <= 300.0 for w in slept)  # until the next 5 minutes
+    assert any(line.startswith("next run ") for line in logs)
