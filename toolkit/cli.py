@@ -77,7 +77,7 @@ def _robustness(args: argparse.Namespace) -> int:
 
     from toolkit.config import load_config
     from toolkit.report import robustness
-    from toolkit.report.backtest_report import _jsonable
+    from toolkit.report.backtest_report import to_jsonable
     from toolkit.run import stderr_progress
 
     say = stderr_progress()
@@ -93,7 +93,7 @@ def _robustness(args: argparse.Namespace) -> int:
     )
     summary, out, files = runner(cfg, args.reports)
     say("done")
-    print(json.dumps(_jsonable(_headline(args.command, summary)), indent=2))
+    print(json.dumps(to_jsonable(_headline(args.command, summary)), indent=2))
     print(f"\nReport: {out}/")
     for kind, path in sorted(files.items()):
         print(f"  {kind:<26} {path}")

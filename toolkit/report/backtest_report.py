@@ -16,11 +16,12 @@ from toolkit.report.manifest import build_manifest
 from toolkit.report.tearsheet import write_tearsheet
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types for manifests and summaries (paths, numpy scalars, NaN -> None)."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (np.floating, float)):
@@ -70,13 +71,13 @@ def write_backtest_report(
         )
     settings = asdict(result.settings)
     manifest = build_manifest(
-        config=_jsonable(config),
-        resolved=_jsonable(
+        config=to_jsonable(config),
+        resolved=to_jsonable(
             {"strategy": result.strategy, "params": result.params, "engine": settings}
         ),
         data_files=data_files,
-        metrics=_jsonable(result.metrics()),
+        metrics=to_jsonable(result.metrics()),
         repo=repo,
     )
-    paths["manifest"].write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+    paths["manifest"].write_text(json.dumps(to_jsonable(manifest), indent=2) + "\n")
     return paths

@@ -16,7 +16,7 @@ from toolkit.config import RunConfig
 from toolkit.data import load
 from toolkit.engine import backtest
 from toolkit.errors import ConfigError
-from toolkit.report.backtest_report import _jsonable
+from toolkit.report.backtest_report import to_jsonable
 from toolkit.report.manifest import build_manifest
 from toolkit.sweep import ParamGrid, heatmap, make_grid, sweep
 
@@ -64,18 +64,18 @@ def _finish(
     sources: list[dict[str, str]],
 ) -> dict[str, Path]:
     files["summary"] = out / "summary.json"
-    files["summary"].write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    files["summary"].write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
     manifest = build_manifest(
-        config=_jsonable(cfg.raw),
-        resolved=_jsonable(
+        config=to_jsonable(cfg.raw),
+        resolved=to_jsonable(
             {"strategy": cfg.strategy, "params": cfg.params, "engine": asdict(cfg.engine)}
         ),
         data_files=sources,
-        metrics=_jsonable(summary),
+        metrics=to_jsonable(summary),
         repo=REPO,
     )
     files["manifest"] = out / "manifest.json"
-    files["manifest"].write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+    files["manifest"].write_text(json.dumps(to_jsonable(manifest), indent=2) + "\n")
     return files
 
 
