@@ -173,8 +173,11 @@ def test_schedule_cli_once(tmp_path: Path) -> None:
 
 def test_foreground_loop_runs_due_jobs_then_sleeps_until_the_next(tmp_path: Path) -> None:
     nb = _notebook(tmp_path / "tiny.ipynb")
-    s = Scheduler([Job("tiny", "*/5 * * * *", str(nb))], reports_root=tmp_path / "r",
-                  state_dir=tmp_path / "state")
+    s = Scheduler(
+        [Job("tiny", "*/5 * * * *", str(nb))],
+        reports_root=tmp_path / "r",
+        state_dir=tmp_path / "state",
+    )
     slept: list[float] = []
     logs: list[str] = []
     s.loop(logs.append, sleep=slept.append, stop=lambda: len(slept) >= 2)

@@ -1,0 +1,236 @@
+"""What the simulated gateway knows about instruments and their history, from ``data/``.
+
+Contracts: every symbol with a daily file is a US stock/ETF on SMART with a stable conId.
+History: daily bars from ``data/daily``; intraday bars where an intraday file exists (SPY
+1-minute), resampled to the requested bar size. Prices are served as stored (no dividend
+adjustment) for TRADES and MIDPOINT; ADJUSTED_LAST uses the total-return adjustment.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from toolkit.data import available_symbols, default_data_dir, load
+from toolkit.errors import ConfigError
+
+_BAR_SIZES = {
+    "1 secs": None,
+    "5 secs": None,
+    "1 min": "1min",
+    "2 mins": "2min",
+    "3 mins": "3min",
+    "5 mins": "5min",
+    "10 mins": "10min",
+    "15 mins": "15min",
+    "20 mins": "20min",
+    "30 mins": "30min",
+    "1 hour": "1h",
+    "2 hours": "2h",
+    "3 hours": "3h",
+    "4 hours": "4h",
+    "8 hours": "8h",
+    "1 day": "1D",
+    "1 week": "1W",
+    "1 month": "1M",
+}
+_DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
+NEW_YORK = "America/New_York"
+
+
+class HistoryError(Exception):
+    """A historical-data request that cannot be served (sent to the client as error 162)."""
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One tradable symbol."""
+
+    symbol: str
+    con_id: int
+    exchange: str = "SMART"
+    primary_exchange: str = "ARCA"
+    currency: str = "USD"
+    min_tick: float = 0.01
+
+
+def con_id_for(symbol: str) -> int:
+    """A stable, non-zero contract id per symbol (CRC32 based)."""
+    return 10_000_000 + zlib.crc32(symbol.encode()) % 89_000_000
+
+
+class SimClock:
+    """Simulated time: starts at ``start`` and runs ``speed`` times faster than the wall."""
+
+    def __init__(self, start: pd.Timestamp, speed: float = 1.0) -> None:
+        self.start = start.tz_convert("UTC") if start.tzinfo else start.tz_localize("UTC")
+        self.speed = speed
+        self.t0 = time.monotonic()
+
+    def now(self) -> pd.Timestamp:
+        return self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+
+
+class Market:
+    """Instruments and their bars from a data folder."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir or default_data_dir()
+        symbols = available_symbols(self.data_dir)
+        if not symbols:
+            raise ConfigError(f"{self.data_dir}: no bar files; the gateway needs data/daily/*.csv.")
+        self.instruments = {s: Instrument(s, con_id_for(s)) for s in symbols}
+        self._daily: dict[str, pd.DataFrame] = {}
+        self._intraday: dict[str, pd.DataFrame] = {}
+
+    def find(self, symbol: str, sec_type: str, con_id: int) -> Instrument | None:
+        """The instrument for a requested contract (by conId, else symbol; stocks only)."""
+        if sec_type not in ("STK", ""):
+            return None
+        if con_id:
+            return next((i for i in self.instruments.values() if i.con_id == con_id), None)
+        return self.instruments.get(symbol.upper())
+
+    def daily(self, symbol: str, adjusted: bool = False) -> pd.DataFrame:
+        key = symbol + ("/adj" if adjusted else "")
+        if key not in self._daily:
+            self._daily[key] = load(
+                symbol, data_dir=self.data_dir, adjust="total_return" if adjusted else "none"
+            )
+        return self._daily[key]
+
+    def intraday(self, symbol: str) -> pd.DataFrame | None:
+        if symbol not in self._intraday:
+            files = sorted((self.data_dir / "intraday").glob(f"{symbol}_1min_*.csv"))
+            self._intraday[symbol] = load(files[0], adjust="none") if files else pd.DataFrame()
+        frame = self._intraday[symbol]
+        return None if frame.empty else frame
+
+    def last_time(self) -> pd.Timestamp:
+        """The end of the shipped daily history: the default 'now' of the simulated clock."""
+        symbol = "SPY" if "SPY" in self.instruments else next(iter(self.instruments))
+        return pd.Timestamp(self.daily(symbol).index[-1])
+
+    def history(
+        self, symbol: str, end: pd.Timestamp, duration: str, bar_size: str, what: str, use_rth: bool
+    ) -> pd.DataFrame:
+        """Bars ending at or before ``end`` covering ``duration`` (IB units S/D/W/M/Y)."""
+        if bar_size not in _BAR_SIZES:
+            raise HistoryError(f"Invalid bar size {bar_size!r}")
+        rule = _BAR_SIZES[bar_size]
+        if rule is None:
+            raise HistoryError(f"bar size {bar_size!r} needs tick data, which is not shipped")
+        m = _DURATION.match(duration)
+        if not m:
+            raise HistoryError(f"Invalid duration {duration!r}; use e.g. '30 D', '1 Y', '3600 S'")
+        count, unit = int(m.group(1)), m.group(2)
+        span = {
+            "S": pd.Timedelta(seconds=count),
+            "D": pd.Timedelta(days=count),
+            "W": pd.Timedelta(weeks=count),
+        }.get(unit)
+        start = (
+            end - span
+            if span is not None
+            else end - pd.DateOffset(months=count if unit == "M" else 12 * count)
+        )
+        if what not in ("TRADES", "MIDPOINT", "ADJUSTED_LAST"):
+            raise HistoryError(
+                f"whatToShow {what!r} is not supported; use TRADES, MIDPOINT or ADJUSTED_LAST"
+            )
+        if rule in ("1D", "1W", "1M"):
+            bars = self.daily(symbol, adjusted=what == "ADJUSTED_LAST")
+        else:
+            intraday = self.intraday(symbol)
+            if intraday is None:
+                raise HistoryError(f"HMDS query returned no data: no intraday bars for {symbol}")
+            bars = intraday
+            if use_rth:
+                local = pd.DatetimeIndex(bars.index).tz_convert(NEW_YORK)
+                minutes = local.hour * 60 + local.minute
+                bars = bars[(minutes >= 570) & (minutes < 960)]
+        bars = bars[(bars.index > start) & (bars.index <= end)]
+        if rule not in ("1min", "1D"):
+            bars = _aggregate(bars, rule)
+        if bars.empty:
+            raise HistoryError("HMDS query returned no data")
+        if what == "MIDPOINT":
+            bars = bars.assign(volume=-1.0)
+        return bars
+
+
+def _aggregate(bars: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """OHLCV bars of ``rule``; intraday buckets are labelled by their start, weekly and
+    monthly ones (like IB's) by their first trading day."""
+    calendar = {"1W": "W-FRI", "1M": "ME"}.get(rule)
+    buckets = bars.resample(
+        calendar or rule,
+        label="left" if calendar is None else "right",
+        closed="left" if calendar is None else "right",
+    )
+    out = buckets.agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    )
+    if calendar is not None:
+        out.index = pd.DatetimeIndex(
+            bars.index.to_series().resample(calendar, label="right", closed="right").first()
+        )
+    return out.dropna(subset=["open"])
+
+
+def format_bar_time(ts: pd.Timestamp, daily: bool, format_date: int) -> str:
+    """IB bar dates: ``YYYYMMDD`` for daily bars; else ``YYYYMMDD HH:MM:SS UTC`` or epoch."""
+    if daily:
+        return ts.strftime("%Y%m%d")
+    if format_date == 2:
+        return str(int(ts.timestamp()))
+    return ts.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def parse_end(text: str, clock: SimClock) -> pd.Timestamp:
+    """``endDateTime``: empty = now (simulated); ``YYYYMMDD HH:MM:SS [zone]`` or ``-`` form."""
+    text = text.strip()
+    if not text:
+        return clock.now()
+    m = re.match(r"^(\d{8})[ -](\d{2}:\d{2}:\d{2})(?:\s+(\S+))?$", text)
+    if not m:
+        raise HistoryError(f"Invalid endDateTime {text!r}; use 'YYYYMMDD HH:MM:SS UTC'")
+    ts = pd.Timestamp(f"{m.group(1)} {m.group(2)}")
+    zone = m.group(3) or "UTC"
+    try:
+        return ts.tz_localize(zone).tz_convert("UTC")
+    except Exception:
+        raise HistoryError(f"Unknown time zone {zone!r} in endDateTime") from None
+
+
+def bar_fields(bars: pd.DataFrame, daily: bool, format_date: int) -> list[str | int | float]:
+    """The repeated 8-field bar block of ``historicalData``."""
+    out: list[str | int | float] = []
+    wap = ((bars["high"] + bars["low"] + bars["close"]) / 3.0).to_numpy()
+    for ts, o, h, lo, c, v, w in zip(
+        bars.index,
+        bars["open"],
+        bars["high"],
+        bars["low"],
+        bars["close"],
+        bars["volume"],
+        wap,
+        strict=True,
+    ):
+        out += [
+            format_bar_time(ts, daily, format_date),
+            float(o),
+            float(h),
+            float(lo),
+            float(c),
+            float(v),
+            float(np.round(w, 6)),
+            0,
+        ]
+    return out

@@ -1,0 +1,318 @@
+"""One client connection: handshake, startup sync and request dispatch (server version 176)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from toolkit.gateway import messages as m
+from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
+from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
+
+if TYPE_CHECKING:
+    from toolkit.gateway.server import GatewayState
+
+log = logging.getLogger("toolkit.gateway")
+HANDSHAKE_TIMEOUT = 10.0  # seconds a new connection has to complete the handshake
+Fields = list[str]
+
+# client -> server request ids
+START_API, REQ_POSITIONS, REQ_OPEN_ORDERS, REQ_ALL_OPEN_ORDERS = 71, 61, 5, 16
+REQ_COMPLETED_ORDERS, REQ_ACCOUNT_UPDATES, REQ_ACCOUNT_UPDATES_MULTI = 99, 6, 76
+REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY, REQ_EXECUTIONS, REQ_IDS = 62, 63, 7, 8
+REQ_CURRENT_TIME, REQ_CONTRACT_DETAILS, REQ_HISTORICAL_DATA = 49, 9, 20
+CANCEL_HISTORICAL_DATA, REQ_AUTO_OPEN_ORDERS, REQ_MARKET_DATA_TYPE = 25, 15, 59
+CANCEL_POSITIONS, CANCEL_ACCOUNT_UPDATES_MULTI = 64, 77
+# Requests not implemented yet, answered with an error naming the request (never silence).
+_NOT_YET = {
+    1: "reqMktData",
+    10: "reqMktDepth",
+    50: "reqRealTimeBars",
+    3: "placeOrder",
+    4: "cancelOrder",
+    58: "reqGlobalCancel",
+    92: "reqPnL",
+    94: "reqPnLSingle",
+    87: "reqHeadTimeStamp",
+    81: "reqMatchingSymbols",
+}
+_IGNORED = {
+    REQ_AUTO_OPEN_ORDERS,
+    REQ_MARKET_DATA_TYPE,
+    CANCEL_HISTORICAL_DATA,
+    CANCEL_POSITIONS,
+    CANCEL_ACCOUNT_UPDATES_MULTI,
+    CANCEL_ACCOUNT_SUMMARY,
+    2,
+    11,
+    51,
+    25,
+}
+
+
+class Session:
+    """Serve one TCP client until it disconnects or breaks the protocol."""
+
+    def __init__(
+        self, state: GatewayState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.state = state
+        self.reader = reader
+        self.writer = writer
+        self.client_id: int | None = None
+        self.version = m.SERVER_VERSION
+        self.handlers: dict[int, Callable[[Fields], None]] = {
+            START_API: self._start_api,
+            REQ_POSITIONS: self._positions,
+            REQ_OPEN_ORDERS: self._open_orders,
+            REQ_ALL_OPEN_ORDERS: self._open_orders,
+            REQ_COMPLETED_ORDERS: self._completed_orders,
+            REQ_ACCOUNT_UPDATES: self._account_updates,
+            REQ_ACCOUNT_UPDATES_MULTI: self._account_updates_multi,
+            REQ_ACCOUNT_SUMMARY: self._account_summary,
+            REQ_EXECUTIONS: self._executions,
+            REQ_IDS: self._ids,
+            REQ_CURRENT_TIME: self._current_time,
+            REQ_CONTRACT_DETAILS: self._contract_details,
+            REQ_HISTORICAL_DATA: self._historical_data,
+        }
+
+    # -- plumbing -----------------------------------------------------------------------
+    def send(self, fields: list[str | int | float]) -> None:
+        self.writer.write(encode(fields))
+
+    async def run(self) -> None:
+        peer = self.writer.get_extra_info("peername")
+        self.state.connections.add(self)
+        try:
+            await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
+            frames = FrameReader()
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                for fields in frames.feed(data):
+                    self._dispatch(fields)
+                await self.writer.drain()
+        except ProtocolError as exc:
+            log.warning("closing %s: %s", peer, exc)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            self.state.release(self)
+            self.state.connections.discard(self)
+            self.writer.close()
+
+    async def _handshake(self) -> None:
+        prefix = await self.reader.readexactly(4)
+        if prefix != PREFIX:
+            raise ProtocolError(f"expected the API prefix, got {prefix!r}")
+        size = int.from_bytes(await self.reader.readexactly(4), "big")
+        if not 0 < size < 1024:
+            raise ProtocolError(f"handshake length {size} is out of range")
+        lo, hi = parse_version_range(await self.reader.readexactly(size))
+        version = min(hi, m.SERVER_VERSION)
+        if version < max(lo, m.MIN_CLIENT_VERSION):
+            raise ProtocolError(f"client versions {lo}..{hi} do not include {m.SERVER_VERSION}")
+        self.version = version
+        now = self.state.clock.now().strftime("%Y%m%d %H:%M:%S UTC")
+        self.send([version, now])
+        await self.writer.drain()
+
+    def _dispatch(self, fields: Fields) -> None:
+        try:
+            msg_id = int(fields[0])
+        except (ValueError, IndexError):
+            raise ProtocolError(f"message without an integer id: {fields[:3]!r}") from None
+        if self.client_id is None and msg_id != START_API:
+            raise ProtocolError(f"request {msg_id} before startApi")
+        handler = self.handlers.get(msg_id)
+        try:
+            if handler is not None:
+                handler(fields)
+            elif msg_id in _NOT_YET:
+                req = int(fields[2]) if len(fields) > 2 and fields[2].lstrip("-").isdigit() else -1
+                self.send(
+                    m.error(
+                        req,
+                        m.NOT_SUPPORTED,
+                        f"{_NOT_YET[msg_id]} is not supported by the simulator yet",
+                    )
+                )
+            elif msg_id not in _IGNORED:
+                self.send(m.error(-1, 320, f"Error reading request: unknown message id {msg_id}"))
+        except (ValueError, IndexError) as exc:
+            self.send(m.error(-1, 320, f"Error reading request {msg_id}: {exc}"))
+
+    # -- session and account ------------------------------------------------------------
+    def _start_api(self, f: Fields) -> None:
+        client_id = int(f[2])
+        if not self.state.claim(client_id, self):
+            self.send(
+                m.error(
+                    -1,
+                    m.CLIENT_ID_IN_USE,
+                    "Unable to connect as the client id is "
+                    "already in use. Retry with a unique client id.",
+                )
+            )
+            raise ProtocolError(f"client id {client_id} already in use")
+        self.client_id = client_id
+        self.send(m.managed_accounts([self.state.account]))
+        self.send(m.next_valid_id(self.state.next_order_id(client_id)))
+
+    def _positions(self, f: Fields) -> None:
+        self.send(m.end_marker(m.POSITION_END))
+
+    def _open_orders(self, f: Fields) -> None:
+        self.send(m.end_marker(m.OPEN_ORDER_END))
+
+    def _completed_orders(self, f: Fields) -> None:
+        self.send(m.end_marker(m.COMPLETED_ORDERS_END))
+
+    def _account_values(self) -> list[tuple[str, str]]:
+        cash = f"{self.state.cash:.2f}"
+        return [
+            ("NetLiquidation", cash),
+            ("TotalCashValue", cash),
+            ("CashBalance", cash),
+            ("AvailableFunds", cash),
+            ("BuyingPower", f"{4 * self.state.cash:.2f}"),
+            ("EquityWithLoanValue", cash),
+            ("GrossPositionValue", "0.00"),
+        ]
+
+    def _account_updates(self, f: Fields) -> None:
+        if f[2] != "1":
+            return
+        for key, value in self._account_values():
+            self.send(m.account_value(key, value, "USD", self.state.account))
+        self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.state.account))
+
+    def _account_updates_multi(self, f: Fields) -> None:
+        self.send(m.end_marker(m.ACCOUNT_UPDATE_MULTI_END, int(f[2])))
+
+    def _account_summary(self, f: Fields) -> None:
+        req = int(f[2])
+        for key, value in self._account_values():
+            self.send(m.account_summary(req, self.state.account, key, value, "USD"))
+        self.send(m.end_marker(m.ACCOUNT_SUMMARY_END, req))
+
+    def _executions(self, f: Fields) -> None:
+        self.send(m.end_marker(m.EXECUTION_DATA_END, int(f[2])))
+
+    def _ids(self, f: Fields) -> None:
+        assert self.client_id is not None
+        self.send(m.next_valid_id(self.state.next_order_id(self.client_id)))
+
+    def _current_time(self, f: Fields) -> None:
+        self.send(m.current_time(int(self.state.clock.now().timestamp())))
+
+    # -- contracts and history ----------------------------------------------------------
+    def _instrument(self, f: Fields, first: int) -> Instrument | None:
+        """The contract block C12 starting at ``first``: conId, symbol, secType, ..."""
+        con_id = int(f[first] or 0)
+        return self.state.market.find(f[first + 1], f[first + 2], con_id)
+
+    def _contract_details(self, f: Fields) -> None:
+        req = int(f[2])
+        inst = self._instrument(f, 3)
+        if inst is None:
+            self.send(
+                m.error(
+                    req,
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            )
+            return
+        exchange = f[10] or inst.exchange
+        self.send(
+            [
+                m.CONTRACT_DATA,
+                req,
+                inst.symbol,
+                "STK",
+                "",
+                0.0,
+                "",
+                exchange,
+                inst.currency,
+                inst.symbol,
+                inst.symbol,
+                inst.symbol,
+                inst.con_id,
+                inst.min_tick,
+                "",
+                "LMT,MKT,STP,STP LMT,TRAIL",
+                "SMART,ARCA,NYSE,NASDAQ",
+                1,
+                0,
+                inst.symbol,
+                inst.primary_exchange,
+                "",
+                "",
+                "",
+                "",
+                "US/Eastern",
+                "",
+                "",
+                "",
+                "",
+                0,  # tradingHours, liquidHours, evRule, evMultiplier, numSecIds
+                1,
+                "",
+                "",
+                "26",
+                "",
+                "COMMON",
+                1.0,
+                1.0,
+                1.0,
+            ]
+        )
+        self.send(m.end_marker(m.CONTRACT_DATA_END, req))
+
+    def _historical_data(self, f: Fields) -> None:
+        req = int(f[1])
+        inst = self._instrument(f, 2)
+        if inst is None:
+            self.send(
+                m.error(
+                    req,
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            )
+            return
+        end_text, bar_size, duration = f[15], f[16], f[17]
+        use_rth, what, format_date = f[18] == "1", f[19], int(f[20] or 1)
+        try:
+            end = parse_end(end_text, self.state.clock)
+            bars = self.state.market.history(inst.symbol, end, duration, bar_size, what, use_rth)
+        except HistoryError as exc:
+            self.send(
+                m.error(
+                    req,
+                    m.HISTORICAL_DATA_ERROR,
+                    f"Historical Market Data Service error message:{exc}",
+                )
+            )
+            return
+        daily = bar_size in ("1 day", "1 week", "1 month")
+        start_s = pd.Timestamp(bars.index[0]).strftime("%Y%m%d %H:%M:%S UTC")
+        end_s = pd.Timestamp(end).strftime("%Y%m%d %H:%M:%S UTC")
+        self.send(
+            [
+                m.HISTORICAL_DATA,
+                req,
+                start_s,
+                end_s,
+                len(bars),
+                *bar_fields(bars, daily, format_date),
+            ]
+        )
