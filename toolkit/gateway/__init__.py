@@ -1,11 +1,15 @@
 """Simulated IB Gateway speaking the TWS socket protocol, so the real ib_async client can
-connect, qualify contracts and download history without an IB account.
+connect, qualify contracts, download history and trade without an IB account.
 
-Implemented: handshake (server version 176), startup sync, account values and summary,
-client ids (duplicates refused with IB's 326), current time, contract details (unknown
-symbols get IB's 200), historical bars (durations, bar sizes, TRADES/MIDPOINT/ADJUSTED_LAST,
-both date formats, RTH filter). Not yet: orders, streaming market data, depth,
-keepUpToDate -- those requests are answered with an error that names them.
+Implemented: handshake (server version 176), startup sync, account values, portfolio and
+summary, client ids (duplicates refused with IB's 326), current time, contract details
+(unknown symbols get IB's 200), historical bars (durations, bar sizes,
+TRADES/MIDPOINT/ADJUSTED_LAST, both date formats, RTH filter), and MKT/LMT/STP orders that
+fill with the engine's fill rules and IBKR commissions as the simulated clock replays bars:
+modify, cancel (202), global cancel, rejections (200, 201, 110), executions and commission
+reports, positions, and replay of orders and fills to a reconnecting client.
+Not yet: stop-limit and trailing orders, brackets/OCA (transmit=0), partial fills,
+streaming market data, depth, keepUpToDate -- answered with an error that names them.
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

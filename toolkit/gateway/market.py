@@ -112,6 +112,15 @@ class Market:
         frame = self._intraday[symbol]
         return None if frame.empty else frame
 
+    def price_bars(self, symbol: str, now: pd.Timestamp) -> pd.DataFrame:
+        """The finest bars covering ``now``: SPY 1-minute inside its range, else daily."""
+        intraday = self.intraday(symbol)
+        if intraday is not None and intraday.index[0] <= now <= intraday.index[-1] + pd.Timedelta(
+            days=1
+        ):
+            return intraday
+        return self.daily(symbol)
+
     def last_time(self) -> pd.Timestamp:
         """The end of the shipped daily history: the default 'now' of the simulated clock."""
         symbol = "SPY" if "SPY" in self.instruments else next(iter(self.instruments))

@@ -15,6 +15,8 @@ EXECUTION_DATA, MANAGED_ACCTS, HISTORICAL_DATA, CURRENT_TIME = 11, 15, 17, 49
 CONTRACT_DATA_END, OPEN_ORDER_END, ACCT_DOWNLOAD_END, EXECUTION_DATA_END = 52, 53, 54, 55
 POSITION_DATA, POSITION_END, ACCOUNT_SUMMARY, ACCOUNT_SUMMARY_END = 61, 62, 63, 64
 ACCOUNT_UPDATE_MULTI_END, COMPLETED_ORDERS_END, HISTORICAL_DATA_UPDATE = 74, 102, 90
+COMMISSION_REPORT = 59
+ORDER_REJECTED, ORDER_CANCELLED, PRICE_VARIATION, CANCEL_NOT_FOUND = 201, 202, 110, 10147
 
 # error codes (IB's, with IB's texts)
 NO_SECURITY_DEFINITION = 200
@@ -55,3 +57,196 @@ def account_summary(
     req_id: int, account: str, tag: str, value: str, currency: str
 ) -> list[str | int | float]:
     return [ACCOUNT_SUMMARY, 1, req_id, account, tag, value, currency]
+
+
+def _c11_exch(con_id: int, symbol: str, exchange: str = "SMART") -> list[str | int | float]:
+    """The 11-field contract block used by position, execDetails and openOrder."""
+    return [con_id, symbol, "STK", "", 0.0, "", "", exchange, "USD", symbol, symbol]
+
+
+def open_order(
+    order_id: int,
+    con_id: int,
+    symbol: str,
+    action: str,
+    quantity: float,
+    order_type: str,
+    lmt_price: float | None,
+    aux_price: float | None,
+    tif: str,
+    account: str,
+    order_ref: str,
+    client_id: int,
+    perm_id: int,
+    parent_id: int,
+    status: str,
+) -> list[str | int | float]:
+    """``openOrder`` at 176: 128 fields; structural fields empty/0 as the decoder requires."""
+    f: list[str | int | float] = [OPEN_ORDER, order_id, *_c11_exch(con_id, symbol)]
+    f += [
+        action,
+        quantity,
+        order_type,
+        "" if lmt_price is None else lmt_price,
+        "" if aux_price is None else aux_price,
+        tif,
+        "",
+        account,
+        "O",
+        0,
+        order_ref,
+        client_id,
+        perm_id,
+        0,
+        0,
+    ]  # 13..27
+    f += [""] * 30  # 28..57
+    f += [parent_id]  # 58
+    f += [""] * 3  # 59..61
+    f += [""]  # 62 deltaNeutralOrderType
+    f += [""] * 8  # 63..70
+    f += [0, 0, 0]  # 71..73 combo/legs/routing counts
+    f += ["", ""]  # 74..75
+    f += [""]  # 76 scalePriceIncrement
+    f += [""]  # 77 hedgeType
+    f += ["", "", "", ""]  # 78..81
+    f += [0]  # 82 dncPresent
+    f += [""]  # 83 algoStrategy
+    f += ["", 0]  # 84 solicited, 85 whatIf
+    f += [status]  # 86
+    f += [""] * 14  # 87..100 margins, commissions, text
+    f += ["", ""]  # 101..102 randomize
+    f += [0]  # 103 numConditions
+    f += [""] * 16  # 104..119
+    f += ["", "", ""]  # 120..122
+    f += [""] * 5  # 123..127
+    assert len(f) == 128
+    return f
+
+
+def order_status(
+    order_id: int,
+    status: str,
+    filled: float,
+    remaining: float,
+    avg_price: float,
+    perm_id: int,
+    parent_id: int,
+    last_price: float,
+    client_id: int,
+) -> list[str | int | float]:
+    return [
+        ORDER_STATUS,
+        order_id,
+        status,
+        filled,
+        remaining,
+        avg_price,
+        perm_id,
+        parent_id,
+        last_price,
+        client_id,
+        "",
+        0.0,
+    ]
+
+
+def exec_details(
+    req_id: int,
+    order_id: int,
+    con_id: int,
+    symbol: str,
+    exec_id: str,
+    when: str,
+    account: str,
+    side: str,
+    shares: float,
+    price: float,
+    perm_id: int,
+    client_id: int,
+    cum_qty: float,
+    avg_price: float,
+    order_ref: str,
+) -> list[str | int | float]:
+    """``execDetails``: 31 fields, no version field."""
+    return [
+        EXECUTION_DATA,
+        req_id,
+        order_id,
+        *_c11_exch(con_id, symbol),
+        exec_id,
+        when,
+        account,
+        "SMART",
+        side,
+        shares,
+        price,
+        perm_id,
+        client_id,
+        0,
+        cum_qty,
+        avg_price,
+        order_ref,
+        "",
+        "",
+        "",
+        0,
+    ]
+
+
+def commission_report(
+    exec_id: str, commission: float, realized: float | None
+) -> list[str | int | float]:
+    """``commissionReport``: exactly 8 fields."""
+    return [
+        COMMISSION_REPORT,
+        1,
+        exec_id,
+        commission,
+        "USD",
+        "" if realized is None else realized,
+        "",
+        "",
+    ]
+
+
+def position(
+    account: str, con_id: int, symbol: str, quantity: float, avg_cost: float
+) -> list[str | int | float]:
+    """``position``: exactly 16 fields."""
+    return [POSITION_DATA, 3, account, *_c11_exch(con_id, symbol, ""), quantity, avg_cost]
+
+
+def portfolio(
+    con_id: int,
+    symbol: str,
+    quantity: float,
+    price: float,
+    avg_cost: float,
+    unrealized: float,
+    realized: float,
+    account: str,
+) -> list[str | int | float]:
+    """``updatePortfolio``: exactly 20 fields (primaryExchange in the contract block)."""
+    return [
+        PORTFOLIO_VALUE,
+        8,
+        con_id,
+        symbol,
+        "STK",
+        "",
+        0.0,
+        "",
+        "",
+        "ARCA",
+        "USD",
+        symbol,
+        symbol,
+        quantity,
+        price,
+        quantity * price,
+        avg_cost,
+        unrealized,
+        realized,
+        account,
+    ]

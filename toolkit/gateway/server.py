@@ -14,8 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.gateway import messages as m
 from toolkit.gateway.market import Market, SimClock
+from toolkit.gateway.orders import DONE, Book, Fill, SimOrder
 from toolkit.gateway.session import Session
+
+MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
 
 
 @dataclass
@@ -29,6 +33,7 @@ class GatewayState:
     sessions: dict[int, Session] = field(default_factory=dict)
     connections: set[Session] = field(default_factory=set)
     order_ids: dict[int, int] = field(default_factory=dict)
+    book: Book = field(default_factory=Book)
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -44,6 +49,143 @@ class GatewayState:
     def next_order_id(self, client_id: int) -> int:
         """One past the highest order id this client id has used (1 for a new client)."""
         return self.order_ids.get(client_id, 0) + 1
+
+    # -- prices --------------------------------------------------------------------------
+    def current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
+        """The last completed bar at the simulated time (finest resolution available)."""
+        now = self.clock.now()
+        bars = self.market.price_bars(symbol, now)
+        i = int(bars.index.searchsorted(now, side="right")) - 1
+        i = max(i, 0)
+        return pd.Timestamp(bars.index[i]), bars.iloc[i]
+
+    def price(self, symbol: str) -> float:
+        return float(self.current_bar(symbol)[1]["close"])
+
+    # -- messages ------------------------------------------------------------------------
+    def open_order_msg(self, o: SimOrder) -> list[str | int | float]:
+        status = (
+            "Filled"
+            if o.status == "Filled"
+            else ("Cancelled" if o.status == "Cancelled" else "Submitted")
+        )
+        return m.open_order(
+            o.order_id,
+            o.con_id,
+            o.symbol,
+            o.action,
+            o.quantity,
+            o.order_type,
+            o.lmt_price,
+            o.aux_price,
+            o.tif,
+            self.account,
+            o.order_ref,
+            o.client_id,
+            o.perm_id,
+            o.parent_id,
+            status,
+        )
+
+    def status_msg(self, o: SimOrder) -> list[str | int | float]:
+        last = self.book.fills[-1].price if o.filled and self.book.fills else 0.0
+        return m.order_status(
+            o.order_id,
+            o.status,
+            o.filled,
+            o.remaining,
+            o.avg_price,
+            o.perm_id,
+            o.parent_id,
+            last,
+            o.client_id,
+        )
+
+    def exec_msg(self, fill: Fill, req_id: int = -1) -> list[str | int | float]:
+        o = fill.order
+        side = "BOT" if o.action == "BUY" else "SLD"
+        return m.exec_details(
+            req_id,
+            o.order_id,
+            o.con_id,
+            o.symbol,
+            fill.exec_id,
+            fill.time.strftime("%Y%m%d %H:%M:%S UTC"),
+            self.account,
+            side,
+            fill.shares,
+            fill.price,
+            o.perm_id,
+            o.client_id,
+            o.filled,
+            o.avg_price,
+            o.order_ref,
+        )
+
+    # -- matching ------------------------------------------------------------------------
+    def match_now(self, order: SimOrder) -> None:
+        """A new or modified order meets the current price: market orders, and limit/stop
+        orders already marketable (they fill at the current price, like an exchange)."""
+        when, bar = self.current_bar(order.symbol)
+        order.last_bar = when
+        order.placed_bar = when
+        close = float(bar["close"])
+        marketable = (
+            order.order_type == "MKT"
+            or (
+                order.order_type == "LMT"
+                and order.lmt_price is not None
+                and order.side * (order.lmt_price - close) >= 0
+            )
+            or (
+                order.order_type == "STP"
+                and order.aux_price is not None
+                and order.side * (close - order.aux_price) >= 0
+            )
+        )
+        if marketable:
+            fill = self.book.fill(order, close, self.clock.now())
+            self.on_fill(fill)
+
+    def match_new_bars(self) -> None:
+        """Work limit and stop orders through every bar completed since they last looked."""
+        now = self.clock.now()
+        for order in list(self.book.orders.values()):
+            if order.status in DONE or order.order_type == "MKT" or order.last_bar is None:
+                continue
+            bars = self.market.price_bars(order.symbol, now)
+            new = bars[(bars.index > order.last_bar) & (bars.index <= now)]
+            for i in range(len(new)):
+                when = pd.Timestamp(new.index[i])
+                order.last_bar = when
+                fill = self.book.try_fill(order, new.iloc[i], when, at_market=False)
+                if fill is not None:
+                    self.on_fill(fill)
+                    break
+
+    def on_fill(self, fill: Fill) -> None:
+        """Tell the owner (IB's order: execDetails, openOrder, orderStatus, commissionReport),
+        then push positions and account values to the sessions that asked for them."""
+        o = fill.order
+        owner = self.sessions.get(o.client_id)
+        if owner is not None:
+            owner.send(self.exec_msg(fill))
+            owner.send(self.open_order_msg(o))
+            owner.send(self.status_msg(o))
+            owner.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
+        pos = self.book.positions[o.symbol]
+        for s in list(self.connections):
+            if s.wants_positions:
+                s.send(m.position(self.account, o.con_id, o.symbol, pos.quantity, pos.avg_cost))
+            if s.wants_account:
+                s.send_account()
+
+    def cancel(self, order: SimOrder) -> None:
+        order.status = "Cancelled"
+        owner = self.sessions.get(order.client_id)
+        if owner is not None:
+            owner.send(self.status_msg(order))
+            owner.send(m.error(order.order_id, m.ORDER_CANCELLED, "Order Canceled - reason:"))
 
 
 class Gateway:
@@ -69,6 +211,7 @@ class Gateway:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._matcher: asyncio.Task[None] | None = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -82,6 +225,17 @@ class Gateway:
     async def start_async(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self._matcher = asyncio.get_running_loop().create_task(self._match_forever())
+
+    async def _match_forever(self) -> None:
+        while True:
+            await asyncio.sleep(MATCH_INTERVAL)
+            try:
+                self.state.match_new_bars()
+                for s in list(self.state.connections):
+                    await s.writer.drain()
+            except (ConnectionError, RuntimeError):
+                continue
 
     async def serve_forever(self) -> None:
         await self.start_async()
@@ -128,6 +282,8 @@ class Gateway:
                 s.writer.close()  # each session then sees end-of-stream and returns
             if self._tasks:
                 await asyncio.wait(list(self._tasks), timeout=5)
+            if self._matcher is not None:
+                self._matcher.cancel()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -12,6 +12,7 @@ import pandas as pd
 from toolkit.gateway import messages as m
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
+from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
 
 if TYPE_CHECKING:
     from toolkit.gateway.server import GatewayState
@@ -27,6 +28,7 @@ REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY, REQ_EXECUTIONS, REQ_IDS = 62, 63, 7
 REQ_CURRENT_TIME, REQ_CONTRACT_DETAILS, REQ_HISTORICAL_DATA = 49, 9, 20
 CANCEL_HISTORICAL_DATA, REQ_AUTO_OPEN_ORDERS, REQ_MARKET_DATA_TYPE = 25, 15, 59
 CANCEL_POSITIONS, CANCEL_ACCOUNT_UPDATES_MULTI = 64, 77
+PLACE_ORDER, CANCEL_ORDER, REQ_GLOBAL_CANCEL = 3, 4, 58
 # Requests not implemented yet, answered with an error naming the request (never silence).
 _NOT_YET = {
     1: "reqMktData",
@@ -65,6 +67,8 @@ class Session:
         self.writer = writer
         self.client_id: int | None = None
         self.version = m.SERVER_VERSION
+        self.wants_positions = False
+        self.wants_account = False
         self.handlers: dict[int, Callable[[Fields], None]] = {
             START_API: self._start_api,
             REQ_POSITIONS: self._positions,
@@ -79,6 +83,9 @@ class Session:
             REQ_CURRENT_TIME: self._current_time,
             REQ_CONTRACT_DETAILS: self._contract_details,
             REQ_HISTORICAL_DATA: self._historical_data,
+            PLACE_ORDER: self._place_order,
+            CANCEL_ORDER: self._cancel_order,
+            REQ_GLOBAL_CANCEL: self._global_cancel,
         }
 
     # -- plumbing -----------------------------------------------------------------------
@@ -166,32 +173,70 @@ class Session:
         self.send(m.next_valid_id(self.state.next_order_id(client_id)))
 
     def _positions(self, f: Fields) -> None:
+        self.wants_positions = True
+        for symbol, pos in self.state.book.positions.items():
+            inst = self.state.market.instruments[symbol]
+            self.send(
+                m.position(self.state.account, inst.con_id, symbol, pos.quantity, pos.avg_cost)
+            )
         self.send(m.end_marker(m.POSITION_END))
 
     def _open_orders(self, f: Fields) -> None:
+        mine = int(f[0]) == REQ_OPEN_ORDERS
+        for o in self.state.book.orders.values():
+            if o.status not in DONE and (not mine or o.client_id == self.client_id):
+                self.send(self.state.open_order_msg(o))
+                self.send(self.state.status_msg(o))
         self.send(m.end_marker(m.OPEN_ORDER_END))
 
     def _completed_orders(self, f: Fields) -> None:
         self.send(m.end_marker(m.COMPLETED_ORDERS_END))
 
     def _account_values(self) -> list[tuple[str, str]]:
-        cash = f"{self.state.cash:.2f}"
+        """Cash, net liquidation and margin figures from the book at current prices."""
+        book = self.state.book
+        cash = self.state.cash + book.cash
+        marks = {sym: p.quantity * self.state.price(sym) for sym, p in book.positions.items()}
+        net = cash + sum(marks.values())
+        gross = sum(abs(v) for v in marks.values())
+        available = net - gross / 2  # Reg T initial margin on the gross position
         return [
-            ("NetLiquidation", cash),
-            ("TotalCashValue", cash),
-            ("CashBalance", cash),
-            ("AvailableFunds", cash),
-            ("BuyingPower", f"{4 * self.state.cash:.2f}"),
-            ("EquityWithLoanValue", cash),
-            ("GrossPositionValue", "0.00"),
+            ("NetLiquidation", f"{net:.2f}"),
+            ("TotalCashValue", f"{cash:.2f}"),
+            ("CashBalance", f"{cash:.2f}"),
+            ("AvailableFunds", f"{available:.2f}"),
+            ("BuyingPower", f"{4 * available:.2f}"),
+            ("EquityWithLoanValue", f"{net:.2f}"),
+            ("GrossPositionValue", f"{gross:.2f}"),
         ]
 
     def _account_updates(self, f: Fields) -> None:
-        if f[2] != "1":
+        self.wants_account = f[2] == "1"
+        if not self.wants_account:
             return
+        self.send_account()
+        self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.state.account))
+
+    def send_account(self) -> None:
+        """Account values and the portfolio, as after a fill."""
         for key, value in self._account_values():
             self.send(m.account_value(key, value, "USD", self.state.account))
-        self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.state.account))
+        for symbol, pos in self.state.book.positions.items():
+            inst = self.state.market.instruments[symbol]
+            price = self.state.price(symbol)
+            unreal = (price - pos.avg_cost) * pos.quantity
+            self.send(
+                m.portfolio(
+                    inst.con_id,
+                    symbol,
+                    pos.quantity,
+                    price,
+                    pos.avg_cost,
+                    unreal,
+                    pos.realized,
+                    self.state.account,
+                )
+            )
 
     def _account_updates_multi(self, f: Fields) -> None:
         self.send(m.end_marker(m.ACCOUNT_UPDATE_MULTI_END, int(f[2])))
@@ -203,7 +248,13 @@ class Session:
         self.send(m.end_marker(m.ACCOUNT_SUMMARY_END, req))
 
     def _executions(self, f: Fields) -> None:
-        self.send(m.end_marker(m.EXECUTION_DATA_END, int(f[2])))
+        req = int(f[2])
+        wanted = int(f[3] or 0)
+        for fill in self.state.book.fills:
+            if wanted in (0, fill.order.client_id):
+                self.send(self.state.exec_msg(fill, req))
+                self.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
+        self.send(m.end_marker(m.EXECUTION_DATA_END, req))
 
     def _ids(self, f: Fields) -> None:
         assert self.client_id is not None
@@ -316,3 +367,82 @@ class Session:
                 *bar_fields(bars, daily, format_date),
             ]
         )
+
+    # -- orders ---------------------------------------------------------------------------
+    def _place_order(self, f: Fields) -> None:
+        assert self.client_id is not None
+        order_id = int(f[1])
+        inst = self._instrument(f, 2)
+        if inst is None:
+            self.send(
+                m.error(
+                    order_id,
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            )
+            return
+        if f[27] == "0":
+            self.send(
+                m.error(
+                    order_id,
+                    m.ORDER_REJECTED,
+                    "Order rejected - reason: orders with "
+                    "transmit=0 (brackets, OCA groups) are not supported by the simulator yet",
+                )
+            )
+            return
+        book = self.state.book
+        existing = book.orders.get((self.client_id, order_id))
+        order = SimOrder(
+            client_id=self.client_id,
+            order_id=order_id,
+            perm_id=existing.perm_id if existing else book.new_perm_id(),
+            symbol=inst.symbol,
+            con_id=inst.con_id,
+            action=f[16],
+            quantity=float(f[17] or 0),
+            order_type=f[18],
+            lmt_price=float(f[19]) if f[19] else None,
+            aux_price=float(f[20]) if f[20] else None,
+            tif=f[21] or "DAY",
+            order_ref=f[26],
+            parent_id=int(f[28] or 0),
+        )
+        if existing is not None and existing.status in DONE:
+            self.send(m.error(order_id, 103, f"Duplicate order id {order_id}"))
+            return
+        try:
+            book.validate(order, inst.min_tick)
+        except OrderRejected as exc:
+            self.send(m.error(order_id, exc.code, str(exc)))
+            return
+        if existing is not None:  # a modification keeps the fills so far
+            order.filled, order.avg_price = existing.filled, existing.avg_price
+        book.orders[(self.client_id, order_id)] = order
+        self.state.order_ids[self.client_id] = max(
+            self.state.order_ids.get(self.client_id, 0), order_id
+        )
+        self.send(self.state.open_order_msg(order))
+        self.send(self.state.status_msg(order))
+        self.state.match_now(order)
+
+    def _cancel_order(self, f: Fields) -> None:
+        assert self.client_id is not None
+        order_id = int(f[2])
+        order = self.state.book.orders.get((self.client_id, order_id))
+        if order is None or order.status in DONE:
+            self.send(
+                m.error(
+                    order_id,
+                    m.CANCEL_NOT_FOUND,
+                    f"OrderId {order_id} that needs to be cancelled is not found.",
+                )
+            )
+            return
+        self.state.cancel(order)
+
+    def _global_cancel(self, f: Fields) -> None:
+        for order in list(self.state.book.orders.values()):
+            if order.status not in DONE:
+                self.state.cancel(order)

@@ -1,0 +1,172 @@
+"""Orders through the simulator with the real ib_async client: fills follow the engine's
+fill rules and IBKR commission model, checked against the data file bar by bar."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("ib_async")
+from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, StopOrder
+
+import toolkit as tk
+from toolkit.engine.fills import limit_fill_nb, stop_fill_nb
+from toolkit.gateway import Gateway
+
+START = "2024-03-14 14:00"  # inside the SPY 1-minute file, 09:00 New York
+MINUTE = tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv"
+
+
+@pytest.fixture()
+def gw():
+    with Gateway(port=0, start=START, speed=600) as g:  # ten simulated minutes per second
+        yield g
+
+
+@pytest.fixture(scope="module")
+def minute() -> pd.DataFrame:
+    return tk.load(MINUTE)
+
+
+def _wait(ib: IB, cond, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if cond():
+            return
+        ib.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _client(gw: Gateway, cid: int = 1) -> tuple[IB, Stock]:
+    ib = IB()
+    ib.connect("127.0.0.1", gw.port, clientId=cid, timeout=5)
+    [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+    return ib, spy
+
+
+def test_market_order_fills_at_the_current_bar_with_ibkr_commission(gw, minute) -> None:
+    ib, spy = _client(gw)
+    try:
+        trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
+        _wait(
+            ib,
+            lambda: (
+                trade.orderStatus.status == "Filled"
+                and trade.fills
+                and trade.fills[0].commissionReport.commission > 0
+            ),
+        )
+        fill = trade.fills[0]
+        t = pd.Timestamp(fill.execution.time)
+        bar = minute[minute.index <= t].iloc[-1]  # the last completed bar at the fill time
+        assert fill.execution.price == pytest.approx(bar["close"])
+        assert fill.execution.shares == 100 and fill.execution.side == "BOT"
+        assert fill.commissionReport.commission == pytest.approx(
+            tk.ibkr_fixed().cost(100, bar["close"])
+        )
+        _wait(ib, lambda: ib.positions() and ib.positions()[0].position == 100)
+        assert ib.positions()[0].avgCost == pytest.approx(
+            bar["close"] + fill.commissionReport.commission / 100
+        )
+        _wait(
+            ib,
+            lambda: any(
+                v.tag == "TotalCashValue" and float(v.value) < 1_000_000 - 50_000
+                for v in ib.accountValues()
+            ),
+        )
+    finally:
+        ib.disconnect()
+
+
+def _expected_fill(order, minute: pd.DataFrame, kind: str, level: float) -> float:
+    """The engine's answer: the current price if marketable on arrival, else the first later
+    bar whose range reaches ``level`` (gaps fill at the open)."""
+    side = 1.0 if order.action == "BUY" else -1.0
+    close = float(minute.loc[order.placed_bar, "close"])
+    marketable = side * (level - close) >= 0 if kind == "LMT" else side * (close - level) >= 0
+    if marketable:
+        return close
+    fn = limit_fill_nb if kind == "LMT" else stop_fill_nb
+    for b in minute[minute.index > order.placed_bar].itertuples():
+        price = fn(side, level, b.open, b.high, b.low)
+        if not np.isnan(price):
+            return float(price)
+    raise AssertionError("never reached")
+
+
+def test_limit_and_stop_orders_fill_by_the_engine_rules(gw, minute) -> None:
+    ib, spy = _client(gw)
+    try:
+        now = gw.state.clock.now()
+        ahead = minute[(minute.index > now) & (minute.index <= now + pd.Timedelta(minutes=60))]
+        level = round(float(ahead["low"].min()) + 0.05, 2)  # reached within the next hour
+        lmt = ib.placeOrder(spy, LimitOrder("BUY", 10, level))
+        stp = ib.placeOrder(spy, StopOrder("SELL", 10, level))
+        _wait(
+            ib,
+            lambda: lmt.orderStatus.status == "Filled" and stp.orderStatus.status == "Filled",
+            seconds=15,
+        )
+        for trade, kind in ((lmt, "LMT"), (stp, "STP")):
+            sim = gw.state.book.orders[(1, trade.order.orderId)]
+            expected = _expected_fill(sim, minute, kind, level)
+            assert trade.fills[0].execution.price == pytest.approx(expected)
+            if kind == "LMT":
+                assert trade.fills[0].execution.price <= level + 1e-9  # never worse than the limit
+    finally:
+        ib.disconnect()
+
+
+def test_cancel_modify_global_cancel_and_rejections(gw) -> None:
+    ib, spy = _client(gw)
+    errors: list[tuple[int, int]] = []
+    ib.errorEvent += lambda req, code, msg, contract: errors.append((req, code))
+    try:
+        far = ib.placeOrder(spy, LimitOrder("BUY", 5, 100.00))
+        _wait(ib, lambda: far.orderStatus.status == "Submitted")
+        far.order.lmtPrice = 101.00
+        ib.placeOrder(spy, far.order)  # modify in place
+        _wait(ib, lambda: gw.state.book.orders[(1, far.order.orderId)].lmt_price == 101.0)
+        ib.cancelOrder(far.order)
+        _wait(ib, lambda: far.orderStatus.status == "Cancelled")
+        assert (far.order.orderId, 202) in errors
+        a = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
+        b = ib.placeOrder(spy, StopOrder("BUY", 1, 9999.00))
+        _wait(ib, lambda: a.orderStatus.status == b.orderStatus.status == "Submitted")
+        ib.reqGlobalCancel()
+        _wait(ib, lambda: a.orderStatus.status == b.orderStatus.status == "Cancelled")
+        rejected = {
+            "zero": ib.placeOrder(spy, MarketOrder("BUY", 0)),
+            "tick": ib.placeOrder(spy, LimitOrder("BUY", 1, 100.005)),
+            "type": ib.placeOrder(
+                spy, Order(action="BUY", totalQuantity=1, orderType="TRAIL", auxPrice=1.0)
+            ),
+            "symbol": ib.placeOrder(Stock("ZZZZ", "SMART", "USD", conId=1), MarketOrder("BUY", 1)),
+        }
+        _wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in rejected.values()))
+        codes = {code for _, code in errors}
+        assert {201, 110, 200} <= codes
+    finally:
+        ib.disconnect()
+
+
+def test_reconnect_sees_executions_and_fresh_order_ids(gw) -> None:
+    ib, spy = _client(gw, 5)
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 20))
+    _wait(ib, lambda: trade.orderStatus.status == "Filled")
+    working = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
+    _wait(ib, lambda: working.orderStatus.status == "Submitted")
+    used = working.order.orderId
+    ib.disconnect()
+    again = IB()
+    again.connect("127.0.0.1", gw.port, clientId=5, timeout=5)
+    try:
+        fills = again.fills()
+        assert [f.execution.shares for f in fills] == [20]
+        assert fills[0].commissionReport.commission > 0
+        assert any(t.order.orderId == used for t in again.openTrades())
+        assert again.client.getReqId() > used  # never reuses an order id
+        assert again.positions()[0].position == 20
+    finally:
+        again.disconnect()

@@ -1,0 +1,184 @@
+"""Orders in the simulated gateway: validation, working orders, fills, positions.
+
+Fills use the engine's own rules (:mod:`toolkit.engine.fills`) and commission schedule
+(:mod:`toolkit.engine.commissions`), so an order fills here as it would in a backtest:
+market orders at the current price, limit and stop orders when a new bar's range reaches them
+(a gap fills at the open). State is global, not per connection, so a reconnecting client
+sees its orders, executions and positions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from toolkit.engine.commissions import Commission, ibkr_fixed
+from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
+
+SUPPORTED_TYPES = ("MKT", "LMT", "STP")
+DONE = ("Filled", "Cancelled", "Inactive")
+
+
+class OrderRejected(Exception):
+    """Carries IB's error code and text for an invalid order."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+@dataclass
+class SimOrder:
+    """One order as the simulator tracks it."""
+
+    client_id: int
+    order_id: int
+    perm_id: int
+    symbol: str
+    con_id: int
+    action: str
+    quantity: float
+    order_type: str
+    lmt_price: float | None
+    aux_price: float | None
+    tif: str
+    order_ref: str
+    parent_id: int
+    status: str = "Submitted"
+    filled: float = 0.0
+    avg_price: float = 0.0
+    last_bar: pd.Timestamp | None = None  # the last bar this order has been checked against
+    placed_bar: pd.Timestamp | None = None  # the current bar when the order arrived
+
+    @property
+    def side(self) -> float:
+        return 1.0 if self.action == "BUY" else -1.0
+
+    @property
+    def remaining(self) -> float:
+        return self.quantity - self.filled
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution with its commission."""
+
+    order: SimOrder
+    exec_id: str
+    time: pd.Timestamp
+    shares: float
+    price: float
+    commission: float
+    realized: float | None
+
+
+@dataclass
+class Position:
+    quantity: float = 0.0
+    avg_cost: float = 0.0
+    realized: float = 0.0
+
+
+@dataclass
+class Book:
+    """All orders, fills and positions of the simulated account."""
+
+    commission: Commission = field(default_factory=ibkr_fixed)
+    slippage: float = 0.0
+    orders: dict[tuple[int, int], SimOrder] = field(default_factory=dict)
+    fills: list[Fill] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)
+    cash: float = 0.0
+    _perm: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
+    _exec: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def validate(self, order: SimOrder, min_tick: float) -> None:
+        """IB's checks: quantity, order type, prices present and on the tick grid."""
+        if not order.quantity > 0 or math.isnan(order.quantity):
+            raise OrderRejected(201, "Order rejected - reason: The order quantity must be positive")
+        if order.action not in ("BUY", "SELL"):
+            raise OrderRejected(201, f"Order rejected - reason: invalid action {order.action!r}")
+        if order.order_type not in SUPPORTED_TYPES:
+            raise OrderRejected(
+                201,
+                f"Order rejected - reason: order type {order.order_type} is "
+                f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
+            )
+        price = order.lmt_price if order.order_type == "LMT" else order.aux_price
+        if order.order_type != "MKT":
+            if price is None or not price > 0:
+                raise OrderRejected(
+                    201, f"Order rejected - reason: {order.order_type} needs a price"
+                )
+            ticks = price / min_tick
+            if abs(ticks - round(ticks)) > 1e-6:
+                raise OrderRejected(
+                    110,
+                    "The price does not conform to the minimum price variation for this contract.",
+                )
+
+    def new_perm_id(self) -> int:
+        return next(self._perm)
+
+    def fill(self, order: SimOrder, price: float, when: pd.Timestamp) -> Fill:
+        """Execute the whole remaining quantity at ``price`` and book it."""
+        shares = order.remaining
+        signed = order.side * shares
+        fee = self.commission.cost(signed, price)
+        pos = self.positions.setdefault(order.symbol, Position())
+        realized = None
+        if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
+            new_qty = pos.quantity + signed
+            pos.avg_cost = (abs(pos.quantity) * pos.avg_cost + shares * price + fee) / abs(new_qty)
+            pos.quantity = new_qty
+        else:
+            closing = min(shares, abs(pos.quantity))
+            d = 1.0 if pos.quantity > 0 else -1.0
+            realized = d * (price - pos.avg_cost) * closing - fee
+            pos.realized += realized
+            pos.quantity += signed
+            if abs(pos.quantity) < 1e-9:
+                pos.quantity, pos.avg_cost = 0.0, 0.0
+            elif (pos.quantity > 0) == (signed > 0):  # flipped through zero
+                pos.avg_cost = price
+        self.cash -= signed * price + fee
+        order.avg_price = (order.avg_price * order.filled + price * shares) / (
+            order.filled + shares
+        )
+        order.filled += shares
+        order.status = "Filled"
+        f = Fill(order, f"0001{next(self._exec):08d}.01", when, shares, price, fee, realized)
+        self.fills.append(f)
+        return f
+
+    def try_fill(
+        self, order: SimOrder, bar: pd.Series, when: pd.Timestamp, at_market: bool
+    ) -> Fill | None:
+        """Market orders fill at ``bar.close`` (the current price); limit and stop orders
+        fill when the bar's range reaches them, with the engine's fill rules."""
+        side = order.side
+        if order.order_type == "MKT":
+            if not at_market:
+                return None
+            price = float(slipped_nb(float(bar["close"]), side, self.slippage))
+        elif order.order_type == "LMT":
+            assert order.lmt_price is not None
+            price = float(
+                limit_fill_nb(
+                    side, order.lmt_price, float(bar["open"]), float(bar["high"]), float(bar["low"])
+                )
+            )
+        else:
+            assert order.aux_price is not None
+            trig = float(
+                stop_fill_nb(
+                    side, order.aux_price, float(bar["open"]), float(bar["high"]), float(bar["low"])
+                )
+            )
+            price = float(slipped_nb(trig, side, self.slippage))
+        if math.isnan(price):
+            return None
+        return self.fill(order, round(price, 6), when)
