@@ -206,9 +206,9 @@ def test_unsupported_requests_are_named_not_ignored(gateway) -> None:
         errors: list[tuple[int, str]] = []
         ib.errorEvent += lambda req, code, msg, contract: errors.append((code, msg))
         [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
-        ib.reqMktData(spy)
+        ib.reqMktDepth(spy, numRows=5)
         ib.sleep(0.3)
-        assert (10000, "reqMktData is not supported by the simulator yet") in errors
+        assert (10000, "reqMktDepth is not supported by the simulator yet") in errors
     finally:
         ib.disconnect()
 

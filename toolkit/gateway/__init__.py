@@ -8,8 +8,9 @@ TRADES/MIDPOINT/ADJUSTED_LAST, both date formats, RTH filter), and MKT/LMT/STP o
 fill with the engine's fill rules and IBKR commissions as the simulated clock replays bars:
 modify, cancel (202), global cancel, rejections (200, 201, 110), executions and commission
 reports, positions, and replay of orders and fills to a reconnecting client.
-Not yet: stop-limit and trailing orders, brackets/OCA (transmit=0), partial fills,
-streaming market data, depth, keepUpToDate -- answered with an error that names them.
+Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
+last, volume, close; snapshots too). Not yet: stop-limit and trailing orders, brackets/OCA
+(transmit=0), partial fills, depth, real-time bars -- answered with an error naming them.
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

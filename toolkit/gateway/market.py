@@ -149,6 +149,20 @@ class Market:
             if span is not None
             else end - pd.DateOffset(months=count if unit == "M" else 12 * count)
         )
+        return self.bars_between(symbol, start, end, bar_size, what, use_rth)
+
+    def bars_between(
+        self,
+        symbol: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        bar_size: str,
+        what: str,
+        use_rth: bool,
+    ) -> pd.DataFrame:
+        """Bars labelled in (start, end] at ``bar_size`` (validated by :meth:`history`)."""
+        rule = _BAR_SIZES[bar_size]
+        assert rule is not None
         if what not in ("TRADES", "MIDPOINT", "ADJUSTED_LAST"):
             raise HistoryError(
                 f"whatToShow {what!r} is not supported; use TRADES, MIDPOINT or ADJUSTED_LAST"

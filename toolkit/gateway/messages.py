@@ -250,3 +250,27 @@ def portfolio(
         realized,
         account,
     ]
+
+
+TICK_STRING, TICK_SNAPSHOT_END, MARKET_DATA_TYPE, TICK_REQ_PARAMS = 46, 57, 58, 81
+BID, ASK, LAST, VOLUME, CLOSE, LAST_TIMESTAMP = 1, 2, 4, 8, 9, 45
+
+
+def tick_price(req_id: int, tick_type: int, price: float, size: float) -> list[str | int | float]:
+    """``tickPrice``: exactly 7 fields (price and size together)."""
+    return [TICK_PRICE, 6, req_id, tick_type, price, size, 0]
+
+
+def tick_size(req_id: int, tick_type: int, size: float) -> list[str | int | float]:
+    return [TICK_SIZE, 6, req_id, tick_type, size]
+
+
+def tick_string(req_id: int, tick_type: int, value: str) -> list[str | int | float]:
+    return [TICK_STRING, 6, req_id, tick_type, value]
+
+
+def historical_update(
+    req_id: int, date: str, o: float, h: float, lo: float, c: float, wap: float, volume: float
+) -> list[str | int | float]:
+    """``historicalDataUpdate`` (keepUpToDate): note the order open, close, high, low."""
+    return [HISTORICAL_DATA_UPDATE, req_id, 0, date, o, c, h, lo, wap, volume]

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from toolkit.gateway import messages as m
-from toolkit.gateway.market import Market, SimClock
+from toolkit.gateway.market import Market, SimClock, bar_fields
 from toolkit.gateway.orders import DONE, Book, Fill, SimOrder
 from toolkit.gateway.session import Session
+from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription, quote
 
 MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
 
@@ -34,6 +35,8 @@ class GatewayState:
     connections: set[Session] = field(default_factory=set)
     order_ids: dict[int, int] = field(default_factory=dict)
     book: Book = field(default_factory=Book)
+    bar_subs: dict[tuple[int, int], BarSubscription] = field(default_factory=dict)
+    quote_subs: dict[tuple[int, int], QuoteSubscription] = field(default_factory=dict)
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -180,6 +183,69 @@ class GatewayState:
             if s.wants_account:
                 s.send_account()
 
+    # -- streams -------------------------------------------------------------------------
+    def send_quotes(self, sub: QuoteSubscription) -> None:
+        """Bid, ask, last, volume, close and last time from the current bar (IB's order)."""
+        when, bar = self.current_bar(sub.symbol)
+        sub.last_bar = when
+        close, volume = float(bar["close"]), float(bar["volume"])
+        bid, ask, bid_size, ask_size = quote(close, volume, sub.min_tick)
+        daily = self.market.daily(sub.symbol)
+        prior = daily[daily.index < when.normalize()]
+        s, r = sub.session, sub.req_id
+        s.send(m.tick_price(r, m.BID, bid, bid_size))
+        s.send(m.tick_price(r, m.ASK, ask, ask_size))
+        s.send(m.tick_price(r, m.LAST, close, 100.0))
+        s.send(m.tick_size(r, m.VOLUME, volume))
+        if not prior.empty:
+            s.send(m.tick_price(r, m.CLOSE, float(prior["close"].iloc[-1]), 0.0))
+        s.send(m.tick_string(r, m.LAST_TIMESTAMP, str(int(when.timestamp()))))
+
+    def push_streams(self) -> None:
+        """New quotes for streaming reqMktData; new or changed bars for keepUpToDate."""
+        for sub in list(self.quote_subs.values()):
+            if self.current_bar(sub.symbol)[0] != sub.last_bar:
+                self.send_quotes(sub)
+        now = self.clock.now()
+        for b in list(self.bar_subs.values()):
+            try:
+                bars = self.market.bars_between(
+                    b.symbol,
+                    b.last_label - pd.Timedelta(seconds=1),
+                    now,
+                    b.bar_size,
+                    b.what,
+                    b.use_rth,
+                )
+            except Exception:  # no bars yet (e.g. outside the data): nothing to push
+                continue
+            for i in range(len(bars)):
+                label = pd.Timestamp(bars.index[i])
+                values = tuple(float(x) for x in bars.iloc[i])
+                if label < b.last_label or (label == b.last_label and values == b.last_values):
+                    continue
+                fields = bar_fields(bars.iloc[i : i + 1], b.daily, b.format_date)
+                date, o, h, lo, c, v, wap = fields[:7]
+                b.session.send(
+                    m.historical_update(
+                        b.req_id,
+                        str(date),
+                        float(o),
+                        float(h),
+                        float(lo),
+                        float(c),
+                        float(wap),
+                        float(v),
+                    )
+                )
+                b.last_label, b.last_values = label, values
+
+    def drop_subscriptions(self, session: Session) -> None:
+        """A closed connection's streams end (clients do not cancel on disconnect)."""
+        for table in (self.bar_subs, self.quote_subs):
+            for key in [k for k, v in table.items() if v.session is session]:
+                del table[key]
+
     def cancel(self, order: SimOrder) -> None:
         order.status = "Cancelled"
         owner = self.sessions.get(order.client_id)
@@ -232,6 +298,7 @@ class Gateway:
             await asyncio.sleep(MATCH_INTERVAL)
             try:
                 self.state.match_new_bars()
+                self.state.push_streams()
                 for s in list(self.state.connections):
                     await s.writer.drain()
             except (ConnectionError, RuntimeError):

@@ -13,6 +13,7 @@ from toolkit.gateway import messages as m
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
 from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
+from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription
 
 if TYPE_CHECKING:
     from toolkit.gateway.server import GatewayState
@@ -29,30 +30,25 @@ REQ_CURRENT_TIME, REQ_CONTRACT_DETAILS, REQ_HISTORICAL_DATA = 49, 9, 20
 CANCEL_HISTORICAL_DATA, REQ_AUTO_OPEN_ORDERS, REQ_MARKET_DATA_TYPE = 25, 15, 59
 CANCEL_POSITIONS, CANCEL_ACCOUNT_UPDATES_MULTI = 64, 77
 PLACE_ORDER, CANCEL_ORDER, REQ_GLOBAL_CANCEL = 3, 4, 58
+REQ_MKT_DATA, CANCEL_MKT_DATA = 1, 2
 # Requests not implemented yet, answered with an error naming the request (never silence).
 _NOT_YET = {
-    1: "reqMktData",
     10: "reqMktDepth",
     50: "reqRealTimeBars",
-    3: "placeOrder",
-    4: "cancelOrder",
-    58: "reqGlobalCancel",
     92: "reqPnL",
     94: "reqPnLSingle",
     87: "reqHeadTimeStamp",
     81: "reqMatchingSymbols",
 }
+# Requests that need no reply (IB sends none either).
 _IGNORED = {
     REQ_AUTO_OPEN_ORDERS,
     REQ_MARKET_DATA_TYPE,
-    CANCEL_HISTORICAL_DATA,
     CANCEL_POSITIONS,
     CANCEL_ACCOUNT_UPDATES_MULTI,
     CANCEL_ACCOUNT_SUMMARY,
-    2,
     11,
     51,
-    25,
 }
 
 
@@ -85,6 +81,9 @@ class Session:
             REQ_HISTORICAL_DATA: self._historical_data,
             PLACE_ORDER: self._place_order,
             CANCEL_ORDER: self._cancel_order,
+            REQ_MKT_DATA: self._mkt_data,
+            CANCEL_MKT_DATA: self._cancel_mkt_data,
+            CANCEL_HISTORICAL_DATA: self._cancel_history,
             REQ_GLOBAL_CANCEL: self._global_cancel,
         }
 
@@ -112,6 +111,7 @@ class Session:
         finally:
             self.state.release(self)
             self.state.connections.discard(self)
+            self.state.drop_subscriptions(self)
             self.writer.close()
 
     async def _handshake(self) -> None:
@@ -367,6 +367,47 @@ class Session:
                 *bar_fields(bars, daily, format_date),
             ]
         )
+        if f[21] == "1":  # keepUpToDate: later bars follow as historicalDataUpdate
+            self.state.bar_subs[(id(self), req)] = BarSubscription(
+                self,
+                req,
+                inst.symbol,
+                bar_size,
+                what,
+                use_rth,
+                format_date,
+                daily,
+                pd.Timestamp(bars.index[-1]),
+                tuple(float(x) for x in bars.iloc[-1]),
+            )
+
+    def _cancel_history(self, f: Fields) -> None:
+        self.state.bar_subs.pop((id(self), int(f[2])), None)
+
+    def _mkt_data(self, f: Fields) -> None:
+        req = int(f[2])
+        inst = self._instrument(f, 3)
+        if inst is None:
+            self.send(
+                m.error(
+                    req,
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            )
+            return
+        snapshot = f[17] == "1"
+        self.send([m.MARKET_DATA_TYPE, 1, req, 1])
+        self.send([m.TICK_REQ_PARAMS, req, inst.min_tick, "SMART", 3])
+        sub = QuoteSubscription(self, req, inst.symbol, inst.min_tick)
+        self.state.send_quotes(sub)
+        if snapshot:
+            self.send([m.TICK_SNAPSHOT_END, 1, req])
+        else:
+            self.state.quote_subs[(id(self), req)] = sub
+
+    def _cancel_mkt_data(self, f: Fields) -> None:
+        self.state.quote_subs.pop((id(self), int(f[2])), None)
 
     # -- orders ---------------------------------------------------------------------------
     def _place_order(self, f: Fields) -> None:

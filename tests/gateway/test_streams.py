@@ -1,0 +1,70 @@
+"""keepUpToDate bars and reqMktData quotes stream as the simulated clock advances."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("ib_async")
+from ib_async import IB, Stock
+
+import toolkit as tk
+from toolkit.gateway import Gateway
+
+MINUTE = tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv"
+
+
+@pytest.fixture()
+def session():
+    with Gateway(port=0, start="2024-03-14 14:00", speed=600) as gw:
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=5)
+        [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+        yield gw, ib, spy
+        ib.disconnect()
+
+
+def test_keep_up_to_date_appends_the_replayed_bars(session) -> None:
+    _gw, ib, spy = session
+    bars = ib.reqHistoricalData(
+        spy, "", "3600 S", "1 min", "TRADES", False, formatDate=1, keepUpToDate=True
+    )
+    first = len(bars)
+    ib.sleep(1.5)  # about 15 simulated minutes
+    assert len(bars) > first + 5
+    minute = tk.load(MINUTE)
+    for b in bars[first:-1]:  # completed bars equal the file's minutes
+        row = minute.loc[pd.Timestamp(b.date)]
+        assert (b.open, b.high, b.low, b.close, b.volume) == (
+            row.open,
+            row.high,
+            row.low,
+            row.close,
+            row.volume,
+        )
+    dates = [b.date for b in bars]
+    assert dates == sorted(dates) and len(set(dates)) == len(dates)
+    ib.cancelHistoricalData(bars)
+    ib.sleep(0.3)
+    n = len(bars)
+    ib.sleep(0.5)
+    assert len(bars) == n  # cancelled: no more updates
+
+
+def test_market_data_stream_and_snapshot(session) -> None:
+    _gw, ib, spy = session
+    ticker = ib.reqMktData(spy)
+    ib.sleep(0.3)
+    assert 0 < ticker.bid < ticker.ask and ticker.bidSize > 0 and ticker.askSize > 0
+    assert ticker.bid <= ticker.last <= ticker.ask and ticker.minTick == 0.01
+    assert ticker.ask - ticker.bid == pytest.approx(
+        max(0.01, round(ticker.last * 1e-4, 2)), abs=1e-9
+    )
+    seen = {ticker.last}
+    for _ in range(10):
+        ib.sleep(0.2)
+        seen.add(ticker.last)
+    assert len(seen) > 2  # quotes move with the replayed minutes
+    ib.cancelMktData(spy)
+    [snap] = ib.reqTickers(spy)
+    assert snap.bid > 0 and snap.ask > snap.bid and snap.close > 0

@@ -1,0 +1,51 @@
+"""Streaming subscriptions: bars (keepUpToDate) and quotes (reqMktData), pushed as the
+simulated clock advances. Quotes are derived deterministically from the current bar with a
+spread model: one tick or 1 bp of the price (the larger), split around the last trade."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from toolkit.gateway.session import Session
+
+
+@dataclass
+class BarSubscription:
+    """A historical-data request with keepUpToDate."""
+
+    session: Session
+    req_id: int
+    symbol: str
+    bar_size: str
+    what: str
+    use_rth: bool
+    format_date: int
+    daily: bool
+    last_label: pd.Timestamp
+    last_values: tuple[float, ...]
+
+
+@dataclass
+class QuoteSubscription:
+    """A streaming reqMktData request."""
+
+    session: Session
+    req_id: int
+    symbol: str
+    min_tick: float
+    last_bar: pd.Timestamp | None = field(default=None)
+
+
+def quote(close: float, volume: float, min_tick: float) -> tuple[float, float, float, float]:
+    """(bid, ask, bid size, ask size) around ``close``: spread of max(tick, 1 bp), sizes
+    100 to 900 shares from the bar's volume (deterministic, never 0)."""
+    spread = max(min_tick, round(close * 1e-4 / min_tick) * min_tick)
+    bid = math.floor((close - spread / 2) / min_tick + 1e-9) * min_tick
+    ask = bid + spread
+    size = 100.0 * (1 + int(volume) % 9)
+    return round(bid, 6), round(ask, 6), size, 100.0 * (1 + int(volume / 7) % 9)
