@@ -4,12 +4,13 @@ connect, qualify contracts, download history and trade without an IB account.
 Implemented: handshake (server version 176), startup sync, account values, portfolio and
 summary, client ids (duplicates refused with IB's 326), current time, contract details
 (unknown symbols get IB's 200), historical bars (durations, bar sizes,
-TRADES/MIDPOINT/ADJUSTED_LAST, both date formats, RTH filter), and MKT/LMT/STP orders that
+TRADES/MIDPOINT/ADJUSTED_LAST, both date formats, RTH filter), and MKT, LMT, STP, STP LMT
+and TRAIL (amount or percent) orders that
 fill with the engine's fill rules and IBKR commissions as the simulated clock replays bars:
 modify, cancel (202), global cancel, rejections (200, 201, 110), executions and commission
 reports, positions, and replay of orders and fills to a reconnecting client.
 Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
-last, volume, close; snapshots too). Not yet: stop-limit and trailing orders, brackets/OCA
+last, volume, close; snapshots too). Not yet: brackets/OCA
 (transmit=0), partial fills, depth, real-time bars -- answered with an error naming them.
 """
 

@@ -18,7 +18,7 @@ import pandas as pd
 from toolkit.engine.commissions import Commission, ibkr_fixed
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 
-SUPPORTED_TYPES = ("MKT", "LMT", "STP")
+SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
 DONE = ("Filled", "Cancelled", "Inactive")
 
 
@@ -52,6 +52,9 @@ class SimOrder:
     avg_price: float = 0.0
     last_bar: pd.Timestamp | None = None  # the last bar this order has been checked against
     placed_bar: pd.Timestamp | None = None  # the current bar when the order arrived
+    trailing_percent: float | None = None  # TRAIL: percent instead of the aux amount
+    trail_stop: float | None = None  # TRAIL: current stop level (moves with the best price)
+    triggered: bool = False  # STP LMT: the stop has triggered and the limit now works
 
     @property
     def side(self) -> float:
@@ -107,8 +110,22 @@ class Book:
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
             )
-        price = order.lmt_price if order.order_type == "LMT" else order.aux_price
-        if order.order_type != "MKT":
+        needs: tuple[float | None, ...] = {
+            "MKT": (),
+            "LMT": (order.lmt_price,),
+            "STP": (order.aux_price,),
+            "STP LMT": (order.aux_price, order.lmt_price),
+            "TRAIL": (),
+        }[order.order_type]
+        if order.order_type == "TRAIL":
+            if order.trailing_percent is not None:
+                if not 0 < order.trailing_percent < 100:
+                    raise OrderRejected(
+                        201, "Order rejected - reason: trailing percent must be between 0 and 100"
+                    )
+            else:
+                needs = (order.aux_price,)
+        for price in needs:
             if price is None or not price > 0:
                 raise OrderRejected(
                     201, f"Order rejected - reason: {order.order_type} needs a price"
@@ -119,6 +136,16 @@ class Book:
                     110,
                     "The price does not conform to the minimum price variation for this contract.",
                 )
+
+    def trail_to(self, order: SimOrder, best: float) -> None:
+        """Move a TRAIL order's stop toward ``best`` (never away from the market)."""
+        if order.trailing_percent is not None:
+            gap = best * order.trailing_percent / 100
+        else:
+            gap = float(order.aux_price or 0.0)
+        level = best + gap if order.side > 0 else best - gap
+        if order.trail_stop is None or order.side * (level - order.trail_stop) < 0:
+            order.trail_stop = round(level, 6)
 
     def new_perm_id(self) -> int:
         return next(self._perm)
@@ -164,13 +191,43 @@ class Book:
             if not at_market:
                 return None
             price = float(slipped_nb(float(bar["close"]), side, self.slippage))
-        elif order.order_type == "LMT":
+        elif order.order_type == "LMT" or (order.order_type == "STP LMT" and order.triggered):
             assert order.lmt_price is not None
             price = float(
                 limit_fill_nb(
                     side, order.lmt_price, float(bar["open"]), float(bar["high"]), float(bar["low"])
                 )
             )
+        elif order.order_type == "STP LMT":
+            assert order.aux_price is not None and order.lmt_price is not None
+            trig = float(
+                stop_fill_nb(
+                    side, order.aux_price, float(bar["open"]), float(bar["high"]), float(bar["low"])
+                )
+            )
+            if math.isnan(trig):
+                return None
+            order.triggered = True
+            if side * (trig - order.lmt_price) > 0:  # triggered beyond the limit: works on
+                return None
+            price = trig
+        elif order.order_type == "TRAIL":
+            assert order.trail_stop is not None
+            trig = float(
+                stop_fill_nb(
+                    side,
+                    order.trail_stop,
+                    float(bar["open"]),
+                    float(bar["high"]),
+                    float(bar["low"]),
+                )
+            )
+            if math.isnan(trig):
+                # not hit: the stop follows the bar's best price, checked before it moves as
+                # in the engine's trailing exits
+                self.trail_to(order, float(bar["low"]) if side > 0 else float(bar["high"]))
+                return None
+            price = float(slipped_nb(trig, side, self.slippage))
         else:
             assert order.aux_price is not None
             trig = float(

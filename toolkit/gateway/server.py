@@ -133,19 +133,20 @@ class GatewayState:
         order.last_bar = when
         order.placed_bar = when
         close = float(bar["close"])
-        marketable = (
-            order.order_type == "MKT"
-            or (
-                order.order_type == "LMT"
-                and order.lmt_price is not None
-                and order.side * (order.lmt_price - close) >= 0
-            )
-            or (
-                order.order_type == "STP"
-                and order.aux_price is not None
-                and order.side * (close - order.aux_price) >= 0
-            )
-        )
+        side = order.side
+        if order.order_type == "TRAIL" and order.trail_stop is None:
+            self.book.trail_to(order, close)
+        if order.order_type == "STP LMT" and order.aux_price is not None:
+            order.triggered = side * (close - order.aux_price) >= 0
+        limit = order.lmt_price
+        stop = order.trail_stop if order.order_type == "TRAIL" else order.aux_price
+        marketable = {
+            "MKT": True,
+            "LMT": limit is not None and side * (limit - close) >= 0,
+            "STP": stop is not None and side * (close - stop) >= 0,
+            "TRAIL": stop is not None and side * (close - stop) >= 0,
+            "STP LMT": order.triggered and limit is not None and side * (limit - close) >= 0,
+        }[order.order_type]
         if marketable:
             fill = self.book.fill(order, close, self.clock.now())
             self.on_fill(fill)

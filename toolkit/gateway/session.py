@@ -450,6 +450,19 @@ class Session:
             order_ref=f[26],
             parent_id=int(f[28] or 0),
         )
+        if order.order_type == "TRAIL":
+            if len(f) <= 70 or f[65]:
+                self.send(
+                    m.error(
+                        order_id,
+                        m.ORDER_REJECTED,
+                        "Order rejected - reason: TRAIL "
+                        "with delta-neutral fields is not supported by the simulator",
+                    )
+                )
+                return
+            order.trailing_percent = float(f[70]) if f[70] else None
+            order.trail_stop = float(f[69]) if f[69] else None
         if existing is not None and existing.status in DONE:
             self.send(m.error(order_id, 103, f"Duplicate order id {order_id}"))
             return
