@@ -246,3 +246,66 @@ def test_stop_limit_order(gw, minute) -> None:
         assert price == pytest.approx(expected)
     finally:
         ib.disconnect()
+
+
+def test_bracket_order_parent_then_one_exit_cancels_the_other(gw, minute) -> None:
+    ib, spy = _client(gw)
+    try:
+        price = float(minute[minute.index <= gw.state.clock.now()]["close"].iloc[-1])
+        parent, take, stop = ib.bracketOrder(
+            "BUY",
+            10,
+            round(price + 1.00, 2),
+            takeProfitPrice=round(price + 0.40, 2),
+            stopLossPrice=round(price - 0.40, 2),
+        )
+        trades = [ib.placeOrder(spy, o) for o in (parent, take, stop)]
+        _wait(ib, lambda: trades[0].orderStatus.status == "Filled")  # marketable parent
+        _wait(
+            ib,
+            lambda: {t.orderStatus.status for t in trades[1:]} == {"Filled", "Cancelled"},
+            seconds=30,
+        )
+        exit_trade = next(t for t in trades[1:] if t.orderStatus.status == "Filled")
+        assert exit_trade.fills[0].execution.side == "SLD"
+        _wait(ib, lambda: not ib.positions() or ib.positions()[0].position == 0)
+    finally:
+        ib.disconnect()
+
+
+def test_staged_children_wait_and_cancelling_the_parent_cancels_them(gw) -> None:
+    ib, spy = _client(gw)
+    try:
+        parent, take, stop = ib.bracketOrder(
+            "BUY", 5, 100.00, takeProfitPrice=120.00, stopLossPrice=90.00
+        )  # parent far below market
+        trades = [ib.placeOrder(spy, o) for o in (parent, take, stop)]
+        _wait(
+            ib,
+            lambda: (
+                trades[0].orderStatus.status == "Submitted"
+                and trades[2].orderStatus.status == "PreSubmitted"
+            ),
+        )
+        ib.sleep(0.5)
+        assert [t.orderStatus.status for t in trades[1:]] == ["PreSubmitted", "PreSubmitted"]
+        ib.cancelOrder(parent)
+        _wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades))
+    finally:
+        ib.disconnect()
+
+
+def test_oca_group_fill_cancels_the_others(gw, minute) -> None:
+    ib, spy = _client(gw)
+    try:
+        price = float(minute[minute.index <= gw.state.clock.now()]["close"].iloc[-1])
+        a = LimitOrder("BUY", 1, round(price + 0.50, 2))  # marketable: fills at once
+        b = LimitOrder("BUY", 1, round(price - 5.00, 2))
+        for o in (a, b):
+            o.ocaGroup, o.ocaType = "entry-1", 1
+        ta, tb = ib.placeOrder(spy, b), ib.placeOrder(spy, a)
+        _wait(
+            ib, lambda: tb.orderStatus.status == "Filled" and ta.orderStatus.status == "Cancelled"
+        )
+    finally:
+        ib.disconnect()

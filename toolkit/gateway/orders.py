@@ -55,6 +55,8 @@ class SimOrder:
     trailing_percent: float | None = None  # TRAIL: percent instead of the aux amount
     trail_stop: float | None = None  # TRAIL: current stop level (moves with the best price)
     triggered: bool = False  # STP LMT: the stop has triggered and the limit now works
+    oca_group: str = ""
+    transmitted: bool = True  # False while staged (transmit=0) until its group is sent
 
     @property
     def side(self) -> float:

@@ -167,6 +167,53 @@ class GatewayState:
                     self.on_fill(fill)
                     break
 
+    def transmit(self, order: SimOrder) -> None:
+        """Send a staged order (and its staged children, which wait for it to fill)."""
+        order.transmitted = True
+        for child in self.children(order):
+            child.transmitted = True
+        order.status = "Submitted"
+        owner = self.sessions.get(order.client_id)
+        if owner is not None:
+            owner.send(self.status_msg(order))
+        self.match_now(order)
+
+    def children(self, order: SimOrder) -> list[SimOrder]:
+        return [
+            o
+            for o in self.book.orders.values()
+            if o.client_id == order.client_id
+            and o.parent_id == order.order_id
+            and o.status not in DONE
+        ]
+
+    def after_fill(self, order: SimOrder) -> None:
+        """Brackets and OCA: a filled parent releases its children; a filled child or OCA
+        member cancels the others of its group."""
+        for child in self.children(order):
+            if child.transmitted:
+                child.status = "Submitted"
+                owner = self.sessions.get(child.client_id)
+                if owner is not None:
+                    owner.send(self.status_msg(child))
+                self.match_now(child)
+        others: list[SimOrder] = []
+        if order.parent_id:
+            others += [
+                o
+                for o in self.book.orders.values()
+                if o.client_id == order.client_id and o.parent_id == order.parent_id
+            ]
+        if order.oca_group:
+            others += [
+                o
+                for o in self.book.orders.values()
+                if o.client_id == order.client_id and o.oca_group == order.oca_group
+            ]
+        for o in others:
+            if o is not order and o.status not in DONE:
+                self.cancel(o)
+
     def on_fill(self, fill: Fill) -> None:
         """Tell the owner (IB's order: execDetails, openOrder, orderStatus, commissionReport),
         then push positions and account values to the sessions that asked for them."""
@@ -177,6 +224,7 @@ class GatewayState:
             owner.send(self.open_order_msg(o))
             owner.send(self.status_msg(o))
             owner.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
+        self.after_fill(o)
         pos = self.book.positions[o.symbol]
         for s in list(self.connections):
             if s.wants_positions:
@@ -248,6 +296,9 @@ class GatewayState:
                 del table[key]
 
     def cancel(self, order: SimOrder) -> None:
+        """Cancel an order (and the children of a cancelled parent), IB's way."""
+        for child in self.children(order):
+            self.cancel(child)
         order.status = "Cancelled"
         owner = self.sessions.get(order.client_id)
         if owner is not None:

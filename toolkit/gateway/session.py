@@ -423,16 +423,6 @@ class Session:
                 )
             )
             return
-        if f[27] == "0":
-            self.send(
-                m.error(
-                    order_id,
-                    m.ORDER_REJECTED,
-                    "Order rejected - reason: orders with "
-                    "transmit=0 (brackets, OCA groups) are not supported by the simulator yet",
-                )
-            )
-            return
         book = self.state.book
         existing = book.orders.get((self.client_id, order_id))
         order = SimOrder(
@@ -473,13 +463,33 @@ class Session:
             return
         if existing is not None:  # a modification keeps the fills so far
             order.filled, order.avg_price = existing.filled, existing.avg_price
+        order.oca_group = f[22]
+        order.transmitted = f[27] != "0"
+        parent = book.orders.get((self.client_id, order.parent_id)) if order.parent_id else None
+        if order.parent_id and parent is None:
+            self.send(
+                m.error(
+                    order_id,
+                    m.ORDER_REJECTED,
+                    f"Order rejected - reason: parent order {order.parent_id} not found",
+                )
+            )
+            return
         book.orders[(self.client_id, order_id)] = order
         self.state.order_ids[self.client_id] = max(
             self.state.order_ids.get(self.client_id, 0), order_id
         )
+        held = not order.transmitted or (parent is not None and parent.status != "Filled")
+        if held:
+            order.status = "PreSubmitted"
         self.send(self.state.open_order_msg(order))
         self.send(self.state.status_msg(order))
-        self.state.match_now(order)
+        if not order.transmitted:
+            return  # staged: part of a group still being built
+        if parent is not None and not parent.transmitted:
+            self.state.transmit(parent)  # the last leg sends the whole bracket
+        if not held:
+            self.state.match_now(order)
 
     def _cancel_order(self, f: Fields) -> None:
         assert self.client_id is not None
