@@ -309,3 +309,42 @@ def test_oca_group_fill_cancels_the_others(gw, minute) -> None:
         )
     finally:
         ib.disconnect()
+
+
+def test_large_order_fills_in_parts_within_the_participation_limit(minute) -> None:
+    gw = Gateway(port=0, start=START, speed=600, participation=0.001).start()
+    ib, spy = _client(gw)
+    try:
+        size = 1_500  # more than 0.1% of a minute's volume: several bars' worth
+        trade = ib.placeOrder(spy, MarketOrder("BUY", size))
+        _wait(ib, lambda: trade.orderStatus.status == "Filled", seconds=30)
+        fills = trade.fills
+        assert len(fills) > 1 and sum(f.execution.shares for f in fills) == size
+        for f in fills:  # each part at most 10% of its bar's volume
+            t = pd.Timestamp(f.execution.time)
+            sim = gw.state.book.orders[(1, trade.order.orderId)]
+            assert (
+                f.execution.shares
+                <= max(1, int(0.001 * minute[minute.index <= t]["volume"].iloc[-1]))
+                or t == sim.placed_bar
+            )
+        assert fills[-1].execution.cumQty == size
+        avg = sum(f.execution.shares * f.execution.price for f in fills) / size
+        assert trade.orderStatus.avgFillPrice == pytest.approx(avg)
+    finally:
+        ib.disconnect()
+        gw.stop()
+
+
+def test_day_orders_expire_gtc_orders_stay() -> None:
+    with Gateway(port=0, start="2024-03-14 19:30", speed=3000) as g:  # 15:30 NY, 50 min/s
+        ib, spy = _client(g)
+        try:
+            day = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
+            gtc_order = LimitOrder("BUY", 1, 100.00)
+            gtc_order.tif = "GTC"
+            gtc = ib.placeOrder(spy, gtc_order)
+            _wait(ib, lambda: day.orderStatus.status == "Cancelled", seconds=20)
+            assert gtc.orderStatus.status == "Submitted"
+        finally:
+            ib.disconnect()

@@ -10,8 +10,9 @@ fill with the engine's fill rules and IBKR commissions as the simulated clock re
 modify, cancel (202), global cancel, rejections (200, 201, 110), executions and commission
 reports, positions, and replay of orders and fills to a reconnecting client.
 Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
-last, volume, close; snapshots too). Brackets (parentId + transmit) and OCA groups work.
-Not yet: partial fills, depth, real-time bars -- answered with an error naming them.
+last, volume, close; snapshots too). Brackets (parentId + transmit), OCA groups, partial
+fills under a participation limit (share of each bar's volume), DAY expiry and GTC work.
+Not yet: depth, real-time bars (answered with an error naming them), buying-power checks.
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

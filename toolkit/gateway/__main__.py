@@ -18,10 +18,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="data folder (default ./data)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     p.add_argument("--start", default=None, help="simulated start time (default: end of data)")
+    p.add_argument(
+        "--participation",
+        type=float,
+        default=0.1,
+        help="largest share of a bar's volume one order fills per bar (0 = no limit)",
+    )
     args = p.parse_args(argv)
     try:
         gw = Gateway(
-            args.port, host=args.host, data_dir=args.data, start=args.start, speed=args.speed
+            args.port,
+            host=args.host,
+            data_dir=args.data,
+            start=args.start,
+            speed=args.speed,
+            participation=args.participation,
         )
         print(f"gateway simulator on {args.host}:{args.port} (Ctrl+C to stop)", flush=True)
         asyncio.run(gw.serve_forever())

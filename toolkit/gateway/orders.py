@@ -93,6 +93,7 @@ class Book:
 
     commission: Commission = field(default_factory=ibkr_fixed)
     slippage: float = 0.0
+    participation: float = 0.1  # at most this share of a bar's volume fills per bar (0 = any)
     orders: dict[tuple[int, int], SimOrder] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     positions: dict[str, Position] = field(default_factory=dict)
@@ -152,9 +153,17 @@ class Book:
     def new_perm_id(self) -> int:
         return next(self._perm)
 
-    def fill(self, order: SimOrder, price: float, when: pd.Timestamp) -> Fill:
-        """Execute the whole remaining quantity at ``price`` and book it."""
-        shares = order.remaining
+    def capacity(self, bar: pd.Series) -> float:
+        """Shares one bar can absorb: ``participation`` x its volume (whole shares, >= 1)."""
+        if self.participation <= 0:
+            return math.inf
+        return max(1.0, math.floor(self.participation * float(bar["volume"])))
+
+    def fill(
+        self, order: SimOrder, price: float, when: pd.Timestamp, shares: float | None = None
+    ) -> Fill:
+        """Execute ``shares`` (default: all that remains) at ``price`` and book it."""
+        shares = order.remaining if shares is None else min(shares, order.remaining)
         signed = order.side * shares
         fee = self.commission.cost(signed, price)
         pos = self.positions.setdefault(order.symbol, Position())
@@ -178,7 +187,7 @@ class Book:
             order.filled + shares
         )
         order.filled += shares
-        order.status = "Filled"
+        order.status = "Filled" if order.remaining <= 1e-9 else "Submitted"
         f = Fill(order, f"0001{next(self._exec):08d}.01", when, shares, price, fee, realized)
         self.fills.append(f)
         return f
@@ -190,9 +199,9 @@ class Book:
         fill when the bar's range reaches them, with the engine's fill rules."""
         side = order.side
         if order.order_type == "MKT":
-            if not at_market:
-                return None
-            price = float(slipped_nb(float(bar["close"]), side, self.slippage))
+            # a market order's remainder fills at the next bar's open (the engine's rule)
+            ref = float(bar["close"]) if at_market else float(bar["open"])
+            price = float(slipped_nb(ref, side, self.slippage))
         elif order.order_type == "LMT" or (order.order_type == "STP LMT" and order.triggered):
             assert order.lmt_price is not None
             price = float(
@@ -240,4 +249,4 @@ class Book:
             price = float(slipped_nb(trig, side, self.slippage))
         if math.isnan(price):
             return None
-        return self.fill(order, round(price, 6), when)
+        return self.fill(order, round(price, 6), when, self.capacity(bar))

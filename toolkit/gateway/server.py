@@ -21,6 +21,16 @@ from toolkit.gateway.session import Session
 from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription, quote
 
 MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
+NEW_YORK = "America/New_York"
+
+
+def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
+    """The New York calendar day of a bar (daily bars are stamped at midnight UTC)."""
+    if ts is None:
+        return pd.Timestamp.min
+    if ts.hour == 0 and ts.minute == 0:
+        return ts.normalize().tz_localize(None)
+    return ts.tz_convert(NEW_YORK).normalize().tz_localize(None)
 
 
 @dataclass
@@ -91,7 +101,7 @@ class GatewayState:
         )
 
     def status_msg(self, o: SimOrder) -> list[str | int | float]:
-        last = self.book.fills[-1].price if o.filled and self.book.fills else 0.0
+        last = next((f.price for f in reversed(self.book.fills) if f.order is o), 0.0)
         return m.order_status(
             o.order_id,
             o.status,
@@ -148,23 +158,29 @@ class GatewayState:
             "STP LMT": order.triggered and limit is not None and side * (limit - close) >= 0,
         }[order.order_type]
         if marketable:
-            fill = self.book.fill(order, close, self.clock.now())
+            fill = self.book.fill(order, close, self.clock.now(), self.book.capacity(bar))
             self.on_fill(fill)
 
     def match_new_bars(self) -> None:
-        """Work limit and stop orders through every bar completed since they last looked."""
+        """Work open orders through every bar completed since they last looked: limit and
+        stop orders by the engine's rules, market remainders at the next open, at most the
+        participation limit per bar; DAY orders expire when their New York session ends."""
         now = self.clock.now()
         for order in list(self.book.orders.values()):
-            if order.status in DONE or order.order_type == "MKT" or order.last_bar is None:
+            if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
                 continue
             bars = self.market.price_bars(order.symbol, now)
             new = bars[(bars.index > order.last_bar) & (bars.index <= now)]
             for i in range(len(new)):
                 when = pd.Timestamp(new.index[i])
+                if order.tif in ("DAY", "") and _session_day(when) > _session_day(order.placed_bar):
+                    self.cancel(order)  # end of day: IB cancels unfilled DAY orders
+                    break
                 order.last_bar = when
                 fill = self.book.try_fill(order, new.iloc[i], when, at_market=False)
                 if fill is not None:
                     self.on_fill(fill)
+                if order.status in DONE:
                     break
 
     def transmit(self, order: SimOrder) -> None:
@@ -319,10 +335,12 @@ class Gateway:
         speed: float = 1.0,
         account: str = "DU1234567",
         cash: float = 1_000_000.0,
+        participation: float = 0.1,
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
         self.state = GatewayState(market, SimClock(begin, speed), account, cash)
+        self.state.book.participation = participation
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
