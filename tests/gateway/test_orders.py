@@ -3,6 +3,9 @@ fill rules and IBKR commission model, checked against the data file bar by bar."
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -348,3 +351,41 @@ def test_day_orders_expire_gtc_orders_stay() -> None:
             assert gtc.orderStatus.status == "Submitted"
         finally:
             ib.disconnect()
+
+
+def test_orders_beyond_buying_power_are_rejected(gw) -> None:
+    ib, spy = _client(gw)
+    errors: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req, code, msg, contract: errors.append((code, msg))
+    try:
+        huge = ib.placeOrder(spy, MarketOrder("BUY", 10_000))  # ~5M USD on a 1M account
+        _wait(ib, lambda: huge.orderStatus.status == "Cancelled")
+        assert errors and errors[0][0] == 201 and "MUST EXCEED THE INITIAL MARGIN" in errors[0][1]
+        ok = ib.placeOrder(spy, MarketOrder("BUY", 5_000))  # ~2.6M: inside 4x equity
+        _wait(ib, lambda: ok.orderStatus.status == "Filled", seconds=20)
+    finally:
+        ib.disconnect()
+
+
+def test_a_client_vanishing_mid_order_leaves_consistent_state(gw, minute) -> None:
+    ib, spy = _client(gw, 9)
+    price = float(minute[minute.index <= gw.state.clock.now()]["close"].iloc[-1])
+    working = ib.placeOrder(spy, LimitOrder("BUY", 3, round(price - 3.00, 2)))
+    _wait(ib, lambda: working.orderStatus.status == "Submitted")
+    ib.client.conn.transport.abort()  # the socket dies, no goodbye
+    with contextlib.suppress(ConnectionError):
+        ib.sleep(0.1)  # let the client's loop actually close the socket
+    for _ in range(100):  # the gateway runs on its own thread: plain polling suffices
+        if 9 not in gw.state.sessions:
+            break
+        time.sleep(0.05)
+    assert 9 not in gw.state.sessions
+    again = IB()
+    again.connect("127.0.0.1", gw.port, clientId=9, timeout=5)
+    try:
+        open_ids = [t.order.orderId for t in again.openTrades()]
+        assert working.order.orderId in open_ids  # still working on the server
+        sim = gw.state.book.orders[(9, working.order.orderId)]
+        assert sim.status == "Submitted" and sim.filled == 0
+    finally:
+        again.disconnect()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from toolkit.gateway import messages as m
 from toolkit.gateway.market import Market, SimClock, bar_fields
-from toolkit.gateway.orders import DONE, Book, Fill, SimOrder
+from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
 from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription, quote
 
@@ -74,6 +74,29 @@ class GatewayState:
 
     def price(self, symbol: str) -> float:
         return float(self.current_bar(symbol)[1]["close"])
+
+    def check_buying_power(self, order: SimOrder) -> None:
+        """Reject an order that would take gross exposure past 4x equity (IB's intraday
+        Reg T limit for a margin account) -- IB rejects such orders with error 201."""
+        price = self.price(order.symbol)
+        equity = (
+            self.cash
+            + self.book.cash
+            + sum(p.quantity * self.price(s) for s, p in self.book.positions.items())
+        )
+        after = {s: p.quantity for s, p in self.book.positions.items()}
+        after[order.symbol] = after.get(order.symbol, 0.0) + order.side * order.remaining
+        gross = sum(
+            abs(q) * (price if s == order.symbol else self.price(s)) for s, q in after.items()
+        )
+        if gross > 4.0 * equity:
+            raise OrderRejected(
+                201,
+                "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN "
+                "ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE "
+                f"[{equity:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
+                f"[{gross / 4.0:.2f} USD]",
+            )
 
     # -- messages ------------------------------------------------------------------------
     def open_order_msg(self, o: SimOrder) -> list[str | int | float]:

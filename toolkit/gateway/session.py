@@ -458,6 +458,7 @@ class Session:
             return
         try:
             book.validate(order, inst.min_tick)
+            self.state.check_buying_power(order)
         except OrderRejected as exc:
             self.send(m.error(order_id, exc.code, str(exc)))
             return
