@@ -206,12 +206,12 @@ def test_unsupported_requests_are_named_not_ignored(gateway) -> None:
         errors: list[tuple[int, str]] = []
         ib.errorEvent += lambda req, code, msg, contract: errors.append((code, msg))
         [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
-        ib.reqMktDepth(spy, numRows=5)
+        ib.reqRealTimeBars(spy, 5, "TRADES", False)
         for _ in range(50):
             if errors:
                 break
             ib.sleep(0.1)
-        assert (10000, "reqMktDepth is not supported by the simulator yet") in errors
+        assert (10000, "reqRealTimeBars is not supported by the simulator yet") in errors
     finally:
         ib.disconnect()
 

@@ -76,3 +76,24 @@ def test_market_data_stream_and_snapshot(session) -> None:
     ib.cancelMktData(spy)
     [snap] = ib.reqTickers(spy)
     assert snap.bid > 0 and snap.ask > snap.bid and snap.close > 0
+
+
+def test_market_depth_book_from_the_depth_model(session) -> None:
+    _gw, ib, spy = session
+    ticker = ib.reqMktDepth(spy, numRows=5)
+    for _ in range(50):
+        if len(ticker.domBids) == 5 and len(ticker.domAsks) == 5:
+            break
+        ib.sleep(0.1)
+    bids = [level.price for level in ticker.domBids]
+    asks = [level.price for level in ticker.domAsks]
+    assert len(bids) == len(asks) == 5
+    assert bids == sorted(bids, reverse=True) and asks == sorted(asks) and bids[0] < asks[0]
+    assert all(level.size > 0 for level in ticker.domBids + ticker.domAsks)
+    first = bids[0]
+    for _ in range(100):  # the book follows the replayed price, rows updated in place
+        if ticker.domBids[0].price != first:
+            break
+        ib.sleep(0.1)
+    assert ticker.domBids[0].price != first and len(ticker.domBids) == 5
+    ib.cancelMktDepth(spy)

@@ -12,7 +12,8 @@ reports, positions, and replay of orders and fills to a reconnecting client.
 Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
 last, volume, close; snapshots too). Brackets (parentId + transmit), OCA groups, partial
 fills under a participation limit (share of each bar's volume), DAY expiry and GTC work.
-Not yet: depth, real-time bars (answered with an error naming them), buying-power checks.
+Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Not yet:
+real-time bars (answered with an error naming them) and ib_insync tests.
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

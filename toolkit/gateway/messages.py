@@ -274,3 +274,15 @@ def historical_update(
 ) -> list[str | int | float]:
     """``historicalDataUpdate`` (keepUpToDate): note the order open, close, high, low."""
     return [HISTORICAL_DATA_UPDATE, req_id, 0, date, o, c, h, lo, wap, volume]
+
+
+UPDATE_MKT_DEPTH = 12
+DEPTH_INSERT, DEPTH_UPDATE = 0, 1
+DEPTH_ASK, DEPTH_BID = 0, 1
+
+
+def depth_update(
+    req_id: int, position: int, operation: int, side: int, price: float, size: float
+) -> list[str | int | float]:
+    """``updateMktDepth``: operation 0 insert, 1 update, 2 delete; side 0 ask, 1 bid."""
+    return [UPDATE_MKT_DEPTH, 1, req_id, position, operation, side, price, size]

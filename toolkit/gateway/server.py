@@ -18,7 +18,13 @@ from toolkit.gateway import messages as m
 from toolkit.gateway.market import Market, SimClock, bar_fields
 from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
-from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription, quote
+from toolkit.gateway.subscriptions import (
+    BarSubscription,
+    DepthSubscription,
+    QuoteSubscription,
+    depth_levels,
+    quote,
+)
 
 MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
 NEW_YORK = "America/New_York"
@@ -47,6 +53,7 @@ class GatewayState:
     book: Book = field(default_factory=Book)
     bar_subs: dict[tuple[int, int], BarSubscription] = field(default_factory=dict)
     quote_subs: dict[tuple[int, int], QuoteSubscription] = field(default_factory=dict)
+    depth_subs: dict[tuple[int, int], DepthSubscription] = field(default_factory=dict)
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -289,11 +296,27 @@ class GatewayState:
             s.send(m.tick_price(r, m.CLOSE, float(prior["close"].iloc[-1]), 0.0))
         s.send(m.tick_string(r, m.LAST_TIMESTAMP, str(int(when.timestamp()))))
 
+    def send_depth(self, sub: DepthSubscription, insert: bool = False) -> None:
+        """The book from the depth model: rows inserted in ascending order once, then updated
+        in place (the discipline that keeps ib_async's and ib_insync's books the same)."""
+        when, bar = self.current_bar(sub.symbol)
+        sub.last_bar = when
+        close, volume = float(bar["close"]), float(bar["volume"])
+        bid, ask, _, _ = quote(close, volume, sub.min_tick)
+        op = m.DEPTH_INSERT if insert else m.DEPTH_UPDATE
+        levels = depth_levels(bid, ask, volume, sub.rows, sub.min_tick)
+        for k, (bp, bs, ap, asz) in enumerate(levels):
+            sub.session.send(m.depth_update(sub.req_id, k, op, m.DEPTH_BID, bp, bs))
+            sub.session.send(m.depth_update(sub.req_id, k, op, m.DEPTH_ASK, ap, asz))
+
     def push_streams(self) -> None:
         """New quotes for streaming reqMktData; new or changed bars for keepUpToDate."""
         for sub in list(self.quote_subs.values()):
             if self.current_bar(sub.symbol)[0] != sub.last_bar:
                 self.send_quotes(sub)
+        for depth in list(self.depth_subs.values()):
+            if self.current_bar(depth.symbol)[0] != depth.last_bar:
+                self.send_depth(depth)
         now = self.clock.now()
         for b in list(self.bar_subs.values()):
             try:
@@ -330,7 +353,7 @@ class GatewayState:
 
     def drop_subscriptions(self, session: Session) -> None:
         """A closed connection's streams end (clients do not cancel on disconnect)."""
-        for table in (self.bar_subs, self.quote_subs):
+        for table in (self.bar_subs, self.quote_subs, self.depth_subs):
             for key in [k for k, v in table.items() if v.session is session]:
                 del table[key]
 

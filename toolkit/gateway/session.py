@@ -13,7 +13,7 @@ from toolkit.gateway import messages as m
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
 from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
-from toolkit.gateway.subscriptions import BarSubscription, QuoteSubscription
+from toolkit.gateway.subscriptions import BarSubscription, DepthSubscription, QuoteSubscription
 
 if TYPE_CHECKING:
     from toolkit.gateway.server import GatewayState
@@ -33,7 +33,6 @@ PLACE_ORDER, CANCEL_ORDER, REQ_GLOBAL_CANCEL = 3, 4, 58
 REQ_MKT_DATA, CANCEL_MKT_DATA = 1, 2
 # Requests not implemented yet, answered with an error naming the request (never silence).
 _NOT_YET = {
-    10: "reqMktDepth",
     50: "reqRealTimeBars",
     92: "reqPnL",
     94: "reqPnLSingle",
@@ -47,9 +46,9 @@ _IGNORED = {
     CANCEL_POSITIONS,
     CANCEL_ACCOUNT_UPDATES_MULTI,
     CANCEL_ACCOUNT_SUMMARY,
-    11,
     51,
 }
+REQ_MKT_DEPTH, CANCEL_MKT_DEPTH = 10, 11
 
 
 class Session:
@@ -82,6 +81,8 @@ class Session:
             PLACE_ORDER: self._place_order,
             CANCEL_ORDER: self._cancel_order,
             REQ_MKT_DATA: self._mkt_data,
+            REQ_MKT_DEPTH: self._mkt_depth,
+            CANCEL_MKT_DEPTH: self._cancel_mkt_depth,
             CANCEL_MKT_DATA: self._cancel_mkt_data,
             CANCEL_HISTORICAL_DATA: self._cancel_history,
             REQ_GLOBAL_CANCEL: self._global_cancel,
@@ -405,6 +406,26 @@ class Session:
             self.send([m.TICK_SNAPSHOT_END, 1, req])
         else:
             self.state.quote_subs[(id(self), req)] = sub
+
+    def _mkt_depth(self, f: Fields) -> None:
+        req = int(f[2])
+        inst = self._instrument(f, 3)
+        if inst is None:
+            self.send(
+                m.error(
+                    req,
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            )
+            return
+        rows = max(1, min(int(f[15] or 5), 10))
+        sub = DepthSubscription(self, req, inst.symbol, rows, inst.min_tick)
+        self.state.send_depth(sub, insert=True)
+        self.state.depth_subs[(id(self), req)] = sub
+
+    def _cancel_mkt_depth(self, f: Fields) -> None:
+        self.state.depth_subs.pop((id(self), int(f[2])), None)
 
     def _cancel_mkt_data(self, f: Fields) -> None:
         self.state.quote_subs.pop((id(self), int(f[2])), None)

@@ -49,3 +49,28 @@ def quote(close: float, volume: float, min_tick: float) -> tuple[float, float, f
     ask = bid + spread
     size = 100.0 * (1 + int(volume) % 9)
     return round(bid, 6), round(ask, 6), size, 100.0 * (1 + int(volume / 7) % 9)
+
+
+@dataclass
+class DepthSubscription:
+    """A reqMktDepth request: ``rows`` levels a side, inserted once, then updated in place."""
+
+    session: Session
+    req_id: int
+    symbol: str
+    rows: int
+    min_tick: float
+    last_bar: pd.Timestamp | None = field(default=None)
+
+
+def depth_levels(
+    bid: float, ask: float, volume: float, rows: int, min_tick: float
+) -> list[tuple[float, float, float, float]]:
+    """(bid price, bid size, ask price, ask size) per level: prices one spread apart, sizes
+    growing away from the touch (a simple depth model, deterministic in the bar's volume)."""
+    step = max(min_tick, ask - bid)
+    base = 100.0 * (1 + int(volume) % 5)
+    return [
+        (round(bid - k * step, 6), base * (k + 1), round(ask + k * step, 6), base * (k + 2))
+        for k in range(rows)
+    ]
