@@ -270,17 +270,23 @@ class Session:
         con_id = int(f[first] or 0)
         return self.state.market.find(f[first + 1], f[first + 2], con_id)
 
-    def _contract_details(self, f: Fields) -> None:
-        req = int(f[2])
-        inst = self._instrument(f, 3)
+    def _require_instrument(self, f: Fields, first: int, req_id: int) -> Instrument | None:
+        """The requested instrument, or None after IB's error 200 for an unknown one."""
+        inst = self._instrument(f, first)
         if inst is None:
             self.send(
                 m.error(
-                    req,
+                    req_id,
                     m.NO_SECURITY_DEFINITION,
                     "No security definition has been found for the request",
                 )
             )
+        return inst
+
+    def _contract_details(self, f: Fields) -> None:
+        req = int(f[2])
+        inst = self._require_instrument(f, 3, req)
+        if inst is None:
             return
         exchange = f[10] or inst.exchange
         self.send(
@@ -331,15 +337,8 @@ class Session:
 
     def _historical_data(self, f: Fields) -> None:
         req = int(f[1])
-        inst = self._instrument(f, 2)
+        inst = self._require_instrument(f, 2, req)
         if inst is None:
-            self.send(
-                m.error(
-                    req,
-                    m.NO_SECURITY_DEFINITION,
-                    "No security definition has been found for the request",
-                )
-            )
             return
         end_text, bar_size, duration = f[15], f[16], f[17]
         use_rth, what, format_date = f[18] == "1", f[19], int(f[20] or 1)
@@ -387,15 +386,8 @@ class Session:
 
     def _mkt_data(self, f: Fields) -> None:
         req = int(f[2])
-        inst = self._instrument(f, 3)
+        inst = self._require_instrument(f, 3, req)
         if inst is None:
-            self.send(
-                m.error(
-                    req,
-                    m.NO_SECURITY_DEFINITION,
-                    "No security definition has been found for the request",
-                )
-            )
             return
         snapshot = f[17] == "1"
         self.send([m.MARKET_DATA_TYPE, 1, req, 1])
@@ -409,15 +401,8 @@ class Session:
 
     def _mkt_depth(self, f: Fields) -> None:
         req = int(f[2])
-        inst = self._instrument(f, 3)
+        inst = self._require_instrument(f, 3, req)
         if inst is None:
-            self.send(
-                m.error(
-                    req,
-                    m.NO_SECURITY_DEFINITION,
-                    "No security definition has been found for the request",
-                )
-            )
             return
         rows = max(1, min(int(f[15] or 5), 10))
         sub = DepthSubscription(self, req, inst.symbol, rows, inst.min_tick)
@@ -434,15 +419,8 @@ class Session:
     def _place_order(self, f: Fields) -> None:
         assert self.client_id is not None
         order_id = int(f[1])
-        inst = self._instrument(f, 2)
+        inst = self._require_instrument(f, 2, order_id)
         if inst is None:
-            self.send(
-                m.error(
-                    order_id,
-                    m.NO_SECURITY_DEFINITION,
-                    "No security definition has been found for the request",
-                )
-            )
             return
         book = self.state.book
         existing = book.orders.get((self.client_id, order_id))
