@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest test-insync bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -29,10 +29,21 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -q
 
-test: lint typecheck pytest
+# ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync
+# tests run in a venv of their own.
+$(VENV)-insync/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)-insync
+	$(VENV)-insync/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-insync/bin/python -m pip install --quiet -e . "ib_insync==0.9.86" "pytest>=8"
+	touch $@
+
+test-insync: $(VENV)-insync/.installed
+	$(VENV)-insync/bin/python -m pytest -q -p no:cacheprovider tests/gateway/test_ib_insync.py
+
+test: lint typecheck test-insync pytest
 
 bench: install
 	$(PY) research/benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) data/.cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV)-insync data/.cache .mypy_cache .ruff_cache .pytest_cache

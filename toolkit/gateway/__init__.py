@@ -12,8 +12,8 @@ reports, positions, and replay of orders and fills to a reconnecting client.
 Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
 last, volume, close; snapshots too). Brackets (parentId + transmit), OCA groups, partial
 fills under a participation limit (share of each bar's volume), DAY expiry and GTC work.
-Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Not yet:
-real-time bars (answered with an error naming them) and ib_insync tests.
+Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Tested with
+ib_async 2.1.0 and ib_insync 0.9.86. Not yet: real-time bars (answered with an error).
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

@@ -1,0 +1,76 @@
+"""The same gateway with the unmodified ib_insync 0.9.86 client. It shares the `eventkit`
+package directory with ib_async, so it runs in its own venv (`make test-insync`, part of
+`make test`) and is skipped where it is not installed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+ib_insync = pytest.importorskip("ib_insync")
+from ib_insync import IB, LimitOrder, MarketOrder, Stock  # noqa: E402
+
+import toolkit as tk  # noqa: E402
+from toolkit.gateway import Gateway, con_id_for  # noqa: E402
+
+
+@pytest.fixture()
+def gw():
+    with Gateway(port=0, start="2024-03-14 14:00", speed=600) as g:
+        yield g
+
+
+def _wait(ib: IB, cond, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if cond():
+            return
+        ib.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_connect_contracts_and_history(gw) -> None:
+    ib = IB()
+    ib.connect("127.0.0.1", gw.port, clientId=2, timeout=5)
+    try:
+        assert ib.client.serverVersion() == 176 and ib.managedAccounts() == ["DU1234567"]
+        [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+        assert spy.conId == con_id_for("SPY")
+        assert ib.qualifyContracts(Stock("ZZZZ", "SMART", "USD")) == []
+        end = dt.datetime(2024, 3, 14, 20, 0, tzinfo=dt.UTC)
+        bars = ib.reqHistoricalData(spy, end, "1 D", "5 mins", "TRADES", True, formatDate=2)
+        assert len(bars) == 78
+    finally:
+        ib.disconnect()
+
+
+def test_orders_fill_and_cancel(gw) -> None:
+    ib = IB()
+    ib.connect("127.0.0.1", gw.port, clientId=3, timeout=5)
+    try:
+        [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+        trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
+        _wait(ib, lambda: trade.orderStatus.status == "Filled" and trade.fills
+              and trade.fills[0].commissionReport.commission > 0)
+        price = trade.fills[0].execution.price
+        assert trade.fills[0].commissionReport.commission == pytest.approx(tk.ibkr_fixed().cost(100, price))
+        _wait(ib, lambda: ib.positions() and ib.positions()[0].position == 100)
+        far = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
+        _wait(ib, lambda: far.orderStatus.status == "Submitted")
+        ib.cancelOrder(far.order)
+        _wait(ib, lambda: far.orderStatus.status == "Cancelled")  # via orderStatus, not 202
+    finally:
+        ib.disconnect()
+
+
+def test_duplicate_client_id(gw) -> None:
+    a = IB()
+    a.connect("127.0.0.1", gw.port, clientId=4, timeout=5)
+    try:
+        b = IB()
+        with pytest.raises((TimeoutError, ConnectionError)):
+            b.connect("127.0.0.1", gw.port, clientId=4, timeout=1.5)
+        b.disconnect()
+        assert a.isConnected()
+    finally:
+        a.disconnect()
