@@ -205,13 +205,13 @@ def test_unsupported_requests_are_named_not_ignored(gateway) -> None:
     try:
         errors: list[tuple[int, str]] = []
         ib.errorEvent += lambda req, code, msg, contract: errors.append((code, msg))
-        [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
-        ib.reqRealTimeBars(spy, 5, "TRADES", False)
+        [_spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+        ib.reqPnL("DU1234567")
         for _ in range(50):
             if errors:
                 break
             ib.sleep(0.1)
-        assert (10000, "reqRealTimeBars is not supported by the simulator yet") in errors
+        assert (10000, "reqPnL is not supported by the simulator yet") in errors
     finally:
         ib.disconnect()
 

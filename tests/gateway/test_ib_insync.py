@@ -50,10 +50,18 @@ def test_orders_fill_and_cancel(gw) -> None:
     try:
         [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
         trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
-        _wait(ib, lambda: trade.orderStatus.status == "Filled" and trade.fills
-              and trade.fills[0].commissionReport.commission > 0)
+        _wait(
+            ib,
+            lambda: (
+                trade.orderStatus.status == "Filled"
+                and trade.fills
+                and trade.fills[0].commissionReport.commission > 0
+            ),
+        )
         price = trade.fills[0].execution.price
-        assert trade.fills[0].commissionReport.commission == pytest.approx(tk.ibkr_fixed().cost(100, price))
+        assert trade.fills[0].commissionReport.commission == pytest.approx(
+            tk.ibkr_fixed().cost(100, price)
+        )
         _wait(ib, lambda: ib.positions() and ib.positions()[0].position == 100)
         far = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
         _wait(ib, lambda: far.orderStatus.status == "Submitted")

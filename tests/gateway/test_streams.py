@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("ib_async")
+import itertools
+
 from ib_async import IB, Stock
 
 import toolkit as tk
@@ -97,3 +99,36 @@ def test_market_depth_book_from_the_depth_model(session) -> None:
         ib.sleep(0.1)
     assert ticker.domBids[0].price != first and len(ticker.domBids) == 5
     ib.cancelMktDepth(spy)
+
+
+def test_real_time_bars_rebuild_the_replayed_minutes(session) -> None:
+    _, ib, spy = session
+    bars = ib.reqRealTimeBars(spy, 5, "TRADES", False)
+    for _ in range(100):
+        if len(bars) >= 40:
+            break
+        ib.sleep(0.1)
+    assert len(bars) >= 40
+    times = [b.time for b in bars]
+    assert all((b - a).total_seconds() == 5 for a, b in itertools.pairwise(times))
+    minute = tk.load(MINUTE)
+    frame = pd.DataFrame(
+        {
+            "open": [b.open_ for b in bars],
+            "high": [b.high for b in bars],
+            "low": [b.low for b in bars],
+            "close": [b.close for b in bars],
+            "volume": [b.volume for b in bars],
+        },
+        index=pd.DatetimeIndex([pd.Timestamp(t) for t in times]),
+    )
+    agg = frame.resample("1min").agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    )
+    complete = frame.groupby(frame.index.floor("1min")).size() == 12
+    for ts in agg.index[complete.reindex(agg.index, fill_value=False).to_numpy()]:
+        row = minute.loc[ts]  # twelve 5-second bars add up to the replayed minute exactly
+        assert tuple(agg.loc[ts]) == pytest.approx(
+            (row.open, row.high, row.low, row.close, row.volume)
+        )
+    ib.cancelRealTimeBars(bars)

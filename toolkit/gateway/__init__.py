@@ -13,7 +13,8 @@ Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread m
 last, volume, close; snapshots too). Brackets (parentId + transmit), OCA groups, partial
 fills under a participation limit (share of each bar's volume), DAY expiry and GTC work.
 Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Tested with
-ib_async 2.1.0 and ib_insync 0.9.86. Not yet: real-time bars (answered with an error).
+ib_async 2.1.0 and ib_insync 0.9.86. Real-time bars are 5-second bars derived from the
+replayed minutes with a path model (they add up to each minute exactly).
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for

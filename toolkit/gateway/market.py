@@ -257,3 +257,40 @@ def bar_fields(bars: pd.DataFrame, daily: bool, format_date: int) -> list[str | 
             0,
         ]
     return out
+
+
+def five_second_bars(minute: pd.DataFrame) -> pd.DataFrame:
+    """Twelve 5-second bars per 1-minute bar from a path model: open -> first extreme ->
+    other extreme -> close in straight lines (the high first when the bar closes up), volume
+    split evenly (remainder to the last). Their aggregate is the minute bar exactly."""
+    rows = []
+    for ts, o, h, lo, c, v in zip(
+        minute.index,
+        minute["open"],
+        minute["high"],
+        minute["low"],
+        minute["close"],
+        minute["volume"],
+        strict=True,
+    ):
+        first, second = (h, lo) if c >= o else (lo, h)
+        knots_t = np.array([0.0, 20.0, 40.0, 60.0])
+        knots_p = np.array([o, first, second, c])
+        share = np.full(12, np.floor(v / 12))
+        share[-1] = v - share[:-1].sum()
+        for k in range(12):
+            t0, t1 = 5.0 * k, 5.0 * (k + 1)
+            inner = knots_t[(knots_t > t0) & (knots_t < t1)]
+            points = np.interp(np.concatenate(([t0], inner, [t1])), knots_t, knots_p)
+            rows.append(
+                (
+                    ts + pd.Timedelta(seconds=t0),
+                    points[0],
+                    points.max(),
+                    points.min(),
+                    points[-1],
+                    share[k],
+                )
+            )
+    out = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume"])
+    return out.set_index("time")

@@ -276,6 +276,24 @@ def historical_update(
     return [HISTORICAL_DATA_UPDATE, req_id, 0, date, o, c, h, lo, wap, volume]
 
 
+REAL_TIME_BARS = 50
+
+
+def realtime_bar(
+    req_id: int,
+    epoch: int,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    volume: float,
+    wap: float,
+    count: int,
+) -> list[str | int | float]:
+    """``realtimeBar``: time (epoch int), OHLC, volume, wap, count (int)."""
+    return [REAL_TIME_BARS, 3, req_id, epoch, o, h, lo, c, volume, wap, count]
+
+
 UPDATE_MKT_DEPTH = 12
 DEPTH_INSERT, DEPTH_UPDATE = 0, 1
 DEPTH_ASK, DEPTH_BID = 0, 1

@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 
 from toolkit.gateway import messages as m
-from toolkit.gateway.market import Market, SimClock, bar_fields
+from toolkit.gateway.market import Market, SimClock, bar_fields, five_second_bars
 from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
 from toolkit.gateway.subscriptions import (
     BarSubscription,
     DepthSubscription,
     QuoteSubscription,
+    RealtimeSubscription,
     depth_levels,
     quote,
 )
@@ -54,6 +55,7 @@ class GatewayState:
     bar_subs: dict[tuple[int, int], BarSubscription] = field(default_factory=dict)
     quote_subs: dict[tuple[int, int], QuoteSubscription] = field(default_factory=dict)
     depth_subs: dict[tuple[int, int], DepthSubscription] = field(default_factory=dict)
+    rt_subs: dict[tuple[int, int], RealtimeSubscription] = field(default_factory=dict)
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -309,11 +311,39 @@ class GatewayState:
             sub.session.send(m.depth_update(sub.req_id, k, op, m.DEPTH_BID, bp, bs))
             sub.session.send(m.depth_update(sub.req_id, k, op, m.DEPTH_ASK, ap, asz))
 
+    def send_realtime(self, sub: RealtimeSubscription) -> None:
+        """Every 5-second bar completed since the last push (derived from the minutes)."""
+        now = self.clock.now()
+        minute = self.market.intraday(sub.symbol)
+        if minute is None:
+            return
+        start = sub.last_time.floor("1min")
+        window = minute[(minute.index >= start) & (minute.index <= now)]
+        if window.empty:
+            return
+        bars = five_second_bars(window)
+        idx = pd.DatetimeIndex(bars.index)
+        done = bars[(idx >= sub.last_time) & (idx <= now - pd.Timedelta(seconds=5))]
+        o, h, lo, c, v = (
+            done[col].to_numpy(dtype=float) for col in ("open", "high", "low", "close", "volume")
+        )
+        for k in range(len(done)):
+            ts = pd.Timestamp(done.index[k])
+            wap = round((h[k] + lo[k] + c[k]) / 3.0, 6)
+            sub.session.send(
+                m.realtime_bar(
+                    sub.req_id, int(ts.timestamp()), o[k], h[k], lo[k], c[k], v[k], wap, 0
+                )
+            )
+            sub.last_time = ts + pd.Timedelta(seconds=5)
+
     def push_streams(self) -> None:
         """New quotes for streaming reqMktData; new or changed bars for keepUpToDate."""
         for sub in list(self.quote_subs.values()):
             if self.current_bar(sub.symbol)[0] != sub.last_bar:
                 self.send_quotes(sub)
+        for rt in list(self.rt_subs.values()):
+            self.send_realtime(rt)
         for depth in list(self.depth_subs.values()):
             if self.current_bar(depth.symbol)[0] != depth.last_bar:
                 self.send_depth(depth)
@@ -353,7 +383,13 @@ class GatewayState:
 
     def drop_subscriptions(self, session: Session) -> None:
         """A closed connection's streams end (clients do not cancel on disconnect)."""
-        for table in (self.bar_subs, self.quote_subs, self.depth_subs):
+        tables: tuple[dict[tuple[int, int], Any], ...] = (
+            self.bar_subs,
+            self.quote_subs,
+            self.depth_subs,
+            self.rt_subs,
+        )
+        for table in tables:
             for key in [k for k, v in table.items() if v.session is session]:
                 del table[key]
 

@@ -13,7 +13,12 @@ from toolkit.gateway import messages as m
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
 from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
-from toolkit.gateway.subscriptions import BarSubscription, DepthSubscription, QuoteSubscription
+from toolkit.gateway.subscriptions import (
+    BarSubscription,
+    DepthSubscription,
+    QuoteSubscription,
+    RealtimeSubscription,
+)
 
 if TYPE_CHECKING:
     from toolkit.gateway.server import GatewayState
@@ -33,7 +38,6 @@ PLACE_ORDER, CANCEL_ORDER, REQ_GLOBAL_CANCEL = 3, 4, 58
 REQ_MKT_DATA, CANCEL_MKT_DATA = 1, 2
 # Requests not implemented yet, answered with an error naming the request (never silence).
 _NOT_YET = {
-    50: "reqRealTimeBars",
     92: "reqPnL",
     94: "reqPnLSingle",
     87: "reqHeadTimeStamp",
@@ -46,8 +50,8 @@ _IGNORED = {
     CANCEL_POSITIONS,
     CANCEL_ACCOUNT_UPDATES_MULTI,
     CANCEL_ACCOUNT_SUMMARY,
-    51,
 }
+REQ_REAL_TIME_BARS, CANCEL_REAL_TIME_BARS = 50, 51
 REQ_MKT_DEPTH, CANCEL_MKT_DEPTH = 10, 11
 
 
@@ -82,6 +86,8 @@ class Session:
             CANCEL_ORDER: self._cancel_order,
             REQ_MKT_DATA: self._mkt_data,
             REQ_MKT_DEPTH: self._mkt_depth,
+            REQ_REAL_TIME_BARS: self._realtime_bars,
+            CANCEL_REAL_TIME_BARS: self._cancel_realtime_bars,
             CANCEL_MKT_DEPTH: self._cancel_mkt_depth,
             CANCEL_MKT_DATA: self._cancel_mkt_data,
             CANCEL_HISTORICAL_DATA: self._cancel_history,
@@ -408,6 +414,29 @@ class Session:
         sub = DepthSubscription(self, req, inst.symbol, rows, inst.min_tick)
         self.state.send_depth(sub, insert=True)
         self.state.depth_subs[(id(self), req)] = sub
+
+    def _realtime_bars(self, f: Fields) -> None:
+        req = int(f[2])
+        inst = self._require_instrument(f, 3, req)
+        if inst is None:
+            return
+        if self.state.market.intraday(inst.symbol) is None:
+            self.send(
+                m.error(
+                    req,
+                    m.HISTORICAL_DATA_ERROR,
+                    "Historical Market Data Service "
+                    f"error message:no intraday bars for {inst.symbol} to derive "
+                    "real-time bars from",
+                )
+            )
+            return
+        self.state.rt_subs[(id(self), req)] = RealtimeSubscription(
+            self, req, inst.symbol, self.state.clock.now()
+        )
+
+    def _cancel_realtime_bars(self, f: Fields) -> None:
+        self.state.rt_subs.pop((id(self), int(f[2])), None)
 
     def _cancel_mkt_depth(self, f: Fields) -> None:
         self.state.depth_subs.pop((id(self), int(f[2])), None)

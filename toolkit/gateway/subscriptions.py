@@ -52,6 +52,16 @@ def quote(close: float, volume: float, min_tick: float) -> tuple[float, float, f
 
 
 @dataclass
+class RealtimeSubscription:
+    """A reqRealTimeBars request: 5-second bars derived from the replayed minutes."""
+
+    session: Session
+    req_id: int
+    symbol: str
+    last_time: pd.Timestamp
+
+
+@dataclass
 class DepthSubscription:
     """A reqMktDepth request: ``rows`` levels a side, inserted once, then updated in place."""
 
