@@ -10,6 +10,7 @@ Public API (everything else is internal):
 * sweeps: :func:`sweep`, :func:`make_grid`, :func:`heatmap`, :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
   :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
+* live journal: :class:`Journal` (SQLite record of a paper/live session), :class:`JournalError`
 * configs and runs: :func:`load_config`, :func:`run_backtest`
 * errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
 """
@@ -35,6 +36,7 @@ from toolkit.engine import (
     simulate,
 )
 from toolkit.errors import ConfigError, DataError, OrderRejected, ToolkitError
+from toolkit.live import Journal, JournalError
 from toolkit.run import run_backtest
 from toolkit.strategies import Param, Strategy
 from toolkit.strategies import get as get_strategy
@@ -49,6 +51,8 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EngineSettings",
+    "Journal",
+    "JournalError",
     "OrderRejected",
     "Param",
     "RunConfig",

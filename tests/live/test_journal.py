@@ -1,0 +1,180 @@
+"""The SQLite journal: idempotent keys, atomic transactions, migrations, survival of kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.live import SCHEMA_VERSION, Journal, JournalError
+
+SESSION = "paper-20240314"
+
+
+def _journal(tmp_path: Path) -> Journal:
+    j = Journal(tmp_path / "state" / "journal.sqlite")
+    j.start_session(SESSION, mode="paper", account="DU123", config={"symbols": ["SPY"]})
+    return j
+
+
+def _order(j: Journal, ref: str, qty: float = 10.0) -> bool:
+    return j.record_order(
+        SESSION, order_ref=ref, symbol="SPY", action="BUY", quantity=qty, order_type="MKT"
+    )
+
+
+def test_new_file_is_created_at_current_schema(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        assert j.schema_version == SCHEMA_VERSION >= 1
+        assert (tmp_path / "state" / "journal.sqlite").exists()
+
+
+def test_order_ref_is_recorded_once(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        assert _order(j, "sma-SPY-2024-03-14T15:59")
+        assert not _order(j, "sma-SPY-2024-03-14T15:59", qty=99.0)
+        order = j.order("sma-SPY-2024-03-14T15:59")
+        assert order is not None and order.quantity == 10.0 and order.status == "PendingSubmit"
+        assert len(j.rows("orders", SESSION)) == 1
+
+
+def test_status_events_and_open_orders(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        _order(j, "a")
+        _order(j, "b")
+        j.record_order_status(
+            "a", status="Submitted", filled=0, remaining=10, avg_fill_price=0, broker_order_id=7
+        )
+        j.record_order_status("b", status="Filled", filled=10, remaining=0, avg_fill_price=500.0)
+        assert [o.order_ref for o in j.open_orders(SESSION)] == ["a"]
+        a = j.order("a")
+        assert a is not None and a.broker_order_id == 7 and a.status == "Submitted"
+        assert [e["status"] for e in j.rows("order_events", SESSION)] == ["Submitted", "Filled"]
+
+
+def test_fills_are_idempotent_and_commissions_attach(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        _order(j, "a")
+        fill = dict(
+            exec_id="0001.01", order_ref="a", symbol="SPY", side="BOT", shares=10.0, price=512.25
+        )
+        assert j.record_fill(**fill)  # type: ignore[arg-type]
+        assert not j.record_fill(**fill)  # type: ignore[arg-type]
+        j.record_commission("0001.01", 1.0)
+        (row,) = j.rows("fills", SESSION)
+        assert row["commission"] == 1.0 and row["price"] == 512.25
+        assert j.net_position(SESSION, "SPY") == 10.0
+        with pytest.raises(JournalError, match="unknown execution 'nope'"):
+            j.record_commission("nope", 1.0)
+
+
+def test_fill_for_unknown_order_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j, pytest.raises(JournalError, match="refused to record"):
+        j.record_fill(
+            exec_id="x", order_ref="never-sent", symbol="SPY", side="BOT", shares=1.0, price=1.0
+        )
+    with Journal(tmp_path / "state" / "journal.sqlite") as j:
+        assert j.rows("fills") == []
+
+
+def test_transaction_rolls_back_every_row_on_error(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        with pytest.raises(RuntimeError), j.transaction():
+            _order(j, "a")
+            j.record_order_status("a", status="Submitted", filled=0, remaining=10, avg_fill_price=0)
+            raise RuntimeError("crash between writes")
+        assert j.rows("orders") == [] and j.rows("order_events") == []
+        _order(j, "a")  # the journal is still usable
+        assert len(j.rows("orders")) == 1
+
+
+def test_resuming_a_session_needs_the_same_config(tmp_path: Path) -> None:
+    _journal(tmp_path).close()
+    with Journal(tmp_path / "state" / "journal.sqlite") as j:
+        j.start_session(SESSION, mode="paper", account="DU123", config={"symbols": ["SPY"]})
+        with pytest.raises(JournalError, match="different config"):
+            j.start_session(SESSION, mode="paper", account="DU123", config={"symbols": ["QQQ"]})
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(JournalError, match="newer than this toolkit"):
+        Journal(path)
+
+
+def test_garbage_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError, match="not a readable journal"):
+        Journal(path)
+
+
+def test_unknown_table_is_named(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j, pytest.raises(JournalError, match="'trades'"):
+        j.rows("trades")
+
+
+def test_rows_survive_kill_9(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL loses nothing it had committed."""
+    path = tmp_path / "j.sqlite"
+    script = textwrap.dedent(f"""
+        import os, sys
+        from toolkit.live import Journal
+        j = Journal({str(path)!r})
+        j.start_session("s", mode="paper", account="DU1", config={{}})
+        for i in range(200):
+            j.record_order("s", order_ref=f"o{{i}}", symbol="SPY", action="BUY",
+                           quantity=1.0, order_type="MKT")
+            j.record_fill(exec_id=f"e{{i}}", order_ref=f"o{{i}}", symbol="SPY", side="BOT",
+                          shares=1.0, price=100.0 + i)
+        print("written", flush=True)
+        sys.stdin.read()
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with Journal(path) as j:
+        assert len(j.rows("orders", "s")) == 200
+        assert len(j.rows("fills", "s")) == 200
+        assert j.net_position("s", "SPY") == 200.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["BOT", "SLD"]), st.integers(1, 500)), max_size=30))
+def test_replayed_executions_never_double_count(
+    tmp_path_factory: pytest.TempPathFactory, fills: list[tuple[str, int]]
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "j.sqlite"
+    with Journal(path) as j:
+        j.start_session("s", mode="paper", account="DU1", config={})
+        j.record_order(
+            "s", order_ref="o", symbol="SPY", action="BUY", quantity=1.0, order_type="MKT"
+        )
+        for replay in range(2):  # the second pass is IB re-sending executions after a restart
+            for i, (side, shares) in enumerate(fills):
+                new = j.record_fill(
+                    exec_id=f"e{i}",
+                    order_ref="o",
+                    symbol="SPY",
+                    side=side,
+                    shares=float(shares),
+                    price=100.0,
+                )
+                assert new == (replay == 0)
+        expected = sum(s if side == "BOT" else -s for side, s in fills)
+        assert j.net_position("s", "SPY") == expected

@@ -1,0 +1,472 @@
+"""SQLite journal of a live or paper session: the record that survives kill -9.
+
+Every decision, order, status change, fill, commission, position and equity snapshot is one
+row, written in its own transaction (or a caller's :meth:`Journal.transaction`) with
+``synchronous=FULL`` in WAL mode, so a row the caller saw committed is on disk when the
+process dies. Orders are keyed by the ``orderRef`` the bridge gives IBKR; fills by IB's
+``execId``. Both keys make re-recording idempotent, which is how a restart that replays the
+broker's executions avoids duplicate rows, and how the bridge knows an intended order was
+already sent. The schema is versioned with ``PRAGMA user_version`` and upgraded by the
+ordered migrations below; a file written by a newer toolkit is refused, not guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+
+
+class JournalError(ToolkitError):
+    """The journal file cannot be opened, upgraded or written."""
+
+
+# Each entry upgrades the schema from version i to i + 1. Never edit a shipped entry: append.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        mode TEXT NOT NULL CHECK (mode IN ('paper', 'live', 'simulated')),
+        account TEXT NOT NULL,
+        config_json TEXT NOT NULL
+    );
+    CREATE TABLE decisions (
+        decision_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        bar_time TEXT NOT NULL,
+        signal REAL NOT NULL,
+        price REAL NOT NULL,
+        target_qty REAL NOT NULL,
+        current_qty REAL NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE orders (
+        order_ref TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        decision_id INTEGER REFERENCES decisions(decision_id),
+        ts TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('BUY', 'SELL')),
+        quantity REAL NOT NULL CHECK (quantity > 0),
+        order_type TEXT NOT NULL,
+        limit_price REAL,
+        aux_price REAL,
+        parent_ref TEXT,
+        broker_order_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'PendingSubmit'
+    );
+    CREATE TABLE order_events (
+        event_id INTEGER PRIMARY KEY,
+        order_ref TEXT NOT NULL REFERENCES orders(order_ref),
+        ts TEXT NOT NULL,
+        status TEXT NOT NULL,
+        filled REAL NOT NULL,
+        remaining REAL NOT NULL,
+        avg_fill_price REAL NOT NULL,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE fills (
+        exec_id TEXT PRIMARY KEY,
+        order_ref TEXT NOT NULL REFERENCES orders(order_ref),
+        ts TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('BOT', 'SLD')),
+        shares REAL NOT NULL CHECK (shares > 0),
+        price REAL NOT NULL,
+        commission REAL
+    );
+    CREATE TABLE positions (
+        snapshot_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        quantity REAL NOT NULL,
+        avg_cost REAL NOT NULL
+    );
+    CREATE TABLE equity (
+        snapshot_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        net_liquidation REAL NOT NULL,
+        cash REAL NOT NULL,
+        realized_pnl REAL NOT NULL,
+        unrealized_pnl REAL NOT NULL
+    );
+    CREATE TABLE guard_events (
+        event_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        guard TEXT NOT NULL,
+        symbol TEXT,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX orders_by_session ON orders(session_id, status);
+    CREATE INDEX fills_by_order ON fills(order_ref);
+    CREATE INDEX decisions_by_session ON decisions(session_id, ts);
+    """,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# orderStatus values after which IB sends nothing more for the order.
+_FINAL_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """An order as the journal last saw it."""
+
+    order_ref: str
+    session_id: str
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    limit_price: float | None
+    aux_price: float | None
+    parent_ref: str | None
+    broker_order_id: int | None
+    status: str
+
+
+class Journal:
+    """One SQLite file holding every session's record; safe to reopen after a crash."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(
+                f"{self.path}: cannot open the journal ({exc}); check the directory exists "
+                "and is writable"
+            ) from exc
+        self._db.row_factory = sqlite3.Row
+        self._depth = 0
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise JournalError(
+                f"{self.path}: not a readable journal ({exc}); move it aside and start a new one"
+            ) from exc
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"{self.path}: journal schema version {version} is newer than this toolkit "
+                f"understands ({SCHEMA_VERSION}); upgrade the toolkit to read it"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                # executescript would commit our transaction; run statements one by one.
+                for statement in _MIGRATIONS[target - 1].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={target}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes so they land together or not at all; nests (inner blocks join)."""
+        if self._depth == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._db.execute("COMMIT")
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self.transaction():
+            try:
+                return self._db.execute(sql, params)
+            except sqlite3.IntegrityError as exc:
+                raise JournalError(f"{self.path}: refused to record a row: {exc}") from exc
+
+    # -- writes --------------------------------------------------------------------------
+
+    def start_session(
+        self, session_id: str, *, mode: str, account: str, config: Mapping[str, Any]
+    ) -> None:
+        """Open a session, or resume it after a restart (the config must then match)."""
+        row = self._db.execute(
+            "SELECT config_json FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        config_json = json.dumps(config, sort_keys=True, default=str)
+        if row is not None:
+            if row["config_json"] != config_json:
+                raise JournalError(
+                    f"{self.path}: session {session_id!r} was started with a different config; "
+                    "resume it with the same config or start a new session id"
+                )
+            self._write("UPDATE sessions SET ended_at = NULL WHERE session_id = ?", (session_id,))
+            return
+        self._write(
+            "INSERT INTO sessions (session_id, started_at, mode, account, config_json) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (session_id, _now(), mode, account, config_json),
+        )
+
+    def end_session(self, session_id: str) -> None:
+        self._write("UPDATE sessions SET ended_at = ? WHERE session_id = ?", (_now(), session_id))
+
+    def record_decision(
+        self,
+        session_id: str,
+        *,
+        strategy: str,
+        symbol: str,
+        bar_time: str,
+        signal: float,
+        price: float,
+        target_qty: float,
+        current_qty: float,
+        note: str = "",
+    ) -> int:
+        """Store what the signal function asked for at a bar; returns the decision id."""
+        cur = self._write(
+            "INSERT INTO decisions (session_id, ts, strategy, symbol, bar_time, signal, price, "
+            "target_qty, current_qty, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                _now(),
+                strategy,
+                symbol,
+                bar_time,
+                signal,
+                price,
+                target_qty,
+                current_qty,
+                note,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def record_order(
+        self,
+        session_id: str,
+        *,
+        order_ref: str,
+        symbol: str,
+        action: str,
+        quantity: float,
+        order_type: str,
+        limit_price: float | None = None,
+        aux_price: float | None = None,
+        parent_ref: str | None = None,
+        decision_id: int | None = None,
+    ) -> bool:
+        """Record an order before it is sent; False when ``order_ref`` is already journaled.
+
+        Call this first and send only on True: after a crash between the two steps the
+        restart finds the ref here and reconciles with the broker instead of sending again.
+        """
+        cur = self._write(
+            "INSERT OR IGNORE INTO orders (order_ref, session_id, decision_id, ts, symbol, "
+            "action, quantity, order_type, limit_price, aux_price, parent_ref) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                order_ref,
+                session_id,
+                decision_id,
+                _now(),
+                symbol,
+                action,
+                quantity,
+                order_type,
+                limit_price,
+                aux_price,
+                parent_ref,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def record_order_status(
+        self,
+        order_ref: str,
+        *,
+        status: str,
+        filled: float,
+        remaining: float,
+        avg_fill_price: float,
+        broker_order_id: int | None = None,
+        message: str = "",
+    ) -> None:
+        """Append a status event and update the order's current status together."""
+        with self.transaction():
+            self._write(
+                "INSERT INTO order_events (order_ref, ts, status, filled, remaining, "
+                "avg_fill_price, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (order_ref, _now(), status, filled, remaining, avg_fill_price, message),
+            )
+            self._write(
+                "UPDATE orders SET status = ?, broker_order_id = COALESCE(?, broker_order_id) "
+                "WHERE order_ref = ?",
+                (status, broker_order_id, order_ref),
+            )
+
+    def record_fill(
+        self,
+        *,
+        exec_id: str,
+        order_ref: str,
+        symbol: str,
+        side: str,
+        shares: float,
+        price: float,
+        ts: str | None = None,
+        commission: float | None = None,
+    ) -> bool:
+        """Store an execution once; False when ``exec_id`` was already journaled."""
+        cur = self._write(
+            "INSERT OR IGNORE INTO fills (exec_id, order_ref, ts, symbol, side, shares, price, "
+            "commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (exec_id, order_ref, ts or _now(), symbol, side, shares, price, commission),
+        )
+        return cur.rowcount == 1
+
+    def record_commission(self, exec_id: str, commission: float) -> None:
+        """Attach IB's commission report to its execution (they arrive separately)."""
+        cur = self._write(
+            "UPDATE fills SET commission = ? WHERE exec_id = ?", (commission, exec_id)
+        )
+        if cur.rowcount != 1:
+            raise JournalError(
+                f"{self.path}: commission report for unknown execution {exec_id!r}; record "
+                "the fill first"
+            )
+
+    def record_position(
+        self, session_id: str, *, symbol: str, quantity: float, avg_cost: float
+    ) -> None:
+        self._write(
+            "INSERT INTO positions (session_id, ts, symbol, quantity, avg_cost) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (session_id, _now(), symbol, quantity, avg_cost),
+        )
+
+    def record_equity(
+        self,
+        session_id: str,
+        *,
+        net_liquidation: float,
+        cash: float,
+        realized_pnl: float,
+        unrealized_pnl: float,
+    ) -> None:
+        self._write(
+            "INSERT INTO equity (session_id, ts, net_liquidation, cash, realized_pnl, "
+            "unrealized_pnl) VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, _now(), net_liquidation, cash, realized_pnl, unrealized_pnl),
+        )
+
+    def record_guard(
+        self, session_id: str, *, guard: str, detail: str, symbol: str | None = None
+    ) -> None:
+        """Store a risk guard that fired, with what it saw."""
+        self._write(
+            "INSERT INTO guard_events (session_id, ts, guard, symbol, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (session_id, _now(), guard, symbol, detail),
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def order(self, order_ref: str) -> JournalOrder | None:
+        row = self._db.execute(
+            "SELECT order_ref, session_id, symbol, action, quantity, order_type, limit_price, "
+            "aux_price, parent_ref, broker_order_id, status FROM orders WHERE order_ref = ?",
+            (order_ref,),
+        ).fetchone()
+        return None if row is None else JournalOrder(*tuple(row))
+
+    def open_orders(self, session_id: str) -> list[JournalOrder]:
+        """Orders the journal does not yet know to be final: the set to reconcile on restart."""
+        marks = ",".join("?" * len(_FINAL_STATUSES))
+        rows = self._db.execute(
+            "SELECT order_ref, session_id, symbol, action, quantity, order_type, limit_price, "
+            "aux_price, parent_ref, broker_order_id, status FROM orders "
+            f"WHERE session_id = ? AND status NOT IN ({marks}) ORDER BY ts, order_ref",
+            (session_id, *sorted(_FINAL_STATUSES)),
+        ).fetchall()
+        return [JournalOrder(*tuple(r)) for r in rows]
+
+    def net_position(self, session_id: str, symbol: str) -> float:
+        """Shares held from this session's journaled fills (BOT minus SLD)."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(CASE f.side WHEN 'BOT' THEN f.shares ELSE -f.shares END), 0) "
+            "FROM fills f JOIN orders o ON o.order_ref = f.order_ref "
+            "WHERE o.session_id = ? AND f.symbol = ?",
+            (session_id, symbol),
+        ).fetchone()
+        return float(row[0])
+
+    def rows(self, table: str, session_id: str | None = None) -> list[dict[str, Any]]:
+        """All rows of a journal table (optionally one session's), oldest first."""
+        if table not in _TABLES:
+            raise JournalError(f"unknown journal table {table!r}; one of {sorted(_TABLES)}")
+        if session_id is None or table in ("order_events", "fills"):
+            sql = f"SELECT * FROM {table}"
+            params: tuple[str, ...] = ()
+            if session_id is not None:
+                sql += " WHERE order_ref IN (SELECT order_ref FROM orders WHERE session_id = ?)"
+                params = (session_id,)
+        else:
+            sql, params = f"SELECT * FROM {table} WHERE session_id = ?", (session_id,)
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY rowid", params).fetchall()]
+
+
+_TABLES = frozenset(
+    {
+        "sessions",
+        "decisions",
+        "orders",
+        "order_events",
+        "fills",
+        "positions",
+        "equity",
+        "guard_events",
+    }
+)
