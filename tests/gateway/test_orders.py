@@ -156,9 +156,9 @@ def test_cancel_modify_global_cancel_and_rejections(gw) -> None:
 
 def test_reconnect_sees_executions_and_fresh_order_ids(gw) -> None:
     ib, spy = _client(gw, 5)
-    trade = ib.placeOrder(spy, MarketOrder("BUY", 20))
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 20, orderRef="sma-SPY-1"))
     _wait(ib, lambda: trade.orderStatus.status == "Filled")
-    working = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
+    working = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00, orderRef="sma-SPY-2"))
     _wait(ib, lambda: working.orderStatus.status == "Submitted")
     used = working.order.orderId
     ib.disconnect()
@@ -168,7 +168,10 @@ def test_reconnect_sees_executions_and_fresh_order_ids(gw) -> None:
         fills = again.fills()
         assert [f.execution.shares for f in fills] == [20]
         assert fills[0].commissionReport.commission > 0
-        assert any(t.order.orderId == used for t in again.openTrades())
+        assert fills[0].execution.orderRef == "sma-SPY-1"  # how a restart reconciles
+        assert [(t.order.orderId, t.order.orderRef) for t in again.openTrades()] == [
+            (used, "sma-SPY-2")
+        ]
         assert again.client.getReqId() > used  # never reuses an order id
         assert again.positions()[0].position == 20
     finally:
