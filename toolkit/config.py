@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from toolkit.data.loader import Adjust
 from toolkit.engine.commissions import Commission, ibkr_fixed, ibkr_tiered, no_costs, proportional
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
+from toolkit.risk import RiskLimits, TradingHours
 
 _COST_MODELS = ("ibkr_fixed", "ibkr_tiered", "proportional", "none")
 
@@ -103,6 +105,7 @@ class RunConfig:
     params: dict[str, float]
     engine: EngineSettings
     weights: tuple[float, ...] | None = None
+    risk: RiskLimits = field(default_factory=RiskLimits)
     grid: GridConfig | None = None
     walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     montecarlo: MonteCarloConfig = field(default_factory=MonteCarloConfig)
@@ -205,6 +208,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
             "engine",
             "costs",
             "exits",
+            "risk",
             "grid",
             "walkforward",
             "montecarlo",
@@ -269,6 +273,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         params=params,
         engine=engine,
         weights=tuple(float(w) for w in weights) if weights is not None else None,
+        risk=parse_risk(path, raw.get("risk", {})),
         grid=_grid(path, raw["grid"], strategy) if "grid" in raw else None,
         walkforward=_walkforward(path, raw.get("walkforward", {})),
         montecarlo=_montecarlo(path, raw.get("montecarlo", {})),
@@ -315,6 +320,53 @@ def _data(path: Path, table: Any) -> DataConfig:
         benchmark=(sec.get("benchmark", str, "SPY") or None),
         dir=root,
     )
+
+
+def parse_risk(path: Path, table: Any) -> RiskLimits:
+    """``[risk]``: limits shared by backtests and live sessions (see toolkit.risk)."""
+    sec = _Section(
+        path,
+        "risk",
+        table,
+        (
+            "max_position",
+            "max_order",
+            "max_gross",
+            "daily_loss",
+            "max_drawdown",
+            "max_orders_per_minute",
+            "trading_hours",
+        ),
+    )
+    hours = sec.get("trading_hours", list)
+    window: TradingHours | None = None
+    if hours is not None:
+        try:
+            start, end = (_clock(h) for h in hours)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{sec.where('trading_hours')} = {hours!r}: give two New York times, e.g. "
+                '["09:30", "16:00"].'
+            ) from None
+        if not start < end:
+            raise ConfigError(f"{sec.where('trading_hours')}: the start must be before the end.")
+        window = TradingHours(start, end)
+    return RiskLimits(
+        max_position=sec.get("max_position", float, None, low=0.0),
+        max_order=sec.get("max_order", float, None, low=0.0),
+        max_gross=sec.get("max_gross", float, None, low=0.0, high=100.0),
+        daily_loss=sec.get("daily_loss", float, None, low=0.0, high=1.0),
+        max_drawdown=sec.get("max_drawdown", float, None, low=0.0, high=1.0),
+        max_orders_per_minute=sec.get("max_orders_per_minute", int, None, low=1),
+        trading_hours=window,
+    )
+
+
+def _clock(text: Any) -> dt_time:
+    if not isinstance(text, str):
+        raise TypeError(text)
+    hh, mm = text.split(":")
+    return dt_time(int(hh), int(mm))
 
 
 def _costs(path: Path, table: Any) -> Commission:

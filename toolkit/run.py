@@ -72,7 +72,7 @@ def run_backtest(
         f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars "
         "(the first run on a machine compiles numba kernels, a few seconds; cached after)"
     )
-    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights)
+    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
     files: dict[str, Path] = {}
     out_dir = None
     if reports_root is not None:

@@ -11,6 +11,7 @@ from numba import njit
 
 from toolkit.engine.commissions import commission_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
+from toolkit.risk.rules import MAX_GROSS, cap_order_nb, desired_shares_nb, kill_switch_nb
 
 # Order record columns.
 O_BAR, O_SYM, O_QTY, O_PRICE, O_COMM, O_REASON, O_REF, O_TYPE = range(8)
@@ -161,13 +162,18 @@ def simulate_nb(
     band: float,
     max_leverage: float,
     fractional: bool,
+    risk: np.ndarray,
+    day_id: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one portfolio; return (equity, cash, positions, orders, trades).
 
     ``equity``/``cash`` are (n_bars,) marked at each close; ``positions`` (n_bars, n_symbols)
     in shares; ``orders`` (k, ORDER_COLS) and ``trades`` (t, TRADE_COLS) records. Stop
     distances are fractions of the entry price (NaN = off). Targets are clipped to
-    [-max_leverage, max_leverage] and scaled by ``weights``.
+    [-max_leverage, max_leverage] and scaled by ``weights``. ``risk`` is a RiskLimits
+    vector (toolkit.risk.rules): orders are trimmed to its limits at the close, and when the
+    daily-loss or drawdown switch fires (``day_id`` numbers the trading days) every position
+    is closed and no new one is opened for the rest of the run.
     """
     n, m = close.shape
     equity = np.empty(n)
@@ -190,6 +196,11 @@ def simulate_nb(
     month_vol = 0.0
     month = month_id[0] if n > 0 else 0
     use_stops = not (np.isnan(stop_loss) and np.isnan(take_profit) and np.isnan(trailing_stop))
+    killed = False
+    peak_equity = init_cash
+    day_start = init_cash
+    day = day_id[0] if n > 0 else 0
+    use_gross = np.isfinite(risk[MAX_GROSS])
 
     for b in range(n):
         if month_id[b] != month:
@@ -316,9 +327,15 @@ def simulate_nb(
         value = cash
         for j in range(m):
             value += pos[j] * close[b, j]
+        if day_id[b] != day:
+            day = day_id[b]
+            day_start = equity[b - 1]
+        peak_equity = max(peak_equity, value)
+        if not killed and kill_switch_nb(value, peak_equity, day_start, risk) != 0:
+            killed = True
         for phase in range(2):
             for j in range(m):
-                tgt = target[b, j]
+                tgt = 0.0 if killed else target[b, j]
                 if np.isnan(tgt):
                     continue
                 tgt = min(max(tgt, -max_leverage), max_leverage)
@@ -327,14 +344,21 @@ def simulate_nb(
                 if not rebalance_always and tgt == acted[j]:
                     continue
                 c = close[b, j]
-                want = tgt * weights[j] * value / c
-                if not fractional:
-                    want = np.trunc(want)
+                want = desired_shares_nb(tgt, weights[j], value, c, fractional)
                 delta = want - pos[j]
                 if abs(delta) <= _EPS * max(abs(pos[j]), 1.0):
                     acted[j] = tgt
                     continue
                 if tgt != 0.0 and band > 0.0 and abs(delta) * c < band * value:
+                    continue
+                gross_other = 0.0
+                if use_gross:
+                    for k in range(m):
+                        if k != j:
+                            gross_other += abs(pos[k]) * close[b, k]
+                delta, _ = cap_order_nb(delta, pos[j], c, value, gross_other, risk, fractional)
+                if delta == 0.0:
+                    acted[j] = tgt
                     continue
                 if (phase == 0) != (delta < 0):
                     continue

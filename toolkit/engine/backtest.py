@@ -14,6 +14,7 @@ from toolkit.engine import _kernels as k
 from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
+from toolkit.risk import RiskLimits
 from toolkit.strategies.spec import Strategy
 
 _FIELDS = ("open", "high", "low", "close", "volume")
@@ -53,6 +54,17 @@ def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.year * 12 + index.month, dtype=np.int64)
 
 
+def day_ids(index: pd.DatetimeIndex) -> np.ndarray:
+    """New York trading day of each bar as an integer, for the daily-loss limit (daily bars
+    are stamped at midnight UTC and keep their date)."""
+    idx = pd.DatetimeIndex(index)
+    if len(idx) and (idx.hour == 0).all() and (idx.minute == 0).all():
+        days = idx.tz_localize(None) if idx.tz is not None else idx
+    else:
+        days = (idx.tz_convert("America/New_York") if idx.tz is not None else idx).tz_localize(None)
+    return np.asarray(days.normalize().asi8 // 86_400_000_000_000, dtype=np.int64)
+
+
 def kernel_settings(
     s: EngineSettings,
 ) -> tuple[float, bool, int, float, float, float, float, float, bool, float, float, bool]:
@@ -81,11 +93,13 @@ def simulate(
     targets: pd.DataFrame | pd.Series,
     settings: EngineSettings | None = None,
     weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
 ) -> BacktestResult:
     """Simulate target exposures (signed fractions of equity per symbol) on ``bars``.
 
     NaN in ``targets`` means "no instruction this bar". ``weights`` scale each symbol's
-    target (default 1/number of symbols, i.e. equal sleeves).
+    target (default 1/number of symbols, i.e. equal sleeves). ``risk`` applies the same
+    limits and kill switch as a live session (toolkit.risk).
     """
     s = settings or EngineSettings()
     panel = as_panel(bars)
@@ -109,6 +123,8 @@ def simulate(
         s.commission.vector(),
         month_ids(idx),
         *kernel_settings(s),
+        (risk or RiskLimits()).vector(),
+        day_ids(idx),
     )
     eq = pd.Series(equity, index=idx, name="equity")
     prev = np.concatenate([[s.init_cash], equity[:-1]])
@@ -189,9 +205,10 @@ def backtest(
     params: Mapping[str, Any] | None = None,
     settings: EngineSettings | None = None,
     weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (a registered name or a Strategy) on ``bars`` and simulate its targets."""
     strat = strategies.get(strategy) if isinstance(strategy, str) else strategy
     resolved = strat.resolve(params)
-    result = simulate(bars, strategy_targets(bars, strat, resolved), settings, weights)
+    result = simulate(bars, strategy_targets(bars, strat, resolved), settings, weights, risk)
     return replace(result, strategy=strat.name, params=resolved)

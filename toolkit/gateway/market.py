@@ -2,7 +2,9 @@
 
 Contracts: every symbol with a daily file is a US stock/ETF on SMART with a stable conId.
 History: daily bars from ``data/daily``; intraday bars where an intraday file exists (SPY
-1-minute), resampled to the requested bar size. Prices are served as stored (no dividend
+1-minute), resampled to the requested bar size. A daily bar (stamped at midnight UTC of its
+date) exists only from its session's close, 16:00 New York: before that the simulator would
+be leaking the day's close. Prices are served as stored (no dividend
 adjustment) for TRADES and MIDPOINT; ADJUSTED_LAST uses the total-return adjustment.
 """
 
@@ -42,6 +44,22 @@ _BAR_SIZES = {
 }
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 NEW_YORK = "America/New_York"
+SESSION_CLOSE_HOUR = 16  # New York
+
+
+def daily_cutoff(now: pd.Timestamp) -> pd.Timestamp:
+    """Label of the latest daily bar whose session had closed by ``now``."""
+    local = now.tz_convert(NEW_YORK)
+    day = local.normalize().tz_localize(None)
+    if local.hour < SESSION_CLOSE_HOUR:
+        day -= pd.Timedelta(days=1)
+    return day.tz_localize("UTC")
+
+
+def session_close(label: pd.Timestamp) -> pd.Timestamp:
+    """When the daily bar labelled ``label`` completes: 16:00 New York on its date."""
+    local = pd.Timestamp(label.date()).tz_localize(NEW_YORK)
+    return (local + pd.Timedelta(hours=SESSION_CLOSE_HOUR)).tz_convert("UTC")
 
 
 class HistoryError(Exception):
@@ -112,19 +130,20 @@ class Market:
         frame = self._intraday[symbol]
         return None if frame.empty else frame
 
-    def price_bars(self, symbol: str, now: pd.Timestamp) -> pd.DataFrame:
-        """The finest bars covering ``now``: SPY 1-minute inside its range, else daily."""
+    def price_bars(self, symbol: str, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.Timestamp]:
+        """The finest bars covering ``now`` (SPY 1-minute inside its range, else daily) and
+        the last label among them that has completed by ``now``."""
         intraday = self.intraday(symbol)
         if intraday is not None and intraday.index[0] <= now <= intraday.index[-1] + pd.Timedelta(
             days=1
         ):
-            return intraday
-        return self.daily(symbol)
+            return intraday, now
+        return self.daily(symbol), daily_cutoff(now)
 
     def last_time(self) -> pd.Timestamp:
-        """The end of the shipped daily history: the default 'now' of the simulated clock."""
+        """The close of the last shipped daily bar: the default 'now' of the simulated clock."""
         symbol = "SPY" if "SPY" in self.instruments else next(iter(self.instruments))
-        return pd.Timestamp(self.daily(symbol).index[-1])
+        return session_close(pd.Timestamp(self.daily(symbol).index[-1]))
 
     def history(
         self, symbol: str, end: pd.Timestamp, duration: str, bar_size: str, what: str, use_rth: bool
@@ -169,6 +188,7 @@ class Market:
             )
         if rule in ("1D", "1W", "1M"):
             bars = self.daily(symbol, adjusted=what == "ADJUSTED_LAST")
+            end = min(end, daily_cutoff(end))
         else:
             intraday = self.intraday(symbol)
             if intraday is None:

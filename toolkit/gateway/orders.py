@@ -52,6 +52,8 @@ class SimOrder:
     avg_price: float = 0.0
     last_bar: pd.Timestamp | None = None  # the last bar this order has been checked against
     placed_bar: pd.Timestamp | None = None  # the current bar when the order arrived
+    working_day: pd.Timestamp = pd.Timestamp.min  # DAY orders: first session they work in
+    session_day: pd.Timestamp | None = None  # DAY orders: the session they are working in
     trailing_percent: float | None = None  # TRAIL: percent instead of the aux amount
     trail_stop: float | None = None  # TRAIL: current stop level (moves with the best price)
     triggered: bool = False  # STP LMT: the stop has triggered and the limit now works
@@ -112,6 +114,10 @@ class Book:
                 201,
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
+            )
+        if order.tif == "OPG" and order.order_type not in ("MKT", "LMT"):
+            raise OrderRejected(
+                201, "Order rejected - reason: OPG (at the open) is only valid for MKT and LMT"
             )
         needs: tuple[float | None, ...] = {
             "MKT": (),

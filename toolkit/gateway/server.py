@@ -14,8 +14,15 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.engine.commissions import Commission
 from toolkit.gateway import messages as m
-from toolkit.gateway.market import Market, SimClock, bar_fields, five_second_bars
+from toolkit.gateway.market import (
+    SESSION_CLOSE_HOUR,
+    Market,
+    SimClock,
+    bar_fields,
+    five_second_bars,
+)
 from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
 from toolkit.gateway.subscriptions import (
@@ -38,6 +45,14 @@ def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
     if ts.hour == 0 and ts.minute == 0:
         return ts.normalize().tz_localize(None)
     return ts.tz_convert(NEW_YORK).normalize().tz_localize(None)
+
+
+def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
+    """The New York session a DAY order placed at ``placed`` works in: today's until the
+    16:00 close, the next one after it."""
+    local = placed.tz_convert(NEW_YORK)
+    day = local.normalize().tz_localize(None)
+    return day + pd.Timedelta(days=1) if local.hour >= SESSION_CLOSE_HOUR else day
 
 
 @dataclass
@@ -75,9 +90,8 @@ class GatewayState:
     # -- prices --------------------------------------------------------------------------
     def current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
         """The last completed bar at the simulated time (finest resolution available)."""
-        now = self.clock.now()
-        bars = self.market.price_bars(symbol, now)
-        i = int(bars.index.searchsorted(now, side="right")) - 1
+        bars, done = self.market.price_bars(symbol, self.clock.now())
+        i = int(bars.index.searchsorted(done, side="right")) - 1
         i = max(i, 0)
         return pd.Timestamp(bars.index[i]), bars.iloc[i]
 
@@ -174,6 +188,9 @@ class GatewayState:
         when, bar = self.current_bar(order.symbol)
         order.last_bar = when
         order.placed_bar = when
+        order.working_day = _working_day(self.clock.now())
+        if order.tif == "OPG":
+            return  # at-the-open orders wait for the next session's opening bar
         close = float(bar["close"])
         side = order.side
         if order.order_type == "TRAIL" and order.trail_stop is None:
@@ -201,17 +218,27 @@ class GatewayState:
         for order in list(self.book.orders.values()):
             if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
                 continue
-            bars = self.market.price_bars(order.symbol, now)
-            new = bars[(bars.index > order.last_bar) & (bars.index <= now)]
+            bars, done = self.market.price_bars(order.symbol, now)
+            new = bars[(bars.index > order.last_bar) & (bars.index <= done)]
             for i in range(len(new)):
                 when = pd.Timestamp(new.index[i])
-                if order.tif in ("DAY", "") and _session_day(when) > _session_day(order.placed_bar):
-                    self.cancel(order)  # end of day: IB cancels unfilled DAY orders
-                    break
+                day = _session_day(when)
+                if order.tif in ("DAY", "") and day >= order.working_day:
+                    if order.session_day is None:
+                        order.session_day = day
+                    elif day > order.session_day:
+                        self.cancel(order)  # end of day: IB cancels unfilled DAY orders
+                        break
                 order.last_bar = when
-                fill = self.book.try_fill(order, new.iloc[i], when, at_market=False)
+                bar = new.iloc[i]
+                if order.tif == "OPG":  # only the opening price is on offer
+                    bar = bar.copy()
+                    bar["high"] = bar["low"] = bar["close"] = bar["open"]
+                fill = self.book.try_fill(order, bar, when, at_market=False)
                 if fill is not None:
                     self.on_fill(fill)
+                if order.tif == "OPG" and order.status not in DONE:
+                    self.cancel(order)  # the opening auction is over: the rest is cancelled
                 if order.status in DONE:
                     break
 
@@ -418,11 +445,16 @@ class Gateway:
         account: str = "DU1234567",
         cash: float = 1_000_000.0,
         participation: float = 0.1,
+        commission: Commission | None = None,
+        slippage_bps: float = 0.0,
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
         self.state = GatewayState(market, SimClock(begin, speed), account, cash)
         self.state.book.participation = participation
+        self.state.book.slippage = slippage_bps / 1e4
+        if commission is not None:
+            self.state.book.commission = commission
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None

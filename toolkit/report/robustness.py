@@ -133,7 +133,7 @@ def run_montecarlo(
     from toolkit.run import load_bars
 
     bars = load_bars(cfg)
-    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights)
+    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
     m = cfg.montecarlo
     out = _out_dir(cfg, "montecarlo", reports_root)
     files: dict[str, Path] = {}

@@ -1,0 +1,11 @@
+"""One risk rulebook for the backtest engine and the live bridge.
+
+:mod:`toolkit.risk.rules` holds the numba functions both runtimes call: how a target
+exposure becomes a share count, how an order is trimmed to the position, order-notional and
+gross-exposure limits, and when the daily-loss or drawdown kill switch fires.
+:class:`RiskLimits` is the ``[risk]`` table of a config.
+"""
+
+from toolkit.risk.limits import RiskLimits, TradingHours
+
+__all__ = ["RiskLimits", "TradingHours"]

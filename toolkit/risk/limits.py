@@ -1,0 +1,81 @@
+"""Risk limits (the ``[risk]`` config table), shared by backtests and live sessions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import time
+
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+
+
+@dataclass(frozen=True)
+class TradingHours:
+    """A daily window in New York time, weekdays only, in which new orders may be sent."""
+
+    start: time = time(9, 30)
+    end: time = time(16, 0)
+
+    def allows(self, ts: pd.Timestamp) -> bool:
+        """True when ``ts`` (tz-aware) falls on a weekday inside [start, end] New York."""
+        local = ts.tz_convert(NEW_YORK)
+        return local.weekday() < 5 and self.start <= local.time() <= self.end
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Hard limits; ``None`` disables one.
+
+    * ``max_position``: USD notional one symbol's position may reach.
+    * ``max_order``: USD notional of one order that adds exposure.
+    * ``max_gross``: gross exposure (sum of |position| x price) as a multiple of equity.
+    * ``daily_loss``: fraction of the day's starting equity; losing more flattens and stops.
+    * ``max_drawdown``: fraction below peak equity; breaching it flattens and stops.
+    * ``max_orders_per_minute``: orders sent in any rolling minute (live only: bars carry no
+      order timing in a backtest).
+    * ``trading_hours``: window for new orders (live only; daily backtest bars have none).
+
+    Orders that only reduce a position are never trimmed, so risk can always come off.
+    """
+
+    max_position: float | None = None
+    max_order: float | None = None
+    max_gross: float | None = None
+    daily_loss: float | None = None
+    max_drawdown: float | None = None
+    max_orders_per_minute: int | None = None
+    trading_hours: TradingHours | None = None
+
+    def vector(self) -> np.ndarray:
+        """The limits the numba kernels take, in :mod:`toolkit.risk.rules` order (inf = off)."""
+
+        def v(x: float | None) -> float:
+            return math.inf if x is None else float(x)
+
+        return np.array(
+            [
+                v(self.max_position),
+                v(self.max_order),
+                v(self.max_gross),
+                v(self.daily_loss),
+                v(self.max_drawdown),
+            ]
+        )
+
+    @property
+    def active(self) -> bool:
+        return any(
+            x is not None
+            for x in (
+                self.max_position,
+                self.max_order,
+                self.max_gross,
+                self.daily_loss,
+                self.max_drawdown,
+                self.max_orders_per_minute,
+                self.trading_hours,
+            )
+        )

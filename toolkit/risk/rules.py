@@ -1,0 +1,116 @@
+"""The risk rules as numba functions on scalars: one copy, called by the engine kernel and
+by the live bridge (through :func:`check_order` and :func:`kill_switch`), so a backtest and a
+live session size and limit orders identically.
+
+Risk vector layout (see :meth:`toolkit.risk.RiskLimits.vector`); ``inf`` switches a rule off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+MAX_POSITION, MAX_ORDER, MAX_GROSS, DAILY_LOSS, MAX_DRAWDOWN = range(5)
+RISK_SIZE = 5
+# Bits of the "which guard trimmed this order" code.
+G_POSITION, G_ORDER, G_GROSS = 1, 2, 4
+# Kill-switch codes.
+K_NONE, K_DAILY_LOSS, K_DRAWDOWN = 0, 1, 2
+
+
+@njit(cache=True)
+def desired_shares_nb(
+    target: float, weight: float, equity: float, price: float, fractional: bool
+) -> float:
+    """Shares that make the position ``target x weight`` of ``equity`` at ``price``
+    (truncated toward zero for whole shares)."""
+    want = target * weight * equity / price
+    if not fractional:
+        want = np.trunc(want)
+    return want
+
+
+@njit(cache=True)
+def cap_order_nb(
+    delta: float,
+    pos: float,
+    price: float,
+    equity: float,
+    gross_other: float,
+    risk: np.ndarray,
+    fractional: bool,
+) -> tuple[float, int]:
+    """Trim an order of ``delta`` shares to the limits; return (delta, bits of the rules
+    that trimmed it). ``gross_other`` is the gross notional of every other position.
+    A pure reduction passes untouched; the part that adds exposure is cut to what the
+    position, gross and order-notional limits leave room for."""
+    new = pos + delta
+    if delta == 0.0 or (pos != 0.0 and new * pos >= 0.0 and abs(new) <= abs(pos)):
+        return delta, 0
+    code = 0
+    room = risk[MAX_POSITION] / price
+    gross_room = (risk[MAX_GROSS] * equity - gross_other) / price
+    if gross_room < room:
+        room = gross_room
+    room = max(room, 0.0)
+    if new * pos > 0.0:  # adding in the same direction: never forced below the current size
+        room = max(room, abs(pos))
+    if abs(new) > room:
+        if risk[MAX_POSITION] / price <= max(gross_room, 0.0):
+            code |= G_POSITION
+        else:
+            code |= G_GROSS
+        if not fractional:
+            room = math.floor(room)
+        new = room if new > 0 else -room
+    d = new - pos
+    max_q = risk[MAX_ORDER] / price
+    if abs(d) > max_q:
+        code |= G_ORDER
+        if not fractional:
+            max_q = math.floor(max_q)
+        d = max_q if d > 0 else -max_q
+    return d, code
+
+
+@njit(cache=True)
+def kill_switch_nb(equity: float, peak: float, day_start: float, risk: np.ndarray) -> int:
+    """K_DAILY_LOSS when equity is more than ``daily_loss`` below the day's start,
+    K_DRAWDOWN when more than ``max_drawdown`` below its peak, else K_NONE."""
+    if day_start > 0.0 and equity < day_start * (1.0 - risk[DAILY_LOSS]):
+        return K_DAILY_LOSS
+    if peak > 0.0 and equity < peak * (1.0 - risk[MAX_DRAWDOWN]):
+        return K_DRAWDOWN
+    return K_NONE
+
+
+GUARD_NAMES = {G_POSITION: "max_position", G_ORDER: "max_order", G_GROSS: "max_gross"}
+KILL_NAMES = {K_DAILY_LOSS: "daily_loss", K_DRAWDOWN: "max_drawdown"}
+
+
+def guard_names(code: int) -> list[str]:
+    """Names of the rules set in an order-trim code."""
+    return [name for bit, name in GUARD_NAMES.items() if code & bit]
+
+
+def check_order(
+    delta: float,
+    pos: float,
+    price: float,
+    equity: float,
+    gross_other: float,
+    risk: np.ndarray,
+    fractional: bool,
+) -> tuple[float, list[str]]:
+    """:func:`cap_order_nb` from Python: (allowed delta, names of the rules that trimmed)."""
+    d, code = cap_order_nb(
+        float(delta), float(pos), float(price), float(equity), float(gross_other), risk, fractional
+    )
+    return float(d), guard_names(int(code))
+
+
+def kill_switch(equity: float, peak: float, day_start: float, risk: np.ndarray) -> str | None:
+    """:func:`kill_switch_nb` from Python: the name of the rule that fired, or None."""
+    return KILL_NAMES.get(int(kill_switch_nb(float(equity), float(peak), float(day_start), risk)))
