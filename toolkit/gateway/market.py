@@ -94,6 +94,10 @@ class SimClock:
     def now(self) -> pd.Timestamp:
         return self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
 
+    def advance(self, delta: pd.Timedelta) -> None:
+        """Jump ahead (fast-forward a rehearsal past a night or a weekend)."""
+        self.start += delta
+
 
 class Market:
     """Instruments and their bars from a data folder."""

@@ -542,6 +542,23 @@ class Gateway:
             self._thread.join(10)
         self._loop = None
 
+    def drop_clients(self) -> None:
+        """Close every client connection but keep orders, fills and positions, as IB Gateway's
+        nightly restart or a network outage does; clients must reconnect."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        def close_all() -> None:
+            for s in list(self.state.connections):
+                s.writer.close()
+
+        loop.call_soon_threadsafe(close_all)
+
+    def advance(self, delta: str | pd.Timedelta) -> None:
+        """Move the simulated clock forward by ``delta`` (e.g. "1D")."""
+        self.state.clock.advance(pd.Timedelta(delta))
+
     def __enter__(self) -> Gateway:
         return self.start()
 

@@ -116,6 +116,12 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fills_by_order ON fills(order_ref);
     CREATE INDEX decisions_by_session ON decisions(session_id, ts);
     """,
+    # 2: per-strategy equity snapshots and guard events (a restart restores each
+    # strategy's drawdown peak and kill-switch state from them)
+    """
+    ALTER TABLE equity ADD COLUMN strategy TEXT;
+    ALTER TABLE guard_events ADD COLUMN strategy TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -395,21 +401,39 @@ class Journal:
         cash: float,
         realized_pnl: float,
         unrealized_pnl: float,
+        strategy: str | None = None,
+        ts: str | None = None,
     ) -> None:
+        """Equity snapshot of one strategy, or of the whole session when ``strategy`` is None;
+        ``ts`` is the bar it was marked at (default: now)."""
         self._write(
             "INSERT INTO equity (session_id, ts, net_liquidation, cash, realized_pnl, "
-            "unrealized_pnl) VALUES (?, ?, ?, ?, ?, ?)",
-            (session_id, _now(), net_liquidation, cash, realized_pnl, unrealized_pnl),
+            "unrealized_pnl, strategy) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                ts or _now(),
+                net_liquidation,
+                cash,
+                realized_pnl,
+                unrealized_pnl,
+                strategy,
+            ),
         )
 
     def record_guard(
-        self, session_id: str, *, guard: str, detail: str, symbol: str | None = None
+        self,
+        session_id: str,
+        *,
+        guard: str,
+        detail: str,
+        symbol: str | None = None,
+        strategy: str | None = None,
     ) -> None:
         """Store a risk guard that fired, with what it saw."""
         self._write(
-            "INSERT INTO guard_events (session_id, ts, guard, symbol, detail) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (session_id, _now(), guard, symbol, detail),
+            "INSERT INTO guard_events (session_id, ts, guard, symbol, detail, strategy) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, _now(), guard, symbol, detail, strategy),
         )
 
     # -- reads ---------------------------------------------------------------------------
@@ -432,6 +456,31 @@ class Journal:
             (session_id, *sorted(_FINAL_STATUSES)),
         ).fetchall()
         return [JournalOrder(*tuple(r)) for r in rows]
+
+    def fill_commission(self, exec_id: str) -> float | None:
+        """The commission journaled for an execution (None: unknown or not yet reported)."""
+        row = self._db.execute(
+            "SELECT commission FROM fills WHERE exec_id = ?", (exec_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session, newest first."""
+        rows = self._db.execute("SELECT * FROM sessions ORDER BY started_at DESC").fetchall()
+        return [dict(r) for r in rows]
+
+    def session_fills(self, session_id: str) -> list[dict[str, Any]]:
+        """Fills of a session with their order and the decision behind it (strategy, signal
+        price), in execution order."""
+        rows = self._db.execute(
+            "SELECT f.exec_id, f.order_ref, f.ts, f.symbol, f.side, f.shares, f.price, "
+            "f.commission, o.order_type, o.parent_ref, d.strategy, d.price AS signal_price, "
+            "d.bar_time FROM fills f JOIN orders o ON o.order_ref = f.order_ref "
+            "LEFT JOIN decisions d ON d.decision_id = o.decision_id "
+            "WHERE o.session_id = ? ORDER BY f.ts, f.rowid",
+            (session_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
 
     def net_position(self, session_id: str, symbol: str) -> float:
         """Shares held from this session's journaled fills (BOT minus SLD)."""

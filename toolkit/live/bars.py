@@ -1,0 +1,72 @@
+"""Which streamed bars are complete, and their arrays for the signal function.
+
+IB's keepUpToDate stream keeps the bar in progress last and updates it; a bar is complete
+once a later bar exists or once the broker's clock has passed its end (a daily bar ends at
+the 16:00 New York close, an intraday bar after its length). Deciding on an unfinished bar
+would be look-ahead in reverse: a signal on a close that is not yet the close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+_LENGTH = {
+    "1 min": pd.Timedelta(minutes=1),
+    "2 mins": pd.Timedelta(minutes=2),
+    "5 mins": pd.Timedelta(minutes=5),
+    "15 mins": pd.Timedelta(minutes=15),
+    "30 mins": pd.Timedelta(minutes=30),
+    "1 hour": pd.Timedelta(hours=1),
+}
+
+
+def bar_label(date: dt.date | dt.datetime) -> pd.Timestamp:
+    """A bar's label as the engine stores it: daily bars at midnight UTC of their date."""
+    if isinstance(date, dt.datetime):
+        ts = pd.Timestamp(date)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return pd.Timestamp(date).tz_localize("UTC")
+
+
+def bar_end(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
+    """When the bar labelled ``label`` is over."""
+    if bar_size == "1 day":
+        close = pd.Timestamp(label.date()).tz_localize(NEW_YORK) + pd.Timedelta(hours=16)
+        return close.tz_convert("UTC")
+    return label + _LENGTH[bar_size]
+
+
+def frame(bars: Sequence[Any]) -> pd.DataFrame:
+    """ib_async BarData objects as an OHLCV frame on a UTC index."""
+    return pd.DataFrame(
+        {
+            "open": [float(b.open) for b in bars],
+            "high": [float(b.high) for b in bars],
+            "low": [float(b.low) for b in bars],
+            "close": [float(b.close) for b in bars],
+            "volume": [max(float(b.volume), 0.0) for b in bars],
+        },
+        index=pd.DatetimeIndex([bar_label(b.date) for b in bars], name="time"),
+    )
+
+
+def completed(bars: pd.DataFrame, now: pd.Timestamp, bar_size: str) -> pd.DataFrame:
+    """The rows of ``bars`` that are complete at broker time ``now``."""
+    if bars.empty:
+        return bars
+    last = pd.Timestamp(bars.index[-1])
+    return bars if now >= bar_end(last, bar_size) else bars.iloc[:-1]
+
+
+def arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(open, high, low, close, volume) as contiguous float64 arrays, the signal's inputs."""
+    return tuple(
+        np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64))
+        for c in ("open", "high", "low", "close", "volume")
+    )

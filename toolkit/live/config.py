@@ -1,0 +1,213 @@
+"""Live-session configuration (``live/*.toml``), validated into frozen dataclasses.
+
+A live config points at research configs (``[[strategies]] config = ...``) so the strategy,
+parameters, engine conventions, exits and risk limits that were backtested are exactly the
+ones traded; it adds only what a live session needs: where the broker is, how much capital
+each strategy trades, which bars to watch, and session behaviour. Errors name the file and
+key like every other config error.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.config import RunConfig, _Section, load_config, parse_risk
+from toolkit.errors import ConfigError
+from toolkit.risk import RiskLimits
+
+# Ports of IB Gateway / TWS logged into a live (not paper) account.
+LIVE_PORTS = frozenset({4001, 7496})
+BAR_SIZES = ("1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour", "1 day")
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """``[connection]``: no host means "start the embedded gateway simulator"."""
+
+    host: str | None = None
+    port: int = 4002
+    client_id: int = 17
+    account: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """``[simulator]``: the embedded gateway's replay (used only when no host is given)."""
+
+    start: str | None = None
+    end: str | None = None
+    speed: float = 86_400.0
+    cash: float = 1_000_000.0
+    participation: float = 0.0
+
+
+@dataclass(frozen=True)
+class StrategySlot:
+    """One ``[[strategies]]`` entry: a research config traded with its own capital."""
+
+    label: str
+    run: RunConfig
+    symbols: tuple[str, ...]
+    capital: float
+    bar_size: str = "1 day"
+    history: str = "2 Y"
+    bracket: bool = False
+    risk: RiskLimits = field(default_factory=RiskLimits)
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """``[session]``: id, journal file, shutdown behaviour, dashboard, reconnect backoff."""
+
+    session_id: str | None = None
+    journal: Path = Path("live/state/journal.sqlite")
+    cancel_on_exit: bool = True
+    dashboard: bool | None = None
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """A validated live-session config."""
+
+    name: str
+    connection: ConnectionConfig
+    simulator: SimulatorConfig
+    strategies: tuple[StrategySlot, ...]
+    session: SessionConfig
+    risk: RiskLimits
+    source: Path
+    raw: dict[str, Any]
+
+    @property
+    def embedded(self) -> bool:
+        return self.connection.host is None
+
+
+def load_live_config(path: str | Path) -> LiveConfig:
+    """Read and validate a live config; research configs it names are resolved relative to it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: live config not found; see live/paper.toml for an example.")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}.") from None
+    return parse_live_config(raw, p)
+
+
+def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
+    top = _Section(
+        path,
+        "top level",
+        raw,
+        ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
+    )
+    con = _Section(
+        path,
+        "connection",
+        raw.get("connection", {}),
+        ("host", "port", "client_id", "account", "timeout"),
+    )
+    connection = ConnectionConfig(
+        host=con.get("host", str),
+        port=con.get("port", int, 4002, low=1, high=65535),
+        client_id=con.get("client_id", int, 17, low=0, high=2**31 - 1),
+        account=con.get("account", str),
+        timeout=con.get("timeout", float, 10.0, low=0.1, high=600.0),
+    )
+    sim = _Section(
+        path,
+        "simulator",
+        raw.get("simulator", {}),
+        ("start", "end", "speed", "cash", "participation"),
+    )
+    for key in ("start", "end"):
+        value = sim.get(key, str)
+        if value is not None:
+            try:
+                pd.Timestamp(value)
+            except ValueError:
+                raise ConfigError(f"{sim.where(key)} = {value!r} is not a date/time.") from None
+    simulator = SimulatorConfig(
+        start=sim.get("start", str),
+        end=sim.get("end", str),
+        speed=sim.get("speed", float, 86_400.0, low=0.001, high=1e8),
+        cash=sim.get("cash", float, 1_000_000.0, low=1.0),
+        participation=sim.get("participation", float, 0.0, low=0.0, high=1.0),
+    )
+    ses = _Section(
+        path,
+        "session",
+        raw.get("session", {}),
+        ("id", "journal", "cancel_on_exit", "dashboard", "max_backoff"),
+    )
+    journal = Path(ses.get("journal", str, "state/journal.sqlite"))
+    session = SessionConfig(
+        session_id=ses.get("id", str),
+        journal=journal if journal.is_absolute() else path.parent / journal,
+        cancel_on_exit=ses.get("cancel_on_exit", bool, True),
+        dashboard=ses.get("dashboard", bool),
+        max_backoff=ses.get("max_backoff", float, 30.0, low=0.1, high=3600.0),
+    )
+    session_risk = parse_risk(path, raw.get("risk", {}))
+    entries = top.get("strategies", list, required=True)
+    if not entries:
+        raise ConfigError(f"{path}: [[strategies]] is empty; add at least one strategy.")
+    slots = tuple(_slot(path, i, e, session_risk) for i, e in enumerate(entries))
+    labels = [s.label for s in slots]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{path}: [[strategies]] labels must be unique, got {labels}.")
+    return LiveConfig(
+        name=top.get("name", str, path.stem),
+        connection=connection,
+        simulator=simulator,
+        strategies=slots,
+        session=session,
+        risk=session_risk,
+        source=path,
+        raw=dict(raw),
+    )
+
+
+def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategySlot:
+    sec = _Section(
+        path,
+        f"strategies #{i + 1}",
+        entry,
+        ("label", "config", "symbols", "capital", "bar_size", "history", "bracket"),
+    )
+    ref = Path(sec.get("config", str, required=True))
+    run = load_config(ref if ref.is_absolute() else path.parent / ref)
+    symbols = sec.get("symbols", list, list(run.data.symbols))
+    if not symbols or not all(isinstance(s, str) and s.strip() for s in symbols):
+        raise ConfigError(f"{sec.where('symbols')} must be a non-empty list of symbols.")
+    if run.weights is not None and len(symbols) != len(run.weights):
+        raise ConfigError(
+            f"{sec.where('symbols')}: {run.source} sets {len(run.weights)} weights; "
+            "trade the same symbols or drop [engine] weights there."
+        )
+    history = sec.get("history", str, "2 Y")
+    if history.split()[-1:] not in (["D"], ["W"], ["M"], ["Y"]) or not history.split()[0].isdigit():
+        raise ConfigError(f"{sec.where('history')} = {history!r}: use an IB duration like '2 Y'.")
+    # live [risk] keys override the research config's, key by key
+    merged = replace(
+        run.risk,
+        **{k: v for k, v in vars(session_risk).items() if v is not None},
+    )
+    return StrategySlot(
+        label=sec.get("label", str, run.name),
+        run=run,
+        symbols=tuple(s.strip().upper() for s in symbols),
+        capital=sec.get("capital", float, run.engine.init_cash, low=1.0),
+        bar_size=sec.get("bar_size", str, "1 day", choices=BAR_SIZES),
+        history=history,
+        bracket=sec.get("bracket", bool, False),
+        risk=merged,
+    )

@@ -1,0 +1,230 @@
+"""A live session's results from its journal alone: P&L, round trips, win rate, costs and
+slippage against the signal price. Used by the shutdown report, ``status`` and notebooks."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from toolkit.live.journal import Journal, JournalError
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """What a session did, computed from journaled fills and decisions."""
+
+    session_id: str
+    mode: str
+    account: str
+    started: str
+    ended: str | None
+    capital: float
+    realized: float
+    unrealized: float
+    commissions: float
+    trades: pd.DataFrame
+    fills: int
+    orders: int
+    working_orders: int
+    slippage: float
+    positions: dict[str, float] = field(default_factory=dict)
+    guards: int = 0
+    kill_switch: str | None = None
+
+    @property
+    def pnl(self) -> float:
+        """Net P&L: realized plus unrealized, after commissions."""
+        return self.realized + self.unrealized - self.commissions
+
+    @property
+    def win_rate(self) -> float:
+        return float((self.trades["pnl"] > 0).mean()) if len(self.trades) else float("nan")
+
+    @property
+    def avg_trade(self) -> float:
+        return float(self.trades["pnl"].mean()) if len(self.trades) else float("nan")
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+
+def round_trips(fills: list[dict[str, Any]]) -> pd.DataFrame:
+    """Round trips per (strategy, symbol) from fills in time order, average-cost like the
+    engine: a trade closes when the position returns to zero (a flip closes one and opens
+    the next); its P&L is net of the commissions of every fill in it."""
+    cols = [
+        "strategy",
+        "symbol",
+        "direction",
+        "entry_time",
+        "exit_time",
+        "quantity",
+        "entry_price",
+        "exit_price",
+        "pnl",
+        "commission",
+    ]
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for f in fills:
+        key = (str(f.get("strategy") or ""), str(f["symbol"]))
+        qty = float(f["shares"]) * (1.0 if f["side"] == "BOT" else -1.0)
+        price = float(f["price"])
+        fee = float(f["commission"] or 0.0)
+        while qty != 0.0:
+            st = state.get(key)
+            if st is None or st["pos"] == 0.0:
+                st = state[key] = {
+                    "pos": 0.0,
+                    "avg": 0.0,
+                    "qty_in": 0.0,
+                    "val_in": 0.0,
+                    "qty_out": 0.0,
+                    "val_out": 0.0,
+                    "realized": 0.0,
+                    "comm": 0.0,
+                    "entry": f["ts"],
+                }
+            pos = st["pos"]
+            if pos == 0.0 or (pos > 0) == (qty > 0):
+                st["avg"] = (abs(pos) * st["avg"] + abs(qty) * price) / abs(pos + qty)
+                st["qty_in"] += abs(qty)
+                st["val_in"] += abs(qty) * price
+                st["comm"] += fee
+                st["pos"] = pos + qty
+                qty = 0.0
+                continue
+            closing = min(abs(qty), abs(pos))
+            share = closing / abs(qty)
+            st["comm"] += fee * share
+            fee -= fee * share
+            d = 1.0 if pos > 0 else -1.0
+            st["realized"] += d * (price - st["avg"]) * closing
+            st["qty_out"] += closing
+            st["val_out"] += closing * price
+            step = closing if qty > 0 else -closing
+            st["pos"] = pos + step
+            qty -= step
+            if abs(st["pos"]) < 1e-9:
+                st["pos"] = 0.0
+                rows.append(
+                    {
+                        "strategy": key[0],
+                        "symbol": key[1],
+                        "direction": "long" if d > 0 else "short",
+                        "entry_time": st["entry"],
+                        "exit_time": f["ts"],
+                        "quantity": st["qty_in"],
+                        "entry_price": st["val_in"] / st["qty_in"],
+                        "exit_price": st["val_out"] / st["qty_out"],
+                        "pnl": st["realized"] - st["comm"],
+                        "commission": st["comm"],
+                    }
+                )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def summarize(
+    journal: Journal, session_id: str | None = None, marks: dict[str, float] | None = None
+) -> SessionSummary:
+    """Summary of ``session_id`` (default: the newest session). Open positions are marked at
+    ``marks`` or else at the last decision price the session saw for the symbol."""
+    sessions = journal.sessions()
+    if not sessions:
+        raise JournalError(f"{journal.path}: no sessions recorded yet.")
+    if session_id is None:
+        row = sessions[0]
+    else:
+        match = [s for s in sessions if s["session_id"] == session_id]
+        if not match:
+            known = ", ".join(s["session_id"] for s in sessions[:10])
+            raise JournalError(f"{journal.path}: no session {session_id!r}; recent: {known}.")
+        row = match[0]
+    sid = str(row["session_id"])
+    config = json.loads(row["config_json"])
+    capital = float(sum(config.get("capital", {}).values()) or 0.0)
+    fills = journal.session_fills(sid)
+    last_price: dict[str, float] = {}
+    for d in journal.rows("decisions", sid):
+        last_price[d["symbol"]] = float(d["price"])
+    last_price.update(marks or {})
+    positions: dict[str, float] = defaultdict(float)
+    avg: dict[str, float] = defaultdict(float)
+    realized = commissions = slippage = 0.0
+    for f in fills:
+        q = float(f["shares"]) * (1.0 if f["side"] == "BOT" else -1.0)
+        price = float(f["price"])
+        commissions += float(f["commission"] or 0.0)
+        if f["signal_price"] is not None:
+            slippage += (price - float(f["signal_price"])) * q  # > 0: paid more than signalled
+        sym = f["symbol"]
+        pos = positions[sym]
+        if pos == 0.0 or (pos > 0) == (q > 0):
+            avg[sym] = (abs(pos) * avg[sym] + abs(q) * price) / abs(pos + q)
+        else:
+            closing = min(abs(q), abs(pos))
+            realized += (1.0 if pos > 0 else -1.0) * (price - avg[sym]) * closing
+            if abs(q) > abs(pos):
+                avg[sym] = price
+        positions[sym] = pos + q if abs(pos + q) > 1e-9 else 0.0
+    unrealized = sum(q * (last_price.get(s, avg[s]) - avg[s]) for s, q in positions.items() if q)
+    guards = journal.rows("guard_events", sid)
+    kills = [g for g in guards if g["guard"] in ("daily_loss", "max_drawdown")]
+    return SessionSummary(
+        session_id=sid,
+        mode=str(row["mode"]),
+        account=str(row["account"]),
+        started=str(row["started_at"]),
+        ended=row["ended_at"],
+        capital=capital,
+        realized=realized,
+        unrealized=unrealized,
+        commissions=commissions,
+        trades=round_trips(fills),
+        fills=len(fills),
+        orders=len(journal.rows("orders", sid)),
+        working_orders=len(journal.open_orders(sid)),
+        slippage=slippage,
+        positions={s: q for s, q in positions.items() if q},
+        guards=len(guards),
+        kill_switch=kills[0]["guard"] if kills else None,
+    )
+
+
+def format_summary(s: SessionSummary) -> str:
+    """The session summary as plain text (printed at shutdown and by ``status``)."""
+    state = "running" if s.running else f"ended {s.ended}"
+    lines = [
+        f"Session {s.session_id} ({s.mode}, account {s.account}) -- started {s.started}, {state}",
+        f"  capital          {s.capital:>14,.2f}",
+        f"  net P&L          {s.pnl:>14,.2f}"
+        + (f"  ({s.pnl / s.capital:+.2%})" if s.capital else ""),
+        f"    realized       {s.realized:>14,.2f}",
+        f"    unrealized     {s.unrealized:>14,.2f}",
+        f"    commissions    {s.commissions:>14,.2f}",
+        f"  round trips      {len(s.trades):>14d}",
+        f"  win rate         {_pct(s.win_rate):>14}",
+        f"  avg P&L / trade  {_num(s.avg_trade):>14}",
+        f"  slippage vs signal price {s.slippage:>6,.2f} (cost > 0)",
+        f"  orders {s.orders}, fills {s.fills}, working {s.working_orders}, "
+        f"guard events {s.guards}",
+    ]
+    if s.kill_switch:
+        lines.append(f"  KILL SWITCH fired: {s.kill_switch}")
+    if s.positions:
+        held = ", ".join(f"{sym} {q:+,.0f}" for sym, q in sorted(s.positions.items()))
+        lines.append(f"  open positions: {held}")
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{x:.1%}"
+
+
+def _num(x: float) -> str:
+    return "n/a" if x != x else f"{x:,.2f}"
