@@ -16,7 +16,7 @@ from toolkit.live.journal import Journal
 
 def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> None:
     cfg = live_config(
-        simulator={"start": "2024-01-02 21:30", "end": "2024-04-05", "speed": 259_200.0},
+        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 259_200.0},
     )
     summary = run_session(cfg, echo=None)
     slot = cfg.strategies[0]
@@ -28,19 +28,21 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
             [e for e in j.rows("equity", summary.session_id) if e["strategy"] == slot.label]
         )
     days = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
-    assert days[0] == pd.Timestamp("2024-01-02", tz="UTC")
+    assert days[0] == pd.Timestamp("2023-06-01", tz="UTC")
     assert len(days) >= 60 and days.is_unique and days.is_monotonic_increasing
 
     # the backtest: same unadjusted bars (history the bridge loaded included), targets only
     # from the session's first decision bar on, same engine settings, weights and risk
     bars = tk.load("SPY", adjust="none")
-    bars = bars[(bars.index > pd.Timestamp("2023-01-02", tz="UTC")) & (bars.index <= days[-1])]
+    bars = bars[(bars.index > pd.Timestamp("2022-06-01", tz="UTC")) & (bars.index <= days[-1])]
     targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
     targets[targets.index < days[0]] = np.nan
     bt = simulate(bars, targets, run.engine, run.weights, run.risk)
 
     # every bar the session decided on is a bar of the backtest, with the same signal
-    np.testing.assert_array_equal(decisions["signal"].to_numpy(), targets.loc[days, "SPY"].to_numpy())
+    np.testing.assert_array_equal(
+        decisions["signal"].to_numpy(), targets.loc[days, "SPY"].to_numpy()
+    )
     # same fills: bar, signed quantity, price, commission
     orders = bt.orders
     assert len(orders) >= 3 and len(fills) == len(orders)
@@ -48,12 +50,18 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
     fill_bar = pd.DatetimeIndex(pd.to_datetime(fills["ts"]))
     assert list(fill_bar) == list(orders["time"])
     np.testing.assert_array_equal(sign * fills["shares"].to_numpy(), orders["quantity"].to_numpy())
-    np.testing.assert_allclose(fills["price"].to_numpy(), orders["price"].to_numpy(), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(fills["commission"].to_numpy(), orders["commission"].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(
+        fills["price"].to_numpy(), orders["price"].to_numpy(), rtol=0, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        fills["commission"].to_numpy(), orders["commission"].to_numpy(), atol=1e-9
+    )
     # the same round trips and P&L
     closed = bt.trades[~bt.trades["is_open"]]
     assert len(summary.trades) == len(closed) >= 1
-    np.testing.assert_allclose(summary.trades["pnl"].to_numpy(), closed["pnl"].to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        summary.trades["pnl"].to_numpy(), closed["pnl"].to_numpy(), atol=1e-3
+    )
     # equity marked at every decided close equals the engine's
     eq = pd.Series(equity["net_liquidation"].to_numpy(), index=pd.to_datetime(equity["ts"]))
     np.testing.assert_allclose(eq.to_numpy(), bt.equity.loc[eq.index].to_numpy(), rtol=1e-9)

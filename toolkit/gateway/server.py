@@ -47,6 +47,14 @@ def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
     return ts.tz_convert(NEW_YORK).normalize().tz_localize(None)
 
 
+def _opening_bar(ts: pd.Timestamp) -> bool:
+    """A daily bar, or the intraday bar that starts the regular session (09:30 New York)."""
+    if ts.hour == 0 and ts.minute == 0:
+        return True
+    local = ts.tz_convert(NEW_YORK)
+    return bool(local.hour == 9 and local.minute == 30)
+
+
 def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
     """The New York session a DAY order placed at ``placed`` works in: today's until the
     16:00 close, the next one after it."""
@@ -230,6 +238,8 @@ class GatewayState:
                         self.cancel(order)  # end of day: IB cancels unfilled DAY orders
                         break
                 order.last_bar = when
+                if order.tif == "OPG" and not _opening_bar(when):
+                    continue  # extended hours: a market-on-open order waits for the open
                 bar = new.iloc[i]
                 if order.tif == "OPG":  # only the opening price is on offer
                     bar = bar.copy()

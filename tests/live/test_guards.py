@@ -1,0 +1,130 @@
+"""Each risk guard fires against the gateway over TCP: it trims or blocks the order at the
+broker, is journaled, logged and (kill switch) mailed; the kill switch cancels, flattens and
+stops the session, on the same bar as the backtest's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+import toolkit as tk
+from tests.live.conftest import PAPER
+from tests.report.conftest import PASSWORD, USER
+from toolkit.engine.backtest import simulate, strategy_targets
+from toolkit.live.bridge import run_session
+from toolkit.live.journal import Journal
+from toolkit.report.alerts import SmtpSettings
+
+FRIDAY = {"start": "2023-03-10 21:30", "end": "2023-03-10 21:40", "speed": 600.0}
+CLOSE_FRIDAY = float(tk.load("SPY", adjust="none").loc["2023-03-10", "close"])
+
+
+def _one_bar(live_config, risk, strategies=None):  # type: ignore[no-untyped-def]
+    cfg = live_config(simulator=FRIDAY, risk=risk, strategies=strategies)
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        orders = j.rows("orders", summary.session_id)
+        guards = j.rows("guard_events", summary.session_id)
+        events = j.rows("order_events", summary.session_id)
+    return orders, guards, events
+
+
+def test_max_position_trims_the_order_at_the_broker(live_config) -> None:
+    orders, guards, events = _one_bar(live_config, {"max_position": 20_000.0})
+    assert [o["quantity"] for o in orders] == [math.floor(20_000.0 / CLOSE_FRIDAY)]
+    assert [g["guard"] for g in guards] == ["max_position"]
+    assert "trimmed" in guards[0]["detail"] and guards[0]["symbol"] == "SPY"
+    # the broker acknowledged exactly that order, and it was cancelled at shutdown
+    assert {e["status"] for e in events} >= {"Submitted", "Cancelled"}
+
+
+def test_max_order_and_max_gross(live_config) -> None:
+    orders, guards, _ = _one_bar(live_config, {"max_order": 10_000.0})
+    assert [o["quantity"] for o in orders] == [math.floor(10_000.0 / CLOSE_FRIDAY)]
+    assert [g["guard"] for g in guards] == ["max_order"]
+    orders, guards, _ = _one_bar(live_config, {"max_gross": 0.1})
+    assert [o["quantity"] for o in orders] == [math.floor(10_000.0 / CLOSE_FRIDAY)]
+    assert [g["guard"] for g in guards] == ["max_gross"]
+
+
+def test_trading_hours_block_orders_outside_the_window(live_config) -> None:
+    orders, guards, _ = _one_bar(live_config, {"trading_hours": ["09:30", "16:00"]})
+    assert orders == []
+    assert [g["guard"] for g in guards] == ["trading_hours"]
+    assert "outside 09:30-16:00 New York" in guards[0]["detail"]
+
+
+def test_max_orders_per_minute(live_config, tmp_path) -> None:
+    two = tmp_path / "two.toml"
+    text = PAPER.read_text().replace('symbols = ["SPY"]', 'symbols = ["SPY", "QQQ"]')
+    two.write_text(text.replace("weights = [0.95]", "weights = [0.45, 0.45]"))
+    orders, guards, _ = _one_bar(
+        live_config,
+        {"max_orders_per_minute": 1},
+        strategies=[{"config": str(two), "capital": 100_000, "history": "1 Y"}],
+    )
+    assert len(orders) == 1
+    assert [g["guard"] for g in guards] == ["max_orders_per_minute"]
+    assert {orders[0]["symbol"], guards[0]["symbol"]} == {"SPY", "QQQ"}
+
+
+def _kill_run(live_config, risk, smtp=None):  # type: ignore[no-untyped-def]
+    cfg = live_config(
+        simulator={"start": "2023-03-10 21:30", "end": "2023-05-31", "speed": 259_200.0},
+        risk=risk,
+    )
+    summary = run_session(cfg, echo=None, alerts=smtp)
+    with Journal(cfg.session.journal) as j:
+        fills = j.session_fills(summary.session_id)
+        guards = j.rows("guard_events", summary.session_id)
+        decisions = j.rows("decisions", summary.session_id)
+    return cfg, summary, fills, guards, decisions
+
+
+def _backtest(cfg, first_bar, last_bar):  # type: ignore[no-untyped-def]
+    run = cfg.strategies[0].run
+    bars = tk.load("SPY", adjust="none")
+    bars = bars[(bars.index > first_bar - pd.DateOffset(years=1)) & (bars.index <= last_bar)]
+    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
+    targets[targets.index < first_bar] = np.nan
+    return simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+
+
+def test_drawdown_kill_switch_cancels_flattens_stops_and_alerts(live_config, smtp_server) -> None:
+    port, box, tls = smtp_server
+    smtp = SmtpSettings(
+        "127.0.0.1",
+        port,
+        True,
+        USER,
+        PASSWORD,
+        "t@example.test",
+        ("trader@example.test",),
+        tls_context=tls,
+    )
+    cfg, summary, fills, guards, decisions = _kill_run(live_config, {"max_drawdown": 0.01}, smtp)
+    assert summary.kill_switch == "max_drawdown"
+    assert [g["guard"] for g in guards] == ["max_drawdown"]
+    assert summary.positions == {}  # flattened
+    # it stopped by itself once flat, long before the simulation's end
+    last = pd.Timestamp(decisions[-1]["bar_time"])
+    assert last < pd.Timestamp("2023-05-01", tz="UTC")
+    assert any(
+        "KILL SWITCH" in m["Subject"] or "max_drawdown" in m["Subject"] for m in box.messages
+    )
+    # the backtest with the same limit flattens on the same bar at the same price
+    bt = _backtest(cfg, pd.Timestamp(decisions[0]["bar_time"]), last)
+    assert [pd.Timestamp(f["ts"]) for f in fills] == list(bt.orders["time"])
+    np.testing.assert_allclose([f["price"] for f in fills], bt.orders["price"], atol=1e-6)
+
+
+def test_daily_loss_kill_switch(live_config) -> None:
+    cfg, summary, fills, guards, decisions = _kill_run(live_config, {"daily_loss": 0.004})
+    assert summary.kill_switch == "daily_loss" and summary.positions == {}
+    assert [g["guard"] for g in guards] == ["daily_loss"]
+    bt = _backtest(
+        cfg, pd.Timestamp(decisions[0]["bar_time"]), pd.Timestamp(decisions[-1]["bar_time"])
+    )
+    assert [pd.Timestamp(f["ts"]) for f in fills] == list(bt.orders["time"])
