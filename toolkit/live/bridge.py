@@ -141,6 +141,7 @@ class LiveSession:
         self.reconnects = 0
         self._handlers_installed = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- small helpers -------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -216,7 +217,7 @@ class LiveSession:
                 )
                 self.connected = True
                 return
-            except (OSError, TimeoutError, ConnectionError) as exc:
+            except Exception as exc:  # refused, timed out, client id still held, ...
                 with contextlib.suppress(Exception):
                     self.ib.disconnect()
                 if first and tries >= 3:
@@ -801,6 +802,8 @@ class LiveSession:
         if not fresh[0]:
             self.log(f"{ref} is already in the journal; not sending it again")
             return
+        if os.environ.get("TOOLKIT_LIVE_FAULT") == "after-journal":
+            os._exit(137)  # fault injection for the restart tests: die between journal and send
         sleeve.acted[o.symbol] = intent.target
         self._place(spec, legs)
 
@@ -870,8 +873,12 @@ class LiveSession:
             await self._after_connect()
 
     def stop(self) -> None:
-        """Ask the session to shut down (thread-safe via the loop; signal handlers call it)."""
-        self._stop.set()
+        """Ask the session to shut down; safe from signal handlers and other threads."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._stop.set)
+        else:
+            self._stop.set()
 
     def view(self) -> SessionView:
         """Snapshot for the dashboard."""
@@ -942,6 +949,7 @@ class LiveSession:
         halted by its kill switch); returns the session summary."""
         logging.getLogger("ib_async").setLevel(logging.CRITICAL)
         loop = asyncio.get_running_loop()
+        self._loop = loop
         if self.install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)

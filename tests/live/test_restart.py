@@ -1,0 +1,199 @@
+"""Crashes and outages against the gateway over TCP: kill -9 at the worst moments, a dropped
+connection, and restarts that must reconcile with the broker and never send an order twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.conftest import REPO
+from toolkit.engine.commissions import ibkr_fixed
+from toolkit.gateway import Gateway
+from toolkit.live.bridge import LiveSession
+from toolkit.live.journal import Journal
+
+SESSION = "restart-test"
+
+
+@pytest.fixture()
+def gw() -> Iterator[Gateway]:
+    # Friday 2023-03-10 after the close; the clock barely moves, the tests move it
+    with Gateway(
+        port=0,
+        start="2023-03-10 21:30",
+        speed=1.0,
+        participation=0.0,
+        commission=ibkr_fixed(),
+        slippage_bps=1.0,
+    ) as g:
+        yield g
+
+
+def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []  # schema not created yet
+    finally:
+        db.close()
+
+
+def _wait(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _start(config: Path, log: Path, fault: str | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TOOLKIT_LIVE_FAULT", None)
+    if fault:
+        env["TOOLKIT_LIVE_FAULT"] = fault
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "toolkit.live",
+            "run",
+            "--config",
+            str(config),
+            "--session",
+            SESSION,
+            "--no-dashboard",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _broker_refs(gw: Gateway) -> list[str]:
+    return [o.order_ref for o in gw.state.book.orders.values() if o.order_ref.startswith(SESSION)]
+
+
+def _external(live_config, gw: Gateway, client_id: int = 21):  # type: ignore[no-untyped-def]
+    return live_config(
+        connection={"host": "127.0.0.1", "port": gw.port, "client_id": client_id},
+        session={"id": SESSION, "cancel_on_exit": False},
+    )
+
+
+def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tmp_path) -> None:
+    cfg = _external(live_config, gw)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log)
+    journal = cfg.session.journal
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        what="the first order to be working at the broker",
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
+    # while the bridge is dead the weekend passes and the market-on-open order fills Monday
+    gw.advance("3D")
+    _wait(
+        lambda: gw.state.book.positions.get("SPY") and gw.state.book.positions["SPY"].quantity,
+        what="the fill at the broker",
+    )
+    proc = _start(cfg.source, log)
+    _wait(lambda: _query(journal, "SELECT 1 FROM fills"), what="the restart to journal the fill")
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+        what="the decision on Monday's bar",
+    )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
+    out = log.read_text()
+    assert "resumed session" in out and "net P&L" in out
+    refs = _broker_refs(gw)
+    assert len(refs) == len(set(refs))  # nothing sent twice
+    with Journal(journal) as j:
+        assert sorted(o["order_ref"] for o in j.rows("orders", SESSION)) == sorted(refs)
+        assert len(j.rows("fills", SESSION)) == len(gw.state.book.fills)
+        assert j.net_position(SESSION, "SPY") == gw.state.book.positions["SPY"].quantity
+        # the restart did not decide the Friday bar again
+        fridays = [
+            d for d in j.rows("decisions", SESSION) if d["bar_time"].startswith("2023-03-10")
+        ]
+        assert len(fridays) == 1
+
+
+def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp_path) -> None:
+    cfg = _external(live_config, gw, client_id=22)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log, fault="after-journal")
+    assert proc.wait(60) == 137
+    journal = cfg.session.journal
+    assert _query(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
+    assert _broker_refs(gw) == []  # it died before placeOrder
+    proc = _start(cfg.source, log)
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        what="the journaled order to be sent after the restart",
+    )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
+    assert "never reached the broker" in log.read_text()
+    assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
+    # a third start finds it working at the broker and sends nothing
+    proc = _start(cfg.source, log)
+    _wait(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
+
+
+def test_dropped_connection_reconnects_resubscribes_and_reconciles(live_config, gw) -> None:
+    cfg = _external(live_config, gw, client_id=23)
+    session = LiveSession(cfg, echo=None, install_signals=False)
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(session.run())))
+    thread.start()
+    journal = cfg.session.journal
+    try:
+        _wait(
+            lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+            what="the first order",
+        )
+        gw.drop_clients()
+        gw.advance("3D")  # the order fills at Monday's open while the bridge is cut off
+        _wait(lambda: session.reconnects >= 1, what="a reconnect")
+        _wait(lambda: _query(journal, "SELECT 1 FROM fills"), what="the missed fill")
+        _wait(
+            lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+            what="Monday's decision",
+        )
+        gw.advance("1D")  # a bar that only a fresh subscription can deliver
+        _wait(
+            lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-14%'"),
+            what="Tuesday's decision through the new subscription",
+        )
+    finally:
+        session.stop()
+        thread.join(30)
+    assert result, "the session did not end cleanly"
+    with Journal(journal) as j:
+        assert j.net_position(SESSION, "SPY") == gw.state.book.positions["SPY"].quantity
+        refs = _broker_refs(gw)
+        assert len(refs) == len(set(refs))
