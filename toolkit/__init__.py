@@ -10,12 +10,14 @@ Public API (everything else is internal):
 * sweeps: :func:`sweep`, :func:`make_grid`, :func:`heatmap`, :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
   :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
-* live journal: :class:`Journal` (SQLite record of a paper/live session), :class:`JournalError`
+* risk: :class:`RiskLimits`, :class:`TradingHours` (one rulebook for backtests and live)
+* live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
+  a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
 * errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
 """
 
-from toolkit import analysis, metrics
+from toolkit import analysis, live, metrics
 from toolkit.analysis import (
     deflated_sharpe,
     monte_carlo,
@@ -36,7 +38,9 @@ from toolkit.engine import (
     simulate,
 )
 from toolkit.errors import ConfigError, DataError, OrderRejected, ToolkitError
+from toolkit.gateway import Gateway
 from toolkit.live import Journal, JournalError
+from toolkit.risk import RiskLimits, TradingHours
 from toolkit.run import run_backtest
 from toolkit.strategies import Param, Strategy
 from toolkit.strategies import get as get_strategy
@@ -51,13 +55,16 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EngineSettings",
+    "Gateway",
     "Journal",
     "JournalError",
     "OrderRejected",
     "Param",
+    "RiskLimits",
     "RunConfig",
     "Strategy",
     "ToolkitError",
+    "TradingHours",
     "analysis",
     "available_symbols",
     "backtest",
@@ -66,6 +73,7 @@ __all__ = [
     "heatmap",
     "ibkr_fixed",
     "ibkr_tiered",
+    "live",
     "load",
     "load_config",
     "load_many",

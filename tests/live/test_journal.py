@@ -178,3 +178,30 @@ def test_replayed_executions_never_double_count(
                 assert new == (replay == 0)
         expected = sum(s if side == "BOT" else -s for side, s in fills)
         assert j.net_position("s", "SPY") == expected
+
+
+def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    from toolkit.live.journal import _MIGRATIONS
+
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute(
+        "INSERT INTO sessions VALUES ('old', '2024-01-01T00:00:00', NULL, 'paper', 'DU1', '{}')"
+    )
+    db.execute(
+        "INSERT INTO equity (session_id, ts, net_liquidation, cash, realized_pnl, "
+        "unrealized_pnl) VALUES ('old', '2024-01-01', 1.0, 1.0, 0.0, 0.0)"
+    )
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION == 2
+        assert j.rows("equity", "old")[0]["strategy"] is None  # old rows kept, new column empty
+        j.record_equity(
+            "old", net_liquidation=2.0, cash=2.0, realized_pnl=0.0, unrealized_pnl=0.0, strategy="a"
+        )
+        j.record_guard("old", guard="max_order", detail="x", strategy="a")
+        assert [e["strategy"] for e in j.rows("equity", "old")] == [None, "a"]
+        assert j.rows("guard_events", "old")[0]["strategy"] == "a"

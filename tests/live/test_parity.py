@@ -16,7 +16,7 @@ from toolkit.live.journal import Journal
 
 def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> None:
     cfg = live_config(
-        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 259_200.0},
+        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 172_800.0},
     )
     summary = run_session(cfg, echo=None)
     slot = cfg.strategies[0]

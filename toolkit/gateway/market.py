@@ -90,13 +90,27 @@ class SimClock:
         self.start = start.tz_convert("UTC") if start.tzinfo else start.tz_localize("UTC")
         self.speed = speed
         self.t0 = time.monotonic()
+        self.paused_at: pd.Timestamp | None = None
 
     def now(self) -> pd.Timestamp:
+        if self.paused_at is not None:
+            return self.paused_at
         return self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+
+    def pause(self) -> None:
+        """Stop the clock (a rehearsal waiting for its client to be ready)."""
+        if self.paused_at is None:
+            self.paused_at = self.now()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            self.start, self.t0, self.paused_at = self.paused_at, time.monotonic(), None
 
     def advance(self, delta: pd.Timedelta) -> None:
         """Jump ahead (fast-forward a rehearsal past a night or a weekend)."""
         self.start += delta
+        if self.paused_at is not None:
+            self.paused_at += delta
 
 
 class Market:

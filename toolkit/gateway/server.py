@@ -457,12 +457,15 @@ class Gateway:
         participation: float = 0.1,
         commission: Commission | None = None,
         slippage_bps: float = 0.0,
+        paused: bool = False,
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
         self.state = GatewayState(market, SimClock(begin, speed), account, cash)
         self.state.book.participation = participation
         self.state.book.slippage = slippage_bps / 1e4
+        if paused:  # the clock waits for resume(): a client can get ready first
+            self.state.clock.pause()
         if commission is not None:
             self.state.book.commission = commission
         self.host = host
@@ -564,6 +567,14 @@ class Gateway:
                 s.writer.close()
 
         loop.call_soon_threadsafe(close_all)
+
+    def pause(self) -> None:
+        """Stop the simulated clock."""
+        self.state.clock.pause()
+
+    def resume(self) -> None:
+        """Start the simulated clock again from where it stopped."""
+        self.state.clock.resume()
 
     def advance(self, delta: str | pd.Timedelta) -> None:
         """Move the simulated clock forward by ``delta`` (e.g. "1D")."""

@@ -42,6 +42,16 @@ def bar_end(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
     return label + _LENGTH[bar_size]
 
 
+def next_open(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
+    """When the market opens after the bar labelled ``label`` (09:30 New York on the next
+    weekday for a daily bar; the bar's end for an intraday one). Holidays are not known, so
+    this is the earliest possible open."""
+    if bar_size != "1 day":
+        return bar_end(label, bar_size)
+    day = pd.Timestamp(label.date()) + pd.offsets.BDay(1)
+    return (day.tz_localize(NEW_YORK) + pd.Timedelta(hours=9, minutes=30)).tz_convert("UTC")
+
+
 def frame(bars: Sequence[Any]) -> pd.DataFrame:
     """ib_async BarData objects as an OHLCV frame on a UTC index."""
     return pd.DataFrame(

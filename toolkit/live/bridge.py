@@ -91,6 +91,7 @@ class LiveSession:
         alerts: SmtpSettings | None = None,
         echo: Callable[[str], None] | None = print,
         install_signals: bool = True,
+        until: str | pd.Timestamp | None = None,
     ) -> None:
         self.cfg = cfg
         self.live = live
@@ -135,7 +136,7 @@ class LiveSession:
         self.sent_times: deque[float] = deque()
         self.events: deque[str] = deque(maxlen=200)
         self.broker_now: pd.Timestamp | None = None
-        self.until: pd.Timestamp | None = None
+        self.until: pd.Timestamp | None = None if until is None else _utc(until)
         self._alerted: set[str] = set()
         self._statuses: dict[str, tuple[str, float]] = {}
         self.reconnects = 0
@@ -188,6 +189,7 @@ class LiveSession:
             participation=sim.participation,
             commission=first.commission,
             slippage_bps=first.slippage_bps,
+            paused=True,  # runs once the session has connected, loaded history and decided
         ).start()
         self.host, self.port = "127.0.0.1", self.gateway.port
         if sim.end is not None:
@@ -675,6 +677,15 @@ class LiveSession:
             self._kill(slot, fired, sleeve)
         outcomes = sleeve.plan(signals)
         stamp = bar.isoformat()
+        late = self.broker_now is not None and self.broker_now >= livebars.next_open(
+            bar, slot.bar_size
+        )
+        if late and any(o.intent is not None for o in outcomes):
+            self.log(
+                f"LATE: {slot.label} decided bar {bar:%Y-%m-%d %H:%M} at "
+                f"{self.broker_now:%Y-%m-%d %H:%M} UTC, after the next open; its orders fill "
+                "later than a backtest's would"
+            )
         for o in outcomes:
             did = self.j.record_decision(
                 self.sid,
@@ -685,7 +696,7 @@ class LiveSession:
                 price=o.price,
                 target_qty=o.target_qty,
                 current_qty=o.current_qty,
-                note=o.note,
+                note=o.note + (" (late)" if late and o.intent is not None else ""),
             )
             if o.intent is not None:
                 for g in o.intent.guards:
@@ -970,6 +981,8 @@ class LiveSession:
             self._restore()
             await self._qualify()
             await self._after_connect()
+            if self.gateway is not None:
+                self.gateway.resume()
             last_poll = 0.0
             while not self._stop.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -1052,6 +1065,13 @@ class LiveSession:
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+
+
+def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
+    """A stop time in UTC; a bare date means that day's New York close."""
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return livebars.bar_end(ts, "1 day") if ts == ts.normalize() else ts
 
 
 def _clip(signal_value: float, sleeve: Sleeve) -> float:
