@@ -13,7 +13,7 @@ from tests.live.conftest import REPO
 from toolkit.gateway import Gateway
 from toolkit.live.__main__ import main
 
-SHORT = {"start": "2023-03-10 21:30", "end": "2023-03-16", "speed": 345_600.0}
+SHORT = {"start": "2023-03-10 21:30", "end": "2023-03-16", "speed": 8_640_000.0}
 
 
 def test_run_then_status_and_list(live_config, tmp_path) -> None:

@@ -72,7 +72,7 @@ def test_max_orders_per_minute(live_config, tmp_path) -> None:
 
 def _kill_run(live_config, risk, smtp=None):  # type: ignore[no-untyped-def]
     cfg = live_config(
-        simulator={"start": "2023-03-10 21:30", "end": "2023-05-31", "speed": 259_200.0},
+        simulator={"start": "2023-03-10 21:30", "end": "2023-05-31", "speed": 8_640_000.0},
         risk=risk,
     )
     summary = run_session(cfg, echo=None, alerts=smtp)

@@ -89,7 +89,7 @@ def test_bracket_at_the_gateway(live_config, tmp_path) -> None:
     research = tmp_path / "bracket.toml"
     research.write_text(PAPER.read_text() + "\n[exits]\nstop_loss = 0.03\ntake_profit = 0.5\n")
     cfg = live_config(
-        simulator={"start": "2023-03-10 21:30", "end": "2023-03-14", "speed": 172_800.0},
+        simulator={"start": "2023-03-10 21:30", "end": "2023-03-14", "speed": 8_640_000.0},
         strategies=[
             {"config": str(research), "capital": 100_000, "history": "1 Y", "bracket": True}
         ],

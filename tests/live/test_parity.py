@@ -16,7 +16,7 @@ from toolkit.live.journal import Journal
 
 def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> None:
     cfg = live_config(
-        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 172_800.0},
+        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 8_640_000.0},
     )
     summary = run_session(cfg, echo=None)
     slot = cfg.strategies[0]
@@ -66,3 +66,40 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
     eq = pd.Series(equity["net_liquidation"].to_numpy(), index=pd.to_datetime(equity["ts"]))
     np.testing.assert_allclose(eq.to_numpy(), bt.equity.loc[eq.index].to_numpy(), rtol=1e-9)
     assert summary.pnl == pytest.approx(bt.equity.iloc[-1] - run.engine.init_cash, abs=1e-3)
+
+
+def test_limit_orders_match_the_backtest_to_the_tick(live_config, tmp_path) -> None:
+    """Limit entries 5 bp through the close, working the next session as DAY orders and
+    re-placed when they expire unfilled, as the engine re-places them at the next close.
+    Prices agree to the cent: IB needs limits on the tick grid, the engine does not."""
+    from tests.live.conftest import PAPER
+
+    research = tmp_path / "limit.toml"
+    research.write_text(
+        PAPER.read_text().replace(
+            'order_type = "market"', 'order_type = "limit"\norder_offset_bps = 5.0'
+        )
+    )
+    cfg = live_config(
+        simulator={"start": "2023-06-01 21:30", "end": "2023-08-31", "speed": 8_640_000.0},
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+    )
+    summary = run_session(cfg, echo=None)
+    run = cfg.strategies[0].run
+    with Journal(cfg.session.journal) as j:
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+        orders = pd.DataFrame(j.rows("orders", summary.session_id))
+        last = pd.Timestamp(j.rows("decisions", summary.session_id)[-1]["bar_time"])
+    bars = tk.load("SPY", adjust="none")
+    bars = bars[(bars.index > pd.Timestamp("2022-06-01", tz="UTC")) & (bars.index <= last)]
+    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
+    targets[targets.index < pd.Timestamp("2023-06-01", tz="UTC")] = np.nan
+    bt = simulate(bars, targets, run.engine, run.weights, run.risk)
+    assert set(orders["order_type"]) == {"LMT"}
+    assert len(orders) > len(fills) >= 2  # some limits expired unfilled and were re-placed
+    assert list(pd.to_datetime(fills["ts"])) == list(bt.orders["time"])
+    sign = np.where(fills["side"] == "BOT", 1.0, -1.0)
+    np.testing.assert_array_equal(
+        sign * fills["shares"].to_numpy(), bt.orders["quantity"].to_numpy()
+    )
+    np.testing.assert_allclose(fills["price"].to_numpy(), bt.orders["price"].to_numpy(), atol=0.01)

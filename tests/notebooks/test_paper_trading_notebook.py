@@ -9,7 +9,7 @@ from tests.notebooks._execute import check_html, execute
 
 
 def test_paper_trading_notebook_trades_and_matches_the_backtest(tmp_path: Path) -> None:
-    params = {"start": "2023-06-01 21:30", "end": "2023-07-14", "speed": 172_800.0}
+    params = {"start": "2023-06-01 21:30", "end": "2023-07-14", "speed": 8_640_000.0}
     run = execute("06_paper_trading.ipynb", params, tmp_path)
     assert not run.errors, run.errors
     text = run.text

@@ -97,6 +97,11 @@ class SimClock:
             return self.paused_at
         return self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
 
+    def hold_at(self, when: pd.Timestamp) -> None:
+        """Stop the clock at ``when`` if it has already run past it."""
+        if self.paused_at is None and self.now() > when:
+            self.paused_at = when
+
     def pause(self) -> None:
         """Stop the clock (a rehearsal waiting for its client to be ready)."""
         if self.paused_at is None:

@@ -22,6 +22,7 @@ from toolkit.gateway.market import (
     SimClock,
     bar_fields,
     five_second_bars,
+    session_close,
 )
 from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
@@ -79,6 +80,7 @@ class GatewayState:
     quote_subs: dict[tuple[int, int], QuoteSubscription] = field(default_factory=dict)
     depth_subs: dict[tuple[int, int], DepthSubscription] = field(default_factory=dict)
     rt_subs: dict[tuple[int, int], RealtimeSubscription] = field(default_factory=dict)
+    lockstep: bool = False  # pause the clock whenever a new streamed bar goes out
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -247,6 +249,15 @@ class GatewayState:
                 fill = self.book.try_fill(order, bar, when, at_market=False)
                 if fill is not None:
                     self.on_fill(fill)
+                if (
+                    order.tif in ("DAY", "")
+                    and _opening_bar(when)
+                    and when.hour == 0
+                    and order.session_day == day
+                    and order.status not in DONE
+                ):
+                    self.cancel(order)  # a daily bar is a whole session: the DAY order expired
+                    break
                 if order.tif == "OPG" and order.status not in DONE:
                     self.cancel(order)  # the opening auction is over: the rest is cancelled
                 if order.status in DONE:
@@ -402,6 +413,10 @@ class GatewayState:
                 values = tuple(float(x) for x in bars.iloc[i])
                 if label < b.last_label or (label == b.last_label and values == b.last_values):
                     continue
+                if self.lockstep and label > b.last_label:
+                    # an in-process client (the live bridge's rehearsal) decides on this bar
+                    # with the clock held, and resumes it when its orders are in
+                    self.clock.pause()
                 fields = bar_fields(bars.iloc[i : i + 1], b.daily, b.format_date)
                 date, o, h, lo, c, v, wap = fields[:7]
                 b.session.send(
@@ -417,6 +432,21 @@ class GatewayState:
                     )
                 )
                 b.last_label, b.last_values = label, values
+
+    def hold_at_next_bar(self) -> None:
+        """Lockstep: never let the clock pass the release of a subscribed daily bar between
+        two ticks, so each one goes out (and is acted on) alone, at any replay speed."""
+        release = None
+        for b in self.bar_subs.values():
+            if not b.daily:
+                continue
+            daily = self.market.daily(b.symbol)
+            i = int(daily.index.searchsorted(b.last_label, side="right"))
+            if i < len(daily):
+                when = session_close(pd.Timestamp(daily.index[i]))
+                release = when if release is None else min(release, when)
+        if release is not None:
+            self.clock.hold_at(release)
 
     def drop_subscriptions(self, session: Session) -> None:
         """A closed connection's streams end (clients do not cancel on disconnect)."""
@@ -442,7 +472,13 @@ class GatewayState:
 
 
 class Gateway:
-    """Start/stop the simulator; ``port=0`` picks a free port (see ``.port`` after start)."""
+    """Start/stop the simulator; ``port=0`` picks a free port (see ``.port`` after start).
+
+    ``paused`` starts with the clock held until :meth:`resume`; ``lockstep`` holds it again
+    whenever a new keepUpToDate bar is sent, so an in-process client that resumes it after
+    acting trades every bar in time however loaded the machine is (the live bridge's
+    embedded rehearsals use both; a TWS client over the network never resumes it).
+    """
 
     def __init__(
         self,
@@ -458,6 +494,7 @@ class Gateway:
         commission: Commission | None = None,
         slippage_bps: float = 0.0,
         paused: bool = False,
+        lockstep: bool = False,
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
@@ -466,6 +503,7 @@ class Gateway:
         self.state.book.slippage = slippage_bps / 1e4
         if paused:  # the clock waits for resume(): a client can get ready first
             self.state.clock.pause()
+        self.state.lockstep = lockstep
         if commission is not None:
             self.state.book.commission = commission
         self.host = host
@@ -494,6 +532,8 @@ class Gateway:
         while True:
             await asyncio.sleep(MATCH_INTERVAL)
             try:
+                if self.state.lockstep:
+                    self.state.hold_at_next_bar()
                 self.state.match_new_bars()
                 self.state.push_streams()
                 for s in list(self.state.connections):
@@ -575,6 +615,10 @@ class Gateway:
     def resume(self) -> None:
         """Start the simulated clock again from where it stopped."""
         self.state.clock.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.state.clock.paused_at is not None
 
     def advance(self, delta: str | pd.Timedelta) -> None:
         """Move the simulated clock forward by ``delta`` (e.g. "1D")."""

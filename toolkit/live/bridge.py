@@ -143,6 +143,7 @@ class LiveSession:
         self._handlers_installed = False
         self._tasks: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._held: tuple[pd.Timestamp | None, float] | None = None
 
     # -- small helpers -------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -190,6 +191,7 @@ class LiveSession:
             commission=first.commission,
             slippage_bps=first.slippage_bps,
             paused=True,  # runs once the session has connected, loaded history and decided
+            lockstep=True,  # and holds at each new bar until the session has acted on it
         ).start()
         self.host, self.port = "127.0.0.1", self.gateway.port
         if sim.end is not None:
@@ -658,6 +660,45 @@ class LiveSession:
                 if all(latest in f.index for f in frames.values()):
                     self._decide(slot, latest, frames)
                 self.last_decided[slot.label] = latest
+            await self._release_clock(now)
+
+    def _unstick_clock(self) -> None:
+        """Fallback: a clock held over 2 s at the same instant (a symbol whose bar never
+        came) runs again."""
+        gw = self.gateway
+        if gw is None or not gw.paused:
+            self._held = None
+            return
+        at = gw.state.clock.paused_at
+        if self._held is None or self._held[0] != at:
+            self._held = (at, time.monotonic())
+        elif time.monotonic() - self._held[1] > 2.0:
+            gw.resume()
+            self._held = None
+
+    async def _release_clock(self, now: pd.Timestamp) -> None:
+        """Embedded rehearsal: once every strategy has acted on the newest bars and the
+        broker has acknowledged the orders, let the simulated clock run again."""
+        gw = self.gateway
+        if gw is None or not gw.paused:
+            return
+        for slot in self.cfg.strategies:
+            labels = set()
+            for sym in slot.symbols:
+                stream = self.streams.get((slot.label, sym))
+                if stream is None:
+                    continue
+                done = livebars.completed(livebars.frame(stream), now, slot.bar_size)
+                if not done.empty:
+                    labels.add(pd.Timestamp(done.index[-1]))
+            if len(labels) > 1:
+                return  # a symbol's bar is still in flight: wait for it (the loop has a fallback)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(
+            t.orderStatus.status in ("PendingSubmit", "ApiPending") for t in self.trades.values()
+        ):
+            await asyncio.sleep(0.005)
+        gw.resume()
 
     def _decide(
         self, slot: StrategySlot, bar: pd.Timestamp, frames: dict[str, pd.DataFrame]
@@ -995,6 +1036,7 @@ class LiveSession:
                 if time.monotonic() - last_poll > 1.0:
                     last_poll = time.monotonic()
                     await self._process_bars()
+                self._unstick_clock()
                 if on_tick is not None:
                     on_tick(self)
                 if (
