@@ -1,0 +1,127 @@
+"""Session timing in the simulator over TCP: a daily bar exists from its 16:00 New York close,
+market-on-open orders fill at the next open, DAY orders placed after the close work the next
+session and expire with it, and the lockstep clock holds at each daily bar."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("ib_async")
+from ib_async import IB, LimitOrder, Order, Stock
+
+import toolkit as tk
+from toolkit.gateway import Gateway
+from toolkit.gateway.market import session_close
+
+DAILY = tk.load("SPY", adjust="none")
+
+
+def _client(gw: Gateway, cid: int = 1) -> tuple[IB, Stock]:
+    ib = IB()
+    ib.connect("127.0.0.1", gw.port, clientId=cid, timeout=5)
+    [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+    return ib, spy
+
+
+def _wait(ib: IB, cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        ib.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _last_daily(ib: IB, spy: Stock) -> object:
+    bars = ib.reqHistoricalData(spy, "", "5 D", "1 day", "TRADES", True)
+    return bars[-1].date
+
+
+def test_a_daily_bar_appears_at_the_close_not_at_midnight() -> None:
+    # 2023-03-10 is a Friday in New York winter time: the close is 21:00 UTC
+    with Gateway(port=0, start="2023-03-10 20:59", speed=1.0) as gw:
+        ib, spy = _client(gw)
+        try:
+            assert str(_last_daily(ib, spy)) == "2023-03-09"
+            gw.advance("2min")
+            assert str(_last_daily(ib, spy)) == "2023-03-10"
+        finally:
+            ib.disconnect()
+
+
+def test_market_on_open_fills_at_the_next_open_with_slippage() -> None:
+    with Gateway(
+        port=0, start="2023-03-10 21:30", speed=1.0, slippage_bps=2.0, participation=0.0
+    ) as gw:
+        ib, spy = _client(gw)
+        try:
+            order = Order(action="BUY", totalQuantity=50, orderType="MKT", tif="OPG")
+            trade = ib.placeOrder(spy, order)
+            _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+            ib.sleep(0.3)
+            assert trade.orderStatus.filled == 0  # Friday evening: nothing to fill against
+            gw.advance("3D")  # Monday's bar exists
+            _wait(ib, lambda: trade.orderStatus.status == "Filled")
+            monday_open = float(DAILY.loc["2023-03-13", "open"])
+            assert trade.fills[0].execution.price == pytest.approx(monday_open * 1.0002, abs=1e-6)
+            assert pd.Timestamp(trade.fills[0].execution.time).date().isoformat() == "2023-03-13"
+            bad = ib.placeOrder(
+                spy,
+                Order(action="BUY", totalQuantity=1, orderType="STP", auxPrice=999.0, tif="OPG"),
+            )
+            _wait(ib, lambda: bad.orderStatus.status in ("Cancelled", "Inactive"))
+            assert any("OPG" in e.message for e in bad.log)
+        finally:
+            ib.disconnect()
+
+
+def test_day_order_after_the_close_works_the_next_session_then_expires() -> None:
+    with Gateway(port=0, start="2023-03-10 21:30", speed=1.0) as gw:
+        ib, spy = _client(gw)
+        try:
+            low = float(DAILY.loc["2023-03-13", "low"])
+            never = ib.placeOrder(spy, LimitOrder("BUY", 10, round(low - 5.0, 2)))
+            fills = ib.placeOrder(spy, LimitOrder("BUY", 10, round(low + 0.5, 2)))
+            _wait(ib, lambda: never.orderStatus.status == "Submitted")
+            gw.advance("3D")  # Monday's session is over
+            _wait(ib, lambda: never.orderStatus.status == "Cancelled")
+            _wait(ib, lambda: fills.orderStatus.status == "Filled")
+            assert fills.fills[0].execution.price == pytest.approx(round(low + 0.5, 2))
+        finally:
+            ib.disconnect()
+
+
+def test_lockstep_holds_the_clock_at_each_daily_close_until_resumed() -> None:
+    with Gateway(
+        port=0, start="2023-03-10 21:30", speed=8_640_000.0, paused=True, lockstep=True
+    ) as gw:
+        ib, spy = _client(gw)
+        try:
+            bars = ib.reqHistoricalData(spy, "", "5 D", "1 day", "TRADES", True, keepUpToDate=True)
+            assert gw.paused and str(bars[-1].date) == "2023-03-10"
+            for day in ("2023-03-13", "2023-03-14", "2023-03-15"):
+                gw.resume()
+                _wait(ib, lambda d=day: str(bars[-1].date) == d)
+                assert gw.paused  # held at exactly that day's close, whatever the speed
+                assert gw.state.clock.now() == session_close(pd.Timestamp(day, tz="UTC"))
+        finally:
+            ib.disconnect()
+
+
+def test_dropped_clients_reconnect_to_the_same_book() -> None:
+    with Gateway(port=0, start="2023-03-10 21:30", speed=1.0) as gw:
+        ib, spy = _client(gw, 3)
+        trade = ib.placeOrder(spy, LimitOrder("BUY", 10, 100.0))
+        _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+        gw.drop_clients()
+        time.sleep(0.5)
+        ib.disconnect()
+        again = IB()
+        again.connect("127.0.0.1", gw.port, clientId=3, timeout=5)
+        try:
+            assert [t.order.lmtPrice for t in again.openTrades()] == [100.0]
+        finally:
+            again.disconnect()
