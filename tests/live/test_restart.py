@@ -121,6 +121,14 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
         lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
         what="the decision on Monday's bar",
     )
+    status = subprocess.run(
+        [sys.executable, "-m", "toolkit.live", "status", SESSION, "--journal", str(journal)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0 and "running" in status.stdout and "fills 1" in status.stdout
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()
     out = log.read_text()

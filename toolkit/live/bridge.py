@@ -131,6 +131,7 @@ class LiveSession:
         self.streams: dict[tuple[str, str], BarDataList] = {}
         self.last_decided: dict[str, pd.Timestamp] = {}
         self.ref_owner: dict[str, tuple[str, str]] = {}
+        self.ref_bar: dict[str, pd.Timestamp] = {}
         self.order_ids: dict[int, str] = {}
         self.trades: dict[str, Trade] = {}
         self.sent_times: deque[float] = deque()
@@ -290,6 +291,7 @@ class LiveSession:
             d = decisions.get(o["decision_id"])
             if d is not None:
                 self.ref_owner[ref] = (d["strategy"], o["symbol"])
+                self.ref_bar[ref] = pd.Timestamp(d["bar_time"])
         for f in self.j.session_fills(self.sid):
             owner = self.ref_owner.get(f["order_ref"])
             if owner is None or owner[0] not in self.sleeves:
@@ -546,9 +548,11 @@ class LiveSession:
             if jo.status != "PendingSubmit" or jo.order_ref in self.trades:
                 continue
             owner = self.ref_owner.get(jo.order_ref)
-            if owner is None or jo.parent_ref is not None:
+            if owner is None or jo.parent_ref is not None or jo.order_ref not in self.ref_bar:
                 continue
-            bar = pd.Timestamp(jo.order_ref.rsplit("/", 1)[-1], tz="UTC")
+            if any(f["order_ref"] == jo.order_ref for f in self.j.session_fills(self.sid)):
+                continue  # it reached the broker: executions say so
+            bar = self.ref_bar[jo.order_ref]
             latest = self.last_decided.get(owner[0])
             legs = [o for o in self.j.open_orders(self.sid) if o.parent_ref == jo.order_ref]
             if latest is not None and bar.normalize() >= latest.normalize():
