@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, sweep
+from research.benchmarks import analysis, engine, live, sweep
 
 
 def main() -> None:
@@ -17,6 +17,8 @@ def main() -> None:
     sweep.main()
     print()
     analysis.main()
+    print()
+    live.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 

@@ -12,7 +12,7 @@ from toolkit.live.dashboard import render_text
 
 def test_dashboard_shows_connection_positions_pnl_orders_signals_and_risk(live_config) -> None:
     cfg = live_config(
-        simulator={"start": "2023-03-10 21:30", "end": "2023-03-15", "speed": 8_640_000.0}
+        simulator={"start": "2023-03-10 21:30", "end": "2023-05-31", "speed": 8_640_000.0}
     )
     session = LiveSession(cfg, echo=None, install_signals=False)
     screens: list[str] = []

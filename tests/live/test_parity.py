@@ -39,6 +39,8 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
     targets[targets.index < days[0]] = np.nan
     bt = simulate(bars, targets, run.engine, run.weights, run.risk)
 
+    # the session decided every trading day from its first bar to its last, none twice
+    assert list(days) == list(bars.index[bars.index >= days[0]])
     # every bar the session decided on is a bar of the backtest, with the same signal
     np.testing.assert_array_equal(
         decisions["signal"].to_numpy(), targets.loc[days, "SPY"].to_numpy()

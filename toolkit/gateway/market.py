@@ -91,16 +91,21 @@ class SimClock:
         self.speed = speed
         self.t0 = time.monotonic()
         self.paused_at: pd.Timestamp | None = None
+        self.ceiling: pd.Timestamp | None = None
 
     def now(self) -> pd.Timestamp:
         if self.paused_at is not None:
             return self.paused_at
-        return self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+        t = self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+        if self.ceiling is not None and t >= self.ceiling:
+            self.paused_at, self.ceiling = self.ceiling, None  # stop exactly there
+            return self.paused_at
+        return t
 
-    def hold_at(self, when: pd.Timestamp) -> None:
-        """Stop the clock at ``when`` if it has already run past it."""
-        if self.paused_at is None and self.now() > when:
-            self.paused_at = when
+    def hold_at(self, when: pd.Timestamp | None) -> None:
+        """Never run past ``when``: the clock stops there until resumed (None: no limit)."""
+        self.ceiling = when
+        self.now()
 
     def pause(self) -> None:
         """Stop the clock (a rehearsal waiting for its client to be ready)."""

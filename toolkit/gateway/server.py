@@ -7,6 +7,7 @@ Runs in the foreground (``python -m toolkit.gateway``) or in-process on a backgr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,8 @@ class GatewayState:
     depth_subs: dict[tuple[int, int], DepthSubscription] = field(default_factory=dict)
     rt_subs: dict[tuple[int, int], RealtimeSubscription] = field(default_factory=dict)
     lockstep: bool = False  # pause the clock whenever a new streamed bar goes out
+    released: bool = False  # lockstep: this tick sent a new bar (the clock stays held)
+    held_bar: pd.Timestamp | None = None  # lockstep: the bar the clock is held for
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -417,6 +420,8 @@ class GatewayState:
                     # an in-process client (the live bridge's rehearsal) decides on this bar
                     # with the clock held, and resumes it when its orders are in
                     self.clock.pause()
+                    self.released = True
+                    self.held_bar = label
                 fields = bar_fields(bars.iloc[i : i + 1], b.daily, b.format_date)
                 date, o, h, lo, c, v, wap = fields[:7]
                 b.session.send(
@@ -434,8 +439,8 @@ class GatewayState:
                 b.last_label, b.last_values = label, values
 
     def hold_at_next_bar(self) -> None:
-        """Lockstep: never let the clock pass the release of a subscribed daily bar between
-        two ticks, so each one goes out (and is acted on) alone, at any replay speed."""
+        """Lockstep: the clock stops at the release of the next subscribed daily bar, so each
+        one goes out (and is acted on) alone and time never runs ahead, at any speed."""
         release = None
         for b in self.bar_subs.values():
             if not b.daily:
@@ -445,8 +450,7 @@ class GatewayState:
             if i < len(daily):
                 when = session_close(pd.Timestamp(daily.index[i]))
                 release = when if release is None else min(release, when)
-        if release is not None:
-            self.clock.hold_at(release)
+        self.clock.hold_at(release)
 
     def drop_subscriptions(self, session: Session) -> None:
         """A closed connection's streams end (clients do not cancel on disconnect)."""
@@ -513,6 +517,7 @@ class Gateway:
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._matcher: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -529,13 +534,32 @@ class Gateway:
         self._matcher = asyncio.get_running_loop().create_task(self._match_forever())
 
     async def _match_forever(self) -> None:
+        wake = self._wake = asyncio.Event()
+        clock = self.state.clock
         while True:
-            await asyncio.sleep(MATCH_INTERVAL)
+            wait = MATCH_INTERVAL
+            if self.state.lockstep and clock.paused_at is None and clock.ceiling is not None:
+                # nothing happens before the next release: wake exactly then
+                ahead = (clock.ceiling - clock.now()).total_seconds() / clock.speed
+                wait = max(0.0, min(wait, ahead))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), wait)
+            wake.clear()
             try:
+                clock, froze = self.state.clock, False
                 if self.state.lockstep:
+                    # one instant per tick: orders are matched and bars released at the same
+                    # simulated time, so a fill is always sent before the bar that follows it
                     self.state.hold_at_next_bar()
+                    froze = clock.paused_at is None
+                    clock.pause()
+                    self.state.released = False
                 self.state.match_new_bars()
                 self.state.push_streams()
+                if self.state.lockstep:
+                    self.state.hold_at_next_bar()  # the next release is the new ceiling
+                if froze and not self.state.released:
+                    clock.resume()
                 for s in list(self.state.connections):
                     await s.writer.drain()
             except (ConnectionError, RuntimeError):
@@ -588,6 +612,8 @@ class Gateway:
                 await asyncio.wait(list(self._tasks), timeout=5)
             if self._matcher is not None:
                 self._matcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._matcher
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
@@ -613,12 +639,23 @@ class Gateway:
         self.state.clock.pause()
 
     def resume(self) -> None:
-        """Start the simulated clock again from where it stopped."""
+        """Start the simulated clock again from where it stopped (and look for new bars at
+        once rather than at the next tick)."""
+        self.state.held_bar = None
         self.state.clock.resume()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            loop.call_soon_threadsafe(wake.set)
 
     @property
     def paused(self) -> bool:
         return self.state.clock.paused_at is not None
+
+    @property
+    def held_bar(self) -> pd.Timestamp | None:
+        """Lockstep: the label of the bar whose release holds the clock (None: not held
+        for a bar)."""
+        return self.state.held_bar if self.paused else None
 
     def advance(self, delta: str | pd.Timedelta) -> None:
         """Move the simulated clock forward by ``delta`` (e.g. "1D")."""

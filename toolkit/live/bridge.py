@@ -658,12 +658,19 @@ class LiveSession:
                 if len(frames) != len(slot.symbols) or any(f.empty for f in frames.values()):
                     continue
                 latest = min(pd.Timestamp(f.index[-1]) for f in frames.values())
+                if self.until is not None and livebars.bar_end(latest, slot.bar_size) > self.until:
+                    continue  # past the session's end: not traded
                 done = self.last_decided.get(slot.label)
                 if done is not None and latest <= done:
                     continue
                 if all(latest in f.index for f in frames.values()):
                     self._decide(slot, latest, frames)
                 self.last_decided[slot.label] = latest
+            if self.until is not None and now >= self.until:
+                if not self._stop.is_set():
+                    self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
+                self._stop.set()  # the end of the rehearsal: the clock stays where it is
+                return
             await self._release_clock(now)
 
     def _unstick_clock(self) -> None:
@@ -686,6 +693,12 @@ class LiveSession:
         gw = self.gateway
         if gw is None or not gw.paused:
             return
+        held = gw.held_bar
+        if held is not None and any(
+            self.last_decided.get(slot.label) is None or self.last_decided[slot.label] < held
+            for slot in self.cfg.strategies
+        ):
+            return  # the bar it holds for is still on its way to us
         for slot in self.cfg.strategies:
             labels = set()
             for sym in slot.symbols:
