@@ -128,3 +128,27 @@ def test_daily_loss_kill_switch(live_config) -> None:
         cfg, pd.Timestamp(decisions[0]["bar_time"]), pd.Timestamp(decisions[-1]["bar_time"])
     )
     assert [pd.Timestamp(f["ts"]) for f in fills] == list(bt.orders["time"])
+
+
+def test_a_broker_rejection_is_journaled_and_retried_next_bar(live_config) -> None:
+    # the simulated account holds $10,000: a $95,000 order breaks IB's 4x margin check (201)
+    cfg = live_config(
+        simulator={
+            "start": "2023-03-10 21:30",
+            "end": "2023-03-14",
+            "speed": 8_640_000.0,
+            "cash": 10_000.0,
+        },
+    )
+    lines: list[str] = []
+    summary = run_session(cfg, echo=lines.append)
+    with Journal(cfg.session.journal) as j:
+        orders = j.rows("orders", summary.session_id)
+        events = j.rows("order_events", summary.session_id)
+    assert len(orders) >= 2  # rejected on Friday's bar, tried again on Monday's
+    assert all(o["status"] == "Inactive" for o in orders)
+    assert any(e["message"].startswith("201: Order rejected") for e in events)
+    assert any(
+        line.startswith("[") and "REJECTED" in line and "IB error 201" in line for line in lines
+    )
+    assert summary.fills == 0 and summary.positions == {}
