@@ -14,9 +14,9 @@ from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 
 
-def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> None:
+def test_live_trades_equal_the_backtest_over_a_year_of_trading_days(live_config) -> None:
     cfg = live_config(
-        simulator={"start": "2023-06-01 21:30", "end": "2023-09-01", "speed": 8_640_000.0},
+        simulator={"start": "2022-06-01 21:30", "end": "2023-06-01", "speed": 8_640_000.0},
     )
     summary = run_session(cfg, echo=None)
     slot = cfg.strategies[0]
@@ -28,13 +28,13 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
             [e for e in j.rows("equity", summary.session_id) if e["strategy"] == slot.label]
         )
     days = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
-    assert days[0] == pd.Timestamp("2023-06-01", tz="UTC")
-    assert len(days) >= 60 and days.is_unique and days.is_monotonic_increasing
+    assert days[0] == pd.Timestamp("2022-06-01", tz="UTC")
+    assert len(days) >= 250 and days.is_unique and days.is_monotonic_increasing
 
     # the backtest: same unadjusted bars (history the bridge loaded included), targets only
     # from the session's first decision bar on, same engine settings, weights and risk
     bars = tk.load("SPY", adjust="none")
-    bars = bars[(bars.index > pd.Timestamp("2022-06-01", tz="UTC")) & (bars.index <= days[-1])]
+    bars = bars[(bars.index > pd.Timestamp("2021-06-01", tz="UTC")) & (bars.index <= days[-1])]
     targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
     targets[targets.index < days[0]] = np.nan
     bt = simulate(bars, targets, run.engine, run.weights, run.risk)
@@ -47,7 +47,7 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
     )
     # same fills: bar, signed quantity, price, commission
     orders = bt.orders
-    assert len(orders) >= 3 and len(fills) == len(orders)
+    assert len(orders) >= 15 and len(fills) == len(orders)
     sign = np.where(fills["side"] == "BOT", 1.0, -1.0)
     fill_bar = pd.DatetimeIndex(pd.to_datetime(fills["ts"]))
     assert list(fill_bar) == list(orders["time"])
@@ -60,7 +60,7 @@ def test_live_trades_equal_the_backtest_over_60_trading_days(live_config) -> Non
     )
     # the same round trips and P&L
     closed = bt.trades[~bt.trades["is_open"]]
-    assert len(summary.trades) == len(closed) >= 1
+    assert len(summary.trades) == len(closed) >= 8
     np.testing.assert_allclose(
         summary.trades["pnl"].to_numpy(), closed["pnl"].to_numpy(), atol=1e-3
     )
@@ -105,3 +105,38 @@ def test_limit_orders_match_the_backtest_to_the_tick(live_config, tmp_path) -> N
         sign * fills["shares"].to_numpy(), bt.orders["quantity"].to_numpy()
     )
     np.testing.assert_allclose(fills["price"].to_numpy(), bt.orders["price"].to_numpy(), atol=0.01)
+
+
+def test_two_symbols_share_one_book_as_in_the_backtest(live_config, tmp_path) -> None:
+    """SPY and QQQ in one strategy: sizes from the shared equity, sells before buys, both
+    filled at the same opens -- fill for fill the engine's multi-symbol portfolio."""
+    from tests.live.conftest import PAPER
+
+    research = tmp_path / "two.toml"
+    text = PAPER.read_text().replace('symbols = ["SPY"]', 'symbols = ["SPY", "QQQ"]')
+    research.write_text(text.replace("weights = [0.95]", "weights = [0.45, 0.45]"))
+    cfg = live_config(
+        simulator={"start": "2023-01-03 21:30", "end": "2023-07-03", "speed": 8_640_000.0},
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+    )
+    summary = run_session(cfg, echo=None)
+    run = cfg.strategies[0].run
+    with Journal(cfg.session.journal) as j:
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+        last = pd.Timestamp(j.rows("decisions", summary.session_id)[-1]["bar_time"])
+    panel = tk.load_many(["SPY", "QQQ"], adjust="none")
+    panel = panel[(panel.index > pd.Timestamp("2022-01-03", tz="UTC")) & (panel.index <= last)]
+    targets = strategy_targets(panel, tk.strategies.get(run.strategy), run.params)
+    targets[targets.index < pd.Timestamp("2023-01-03", tz="UTC")] = np.nan
+    bt = simulate(panel, targets, run.engine, run.weights, run.risk)
+    live = fills.assign(
+        time=pd.to_datetime(fills["ts"]),
+        quantity=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"],
+    ).sort_values(["time", "symbol"], kind="stable")
+    engine = bt.orders.sort_values(["time", "symbol"], kind="stable")
+    assert len(engine) >= 8 and set(engine["symbol"]) == {"SPY", "QQQ"}
+    assert list(live["time"]) == list(engine["time"])
+    assert list(live["symbol"]) == list(engine["symbol"])
+    np.testing.assert_array_equal(live["quantity"].to_numpy(), engine["quantity"].to_numpy())
+    np.testing.assert_allclose(live["price"].to_numpy(), engine["price"].to_numpy(), atol=1e-6)
+    assert summary.pnl == pytest.approx(bt.equity.iloc[-1] - run.engine.init_cash, abs=1e-3)

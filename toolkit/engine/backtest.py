@@ -58,11 +58,12 @@ def day_ids(index: pd.DatetimeIndex) -> np.ndarray:
     """New York trading day of each bar as an integer, for the daily-loss limit (daily bars
     are stamped at midnight UTC and keep their date)."""
     idx = pd.DatetimeIndex(index)
-    if len(idx) and (idx.hour == 0).all() and (idx.minute == 0).all():
-        days = idx.tz_localize(None) if idx.tz is not None else idx
-    else:
-        days = (idx.tz_convert("America/New_York") if idx.tz is not None else idx).tz_localize(None)
-    return np.asarray(days.normalize().asi8 // 86_400_000_000_000, dtype=np.int64)
+    ns = idx.as_unit("ns").asi8
+    day = 86_400_000_000_000
+    if len(ns) and not (ns % day).any():
+        return np.asarray(ns // day, dtype=np.int64)
+    local = (idx.tz_convert("America/New_York") if idx.tz is not None else idx).tz_localize(None)
+    return np.asarray(local.normalize().as_unit("ns").asi8 // day, dtype=np.int64)
 
 
 def kernel_settings(
@@ -124,7 +125,10 @@ def simulate(
         month_ids(idx),
         *kernel_settings(s),
         (risk or RiskLimits()).vector(),
-        day_ids(idx),
+        # trading days matter only to the daily-loss limit (pandas time zones cost ~0.5 ms)
+        day_ids(idx)
+        if risk is not None and risk.daily_loss is not None
+        else np.zeros(len(idx), dtype=np.int64),
     )
     eq = pd.Series(equity, index=idx, name="equity")
     prev = np.concatenate([[s.init_cash], equity[:-1]])
