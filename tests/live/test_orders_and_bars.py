@@ -123,3 +123,29 @@ def test_a_late_decision_is_flagged(live_config) -> None:
     with Journal(cfg.session.journal) as j:
         notes = [d["note"] for d in j.rows("decisions", summary.session_id)]
     assert notes == ["order (late)"]
+
+
+def test_an_intraday_session_decides_every_5_minute_bar_in_lockstep(live_config) -> None:
+    import asyncio
+
+    from toolkit.live.bridge import LiveSession
+
+    cfg = live_config(
+        simulator={"start": "2024-03-14 14:00", "end": "2024-03-14 17:00", "speed": 8_640_000.0},
+        strategies=[
+            {"config": str(PAPER), "capital": 100_000, "history": "2 D", "bar_size": "5 mins"}
+        ],
+    )
+    session = LiveSession(cfg, echo=None, install_signals=False)
+    summary = asyncio.run(session.run())
+    with Journal(cfg.session.journal) as j:
+        decisions = j.rows("decisions", summary.session_id)
+        orders = j.rows("orders", summary.session_id)
+    bars = pd.DatetimeIndex([pd.Timestamp(d["bar_time"]) for d in decisions])
+    # 13:55 (the last bar before the start) through 16:55 UTC, every 5 minutes, none twice
+    assert list(bars) == list(
+        pd.date_range("2024-03-14 13:55", "2024-03-14 16:55", freq="5min", tz="UTC")
+    )
+    assert not any("late" in d["note"] for d in decisions)
+    assert orders and all(o["order_type"] == "MKT" for o in orders)
+    assert session.unstuck == 0  # the clock never needed the fallback

@@ -86,11 +86,11 @@ def con_id_for(symbol: str) -> int:
 class SimClock:
     """Simulated time: starts at ``start`` and runs ``speed`` times faster than the wall."""
 
-    def __init__(self, start: pd.Timestamp, speed: float = 1.0) -> None:
+    def __init__(self, start: pd.Timestamp, speed: float = 1.0, paused: bool = False) -> None:
         self.start = start.tz_convert("UTC") if start.tzinfo else start.tz_localize("UTC")
         self.speed = speed
         self.t0 = time.monotonic()
-        self.paused_at: pd.Timestamp | None = None
+        self.paused_at: pd.Timestamp | None = self.start if paused else None
         self.ceiling: pd.Timestamp | None = None
 
     def now(self) -> pd.Timestamp:
@@ -134,6 +134,7 @@ class Market:
         self.instruments = {s: Instrument(s, con_id_for(s)) for s in symbols}
         self._daily: dict[str, pd.DataFrame] = {}
         self._intraday: dict[str, pd.DataFrame] = {}
+        self._minute_index: dict[tuple[str, bool], pd.DatetimeIndex] = {}
 
     def find(self, symbol: str, sec_type: str, con_id: int) -> Instrument | None:
         """The instrument for a requested contract (by conId, else symbol; stocks only)."""
@@ -167,6 +168,39 @@ class Market:
         ):
             return intraday, now
         return self.daily(symbol), daily_cutoff(now)
+
+    def next_release(
+        self, symbol: str, after: pd.Timestamp, bar_size: str, use_rth: bool, now: pd.Timestamp
+    ) -> pd.Timestamp | None:
+        """When the bar that follows the one labelled ``after`` first exists (a daily bar at
+        its close; an intraday bar when its first minute does), or None past the data."""
+        rule = _BAR_SIZES.get(bar_size)
+        if rule is None:
+            return None
+        if rule in ("1D", "1W", "1M"):
+            daily = self.daily(symbol)
+            i = int(daily.index.searchsorted(after, side="right"))
+            return session_close(pd.Timestamp(daily.index[i])) if i < len(daily) else None
+        index = self._minutes(symbol, use_rth)
+        if index is None:
+            return None
+        start = max(after + pd.Timedelta(rule), now + pd.Timedelta(microseconds=1))
+        i = int(index.searchsorted(start, side="left"))
+        return pd.Timestamp(index[i]) if i < len(index) else None
+
+    def _minutes(self, symbol: str, use_rth: bool) -> pd.DatetimeIndex | None:
+        key = (symbol, use_rth)
+        if key not in self._minute_index:
+            bars = self.intraday(symbol)
+            if bars is None:
+                return None
+            idx = pd.DatetimeIndex(bars.index)
+            if use_rth:
+                local = idx.tz_convert(NEW_YORK)
+                minutes = local.hour * 60 + local.minute
+                idx = idx[(minutes >= 570) & (minutes < 960)]
+            self._minute_index[key] = idx
+        return self._minute_index[key]
 
     def last_time(self) -> pd.Timestamp:
         """The close of the last shipped daily bar: the default 'now' of the simulated clock."""

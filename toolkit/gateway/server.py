@@ -23,7 +23,6 @@ from toolkit.gateway.market import (
     SimClock,
     bar_fields,
     five_second_bars,
-    session_close,
 )
 from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
@@ -84,6 +83,7 @@ class GatewayState:
     lockstep: bool = False  # pause the clock whenever a new streamed bar goes out
     released: bool = False  # lockstep: this tick sent a new bar (the clock stays held)
     held_bar: pd.Timestamp | None = None  # lockstep: the bar the clock is held for
+    ceiling_at: pd.Timestamp | None = None  # lockstep: the next release the clock stops at
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -439,17 +439,15 @@ class GatewayState:
                 b.last_label, b.last_values = label, values
 
     def hold_at_next_bar(self) -> None:
-        """Lockstep: the clock stops at the release of the next subscribed daily bar, so each
-        one goes out (and is acted on) alone and time never runs ahead, at any speed."""
+        """Lockstep: the clock stops at the release of the next subscribed bar, so each one
+        goes out (and is acted on) alone and time never runs ahead, at any speed."""
         release = None
+        now = self.clock.now()
         for b in self.bar_subs.values():
-            if not b.daily:
-                continue
-            daily = self.market.daily(b.symbol)
-            i = int(daily.index.searchsorted(b.last_label, side="right"))
-            if i < len(daily):
-                when = session_close(pd.Timestamp(daily.index[i]))
+            when = self.market.next_release(b.symbol, b.last_label, b.bar_size, b.use_rth, now)
+            if when is not None:
                 release = when if release is None else min(release, when)
+        self.ceiling_at = release
         self.clock.hold_at(release)
 
     def drop_subscriptions(self, session: Session) -> None:
@@ -502,11 +500,9 @@ class Gateway:
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
-        self.state = GatewayState(market, SimClock(begin, speed), account, cash)
+        self.state = GatewayState(market, SimClock(begin, speed, paused), account, cash)
         self.state.book.participation = participation
         self.state.book.slippage = slippage_bps / 1e4
-        if paused:  # the clock waits for resume(): a client can get ready first
-            self.state.clock.pause()
         self.state.lockstep = lockstep
         if commission is not None:
             self.state.book.commission = commission
@@ -546,20 +542,26 @@ class Gateway:
                 await asyncio.wait_for(wake.wait(), wait)
             wake.clear()
             try:
-                clock, froze = self.state.clock, False
-                if self.state.lockstep:
+                state = self.state
+                clock, run_on = state.clock, False
+                if state.lockstep:
                     # one instant per tick: orders are matched and bars released at the same
                     # simulated time, so a fill is always sent before the bar that follows it
-                    self.state.hold_at_next_bar()
-                    froze = clock.paused_at is None
+                    state.hold_at_next_bar()
+                    at_ceiling = (
+                        clock.paused_at is not None
+                        and clock.paused_at == state.ceiling_at
+                        and state.held_bar is None
+                    )
+                    run_on = clock.paused_at is None or at_ceiling
                     clock.pause()
-                    self.state.released = False
-                self.state.match_new_bars()
-                self.state.push_streams()
-                if self.state.lockstep:
-                    self.state.hold_at_next_bar()  # the next release is the new ceiling
-                if froze and not self.state.released:
-                    clock.resume()
+                    state.released = False
+                state.match_new_bars()
+                state.push_streams()
+                if state.lockstep:
+                    state.hold_at_next_bar()  # the next release is the new ceiling
+                if run_on and not state.released:
+                    clock.resume()  # nothing went out at this instant: time runs on
                 for s in list(self.state.connections):
                     await s.writer.drain()
             except (ConnectionError, RuntimeError):

@@ -386,6 +386,8 @@ class Session:
                 pd.Timestamp(bars.index[-1]),
                 tuple(float(x) for x in bars.iloc[-1]),
             )
+            if self.state.lockstep:
+                self.state.hold_at_next_bar()  # the clock must not run past its next bar
 
     def _cancel_history(self, f: Fields) -> None:
         self.state.bar_subs.pop((id(self), int(f[2])), None)

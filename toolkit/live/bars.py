@@ -43,11 +43,12 @@ def bar_end(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
 
 
 def next_open(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
-    """When the market opens after the bar labelled ``label`` (09:30 New York on the next
-    weekday for a daily bar; the bar's end for an intraday one). Holidays are not known, so
-    this is the earliest possible open."""
+    """The latest time an order decided on the bar labelled ``label`` still gets the fill a
+    backtest assumes: the next open (09:30 New York on the next weekday; holidays are not
+    known, so this is the earliest possible open) for a daily bar, the end of the next bar
+    for an intraday one."""
     if bar_size != "1 day":
-        return bar_end(label, bar_size)
+        return bar_end(label, bar_size) + _LENGTH[bar_size]
     day = pd.Timestamp(label.date()) + pd.offsets.BDay(1)
     return (day.tz_localize(NEW_YORK) + pd.Timedelta(hours=9, minutes=30)).tz_convert("UTC")
 

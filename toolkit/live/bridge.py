@@ -145,6 +145,7 @@ class LiveSession:
         self._tasks: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._held: tuple[pd.Timestamp | None, float] | None = None
+        self.unstuck = 0  # times the rehearsal clock had to be released by the fallback
 
     # -- small helpers -------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -581,8 +582,13 @@ class LiveSession:
                 self.sleeves[owner[0]].acted[owner[1]] = math.nan
 
     def _tif_of(self, label: str, order_type: str) -> str:
-        s = next(x for x in self.cfg.strategies if x.label == label).run.engine
-        return "OPG" if order_type == "MKT" and s.fill == "next_open" else "DAY"
+        slot = next(x for x in self.cfg.strategies if x.label == label)
+        daily = slot.bar_size == "1 day"
+        return (
+            "OPG"
+            if order_type == "MKT" and slot.run.engine.fill == "next_open" and daily
+            else "DAY"
+        )
 
     def _leg_spec(self, o: Any) -> OrderSpec:
         pct = None
@@ -686,6 +692,7 @@ class LiveSession:
         elif time.monotonic() - self._held[1] > 2.0:
             gw.resume()
             self._held = None
+            self.unstuck += 1
 
     async def _release_clock(self, now: pd.Timestamp) -> None:
         """Embedded rehearsal: once every strategy has acted on the newest bars and the
@@ -693,10 +700,11 @@ class LiveSession:
         gw = self.gateway
         if gw is None or not gw.paused:
             return
+        if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):
+            return  # still subscribing
         held = gw.held_bar
-        if held is not None and any(
-            self.last_decided.get(slot.label) is None or self.last_decided[slot.label] < held
-            for slot in self.cfg.strategies
+        if held is not None and not any(
+            len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
         ):
             return  # the bar it holds for is still on its way to us
         for slot in self.cfg.strategies:
@@ -710,6 +718,9 @@ class LiveSession:
                     labels.add(pd.Timestamp(done.index[-1]))
             if len(labels) > 1:
                 return  # a symbol's bar is still in flight: wait for it (the loop has a fallback)
+            decided = self.last_decided.get(slot.label)
+            if labels and (decided is None or decided < min(labels)):
+                return  # not acted on yet
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and any(
             t.orderStatus.status in ("PendingSubmit", "ApiPending") for t in self.trades.values()
@@ -836,7 +847,9 @@ class LiveSession:
                 return
         ref = order_ref(self.sid, slot.label, o.symbol, bar)
         s = slot.run.engine
-        spec = entry_order(ref, o.symbol, intent.quantity, intent.price, s)
+        spec = entry_order(
+            ref, o.symbol, intent.quantity, intent.price, s, daily=slot.bar_size == "1 day"
+        )
         after = sleeve.positions[o.symbol] + intent.quantity
         adds = (
             abs(after) > abs(sleeve.positions[o.symbol]) or after * sleeve.positions[o.symbol] < 0
@@ -929,10 +942,10 @@ class LiveSession:
     async def _after_connect(self) -> None:
         self._install_handlers()
         await self._reconcile()
+        await self._resend_unsent()
         self.streams.clear()
         await self._subscribe()
         await self._process_bars()
-        await self._resend_unsent()
 
     async def _reconnect(self) -> None:
         await self._connect(first=False)
@@ -1038,9 +1051,7 @@ class LiveSession:
             self._build_sleeves()
             self._restore()
             await self._qualify()
-            await self._after_connect()
-            if self.gateway is not None:
-                self.gateway.resume()
+            await self._after_connect()  # also lets the rehearsal clock run once ready
             last_poll = 0.0
             while not self._stop.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):

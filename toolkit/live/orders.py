@@ -1,8 +1,8 @@
 """From an :class:`~toolkit.live.sleeve.Intent` to IB orders, the engine's way.
 
-* market orders with ``fill = "next_open"`` go as market-on-open (``MKT``, tif ``OPG``): the
-  decision is made after the close and fills at the next open, like the backtest;
-  ``fill = "close"`` sends a plain ``MKT`` at once.
+* market orders with ``fill = "next_open"`` on daily bars go as market-on-open (``MKT``, tif
+  ``OPG``): the decision is made after the close and fills at the next open, like the
+  backtest; on intraday bars, and with ``fill = "close"``, a plain ``MKT`` goes at once.
 * ``order_type = "limit"``/``"stop"`` price the order ``order_offset_bps`` from the decision
   close (better for a limit, worse for a stop), rounded to the tick toward the safe side, as
   a DAY order: working through the next session only, like the engine's one-bar orders.
@@ -56,9 +56,10 @@ def _tick(price: float, up: bool, tick: float = 0.01) -> float:
 
 
 def entry_order(
-    ref: str, symbol: str, quantity: float, close: float, s: EngineSettings
+    ref: str, symbol: str, quantity: float, close: float, s: EngineSettings, daily: bool = True
 ) -> OrderSpec:
-    """The signal order for ``quantity`` signed shares decided at ``close``."""
+    """The signal order for ``quantity`` signed shares decided at ``close`` (on intraday bars
+    a next-open market order is a plain market order sent as the bar completes)."""
     side = 1.0 if quantity > 0 else -1.0
     action = "BUY" if side > 0 else "SELL"
     qty = abs(quantity)
@@ -69,7 +70,8 @@ def entry_order(
     if s.order_type == "stop":
         px = _tick(close * (1.0 + side * offset), up=side > 0)
         return OrderSpec(ref, symbol, action, qty, "STP", "DAY", aux_price=px)
-    return OrderSpec(ref, symbol, action, qty, "MKT", "OPG" if s.fill == "next_open" else "DAY")
+    tif = "OPG" if s.fill == "next_open" and daily else "DAY"
+    return OrderSpec(ref, symbol, action, qty, "MKT", tif)
 
 
 def bracket_legs(
