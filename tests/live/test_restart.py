@@ -167,7 +167,7 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
     proc = _start(cfg.source, log)
     _wait(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
     time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)  # Ctrl+C: the same orderly stop
     assert proc.wait(30) == 0
     assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
 
