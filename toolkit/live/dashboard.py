@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.live.bridge import SessionView
+from toolkit.live.session_view import SessionView
 
 
 def _money(x: float) -> str:

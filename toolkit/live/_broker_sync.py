@@ -1,0 +1,382 @@
+"""Keeping the journal and the strategies' books in line with the broker: its events
+(executions, commissions, order statuses, errors, disconnects), the restore from the journal
+and the reconcile after every (re)connect, and the order primitives (place, cancel).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from ib_async import Order, Trade
+from ib_async.objects import CommissionReport, Fill
+
+from toolkit.live._state import _FINAL, _REJECT_CODES, SessionState, _clip, _day
+from toolkit.live.orders import OrderSpec
+from toolkit.risk.rules import KILL_NAMES
+
+
+class BrokerSync(SessionState):
+    """Broker events, restore, reconcile and order placement of a live session."""
+
+    def _restore(self) -> None:
+        """Rebuild every sleeve from the journal of a resumed session."""
+        orders = {o["order_ref"]: o for o in self.j.rows("orders", self.sid)}
+        decisions = {d["decision_id"]: d for d in self.j.rows("decisions", self.sid)}
+        for ref, o in orders.items():
+            d = decisions.get(o["decision_id"])
+            if d is not None:
+                self.ref_owner[ref] = (d["strategy"], o["symbol"])
+                self.ref_bar[ref] = pd.Timestamp(d["bar_time"])
+        for f in self.j.session_fills(self.sid):
+            owner = self.ref_owner.get(f["order_ref"])
+            if owner is None or owner[0] not in self.sleeves:
+                continue
+            sleeve = self.sleeves[owner[0]]
+            signed = float(f["shares"]) * (1.0 if f["side"] == "BOT" else -1.0)
+            sleeve.apply_fill(f["symbol"], signed, float(f["price"]))
+            if f["commission"] is not None:
+                sleeve.apply_commission(float(f["commission"]))
+        filled = {f["order_ref"] for f in self.j.session_fills(self.sid)}
+        for d in decisions.values():
+            book = self.sleeves.get(d["strategy"])
+            if book is None:
+                continue
+            bar = pd.Timestamp(d["bar_time"])
+            if (
+                self.last_decided.get(d["strategy"]) is None
+                or bar > self.last_decided[d["strategy"]]
+            ):
+                self.last_decided[d["strategy"]] = bar
+            book.closes[d["symbol"]] = float(d["price"])
+            note = str(d["note"])
+            if note.startswith("order"):
+                ref = next(
+                    (
+                        r
+                        for r, o in orders.items()
+                        if o["decision_id"] == d["decision_id"] and o["parent_ref"] is None
+                    ),
+                    None,
+                )
+                dead = ref is not None and ref not in filled and orders[ref]["status"] in _FINAL
+                book.acted[d["symbol"]] = math.nan if dead else _clip(d["signal"], book)
+            elif note in ("at target", "blocked") or note.startswith("blocked"):
+                book.acted[d["symbol"]] = _clip(d["signal"], book)
+        for e in self.j.rows("equity", self.sid):
+            book = self.sleeves.get(e["strategy"] or "")
+            if book is not None:
+                book.peak = max(book.peak, float(e["net_liquidation"]))
+                book.last_equity = float(e["net_liquidation"])
+                book.day = _day(pd.Timestamp(e["ts"]))
+        for g in self.j.rows("guard_events", self.sid):
+            book = self.sleeves.get(g["strategy"] or "")
+            if book is not None and g["guard"] in KILL_NAMES.values():
+                book.killed = g["guard"]
+        if orders:
+            held = {k: v for s in self.sleeves.values() for k, v in s.positions.items() if v}
+            self.log(
+                f"resumed session {self.sid}: {len(orders)} journaled orders, "
+                f"positions {held or 'flat'}"
+            )
+
+    def _install_handlers(self) -> None:
+        if self._handlers_installed:
+            return
+        self._handlers_installed = True
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.commissionReportEvent += self._on_commission
+        self.ib.orderStatusEvent += self._on_status
+        self.ib.errorEvent += self._on_error
+        self.ib.disconnectedEvent += self._on_disconnect
+
+    def _ref_of(self, trade: Trade | None, fill: Fill | None = None) -> str:
+        if fill is not None and fill.execution.orderRef:
+            return str(fill.execution.orderRef)
+        return str(trade.order.orderRef) if trade is not None else ""
+
+    def _on_exec(self, trade: Trade | None, fill: Fill) -> None:
+        ref = self._ref_of(trade, fill)
+        owner = self.ref_owner.get(ref)
+        if owner is None:
+            return  # not this session's order
+        ex = fill.execution
+        fresh = self.j.record_fill(
+            exec_id=ex.execId,
+            order_ref=ref,
+            symbol=owner[1],
+            side=ex.side,
+            shares=float(ex.shares),
+            price=float(ex.price),
+            ts=pd.Timestamp(ex.time).isoformat(),
+        )
+        if not fresh:
+            return
+        sign = 1.0 if ex.side == "BOT" else -1.0
+        sleeve = self.sleeves[owner[0]]
+        sleeve.apply_fill(owner[1], sign * float(ex.shares), float(ex.price))
+        self.log(f"fill {ref}: {ex.side} {ex.shares:g} {owner[1]} @ {ex.price:.2f}")
+        report = fill.commissionReport
+        if report is not None and report.execId == ex.execId and report.commission:
+            self._book_commission(ref, ex.execId, float(report.commission))
+
+    def _on_commission(self, trade: Trade | None, fill: Fill, report: CommissionReport) -> None:
+        ref = self._ref_of(trade, fill)
+        if ref not in self.ref_owner:
+            return
+        if self.j.fill_commission(report.execId) is None:
+            self._on_exec(trade, fill)  # a commission can only follow its execution
+        self._book_commission(ref, report.execId, float(report.commission))
+
+    def _book_commission(self, ref: str, exec_id: str, commission: float) -> None:
+        if self.j.fill_commission(exec_id) is not None:
+            return
+        self.j.record_commission(exec_id, commission)
+        self.sleeves[self.ref_owner[ref][0]].apply_commission(commission)
+
+    def _on_status(self, trade: Trade) -> None:
+        ref = str(trade.order.orderRef)
+        owner = self.ref_owner.get(ref)
+        if owner is None:
+            return
+        st = trade.orderStatus
+        self.trades[ref] = trade
+        self.order_ids[trade.order.orderId] = ref
+        key = (st.status, float(st.filled))
+        if self._statuses.get(ref) == key:
+            return
+        self._statuses[ref] = key
+        message = trade.log[-1].message if trade.log else ""
+        self.j.record_order_status(
+            ref,
+            status=st.status,
+            filled=float(st.filled),
+            remaining=float(st.remaining),
+            avg_fill_price=float(st.avgFillPrice),
+            broker_order_id=trade.order.orderId,
+            message=message,
+        )
+        if st.status in _FINAL and float(st.filled) == 0.0 and not trade.order.parentId:
+            # an entry that died unfilled (expired, cancelled, rejected): try again next bar,
+            # as the engine re-places an unfilled order at the next close
+            self.sleeves[owner[0]].acted[owner[1]] = math.nan
+        if st.status != "Filled" or float(st.filled) > 0:
+            self.log(f"order {ref}: {st.status} ({st.filled:g}/{trade.order.totalQuantity:g})")
+
+    def _on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
+        ref = self.order_ids.get(req_id)
+        if ref is not None and code in _REJECT_CODES:
+            self.log(f"REJECTED {ref}: IB error {code}: {text}")
+            self.j.record_order_status(
+                ref,
+                status="Inactive",
+                filled=0.0,
+                remaining=0.0,
+                avg_fill_price=0.0,
+                message=f"{code}: {text}",
+            )
+            owner = self.ref_owner[ref]
+            self.sleeves[owner[0]].acted[owner[1]] = math.nan
+            self._alert(f"reject/{ref}", f"order rejected: {ref}", f"IB error {code}: {text}\n")
+        elif code in (1100, 1300, 2110):
+            self.log(f"broker connectivity: {code} {text}")
+
+    def _on_disconnect(self) -> None:
+        if self.connected:
+            self.connected = False
+            if not self.stopping:
+                self.log("connection lost; reconnecting with backoff")
+
+    # -- reconcile -----------------------------------------------------------------------
+    async def _reconcile(self) -> None:
+        """Bring the journal and the books in line with what the broker says happened."""
+        for fill in await self.ib.reqExecutionsAsync():
+            trade = next(
+                (
+                    t
+                    for t in self.ib.trades()
+                    if t.order.orderId == fill.execution.orderId
+                    and t.order.clientId == fill.execution.clientId
+                ),
+                None,
+            )
+            self._on_exec(trade, fill)
+            report = fill.commissionReport
+            if report is not None and report.execId and report.commission:
+                ref = self._ref_of(trade, fill)
+                if ref in self.ref_owner:
+                    self._book_commission(ref, report.execId, float(report.commission))
+        working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
+        for t in self.ib.openTrades():
+            working.setdefault(str(t.order.orderRef), t)
+        for jo in self.j.open_orders(self.sid):
+            found = working.get(jo.order_ref)
+            if found is not None:
+                self.trades[jo.order_ref] = found
+                self._on_status(found)
+                continue
+            got = sum(
+                f["shares"]
+                for f in self.j.session_fills(self.sid)
+                if f["order_ref"] == jo.order_ref
+            )
+            if got >= jo.quantity - 1e-9:
+                self.j.record_order_status(
+                    jo.order_ref,
+                    status="Filled",
+                    filled=got,
+                    remaining=0.0,
+                    avg_fill_price=0.0,
+                    message="reconciled from executions",
+                )
+            elif jo.status == "PendingSubmit":
+                pass  # journaled but maybe never sent: decided after the bars are loaded
+            else:
+                self.j.record_order_status(
+                    jo.order_ref,
+                    status="Cancelled",
+                    filled=got,
+                    remaining=jo.quantity - got,
+                    avg_fill_price=0.0,
+                    message="no longer working at the broker (reconcile)",
+                )
+                owner = self.ref_owner.get(jo.order_ref)
+                if owner is not None and got == 0 and jo.parent_ref is None:
+                    self.sleeves[owner[0]].acted[owner[1]] = math.nan
+        broker = {
+            p.contract.symbol: float(p.position)
+            for p in self.ib.positions()
+            if not self.account or p.account == self.account
+        }
+        ours: dict[str, float] = {}
+        for s in self.sleeves.values():
+            for sym, q in s.positions.items():
+                ours[sym] = ours.get(sym, 0.0) + q
+        for sym in sorted(set(ours) | set(broker)):
+            if sym in ours and abs(ours[sym] - broker.get(sym, 0.0)) > 1e-6:
+                self._guard(
+                    "reconcile",
+                    f"{sym}: journal says {ours[sym]:+g} shares, broker says "
+                    f"{broker.get(sym, 0.0):+g}; check the account before trading on",
+                    None,
+                    sym,
+                )
+
+    async def _resend_unsent(self) -> None:
+        """Orders journaled but never acknowledged by the broker (a crash between the journal
+        commit and placeOrder): send them now if their bar is still the latest, else drop."""
+        for jo in self.j.open_orders(self.sid):
+            if jo.status != "PendingSubmit" or jo.order_ref in self.trades:
+                continue
+            owner = self.ref_owner.get(jo.order_ref)
+            if owner is None or jo.parent_ref is not None or jo.order_ref not in self.ref_bar:
+                continue
+            if any(f["order_ref"] == jo.order_ref for f in self.j.session_fills(self.sid)):
+                continue  # it reached the broker: executions say so
+            bar = self.ref_bar[jo.order_ref]
+            latest = self.last_decided.get(owner[0])
+            legs = [o for o in self.j.open_orders(self.sid) if o.parent_ref == jo.order_ref]
+            if latest is not None and bar.normalize() >= latest.normalize():
+                spec = OrderSpec(
+                    jo.order_ref,
+                    jo.symbol,
+                    jo.action,
+                    jo.quantity,
+                    jo.order_type,
+                    self._tif_of(owner[0], jo.order_type),
+                    jo.limit_price,
+                    jo.aux_price,
+                )
+                self.log(f"resending {jo.order_ref}: journaled, never reached the broker")
+                self._place(spec, [self._leg_spec(o) for o in legs])
+            else:
+                for o in [jo, *legs]:
+                    self.j.record_order_status(
+                        o.order_ref,
+                        status="Cancelled",
+                        filled=0.0,
+                        remaining=o.quantity,
+                        avg_fill_price=0.0,
+                        message="never sent; its bar has passed",
+                    )
+                self.sleeves[owner[0]].acted[owner[1]] = math.nan
+
+    def _tif_of(self, label: str, order_type: str) -> str:
+        slot = next(x for x in self.cfg.strategies if x.label == label)
+        daily = slot.bar_size == "1 day"
+        return (
+            "OPG"
+            if order_type == "MKT" and slot.run.engine.fill == "next_open" and daily
+            else "DAY"
+        )
+
+    def _leg_spec(self, o: Any) -> OrderSpec:
+        pct = None
+        if o.order_type == "TRAIL":
+            owner = self.ref_owner[o.order_ref][0]
+            ts = next(x for x in self.cfg.strategies if x.label == owner).run.engine.trailing_stop
+            pct = round(100.0 * float(ts or 0.0), 4)
+        return OrderSpec(
+            o.order_ref,
+            o.symbol,
+            o.action,
+            o.quantity,
+            o.order_type,
+            "GTC",
+            o.limit_price,
+            o.aux_price,
+            pct,
+            o.parent_ref,
+        )
+
+    def _place(self, spec: OrderSpec, legs: list[OrderSpec]) -> None:
+        """placeOrder for an entry and its bracket legs (transmitted with the last leg)."""
+        contract = self.contracts[spec.symbol]
+        parent = self._ib_order(spec, transmit=not legs)
+        trade = self.ib.placeOrder(contract, parent)
+        self.trades[spec.ref] = trade
+        self.order_ids[parent.orderId] = spec.ref
+        self.sent_times.append(time.monotonic())
+        for i, leg in enumerate(legs):
+            child = self._ib_order(leg, transmit=i == len(legs) - 1)
+            child.parentId = parent.orderId
+            t = self.ib.placeOrder(contract, child)
+            self.trades[leg.ref] = t
+            self.order_ids[child.orderId] = leg.ref
+        kind = spec.order_type + ("" if spec.tif == "DAY" else f" {spec.tif}")
+        self.log(
+            f"sent {spec.ref}: {spec.action} {spec.quantity:g} {spec.symbol} {kind}"
+            + (f" + {len(legs)} bracket legs" if legs else "")
+        )
+
+    def _ib_order(self, spec: OrderSpec, transmit: bool) -> Order:
+        o = Order(
+            action=spec.action,
+            totalQuantity=spec.quantity,
+            orderType=spec.order_type,
+            tif=spec.tif,
+            orderRef=spec.ref,
+            transmit=transmit,
+            account=self.account,
+        )
+        if spec.limit_price is not None:
+            o.lmtPrice = spec.limit_price
+        if spec.aux_price is not None:
+            o.auxPrice = spec.aux_price
+        if spec.trailing_percent is not None:
+            o.trailingPercent = spec.trailing_percent
+        return o
+
+    def _cancel_working(self, which: Callable[[str], bool]) -> int:
+        n = 0
+        for jo in self.j.open_orders(self.sid):
+            if not which(jo.order_ref):
+                continue
+            trade = self.trades.get(jo.order_ref)
+            if trade is not None and trade.orderStatus.status not in _FINAL and self.connected:
+                self.ib.cancelOrder(trade.order)
+                n += 1
+        return n
