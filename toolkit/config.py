@@ -182,15 +182,20 @@ def _names(kinds: tuple[type, ...]) -> str:
     )
 
 
+def read_toml(path: Path, missing: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing file says ``missing``, a malformed one where."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: {missing}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a run config file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found. Configs live in research/configs/.")
-    try:
-        raw = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}.") from None
+    raw = read_toml(p, "config file not found. Configs live in research/configs/.")
     return parse_config(raw, p)
 
 

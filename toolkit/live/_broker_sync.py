@@ -31,7 +31,8 @@ class BrokerSync(SessionState):
             if d is not None:
                 self.ref_owner[ref] = (d["strategy"], o["symbol"])
                 self.ref_bar[ref] = pd.Timestamp(d["bar_time"])
-        for f in self.j.session_fills(self.sid):
+        fills = self.j.session_fills(self.sid)
+        for f in fills:
             owner = self.ref_owner.get(f["order_ref"])
             if owner is None or owner[0] not in self.sleeves:
                 continue
@@ -40,7 +41,8 @@ class BrokerSync(SessionState):
             sleeve.apply_fill(f["symbol"], signed, float(f["price"]))
             if f["commission"] is not None:
                 sleeve.apply_commission(float(f["commission"]))
-        filled = {f["order_ref"] for f in self.j.session_fills(self.sid)}
+        filled = {f["order_ref"] for f in fills}
+        entry_of = {o["decision_id"]: r for r, o in orders.items() if o["parent_ref"] is None}
         for d in decisions.values():
             book = self.sleeves.get(d["strategy"])
             if book is None:
@@ -54,14 +56,7 @@ class BrokerSync(SessionState):
             book.closes[d["symbol"]] = float(d["price"])
             note = str(d["note"])
             if note.startswith("order"):
-                ref = next(
-                    (
-                        r
-                        for r, o in orders.items()
-                        if o["decision_id"] == d["decision_id"] and o["parent_ref"] is None
-                    ),
-                    None,
-                )
+                ref = entry_of.get(d["decision_id"])
                 dead = ref is not None and ref not in filled and orders[ref]["status"] in _FINAL
                 book.acted[d["symbol"]] = math.nan if dead else _clip(d["signal"], book)
             elif note in ("at target", "blocked") or note.startswith("blocked"):
@@ -212,17 +207,14 @@ class BrokerSync(SessionState):
         working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
         for t in self.ib.openTrades():
             working.setdefault(str(t.order.orderRef), t)
+        executed = _shares_by_ref(self.j.session_fills(self.sid))
         for jo in self.j.open_orders(self.sid):
             found = working.get(jo.order_ref)
             if found is not None:
                 self.trades[jo.order_ref] = found
                 self._on_status(found)
                 continue
-            got = sum(
-                f["shares"]
-                for f in self.j.session_fills(self.sid)
-                if f["order_ref"] == jo.order_ref
-            )
+            got = executed.get(jo.order_ref, 0.0)
             if got >= jo.quantity - 1e-9:
                 self.j.record_order_status(
                     jo.order_ref,
@@ -268,17 +260,19 @@ class BrokerSync(SessionState):
     async def _resend_unsent(self) -> None:
         """Orders journaled but never acknowledged by the broker (a crash between the journal
         commit and placeOrder): send them now if their bar is still the latest, else drop."""
-        for jo in self.j.open_orders(self.sid):
+        pending = self.j.open_orders(self.sid)
+        executed = _shares_by_ref(self.j.session_fills(self.sid))
+        for jo in pending:
             if jo.status != "PendingSubmit" or jo.order_ref in self.trades:
                 continue
             owner = self.ref_owner.get(jo.order_ref)
             if owner is None or jo.parent_ref is not None or jo.order_ref not in self.ref_bar:
                 continue
-            if any(f["order_ref"] == jo.order_ref for f in self.j.session_fills(self.sid)):
+            if jo.order_ref in executed:
                 continue  # it reached the broker: executions say so
             bar = self.ref_bar[jo.order_ref]
             latest = self.last_decided.get(owner[0])
-            legs = [o for o in self.j.open_orders(self.sid) if o.parent_ref == jo.order_ref]
+            legs = [o for o in pending if o.parent_ref == jo.order_ref]
             if latest is not None and bar.normalize() >= latest.normalize():
                 spec = OrderSpec(
                     jo.order_ref,
@@ -370,13 +364,22 @@ class BrokerSync(SessionState):
             o.trailingPercent = spec.trailing_percent
         return o
 
-    def _cancel_working(self, which: Callable[[str], bool]) -> int:
-        n = 0
+    def _cancel_working(self, which: Callable[[str], bool]) -> list[Trade]:
+        """Cancel this session's working orders whose ref ``which`` selects; returns them."""
+        cancelled = []
         for jo in self.j.open_orders(self.sid):
             if not which(jo.order_ref):
                 continue
             trade = self.trades.get(jo.order_ref)
             if trade is not None and trade.orderStatus.status not in _FINAL and self.connected:
                 self.ib.cancelOrder(trade.order)
-                n += 1
-        return n
+                cancelled.append(trade)
+        return cancelled
+
+
+def _shares_by_ref(fills: list[dict[str, Any]]) -> dict[str, float]:
+    """Shares executed per orderRef."""
+    out: dict[str, float] = {}
+    for f in fills:
+        out[f["order_ref"]] = out.get(f["order_ref"], 0.0) + float(f["shares"])
+    return out

@@ -59,9 +59,10 @@ class Rehearsal(SessionState):
             self._held = None
             self.unstuck += 1
 
-    async def _release_clock(self, now: pd.Timestamp) -> None:
-        """Embedded rehearsal: once every strategy has acted on the newest bars and the
-        broker has acknowledged the orders, let the simulated clock run again."""
+    async def _release_clock(self, newest: dict[str, set[pd.Timestamp]]) -> None:
+        """Embedded rehearsal: once every strategy has acted on the newest bars (``newest``:
+        each strategy's last complete bar per symbol) and the broker has acknowledged the
+        orders, let the simulated clock run again."""
         gw = self.gateway
         if gw is None or not gw.paused:
             return
@@ -73,14 +74,7 @@ class Rehearsal(SessionState):
         ):
             return  # the bar it holds for is still on its way to us
         for slot in self.cfg.strategies:
-            labels = set()
-            for sym in slot.symbols:
-                stream = self.streams.get((slot.label, sym))
-                if stream is None:
-                    continue
-                done = livebars.completed(livebars.frame(stream), now, slot.bar_size)
-                if not done.empty:
-                    labels.add(pd.Timestamp(done.index[-1]))
+            labels = newest.get(slot.label, set())
             if len(labels) > 1:
                 return  # a symbol's bar is still in flight: wait for it (the loop has a fallback)
             decided = self.last_decided.get(slot.label)

@@ -194,6 +194,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 now = await self._clock()
             except (TimeoutError, ConnectionError, OSError):
                 return
+            newest: dict[str, set[pd.Timestamp]] = {}  # last complete bar per symbol
             for slot in self.cfg.strategies:
                 frames: dict[str, pd.DataFrame] = {}
                 for sym in slot.symbols:
@@ -201,6 +202,9 @@ class LiveSession(BrokerSync, Rehearsal):
                     if stream is None:
                         break
                     frames[sym] = livebars.completed(livebars.frame(stream), now, slot.bar_size)
+                newest[slot.label] = {
+                    pd.Timestamp(f.index[-1]) for f in frames.values() if not f.empty
+                }
                 if len(frames) != len(slot.symbols) or any(f.empty for f in frames.values()):
                     continue
                 latest = min(pd.Timestamp(f.index[-1]) for f in frames.values())
@@ -217,7 +221,7 @@ class LiveSession(BrokerSync, Rehearsal):
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
                 self._stop.set()  # the end of the rehearsal: the clock stays where it is
                 return
-            await self._release_clock(now)
+            await self._release_clock(newest)
 
     def _decide(
         self, slot: StrategySlot, bar: pd.Timestamp, frames: dict[str, pd.DataFrame]
@@ -533,20 +537,14 @@ class LiveSession(BrokerSync, Rehearsal):
         self.stopping = True
         self.log("stopping: no new orders")
         if self.connected and self.cfg.session.cancel_on_exit:
-            n = self._cancel_working(lambda ref: True)
+            cancelled = self._cancel_working(lambda ref: True)
             deadline = time.monotonic() + 5.0
-            while (
-                n
-                and time.monotonic() < deadline
-                and any(
-                    t.orderStatus.status not in _FINAL
-                    for t in self.trades.values()
-                    if t.order.orderRef in {o.order_ref for o in self.j.open_orders(self.sid)}
-                )
+            while time.monotonic() < deadline and any(
+                t.orderStatus.status not in _FINAL for t in cancelled
             ):
                 await asyncio.sleep(0.05)
-            if n:
-                self.log(f"cancelled {n} working order(s)")
+            if cancelled:
+                self.log(f"cancelled {len(cancelled)} working order(s)")
         held = {
             f"{label}:{sym}": q
             for label, s in self.sleeves.items()

@@ -9,14 +9,13 @@ key like every other config error.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from toolkit.config import RunConfig, _Section, load_config, parse_risk
+from toolkit.config import RunConfig, _Section, load_config, parse_risk, read_toml
 from toolkit.errors import ConfigError
 from toolkit.risk import RiskLimits
 
@@ -93,12 +92,7 @@ class LiveConfig:
 def load_live_config(path: str | Path) -> LiveConfig:
     """Read and validate a live config; research configs it names are resolved relative to it."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: live config not found; see live/paper.toml for an example.")
-    try:
-        raw = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}.") from None
+    raw = read_toml(p, "live config not found; see live/paper.toml for an example.")
     return parse_live_config(raw, p)
 
 

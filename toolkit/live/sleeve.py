@@ -83,20 +83,11 @@ class Sleeve:
     # -- bookkeeping ---------------------------------------------------------------------
     def apply_fill(self, symbol: str, shares: float, price: float) -> None:
         """Book an execution of ``shares`` (signed) at ``price`` (commission comes apart)."""
-        pos = self.positions.get(symbol, 0.0)
-        new = pos + shares
-        if pos == 0.0 or (pos > 0) == (shares > 0):
-            self.avg_cost[symbol] = (
-                abs(pos) * self.avg_cost.get(symbol, 0.0) + abs(shares) * price
-            ) / abs(new)
-        else:
-            closing = min(abs(shares), abs(pos))
-            self.realized += (1.0 if pos > 0 else -1.0) * (price - self.avg_cost[symbol]) * closing
-            if abs(new) <= _EPS:
-                new, self.avg_cost[symbol] = 0.0, 0.0
-            elif (new > 0) != (pos > 0):
-                self.avg_cost[symbol] = price
-        self.positions[symbol] = new
+        new, avg, realized = book_fill(
+            self.positions.get(symbol, 0.0), self.avg_cost.get(symbol, 0.0), shares, price
+        )
+        self.positions[symbol], self.avg_cost[symbol] = new, avg
+        self.realized += realized
         self.cash -= shares * price
 
     def apply_commission(self, commission: float) -> None:
@@ -187,6 +178,19 @@ class Sleeve:
             (sells if allowed < 0 else buys).append(o)
         ordered = [*sells, *buys]
         return ordered + [o for sym, o in out.items()]
+
+
+def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[float, float, float]:
+    """Average-cost bookkeeping of one execution (the engine's convention): returns the new
+    position, its average cost and the P&L realized by the part that reduced the old one."""
+    new = pos + shares
+    if pos == 0.0 or (pos > 0) == (shares > 0):
+        return new, (abs(pos) * avg + abs(shares) * price) / abs(new), 0.0
+    closing = min(abs(shares), abs(pos))
+    realized = (1.0 if pos > 0 else -1.0) * (price - avg) * closing
+    if abs(new) <= _EPS:
+        return 0.0, 0.0, realized
+    return new, (price if (new > 0) != (pos > 0) else avg), realized
 
 
 def _trading_day(ts: pd.Timestamp) -> pd.Timestamp:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.live.journal import Journal, JournalError
+from toolkit.live.sleeve import book_fill
 
 
 @dataclass(frozen=True)
@@ -163,15 +164,8 @@ def summarize(
         if f["signal_price"] is not None:
             slippage += (price - float(f["signal_price"])) * q  # > 0: paid more than signalled
         sym = f["symbol"]
-        pos = positions[sym]
-        if pos == 0.0 or (pos > 0) == (q > 0):
-            avg[sym] = (abs(pos) * avg[sym] + abs(q) * price) / abs(pos + q)
-        else:
-            closing = min(abs(q), abs(pos))
-            realized += (1.0 if pos > 0 else -1.0) * (price - avg[sym]) * closing
-            if abs(q) > abs(pos):
-                avg[sym] = price
-        positions[sym] = pos + q if abs(pos + q) > 1e-9 else 0.0
+        positions[sym], avg[sym], booked = book_fill(positions[sym], avg[sym], q, price)
+        realized += booked
     unrealized = sum(q * (last_price.get(s, avg[s]) - avg[s]) for s, q in positions.items() if q)
     guards = journal.rows("guard_events", sid)
     kills = [g for g in guards if g["guard"] in ("daily_loss", "max_drawdown")]

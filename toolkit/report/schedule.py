@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from typing import Any
 from croniter import croniter
 from filelock import FileLock, Timeout
 
+from toolkit.config import read_toml
 from toolkit.errors import ConfigError
 from toolkit.report.alerts import AlertError, SmtpSettings, report_failed
 from toolkit.report.notebook_runner import resolve_notebook, run_report
@@ -49,12 +49,7 @@ class Outcome:
 
 def load_schedule(path: Path) -> list[Job]:
     """Validate a schedule file: unique names, valid cron expressions, existing notebooks."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: schedule file not found (see research/schedule.toml).")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
+    raw = read_toml(path, "schedule file not found (see research/schedule.toml).")
     unknown = set(raw) - {"job"}
     if unknown:
         raise ConfigError(
