@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -102,6 +103,9 @@ class Book:
     cash: float = 0.0
     _perm: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _exec: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # execIds never repeat across gateway instances, like IB's (``0000e0d5.6581a3b2.01.01``):
+    # a random per-book prefix, then a counter; a journal shared by sessions relies on it
+    _exec_prefix: str = field(default_factory=lambda: f"{secrets.randbits(32):08x}")
 
     def validate(self, order: SimOrder, min_tick: float) -> None:
         """IB's checks: quantity, order type, prices present and on the tick grid."""
@@ -194,7 +198,8 @@ class Book:
         )
         order.filled += shares
         order.status = "Filled" if order.remaining <= 1e-9 else "Submitted"
-        f = Fill(order, f"0001{next(self._exec):08d}.01", when, shares, price, fee, realized)
+        exec_id = f"{self._exec_prefix}.{next(self._exec):08x}.01.01"
+        f = Fill(order, exec_id, when, shares, price, fee, realized)
         self.fills.append(f)
         return f
 
