@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -107,3 +109,54 @@ def smtp_server(certificate) -> Iterator[tuple[int, Mailbox, ssl.SSLContext]]:
         yield port, box, ssl.create_default_context(cafile=str(cert))
     finally:
         controller.stop()
+
+
+class HungServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never says a word: a mail server
+    that hangs (no greeting, ever). Records each connection and when its client gives up."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = int(self._sock.getsockname()[1])
+        self.accepted = threading.Event()
+        self.connections = 0
+        self.client_closed = threading.Event()  # a client hung up (timed out, or its process ended)
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # closed
+            self._open.append(conn)
+            self.connections += 1
+            self.accepted.set()
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    def _drain(self, conn: socket.socket) -> None:
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            return
+        self.client_closed.set()
+
+    def close(self) -> None:
+        self._sock.close()
+        for c in self._open:
+            with contextlib.suppress(OSError):
+                c.close()
+
+
+@pytest.fixture()
+def hung_smtp() -> Iterator[HungServer]:
+    """A mail server that accepts and never answers."""
+    server = HungServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.report.conftest import PASSWORD, USER
+from tests.report.conftest import PASSWORD, USER, HungServer, _free_port
 from toolkit.errors import ConfigError
 from toolkit.report.alerts import (
     AlertError,
+    AlertQueue,
     SmtpSettings,
     drawdown_crossed,
     first_drawdown_breach,
@@ -82,6 +83,15 @@ def test_settings_from_environment() -> None:
         False,
         ("a@x", "b@y"),
     )
+    assert s.timeout == 20.0
+    slow = SmtpSettings.from_env(
+        {"TOOLKIT_SMTP_HOST": "h", "TOOLKIT_ALERT_TO": "a@b", "TOOLKIT_SMTP_TIMEOUT": "2.5"}
+    )
+    assert slow is not None and slow.timeout == 2.5
+    with pytest.raises(ConfigError, match="TOOLKIT_SMTP_TIMEOUT"):
+        SmtpSettings.from_env(
+            {"TOOLKIT_SMTP_HOST": "h", "TOOLKIT_ALERT_TO": "a@b", "TOOLKIT_SMTP_TIMEOUT": "0"}
+        )
     with pytest.raises(ConfigError, match="TOOLKIT_ALERT_TO is empty"):
         SmtpSettings.from_env({"TOOLKIT_SMTP_HOST": "mail.example"})
     with pytest.raises(ConfigError, match="TOOLKIT_SMTP_PORT"):
@@ -105,3 +115,68 @@ def test_breach_since_uses_the_all_time_peak() -> None:
     # own peak (85) is only 1% above day 4
     when, depth = first_drawdown_breach(equity, 0.1, since=idx[2])
     assert when == idx[2] and depth == pytest.approx(-0.15)
+
+
+def test_settings_repr_hides_the_password() -> None:
+    s = SmtpSettings("mail.example", 587, True, "alerts", "hunter2-secret", recipients=("a@b",))
+    for text in (repr(s), str(s), f"{s}", f"{s!r}"):
+        assert "hunter2-secret" not in text
+        assert "mail.example" in text and "alerts" in text  # the rest is still there to debug
+    assert s.password == "hunter2-secret"
+    env = SmtpSettings.from_env(
+        {"TOOLKIT_SMTP_HOST": "h", "TOOLKIT_ALERT_TO": "a@b", "TOOLKIT_SMTP_PASSWORD": "pw-9x7"}
+    )
+    assert env is not None and "pw-9x7" not in repr(env)
+
+
+def test_alert_queue_sends_in_order_off_the_caller_thread(smtp_server) -> None:
+    port, box, tls = smtp_server
+    q = AlertQueue(_settings(port, tls))
+    assert q.put("first", "1\n") and q.put("second", "2\n")
+    assert q.close(timeout=30.0) == 0
+    assert [m["Subject"] for m in box.messages] == ["first", "second"]
+    assert (q.sent, q.failed) == (2, 0)
+    assert not q.put("late", "x")  # closed: refused, not silently lost
+
+
+def test_alert_queue_does_not_wait_for_a_server_that_never_answers(hung_smtp: HungServer) -> None:
+    errors: list[str] = []
+    # ten minutes per network step: a caller that waited for this mail would hang the test
+    q = AlertQueue(
+        SmtpSettings("127.0.0.1", hung_smtp.port, False, recipients=("a@b",), timeout=600.0),
+        on_error=errors.append,
+    )
+    assert q.put("kill switch", "x") and q.put("second", "y")
+    assert hung_smtp.accepted.wait(30), "the alert thread never connected"
+    assert q.pending == 2  # still waiting for the greeting
+    assert q.close(timeout=0.2) == 2  # shutdown gives up on them, bounded
+    assert not hung_smtp.client_closed.is_set()  # the send was still stuck when we moved on
+    assert errors == []
+
+
+def test_alert_queue_reports_a_refused_server() -> None:
+    errors: list[str] = []
+    port = _free_port()  # nothing listens there: connection refused
+    q = AlertQueue(
+        SmtpSettings("127.0.0.1", port, False, recipients=("a@b",), timeout=5.0),
+        on_error=errors.append,
+    )
+    assert q.put("one", "x")
+    assert q.close(timeout=30.0) == 0
+    assert q.failed == 1 and len(errors) == 1
+    assert errors[0].startswith("alert not sent: ") and f"127.0.0.1:{port}" in errors[0]
+
+
+def test_alert_queue_is_bounded(hung_smtp: HungServer) -> None:
+    errors: list[str] = []
+    q = AlertQueue(
+        SmtpSettings("127.0.0.1", hung_smtp.port, False, recipients=("a@b",), timeout=600.0),
+        on_error=errors.append,
+        maxsize=1,
+    )
+    assert q.put("stuck", "x")
+    assert hung_smtp.accepted.wait(30)  # the worker holds the first one
+    assert q.put("waiting", "y")
+    assert not q.put("third", "z")
+    assert q.dropped == 1 and errors and "'third' dropped" in errors[0]
+    assert q.close(timeout=0.2) == 2
