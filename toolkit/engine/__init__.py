@@ -15,6 +15,10 @@ Conventions (each differs from vectorbt's defaults for a reason; docs/convention
   (worse than the stop); when stop-loss and take-profit both lie inside one bar's range, the
   stop-loss is assumed to have been hit first (the pessimistic reading).
 * Buying power is cash + (max_leverage - 1) x equity; sells first, then buys, within a bar.
+  An order that reduces exposure (a sell of a long, a buy covering a short) is never trimmed
+  by cash or limits; only the part that opens or adds exposure is.
+* Equity <= 0 at a close flattens everything: every target becomes 0 from then on, whatever
+  the signal (NaN included), and nothing is opened again.
 """
 
 from toolkit.engine.backtest import backtest, simulate, strategy_targets

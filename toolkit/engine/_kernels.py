@@ -61,6 +61,28 @@ def _affordable_nb(
     return float(min(q, qty))
 
 
+@njit(cache=True, inline="always")
+def _buy_qty_nb(
+    qty: float,
+    pos: float,
+    price: float,
+    budget: float,
+    cost: np.ndarray,
+    month_volume: float,
+    fractional: bool,
+) -> float:
+    """Quantity of a buy of ``qty`` that fills: the part covering a short always fills (an
+    order that reduces exposure is never trimmed by cash); only the part that opens or adds
+    to a long must fit in ``budget`` after the cover is paid for."""
+    cover = min(qty, -pos) if pos < 0.0 else 0.0
+    extra = qty - cover
+    if extra <= 0.0:
+        return qty
+    if cover > 0.0:
+        budget -= cover * price + commission_nb(cost, cover, price, month_volume)
+    return cover + _affordable_nb(extra, price, budget, cost, month_volume, fractional)
+
+
 @njit(cache=True)
 def _book_fill_nb(
     j: int,
@@ -232,8 +254,14 @@ def simulate_nb(
                     mark = cash
                     for k in range(m):
                         mark += pos[k] * open_[b, k]
-                    q = _affordable_nb(
-                        q, px, cash + (max_leverage - 1.0) * mark, cost, month_vol, fractional
+                    q = _buy_qty_nb(
+                        q,
+                        pos[j],
+                        px,
+                        cash + (max_leverage - 1.0) * mark,
+                        cost,
+                        month_vol,
+                        fractional,
                     )
                     if q <= 0.0:
                         acted[j] = pend_target[j]
@@ -335,12 +363,12 @@ def simulate_nb(
             killed = True
         for phase in range(2):
             for j in range(m):
-                tgt = 0.0 if killed else target[b, j]
+                # the kill switch and a wiped-out account (equity <= 0 at the close) both
+                # flatten: the target is 0 whatever the signal says, even when it is NaN
+                tgt = 0.0 if killed or value <= 0.0 else target[b, j]
                 if np.isnan(tgt):
                     continue
                 tgt = min(max(tgt, -max_leverage), max_leverage)
-                if value <= 0.0:
-                    tgt = 0.0
                 if not rebalance_always and tgt == acted[j]:
                     continue
                 c = close[b, j]
@@ -374,8 +402,14 @@ def simulate_nb(
                 px = slipped_nb(c, side, slippage)
                 q = delta
                 if q > 0:
-                    q = _affordable_nb(
-                        q, px, cash + (max_leverage - 1.0) * value, cost, month_vol, fractional
+                    q = _buy_qty_nb(
+                        q,
+                        pos[j],
+                        px,
+                        cash + (max_leverage - 1.0) * value,
+                        cost,
+                        month_vol,
+                        fractional,
                     )
                     if q <= 0.0:
                         acted[j] = tgt

@@ -139,15 +139,14 @@ class Sleeve:
         for j, sym in enumerate(self.symbols):
             raw = signals.get(sym, math.nan)
             self.signals[sym] = raw
-            tgt = 0.0 if self.killed is not None else raw
+            # the kill switch and equity <= 0 flatten whatever the signal (the engine's rule)
+            tgt = 0.0 if self.killed is not None or value <= 0.0 else raw
             pos = self.positions[sym]
             close = self.closes[sym]
             if math.isnan(tgt):
                 out[sym] = Outcome(sym, raw, close, pos, pos, "no signal")
                 continue
             tgt = min(max(tgt, -s.max_leverage), s.max_leverage)
-            if value <= 0.0:
-                tgt = 0.0
             if s.rebalance != "every_bar" and tgt == self.acted[sym]:
                 out[sym] = Outcome(sym, raw, close, pos, pos, "unchanged")
                 continue

@@ -16,7 +16,7 @@ from toolkit.engine._kernels import (
     LIMIT,
     MARKET,
     STOP,
-    _affordable_nb,
+    _buy_qty_nb,
 )
 from toolkit.engine.commissions import commission_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
@@ -185,8 +185,9 @@ def simulate_metrics_nb(
                 at_open = px == open_[b] or order_type == MARKET
                 if q > 0:
                     mark = cash + pos * open_[b]
-                    q = _affordable_nb(
+                    q = _buy_qty_nb(
                         q,
+                        pos,
                         px,
                         cash + (max_leverage - 1.0) * mark,
                         cost,
@@ -234,9 +235,10 @@ def simulate_metrics_nb(
         value = cash + pos * c
         # skip the decision only when the raw target is unchanged and was already acted on
         # (an order skipped by the band or an unfilled limit/stop is retried, as in the
-        # engine); zero equity forces the target to 0 and is always re-decided
-        if not np.isnan(tgt) and (
-            rebalance_always or tgt != last_raw or last_clamped != acted or value <= 0.0
+        # engine); equity <= 0 forces the target to 0 (even a NaN one) and is always re-decided
+        if value <= 0.0 or (
+            not np.isnan(tgt)
+            and (rebalance_always or tgt != last_raw or last_clamped != acted)
         ):
             last_raw = tgt
             tgt = min(max(tgt, -max_leverage), max_leverage)
@@ -263,8 +265,9 @@ def simulate_metrics_nb(
                         px = slipped_nb(c, side, slippage)
                         q = delta
                         if q > 0:
-                            q = _affordable_nb(
+                            q = _buy_qty_nb(
                                 q,
+                                pos,
                                 px,
                                 cash + (max_leverage - 1.0) * value,
                                 cost,
