@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,31 @@ def test_bad_windows() -> None:
         make_folds(idx, train=50)
     with pytest.raises(ConfigError, match="neither a bar count nor a span"):
         make_folds(idx, n_folds=None, train="lots", test="1Y")
+
+
+@pytest.mark.parametrize(
+    ("train", "test"), [("5Y", "1Y"), ("2Y", "6M"), (1260, 252), (500, 63)]
+)
+def test_gap_comes_off_training_and_oos_is_contiguous(train: int | str, test: int | str) -> None:
+    # issue 11 item 6: with calendar spans the gap used to shift every test window's start,
+    # leaving `gap` bars of each test year in no fold (95 of 5,029 OOS bars for the shipped
+    # spy_sma_cross config)
+    idx = tk.load("SPY", start="2000-01-01", end="2020-12-31").index
+    folds = make_folds(idx, n_folds=None, train=train, test=test, gap=5)
+    assert len(folds) >= 3
+    for prev, nxt in itertools.pairwise(folds):
+        assert nxt.test_start == prev.test_stop, (prev, nxt)
+    for f in folds:
+        assert f.test_start - f.train_stop == 5
+        assert f.train_start < f.train_stop
+
+
+def test_stitched_oos_record_has_every_bar_of_the_span() -> None:
+    bars = tk.load("SPY", start="2000-01-01", end="2012-12-31")
+    wf = walk_forward(
+        bars, "sma_cross", {"fast": [10, 20], "slow": [50, 100]}, train="5Y", test="1Y", gap=5
+    )
+    first, last = wf.folds["test_start"].iloc[0], wf.folds["test_end"].iloc[-1]
+    span = bars.loc[first:last].index
+    assert wf.oos_returns.index.equals(span)
+    assert len(wf.oos_equity) == len(span)

@@ -77,7 +77,8 @@ def make_folds(
     ends (at most ``n_folds``). With only ``n_folds``, the data is cut so that each in-sample
     window is three test windows long. ``gap`` bars between in-sample and out-of-sample are used
     by neither (purge/embargo against leakage through indicators or labels that straddle the
-    boundary).
+    boundary); they are taken from the end of the in-sample side, so consecutive test windows
+    always tile the out-of-sample span without holes.
     """
     n = len(index)
     if gap < 0:
@@ -108,11 +109,18 @@ def make_folds(
             lo, hi = anchor + k * test_off, anchor + (k + 1) * test_off
             if hi - pd.Timedelta(days=7) > index[-1]:
                 break  # the window would be incomplete (a week of slack for holidays)
-            t_start = int(index.searchsorted(lo)) + gap
+            # the gap comes off the training side (as with bar counts), so test windows
+            # tile the out-of-sample span with no hole between them
+            t_start = int(index.searchsorted(lo))
             t_end = min(int(index.searchsorted(hi)), n)
             if t_start >= t_end:
                 break
             stop = t_start - gap
+            if stop < 2:
+                raise ConfigError(
+                    f"gap {gap} leaves no in-sample bars before {index[t_start].date()}; "
+                    "use a longer train span or a smaller gap."
+                )
             begin = 0 if anchored else int(index.searchsorted(index[stop] - train_off))
             folds.append(Fold(len(folds), begin, stop, t_start, t_end))
             k += 1
