@@ -2,8 +2,8 @@
 
 The connection opens with the raw bytes ``API\\0`` and one length-prefixed payload
 ``v<min>..<max>[ options]`` (no trailing NUL); every later message in both directions is a
-frame whose payload is a list of fields, each followed by NUL (see docs/tws_protocol.md,
-section 2, in the shared notes; the installed client's decoder is the specification).
+frame whose payload is a list of fields, each followed by NUL (the installed ib_async
+client's ``client.py`` and ``decoder.py`` are the specification).
 """
 
 from __future__ import annotations
@@ -33,30 +33,51 @@ def encode(fields: list[str | int | float]) -> bytes:
 
 
 class FrameReader:
-    """Incremental decoder: feed bytes, take complete messages (lists of field strings)."""
+    """Incremental decoder: feed bytes, take complete messages (lists of field strings).
 
-    def __init__(self) -> None:
+    A length prefix above ``max_frame`` is refused as soon as it arrives, so an oversized
+    frame is never buffered. Frames decoded before a bad one are still returned (a client's
+    last good requests are served); the bad one is then kept in ``error`` and nothing after
+    it is read. ``pending`` tells whether an incomplete frame is waiting."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.buffer = bytearray()
+        self.max_frame = max_frame
+        self.error: ProtocolError | None = None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.buffer)
 
     def feed(self, data: bytes) -> list[list[str]]:
+        if self.error is not None:
+            return []
         self.buffer.extend(data)
         out: list[list[str]] = []
-        while len(self.buffer) >= 4:
-            (size,) = struct.unpack(">I", self.buffer[:4])
-            if size == 0 or size > MAX_FRAME:
-                raise ProtocolError(f"frame length {size} is out of range")
-            if len(self.buffer) < 4 + size:
+        buf, pos = self.buffer, 0
+        while len(buf) - pos >= 4:
+            (size,) = struct.unpack_from(">I", buf, pos)
+            if size == 0 or size > self.max_frame:
+                self.error = ProtocolError(
+                    f"frame length {size} is out of range (1..{self.max_frame} bytes)"
+                )
+                pos = len(buf)
                 break
-            payload = bytes(self.buffer[4 : 4 + size])
-            del self.buffer[: 4 + size]
+            if len(buf) - pos < 4 + size:
+                break
+            payload = bytes(buf[pos + 4 : pos + 4 + size])
+            pos += 4 + size
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolError("frame is not UTF-8") from None
+                self.error = ProtocolError("frame is not UTF-8")
+                pos = len(buf)
+                break
             fields = text.split("\0")
             if fields and fields[-1] == "":
                 fields.pop()
             out.append(fields)
+        del buf[:pos]
         return out
 
 
