@@ -120,10 +120,15 @@ class GatewayState:
             + self.book.cash
             + sum(p.quantity * self.price(s) for s, p in self.book.positions.items())
         )
-        after = {s: p.quantity for s, p in self.book.positions.items()}
-        after[order.symbol] = after.get(order.symbol, 0.0) + order.side * order.remaining
-        gross = sum(
-            abs(q) * (price if s == order.symbol else self.price(s)) for s, q in after.items()
+        held = self.book.positions.get(order.symbol)
+        before = held.quantity if held is not None else 0.0
+        after = before + order.side * order.remaining
+        if abs(after) <= abs(before) and after * before >= 0.0:
+            return  # an order that only reduces a position is always accepted, as at IB
+        gross = abs(after) * price + sum(
+            abs(p.quantity) * self.price(s)
+            for s, p in self.book.positions.items()
+            if s != order.symbol
         )
         if gross > 4.0 * equity:
             raise OrderRejected(
