@@ -197,7 +197,7 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Journal(path) as j:
-        assert j.schema_version == SCHEMA_VERSION == 2
+        assert j.schema_version == SCHEMA_VERSION == 3
         assert j.rows("equity", "old")[0]["strategy"] is None  # old rows kept, new column empty
         j.record_equity(
             "old", net_liquidation=2.0, cash=2.0, realized_pnl=0.0, unrealized_pnl=0.0, strategy="a"
@@ -205,3 +205,94 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
         j.record_guard("old", guard="max_order", detail="x", strategy="a")
         assert [e["strategy"] for e in j.rows("equity", "old")] == [None, "a"]
         assert j.rows("guard_events", "old")[0]["strategy"] == "a"
+
+
+def test_a_version_2_journal_keeps_its_fills_under_the_new_key(tmp_path: Path) -> None:
+    from toolkit.live.journal import _MIGRATIONS
+
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0] + _MIGRATIONS[1])
+    db.execute("INSERT INTO sessions VALUES ('old', '2024', NULL, 'paper', 'DU1', '{}')")
+    db.execute(
+        "INSERT INTO orders (order_ref, session_id, ts, symbol, action, quantity, order_type) "
+        "VALUES ('o', 'old', '2024', 'SPY', 'BUY', 10, 'MKT')"
+    )
+    db.execute(
+        "INSERT INTO fills VALUES ('000100000001.01', 'o', '2024', 'SPY', 'BOT', 10, 5.0, 1.0)"
+    )
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        assert j.schema_version == 3
+        (row,) = j.rows("fills", "old")
+        assert (row["exec_id"], row["shares"], row["commission"]) == ("000100000001.01", 10, 1.0)
+        assert not j.record_fill(
+            exec_id="000100000001.01", order_ref="o", symbol="SPY", side="BOT", shares=10,
+            price=5.0,
+        )  # fmt: skip
+
+
+def test_an_execution_id_reused_by_another_session_is_kept(tmp_path: Path) -> None:
+    """Issue 11, item 1: a restarted simulator reused execution ids and the second session's
+    fills were dropped as replays of the first's."""
+    with _journal(tmp_path) as j:
+        j.start_session("second", mode="paper", account="DU123", config={"symbols": ["SPY"]})
+        _order(j, "first-order")
+        j.record_order(
+            "second", order_ref="second-order", symbol="SPY", action="BUY", quantity=10.0,
+            order_type="MKT",
+        )  # fmt: skip
+        fill = dict(exec_id="000100000001.01", symbol="SPY", side="BOT", shares=10.0, price=5.0)
+        assert j.record_fill(order_ref="first-order", **fill)  # type: ignore[arg-type]
+        assert j.record_fill(order_ref="second-order", **fill)  # type: ignore[arg-type]
+        assert not j.record_fill(order_ref="second-order", **fill)  # type: ignore[arg-type]
+        assert j.net_position(SESSION, "SPY") == j.net_position("second", "SPY") == 10.0
+        j.record_commission("000100000001.01", 1.5, order_ref="second-order")
+        assert j.fill_commission("000100000001.01", "second-order") == 1.5
+        assert j.fill_commission("000100000001.01", "first-order") is None
+        with pytest.raises(JournalError, match="ambiguous execution"):
+            j.record_commission("000100000001.01", 1.0)
+
+
+def test_an_execution_that_changes_content_is_refused_loudly(tmp_path: Path) -> None:
+    from toolkit.live.journal import FillConflict
+
+    with _journal(tmp_path) as j:
+        _order(j, "a")
+        fill = dict(exec_id="e1", order_ref="a", symbol="SPY", side="BOT", shares=10.0)
+        assert j.record_fill(price=5.0, **fill)  # type: ignore[arg-type]
+        with pytest.raises(FillConflict, match=r"e1.*'a'.*BOT 10 SPY @ 5.*@ 6"):
+            j.record_fill(price=6.0, **fill)  # type: ignore[arg-type]
+        assert len(j.rows("fills")) == 1
+
+
+def test_the_journal_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Issue 12, item 15: it holds the account id and every trade."""
+    old = os.umask(0o022)
+    try:
+        with _journal(tmp_path) as j:
+            _order(j, "a")
+            files = [j.path, Path(f"{j.path}-wal"), Path(f"{j.path}-shm")]
+            assert all(f.exists() for f in files)
+            assert [oct(f.stat().st_mode & 0o777) for f in files] == ["0o600"] * 3
+        # a journal an older toolkit left world-readable is tightened when opened
+        legacy = tmp_path / "legacy.sqlite"
+        Journal(legacy).close()
+        legacy.chmod(0o644)
+        Journal(legacy).close()
+        assert oct(legacy.stat().st_mode & 0o777) == "0o600"
+    finally:
+        os.umask(old)
+
+
+def test_resuming_names_what_changed_and_ignores_keys_it_never_recorded(tmp_path: Path) -> None:
+    _journal(tmp_path).close()  # recorded {"symbols": [...]}, as a toolkit before client_id
+    with Journal(tmp_path / "state" / "journal.sqlite") as j:
+        j.start_session(
+            SESSION, mode="paper", account="DU123", config={"symbols": ["SPY"], "client_id": 5}
+        )
+        j.start_session("new", mode="paper", account="DU1", config={"client_id": 5, "a": 1})
+        with pytest.raises(JournalError, match=r"\(a, client_id changed\)"):
+            j.start_session("new", mode="paper", account="DU1", config={"client_id": 6})

@@ -15,6 +15,7 @@ from ib_async import Order, Trade
 from ib_async.objects import CommissionReport, Fill
 
 from toolkit.live._state import _FINAL, _REJECT_CODES, SessionState, _clip, _day
+from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
 from toolkit.risk.rules import KILL_NAMES
 
@@ -99,15 +100,20 @@ class BrokerSync(SessionState):
         if owner is None:
             return  # not this session's order
         ex = fill.execution
-        fresh = self.j.record_fill(
-            exec_id=ex.execId,
-            order_ref=ref,
-            symbol=owner[1],
-            side=ex.side,
-            shares=float(ex.shares),
-            price=float(ex.price),
-            ts=pd.Timestamp(ex.time).isoformat(),
-        )
+        try:
+            fresh = self.j.record_fill(
+                exec_id=ex.execId,
+                order_ref=ref,
+                symbol=owner[1],
+                side=ex.side,
+                shares=float(ex.shares),
+                price=float(ex.price),
+                ts=pd.Timestamp(ex.time).isoformat(),
+            )
+        except FillConflict as exc:
+            # a real execution the journal cannot hold: never silent (log, guard, mail)
+            self._guard("fill_refused", str(exc), owner[0], owner[1])
+            return
         if not fresh:
             return
         sign = 1.0 if ex.side == "BOT" else -1.0
@@ -122,14 +128,16 @@ class BrokerSync(SessionState):
         ref = self._ref_of(trade, fill)
         if ref not in self.ref_owner:
             return
-        if self.j.fill_commission(report.execId) is None:
+        if not self.j.has_fill(report.execId, ref):
             self._on_exec(trade, fill)  # a commission can only follow its execution
+            if not self.j.has_fill(report.execId, ref):
+                return  # refused (and said so)
         self._book_commission(ref, report.execId, float(report.commission))
 
     def _book_commission(self, ref: str, exec_id: str, commission: float) -> None:
-        if self.j.fill_commission(exec_id) is not None:
+        if self.j.fill_commission(exec_id, ref) is not None:
             return
-        self.j.record_commission(exec_id, commission)
+        self.j.record_commission(exec_id, commission, order_ref=ref)
         self.sleeves[self.ref_owner[ref][0]].apply_commission(commission)
 
     def _on_status(self, trade: Trade) -> None:
@@ -202,7 +210,7 @@ class BrokerSync(SessionState):
             report = fill.commissionReport
             if report is not None and report.execId and report.commission:
                 ref = self._ref_of(trade, fill)
-                if ref in self.ref_owner:
+                if ref in self.ref_owner and self.j.has_fill(report.execId, ref):
                     self._book_commission(ref, report.execId, float(report.commission))
         working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
         for t in self.ib.openTrades():

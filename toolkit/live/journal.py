@@ -3,17 +3,26 @@
 Every decision, order, status change, fill, commission, position and equity snapshot is one
 row, written in its own transaction (or a caller's :meth:`Journal.transaction`) with
 ``synchronous=FULL`` in WAL mode, so a row the caller saw committed is on disk when the
-process dies. Orders are keyed by the ``orderRef`` the bridge gives IBKR; fills by IB's
-``execId``. Both keys make re-recording idempotent, which is how a restart that replays the
-broker's executions avoids duplicate rows, and how the bridge knows an intended order was
-already sent. The schema is versioned with ``PRAGMA user_version`` and upgraded by the
-ordered migrations below; a file written by a newer toolkit is refused, not guessed at.
+process dies. Orders are keyed by the ``orderRef`` the bridge gives IBKR; fills by
+``(orderRef, execId)`` -- the order pins the session, so one journal can hold many sessions
+(and a simulator that reuses execution ids) without one real fill ever looking like the
+replay of another. Both keys make re-recording idempotent, which is how a restart that
+replays the broker's executions avoids duplicate rows, and how the bridge knows an intended
+order was already sent; an execution that comes back under a journaled key with different
+content is refused with :class:`FillConflict`, never dropped in silence. The schema is
+versioned with ``PRAGMA user_version`` and upgraded by the ordered migrations below; a file
+written by a newer toolkit is refused, not guessed at. The file (and SQLite's -wal/-shm,
+which inherit its mode) is created readable by its owner only: it holds the account id and
+every trade.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +35,11 @@ from toolkit.errors import ToolkitError
 
 class JournalError(ToolkitError):
     """The journal file cannot be opened, upgraded or written."""
+
+
+class FillConflict(JournalError):
+    """An execution arrived under a journaled (orderRef, execId) with different content:
+    the broker reused an id, or the journal is wrong. Refused, and the caller must say so."""
 
 
 # Each entry upgrades the schema from version i to i + 1. Never edit a shipped entry: append.
@@ -122,6 +136,30 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE equity ADD COLUMN strategy TEXT;
     ALTER TABLE guard_events ADD COLUMN strategy TEXT;
     """,
+    # 3: fills keyed by (order_ref, exec_id), not exec_id alone: a second session on the same
+    # journal whose broker (a restarted simulator) reused execution ids lost every fill
+    """
+    CREATE TABLE fills_v3 (
+        fill_id INTEGER PRIMARY KEY,
+        exec_id TEXT NOT NULL,
+        order_ref TEXT NOT NULL REFERENCES orders(order_ref),
+        ts TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('BOT', 'SLD')),
+        shares REAL NOT NULL CHECK (shares > 0),
+        price REAL NOT NULL,
+        commission REAL,
+        UNIQUE (order_ref, exec_id)
+    );
+    INSERT INTO fills_v3 (exec_id, order_ref, ts, symbol, side, shares, price, commission)
+        SELECT exec_id, order_ref, ts, symbol, side, shares, price, commission FROM fills
+        ORDER BY rowid;
+    DROP TABLE fills;
+    ALTER TABLE fills_v3 RENAME TO fills;
+    CREATE INDEX fills_by_order ON fills(order_ref);
+    CREATE INDEX fills_by_exec ON fills(exec_id);
+    CREATE INDEX decisions_by_bar ON decisions(session_id, strategy, symbol, bar_time);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -158,6 +196,7 @@ class Journal:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
@@ -242,10 +281,15 @@ class Journal:
         ).fetchone()
         config_json = json.dumps(config, sort_keys=True, default=str)
         if row is not None:
-            if row["config_json"] != config_json:
+            # keys the session's first run did not record (an older toolkit) are not compared
+            old = json.loads(row["config_json"])
+            new = json.loads(config_json)
+            differ = sorted(k for k in set(old) | set(new) if k in old and old[k] != new.get(k))
+            if differ:
                 raise JournalError(
-                    f"{self.path}: session {session_id!r} was started with a different config; "
-                    "resume it with the same config or start a new session id"
+                    f"{self.path}: session {session_id!r} was started with a different config "
+                    f"({', '.join(differ)} changed); resume it with the same config or start a "
+                    "new session id"
                 )
             self._write("UPDATE sessions SET ended_at = NULL WHERE session_id = ?", (session_id,))
             return
@@ -365,23 +409,52 @@ class Journal:
         ts: str | None = None,
         commission: float | None = None,
     ) -> bool:
-        """Store an execution once; False when ``exec_id`` was already journaled."""
-        cur = self._write(
-            "INSERT OR IGNORE INTO fills (exec_id, order_ref, ts, symbol, side, shares, price, "
-            "commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (exec_id, order_ref, ts or _now(), symbol, side, shares, price, commission),
-        )
-        return cur.rowcount == 1
+        """Store an execution once; False when it is already journaled (a replay).
 
-    def record_commission(self, exec_id: str, commission: float) -> None:
-        """Attach IB's commission report to its execution (they arrive separately)."""
-        cur = self._write(
-            "UPDATE fills SET commission = ? WHERE exec_id = ?", (commission, exec_id)
-        )
+        Raises :class:`FillConflict` when ``(order_ref, exec_id)`` is journaled with another
+        symbol, side, size or price: the caller must make that loud (it is a real execution
+        the journal cannot hold), never drop it in silence."""
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT symbol, side, shares, price FROM fills WHERE order_ref = ? AND exec_id = ?",
+                (order_ref, exec_id),
+            ).fetchone()
+            if row is not None:
+                same = (
+                    row["symbol"] == symbol
+                    and row["side"] == side
+                    and math.isclose(row["shares"], shares, rel_tol=1e-12, abs_tol=1e-9)
+                    and math.isclose(row["price"], price, rel_tol=1e-12, abs_tol=1e-9)
+                )
+                if same:
+                    return False
+                raise FillConflict(
+                    f"{self.path}: execution {exec_id!r} of order {order_ref!r} is journaled as "
+                    f"{row['side']} {row['shares']:g} {row['symbol']} @ {row['price']:g} but the "
+                    f"broker now reports {side} {shares:g} {symbol} @ {price:g}; refused -- "
+                    "check the account's executions and reconcile by hand"
+                )
+            self._write(
+                "INSERT INTO fills (exec_id, order_ref, ts, symbol, side, shares, price, "
+                "commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (exec_id, order_ref, ts or _now(), symbol, side, shares, price, commission),
+            )
+        return True
+
+    def record_commission(
+        self, exec_id: str, commission: float, *, order_ref: str | None = None
+    ) -> None:
+        """Attach IB's commission report to its execution (they arrive separately); give
+        ``order_ref`` when known (an execId alone may match fills of several sessions)."""
+        sql, params = _fill_key(exec_id, order_ref)
+        cur = self._write(f"UPDATE fills SET commission = ? WHERE {sql}", (commission, *params))
         if cur.rowcount != 1:
+            what = "unknown" if cur.rowcount == 0 else "ambiguous"
             raise JournalError(
-                f"{self.path}: commission report for unknown execution {exec_id!r}; record "
-                "the fill first"
+                f"{self.path}: commission report for {what} execution {exec_id!r}"
+                + (f" of order {order_ref!r}" if order_ref else "")
+                + "; record the fill first"
+                + ("" if cur.rowcount == 0 else " and give its order_ref")
             )
 
     def record_position(
@@ -457,12 +530,18 @@ class Journal:
         ).fetchall()
         return [JournalOrder(*tuple(r)) for r in rows]
 
-    def fill_commission(self, exec_id: str) -> float | None:
+    def fill_commission(self, exec_id: str, order_ref: str | None = None) -> float | None:
         """The commission journaled for an execution (None: unknown or not yet reported)."""
-        row = self._db.execute(
-            "SELECT commission FROM fills WHERE exec_id = ?", (exec_id,)
-        ).fetchone()
+        sql, params = _fill_key(exec_id, order_ref)
+        row = self._db.execute(f"SELECT commission FROM fills WHERE {sql}", params).fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+    def has_fill(self, exec_id: str, order_ref: str) -> bool:
+        """Whether this order's execution is journaled."""
+        row = self._db.execute(
+            "SELECT 1 FROM fills WHERE order_ref = ? AND exec_id = ?", (order_ref, exec_id)
+        ).fetchone()
+        return row is not None
 
     def sessions(self) -> list[dict[str, Any]]:
         """Every session, newest first."""
@@ -505,6 +584,27 @@ class Journal:
         else:
             sql, params = f"SELECT * FROM {table} WHERE session_id = ?", (session_id,)
         return [dict(r) for r in self._db.execute(sql + " ORDER BY rowid", params).fetchall()]
+
+
+def _fill_key(exec_id: str, order_ref: str | None) -> tuple[str, tuple[str, ...]]:
+    if order_ref is None:
+        return "exec_id = ?", (exec_id,)
+    return "exec_id = ? AND order_ref = ?", (exec_id, order_ref)
+
+
+def _private(path: Path) -> None:
+    """Create the journal file owner-only (0600) before SQLite opens it, and take group and
+    other access away from one an older toolkit created; SQLite gives -wal/-shm its mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                mode = stat.S_IMODE(p.stat().st_mode)
+                if mode & 0o077:
+                    os.chmod(p, mode & 0o700)
+            except OSError:
+                pass  # gone, or not ours to change: left as it is
 
 
 _TABLES = frozenset(
