@@ -32,6 +32,13 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def benchmark_returns(closes: pd.Series, index: pd.Index) -> pd.Series:
+    """Buy-and-hold returns of benchmark ``closes`` on the strategy's bars (0 on the first
+    bar, like the strategy's own first return before it trades); the summary and the tear
+    sheet both use this one series."""
+    return closes.reindex(index).ffill().pct_change().fillna(0.0)
+
+
 def write_backtest_report(
     result: BacktestResult,
     out_dir: Path,
@@ -42,8 +49,13 @@ def write_backtest_report(
     title: str,
     repo: Path,
     tearsheet: bool = True,
+    benchmark_name: str | None = None,
 ) -> dict[str, Path]:
-    """Write the report files into ``out_dir`` and return their paths by kind."""
+    """Write the report files into ``out_dir`` and return their paths by kind.
+
+    The tear sheet covers exactly the bars of ``result`` (the period of the printed summary)
+    and names the benchmark ``benchmark_name`` (default: ``config``'s ``[data] benchmark``).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "equity": out_dir / "equity.csv",
@@ -61,13 +73,18 @@ def write_backtest_report(
     if tearsheet:
         bench = None
         if benchmark is not None:
-            bench = benchmark.reindex(result.returns.index).ffill().pct_change().fillna(0.0)
+            bench = benchmark_returns(benchmark, result.returns.index)
+            data = config.get("data")
+            named = data.get("benchmark") if isinstance(data, Mapping) else None
+            benchmark_name = benchmark_name or (named if isinstance(named, str) else None)
         paths["tearsheet"] = write_tearsheet(
             result.returns,
             out_dir / "tearsheet.html",
             benchmark=bench,
             title=title,
             periods_per_year=round(result.settings.periods_per_year),
+            benchmark_title=benchmark_name,
+            strategy_title=result.strategy or "Strategy",
         )
     settings = asdict(result.settings)
     manifest = build_manifest(

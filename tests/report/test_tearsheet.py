@@ -1,0 +1,166 @@
+"""The tear sheet of ``python -m toolkit backtest`` agrees with the summary it prints: same
+period, same CAGR and total returns, the benchmark under its own name, and an EOY returns
+chart whose year labels sit under their own bars (quantstats' own chart misplaces them past
+ten years)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class _Tables(HTMLParser):
+    """Rows of every <table> (cell texts), the <dt> date range and the <h4> subtitle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.dt = ""
+        self.h4 = ""
+        self._cell: list[str] | None = None
+        self._tag = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        self._tag = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._tag == "dt":
+            self.dt += data
+        elif self._tag == "h4":
+            self.h4 += data
+
+
+def _summary(stdout: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) >= 2:
+            rows[parts[0]] = parts[1:]
+    return rows
+
+
+def _eoy_svg(html: str) -> str:
+    start = html.index('<div id="eoy_returns">')
+    return html[start : html.index("</svg>", start)]
+
+
+def _ticks(svg: str) -> list[tuple[float, str]]:
+    """(x, label) of every labelled x tick of a matplotlib SVG."""
+    out = []
+    for m in re.finditer(
+        r'<g id="xtick_\d+">(.*?)(?=<g id="xtick_|<g id="matplotlib.axis_2")', svg, re.S
+    ):
+        x = re.search(r'd="M ([\d.]+) ', m.group(1)) or re.search(r' x="([\d.]+)"', m.group(1))
+        label = re.search(r"<!-- (.*?) -->", m.group(1))
+        if x and label and label.group(1).strip():
+            out.append((float(x.group(1)), label.group(1).strip()))
+    return out
+
+
+def _bar_centres(svg: str) -> list[float]:
+    """Horizontal centres of the chart's bars: the rectangles standing on the zero line."""
+    rects = []
+    for m in re.finditer(r'<g id="patch_\d+">\s*<path d="([^"]*)"', svg):
+        nums = [float(v) for v in re.findall(r"-?[\d.]+", m.group(1))]
+        if len(nums) == 8:
+            xs, ys = nums[0::2], nums[1::2]
+            rects.append((min(xs), max(xs), min(ys), max(ys)))
+    axes_width = max(r[1] - r[0] for r in rects)
+    small = [r for r in rects if r[1] - r[0] < axes_width / 10]
+    edges = pd.Series([y for r in small for y in (r[2], r[3])]).round(3)
+    baseline = float(edges.mode().iloc[0])
+    return [
+        (r[0] + r[1]) / 2
+        for r in small
+        if abs(r[2] - baseline) < 1e-3 or abs(r[3] - baseline) < 1e-3
+    ]
+
+
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[str]], str]:
+    """`make run`'s command: the printed summary and the tear sheet it wrote."""
+    reports = tmp_path_factory.mktemp("reports")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "backtest",
+            "--config",
+            "research/configs/spy_sma_cross.toml",
+            "--reports",
+            str(reports),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (sheet,) = reports.glob("*/tearsheet.html")
+    return _summary(done.stdout), sheet.read_text(encoding="utf-8")
+
+
+def test_tearsheet_period_and_numbers_are_the_summary(make_run) -> None:
+    summary, html = make_run
+    page = _Tables()
+    page.feed(html)
+    first, last = (pd.Timestamp(d) for d in summary["Period"][0].split(" .. "))
+    shown = [pd.Timestamp(d.strip()) for d in page.dt.replace("(matched dates)", "").split(" - ")]
+    assert shown == [first, last]  # not the strategy's first trade in October 2000
+    assert "matched dates" not in page.dt
+    metrics = {r[0]: r[1:] for r in page.rows if len(r) == 3}
+    assert metrics["Metric"] == ["SPY", "sma_cross"]  # benchmark first, by its own name
+    assert "Benchmark: SPY" in page.h4 and "BENCHMARK" not in html
+
+    def pct(text: str) -> float:
+        return float(text.rstrip("%"))
+
+    strategy_total, bench_total = (pct(v) for v in summary["Total return"])
+    strategy_cagr, bench_cagr = (pct(v) for v in summary["CAGR"])
+    cagr = next(v for k, v in metrics.items() if k.startswith("CAGR"))
+    assert pct(metrics["Cumulative Return"][1]) == pytest.approx(strategy_total, abs=0.006)
+    assert pct(metrics["Cumulative Return"][0]) == pytest.approx(bench_total, abs=0.006)
+    assert pct(cagr[1]) == pytest.approx(strategy_cagr, abs=0.006)
+    assert pct(cagr[0]) == pytest.approx(bench_cagr, abs=0.006)
+    # the EOY table covers every calendar year of the period
+    years = [int(r[0]) for r in page.rows if len(r) == 5 and r[0].isdigit()]
+    assert years == list(range(first.year, last.year + 1))
+
+
+def test_eoy_chart_labels_every_year_under_its_own_bars(make_run) -> None:
+    summary, html = make_run
+    first, last = (pd.Timestamp(d) for d in summary["Period"][0].split(" .. "))
+    svg = _eoy_svg(html)
+    ticks = _ticks(svg)
+    years = list(range(first.year, last.year + 1))
+    assert len(years) > 10  # the case quantstats draws wrongly
+    assert [label for _, label in ticks] == [str(y) for y in years]
+    xs = [x for x, _ in ticks]
+    slot = (xs[-1] - xs[0]) / (len(xs) - 1)
+    centres = _bar_centres(svg)
+    assert len(centres) >= 2 * len(years) - 2  # strategy and benchmark bars (a 0 may vanish)
+    for x, label in ticks:
+        near = [c for c in centres if abs(c - x) < slot / 2]
+        assert near, f"no bar under the label {label}"
+    assert all(min(abs(c - x) for x in xs) < slot / 2 for c in centres)
