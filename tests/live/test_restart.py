@@ -205,3 +205,40 @@ def test_dropped_connection_reconnects_resubscribes_and_reconciles(live_config, 
         assert j.net_position(SESSION, "SPY") == gw.state.book.positions["SPY"].quantity
         refs = _broker_refs(gw)
         assert len(refs) == len(set(refs))
+
+
+def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_path) -> None:
+    """Issue 12, item 4: a second instance (on another client id) resumed a running session and
+    decided its bars again. One writer per session: it stops at once, naming the holder."""
+    cfg = _external(live_config, gw, client_id=24)
+    log = tmp_path / "bridge.log"
+    first = _start(cfg.source, log)
+    journal = cfg.session.journal
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        what="the first bridge's order",
+    )
+    # the same config file, now on another client id (the first bridge read it already)
+    cfg.source.write_text(cfg.source.read_text().replace("client_id = 24", "client_id = 25"))
+    second_cfg = cfg.source
+    second_log = tmp_path / "second.log"
+    second = _start(second_cfg, second_log)
+    assert second.wait(60) == 2, second_log.read_text()
+    err = second_log.read_text().strip()
+    assert err.count("\n") == 0 and "Traceback" not in err  # one line
+    assert f"already running (pid {first.pid} holds" in err
+    gw.advance("3D")  # the first bridge trades on alone
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+        what="Monday's decision by the first bridge",
+    )
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0, log.read_text()
+    assert len(_broker_refs(gw)) == len(set(_broker_refs(gw)))
+    decided = _query(journal, "SELECT bar_time, COUNT(*) FROM decisions GROUP BY bar_time")
+    assert decided and all(n == 1 for _, n in decided)
+    # the session is free again, but not for another client id: IB lets only the client that
+    # placed an order cancel it, so a resume on another id could not manage its orders
+    second = _start(second_cfg, second_log)
+    assert second.wait(60) == 2
+    assert "client_id changed" in second_log.read_text()

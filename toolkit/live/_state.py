@@ -17,6 +17,7 @@ from toolkit.errors import ConfigError, ToolkitError
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
 from toolkit.live.config import LIVE_PORTS, LiveConfig
+from toolkit.live._lock import SessionLock
 from toolkit.live.journal import Journal
 from toolkit.live.sleeve import Sleeve
 from toolkit.report.alerts import SmtpSettings, send_email
@@ -73,6 +74,7 @@ class SessionState:
         self.ib = IB()
         self.gateway: Gateway | None = None
         self.journal: Journal | None = None
+        self.session_lock: SessionLock | None = None
         self.account = ""
         self.connected = False
         self.stopping = False

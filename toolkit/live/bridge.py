@@ -47,6 +47,7 @@ from toolkit.live._broker_sync import BrokerSync
 from toolkit.live._rehearsal import Rehearsal
 from toolkit.live._state import _FINAL, LiveError
 from toolkit.live.config import LiveConfig, StrategySlot
+from toolkit.live._lock import SessionLock
 from toolkit.live.journal import Journal
 from toolkit.live.orders import bracket_legs, entry_order, order_ref
 from toolkit.live.session_view import SessionView
@@ -108,6 +109,8 @@ class LiveSession(BrokerSync, Rehearsal):
     def _open_journal(self) -> None:
         path = self.cfg.session.journal
         path.parent.mkdir(parents=True, exist_ok=True)
+        # one writer per session, for the process's life (a second bridge stops here)
+        self.session_lock = SessionLock(path, self.sid)
         self.journal = Journal(path)
 
     def _session_config(self) -> dict[str, Any]:
@@ -125,6 +128,9 @@ class LiveSession(BrokerSync, Rehearsal):
                 for s in self.cfg.strategies
             },
             "capital": {s.label: s.capital for s in self.cfg.strategies},
+            # a resumed session must manage its working orders, and IB lets only the client
+            # id that placed an order modify or cancel it
+            "client_id": self.cfg.connection.client_id,
         }
 
     def _build_sleeves(self) -> None:
@@ -574,6 +580,9 @@ class LiveSession(BrokerSync, Rehearsal):
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+        if self.session_lock is not None:
+            self.session_lock.release()
+            self.session_lock = None
 
 
 def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:

@@ -1,0 +1,55 @@
+"""One writer per session: an OS lock on a file next to the journal, held for as long as the
+session runs. Two bridges resuming one session decided the same bars twice and doubled the
+position; the second now stops at once, naming the process that holds the session.
+
+``flock`` locks belong to the open file, so the kernel drops them when the process dies,
+kill -9 included: a crashed session never leaves a stale lock behind. The holder writes its
+pid into the file for the error message (the lock, not the pid, is what counts).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from toolkit.errors import ToolkitError
+
+
+class SessionLocked(ToolkitError):
+    """Another process is running this session on this journal."""
+
+
+def lock_path(journal: Path, session_id: str) -> Path:
+    """``<journal>.<session>.lock`` (the id made file-safe, with a hash so ids differing only
+    in unsafe characters don't share a lock)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", session_id)[:80]
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:8]
+    return journal.with_name(f"{journal.name}.{safe}-{digest}.lock")
+
+
+class SessionLock:
+    """Hold the session's lock until :meth:`release` (or the process ends)."""
+
+    def __init__(self, journal: Path, session_id: str) -> None:
+        self.path = lock_path(journal, session_id)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise SessionLocked(
+                f"session {session_id!r} is already running (pid {holder} holds {self.path}); "
+                "stop that process first, or start a new session id"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file drops the lock
+            self._fd = None
