@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from toolkit.gateway import messages as m
+from toolkit.gateway.completed import completed_orders
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
 from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
@@ -197,6 +198,9 @@ class Session:
         self.send(m.end_marker(m.OPEN_ORDER_END))
 
     def _completed_orders(self, f: Fields) -> None:
+        book = self.state.book
+        for msg in completed_orders(book.orders.values(), book.fills, self.state.account):
+            self.send(msg)
         self.send(m.end_marker(m.COMPLETED_ORDERS_END))
 
     def _account_values(self) -> list[tuple[str, str]]:
