@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,3 +92,88 @@ def test_totals_agree_with_the_engine_and_files_are_written(tmp_path) -> None:
 def test_missing_columns() -> None:
     with pytest.raises(DataError, match="lack column"):
         realized_lots(pd.DataFrame({"time": [], "symbol": []}))
+
+
+def _raw_rows(symbol: str) -> dict[str, dict[str, float]]:
+    """The data file's own values by date, read with the csv module (no toolkit loader)."""
+    path = Path(__file__).resolve().parents[2] / "data" / "daily" / f"{symbol}.csv"
+    with path.open(newline="") as fh:
+        return {
+            r["date"]: {k: float(v) for k, v in r.items() if k != "date"}
+            for r in csv.DictReader(fh)
+        }
+
+
+def test_backtest_export_lots_use_the_traded_prices_and_dividends_are_income(tmp_path) -> None:
+    """qqq_donchian backtests dividend-adjusted prices; its tax lots must not: hand-computed
+    from the raw file, the first lot buys floor(50,000 / close of 2005-05-26) shares at the
+    2005-05-27 open plus 2 bp slippage (38.14 -> 38.1476, not the adjusted 32.58) and sells
+    them at the 2005-06-27 open less 2 bp; the 2005-06-17 dividend on those shares is income."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit.report",
+            "export",
+            "--config",
+            "research/configs/qqq_donchian.toml",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    raw = _raw_rows("QQQ")
+    lots = pd.read_csv(tmp_path / "realized_lots.csv")
+    first = lots.iloc[0]
+    shares = int(50_000 // raw["2005-05-26"]["close"])
+    assert (first.quantity, first.opened[:10], first.closed[:10]) == (
+        shares,
+        "2005-05-27",
+        "2005-06-27",
+    )
+    assert first.open_price == pytest.approx(38.14 * 1.0002, abs=1e-9)
+    assert first.open_price == pytest.approx(raw["2005-05-27"]["open"] * 1.0002, abs=1e-9)
+    assert first.close_price == pytest.approx(raw["2005-06-27"]["open"] * 0.9998, abs=1e-9)
+    assert first.gain == pytest.approx(
+        shares * (first.close_price - first.open_price) - first.commission, abs=1e-6
+    )
+    # dividend of 2005-06-17: D = C(06-16) * (1 - f(06-16) / f(06-17)), f = adj_close / close
+    before, ex = raw["2005-06-16"], raw["2005-06-17"]
+    per_share = before["close"] * (
+        1 - (before["adj_close"] / before["close"]) / (ex["adj_close"] / ex["close"])
+    )
+    divs = pd.read_csv(tmp_path / "dividends.csv")
+    row = divs[divs["ex_date"].str.startswith("2005-06-17")].iloc[0]
+    assert row.shares == shares and row.per_share == pytest.approx(per_share, rel=1e-9)
+    assert row.amount == pytest.approx(shares * per_share, rel=1e-9)
+    assert 0.03 < per_share < 0.04  # QQQ paid $0.035 that quarter
+    by_year = pd.read_csv(tmp_path / "realized_by_year.csv")
+    assert by_year[by_year["term"] == "dividend"]["gain"].sum() == pytest.approx(
+        divs["amount"].sum()
+    )
+    # every fill is at a price of its own bar's raw open (+/- slippage), never an adjusted one
+    fills = pd.read_csv(tmp_path / "fills.csv")
+    for _, f in fills[fills["reason"] == "signal"].iterrows():
+        bar_open = raw[f.time[:10]]["open"]
+        assert f.price == pytest.approx(bar_open * (1.0002 if f.quantity > 0 else 0.9998))
+    assert "unadjusted" in (tmp_path / "NOTES.txt").read_text()
+
+
+def test_unadjusted_config_exports_the_backtest_itself(tmp_path) -> None:
+    from toolkit.config import load_config
+    from toolkit.report.tax_sources import backtest_tax_inputs
+    from toolkit.run import run_backtest
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "research/configs/spy_sma_paper.toml")
+    inputs = backtest_tax_inputs(cfg)
+    bt = run_backtest(cfg, reports_root=None).result
+    pd.testing.assert_frame_equal(inputs.orders, bt.orders)
+    assert len(inputs.dividends) > 0 and set(inputs.dividends["kind"]) <= {
+        "dividend",
+        "payment_on_short",
+    }

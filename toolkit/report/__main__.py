@@ -35,8 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     sched.add_argument("--state", type=Path, default=Path("reports/.schedule"))
     sched.add_argument("--loop", action="store_true", help="stay in the foreground")
     sched.add_argument("--now", help="pretend it is this UTC time (ISO 8601), for catch-up runs")
-    exp = sub.add_parser("export", help="tax lots (FIFO), realised P&L, equity and positions")
-    exp.add_argument("--config", required=True, type=Path)
+    exp = sub.add_parser(
+        "export",
+        help="tax lots (FIFO) at the prices paid, realised P&L, dividends, equity, positions",
+    )
+    src = exp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", type=Path, help="a research config: its backtest's fills")
+    src.add_argument("--session", help="a live/paper session id: its journaled fills")
+    exp.add_argument(
+        "--journal",
+        type=Path,
+        default=Path("live/state/journal.sqlite"),
+        help="the session's journal (with --session)",
+    )
     exp.add_argument("--out", type=Path, default=None, help="default reports/<name>-tax-<time>/")
     sub.add_parser("alert-test", help="send a test alert with the TOOLKIT_SMTP_* settings")
     return p
@@ -92,15 +103,30 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from toolkit.config import load_config
     from toolkit.report.exports import export_tax_files
-    from toolkit.run import run_backtest
+    from toolkit.report.tax_sources import backtest_tax_inputs, session_tax_inputs
 
-    cfg = load_config(args.config)
-    out = run_backtest(cfg, reports_root=None)
+    if args.session is not None:
+        name = f"session-{args.session}"
+        inputs = session_tax_inputs(args.journal, args.session)
+    else:
+        from toolkit.config import load_config
+
+        cfg = load_config(args.config)
+        name = cfg.name
+        inputs = backtest_tax_inputs(cfg)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = args.out or Path("reports") / f"{cfg.name}-tax-{stamp}"
-    paths = export_tax_files(out.result.orders, out.result.equity, out.result.positions, folder)
+    folder = args.out or Path("reports") / f"{name}-tax-{stamp}"
+    paths = export_tax_files(
+        inputs.orders,
+        inputs.equity,
+        inputs.positions,
+        folder,
+        dividends=inputs.dividends,
+        notes=inputs.notes,
+    )
+    for note in inputs.notes:
+        print(f"note: {note}", file=sys.stderr)
     for kind, path in sorted(paths.items()):
         print(f"{kind:<10} {path}")
     return 0
