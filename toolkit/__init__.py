@@ -2,7 +2,8 @@
 
 Public API (everything else is internal):
 
-* data: :func:`load`, :func:`load_many`, :func:`available_symbols`
+* data: :func:`load`, :func:`load_many`, :func:`available_symbols`; :func:`load_sourced`,
+  :func:`load_many_sourced` also return the files the bars came from (:class:`LoadedBars`)
 * strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
@@ -25,7 +26,15 @@ from toolkit.analysis import (
     walk_forward,
 )
 from toolkit.config import RunConfig, load_config
-from toolkit.data import available_symbols, load, load_many
+from toolkit.data import (
+    LoadedBars,
+    LoadedFile,
+    available_symbols,
+    load,
+    load_many,
+    load_many_sourced,
+    load_sourced,
+)
 from toolkit.engine import (
     BacktestResult,
     Commission,
@@ -58,6 +67,8 @@ __all__ = [
     "Gateway",
     "Journal",
     "JournalError",
+    "LoadedBars",
+    "LoadedFile",
     "OrderRejected",
     "Param",
     "RiskLimits",
@@ -77,6 +88,8 @@ __all__ = [
     "load",
     "load_config",
     "load_many",
+    "load_many_sourced",
+    "load_sourced",
     "make_grid",
     "metrics",
     "monte_carlo",

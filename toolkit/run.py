@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.config import RunConfig
-from toolkit.data import load, load_many
+from toolkit.data import LoadedBars, LoadedFile, load_many_sourced, load_sourced
 from toolkit.engine import backtest
 from toolkit.engine.result import BacktestResult
 from toolkit.report import write_backtest_report
@@ -39,14 +39,25 @@ class RunOutput:
     benchmark: pd.Series | None
     report_dir: Path | None
     files: dict[str, Path]
+    sources: tuple[LoadedFile, ...] = ()
 
 
 def load_bars(cfg: RunConfig) -> pd.DataFrame:
     """The config's bars: one symbol as a plain frame, several aligned on a common calendar."""
     d = cfg.data
     if len(d.symbols) == 1:
-        return load(d.symbols[0], d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust)
-    return load_many(
+        one = load_sourced(
+            d.symbols[0], d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust
+        )
+        return one.frame
+    return load_run_bars(cfg).frame
+
+
+def load_run_bars(cfg: RunConfig) -> LoadedBars:
+    """The config's bars as a (field, symbol) panel, even for one symbol (so the symbol is in
+    the columns, not in ``attrs``), with the files they came from."""
+    d = cfg.data
+    return load_many_sourced(
         list(d.symbols), d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust
     )
 
@@ -61,13 +72,13 @@ def run_backtest(
     """Execute ``cfg``; write ``reports_root/<name>-<UTC stamp>/`` unless reports_root is None."""
     say = progress or (lambda _msg: None)
     say(f"loading {len(cfg.data.symbols)} symbol(s): {', '.join(cfg.data.symbols)}")
-    bars = load_bars(cfg)
-    sources = bars.attrs.get("sources") or [bars.attrs["source"]]
+    loaded = load_run_bars(cfg)
+    bars, sources = loaded.frame, loaded.sources
     benchmark = None
     if cfg.data.benchmark:
-        bench_bars = load(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)
-        benchmark = bench_bars["close"]
-        sources = [*sources, bench_bars.attrs["source"]]
+        bench = load_sourced(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)
+        benchmark = bench.frame["close"]
+        sources = (*sources, *bench.sources)
     say(
         f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars "
         "(the first run on a machine compiles numba kernels, a few seconds; cached after)"
@@ -83,7 +94,7 @@ def run_backtest(
             + (" (tear sheet takes a few seconds)" if tearsheet else "")
         )
         repo = Path(__file__).resolve().parents[1]
-        data_files = [{**s, "path": _relative(Path(s["path"]), repo)} for s in sources]
+        data_files = [{**s.record(), "path": _relative(s.path, repo)} for s in sources]
         files = write_backtest_report(
             result,
             out_dir,
@@ -95,7 +106,7 @@ def run_backtest(
             tearsheet=tearsheet,
         )
     say("done")
-    return RunOutput(cfg, result, benchmark, out_dir, files)
+    return RunOutput(cfg, result, benchmark, out_dir, files, sources)
 
 
 def _relative(path: Path, root: Path) -> str:

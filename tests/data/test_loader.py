@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.data import available_symbols, default_data_dir, load, load_many
+from toolkit.data import (
+    available_symbols,
+    default_data_dir,
+    load,
+    load_many,
+    load_many_sourced,
+    load_sourced,
+)
 from toolkit.errors import DataError
 
 
@@ -108,3 +116,16 @@ def test_intraday_offsets_become_utc() -> None:
     assert df.index[0] == pd.Timestamp("2024-02-20 09:00", tz="UTC")
     assert df.loc["2024-04-01"].index[0] == pd.Timestamp("2024-04-01 08:00", tz="UTC")
     assert len(df) == 49720
+
+
+def test_sources_travel_beside_the_frame_not_in_attrs() -> None:
+    loaded = load_many_sourced(["SPY", "QQQ"], start="2020-01-01", end="2020-12-31")
+    assert [s.symbol for s in loaded.sources] == ["SPY", "QQQ"]
+    for s in loaded.sources:
+        assert s.sha256 == hashlib.sha256(s.path.read_bytes()).hexdigest()
+        assert s.record() == {"symbol": s.symbol, "path": str(s.path), "sha256": s.sha256}
+    # a rebuilt frame loses attrs (pandas 3); nothing downstream reads them
+    rebuilt = pd.DataFrame(loaded.frame)
+    assert rebuilt.attrs == {}
+    one = load_sourced("GLD", start="2020-01-01")
+    assert one.sources[0].symbol == "GLD" and one.frame.index[0].year == 2020

@@ -2,9 +2,18 @@
 
 from toolkit.data._paths import available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
-from toolkit.data.loader import LoadedFile, load, load_file, load_many
+from toolkit.data.loader import (
+    LoadedBars,
+    LoadedFile,
+    load,
+    load_file,
+    load_many,
+    load_many_sourced,
+    load_sourced,
+)
 
 __all__ = [
+    "LoadedBars",
     "LoadedFile",
     "RepairReport",
     "available_symbols",
@@ -12,4 +21,6 @@ __all__ = [
     "load",
     "load_file",
     "load_many",
+    "load_many_sourced",
+    "load_sourced",
 ]

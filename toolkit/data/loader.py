@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,28 @@ Adjust = Literal["total_return", "none"]
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """A source file and its content hash, for run manifests."""
+    """A source file as loaded: its symbol, path and content hash, for run manifests."""
 
     symbol: str
     path: Path
     sha256: str
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-ready manifest entry for this file."""
+        return {"symbol": self.symbol, "path": str(self.path), "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class LoadedBars:
+    """Bars and the files they came from.
+
+    Provenance travels here, beside the frame, rather than in ``DataFrame.attrs``: pandas
+    does not promise to keep ``attrs`` through operations (pandas 3 drops them when a frame
+    is rebuilt), and a run manifest must never depend on that.
+    """
+
+    frame: pd.DataFrame
+    sources: tuple[LoadedFile, ...]
 
 
 def _read_raw(path: Path, raw: bytes) -> pd.DataFrame:
@@ -96,6 +113,35 @@ def load_file(
     return _adjust(frame, adjust, path), LoadedFile(symbol, path, sha)
 
 
+def load_sourced(
+    symbol_or_path: str | Path,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    *,
+    data_dir: Path | None = None,
+    repair: Repair = None,
+    adjust: Adjust = "total_return",
+    naive_tz: str = "UTC",
+    cache_dir: Path | None = None,
+) -> LoadedBars:
+    """:func:`load`, returning the bars together with the file they came from."""
+    frame, info = load_file(
+        symbol_or_path,
+        data_dir=data_dir,
+        repair=repair,
+        adjust=adjust,
+        naive_tz=naive_tz,
+        cache_dir=cache_dir,
+    )
+    frame = frame.loc[_to_utc(start) : _to_utc(end)]
+    if frame.empty:
+        raise DataError(
+            f"{info.path}: no bars between {start or 'the start'} and {end or 'the end'}; "
+            f"the file covers {_span(info)}. Choose dates inside that range."
+        )
+    return LoadedBars(frame, (info,))
+
+
 def load(
     symbol_or_path: str | Path,
     start: str | pd.Timestamp | None = None,
@@ -113,23 +159,21 @@ def load(
     unique. ``adjust="total_return"`` (default) scales OHLC by ``adj_close/close`` where the
     file has ``adj_close``, so dividends show up as returns; ``"none"`` keeps prices as stored.
     ``start``/``end`` are inclusive. ``repair`` is None (raise on any bad row), ``"drop"`` or
-    ``"fix"``; repairs are reported as a warning and in ``frame.attrs["source"]``.
+    ``"fix"``; repairs are reported as a warning. ``frame.attrs["source"]`` names the file for
+    convenience only (pandas may drop ``attrs``); :func:`load_sourced` returns it explicitly.
     """
-    frame, info = load_file(
+    loaded = load_sourced(
         symbol_or_path,
+        start,
+        end,
         data_dir=data_dir,
         repair=repair,
         adjust=adjust,
         naive_tz=naive_tz,
         cache_dir=cache_dir,
     )
-    frame = frame.loc[_to_utc(start) : _to_utc(end)]
-    if frame.empty:
-        raise DataError(
-            f"{info.path}: no bars between {start or 'the start'} and {end or 'the end'}; "
-            f"the file covers {_span(info)}. Choose dates inside that range."
-        )
-    frame.attrs["source"] = {"symbol": info.symbol, "path": str(info.path), "sha256": info.sha256}
+    frame = loaded.frame
+    frame.attrs["source"] = loaded.sources[0].record()
     return frame
 
 
@@ -138,26 +182,47 @@ def _span(info: LoadedFile) -> str:
     return f"{frame.index[0].date()} to {frame.index[-1].date()}"
 
 
+def load_many_sourced(
+    symbols: Sequence[str | Path],
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    **kwargs: Any,
+) -> LoadedBars:
+    """:func:`load_many`, returning the panel together with the files it came from."""
+    if not symbols:
+        raise DataError("load_many() needs at least one symbol.")
+    frames: dict[str, pd.DataFrame] = {}
+    sources: list[LoadedFile] = []
+    for s in symbols:
+        loaded = load_sourced(s, start, end, **kwargs)
+        name = loaded.sources[0].symbol
+        if name in frames:
+            raise DataError(f"symbol {name} is listed twice; list each symbol once.")
+        frames[name] = loaded.frame
+        sources.append(loaded.sources[0])
+    return LoadedBars(_align(frames), tuple(sources))
+
+
 def load_many(
     symbols: Sequence[str | Path],
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Bars for several symbols aligned on their common calendar (dates all of them traded).
 
     Columns are a (field, symbol) MultiIndex, so ``frame["close"]`` is a symbols-wide frame.
     Dates inside the overlap that some symbol lacks are dropped for all, with a warning.
+    ``frame.attrs["sources"]`` is a convenience copy of :func:`load_many_sourced`'s sources.
     """
-    if not symbols:
-        raise DataError("load_many() needs at least one symbol.")
-    frames: dict[str, pd.DataFrame] = {}
-    for s in symbols:
-        f = load(s, start, end, **kwargs)  # type: ignore[arg-type]
-        name = f.attrs["source"]["symbol"]
-        if name in frames:
-            raise DataError(f"symbol {name} is listed twice; list each symbol once.")
-        frames[name] = f
+    loaded = load_many_sourced(symbols, start, end, **kwargs)
+    frame = loaded.frame
+    frame.attrs["sources"] = [s.record() for s in loaded.sources]
+    return frame
+
+
+def _align(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One (field, symbol) panel on the dates every frame has inside their common range."""
     first = max(f.index[0] for f in frames.values())
     last = min(f.index[-1] for f in frames.values())
     if first > last:
@@ -176,12 +241,11 @@ def load_many(
             warnings.warn(
                 f"{name}: {in_range - len(common)} bars inside the common range are missing "
                 f"for another symbol and were dropped to align calendars.",
-                stacklevel=2,
+                stacklevel=4,
             )
     out = pd.concat({k: v.loc[common] for k, v in frames.items()}, axis=1)
     out = out.swaplevel(0, 1, axis=1).sort_index(axis=1, level=0, sort_remaining=False)
     fields = list(REQUIRED_COLUMNS)
     out = out.reindex(columns=pd.MultiIndex.from_product([fields, list(frames)]))
     out.columns.names = ["field", "symbol"]
-    out.attrs["sources"] = [f.attrs["source"] for f in frames.values()]
     return pd.DataFrame(out)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from toolkit import analysis
 from toolkit.config import RunConfig
-from toolkit.data import load
+from toolkit.data import LoadedBars, LoadedFile, load_sourced
 from toolkit.engine import backtest
 from toolkit.errors import ConfigError
 from toolkit.report.backtest_report import to_jsonable
@@ -30,13 +30,13 @@ def _out_dir(cfg: RunConfig, kind: str, root: Path) -> Path:
     return out
 
 
-def _single_symbol(cfg: RunConfig, command: str) -> pd.DataFrame:
+def _single_symbol(cfg: RunConfig, command: str) -> LoadedBars:
     if len(cfg.data.symbols) != 1:
         raise ConfigError(
             f"{cfg.source}: {command} runs on one symbol, but [data] symbols lists "
             f"{len(cfg.data.symbols)}; list one symbol."
         )
-    return load(
+    return load_sourced(
         cfg.data.symbols[0],
         cfg.data.start,
         cfg.data.end,
@@ -61,7 +61,7 @@ def _finish(
     out: Path,
     files: dict[str, Path],
     summary: dict[str, Any],
-    sources: list[dict[str, str]],
+    sources: tuple[LoadedFile, ...],
 ) -> dict[str, Path]:
     files["summary"] = out / "summary.json"
     files["summary"].write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
@@ -70,7 +70,7 @@ def _finish(
         resolved=to_jsonable(
             {"strategy": cfg.strategy, "params": cfg.params, "engine": asdict(cfg.engine)}
         ),
-        data_files=sources,
+        data_files=[s.record() for s in sources],
         metrics=to_jsonable(summary),
         repo=REPO,
     )
@@ -94,7 +94,8 @@ def run_walkforward(
     import matplotlib
 
     matplotlib.use("Agg")
-    bars = _single_symbol(cfg, "walkforward")
+    loaded = _single_symbol(cfg, "walkforward")
+    bars = loaded.frame
     w = cfg.walkforward
     result = analysis.walk_forward(
         bars,
@@ -120,7 +121,7 @@ def run_walkforward(
     ax = analysis.plot_walk_forward(result, bars)
     files["plot"] = _save(ax.figure, out / "walkforward.png")
     summary = {**result.summary(), "objective": result.objective}
-    return summary, out, _finish(cfg, out, files, summary, [bars.attrs["source"]])
+    return summary, out, _finish(cfg, out, files, summary, loaded.sources)
 
 
 def run_montecarlo(
@@ -130,9 +131,10 @@ def run_montecarlo(
     import matplotlib
 
     matplotlib.use("Agg")
-    from toolkit.run import load_bars
+    from toolkit.run import load_run_bars
 
-    bars = load_bars(cfg)
+    loaded = load_run_bars(cfg)
+    bars = loaded.frame
     result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
     m = cfg.montecarlo
     out = _out_dir(cfg, "montecarlo", reports_root)
@@ -162,8 +164,7 @@ def run_montecarlo(
             "drawdown_threshold": m.drawdown,
             "percentiles": table.to_dict(),
         }
-    sources = bars.attrs.get("sources") or [bars.attrs["source"]]
-    return summary, out, _finish(cfg, out, files, summary, sources)
+    return summary, out, _finish(cfg, out, files, summary, loaded.sources)
 
 
 def run_sensitivity(
@@ -175,10 +176,12 @@ def run_sensitivity(
     import matplotlib.pyplot as plt
 
     matplotlib.use("Agg")
-    bars = _single_symbol(cfg, "sensitivity")
+    loaded = _single_symbol(cfg, "sensitivity")
+    bars = loaded.frame
     s = cfg.sensitivity
     grid = _grid(cfg, "sensitivity")
-    rows = sweep(bars, cfg.strategy, grid, cfg.engine, progress=False)
+    symbol = loaded.sources[0].symbol
+    rows = sweep({symbol: bars}, cfg.strategy, grid, cfg.engine, progress=False)
     out = _out_dir(cfg, "sensitivity", reports_root)
     files = {"sweep": out / "sweep.csv", "stress": out / "stress.csv"}
     rows.to_csv(files["sweep"], index=False)
@@ -213,7 +216,7 @@ def run_sensitivity(
         "overfitting": overfit,
         "stress": table.to_dict(orient="index"),
     }
-    return summary, out, _finish(cfg, out, files, summary, [bars.attrs["source"]])
+    return summary, out, _finish(cfg, out, files, summary, loaded.sources)
 
 
 def _overfitting(
