@@ -129,3 +129,38 @@ def test_sources_travel_beside_the_frame_not_in_attrs() -> None:
     assert rebuilt.attrs == {}
     one = load_sourced("GLD", start="2020-01-01")
     assert one.sources[0].symbol == "GLD" and one.frame.index[0].year == 2020
+
+
+MINUTE_FILE = default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv"
+
+
+def test_date_only_bounds_are_whole_new_york_dates_on_minute_bars() -> None:
+    df = load(MINUTE_FILE, start="2024-05-01", end="2024-05-17")
+    ny = df.index.tz_convert("America/New_York")
+    # independent count: every bar of the file whose New York date is May 1..17
+    every = load(MINUTE_FILE).index.tz_convert("America/New_York")
+    dates = pd.Series(every.date)
+    inside = (dates >= pd.Timestamp("2024-05-01").date()) & (
+        dates <= pd.Timestamp("2024-05-17").date()
+    )
+    assert len(df) == int(inside.sum())
+    assert ny[0] == every[inside.to_numpy()][0]
+    assert ny[0].date() == pd.Timestamp("2024-05-01").date()
+    assert int((pd.Series(ny.date) == pd.Timestamp("2024-05-17").date()).sum()) == 725
+    assert ny[-1] == every[-1]  # the file's last bar is on May 17
+
+
+def test_bounds_with_a_time_are_instants() -> None:
+    df = load(MINUTE_FILE, start="2024-05-17 13:30", end="2024-05-17T14:00:00-00:00")
+    assert df.index[0] == pd.Timestamp("2024-05-17 13:30", tz="UTC")
+    assert df.index[-1] == pd.Timestamp("2024-05-17 14:00", tz="UTC")
+    assert len(df) == 31
+    same = load(MINUTE_FILE, start=pd.Timestamp("2024-05-17 09:30", tz="America/New_York"))
+    assert same.index[0] == pd.Timestamp("2024-05-17 13:30", tz="UTC")
+
+
+def test_date_only_bounds_keep_daily_dates_in_any_exchange_zone() -> None:
+    tokyo = load("QQQ", start="2020-03-02", end="2020-03-06", exchange_tz="Asia/Tokyo")
+    assert [d.day for d in tokyo.index] == [2, 3, 4, 5, 6]
+    with pytest.raises(DataError, match="exchange_tz='Mars/Olympus' is not a time zone"):
+        load("QQQ", start="2020-03-02", exchange_tz="Mars/Olympus")

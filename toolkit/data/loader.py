@@ -7,6 +7,7 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data import _cache
+from toolkit.data._calendar import EXCHANGE_TZ, bounds_mask, check_zone
 from toolkit.data._paths import default_data_dir, resolve
 from toolkit.data._validate import REQUIRED_COLUMNS, Repair, clean_bars
 from toolkit.errors import DataError
@@ -78,13 +80,6 @@ def _adjust(frame: pd.DataFrame, how: Adjust, path: Path) -> pd.DataFrame:
     return out[list(REQUIRED_COLUMNS)].astype(np.float64)
 
 
-def _to_utc(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def load_file(
     symbol_or_path: str | Path,
     *,
@@ -115,13 +110,14 @@ def load_file(
 
 def load_sourced(
     symbol_or_path: str | Path,
-    start: str | pd.Timestamp | None = None,
-    end: str | pd.Timestamp | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
     *,
     data_dir: Path | None = None,
     repair: Repair = None,
     adjust: Adjust = "total_return",
     naive_tz: str = "UTC",
+    exchange_tz: str = EXCHANGE_TZ,
     cache_dir: Path | None = None,
 ) -> LoadedBars:
     """:func:`load`, returning the bars together with the file they came from."""
@@ -133,7 +129,8 @@ def load_sourced(
         naive_tz=naive_tz,
         cache_dir=cache_dir,
     )
-    frame = frame.loc[_to_utc(start) : _to_utc(end)]
+    zone = check_zone(exchange_tz, "exchange_tz")
+    frame = frame[bounds_mask(pd.DatetimeIndex(frame.index), start, end, zone)]
     if frame.empty:
         raise DataError(
             f"{info.path}: no bars between {start or 'the start'} and {end or 'the end'}; "
@@ -144,13 +141,14 @@ def load_sourced(
 
 def load(
     symbol_or_path: str | Path,
-    start: str | pd.Timestamp | None = None,
-    end: str | pd.Timestamp | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
     *,
     data_dir: Path | None = None,
     repair: Repair = None,
     adjust: Adjust = "total_return",
     naive_tz: str = "UTC",
+    exchange_tz: str = EXCHANGE_TZ,
     cache_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Bars for one symbol (looked up in ``data/daily``) or one CSV/Parquet file.
@@ -158,9 +156,13 @@ def load(
     Returns float64 columns open, high, low, close, volume on a tz-aware UTC index, sorted and
     unique. ``adjust="total_return"`` (default) scales OHLC by ``adj_close/close`` where the
     file has ``adj_close``, so dividends show up as returns; ``"none"`` keeps prices as stored.
-    ``start``/``end`` are inclusive. ``repair`` is None (raise on any bad row), ``"drop"`` or
-    ``"fix"``; repairs are reported as a warning. ``frame.attrs["source"]`` names the file for
-    convenience only (pandas may drop ``attrs``); :func:`load_sourced` returns it explicitly.
+    ``start``/``end`` are inclusive: a date alone (``"2024-05-17"``) is that whole exchange
+    date in ``exchange_tz`` (for intraday bars, every bar of the New York session date; daily
+    bars keep their stamped date); a bound with a time (``"2024-05-17 12:00-04:00"``, a
+    ``Timestamp``) is that instant, naive times being UTC. ``repair`` is None (raise on any
+    bad row), ``"drop"`` or ``"fix"``; repairs are reported as a warning.
+    ``frame.attrs["source"]`` names the file for convenience only (pandas may drop
+    ``attrs``); :func:`load_sourced` returns it explicitly.
     """
     loaded = load_sourced(
         symbol_or_path,
@@ -170,6 +172,7 @@ def load(
         repair=repair,
         adjust=adjust,
         naive_tz=naive_tz,
+        exchange_tz=exchange_tz,
         cache_dir=cache_dir,
     )
     frame = loaded.frame
@@ -184,8 +187,8 @@ def _span(info: LoadedFile) -> str:
 
 def load_many_sourced(
     symbols: Sequence[str | Path],
-    start: str | pd.Timestamp | None = None,
-    end: str | pd.Timestamp | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
     **kwargs: Any,
 ) -> LoadedBars:
     """:func:`load_many`, returning the panel together with the files it came from."""
@@ -205,8 +208,8 @@ def load_many_sourced(
 
 def load_many(
     symbols: Sequence[str | Path],
-    start: str | pd.Timestamp | None = None,
-    end: str | pd.Timestamp | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Bars for several symbols aligned on their common calendar (dates all of them traded).
