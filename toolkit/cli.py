@@ -15,7 +15,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", help="run a configured backtest and write reports/<run>/")
-    bt.add_argument("--config", required=True, type=Path, help="TOML file in research/configs/")
+    what = bt.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", type=Path, help="TOML file in research/configs/")
+    what.add_argument(
+        "--like-session",
+        metavar="SESSION",
+        help="rerun a live/paper session's span, warm-up, capital and risk ('latest': newest)",
+    )
+    bt.add_argument(
+        "--journal",
+        type=Path,
+        default=Path("live/state/journal.sqlite"),
+        help="the session's journal (with --like-session)",
+    )
+    bt.add_argument(
+        "--live-config",
+        type=Path,
+        default=None,
+        help="the live config the session ran with (default: the one it recorded)",
+    )
     bt.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
     bt.add_argument("--no-tearsheet", action="store_true", help="skip the quantstats HTML")
     bt.add_argument(
@@ -57,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    if args.like_session is not None:
+        return _like_session(args)
     from toolkit.config import load_config
     from toolkit.run import format_summary, run_backtest, stderr_progress
 
@@ -69,6 +89,39 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"\nReport: {out.report_dir}/")
         for kind, path in sorted(out.files.items()):
             print(f"  {kind:<10} {path}")
+    return 0
+
+
+def _like_session(args: argparse.Namespace) -> int:
+    """Backtest each strategy of a session over exactly what it traded; compare the fills."""
+    from toolkit.live.replay import replay_session, write_replay_report
+    from toolkit.run import RunOutput, format_summary, stderr_progress
+
+    say = stderr_progress()
+    session = None if args.like_session == "latest" else args.like_session
+    say(f"replaying session {args.like_session} from {args.journal}")
+    for replay in replay_session(args.journal, session, args.live_config):
+        span = replay.span
+        out_dir, files = write_replay_report(replay, args.reports, tearsheet=not args.no_tearsheet)
+        compared = replay.fills_compared()
+        print(
+            f"Session {span.session_id}, strategy {span.slot.label}: {span.decisions} decided "
+            f"bars {span.first_bar.date()} .. {span.last_bar.date()}, warm-up from "
+            f"{span.warmup_start:%Y-%m-%d %H:%M} UTC ({span.slot.history}), capital "
+            f"{span.slot.capital:,.2f}, unadjusted prices\n"
+        )
+        print(format_summary(RunOutput(replay.config, replay.result, None, out_dir, files)))
+        live_end = replay.live_equity.iloc[-1] if len(replay.live_equity) else float("nan")
+        print(
+            f"\nFills: session {len(replay.live_fills)}, backtest {len(replay.result.orders)}, "
+            f"matching fill for fill (bar, side, quantity, price) {int(compared['match'].sum())}"
+            f"/{len(compared)}; final equity session {live_end:,.2f}, "
+            f"backtest {replay.result.equity.iloc[-1]:,.2f}"
+        )
+        print(f"\nReport: {out_dir}/")
+        for kind, path in sorted(files.items()):
+            print(f"  {kind:<18} {path}")
+    say("done")
     return 0
 
 

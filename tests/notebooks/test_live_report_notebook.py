@@ -24,6 +24,10 @@ def test_live_session_report_reads_the_journal(tmp_path: Path) -> None:
     assert f"Session {summary.session_id}" in text and "net P&L" in text
     assert f"{summary.fills} fills; slippage against the signal price" in text
     assert "guard event(s)" in text and "signal_price" in text
+    # the session rerun by the backtest (backtest --like-session): every fill matches
+    assert summary.fills > 0
+    assert f"fills: session {summary.fills}, backtest {summary.fills}, " in text
+    assert f"matching {summary.fills}/{summary.fills}" in text
     check_html(
         run,
         [
@@ -31,7 +35,8 @@ def test_live_session_report_reads_the_journal(tmp_path: Path) -> None:
             "Equity and drawdown by strategy",
             "Fills against the signal price",
             "Round trips",
+            "Backtest of the same bars",
             "Risk guards that fired",
         ],
-        figures=1,
+        figures=2,
     )
