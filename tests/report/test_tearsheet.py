@@ -164,3 +164,27 @@ def test_eoy_chart_labels_every_year_under_its_own_bars(make_run) -> None:
         near = [c for c in centres if abs(c - x) < slot / 2]
         assert near, f"no bar under the label {label}"
     assert all(min(abs(c - x) for x in xs) < slot / 2 for c in centres)
+
+
+def test_report_notebook_tearsheet_names_its_benchmark_and_keeps_its_period(tmp_path) -> None:
+    """A report notebook's returns.csv (notebook 10 writes strategy and SPY): the tear sheet
+    covers every row, starting flat, and names the benchmark by its column."""
+    import numpy as np
+
+    from toolkit.report.notebook_runner import tearsheet_from_returns
+
+    index = pd.bdate_range("2010-01-04", "2022-12-30")
+    rng = np.random.default_rng(3)
+    strategy = rng.normal(3e-4, 0.01, len(index))
+    strategy[:200] = 0.0  # flat until the first trade, as a strategy with a long warm-up
+    frame = pd.DataFrame(
+        {"strategy": strategy, "SPY": rng.normal(3e-4, 0.012, len(index))}, index=index
+    )
+    frame.to_csv(tmp_path / "returns.csv", index_label="timestamp")
+    html = tearsheet_from_returns(tmp_path / "returns.csv", "10_strategy_tearsheet").read_text()
+    page = _Tables()
+    page.feed(html)
+    assert [pd.Timestamp(d.strip()) for d in page.dt.split(" - ")] == [index[0], index[-1]]
+    assert "Benchmark: SPY" in page.h4
+    ticks = _ticks(_eoy_svg(html))
+    assert [label for _, label in ticks] == [str(y) for y in range(2010, 2023)]

@@ -1,8 +1,8 @@
 """Run a parameterised notebook with papermill, export it to HTML, add a tear sheet.
 
 A report notebook receives ``output_dir`` (its report folder) as a parameter. If it writes
-``returns.csv`` there (columns: timestamp, strategy, optionally benchmark), a quantstats
-tear sheet is written beside the HTML.
+``returns.csv`` there (columns: timestamp, strategy and optionally one benchmark column,
+named by the benchmark, e.g. ``SPY``), a quantstats tear sheet is written beside the HTML.
 """
 
 from __future__ import annotations
@@ -107,9 +107,20 @@ def run_report(
     tearsheet = None
     returns_file = folder / "returns.csv"
     if returns_file.is_file():
-        frame = pd.read_csv(returns_file, index_col=0, parse_dates=True)
-        bench = frame["benchmark"] if "benchmark" in frame.columns else None
-        tearsheet = write_tearsheet(
-            frame["strategy"], folder / "tearsheet.html", benchmark=bench, title=f"{source.stem}"
-        )
+        tearsheet = tearsheet_from_returns(returns_file, source.stem)
     return ReportFiles(out, html, tearsheet, folder)
+
+
+def tearsheet_from_returns(returns_file: Path, title: str) -> Path:
+    """``tearsheet.html`` beside a notebook's ``returns.csv``: its ``strategy`` column against
+    its other column, if any, named as that column is (the benchmark's symbol)."""
+    frame = pd.read_csv(returns_file, index_col=0, parse_dates=True)
+    if "strategy" not in frame.columns:
+        raise ConfigError(f"{returns_file}: needs a 'strategy' column of returns.")
+    others = [c for c in frame.columns if c != "strategy"]
+    if len(others) > 1:
+        raise ConfigError(f"{returns_file}: one benchmark column at most, got {', '.join(others)}.")
+    bench = frame[others[0]] if others else None
+    return write_tearsheet(
+        frame["strategy"], returns_file.parent / "tearsheet.html", benchmark=bench, title=title
+    )
