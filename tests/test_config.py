@@ -111,3 +111,12 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     bad.write_text("[data\nsymbols = 1")
     with pytest.raises(ConfigError, match=r"bad.toml: not valid TOML"):
         load_config(bad)
+
+
+def test_data_jump_factor_sets_or_turns_off_the_price_jump_check() -> None:
+    data = '[data]\nsymbols = ["SPY"]\n'
+    assert _parse(BASE).data.jump_factor == 2.0
+    assert _parse(BASE.replace(data, data + "jump_factor = 5\n")).data.jump_factor == 5.0
+    assert _parse(BASE.replace(data, data + "jump_factor = false\n")).data.jump_factor is None
+    with pytest.raises(ConfigError, match=r"\[data\] jump_factor = 1.0: give a factor above 1"):
+        _parse(BASE.replace(data, data + "jump_factor = 1\n"))

@@ -15,7 +15,8 @@ Public API (everything else is internal):
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
   a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
-* errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`
+* errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`;
+  :class:`DataWarning` (repairs, implausible price moves)
 """
 
 from toolkit import analysis, live, metrics
@@ -46,7 +47,7 @@ from toolkit.engine import (
     proportional,
     simulate,
 )
-from toolkit.errors import ConfigError, DataError, OrderRejected, ToolkitError
+from toolkit.errors import ConfigError, DataError, DataWarning, OrderRejected, ToolkitError
 from toolkit.gateway import Gateway
 from toolkit.live import Journal, JournalError
 from toolkit.risk import RiskLimits, TradingHours
@@ -63,6 +64,7 @@ __all__ = [
     "Commission",
     "ConfigError",
     "DataError",
+    "DataWarning",
     "EngineSettings",
     "Gateway",
     "Journal",

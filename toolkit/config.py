@@ -19,7 +19,7 @@ import pandas as pd
 
 from toolkit import strategies
 from toolkit.data import available_symbols, default_data_dir
-from toolkit.data._validate import Repair
+from toolkit.data._validate import JUMP_FACTOR, Repair
 from toolkit.data.loader import Adjust
 from toolkit.engine.commissions import Commission, ibkr_fixed, ibkr_tiered, no_costs, proportional
 from toolkit.engine.settings import EngineSettings
@@ -31,7 +31,8 @@ _COST_MODELS = ("ibkr_fixed", "ibkr_tiered", "proportional", "none")
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which bars to load: symbols, date range, adjustment, repair policy and benchmark."""
+    """Which bars to load: symbols, date range, adjustment, repair policy, benchmark, and the
+    factor beyond which a bar-to-bar price move is warned about (None: no check)."""
 
     symbols: tuple[str, ...]
     start: str | None = None
@@ -40,6 +41,7 @@ class DataConfig:
     repair: Repair = None
     benchmark: str | None = "SPY"
     dir: Path = field(default_factory=default_data_dir)
+    jump_factor: float | None = JUMP_FACTOR
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,10 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
 
 def _data(path: Path, table: Any) -> DataConfig:
     sec = _Section(
-        path, "data", table, ("symbols", "start", "end", "adjust", "repair", "benchmark", "dir")
+        path,
+        "data",
+        table,
+        ("symbols", "start", "end", "adjust", "repair", "benchmark", "dir", "jump_factor"),
     )
     data_dir = sec.get("dir", str)
     root = (path.parent / data_dir).resolve() if data_dir else default_data_dir()
@@ -314,6 +319,14 @@ def _data(path: Path, table: Any) -> DataConfig:
                     f"{sec.where(key)} = {value!r} is not a date (YYYY-MM-DD)."
                 ) from None
     repair = sec.get("repair", str, "none", choices=("none", "drop", "fix"))
+    jump_factor: float | None = None
+    if sec.table.get("jump_factor") is not False:
+        jump_factor = sec.get("jump_factor", float, JUMP_FACTOR)
+        if jump_factor is not None and not jump_factor > 1:
+            raise ConfigError(
+                f"{sec.where('jump_factor')} = {jump_factor!r}: give a factor above 1 "
+                "(e.g. 3.0), or false to skip the price-jump check."
+            )
     return DataConfig(
         symbols=tuple(s.upper() for s in symbols),
         start=sec.get("start", str),
@@ -324,6 +337,7 @@ def _data(path: Path, table: Any) -> DataConfig:
         repair=None if repair == "none" else cast(Repair, repair),
         benchmark=(sec.get("benchmark", str, "SPY") or None),
         dir=root,
+        jump_factor=jump_factor,
     )
 
 

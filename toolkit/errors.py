@@ -21,3 +21,9 @@ class ConfigError(ToolkitError):
 
 class OrderRejected(ToolkitError):
     """An order was refused by a risk rule, the simulator or the broker."""
+
+
+class DataWarning(UserWarning):
+    """Data loaded, but something in it deserves a look: rows a repair changed or dropped,
+    or an implausible price move. Silence with ``warnings.filterwarnings("ignore",
+    category=DataWarning)`` or, for price moves, ``load(..., jump_factor=None)``."""

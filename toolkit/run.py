@@ -47,7 +47,13 @@ def load_bars(cfg: RunConfig) -> pd.DataFrame:
     d = cfg.data
     if len(d.symbols) == 1:
         one = load_sourced(
-            d.symbols[0], d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust
+            d.symbols[0],
+            d.start,
+            d.end,
+            data_dir=d.dir,
+            repair=d.repair,
+            adjust=d.adjust,
+            jump_factor=d.jump_factor,
         )
         return one.frame
     return load_run_bars(cfg).frame
@@ -58,7 +64,13 @@ def load_run_bars(cfg: RunConfig) -> LoadedBars:
     the columns, not in ``attrs``), with the files they came from."""
     d = cfg.data
     return load_many_sourced(
-        list(d.symbols), d.start, d.end, data_dir=d.dir, repair=d.repair, adjust=d.adjust
+        list(d.symbols),
+        d.start,
+        d.end,
+        data_dir=d.dir,
+        repair=d.repair,
+        adjust=d.adjust,
+        jump_factor=d.jump_factor,
     )
 
 

@@ -123,7 +123,8 @@ def test_sources_travel_beside_the_frame_not_in_attrs() -> None:
     assert [s.symbol for s in loaded.sources] == ["SPY", "QQQ"]
     for s in loaded.sources:
         assert s.sha256 == hashlib.sha256(s.path.read_bytes()).hexdigest()
-        assert s.record() == {"symbol": s.symbol, "path": str(s.path), "sha256": s.sha256}
+        rec = s.record()
+        assert (rec["symbol"], rec["path"], rec["sha256"]) == (s.symbol, str(s.path), s.sha256)
     # a rebuilt frame loses attrs (pandas 3); nothing downstream reads them
     rebuilt = pd.DataFrame(loaded.frame)
     assert rebuilt.attrs == {}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from toolkit.data._calendar import EXCHANGE_TZ
 from toolkit.errors import DataError
 
 Repair = Literal["drop", "fix"] | None
@@ -22,6 +23,10 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS = ("timestamp", "datetime", "date", "time")
 _SHOWN_ROWS = 5
+# A bar whose prices move beyond this factor from the previous close (up x2, down to half)
+# is named in a warning. The shipped daily files never move by more than x1.45 in a day.
+JUMP_FACTOR = 2.0
+_OFFSET = r"(?:(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)|(?P<z>Z))$"
 
 
 @dataclass
@@ -35,6 +40,14 @@ class RepairReport:
     def add(self, problem: str, n: int) -> None:
         if n:
             self.counts[problem] = self.counts.get(problem, 0) + n
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready form, stored with the cached frame."""
+        return {"counts": dict(self.counts), "dropped": self.dropped}
+
+    @classmethod
+    def from_record(cls, path: str, record: dict[str, Any]) -> RepairReport:
+        return cls(path, {str(k): int(v) for k, v in record["counts"].items()}, record["dropped"])
 
     def __str__(self) -> str:
         if not self.counts:
@@ -72,12 +85,19 @@ def _find_time_column(frame: pd.DataFrame, path: Path) -> str:
 
 
 def clean_bars(
-    raw: pd.DataFrame, path: Path, *, repair: Repair = None, naive_tz: str = "UTC"
+    raw: pd.DataFrame,
+    path: Path,
+    *,
+    repair: Repair = None,
+    naive_tz: str = "UTC",
+    exchange_tz: str = EXCHANGE_TZ,
 ) -> tuple[pd.DataFrame, RepairReport]:
     """Validate ``raw`` (columns as read from the file) into a UTC-indexed float64 OHLCV frame.
 
     ``naive_tz`` is the zone of timestamps written without an offset (daily dates are taken
-    as midnight UTC of the session date).
+    as midnight UTC of the session date). Timestamps must all carry a UTC offset or all lack
+    one, and offsets may change only as ``exchange_tz``'s daylight saving does; otherwise
+    the file is refused (no repair can tell which rows are right).
     """
     if repair not in (None, "drop", "fix"):
         raise DataError(f"repair={repair!r} is not valid; use None, 'drop' or 'fix'.")
@@ -116,6 +136,7 @@ def clean_bars(
         f"unparseable {time_col}",
         "Write timestamps as ISO 8601, e.g. 2024-01-31 or 2024-01-31 09:30:00-05:00.",
     )
+    _check_offsets(frame[time_col], stamps, keep, lines, path, exchange_tz)
 
     columns = [*PRICE_COLUMNS, "volume"] + (["adj_close"] if "adj_close" in frame.columns else [])
     values: dict[str, np.ndarray] = {
@@ -173,6 +194,94 @@ def clean_bars(
         raise DataError(f"{path}: no valid rows left after repair ({report}). Fix the file.")
     out.index.name = "timestamp"
     return out, report
+
+
+def _offset_minutes(col: pd.Series) -> np.ndarray:
+    """Each stamp's written UTC offset in minutes; NaN where it has none."""
+    parts = col.astype("string").str.strip().str.extract(_OFFSET)
+    sign = np.where(parts["sign"].eq("-").fillna(False).to_numpy(dtype=bool), -1.0, 1.0)
+    hh = pd.to_numeric(parts["hh"], errors="coerce").to_numpy(dtype=np.float64)
+    mm = pd.to_numeric(parts["mm"], errors="coerce").to_numpy(dtype=np.float64)
+    minutes = sign * (hh * 60 + mm)
+    return np.where(parts["z"].notna().to_numpy(dtype=bool), 0.0, minutes)
+
+
+def _fmt_offset(minutes: float) -> str:
+    m = int(minutes)
+    return f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+
+
+def _check_offsets(
+    col: pd.Series,
+    stamps: pd.Series,
+    keep: np.ndarray,
+    lines: np.ndarray,
+    path: Path,
+    exchange_tz: str,
+) -> None:
+    """Refuse a file whose stamps mix naive and offset forms, or mix UTC offsets other than
+    by ``exchange_tz``'s daylight saving: its order and spacing cannot be trusted."""
+    offsets = _offset_minutes(col)
+    has = ~np.isnan(offsets)
+    if (has & keep).any() and (~has & keep).any():
+        naive, aware = ~has & keep, has & keep
+        odd = naive if naive.sum() <= aware.sum() else aware
+        what = "no UTC offset" if odd is naive else "a UTC offset"
+        others = "have one" if odd is naive else "have none"
+        raise DataError(
+            f"{path}: {_row_label(lines, odd, path.suffix == '.csv')}: timestamp with {what} "
+            f"while the file's other timestamps {others}. Write every timestamp the same way "
+            "(all with an offset, e.g. 2024-01-31 09:30:00-05:00, or all without)."
+        )
+    rows = has & keep
+    distinct = np.unique(offsets[rows])
+    if len(distinct) < 2:
+        return
+    utc = pd.DatetimeIndex(stamps[rows])
+    local = utc.tz_convert(exchange_tz).tz_localize(None)
+    expected = (local - utc.tz_localize(None)) / pd.Timedelta(minutes=1)
+    bad_rows = offsets[rows] != np.asarray(expected, dtype=np.float64)
+    if not bad_rows.any():  # daylight saving of the exchange's zone
+        return
+    reference = f"the offset {exchange_tz} has at that time"
+    if bad_rows.all():  # the file does not follow the exchange zone: name the unusual rows
+        values, counts = np.unique(offsets[rows], return_counts=True)
+        usual = values[int(np.argmax(counts))]
+        bad_rows = offsets[rows] != usual
+        reference = f"the file's usual offset {_fmt_offset(usual)}"
+    bad = np.zeros(len(keep), dtype=bool)
+    bad[np.flatnonzero(rows)[bad_rows]] = True
+    raise DataError(
+        f"{path}: {_row_label(lines, bad, path.suffix == '.csv')}: UTC offset differs from "
+        f"{reference}; the file mixes offsets {', '.join(_fmt_offset(o) for o in distinct)}. "
+        "Write every timestamp in one time zone (or in UTC); for a file kept in another "
+        "zone with daylight saving, load it with exchange_tz set to that zone."
+    )
+
+
+def implausible_moves(frame: pd.DataFrame, factor: float | None) -> list[str]:
+    """Bars whose open, high, low or close moves beyond ``factor`` from the previous close,
+    or whose adj_close moves beyond it from the previous adj_close, as "date: fields xR"."""
+    if factor is None or len(frame) < 2:
+        return []
+    prev = frame["close"].to_numpy()[:-1]
+    ratios = {c: frame[c].to_numpy()[1:] / prev for c in PRICE_COLUMNS}
+    if "adj_close" in frame.columns:
+        adj = frame["adj_close"].to_numpy()
+        ratios["adj_close"] = adj[1:] / adj[:-1]
+    log_factor = np.log(factor)
+    found = []
+    index = pd.DatetimeIndex(frame.index)
+    daily = bool(len(index)) and bool((index == index.normalize()).all())
+    hits = np.zeros(len(frame) - 1, dtype=bool)
+    for r in ratios.values():
+        hits |= np.abs(np.log(r)) > log_factor
+    for i in np.flatnonzero(hits):
+        when = index[int(i) + 1]
+        label = str(when.date()) if daily else when.isoformat()
+        parts = [f"{c} x{r[i]:.3g}" for c, r in ratios.items() if abs(np.log(r[i])) > log_factor]
+        found.append(f"{label} ({', '.join(parts)}; previous close {prev[i]:g})")
+    return found
 
 
 def _parse_times(col: pd.Series, naive_tz: str) -> pd.Series:

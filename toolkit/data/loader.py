@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -17,23 +18,44 @@ import pandas as pd
 from toolkit.data import _cache
 from toolkit.data._calendar import EXCHANGE_TZ, bounds_mask, check_zone
 from toolkit.data._paths import default_data_dir, resolve
-from toolkit.data._validate import REQUIRED_COLUMNS, Repair, clean_bars
-from toolkit.errors import DataError
+from toolkit.data._validate import (
+    JUMP_FACTOR,
+    REQUIRED_COLUMNS,
+    Repair,
+    RepairReport,
+    clean_bars,
+    implausible_moves,
+)
+from toolkit.errors import DataError, DataWarning
 
 Adjust = Literal["total_return", "none"]
+_SHOWN_MOVES = 5
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """A source file as loaded: its symbol, path and content hash, for run manifests."""
+    """A source file as loaded: its symbol, path and content hash, the repair policy, what
+    the repair changed (problem, rows) and the warnings the load raised, for run manifests."""
 
     symbol: str
     path: Path
     sha256: str
+    repair: Repair = None
+    repairs: tuple[tuple[str, int], ...] = ()
+    dropped: int = 0
+    warnings: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready manifest entry for this file."""
-        return {"symbol": self.symbol, "path": str(self.path), "sha256": self.sha256}
+        return {
+            "symbol": self.symbol,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "repair": self.repair or "none",
+            "repairs": dict(self.repairs),
+            "dropped_rows": self.dropped,
+            "warnings": list(self.warnings),
+        }
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,61 @@ def _adjust(frame: pd.DataFrame, how: Adjust, path: Path) -> pd.DataFrame:
     return out[list(REQUIRED_COLUMNS)].astype(np.float64)
 
 
+def _warn(message: str) -> None:
+    """Warn at the first caller outside the toolkit, on every call.
+
+    ``warnings.warn`` shows a message once per calling line; a repair or an implausible
+    price must be reported on every load, so no once-per-location registry is kept (a
+    ``warnings`` "ignore" filter on DataWarning still silences it).
+    """
+    frame = sys._getframe(1)
+    package = str(Path(__file__).resolve().parents[1])
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    warnings.warn_explicit(
+        message,
+        DataWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__", "__main__"),
+        registry=None,
+    )
+
+
+def _clean(
+    symbol_or_path: str | Path,
+    data_dir: Path | None,
+    repair: Repair,
+    naive_tz: str,
+    exchange_tz: str,
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> tuple[pd.DataFrame, LoadedFile]:
+    """The validated, unadjusted frame (with adj_close when the file has it) and its record.
+
+    The repair report is stored with the cached frame, so every load reports it.
+    """
+    symbol, path = resolve(symbol_or_path, data_dir)
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    key = _cache.content_key(sha, str(repair), naive_tz, exchange_tz)
+    root = cache_dir or (data_dir or default_data_dir()) / ".cache"
+    cached = _cache.read(_cache.cache_path(root, path, key)) if use_cache else None
+    if cached is None:
+        frame, report = clean_bars(
+            _read_raw(path, raw), path, repair=repair, naive_tz=naive_tz, exchange_tz=exchange_tz
+        )
+        if use_cache:
+            _cache.write(_cache.cache_path(root, path, key), frame, report.to_record())
+    else:
+        frame, record = cached
+        report = RepairReport.from_record(str(path), record)
+    if report.counts:
+        _warn(str(report))
+    info = LoadedFile(symbol, path, sha, repair, tuple(report.counts.items()), report.dropped, ())
+    return frame, info
+
+
 def load_file(
     symbol_or_path: str | Path,
     *,
@@ -87,25 +164,16 @@ def load_file(
     repair: Repair = None,
     adjust: Adjust = "total_return",
     naive_tz: str = "UTC",
+    exchange_tz: str = EXCHANGE_TZ,
     cache_dir: Path | None = None,
     use_cache: bool = True,
 ) -> tuple[pd.DataFrame, LoadedFile]:
-    """Load one file; return the frame and the file's identity (path and content hash)."""
-    symbol, path = resolve(symbol_or_path, data_dir)
-    raw = path.read_bytes()
-    sha = hashlib.sha256(raw).hexdigest()
-    key = _cache.content_key(sha, str(repair), naive_tz)
-    root = cache_dir or (data_dir or default_data_dir()) / ".cache"
-    cached = _cache.read(_cache.cache_path(root, path, key)) if use_cache else None
-    if cached is None:
-        frame, report = clean_bars(_read_raw(path, raw), path, repair=repair, naive_tz=naive_tz)
-        if report.counts:
-            warnings.warn(str(report), stacklevel=3)
-        if use_cache:
-            _cache.write(_cache.cache_path(root, path, key), frame)
-    else:
-        frame = cached
-    return _adjust(frame, adjust, path), LoadedFile(symbol, path, sha)
+    """Load one whole file; return the frame and the file's record (path, hash, repairs)."""
+    check_zone(exchange_tz, "exchange_tz")
+    frame, info = _clean(
+        symbol_or_path, data_dir, repair, naive_tz, exchange_tz, cache_dir, use_cache
+    )
+    return _adjust(frame, adjust, info.path), info
 
 
 def load_sourced(
@@ -118,25 +186,38 @@ def load_sourced(
     adjust: Adjust = "total_return",
     naive_tz: str = "UTC",
     exchange_tz: str = EXCHANGE_TZ,
+    jump_factor: float | None = JUMP_FACTOR,
     cache_dir: Path | None = None,
 ) -> LoadedBars:
     """:func:`load`, returning the bars together with the file they came from."""
-    frame, info = load_file(
-        symbol_or_path,
-        data_dir=data_dir,
-        repair=repair,
-        adjust=adjust,
-        naive_tz=naive_tz,
-        cache_dir=cache_dir,
-    )
     zone = check_zone(exchange_tz, "exchange_tz")
-    frame = frame[bounds_mask(pd.DatetimeIndex(frame.index), start, end, zone)]
-    if frame.empty:
+    if jump_factor is not None and not (np.isfinite(jump_factor) and jump_factor > 1):
+        raise DataError(
+            f"jump_factor={jump_factor!r} must be a number above 1 (or None to skip the check)."
+        )
+    clean, info = _clean(symbol_or_path, data_dir, repair, naive_tz, zone, cache_dir, True)
+    inside = clean[bounds_mask(pd.DatetimeIndex(clean.index), start, end, zone)]
+    if inside.empty:
         raise DataError(
             f"{info.path}: no bars between {start or 'the start'} and {end or 'the end'}; "
-            f"the file covers {_span(info)}. Choose dates inside that range."
+            f"the file covers {clean.index[0].date()} to {clean.index[-1].date()}. "
+            "Choose dates inside that range."
         )
-    return LoadedBars(frame, (info,))
+    moves = implausible_moves(inside, jump_factor)
+    if moves:
+        shown = "; ".join(moves[:_SHOWN_MOVES]) + (
+            f" (and {len(moves) - _SHOWN_MOVES} more)" if len(moves) > _SHOWN_MOVES else ""
+        )
+        message = (
+            f"{info.path}: {len(moves)} implausible bar-to-bar move"
+            f"{'s' if len(moves) > 1 else ''} (beyond x{jump_factor:g} from the previous "
+            f"close; the file records no split): {shown}. If a split is missing, adjust the "
+            "file; if the moves are real, load with jump_factor=None or a larger factor "
+            "([data] jump_factor in a config)."
+        )
+        _warn(message)
+        info = replace(info, warnings=(message,))
+    return LoadedBars(_adjust(inside, adjust, info.path), (info,))
 
 
 def load(
@@ -149,6 +230,7 @@ def load(
     adjust: Adjust = "total_return",
     naive_tz: str = "UTC",
     exchange_tz: str = EXCHANGE_TZ,
+    jump_factor: float | None = JUMP_FACTOR,
     cache_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Bars for one symbol (looked up in ``data/daily``) or one CSV/Parquet file.
@@ -160,7 +242,10 @@ def load(
     date in ``exchange_tz`` (for intraday bars, every bar of the New York session date; daily
     bars keep their stamped date); a bound with a time (``"2024-05-17 12:00-04:00"``, a
     ``Timestamp``) is that instant, naive times being UTC. ``repair`` is None (raise on any
-    bad row), ``"drop"`` or ``"fix"``; repairs are reported as a warning.
+    bad row), ``"drop"`` or ``"fix"``; repairs are reported as a :class:`DataWarning` on
+    every load (cached or not). A bar whose open, high, low, close (or adj_close) moves
+    beyond ``jump_factor`` (default 2: up x2 or down to half) from the previous bar's close
+    is named in a DataWarning; ``jump_factor=None`` skips that check.
     ``frame.attrs["source"]`` names the file for convenience only (pandas may drop
     ``attrs``); :func:`load_sourced` returns it explicitly.
     """
@@ -173,16 +258,12 @@ def load(
         adjust=adjust,
         naive_tz=naive_tz,
         exchange_tz=exchange_tz,
+        jump_factor=jump_factor,
         cache_dir=cache_dir,
     )
     frame = loaded.frame
     frame.attrs["source"] = loaded.sources[0].record()
     return frame
-
-
-def _span(info: LoadedFile) -> str:
-    frame, _ = load_file(info.path, use_cache=True)
-    return f"{frame.index[0].date()} to {frame.index[-1].date()}"
 
 
 def load_many_sourced(

@@ -58,11 +58,12 @@ def build_manifest(
     *,
     config: Mapping[str, Any],
     resolved: Mapping[str, Any],
-    data_files: Iterable[Mapping[str, str]],
+    data_files: Iterable[Mapping[str, Any]],
     metrics: Mapping[str, float],
     repo: Path,
 ) -> dict[str, Any]:
-    """A JSON-ready manifest for one run."""
+    """A JSON-ready manifest for one run. ``data_files`` are the loaded files' records: path,
+    SHA-256, repair policy, rows each repair changed or dropped, and load warnings."""
     return {
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": sys.argv,

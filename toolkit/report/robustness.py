@@ -43,6 +43,7 @@ def _single_symbol(cfg: RunConfig, command: str) -> LoadedBars:
         data_dir=cfg.data.dir,
         repair=cfg.data.repair,
         adjust=cfg.data.adjust,
+        jump_factor=cfg.data.jump_factor,
     )
 
 
