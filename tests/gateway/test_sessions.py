@@ -125,3 +125,39 @@ def test_dropped_clients_reconnect_to_the_same_book() -> None:
             assert [t.order.lmtPrice for t in again.openTrades()] == [100.0]
         finally:
             again.disconnect()
+
+
+def test_market_on_open_placed_after_the_open_works_the_next_session() -> None:
+    # 2023-03-10 17:04 UTC is 12:04 New York: that morning's 09:30 auction is over
+    with Gateway(port=0, start="2023-03-10 17:04", speed=1.0, participation=0.0) as gw:
+        ib, spy = _client(gw)
+        try:
+            order = Order(action="BUY", totalQuantity=5, orderType="MKT", tif="OPG")
+            trade = ib.placeOrder(spy, order)
+            _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+            gw.advance("5h")  # past Friday's close: its daily bar (and its open) now exist
+            ib.sleep(0.5)
+            assert trade.orderStatus.filled == 0  # never at a price from before it existed
+            gw.advance("3D")  # Monday's session
+            _wait(ib, lambda: trade.orderStatus.status == "Filled")
+            fill = trade.fills[0].execution
+            assert fill.price == pytest.approx(float(DAILY.loc["2023-03-13", "open"]))
+            assert pd.Timestamp(fill.time).date().isoformat() == "2023-03-13"
+        finally:
+            ib.disconnect()
+
+
+def test_market_on_open_placed_after_the_open_intraday_waits_for_the_next_open() -> None:
+    # 2024-03-14 13:30:30 UTC is 09:30:30 New York, inside the SPY minute file: too late
+    with Gateway(port=0, start="2024-03-14 13:30:30", speed=3000.0) as gw:
+        ib, spy = _client(gw)
+        try:
+            trade = ib.placeOrder(
+                spy, Order(action="BUY", totalQuantity=1, orderType="MKT", tif="OPG")
+            )
+            _wait(ib, lambda: trade.orderStatus.status == "Filled", seconds=60)
+            fill = trade.fills[0].execution
+            when = pd.Timestamp(fill.time).tz_convert("America/New_York")
+            assert when.date().isoformat() == "2024-03-15" and when.strftime("%H:%M") == "09:30"
+        finally:
+            ib.disconnect()

@@ -21,6 +21,7 @@ ORDER_REJECTED, ORDER_CANCELLED, PRICE_VARIATION, CANCEL_NOT_FOUND = 201, 202, 1
 # error codes (IB's, with IB's texts)
 NO_SECURITY_DEFINITION = 200
 CLIENT_ID_IN_USE = 326
+CONNECT_FAIL = 502  # "Couldn't connect to TWS"
 HISTORICAL_DATA_ERROR = 162
 NOT_SUPPORTED = 10_000  # our own: a request this simulator does not implement yet
 

@@ -21,6 +21,12 @@ from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 
 SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
 DONE = ("Filled", "Cancelled", "Inactive")
+# Times in force the simulator works; IB's others are refused by name, anything else with 321.
+SUPPORTED_TIFS = ("DAY", "GTC", "IOC", "FOK", "OPG")
+OTHER_IB_TIFS = ("GTD", "DTC", "AUC", "GTX", "GAT")
+IMMEDIATE_TIFS = ("IOC", "FOK")  # fill at once (FOK: all of it) or cancel what is left
+MAX_PRICE = 1e9  # no listed stock trades near this; beyond it a price is a typo or a probe
+MAX_QUANTITY = 1e9  # shares per order
 
 
 class OrderRejected(Exception):
@@ -60,6 +66,9 @@ class SimOrder:
     triggered: bool = False  # STP LMT: the stop has triggered and the limit now works
     oca_group: str = ""
     transmitted: bool = True  # False while staged (transmit=0) until its group is sent
+    account: str = ""  # as sent by the client ("" = the login's account)
+    last_price: float = 0.0  # price of the latest fill (orderStatus lastFillPrice)
+    opg_day: pd.Timestamp | None = None  # OPG: first New York session whose open it works
 
     @property
     def side(self) -> float:
@@ -108,40 +117,78 @@ class Book:
     _exec_prefix: str = field(default_factory=lambda: f"{secrets.randbits(32):08x}")
 
     def validate(self, order: SimOrder, min_tick: float) -> None:
-        """IB's checks: quantity, order type, prices present and on the tick grid."""
-        if not order.quantity > 0 or math.isnan(order.quantity):
-            raise OrderRejected(201, "Order rejected - reason: The order quantity must be positive")
+        """IB's checks on every field the simulator uses: quantity, side, order type, time
+        in force (and its combination with the type), prices present, finite, positive and
+        on the tick grid. Raises :class:`OrderRejected` with IB's code and text."""
+        qty = order.quantity
+        if qty == 0:
+            raise OrderRejected(434, "The order size cannot be zero.")
+        if not (math.isfinite(qty) and 0 < qty <= MAX_QUANTITY):
+            raise OrderRejected(
+                201, f"Order rejected - reason: invalid order size {qty!r} (0 < size <= 1e9)"
+            )
         if order.action not in ("BUY", "SELL"):
-            raise OrderRejected(201, f"Order rejected - reason: invalid action {order.action!r}")
+            raise OrderRejected(
+                201, f"Order rejected - reason: invalid action {order.action!r} (BUY or SELL)"
+            )
         if order.order_type not in SUPPORTED_TYPES:
             raise OrderRejected(
                 201,
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
             )
+        if order.tif not in SUPPORTED_TIFS:
+            if order.tif in OTHER_IB_TIFS:
+                raise OrderRejected(
+                    201,
+                    f"Order rejected - reason: time in force {order.tif} is not supported by "
+                    f"the simulator ({', '.join(SUPPORTED_TIFS)})",
+                )
+            raise OrderRejected(
+                321,
+                f"Error validating request:-'tif' : cause - invalid time in force "
+                f"{order.tif[:20]!r} (use {', '.join(SUPPORTED_TIFS)})",
+            )
         if order.tif == "OPG" and order.order_type not in ("MKT", "LMT"):
             raise OrderRejected(
-                201, "Order rejected - reason: OPG (at the open) is only valid for MKT and LMT"
+                111,
+                f"The TIF (OPG) and the order type ({order.order_type}) are incompatible: "
+                "at-the-open orders are MKT or LMT",
             )
-        needs: tuple[float | None, ...] = {
-            "MKT": (),
-            "LMT": (order.lmt_price,),
-            "STP": (order.aux_price,),
-            "STP LMT": (order.aux_price, order.lmt_price),
-            "TRAIL": (),
+        if order.tif in IMMEDIATE_TIFS and order.order_type not in ("MKT", "LMT"):
+            raise OrderRejected(
+                111,
+                f"The TIF ({order.tif}) and the order type ({order.order_type}) are "
+                "incompatible: immediate orders are MKT or LMT",
+            )
+        needs: dict[str, float | None] = {
+            "MKT": {},
+            "LMT": {"limit": order.lmt_price},
+            "STP": {"stop": order.aux_price},
+            "STP LMT": {"stop": order.aux_price, "limit": order.lmt_price},
+            "TRAIL": {},
         }[order.order_type]
         if order.order_type == "TRAIL":
-            if order.trailing_percent is not None:
-                if not 0 < order.trailing_percent < 100:
+            pct = order.trailing_percent
+            if pct is not None:
+                if not (math.isfinite(pct) and 0 < pct < 100):
                     raise OrderRejected(
                         201, "Order rejected - reason: trailing percent must be between 0 and 100"
                     )
             else:
-                needs = (order.aux_price,)
-        for price in needs:
-            if price is None or not price > 0:
+                needs = {"trailing amount": order.aux_price}
+            if order.trail_stop is not None:
+                needs["trail stop"] = order.trail_stop
+        for name, price in needs.items():
+            if price is None:
                 raise OrderRejected(
-                    201, f"Order rejected - reason: {order.order_type} needs a price"
+                    201, f"Order rejected - reason: {order.order_type} needs a {name} price"
+                )
+            if not (math.isfinite(price) and 0 < price <= MAX_PRICE):
+                raise OrderRejected(
+                    201,
+                    f"Order rejected - reason: the {name} price {price!r} is not a valid price "
+                    f"(0 < price <= {MAX_PRICE:g})",
                 )
             ticks = price / min_tick
             if abs(ticks - round(ticks)) > 1e-6:
@@ -197,6 +244,7 @@ class Book:
             order.filled + shares
         )
         order.filled += shares
+        order.last_price = price
         order.status = "Filled" if order.remaining <= 1e-9 else "Submitted"
         exec_id = f"{self._exec_prefix}.{next(self._exec):08x}.01.01"
         f = Fill(order, exec_id, when, shares, price, fee, realized)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.gateway import messages as m
+from toolkit.gateway.limits import Limits
 from toolkit.gateway.market import (
     SESSION_CLOSE_HOUR,
     Market,
@@ -24,7 +27,7 @@ from toolkit.gateway.market import (
     bar_fields,
     five_second_bars,
 )
-from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
+from toolkit.gateway.orders import DONE, IMMEDIATE_TIFS, Book, Fill, OrderRejected, SimOrder
 from toolkit.gateway.session import Session
 from toolkit.gateway.subscriptions import (
     BarSubscription,
@@ -36,6 +39,7 @@ from toolkit.gateway.subscriptions import (
 )
 
 MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
+log = logging.getLogger("toolkit.gateway")
 NEW_YORK = "America/New_York"
 
 
@@ -64,6 +68,15 @@ def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
     return day + pd.Timedelta(days=1) if local.hour >= SESSION_CLOSE_HOUR else day
 
 
+def _next_open_day(placed: pd.Timestamp) -> pd.Timestamp:
+    """The New York day of the first opening auction (09:30) after ``placed``: today's
+    before 09:30, else the next session's (the bars decide which day that is)."""
+    local = placed.tz_convert(NEW_YORK)
+    day = local.normalize().tz_localize(None)
+    opened = (local.hour, local.minute) >= (9, 30)
+    return day + pd.Timedelta(days=1) if opened else day
+
+
 @dataclass
 class GatewayState:
     """State shared by all sessions: market, clock, account, client ids, order ids."""
@@ -84,6 +97,8 @@ class GatewayState:
     released: bool = False  # lockstep: this tick sent a new bar (the clock stays held)
     held_bar: pd.Timestamp | None = None  # lockstep: the bar the clock is held for
     ceiling_at: pd.Timestamp | None = None  # lockstep: the next release the clock stops at
+    limits: Limits = field(default_factory=Limits)
+    done_orders: deque[SimOrder] = field(default_factory=deque)  # oldest finished first
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -165,7 +180,6 @@ class GatewayState:
         )
 
     def status_msg(self, o: SimOrder) -> list[str | int | float]:
-        last = next((f.price for f in reversed(self.book.fills) if f.order is o), 0.0)
         return m.order_status(
             o.order_id,
             o.status,
@@ -174,7 +188,7 @@ class GatewayState:
             o.avg_price,
             o.perm_id,
             o.parent_id,
-            last,
+            o.last_price,
             o.client_id,
         )
 
@@ -208,7 +222,9 @@ class GatewayState:
         order.placed_bar = when
         order.working_day = _working_day(self.clock.now())
         if order.tif == "OPG":
-            return  # at-the-open orders wait for the next session's opening bar
+            # at-the-open orders wait for the next opening auction after they were placed
+            order.opg_day = _next_open_day(self.clock.now())
+            return
         close = float(bar["close"])
         side = order.side
         if order.order_type == "TRAIL" and order.trail_stop is None:
@@ -224,9 +240,15 @@ class GatewayState:
             "TRAIL": stop is not None and side * (close - stop) >= 0,
             "STP LMT": order.triggered and limit is not None and side * (limit - close) >= 0,
         }[order.order_type]
+        capacity = self.book.capacity(bar)
+        if order.tif == "FOK" and not (marketable and capacity >= order.remaining):
+            self.cancel(order)  # fill-or-kill: all of it now, or nothing
+            return
         if marketable:
-            fill = self.book.fill(order, close, self.clock.now(), self.book.capacity(bar))
+            fill = self.book.fill(order, close, self.clock.now(), capacity)
             self.on_fill(fill)
+        if order.tif in IMMEDIATE_TIFS and order.status not in DONE:
+            self.cancel(order)  # immediate-or-cancel: what did not fill at once is cancelled
 
     def match_new_bars(self) -> None:
         """Work open orders through every bar completed since they last looked: limit and
@@ -237,7 +259,11 @@ class GatewayState:
             if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
                 continue
             bars, done = self.market.price_bars(order.symbol, now)
-            new = bars[(bars.index > order.last_bar) & (bars.index <= done)]
+            first = int(bars.index.searchsorted(order.last_bar, side="right"))
+            last = int(bars.index.searchsorted(done, side="right"))
+            if first >= last:
+                continue  # nothing new since this order last looked (the common case)
+            new = bars.iloc[first:last]
             for i in range(len(new)):
                 when = pd.Timestamp(new.index[i])
                 day = _session_day(when)
@@ -248,8 +274,10 @@ class GatewayState:
                         self.cancel(order)  # end of day: IB cancels unfilled DAY orders
                         break
                 order.last_bar = when
-                if order.tif == "OPG" and not _opening_bar(when):
-                    continue  # extended hours: a market-on-open order waits for the open
+                if order.tif == "OPG" and (
+                    not _opening_bar(when) or order.opg_day is None or day < order.opg_day
+                ):
+                    continue  # not the first opening auction after the order was placed
                 bar = new.iloc[i]
                 if order.tif == "OPG":  # only the opening price is on offer
                     bar = bar.copy()
@@ -322,6 +350,8 @@ class GatewayState:
         """Tell the owner (IB's order: execDetails, openOrder, orderStatus, commissionReport),
         then push positions and account values to the sessions that asked for them."""
         o = fill.order
+        if o.status == "Filled":
+            self.finished(o)
         owner = self.sessions.get(o.client_id)
         if owner is not None:
             owner.send(self.exec_msg(fill))
@@ -468,14 +498,49 @@ class GatewayState:
                 del table[key]
 
     def cancel(self, order: SimOrder) -> None:
-        """Cancel an order (and the children of a cancelled parent), IB's way."""
-        for child in self.children(order):
-            self.cancel(child)
-        order.status = "Cancelled"
-        owner = self.sessions.get(order.client_id)
-        if owner is not None:
-            owner.send(self.status_msg(order))
-            owner.send(m.error(order.order_id, m.ORDER_CANCELLED, "Order Canceled - reason:"))
+        """Cancel an order, and first the working orders below it (the children of a
+        cancelled parent), IB's way. Each order is visited once, iteratively, so no chain of
+        parent ids can recurse or loop."""
+        chain: list[SimOrder] = []
+        seen: set[int] = set()
+        todo = [order]
+        while todo:
+            o = todo.pop()
+            if id(o) in seen:
+                continue
+            seen.add(id(o))
+            chain.append(o)
+            todo.extend(self.children(o))
+        for o in reversed(chain):  # children before their parents
+            if o.status in DONE:
+                continue
+            o.status = "Cancelled"
+            owner = self.sessions.get(o.client_id)
+            if owner is not None:
+                owner.send(self.status_msg(o))
+                owner.send(m.error(o.order_id, m.ORDER_CANCELLED, "Order Canceled - reason:"))
+            self.finished(o)
+
+    def finished(self, order: SimOrder) -> None:
+        """Note that ``order`` is done. Finished orders are kept for reconnect replay and
+        completed orders up to ``limits.max_finished_orders``; beyond it the oldest are
+        forgotten with their executions (in batches, so pruning costs O(1) per order).
+        Working orders are never pruned."""
+        self.done_orders.append(order)
+        keep = self.limits.max_finished_orders
+        if len(self.done_orders) > keep + max(1, keep // 10):
+            gone: set[tuple[int, int]] = set()
+            while len(self.done_orders) > keep:
+                old = self.done_orders.popleft()
+                key = (old.client_id, old.order_id)
+                current = self.book.orders.get(key)
+                if current is not None and current.status in DONE:
+                    del self.book.orders[key]
+                    gone.add(key)
+            if gone:
+                self.book.fills = [
+                    f for f in self.book.fills if (f.order.client_id, f.order.order_id) not in gone
+                ]
 
 
 class Gateway:
@@ -502,6 +567,7 @@ class Gateway:
         slippage_bps: float = 0.0,
         paused: bool = False,
         lockstep: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         market = Market(data_dir)
         begin = pd.Timestamp(start) if start is not None else market.last_time()
@@ -509,6 +575,8 @@ class Gateway:
         self.state.book.participation = participation
         self.state.book.slippage = slippage_bps / 1e4
         self.state.lockstep = lockstep
+        if limits is not None:
+            self.state.limits = limits
         if commission is not None:
             self.state.book.commission = commission
         self.host = host
@@ -516,21 +584,12 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._matcher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await Session(self.state, reader, writer).run()
-        finally:
-            self._tasks.discard(task)
-
     async def start_async(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Session(self.state), self.host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._matcher = asyncio.get_running_loop().create_task(self._match_forever())
 
@@ -567,10 +626,11 @@ class Gateway:
                     state.hold_at_next_bar()  # the next release is the new ceiling
                 if run_on and not state.released:
                     clock.resume()  # nothing went out at this instant: time runs on
-                for s in list(self.state.connections):
-                    await s.writer.drain()
-            except (ConnectionError, RuntimeError):
-                continue
+            except Exception:  # the matcher serves every client: it must never stop
+                log.exception("matching failed")
+            now = asyncio.get_running_loop().time()
+            for s in list(self.state.connections):
+                s.check(now)  # slow readers and stalled frames (never waits on a client)
 
     async def serve_forever(self) -> None:
         await self.start_async()
@@ -612,11 +672,14 @@ class Gateway:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-                await self._server.wait_closed()
             for s in list(self.state.connections):
-                s.writer.close()  # each session then sees end-of-stream and returns
-            if self._tasks:
-                await asyncio.wait(list(self._tasks), timeout=5)
+                s.close()
+            for _ in range(100):  # connection_lost runs once each socket has closed
+                if not self.state.connections:
+                    break
+                await asyncio.sleep(0.05)
+            if self._server is not None:
+                await self._server.wait_closed()
             if self._matcher is not None:
                 self._matcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -637,7 +700,7 @@ class Gateway:
 
         def close_all() -> None:
             for s in list(self.state.connections):
-                s.writer.close()
+                s.close()
 
         loop.call_soon_threadsafe(close_all)
 

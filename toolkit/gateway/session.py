@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from toolkit.gateway import messages as m
 from toolkit.gateway.completed import completed_orders
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
+from toolkit.gateway.order_request import UNSET_DOUBLE, decode_order
 from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
 from toolkit.gateway.subscriptions import (
     BarSubscription,
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from toolkit.gateway.server import GatewayState
 
 log = logging.getLogger("toolkit.gateway")
-HANDSHAKE_TIMEOUT = 10.0  # seconds a new connection has to complete the handshake
 Fields = list[str]
 
 # client -> server request ids
@@ -56,19 +57,30 @@ REQ_REAL_TIME_BARS, CANCEL_REAL_TIME_BARS = 50, 51
 REQ_MKT_DEPTH, CANCEL_MKT_DEPTH = 10, 11
 
 
-class Session:
-    """Serve one TCP client until it disconnects or breaks the protocol."""
+class Session(asyncio.Protocol):
+    """Serve one TCP client until it disconnects, breaks the protocol or stops reading.
 
-    def __init__(
-        self, state: GatewayState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    An asyncio protocol rather than a reader task: every complete frame is dispatched the
+    moment it arrives (so a request sent just before the client died is still served), and
+    output goes straight to this connection's own transport buffer, whose size is the only
+    thing a slow reader can grow (see :mod:`toolkit.gateway.limits`)."""
+
+    def __init__(self, state: GatewayState) -> None:
         self.state = state
-        self.reader = reader
-        self.writer = writer
+        self.limits = state.limits
+        self.transport: asyncio.Transport | None = None
+        self.peer: object = None
         self.client_id: int | None = None
         self.version = m.SERVER_VERSION
         self.wants_positions = False
         self.wants_account = False
+        self._hello = bytearray()  # handshake bytes until the version reply went out
+        self._greeted = False
+        self._frames = FrameReader(self.limits.max_request_bytes)
+        self._partial_since: float | None = None
+        self._paused_since: float | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self.closed = False
         self.handlers: dict[int, Callable[[Fields], None]] = {
             START_API: self._start_api,
             REQ_POSITIONS: self._positions,
@@ -95,48 +107,138 @@ class Session:
             REQ_GLOBAL_CANCEL: self._global_cancel,
         }
 
-    # -- plumbing -----------------------------------------------------------------------
-    def send(self, fields: list[str | int | float]) -> None:
-        self.writer.write(encode(fields))
-
-    async def run(self) -> None:
-        peer = self.writer.get_extra_info("peername")
+    # -- transport ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        if len(self.state.connections) >= self.limits.max_sockets:
+            log.warning(
+                "refusing %s: %d sockets open (limit %d)",
+                self.peer,
+                len(self.state.connections),
+                self.limits.max_sockets,
+            )
+            self.closed = True
+            transport.abort()
+            return
         self.state.connections.add(self)
-        try:
-            await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
-            frames = FrameReader()
-            while True:
-                data = await self.reader.read(65536)
-                if not data:
-                    break
-                for fields in frames.feed(data):
-                    self._dispatch(fields)
-                await self.writer.drain()
-        except ProtocolError as exc:
-            log.warning("closing %s: %s", peer, exc)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
-        finally:
-            self.state.release(self)
-            self.state.connections.discard(self)
-            self.state.drop_subscriptions(self)
-            self.writer.close()
+        transport.set_write_buffer_limits(high=self.limits.output_high_water)
+        self._deadline = asyncio.get_running_loop().call_later(
+            self.limits.handshake_seconds, self._handshake_expired
+        )
 
-    async def _handshake(self) -> None:
-        prefix = await self.reader.readexactly(4)
-        if prefix != PREFIX:
-            raise ProtocolError(f"expected the API prefix, got {prefix!r}")
-        size = int.from_bytes(await self.reader.readexactly(4), "big")
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            if not self._greeted:
+                self._hello.extend(data)
+                data = self._handshake()
+            for fields in self._frames.feed(data):
+                self._dispatch(fields)
+                if self.closed:
+                    return
+            if self._frames.error is not None:
+                raise self._frames.error
+            if not self._frames.pending:
+                self._partial_since = None
+            elif self._partial_since is None:
+                self._partial_since = asyncio.get_running_loop().time()
+        except ProtocolError as exc:
+            self.close(str(exc))
+
+    def eof_received(self) -> bool | None:
+        # every complete frame has been served as it arrived; an incomplete one is dropped
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self.state.release(self)
+        self.state.connections.discard(self)
+        self.state.drop_subscriptions(self)
+
+    def pause_writing(self) -> None:
+        """Output above the high-water mark: the client is behind. Its requests are still
+        read and served (a request sent just before it died must not be lost); the queue is
+        bounded by ``max_output_bytes`` and the time allowed by ``check``."""
+        self._paused_since = asyncio.get_running_loop().time()
+
+    def resume_writing(self) -> None:
+        self._paused_since = None
+
+    def send(self, fields: list[str | int | float]) -> None:
+        t = self.transport
+        if t is None or self.closed or t.is_closing():
+            return
+        t.write(encode(fields))
+        queued = t.get_write_buffer_size()
+        if queued > self.limits.max_output_bytes:
+            self.drop(
+                f"slow consumer: {queued:,} bytes of replies unread "
+                f"(limit {self.limits.max_output_bytes:,})"
+            )
+
+    def check(self, now: float) -> None:
+        """Periodic limits (called by the gateway's matcher): a reader that stays behind,
+        a frame left incomplete."""
+        if self.closed:
+            return
+        paused = self._paused_since
+        if paused is not None and now - paused > self.limits.slow_consumer_seconds:
+            queued = self.transport.get_write_buffer_size() if self.transport else 0
+            self.drop(
+                f"slow consumer: {queued:,} bytes of replies unread for more than "
+                f"{self.limits.slow_consumer_seconds:g} s"
+            )
+        partial = self._partial_since
+        if partial is not None and now - partial > self.limits.partial_frame_seconds:
+            self.close(f"a frame stayed incomplete for {self.limits.partial_frame_seconds:g} s")
+
+    def close(self, reason: str | None = None) -> None:
+        """Close after what is queued has been sent (e.g. an error message)."""
+        if reason:
+            log.warning("closing %s (client id %s): %s", self.peer, self.client_id, reason)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def drop(self, reason: str) -> None:
+        """Disconnect at once, discarding what is queued (a client that does not read)."""
+        log.warning("disconnecting %s (client id %s): %s", self.peer, self.client_id, reason)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _handshake_expired(self) -> None:
+        if self.client_id is None and not self.closed:
+            self.close(f"no API handshake within {self.limits.handshake_seconds:g} s")
+
+    def _handshake(self) -> bytes:
+        """Consume ``API\\0`` + the version range once complete; returns the bytes after it."""
+        hello = self._hello
+        if len(hello) >= len(PREFIX) and bytes(hello[: len(PREFIX)]) != PREFIX:
+            raise ProtocolError(f"expected the API prefix, got {bytes(hello[:4])!r}")
+        if len(hello) < 8:
+            return b""
+        size = int.from_bytes(hello[4:8], "big")
         if not 0 < size < 1024:
             raise ProtocolError(f"handshake length {size} is out of range")
-        lo, hi = parse_version_range(await self.reader.readexactly(size))
+        if len(hello) < 8 + size:
+            return b""
+        lo, hi = parse_version_range(bytes(hello[8 : 8 + size]))
+        rest = bytes(hello[8 + size :])
+        self._hello = bytearray()
         version = min(hi, m.SERVER_VERSION)
         if version < max(lo, m.MIN_CLIENT_VERSION):
             raise ProtocolError(f"client versions {lo}..{hi} do not include {m.SERVER_VERSION}")
         self.version = version
+        self._greeted = True
         now = self.state.clock.now().strftime("%Y%m%d %H:%M:%S UTC")
         self.send([version, now])
-        await self.writer.drain()
+        return rest
 
     def _dispatch(self, fields: Fields) -> None:
         try:
@@ -160,12 +262,33 @@ class Session:
                 )
             elif msg_id not in _IGNORED:
                 self.send(m.error(-1, 320, f"Error reading request: unknown message id {msg_id}"))
-        except (ValueError, IndexError) as exc:
+        except ProtocolError:
+            raise
+        except (ValueError, IndexError, OverflowError) as exc:
             self.send(m.error(-1, 320, f"Error reading request {msg_id}: {exc}"))
+        except Exception as exc:  # one bad request never takes the connection (or others) down
+            log.exception("request %s from client %s failed", msg_id, self.client_id)
+            self.send(m.error(-1, 320, f"Error processing request {msg_id}: {exc!r}"))
 
     # -- session and account ------------------------------------------------------------
     def _start_api(self, f: Fields) -> None:
+        if self.client_id is not None:
+            return  # a second startApi on a started connection changes nothing
         client_id = int(f[2])
+        if client_id not in self.state.sessions and (
+            len(self.state.sessions) >= self.limits.max_clients
+        ):
+            self.send(
+                m.error(
+                    -1,
+                    m.CONNECT_FAIL,
+                    f"Couldn't connect to TWS: {self.limits.max_clients} API clients are "
+                    "already connected (IB's limit). Disconnect one and retry.",
+                )
+            )
+            raise ProtocolError(
+                f"client id {client_id} refused: {self.limits.max_clients} API clients"
+            )
         if not self.state.claim(client_id, self):
             self.send(
                 m.error(
@@ -177,6 +300,8 @@ class Session:
             )
             raise ProtocolError(f"client id {client_id} already in use")
         self.client_id = client_id
+        if self._deadline is not None:
+            self._deadline.cancel()  # started: idle connections are kept, as IB does
         self.send(m.managed_accounts([self.state.account]))
         self.send(m.next_valid_id(self.state.next_order_id(client_id)))
 
@@ -454,62 +579,17 @@ class Session:
     def _place_order(self, f: Fields) -> None:
         assert self.client_id is not None
         order_id = int(f[1])
-        inst = self._require_instrument(f, 2, order_id)
-        if inst is None:
+        existing = self.state.book.orders.get((self.client_id, order_id))
+        try:
+            order, transmit, parent = self._accept_order(f, order_id, existing)
+        except OrderRejected as exc:
+            self._reject(order_id, existing, exc, f)
             return
         book = self.state.book
-        existing = book.orders.get((self.client_id, order_id))
-        order = SimOrder(
-            client_id=self.client_id,
-            order_id=order_id,
-            perm_id=existing.perm_id if existing else book.new_perm_id(),
-            symbol=inst.symbol,
-            con_id=inst.con_id,
-            action=f[16],
-            quantity=float(f[17] or 0),
-            order_type=f[18],
-            lmt_price=float(f[19]) if f[19] else None,
-            aux_price=float(f[20]) if f[20] else None,
-            tif=f[21] or "DAY",
-            order_ref=f[26],
-            parent_id=int(f[28] or 0),
-        )
-        if order.order_type == "TRAIL":
-            if len(f) <= 70 or f[65]:
-                self.send(
-                    m.error(
-                        order_id,
-                        m.ORDER_REJECTED,
-                        "Order rejected - reason: TRAIL "
-                        "with delta-neutral fields is not supported by the simulator",
-                    )
-                )
-                return
-            order.trailing_percent = float(f[70]) if f[70] else None
-            order.trail_stop = float(f[69]) if f[69] else None
-        if existing is not None and existing.status in DONE:
-            self.send(m.error(order_id, 103, f"Duplicate order id {order_id}"))
-            return
-        try:
-            book.validate(order, inst.min_tick)
-            self.state.check_buying_power(order)
-        except OrderRejected as exc:
-            self.send(m.error(order_id, exc.code, str(exc)))
-            return
         if existing is not None:  # a modification keeps the fills so far
             order.filled, order.avg_price = existing.filled, existing.avg_price
-        order.oca_group = f[22]
-        order.transmitted = f[27] != "0"
-        parent = book.orders.get((self.client_id, order.parent_id)) if order.parent_id else None
-        if order.parent_id and parent is None:
-            self.send(
-                m.error(
-                    order_id,
-                    m.ORDER_REJECTED,
-                    f"Order rejected - reason: parent order {order.parent_id} not found",
-                )
-            )
-            return
+            order.last_price = existing.last_price
+        order.transmitted = transmit
         book.orders[(self.client_id, order_id)] = order
         self.state.order_ids[self.client_id] = max(
             self.state.order_ids.get(self.client_id, 0), order_id
@@ -525,6 +605,90 @@ class Session:
             self.state.transmit(parent)  # the last leg sends the whole bracket
         if not held:
             self.state.match_now(order)
+
+    def _accept_order(
+        self, f: Fields, order_id: int, existing: SimOrder | None
+    ) -> tuple[SimOrder, bool, SimOrder | None]:
+        """The order a placeOrder carries once every IB check has passed (raises
+        :class:`OrderRejected` with IB's code otherwise)."""
+        assert self.client_id is not None
+        state, book = self.state, self.state.book
+        if order_id <= 0:
+            raise OrderRejected(10149, f"Invalid order id: {order_id}")
+        try:
+            inst = self._instrument(f, 2)
+        except ValueError:
+            inst = None
+        if inst is None:
+            raise OrderRejected(
+                m.NO_SECURITY_DEFINITION, "No security definition has been found for the request"
+            )
+        if existing is not None and existing.status == "Filled":
+            raise OrderRejected(104, "Can't modify a filled order.")
+        if existing is not None and existing.status in DONE:
+            raise OrderRejected(103, f"Duplicate order id {order_id}")
+        if existing is None and order_id <= state.order_ids.get(self.client_id, 0):
+            # IB: new order ids must be above every id this client has used
+            raise OrderRejected(103, f"Duplicate order id {order_id}")
+        perm_id = existing.perm_id if existing is not None else 0
+        order, transmit = decode_order(f, self.client_id, inst, perm_id)
+        if existing is not None and (
+            order.parent_id != existing.parent_id
+            or order.symbol != existing.symbol
+            or order.action != existing.action
+        ):
+            raise OrderRejected(105, "Order being modified does not match original order.")
+        book.validate(order, inst.min_tick)
+        if order.account and order.account != state.account:
+            raise OrderRejected(
+                321,
+                f"Error validating request:-'account' : cause - account {order.account[:20]!r} "
+                f"is not managed by this login ({state.account})",
+            )
+        parent = None
+        if order.parent_id:
+            if order.parent_id == order_id:
+                raise OrderRejected(
+                    m.ORDER_REJECTED, "Order rejected - reason: an order cannot be its own parent"
+                )
+            parent = book.orders.get((self.client_id, order.parent_id))
+            if parent is None:
+                raise OrderRejected(
+                    m.ORDER_REJECTED,
+                    f"Order rejected - reason: parent order {order.parent_id} not found",
+                )
+            if parent.status in DONE and parent.status != "Filled":
+                raise OrderRejected(
+                    m.ORDER_REJECTED,
+                    f"Order rejected - reason: parent order {order.parent_id} is "
+                    f"{parent.status.lower()}",
+                )
+        state.check_buying_power(order)
+        if existing is None:
+            order.perm_id = book.new_perm_id()
+        return order, transmit, parent
+
+    def _reject(
+        self, order_id: int, existing: SimOrder | None, exc: OrderRejected, f: Fields
+    ) -> None:
+        """IB's error for the order, then the status clients need to settle it: a refused
+        new order is Cancelled (ib_insync keeps a PendingSubmit order waiting after a
+        warning such as 110 otherwise); a refused change leaves the order as it was."""
+        assert self.client_id is not None
+        self.send(m.error(order_id, exc.code, str(exc)))
+        if existing is not None:
+            self.send(self.state.status_msg(existing))
+            return
+        try:
+            qty = float(f[17]) if len(f) > 17 and f[17] else 0.0
+            parent_id = int(f[28]) if len(f) > 28 and f[28] else 0
+        except ValueError:
+            qty, parent_id = 0.0, 0
+        if not math.isfinite(qty) or qty >= UNSET_DOUBLE:
+            qty = 0.0
+        self.send(
+            m.order_status(order_id, "Cancelled", 0.0, qty, 0.0, 0, parent_id, 0.0, self.client_id)
+        )
 
     def _cancel_order(self, f: Fields) -> None:
         assert self.client_id is not None
