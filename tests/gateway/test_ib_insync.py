@@ -82,3 +82,17 @@ def test_duplicate_client_id(gw) -> None:
         assert a.isConnected()
     finally:
         a.disconnect()
+
+
+def test_off_tick_limit_order_is_settled_not_left_pending(gw) -> None:
+    ib = IB()
+    ib.connect("127.0.0.1", gw.port, clientId=6, timeout=5)
+    try:
+        [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+        codes: list[int] = []
+        ib.errorEvent += lambda req, code, msg, contract: codes.append(code)
+        off = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.005))  # not on the 0.01 grid
+        _wait(ib, lambda: off.orderStatus.status == "Cancelled")  # ib_insync: 110 is a warning
+        assert codes == [110] and off.isDone()
+    finally:
+        ib.disconnect()
