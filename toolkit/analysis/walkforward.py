@@ -19,6 +19,7 @@ import pandas as pd
 
 from toolkit import strategies
 from toolkit.engine import simulate, strategy_targets
+from toolkit.engine._bars import as_panel, bar_arrays
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
 from toolkit.metrics import cagr
@@ -211,6 +212,7 @@ def walk_forward(
     objective: Objective = "sharpe",
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``strategy`` over ``grid`` on one symbol's ``bars``."""
+    bar_arrays(as_panel(bars))  # the engine's input gate, before any fold is cut
     s = settings or EngineSettings()
     spec = strategies.get(strategy)
     pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)

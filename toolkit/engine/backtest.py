@@ -11,13 +11,14 @@ import pandas as pd
 
 from toolkit import strategies
 from toolkit.engine import _kernels as k
+from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
 from toolkit.strategies.spec import Strategy
 
-_FIELDS = ("open", "high", "low", "close", "volume")
+_FIELDS = FIELDS
 _ORDER_TYPES = {"market": k.MARKET, "limit": k.LIMIT, "stop": k.STOP}
 _REASONS = {
     k.R_SIGNAL: "signal",
@@ -26,27 +27,6 @@ _REASONS = {
     k.R_TRAILING: "trailing_stop",
 }
 _TYPES = {v: n for n, v in _ORDER_TYPES.items()}
-
-
-def as_panel(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Split single-symbol or (field, symbol) bars into one field -> (bars x symbols) frame each."""
-    if isinstance(bars.columns, pd.MultiIndex):
-        return {f: pd.DataFrame(bars[f]) for f in _FIELDS}
-    missing = [f for f in _FIELDS if f not in bars.columns]
-    if missing:
-        raise DataError(f"bars lack column(s) {', '.join(missing)}; load them with toolkit.load().")
-    name = str(bars.attrs.get("source", {}).get("symbol", "asset"))
-    return {f: bars[[f]].set_axis([name], axis=1) for f in _FIELDS}
-
-
-def _arrays(panel: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    out = {f: np.ascontiguousarray(panel[f].to_numpy(dtype=np.float64)) for f in _FIELDS}
-    for f in ("open", "high", "low", "close"):
-        if not np.isfinite(out[f]).all() or (out[f] <= 0).any():
-            raise DataError(
-                f"bars have missing or non-positive {f} values; load with toolkit.load()."
-            )
-    return out
 
 
 def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
@@ -109,7 +89,7 @@ def simulate(
     tgt = tgt.set_axis(symbols, axis=1) if len(tgt.columns) == len(symbols) else tgt
     if not tgt.index.equals(panel["close"].index):
         raise DataError("targets and bars must share the same index.")
-    a = _arrays(panel)
+    a = bar_arrays(panel)
     w = np.full(len(symbols), 1.0 / len(symbols)) if weights is None else np.asarray(weights, float)
     if w.shape != (len(symbols),):
         raise ConfigError(f"weights has {w.size} values for {len(symbols)} symbols.")
@@ -194,7 +174,7 @@ def strategy_targets(
 ) -> pd.DataFrame:
     """Run the strategy's signal function on each symbol; exposures as a (bars x symbols) frame."""
     panel = as_panel(bars)
-    a = _arrays(panel)
+    a = bar_arrays(panel)
     vec = strategy.vector(params)
     cols: dict[str, np.ndarray] = {}
     for j, sym in enumerate(panel["close"].columns):

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit import strategies
-from toolkit.engine.backtest import as_panel, kernel_settings, month_ids
+from toolkit.engine._bars import as_panel, bar_arrays
+from toolkit.engine.backtest import kernel_settings, month_ids
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.strategies._dispatch import IDS
@@ -44,27 +45,29 @@ class _SymbolArrays:
 
 
 def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_SymbolArrays]:
-    frames: dict[str, pd.DataFrame] = {}
+    """Each symbol's bars, validated by the engine's gate (the same checks as a backtest)."""
+    panels: dict[str, dict[str, pd.DataFrame]] = {}
     if isinstance(bars, Mapping):
-        frames = {str(k): v for k, v in bars.items()}
+        panels = {str(k): as_panel(v, name=str(k)) for k, v in bars.items()}
     else:
-        panel = as_panel(bars)
-        for sym in panel["close"].columns:
-            frames[str(sym)] = pd.DataFrame({f: panel[f][sym] for f in _FIELDS})
+        whole = as_panel(bars)
+        for sym in whole["close"].columns:
+            panels[str(sym)] = {f: whole[f][[sym]] for f in _FIELDS}
     out = []
-    for sym, f in frames.items():
-        arr = {c: np.ascontiguousarray(f[c].to_numpy(dtype=np.float64)) for c in _FIELDS}
-        if len(f) < 2 or not all(np.isfinite(arr[c]).all() for c in _FIELDS[:4]):
-            raise DataError(f"{sym}: bars must have at least 2 rows and no missing prices.")
+    for sym, panel in panels.items():
+        arr = bar_arrays(panel)
+        if len(panel["close"]) < 2:
+            raise DataError(f"{sym}: a sweep needs at least 2 bars, got {len(panel['close'])}.")
+        col = {f: np.ascontiguousarray(arr[f][:, 0]) for f in _FIELDS}
         out.append(
             _SymbolArrays(
                 sym,
-                arr["open"],
-                arr["high"],
-                arr["low"],
-                arr["close"],
-                arr["volume"],
-                month_ids(pd.DatetimeIndex(f.index)),
+                col["open"],
+                col["high"],
+                col["low"],
+                col["close"],
+                col["volume"],
+                month_ids(pd.DatetimeIndex(panel["close"].index)),
             )
         )
     return out
