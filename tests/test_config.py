@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -120,3 +121,129 @@ def test_data_jump_factor_sets_or_turns_off_the_price_jump_check() -> None:
     assert _parse(BASE.replace(data, data + "jump_factor = false\n")).data.jump_factor is None
     with pytest.raises(ConfigError, match=r"\[data\] jump_factor = 1.0: give a factor above 1"):
         _parse(BASE.replace(data, data + "jump_factor = 1\n"))
+
+
+# Issue 11 item 7: configs that crashed or were silently accepted. Each case is refused
+# before any value is converted, with one line naming the file, the key and what to do.
+BAD_CONFIGS = {
+    "grid string": (
+        BASE + '[grid]\nfast = ["a", 10]\n',
+        r"\[grid\] fast = \['a', 10\]: 'a' is not a number",
+    ),
+    "grid bool": (BASE + "[grid]\nfast = [true, 10]\n", r"\[grid\] fast = .*True is not a number"),
+    "grid nan": (BASE + "[grid]\nfast = [nan, 10]\n", r"\[grid\] fast = .*nan is not a number"),
+    "grid range inf": (
+        BASE + "[grid]\nfast = { from = 1, to = inf }\n",
+        r"\[grid\] fast: need finite numbers",
+    ),
+    "stop_loss nan": (
+        BASE + "[exits]\nstop_loss = nan\n",
+        r"\[exits\] stop_loss = nan: expected a finite",
+    ),
+    "init_cash inf": (
+        BASE + "[engine]\ninit_cash = inf\n",
+        r"\[engine\] init_cash = inf: expected a finite",
+    ),
+    "slippage -inf": (
+        BASE + "[engine]\nslippage_bps = -inf\n",
+        r"\[engine\] slippage_bps = -inf: expected a finite",
+    ),
+    "max_leverage 0": (
+        BASE + "[engine]\nmax_leverage = 0\n",
+        r"\[engine\] max_leverage = 0.0 must be greater than 0",
+    ),
+    "max_position 0": (
+        BASE + "[risk]\nmax_position = 0\n",
+        r"\[risk\] max_position = 0.0 must be greater than 0 \(leave the key out",
+    ),
+    "weights all zero": (
+        BASE + "[engine]\nweights = [0]\n",
+        r"\[engine\] weights = \[0\]: need 1 finite non-negative numbers.*at least one above 0",
+    ),
+    "weights inf": (BASE + "[engine]\nweights = [inf]\n", r"\[engine\] weights = \[inf\]"),
+    "param nan": (
+        BASE.replace("fast = 10", "fast = nan"),
+        r"\[strategy.params\]: fast = nan is not a finite number",
+    ),
+    "param bool": (
+        BASE.replace("fast = 10", "fast = true"),
+        r"fast = True has the wrong type",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_numbers_are_refused_before_conversion(case: str) -> None:
+    text, message = BAD_CONFIGS[case]
+    with pytest.raises(ConfigError, match=message) as err:
+        _parse(text)
+    assert "t.toml" in str(err.value) and "\n" not in str(err.value)
+
+
+def _non_utf8(tmp_path: Path) -> Path:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n' + BASE.split("\n", 2)[2].encode())
+    return path
+
+
+def test_non_utf8_byte_is_named_by_line_for_every_toml_reader(tmp_path: Path) -> None:
+    from toolkit.live.config import load_live_config
+    from toolkit.report.schedule import load_schedule
+
+    path = _non_utf8(tmp_path)
+    for reader in (load_config, load_live_config, load_schedule):
+        with pytest.raises(ConfigError, match=r"line 1, column 12: byte 0xe9 is not UTF-8"):
+            reader(path)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + BASE.encode())  # a byte-order mark is tolerated
+    assert load_config(bom).name == "t"
+
+
+def test_empty_benchmark_turns_it_off() -> None:
+    text = BASE.replace('symbols = ["SPY"]\n', 'symbols = ["SPY"]\nbenchmark = ""\n')
+    assert _parse(text).data.benchmark is None
+    assert _parse(BASE).data.benchmark == "SPY"
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+@pytest.mark.parametrize(
+    "command", ["backtest", "walkforward", "montecarlo", "sensitivity", "export"]
+)
+def test_every_command_prints_one_line_and_fails(
+    case: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit import cli
+    from toolkit.report import __main__ as report_cli
+
+    text, message = BAD_CONFIGS[case]
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    if command == "export":
+        rc = report_cli.main(["export", "--config", str(path), "--out", str(tmp_path / "x")])
+    else:
+        rc = cli.main([command, "--config", str(path), "--reports", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert re.search(message, lines[0])
+
+
+def test_cli_process_shows_no_traceback_for_bad_bytes_or_numbers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    stop = tmp_path / "stop.toml"
+    stop.write_text(BAD_CONFIGS["stop_loss nan"][0])
+    for path in (_non_utf8(tmp_path), stop):
+        done = subprocess.run(
+            [sys.executable, "-m", "toolkit", "backtest", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"error: {path}") and done.stderr.count("\n") == 1

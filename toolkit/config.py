@@ -7,6 +7,7 @@ reproduces a run even if a default changes later.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -143,7 +144,11 @@ class _Section:
         low: float | None = None,
         high: float | None = None,
         required: bool = False,
+        above: float | None = None,
     ) -> Any:
+        """The value of ``key`` checked for type (before any conversion), choices and range:
+        ``low``/``high`` inclusive, ``above`` exclusive. Booleans, NaN and infinities are
+        refused wherever a number is expected."""
         if key not in self.table:
             if required:
                 raise ConfigError(f"{self.where(key)} is missing; it is required.")
@@ -152,6 +157,11 @@ class _Section:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) and bool not in kinds:
             raise ConfigError(f"{self.where(key)} = {value!r}: expected {_names(kinds)}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"{self.where(key)} = {value!r}: expected a finite number; nan and inf are "
+                "not allowed (leave the key out for the default)."
+            )
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kinds):
@@ -168,6 +178,11 @@ class _Section:
             (low is not None and number < low) or (high is not None and number > high)
         ):
             raise ConfigError(f"{self.where(key)} = {value!r} is out of range [{low}, {high}].")
+        if number is not None and above is not None and not number > above:
+            raise ConfigError(
+                f"{self.where(key)} = {value!r} must be greater than {above:g} "
+                "(leave the key out for the default)."
+            )
         return value
 
 
@@ -185,11 +200,25 @@ def _names(kinds: tuple[type, ...]) -> str:
 
 
 def read_toml(path: Path, missing: str) -> dict[str, Any]:
-    """A TOML file as a dict; a missing file says ``missing``, a malformed one where."""
+    """A TOML file as a dict; a missing file says ``missing``, a malformed one where.
+
+    TOML files are UTF-8 (a leading byte-order mark is tolerated); any other byte is named
+    by line and column rather than surfacing as a UnicodeDecodeError.
+    """
     if not path.is_file():
         raise ConfigError(f"{path}: {missing}")
+    raw = path.read_bytes()
     try:
-        return tomllib.loads(path.read_text())
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8. "
+            "Save the file as UTF-8 (TOML requires it)."
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
 
@@ -249,13 +278,12 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
     weights = engine_sec.get("weights", list)
     if weights is not None and (
         len(weights) != len(data.symbols)
-        or not all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights
-        )
+        or not all(_is_number(w) and w >= 0 for w in weights)
+        or not any(w > 0 for w in weights)
     ):
         raise ConfigError(
-            f"{engine_sec.where('weights')}: need {len(data.symbols)} non-negative numbers, "
-            f"one per symbol in [data] symbols."
+            f"{engine_sec.where('weights')} = {weights!r}: need {len(data.symbols)} finite "
+            "non-negative numbers, one per symbol in [data] symbols, at least one above 0."
         )
     engine = EngineSettings(
         init_cash=engine_sec.get("init_cash", float, 100_000.0, low=1.0),
@@ -269,7 +297,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         trailing_stop=exits.get("trailing_stop", float, None, low=1e-6, high=1.0),
         rebalance=engine_sec.get("rebalance", str, "on_change", choices=("on_change", "every_bar")),
         rebalance_band=engine_sec.get("rebalance_band", float, 0.0, low=0.0, high=1.0),
-        max_leverage=engine_sec.get("max_leverage", float, 1.0, low=0.0, high=10.0),
+        max_leverage=engine_sec.get("max_leverage", float, 1.0, above=0.0, high=10.0),
         fractional=engine_sec.get("fractional", bool, False),
         periods_per_year=engine_sec.get("periods_per_year", float, 252.0, low=1.0),
     )
@@ -303,7 +331,9 @@ def _data(path: Path, table: Any) -> DataConfig:
     known = available_symbols(root)
     if not symbols or not all(isinstance(s, str) for s in symbols):
         raise ConfigError(f"{sec.where('symbols')} must be a non-empty list of strings.")
-    for s in [*symbols, sec.get("benchmark", str, "SPY")]:
+    # benchmark = "" turns the benchmark off
+    benchmark = sec.get("benchmark", str, "SPY").strip() or None
+    for s in [*symbols, benchmark]:
         if s is not None and s.upper() not in known:
             raise ConfigError(
                 f"{sec.where('symbols' if s in symbols else 'benchmark')}: unknown symbol {s!r}; "
@@ -335,7 +365,7 @@ def _data(path: Path, table: Any) -> DataConfig:
             Adjust, sec.get("adjust", str, "total_return", choices=("total_return", "none"))
         ),
         repair=None if repair == "none" else cast(Repair, repair),
-        benchmark=(sec.get("benchmark", str, "SPY") or None),
+        benchmark=benchmark.upper() if benchmark else None,
         dir=root,
         jump_factor=jump_factor,
     )
@@ -371,11 +401,12 @@ def parse_risk(path: Path, table: Any) -> RiskLimits:
             raise ConfigError(f"{sec.where('trading_hours')}: the start must be before the end.")
         window = TradingHours(start, end)
     return RiskLimits(
-        max_position=sec.get("max_position", float, None, low=0.0),
-        max_order=sec.get("max_order", float, None, low=0.0),
-        max_gross=sec.get("max_gross", float, None, low=0.0, high=100.0),
-        daily_loss=sec.get("daily_loss", float, None, low=0.0, high=1.0),
-        max_drawdown=sec.get("max_drawdown", float, None, low=0.0, high=1.0),
+        # a limit of 0 would silently block every trade: leave the key out for no limit
+        max_position=sec.get("max_position", float, None, above=0.0),
+        max_order=sec.get("max_order", float, None, above=0.0),
+        max_gross=sec.get("max_gross", float, None, above=0.0, high=100.0),
+        daily_loss=sec.get("daily_loss", float, None, above=0.0, high=1.0),
+        max_drawdown=sec.get("max_drawdown", float, None, above=0.0, high=1.0),
         max_orders_per_minute=sec.get("max_orders_per_minute", int, None, low=1),
         trading_hours=window,
     )
@@ -425,6 +456,12 @@ def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
         spec = sec.table[name]
         where = sec.where(name)
         if isinstance(spec, list) and spec:
+            bad = [v for v in spec if not _is_number(v)]
+            if bad:
+                raise ConfigError(
+                    f"{where} = {spec!r}: {bad[0]!r} is not a number; list finite numbers "
+                    "only (no strings, booleans, nan or inf)."
+                )
             axes[name] = [float(v) for v in spec]
         elif (
             isinstance(spec, Mapping)
@@ -432,15 +469,9 @@ def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
             and {"from", "to"} <= set(spec)
         ):
             lo, hi, step = spec["from"], spec["to"], spec.get("step", 1)
-            if (
-                not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi, step)
-                )
-                or step <= 0
-                or hi < lo
-            ):
+            if not all(_is_number(v) for v in (lo, hi, step)) or step <= 0 or hi < lo:
                 raise ConfigError(
-                    f"{where}: need numbers with from <= to and step > 0, got {spec!r}."
+                    f"{where}: need finite numbers with from <= to and step > 0, got {spec!r}."
                 )
             axes[name] = [float(v) for v in np.arange(lo, hi + step / 2, step)]
         else:
@@ -458,6 +489,15 @@ def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
         where=sec.get("where", str),
         sample=sec.get("sample", int, low=1),
         seed=sec.get("seed", int, 0),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float from TOML (booleans are not numbers here)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
     )
 
 

@@ -45,6 +45,11 @@ class Param:
             raise ConfigError(
                 f"{where}: {self.name} = {value!r} has the wrong type; expected {self.describe()}."
             )
+        if not np.isfinite(value):
+            raise ConfigError(
+                f"{where}: {self.name} = {value!r} is not a finite number; expected "
+                f"{self.describe()}."
+            )
         if self.kind is int and float(value) != int(value):
             raise ConfigError(
                 f"{where}: {self.name} = {value!r} must be a whole number ({self.describe()})."
