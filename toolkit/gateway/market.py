@@ -135,6 +135,7 @@ class Market:
         self._daily: dict[str, pd.DataFrame] = {}
         self._intraday: dict[str, pd.DataFrame] = {}
         self._minute_index: dict[tuple[str, bool], pd.DatetimeIndex] = {}
+        self._closes: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
 
     def find(self, symbol: str, sec_type: str, con_id: int) -> Instrument | None:
         """The instrument for a requested contract (by conId, else symbol; stocks only)."""
@@ -158,6 +159,15 @@ class Market:
             self._intraday[symbol] = load(files[0], adjust="none") if files else pd.DataFrame()
         frame = self._intraday[symbol]
         return None if frame.empty else frame
+
+    def closes(self, bars: pd.DataFrame) -> np.ndarray:
+        """The close column of one of this market's bar frames as a cached float array."""
+        key = id(bars)
+        cached = self._closes.get(key)
+        if cached is None or cached[0] is not bars:
+            cached = (bars, bars["close"].to_numpy(dtype=float))
+            self._closes[key] = cached
+        return cached[1]
 
     def price_bars(self, symbol: str, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.Timestamp]:
         """The finest bars covering ``now`` (SPY 1-minute inside its range, else daily) and

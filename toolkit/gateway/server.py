@@ -19,6 +19,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.gateway import messages as m
+from toolkit.gateway.framing import encode
 from toolkit.gateway.limits import Limits
 from toolkit.gateway.market import (
     SESSION_CLOSE_HOUR,
@@ -124,7 +125,11 @@ class GatewayState:
         return pd.Timestamp(bars.index[i]), bars.iloc[i]
 
     def price(self, symbol: str) -> float:
-        return float(self.current_bar(symbol)[1]["close"])
+        """The last completed bar's close (no pandas row: this runs for every position on
+        every fill and account push)."""
+        bars, done = self.market.price_bars(symbol, self.clock.now())
+        i = max(int(bars.index.searchsorted(done, side="right")) - 1, 0)
+        return float(self.market.closes(bars)[i])
 
     def check_buying_power(self, order: SimOrder) -> None:
         """Reject an order that would take gross exposure past 4x equity (IB's intraday
@@ -360,11 +365,15 @@ class GatewayState:
             owner.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
         self.after_fill(o)
         pos = self.book.positions[o.symbol]
+        position = encode(m.position(self.account, o.con_id, o.symbol, pos.quantity, pos.avg_cost))
+        account: bytes | None = None  # built once, sent to every subscriber
         for s in list(self.connections):
             if s.wants_positions:
-                s.send(m.position(self.account, o.con_id, o.symbol, pos.quantity, pos.avg_cost))
+                s.send_bytes(position)
             if s.wants_account:
-                s.send_account()
+                if account is None:
+                    account = s.account_bytes()
+                s.send_account(account)
 
     # -- streams -------------------------------------------------------------------------
     def send_quotes(self, sub: QuoteSubscription) -> None:

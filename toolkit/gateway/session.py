@@ -80,6 +80,7 @@ class Session(asyncio.Protocol):
         self._partial_since: float | None = None
         self._paused_since: float | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []  # messages of this loop iteration, written in one go
         self.closed = False
         self.handlers: dict[int, Callable[[Fields], None]] = {
             START_API: self._start_api,
@@ -170,10 +171,23 @@ class Session(asyncio.Protocol):
         self._paused_since = None
 
     def send(self, fields: list[str | int | float]) -> None:
-        t = self.transport
-        if t is None or self.closed or t.is_closing():
+        self.send_bytes(encode(fields))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue one encoded message; everything queued in this loop iteration goes out in
+        one write (one system call rather than one per message)."""
+        if self.transport is None or self.closed:
             return
-        t.write(encode(fields))
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        t = self.transport
+        out, self._out = self._out, []
+        if t is None or self.closed or t.is_closing() or not out:
+            return
+        t.write(b"".join(out))
         queued = t.get_write_buffer_size()
         if queued > self.limits.max_output_bytes:
             self.drop(
@@ -201,6 +215,7 @@ class Session(asyncio.Protocol):
         """Close after what is queued has been sent (e.g. an error message)."""
         if reason:
             log.warning("closing %s (client id %s): %s", self.peer, self.client_id, reason)
+        self._flush()
         self.closed = True
         if self.transport is not None:
             self.transport.close()
@@ -353,8 +368,12 @@ class Session(asyncio.Protocol):
         self.send_account()
         self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.state.account))
 
-    def send_account(self) -> None:
-        """Account values and the portfolio, as after a fill."""
+    def send_account(self, encoded: bytes | None = None) -> None:
+        """Account values and the portfolio, as after a fill (``encoded``: the same messages
+        already built once for every subscriber)."""
+        if encoded is not None:
+            self.send_bytes(encoded)
+            return
         for key, value in self._account_values():
             self.send(m.account_value(key, value, "USD", self.state.account))
         for symbol, pos in self.state.book.positions.items():
@@ -373,6 +392,31 @@ class Session(asyncio.Protocol):
                     self.state.account,
                 )
             )
+
+    def account_bytes(self) -> bytes:
+        """The account push (values and portfolio) encoded once."""
+        out: list[bytes] = []
+        for key, value in self._account_values():
+            out.append(encode(m.account_value(key, value, "USD", self.state.account)))
+        for symbol, pos in self.state.book.positions.items():
+            inst = self.state.market.instruments[symbol]
+            price = self.state.price(symbol)
+            unreal = (price - pos.avg_cost) * pos.quantity
+            out.append(
+                encode(
+                    m.portfolio(
+                        inst.con_id,
+                        symbol,
+                        pos.quantity,
+                        price,
+                        pos.avg_cost,
+                        unreal,
+                        pos.realized,
+                        self.state.account,
+                    )
+                )
+            )
+        return b"".join(out)
 
     def _account_updates_multi(self, f: Fields) -> None:
         self.send(m.end_marker(m.ACCOUNT_UPDATE_MULTI_END, int(f[2])))
