@@ -242,3 +242,131 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     second = _start(second_cfg, second_log)
     assert second.wait(60) == 2
     assert "client_id changed" in second_log.read_text()
+
+
+def _two_symbols(live_config, gw: Gateway, tmp_path: Path, client_id: int):  # type: ignore[no-untyped-def]
+    from tests.live.conftest import PAPER
+
+    research = tmp_path / "two.toml"
+    text = PAPER.read_text().replace('symbols = ["SPY"]', 'symbols = ["SPY", "QQQ"]')
+    research.write_text(text.replace("weights = [0.95]", "weights = [0.45, 0.45]"))
+    return live_config(
+        connection={"host": "127.0.0.1", "port": gw.port, "client_id": client_id},
+        session={"id": SESSION, "cancel_on_exit": False},
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
+
+
+FRIDAY = f"{SESSION}/spy_sma_paper/SPY/20230310"
+
+
+def test_kill_between_a_decision_and_its_order_redoes_the_decision(
+    live_config, gw, tmp_path
+) -> None:
+    """Issue 12, item 2: the decision was journaled, its order not; the restart took the bar
+    as decided and the target as reached, and the order was never sent."""
+    cfg = _external(live_config, gw, client_id=26)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log, fault="after-decision")
+    assert proc.wait(60) == 137
+    journal = cfg.session.journal
+    assert _query(journal, "SELECT 1 FROM orders") == []
+    proc = _start(cfg.source, log)
+    _wait(lambda: _broker_refs(gw), what="the decision's order after the restart")
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        what="the order to be working",
+    )
+    _stop(proc, log)
+    assert _broker_refs(gw) == [FRIDAY]
+    # one decision of that bar in the journal, with its order
+    rows = _query(
+        journal,
+        "SELECT d.note, o.order_ref FROM decisions d LEFT JOIN orders o "
+        "ON o.decision_id = d.decision_id",
+    )
+    assert rows == [("order", FRIDAY)]
+
+
+def test_kill_mid_bar_of_a_two_symbol_strategy_decides_both_symbols_on_that_bar(
+    live_config, gw, tmp_path
+) -> None:
+    """Issue 12, item 3: SPY's order of the bar went out, then the process died; the restart
+    took the whole bar as decided and QQQ traded one session late."""
+    cfg = _two_symbols(live_config, gw, tmp_path, client_id=27)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log, fault="after-send@1")
+    assert proc.wait(60) == 137
+    _wait(lambda: _broker_refs(gw), what="the first order at the broker")
+    proc = _start(cfg.source, log)
+    journal = cfg.session.journal
+    want = {f"{SESSION}/spy_sma_paper/SPY/20230310", f"{SESSION}/spy_sma_paper/QQQ/20230310"}
+    _wait(lambda: set(_broker_refs(gw)) == want, what="both symbols' orders of the bar")
+    _wait(
+        lambda: len(_query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'")) == 2,
+        what="both orders working",
+    )
+    _stop(proc, log)
+    assert sorted(_broker_refs(gw)) == sorted(want)  # each exactly once
+    decided = _query(journal, "SELECT symbol, COUNT(*) FROM decisions GROUP BY symbol")
+    assert sorted(decided) == [("QQQ", 1), ("SPY", 1)]
+
+
+def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_path) -> None:
+    """Issue 12, item 1: the order reached the broker, the bridge died before it heard back,
+    and the order ended there (cancelled/expired) while the bridge was down; the restart sent
+    the same orderRef again. Open orders, executions *and* completed orders are asked first."""
+    cfg = _external(live_config, gw, client_id=28)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log, fault="after-send")
+    assert proc.wait(60) == 137
+    journal = cfg.session.journal
+    assert _query(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
+    _wait(lambda: _broker_refs(gw), what="the order at the broker")
+    cancel = subprocess.run(
+        [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cancel.returncode == 0, cancel.stderr
+    _wait(
+        lambda: all(o.status == "Cancelled" for o in gw.state.book.orders.values()),
+        what="the cancel at the broker",
+    )
+    proc = _start(cfg.source, log)
+    _wait(
+        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
+        what="the restart to learn how the order ended",
+    )
+    time.sleep(1.0)
+    _stop(proc, log)
+    assert _broker_refs(gw) == [FRIDAY]  # sent once, never again
+    assert "never reached the broker" not in log.read_text()
+
+
+def test_an_unsent_order_of_a_bar_that_has_passed_is_dropped(live_config, gw, tmp_path) -> None:
+    """Issue 12, item 1: journaled on Friday, never sent, and the bridge restarts on Monday
+    evening: Friday's order must not go out now; Monday's decision is made and sized from
+    what the account really holds."""
+    cfg = _external(live_config, gw, client_id=29)
+    log = tmp_path / "bridge.log"
+    proc = _start(cfg.source, log, fault="after-journal")
+    assert proc.wait(60) == 137
+    assert _broker_refs(gw) == []
+    gw.advance("3D")  # Monday's close passes while the bridge is down
+    proc = _start(cfg.source, log)
+    journal = cfg.session.journal
+    monday = f"{SESSION}/spy_sma_paper/SPY/20230313"
+    _wait(lambda: _broker_refs(gw), what="an order after the restart")
+    time.sleep(1.0)
+    _stop(proc, log)
+    assert _broker_refs(gw) == [monday]
+    status = dict(_query(journal, "SELECT order_ref, status FROM orders"))
+    assert status[FRIDAY] == "Cancelled"

@@ -5,6 +5,7 @@ and the reconcile after every (re)connect, and the order primitives (place, canc
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -14,6 +15,8 @@ import pandas as pd
 from ib_async import Order, Trade
 from ib_async.objects import CommissionReport, Fill
 
+from toolkit.live import bars as livebars
+from toolkit.live._fault import fault
 from toolkit.live._state import _FINAL, _REJECT_CODES, SessionState, _clip, _day
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
@@ -48,20 +51,28 @@ class BrokerSync(SessionState):
             book = self.sleeves.get(d["strategy"])
             if book is None:
                 continue
-            bar = pd.Timestamp(d["bar_time"])
-            if (
-                self.last_decided.get(d["strategy"]) is None
-                or bar > self.last_decided[d["strategy"]]
-            ):
-                self.last_decided[d["strategy"]] = bar
             book.closes[d["symbol"]] = float(d["price"])
             note = str(d["note"])
             if note.startswith("order"):
                 ref = entry_of.get(d["decision_id"])
-                dead = ref is not None and ref not in filled and orders[ref]["status"] in _FINAL
+                if ref is None:
+                    # its order was never journaled (withheld by a guard or a stop, or a crash
+                    # of an older toolkit between the two): not acted on, and not decided --
+                    # decided again if its bar is still the latest
+                    book.acted[d["symbol"]] = math.nan
+                    continue
+                dead = ref not in filled and orders[ref]["status"] in _FINAL
                 book.acted[d["symbol"]] = math.nan if dead else _clip(d["signal"], book)
             elif note in ("at target", "blocked") or note.startswith("blocked"):
                 book.acted[d["symbol"]] = _clip(d["signal"], book)
+            # decided-ness is per strategy x symbol x bar
+            key, bar = (d["strategy"], d["symbol"]), pd.Timestamp(d["bar_time"])
+            if self.decided.get(key) is None or bar > self.decided[key]:
+                self.decided[key] = bar
+        for slot in self.cfg.strategies:  # a strategy's bar is decided once all its symbols are
+            bars = [self.decided.get((slot.label, s)) for s in slot.symbols]
+            if bars and all(b is not None for b in bars):
+                self.last_decided[slot.label] = min(b for b in bars if b is not None)
         for e in self.j.rows("equity", self.sid):
             book = self.sleeves.get(e["strategy"] or "")
             if book is not None:
@@ -116,6 +127,7 @@ class BrokerSync(SessionState):
             return
         if not fresh:
             return
+        fault("after-fill")
         sign = 1.0 if ex.side == "BOT" else -1.0
         sleeve = self.sleeves[owner[0]]
         sleeve.apply_fill(owner[1], sign * float(ex.shares), float(ex.price))
@@ -195,7 +207,9 @@ class BrokerSync(SessionState):
 
     # -- reconcile -----------------------------------------------------------------------
     async def _reconcile(self) -> None:
-        """Bring the journal and the books in line with what the broker says happened."""
+        """Bring the journal and the books in line with what the broker says happened: its
+        executions, open orders and completed orders (how the orders it no longer works
+        ended), matched to the journal by orderRef."""
         for fill in await self.ib.reqExecutionsAsync():
             trade = next(
                 (
@@ -215,6 +229,7 @@ class BrokerSync(SessionState):
         working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
         for t in self.ib.openTrades():
             working.setdefault(str(t.order.orderRef), t)
+        completed = await self._completed_orders()
         executed = _shares_by_ref(self.j.session_fills(self.sid))
         for jo in self.j.open_orders(self.sid):
             found = working.get(jo.order_ref)
@@ -223,6 +238,7 @@ class BrokerSync(SessionState):
                 self._on_status(found)
                 continue
             got = executed.get(jo.order_ref, 0.0)
+            ended = (completed or {}).get(jo.order_ref)
             if got >= jo.quantity - 1e-9:
                 self.j.record_order_status(
                     jo.order_ref,
@@ -232,8 +248,24 @@ class BrokerSync(SessionState):
                     avg_fill_price=0.0,
                     message="reconciled from executions",
                 )
-            elif jo.status == "PendingSubmit":
-                pass  # journaled but maybe never sent: decided after the bars are loaded
+            elif ended is not None:
+                # it reached the broker and ended there while we were away (expired,
+                # cancelled, rejected): never send it again
+                status = ended.orderStatus.status
+                status = status if status in _FINAL else "Cancelled"
+                self.j.record_order_status(
+                    jo.order_ref,
+                    status=status,
+                    filled=got,
+                    remaining=jo.quantity - got,
+                    avg_fill_price=0.0,
+                    message=f"ended at the broker: {status} (completed orders, reconcile)",
+                )
+                owner = self.ref_owner.get(jo.order_ref)
+                if owner is not None and got == 0 and jo.parent_ref is None:
+                    self.sleeves[owner[0]].acted[owner[1]] = math.nan
+            elif jo.status == "PendingSubmit" and got == 0:
+                pass  # journaled, unknown to the broker: settled once the bars are loaded
             else:
                 self.j.record_order_status(
                     jo.order_ref,
@@ -265,9 +297,55 @@ class BrokerSync(SessionState):
                     sym,
                 )
 
-    async def _resend_unsent(self) -> None:
-        """Orders journaled but never acknowledged by the broker (a crash between the journal
-        commit and placeOrder): send them now if their bar is still the latest, else drop."""
+    async def _completed_orders(self) -> dict[str, Trade] | None:
+        """The broker's completed orders by orderRef (None: it did not answer in time)."""
+        try:
+            done = await asyncio.wait_for(
+                self.ib.reqCompletedOrdersAsync(apiOnly=True), self.cfg.connection.timeout
+            )
+        except TimeoutError:
+            self.log("the broker did not answer reqCompletedOrders; no order will be resent")
+            self.broker_checked = False
+            return None
+        self.broker_checked = True
+        return {str(t.order.orderRef): t for t in done if t.order.orderRef}
+
+    def _latest_bar(self, label: str, now: pd.Timestamp) -> pd.Timestamp | None:
+        """The strategy's latest complete bar (all its symbols) in the subscribed streams."""
+        slot = next(x for x in self.cfg.strategies if x.label == label)
+        ends = []
+        for sym in slot.symbols:
+            stream = self.streams.get((label, sym))
+            if stream is None:
+                return None
+            f = livebars.completed(livebars.frame(stream), now, slot.bar_size)
+            if f.empty:
+                return None
+            ends.append(pd.Timestamp(f.index[-1]))
+        return min(ends)
+
+    def _working(self, label: str) -> dict[str, float]:
+        """Signed shares per symbol of the strategy's entry orders the broker may still fill
+        (working, or journaled and not yet acknowledged): a new decision is sized against
+        filled plus this."""
+        executed = _shares_by_ref(self.j.session_fills(self.sid))
+        out: dict[str, float] = {}
+        for jo in self.j.open_orders(self.sid):
+            owner = self.ref_owner.get(jo.order_ref)
+            if owner is None or owner[0] != label or jo.parent_ref is not None:
+                continue
+            left = jo.quantity - executed.get(jo.order_ref, 0.0)
+            if left > 1e-9:
+                sign = 1.0 if jo.action == "BUY" else -1.0
+                out[owner[1]] = out.get(owner[1], 0.0) + sign * left
+        return out
+
+    async def _resend_unsent(self, now: pd.Timestamp) -> None:
+        """Orders journaled but unknown to the broker -- reconcile asked its open orders,
+        executions and completed orders for their refs (a crash between the journal commit
+        and placeOrder). One is sent again only while its decision bar is still the
+        strategy's latest complete bar at the broker; an older one is dropped, and the next
+        decision is sized from what the account holds."""
         pending = self.j.open_orders(self.sid)
         executed = _shares_by_ref(self.j.session_fills(self.sid))
         for jo in pending:
@@ -279,9 +357,9 @@ class BrokerSync(SessionState):
             if jo.order_ref in executed:
                 continue  # it reached the broker: executions say so
             bar = self.ref_bar[jo.order_ref]
-            latest = self.last_decided.get(owner[0])
+            latest = self._latest_bar(owner[0], now)
             legs = [o for o in pending if o.parent_ref == jo.order_ref]
-            if latest is not None and bar.normalize() >= latest.normalize():
+            if self.broker_checked and latest is not None and bar >= latest:
                 spec = OrderSpec(
                     jo.order_ref,
                     jo.symbol,
@@ -302,7 +380,11 @@ class BrokerSync(SessionState):
                         filled=0.0,
                         remaining=o.quantity,
                         avg_fill_price=0.0,
-                        message="never sent; its bar has passed",
+                        message=(
+                            "never sent; its bar has passed"
+                            if self.broker_checked
+                            else "never sent; the broker could not be asked about it"
+                        ),
                     )
                 self.sleeves[owner[0]].acted[owner[1]] = math.nan
 
@@ -339,6 +421,7 @@ class BrokerSync(SessionState):
         contract = self.contracts[spec.symbol]
         parent = self._ib_order(spec, transmit=not legs)
         trade = self.ib.placeOrder(contract, parent)
+        fault("after-send")
         self.trades[spec.ref] = trade
         self.order_ids[parent.orderId] = spec.ref
         self.sent_times.append(time.monotonic())

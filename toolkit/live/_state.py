@@ -16,8 +16,8 @@ from ib_async.objects import BarDataList
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
-from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live._lock import SessionLock
+from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live.journal import Journal
 from toolkit.live.sleeve import Sleeve
 from toolkit.report.alerts import SmtpSettings, send_email
@@ -83,7 +83,9 @@ class SessionState:
         self.sleeves: dict[str, Sleeve] = {}
         self.contracts: dict[str, Contract] = {}
         self.streams: dict[tuple[str, str], BarDataList] = {}
-        self.last_decided: dict[str, pd.Timestamp] = {}
+        self.last_decided: dict[str, pd.Timestamp] = {}  # bar decided for all its symbols
+        self.decided: dict[tuple[str, str], pd.Timestamp] = {}  # per strategy x symbol
+        self.broker_checked = True  # reconcile could ask the broker about every order
         self.ref_owner: dict[str, tuple[str, str]] = {}
         self.ref_bar: dict[str, pd.Timestamp] = {}
         self.order_ids: dict[int, str] = {}

@@ -44,12 +44,13 @@ from ib_async.objects import BarDataList
 from toolkit import strategies
 from toolkit.live import bars as livebars
 from toolkit.live._broker_sync import BrokerSync
+from toolkit.live._fault import fault
+from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Rehearsal
 from toolkit.live._state import _FINAL, LiveError
 from toolkit.live.config import LiveConfig, StrategySlot
-from toolkit.live._lock import SessionLock
 from toolkit.live.journal import Journal
-from toolkit.live.orders import bracket_legs, entry_order, order_ref
+from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
 from toolkit.live.session_view import SessionView
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
@@ -219,9 +220,18 @@ class LiveSession(BrokerSync, Rehearsal):
                 done = self.last_decided.get(slot.label)
                 if done is not None and latest <= done:
                     continue
+                # decided-ness is per strategy x symbol x bar: symbols a crash left decided
+                # on this bar (a journal of an older toolkit) are not decided again
+                skip = {
+                    sym
+                    for sym in slot.symbols
+                    if (d := self.decided.get((slot.label, sym))) is not None and d >= latest
+                }
                 if all(latest in f.index for f in frames.values()):
-                    self._decide(slot, latest, frames)
+                    self._decide(slot, latest, frames, skip)
                 self.last_decided[slot.label] = latest
+                for sym in slot.symbols:
+                    self.decided[(slot.label, sym)] = latest
             if self.until is not None and now >= self.until:
                 if not self._stop.is_set():
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
@@ -230,9 +240,33 @@ class LiveSession(BrokerSync, Rehearsal):
             await self._release_clock(newest)
 
     def _decide(
-        self, slot: StrategySlot, bar: pd.Timestamp, frames: dict[str, pd.DataFrame]
+        self,
+        slot: StrategySlot,
+        bar: pd.Timestamp,
+        frames: dict[str, pd.DataFrame],
+        skip: set[str] | None = None,
     ) -> None:
-        """The strategy's signal on every symbol's window ending at ``bar``, then orders."""
+        """The strategy's signal on every symbol's window ending at ``bar``, then orders.
+
+        The bar's decisions, their orders, the equity and position snapshots are one journal
+        transaction, committed before any order is sent: a crash leaves the bar either wholly
+        decided (orders journaled, maybe unsent: the restart asks the broker, then resends
+        only while the bar is the latest) or not decided at all (the restart decides it).
+        ``skip``: symbols already decided on this bar (their outcomes are not recorded)."""
+        with self.j.transaction():
+            to_send = self._decide_in_journal(slot, bar, frames, skip or set())
+        for spec, legs in to_send:
+            fault("after-journal")  # the restart tests' kill between the journal and the send
+            self._place(spec, legs)
+
+    def _decide_in_journal(
+        self,
+        slot: StrategySlot,
+        bar: pd.Timestamp,
+        frames: dict[str, pd.DataFrame],
+        skip: set[str],
+    ) -> list[tuple[OrderSpec, list[OrderSpec]]]:
+        to_send: list[tuple[OrderSpec, list[OrderSpec]]] = []
         strategy = strategies.get(slot.run.strategy)
         vec = strategy.vector(slot.run.params)
         sleeve = self.sleeves[slot.label]
@@ -245,7 +279,11 @@ class LiveSession(BrokerSync, Rehearsal):
         fired = sleeve.check_kill_switch(bar)
         if fired is not None:
             self._kill(slot, fired, sleeve)
-        outcomes = sleeve.plan(signals)
+        # sized against filled plus still-working quantity: an order the broker is still
+        # working (resent after a restart, or partly filled) is not ordered again
+        outcomes = [
+            o for o in sleeve.plan(signals, self._working(slot.label)) if o.symbol not in skip
+        ]
         stamp = bar.isoformat()
         late = self.broker_now is not None and self.broker_now >= livebars.next_open(
             bar, slot.bar_size
@@ -269,6 +307,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 note=o.note + (" (late)" if late and o.intent is not None else ""),
             )
             if o.intent is not None:
+                fault("after-decision")
                 for g in o.intent.guards:
                     self._guard(
                         g,
@@ -277,7 +316,9 @@ class LiveSession(BrokerSync, Rehearsal):
                         slot.label,
                         o.symbol,
                     )
-                self._send(slot, sleeve, o, did, bar)
+                sent = self._send(slot, sleeve, o, did, bar)
+                if sent is not None:
+                    to_send.append(sent)
             elif o.note.startswith("blocked"):
                 self._guard(
                     o.note.split(": ", 1)[1].split(",")[0],
@@ -300,6 +341,7 @@ class LiveSession(BrokerSync, Rehearsal):
             self.j.record_position(self.sid, symbol=sym, quantity=q, avg_cost=sleeve.avg_cost[sym])
         sig = ", ".join(f"{s} {v:+.2f}" for s, v in signals.items())
         self.log(f"{slot.label} @ {bar:%Y-%m-%d %H:%M}: signals {sig}; equity {eq:,.2f}")
+        return to_send
 
     def _kill(self, slot: StrategySlot, rule: str, sleeve: Sleeve) -> None:
         detail = (
@@ -311,12 +353,14 @@ class LiveSession(BrokerSync, Rehearsal):
 
     def _send(
         self, slot: StrategySlot, sleeve: Sleeve, o: Outcome, decision_id: int, bar: pd.Timestamp
-    ) -> None:
+    ) -> tuple[OrderSpec, list[OrderSpec]] | None:
+        """Journal the order of an outcome; returns what to place once the bar's decisions
+        are committed (None: withheld by a guard, a stop request or the journal)."""
         intent = o.intent
         assert intent is not None
         flatten = sleeve.killed is not None
         if self.stopping:
-            return
+            return None
         risk = slot.risk
         if (
             not flatten
@@ -332,7 +376,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 slot.label,
                 o.symbol,
             )
-            return
+            return None
         if not flatten and risk.max_orders_per_minute is not None:
             now = time.monotonic()
             while self.sent_times and now - self.sent_times[0] > 60.0:
@@ -345,7 +389,7 @@ class LiveSession(BrokerSync, Rehearsal):
                     slot.label,
                     o.symbol,
                 )
-                return
+                return None
         ref = order_ref(self.sid, slot.label, o.symbol, bar)
         s = slot.run.engine
         spec = entry_order(
@@ -384,18 +428,19 @@ class LiveSession(BrokerSync, Rehearsal):
             self.ref_owner[x.ref] = (slot.label, o.symbol)
         if not fresh[0]:
             self.log(f"{ref} is already in the journal; not sending it again")
-            return
-        if os.environ.get("TOOLKIT_LIVE_FAULT") == "after-journal":
-            os._exit(137)  # fault injection for the restart tests: die between journal and send
+            return None
         sleeve.acted[o.symbol] = intent.target
-        self._place(spec, legs)
+        return spec, legs
 
     async def _after_connect(self) -> None:
         self._install_handlers()
         await self._reconcile()
-        await self._resend_unsent()
+        fault("resume")
         self.streams.clear()
         await self._subscribe()
+        async with self._lock:  # no decision before the unsent orders are settled
+            with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                await self._resend_unsent(await self._clock())
         await self._process_bars()
 
     async def _reconnect(self) -> None:

@@ -9,6 +9,7 @@ the parity test replays real bars through the gateway and compares every fill.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,8 +129,14 @@ class Sleeve:
             self.killed = fired
         return fired
 
-    def plan(self, signals: dict[str, float]) -> list[Outcome]:
-        """Targets -> orders for every symbol, sells before buys (the engine's rule)."""
+    def plan(
+        self, signals: dict[str, float], working: Mapping[str, float] | None = None
+    ) -> list[Outcome]:
+        """Targets -> orders for every symbol, sells before buys (the engine's rule).
+
+        ``working``: signed shares per symbol of orders the broker is still working (live
+        only): the order is sized against filled plus working, so a working order is never
+        ordered a second time."""
         s = self.settings
         value = self.equity()
         risk = self.risk.vector()
@@ -142,6 +149,7 @@ class Sleeve:
             # the kill switch and equity <= 0 flatten whatever the signal (the engine's rule)
             tgt = 0.0 if self.killed is not None or value <= 0.0 else raw
             pos = self.positions[sym]
+            held = pos + (working or {}).get(sym, 0.0)
             close = self.closes[sym]
             if math.isnan(tgt):
                 out[sym] = Outcome(sym, raw, close, pos, pos, "no signal")
@@ -151,8 +159,8 @@ class Sleeve:
                 out[sym] = Outcome(sym, raw, close, pos, pos, "unchanged")
                 continue
             want = float(desired_shares_nb(tgt, float(self.weights[j]), value, close, s.fractional))
-            delta = want - pos
-            if abs(delta) <= _EPS * max(abs(pos), 1.0):
+            delta = want - held
+            if abs(delta) <= _EPS * max(abs(held), 1.0):
                 self.acted[sym] = tgt
                 out[sym] = Outcome(sym, raw, close, want, pos, "at target")
                 continue
@@ -164,7 +172,7 @@ class Sleeve:
                 out[sym] = Outcome(sym, raw, close, want, pos, "inside band")
                 continue
             other = self.gross() - abs(pos) * close
-            allowed, fired = check_order(delta, pos, close, value, other, risk, s.fractional)
+            allowed, fired = check_order(delta, held, close, value, other, risk, s.fractional)
             if allowed == 0.0:
                 self.acted[sym] = tgt
                 note = "blocked: " + ", ".join(fired)
