@@ -134,7 +134,7 @@ BAD_CONFIGS = {
     "grid nan": (BASE + "[grid]\nfast = [nan, 10]\n", r"\[grid\] fast = .*nan is not a number"),
     "grid range inf": (
         BASE + "[grid]\nfast = { from = 1, to = inf }\n",
-        r"\[grid\] fast: need finite numbers",
+        r"\[grid\] fast: need numbers with from <= to and step > 0 \(finite",
     ),
     "stop_loss nan": (
         BASE + "[exits]\nstop_loss = nan\n",

@@ -471,7 +471,8 @@ def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
             lo, hi, step = spec["from"], spec["to"], spec.get("step", 1)
             if not all(_is_number(v) for v in (lo, hi, step)) or step <= 0 or hi < lo:
                 raise ConfigError(
-                    f"{where}: need finite numbers with from <= to and step > 0, got {spec!r}."
+                    f"{where}: need numbers with from <= to and step > 0 (finite, not "
+                    f"booleans), got {spec!r}."
                 )
             axes[name] = [float(v) for v in np.arange(lo, hi + step / 2, step)]
         else:
