@@ -8,7 +8,8 @@ Public API (everything else is internal):
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
   :func:`no_costs`
-* sweeps: :func:`sweep`, :func:`make_grid`, :func:`heatmap`, :func:`parallel_coordinates`
+* sweeps: :func:`sweep`, :func:`sweep_portfolio`, :func:`make_grid`, :func:`heatmap`,
+  :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
   :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
 * risk: :class:`RiskLimits`, :class:`TradingHours` (one rulebook for backtests and live)
@@ -55,7 +56,7 @@ from toolkit.run import run_backtest
 from toolkit.strategies import Param, Strategy
 from toolkit.strategies import get as get_strategy
 from toolkit.strategies import names as strategy_names
-from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep
+from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep, sweep_portfolio
 
 __version__ = "0.1.0"
 
@@ -103,5 +104,6 @@ __all__ = [
     "simulate",
     "strategy_names",
     "sweep",
+    "sweep_portfolio",
     "walk_forward",
 ]

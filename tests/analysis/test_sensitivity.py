@@ -54,3 +54,18 @@ def test_stress_scenarios_cost_more_and_noise_is_reproducible() -> None:
     again = stress(bars, "sma_cross", params, s, noise_runs=4, seed=3)
     pd.testing.assert_frame_equal(table, again)
     assert "price noise 10 bps (worst)" in table.index
+
+
+def test_price_noise_on_a_panel_jitters_each_symbol_and_keeps_bars_valid() -> None:
+    from toolkit.analysis.sensitivity import _jitter
+
+    panel = tk.load_many(["SPY", "TLT"], start="2018-01-01", end="2019-12-31")
+    noisy = _jitter(panel, 0.001, np.random.default_rng(1))
+    ratio = noisy["close"] / panel["close"]
+    assert not np.allclose(ratio["SPY"], ratio["TLT"])  # independent per symbol
+    for f in ("open", "high", "low"):  # one factor per bar and symbol: bars stay consistent
+        np.testing.assert_allclose(noisy[f] / panel[f], ratio, rtol=1e-12)
+    table = stress(panel, "tsmom", {"lookback": 63}, tk.EngineSettings(), noise_runs=2)
+    assert table.loc["baseline", "sharpe"] == pytest.approx(
+        tk.backtest(panel, "tsmom", {"lookback": 63}).metrics()["sharpe"], rel=1e-12
+    )

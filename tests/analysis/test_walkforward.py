@@ -94,9 +94,7 @@ def test_bad_windows() -> None:
         make_folds(idx, n_folds=None, train="lots", test="1Y")
 
 
-@pytest.mark.parametrize(
-    ("train", "test"), [("5Y", "1Y"), ("2Y", "6M"), (1260, 252), (500, 63)]
-)
+@pytest.mark.parametrize(("train", "test"), [("5Y", "1Y"), ("2Y", "6M"), (1260, 252), (500, 63)])
 def test_gap_comes_off_training_and_oos_is_contiguous(train: int | str, test: int | str) -> None:
     # issue 11 item 6: with calendar spans the gap used to shift every test window's start,
     # leaving `gap` bars of each test year in no fold (95 of 5,029 OOS bars for the shipped
@@ -120,3 +118,21 @@ def test_stitched_oos_record_has_every_bar_of_the_span() -> None:
     span = bars.loc[first:last].index
     assert wf.oos_returns.index.equals(span)
     assert len(wf.oos_equity) == len(span)
+
+
+def test_a_panel_is_optimised_and_traded_as_one_book() -> None:
+    from toolkit.sweep import sweep_portfolio
+
+    panel = tk.load_many(["SPY", "TLT"], start="2010-01-01", end="2019-12-31")
+    grid = {"lookback": [63, 252], "vol_window": [20, 60]}
+    wf = tk.walk_forward(panel, "tsmom", grid, n_folds=3, weights=[0.6, 0.4])
+    assert len(wf.folds) == 3
+    for _, fold in wf.folds.iterrows():
+        in_sample = panel.loc[fold["train_start"] : fold["train_end"]]
+        rows = sweep_portfolio(in_sample, "tsmom", grid, weights=[0.6, 0.4])
+        best = rows.iloc[int(np.argmax(rows["sharpe"].to_numpy()))]
+        assert (fold["lookback"], fold["vol_window"]) == (best["lookback"], best["vol_window"])
+        assert fold["is_sharpe"] == pytest.approx(best["sharpe"], rel=1e-12)
+    # the out-of-sample record covers every test bar once
+    tests = [panel.loc[f["test_start"] : f["test_end"]].index for _, f in wf.folds.iterrows()]
+    assert wf.oos_returns.index.equals(tests[0].append(tests[1:]))

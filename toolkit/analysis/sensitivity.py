@@ -70,9 +70,16 @@ def plateau_score(
 
 
 def _jitter(bars: pd.DataFrame, sigma: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Multiply each bar's OHLC by one lognormal factor (keeps every bar consistent)."""
-    factor = np.exp(rng.normal(0.0, sigma, len(bars)))
+    """Multiply each bar's OHLC by one lognormal factor (keeps every bar consistent); in a
+    (field, symbol) panel each symbol's bar gets its own factor."""
     out = bars.copy()
+    if isinstance(bars.columns, pd.MultiIndex):
+        shape = (len(bars), pd.DataFrame(bars["close"]).shape[1])
+        factors = np.exp(rng.normal(0.0, sigma, shape))
+        for col in ("open", "high", "low", "close"):
+            out.loc[:, col] = pd.DataFrame(bars[col]).to_numpy() * factors
+        return out
+    factor = np.exp(rng.normal(0.0, sigma, len(bars)))
     for col in ("open", "high", "low", "close"):
         out[col] = bars[col].to_numpy() * factor
     return out
@@ -89,6 +96,7 @@ def stress(
     noise_bps: float = 10.0,
     noise_runs: int = 20,
     seed: int = 0,
+    weights: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Metrics of one parameter set under cost and data stress, next to the baseline.
 
@@ -109,11 +117,15 @@ def stress(
         cases[f"commission x{commission_factor:g}"],
         slippage_bps=settings.slippage_bps + extra_slippage_bps,
     )
-    rows = {name: backtest(bars, strategy, params, s).metrics() for name, s in cases.items()}
+    rows = {
+        name: backtest(bars, strategy, params, s, weights).metrics() for name, s in cases.items()
+    }
     rng = np.random.default_rng(seed)
     noisy = pd.DataFrame(
         [
-            backtest(_jitter(bars, noise_bps / 1e4, rng), strategy, params, settings).metrics()
+            backtest(
+                _jitter(bars, noise_bps / 1e4, rng), strategy, params, settings, weights
+            ).metrics()
             for _ in range(noise_runs)
         ]
     )

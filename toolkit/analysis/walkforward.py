@@ -10,7 +10,7 @@ annualised in-sample return of the chosen parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from toolkit.engine._bars import as_panel, bar_arrays
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
 from toolkit.metrics import cagr
-from toolkit.sweep import ParamGrid, make_grid, sweep
+from toolkit.sweep import ParamGrid, make_grid, sweep, sweep_portfolio
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -210,9 +210,17 @@ def walk_forward(
     anchored: bool = False,
     gap: int = 0,
     objective: Objective = "sharpe",
+    weights: Sequence[float] | None = None,
 ) -> WalkForwardResult:
-    """Walk-forward optimisation of ``strategy`` over ``grid`` on one symbol's ``bars``."""
-    bar_arrays(as_panel(bars))  # the engine's input gate, before any fold is cut
+    """Walk-forward optimisation of ``strategy`` over ``grid`` on ``bars``.
+
+    One symbol's bars are scored in-sample with the fused sweep; a (field, symbol) panel of
+    several symbols is scored as one book (:func:`toolkit.sweep.sweep_portfolio` with
+    ``weights``, default equal sleeves), and its out-of-sample runs trade the whole panel.
+    """
+    panel = as_panel(bars)
+    bar_arrays(panel)  # the engine's input gate, before any fold is cut
+    several = panel["close"].shape[1] > 1
     s = settings or EngineSettings()
     spec = strategies.get(strategy)
     pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)
@@ -224,7 +232,10 @@ def walk_forward(
     pieces = []
     for f in plan:
         in_sample = bars.iloc[f.train_start : f.train_stop]
-        rows = sweep(in_sample, strategy, pgrid, s, progress=False)
+        if several:
+            rows = sweep_portfolio(in_sample, strategy, pgrid, s, weights)
+        else:
+            rows = sweep(in_sample, strategy, pgrid, s, progress=False)
         score = _scores(rows, objective).replace([np.inf, -np.inf], np.nan)
         if score.notna().sum() == 0:
             raise ConfigError(f"fold {f.number}: no parameter set has a finite {objective}.")
@@ -233,7 +244,7 @@ def walk_forward(
         params = {p: best[p] for p in spec.param_names}
         history = bars.iloc[: f.test_stop]
         target = strategy_targets(history, spec, params).iloc[f.test_start :]
-        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s)
+        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s, weights)
         oos_m = oos.metrics()
         oos_rows = pd.DataFrame([{**oos_m, "max_drawdown": oos_m["max_drawdown"]}])
         records.append(
@@ -279,10 +290,11 @@ def plot_walk_forward(
         _, ax = plt.subplots(figsize=(10, 5))
     ax.plot(result.oos_equity.index, result.oos_equity, label="walk-forward OOS")
     if bars is not None:
-        close = bars["close"].reindex(result.oos_equity.index)
-        ax.plot(
-            close.index, result.init_cash * close / close.iloc[0], alpha=0.6, label="buy & hold"
-        )
+        close = pd.DataFrame(bars["close"]).reindex(result.oos_equity.index)
+        # several symbols: equal-weight buy and hold
+        hold = (close / close.iloc[0]).mean(axis=1)
+        label = "buy & hold" if close.shape[1] == 1 else "equal-weight buy & hold"
+        ax.plot(hold.index, result.init_cash * hold, alpha=0.6, label=label)
     for start in result.folds["test_start"]:
         ax.axvline(start, color="grey", linewidth=0.5, alpha=0.6)
     ax.set_yscale("log")

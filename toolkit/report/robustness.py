@@ -18,7 +18,7 @@ from toolkit.engine import backtest
 from toolkit.errors import ConfigError
 from toolkit.report.backtest_report import to_jsonable
 from toolkit.report.manifest import build_manifest
-from toolkit.sweep import ParamGrid, heatmap, make_grid, sweep
+from toolkit.sweep import ParamGrid, heatmap, make_grid, sweep, sweep_portfolio
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,12 +30,13 @@ def _out_dir(cfg: RunConfig, kind: str, root: Path) -> Path:
     return out
 
 
-def _single_symbol(cfg: RunConfig, command: str) -> LoadedBars:
-    if len(cfg.data.symbols) != 1:
-        raise ConfigError(
-            f"{cfg.source}: {command} runs on one symbol, but [data] symbols lists "
-            f"{len(cfg.data.symbols)}; list one symbol."
-        )
+def _config_bars(cfg: RunConfig) -> LoadedBars:
+    """One symbol's bars as a plain frame (scored by the fused sweep), several symbols as a
+    (field, symbol) panel (scored as one book by sweep_portfolio)."""
+    if len(cfg.data.symbols) > 1:
+        from toolkit.run import load_run_bars
+
+        return load_run_bars(cfg)
     return load_sourced(
         cfg.data.symbols[0],
         cfg.data.start,
@@ -54,7 +55,9 @@ def _grid(cfg: RunConfig, command: str) -> ParamGrid:
             "fast = { from = 5, to = 100, step = 5 }."
         )
     g = cfg.grid
-    return make_grid(cfg.strategy, g.axes, sample=g.sample, seed=g.seed, where=g.where)
+    # parameters without an axis keep the config's values, not the strategy's defaults
+    axes = {**{k: [v] for k, v in cfg.params.items()}, **g.axes}
+    return make_grid(cfg.strategy, axes, sample=g.sample, seed=g.seed, where=g.where)
 
 
 def _finish(
@@ -95,8 +98,9 @@ def run_walkforward(
     import matplotlib
 
     matplotlib.use("Agg")
-    loaded = _single_symbol(cfg, "walkforward")
+    loaded = _config_bars(cfg)
     bars = loaded.frame
+    several = len(loaded.sources) > 1
     w = cfg.walkforward
     result = analysis.walk_forward(
         bars,
@@ -109,6 +113,7 @@ def run_walkforward(
         anchored=w.anchored,
         gap=w.gap,
         objective=w.objective,
+        weights=cfg.weights if several else None,
     )
     out = _out_dir(cfg, "walkforward", reports_root)
     files = {
@@ -177,12 +182,15 @@ def run_sensitivity(
     import matplotlib.pyplot as plt
 
     matplotlib.use("Agg")
-    loaded = _single_symbol(cfg, "sensitivity")
+    loaded = _config_bars(cfg)
     bars = loaded.frame
     s = cfg.sensitivity
     grid = _grid(cfg, "sensitivity")
-    symbol = loaded.sources[0].symbol
-    rows = sweep({symbol: bars}, cfg.strategy, grid, cfg.engine, progress=False)
+    if len(loaded.sources) > 1:
+        rows = sweep_portfolio(bars, cfg.strategy, grid, cfg.engine, cfg.weights)
+    else:
+        symbol = loaded.sources[0].symbol
+        rows = sweep({symbol: bars}, cfg.strategy, grid, cfg.engine, progress=False)
     out = _out_dir(cfg, "sensitivity", reports_root)
     files = {"sweep": out / "sweep.csv", "stress": out / "stress.csv"}
     rows.to_csv(files["sweep"], index=False)
@@ -208,6 +216,7 @@ def run_sensitivity(
         noise_bps=s.noise_bps,
         noise_runs=s.noise_runs,
         seed=s.seed,
+        weights=cfg.weights if len(loaded.sources) > 1 else None,
     )
     table.to_csv(files["stress"])
     overfit = _overfitting(bars, cfg, rows, grid)
