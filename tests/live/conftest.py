@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.report.conftest import certificate, smtp_server  # noqa: F401  (fixtures)
+from tests.report.conftest import certificate, hung_smtp, smtp_server  # noqa: F401
 from toolkit.live.config import LiveConfig, load_live_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ stops the session, on the same bar as the backtest's."""
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from tests.report.conftest import PASSWORD, USER
 from toolkit.engine.backtest import simulate, strategy_targets
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
+from toolkit.live.summary import SessionSummary
 from toolkit.report.alerts import SmtpSettings
 
 FRIDAY = {"start": "2023-03-10 21:30", "end": "2023-03-10 21:40", "speed": 600.0}
@@ -152,3 +154,33 @@ def test_a_broker_rejection_is_journaled_and_retried_next_bar(live_config) -> No
         line.startswith("[") and "REJECTED" in line and "IB error 201" in line for line in lines
     )
     assert summary.fills == 0 and summary.positions == {}
+
+
+def test_a_mail_server_that_never_answers_does_not_hold_up_the_kill_switch(
+    live_config, hung_smtp
+) -> None:
+    # two minutes per network step: a session that mailed inside its trading loop would sit
+    # on the kill switch's alert that long before cancelling and flattening
+    smtp = SmtpSettings(
+        "127.0.0.1", hung_smtp.port, False, recipients=("trader@example.test",), timeout=120.0
+    )
+    cfg = live_config(
+        simulator={"start": "2023-03-10 21:30", "end": "2023-05-31", "speed": 8_640_000.0},
+        risk={"max_drawdown": 0.01},
+    )
+    lines: list[str] = []
+    result: list[SessionSummary] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run_session(cfg, echo=lines.append, alerts=smtp))
+    )
+    worker.start()
+    assert hung_smtp.accepted.wait(120), "the kill switch's alert was never sent"
+    worker.join(60)  # it flattens and stops by itself while that mail still hangs
+    hung = worker.is_alive()
+    worker.join(300)
+    assert not hung, "the session waited for the mail server"
+    assert not hung_smtp.client_closed.is_set()  # the mail was still pending when it ended
+    summary = result[0]
+    assert summary.kill_switch == "max_drawdown" and summary.positions == {}
+    assert any("GUARD max_drawdown" in x for x in lines)
+    assert any("1 alert mail(s) not sent" in x for x in lines)

@@ -1,13 +1,15 @@
 """``python -m toolkit.live run|status|cancel-all``: trade, inspect, or stop a session.
 
 Errors a user can cause (config, connection, account, journal) print one message naming
-what to fix and exit with status 2; ``--debug`` shows the traceback.
+what to fix and exit with status 2; ``--debug`` shows the traceback. Ctrl+C or SIGTERM stops a
+running session in order (exit 0); before it has started they end it with one line too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from toolkit.live.bridge import LiveSession, smtp_from_env
+    from toolkit.live.bridge import LiveSession, StopRequested, smtp_from_env
     from toolkit.live.config import load_live_config
 
     cfg = load_live_config(args.config)
@@ -56,16 +58,19 @@ def _run(args: argparse.Namespace) -> int:
         alerts=smtp_from_env(),
         echo=None if use_dashboard else print,
     )
-    if not use_dashboard:
-        summary = asyncio.run(session.run())
-    else:
-        from toolkit.live.dashboard import Dashboard
-        from toolkit.live.summary import format_summary
+    try:
+        if not use_dashboard:
+            asyncio.run(session.run())
+        else:
+            from toolkit.live.dashboard import Dashboard
+            from toolkit.live.summary import format_summary
 
-        with Dashboard() as dash:
-            summary = asyncio.run(session.run(on_tick=dash.update))
-        print("\n".join(list(session.events)[-20:]))
-        print(format_summary(summary))
+            with Dashboard() as dash:
+                summary = asyncio.run(session.run(on_tick=dash.update))
+            print("\n".join(list(session.events)[-20:]))
+            print(format_summary(summary))
+    except StopRequested as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
     return 0
 
 
@@ -126,8 +131,13 @@ def _cancel_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM outside the session's own handlers: as Ctrl+C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return {"run": _run, "status": _status, "cancel-all": _cancel_all}[args.command](args)
     except ToolkitError as exc:
@@ -135,6 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("stopped (Ctrl+C / SIGTERM)", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

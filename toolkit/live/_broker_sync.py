@@ -17,7 +17,14 @@ from ib_async.objects import CommissionReport, Fill
 
 from toolkit.live import bars as livebars
 from toolkit.live._fault import fault
-from toolkit.live._state import _FINAL, _REJECT_CODES, SessionState, _clip, _day
+from toolkit.live._state import (
+    _CANCEL_FAILED_CODES,
+    _FINAL,
+    _REJECT_CODES,
+    SessionState,
+    _clip,
+    _day,
+)
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
 from toolkit.risk.rules import KILL_NAMES
@@ -183,7 +190,20 @@ class BrokerSync(SessionState):
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
         ref = self.order_ids.get(req_id)
+        if ref is not None and code in _CANCEL_FAILED_CODES:
+            # the cancel lost a race (the order filled or ended first): not a rejection; the
+            # order's executions and status decide its outcome
+            self.log(f"cancel of {ref} not done: IB error {code}: {text}")
+            return
         if ref is not None and code in _REJECT_CODES:
+            got = _shares_by_ref(self.j.session_fills(self.sid)).get(ref, 0.0)
+            trade = self.trades.get(ref)
+            if trade is not None:
+                got = max(got, float(trade.orderStatus.filled))
+            if got > 0.0:
+                # executed (partly): the executions stand; the error is only logged
+                self.log(f"{ref}: IB error {code} after {got:g} shares executed: {text}")
+                return
             self.log(f"REJECTED {ref}: IB error {code}: {text}")
             self.j.record_order_status(
                 ref,
@@ -417,7 +437,11 @@ class BrokerSync(SessionState):
         )
 
     def _place(self, spec: OrderSpec, legs: list[OrderSpec]) -> None:
-        """placeOrder for an entry and its bracket legs (transmitted with the last leg)."""
+        """placeOrder for an entry and its bracket legs (transmitted with the last leg) --
+        never after a stop request."""
+        if self.stop_requested:
+            self.log(f"not sent {spec.ref}: the session is stopping")
+            return
         contract = self.contracts[spec.symbol]
         parent = self._ib_order(spec, transmit=not legs)
         trade = self.ib.placeOrder(contract, parent)

@@ -20,14 +20,22 @@ from toolkit.live._lock import SessionLock
 from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live.journal import Journal
 from toolkit.live.sleeve import Sleeve
-from toolkit.report.alerts import SmtpSettings, send_email
+from toolkit.report.alerts import AlertQueue, SmtpSettings
 
 _FINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-_REJECT_CODES = frozenset({110, 200, 201, 203, 10147, 10148, 10149})
+_REJECT_CODES = frozenset({110, 200, 201, 203})
+# a cancel that did not happen (IB 10147 not found, 10148 cannot be cancelled in its state,
+# 10149 invalid id): the order's outcome is what its executions and status say, not a reject
+_CANCEL_FAILED_CODES = frozenset({10147, 10148, 10149})
+ALERT_GRACE = 5.0  # seconds a shutdown waits for queued alert mail before giving up on it
 
 
 class LiveError(ToolkitError):
     """The session cannot start or continue safely (connection, account, contracts)."""
+
+
+class StopRequested(LiveError):
+    """A stop (Ctrl+C, SIGTERM, :meth:`stop`) came before the session had started trading."""
 
 
 class SessionState:
@@ -78,7 +86,9 @@ class SessionState:
         self.account = ""
         self.connected = False
         self.stopping = False
-        self._stop = asyncio.Event()
+        self.stop_requested = False  # set by stop(): from then on no order is ever placed
+        self._stop = asyncio.Event()  # leave the run loop (a stop request, the rehearsal's end)
+        self._stop_asked = asyncio.Event()  # a stop request only: interrupts long waits
         self._lock = asyncio.Lock()
         self.sleeves: dict[str, Sleeve] = {}
         self.contracts: dict[str, Contract] = {}
@@ -95,6 +105,7 @@ class SessionState:
         self.broker_now: pd.Timestamp | None = None
         self.until: pd.Timestamp | None = None if until is None else _utc(until)
         self._alerted: set[str] = set()
+        self._mail: AlertQueue | None = None
         self._statuses: dict[str, tuple[str, float]] = {}
         self.reconnects = 0
         self._handlers_installed = False
@@ -116,15 +127,35 @@ class SessionState:
         assert self.journal is not None
         return self.journal
 
+    def _log_soon(self, text: str) -> None:
+        """:meth:`log` from another thread (the alert mailer): run it on the session's loop."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self.log, text)
+        else:
+            self.log(text)
+
     def _alert(self, key: str, subject: str, body: str) -> None:
-        """Mail an alert once per key (a guard that keeps firing mails once per session)."""
+        """Mail an alert once per key (a guard that keeps firing mails once per session). The
+        mail is queued for the alert thread: the trading loop never waits for a mail server."""
         if self.alerts is None or key in self._alerted:
             return
         self._alerted.add(key)
-        try:
-            send_email(self.alerts, f"[ibkr-toolkit] {subject}", body)
-        except ToolkitError as exc:
-            self.log(f"alert not sent: {exc}")
+        if self._mail is None:
+            self._mail = AlertQueue(self.alerts, on_error=self._log_soon)
+        self._mail.put(f"[ibkr-toolkit] {subject}", body)
+
+    async def _close_alerts(self) -> None:
+        """Give queued alert mail a bounded grace at shutdown, then say what was not sent."""
+        mail, self._mail = self._mail, None
+        if mail is None:
+            return
+        left = await asyncio.get_running_loop().run_in_executor(None, mail.close, ALERT_GRACE)
+        if left:
+            self.log(
+                f"{left} alert mail(s) not sent: {mail.settings.host}:{mail.settings.port} "
+                f"did not take them within {ALERT_GRACE:g} s"
+            )
 
     def _guard(self, guard: str, detail: str, slot: str | None, symbol: str | None) -> None:
         """A guard fired: journal, log, alert."""

@@ -47,7 +47,7 @@ from toolkit.live._broker_sync import BrokerSync
 from toolkit.live._fault import fault
 from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Rehearsal
-from toolkit.live._state import _FINAL, LiveError
+from toolkit.live._state import _FINAL, LiveError, StopRequested
 from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
@@ -56,25 +56,66 @@ from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.report.alerts import SmtpSettings
 
-__all__ = ["LiveError", "LiveSession", "SessionView", "run_session", "smtp_from_env"]
+__all__ = [
+    "LiveError",
+    "LiveSession",
+    "SessionView",
+    "StopRequested",
+    "run_session",
+    "smtp_from_env",
+]
 
 
 class LiveSession(BrokerSync, Rehearsal):
     """One run of ``python -m toolkit.live run`` (see the module docstring)."""
 
+    async def _unless_stopped(self, work: Any) -> bool:
+        """Await ``work`` unless a stop request comes first (then cancel it): False if stopped.
+        Waits that can last (connecting, backoff) go through here, so a stop is never held up
+        by an unreachable gateway."""
+        job = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stop_asked.wait())
+        try:
+            await asyncio.wait({job, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if not job.done():
+            # cancel, and again if the first was swallowed (asyncio.wait_for in Python 3.11
+            # drops a cancel that lands as its inner wait completes); never wait on it long
+            for _ in range(3):
+                job.cancel()
+                await asyncio.wait({job}, timeout=0.5)
+                if job.done():
+                    break
+            if job.done() and not job.cancelled():
+                job.exception()  # retrieved: a late failure of abandoned work is not an error
+            return False
+        job.result()  # its exception, if any
+        return True
+
     async def _connect(self, first: bool) -> None:
-        """Connect, retrying with exponential backoff (first connect: a few tries only)."""
+        """Connect, retrying with exponential backoff (first connect: a few tries only); a stop
+        request ends the attempt and the retries at once (``connected`` stays False)."""
         assert self.host is not None
         delay, tries = 0.5, 0
-        while True:
+        while not self._stop.is_set():
             tries += 1
             try:
-                await self.ib.connectAsync(
-                    self.host,
-                    self.port,
-                    clientId=self.cfg.connection.client_id,
-                    timeout=self.cfg.connection.timeout,
+                done = await self._unless_stopped(
+                    self.ib.connectAsync(
+                        self.host,
+                        self.port,
+                        clientId=self.cfg.connection.client_id,
+                        timeout=self.cfg.connection.timeout,
+                    )
                 )
+                if not done:
+                    with contextlib.suppress(Exception):
+                        self.ib.disconnect()
+                    return
                 self.connected = True
                 return
             except Exception as exc:  # refused, timed out, client id still held, ...
@@ -88,10 +129,10 @@ class LiveSession(BrokerSync, Rehearsal):
                         "Is it running with the API enabled on that port, and is the client id "
                         "free?"
                     ) from None
-                if self.stopping:
+                if self._stop.is_set():
                     return
                 self.log(f"connect failed ({exc or type(exc).__name__}); retry in {delay:.1f} s")
-                await asyncio.sleep(delay)
+                await self._unless_stopped(asyncio.sleep(delay))
                 delay = min(delay * 2.0, self.cfg.session.max_backoff)
 
     def _check_account(self) -> None:
@@ -179,7 +220,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 self.streams[(slot.label, sym)] = bars
 
     def _on_bar_update(self, bars: BarDataList, has_new_bar: bool) -> None:
-        if not self.stopping:
+        if not self.stopping and not self.stop_requested:
             task = asyncio.ensure_future(self._process_bars())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -194,7 +235,7 @@ class LiveSession(BrokerSync, Rehearsal):
         return self.broker_now
 
     async def _process_bars(self) -> None:
-        if self.stopping or not self.connected:
+        if self.stopping or self.stop_requested or not self.connected:
             return
         async with self._lock:
             try:
@@ -348,8 +389,9 @@ class LiveSession(BrokerSync, Rehearsal):
             f"{slot.label}: equity {sleeve.last_equity:,.2f}, peak {sleeve.peak:,.2f}, "
             f"day start {sleeve.day_start:,.2f}; cancelling orders, flattening, no new trades"
         )
-        self._guard(rule, detail, slot.label, None)
+        # safety first: the cancels go out before the guard is journaled and mailed
         self._cancel_working(lambda ref: self.ref_owner.get(ref, ("",))[0] == slot.label)
+        self._guard(rule, detail, slot.label, None)
 
     def _send(
         self, slot: StrategySlot, sleeve: Sleeve, o: Outcome, decision_id: int, bar: pd.Timestamp
@@ -359,7 +401,7 @@ class LiveSession(BrokerSync, Rehearsal):
         intent = o.intent
         assert intent is not None
         flatten = sleeve.killed is not None
-        if self.stopping:
+        if self.stopping or self.stop_requested:
             return None
         risk = slot.risk
         if (
@@ -445,17 +487,21 @@ class LiveSession(BrokerSync, Rehearsal):
 
     async def _reconnect(self) -> None:
         await self._connect(first=False)
-        if self.connected and not self.stopping:
+        if self.connected and not self._stop.is_set():
             self.reconnects += 1
             self.log(f"reconnected (#{self.reconnects}); reconciling and resubscribing")
-            await self._after_connect()
+            await self._unless_stopped(self._after_connect())
 
     def stop(self) -> None:
-        """Ask the session to shut down; safe from signal handlers and other threads."""
+        """Ask the session to shut down; safe from signal handlers and other threads. From
+        this call on no order is placed, and a reconnect in progress gives up at once."""
+        self.stop_requested = True
         loop = self._loop
         if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._stop_asked.set)
             loop.call_soon_threadsafe(self._stop.set)
         else:
+            self._stop_asked.set()
             self._stop.set()
 
     def view(self) -> SessionView:
@@ -536,6 +582,10 @@ class LiveSession(BrokerSync, Rehearsal):
                 self._start_gateway()
             self._open_journal()
             await self._connect(first=True)
+            if not self.connected or self._stop.is_set():
+                raise StopRequested(
+                    f"stopped while connecting to {self.host}:{self.port}; nothing was traded."
+                )
             self._check_account()
             self.j.start_session(
                 self.sid, mode=self.mode, account=self.account, config=self._session_config()
@@ -546,8 +596,9 @@ class LiveSession(BrokerSync, Rehearsal):
             )
             self._build_sleeves()
             self._restore()
-            await self._qualify()
-            await self._after_connect()  # also lets the rehearsal clock run once ready
+            # a stop during these steps skips to the orderly shutdown (no order goes out)
+            if await self._unless_stopped(self._qualify()):
+                await self._unless_stopped(self._after_connect())  # then the clock may run
             last_poll = 0.0
             while not self._stop.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -587,6 +638,11 @@ class LiveSession(BrokerSync, Rehearsal):
     async def _shutdown(self) -> SessionSummary:
         self.stopping = True
         self.log("stopping: no new orders")
+        if not self.connected and self.cfg.session.cancel_on_exit and self.j.open_orders(self.sid):
+            self.log(
+                "WARNING: not connected, so working orders were not cancelled; check them "
+                "(python -m toolkit.live cancel-all) once the gateway is back"
+            )
         if self.connected and self.cfg.session.cancel_on_exit:
             cancelled = self._cancel_working(lambda ref: True)
             deadline = time.monotonic() + 5.0
@@ -619,6 +675,7 @@ class LiveSession(BrokerSync, Rehearsal):
         self.stopping = True
         with contextlib.suppress(Exception):
             self.ib.disconnect()
+        await self._close_alerts()
         if self.gateway is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
             self.gateway = None
