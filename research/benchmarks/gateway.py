@@ -35,6 +35,12 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,22 +91,25 @@ def main() -> None:
         gw.stdout.readline()  # listening
         time.sleep(0.5)
         print("== gateway simulator under load (ib_async clients over TCP, gateway process) ==")
-        print(f"gateway resident memory at start: {_rss_mb(gw.pid):,.0f} MB")
-        cases = [(1, 200), (20, 300)]
+        asyncio.run(_load(port, 1, 50, 100))  # warm-up: loads the minute bars, caches
+        print(f"gateway resident memory after a warm-up order flow: {_rss_mb(gw.pid):,.0f} MB")
+        # 1 client, then 20 clients twice: 12,000 orders, past the 10,000 finished orders kept
+        cases = [(1, 200), (20, 300), (20, 300)]
         first_id = 1
         for clients, orders in cases:
-            before = _rss_mb(gw.pid)
+            before, cpu = _rss_mb(gw.pid), _cpu_s(gw.pid)
             wall, lat = asyncio.run(_load(port, clients, orders, first_id))
             first_id += clients
-            during = _rss_mb(gw.pid)
+            during, cpu = _rss_mb(gw.pid), _cpu_s(gw.pid) - cpu
             time.sleep(1.0)  # every client gone, its connection closed
             after = _rss_mb(gw.pid)
             ms = np.array(lat) * 1e3
             print(
                 f"{clients:>3} clients x {orders} orders: {len(ms) / wall:,.0f} orders/s, "
                 f"latency p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-                f"max {ms.max():.1f} ms; memory {before:,.0f} MB before, {during:,.0f} MB at the "
-                f"end of the load, {after:,.0f} MB after the clients left"
+                f"max {ms.max():.1f} ms; gateway CPU {cpu / wall:.0%} of a core; memory "
+                f"{before:,.0f} MB before, {during:,.0f} MB at the end, {after:,.0f} MB after "
+                "the clients left"
             )
     finally:
         gw.terminate()
