@@ -257,7 +257,7 @@ def test_an_execution_id_reused_by_another_session_is_kept(tmp_path: Path) -> No
 
 
 def test_an_execution_that_changes_content_is_refused_loudly(tmp_path: Path) -> None:
-    from toolkit.live.journal import FillConflict
+    from toolkit.live import FillConflict
 
     with _journal(tmp_path) as j:
         _order(j, "a")

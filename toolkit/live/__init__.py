@@ -12,13 +12,14 @@ code imports the toolkit without it.
 from typing import Any
 
 from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
-from toolkit.live.journal import SCHEMA_VERSION, Journal, JournalError
+from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 
 _LAZY = {"LiveSession", "LiveError", "run_session"}
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FillConflict",
     "Journal",
     "JournalError",
     "LiveConfig",

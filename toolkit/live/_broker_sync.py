@@ -354,6 +354,8 @@ class BrokerSync(SessionState):
             owner = self.ref_owner.get(jo.order_ref)
             if owner is None or owner[0] != label or jo.parent_ref is not None:
                 continue
+            if jo.status == "PendingCancel":
+                continue  # being cancelled (kill switch): it will not fill, as in the engine
             left = jo.quantity - executed.get(jo.order_ref, 0.0)
             if left > 1e-9:
                 sign = 1.0 if jo.action == "BUY" else -1.0

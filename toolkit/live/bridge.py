@@ -357,7 +357,7 @@ class LiveSession(BrokerSync, Rehearsal):
                         slot.label,
                         o.symbol,
                     )
-                sent = self._send(slot, sleeve, o, did, bar)
+                sent = self._send(slot, sleeve, o, did, bar, queued=len(to_send))
                 if sent is not None:
                     to_send.append(sent)
             elif o.note.startswith("blocked"):
@@ -394,10 +394,17 @@ class LiveSession(BrokerSync, Rehearsal):
         self._guard(rule, detail, slot.label, None)
 
     def _send(
-        self, slot: StrategySlot, sleeve: Sleeve, o: Outcome, decision_id: int, bar: pd.Timestamp
+        self,
+        slot: StrategySlot,
+        sleeve: Sleeve,
+        o: Outcome,
+        decision_id: int,
+        bar: pd.Timestamp,
+        queued: int = 0,
     ) -> tuple[OrderSpec, list[OrderSpec]] | None:
         """Journal the order of an outcome; returns what to place once the bar's decisions
-        are committed (None: withheld by a guard, a stop request or the journal)."""
+        are committed (None: withheld by a guard, a stop request or the journal). ``queued``:
+        orders of this bar journaled before it, not placed yet (they count for the rate)."""
         intent = o.intent
         assert intent is not None
         flatten = sleeve.killed is not None
@@ -423,11 +430,11 @@ class LiveSession(BrokerSync, Rehearsal):
             now = time.monotonic()
             while self.sent_times and now - self.sent_times[0] > 60.0:
                 self.sent_times.popleft()
-            if len(self.sent_times) >= risk.max_orders_per_minute:
+            if len(self.sent_times) + queued >= risk.max_orders_per_minute:
                 self._guard(
                     "max_orders_per_minute",
                     f"{slot.label} {o.symbol}: "
-                    f"{len(self.sent_times)} orders in the last minute; order not sent",
+                    f"{len(self.sent_times) + queued} orders in the last minute; order not sent",
                     slot.label,
                     o.symbol,
                 )
