@@ -211,3 +211,20 @@ def test_finished_orders_are_pruned_working_ones_and_recent_fills_kept() -> None
             assert trades[-1].order.orderId in refs and trades[0].order.orderId not in refs
         finally:
             again.disconnect()
+
+
+def test_sockets_beyond_the_cap_are_closed_at_once_and_free_again_after_the_handshake_limit() -> (
+    None
+):
+    with Gateway(port=0, limits=Limits(max_sockets=5, handshake_seconds=1.0)) as gw:
+        idle = [socket.create_connection(("127.0.0.1", gw.port), timeout=5) for _ in range(5)]
+        _wait(lambda: len(gw.state.connections) == 5)
+        extra = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        assert _closed_by_server(extra, 1)  # refused while five sockets say nothing
+        assert all(_closed_by_server(s, 5) for s in idle)  # the handshake limit frees them
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=5)
+        try:
+            assert ib.isConnected() and ib.reqCurrentTime()
+        finally:
+            ib.disconnect()
