@@ -7,7 +7,10 @@ gets IB's 326 at once."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ from ib_async.util import UNSET_DOUBLE
 from toolkit.gateway import Gateway
 
 START = "2024-03-14 14:00"  # inside the SPY 1-minute file, 10:00 New York
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -168,3 +172,30 @@ def test_duplicate_client_id_gets_326_at_once_and_the_holder_is_untouched(gw) ->
         assert holder.isConnected() and holder.reqCurrentTime()
     finally:
         holder.disconnect()
+
+
+def test_cancel_all_command_still_works_after_an_order_was_made_its_own_parent(
+    gw, tmp_path
+) -> None:
+    from tests.live.conftest import write_live_config
+
+    ib, spy, errors = _client(gw, 6)
+    try:
+        working = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.0))
+        _wait(ib, lambda: working.orderStatus.status == "Submitted")
+        working.order.parentId = working.order.orderId
+        ib.placeOrder(spy, working.order)  # refused (105): the order keeps working as it was
+        _wait(ib, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
+        cfg = write_live_config(tmp_path, connection={"host": "127.0.0.1", "port": gw.port})
+        out = subprocess.run(
+            [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "1 working order(s) before" in out.stdout
+        _wait(ib, lambda: working.orderStatus.status == "Cancelled")
+    finally:
+        ib.disconnect()
