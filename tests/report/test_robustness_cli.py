@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -185,3 +187,19 @@ def test_multi_symbol_walkforward_runs_on_the_book(tmp_path: Path) -> None:
     assert len(folds) >= 5 and {"fast", "slow", "oos_sharpe"} <= set(folds.columns)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {f["symbol"] for f in manifest["data_files"]} == {"QQQ", "SPY"}
+
+
+def test_sensitivity_of_a_weighted_book_scores_dsr_on_the_same_book(tmp_path: Path) -> None:
+    from toolkit.config import parse_config
+    from toolkit.report.robustness import run_sensitivity
+
+    text = CONFIG.replace('symbols = ["QQQ"]', 'symbols = ["QQQ", "TLT"]').replace(
+        "slippage_bps = 1.0", "slippage_bps = 1.0\nweights = [0.7, 0.3]"
+    )
+    cfg = parse_config(tomllib.loads(text), tmp_path / "w.toml")
+    summary, _, files = run_sensitivity(cfg, tmp_path / "reports")
+    rows = pd.read_csv(files["sweep"])
+    best = rows["sharpe"].max()
+    per_period = summary["overfitting"]["sharpe_per_period"]
+    # the DSR's best set is re-run exactly as it was scored (the weighted book)
+    assert per_period * np.sqrt(cfg.engine.periods_per_year) == pytest.approx(best, rel=1e-6)

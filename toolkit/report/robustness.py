@@ -219,7 +219,7 @@ def run_sensitivity(
         weights=cfg.weights if len(loaded.sources) > 1 else None,
     )
     table.to_csv(files["stress"])
-    overfit = _overfitting(bars, cfg, rows, grid)
+    overfit = _overfitting(bars, cfg, rows, grid, cfg.weights if len(loaded.sources) > 1 else None)
     summary = {
         "trials": len(rows),
         "plateau": plateau,
@@ -230,8 +230,14 @@ def run_sensitivity(
 
 
 def _overfitting(
-    bars: pd.DataFrame, cfg: RunConfig, rows: pd.DataFrame, grid: ParamGrid
+    bars: pd.DataFrame,
+    cfg: RunConfig,
+    rows: pd.DataFrame,
+    grid: ParamGrid,
+    weights: tuple[float, ...] | None,
 ) -> dict[str, Any]:
+    """DSR of the best set and PBO, from backtests scored exactly as the sweep rows were
+    (one symbol at full weight, or the book with the config's weights)."""
     s = cfg.sensitivity
     periods = cfg.engine.periods_per_year
     finite = rows.dropna(subset=["sharpe"])
@@ -239,7 +245,7 @@ def _overfitting(
         return {"skipped": "fewer than two trials with a finite Sharpe ratio"}
     best = finite.iloc[int(np.argmax(finite["sharpe"].to_numpy()))]
     params = {p: best[p] for p in grid.names}
-    best_returns = backtest(bars, cfg.strategy, params, cfg.engine).returns
+    best_returns = backtest(bars, cfg.strategy, params, cfg.engine, weights).returns
     dsr = analysis.deflated_sharpe(
         best_returns, len(finite), float((finite["sharpe"] / np.sqrt(periods)).var())
     )
@@ -248,7 +254,7 @@ def _overfitting(
     matrix = np.column_stack(
         [
             backtest(
-                bars, cfg.strategy, {p: finite.iloc[i][p] for p in grid.names}, cfg.engine
+                bars, cfg.strategy, {p: finite.iloc[i][p] for p in grid.names}, cfg.engine, weights
             ).returns.to_numpy()
             for i in pick
         ]
