@@ -48,7 +48,7 @@ from toolkit.live._fault import fault
 from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Rehearsal
 from toolkit.live._state import _FINAL, LiveError, StopRequested
-from toolkit.live.config import LiveConfig, StrategySlot
+from toolkit.live.config import PAPER_PORTS, LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
 from toolkit.live.session_view import SessionView
@@ -145,8 +145,27 @@ class LiveSession(BrokerSync, Rehearsal):
                 "Log in to the configured account or fix the config."
             )
         self.account = want or (accounts[0] if accounts else "")
-        if self.live and self.account.startswith("DU"):
+        # the account type is the truth (IB's paper accounts start with "D", e.g. DU1234567;
+        # live ones do not), the port only a hint: real money needs --live whatever the port
+        paper = self.account.startswith("D")
+        if not paper and not self.live and not self.embedded:
+            kind = (
+                f"{self.account} is a live (real-money) account"
+                if self.account
+                else "the gateway named no account, so it may be a live (real-money) one"
+            )
+            raise LiveError(
+                f"{kind} on {self.host}:{self.port}; refusing to trade without --live. "
+                "Pass --live (and [connection] account) to trade real money, or log the "
+                "gateway into your paper account (IDs starting with D)."
+            )
+        if self.live and paper:
             self.log(f"note: --live given but {self.account} looks like a paper account")
+        elif self.live and self.port in PAPER_PORTS:
+            self.log(
+                f"note: {self.account} is a live account on port {self.port}, usually a paper "
+                "port; trading real money as --live says"
+            )
 
     def _open_journal(self) -> None:
         path = self.cfg.session.journal

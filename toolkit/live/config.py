@@ -19,8 +19,10 @@ from toolkit.config import RunConfig, _Section, load_config, parse_risk, read_to
 from toolkit.errors import ConfigError
 from toolkit.risk import RiskLimits
 
-# Ports of IB Gateway / TWS logged into a live (not paper) account.
+# IB Gateway / TWS default API ports for live and for paper accounts: a hint only, the
+# account id decides (paper ids start with "D").
 LIVE_PORTS = frozenset({4001, 7496})
+PAPER_PORTS = frozenset({4002, 7497})
 BAR_SIZES = ("1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour", "1 day")
 
 
