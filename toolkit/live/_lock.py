@@ -4,7 +4,8 @@ position; the second now stops at once, naming the process that holds the sessio
 
 ``flock`` locks belong to the open file, so the kernel drops them when the process dies,
 kill -9 included: a crashed session never leaves a stale lock behind. The holder writes its
-pid into the file for the error message (the lock, not the pid, is what counts).
+pid into the file for the error message (the lock, not the pid, is what counts), and removes
+the file when it ends; a process that locked a file just removed tries again on the new one.
 """
 
 from __future__ import annotations
@@ -35,21 +36,30 @@ class SessionLock:
 
     def __init__(self, journal: Path, session_id: str) -> None:
         self.path = lock_path(journal, session_id)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise SessionLocked(
-                f"session {session_id!r} is already running (pid {holder} holds {self.path}); "
-                "stop that process first, or start a new session id"
-            ) from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise SessionLocked(
+                    f"session {session_id!r} is already running (pid {holder} holds "
+                    f"{self.path}); stop that process first, or start a new session id"
+                ) from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # locked a file its holder removed as it ended: take the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = fd
 
     def release(self) -> None:
         if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # still locked: no one can take it in between
             os.close(self._fd)  # closing the file drops the lock
             self._fd = None
