@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
+from toolkit._entry import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,20 +57,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def command() -> int:
         if args.command == "backtest":
             return _backtest(args)
         if args.command in ("walkforward", "montecarlo", "sensitivity"):
             return _robustness(args)
         return _strategies()
-    except ToolkitError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+
+    return run_command(command, debug=args.debug)
 
 
 def _backtest(args: argparse.Namespace) -> int:

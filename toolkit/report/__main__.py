@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
+from toolkit._entry import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,18 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return {"run": _run, "schedule": _schedule, "export": _export, "alert-test": _alert_test}[
-            args.command
-        ](args)
-    except ToolkitError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    handler = {"run": _run, "schedule": _schedule, "export": _export, "alert-test": _alert_test}[
+        args.command
+    ]
+    return run_command(lambda: handler(args), debug=args.debug)
 
 
 def _run(args: argparse.Namespace) -> int:
