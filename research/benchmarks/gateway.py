@@ -107,7 +107,8 @@ def main() -> None:
             print(
                 f"{clients:>3} clients x {orders} orders: {len(ms) / wall:,.0f} orders/s, "
                 f"latency p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-                f"max {ms.max():.1f} ms; gateway CPU {cpu / wall:.0%} of a core; memory "
+                f"max {ms.max():.1f} ms; gateway CPU {cpu / wall:.0%} of a core, "
+                f"{cpu / len(ms) * 1e3:.2f} ms per order; memory "
                 f"{before:,.0f} MB before, {during:,.0f} MB at the end, {after:,.0f} MB after "
                 "the clients left"
             )

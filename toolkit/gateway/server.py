@@ -100,6 +100,8 @@ class GatewayState:
     ceiling_at: pd.Timestamp | None = None  # lockstep: the next release the clock stops at
     limits: Limits = field(default_factory=Limits)
     done_orders: deque[SimOrder] = field(default_factory=deque)  # oldest finished first
+    # children's order ids by (client id, parent id), in placing order
+    child_ids: dict[tuple[int, int], dict[int, None]] = field(default_factory=dict)
 
     def claim(self, client_id: int, session: Session) -> bool:
         """Register a client id; False when another live session holds it."""
@@ -316,13 +318,20 @@ class GatewayState:
         self.match_now(order)
 
     def children(self, order: SimOrder) -> list[SimOrder]:
-        return [
-            o
-            for o in self.book.orders.values()
-            if o.client_id == order.client_id
-            and o.parent_id == order.order_id
-            and o.status not in DONE
-        ]
+        """The working orders attached to ``order`` (from the index, not a scan of the book:
+        this runs on every fill and cancel)."""
+        out = []
+        for child_id in self.child_ids.get((order.client_id, order.order_id), ()):
+            o = self.book.orders.get((order.client_id, child_id))
+            if o is not None and o.parent_id == order.order_id and o.status not in DONE:
+                out.append(o)
+        return out
+
+    def add_order(self, order: SimOrder) -> None:
+        """Store a new or modified order (and index it under its parent)."""
+        self.book.orders[(order.client_id, order.order_id)] = order
+        if order.parent_id:
+            self.child_ids.setdefault((order.client_id, order.parent_id), {})[order.order_id] = None
 
     def after_fill(self, order: SimOrder) -> None:
         """Brackets and OCA: a filled parent releases its children; a filled child or OCA
@@ -545,6 +554,7 @@ class GatewayState:
                 current = self.book.orders.get(key)
                 if current is not None and current.status in DONE:
                     del self.book.orders[key]
+                    self.child_ids.pop(key, None)
                     gone.add(key)
             if gone:
                 self.book.fills = [

@@ -629,12 +629,11 @@ class Session(asyncio.Protocol):
         except OrderRejected as exc:
             self._reject(order_id, existing, exc, f)
             return
-        book = self.state.book
         if existing is not None:  # a modification keeps the fills so far
             order.filled, order.avg_price = existing.filled, existing.avg_price
             order.last_price = existing.last_price
         order.transmitted = transmit
-        book.orders[(self.client_id, order_id)] = order
+        self.state.add_order(order)
         self.state.order_ids[self.client_id] = max(
             self.state.order_ids.get(self.client_id, 0), order_id
         )
