@@ -11,14 +11,15 @@ documents it, and bounded where a well-behaved client never comes near.
   this time (clients do it in milliseconds), otherwise it is closed; ``max_sockets`` bounds
   sockets that are still handshaking or refused, so idle sockets cannot crowd out clients.
 * ``max_request_bytes``: the largest client message accepted. Real requests are small (a
-  placeOrder is about 1 KB; IB's own client library refuses frames of 16 MB - 1 byte,
-  ``MAX_MSG_LEN`` in its EReader); a longer length prefix closes the connection at once,
+  placeOrder is about 1 KB; IB's C++ client caps a message at ``MAX_MSG_LEN`` = 0xFFFFFF
+  bytes, 16 MB - 1, in CommonDefs.h); a longer length prefix closes the connection at once,
   before anything is buffered, and a frame left incomplete for ``partial_frame_seconds`` too.
 * Slow consumers: replies and streams to one client are queued on its own connection and
   never wait for it; a client whose queue stays above ``output_high_water`` for
   ``slow_consumer_seconds``, or exceeds ``max_output_bytes``, is disconnected with a logged
-  reason (like IB, which drops an API client that stops reading rather than let it hold the
-  others up). Its requests keep being served until then, so nothing it sent is lost.
+  reason. IB documents no figure for this; what matters, as at IB, is that one client that
+  stops reading never holds the others up. Its requests keep being served until then, so
+  nothing it sent is lost.
 * ``max_finished_orders``: finished orders (and their executions) kept for reconnect replay;
   the oldest beyond it are forgotten. Working orders are always kept.
 """
