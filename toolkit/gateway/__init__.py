@@ -11,7 +11,10 @@ modify, cancel (202), global cancel, rejections (200, 201, 110), executions and 
 reports, positions, and replay of orders and fills to a reconnecting client.
 Streams: keepUpToDate bar updates and reqMktData quotes (bid/ask from a spread model,
 last, volume, close; snapshots too). Brackets (parentId + transmit), OCA groups, partial
-fills under a participation limit (share of each bar's volume), DAY expiry and GTC work.
+fills under a participation limit (share of each bar's volume), DAY expiry, GTC, OPG (the
+next opening auction), IOC and FOK work; every order field is checked with IB's error codes.
+Resource limits (32 API clients, handshake time, request size, slow readers, finished orders
+kept) are in :mod:`toolkit.gateway.limits`.
 Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Tested with
 ib_async 2.1.0 and ib_insync 0.9.86. Real-time bars are 5-second bars derived from the
 replayed minutes with a path model (they add up to each minute exactly).
