@@ -106,6 +106,7 @@ class BrokerSync(SessionState):
         self.ib.orderStatusEvent += self._on_status
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnect
+        self.ib.positionEvent += self._on_position
 
     def _ref_of(self, trade: Trade | None, fill: Fill | None = None) -> str:
         if fill is not None and fill.execution.orderRef:
@@ -298,24 +299,66 @@ class BrokerSync(SessionState):
                 owner = self.ref_owner.get(jo.order_ref)
                 if owner is not None and got == 0 and jo.parent_ref is None:
                     self.sleeves[owner[0]].acted[owner[1]] = math.nan
-        broker = {
-            p.contract.symbol: float(p.position)
-            for p in self.ib.positions()
-            if not self.account or p.account == self.account
-        }
+        self._check_positions()
+
+    def _ours(self) -> dict[str, float]:
+        """Net shares per symbol over every strategy of the session."""
         ours: dict[str, float] = {}
         for s in self.sleeves.values():
             for sym, q in s.positions.items():
                 ours[sym] = ours.get(sym, 0.0) + q
-        for sym in sorted(set(ours) | set(broker)):
-            if sym in ours and abs(ours[sym] - broker.get(sym, 0.0)) > 1e-6:
+        return ours
+
+    def _check_positions(self) -> None:
+        """Compare the books with the broker's positions after a (re)connect. A symbol that
+        disagrees is halted (no new order until they agree) or, with ``[risk] on_mismatch =
+        "adopt"``, booked at the broker's quantity; either way journaled, shown and mailed."""
+        positions = [
+            p for p in self.ib.positions() if not self.account or p.account == self.account
+        ]
+        broker = {p.contract.symbol: float(p.position) for p in positions}
+        cost = {p.contract.symbol: float(p.avgCost) for p in positions}
+        ours = self._ours()
+        for sym in sorted(ours):
+            theirs = broker.get(sym, 0.0)
+            if abs(ours[sym] - theirs) <= 1e-6:
+                if self.halted.pop(sym, None) is not None:
+                    self.log(f"{sym}: positions agree again ({theirs:+g}); trading it resumes")
+                continue
+            said = f"{sym}: journal says {ours[sym]:+g} shares, broker says {theirs:+g}"
+            holders = [s for s in self.sleeves.values() if sym in s.positions]
+            if self.cfg.on_mismatch == "adopt" and len(holders) == 1:
+                book = holders[0]
+                price = book.closes.get(sym, math.nan)
+                if math.isnan(price) or price <= 0.0:  # no bar yet: the broker's cost
+                    price = cost.get(sym, 0.0)
+                book.apply_fill(sym, theirs - ours[sym], price)
+                self.halted.pop(sym, None)
                 self._guard(
-                    "reconcile",
-                    f"{sym}: journal says {ours[sym]:+g} shares, broker says "
-                    f"{broker.get(sym, 0.0):+g}; check the account before trading on",
-                    None,
+                    "position_mismatch",
+                    f"{said}; adopted the broker's {theirs:+g} (booked at {price:.2f}) "
+                    "([risk] on_mismatch = adopt)",
+                    book.label,
                     sym,
                 )
+                continue
+            why = f"{said}; no new orders for {sym} until they agree" + (
+                " (it is shared by several strategies, so it cannot be adopted)"
+                if self.cfg.on_mismatch == "adopt"
+                else ' (or restart with [risk] on_mismatch = "adopt")'
+            )
+            self.halted[sym] = why
+            self._guard("position_mismatch", why, None, sym)
+
+    def _on_position(self, position: Any) -> None:
+        """A halted symbol resumes once the broker's position agrees with the books."""
+        sym = position.contract.symbol
+        if sym not in self.halted or (self.account and position.account != self.account):
+            return
+        ours = self._ours().get(sym, 0.0)
+        if abs(ours - float(position.position)) <= 1e-6:
+            del self.halted[sym]
+            self.log(f"{sym}: positions agree again ({ours:+g}); trading it resumes")
 
     async def _completed_orders(self) -> dict[str, Trade] | None:
         """The broker's completed orders by orderRef (None: it did not answer in time)."""
@@ -443,6 +486,21 @@ class BrokerSync(SessionState):
         never after a stop request."""
         if self.stop_requested:
             self.log(f"not sent {spec.ref}: the session is stopping")
+            return
+        if spec.symbol in self.halted:  # e.g. a resend after a reconnect found a mismatch
+            for x in (spec, *legs):
+                self.j.record_order_status(
+                    x.ref,
+                    status="Cancelled",
+                    filled=0.0,
+                    remaining=x.quantity,
+                    avg_fill_price=0.0,
+                    message=f"not sent: {spec.symbol} is halted (position mismatch)",
+                )
+            owner = self.ref_owner.get(spec.ref)
+            if owner is not None:
+                self.sleeves[owner[0]].acted[owner[1]] = math.nan
+            self.log(f"not sent {spec.ref}: {self.halted[spec.symbol]}")
             return
         contract = self.contracts[spec.symbol]
         parent = self._ib_order(spec, transmit=not legs)

@@ -106,6 +106,9 @@ class SessionState:
         self.until: pd.Timestamp | None = None if until is None else _utc(until)
         self._alerted: set[str] = set()
         self._mail: AlertQueue | None = None
+        # symbols whose broker position disagrees with the journal ([risk] on_mismatch =
+        # "halt"): no order for them until the positions agree again; value: why
+        self.halted: dict[str, str] = {}
         self._statuses: dict[str, tuple[str, float]] = {}
         self.reconnects = 0
         self._handlers_installed = False

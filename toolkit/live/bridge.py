@@ -429,6 +429,15 @@ class LiveSession(BrokerSync, Rehearsal):
         flatten = sleeve.killed is not None
         if self.stopping or self.stop_requested:
             return None
+        if o.symbol in self.halted:
+            self._guard(
+                "position_mismatch",
+                f"{slot.label} {o.symbol}: order of {intent.quantity:+g} shares not sent; "
+                + self.halted[o.symbol],
+                slot.label,
+                o.symbol,
+            )
+            return None
         risk = slot.risk
         if (
             not flatten
@@ -540,6 +549,7 @@ class LiveSession(BrokerSync, Rehearsal):
             self.connected,
             self.broker_now,
             events=list(self.events)[-8:],
+            halted=dict(self.halted),
         )
         for label, s in self.sleeves.items():
             eq = s.equity()

@@ -23,6 +23,7 @@ from toolkit.risk import RiskLimits
 # account id decides (paper ids start with "D").
 LIVE_PORTS = frozenset({4001, 7496})
 PAPER_PORTS = frozenset({4002, 7497})
+MISMATCH_CHOICES = ("halt", "adopt")
 BAR_SIZES = ("1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour", "1 day")
 
 
@@ -85,6 +86,9 @@ class LiveConfig:
     risk: RiskLimits
     source: Path
     raw: dict[str, Any]
+    # [risk] on_mismatch: when the broker's position in a symbol is not the journal's after a
+    # (re)connect, "halt" that symbol (no new orders until they agree) or "adopt" the broker's
+    on_mismatch: str = "halt"
 
     @property
     def embedded(self) -> bool:
@@ -152,7 +156,14 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         dashboard=ses.get("dashboard", bool),
         max_backoff=ses.get("max_backoff", float, 30.0, low=0.1, high=3600.0),
     )
-    session_risk = parse_risk(path, raw.get("risk", {}))
+    risk_raw = raw.get("risk", {})
+    on_mismatch = "halt"
+    if isinstance(risk_raw, dict) and "on_mismatch" in risk_raw:
+        risk_raw = dict(risk_raw)
+        on_mismatch = _Section(
+            path, "risk", {"on_mismatch": risk_raw.pop("on_mismatch")}, ("on_mismatch",)
+        ).get("on_mismatch", str, "halt", choices=MISMATCH_CHOICES)
+    session_risk = parse_risk(path, risk_raw)
     entries = top.get("strategies", list, required=True)
     if not entries:
         raise ConfigError(f"{path}: [[strategies]] is empty; add at least one strategy.")
@@ -169,6 +180,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         risk=session_risk,
         source=path,
         raw=dict(raw),
+        on_mismatch=on_mismatch,
     )
 
 

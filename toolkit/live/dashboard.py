@@ -118,8 +118,14 @@ def render(v: SessionView) -> RenderableType:
         "-",
     )
     events = Text("\n".join(v.events[-8:]) or "no events yet")
+    parts: list[RenderableType] = [Panel(head)]
+    if v.halted:
+        halted = Text("\n".join(f"{sym}: {why}" for sym, why in sorted(v.halted.items())))
+        parts.append(
+            Panel(halted, title="HALTED: no new orders", title_align="left", style="bold red")
+        )
     return Group(
-        Panel(head),
+        *parts,
         pnl,
         positions,
         orders,

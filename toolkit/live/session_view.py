@@ -24,3 +24,4 @@ class SessionView:
     signals: list[dict[str, Any]] = field(default_factory=list)
     risk: list[dict[str, Any]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    halted: dict[str, str] = field(default_factory=dict)  # symbol -> why (position mismatch)
