@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, kill9, live, sweep
+from research.benchmarks import analysis, engine, gateway, kill9, live, sweep
 
 
 def main() -> None:
@@ -19,6 +19,8 @@ def main() -> None:
     analysis.main()
     print()
     live.main()
+    print()
+    gateway.main()
     print()
     kill9.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
