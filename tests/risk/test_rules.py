@@ -82,7 +82,12 @@ def test_a_trimmed_order_respects_every_limit(
         assert abs(new) * price <= max(max_position, abs(pos) * price) + 1e-6 or abs(new) <= abs(
             pos
         )
-        assert abs(d) * price <= max_order + 1e-6
+        if pos != 0 and (pos + delta) * pos < 0:  # a flip: the cover goes out in full
+            assert abs(d) >= abs(pos)
+            opening = pos + d
+        else:
+            opening = d
+        assert abs(opening) * price <= max_order + 1e-6  # only the opening part is capped
     else:
         assert d == delta and not fired
 
@@ -93,6 +98,9 @@ def test_kill_switch_by_hand() -> None:
     assert kill_switch(97_900, 100_000, 100_000, r) == "daily_loss"
     assert kill_switch(89_000, 100_000, 89_500, r) == "max_drawdown"
     assert kill_switch(1.0, 1e9, 1.0, _risk()) is None
+    # always on, whatever the limits: a wiped-out account stops for good
+    assert kill_switch(0.0, 1e5, 1e5, _risk()) == "equity_wiped_out"
+    assert kill_switch(-5.0, 1e5, 1e5, _risk()) == "equity_wiped_out"
 
 
 def _bars(close: list[float]) -> pd.DataFrame:

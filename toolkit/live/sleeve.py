@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from toolkit.engine._kernels import _buy_qty_nb
+from toolkit.engine.commissions import commission_nb
+from toolkit.engine.fills import slipped_nb
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
 from toolkit.risk.rules import check_order, desired_shares_nb, kill_switch
@@ -147,7 +150,7 @@ class Sleeve:
             raw = signals.get(sym, math.nan)
             self.signals[sym] = raw
             # the kill switch and equity <= 0 flatten whatever the signal (the engine's rule)
-            tgt = 0.0 if self.killed is not None or value <= 0.0 else raw
+            tgt = 0.0 if self.killed is not None else raw
             pos = self.positions[sym]
             held = pos + (working or {}).get(sym, 0.0)
             close = self.closes[sym]
@@ -183,8 +186,50 @@ class Sleeve:
                 sym, raw, close, want, pos, note, Intent(sym, allowed, tgt, close, tuple(fired))
             )
             (sells if allowed < 0 else buys).append(o)
+        buys = self._fit_buying_power(sells, buys, value, out)
         ordered = [*sells, *buys]
         return ordered + [o for sym, o in out.items()]
+
+    def _fit_buying_power(
+        self, sells: list[Outcome], buys: list[Outcome], value: float, out: dict[str, Outcome]
+    ) -> list[Outcome]:
+        """Trim buys to the engine's buying power (cash after the sells, plus
+        (max_leverage - 1) x equity) at the decision close, through the engine's own sizing
+        function: a cover is never trimmed, only the part that opens or adds a long."""
+        s = self.settings
+        cost = s.commission.vector()
+        slip = s.slippage_bps / 1e4
+        cash = self.cash
+        for o in sells:
+            assert o.intent is not None
+            px = float(slipped_nb(o.price, -1.0, slip))
+            q = o.intent.quantity
+            cash -= q * px + float(commission_nb(cost, q, px, 0.0))
+        kept: list[Outcome] = []
+        for o in buys:
+            intent = o.intent
+            assert intent is not None
+            px = float(slipped_nb(o.price, 1.0, slip))
+            budget = cash + (s.max_leverage - 1.0) * value
+            q = float(
+                _buy_qty_nb(
+                    intent.quantity, o.current_qty, px, budget, cost, 0.0, s.fractional
+                )
+            )
+            if q <= 0.0:
+                self.acted[o.symbol] = intent.target
+                out[o.symbol] = replace(o, note="blocked: buying power", intent=None)
+                continue
+            if q < intent.quantity:
+                guards = (*intent.guards, "buying_power")
+                o = replace(
+                    o,
+                    note="order trimmed: " + ", ".join(guards),
+                    intent=replace(intent, quantity=q, guards=guards),
+                )
+            cash -= q * px + float(commission_nb(cost, q, px, 0.0))
+            kept.append(o)
+        return kept
 
 
 def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[float, float, float]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from toolkit.live.journal import Journal, JournalError
 from toolkit.live.sleeve import book_fill
+from toolkit.risk.rules import KILL_NAMES
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def summarize(
         realized += booked
     unrealized = sum(q * (last_price.get(s, avg[s]) - avg[s]) for s, q in positions.items() if q)
     guards = journal.rows("guard_events", sid)
-    kills = [g for g in guards if g["guard"] in ("daily_loss", "max_drawdown")]
+    kills = [g for g in guards if g["guard"] in KILL_NAMES.values()]
     return SessionSummary(
         session_id=sid,
         mode=str(row["mode"]),

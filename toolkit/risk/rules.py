@@ -17,7 +17,7 @@ RISK_SIZE = 5
 # Bits of the "which guard trimmed this order" code.
 G_POSITION, G_ORDER, G_GROSS = 1, 2, 4
 # Kill-switch codes.
-K_NONE, K_DAILY_LOSS, K_DRAWDOWN = 0, 1, 2
+K_NONE, K_DAILY_LOSS, K_DRAWDOWN, K_WIPED_OUT = 0, 1, 2, 3
 
 
 @njit(cache=True)
@@ -65,20 +65,26 @@ def cap_order_nb(
         if not fractional:
             room = math.floor(room)
         new = room if new > 0 else -room
-    d = new - pos
+    # the order-notional limit caps only the part that opens exposure: a flip's cover of
+    # the old side always goes out in full, as a pure reduction does
+    cover = -pos if pos != 0.0 and new * pos <= 0.0 else 0.0
+    opening = new - pos - cover
     max_q = risk[MAX_ORDER] / price
-    if abs(d) > max_q:
+    if abs(opening) > max_q:
         code |= G_ORDER
         if not fractional:
             max_q = math.floor(max_q)
-        d = max_q if d > 0 else -max_q
-    return d, code
+        opening = max_q if opening > 0 else -max_q
+    return cover + opening, code
 
 
 @njit(cache=True)
 def kill_switch_nb(equity: float, peak: float, day_start: float, risk: np.ndarray) -> int:
-    """K_DAILY_LOSS when equity is more than ``daily_loss`` below the day's start,
-    K_DRAWDOWN when more than ``max_drawdown`` below its peak, else K_NONE."""
+    """K_WIPED_OUT when equity is <= 0 (always on: a wiped-out account is flattened and
+    never trades again), K_DAILY_LOSS when equity is more than ``daily_loss`` below the
+    day's start, K_DRAWDOWN when more than ``max_drawdown`` below its peak, else K_NONE."""
+    if equity <= 0.0:
+        return K_WIPED_OUT
     if day_start > 0.0 and equity < day_start * (1.0 - risk[DAILY_LOSS]):
         return K_DAILY_LOSS
     if peak > 0.0 and equity < peak * (1.0 - risk[MAX_DRAWDOWN]):
@@ -87,7 +93,11 @@ def kill_switch_nb(equity: float, peak: float, day_start: float, risk: np.ndarra
 
 
 GUARD_NAMES = {G_POSITION: "max_position", G_ORDER: "max_order", G_GROSS: "max_gross"}
-KILL_NAMES = {K_DAILY_LOSS: "daily_loss", K_DRAWDOWN: "max_drawdown"}
+KILL_NAMES = {
+    K_DAILY_LOSS: "daily_loss",
+    K_DRAWDOWN: "max_drawdown",
+    K_WIPED_OUT: "equity_wiped_out",
+}
 
 
 def guard_names(code: int) -> list[str]:
