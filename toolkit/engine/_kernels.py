@@ -1,5 +1,9 @@
 """Portfolio simulation kernel (numba). Arrays in, arrays out; see engine/__init__ for the rules.
 
+The rules of a bar are the shared step functions of :mod:`toolkit.engine._step`; this driver
+runs them over a whole history for every symbol and records orders, trades, equity and
+positions.
+
 Shapes: prices and targets are (n_bars, n_symbols) float64, C-contiguous; ``weights`` is
 (n_symbols,); ``cost`` is a Commission.vector(); ``month_id`` is (n_bars,) int64.
 """
@@ -9,157 +13,99 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from toolkit.engine.commissions import commission_nb
-from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
-from toolkit.risk.rules import MAX_GROSS, cap_order_nb, desired_shares_nb, kill_switch_nb
+from toolkit.engine._step import (
+    D_DONE,
+    D_WAIT,
+    LIMIT,
+    MARKET,
+    R_SIGNAL,
+    R_STOP_LOSS,
+    R_TAKE_PROFIT,
+    R_TRAILING,
+    S_AVG,
+    STATE_COLS,
+    STOP,
+    T_COMM,
+    T_DIR,
+    T_ENTRY_BAR,
+    T_ENTRY_PX,
+    T_EXIT_BAR,
+    T_EXIT_PX,
+    T_OPEN,
+    T_PNL,
+    T_QTY,
+    T_RET,
+    T_SYM,
+    TRADE_COLS,
+    buy_qty_nb,
+    decide_nb,
+    effective_target_nb,
+    entered_nb,
+    execute_nb,
+    exit_fill_nb,
+    open_trade_nb,
+    order_price_nb,
+    pending_fill_nb,
+    trail_peak_nb,
+)
+from toolkit.engine.fills import slipped_nb
+from toolkit.risk.rules import MAX_GROSS, kill_switch_nb
+
+__all__ = [
+    "LIMIT",
+    "MARKET",
+    "ORDER_COLS",
+    "R_SIGNAL",
+    "R_STOP_LOSS",
+    "R_TAKE_PROFIT",
+    "R_TRAILING",
+    "STOP",
+    "TRADE_COLS",
+    "T_COMM",
+    "T_DIR",
+    "T_ENTRY_BAR",
+    "T_ENTRY_PX",
+    "T_EXIT_BAR",
+    "T_EXIT_PX",
+    "T_OPEN",
+    "T_PNL",
+    "T_QTY",
+    "T_RET",
+    "T_SYM",
+    "simulate_nb",
+]
+
+# Kept under its old name for callers outside the engine (the live sleeve); new code imports
+# the step functions from toolkit.engine._step.
+_buy_qty_nb = buy_qty_nb
 
 # Order record columns.
 O_BAR, O_SYM, O_QTY, O_PRICE, O_COMM, O_REASON, O_REF, O_TYPE = range(8)
 ORDER_COLS = 8
-# Trade record columns.
-(
-    T_SYM,
-    T_DIR,
-    T_ENTRY_BAR,
-    T_EXIT_BAR,
-    T_QTY,
-    T_ENTRY_PX,
-    T_EXIT_PX,
-    T_PNL,
-    T_RET,
-    T_COMM,
-    T_OPEN,
-) = range(11)
-TRADE_COLS = 11
-# Order reasons and types.
-R_SIGNAL, R_STOP_LOSS, R_TAKE_PROFIT, R_TRAILING = 0, 1, 2, 3
-MARKET, LIMIT, STOP = 0, 1, 2
-# Per-symbol open-trade state columns.
-S_ENTRY_BAR, S_DIR, S_QTY_IN, S_VAL_IN, S_QTY_OUT, S_VAL_OUT, S_COMM, S_REALIZED, S_AVG = range(9)
-_EPS = 1e-9
 
 
 @njit(cache=True, inline="always")
-def _affordable_nb(
-    qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
-) -> float:
-    """Largest buy quantity <= ``qty`` whose value plus commission fits in ``budget``."""
-    if budget <= 0.0:
-        return 0.0
-    if qty * price + commission_nb(cost, qty, price, month_volume) <= budget:
-        return qty
-    if int(cost[0]) == 1 and cost[10] == 0.0:
-        q = budget / (price * (1.0 + cost[1]))  # proportional fee: closed form
-    else:
-        q = budget / price
-        for _ in range(4):  # fixed point: q = (budget - fee(q)) / price
-            q = max((budget - commission_nb(cost, q, price, month_volume)) / price, 0.0)
-    if not fractional:
-        q = np.floor(q)
-        while q > 0 and q * price + commission_nb(cost, q, price, month_volume) > budget:
-            q -= 1.0
-    return float(min(q, qty))
-
-
-@njit(cache=True, inline="always")
-def _buy_qty_nb(
-    qty: float,
-    pos: float,
-    price: float,
-    budget: float,
-    cost: np.ndarray,
-    month_volume: float,
-    fractional: bool,
-) -> float:
-    """Quantity of a buy of ``qty`` that fills: the part covering a short always fills (an
-    order that reduces exposure is never trimmed by cash); only the part that opens or adds
-    to a long must fit in ``budget`` after the cover is paid for."""
-    cover = min(qty, -pos) if pos < 0.0 else 0.0
-    extra = qty - cover
-    if extra <= 0.0:
-        return qty
-    if cover > 0.0:
-        budget -= cover * price + commission_nb(cost, cover, price, month_volume)
-    return cover + _affordable_nb(extra, price, budget, cost, month_volume, fractional)
-
-
-@njit(cache=True)
-def _book_fill_nb(
+def _record_order_nb(
+    orders: np.ndarray,
+    i: int,
+    bar: int,
     j: int,
     qty: float,
     price: float,
     comm: float,
-    bar: int,
     reason: int,
     ref: float,
     otype: int,
-    pos: np.ndarray,
-    state: np.ndarray,
-    orders: np.ndarray,
-    n_orders: int,
-    trades: np.ndarray,
-    n_trades: int,
-) -> int:
-    """Record an order and update position and open-trade bookkeeping; return n_trades."""
-    orders[n_orders, O_BAR] = bar
-    orders[n_orders, O_SYM] = j
-    orders[n_orders, O_QTY] = qty
-    orders[n_orders, O_PRICE] = price
-    orders[n_orders, O_COMM] = comm
-    orders[n_orders, O_REASON] = reason
-    orders[n_orders, O_REF] = ref
-    orders[n_orders, O_TYPE] = otype
-    remaining = qty
-    remaining_comm = comm
-    while abs(remaining) > 0.0:
-        p = pos[j]
-        if p == 0.0 or (p > 0) == (remaining > 0):
-            # open or add: the whole remainder goes in
-            if p == 0.0:
-                state[j, :] = 0.0
-                state[j, S_ENTRY_BAR] = bar
-                state[j, S_DIR] = 1.0 if remaining > 0 else -1.0
-            state[j, S_QTY_IN] += abs(remaining)
-            state[j, S_VAL_IN] += abs(remaining) * price
-            state[j, S_COMM] += remaining_comm
-            new_pos = p + remaining
-            state[j, S_AVG] = (abs(p) * state[j, S_AVG] + abs(remaining) * price) / abs(new_pos)
-            pos[j] = new_pos
-            remaining = 0.0
-        else:
-            # reduce, close, or flip: close up to |p| first
-            closing = min(abs(remaining), abs(p))
-            share = closing / abs(remaining)
-            c_part = remaining_comm * share
-            d = state[j, S_DIR]
-            state[j, S_QTY_OUT] += closing
-            state[j, S_VAL_OUT] += closing * price
-            state[j, S_COMM] += c_part
-            state[j, S_REALIZED] += d * (price - state[j, S_AVG]) * closing
-            remaining_comm -= c_part
-            step = closing if remaining > 0 else -closing
-            remaining -= step
-            new_pos = p + step
-            if abs(new_pos) <= _EPS * max(abs(p), 1.0):
-                new_pos = 0.0
-            pos[j] = new_pos
-            if new_pos == 0.0:
-                t = n_trades
-                trades[t, T_SYM] = j
-                trades[t, T_DIR] = d
-                trades[t, T_ENTRY_BAR] = state[j, S_ENTRY_BAR]
-                trades[t, T_EXIT_BAR] = bar
-                trades[t, T_QTY] = state[j, S_QTY_IN]
-                trades[t, T_ENTRY_PX] = state[j, S_VAL_IN] / state[j, S_QTY_IN]
-                trades[t, T_EXIT_PX] = state[j, S_VAL_OUT] / state[j, S_QTY_OUT]
-                trades[t, T_PNL] = state[j, S_REALIZED] - state[j, S_COMM]
-                trades[t, T_RET] = trades[t, T_PNL] / state[j, S_VAL_IN]
-                trades[t, T_COMM] = state[j, S_COMM]
-                trades[t, T_OPEN] = 0.0
-                n_trades += 1
-                if abs(remaining) <= _EPS * max(abs(qty), 1.0):
-                    remaining = 0.0
-    return n_trades
+) -> None:
+    rec = orders[i]
+    rec[O_BAR] = bar
+    rec[O_SYM] = j
+    rec[O_QTY] = qty
+    rec[O_PRICE] = price
+    rec[O_COMM] = comm
+    rec[O_REASON] = reason
+    rec[O_REF] = ref
+    rec[O_TYPE] = otype
 
 
 @njit(cache=True)
@@ -207,7 +153,7 @@ def simulate_nb(
     n_orders = 0
     n_trades = 0
     pos = np.zeros(m)
-    state = np.zeros((m, 9))
+    state = np.zeros((m, STATE_COLS))
     cash = init_cash
     acted = np.full(m, np.nan)  # last target the engine acted on
     pend_qty = np.zeros(m)  # order waiting for the next bar
@@ -235,62 +181,32 @@ def simulate_nb(
                 q = pend_qty[j]
                 if q == 0.0 or (phase == 0) != (q < 0):
                     continue
-                side = 1.0 if q > 0 else -1.0
-                if order_type == MARKET:
-                    px = slipped_nb(open_[b, j], side, slippage)
-                    ref = open_[b, j]
-                elif order_type == LIMIT:
-                    px = limit_fill_nb(side, pend_px[j], open_[b, j], high[b, j], low[b, j])
-                    ref = pend_px[j]
-                else:
-                    trig = stop_fill_nb(side, pend_px[j], open_[b, j], high[b, j], low[b, j])
-                    px = slipped_nb(trig, side, slippage)
-                    ref = pend_px[j]
+                px, ref = pending_fill_nb(
+                    order_type, q, pend_px[j], open_[b, j], high[b, j], low[b, j], slippage
+                )
                 pend_qty[j] = 0.0
                 if np.isnan(px):
                     continue  # unfilled limit/stop: cancelled; retried at this close
-                at_open = px == open_[b, j] or order_type == MARKET
+                budget = 0.0
                 if q > 0:
                     mark = cash
                     for k in range(m):
                         mark += pos[k] * open_[b, k]
-                    q = _buy_qty_nb(
-                        q,
-                        pos[j],
-                        px,
-                        cash + (max_leverage - 1.0) * mark,
-                        cost,
-                        month_vol,
-                        fractional,
-                    )
-                    if q <= 0.0:
-                        acted[j] = pend_target[j]
-                        continue
-                fee = commission_nb(cost, q, px, month_vol)
+                    budget = cash + (max_leverage - 1.0) * mark
                 before = pos[j]
-                cash -= q * px + fee
-                month_vol += abs(q)
-                n_trades = _book_fill_nb(
-                    j,
-                    q,
-                    px,
-                    fee,
-                    b,
-                    R_SIGNAL,
-                    ref,
-                    order_type,
-                    pos,
-                    state,
-                    orders,
-                    n_orders,
-                    trades,
-                    n_trades,
-                )
-                n_orders += 1
+                q, fee, cash, new_pos, month_vol, n_trades = execute_nb(
+                    state[j], before, cash, q, px, budget, cost, month_vol, fractional, b, j,
+                    trades, n_trades,
+                )  # fmt: skip
+                pos[j] = new_pos
                 acted[j] = pend_target[j]
-                if before == 0.0 or before * pos[j] < 0.0:  # new position: trail from here
+                if q == 0.0:
+                    continue
+                _record_order_nb(orders, n_orders, b, j, q, px, fee, R_SIGNAL, ref, order_type)
+                n_orders += 1
+                if entered_nb(before, pos[j]):  # new position: trail from here
                     peak[j] = px
-                fresh[j] = not at_open
+                fresh[j] = not (px == open_[b, j] or order_type == MARKET)
         # 2. protective exits through this bar's range
         if use_stops:
             for j in range(m):
@@ -298,59 +214,21 @@ def simulate_nb(
                 if p == 0.0 or fresh[j]:
                     continue
                 d = 1.0 if p > 0 else -1.0
-                avg = state[j, S_AVG]
-                stop_px = np.nan
-                reason = R_STOP_LOSS
-                if not np.isnan(stop_loss):
-                    stop_px = avg * (1.0 - d * stop_loss)
-                if not np.isnan(trailing_stop):
-                    trail = peak[j] * (1.0 - d * trailing_stop)
-                    if np.isnan(stop_px) or d * trail > d * stop_px:
-                        stop_px = trail
-                        reason = R_TRAILING
-                fill = np.nan
-                kind = STOP
-                if not np.isnan(stop_px):
-                    trig = stop_fill_nb(-d, stop_px, open_[b, j], high[b, j], low[b, j])
-                    if not np.isnan(trig):
-                        fill = slipped_nb(trig, -d, slippage)
-                if not np.isnan(take_profit):
-                    tp_px = avg * (1.0 + d * take_profit)
-                    tp = limit_fill_nb(-d, tp_px, open_[b, j], high[b, j], low[b, j])
-                    # a gap through the target at the open beats an intrabar stop; otherwise
-                    # when both are inside the range the stop is assumed hit first
-                    if not np.isnan(tp) and (
-                        np.isnan(fill) or (tp == open_[b, j] and fill != open_[b, j])
-                    ):
-                        fill = tp
-                        reason = R_TAKE_PROFIT
-                        kind = LIMIT
-                        stop_px = tp_px
-                if not np.isnan(fill):
-                    q = -p
-                    fee = commission_nb(cost, q, fill, month_vol)
-                    cash -= q * fill + fee
-                    month_vol += abs(q)
-                    n_trades = _book_fill_nb(
-                        j,
-                        q,
-                        fill,
-                        fee,
-                        b,
-                        reason,
-                        stop_px,
-                        kind,
-                        pos,
-                        state,
-                        orders,
-                        n_orders,
-                        trades,
-                        n_trades,
-                    )
-                    n_orders += 1
-                    pend_qty[j] = 0.0
-                else:
-                    peak[j] = max(peak[j], high[b, j]) if d > 0 else min(peak[j], low[b, j])
+                fill, reason, kind, ref = exit_fill_nb(
+                    d, state[j, S_AVG], peak[j], stop_loss, take_profit, trailing_stop,
+                    open_[b, j], high[b, j], low[b, j], slippage,
+                )  # fmt: skip
+                if np.isnan(fill):
+                    peak[j] = trail_peak_nb(d, peak[j], high[b, j], low[b, j])
+                    continue
+                q, fee, cash, new_pos, month_vol, n_trades = execute_nb(
+                    state[j], p, cash, -p, fill, 0.0, cost, month_vol, fractional, b, j,
+                    trades, n_trades,
+                )  # fmt: skip
+                pos[j] = new_pos
+                _record_order_nb(orders, n_orders, b, j, q, fill, fee, reason, ref, kind)
+                n_orders += 1
+                pend_qty[j] = 0.0
         # 3. at the close: mark to market and turn targets into orders
         value = cash
         for j in range(m):
@@ -365,27 +243,21 @@ def simulate_nb(
             for j in range(m):
                 # the kill switch and a wiped-out account (equity <= 0 at the close) both
                 # flatten: the target is 0 whatever the signal says, even when it is NaN
-                tgt = 0.0 if killed or value <= 0.0 else target[b, j]
-                if np.isnan(tgt):
-                    continue
-                tgt = min(max(tgt, -max_leverage), max_leverage)
-                if not rebalance_always and tgt == acted[j]:
+                tgt = effective_target_nb(target[b, j], killed or value <= 0.0, max_leverage)
+                if np.isnan(tgt) or (not rebalance_always and tgt == acted[j]):
                     continue
                 c = close[b, j]
-                want = desired_shares_nb(tgt, weights[j], value, c, fractional)
-                delta = want - pos[j]
-                if abs(delta) <= _EPS * max(abs(pos[j]), 1.0):
-                    acted[j] = tgt
-                    continue
-                if tgt != 0.0 and band > 0.0 and abs(delta) * c < band * value:
-                    continue
                 gross_other = 0.0
                 if use_gross:
                     for k in range(m):
                         if k != j:
                             gross_other += abs(pos[k]) * close[b, k]
-                delta, _ = cap_order_nb(delta, pos[j], c, value, gross_other, risk, fractional)
-                if delta == 0.0:
+                what, delta = decide_nb(
+                    tgt, weights[j], value, c, pos[j], band, gross_other, risk, fractional
+                )
+                if what == D_WAIT:
+                    continue
+                if what == D_DONE:
                     acted[j] = tgt
                     continue
                 if (phase == 0) != (delta < 0):
@@ -394,49 +266,21 @@ def simulate_nb(
                 if next_open or order_type != MARKET:
                     pend_qty[j] = delta
                     pend_target[j] = tgt
-                    if order_type == LIMIT:
-                        pend_px[j] = c * (1.0 - side * order_offset)
-                    elif order_type == STOP:
-                        pend_px[j] = c * (1.0 + side * order_offset)
+                    pend_px[j] = order_price_nb(order_type, side, c, order_offset)
                     continue
                 px = slipped_nb(c, side, slippage)
-                q = delta
-                if q > 0:
-                    q = _buy_qty_nb(
-                        q,
-                        pos[j],
-                        px,
-                        cash + (max_leverage - 1.0) * value,
-                        cost,
-                        month_vol,
-                        fractional,
-                    )
-                    if q <= 0.0:
-                        acted[j] = tgt
-                        continue
-                fee = commission_nb(cost, q, px, month_vol)
                 before = pos[j]
-                cash -= q * px + fee
-                month_vol += abs(q)
-                n_trades = _book_fill_nb(
-                    j,
-                    q,
-                    px,
-                    fee,
-                    b,
-                    R_SIGNAL,
-                    c,
-                    MARKET,
-                    pos,
-                    state,
-                    orders,
-                    n_orders,
-                    trades,
-                    n_trades,
-                )
-                n_orders += 1
+                q, fee, cash, new_pos, month_vol, n_trades = execute_nb(
+                    state[j], before, cash, delta, px, cash + (max_leverage - 1.0) * value,
+                    cost, month_vol, fractional, b, j, trades, n_trades,
+                )  # fmt: skip
+                pos[j] = new_pos
                 acted[j] = tgt
-                if before == 0.0 or before * pos[j] < 0.0:
+                if q == 0.0:
+                    continue
+                _record_order_nb(orders, n_orders, b, j, q, px, fee, R_SIGNAL, c, MARKET)
+                n_orders += 1
+                if entered_nb(before, pos[j]):
                     peak[j] = px
         v = cash
         for j in range(m):
@@ -447,20 +291,6 @@ def simulate_nb(
     # open trades at the end, marked at the last close
     for j in range(m):
         if pos[j] != 0.0 and n > 0:
-            t = n_trades
-            last = close[n - 1, j]
-            d = state[j, S_DIR]
-            unreal = d * (last - state[j, S_AVG]) * abs(pos[j])
-            trades[t, T_SYM] = j
-            trades[t, T_DIR] = d
-            trades[t, T_ENTRY_BAR] = state[j, S_ENTRY_BAR]
-            trades[t, T_EXIT_BAR] = n - 1
-            trades[t, T_QTY] = state[j, S_QTY_IN]
-            trades[t, T_ENTRY_PX] = state[j, S_VAL_IN] / state[j, S_QTY_IN]
-            trades[t, T_EXIT_PX] = last
-            trades[t, T_PNL] = state[j, S_REALIZED] + unreal - state[j, S_COMM]
-            trades[t, T_RET] = trades[t, T_PNL] / state[j, S_VAL_IN]
-            trades[t, T_COMM] = state[j, S_COMM]
-            trades[t, T_OPEN] = 1.0
+            open_trade_nb(state[j], pos[j], j, n - 1, close[n - 1, j], trades[n_trades])
             n_trades += 1
     return equity, cash_out, positions, orders[:n_orders].copy(), trades[:n_trades].copy()

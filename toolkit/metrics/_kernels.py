@@ -77,3 +77,63 @@ def max_drawdown_nb(returns: np.ndarray) -> float:
         if dd < worst:
             worst = dd
     return worst
+
+
+# Streaming forms of the same statistics, for kernels that fold equity bar by bar instead of
+# keeping a returns array (the sweep). Same definitions as above; only the summation order
+# differs (one pass of sums instead of mean-then-deviations), well inside 1e-9.
+
+
+@njit(cache=True, inline="always")
+def fold_return_nb(
+    equity: float, prev: float, s1: float, s2: float, down: float
+) -> tuple[float, float, float]:
+    """Add the bar return r = equity / prev - 1 to the running sums of r, r^2 and
+    min(r, 0)^2 (Sharpe and Sortino need nothing else)."""
+    r = equity / prev - 1.0
+    neg = min(r, 0.0)  # branch-free: the sign of a return is unpredictable
+    return s1 + r, s2 + r * r, down + neg * neg
+
+
+@njit(cache=True, inline="always")
+def fold_drawdown_nb(equity: float, top: float, worst: float) -> tuple[float, float]:
+    """Running peak of equity and the deepest equity / peak - 1 so far (<= 0); the division
+    is done only when ``equity`` may be a new low relative to the peak (a rare, predictable
+    branch; the new-peak test is a branch-free max)."""
+    top = max(top, equity)
+    if equity < top * (1.0 + worst) * (1.0 + 1e-12):
+        dd = equity / top - 1.0
+        if dd < worst:
+            worst = dd
+    return top, worst
+
+
+@njit(cache=True)
+def cagr_from_wealth_nb(wealth: float, n: int, periods: float) -> float:
+    """CAGR from final wealth (start = 1) over ``n`` periods, as :func:`cagr_nb`."""
+    if n == 0 or wealth < 0.0:
+        return np.nan
+    return float(wealth ** (periods / n) - 1.0)
+
+
+@njit(cache=True)
+def sharpe_from_sums_nb(s1: float, s2: float, n: int, periods: float) -> float:
+    """:func:`sharpe_nb` from sum(r) and sum(r^2): var = (s2 - s1 x mean) / (n - 1)."""
+    if n < 2:
+        return np.nan
+    mean = s1 / n
+    var = (s2 - s1 * mean) / (n - 1)
+    if not var > 0.0:
+        return np.nan
+    return float(mean / np.sqrt(var) * np.sqrt(periods))
+
+
+@njit(cache=True)
+def sortino_from_sums_nb(s1: float, down: float, n: int, periods: float) -> float:
+    """:func:`sortino_nb` from sum(r) and sum(min(r, 0)^2)."""
+    if n == 0:
+        return np.nan
+    downside = np.sqrt(down / n)
+    if downside == 0.0:
+        return np.nan
+    return float(s1 / n / downside * np.sqrt(periods))

@@ -1,25 +1,49 @@
 """Sweep kernels (numba): many parameter sets x one symbol, metrics only, in parallel threads.
 
-``simulate_metrics_nb`` is the engine's simulation specialised to one symbol at full weight,
-keeping no per-bar arrays: it applies the same rules in the same order as
-``toolkit.engine._kernels.simulate_nb`` through the same helpers (fills, commissions,
-affordable size, trade booking) and folds equity into running metric sums. tests/sweep
-checks it equals the engine row by row. Memory is O(bars) per thread for any grid size.
+Both simulation drivers here call the engine's step functions (:mod:`toolkit.engine._step`:
+fills, sizing, the risk rulebook, booking) and fold equity into the metric sums of
+:mod:`toolkit.metrics._kernels`; they keep no per-bar arrays, so memory is O(bars) per thread
+for any grid size. tests/sweep checks every row equals the engine's.
+
+* :func:`simulate_metrics_nb` runs every bar (what stops and limit/stop orders need).
+* :func:`simulate_events_nb` is the fast path for market orders without stops, rebalancing
+  on change and no kill switch: it works only where something happens. Between events
+  (a changed target, a pending order) a flat position's equity is constant (returns 0) and
+  a held one's is ``cash + shares x close``, so a quiet stretch costs one comparison per bar
+  flat and one return fold per bar held. Its rows equal the per-bar driver's.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import literally, njit, prange  # type: ignore[attr-defined]
+from numba import njit, prange
 
-from toolkit.engine._kernels import (
-    LIMIT,
+from toolkit.engine._step import (
+    D_DONE,
+    D_ORDER,
     MARKET,
-    STOP,
-    _buy_qty_nb,
+    S_AVG,
+    STATE_COLS,
+    T_PNL,
+    TRADE_COLS,
+    decide_nb,
+    effective_target_nb,
+    entered_nb,
+    execute_nb,
+    exit_fill_nb,
+    order_price_nb,
+    pending_fill_nb,
+    trail_peak_nb,
 )
-from toolkit.engine.commissions import commission_nb
-from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
+from toolkit.engine.fills import slipped_nb
+from toolkit.metrics._kernels import (
+    cagr_from_wealth_nb,
+    fold_drawdown_nb,
+    fold_return_nb,
+    sharpe_from_sums_nb,
+    sortino_from_sums_nb,
+)
+from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN, RISK_SIZE, kill_switch_nb
 from toolkit.strategies._dispatch import rule_nb
 
 # Output columns, in order.
@@ -36,81 +60,70 @@ METRICS = (
     "final_equity",
 )
 N_METRICS = len(METRICS)
-_EPS = 1e-9
+# Running totals of one simulation (a float64 row; touched at fills and at the end).
+A_FEES, A_TRADES, A_WINS, A_MONTH_VOL, A_MONTH = range(5)
+ACC_SIZE = 5
 
 
-@njit(cache=True)
-def _track_fill_nb(
+@njit(cache=True, inline="always")
+def _execute_nb(
+    st: np.ndarray,
+    acc: np.ndarray,
+    scratch: np.ndarray,
     pos: float,
-    avg: float,
-    direction: float,
-    realized: float,
-    comm: float,
-    q: float,
-    px: float,
-    fee: float,
-) -> tuple[float, float, float, float, float, int, int]:
-    """Average-cost round-trip bookkeeping of one fill, on scalars.
-
-    The arithmetic of the engine's ``_book_fill_nb`` (a flip closes the trade and opens a
-    new one, commission split by quantity) without its order and trade records. Returns
-    (pos, avg, direction, realized, comm, trades closed, winning trades closed).
-    """
-    closed = 0
-    won = 0
-    remaining = q
-    remaining_fee = fee
-    while abs(remaining) > 0.0:
-        if pos == 0.0 or (pos > 0) == (remaining > 0):
-            if pos == 0.0:
-                direction = 1.0 if remaining > 0 else -1.0
-                realized = 0.0
-                comm = 0.0
-                avg = 0.0
-            comm += remaining_fee
-            new_pos = pos + remaining
-            avg = (abs(pos) * avg + abs(remaining) * px) / abs(new_pos)
-            pos = new_pos
-            remaining = 0.0
-        else:
-            closing = min(abs(remaining), abs(pos))
-            part = remaining_fee * (closing / abs(remaining))
-            comm += part
-            realized += direction * (px - avg) * closing
-            remaining_fee -= part
-            step = closing if remaining > 0 else -closing
-            remaining -= step
-            new_pos = pos + step
-            if abs(new_pos) <= _EPS * max(abs(pos), 1.0):
-                new_pos = 0.0
-            pos = new_pos
-            if new_pos == 0.0:
-                closed += 1
-                if realized - comm > 0.0:
-                    won += 1
-                if abs(remaining) <= _EPS * max(abs(q), 1.0):
-                    remaining = 0.0
-    return pos, avg, direction, realized, comm, closed, won
-
-
-# Event bookkeeping of one simulation (touched only when an order fills).
-B_AVG, B_DIR, B_REALIZED, B_COMM, B_FEES, B_MONTH_VOL, B_TRADES, B_WINS = range(8)
+    cash: float,
+    qty: float,
+    price: float,
+    budget: float,
+    cost: np.ndarray,
+    fractional: bool,
+    bar: int,
+    month: int,
+) -> tuple[float, float, float]:
+    """The engine's :func:`execute_nb`, with the monthly volume reset at the fill (it only
+    matters at fills) and the trade closed, if any, counted instead of recorded.
+    Returns (filled qty, cash, pos)."""
+    if acc[A_MONTH] != month:
+        acc[A_MONTH] = month
+        acc[A_MONTH_VOL] = 0.0
+    q, fee, cash, pos, acc[A_MONTH_VOL], closed = execute_nb(
+        st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar, 0,
+        scratch, 0,
+    )  # fmt: skip
+    acc[A_FEES] += fee
+    if closed > 0:
+        acc[A_TRADES] += 1.0
+        if scratch[0, T_PNL] > 0.0:
+            acc[A_WINS] += 1.0
+    return q, cash, pos
 
 
 @njit(cache=True)
-def _fill_nb(
-    book: np.ndarray, cost: np.ndarray, q: float, px: float, cash: float, pos: float
-) -> tuple[float, float]:
-    """Fill ``q`` at ``px``: pay price and commission, book the trade; return (cash, pos)."""
-    fee = commission_nb(cost, q, px, book[B_MONTH_VOL])
-    book[B_FEES] += fee
-    book[B_MONTH_VOL] += abs(q)
-    pos, book[B_AVG], book[B_DIR], book[B_REALIZED], book[B_COMM], closed, won = _track_fill_nb(
-        pos, book[B_AVG], book[B_DIR], book[B_REALIZED], book[B_COMM], q, px, fee
-    )
-    book[B_TRADES] += closed
-    book[B_WINS] += won
-    return cash - (q * px + fee), pos
+def _finish_nb(
+    out: np.ndarray,
+    acc: np.ndarray,
+    init_cash: float,
+    final: float,
+    n: int,
+    s1: float,
+    s2: float,
+    down: float,
+    mdd: float,
+    invested: int,
+    periods: float,
+) -> None:
+    """METRICS of one run from its running sums (formulas of toolkit.metrics)."""
+    wealth = final / init_cash
+    out[0] = wealth - 1.0
+    out[1] = cagr_from_wealth_nb(wealth, n, periods)
+    out[2] = sharpe_from_sums_nb(s1, s2, n, periods)
+    out[3] = sortino_from_sums_nb(s1, down, n, periods)
+    out[4] = mdd
+    out[5] = acc[A_TRADES]
+    out[6] = acc[A_WINS] / acc[A_TRADES] if acc[A_TRADES] > 0 else np.nan
+    out[7] = invested / n if n > 0 else np.nan
+    out[8] = acc[A_FEES]
+    out[9] = final
 
 
 @njit(cache=True)
@@ -122,6 +135,7 @@ def simulate_metrics_nb(
     target: np.ndarray,
     cost: np.ndarray,
     month_id: np.ndarray,
+    day_id: np.ndarray,
     init_cash: float,
     next_open: bool,
     order_type: int,
@@ -134,26 +148,36 @@ def simulate_metrics_nb(
     band: float,
     max_leverage: float,
     fractional: bool,
+    risk: np.ndarray,
     periods: float,
-    use_stops: bool,
-    tiered: bool,
+    st: np.ndarray,
+    acc: np.ndarray,
+    scratch: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """One symbol, one target path -> METRICS written into ``out`` (no per-bar storage).
+    """One symbol at full weight, one target path, every bar -> METRICS into ``out``.
 
-    The rules and their order are those of the engine kernel for one symbol at full weight;
-    only the bookkeeping differs (running sums instead of records).
+    The engine kernel's bar (toolkit.engine._kernels.simulate_nb) for one symbol: the same
+    step functions in the same order; only the bookkeeping differs (running sums instead of
+    records). ``st`` (STATE_COLS,), ``acc`` (ACC_SIZE,) and ``scratch`` (1, TRADE_COLS) are
+    work rows, overwritten.
     """
     n = close.shape[0]
     cash = init_cash
     pos = 0.0
-    book = np.zeros(8)
+    st[:] = 0.0
+    acc[:] = 0.0
+    acc[A_MONTH] = month_id[0]
     acted = np.nan
     pend_qty = 0.0
     pend_px = np.nan
     pend_target = 0.0
     peak = 0.0
-    month = month_id[0] if n > 0 else 0
+    use_stops = not (np.isnan(stop_loss) and np.isnan(take_profit) and np.isnan(trailing_stop))
+    killed = False
+    peak_equity = init_cash
+    day_start = init_cash
+    day = day_id[0]
     prev = init_cash
     s1 = 0.0
     s2 = 0.0
@@ -161,157 +185,205 @@ def simulate_metrics_nb(
     top = init_cash
     mdd = 0.0
     invested = 0
-    last_raw = np.nan
-    last_clamped = np.nan
     for b in range(n):
-        if tiered and month_id[b] != month:
-            month = month_id[b]
-            book[B_MONTH_VOL] = 0.0
         fresh = False
         # 1. the order placed at the previous close works through this bar
         if pend_qty != 0.0:
             q = pend_qty
-            side = 1.0 if q > 0 else -1.0
-            if order_type == MARKET:
-                px = slipped_nb(open_[b], side, slippage)
-            elif order_type == LIMIT:
-                px = limit_fill_nb(side, pend_px, open_[b], high[b], low[b])
-            else:
-                px = slipped_nb(
-                    stop_fill_nb(side, pend_px, open_[b], high[b], low[b]), side, slippage
-                )
+            px, _ = pending_fill_nb(order_type, q, pend_px, open_[b], high[b], low[b], slippage)
             pend_qty = 0.0
             if not np.isnan(px):
-                at_open = px == open_[b] or order_type == MARKET
-                if q > 0:
-                    mark = cash + pos * open_[b]
-                    q = _buy_qty_nb(
-                        q,
-                        pos,
-                        px,
-                        cash + (max_leverage - 1.0) * mark,
-                        cost,
-                        book[B_MONTH_VOL],
-                        fractional,
-                    )
+                budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
+                before = pos
+                q, cash, pos = _execute_nb(
+                    st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
+                )
                 if q != 0.0:
-                    before = pos
-                    cash, pos = _fill_nb(book, cost, q, px, cash, pos)
-                    if before == 0.0 or before * pos < 0.0:
+                    if entered_nb(before, pos):
                         peak = px
-                    fresh = not at_open
+                    fresh = not (px == open_[b] or order_type == MARKET)
                 acted = pend_target
         # 2. protective exits
         if use_stops and pos != 0.0 and not fresh:
             d = 1.0 if pos > 0 else -1.0
-            stop_px = np.nan
-            if not np.isnan(stop_loss):
-                stop_px = book[B_AVG] * (1.0 - d * stop_loss)
-            if not np.isnan(trailing_stop):
-                trail = peak * (1.0 - d * trailing_stop)
-                if np.isnan(stop_px) or d * trail > d * stop_px:
-                    stop_px = trail
-            fill = np.nan
-            if not np.isnan(stop_px):
-                trig = stop_fill_nb(-d, stop_px, open_[b], high[b], low[b])
-                if not np.isnan(trig):
-                    fill = slipped_nb(trig, -d, slippage)
-            if not np.isnan(take_profit):
-                tp_px = book[B_AVG] * (1.0 + d * take_profit)
-                tp = limit_fill_nb(-d, tp_px, open_[b], high[b], low[b])
-                if not np.isnan(tp) and (np.isnan(fill) or (tp == open_[b] and fill != open_[b])):
-                    fill = tp
-            if not np.isnan(fill):
-                q = -pos
-                cash, pos = _fill_nb(book, cost, q, fill, cash, pos)
-                pend_qty = 0.0
-            elif d > 0:
-                peak = max(peak, high[b])
+            fill, _, _, _ = exit_fill_nb(
+                d, st[S_AVG], peak, stop_loss, take_profit, trailing_stop,
+                open_[b], high[b], low[b], slippage,
+            )  # fmt: skip
+            if np.isnan(fill):
+                peak = trail_peak_nb(d, peak, high[b], low[b])
             else:
-                peak = min(peak, low[b])
+                _, cash, pos = _execute_nb(
+                    st, acc, scratch, pos, cash, -pos, fill, 0.0, cost, fractional, b, month_id[b]
+                )
+                pend_qty = 0.0
         # 3. at the close: the target becomes an order
         c = close[b]
-        tgt = target[b]
         value = cash + pos * c
-        # skip the decision only when the raw target is unchanged and was already acted on
-        # (an order skipped by the band or an unfilled limit/stop is retried, as in the
-        # engine); equity <= 0 forces the target to 0 (even a NaN one) and is always re-decided
-        if value <= 0.0 or (
-            not np.isnan(tgt)
-            and (rebalance_always or tgt != last_raw or last_clamped != acted)
-        ):
-            last_raw = tgt
-            tgt = min(max(tgt, -max_leverage), max_leverage)
-            last_clamped = tgt
-            if value <= 0.0:
-                tgt = 0.0
-            if rebalance_always or tgt != acted:
-                want = tgt * value / c
-                if not fractional:
-                    want = np.trunc(want)
-                delta = want - pos
-                if abs(delta) <= _EPS * max(abs(pos), 1.0):
+        if day_id[b] != day:
+            day = day_id[b]
+            day_start = prev
+        peak_equity = max(peak_equity, value)
+        if not killed and kill_switch_nb(value, peak_equity, day_start, risk) != 0:
+            killed = True
+        tgt = effective_target_nb(target[b], killed or value <= 0.0, max_leverage)
+        if not np.isnan(tgt) and (rebalance_always or tgt != acted):
+            what, delta = decide_nb(tgt, 1.0, value, c, pos, band, 0.0, risk, fractional)
+            if what == D_DONE:
+                acted = tgt
+            elif what == D_ORDER:
+                side = 1.0 if delta > 0 else -1.0
+                if next_open or order_type != MARKET:
+                    pend_qty = delta
+                    pend_target = tgt
+                    pend_px = order_price_nb(order_type, side, c, order_offset)
+                else:
+                    px = slipped_nb(c, side, slippage)
+                    before = pos
+                    budget = cash + (max_leverage - 1.0) * value
+                    q, cash, pos = _execute_nb(
+                        st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
+                        month_id[b],
+                    )  # fmt: skip
+                    if q != 0.0 and entered_nb(before, pos):
+                        peak = px
                     acted = tgt
-                elif not (tgt != 0.0 and band > 0.0 and abs(delta) * c < band * value):
-                    side = 1.0 if delta > 0 else -1.0
-                    if next_open or order_type != MARKET:
-                        pend_qty = delta
-                        pend_target = tgt
-                        if order_type == LIMIT:
-                            pend_px = c * (1.0 - side * order_offset)
-                        elif order_type == STOP:
-                            pend_px = c * (1.0 + side * order_offset)
-                    else:
-                        px = slipped_nb(c, side, slippage)
-                        q = delta
-                        if q > 0:
-                            q = _buy_qty_nb(
-                                q,
-                                pos,
-                                px,
-                                cash + (max_leverage - 1.0) * value,
-                                cost,
-                                book[B_MONTH_VOL],
-                                fractional,
-                            )
-                        if q != 0.0:
-                            before = pos
-                            cash, pos = _fill_nb(book, cost, q, px, cash, pos)
-                            if before == 0.0 or before * pos < 0.0:
-                                peak = px
-                        acted = tgt
-        # mark to market and fold into the metric sums (unchanged equity: r = 0, skip)
+        # mark to market and fold into the metric sums
         eq = cash + pos * c
         if pos != 0.0:
             invested += 1
-        if eq != prev:
-            r = eq / prev - 1.0
-            s1 += r
-            s2 += r * r
-            if r < 0.0:
-                down += r * r
-            if eq > top:
-                top = eq
-            elif eq < top * (1.0 + mdd) * (1.0 + 1e-12):
-                dd = eq / top - 1.0
-                if dd < mdd:
-                    mdd = dd
-            prev = eq
-    total = prev / init_cash - 1.0
-    out[0] = total
-    out[1] = (total + 1.0) ** (periods / n) - 1.0 if n > 0 and total > -1.0 else np.nan
-    mean = s1 / n if n > 0 else np.nan
-    var = (s2 - s1 * mean) / (n - 1) if n > 1 else np.nan
-    out[2] = mean / np.sqrt(var) * np.sqrt(periods) if n > 1 and var > 0.0 else np.nan
-    dsd = np.sqrt(down / n) if n > 0 else 0.0
-    out[3] = mean / dsd * np.sqrt(periods) if dsd > 0.0 else np.nan
-    out[4] = mdd
-    n_trades = book[B_TRADES]
-    out[5] = n_trades
-    out[6] = book[B_WINS] / n_trades if n_trades > 0 else np.nan
-    out[7] = invested / n if n > 0 else np.nan
-    out[8] = book[B_FEES]
-    out[9] = prev
+        s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
+        top, mdd = fold_drawdown_nb(eq, top, mdd)
+        prev = eq
+    _finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, periods)
+
+
+@njit(cache=True)
+def simulate_events_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    target: np.ndarray,
+    cost: np.ndarray,
+    month_id: np.ndarray,
+    init_cash: float,
+    next_open: bool,
+    slippage: float,
+    band: float,
+    max_leverage: float,
+    fractional: bool,
+    risk: np.ndarray,
+    periods: float,
+    st: np.ndarray,
+    acc: np.ndarray,
+    scratch: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """:func:`simulate_metrics_nb` for market orders, no stops, ``on_change`` rebalancing and
+    no kill switch, visiting per bar only what can change there.
+
+    A bar is quiet when no order is pending, the target is unchanged (or NaN) and already
+    acted on, and equity stays above zero: then the step would do nothing, so a flat stretch
+    is skipped by comparing targets and a held one folds ``cash + pos x close`` per bar.
+    Every other bar runs the step functions exactly as the per-bar driver does.
+    """
+    n = close.shape[0]
+    cash = init_cash
+    pos = 0.0
+    st[:] = 0.0
+    acc[:] = 0.0
+    acc[A_MONTH] = month_id[0]
+    acted = np.nan
+    pend_qty = 0.0
+    pend_target = 0.0
+    quiet = np.nan  # the raw target a quiet bar may repeat (NaN: none is quiet)
+    killed = False
+    prev = init_cash
+    s1 = 0.0
+    s2 = 0.0
+    down = 0.0
+    top = init_cash
+    mdd = 0.0
+    invested = 0
+    b = 0
+    while b < n:
+        # an event bar: 1. the pending market order fills at the open
+        if pend_qty != 0.0:
+            q = pend_qty
+            px, _ = pending_fill_nb(MARKET, q, np.nan, open_[b], open_[b], open_[b], slippage)
+            pend_qty = 0.0
+            budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
+            q, cash, pos = _execute_nb(
+                st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
+            )
+            acted = pend_target
+        # 3. at the close the target becomes an order
+        c = close[b]
+        raw = target[b]
+        value = cash + pos * c
+        # with the loss limits off only a wiped-out account can trip the switch (as in the
+        # engine, where the day's start and the peak then never matter)
+        if not killed and kill_switch_nb(value, init_cash, init_cash, risk) != 0:
+            killed = True
+        tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
+        if not np.isnan(tgt) and tgt != acted:
+            what, delta = decide_nb(tgt, 1.0, value, c, pos, band, 0.0, risk, fractional)
+            if what == D_DONE:
+                acted = tgt
+            elif what == D_ORDER:
+                if next_open:
+                    pend_qty = delta
+                    pend_target = tgt
+                else:
+                    px = slipped_nb(c, 1.0 if delta > 0 else -1.0, slippage)
+                    budget = cash + (max_leverage - 1.0) * value
+                    q, cash, pos = _execute_nb(
+                        st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
+                        month_id[b],
+                    )  # fmt: skip
+                    acted = tgt
+        eq = cash + pos * c
+        if pos != 0.0:
+            invested += 1
+        s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
+        top, mdd = fold_drawdown_nb(eq, top, mdd)
+        prev = eq
+        b += 1
+        # the quiet stretch that follows
+        if not np.isnan(raw) and value > 0.0:
+            quiet = raw
+        if pend_qty != 0.0 or effective_target_nb(quiet, killed, max_leverage) != acted:
+            continue
+        if pos == 0.0:
+            # flat: equity is the cash, every return 0, nothing to fold
+            if cash <= 0.0:
+                continue
+            while b < n:
+                t = target[b]
+                if t == quiet or t != t:
+                    b += 1
+                else:
+                    break
+        else:
+            # held: find where the target changes, then fold the marks up to there (two
+            # tight loops run faster than one that tests both every bar)
+            end = b
+            while end < n:
+                t = target[end]
+                if t == quiet or t != t:
+                    end += 1
+                else:
+                    break
+            start = b
+            while b < end:
+                eq = cash + pos * close[b]
+                if eq <= 0.0:
+                    break
+                s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
+                top, mdd = fold_drawdown_nb(eq, top, mdd)
+                prev = eq
+                b += 1
+            invested += b - start
+    _finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, periods)
 
 
 @njit(parallel=True, cache=True)
@@ -348,48 +420,41 @@ def sweep_nb(
     """Evaluate every row of ``grid`` (K x P) on one symbol; METRICS into ``out`` (K x N).
 
     Rows are dealt to ``chunks`` (a few per numba thread), each with its own target buffer,
-    run in parallel.
-    ``aux``/``index`` come from the strategy's features function for this grid.
+    run in parallel. ``aux``/``index`` come from the strategy's features function for this
+    grid. The driver is chosen once for the run (settings are run constants): the event
+    driver when nothing needs every bar, else the per-bar one. ``tiered`` is unused (the
+    monthly volume is kept for every schedule) and kept for callers.
     """
-    # The feature flags are compiled as constants (one cached specialisation per combination)
-    # so the simulation loop carries only the code the settings need.
-    literally(next_open)
-    literally(order_type)
-    literally(rebalance_always)
-    literally(fractional)
-    literally(use_stops)
-    literally(tiered)
     k_total = grid.shape[0]
     n = close.shape[0]
     chunks = max(1, min(k_total, chunks))
+    risk = np.full(RISK_SIZE, np.inf)
+    day_id = np.zeros(n, dtype=np.int64)
+    events = (
+        order_type == MARKET
+        and not use_stops
+        and not rebalance_always
+        and np.isinf(risk[DAILY_LOSS])
+        and np.isinf(risk[MAX_DRAWDOWN])
+    )
     for ch in prange(chunks):
         target = np.empty(n)
+        st = np.empty(STATE_COLS)
+        acc = np.empty(ACC_SIZE)
+        scratch = np.empty((1, TRADE_COLS))
         # strided, not contiguous: neighbouring rows cost alike (e.g. small windows trade
         # often), so striding balances the threads
         for k in range(ch, k_total, chunks):
             rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
-            simulate_metrics_nb(
-                open_,
-                high,
-                low,
-                close,
-                target,
-                cost,
-                month_id,
-                init_cash,
-                next_open,
-                order_type,
-                order_offset,
-                slippage,
-                stop_loss,
-                take_profit,
-                trailing_stop,
-                rebalance_always,
-                band,
-                max_leverage,
-                fractional,
-                periods,
-                use_stops,
-                tiered,
-                out[k],
-            )
+            if events:
+                simulate_events_nb(
+                    open_, close, target, cost, month_id, init_cash, next_open, slippage,
+                    band, max_leverage, fractional, risk, periods, st, acc, scratch, out[k],
+                )  # fmt: skip
+            else:
+                simulate_metrics_nb(
+                    open_, high, low, close, target, cost, month_id, day_id, init_cash,
+                    next_open, order_type, order_offset, slippage, stop_loss, take_profit,
+                    trailing_stop, rebalance_always, band, max_leverage, fractional, risk,
+                    periods, st, acc, scratch, out[k],
+                )  # fmt: skip

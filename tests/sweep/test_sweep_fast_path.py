@@ -1,0 +1,122 @@
+"""The sweep's event driver (work only where something happens) gives the rows of the per-bar
+driver, and both give the engine's (tk.simulate) metrics, on real data with randomised
+settings and parameters. Both drivers call the engine's step functions; this is the proof
+that skipping quiet bars changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toolkit as tk
+from tests.strategies.test_causality import _random_params
+from toolkit import strategies
+from toolkit.engine._step import STATE_COLS, TRADE_COLS
+from toolkit.engine.backtest import kernel_settings, month_ids, strategy_targets
+from toolkit.risk import RiskLimits
+from toolkit.strategies._dispatch import IDS
+from toolkit.sweep import METRICS
+from toolkit.sweep import _kernels as sk
+
+
+def _fast_settings(rng: np.random.Generator) -> tk.EngineSettings:
+    """Settings in the event driver's domain: market orders, no stops, on_change."""
+    return tk.EngineSettings(
+        init_cash=float(rng.choice([5_000.0, 100_000.0, 1_000_000.0])),
+        fill=str(rng.choice(["next_open", "close"])),
+        slippage_bps=float(rng.choice([0.0, 0.0, 3.0])),
+        commission=[tk.ibkr_fixed(), tk.ibkr_tiered(), tk.proportional(0.001), tk.no_costs()][
+            int(rng.integers(4))
+        ],
+        rebalance_band=float(rng.choice([0.0, 0.0, 0.05])),
+        max_leverage=float(rng.choice([1.0, 1.0, 2.0])),
+        fractional=bool(rng.random() < 0.4),
+    )
+
+
+def _both_drivers(bars: pd.DataFrame, target: np.ndarray, s: tk.EngineSettings) -> np.ndarray:
+    """(2, N_METRICS): the event driver's row, then the per-bar driver's."""
+    o = np.ascontiguousarray(bars["open"].to_numpy(np.float64))
+    h = np.ascontiguousarray(bars["high"].to_numpy(np.float64))
+    lo = np.ascontiguousarray(bars["low"].to_numpy(np.float64))
+    c = np.ascontiguousarray(bars["close"].to_numpy(np.float64))
+    t = np.ascontiguousarray(target, dtype=np.float64)
+    month = month_ids(pd.DatetimeIndex(bars.index))
+    days = np.zeros(len(c), dtype=np.int64)
+    cost = s.commission.vector()
+    risk = RiskLimits().vector()
+    ks = kernel_settings(s)
+    init, next_open, order_type, offset, slip, sl, tp, ts, always, band, lev, frac = ks
+    st, acc, scratch = np.empty(STATE_COLS), np.empty(sk.ACC_SIZE), np.empty((1, TRADE_COLS))
+    out = np.full((2, sk.N_METRICS), -7.0)
+    sk.simulate_events_nb(
+        o, c, t, cost, month, init, next_open, slip, band, lev, frac, risk,
+        float(s.periods_per_year), st, acc, scratch, out[0],
+    )  # fmt: skip
+    sk.simulate_metrics_nb(
+        o, h, lo, c, t, cost, month, days, init, next_open, order_type, offset, slip, sl, tp,
+        ts, always, band, lev, frac, risk, float(s.periods_per_year), st, acc, scratch, out[1],
+    )  # fmt: skip
+    return out
+
+
+def _assert_row(row: np.ndarray, m: dict[str, float]) -> None:
+    for i, key in enumerate(METRICS):
+        a, b = float(row[i]), float(m[key])
+        if np.isnan(b):
+            assert np.isnan(a), key
+        else:
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12), (key, a, b)
+
+
+CASES = [(name, seed) for name in IDS for seed in range(4)]
+
+
+@pytest.mark.parametrize(("name", "seed"), CASES)
+def test_event_driver_rows_equal_per_bar_driver_and_engine(name: str, seed: int) -> None:
+    rng = np.random.default_rng(7_000 + seed)
+    spec = strategies.get(name)
+    symbol = str(rng.choice(["SPY", "QQQ", "TLT", "GLD", "AAPL", "XOM"]))
+    bars = tk.load(symbol, start="2006-01-01")
+    params = _random_params(spec, rng)
+    s = _fast_settings(rng)
+    target = strategy_targets(bars, spec, params).iloc[:, 0].to_numpy()
+    if seed % 2:  # "no instruction" bars must be skipped identically
+        target = target.copy()
+        target[rng.random(len(target)) < 0.05] = np.nan
+    events, per_bar = _both_drivers(bars, target, s)
+    np.testing.assert_allclose(events, per_bar, rtol=1e-9, atol=1e-12, equal_nan=True)
+    engine = tk.simulate(bars, pd.Series(target, index=bars.index, name=symbol), s)
+    _assert_row(events, engine.metrics())
+
+
+def test_event_driver_handles_a_wiped_out_account_like_the_engine() -> None:
+    """Twice-levered short into a tripling price: equity goes below zero, the step flattens."""
+    idx = pd.date_range("2020-01-01", periods=60, freq="D", tz="UTC")
+    px = np.concatenate([np.full(10, 10.0), np.linspace(10.0, 35.0, 30), np.full(20, 30.0)])
+    bars = pd.DataFrame(
+        {"open": px, "high": px * 1.01, "low": px * 0.99, "close": px, "volume": 1e6}, index=idx
+    )
+    target = np.where(np.arange(60) >= 5, -2.0, 0.0)
+    for fill in ("close", "next_open"):
+        s = tk.EngineSettings(fill=fill, max_leverage=2.0, commission=tk.ibkr_fixed())
+        events, per_bar = _both_drivers(bars, target, s)
+        engine = tk.simulate(bars, pd.Series(target, index=idx, name="X"), s)
+        assert (engine.equity <= 0).any()
+        np.testing.assert_allclose(events, per_bar, rtol=1e-9, atol=1e-12, equal_nan=True)
+        _assert_row(events, engine.metrics())
+
+
+def test_the_sweep_uses_the_event_driver_and_matches_backtests() -> None:
+    """The headline configuration (market orders, no stops) through tk.sweep itself."""
+    bars = tk.load("SPY").iloc[-3000:]
+    s = tk.EngineSettings(commission=tk.ibkr_fixed())
+    rows = tk.sweep(
+        bars, "sma_cross", {"fast": [5, 20, 50], "slow": [60, 200], "cross": [0, 1]}, s,
+        progress=False,
+    )  # fmt: skip
+    for _, row in rows.iterrows():
+        p = {"fast": row.fast, "slow": row.slow, "cross": row.cross}
+        m = tk.backtest(bars, "sma_cross", p, s).metrics()
+        _assert_row(row[list(METRICS)].to_numpy(dtype=np.float64), m)
