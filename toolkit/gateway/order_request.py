@@ -1,7 +1,7 @@
 """Decode a placeOrder request (msg 3, server version 176) into a :class:`SimOrder`.
 
-Field indices are those of the installed ib_async client's encoder
-(``ib_async/client.py``, ``placeOrder``). Numbers follow the client's encoding: ``""`` is unset (ib_async sends
+Field indices are those of the installed ib_async client's encoder (``ib_async/client.py``,
+``placeOrder``). Numbers follow the client's encoding: ``""`` is unset (ib_async sends
 its UNSET_DOUBLE ``1.7976931348623157e308`` as ``""``, and a raw value that large is read as
 unset too), ``"Infinite"`` is infinity. A field that does not parse is refused with IB's
 error 321 tied to the order id, never by dropping the request.
