@@ -129,3 +129,42 @@ def test_bad_data_file_names_file_and_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{data / 'SPY.csv'}: line 3: zero or negative close" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# check-causal: exit 0 for a causal strategy, 1 with the bar and the parameter set for a
+# leaky one, 2 with one line for bad input; a config's user module is found from any folder
+
+
+def test_user_config_passes_from_another_folder(tmp_path: Path) -> None:
+    config = REPO / "research" / "configs" / "etf_xs_momentum.toml"
+    done = _run("check-causal", "--config", str(config), "--cuts", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "xs_momentum: 3 parameter set(s) x 3 cut points" in done.stdout
+    assert "causal (no look-ahead found)" in done.stdout
+
+
+def test_leaky_example_fails_naming_bar_and_parameters() -> None:
+    done = _run(
+        "check-causal",
+        "--strategy",
+        "leaky_example",
+        "--module",
+        "research.strategies.leaky_example",
+        "--start",
+        "2018-01-01",
+        "--cuts",
+        "3",
+        "--random-sets",
+        "0",
+        cwd=REPO,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "LOOK-AHEAD found" in done.stdout
+    assert "prefix: bar " in done.stdout and "of SPY with window=20" in done.stdout
+
+
+def test_bad_module_is_one_line() -> None:
+    done = _run("check-causal", "--strategy", "x", "--module", "research.strategies.nope", cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert "module 'research.strategies.nope' cannot be imported" in done.stderr

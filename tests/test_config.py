@@ -247,3 +247,79 @@ def test_cli_process_shows_no_traceback_for_bad_bytes_or_numbers(tmp_path: Path)
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
         assert done.stderr.startswith(f"error: {path}") and done.stderr.count("\n") == 1
+
+
+USER = """
+name = "u"
+[data]
+symbols = ["SPY"]
+[strategy]
+module = "research.strategies.channel_trend"
+name = "channel_trend"
+[strategy.params]
+lookback = 30
+exit_window = 10
+[grid]
+lookback = [20, 40]
+"""
+
+
+def test_a_user_strategy_from_its_module() -> None:
+    cfg = _parse(USER)
+    assert cfg.strategy == "channel_trend"
+    assert cfg.strategy_module == "research.strategies.channel_trend"
+    assert cfg.params == {"lookback": 30, "exit_window": 10}
+    assert cfg.grid is not None and cfg.grid.axes == {"lookback": [20.0, 40.0]}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'module = "research.strategies.channel_trend"',
+            'module = "research.strategies.no_such_rule"',
+            r"^t.toml: \[strategy\] module: module 'research.strategies.no_such_rule' cannot be "
+            r"imported \(research.strategies.no_such_rule not found\)",
+        ),
+        (
+            'module = "research.strategies.channel_trend"',
+            'module = "research/strategies/channel_trend.py"',
+            r"^t.toml: \[strategy\] module = 'research/strategies/channel_trend.py' is not a "
+            "dotted module path",
+        ),
+        (
+            'name = "channel_trend"',
+            'name = "chanel_trend"',
+            r"^t.toml: \[strategy\] name = 'chanel_trend': module "
+            r"'research.strategies.channel_trend' defines no strategy 'chanel_trend'; it "
+            "defines: channel_trend",
+        ),
+        ("lookback = 30", "lookback = 1", r"\[strategy.params\]: lookback = 1 is out of range"),
+        ("lookback = [20, 40]", "lookbak = [20, 40]", r"\[grid\] unknown key lookbak"),
+    ],
+)
+def test_user_strategy_errors_are_one_line_naming_the_key(old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        _parse(USER.replace(old, new))
+    assert "\n" not in str(err.value)
+
+
+def test_a_module_that_fails_to_import_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken_rules.py").write_text("import numpy as np\nraise RuntimeError('oops')\n")
+    config = tmp_path / "c.toml"
+    config.write_text(USER.replace("research.strategies.channel_trend", "broken_rules"))
+    with pytest.raises(
+        ConfigError,
+        match=r"module: module 'broken_rules' failed to import: "
+        "RuntimeError: oops",
+    ):
+        load_config(config)
+
+
+def test_unknown_builtin_name_points_at_the_module_key() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"\[strategy\] name = 'my_rule' is not a known "
+        r"strategy; .* or name the module that defines yours",
+    ):
+        _parse(BASE.replace('name = "sma_cross"', 'name = "my_rule"'))

@@ -24,6 +24,7 @@ from toolkit.report import __main__ as report_cli
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "research" / "configs").glob("*.toml"))
 MAIN_COMMANDS = ("backtest", "walkforward", "montecarlo", "sensitivity")
+CHECK_COMMANDS = ("check-causal",)  # prints a verdict, writes no report folder
 REPORT_COMMANDS = ("export",)
 
 
@@ -37,7 +38,7 @@ def _config_commands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def test_the_matrix_covers_every_command_that_takes_a_config() -> None:
-    assert _config_commands(cli._parser()) == set(MAIN_COMMANDS)
+    assert _config_commands(cli._parser()) == {*MAIN_COMMANDS, *CHECK_COMMANDS}
     assert _config_commands(report_cli._parser()) == set(REPORT_COMMANDS)
     assert len(CONFIGS) >= 5
 
@@ -51,6 +52,18 @@ def _check_manifest(manifest: Path, config: Path) -> None:
         path = Path(f["path"])
         path = path if path.is_absolute() else REPO / path
         assert f["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_config_strategy_is_causal(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check-causal --config`` passes for every shipped config (built-in or user strategy)."""
+    rc = cli.main(["check-causal", "--config", str(config), "--cuts", "4", "--random-sets", "1"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.out + captured.err
+    assert "causal (no look-ahead found)" in captured.out
+    assert f"{load_config(config).strategy}: 2 parameter set(s) x 4 cut points" in captured.out
 
 
 @pytest.mark.parametrize("command", [*MAIN_COMMANDS, *REPORT_COMMANDS])

@@ -4,7 +4,9 @@ Public API (everything else is internal):
 
 * data: :func:`load`, :func:`load_many`, :func:`available_symbols`; :func:`load_sourced`,
   :func:`load_many_sourced` also return the files the bars came from (:class:`LoadedBars`)
-* strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`
+* strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`;
+  your own with :func:`strategy` (decorator), checked with :func:`check_causal`
+  (:class:`CausalityReport`)
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
   :func:`no_costs`
@@ -56,12 +58,15 @@ from toolkit.run import run_backtest
 from toolkit.strategies import Param, Strategy
 from toolkit.strategies import get as get_strategy
 from toolkit.strategies import names as strategy_names
+from toolkit.strategies.causality import CausalityReport, check_causal
+from toolkit.strategies.define import strategy
 from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep, sweep_portfolio
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BacktestResult",
+    "CausalityReport",
     "Commission",
     "ConfigError",
     "DataError",
@@ -82,6 +87,7 @@ __all__ = [
     "analysis",
     "available_symbols",
     "backtest",
+    "check_causal",
     "deflated_sharpe",
     "get_strategy",
     "heatmap",
@@ -102,6 +108,7 @@ __all__ = [
     "proportional",
     "run_backtest",
     "simulate",
+    "strategy",
     "strategy_names",
     "sweep",
     "sweep_portfolio",

@@ -1,4 +1,5 @@
-"""Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``."""
+"""Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``,
+``check-causal`` (look-ahead check of a strategy) and ``strategies`` (the registry)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,29 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )
-    sub.add_parser("strategies", help="list registered strategies and their parameters")
+    cc = sub.add_parser(
+        "check-causal",
+        help="check a strategy for look-ahead (signals on cut and changed data)",
+        description="Exit status 0: causal; 1: look-ahead found (the report names the bar and "
+        "the parameter set); 2: bad input.",
+    )
+    src = cc.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", type=Path, help="TOML file: its strategy, params and data")
+    src.add_argument("--strategy", help="a registered strategy name (see --module)")
+    cc.add_argument("--module", help="module defining --strategy, e.g. research.strategies.x")
+    cc.add_argument("--symbols", nargs="+", default=["SPY"], help="symbols (with --strategy)")
+    cc.add_argument("--start", help="first date, YYYY-MM-DD (with --strategy)")
+    cc.add_argument("--end", help="last date, YYYY-MM-DD (with --strategy)")
+    cc.add_argument("--cuts", type=int, default=20, help="random cut points per parameter set")
+    cc.add_argument(
+        "--random-sets", type=int, default=2, help="random parameter sets beside the base one"
+    )
+    cc.add_argument("--seed", type=int, default=0, help="seed of the cut points and sets")
+    cc.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    st = sub.add_parser("strategies", help="list registered strategies and their parameters")
+    st.add_argument("--module", action="append", default=[], help="import a module first")
     return p
 
 
@@ -63,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _backtest(args)
         if args.command in ("walkforward", "montecarlo", "sensitivity"):
             return _robustness(args)
-        return _strategies()
+        if args.command == "check-causal":
+            return _check_causal(args)
+        return _strategies(args.module)
 
     return run_command(command, debug=args.debug)
 
@@ -170,12 +195,50 @@ def _headline(command: str, summary: dict[str, object]) -> dict[str, object]:
     return summary
 
 
-def _strategies() -> int:
+def _check_causal(args: argparse.Namespace) -> int:
+    """Run toolkit.check_causal on a config's strategy and data, or on named ones."""
+    from toolkit import strategies
+    from toolkit.strategies.causality import check_causal
+
+    params: dict[str, object] | None = None
+    if args.config is not None:
+        from toolkit.config import load_config
+        from toolkit.run import load_run_bars
+
+        cfg = load_config(args.config)
+        spec = strategies.get(cfg.strategy)
+        bars = load_run_bars(cfg).frame
+        params = dict(cfg.params)
+    else:
+        from toolkit.data import load, load_many
+
+        if args.module is not None:
+            spec = strategies.from_module(args.module, args.strategy)
+        else:
+            spec = strategies.get(args.strategy)
+        symbols = [s.upper() for s in args.symbols]
+        bars = (
+            load_many(symbols, args.start, args.end)
+            if len(symbols) > 1
+            else load(symbols[0], args.start, args.end)
+        )
+    report = check_causal(
+        spec, bars, params, cuts=args.cuts, random_sets=args.random_sets, seed=args.seed
+    )
+    print(report)
+    return 0 if report.passed else 1
+
+
+def _strategies(modules: Sequence[str] = ()) -> int:
     from toolkit import strategies
 
+    for module in modules:
+        strategies.import_module(module)
     for name in strategies.names():
         s = strategies.get(name)
-        print(f"{name}: {s.doc.strip().splitlines()[0]}")
+        kind = " [cross-sectional]" if s.cross_sectional else ""
+        origin = f" (from {s.module})" if s.module else ""
+        print(f"{name}{kind}{origin}: {s.summary}")
         for p in s.params:
             print(f"    {p.name:<16} {p.describe()}  {p.doc}")
     return 0

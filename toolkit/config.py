@@ -7,7 +7,9 @@ reproduces a run even if a default changes later.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -100,7 +102,11 @@ class SensitivityConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A complete, validated run: data, strategy and parameters, engine settings."""
+    """A complete, validated run: data, strategy and parameters, engine settings.
+
+    ``strategy`` is a registered name; ``strategy_module`` the module that defines it when it
+    is a user's strategy (imported, and so registered, when the config is parsed).
+    """
 
     name: str
     data: DataConfig
@@ -115,6 +121,7 @@ class RunConfig:
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    strategy_module: str | None = None
 
 
 class _Section:
@@ -256,14 +263,19 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         if section not in raw:
             raise ConfigError(f"{path}: the [{section}] table is missing; it is required.")
     data = _data(path, raw["data"])
-    strat_sec = _Section(path, "strategy", raw["strategy"], ("name", "params"))
+    strat_sec = _Section(path, "strategy", raw["strategy"], ("name", "module", "params"))
     strat_name = strat_sec.get("name", str, required=True)
-    if strat_name not in strategies.names():
+    module = strat_sec.get("module", str)
+    if module is not None:
+        strategy = _user_strategy(strat_sec, module, strat_name)
+    elif strat_name not in strategies.names():
         raise ConfigError(
             f"{strat_sec.where('name')} = {strat_name!r} is not a known strategy; choose one of "
-            f"{', '.join(strategies.names())}."
+            f"{', '.join(strategies.builtin_names())}, or name the module that defines yours "
+            '([strategy] module = "research.strategies.my_rule").'
         )
-    strategy = strategies.get(strat_name)
+    else:
+        strategy = strategies.get(strat_name)
     params_raw = strat_sec.get("params", dict, default={})
     params = strategy.resolve(params_raw, where=f"{path}: [strategy.params]", require_all=True)
     engine_sec = _Section(
@@ -307,6 +319,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         strategy=strat_name,
         params=params,
         engine=engine,
+        strategy_module=module,
         weights=tuple(float(w) for w in weights) if weights is not None else None,
         risk=parse_risk(path, raw.get("risk", {})),
         grid=_grid(path, raw["grid"], strategy) if "grid" in raw else None,
@@ -316,6 +329,40 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         source=path,
         raw=dict(raw),
     )
+
+
+def _user_strategy(sec: _Section, module: str, name: str) -> strategies.Strategy:
+    """``[strategy] module`` imported and its strategy ``name``; errors name the key."""
+    if not all(part.isidentifier() for part in module.split(".")):
+        raise ConfigError(
+            f"{sec.where('module')} = {module!r} is not a dotted module path; give one like "
+            '"research.strategies.my_rule".'
+        )
+    _make_importable(module, sec.path)
+    try:
+        mod = strategies.import_module(module)
+    except ConfigError as exc:
+        raise ConfigError(f"{sec.where('module')}: {exc}") from None
+    try:
+        return strategies.in_module(mod, name)
+    except ConfigError as exc:
+        raise ConfigError(f"{sec.where('name')} = {name!r}: {exc}") from None
+
+
+def _make_importable(module: str, config: Path) -> None:
+    """Let ``module`` be found from wherever the command runs: if it is not importable as it
+    is, the nearest folder above the config that holds its top package joins ``sys.path``
+    (as running from the project root would), so a config alone reproduces its run."""
+    top = module.split(".")[0]
+    try:
+        if importlib.util.find_spec(top) is not None:
+            return
+    except (ImportError, ValueError):
+        return
+    for folder in config.resolve().parents:
+        if (folder / top).is_dir() or (folder / f"{top}.py").is_file():
+            sys.path.insert(0, str(folder))
+            return
 
 
 def _data(path: Path, table: Any) -> DataConfig:

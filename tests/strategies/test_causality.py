@@ -1,73 +1,107 @@
-"""Invariant 1: a signal at bar t is the same whether computed on bars [0, t] or on all bars."""
+"""Invariant 1: a signal at bar t is the same whether computed on bars [0, t] or on all bars.
+
+The suite checks the built-ins with the public ``tk.check_causal`` (the one implementation:
+prefix and scrambled-future tests at random cut points); a deliberately leaky strategy and
+leaky cross-sectional ones must fail it with the bar and the parameter set named.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+import toolkit as tk
 from toolkit import strategies
 from toolkit.data import load
+from toolkit.strategies.causality import random_params
 
 SYMBOLS = ("SPY", "QQQ", "TLT", "NVDA", "XOM")
 FIELDS = ("open", "high", "low", "close", "volume")
 
 
 def _random_params(strategy: strategies.Strategy, rng: np.random.Generator) -> dict[str, float]:
-    """A random valid point of the declared parameter space (re-drawn until constraints hold)."""
-    for _ in range(1000):
-        values: dict[str, float] = {}
-        for p in strategy.params:
-            hi = min(p.high, 300) if p.kind is int else p.high
-            if p.kind is int:
-                values[p.name] = int(rng.integers(int(p.low), int(hi) + 1))
-            else:
-                values[p.name] = float(rng.uniform(p.low, p.high))
-        try:
-            strategy.resolve(values)
-        except Exception:
-            continue
-        return values
-    raise AssertionError(f"could not draw valid params for {strategy.name}")
+    """A random valid point of the declared parameter space (tests of other packages use it)."""
+    return random_params(strategy, rng)
 
 
-@pytest.mark.parametrize("name", strategies.names())
-def test_every_registered_strategy_is_causal_on_real_data(name: str) -> None:
+@pytest.mark.parametrize("name", strategies.builtin_names())
+def test_every_builtin_strategy_is_causal_on_real_data(name: str) -> None:
     strategy = strategies.get(name)
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
-    for symbol in SYMBOLS:
+    for i, symbol in enumerate(SYMBOLS):
         bars = load(symbol, start="2008-01-01")
-        arrays = [np.ascontiguousarray(bars[f].to_numpy()) for f in FIELDS]
-        for params in (strategy.defaults(), _random_params(strategy, rng)):
-            vec = strategy.vector(params)
-            full = strategy.signal(*arrays, vec)
-            assert full.shape == (len(bars),) and np.isfinite(full).all()
-            for t in rng.integers(0, len(bars), size=25):
-                part = strategy.signal(*(a[: t + 1].copy() for a in arrays), vec)
-                assert part[t] == full[t], (name, symbol, params, int(t))
-                np.testing.assert_array_equal(part, full[: t + 1])
+        report = tk.check_causal(name, bars, cuts=25, random_sets=1, seed=i)
+        assert report.passed, str(report)
+        assert len(report.parameter_sets) == 2 and report.cuts == 25
+        full = strategy.signal(*(bars[f].to_numpy() for f in FIELDS), strategy.vector({}))
+        assert full.shape == (len(bars),) and np.isfinite(full).all()
 
 
-@pytest.mark.parametrize("name", strategies.names())
-def test_signal_ignores_a_changed_future(name: str) -> None:
-    """Scrambling every bar after t leaves all values up to t unchanged."""
-    strategy = strategies.get(name)
-    bars = load("SPY", start="2012-01-01", end="2019-12-31")
-    arrays = [np.ascontiguousarray(bars[f].to_numpy()) for f in FIELDS]
-    vec = strategy.vector({})
-    base = strategy.signal(*arrays, vec)
-    rng = np.random.default_rng(7)
-    for t in (300, 800, 1500):
-        shock = np.ones(len(bars))
-        shock[t + 1 :] = rng.uniform(0.5, 1.5, len(bars) - t - 1)
-        changed = [a * shock for a in arrays]
-        out = strategy.signal(*changed, vec)
-        np.testing.assert_array_equal(out[: t + 1], base[: t + 1])
+@pytest.fixture
+def leaky() -> Iterator[tk.Strategy]:
+    from research.strategies.leaky_example import leaky_example
+
+    yield leaky_example
+    strategies.unregister("leaky_example")
+
+
+def test_the_leaky_example_fails_with_the_bar_and_parameters(leaky: tk.Strategy) -> None:
+    bars = load("SPY", start="2015-01-01", end="2019-12-31")
+    report = tk.check_causal(leaky, bars, {"window": 20}, cuts=5, random_sets=0)
+    assert not report.passed
+    first = report.leaks[0]
+    assert first.params == {"window": 20} and first.symbol == "SPY"
+    assert 0 <= first.bar <= first.cut and first.time == bars.index[first.bar]
+    assert first.full != first.seen
+    assert {leak.test for leak in report.leaks} == {"prefix", "scrambled future"}
+    text = str(report)
+    assert "LOOK-AHEAD" in text and "window=20" in text and f"bar {first.bar} " in text
+
+
+def test_a_future_that_is_only_rescaled_is_caught_by_scrambling() -> None:
+    """A signal normalised by the whole sample's maximum passes every prefix test only by
+    luck; scrambling the future moves it."""
+
+    @tk.strategy(name="global_scale_leak", params=[])
+    def global_scale_leak(close: np.ndarray) -> np.ndarray:
+        return close / close.max()
+
+    try:
+        bars = load("SPY", start="2015-01-01", end="2016-12-31")
+        report = tk.check_causal(global_scale_leak, bars, cuts=3, random_sets=0)
+        assert any(leak.test == "scrambled future" for leak in report.leaks)
+    finally:
+        strategies.unregister("global_scale_leak")
+
+
+def test_cross_sectional_example_is_causal_and_a_leaky_panel_is_not() -> None:
+    from research.strategies.xs_momentum import xs_momentum
+
+    panel = tk.load_many(["SPY", "TLT", "GLD", "EEM"], start="2012-01-01", end="2018-12-31")
+    report = tk.check_causal(xs_momentum, panel, cuts=10, random_sets=2, seed=3)
+    assert report.passed, str(report)
+    assert report.symbols == ("SPY", "TLT", "GLD", "EEM")
+
+    @tk.strategy(kind="cross_sectional", params=[tk.Param("lag", int, 5, 1, 50)])
+    def xs_peek(close: np.ndarray, lag: int) -> np.ndarray:
+        out = np.zeros_like(close)
+        out[:-lag, 2] = close[lag:, 2] > close[:-lag, 2]  # GLD's future, seen today
+        return out
+
+    try:
+        bad = tk.check_causal(xs_peek, panel, {"lag": 5}, cuts=10, random_sets=0)
+        assert not bad.passed
+        assert {leak.symbol for leak in bad.leaks} == {"GLD"}
+        assert bad.leaks[0].params == {"lag": 5}
+    finally:
+        strategies.unregister("xs_peek")
 
 
 def test_signals_are_not_all_flat() -> None:
     """Each shipped strategy actually trades on SPY with its defaults (a non-vacuous check)."""
     bars = load("SPY", start="2005-01-01")
-    for name in strategies.names():
+    for name in strategies.builtin_names():
         s = strategies.get(name).signals(bars)
         assert (s != 0).mean() > 0.02, name
         assert s.abs().max() <= 4.0

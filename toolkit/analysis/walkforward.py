@@ -20,9 +20,11 @@ import pandas as pd
 from toolkit import strategies
 from toolkit.engine import simulate, strategy_targets
 from toolkit.engine._bars import as_panel, bar_arrays
+from toolkit.engine.backtest import book_weights
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
 from toolkit.metrics import cagr
+from toolkit.strategies.spec import Strategy
 from toolkit.sweep import ParamGrid, make_grid, sweep, sweep_portfolio
 
 if TYPE_CHECKING:
@@ -199,7 +201,7 @@ class WalkForwardResult:
 
 def walk_forward(
     bars: pd.DataFrame,
-    strategy: str,
+    strategy: str | Strategy,
     grid: ParamGrid | Mapping[str, Any],
     settings: EngineSettings | None = None,
     *,
@@ -222,8 +224,9 @@ def walk_forward(
     bar_arrays(panel)  # the engine's input gate, before any fold is cut
     several = panel["close"].shape[1] > 1
     s = settings or EngineSettings()
-    spec = strategies.get(strategy)
-    pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)
+    spec = strategies.resolve(strategy)
+    strategy = spec.name
+    pgrid = grid if isinstance(grid, ParamGrid) else make_grid(spec, grid)
     index = pd.DatetimeIndex(bars.index)
     plan = folds or make_folds(
         index, n_folds=n_folds, train=train, test=test, anchored=anchored, gap=gap
@@ -244,7 +247,8 @@ def walk_forward(
         params = {p: best[p] for p in spec.param_names}
         history = bars.iloc[: f.test_stop]
         target = strategy_targets(history, spec, params).iloc[f.test_start :]
-        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s, weights)
+        book = book_weights(spec, weights, target.shape[1])
+        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s, book)
         oos_m = oos.metrics()
         oos_rows = pd.DataFrame([{**oos_m, "max_drawdown": oos_m["max_drawdown"]}])
         records.append(

@@ -172,10 +172,15 @@ def _trades_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) ->
 def strategy_targets(
     bars: pd.DataFrame, strategy: Strategy, params: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """Run the strategy's signal function on each symbol; exposures as a (bars x symbols) frame."""
+    """Run the strategy's signal function on each symbol (a cross-sectional one on the whole
+    panel at once); exposures or weights as a (bars x symbols) frame."""
     panel = as_panel(bars)
     a = bar_arrays(panel)
     vec = strategy.vector(params)
+    if strategy.cross_sectional:
+        close = panel["close"]
+        out = strategy.signal(a["open"], a["high"], a["low"], a["close"], a["volume"], vec)
+        return pd.DataFrame(out, index=close.index, columns=[str(c) for c in close.columns])
     cols: dict[str, np.ndarray] = {}
     for j, sym in enumerate(panel["close"].columns):
         o, h, lo, c, v = (np.ascontiguousarray(a[f][:, j]) for f in _FIELDS)
@@ -191,8 +196,25 @@ def backtest(
     weights: Sequence[float] | None = None,
     risk: RiskLimits | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` (a registered name or a Strategy) on ``bars`` and simulate its targets."""
-    strat = strategies.get(strategy) if isinstance(strategy, str) else strategy
+    """Run ``strategy`` (a registered name or a Strategy) on ``bars`` and simulate its targets.
+
+    A cross-sectional strategy's weights are taken as fractions of the whole book (sleeve
+    weights 1 unless ``weights`` are given); a per-symbol one trades equal sleeves by default.
+    """
+    strat = strategies.resolve(strategy)
     resolved = strat.resolve(params)
-    result = simulate(bars, strategy_targets(bars, strat, resolved), settings, weights, risk)
+    targets = strategy_targets(bars, strat, resolved)
+    book = book_weights(strat, weights, targets.shape[1])
+    result = simulate(bars, targets, settings, book, risk)
     return replace(result, strategy=strat.name, params=resolved)
+
+
+def book_weights(
+    strategy: Strategy, weights: Sequence[float] | None, n_symbols: int
+) -> Sequence[float] | None:
+    """The sleeve weights a strategy's targets are scaled by: the given ones, else equal
+    sleeves (None) for a per-symbol strategy and 1 per symbol for a cross-sectional one,
+    whose targets are already weights of the whole book."""
+    if weights is not None or not strategy.cross_sectional:
+        return weights
+    return [1.0] * n_symbols

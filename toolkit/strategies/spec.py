@@ -1,18 +1,25 @@
-"""What a strategy is: a pure, causal numba signal function plus a declared parameter space."""
+"""What a strategy is: a pure, causal signal function plus a declared parameter space.
+
+Two kinds share one shape. A ``single`` strategy sees one symbol's bars (1-D arrays) and
+returns a target exposure per bar; a ``cross_sectional`` one sees a panel (bars x symbols,
+2-D arrays) and returns target weights of one shared book (bars x symbols). Either way
+``signal(open, high, low, close, volume, params)`` is the one function every runtime calls.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from toolkit.errors import ConfigError
 
-# The compiled signal: (open, high, low, close, volume, params) -> target exposure per bar.
-# Arrays are float64 1-D of equal length; params is a float64 vector in declared order.
+# The signal: (open, high, low, close, volume, params) -> target exposure per bar. Arrays are
+# float64, 1-D of equal length (single) or 2-D bars x symbols (cross-sectional, which returns
+# weights of the same shape); params is a float64 vector in declared order.
 SignalFn = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray
 ]
@@ -22,6 +29,8 @@ SignalFn = Callable[
 FeaturesFn = Callable[..., tuple[np.ndarray, np.ndarray]]
 # The decision rule: (o, h, l, c, v, aux, params, index_row, out) -> None, writing exposures.
 RuleFn = Callable[..., None]
+Kind = Literal["single", "cross_sectional"]
+KINDS: tuple[Kind, ...] = ("single", "cross_sectional")
 
 
 @dataclass(frozen=True)
@@ -66,26 +75,45 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Strategy:
     """A registered strategy. ``signal`` is the one function every runtime calls.
 
-    ``signal`` is ``rule(features(...))`` for a single parameter set; the sweep calls the same
-    ``features`` once for a whole grid and the same ``rule`` per set. ``valid`` is a predicate
-    over parameter values that works on scalars and on whole grid columns alike (e.g.
-    ``fast < slow``), described by ``valid_doc``; ``warmup`` gives the number of bars needed
-    before the first non-flat signal.
+    Built-ins also give ``features`` and ``rule`` (``signal`` is ``rule(features(...))`` for
+    one parameter set): the sweep calls ``features`` once for a whole grid and ``rule`` per
+    set in its fused kernel. A strategy with ``signal`` only sweeps on the generic path
+    (targets per set, then the engine's rules). ``valid`` is a predicate over parameter values
+    that works on scalars and on whole grid columns alike (e.g. ``fast < slow``), described by
+    ``valid_doc``; ``warmup`` gives the number of bars needed before the first non-flat
+    signal. ``module`` is the importable module that defines it (None for built-ins and
+    notebook cells).
     """
 
     name: str
     signal: SignalFn
-    features: FeaturesFn
-    rule: RuleFn
     params: tuple[Param, ...]
-    doc: str
-    warmup: Callable[[Mapping[str, float]], int]
+    doc: str = ""
+    kind: Kind = "single"
+    features: FeaturesFn | None = None
+    rule: RuleFn | None = None
+    warmup: Callable[[Mapping[str, float]], int] | None = None
     valid: Callable[[Mapping[str, Any]], Any] | None = None
     valid_doc: str = ""
+    module: str | None = None
+
+    def __repr__(self) -> str:
+        space = "; ".join(f"{p.name}: {p.describe()}" for p in self.params) or "none"
+        return f"Strategy({self.name!r}, kind={self.kind!r}, params: {space})"
+
+    @property
+    def cross_sectional(self) -> bool:
+        """True if the signal sees all symbols at once (panel in, weights out)."""
+        return self.kind == "cross_sectional"
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of the docstring, on one line."""
+        return " ".join(self.doc.strip().split("\n\n")[0].split())
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -131,8 +159,18 @@ class Strategy:
         resolved = self.resolve(values)
         return np.array([float(resolved[n]) for n in self.param_names], dtype=np.float64)
 
-    def signals(self, bars: pd.DataFrame, **params: Any) -> pd.Series:
-        """Target exposure per bar (signed fraction of equity) for one symbol's bars."""
+    def signals(self, bars: pd.DataFrame, **params: Any) -> pd.Series | pd.DataFrame:
+        """Target exposure per bar (signed fraction of equity) for one symbol's bars; for a
+        cross-sectional strategy, target weights (bars x symbols) for a (field, symbol) panel."""
+        if self.cross_sectional:
+            from toolkit.engine._bars import as_panel, bar_arrays
+
+            panel = as_panel(bars)
+            a = bar_arrays(panel)
+            vec = self.vector(params)
+            out = self.signal(a["open"], a["high"], a["low"], a["close"], a["volume"], vec)
+            close = panel["close"]
+            return pd.DataFrame(out, index=close.index, columns=close.columns)
         o, h, lo, c, v = (
             np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64))
             for col in ("open", "high", "low", "close", "volume")

@@ -22,6 +22,7 @@ from toolkit.engine.backtest import kernel_settings, month_ids
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.strategies._dispatch import IDS
+from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS, N_METRICS, sweep_nb
 from toolkit.sweep.grid import ParamGrid, make_grid
 
@@ -76,8 +77,10 @@ def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_Sym
 def _features(
     strategy: str, data: _SymbolArrays, params: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    spec = strategies.get(strategy)
-    aux, index = spec.features(data.open, data.high, data.low, data.close, data.volume, params)
+    features = strategies.get(strategy).features
+    if features is None:  # only built-ins (which all have features) reach the fused path
+        raise ConfigError(f"strategy {strategy!r} has no features function for the fused sweep.")
+    aux, index = features(data.open, data.high, data.low, data.close, data.volume, params)
     return np.ascontiguousarray(aux), np.ascontiguousarray(index)
 
 
@@ -175,7 +178,7 @@ def _blocks(k: int, size: int) -> list[tuple[int, int]]:
 
 def sweep(
     bars: pd.DataFrame | Mapping[str, pd.DataFrame],
-    strategy: str,
+    strategy: str | Strategy,
     grid: ParamGrid | Mapping[str, Any],
     settings: EngineSettings | None = None,
     *,
@@ -192,7 +195,19 @@ def sweep(
     win_rate, exposure, commissions, final_equity. ``grid`` is a ParamGrid or a mapping of
     axes for :func:`make_grid`. ``client`` (a ``dask.distributed.Client``) spreads blocks
     over a cluster. Ctrl+C returns the rows finished so far (``attrs["interrupted"]``).
+
+    A strategy without the built-ins' features/rule split (a user's signal function) runs
+    on the generic path (toolkit/sweep/_generic.py): same rows, one engine run per set; a
+    cross-sectional one gives one row per set for the whole book (symbol "portfolio").
     """
+    spec = strategies.resolve(strategy)
+    if not strategies.is_builtin(spec.name):
+        from toolkit.sweep._generic import sweep_generic
+
+        return sweep_generic(
+            bars, spec, grid, settings, client=client, progress=progress, on_block=on_block
+        )
+    strategy = spec.name
     if strategy not in IDS:
         raise ConfigError(f"strategy {strategy!r} cannot be swept; choose one of {', '.join(IDS)}.")
     pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)

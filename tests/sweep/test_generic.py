@@ -1,0 +1,67 @@
+"""The generic sweep path: a signal-only strategy (a user's) sweeps with rows equal to
+``tk.backtest`` of each parameter set, single-symbol per symbol and cross-sectional per book."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toolkit as tk
+from tests.sweep.test_sweep_equals_engine import _compare, _settings
+from toolkit.sweep import make_grid, sweep
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_single_symbol_rows_equal_backtest(seed: int) -> None:
+    from research.strategies.channel_trend import channel_trend
+
+    rng = np.random.default_rng(seed)
+    settings = _settings(rng)
+    bars = tk.load_many(["SPY", "TLT"], start="2014-01-01", end="2019-12-31")
+    grid = make_grid(channel_trend, {"lookback": [10, 40, 120], "exit_window": [5, 30]})
+    rows = sweep(bars, channel_trend, grid, settings, progress=False)
+    assert rows.attrs["path"] == "generic" and rows.attrs["strategy"] == "channel_trend"
+    assert len(rows) == 2 * len(grid) and set(rows["symbol"]) == {"SPY", "TLT"}
+    for i in rng.choice(len(rows), size=4, replace=False):
+        row = rows.iloc[int(i)]
+        one = bars.xs(row["symbol"], axis=1, level=1)
+        params = {"lookback": int(row["lookback"]), "exit_window": int(row["exit_window"])}
+        _compare(row, tk.backtest(one, "channel_trend", params, settings).metrics())
+
+
+def test_cross_sectional_rows_are_books_equal_to_backtest() -> None:
+    from research.strategies.xs_momentum import xs_momentum
+
+    symbols = ["SPY", "QQQ", "TLT", "GLD", "EEM"]
+    panel = tk.load_many(symbols, start="2012-01-01", end="2019-12-31")
+    rows = sweep(panel, "xs_momentum", {"lookback": [21, 126], "top": [1, 2]}, progress=False)
+    assert list(rows["symbol"].unique()) == ["portfolio"] and len(rows) == 4
+    for _, row in rows.iterrows():
+        params = {"lookback": int(row["lookback"]), "top": int(row["top"])}
+        result = tk.backtest(panel, xs_momentum, params)
+        _compare(row, result.metrics())
+        # one book: weights are fractions of the whole account, never more than fully invested
+        gross = (result.positions.abs() * panel["close"]).sum(axis=1) / result.equity
+        assert gross.max() <= 1.0 + 1e-9
+    # a mapping of per-symbol frames is aligned into the same book
+    frames = {s: panel.xs(s, axis=1, level=1) for s in symbols}
+    again = sweep(frames, xs_momentum, {"lookback": [21, 126], "top": [1, 2]}, progress=False)
+    pd.testing.assert_frame_equal(again, rows)
+
+
+def test_generic_path_runs_on_a_dask_cluster_with_identical_rows() -> None:
+    distributed = pytest.importorskip("distributed")
+    from research.strategies.channel_trend import channel_trend
+
+    bars = tk.load("SPY", start="2015-01-01", end="2019-12-31")
+    grid = {"lookback": [10, 20, 40], "exit_window": [5, 10]}
+    local = sweep(bars, channel_trend, grid, progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = sweep(bars, channel_trend, grid, client=client)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)

@@ -1,0 +1,183 @@
+"""The generic sweep path: any registered strategy, one engine run per parameter set.
+
+A strategy with only a signal function (a user's, numba or NumPy) has no features/rule split
+for the fused kernels, so each (parameter set, symbol) is scored the way ``toolkit.backtest``
+scores it: its signal gives the targets, the engine applies the same fill, cost and risk
+rules, and the result's metrics make the row. Rows therefore equal ``tk.backtest`` exactly.
+A single-symbol strategy gives one row per set and symbol (each symbol at full weight, as in
+the fused sweep); a cross-sectional one gives one row per set for the whole book (``symbol =
+"portfolio"``). Blocks of sets run locally or as tasks on a ``dask.distributed`` client.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
+from toolkit.engine.backtest import backtest
+from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ConfigError, DataError
+from toolkit.strategies.spec import Strategy
+from toolkit.sweep._kernels import METRICS
+from toolkit.sweep.grid import ParamGrid, make_grid
+from toolkit.sweep.portfolio import PORTFOLIO
+
+OnBlock = Callable[[int, int], None]
+_BLOCK = 64  # parameter sets per progress step / dask task
+
+
+def _books(
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame], spec: Strategy
+) -> list[tuple[str, pd.DataFrame]]:
+    """What one row trades: each symbol's bars alone, or the whole panel for a
+    cross-sectional strategy; validated once by the engine's input gate."""
+    if isinstance(bars, Mapping):
+        frames = {str(k): v for k, v in bars.items()}
+    elif isinstance(bars.columns, pd.MultiIndex):
+        frames = {str(s): pd.DataFrame(bars.xs(s, axis=1, level=1)) for s in bars["close"].columns}
+    else:
+        label = str(as_panel(bars)["close"].columns[0])
+        frames = {label: bars}
+    for sym, frame in frames.items():
+        n = len(bar_arrays(as_panel(frame, name=sym))["close"])
+        if n < 2:
+            raise DataError(f"{sym}: a sweep needs at least 2 bars, got {n}.")
+    if not spec.cross_sectional:
+        return list(frames.items())
+    if len(frames) == 1 and isinstance(bars, pd.DataFrame):
+        return [(PORTFOLIO, bars)]
+    panel = pd.concat({s: f[list(FIELDS)] for s, f in frames.items()}, axis=1)
+    panel = panel.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    if panel.isna().to_numpy().any():
+        raise DataError(
+            "a cross-sectional sweep needs the symbols on one calendar; load them together "
+            "with tk.load_many (it aligns them) and pass the panel."
+        )
+    return [(PORTFOLIO, panel)]
+
+
+def evaluate_generic_block(
+    spec: Strategy,
+    bars: pd.DataFrame,
+    names: tuple[str, ...],
+    values: np.ndarray,
+    settings: EngineSettings,
+) -> np.ndarray:
+    """METRICS (len(values) x N) of the engine's backtest of ``spec`` for each parameter set
+    (a row of ``values`` in the order of ``names``) on ``bars``; the unit of a dask task."""
+    out = np.empty((len(values), len(METRICS)))
+    kinds = {p.name: p.kind for p in spec.params}
+    for i, row in enumerate(values):
+        params = {
+            n: (int(v) if kinds[n] is int else float(v)) for n, v in zip(names, row, strict=True)
+        }
+        m = backtest(bars, spec, params, settings).metrics()
+        out[i] = [m[key] for key in METRICS]
+    return out
+
+
+def sweep_generic(
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame],
+    spec: Strategy,
+    grid: ParamGrid | Mapping[str, Any],
+    settings: EngineSettings | None = None,
+    *,
+    client: Any = None,
+    progress: bool = True,
+    on_block: OnBlock | None = None,
+) -> pd.DataFrame:
+    """Rows like :func:`toolkit.sweep.sweep`'s for a strategy without the fused fast path."""
+    pgrid = grid if isinstance(grid, ParamGrid) else make_grid(spec, grid)
+    if pgrid.strategy != spec.name:
+        raise ConfigError(f"the grid was built for {pgrid.strategy!r}, not {spec.name!r}.")
+    k = len(pgrid)
+    if k == 0:
+        raise ConfigError("the grid is empty after constraints; widen the axes.")
+    s = settings or EngineSettings()
+    books = _books(bars, spec)
+    blocks = [(lo, min(k, lo + _BLOCK)) for lo in range(0, k, _BLOCK)]
+    total = k * len(books)
+    results: dict[tuple[int, int], np.ndarray] = {}
+    interrupted = False
+    if client is not None:
+        futures = {
+            client.submit(
+                evaluate_generic_block,
+                spec,
+                frame,
+                pgrid.names,
+                pgrid.values[lo:hi],
+                s,
+                pure=False,
+            ): (i, lo)
+            for i, (_, frame) in enumerate(books)
+            for lo, hi in blocks
+        }
+        done = 0
+        for fut, key in futures.items():
+            results[key] = fut.result()
+            done += len(results[key])
+            if on_block is not None:
+                on_block(done, total)
+    else:
+        bar = _progress_bar(total, progress)
+        done = 0
+        try:
+            for i, (_, frame) in enumerate(books):
+                for lo, hi in blocks:
+                    results[(i, lo)] = evaluate_generic_block(
+                        spec, frame, pgrid.names, pgrid.values[lo:hi], s
+                    )
+                    done += hi - lo
+                    if bar is not None:
+                        bar.update(hi - lo)
+                    if on_block is not None:
+                        on_block(done, total)
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"sweep interrupted: returning the {done} of {total} rows finished.",
+                stacklevel=2,
+            )
+            interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+    return _frame(pgrid, [sym for sym, _ in books], results, interrupted)
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="combo", desc="sweep (generic path)", leave=False)
+
+
+def _frame(
+    pgrid: ParamGrid,
+    symbols: list[str],
+    results: dict[tuple[int, int], np.ndarray],
+    interrupted: bool,
+) -> pd.DataFrame:
+    params = pgrid.frame()
+    parts = []
+    for (i, lo), block in sorted(results.items()):
+        part = params.iloc[lo : lo + len(block)].reset_index(drop=True)
+        part.insert(len(part.columns), "symbol", symbols[i])
+        metrics = pd.DataFrame(block, columns=list(METRICS))
+        metrics["trades"] = metrics["trades"].astype(np.int64)
+        parts.append(pd.concat([part, metrics], axis=1))
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=[*params.columns, "symbol", *METRICS])
+    out.attrs["interrupted"] = interrupted
+    out.attrs["strategy"] = pgrid.strategy
+    out.attrs["dropped_by_constraints"] = pgrid.dropped
+    out.attrs["path"] = "generic"
+    return out
