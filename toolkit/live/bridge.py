@@ -66,6 +66,13 @@ __all__ = [
 ]
 
 
+CLIENT_ID_IN_USE = 326  # IB: "Unable to connect as the client id is already in use"
+
+
+class ClientIdInUse(ConnectionError):
+    """The gateway refused the configured client id (IB error 326)."""
+
+
 class LiveSession(BrokerSync, Rehearsal):
     """One run of ``python -m toolkit.live run`` (see the module docstring)."""
 
@@ -104,14 +111,7 @@ class LiveSession(BrokerSync, Rehearsal):
         while not self._stop.is_set():
             tries += 1
             try:
-                done = await self._unless_stopped(
-                    self.ib.connectAsync(
-                        self.host,
-                        self.port,
-                        clientId=self.cfg.connection.client_id,
-                        timeout=self.cfg.connection.timeout,
-                    )
-                )
+                done = await self._unless_stopped(self._connect_once())
                 if not done:
                     with contextlib.suppress(Exception):
                         self.ib.disconnect()
@@ -121,6 +121,13 @@ class LiveSession(BrokerSync, Rehearsal):
             except Exception as exc:  # refused, timed out, client id still held, ...
                 with contextlib.suppress(Exception):
                     self.ib.disconnect()
+                if first and isinstance(exc, ClientIdInUse):
+                    raise LiveError(
+                        f"IB Gateway/TWS at {self.host}:{self.port} refused client id "
+                        f"{self.cfg.connection.client_id} (IB error 326: {exc}). Another "
+                        "program or session is connected with it: stop that one, or set another "
+                        f"[connection] client_id in {self.cfg.source}."
+                    ) from None
                 if first and tries >= 3:
                     raise LiveError(
                         f"cannot connect to IB Gateway/TWS at {self.host}:{self.port} "
@@ -134,6 +141,39 @@ class LiveSession(BrokerSync, Rehearsal):
                 self.log(f"connect failed ({exc or type(exc).__name__}); retry in {delay:.1f} s")
                 await self._unless_stopped(asyncio.sleep(delay))
                 delay = min(delay * 2.0, self.cfg.session.max_backoff)
+
+    async def _connect_once(self) -> None:
+        """One ``connectAsync``, cut short when the gateway answers IB's 326 (client id in
+        use): the client itself would wait out its whole timeout for a handshake that the
+        gateway has already refused."""
+        assert self.host is not None
+        refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def on_error(req_id: int, code: int, message: str, contract: object) -> None:
+            if code == CLIENT_ID_IN_USE and not refused.done():
+                refused.set_result(message)
+
+        self.ib.errorEvent += on_error
+        connect = asyncio.ensure_future(
+            self.ib.connectAsync(
+                self.host,
+                self.port,
+                clientId=self.cfg.connection.client_id,
+                timeout=self.cfg.connection.timeout,
+            )
+        )
+        try:
+            await asyncio.wait({connect, refused}, return_when=asyncio.FIRST_COMPLETED)
+            if not connect.done():
+                connect.cancel()
+                await asyncio.wait({connect}, timeout=1.0)
+                raise ClientIdInUse(refused.result())
+            connect.result()
+        finally:
+            self.ib.errorEvent -= on_error
+            if not connect.done():
+                connect.cancel()
+            refused.cancel()
 
     def _check_account(self) -> None:
         accounts = self.ib.managedAccounts()
