@@ -65,3 +65,59 @@ def test_user_strategy_rehearsal_equals_its_backtest(live_config, tmp_path: Path
     sign = np.where(fills["side"] == "BOT", 1.0, -1.0)
     np.testing.assert_array_equal(sign * fills["shares"].to_numpy(), orders["quantity"].to_numpy())
     np.testing.assert_allclose(fills["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)
+
+
+# Cross-sectional: one signal call on the panel per bar, one shared book. Weights scale the
+# book's weights by 0.95 so next-open fills above the decision close stay affordable.
+XS_CONFIG = """
+name = "xs_paper"
+[data]
+symbols = ["SPY", "TLT", "GLD"]
+start = "2018-01-01"
+adjust = "none"
+[strategy]
+module = "research.strategies.xs_momentum"
+name = "xs_momentum"
+[strategy.params]
+lookback = 42
+top = 1
+rebalance = 5
+[engine]
+weights = [0.95, 0.95, 0.95]
+"""
+
+
+def test_cross_sectional_rehearsal_trades_one_book_like_its_backtest(
+    live_config, tmp_path: Path
+) -> None:
+    research = tmp_path / "xs_paper.toml"
+    research.write_text(XS_CONFIG)
+    cfg = live_config(
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+        simulator={"start": "2023-01-03 21:30", "end": "2023-06-30", "speed": 8_640_000.0},
+    )
+    run = cfg.strategies[0].run
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+        decisions = pd.DataFrame(j.rows("decisions", summary.session_id))
+    first = pd.Timestamp(decisions["bar_time"].min())
+    last = pd.Timestamp(decisions["bar_time"].max())
+    bars = tk.load_many(["SPY", "TLT", "GLD"], adjust="none")
+    bars = bars[(bars.index > first - pd.DateOffset(years=1)) & (bars.index <= last)]
+    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
+    targets[targets.index < first] = np.nan
+    bt = simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+    # every decision is the panel signal's weight for that symbol and bar
+    when = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
+    expected = [targets.at[t, s] for t, s in zip(when, decisions["symbol"], strict=True)]
+    np.testing.assert_array_equal(decisions["signal"].to_numpy(), expected)
+    assert set(np.unique(decisions["signal"])) <= {0.0, 1.0}
+    # one book holding one ETF at a time: the same fills as the backtest
+    live = fills.assign(q=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"])
+    live = live.assign(time=pd.to_datetime(live["ts"])).sort_values(["time", "symbol"])
+    orders = bt.orders.sort_values(["time", "symbol"])
+    assert len(orders) >= 4 and len(live) == len(orders)
+    np.testing.assert_array_equal(live["symbol"].to_numpy(), orders["symbol"].to_numpy())
+    np.testing.assert_array_equal(live["q"].to_numpy(), orders["quantity"].to_numpy())
+    np.testing.assert_allclose(live["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)

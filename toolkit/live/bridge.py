@@ -42,6 +42,7 @@ from ib_async import Contract, Stock
 from ib_async.objects import BarDataList
 
 from toolkit import strategies
+from toolkit.engine.backtest import book_weights
 from toolkit.live import bars as livebars
 from toolkit.live._broker_sync import BrokerSync
 from toolkit.live._fault import fault
@@ -55,6 +56,7 @@ from toolkit.live.session_view import SessionView
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.report.alerts import SmtpSettings
+from toolkit.strategies.latest import latest_targets
 
 __all__ = [
     "LiveError",
@@ -237,7 +239,8 @@ class LiveSession(BrokerSync, Rehearsal):
     def _build_sleeves(self) -> None:
         for slot in self.cfg.strategies:
             n = len(slot.symbols)
-            w = slot.run.weights
+            # a cross-sectional strategy's targets are weights of the whole book (sleeve 1)
+            w = book_weights(strategies.get(slot.run.strategy), slot.run.weights, n)
             weights = np.asarray(w, float) if w is not None else np.full(n, 1.0 / n)
             self.sleeves[slot.label] = Sleeve(
                 slot.label, slot.symbols, slot.capital, weights, slot.run.engine, slot.risk
@@ -367,15 +370,12 @@ class LiveSession(BrokerSync, Rehearsal):
         skip: set[str],
     ) -> list[tuple[OrderSpec, list[OrderSpec]]]:
         to_send: list[tuple[OrderSpec, list[OrderSpec]]] = []
-        strategy = strategies.get(slot.run.strategy)
-        vec = strategy.vector(slot.run.params)
         sleeve = self.sleeves[slot.label]
-        signals: dict[str, float] = {}
-        for sym, f in frames.items():
-            window = f.loc[:bar]
+        windows = {sym: f.loc[:bar] for sym, f in frames.items()}
+        for sym, window in windows.items():
             sleeve.closes[sym] = float(window["close"].iloc[-1])
-            op, hi, lo, cl, vo = livebars.arrays(window)
-            signals[sym] = float(strategy.signal(op, hi, lo, cl, vo, vec)[-1])
+        # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
+        signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
         fired = sleeve.check_kill_switch(bar)
         if fired is not None:
             self._kill(slot, fired, sleeve)
