@@ -65,3 +65,34 @@ def test_generic_path_runs_on_a_dask_cluster_with_identical_rows() -> None:
     ):
         remote = sweep(bars, channel_trend, grid, client=client)
     pd.testing.assert_frame_equal(remote, local, check_exact=True)
+
+
+def test_targets_with_gaps_are_scored_by_the_engine() -> None:
+    """NaN means "no instruction this bar" to the engine; such a target path is scored by
+    tk.backtest itself, the others by the fused kernels, and every row equals the engine."""
+    from toolkit import strategies
+
+    @tk.strategy(params=[tk.Param("window", int, 20, 2, 200), tk.Param("gaps", int, 0, 0, 1)])
+    def mean_gap(close: np.ndarray, window: int, gaps: int) -> np.ndarray:
+        sums = np.concatenate(([0.0], np.cumsum(close)))
+        mean = np.full(close.shape, np.nan)
+        mean[window - 1 :] = (sums[window:] - sums[:-window]) / window
+        out = (close > mean).astype(np.float64)
+        if gaps:
+            out[np.isnan(mean)] = np.nan  # warm-up: no instruction
+            out[::7] = np.nan  # and every 7th bar
+        return out
+
+    try:
+        bars = tk.load("QQQ", start="2016-01-01", end="2019-12-31")
+        settings = tk.EngineSettings(rebalance="every_bar", stop_loss=0.05)
+        rows = sweep(bars, mean_gap, {"window": [10, 50], "gaps": [0, 1]}, settings, progress=False)
+        assert len(rows) == 4
+        for _, row in rows.iterrows():
+            params = {"window": int(row["window"]), "gaps": int(row["gaps"])}
+            _compare(row, tk.backtest(bars, mean_gap, params, settings).metrics())
+        with_gaps = rows[rows["gaps"] == 1].reset_index(drop=True)
+        without = rows[rows["gaps"] == 0].reset_index(drop=True)
+        assert not np.allclose(with_gaps["final_equity"], without["final_equity"])
+    finally:
+        strategies.unregister("mean_gap")

@@ -1,11 +1,11 @@
-"""The generic sweep path: any registered strategy, one engine run per parameter set.
+"""The generic sweep path: any registered strategy without the built-ins' features/rule split.
 
-A strategy with only a signal function (a user's, numba or NumPy) has no features/rule split
-for the fused kernels, so each (parameter set, symbol) is scored the way ``toolkit.backtest``
-scores it: its signal gives the targets, the engine applies the same fill, cost and risk
-rules, and the result's metrics make the row. Rows therefore equal ``tk.backtest`` exactly.
-A single-symbol strategy gives one row per set and symbol (each symbol at full weight, as in
-the fused sweep); a cross-sectional one gives one row per set for the whole book (``symbol =
+A single-symbol strategy (a user's signal function, numba or NumPy) is run once per parameter
+set in Python; its target rows then go through the same fused kernels as a built-in's rule
+(``toolkit.strategies._dispatch.TARGETS`` copies them), so the bar's rules and the metric
+folds are the engine's and each row equals ``tk.backtest`` of that set at full weight. A
+target path holding NaN ("no instruction") and every cross-sectional strategy are scored by
+the engine itself, one backtest per set (a cross-sectional row is the whole book, ``symbol =
 "portfolio"``). Blocks of sets run locally or as tasks on a ``dask.distributed`` client.
 """
 
@@ -22,13 +22,15 @@ from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.backtest import backtest
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
+from toolkit.strategies._dispatch import TARGETS
 from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
+from toolkit.sweep.runner import _kernel, _symbol_arrays
 
 OnBlock = Callable[[int, int], None]
-_BLOCK = 64  # parameter sets per progress step / dask task
+_BLOCK = 256  # parameter sets per progress step / dask task (their target rows in memory)
 
 
 def _books(
@@ -63,22 +65,45 @@ def _books(
 
 def evaluate_generic_block(
     spec: Strategy,
+    symbol: str,
     bars: pd.DataFrame,
-    names: tuple[str, ...],
     values: np.ndarray,
     settings: EngineSettings,
 ) -> np.ndarray:
-    """METRICS (len(values) x N) of the engine's backtest of ``spec`` for each parameter set
-    (a row of ``values`` in the order of ``names``) on ``bars``; the unit of a dask task."""
+    """METRICS (len(values) x N) for each parameter set (a row of ``values``, declared order)
+    of ``spec`` on ``bars`` (one symbol's, or the book's); the unit of a dask task."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
     out = np.empty((len(values), len(METRICS)))
-    kinds = {p.name: p.kind for p in spec.params}
-    for i, row in enumerate(values):
-        params = {
-            n: (int(v) if kinds[n] is int else float(v)) for n, v in zip(names, row, strict=True)
-        }
-        m = backtest(bars, spec, params, settings).metrics()
-        out[i] = [m[key] for key in METRICS]
+    if spec.cross_sectional:
+        for i in range(len(values)):
+            out[i] = _engine_row(spec, bars, values[i], settings)
+        return out
+    (data,) = _symbol_arrays({symbol: bars})
+    targets = np.empty((len(values), len(data.close)))
+    for i in range(len(values)):
+        targets[i] = spec.signal(data.open, data.high, data.low, data.close, data.volume, values[i])
+    gaps = np.isnan(targets).any(axis=1)
+    if not gaps.all():
+        fast = np.flatnonzero(~gaps)
+        index = np.arange(len(fast), dtype=np.int64).reshape(-1, 1)
+        out[fast] = _kernel(
+            TARGETS, data, np.ascontiguousarray(targets[fast]), index, values[fast], settings
+        )
+    for j in np.flatnonzero(gaps):
+        out[j] = _engine_row(spec, bars, values[j], settings)
     return out
+
+
+def _engine_row(
+    spec: Strategy, bars: pd.DataFrame, row: np.ndarray, settings: EngineSettings
+) -> list[float]:
+    """One parameter set scored by the engine: ``tk.backtest``'s metrics."""
+    params = {
+        p.name: (int(v) if p.kind is int else float(v))
+        for p, v in zip(spec.params, row, strict=True)
+    }
+    m = backtest(bars, spec, params, settings).metrics()
+    return [m[key] for key in METRICS]
 
 
 def sweep_generic(
@@ -107,15 +132,9 @@ def sweep_generic(
     if client is not None:
         futures = {
             client.submit(
-                evaluate_generic_block,
-                spec,
-                frame,
-                pgrid.names,
-                pgrid.values[lo:hi],
-                s,
-                pure=False,
+                evaluate_generic_block, spec, sym, frame, pgrid.values[lo:hi], s, pure=False
             ): (i, lo)
-            for i, (_, frame) in enumerate(books)
+            for i, (sym, frame) in enumerate(books)
             for lo, hi in blocks
         }
         done = 0
@@ -128,10 +147,10 @@ def sweep_generic(
         bar = _progress_bar(total, progress)
         done = 0
         try:
-            for i, (_, frame) in enumerate(books):
+            for i, (sym, frame) in enumerate(books):
                 for lo, hi in blocks:
                     results[(i, lo)] = evaluate_generic_block(
-                        spec, frame, pgrid.names, pgrid.values[lo:hi], s
+                        spec, sym, frame, pgrid.values[lo:hi], s
                     )
                     done += hi - lo
                     if bar is not None:
