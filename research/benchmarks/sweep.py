@@ -8,14 +8,24 @@ Final equities are compared for every combination: to 1e-9 relative on daily bar
 1-minute case a few fast pairs make ~18,000 trades and lose nearly all their equity, and
 there vectorbt's own 1e-9 relative snapping (``is_close_nb``) accumulates, so that case is
 held to 1e-8. The account starts with 1,000,000 so that vectorbt's absolute tolerances
-(1e-12) never bite on tiny sizes. Peak memory is the highest resident set
-size above the process's baseline while each method runs (sampled every millisecond); the
-toolkit's is measured in a fresh child process, where earlier runs cannot hide it.
+(1e-12) never bite on tiny sizes. A toolkit-only line times the same grid under the default
+(realistic) settings: IBKR fixed commission, whole shares, next-open fills.
+
+Times are min and median wall seconds of warm runs, with the process CPU seconds of the
+fastest run and ns per bar x combination (wall / (bars x combinations)). The machine is
+shared: compare the ratio (both measured in the same process, minutes apart), not absolute
+times. Memory: vectorbt's is the rise of this process's RSS while it runs (sampled every
+millisecond). The toolkit's is measured in a fresh child process from the kernel's own
+high-water mark (``VmHWM`` in /proc/self/status, reset through /proc/self/clear_refs just
+before the sweep), not from ``ru_maxrss``: Linux carries the parent's peak into a child's
+``ru_maxrss`` across fork and exec, which is how a 7 GB parent once showed up as the sweep's
+"peak".
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -23,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,22 +80,40 @@ class PeakRSS:
         return (self.peak - self.base) / 2**20
 
 
-def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any, float]:
-    """(median seconds, result, peak MB above baseline). Memory is sampled on a separate
-    run so the sampling thread never competes with the timed runs for the cores."""
-    with PeakRSS() as mem:
-        out = fn()
-    times = []
+@dataclass(frozen=True)
+class Timing:
+    """Warm wall times (s) of ``repeat`` runs and the process CPU seconds of the fastest."""
+
+    best: float
+    median: float
+    cpu: float
+    runs: int
+
+
+def _timed(fn: Callable[[], Any], repeat: int, memory: bool = True) -> tuple[Timing, Any, float]:
+    """(timing, result, peak MB above baseline or NaN). Memory is sampled on a separate run
+    so the sampling thread never competes with the timed runs for the cores."""
+    peak = float("nan")
+    if memory:
+        with PeakRSS() as mem:
+            out = fn()
+        peak = mem.peak_mb
+    runs = []
     for _ in range(repeat):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out, mem.peak_mb
+        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+    walls = [w for w, _ in runs]
+    best = min(runs)
+    return Timing(best[0], statistics.median(walls), best[1], len(runs)), out, peak
 
 
-def toolkit_sweep(bars: pd.DataFrame, windows: np.ndarray) -> pd.Series:
+def toolkit_sweep(
+    bars: pd.DataFrame, windows: np.ndarray, settings: tk.EngineSettings = SETTINGS
+) -> pd.Series:
     grid = make_grid("sma_cross", {"fast": windows, "slow": windows, "cross": 1})
-    rows = sweep(bars, "sma_cross", grid, SETTINGS, progress=False)
+    rows = sweep(bars, "sma_cross", grid, settings, progress=False)
     return pd.Series(
         rows["final_equity"].to_numpy(),
         index=pd.MultiIndex.from_arrays([rows["fast"], rows["slow"]]),
@@ -107,18 +136,26 @@ def vectorbt_pattern(close: pd.Series, windows: np.ndarray) -> pd.Series:
 
 
 def child_peak_mb(n_bars: int, minute: bool) -> tuple[float, float]:
-    """(peak RSS of a fresh process running one sweep, its rise above the post-import,
-    post-load, warmed-up baseline), in MB: memory not shared with anything else."""
+    """(peak RSS of a fresh process while it runs one sweep, that peak's rise above the
+    process's RSS just before the sweep -- after imports, data loading and a warm-up), in MB,
+    from the kernel's high-water mark of the child's own memory (see the module docstring)."""
     code = (
-        "import resource, numpy as np, toolkit as tk\n"
+        "import numpy as np, toolkit as tk\n"
+        "from pathlib import Path\n"
         "from research.benchmarks.sweep import toolkit_sweep, WINDOWS\n"
+        "def kb(key):\n"
+        "    for line in Path('/proc/self/status').read_text().splitlines():\n"
+        "        if line.startswith(key + ':'):\n"
+        "            return float(line.split()[1])\n"
+        "    raise SystemExit(key + ' missing from /proc/self/status')\n"
         f"minute = {minute!r}\n"
         "p = tk.data.default_data_dir() / 'intraday' / 'SPY_1min_2024-02-20_2024-05-17.csv'\n"
         f"b = tk.load(p) if minute else tk.load('SPY').iloc[-{n_bars}:]\n"
         "toolkit_sweep(b.iloc[:300], WINDOWS[:5])\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "base = kb('VmRSS')\n"
+        "Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS\n"
         "toolkit_sweep(b, WINDOWS)\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "peak = kb('VmHWM')\n"
         "print(peak / 1024, (peak - base) / 1024)\n"
     )
     done = subprocess.run(
@@ -162,7 +199,7 @@ def run_case(
     close = bars["close"].copy()
     close.index = close.index.tz_localize(None)
     toolkit_sweep(bars.iloc[:300], WINDOWS[:5])  # load kernels from the cache
-    t_ours, ours, _ = _timed(lambda: toolkit_sweep(bars, WINDOWS), repeat)
+    t_ours, ours, _ = _timed(lambda: toolkit_sweep(bars, WINDOWS), repeat, memory=False)
     proc_peak, mem_ours = child_peak_mb(n, minute=n > 10_000)
     combos = len(ours)
     vbt_combos = len(vbt_windows) * (len(vbt_windows) - 1) // 2
@@ -170,8 +207,8 @@ def run_case(
     t_vbt, theirs, mem_vbt = _timed(lambda: vectorbt_pattern(close, vbt_windows), 1)
     key = list(theirs.index)
     rel = np.max(np.abs(ours.loc[key].to_numpy() / theirs.to_numpy() - 1.0))
-    rate_ours = n * combos / t_ours
-    rate_vbt = n * vbt_combos / t_vbt
+    rate_ours = n * combos / t_ours.best
+    rate_vbt = n * vbt_combos / t_vbt.best
     return {
         "label": label,
         "bars": n,
@@ -190,6 +227,23 @@ def run_case(
     }
 
 
+def realistic_case(bars: pd.DataFrame, repeat: int) -> tuple[Timing, int]:
+    """The same grid under the default settings (IBKR fixed, whole shares, next open)."""
+    realistic = tk.EngineSettings()
+    toolkit_sweep(bars.iloc[:300], WINDOWS[:5], realistic)
+    t, rows, _ = _timed(lambda: toolkit_sweep(bars, WINDOWS, realistic), repeat, memory=False)
+    return t, len(rows)
+
+
+def _line(label: str, t: Timing, bar_combos: float, mem: float | None = None) -> str:
+    ns = t.best / bar_combos * 1e9
+    text = (
+        f"{label:<27} min {t.best:8.3f} s  median {t.median:8.3f} s  cpu {t.cpu:8.3f} s  "
+        f"{ns:7.3f} ns/bar-combo"
+    )
+    return text if mem is None else f"{text}  peak +{mem:,.0f} MB"
+
+
 def report(r: dict[str, Any]) -> None:
     print(f"== sweep: {r['label']} ==")
     print(
@@ -200,17 +254,16 @@ def report(r: dict[str, Any]) -> None:
             else ""
         )
     )
-    rows = (
-        ("toolkit.sweep  warm median", r["t_ours"], r["rate_ours"], r["mem_ours"]),
-        ("vectorbt       warm       ", r["t_vbt"], r["rate_vbt"], r["mem_vbt"]),
-    )
-    for label, t, rate, mem in rows:
-        print(f"{label} {t:9.3f} s  {rate / 1e6:9.1f} M bar-combos/s  peak +{mem:7.0f} MB")
+    ours, theirs = r["t_ours"], r["t_vbt"]
+    print(_line(f"toolkit.sweep ({ours.runs} warm)", ours, r["bars"] * r["combos"]))
     print(
-        f"toolkit process peak RSS   {r['proc_peak']:9.0f} MB (fresh process: Python, numba, "
-        "pandas, data and the sweep)"
+        _line(f"vectorbt ({theirs.runs} warm)", theirs, r["bars"] * r["vbt_combos"], r["mem_vbt"])
     )
-    print(f"throughput ratio           {r['ratio']:9.1f} x")
+    print(
+        f"toolkit sweep memory        peak RSS {r['proc_peak']:,.0f} MB in a fresh process "
+        f"(Python, numba, pandas, data, sweep); +{r['mem_ours']:,.0f} MB during the sweep"
+    )
+    print(f"throughput ratio           {r['ratio']:9.1f} x (fastest runs, same process)")
     verdict = "OK" if r["rel"] < r["tol"] else "MISMATCH"
     print(
         f"max rel. diff final equity {r['rel']:.2e} over {r['vbt_combos']:,} combinations "
@@ -218,16 +271,37 @@ def report(r: dict[str, Any]) -> None:
     )
 
 
+def machine() -> str:
+    """CPU model, logical CPUs, numba threads and load: the context of every figure."""
+    import numba
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{model}, {os.cpu_count()} logical CPUs, {numba.get_num_threads()} numba threads, "
+        f"load average {load:.1f} at start"
+    )
+
+
 def main() -> None:
+    print(f"machine: {machine()}")
     daily = tk.load("SPY").iloc[-5000:]
-    a = run_case("SPY daily, last 5,000 bars", daily, WINDOWS, repeat=5, tol=1e-9)
+    a = run_case("SPY daily, last 5,000 bars", daily, WINDOWS, repeat=7, tol=1e-9)
     report(a)
+    t, k = realistic_case(daily, repeat=7)
+    print(_line("default settings (IBKR)", t, len(daily) * k))
     minute = tk.load(tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv")
     b = run_case(
         f"SPY 1-minute, {len(minute):,} bars (the longest shipped series)",
         minute,
         np.arange(2, 62),
-        repeat=2,
+        repeat=3,
         tol=1e-8,
     )
     report(b)

@@ -137,3 +137,147 @@ def sortino_from_sums_nb(s1: float, down: float, n: int, periods: float) -> floa
     if downside == 0.0:
         return np.nan
     return float(s1 / n / downside * np.sqrt(periods))
+
+
+# Held stretches without visiting every bar. While a long position is held unchanged, equity
+# is cash + pos x close, so the bar return is r = R / (1 + x) with R = close_t / close_{t-1}
+# - 1 (shared by every parameter set) and x = k / close_{t-1}, k = cash / pos (a constant of
+# the stretch). Expanding 1 / (1 + x) = sum_j (-x)^j (|x| small: the cash left after sizing)
+# turns the stretch's sums of r, r^2 and min(r, 0)^2 into a few differences of prefix sums
+# of R x close^-j, R^2 x close^-j. The drawdown is found by bisection on range max/min of the
+# closes, visiting bars only where a new low may lie; it returns exactly what folding every
+# bar with fold_drawdown_nb would.
+MAX_TERMS = 10
+_TERM_EPS = 1e-17
+STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
+
+
+@njit(cache=True)
+def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prefix, range_max, range_min) for :func:`held_sums_nb` and :func:`held_drawdown_nb`.
+
+    ``prefix`` (3, MAX_TERMS, n + 1): running sums over bars u < t of R_u c_{u-1}^-j, of
+    R_u^2 c_{u-1}^-j and of the latter where R_u < 0. ``range_max``/``range_min`` (levels, n):
+    sparse tables, row i holding the max/min of close over [t, t + 2^i).
+    """
+    n = close.shape[0]
+    prefix = np.zeros((3, MAX_TERMS, n + 1))
+    for u in range(n):
+        r = 0.0
+        inv = 0.0
+        if u >= 1:
+            r = (close[u] - close[u - 1]) / close[u - 1]
+            inv = 1.0 / close[u - 1]
+        w = 1.0
+        for j in range(MAX_TERMS):
+            prefix[0, j, u + 1] = prefix[0, j, u] + r * w
+            prefix[1, j, u + 1] = prefix[1, j, u] + r * r * w
+            prefix[2, j, u + 1] = prefix[2, j, u] + (r * r * w if r < 0.0 else 0.0)
+            w *= inv
+    levels = 1
+    while (1 << levels) <= n:
+        levels += 1
+    range_max = np.empty((levels, n))
+    range_min = np.empty((levels, n))
+    range_max[0] = close
+    range_min[0] = close
+    for i in range(1, levels):
+        half = 1 << (i - 1)
+        for t in range(n - (1 << i) + 1):
+            range_max[i, t] = max(range_max[i - 1, t], range_max[i - 1, t + half])
+            range_min[i, t] = min(range_min[i - 1, t], range_min[i - 1, t + half])
+    return prefix, range_max, range_min
+
+
+@njit(cache=True, inline="always")
+def _range_nb(table: np.ndarray, lo: int, hi: int, upper: bool) -> float:
+    """Max (``upper``) or min of close over [lo, hi) from a sparse table."""
+    i = 0
+    while (2 << i) <= hi - lo:
+        i += 1
+    a = table[i, lo]
+    b = table[i, hi - (1 << i)]
+    if upper:
+        return float(max(a, b))
+    return float(min(a, b))
+
+
+@njit(cache=True)
+def held_terms_nb(k: float, range_min: np.ndarray, lo: int, hi: int) -> int:
+    """Terms of the expansion that :func:`held_sums_nb` needs for the bars [lo, hi) (whose
+    returns use closes lo - 1 .. hi - 2) so that the rest is below 1e-17 relative; 0 when
+    |x| is too large for MAX_TERMS terms (fold bar by bar instead)."""
+    x = abs(k) / _range_nb(range_min, lo - 1, hi - 1, False)
+    p = x
+    for j in range(1, MAX_TERMS + 1):
+        if p < _TERM_EPS:
+            return j
+        p *= x
+    return 0
+
+
+@njit(cache=True)
+def held_sums_nb(
+    prefix: np.ndarray, lo: int, hi: int, k: float, terms: int
+) -> tuple[float, float, float, float]:
+    """Sums of r, r^2 and min(r, 0)^2 over the bars [lo, hi) of a held stretch with
+    k = cash / pos (see the comment above :data:`MAX_TERMS`): 1/(1+x) = sum (-x)^j and
+    1/(1+x)^2 = sum (j+1)(-x)^j. The last value bounds the rounding error of the prefix
+    differences (large when early closes are tiny); callers fold bar by bar above 1e-13."""
+    s1 = 0.0
+    s2 = 0.0
+    down = 0.0
+    err = 0.0
+    w = 1.0
+    for j in range(terms):
+        a0, b0 = prefix[0, j, lo], prefix[0, j, hi]
+        a1, b1 = prefix[1, j, lo], prefix[1, j, hi]
+        a2, b2 = prefix[2, j, lo], prefix[2, j, hi]
+        s1 += w * (b0 - a0)
+        s2 += (j + 1) * w * (b1 - a1)
+        down += (j + 1) * w * (b2 - a2)
+        err += (j + 1) * abs(w) * (abs(a0) + abs(b0) + abs(a1) + abs(b1) + abs(a2) + abs(b2))
+        w *= -k
+    return s1, s2, down, err * 4.5e-16
+
+
+@njit(cache=True)
+def held_drawdown_nb(
+    close: np.ndarray,
+    range_max: np.ndarray,
+    range_min: np.ndarray,
+    lo: int,
+    hi: int,
+    cash: float,
+    pos: float,
+    top: float,
+    worst: float,
+    stack: np.ndarray,
+) -> tuple[float, float]:
+    """:func:`fold_drawdown_nb` over equity cash + pos x close[t], t in [lo, hi), pos > 0,
+    with the same result: a range whose lowest equity cannot reach a new low against its
+    highest peak is passed at once (its peak is cash + pos x its max close, exactly, as
+    rounding is monotone), others are halved; short ranges are folded bar by bar.
+    ``stack`` is int64 work space of shape (STACK_ROWS, 2)."""
+    stack[0, 0] = lo
+    stack[0, 1] = hi
+    depth = 1
+    while depth > 0:
+        depth -= 1
+        a = stack[depth, 0]
+        b = stack[depth, 1]
+        if b - a <= 16:
+            for t in range(a, b):
+                top, worst = fold_drawdown_nb(cash + pos * close[t], top, worst)
+            continue
+        peak = max(top, cash + pos * _range_nb(range_max, a, b, True))
+        if cash + pos * _range_nb(range_min, a, b, False) >= peak * (1.0 + worst) * (1.0 + 1e-12):
+            top = peak
+            continue
+        mid = (a + b) // 2
+        stack[depth, 0] = mid
+        stack[depth, 1] = b
+        stack[depth + 1, 0] = a
+        stack[depth + 1, 1] = mid
+        depth += 2
+    return top, worst

@@ -37,9 +37,14 @@ from toolkit.engine._step import (
 )
 from toolkit.engine.fills import slipped_nb
 from toolkit.metrics._kernels import (
+    STACK_ROWS,
     cagr_from_wealth_nb,
     fold_drawdown_nb,
     fold_return_nb,
+    held_drawdown_nb,
+    held_sums_nb,
+    held_terms_nb,
+    price_tables_nb,
     sharpe_from_sums_nb,
     sortino_from_sums_nb,
 )
@@ -273,6 +278,9 @@ def simulate_events_nb(
     fractional: bool,
     risk: np.ndarray,
     periods: float,
+    prefix: np.ndarray,
+    range_max: np.ndarray,
+    range_min: np.ndarray,
     st: np.ndarray,
     acc: np.ndarray,
     scratch: np.ndarray,
@@ -283,8 +291,10 @@ def simulate_events_nb(
 
     A bar is quiet when no order is pending, the target is unchanged (or NaN) and already
     acted on, and equity stays above zero: then the step would do nothing, so a flat stretch
-    is skipped by comparing targets and a held one folds ``cash + pos x close`` per bar.
-    Every other bar runs the step functions exactly as the per-bar driver does.
+    is skipped by comparing targets and a held one folds ``cash + pos x close`` per bar -- or,
+    for a long stretch, at once from ``price_tables_nb(close)`` (``prefix``, ``range_max``,
+    ``range_min``). Every other bar runs the step functions exactly as the per-bar driver
+    does.
     """
     n = close.shape[0]
     cash = init_cash
@@ -296,6 +306,7 @@ def simulate_events_nb(
     pend_qty = 0.0
     pend_target = 0.0
     quiet = np.nan  # the raw target a quiet bar may repeat (NaN: none is quiet)
+    stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
     killed = False
     prev = init_cash
     s1 = 0.0
@@ -374,6 +385,21 @@ def simulate_events_nb(
                 else:
                     break
             start = b
+            if pos > 0.0 and end - b >= 32:
+                # a long stretch at once from the price tables (toolkit.metrics._kernels)
+                k = cash / pos
+                terms = held_terms_nb(k, range_min, b, end)
+                if terms > 0:
+                    d1, d2, d3, err = held_sums_nb(prefix, b, end, k, terms)
+                    if err <= 1e-13:
+                        s1 += d1
+                        s2 += d2
+                        down += d3
+                        top, mdd = held_drawdown_nb(
+                            close, range_max, range_min, b, end, cash, pos, top, mdd, stack
+                        )
+                        prev = cash + pos * close[end - 1]
+                        b = end
             while b < end:
                 eq = cash + pos * close[b]
                 if eq <= 0.0:
@@ -437,6 +463,10 @@ def sweep_nb(
         and np.isinf(risk[DAILY_LOSS])
         and np.isinf(risk[MAX_DRAWDOWN])
     )
+    if events:
+        prefix, range_max, range_min = price_tables_nb(close)
+    else:
+        prefix, range_max, range_min = np.empty((3, 1, 1)), np.empty((1, 1)), np.empty((1, 1))
     for ch in prange(chunks):
         target = np.empty(n)
         st = np.empty(STATE_COLS)
@@ -449,7 +479,8 @@ def sweep_nb(
             if events:
                 simulate_events_nb(
                     open_, close, target, cost, month_id, init_cash, next_open, slippage,
-                    band, max_leverage, fractional, risk, periods, st, acc, scratch, out[k],
+                    band, max_leverage, fractional, risk, periods, prefix, range_max,
+                    range_min, st, acc, scratch, out[k],
                 )  # fmt: skip
             else:
                 simulate_metrics_nb(

@@ -1,0 +1,62 @@
+"""A held stretch folded at once (price tables) equals folding every bar: the sums of r, r^2
+and min(r, 0)^2 to 1e-12, the running peak and the maximum drawdown exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import toolkit as tk
+from toolkit.metrics._kernels import (
+    STACK_ROWS,
+    fold_drawdown_nb,
+    fold_return_nb,
+    held_drawdown_nb,
+    held_sums_nb,
+    held_terms_nb,
+    price_tables_nb,
+)
+
+
+def _bar_by_bar(
+    close: np.ndarray, lo: int, hi: int, cash: float, pos: float, top: float, worst: float
+) -> tuple[float, float, float, float, float]:
+    s1 = s2 = down = 0.0
+    prev = cash + pos * close[lo - 1]
+    for t in range(lo, hi):
+        eq = cash + pos * close[t]
+        s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
+        top, worst = fold_drawdown_nb(eq, top, worst)
+        prev = eq
+    return s1, s2, down, top, worst
+
+
+def test_held_stretches_on_real_closes_equal_the_bar_by_bar_fold() -> None:
+    rng = np.random.default_rng(5)
+    checked = 0
+    for symbol in ("SPY", "AAPL", "TLT"):
+        close = np.ascontiguousarray(tk.load(symbol)["close"].to_numpy(np.float64))
+        prefix, range_max, range_min = price_tables_nb(close)
+        stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
+        for _ in range(150):
+            lo = int(rng.integers(1, len(close) - 40))
+            hi = int(rng.integers(lo + 1, min(len(close), lo + 3000)))
+            pos = float(rng.choice([1.0, 37.0, 250.0, 1e4]))
+            cash = float(rng.uniform(0.0, 1.5)) * close[lo - 1]  # what whole shares leave
+            eq0 = cash + pos * close[lo - 1]
+            top = eq0 * float(rng.choice([1.0, 1.3, 2.0]))
+            worst = -float(rng.choice([0.0, 0.05, 0.3, 0.6]))
+            want = _bar_by_bar(close, lo, hi, cash, pos, top, worst)
+            got_top, got_worst = held_drawdown_nb(
+                close, range_max, range_min, lo, hi, cash, pos, top, worst, stack
+            )
+            assert (got_top, got_worst) == want[3:]
+            k = cash / pos
+            terms = held_terms_nb(k, range_min, lo, hi)
+            if terms == 0:
+                continue
+            s1, s2, down, err = held_sums_nb(prefix, lo, hi, k, terms)
+            if err > 1e-13:
+                continue
+            np.testing.assert_allclose((s1, s2, down), want[:3], rtol=1e-10, atol=1e-12)
+            checked += 1
+    assert checked > 200
