@@ -53,7 +53,7 @@ D_WAIT, D_DONE, D_ORDER = 0, 1, 2
 EPS = 1e-9
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def affordable_nb(
     qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
 ) -> float:
@@ -75,7 +75,7 @@ def affordable_nb(
     return float(min(q, qty))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def buy_qty_nb(
     qty: float,
     pos: float,
@@ -159,7 +159,7 @@ def book_fill_nb(
     return pos, n_trades
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trade_record_nb(
     st: np.ndarray, sym: int, exit_bar: int, exit_px: float, unrealized: float, rec: np.ndarray
 ) -> None:
@@ -225,7 +225,7 @@ def entered_nb(before: float, after: float) -> bool:
     return before == 0.0 or before * after < 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pending_fill_nb(
     order_type: int,
     qty: float,
@@ -311,7 +311,7 @@ def effective_target_nb(raw: float, flatten: bool, max_leverage: float) -> float
     return min(max(raw, -max_leverage), max_leverage)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decide_nb(
     tgt: float,
     weight: float,
@@ -343,7 +343,7 @@ def decide_nb(
     return D_ORDER, delta
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def order_price_nb(order_type: int, side: float, close: float, offset: float) -> float:
     """Price of a signal order placed at ``close``: a limit ``offset`` better, a stop that
     much worse (a breakout entry), NaN for a market order."""

@@ -92,8 +92,8 @@ def _execute_nb(
         acc[A_MONTH] = month
         acc[A_MONTH_VOL] = 0.0
     q, fee, cash, pos, acc[A_MONTH_VOL], closed = execute_nb(
-        st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar, 0,
-        scratch, 0,
+        st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar,
+        np.int64(0), scratch, np.int64(0),
     )  # fmt: skip
     acc[A_FEES] += fee
     if closed > 0:
