@@ -6,7 +6,6 @@ Locally the grid runs in numba threads; with a ``dask.distributed`` client the s
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -84,41 +83,10 @@ def _features(
     return np.ascontiguousarray(aux), np.ascontiguousarray(index)
 
 
-# Positions of sweep_nb's arguments that it compiles as literals (its literally() calls).
-_LITERAL_NAMES = (
-    "next_open",
-    "order_type",
-    "rebalance_always",
-    "fractional",
-    "use_stops",
-    "tiered",
-)
-_LITERAL_ARGS = frozenset(
-    i
-    for i, name in enumerate(inspect.signature(sweep_nb.py_func).parameters)
-    if name in _LITERAL_NAMES
-)
-
-
 def _call_sweep_nb(args: tuple[Any, ...]) -> None:
-    """Call the literal-specialised kernel without numba's per-call literal re-dispatch.
-
-    Dispatching a function that uses ``literally`` re-runs type inference on every call
-    (about 30 ms); the compiled specialisation is looked up once by its signature and called
-    directly. Falls back to the ordinary call (same result) if the lookup finds nothing.
-    """
-    from numba import typeof
-    from numba.core import types
-
-    key = tuple(
-        types.literal(a) if i in _LITERAL_ARGS else typeof(a)  # type: ignore[no-untyped-call]
-        for i, a in enumerate(args)
-    )
-    compiled: Any = sweep_nb.overloads.get(key)
-    if compiled is None:
-        sweep_nb(*args)  # compiles or loads the specialisation from the disk cache
-        return
-    compiled.entry_point(*args)
+    """Call the sweep kernel. Its settings are ordinary run-time arguments (one compiled
+    version for every setting; the kernel picks its driver once per run)."""
+    sweep_nb(*args)
 
 
 def _kernel(
