@@ -22,45 +22,104 @@ Public API (everything else is internal):
   :class:`DataWarning` (repairs, implausible price moves)
 """
 
-from toolkit import analysis, live, metrics
-from toolkit.analysis import (
-    deflated_sharpe,
-    monte_carlo,
-    probability_of_backtest_overfitting,
-    walk_forward,
-)
-from toolkit.config import RunConfig, load_config
-from toolkit.data import (
-    LoadedBars,
-    LoadedFile,
-    available_symbols,
-    load,
-    load_many,
-    load_many_sourced,
-    load_sourced,
-)
-from toolkit.engine import (
-    BacktestResult,
-    Commission,
-    EngineSettings,
-    backtest,
-    ibkr_fixed,
-    ibkr_tiered,
-    no_costs,
-    proportional,
-    simulate,
-)
-from toolkit.errors import ConfigError, DataError, DataWarning, OrderRejected, ToolkitError
-from toolkit.gateway import Gateway
-from toolkit.live import Journal, JournalError
-from toolkit.risk import RiskLimits, TradingHours
-from toolkit.run import run_backtest
-from toolkit.strategies import Param, Strategy
-from toolkit.strategies import get as get_strategy
-from toolkit.strategies import names as strategy_names
-from toolkit.strategies.causality import CausalityReport, check_causal
-from toolkit.strategies.define import strategy
-from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep, sweep_portfolio
+from typing import TYPE_CHECKING
+
+from toolkit._lazy import lazy_exports
+
+# Names resolve on first use (toolkit/_lazy.py says why); the imports below are for type
+# checkers and readers only.
+_EXPORTS = {
+    "analysis": "toolkit.analysis",
+    "live": "toolkit.live",
+    "metrics": "toolkit.metrics",
+    "deflated_sharpe": "toolkit.analysis:deflated_sharpe",
+    "monte_carlo": "toolkit.analysis:monte_carlo",
+    "probability_of_backtest_overfitting": "toolkit.analysis:probability_of_backtest_overfitting",
+    "walk_forward": "toolkit.analysis:walk_forward",
+    "RunConfig": "toolkit.config:RunConfig",
+    "load_config": "toolkit.config:load_config",
+    "LoadedBars": "toolkit.data:LoadedBars",
+    "LoadedFile": "toolkit.data:LoadedFile",
+    "available_symbols": "toolkit.data:available_symbols",
+    "load": "toolkit.data:load",
+    "load_many": "toolkit.data:load_many",
+    "load_many_sourced": "toolkit.data:load_many_sourced",
+    "load_sourced": "toolkit.data:load_sourced",
+    "BacktestResult": "toolkit.engine:BacktestResult",
+    "Commission": "toolkit.engine:Commission",
+    "EngineSettings": "toolkit.engine:EngineSettings",
+    "backtest": "toolkit.engine:backtest",
+    "ibkr_fixed": "toolkit.engine:ibkr_fixed",
+    "ibkr_tiered": "toolkit.engine:ibkr_tiered",
+    "no_costs": "toolkit.engine:no_costs",
+    "proportional": "toolkit.engine:proportional",
+    "simulate": "toolkit.engine:simulate",
+    "ConfigError": "toolkit.errors:ConfigError",
+    "DataError": "toolkit.errors:DataError",
+    "DataWarning": "toolkit.errors:DataWarning",
+    "OrderRejected": "toolkit.errors:OrderRejected",
+    "ToolkitError": "toolkit.errors:ToolkitError",
+    "Gateway": "toolkit.gateway:Gateway",
+    "Journal": "toolkit.live:Journal",
+    "JournalError": "toolkit.live:JournalError",
+    "RiskLimits": "toolkit.risk:RiskLimits",
+    "TradingHours": "toolkit.risk:TradingHours",
+    "run_backtest": "toolkit.run:run_backtest",
+    "Param": "toolkit.strategies:Param",
+    "Strategy": "toolkit.strategies:Strategy",
+    "get_strategy": "toolkit.strategies:get",
+    "strategy_names": "toolkit.strategies:names",
+    "CausalityReport": "toolkit.strategies.causality:CausalityReport",
+    "check_causal": "toolkit.strategies.causality:check_causal",
+    "strategy": "toolkit.strategies.define:strategy",
+    "heatmap": "toolkit.sweep:heatmap",
+    "make_grid": "toolkit.sweep:make_grid",
+    "parallel_coordinates": "toolkit.sweep:parallel_coordinates",
+    "sweep": "toolkit.sweep:sweep",
+    "sweep_portfolio": "toolkit.sweep:sweep_portfolio",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from toolkit import analysis, live, metrics
+    from toolkit.analysis import (
+        deflated_sharpe,
+        monte_carlo,
+        probability_of_backtest_overfitting,
+        walk_forward,
+    )
+    from toolkit.config import RunConfig, load_config
+    from toolkit.data import (
+        LoadedBars,
+        LoadedFile,
+        available_symbols,
+        load,
+        load_many,
+        load_many_sourced,
+        load_sourced,
+    )
+    from toolkit.engine import (
+        BacktestResult,
+        Commission,
+        EngineSettings,
+        ibkr_fixed,
+        ibkr_tiered,
+        no_costs,
+        proportional,
+        simulate,
+    )
+    from toolkit.engine.backtest import backtest
+    from toolkit.errors import ConfigError, DataError, DataWarning, OrderRejected, ToolkitError
+    from toolkit.gateway import Gateway
+    from toolkit.live import Journal, JournalError
+    from toolkit.risk import RiskLimits, TradingHours
+    from toolkit.run import run_backtest
+    from toolkit.strategies import Param, Strategy
+    from toolkit.strategies import get as get_strategy
+    from toolkit.strategies import names as strategy_names
+    from toolkit.strategies.causality import CausalityReport, check_causal
+    from toolkit.strategies.define import strategy
+    from toolkit.sweep import heatmap, make_grid, parallel_coordinates, sweep, sweep_portfolio
 
 __version__ = "0.1.0"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
-from toolkit.gateway.server import Gateway
+from toolkit._entry import run_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0.1,
         help="largest share of a bar's volume one order fills per bar (0 = no limit)",
     )
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     args = p.parse_args(argv)
-    try:
+
+    def serve() -> int:
+        from toolkit.gateway.server import Gateway
+
         gw = Gateway(
             args.port,
             host=args.host,
@@ -35,14 +39,11 @@ def main(argv: list[str] | None = None) -> int:
             participation=args.participation,
         )
         print(f"gateway simulator on {args.host}:{args.port} (Ctrl+C to stop)", flush=True)
-        asyncio.run(gw.serve_forever())
-    except ToolkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
+            asyncio.run(gw.serve_forever())
         return 0
-    return 0
 
+    return run_command(serve, debug=args.debug, interrupted="stopped")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.engine.commissions import Commission
+from toolkit.errors import ConfigError
 from toolkit.gateway import messages as m
 from toolkit.gateway.framing import encode
 from toolkit.gateway.limits import Limits
@@ -589,7 +590,7 @@ class Gateway:
         limits: Limits | None = None,
     ) -> None:
         market = Market(data_dir)
-        begin = pd.Timestamp(start) if start is not None else market.last_time()
+        begin = _start_time(start) if start is not None else market.last_time()
         self.state = GatewayState(market, SimClock(begin, speed, paused), account, cash)
         self.state.book.participation = participation
         self.state.book.slippage = slippage_bps / 1e4
@@ -755,3 +756,16 @@ class Gateway:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def _start_time(start: str | pd.Timestamp) -> pd.Timestamp:
+    """The simulated start; a text that is no date/time is the user's error, named."""
+    try:
+        when = pd.Timestamp(start)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"simulator start {start!r} is not a date/time; use e.g. '2024-03-14 14:00' (UTC)."
+        ) from None
+    if pd.isna(when):
+        raise ConfigError(f"simulator start {start!r} is not a date/time.")
+    return when

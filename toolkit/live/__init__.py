@@ -9,13 +9,34 @@ The session pieces that need ``ib_async`` (the ``live`` extra) load on first use
 code imports the toolkit without it.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
-from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
-from toolkit.live.summary import SessionSummary, format_summary, summarize
+from toolkit._lazy import lazy_exports
 
-_LAZY = {"LiveSession", "LiveError", "run_session"}
+# Names resolve on first use (toolkit/_lazy.py says why): ``python -m toolkit.live`` answers
+# before pandas, numba and ib_async are loaded.
+_EXPORTS = {
+    "LiveConfig": "toolkit.live.config:LiveConfig",
+    "load_live_config": "toolkit.live.config:load_live_config",
+    "parse_live_config": "toolkit.live.config:parse_live_config",
+    "SCHEMA_VERSION": "toolkit.live.journal:SCHEMA_VERSION",
+    "FillConflict": "toolkit.live.journal:FillConflict",
+    "Journal": "toolkit.live.journal:Journal",
+    "JournalError": "toolkit.live.journal:JournalError",
+    "SessionSummary": "toolkit.live.summary:SessionSummary",
+    "format_summary": "toolkit.live.summary:format_summary",
+    "summarize": "toolkit.live.summary:summarize",
+    "LiveSession": "toolkit.live.bridge:LiveSession",
+    "LiveError": "toolkit.live.bridge:LiveError",
+    "run_session": "toolkit.live.bridge:run_session",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from toolkit.live.bridge import LiveError, LiveSession, run_session
+    from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
+    from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
+    from toolkit.live.summary import SessionSummary, format_summary, summarize
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -32,11 +53,3 @@ __all__ = [
     "run_session",
     "summarize",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from toolkit.live import bridge
-
-        return getattr(bridge, name)
-    raise AttributeError(f"module 'toolkit.live' has no attribute {name!r}")

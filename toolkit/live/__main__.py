@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
 
 
@@ -137,19 +138,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = {"run": _run, "status": _status, "cancel-all": _cancel_all}[args.command]
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return {"run": _run, "status": _status, "cancel-all": _cancel_all}[args.command](args)
-    except ToolkitError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print("stopped (Ctrl+C / SIGTERM)", file=sys.stderr)
-        return 130
+        return run_command(
+            lambda: handler(args), debug=args.debug, interrupted="stopped (Ctrl+C / SIGTERM)"
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
 
