@@ -371,27 +371,8 @@ class Session(asyncio.Protocol):
     def send_account(self, encoded: bytes | None = None) -> None:
         """Account values and the portfolio, as after a fill (``encoded``: the same messages
         already built once for every subscriber)."""
-        if encoded is not None:
-            self.send_bytes(encoded)
-            return
-        for key, value in self._account_values():
-            self.send(m.account_value(key, value, "USD", self.state.account))
-        for symbol, pos in self.state.book.positions.items():
-            inst = self.state.market.instruments[symbol]
-            price = self.state.price(symbol)
-            unreal = (price - pos.avg_cost) * pos.quantity
-            self.send(
-                m.portfolio(
-                    inst.con_id,
-                    symbol,
-                    pos.quantity,
-                    price,
-                    pos.avg_cost,
-                    unreal,
-                    pos.realized,
-                    self.state.account,
-                )
-            )
+        # one queued chunk or one per message: the same bytes go out in the same write
+        self.send_bytes(encoded if encoded is not None else self.account_bytes())
 
     def account_bytes(self) -> bytes:
         """The account push (values and portfolio) encoded once."""
