@@ -44,19 +44,24 @@ class RunOutput:
 
 def load_bars(cfg: RunConfig) -> pd.DataFrame:
     """The config's bars: one symbol as a plain frame, several aligned on a common calendar."""
+    return load_config_bars(cfg).frame
+
+
+def load_config_bars(cfg: RunConfig) -> LoadedBars:
+    """:func:`load_bars` with the files the bars came from: one symbol as a plain frame (what
+    the fused single-symbol sweep scores), several as a (field, symbol) panel."""
     d = cfg.data
-    if len(d.symbols) == 1:
-        one = load_sourced(
-            d.symbols[0],
-            d.start,
-            d.end,
-            data_dir=d.dir,
-            repair=d.repair,
-            adjust=d.adjust,
-            jump_factor=d.jump_factor,
-        )
-        return one.frame
-    return load_run_bars(cfg).frame
+    if len(d.symbols) > 1:
+        return load_run_bars(cfg)
+    return load_sourced(
+        d.symbols[0],
+        d.start,
+        d.end,
+        data_dir=d.dir,
+        repair=d.repair,
+        adjust=d.adjust,
+        jump_factor=d.jump_factor,
+    )
 
 
 def load_run_bars(cfg: RunConfig) -> LoadedBars:

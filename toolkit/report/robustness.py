@@ -13,7 +13,7 @@ import pandas as pd
 
 from toolkit import analysis
 from toolkit.config import RunConfig
-from toolkit.data import LoadedBars, LoadedFile, load_sourced
+from toolkit.data import LoadedBars, LoadedFile
 from toolkit.engine import backtest
 from toolkit.errors import ConfigError
 from toolkit.report.backtest_report import to_jsonable
@@ -33,19 +33,9 @@ def _out_dir(cfg: RunConfig, kind: str, root: Path) -> Path:
 def _config_bars(cfg: RunConfig) -> LoadedBars:
     """One symbol's bars as a plain frame (scored by the fused sweep), several symbols as a
     (field, symbol) panel (scored as one book by sweep_portfolio)."""
-    if len(cfg.data.symbols) > 1:
-        from toolkit.run import load_run_bars
+    from toolkit.run import load_config_bars  # toolkit.run imports toolkit.report
 
-        return load_run_bars(cfg)
-    return load_sourced(
-        cfg.data.symbols[0],
-        cfg.data.start,
-        cfg.data.end,
-        data_dir=cfg.data.dir,
-        repair=cfg.data.repair,
-        adjust=cfg.data.adjust,
-        jump_factor=cfg.data.jump_factor,
-    )
+    return load_config_bars(cfg)
 
 
 def _grid(cfg: RunConfig, command: str) -> ParamGrid:
