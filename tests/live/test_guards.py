@@ -12,7 +12,7 @@ import pandas as pd
 
 import toolkit as tk
 from tests.live.conftest import PAPER
-from tests.report.conftest import PASSWORD, USER
+from tests.report.conftest import tls_smtp
 from toolkit.engine.backtest import simulate, strategy_targets
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
@@ -95,17 +95,8 @@ def _backtest(cfg, first_bar, last_bar):  # type: ignore[no-untyped-def]
 
 
 def test_drawdown_kill_switch_cancels_flattens_stops_and_alerts(live_config, smtp_server) -> None:
-    port, box, tls = smtp_server
-    smtp = SmtpSettings(
-        "127.0.0.1",
-        port,
-        True,
-        USER,
-        PASSWORD,
-        "t@example.test",
-        ("trader@example.test",),
-        tls_context=tls,
-    )
+    _, box, _ = smtp_server
+    smtp = tls_smtp(smtp_server, recipient="trader@example.test")
     cfg, summary, fills, guards, decisions = _kill_run(live_config, {"max_drawdown": 0.01}, smtp)
     assert summary.kill_switch == "max_drawdown"
     assert [g["guard"] for g in guards] == ["max_drawdown"]

@@ -3,27 +3,22 @@ and a position changed behind the session's back stops (or is adopted by) that s
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
-from tests.report.conftest import PASSWORD, USER
-from toolkit.engine.commissions import ibkr_fixed
+from tests.live._sessions import held_gateway, journal_rows, run_in_thread, wait_for
+from tests.report.conftest import tls_smtp
 from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.gateway.orders import DONE
 from toolkit.live.bridge import LiveSession
 from toolkit.live.dashboard import render_text
 from toolkit.live.journal import Journal
-from toolkit.report.alerts import SmtpSettings
 
 SESSION = "reconcile-test"
 FRIDAY_REF = f"{SESSION}/spy_sma_paper/SPY/20230310"
@@ -32,49 +27,8 @@ FRIDAY_REF = f"{SESSION}/spy_sma_paper/SPY/20230310"
 @pytest.fixture()
 def gw() -> Iterator[Gateway]:
     # Friday 2023-03-10 after the close; the clock barely moves, the tests move it
-    g = Gateway(
-        port=0, start="2023-03-10 21:30", speed=1.0, participation=0.0, commission=ibkr_fixed()
-    ).start()
-    try:
+    with held_gateway() as g:
         yield g
-    finally:
-        g.stop()
-
-
-def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _run(session: LiveSession) -> tuple[threading.Thread, list[Any]]:
-    result: list[Any] = []
-
-    def work() -> None:
-        try:
-            result.append(asyncio.run(session.run()))
-        except BaseException as exc:
-            result.append(exc)
-
-    t = threading.Thread(target=work)
-    t.start()
-    return t, result
 
 
 def _on_loop(session: LiveSession, fn: Callable[[], Any]) -> Any:
@@ -99,28 +53,19 @@ def _broker_order(gw: Gateway, ref: str) -> Any:
 def test_a_cancel_that_loses_the_race_to_a_fill_is_not_a_rejection(
     live_config, gw, smtp_server
 ) -> None:
-    port, box, tls = smtp_server
-    smtp = SmtpSettings(
-        "127.0.0.1",
-        port,
-        True,
-        USER,
-        PASSWORD,
-        "t@example.test",
-        ("x@example.test",),
-        tls_context=tls,
-    )
+    _, box, _ = smtp_server
+    smtp = tls_smtp(smtp_server)
     cfg = live_config(
         connection={"host": "127.0.0.1", "port": gw.port, "client_id": 51},
         session={"id": SESSION, "cancel_on_exit": False},
     )
     lines: list[str] = []
     session = LiveSession(cfg, echo=lines.append, install_signals=False, alerts=smtp)
-    t, result = _run(session)
+    t, result = run_in_thread(session)
     journal = cfg.session.journal
     try:
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        wait_for(
+            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
             what="Friday's market-on-open order to be working",
         )
 
@@ -139,11 +84,13 @@ def test_a_cancel_that_loses_the_race_to_a_fill_is_not_a_rejection(
 
         assert session._loop is not None
         session._loop.call_soon_threadsafe(cancel_as_it_fills)
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+        wait_for(
+            lambda: journal_rows(
+                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"
+            ),
             what="Monday's decision",
         )
-        _wait(lambda: any("10147" in x for x in lines), what="IB's 10147 for the late cancel")
+        wait_for(lambda: any("10147" in x for x in lines), what="IB's 10147 for the late cancel")
     finally:
         session.stop()
         t.join(30)
@@ -174,13 +121,8 @@ MONDAY = "2024-04-08"
 
 @pytest.fixture()
 def gw_april() -> Iterator[Gateway]:
-    g = Gateway(
-        port=0, start=MISMATCH_START, speed=1.0, participation=0.0, commission=ibkr_fixed()
-    ).start()
-    try:
+    with held_gateway(MISMATCH_START) as g:
         yield g
-    finally:
-        g.stop()
 
 
 def _other_client_trades(gw: Gateway, action: str, quantity: float) -> None:
@@ -212,26 +154,30 @@ def _mismatch_run(live_config, gw, smtp, on_mismatch: str | None):  # type: igno
     )
     lines: list[str] = []
     session = LiveSession(cfg, echo=lines.append, install_signals=False, alerts=smtp)
-    t, result = _run(session)
+    t, result = run_in_thread(session)
     journal = cfg.session.journal
     try:
-        _wait(lambda: _session_refs(gw), what="Friday's order")
+        wait_for(lambda: _session_refs(gw), what="Friday's order")
         gw.advance(MONDAY_RTH)
-        _wait(lambda: _query(journal, "SELECT 1 FROM fills"), what="Friday's order to fill")
+        wait_for(
+            lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="Friday's order to fill"
+        )
         held = gw.state.book.positions["SPY"].quantity
         assert held > 0
         _other_client_trades(gw, "SELL", held)  # the broker is flat; the journal says long
         assert gw.state.book.positions["SPY"].quantity == 0
         gw.drop_clients()
-        _wait(lambda: session.reconnects >= 1 and session.connected, what="the reconnect")
-        _wait(
+        wait_for(lambda: session.reconnects >= 1 and session.connected, what="the reconnect")
+        wait_for(
             lambda: any("GUARD" in x and "journal says" in x for x in lines),
             what="the mismatch to be flagged",
         )
         screen = _on_loop(session, lambda: render_text(session.view()))
         gw.advance(MONDAY_CLOSE)
-        _wait(
-            lambda: _query(journal, f"SELECT 1 FROM decisions WHERE bar_time LIKE '{MONDAY}%'"),
+        wait_for(
+            lambda: journal_rows(
+                journal, f"SELECT 1 FROM decisions WHERE bar_time LIKE '{MONDAY}%'"
+            ),
             what="Monday's decision",
         )
         time.sleep(0.5)  # let an order that should not exist reach the broker
@@ -249,17 +195,8 @@ def _mismatch_run(live_config, gw, smtp, on_mismatch: str | None):  # type: igno
 def test_a_position_changed_behind_the_sessions_back_halts_that_symbol(
     live_config, gw_april, smtp_server
 ) -> None:
-    port, box, tls = smtp_server
-    smtp = SmtpSettings(
-        "127.0.0.1",
-        port,
-        True,
-        USER,
-        PASSWORD,
-        "t@example.test",
-        ("x@example.test",),
-        tls_context=tls,
-    )
+    _, box, _ = smtp_server
+    smtp = tls_smtp(smtp_server)
     session, _, screen, held, _, orders, guards = _mismatch_run(live_config, gw_april, smtp, None)
     friday = [f"{SESSION}/spy_sma_paper/SPY/20240405"]
     assert [o["order_ref"] for o in orders] == friday  # Monday's -1 was not traded
@@ -280,17 +217,17 @@ def test_the_halt_lifts_once_the_broker_agrees_again(live_config, gw_april) -> N
     )
     lines: list[str] = []
     session = LiveSession(cfg, echo=lines.append, install_signals=False)
-    t, _ = _run(session)
+    t, _ = run_in_thread(session)
     try:
-        _wait(lambda: _session_refs(gw_april), what="Friday's order")
+        wait_for(lambda: _session_refs(gw_april), what="Friday's order")
         gw_april.advance(MONDAY_RTH)
-        _wait(lambda: _query(cfg.session.journal, "SELECT 1 FROM fills"), what="the fill")
+        wait_for(lambda: journal_rows(cfg.session.journal, "SELECT 1 FROM fills"), what="the fill")
         held = gw_april.state.book.positions["SPY"].quantity
         _other_client_trades(gw_april, "SELL", held)
         gw_april.drop_clients()
-        _wait(lambda: "SPY" in session.halted, what="the halt")
+        wait_for(lambda: "SPY" in session.halted, what="the halt")
         _other_client_trades(gw_april, "BUY", held)  # the account is back where it was
-        _wait(lambda: "SPY" not in session.halted, what="the halt to lift")
+        wait_for(lambda: "SPY" not in session.halted, what="the halt to lift")
     finally:
         session.stop()
         t.join(30)

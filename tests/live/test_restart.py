@@ -4,21 +4,19 @@ connection, and restarts that must reconcile with the broker and never send an o
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.live._sessions import held_gateway, journal_rows, start_bridge, wait_for
 from tests.live.conftest import REPO
-from toolkit.engine.commissions import ibkr_fixed
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -29,61 +27,8 @@ SESSION = "restart-test"
 @pytest.fixture()
 def gw() -> Iterator[Gateway]:
     # Friday 2023-03-10 after the close; the clock barely moves, the tests move it
-    with Gateway(
-        port=0,
-        start="2023-03-10 21:30",
-        speed=1.0,
-        participation=0.0,
-        commission=ibkr_fixed(),
-        slippage_bps=1.0,
-    ) as g:
+    with held_gateway(slippage_bps=1.0) as g:
         yield g
-
-
-def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []  # schema not created yet
-    finally:
-        db.close()
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _start(config: Path, log: Path, fault: str | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TOOLKIT_LIVE_FAULT", None)
-    if fault:
-        env["TOOLKIT_LIVE_FAULT"] = fault
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "toolkit.live",
-            "run",
-            "--config",
-            str(config),
-            "--session",
-            SESSION,
-            "--no-dashboard",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _broker_refs(gw: Gateway) -> list[str]:
@@ -100,10 +45,10 @@ def _external(live_config, gw: Gateway, client_id: int = 21):  # type: ignore[no
 def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tmp_path) -> None:
     cfg = _external(live_config, gw)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log)
+    proc = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
         what="the first order to be working at the broker",
     )
     proc.send_signal(signal.SIGKILL)
@@ -111,14 +56,16 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
     assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
     # while the bridge is dead the weekend passes and the market-on-open order fills Monday
     gw.advance("3D")
-    _wait(
+    wait_for(
         lambda: gw.state.book.positions.get("SPY") and gw.state.book.positions["SPY"].quantity,
         what="the fill at the broker",
     )
-    proc = _start(cfg.source, log)
-    _wait(lambda: _query(journal, "SELECT 1 FROM fills"), what="the restart to journal the fill")
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+    proc = start_bridge(cfg.source, log, session=SESSION)
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the restart to journal the fill"
+    )
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
         what="the decision on Monday's bar",
     )
     status = subprocess.run(
@@ -149,14 +96,14 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
 def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp_path) -> None:
     cfg = _external(live_config, gw, client_id=22)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, fault="after-journal")
+    proc = start_bridge(cfg.source, log, fault="after-journal", session=SESSION)
     assert proc.wait(60) == 137
     journal = cfg.session.journal
-    assert _query(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
+    assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
     assert _broker_refs(gw) == []  # it died before placeOrder
-    proc = _start(cfg.source, log)
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    proc = start_bridge(cfg.source, log, session=SESSION)
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
         what="the journaled order to be sent after the restart",
     )
     proc.send_signal(signal.SIGTERM)
@@ -164,8 +111,8 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
     assert "never reached the broker" in log.read_text()
     assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
     # a third start finds it working at the broker and sends nothing
-    proc = _start(cfg.source, log)
-    _wait(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
+    proc = start_bridge(cfg.source, log, session=SESSION)
+    wait_for(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)  # Ctrl+C: the same orderly stop
     assert proc.wait(30) == 0
@@ -180,21 +127,25 @@ def test_dropped_connection_reconnects_resubscribes_and_reconciles(live_config, 
     thread.start()
     journal = cfg.session.journal
     try:
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        wait_for(
+            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
             what="the first order",
         )
         gw.drop_clients()
         gw.advance("3D")  # the order fills at Monday's open while the bridge is cut off
-        _wait(lambda: session.reconnects >= 1, what="a reconnect")
-        _wait(lambda: _query(journal, "SELECT 1 FROM fills"), what="the missed fill")
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+        wait_for(lambda: session.reconnects >= 1, what="a reconnect")
+        wait_for(lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the missed fill")
+        wait_for(
+            lambda: journal_rows(
+                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"
+            ),
             what="Monday's decision",
         )
         gw.advance("1D")  # a bar that only a fresh subscription can deliver
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-14%'"),
+        wait_for(
+            lambda: journal_rows(
+                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-14%'"
+            ),
             what="Tuesday's decision through the new subscription",
         )
     finally:
@@ -212,34 +163,34 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     decided its bars again. One writer per session: it stops at once, naming the holder."""
     cfg = _external(live_config, gw, client_id=24)
     log = tmp_path / "bridge.log"
-    first = _start(cfg.source, log)
+    first = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
         what="the first bridge's order",
     )
     # the same config file, now on another client id (the first bridge read it already)
     cfg.source.write_text(cfg.source.read_text().replace("client_id = 24", "client_id = 25"))
     second_cfg = cfg.source
     second_log = tmp_path / "second.log"
-    second = _start(second_cfg, second_log)
+    second = start_bridge(second_cfg, second_log, session=SESSION)
     assert second.wait(60) == 2, second_log.read_text()
     err = second_log.read_text().strip()
     assert err.count("\n") == 0 and "Traceback" not in err  # one line
     assert f"already running (pid {first.pid} holds" in err
     gw.advance("3D")  # the first bridge trades on alone
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
         what="Monday's decision by the first bridge",
     )
     first.send_signal(signal.SIGTERM)
     assert first.wait(30) == 0, log.read_text()
     assert len(_broker_refs(gw)) == len(set(_broker_refs(gw)))
-    decided = _query(journal, "SELECT bar_time, COUNT(*) FROM decisions GROUP BY bar_time")
+    decided = journal_rows(journal, "SELECT bar_time, COUNT(*) FROM decisions GROUP BY bar_time")
     assert decided and all(n == 1 for _, n in decided)
     # the session is free again, but not for another client id: IB lets only the client that
     # placed an order cancel it, so a resume on another id could not manage its orders
-    second = _start(second_cfg, second_log)
+    second = start_bridge(second_cfg, second_log, session=SESSION)
     assert second.wait(60) == 2
     assert "client_id changed" in second_log.read_text()
 
@@ -272,20 +223,20 @@ def test_kill_between_a_decision_and_its_order_redoes_the_decision(
     as decided and the target as reached, and the order was never sent."""
     cfg = _external(live_config, gw, client_id=26)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, fault="after-decision")
+    proc = start_bridge(cfg.source, log, fault="after-decision", session=SESSION)
     assert proc.wait(60) == 137
     journal = cfg.session.journal
-    assert _query(journal, "SELECT 1 FROM orders") == []
-    proc = _start(cfg.source, log)
-    _wait(lambda: _broker_refs(gw), what="the decision's order after the restart")
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    assert journal_rows(journal, "SELECT 1 FROM orders") == []
+    proc = start_bridge(cfg.source, log, session=SESSION)
+    wait_for(lambda: _broker_refs(gw), what="the decision's order after the restart")
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
         what="the order to be working",
     )
     _stop(proc, log)
     assert _broker_refs(gw) == [FRIDAY]
     # one decision of that bar in the journal, with its order
-    rows = _query(
+    rows = journal_rows(
         journal,
         "SELECT d.note, o.order_ref FROM decisions d LEFT JOIN orders o "
         "ON o.decision_id = d.decision_id",
@@ -300,20 +251,20 @@ def test_kill_mid_bar_of_a_two_symbol_strategy_decides_both_symbols_on_that_bar(
     took the whole bar as decided and QQQ traded one session late."""
     cfg = _two_symbols(live_config, gw, tmp_path, client_id=27)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, fault="after-send@1")
+    proc = start_bridge(cfg.source, log, fault="after-send@1", session=SESSION)
     assert proc.wait(60) == 137
-    _wait(lambda: _broker_refs(gw), what="the first order at the broker")
-    proc = _start(cfg.source, log)
+    wait_for(lambda: _broker_refs(gw), what="the first order at the broker")
+    proc = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
     want = {f"{SESSION}/spy_sma_paper/SPY/20230310", f"{SESSION}/spy_sma_paper/QQQ/20230310"}
-    _wait(lambda: set(_broker_refs(gw)) == want, what="both symbols' orders of the bar")
-    _wait(
-        lambda: len(_query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'")) == 2,
+    wait_for(lambda: set(_broker_refs(gw)) == want, what="both symbols' orders of the bar")
+    wait_for(
+        lambda: len(journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'")) == 2,
         what="both orders working",
     )
     _stop(proc, log)
     assert sorted(_broker_refs(gw)) == sorted(want)  # each exactly once
-    decided = _query(journal, "SELECT symbol, COUNT(*) FROM decisions GROUP BY symbol")
+    decided = journal_rows(journal, "SELECT symbol, COUNT(*) FROM decisions GROUP BY symbol")
     assert sorted(decided) == [("QQQ", 1), ("SPY", 1)]
 
 
@@ -323,11 +274,11 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
     the same orderRef again. Open orders, executions *and* completed orders are asked first."""
     cfg = _external(live_config, gw, client_id=28)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, fault="after-send")
+    proc = start_bridge(cfg.source, log, fault="after-send", session=SESSION)
     assert proc.wait(60) == 137
     journal = cfg.session.journal
-    assert _query(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
-    _wait(lambda: _broker_refs(gw), what="the order at the broker")
+    assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
+    wait_for(lambda: _broker_refs(gw), what="the order at the broker")
     cancel = subprocess.run(
         [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
         cwd=REPO,
@@ -336,13 +287,13 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
         timeout=60,
     )
     assert cancel.returncode == 0, cancel.stderr
-    _wait(
+    wait_for(
         lambda: all(o.status == "Cancelled" for o in gw.state.book.orders.values()),
         what="the cancel at the broker",
     )
-    proc = _start(cfg.source, log)
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
+    proc = start_bridge(cfg.source, log, session=SESSION)
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
         what="the restart to learn how the order ended",
     )
     time.sleep(1.0)
@@ -357,16 +308,16 @@ def test_an_unsent_order_of_a_bar_that_has_passed_is_dropped(live_config, gw, tm
     what the account really holds."""
     cfg = _external(live_config, gw, client_id=29)
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, fault="after-journal")
+    proc = start_bridge(cfg.source, log, fault="after-journal", session=SESSION)
     assert proc.wait(60) == 137
     assert _broker_refs(gw) == []
     gw.advance("3D")  # Monday's close passes while the bridge is down
-    proc = _start(cfg.source, log)
+    proc = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
     monday = f"{SESSION}/spy_sma_paper/SPY/20230313"
-    _wait(lambda: _broker_refs(gw), what="an order after the restart")
+    wait_for(lambda: _broker_refs(gw), what="an order after the restart")
     time.sleep(1.0)
     _stop(proc, log)
     assert _broker_refs(gw) == [monday]
-    status = dict(_query(journal, "SELECT order_ref, status FROM orders"))
+    status = dict(journal_rows(journal, "SELECT order_ref, status FROM orders"))
     assert status[FRIDAY] == "Cancelled"

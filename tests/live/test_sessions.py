@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.live._sessions import held_gateway, journal_rows, run_in_thread, wait_for
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -68,34 +69,31 @@ def test_a_fill_the_journal_refuses_is_loud(live_config) -> None:
     the log, the journal's guard events and the dashboard (and mailed, as every guard is);
     never dropped in silence."""
     import dataclasses
-    import threading
 
-    from toolkit.engine.commissions import ibkr_fixed
     from toolkit.live.dashboard import render_text
 
-    with Gateway(
-        port=0, start="2023-03-10 21:30", speed=1.0, participation=0.0, commission=ibkr_fixed()
-    ) as gw:
+    with held_gateway() as gw:
         cfg = live_config(
             connection={"host": "127.0.0.1", "port": gw.port, "client_id": 31},
             session={"id": "loud", "cancel_on_exit": False},
         )
         session = LiveSession(cfg, echo=None, install_signals=False)
         journal = cfg.session.journal
-        thread = threading.Thread(target=lambda: asyncio_run(session))
-        thread.start()
+        thread, _ = run_in_thread(session)
         try:
-            _until(lambda: gw.state.book.orders, "the first order")
+            wait_for(lambda: gw.state.book.orders, what="the first order")
             gw.advance("3D")  # it fills at Monday's open
-            _until(lambda: _query(journal, "SELECT 1 FROM fills"), "the fill")
+            wait_for(lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the fill")
             # the broker now reports that execution at another price (a reused id)
             gw.state.book.fills[0] = dataclasses.replace(
                 gw.state.book.fills[0], price=gw.state.book.fills[0].price + 1.0
             )
             gw.drop_clients()  # the reconnect replays every execution
-            _until(
-                lambda: _query(journal, "SELECT 1 FROM guard_events WHERE guard = 'fill_refused'"),
-                "the refusal",
+            wait_for(
+                lambda: journal_rows(
+                    journal, "SELECT 1 FROM guard_events WHERE guard = 'fill_refused'"
+                ),
+                what="the refusal",
             )
             line = next(e for e in session.events if "GUARD fill_refused" in e)
             assert "refused" in line and "@" in line  # what the broker said, and what we hold
@@ -108,37 +106,7 @@ def test_a_fill_the_journal_refuses_is_loud(live_config) -> None:
             assert fill["price"] == gw.state.book.fills[0].price - 1.0  # the first record kept
 
 
-def _query(path: Any, sql: str) -> list[Any]:
-    import sqlite3
-
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
 def _view_events(session: LiveSession) -> Any:
     from toolkit.live.session_view import SessionView
 
     return SessionView("loud", "paper", "", "", True, None, events=list(session.events)[-8:])
-
-
-def asyncio_run(session: LiveSession) -> None:
-    import asyncio
-
-    asyncio.run(session.run())
-
-
-def _until(cond: Any, what: str, timeout: float = 60.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -3,24 +3,16 @@ outage, while connecting, in the middle of start-up -- and no order is placed af
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sqlite3
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ib_async import IB
 
-from tests.live.conftest import REPO
+from tests.live._sessions import held_gateway, journal_rows, run_in_thread, start_bridge, wait_for
 from tests.report.conftest import HungServer
-from toolkit.engine.commissions import ibkr_fixed
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession, StopRequested
 
@@ -30,53 +22,8 @@ SESSION = "stop-test"
 @pytest.fixture()
 def gw() -> Iterator[Gateway]:
     # Friday 2023-03-10 after the close; the clock barely moves, the tests move it
-    g = Gateway(
-        port=0,
-        start="2023-03-10 21:30",
-        speed=1.0,
-        participation=0.0,
-        commission=ibkr_fixed(),
-    ).start()
-    try:
+    with held_gateway() as g:
         yield g
-    finally:
-        g.stop()
-
-
-def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _start(
-    config: Path, log: Path, env_extra: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    env.pop("TOOLKIT_LIVE_FAULT", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "toolkit.live", "run", "--config", str(config), "--no-dashboard"],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _exits(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -100,8 +47,8 @@ def _cancel_at_the_broker(gw: Gateway, journal: Path) -> None:
         ib.sleep(0.5)
     finally:
         ib.disconnect()
-    _wait(
-        lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
+    wait_for(
+        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
         what="the session to see its order cancelled",
     )
 
@@ -114,17 +61,17 @@ def test_sigterm_during_an_outage_stops_at_once_and_sends_nothing_later(
         session={"id": SESSION, "cancel_on_exit": False, "max_backoff": 4.0},
     )
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log)
+    proc = start_bridge(cfg.source, log)
     try:
         journal = cfg.session.journal
-        _wait(
-            lambda: _query(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        wait_for(
+            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
             what="Friday's order to be working",
         )
         _cancel_at_the_broker(gw, journal)  # Monday's bar will call for a new order
         friday = _refs(gw)
         gw.stop()  # the gateway goes away: the bridge retries with backoff
-        _wait(lambda: log.read_text().count("connect failed") >= 2, what="reconnect attempts")
+        wait_for(lambda: log.read_text().count("connect failed") >= 2, what="reconnect attempts")
         proc.send_signal(signal.SIGTERM)
         in_outage = _exits(proc, 30.0)  # nothing to wait for: the gateway may never come back
         # the gateway returns with a new bar to trade; a bridge told to stop must not use it
@@ -136,7 +83,9 @@ def test_sigterm_during_an_outage_stops_at_once_and_sends_nothing_later(
         assert "stopping: no new orders" in out and "Traceback" not in out
         assert "working orders were not cancelled" not in out  # cancel_on_exit is off here
         assert _refs(gw) == friday, "an order was sent after the stop request"
-        assert not _query(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'")
+        assert not journal_rows(
+            journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"
+        )
         assert in_outage == 0, "SIGTERM was only obeyed once the gateway was back"
     finally:
         if proc.poll() is None:
@@ -153,7 +102,7 @@ def test_a_signal_while_connecting_ends_start_up_cleanly(live_config, tmp_path, 
             session={"id": SESSION},
         )
         log = tmp_path / "bridge.log"
-        proc = _start(cfg.source, log)
+        proc = start_bridge(cfg.source, log)
         assert hung.accepted.wait(60), "the bridge never tried to connect"
         proc.send_signal(sig)
         rc = _exits(proc, 30.0)
@@ -171,20 +120,6 @@ def test_a_signal_while_connecting_ends_start_up_cleanly(live_config, tmp_path, 
         hung.close()
 
 
-def _in_thread(session: LiveSession) -> tuple[threading.Thread, list[Any]]:
-    result: list[Any] = []
-
-    def work() -> None:
-        try:
-            result.append(asyncio.run(session.run()))
-        except BaseException as exc:
-            result.append(exc)
-
-    t = threading.Thread(target=work)
-    t.start()
-    return t, result
-
-
 def test_a_stop_during_start_up_places_no_order(live_config, gw) -> None:
     # the log line written once the session is recorded, before contracts, bars and the
     # first decision: a stop requested right there must not let start-up trade
@@ -200,7 +135,7 @@ def test_a_stop_during_start_up_places_no_order(live_config, gw) -> None:
             session.stop()
 
     session = LiveSession(cfg, echo=echo, install_signals=False)
-    t, result = _in_thread(session)
+    t, result = run_in_thread(session)
     t.join(60)
     assert not t.is_alive()
     assert result and not isinstance(result[0], BaseException), result
@@ -222,9 +157,9 @@ def test_a_stop_the_moment_a_reconnect_succeeds_places_no_order(live_config, gw)
             session.stop()
 
     session = LiveSession(cfg, echo=echo, install_signals=False)
-    t, result = _in_thread(session)
+    t, result = run_in_thread(session)
     try:
-        _wait(lambda: _refs(gw), what="Friday's order")
+        wait_for(lambda: _refs(gw), what="Friday's order")
         _cancel_at_the_broker(gw, cfg.session.journal)  # Monday's bar calls for a new order
         friday = _refs(gw)
         gw.drop_clients()
@@ -244,7 +179,7 @@ def test_run_raises_stop_requested_when_stopped_before_connecting(live_config) -
     try:
         cfg = live_config(connection={"host": "127.0.0.1", "port": hung.port, "timeout": 120.0})
         session = LiveSession(cfg, echo=None, install_signals=False)
-        t, result = _in_thread(session)
+        t, result = run_in_thread(session)
         assert hung.accepted.wait(60)
         session.stop()
         t.join(30)
@@ -270,10 +205,10 @@ def test_sigterm_is_not_held_up_by_a_mail_server_that_never_answers(
         "TOOLKIT_SMTP_TIMEOUT": "120",
     }
     log = tmp_path / "bridge.log"
-    proc = _start(cfg.source, log, mail)
+    proc = start_bridge(cfg.source, log, env_extra=mail)
     try:
-        _wait(
-            lambda: _query(cfg.session.journal, "SELECT 1 FROM guard_events"),
+        wait_for(
+            lambda: journal_rows(cfg.session.journal, "SELECT 1 FROM guard_events"),
             what="the trading-hours guard",
         )
         assert hung_smtp.accepted.wait(60), "the guard's alert was never sent"

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,37 @@ from typing import Any
 
 import pytest
 
+from toolkit.report.alerts import SmtpSettings
+
 USER, PASSWORD = "alerts", "s3cret"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_command(
+    module: str, *args: str | Path, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> <args>`` from the repository root, as a user runs it; the output
+    captured as text and the exit status left for the test to check."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tls_smtp(
+    server: tuple[int, Mailbox, ssl.SSLContext],
+    sender: str = "t@example.test",
+    recipient: str = "x@example.test",
+) -> SmtpSettings:
+    """Settings that send to the ``smtp_server`` fixture: STARTTLS and a login."""
+    port, _, tls = server
+    return SmtpSettings(
+        "127.0.0.1", port, True, USER, PASSWORD, sender, (recipient,), tls_context=tls
+    )
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import pandas as pd
 import pytest
 
 import toolkit as tk
+from tests.report.conftest import run_command
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG = """
 name = "robust"
 [data]
@@ -55,23 +54,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess[str], 
     cfg.write_text(CONFIG)
     out = {}
     for command in ("walkforward", "montecarlo", "sensitivity"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "toolkit",
-                command,
-                "--config",
-                str(cfg),
-                "--reports",
-                str(tmp / "reports"),
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = run_command("toolkit", command, "--config", cfg, "--reports", tmp / "reports")
         assert done.returncode == 0, done.stderr
         (folder,) = (tmp / "reports").glob(f"robust-{command}-*")
         out[command] = (done, folder)
@@ -164,22 +147,8 @@ def test_multi_symbol_walkforward_runs_on_the_book(tmp_path: Path) -> None:
     """Several symbols are optimised as one portfolio (it used to be refused)."""
     cfg = tmp_path / "m.toml"
     cfg.write_text(CONFIG.replace('symbols = ["QQQ"]', 'symbols = ["QQQ", "SPY"]'))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "walkforward",
-            "--config",
-            str(cfg),
-            "--reports",
-            str(tmp_path / "reports"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_command(
+        "toolkit", "walkforward", "--config", cfg, "--reports", tmp_path / "reports", timeout=300
     )
     assert done.returncode == 0, done.stderr
     (folder,) = (tmp_path / "reports").glob("robust-walkforward-*")

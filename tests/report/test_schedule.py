@@ -12,9 +12,8 @@ import nbformat
 import pytest
 from filelock import FileLock
 
-from tests.report.conftest import PASSWORD, USER
+from tests.report.conftest import tls_smtp
 from toolkit.errors import ConfigError
-from toolkit.report.alerts import SmtpSettings
 from toolkit.report.schedule import Job, Scheduler, due_times, load_schedule
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,18 +119,9 @@ def test_a_running_job_is_not_started_twice(tmp_path: Path) -> None:
 
 
 def test_failure_is_alerted_over_smtp(tmp_path: Path, smtp_server) -> None:
-    port, box, tls = smtp_server
+    _, box, _ = smtp_server
     nb = _notebook(tmp_path / "tiny.ipynb")
-    smtp = SmtpSettings(
-        "127.0.0.1",
-        port,
-        True,
-        USER,
-        PASSWORD,
-        "toolkit@example.test",
-        ("ops@example.test",),
-        tls_context=tls,
-    )
+    smtp = tls_smtp(smtp_server, "toolkit@example.test", "ops@example.test")
     s = Scheduler(
         [Job("broken", "0 12 * * *", str(nb), params={"fail": True})],
         reports_root=tmp_path / "r",

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import csv
 import itertools
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.live.conftest import write_live_config
+from tests.report.conftest import REPO, run_command
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_session_export_uses_the_journaled_fills_and_pays_dividends(tmp_path: Path) -> None:
@@ -30,24 +27,15 @@ def test_session_export_uses_the_journaled_fills_and_pays_dividends(tmp_path: Pa
         fills = pd.DataFrame(j.session_fills(summary.session_id))
     assert len(fills) >= 3
     out = tmp_path / "tax"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit.report",
-            "export",
-            "--session",
-            summary.session_id,
-            "--journal",
-            str(cfg.session.journal),
-            "--out",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_command(
+        "toolkit.report",
+        "export",
+        "--session",
+        summary.session_id,
+        "--journal",
+        cfg.session.journal,
+        "--out",
+        out,
     )
     assert done.returncode == 0, done.stderr
     lots = pd.read_csv(out / "realized_lots.csv")
@@ -86,22 +74,8 @@ def test_session_export_uses_the_journaled_fills_and_pays_dividends(tmp_path: Pa
 def test_unknown_session_is_a_one_line_error(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     Journal(journal).close()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit.report",
-            "export",
-            "--session",
-            "nope",
-            "--journal",
-            str(journal),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_command(
+        "toolkit.report", "export", "--session", "nope", "--journal", journal, timeout=120
     )
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "no session 'nope'" in done.stderr

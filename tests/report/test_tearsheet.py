@@ -6,15 +6,12 @@ ten years)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.report.conftest import run_command
 
 
 class _Tables(HTMLParser):
@@ -99,22 +96,13 @@ def _bar_centres(svg: str) -> list[float]:
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[str]], str]:
     """`make run`'s command: the printed summary and the tear sheet it wrote."""
     reports = tmp_path_factory.mktemp("reports")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "backtest",
-            "--config",
-            "research/configs/spy_sma_cross.toml",
-            "--reports",
-            str(reports),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_command(
+        "toolkit",
+        "backtest",
+        "--config",
+        "research/configs/spy_sma_cross.toml",
+        "--reports",
+        reports,
     )
     assert done.returncode == 0, done.stderr
     (sheet,) = reports.glob("*/tearsheet.html")

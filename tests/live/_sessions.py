@@ -1,0 +1,98 @@
+"""Driving a live session in tests: a bridge child process (``toolkit.live run``) or an
+embedded :class:`LiveSession` on a thread, a gateway whose clock only the test moves, and
+read-only looks at the journal the session is writing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.live.conftest import REPO
+from toolkit.engine.commissions import ibkr_fixed
+from toolkit.gateway import Gateway
+from toolkit.live.bridge import LiveSession
+
+FRIDAY_CLOSE = "2023-03-10 21:30"  # Friday after the close: the next bar is Monday's
+
+
+def held_gateway(start: str = FRIDAY_CLOSE, **extra: Any) -> Gateway:
+    """A gateway (not started) whose clock barely moves and whose orders fill in full at the
+    open: the test moves it with ``advance``."""
+    return Gateway(
+        port=0, start=start, speed=1.0, participation=0.0, commission=ibkr_fixed(), **extra
+    )
+
+
+def journal_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the journal another thread or process is writing; none while the
+    file or its schema does not exist yet."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []  # schema not created yet
+    finally:
+        db.close()
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    """Poll ``cond`` until it is truthy and return its value; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_bridge(
+    config: Path,
+    log: Path,
+    *,
+    session: str | None = None,
+    fault: str | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``python -m toolkit.live run`` as a child process, its output appended to ``log``;
+    ``fault`` arms the kill hook of ``toolkit.live._fault`` (none is inherited otherwise)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    env.pop("TOOLKIT_LIVE_FAULT", None)
+    if fault:
+        env["TOOLKIT_LIVE_FAULT"] = fault
+    cmd = [sys.executable, "-m", "toolkit.live", "run", "--config", str(config)]
+    if session is not None:
+        cmd += ["--session", session]
+    return subprocess.Popen(
+        [*cmd, "--no-dashboard"],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def run_in_thread(session: LiveSession) -> tuple[threading.Thread, list[Any]]:
+    """Run ``session`` on its own thread and event loop; the list receives its summary, or
+    the exception it ended with."""
+    result: list[Any] = []
+
+    def work() -> None:
+        try:
+            result.append(asyncio.run(session.run()))
+        except BaseException as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    return t, result
