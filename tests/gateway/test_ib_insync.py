@@ -12,6 +12,7 @@ ib_insync = pytest.importorskip("ib_insync")
 from ib_insync import IB, LimitOrder, MarketOrder, Stock  # noqa: E402
 
 import toolkit as tk  # noqa: E402
+from tests.gateway._client import wait_for  # noqa: E402
 from toolkit.gateway import Gateway, con_id_for  # noqa: E402
 
 
@@ -19,14 +20,6 @@ from toolkit.gateway import Gateway, con_id_for  # noqa: E402
 def gw():
     with Gateway(port=0, start="2024-03-14 14:00", speed=600) as g:
         yield g
-
-
-def _wait(ib: IB, cond, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if cond():
-            return
-        ib.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_connect_contracts_and_history(gw) -> None:
@@ -50,7 +43,7 @@ def test_orders_fill_and_cancel(gw) -> None:
     try:
         [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
         trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
-        _wait(
+        wait_for(
             ib,
             lambda: (
                 trade.orderStatus.status == "Filled"
@@ -62,11 +55,11 @@ def test_orders_fill_and_cancel(gw) -> None:
         assert trade.fills[0].commissionReport.commission == pytest.approx(
             tk.ibkr_fixed().cost(100, price)
         )
-        _wait(ib, lambda: ib.positions() and ib.positions()[0].position == 100)
+        wait_for(ib, lambda: ib.positions() and ib.positions()[0].position == 100)
         far = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.00))
-        _wait(ib, lambda: far.orderStatus.status == "Submitted")
+        wait_for(ib, lambda: far.orderStatus.status == "Submitted")
         ib.cancelOrder(far.order)
-        _wait(ib, lambda: far.orderStatus.status == "Cancelled")  # via orderStatus, not 202
+        wait_for(ib, lambda: far.orderStatus.status == "Cancelled")  # via orderStatus, not 202
     finally:
         ib.disconnect()
 
@@ -92,7 +85,7 @@ def test_off_tick_limit_order_is_settled_not_left_pending(gw) -> None:
         codes: list[int] = []
         ib.errorEvent += lambda req, code, msg, contract: codes.append(code)
         off = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.005))  # not on the 0.01 grid
-        _wait(ib, lambda: off.orderStatus.status == "Cancelled")  # ib_insync: 110 is a warning
+        wait_for(ib, lambda: off.orderStatus.status == "Cancelled")  # ib_insync: 110 is a warning
         assert codes == [110] and off.isDone()
     finally:
         ib.disconnect()

@@ -9,17 +9,10 @@ import pytest
 pytest.importorskip("ib_async")
 from ib_async import IB, MarketOrder, Stock
 
+from tests.gateway._client import wait_for
 from toolkit.gateway import Gateway
 
 START = "2024-03-14 14:00"  # inside the SPY 1-minute file
-
-
-def _wait(ib: IB, cond, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if cond():
-            return
-        ib.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_reducing_orders_pass_when_the_account_is_over_its_margin_limit() -> None:
@@ -31,17 +24,17 @@ def test_reducing_orders_pass_when_the_account_is_over_its_margin_limit() -> Non
         try:
             [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
             buy = ib.placeOrder(spy, MarketOrder("BUY", 1_400))  # ~0.72M on 0.2M: inside 4x
-            _wait(ib, lambda: buy.orderStatus.status == "Filled")
+            wait_for(ib, lambda: buy.orderStatus.status == "Filled")
             gw.state.cash -= 100_000.0  # a loss elsewhere: equity ~0.1M, gross ~7x equity
             more = ib.placeOrder(spy, MarketOrder("BUY", 1))
-            _wait(ib, lambda: more.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: more.orderStatus.status == "Cancelled")
             assert 201 in errors  # adding is refused
             errors.clear()
             sell = ib.placeOrder(spy, MarketOrder("SELL", 400))  # reducing is always accepted
-            _wait(ib, lambda: sell.orderStatus.status == "Filled")
+            wait_for(ib, lambda: sell.orderStatus.status == "Filled")
             assert 201 not in errors
             flip = ib.placeOrder(spy, MarketOrder("SELL", 2_000))  # flips to -1,000: refused
-            _wait(ib, lambda: flip.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: flip.orderStatus.status == "Cancelled")
             assert 201 in errors
         finally:
             ib.disconnect()

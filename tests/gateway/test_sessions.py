@@ -13,6 +13,7 @@ pytest.importorskip("ib_async")
 from ib_async import IB, LimitOrder, Order, Stock
 
 import toolkit as tk
+from tests.gateway._client import wait_for
 from toolkit.gateway import Gateway
 from toolkit.gateway.market import session_close
 
@@ -24,15 +25,6 @@ def _client(gw: Gateway, cid: int = 1) -> tuple[IB, Stock]:
     ib.connect("127.0.0.1", gw.port, clientId=cid, timeout=5)
     [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
     return ib, spy
-
-
-def _wait(ib: IB, cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        ib.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _last_daily(ib: IB, spy: Stock) -> object:
@@ -60,11 +52,11 @@ def test_market_on_open_fills_at_the_next_open_with_slippage() -> None:
         try:
             order = Order(action="BUY", totalQuantity=50, orderType="MKT", tif="OPG")
             trade = ib.placeOrder(spy, order)
-            _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+            wait_for(ib, lambda: trade.orderStatus.status == "Submitted")
             ib.sleep(0.3)
             assert trade.orderStatus.filled == 0  # Friday evening: nothing to fill against
             gw.advance("3D")  # Monday's bar exists
-            _wait(ib, lambda: trade.orderStatus.status == "Filled")
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled")
             monday_open = float(DAILY.loc["2023-03-13", "open"])
             assert trade.fills[0].execution.price == pytest.approx(monday_open * 1.0002, abs=1e-6)
             assert pd.Timestamp(trade.fills[0].execution.time).date().isoformat() == "2023-03-13"
@@ -72,7 +64,7 @@ def test_market_on_open_fills_at_the_next_open_with_slippage() -> None:
                 spy,
                 Order(action="BUY", totalQuantity=1, orderType="STP", auxPrice=999.0, tif="OPG"),
             )
-            _wait(ib, lambda: bad.orderStatus.status in ("Cancelled", "Inactive"))
+            wait_for(ib, lambda: bad.orderStatus.status in ("Cancelled", "Inactive"))
             assert any("OPG" in e.message for e in bad.log)
         finally:
             ib.disconnect()
@@ -85,10 +77,10 @@ def test_day_order_after_the_close_works_the_next_session_then_expires() -> None
             low = float(DAILY.loc["2023-03-13", "low"])
             never = ib.placeOrder(spy, LimitOrder("BUY", 10, round(low - 5.0, 2)))
             fills = ib.placeOrder(spy, LimitOrder("BUY", 10, round(low + 0.5, 2)))
-            _wait(ib, lambda: never.orderStatus.status == "Submitted")
+            wait_for(ib, lambda: never.orderStatus.status == "Submitted")
             gw.advance("3D")  # Monday's session is over
-            _wait(ib, lambda: never.orderStatus.status == "Cancelled")
-            _wait(ib, lambda: fills.orderStatus.status == "Filled")
+            wait_for(ib, lambda: never.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: fills.orderStatus.status == "Filled")
             assert fills.fills[0].execution.price == pytest.approx(round(low + 0.5, 2))
         finally:
             ib.disconnect()
@@ -104,7 +96,7 @@ def test_lockstep_holds_the_clock_at_each_daily_close_until_resumed() -> None:
             assert gw.paused and str(bars[-1].date) == "2023-03-10"
             for day in ("2023-03-13", "2023-03-14", "2023-03-15"):
                 gw.resume()
-                _wait(ib, lambda d=day: str(bars[-1].date) == d)
+                wait_for(ib, lambda d=day: str(bars[-1].date) == d)
                 assert gw.paused  # held at exactly that day's close, whatever the speed
                 assert gw.state.clock.now() == session_close(pd.Timestamp(day, tz="UTC"))
         finally:
@@ -115,7 +107,7 @@ def test_dropped_clients_reconnect_to_the_same_book() -> None:
     with Gateway(port=0, start="2023-03-10 21:30", speed=1.0) as gw:
         ib, spy = _client(gw, 3)
         trade = ib.placeOrder(spy, LimitOrder("BUY", 10, 100.0))
-        _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+        wait_for(ib, lambda: trade.orderStatus.status == "Submitted")
         gw.drop_clients()
         time.sleep(0.5)
         ib.disconnect()
@@ -134,12 +126,12 @@ def test_market_on_open_placed_after_the_open_works_the_next_session() -> None:
         try:
             order = Order(action="BUY", totalQuantity=5, orderType="MKT", tif="OPG")
             trade = ib.placeOrder(spy, order)
-            _wait(ib, lambda: trade.orderStatus.status == "Submitted")
+            wait_for(ib, lambda: trade.orderStatus.status == "Submitted")
             gw.advance("5h")  # past Friday's close: its daily bar (and its open) now exist
             ib.sleep(0.5)
             assert trade.orderStatus.filled == 0  # never at a price from before it existed
             gw.advance("3D")  # Monday's session
-            _wait(ib, lambda: trade.orderStatus.status == "Filled")
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled")
             fill = trade.fills[0].execution
             assert fill.price == pytest.approx(float(DAILY.loc["2023-03-13", "open"]))
             assert pd.Timestamp(fill.time).date().isoformat() == "2023-03-13"
@@ -155,7 +147,7 @@ def test_market_on_open_placed_after_the_open_intraday_waits_for_the_next_open()
             trade = ib.placeOrder(
                 spy, Order(action="BUY", totalQuantity=1, orderType="MKT", tif="OPG")
             )
-            _wait(ib, lambda: trade.orderStatus.status == "Filled", seconds=60)
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled", seconds=60)
             fill = trade.fills[0].execution
             when = pd.Timestamp(fill.time).tz_convert("America/New_York")
             assert when.date().isoformat() == "2024-03-15" and when.strftime("%H:%M") == "09:30"

@@ -18,6 +18,7 @@ pytest.importorskip("ib_async")
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock
 from ib_async.util import UNSET_DOUBLE
 
+from tests.gateway._client import wait_for
 from toolkit.gateway import Gateway
 
 START = "2024-03-14 14:00"  # inside the SPY 1-minute file, 10:00 New York
@@ -28,15 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 def gw():
     with Gateway(port=0, start=START, speed=60) as g:
         yield g
-
-
-def _wait(ib: IB, cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        ib.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _client(gw: Gateway, cid: int) -> tuple[IB, Stock, list[tuple[int, int, str]]]:
@@ -53,27 +45,27 @@ def test_absurd_and_self_parented_orders_are_refused_and_break_no_request(gw) ->
     b, _, _ = _client(gw, 2)
     try:
         huge = a.placeOrder(spy, LimitOrder("BUY", 1, 1.7e308))
-        _wait(a, lambda: huge.orderStatus.status == "Cancelled")
+        wait_for(a, lambda: huge.orderStatus.status == "Cancelled")
         assert (huge.order.orderId, 201) in {(r, c) for r, c, _ in errors}
         assert a.isConnected() and a.reqCurrentTime()  # no OverflowError took it down
         working = a.placeOrder(spy, LimitOrder("BUY", 1, 100.0))  # far below the market
-        _wait(a, lambda: working.orderStatus.status == "Submitted")
+        wait_for(a, lambda: working.orderStatus.status == "Submitted")
         working.order.parentId = working.order.orderId  # make it its own parent
         a.placeOrder(spy, working.order)
-        _wait(a, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
+        wait_for(a, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
         own = LimitOrder("BUY", 1, 100.0)
         own.orderId = a.client.getReqId()
         own.parentId = own.orderId
         self_parent = a.placeOrder(spy, own)
-        _wait(a, lambda: self_parent.orderStatus.status == "Cancelled")
+        wait_for(a, lambda: self_parent.orderStatus.status == "Cancelled")
         for _ in range(2):  # every later global cancel, from another client, still works
             b.reqGlobalCancel()
-            _wait(a, lambda w=working: w.orderStatus.status == "Cancelled")
+            wait_for(a, lambda w=working: w.orderStatus.status == "Cancelled")
             assert b.isConnected() and b.reqCurrentTime()
             working = a.placeOrder(spy, LimitOrder("BUY", 1, 100.0))
-            _wait(a, lambda w=working: w.orderStatus.status == "Submitted")
+            wait_for(a, lambda w=working: w.orderStatus.status == "Submitted")
         a.cancelOrder(working.order)
-        _wait(a, lambda: working.orderStatus.status == "Cancelled")
+        wait_for(a, lambda: working.orderStatus.status == "Cancelled")
     finally:
         a.disconnect()
         b.disconnect()
@@ -88,7 +80,7 @@ def test_infinite_and_unset_encodings_are_parsed_and_refused_by_order_id(gw) -> 
             "unset price": ib.placeOrder(spy, LimitOrder("BUY", 1, UNSET_DOUBLE)),
             "nan price": ib.placeOrder(spy, LimitOrder("BUY", 1, math.nan)),
         }
-        _wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades.values()))
+        wait_for(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades.values()))
         by_id = {r: (c, msg) for r, c, msg in errors}
         for trade in trades.values():
             code, text = by_id[trade.order.orderId]
@@ -107,27 +99,27 @@ def test_ioc_and_fok_follow_the_fill_model_unknown_tifs_are_refused() -> None:
                 spy,
                 Order(action="BUY", totalQuantity=1, orderType="LMT", lmtPrice=100.0, tif="IOC"),
             )
-            _wait(ib, lambda: far.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: far.orderStatus.status == "Cancelled")
             assert far.orderStatus.filled == 0
             small = ib.placeOrder(
                 spy, Order(action="BUY", totalQuantity=10, orderType="MKT", tif="IOC")
             )
-            _wait(ib, lambda: small.orderStatus.status == "Filled")
+            wait_for(ib, lambda: small.orderStatus.status == "Filled")
             big = ib.placeOrder(
                 spy, Order(action="BUY", totalQuantity=5000, orderType="MKT", tif="IOC")
             )
-            _wait(ib, lambda: big.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: big.orderStatus.status == "Cancelled")
             assert 0 < big.orderStatus.filled < 5000  # what one bar could take, the rest cancelled
             assert sum(f.execution.shares for f in big.fills) == big.orderStatus.filled
             fok_big = ib.placeOrder(
                 spy, Order(action="BUY", totalQuantity=5000, orderType="MKT", tif="FOK")
             )
-            _wait(ib, lambda: fok_big.orderStatus.status == "Cancelled")
+            wait_for(ib, lambda: fok_big.orderStatus.status == "Cancelled")
             assert fok_big.orderStatus.filled == 0 and not fok_big.fills  # all or nothing
             fok_small = ib.placeOrder(
                 spy, Order(action="SELL", totalQuantity=10, orderType="MKT", tif="FOK")
             )
-            _wait(ib, lambda: fok_small.orderStatus.status == "Filled")
+            wait_for(ib, lambda: fok_small.orderStatus.status == "Filled")
             ib.sleep(0.5)
             assert big.orderStatus.status == "Cancelled" and far.orderStatus.status == "Cancelled"
             odd = ib.placeOrder(
@@ -147,7 +139,7 @@ def test_ioc_and_fok_follow_the_fill_model_unknown_tifs_are_refused() -> None:
                 spy,
                 Order(action="BUY", totalQuantity=1, orderType="STP", auxPrice=999.0, tif="IOC"),
             )
-            _wait(
+            wait_for(
                 ib, lambda: all(t.orderStatus.status == "Cancelled" for t in (odd, gtd, stop_ioc))
             )
             codes = {r: c for r, c, _ in errors}
@@ -182,10 +174,10 @@ def test_cancel_all_command_still_works_after_an_order_was_made_its_own_parent(
     ib, spy, errors = _client(gw, 6)
     try:
         working = ib.placeOrder(spy, LimitOrder("BUY", 1, 100.0))
-        _wait(ib, lambda: working.orderStatus.status == "Submitted")
+        wait_for(ib, lambda: working.orderStatus.status == "Submitted")
         working.order.parentId = working.order.orderId
         ib.placeOrder(spy, working.order)  # refused (105): the order keeps working as it was
-        _wait(ib, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
+        wait_for(ib, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
         cfg = write_live_config(tmp_path, connection={"host": "127.0.0.1", "port": gw.port})
         out = subprocess.run(
             [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
@@ -196,6 +188,6 @@ def test_cancel_all_command_still_works_after_an_order_was_made_its_own_parent(
         )
         assert out.returncode == 0, out.stderr
         assert "1 working order(s) before" in out.stdout
-        _wait(ib, lambda: working.orderStatus.status == "Cancelled")
+        wait_for(ib, lambda: working.orderStatus.status == "Cancelled")
     finally:
         ib.disconnect()
