@@ -7,10 +7,7 @@ gets IB's 326 at once."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +15,11 @@ pytest.importorskip("ib_async")
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock
 from ib_async.util import UNSET_DOUBLE
 
+from tests._commands import run_command
 from tests.gateway._client import wait_for
 from toolkit.gateway import Gateway
 
 START = "2024-03-14 14:00"  # inside the SPY 1-minute file, 10:00 New York
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -179,13 +176,7 @@ def test_cancel_all_command_still_works_after_an_order_was_made_its_own_parent(
         ib.placeOrder(spy, working.order)  # refused (105): the order keeps working as it was
         wait_for(ib, lambda: (working.order.orderId, 105) in {(r, c) for r, c, _ in errors})
         cfg = write_live_config(tmp_path, connection={"host": "127.0.0.1", "port": gw.port})
-        out = subprocess.run(
-            [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = run_command("toolkit.live", "cancel-all", "--config", cfg.source, timeout=60)
         assert out.returncode == 0, out.stderr
         assert "1 working order(s) before" in out.stdout
         wait_for(ib, lambda: working.orderStatus.status == "Cancelled")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 from ib_async import IB, LimitOrder, Stock
 
-from tests.live.conftest import REPO
+from tests._commands import run_command
 from toolkit.gateway import Gateway
 from toolkit.live.__main__ import main
 
@@ -18,21 +16,7 @@ SHORT = {"start": "2023-03-10 21:30", "end": "2023-03-16", "speed": 8_640_000.0}
 
 def test_run_then_status_and_list(live_config, tmp_path) -> None:
     cfg = live_config(simulator=SHORT)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit.live",
-            "run",
-            "--config",
-            str(cfg.source),
-            "--no-dashboard",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    out = run_command("toolkit.live", "run", "--config", cfg.source, "--no-dashboard", timeout=180)
     assert out.returncode == 0, out.stderr
     for text in (
         "embedded gateway simulator",
@@ -44,13 +28,7 @@ def test_run_then_status_and_list(live_config, tmp_path) -> None:
         "simulation reached its end",
     ):
         assert text in out.stdout
-    status = subprocess.run(
-        [sys.executable, "-m", "toolkit.live", "status", "--config", str(cfg.source)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("toolkit.live", "status", "--config", cfg.source, timeout=60)
     assert status.returncode == 0 and "net P&L" in status.stdout and "ended" in status.stdout
     assert main(["status", "--journal", str(cfg.session.journal), "--list"]) == 0
     assert main(["status", "nope", "--journal", str(cfg.session.journal)]) == 2

@@ -6,28 +6,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests._commands import REPO, run_command
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _backtest(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "toolkit", "backtest", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_command("toolkit", "backtest", *args)
 
 
 def test_like_session_reruns_the_paper_session_fill_for_fill(live_config, tmp_path) -> None:

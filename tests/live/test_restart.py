@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests._commands import run_command
 from tests.live._sessions import held_gateway, journal_rows, start_bridge, wait_for
-from tests.live.conftest import REPO
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -68,13 +67,7 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
         lambda: journal_rows(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
         what="the decision on Monday's bar",
     )
-    status = subprocess.run(
-        [sys.executable, "-m", "toolkit.live", "status", SESSION, "--journal", str(journal)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("toolkit.live", "status", SESSION, "--journal", journal, timeout=60)
     assert status.returncode == 0 and "running" in status.stdout and "fills 1" in status.stdout
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()
@@ -279,13 +272,7 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
     journal = cfg.session.journal
     assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
     wait_for(lambda: _broker_refs(gw), what="the order at the broker")
-    cancel = subprocess.run(
-        [sys.executable, "-m", "toolkit.live", "cancel-all", "--config", str(cfg.source)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    cancel = run_command("toolkit.live", "cancel-all", "--config", cfg.source, timeout=60)
     assert cancel.returncode == 0, cancel.stderr
     wait_for(
         lambda: all(o.status == "Cancelled" for o in gw.state.book.orders.values()),

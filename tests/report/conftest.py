@@ -6,7 +6,6 @@ import contextlib
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,22 +19,6 @@ import pytest
 from toolkit.report.alerts import SmtpSettings
 
 USER, PASSWORD = "alerts", "s3cret"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_command(
-    module: str, *args: str | Path, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """``python -m <module> <args>`` from the repository root, as a user runs it; the output
-    captured as text and the exit status left for the test to check."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def tls_smtp(

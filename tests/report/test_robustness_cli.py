@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import toolkit as tk
-from tests.report.conftest import run_command
+from tests._commands import run_command
 
 CONFIG = """
 name = "robust"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests._commands import REPO, run_command
 from tests.live.conftest import write_live_config
-from tests.report.conftest import REPO, run_command
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from tests.report.conftest import run_command
+from tests._commands import run_command
 
 
 class _Tables(HTMLParser):
