@@ -17,7 +17,7 @@ from toolkit.engine.backtest import kernel_settings, month_ids, strategy_targets
 from toolkit.metrics._kernels import price_tables_nb
 from toolkit.risk import RiskLimits
 from toolkit.strategies._dispatch import IDS, TARGETS
-from toolkit.sweep import METRICS
+from toolkit.sweep import METRICS, sweep
 from toolkit.sweep import _kernels as sk
 
 
@@ -113,7 +113,7 @@ def test_the_sweep_uses_the_event_driver_and_matches_backtests() -> None:
     """The headline configuration (market orders, no stops) through tk.sweep itself."""
     bars = tk.load("SPY").iloc[-3000:]
     s = tk.EngineSettings(commission=tk.ibkr_fixed())
-    rows = tk.sweep(
+    rows = sweep(
         bars, "sma_cross", {"fast": [5, 20, 50], "slow": [60, 200], "cross": [0, 1]}, s,
         progress=False,
     )  # fmt: skip

@@ -53,7 +53,7 @@ D_WAIT, D_DONE, D_ORDER = 0, 1, 2
 EPS = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def affordable_nb(
     qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
 ) -> float:
@@ -75,7 +75,7 @@ def affordable_nb(
     return float(min(q, qty))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def buy_qty_nb(
     qty: float,
     pos: float,
@@ -97,7 +97,7 @@ def buy_qty_nb(
     return cover + affordable_nb(extra, price, budget, cost, month_volume, fractional)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def book_fill_nb(
     st: np.ndarray,
     pos: float,
@@ -187,7 +187,7 @@ def open_trade_nb(
     rec[T_OPEN] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def execute_nb(
     st: np.ndarray,
     pos: float,
@@ -311,7 +311,7 @@ def effective_target_nb(raw: float, flatten: bool, max_leverage: float) -> float
     return min(max(raw, -max_leverage), max_leverage)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decide_nb(
     tgt: float,
     weight: float,
