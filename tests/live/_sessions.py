@@ -56,6 +56,14 @@ def wait_for(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_for_rows(
+    path: Path, sql: str, timeout: float = 60.0, what: str = ""
+) -> list[tuple[Any, ...]]:
+    """Wait until ``sql`` finds rows in the journal (e.g. an order the broker acknowledged)."""
+    rows: list[tuple[Any, ...]] = wait_for(lambda: journal_rows(path, sql), timeout, what)
+    return rows
+
+
 def start_bridge(
     config: Path,
     log: Path,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
-from tests.live._sessions import held_gateway, journal_rows, run_in_thread, wait_for
+from tests.live._sessions import held_gateway, run_in_thread, wait_for, wait_for_rows
 from tests.report.conftest import tls_smtp
 from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
@@ -64,8 +64,9 @@ def test_a_cancel_that_loses_the_race_to_a_fill_is_not_a_rejection(
     t, result = run_in_thread(session)
     journal = cfg.session.journal
     try:
-        wait_for(
-            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM orders WHERE status = 'Submitted'",
             what="Friday's market-on-open order to be working",
         )
 
@@ -84,10 +85,9 @@ def test_a_cancel_that_loses_the_race_to_a_fill_is_not_a_rejection(
 
         assert session._loop is not None
         session._loop.call_soon_threadsafe(cancel_as_it_fills)
-        wait_for(
-            lambda: journal_rows(
-                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"
-            ),
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
             what="Monday's decision",
         )
         wait_for(lambda: any("10147" in x for x in lines), what="IB's 10147 for the late cancel")
@@ -159,9 +159,7 @@ def _mismatch_run(live_config, gw, smtp, on_mismatch: str | None):  # type: igno
     try:
         wait_for(lambda: _session_refs(gw), what="Friday's order")
         gw.advance(MONDAY_RTH)
-        wait_for(
-            lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="Friday's order to fill"
-        )
+        wait_for_rows(journal, "SELECT 1 FROM fills", what="Friday's order to fill")
         held = gw.state.book.positions["SPY"].quantity
         assert held > 0
         _other_client_trades(gw, "SELL", held)  # the broker is flat; the journal says long
@@ -174,10 +172,9 @@ def _mismatch_run(live_config, gw, smtp, on_mismatch: str | None):  # type: igno
         )
         screen = _on_loop(session, lambda: render_text(session.view()))
         gw.advance(MONDAY_CLOSE)
-        wait_for(
-            lambda: journal_rows(
-                journal, f"SELECT 1 FROM decisions WHERE bar_time LIKE '{MONDAY}%'"
-            ),
+        wait_for_rows(
+            journal,
+            f"SELECT 1 FROM decisions WHERE bar_time LIKE '{MONDAY}%'",
             what="Monday's decision",
         )
         time.sleep(0.5)  # let an order that should not exist reach the broker
@@ -221,7 +218,7 @@ def test_the_halt_lifts_once_the_broker_agrees_again(live_config, gw_april) -> N
     try:
         wait_for(lambda: _session_refs(gw_april), what="Friday's order")
         gw_april.advance(MONDAY_RTH)
-        wait_for(lambda: journal_rows(cfg.session.journal, "SELECT 1 FROM fills"), what="the fill")
+        wait_for_rows(cfg.session.journal, "SELECT 1 FROM fills", what="the fill")
         held = gw_april.state.book.positions["SPY"].quantity
         _other_client_trades(gw_april, "SELL", held)
         gw_april.drop_clients()

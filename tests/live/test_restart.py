@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests._commands import run_command
-from tests.live._sessions import held_gateway, journal_rows, start_bridge, wait_for
+from tests.live._sessions import held_gateway, journal_rows, start_bridge, wait_for, wait_for_rows
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -46,8 +46,9 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM orders WHERE status = 'Submitted'",
         what="the first order to be working at the broker",
     )
     proc.send_signal(signal.SIGKILL)
@@ -60,11 +61,10 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
         what="the fill at the broker",
     )
     proc = start_bridge(cfg.source, log, session=SESSION)
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the restart to journal the fill"
-    )
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+    wait_for_rows(journal, "SELECT 1 FROM fills", what="the restart to journal the fill")
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
         what="the decision on Monday's bar",
     )
     status = run_command("toolkit.live", "status", SESSION, "--journal", journal, timeout=60)
@@ -95,8 +95,9 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
     assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
     assert _broker_refs(gw) == []  # it died before placeOrder
     proc = start_bridge(cfg.source, log, session=SESSION)
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM orders WHERE status = 'Submitted'",
         what="the journaled order to be sent after the restart",
     )
     proc.send_signal(signal.SIGTERM)
@@ -120,25 +121,22 @@ def test_dropped_connection_reconnects_resubscribes_and_reconciles(live_config, 
     thread.start()
     journal = cfg.session.journal
     try:
-        wait_for(
-            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
-            what="the first order",
+        wait_for_rows(
+            journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", what="the first order"
         )
         gw.drop_clients()
         gw.advance("3D")  # the order fills at Monday's open while the bridge is cut off
         wait_for(lambda: session.reconnects >= 1, what="a reconnect")
-        wait_for(lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the missed fill")
-        wait_for(
-            lambda: journal_rows(
-                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"
-            ),
+        wait_for_rows(journal, "SELECT 1 FROM fills", what="the missed fill")
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
             what="Monday's decision",
         )
         gw.advance("1D")  # a bar that only a fresh subscription can deliver
-        wait_for(
-            lambda: journal_rows(
-                journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-14%'"
-            ),
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-14%'",
             what="Tuesday's decision through the new subscription",
         )
     finally:
@@ -158,9 +156,8 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     log = tmp_path / "bridge.log"
     first = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
-        what="the first bridge's order",
+    wait_for_rows(
+        journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", what="the first bridge's order"
     )
     # the same config file, now on another client id (the first bridge read it already)
     cfg.source.write_text(cfg.source.read_text().replace("client_id = 24", "client_id = 25"))
@@ -172,8 +169,9 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     assert err.count("\n") == 0 and "Traceback" not in err  # one line
     assert f"already running (pid {first.pid} holds" in err
     gw.advance("3D")  # the first bridge trades on alone
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'"),
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
         what="Monday's decision by the first bridge",
     )
     first.send_signal(signal.SIGTERM)
@@ -222,9 +220,8 @@ def test_kill_between_a_decision_and_its_order_redoes_the_decision(
     assert journal_rows(journal, "SELECT 1 FROM orders") == []
     proc = start_bridge(cfg.source, log, session=SESSION)
     wait_for(lambda: _broker_refs(gw), what="the decision's order after the restart")
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
-        what="the order to be working",
+    wait_for_rows(
+        journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", what="the order to be working"
     )
     _stop(proc, log)
     assert _broker_refs(gw) == [FRIDAY]
@@ -279,8 +276,9 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
         what="the cancel at the broker",
     )
     proc = start_bridge(cfg.source, log, session=SESSION)
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM orders WHERE status = 'Cancelled'",
         what="the restart to learn how the order ended",
     )
     time.sleep(1.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.live._sessions import held_gateway, journal_rows, run_in_thread, wait_for
+from tests.live._sessions import held_gateway, run_in_thread, wait_for, wait_for_rows
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -83,16 +83,15 @@ def test_a_fill_the_journal_refuses_is_loud(live_config) -> None:
         try:
             wait_for(lambda: gw.state.book.orders, what="the first order")
             gw.advance("3D")  # it fills at Monday's open
-            wait_for(lambda: journal_rows(journal, "SELECT 1 FROM fills"), what="the fill")
+            wait_for_rows(journal, "SELECT 1 FROM fills", what="the fill")
             # the broker now reports that execution at another price (a reused id)
             gw.state.book.fills[0] = dataclasses.replace(
                 gw.state.book.fills[0], price=gw.state.book.fills[0].price + 1.0
             )
             gw.drop_clients()  # the reconnect replays every execution
-            wait_for(
-                lambda: journal_rows(
-                    journal, "SELECT 1 FROM guard_events WHERE guard = 'fill_refused'"
-                ),
+            wait_for_rows(
+                journal,
+                "SELECT 1 FROM guard_events WHERE guard = 'fill_refused'",
                 what="the refusal",
             )
             line = next(e for e in session.events if "GUARD fill_refused" in e)

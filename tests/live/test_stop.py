@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from ib_async import IB
 
-from tests.live._sessions import held_gateway, journal_rows, run_in_thread, start_bridge, wait_for
+from tests.live._sessions import (
+    held_gateway,
+    journal_rows,
+    run_in_thread,
+    start_bridge,
+    wait_for,
+    wait_for_rows,
+)
 from tests.report.conftest import HungServer
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession, StopRequested
@@ -47,8 +54,9 @@ def _cancel_at_the_broker(gw: Gateway, journal: Path) -> None:
         ib.sleep(0.5)
     finally:
         ib.disconnect()
-    wait_for(
-        lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Cancelled'"),
+    wait_for_rows(
+        journal,
+        "SELECT 1 FROM orders WHERE status = 'Cancelled'",
         what="the session to see its order cancelled",
     )
 
@@ -64,8 +72,9 @@ def test_sigterm_during_an_outage_stops_at_once_and_sends_nothing_later(
     proc = start_bridge(cfg.source, log)
     try:
         journal = cfg.session.journal
-        wait_for(
-            lambda: journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'"),
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM orders WHERE status = 'Submitted'",
             what="Friday's order to be working",
         )
         _cancel_at_the_broker(gw, journal)  # Monday's bar will call for a new order
@@ -207,9 +216,8 @@ def test_sigterm_is_not_held_up_by_a_mail_server_that_never_answers(
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, env_extra=mail)
     try:
-        wait_for(
-            lambda: journal_rows(cfg.session.journal, "SELECT 1 FROM guard_events"),
-            what="the trading-hours guard",
+        wait_for_rows(
+            cfg.session.journal, "SELECT 1 FROM guard_events", what="the trading-hours guard"
         )
         assert hung_smtp.accepted.wait(60), "the guard's alert was never sent"
         proc.send_signal(signal.SIGTERM)
