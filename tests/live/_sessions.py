@@ -15,10 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+import toolkit as tk
 from tests.live.conftest import REPO
+from toolkit.engine.backtest import simulate, strategy_targets
 from toolkit.engine.commissions import ibkr_fixed
+from toolkit.engine.result import BacktestResult
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
+from toolkit.live.config import LiveConfig
 
 FRIDAY_CLOSE = "2023-03-10 21:30"  # Friday after the close: the next bar is Monday's
 
@@ -104,3 +111,16 @@ def run_in_thread(session: LiveSession) -> tuple[threading.Thread, list[Any]]:
     t = threading.Thread(target=work)
     t.start()
     return t, result
+
+
+def backtest_like(
+    cfg: LiveConfig, bars: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp
+) -> tuple[pd.DataFrame, BacktestResult]:
+    """The backtest a session's trades must equal: its (first) strategy on ``bars`` through
+    ``last`` after a year of warm-up, with no target before ``first``, the first bar the
+    session decided. Returns the targets and the result."""
+    run = cfg.strategies[0].run
+    bars = bars[(bars.index > first - pd.DateOffset(years=1)) & (bars.index <= last)]
+    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
+    targets[targets.index < first] = np.nan
+    return targets, simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)

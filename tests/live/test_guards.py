@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 import toolkit as tk
+from tests.live._sessions import backtest_like
 from tests.live.conftest import PAPER
 from tests.report.conftest import tls_smtp
-from toolkit.engine.backtest import simulate, strategy_targets
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 from toolkit.live.summary import SessionSummary
@@ -86,12 +86,7 @@ def _kill_run(live_config, risk, smtp=None):  # type: ignore[no-untyped-def]
 
 
 def _backtest(cfg, first_bar, last_bar):  # type: ignore[no-untyped-def]
-    run = cfg.strategies[0].run
-    bars = tk.load("SPY", adjust="none")
-    bars = bars[(bars.index > first_bar - pd.DateOffset(years=1)) & (bars.index <= last_bar)]
-    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
-    targets[targets.index < first_bar] = np.nan
-    return simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+    return backtest_like(cfg, tk.load("SPY", adjust="none"), first_bar, last_bar)[1]
 
 
 def test_drawdown_kill_switch_cancels_flattens_stops_and_alerts(live_config, smtp_server) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 import toolkit as tk
-from toolkit.engine.backtest import simulate, strategy_targets
+from tests.live._sessions import backtest_like
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 
@@ -34,28 +34,32 @@ weights = [0.95]
 """
 
 
-def test_user_strategy_rehearsal_equals_its_backtest(live_config, tmp_path: Path) -> None:
-    research = tmp_path / "channel_trend_paper.toml"
-    research.write_text(USER_CONFIG)
+def _rehearse(live_config, research: Path, text: str, end: str):  # type: ignore[no-untyped-def]
+    """``text`` as the research config of a rehearsal from 2023-01-03 to ``end``: the live
+    config, and the session's fills and decisions."""
+    research.write_text(text)
     cfg = live_config(
         strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
-        simulator={"start": "2023-01-03 21:30", "end": "2023-09-29", "speed": 8_640_000.0},
+        simulator={"start": "2023-01-03 21:30", "end": end, "speed": 8_640_000.0},
     )
-    run = cfg.strategies[0].run
-    assert run.strategy == "channel_trend"
-    assert run.strategy_module == "research.strategies.channel_trend"
     summary = run_session(cfg, echo=None)
     with Journal(cfg.session.journal) as j:
         fills = pd.DataFrame(j.session_fills(summary.session_id))
         decisions = pd.DataFrame(j.rows("decisions", summary.session_id))
+    return cfg, fills, decisions
+
+
+def test_user_strategy_rehearsal_equals_its_backtest(live_config, tmp_path: Path) -> None:
+    cfg, fills, decisions = _rehearse(
+        live_config, tmp_path / "channel_trend_paper.toml", USER_CONFIG, "2023-09-29"
+    )
+    run = cfg.strategies[0].run
+    assert run.strategy == "channel_trend"
+    assert run.strategy_module == "research.strategies.channel_trend"
     days = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
     assert len(days) >= 150
 
-    bars = tk.load("SPY", adjust="none")
-    bars = bars[(bars.index > days[0] - pd.DateOffset(years=1)) & (bars.index <= days[-1])]
-    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
-    targets[targets.index < days[0]] = np.nan
-    bt = simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+    targets, bt = backtest_like(cfg, tk.load("SPY", adjust="none"), days[0], days[-1])
     # the same signal function decided every bar, and traded what the backtest traded
     np.testing.assert_array_equal(
         decisions["signal"].to_numpy(), targets.loc[days, "SPY"].to_numpy()
@@ -90,24 +94,13 @@ weights = [0.95, 0.95, 0.95]
 def test_cross_sectional_rehearsal_trades_one_book_like_its_backtest(
     live_config, tmp_path: Path
 ) -> None:
-    research = tmp_path / "xs_paper.toml"
-    research.write_text(XS_CONFIG)
-    cfg = live_config(
-        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
-        simulator={"start": "2023-01-03 21:30", "end": "2023-06-30", "speed": 8_640_000.0},
+    cfg, fills, decisions = _rehearse(
+        live_config, tmp_path / "xs_paper.toml", XS_CONFIG, "2023-06-30"
     )
-    run = cfg.strategies[0].run
-    summary = run_session(cfg, echo=None)
-    with Journal(cfg.session.journal) as j:
-        fills = pd.DataFrame(j.session_fills(summary.session_id))
-        decisions = pd.DataFrame(j.rows("decisions", summary.session_id))
     first = pd.Timestamp(decisions["bar_time"].min())
     last = pd.Timestamp(decisions["bar_time"].max())
     bars = tk.load_many(["SPY", "TLT", "GLD"], adjust="none")
-    bars = bars[(bars.index > first - pd.DateOffset(years=1)) & (bars.index <= last)]
-    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
-    targets[targets.index < first] = np.nan
-    bt = simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+    targets, bt = backtest_like(cfg, bars, first, last)
     # every decision is the panel signal's weight for that symbol and bar
     when = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
     expected = [targets.at[t, s] for t, s in zip(when, decisions["symbol"], strict=True)]
