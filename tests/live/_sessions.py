@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -95,6 +96,12 @@ def start_bridge(
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+def stop_bridge(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM, as a service manager stops the bridge: it must exit 0 (the log on failure)."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
 
 
 def run_in_thread(session: LiveSession) -> tuple[threading.Thread, list[Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,14 @@ from typing import Any
 import pytest
 
 from tests._commands import run_command
-from tests.live._sessions import held_gateway, journal_rows, start_bridge, wait_for, wait_for_rows
+from tests.live._sessions import (
+    held_gateway,
+    journal_rows,
+    start_bridge,
+    stop_bridge,
+    wait_for,
+    wait_for_rows,
+)
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession
 from toolkit.live.journal import Journal
@@ -69,8 +75,7 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
     )
     status = run_command("toolkit.live", "status", SESSION, "--journal", journal, timeout=60)
     assert status.returncode == 0 and "running" in status.stdout and "fills 1" in status.stdout
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, log.read_text()
+    stop_bridge(proc, log)
     out = log.read_text()
     assert "resumed session" in out and "net P&L" in out
     refs = _broker_refs(gw)
@@ -100,8 +105,7 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
         "SELECT 1 FROM orders WHERE status = 'Submitted'",
         what="the journaled order to be sent after the restart",
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, log.read_text()
+    stop_bridge(proc, log)
     assert "never reached the broker" in log.read_text()
     assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
     # a third start finds it working at the broker and sends nothing
@@ -174,8 +178,7 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
         "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
         what="Monday's decision by the first bridge",
     )
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(30) == 0, log.read_text()
+    stop_bridge(first, log)
     assert len(_broker_refs(gw)) == len(set(_broker_refs(gw)))
     decided = journal_rows(journal, "SELECT bar_time, COUNT(*) FROM decisions GROUP BY bar_time")
     assert decided and all(n == 1 for _, n in decided)
@@ -199,11 +202,6 @@ def _two_symbols(live_config, gw: Gateway, tmp_path: Path, client_id: int):  # t
     )
 
 
-def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, log.read_text()
-
-
 FRIDAY = f"{SESSION}/spy_sma_paper/SPY/20230310"
 
 
@@ -223,7 +221,7 @@ def test_kill_between_a_decision_and_its_order_redoes_the_decision(
     wait_for_rows(
         journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", what="the order to be working"
     )
-    _stop(proc, log)
+    stop_bridge(proc, log)
     assert _broker_refs(gw) == [FRIDAY]
     # one decision of that bar in the journal, with its order
     rows = journal_rows(
@@ -252,7 +250,7 @@ def test_kill_mid_bar_of_a_two_symbol_strategy_decides_both_symbols_on_that_bar(
         lambda: len(journal_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'")) == 2,
         what="both orders working",
     )
-    _stop(proc, log)
+    stop_bridge(proc, log)
     assert sorted(_broker_refs(gw)) == sorted(want)  # each exactly once
     decided = journal_rows(journal, "SELECT symbol, COUNT(*) FROM decisions GROUP BY symbol")
     assert sorted(decided) == [("QQQ", 1), ("SPY", 1)]
@@ -282,7 +280,7 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
         what="the restart to learn how the order ended",
     )
     time.sleep(1.0)
-    _stop(proc, log)
+    stop_bridge(proc, log)
     assert _broker_refs(gw) == [FRIDAY]  # sent once, never again
     assert "never reached the broker" not in log.read_text()
 
@@ -302,7 +300,7 @@ def test_an_unsent_order_of_a_bar_that_has_passed_is_dropped(live_config, gw, tm
     monday = f"{SESSION}/spy_sma_paper/SPY/20230313"
     wait_for(lambda: _broker_refs(gw), what="an order after the restart")
     time.sleep(1.0)
-    _stop(proc, log)
+    stop_bridge(proc, log)
     assert _broker_refs(gw) == [monday]
     status = dict(journal_rows(journal, "SELECT order_ref, status FROM orders"))
     assert status[FRIDAY] == "Cancelled"
