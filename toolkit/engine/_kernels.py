@@ -150,9 +150,9 @@ def simulate_nb(
     cap = n * m * 2 + 4
     orders = np.empty((cap, ORDER_COLS))
     trades = np.empty((cap, TRADE_COLS))
-    n_orders = np.int64(0)  # typed int64 from the start: a literal 0 makes numba compile
+    n_orders = int(np.int64(0))  # int64 from the start: a literal 0 makes numba compile
     # the step functions it is passed to twice (once for the literal, once for int64)
-    n_trades = np.int64(0)
+    n_trades = int(np.int64(0))
     pos = np.zeros(m)
     state = np.zeros((m, STATE_COLS))
     cash = init_cash

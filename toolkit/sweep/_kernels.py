@@ -70,7 +70,7 @@ A_FEES, A_TRADES, A_WINS, A_MONTH_VOL, A_MONTH = range(5)
 ACC_SIZE = 5
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _execute_nb(
     st: np.ndarray,
     acc: np.ndarray,
@@ -93,7 +93,7 @@ def _execute_nb(
         acc[A_MONTH_VOL] = 0.0
     q, fee, cash, pos, acc[A_MONTH_VOL], closed = execute_nb(
         st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar,
-        np.int64(0), scratch, np.int64(0),
+        int(np.int64(0)), scratch, int(np.int64(0)),
     )  # fmt: skip
     acc[A_FEES] += fee
     if closed > 0:
