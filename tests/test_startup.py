@@ -71,3 +71,15 @@ def test_gateway_bad_start_is_one_line() -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: simulator start 'nonsense' is not a date/time; use e.g. '2024-03-14 14:00' (UTC)."
     ]
+
+
+def test_a_function_named_like_its_subpackage_stays_the_function() -> None:
+    # toolkit.sweep is a subpackage and tk.sweep its function: importing the subpackage first
+    # (as walk-forward does) must not turn tk.sweep into the module
+    code = (
+        "import toolkit.analysis, toolkit.sweep, toolkit as tk;"
+        "from toolkit import sweep;"
+        "print(tk.sweep.__module__, sweep is tk.sweep)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["toolkit.sweep.runner", "True"]

@@ -12,7 +12,27 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
+
+
+class _Package(ModuleType):
+    """A package whose re-exported names win over submodules of the same name.
+
+    ``tk.sweep`` is the function ``toolkit.sweep.sweep``; when the subpackage ``toolkit.sweep``
+    is first imported, the import system binds the module to the package's ``sweep``
+    attribute. An eager ``from toolkit.sweep import sweep`` in ``__init__`` used to rebind it
+    afterwards; with lazy exports that binding is simply not made."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        target = _TABLES.get(self.__name__, {}).get(name, "")
+        module, _, attribute = target.partition(":")
+        if attribute and isinstance(value, ModuleType) and value.__name__ == module:
+            return
+        super().__setattr__(name, value)
+
+
+_TABLES: dict[str, Mapping[str, str]] = {}
 
 
 def lazy_exports(
@@ -20,6 +40,8 @@ def lazy_exports(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``: ``exports`` maps a public name to
     ``"module"`` or ``"module:attribute"``; any submodule of the package resolves too."""
+    _TABLES[package] = exports
+    sys.modules[package].__class__ = _Package
 
     def getattr_(name: str) -> Any:
         target = exports.get(name)
