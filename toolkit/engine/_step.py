@@ -187,7 +187,7 @@ def open_trade_nb(
     rec[T_OPEN] = 1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def execute_nb(
     st: np.ndarray,
     pos: float,
