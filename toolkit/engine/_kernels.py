@@ -37,7 +37,6 @@ from toolkit.engine._step import (
     T_RET,
     T_SYM,
     TRADE_COLS,
-    buy_qty_nb,
     decide_nb,
     effective_target_nb,
     entered_nb,
@@ -74,10 +73,6 @@ __all__ = [
     "T_SYM",
     "simulate_nb",
 ]
-
-# Kept under its old name for callers outside the engine (the live sleeve); new code imports
-# the step functions from toolkit.engine._step.
-_buy_qty_nb = buy_qty_nb
 
 # Order record columns.
 O_BAR, O_SYM, O_QTY, O_PRICE, O_COMM, O_REASON, O_REF, O_TYPE = range(8)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from toolkit.engine._kernels import _buy_qty_nb
+from toolkit.engine._step import buy_qty_nb
 from toolkit.engine.commissions import commission_nb
 from toolkit.engine.fills import slipped_nb
 from toolkit.engine.settings import EngineSettings
@@ -212,9 +212,7 @@ class Sleeve:
             px = float(slipped_nb(o.price, 1.0, slip))
             budget = cash + (s.max_leverage - 1.0) * value
             q = float(
-                _buy_qty_nb(
-                    intent.quantity, o.current_qty, px, budget, cost, 0.0, s.fractional
-                )
+                buy_qty_nb(intent.quantity, o.current_qty, px, budget, cost, 0.0, s.fractional)
             )
             if q <= 0.0:
                 self.acted[o.symbol] = intent.target
