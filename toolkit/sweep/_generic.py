@@ -27,7 +27,8 @@ from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
-from toolkit.sweep.runner import _kernel, _symbol_arrays
+from toolkit.sweep.runner import _frame as _rows
+from toolkit.sweep.runner import _kernel, _progress_bar, _symbol_arrays
 
 OnBlock = Callable[[int, int], None]
 _BLOCK = 256  # parameter sets per progress step / dask task (their target rows in memory)
@@ -144,7 +145,7 @@ def sweep_generic(
             if on_block is not None:
                 on_block(done, total)
     else:
-        bar = _progress_bar(total, progress)
+        bar = _progress_bar(total, progress, "sweep (generic path)")
         done = 0
         try:
             for i, (sym, frame) in enumerate(books):
@@ -169,34 +170,12 @@ def sweep_generic(
     return _frame(pgrid, [sym for sym, _ in books], results, interrupted)
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="combo", desc="sweep (generic path)", leave=False)
-
-
 def _frame(
     pgrid: ParamGrid,
     symbols: list[str],
     results: dict[tuple[int, int], np.ndarray],
     interrupted: bool,
 ) -> pd.DataFrame:
-    params = pgrid.frame()
-    parts = []
-    for (i, lo), block in sorted(results.items()):
-        part = params.iloc[lo : lo + len(block)].reset_index(drop=True)
-        part.insert(len(part.columns), "symbol", symbols[i])
-        metrics = pd.DataFrame(block, columns=list(METRICS))
-        metrics["trades"] = metrics["trades"].astype(np.int64)
-        parts.append(pd.concat([part, metrics], axis=1))
-    if parts:
-        out = pd.concat(parts, ignore_index=True)
-    else:
-        out = pd.DataFrame(columns=[*params.columns, "symbol", *METRICS])
-    out.attrs["interrupted"] = interrupted
-    out.attrs["strategy"] = pgrid.strategy
-    out.attrs["dropped_by_constraints"] = pgrid.dropped
+    out = _rows(pgrid, symbols, results, interrupted)
     out.attrs["path"] = "generic"
     return out

@@ -190,7 +190,7 @@ def sweep(
         results, interrupted = _run_dask(client, strategy, data, pgrid, s, block_size, on_block)
     else:
         results, interrupted = _run_local(strategy, data, pgrid, s, block_size, progress, on_block)
-    return _frame(pgrid, data, results, interrupted)
+    return _frame(pgrid, [d.symbol for d in data], results, interrupted)
 
 
 def _run_local(
@@ -275,12 +275,12 @@ def _run_dask(
     return results, False
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
+def _progress_bar(total: int, enabled: bool, desc: str = "sweep") -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="combo", unit_scale=True, desc="sweep", leave=False)
+    return tqdm(total=total, unit="combo", unit_scale=True, desc=desc, leave=False)
 
 
 def _warn_interrupted(done: int, total: int) -> None:
@@ -291,15 +291,16 @@ def _warn_interrupted(done: int, total: int) -> None:
 
 def _frame(
     pgrid: ParamGrid,
-    data: list[_SymbolArrays],
+    symbols: list[str],
     results: dict[tuple[int, int], np.ndarray],
     interrupted: bool,
 ) -> pd.DataFrame:
+    """Sweep rows: parameters, symbol and metrics of every finished (symbol, block)."""
     params = pgrid.frame()
     parts = []
     for (i, lo), block in sorted(results.items()):
         part = params.iloc[lo : lo + len(block)].reset_index(drop=True)
-        part.insert(len(part.columns), "symbol", data[i].symbol)
+        part.insert(len(part.columns), "symbol", symbols[i])
         metrics = pd.DataFrame(block, columns=list(METRICS))
         metrics["trades"] = metrics["trades"].astype(np.int64)
         parts.append(pd.concat([part, metrics], axis=1))
