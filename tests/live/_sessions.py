@@ -21,7 +21,7 @@ import pandas as pd
 
 import toolkit as tk
 from tests.live.conftest import REPO
-from toolkit.engine.backtest import simulate, strategy_targets
+from toolkit.engine.backtest import book_weights, simulate, strategy_targets
 from toolkit.engine.commissions import ibkr_fixed
 from toolkit.engine.result import BacktestResult
 from toolkit.gateway import Gateway
@@ -128,6 +128,8 @@ def backtest_like(
     session decided. Returns the targets and the result."""
     run = cfg.strategies[0].run
     bars = bars[(bars.index > first - pd.DateOffset(years=1)) & (bars.index <= last)]
-    targets = strategy_targets(bars, tk.strategies.get(run.strategy), run.params)
+    strat = tk.strategies.get(run.strategy)
+    targets = strategy_targets(bars, strat, run.params)
     targets[targets.index < first] = np.nan
-    return targets, simulate(bars, targets, run.engine, run.weights, cfg.strategies[0].risk)
+    weights = book_weights(strat, run.weights, targets.shape[1])
+    return targets, simulate(bars, targets, run.engine, weights, cfg.strategies[0].risk)

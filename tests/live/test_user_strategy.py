@@ -71,8 +71,9 @@ def test_user_strategy_rehearsal_equals_its_backtest(live_config, tmp_path: Path
     np.testing.assert_allclose(fills["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)
 
 
-# Cross-sectional: one signal call on the panel per bar, one shared book. Weights scale the
-# book's weights by 0.95 so next-open fills above the decision close stay affordable.
+# Cross-sectional: one signal call on the panel per bar, one shared book. No [engine] weights:
+# the strategy's weights are fractions of the whole book (1 per symbol); 10% leverage keeps a
+# next-open fill above the decision close affordable.
 XS_CONFIG = """
 name = "xs_paper"
 [data]
@@ -87,7 +88,7 @@ lookback = 42
 top = 1
 rebalance = 5
 [engine]
-weights = [0.95, 0.95, 0.95]
+max_leverage = 1.1
 """
 
 
@@ -114,3 +115,10 @@ def test_cross_sectional_rehearsal_trades_one_book_like_its_backtest(
     np.testing.assert_array_equal(live["symbol"].to_numpy(), orders["symbol"].to_numpy())
     np.testing.assert_array_equal(live["q"].to_numpy(), orders["quantity"].to_numpy())
     np.testing.assert_allclose(live["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)
+    # the session rerun by the backtest (backtest --like-session) trades the same book: its
+    # weights are the strategy's, not equal 1/3 sleeves
+    from toolkit.live.replay import replay_session
+
+    (replay,) = replay_session(cfg.session.journal)
+    compared = replay.fills_compared()
+    assert len(compared) == len(fills) and compared["match"].all(), compared

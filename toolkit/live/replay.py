@@ -203,7 +203,7 @@ def replay_span(span: SessionSpan, journal_path: Path) -> SessionReplay:
     """Backtest one strategy of a session over exactly its span and warm-up."""
     from toolkit import strategies
     from toolkit.data import load_many
-    from toolkit.engine.backtest import simulate, strategy_targets
+    from toolkit.engine.backtest import book_weights, simulate, strategy_targets
 
     slot = span.slot
     run = replace(
@@ -231,7 +231,8 @@ def replay_span(span: SessionSpan, journal_path: Path) -> SessionReplay:
     params = strat.resolve(run.params)
     targets = strategy_targets(bars, strat, params)
     targets[targets.index < span.first_bar] = np.nan
-    weights = run.weights
+    # the weights the live bridge traded: a cross-sectional book's are 1 per symbol
+    weights = book_weights(strat, run.weights, targets.shape[1])
     result = simulate(bars, targets, run.engine, weights, run.risk)
     result = _trim(replace(result, strategy=strat.name, params=params), span.first_bar)
     with Journal(journal_path) as j:
