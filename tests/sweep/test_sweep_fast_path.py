@@ -52,12 +52,13 @@ def _both_drivers(bars: pd.DataFrame, target: np.ndarray, s: tk.EngineSettings) 
     st, acc, scratch = np.empty(STATE_COLS), np.empty(sk.ACC_SIZE), np.empty((1, TRADE_COLS))
     out = np.full((2, sk.N_METRICS), -7.0)
     sk.simulate_events_nb(
-        o, c, t, cost, month, init, next_open, slip, band, lev, frac, risk,
+        o, c, t, cost, month, init, next_open, slip, band, lev, frac, risk, 1.0,
         float(s.periods_per_year), *price_tables_nb(c), st, acc, scratch, out[0],
     )  # fmt: skip
     sk.simulate_metrics_nb(
         o, h, lo, c, t, cost, month, days, init, next_open, order_type, offset, slip, sl, tp,
-        ts, always, band, lev, frac, risk, float(s.periods_per_year), st, acc, scratch, out[1],
+        ts, always, band, lev, frac, risk, 1.0, float(s.periods_per_year), st, acc, scratch,
+        out[1],
     )  # fmt: skip
     return out
 

@@ -12,7 +12,7 @@ the engine itself, one backtest per set (a cross-sectional row is the whole book
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,13 +22,14 @@ from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.backtest import backtest
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
+from toolkit.risk import RiskLimits
 from toolkit.strategies._dispatch import TARGETS
 from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
+from toolkit.sweep.runner import Weights, _kernel, _progress_bar, _symbol_arrays, sleeve_weights
 from toolkit.sweep.runner import _frame as _rows
-from toolkit.sweep.runner import _kernel, _progress_bar, _symbol_arrays
 
 OnBlock = Callable[[int, int], None]
 _BLOCK = 256  # parameter sets per progress step / dask task (their target rows in memory)
@@ -70,14 +71,18 @@ def evaluate_generic_block(
     bars: pd.DataFrame,
     values: np.ndarray,
     settings: EngineSettings,
+    risk: RiskLimits | None = None,
+    weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """METRICS (len(values) x N) for each parameter set (a row of ``values``, declared order)
-    of ``spec`` on ``bars`` (one symbol's, or the book's); the unit of a dask task."""
+    of ``spec`` on ``bars`` (one symbol's, or the book's) with the ``risk`` limits and
+    ``weights`` (the symbol's sleeve weight as a 1-element sequence, or the book's; None:
+    1 per symbol); the unit of a dask task."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     out = np.empty((len(values), len(METRICS)))
     if spec.cross_sectional:
         for i in range(len(values)):
-            out[i] = _engine_row(spec, bars, values[i], settings)
+            out[i] = _engine_row(spec, bars, values[i], settings, risk, weights)
         return out
     (data,) = _symbol_arrays({symbol: bars})
     targets = np.empty((len(values), len(data.close)))
@@ -88,22 +93,34 @@ def evaluate_generic_block(
         fast = np.flatnonzero(~gaps)
         index = np.arange(len(fast), dtype=np.int64).reshape(-1, 1)
         out[fast] = _kernel(
-            TARGETS, data, np.ascontiguousarray(targets[fast]), index, values[fast], settings
+            TARGETS,
+            data,
+            np.ascontiguousarray(targets[fast]),
+            index,
+            values[fast],
+            settings,
+            risk,
+            1.0 if weights is None else float(weights[0]),
         )
     for j in np.flatnonzero(gaps):
-        out[j] = _engine_row(spec, bars, values[j], settings)
+        out[j] = _engine_row(spec, bars, values[j], settings, risk, weights)
     return out
 
 
 def _engine_row(
-    spec: Strategy, bars: pd.DataFrame, row: np.ndarray, settings: EngineSettings
+    spec: Strategy,
+    bars: pd.DataFrame,
+    row: np.ndarray,
+    settings: EngineSettings,
+    risk: RiskLimits | None,
+    weights: Sequence[float] | None,
 ) -> list[float]:
     """One parameter set scored by the engine: ``tk.backtest``'s metrics."""
     params = {
         p.name: (int(v) if p.kind is int else float(v))
         for p, v in zip(spec.params, row, strict=True)
     }
-    m = backtest(bars, spec, params, settings).metrics()
+    m = backtest(bars, spec, params, settings, weights, risk).metrics()
     return [m[key] for key in METRICS]
 
 
@@ -116,8 +133,11 @@ def sweep_generic(
     client: Any = None,
     progress: bool = True,
     on_block: OnBlock | None = None,
+    risk: RiskLimits | None = None,
+    weights: Weights | None = None,
 ) -> pd.DataFrame:
-    """Rows like :func:`toolkit.sweep.sweep`'s for a strategy without the fused fast path."""
+    """Rows like :func:`toolkit.sweep.sweep`'s for a strategy without the fused fast path
+    (a cross-sectional book takes ``weights`` as the book's sleeve weights, default 1)."""
     pgrid = grid if isinstance(grid, ParamGrid) else make_grid(spec, grid)
     if pgrid.strategy != spec.name:
         raise ConfigError(f"the grid was built for {pgrid.strategy!r}, not {spec.name!r}.")
@@ -126,6 +146,7 @@ def sweep_generic(
         raise ConfigError("the grid is empty after constraints; widen the axes.")
     s = settings or EngineSettings()
     books = _books(bars, spec)
+    book_w = _book_weights(spec, books, weights)
     blocks = [(lo, min(k, lo + _BLOCK)) for lo in range(0, k, _BLOCK)]
     total = k * len(books)
     results: dict[tuple[int, int], np.ndarray] = {}
@@ -133,7 +154,15 @@ def sweep_generic(
     if client is not None:
         futures = {
             client.submit(
-                evaluate_generic_block, spec, sym, frame, pgrid.values[lo:hi], s, pure=False
+                evaluate_generic_block,
+                spec,
+                sym,
+                frame,
+                pgrid.values[lo:hi],
+                s,
+                risk,
+                book_w[i],
+                pure=False,
             ): (i, lo)
             for i, (sym, frame) in enumerate(books)
             for lo, hi in blocks
@@ -151,7 +180,7 @@ def sweep_generic(
             for i, (sym, frame) in enumerate(books):
                 for lo, hi in blocks:
                     results[(i, lo)] = evaluate_generic_block(
-                        spec, sym, frame, pgrid.values[lo:hi], s
+                        spec, sym, frame, pgrid.values[lo:hi], s, risk, book_w[i]
                     )
                     done += hi - lo
                     if bar is not None:
@@ -168,6 +197,20 @@ def sweep_generic(
             if bar is not None:
                 bar.close()
     return _frame(pgrid, [sym for sym, _ in books], results, interrupted)
+
+
+def _book_weights(
+    spec: Strategy, books: list[tuple[str, pd.DataFrame]], weights: Weights | None
+) -> list[list[float] | None]:
+    """The weights each book's rows trade with: a symbol's sleeve weight (as a 1-element
+    list), or the cross-sectional book's weights in panel order; None: 1 per symbol."""
+    if weights is None:
+        return [None] * len(books)
+    if not spec.cross_sectional:
+        return [[w] for w in sleeve_weights(weights, [sym for sym, _ in books])]
+    ((_, panel),) = books
+    symbols = [str(c) for c in as_panel(panel)["close"].columns]
+    return [sleeve_weights(weights, symbols)]
 
 
 def _frame(

@@ -48,7 +48,7 @@ from toolkit.metrics._kernels import (
     sharpe_from_sums_nb,
     sortino_from_sums_nb,
 )
-from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN, RISK_SIZE, kill_switch_nb
+from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN, kill_switch_nb
 from toolkit.strategies._dispatch import rule_nb
 
 # Output columns, in order.
@@ -160,13 +160,14 @@ def simulate_metrics_nb(
     max_leverage: float,
     fractional: bool,
     risk: np.ndarray,
+    weight: float,
     periods: float,
     st: np.ndarray,
     acc: np.ndarray,
     scratch: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """One symbol at full weight, one target path, every bar -> METRICS into ``out``.
+    """One symbol at sleeve ``weight``, one target path, every bar -> METRICS into ``out``.
 
     The engine kernel's bar (toolkit.engine._kernels.simulate_nb) for one symbol: the same
     step functions in the same order; only the bookkeeping differs (running sums instead of
@@ -239,7 +240,7 @@ def simulate_metrics_nb(
             killed = True
         tgt = effective_target_nb(target[b], killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and (rebalance_always or tgt != acted):
-            what, delta = decide_nb(tgt, 1.0, value, c, pos, band, 0.0, risk, fractional)
+            what, delta = decide_nb(tgt, weight, value, c, pos, band, 0.0, risk, fractional)
             if what == D_DONE:
                 acted = tgt
             elif what == D_ORDER:
@@ -283,6 +284,7 @@ def simulate_events_nb(
     max_leverage: float,
     fractional: bool,
     risk: np.ndarray,
+    weight: float,
     periods: float,
     prefix: np.ndarray,
     range_max: np.ndarray,
@@ -343,7 +345,7 @@ def simulate_events_nb(
             killed = True
         tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and tgt != acted:
-            what, delta = decide_nb(tgt, 1.0, value, c, pos, band, 0.0, risk, fractional)
+            what, delta = decide_nb(tgt, weight, value, c, pos, band, 0.0, risk, fractional)
             if what == D_DONE:
                 acted = tgt
             elif what == D_ORDER:
@@ -431,6 +433,9 @@ def sweep_nb(
     grid: np.ndarray,
     cost: np.ndarray,
     month_id: np.ndarray,
+    day_id: np.ndarray,
+    risk: np.ndarray,
+    weight: float,
     init_cash: float,
     next_open: bool,
     order_type: int,
@@ -455,13 +460,13 @@ def sweep_nb(
     run in parallel. ``aux``/``index`` come from the strategy's features function for this
     grid. The driver is chosen once for the run (settings are run constants): the event
     driver when nothing needs every bar, else the per-bar one. ``tiered`` is unused (the
-    monthly volume is kept for every schedule) and kept for callers.
+    monthly volume is kept for every schedule) and kept for callers. ``risk`` is a
+    RiskLimits vector, ``day_id`` numbers the trading days (for the daily-loss limit) and
+    ``weight`` is the symbol's sleeve weight, as in the engine kernel.
     """
     k_total = grid.shape[0]
     n = close.shape[0]
     chunks = max(1, min(k_total, chunks))
-    risk = np.full(RISK_SIZE, np.inf)
-    day_id = np.zeros(n, dtype=np.int64)
     events = (
         order_type == MARKET
         and not use_stops
@@ -485,7 +490,7 @@ def sweep_nb(
             if events:
                 simulate_events_nb(
                     open_, close, target, cost, month_id, init_cash, next_open, slippage,
-                    band, max_leverage, fractional, risk, periods, prefix, range_max,
+                    band, max_leverage, fractional, risk, weight, periods, prefix, range_max,
                     range_min, st, acc, scratch, out[k],
                 )  # fmt: skip
             else:
@@ -493,5 +498,5 @@ def sweep_nb(
                     open_, high, low, close, target, cost, month_id, day_id, init_cash,
                     next_open, order_type, order_offset, slippage, stop_loss, take_profit,
                     trailing_stop, rebalance_always, band, max_leverage, fractional, risk,
-                    periods, st, acc, scratch, out[k],
+                    weight, periods, st, acc, scratch, out[k],
                 )  # fmt: skip

@@ -7,7 +7,7 @@ Locally the grid runs in numba threads; with a ``dask.distributed`` client the s
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,10 @@ import pandas as pd
 
 from toolkit import strategies
 from toolkit.engine._bars import as_panel, bar_arrays
-from toolkit.engine.backtest import kernel_settings, month_ids
+from toolkit.engine.backtest import day_ids, kernel_settings, month_ids
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
+from toolkit.risk import RiskLimits
 from toolkit.strategies._dispatch import IDS
 from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS, N_METRICS, sweep_nb
@@ -29,6 +30,7 @@ _FIELDS = ("open", "high", "low", "close", "volume")
 # Parameter sets whose features are computed together (bounds the indicator rows in memory).
 _FEATURE_BLOCK = 50_000
 OnBlock = Callable[[int, int], None]
+Weights = Sequence[float] | Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class _SymbolArrays:
     close: np.ndarray
     volume: np.ndarray
     month: np.ndarray
+    day: np.ndarray
 
 
 def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_SymbolArrays]:
@@ -68,6 +71,7 @@ def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_Sym
                 col["close"],
                 col["volume"],
                 month_ids(pd.DatetimeIndex(panel["close"].index)),
+                day_ids(pd.DatetimeIndex(panel["close"].index)),
             )
         )
     return out
@@ -96,8 +100,11 @@ def _kernel(
     index: np.ndarray,
     params: np.ndarray,
     settings: EngineSettings,
+    risk: RiskLimits | None = None,
+    weight: float = 1.0,
 ) -> np.ndarray:
     out = np.empty((len(params), N_METRICS))
+    limits = risk or RiskLimits()
     use_stops = not (
         settings.stop_loss is None
         and settings.take_profit is None
@@ -116,6 +123,9 @@ def _kernel(
             params,
             settings.commission.vector(),
             data.month,
+            data.day,
+            limits.vector(),
+            float(weight),
             *kernel_settings(settings),
             float(settings.periods_per_year),
             numba.get_num_threads() * 4,
@@ -128,7 +138,12 @@ def _kernel(
 
 
 def evaluate_block(
-    strategy: str, data: _SymbolArrays, params: np.ndarray, settings: EngineSettings
+    strategy: str,
+    data: _SymbolArrays,
+    params: np.ndarray,
+    settings: EngineSettings,
+    risk: RiskLimits | None = None,
+    weight: float = 1.0,
 ) -> np.ndarray:
     """Metrics (len(params) x N_METRICS) for one symbol and one block of parameter sets.
 
@@ -137,7 +152,23 @@ def evaluate_block(
     """
     grid = np.ascontiguousarray(params, dtype=np.float64)
     aux, index = _features(strategy, data, grid)
-    return _kernel(strategy, data, aux, index, grid, settings)
+    return _kernel(strategy, data, aux, index, grid, settings, risk, weight)
+
+
+def sleeve_weights(weights: Weights | None, symbols: Sequence[str]) -> list[float]:
+    """Each symbol's sleeve weight for a sweep row: 1 (full weight) unless ``weights`` give
+    it, in symbol order or by symbol name."""
+    if weights is None:
+        return [1.0] * len(symbols)
+    if isinstance(weights, Mapping):
+        unknown = sorted(set(map(str, weights)) - set(symbols))
+        if unknown:
+            raise ConfigError(f"weights name symbols that are not in the bars: {unknown}.")
+        return [float(weights.get(sym, 1.0)) for sym in symbols]
+    w = [float(x) for x in weights]
+    if len(w) != len(symbols):
+        raise ConfigError(f"weights has {len(w)} values for {len(symbols)} symbols.")
+    return w
 
 
 def _blocks(k: int, size: int) -> list[tuple[int, int]]:
@@ -154,15 +185,19 @@ def sweep(
     block_size: int | None = None,
     progress: bool = True,
     on_block: OnBlock | None = None,
+    risk: RiskLimits | None = None,
+    weights: Weights | None = None,
 ) -> pd.DataFrame:
     """Evaluate every parameter set of ``grid`` on every symbol of ``bars``.
 
-    Each (parameters, symbol) row is a single-symbol backtest at full weight with
-    ``settings`` -- the same result ``toolkit.backtest`` gives for it -- reduced to metrics
-    in the kernel: total_return, cagr, sharpe, sortino, max_drawdown, trades (closed),
-    win_rate, exposure, commissions, final_equity. ``grid`` is a ParamGrid or a mapping of
-    axes for :func:`make_grid`. ``client`` (a ``dask.distributed.Client``) spreads blocks
-    over a cluster. Ctrl+C returns the rows finished so far (``attrs["interrupted"]``).
+    Each (parameters, symbol) row is a single-symbol backtest with ``settings``, the
+    ``risk`` limits and the symbol's sleeve weight (``weights`` in symbol order or by name;
+    default 1, full weight) -- the same result ``toolkit.backtest(bars_of_symbol, ...,
+    weights=[w], risk=risk)`` gives for it -- reduced to metrics in the kernel:
+    total_return, cagr, sharpe, sortino, max_drawdown, trades (closed), win_rate, exposure,
+    commissions, final_equity. ``grid`` is a ParamGrid or a mapping of axes for
+    :func:`make_grid`. ``client`` (a ``dask.distributed.Client``) spreads blocks over a
+    cluster. Ctrl+C returns the rows finished so far (``attrs["interrupted"]``).
 
     A strategy without the built-ins' features/rule split (a user's signal function) runs
     on the generic path (toolkit/sweep/_generic.py): same rows, one engine run per set; a
@@ -173,7 +208,15 @@ def sweep(
         from toolkit.sweep._generic import sweep_generic
 
         return sweep_generic(
-            bars, spec, grid, settings, client=client, progress=progress, on_block=on_block
+            bars,
+            spec,
+            grid,
+            settings,
+            client=client,
+            progress=progress,
+            on_block=on_block,
+            risk=risk,
+            weights=weights,
         )
     strategy = spec.name
     if strategy not in IDS:
@@ -186,10 +229,15 @@ def sweep(
     k = len(pgrid)
     if k == 0:
         raise ConfigError("the grid is empty after constraints; widen the axes.")
+    w = sleeve_weights(weights, [d.symbol for d in data])
     if client is not None:
-        results, interrupted = _run_dask(client, strategy, data, pgrid, s, block_size, on_block)
+        results, interrupted = _run_dask(
+            client, strategy, data, pgrid, s, block_size, on_block, risk, w
+        )
     else:
-        results, interrupted = _run_local(strategy, data, pgrid, s, block_size, progress, on_block)
+        results, interrupted = _run_local(
+            strategy, data, pgrid, s, block_size, progress, on_block, risk, w
+        )
     return _frame(pgrid, [d.symbol for d in data], results, interrupted)
 
 
@@ -201,6 +249,8 @@ def _run_local(
     block_size: int | None,
     progress: bool,
     on_block: OnBlock | None,
+    risk: RiskLimits | None,
+    weights: list[float],
 ) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
     """Per symbol: features once per feature block, the kernel per progress block."""
     k = len(pgrid)
@@ -221,6 +271,8 @@ def _run_local(
                         np.ascontiguousarray(index[lo:hi]),
                         np.ascontiguousarray(params[lo:hi]),
                         s,
+                        risk,
+                        weights[i],
                     )
                     done += hi - lo
                     if bar is not None:
@@ -244,6 +296,8 @@ def _run_dask(
     s: EngineSettings,
     block_size: int | None,
     on_block: OnBlock | None,
+    risk: RiskLimits | None,
+    weights: list[float],
 ) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
     from distributed import as_completed
 
@@ -255,7 +309,14 @@ def _run_dask(
         remote = client.scatter(d, broadcast=True)
         for lo, hi in _blocks(k, size):
             fut = client.submit(
-                evaluate_block, strategy, remote, pgrid.values[lo:hi], s, pure=False
+                evaluate_block,
+                strategy,
+                remote,
+                pgrid.values[lo:hi],
+                s,
+                risk,
+                weights[i],
+                pure=False,
             )
             futures[fut] = (i, lo)
     results: dict[tuple[int, int], np.ndarray] = {}
