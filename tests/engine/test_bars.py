@@ -12,9 +12,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import toolkit as tk
 from toolkit.analysis import stress
+from toolkit.engine.backtest import month_ids
 from toolkit.errors import DataError
 
 GRID = {"fast": [3, 5], "slow": [10, 20]}
@@ -92,3 +95,17 @@ def test_the_error_names_symbol_field_and_time(good) -> None:
 def test_good_bars_pass_every_entry_point(good) -> None:
     for call in ENTRY_POINTS.values():
         call(good)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(-2_000_000_000, 4_000_000_000),
+    step=st.sampled_from(["1min", "7h", "1D", "13D"]),
+    n=st.integers(1, 400),
+    tz=st.sampled_from([None, "UTC", "America/New_York"]),
+)
+def test_month_ids_are_the_calendar_month_of_each_bar(start, step, n, tz) -> None:
+    # the commission tiers' month: equal to pandas' own year/month on any index
+    idx = pd.date_range(pd.Timestamp(start, unit="s"), periods=n, freq=step)
+    idx = idx.tz_localize(tz) if tz is not None else idx
+    np.testing.assert_array_equal(month_ids(idx), np.asarray(idx.year * 12 + idx.month))

@@ -37,7 +37,20 @@ def as_panel(bars: pd.DataFrame, name: str | None = None) -> dict[str, pd.DataFr
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}. {_REMEDY}")
     label = name or str(bars.attrs.get("source", {}).get("symbol", "asset"))
-    return {f: bars[[f]].set_axis([label], axis=1) for f in FIELDS}
+    # straight from the columns' arrays: ~5x cheaper than selecting and relabelling frames
+    columns = pd.Index([label])
+    return {
+        f: pd.DataFrame(_column(bars[f]), index=bars.index, columns=columns, copy=False)
+        for f in FIELDS
+    }
+
+
+def _column(values: pd.Series) -> np.ndarray:
+    """A column as a (bars x 1) array; float64 when it is numeric (the gate checks the rest)."""
+    try:
+        return values.to_numpy(dtype=np.float64).reshape(-1, 1)
+    except (TypeError, ValueError):
+        return values.to_numpy().reshape(-1, 1)
 
 
 def _where(index: pd.Index, rows: np.ndarray) -> str:

@@ -31,7 +31,16 @@ _TYPES = {v: n for n, v in _ORDER_TYPES.items()}
 
 def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
     """Calendar month of each bar as an integer, for monthly commission tiers."""
-    return np.asarray(index.year * 12 + index.month, dtype=np.int64)
+    idx = pd.DatetimeIndex(index)
+    if len(idx) and (idx.tz is None or str(idx.tz) == "UTC"):
+        # UTC wall clock: look each bar up among the month starts it spans (a few hundred),
+        # ~10x cheaper than .year / .month or a datetime64[M] cast of every bar
+        ns = idx.as_unit("ns").asi8
+        first, last = (np.datetime64(int(x), "ns").astype("datetime64[M]") for x in (ns[0], ns[-1]))
+        starts = np.arange(first, last + 1).astype("datetime64[ns]").view(np.int64)
+        at = np.searchsorted(starts, ns, side="right") - 1
+        return np.asarray(at + (first.astype(np.int64) + 1970 * 12 + 1), dtype=np.int64)
+    return np.asarray(idx.year * 12 + idx.month, dtype=np.int64)
 
 
 def day_ids(index: pd.DatetimeIndex) -> np.ndarray:
@@ -82,14 +91,25 @@ def simulate(
     target (default 1/number of symbols, i.e. equal sleeves). ``risk`` applies the same
     limits and kill switch as a live session (toolkit.risk).
     """
+    return _simulate_panel(as_panel(bars), None, targets, settings, weights, risk)
+
+
+def _simulate_panel(
+    panel: Mapping[str, pd.DataFrame],
+    arrays: Mapping[str, np.ndarray] | None,
+    targets: pd.DataFrame | pd.Series,
+    settings: EngineSettings | None,
+    weights: Sequence[float] | None,
+    risk: RiskLimits | None,
+) -> BacktestResult:
+    """:func:`simulate` on a panel already split (and, if ``arrays``, already validated)."""
     s = settings or EngineSettings()
-    panel = as_panel(bars)
     symbols = list(panel["close"].columns)
     tgt = targets.to_frame() if isinstance(targets, pd.Series) else targets
     tgt = tgt.set_axis(symbols, axis=1) if len(tgt.columns) == len(symbols) else tgt
     if not tgt.index.equals(panel["close"].index):
         raise DataError("targets and bars must share the same index.")
-    a = bar_arrays(panel)
+    a = bar_arrays(panel) if arrays is None else arrays
     w = np.full(len(symbols), 1.0 / len(symbols)) if weights is None else np.asarray(weights, float)
     if w.shape != (len(symbols),):
         raise ConfigError(f"weights has {w.size} values for {len(symbols)} symbols.")
@@ -124,6 +144,16 @@ def simulate(
     )
 
 
+# record codes -> names, indexable by a code array
+_TYPE_NAMES = np.array([_TYPES[i] for i in range(len(_TYPES))], dtype=object)
+_REASON_NAMES = np.array([_REASONS[i] for i in range(len(_REASONS))], dtype=object)
+
+
+def _names(rec: np.ndarray, col: int, names: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Column ``col`` of records (integer codes stored as floats) as the names they index."""
+    return np.asarray(names, dtype=object)[rec[:, col].astype(np.int64)]
+
+
 def _orders_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) -> pd.DataFrame:
     bar = rec[:, k.O_BAR].astype(np.int64)
     qty = rec[:, k.O_QTY]
@@ -133,14 +163,14 @@ def _orders_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) ->
         {
             "time": idx[bar],
             "bar": bar,
-            "symbol": [symbols[int(j)] for j in rec[:, k.O_SYM]],
+            "symbol": _names(rec, k.O_SYM, symbols),
             "side": np.where(qty > 0, "BUY", "SELL"),
             "quantity": qty,
             "price": price,
             "value": np.abs(qty) * price,
             "commission": rec[:, k.O_COMM],
-            "order_type": [_TYPES[int(t)] for t in rec[:, k.O_TYPE]],
-            "reason": [_REASONS[int(r)] for r in rec[:, k.O_REASON]],
+            "order_type": _names(rec, k.O_TYPE, _TYPE_NAMES),
+            "reason": _names(rec, k.O_REASON, _REASON_NAMES),
             "reference_price": ref,
             "slippage_cost": np.abs(qty) * np.abs(price - ref),
         }
@@ -152,7 +182,7 @@ def _trades_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) ->
     exit_ = rec[:, k.T_EXIT_BAR].astype(np.int64)
     return pd.DataFrame(
         {
-            "symbol": [symbols[int(j)] for j in rec[:, k.T_SYM]],
+            "symbol": _names(rec, k.T_SYM, symbols),
             "direction": np.where(rec[:, k.T_DIR] > 0, "long", "short"),
             "entry_time": idx[entry],
             "exit_time": idx[exit_],
@@ -175,7 +205,16 @@ def strategy_targets(
     """Run the strategy's signal function on each symbol (a cross-sectional one on the whole
     panel at once); exposures or weights as a (bars x symbols) frame."""
     panel = as_panel(bars)
-    a = bar_arrays(panel)
+    return _panel_targets(panel, bar_arrays(panel), strategy, params)
+
+
+def _panel_targets(
+    panel: Mapping[str, pd.DataFrame],
+    a: Mapping[str, np.ndarray],
+    strategy: Strategy,
+    params: Mapping[str, Any] | None,
+) -> pd.DataFrame:
+    """:func:`strategy_targets` on a panel already split and validated."""
     vec = strategy.vector(params)
     if strategy.cross_sectional:
         close = panel["close"]
@@ -203,9 +242,11 @@ def backtest(
     """
     strat = strategies.resolve(strategy)
     resolved = strat.resolve(params)
-    targets = strategy_targets(bars, strat, resolved)
+    panel = as_panel(bars)  # split and validated once for the signal and the simulation
+    arrays = bar_arrays(panel)
+    targets = _panel_targets(panel, arrays, strat, resolved)
     book = book_weights(strat, weights, targets.shape[1])
-    result = simulate(bars, targets, settings, book, risk)
+    result = _simulate_panel(panel, arrays, targets, settings, book, risk)
     return replace(result, strategy=strat.name, params=resolved)
 
 
