@@ -163,18 +163,6 @@ def _robustness(args: argparse.Namespace) -> int:
         f"{args.command}: {cfg.strategy} on {', '.join(cfg.data.symbols)} "
         "(the first run compiles numba kernels)"
     )
-    kernel_limits = (
-        cfg.risk.max_position,
-        cfg.risk.max_order,
-        cfg.risk.max_gross,
-        cfg.risk.daily_loss,
-        cfg.risk.max_drawdown,
-    )
-    if args.command != "montecarlo" and any(x is not None for x in kernel_limits):
-        say(
-            f"note: the [risk] limits of {cfg.source} are not applied by {args.command} "
-            "(its sweep kernels do not carry them); backtests and live sessions apply them"
-        )
     summary, out, files = runner(cfg, args.reports)
     say("done")
     print(json.dumps(to_jsonable(_headline(args.command, summary)), indent=2))

@@ -69,3 +69,18 @@ def test_price_noise_on_a_panel_jitters_each_symbol_and_keeps_bars_valid() -> No
     assert table.loc["baseline", "sharpe"] == pytest.approx(
         tk.backtest(panel, "tsmom", {"lookback": 63}).metrics()["sharpe"], rel=1e-12
     )
+
+
+def test_stress_runs_under_the_risk_limits_and_weights() -> None:
+    bars = tk.load("SPY", start="2008-01-01", end="2018-12-31")
+    params = {"fast": 10, "slow": 40}
+    s = tk.EngineSettings(commission=tk.ibkr_fixed())
+    risk = tk.RiskLimits(max_order=30_000.0, daily_loss=0.02)
+    table = stress(bars, "sma_cross", params, s, noise_runs=2, seed=1, weights=[0.9], risk=risk)
+    limited = tk.backtest(bars, "sma_cross", params, s, [0.9], risk).metrics()
+    for key in ("sharpe", "final_equity", "trades", "commissions"):
+        assert table.loc["baseline", key] == pytest.approx(limited[key], rel=1e-12)
+    free = stress(bars, "sma_cross", params, s, noise_runs=2, seed=1, weights=[0.9])
+    assert table.loc["baseline", "final_equity"] != pytest.approx(
+        free.loc["baseline", "final_equity"], rel=1e-6
+    )

@@ -136,3 +136,43 @@ def test_a_panel_is_optimised_and_traded_as_one_book() -> None:
     # the out-of-sample record covers every test bar once
     tests = [panel.loc[f["test_start"] : f["test_end"]].index for _, f in wf.folds.iterrows()]
     assert wf.oos_returns.index.equals(tests[0].append(tests[1:]))
+
+
+@pytest.mark.parametrize("panel", [False, True])
+def test_risk_limits_and_weights_apply_in_and_out_of_sample(panel: bool) -> None:
+    """[risk] and weights reach the in-sample sweep and the out-of-sample runs (they were
+    dropped: walk-forward took no limits and scored one symbol at full weight)."""
+    from toolkit.sweep import sweep, sweep_portfolio
+
+    symbols = ["SPY", "TLT"] if panel else ["SPY"]
+    bars = (
+        tk.load_many(symbols, start="2006-01-01", end="2019-12-31")
+        if panel
+        else tk.load("SPY", start="2006-01-01", end="2019-12-31")
+    )
+    grid = {"fast": [10, 20], "slow": [100, 200]}
+    risk = tk.RiskLimits(max_position=45_000.0, max_drawdown=0.08)
+    weights = [0.6, 0.5] if panel else [0.8]
+    s = tk.EngineSettings()
+    wf = walk_forward(bars, "sma_cross", grid, s, n_folds=3, weights=weights, risk=risk)
+    spec = tk.get_strategy("sma_cross")
+    index = pd.DatetimeIndex(bars.index)
+    for _, fold in wf.folds.iterrows():
+        in_sample = bars.loc[fold["train_start"] : fold["train_end"]]
+        rows = (
+            sweep_portfolio(in_sample, "sma_cross", grid, s, weights, risk)
+            if panel
+            else sweep(in_sample, "sma_cross", grid, s, progress=False, risk=risk, weights=weights)
+        )
+        best = rows.iloc[int(np.argmax(rows["sharpe"].to_numpy()))]
+        assert (fold["fast"], fold["slow"]) == (best["fast"], best["slow"])
+        assert fold["is_sharpe"] == pytest.approx(best["sharpe"], rel=1e-12)
+        params = {"fast": fold["fast"], "slow": fold["slow"]}
+        start = int(index.get_loc(fold["test_start"]))
+        target = tk.engine.strategy_targets(bars.loc[: fold["test_end"]], spec, params)
+        oos = tk.simulate(
+            bars.loc[fold["test_start"] : fold["test_end"]], target.iloc[start:], s, weights, risk
+        )
+        assert oos.metrics()["sharpe"] == pytest.approx(fold["oos_sharpe"], rel=1e-12, nan_ok=True)
+    free = walk_forward(bars, "sma_cross", grid, s, n_folds=3, weights=weights)
+    assert not np.allclose(free.oos_returns.to_numpy(), wf.oos_returns.to_numpy())

@@ -12,6 +12,7 @@ import pandas as pd
 from toolkit.engine import backtest
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
+from toolkit.risk import RiskLimits
 
 
 def response(
@@ -97,12 +98,14 @@ def stress(
     noise_runs: int = 20,
     seed: int = 0,
     weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
 ) -> pd.DataFrame:
     """Metrics of one parameter set under cost and data stress, next to the baseline.
 
     Scenarios: baseline; commissions x ``commission_factor``; slippage + ``extra_slippage_bps``;
     both; and ``noise_runs`` runs on prices jittered by lognormal noise of ``noise_bps``
-    (reported as their mean and worst). Signals are recomputed on the jittered prices.
+    (reported as their mean and worst). Signals are recomputed on the jittered prices. Every
+    run is a backtest with ``weights`` and the ``risk`` limits.
     """
     cases = {
         "baseline": settings,
@@ -118,13 +121,14 @@ def stress(
         slippage_bps=settings.slippage_bps + extra_slippage_bps,
     )
     rows = {
-        name: backtest(bars, strategy, params, s, weights).metrics() for name, s in cases.items()
+        name: backtest(bars, strategy, params, s, weights, risk).metrics()
+        for name, s in cases.items()
     }
     rng = np.random.default_rng(seed)
     noisy = pd.DataFrame(
         [
             backtest(
-                _jitter(bars, noise_bps / 1e4, rng), strategy, params, settings, weights
+                _jitter(bars, noise_bps / 1e4, rng), strategy, params, settings, weights, risk
             ).metrics()
             for _ in range(noise_runs)
         ]

@@ -24,6 +24,7 @@ from toolkit.engine.backtest import book_weights
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
 from toolkit.metrics import cagr
+from toolkit.risk import RiskLimits
 from toolkit.strategies.spec import Strategy
 from toolkit.sweep import ParamGrid, make_grid, sweep, sweep_portfolio
 
@@ -213,12 +214,15 @@ def walk_forward(
     gap: int = 0,
     objective: Objective = "sharpe",
     weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``strategy`` over ``grid`` on ``bars``.
 
     One symbol's bars are scored in-sample with the fused sweep; a (field, symbol) panel of
     several symbols is scored as one book (:func:`toolkit.sweep.sweep_portfolio` with
     ``weights``, default equal sleeves), and its out-of-sample runs trade the whole panel.
+    The ``risk`` limits (and ``weights``) apply in-sample and out-of-sample alike, as in a
+    backtest; each fold starts with fresh capital, peak and trading day.
     """
     panel = as_panel(bars)
     bar_arrays(panel)  # the engine's input gate, before any fold is cut
@@ -236,9 +240,9 @@ def walk_forward(
     for f in plan:
         in_sample = bars.iloc[f.train_start : f.train_stop]
         if several:
-            rows = sweep_portfolio(in_sample, strategy, pgrid, s, weights)
+            rows = sweep_portfolio(in_sample, strategy, pgrid, s, weights, risk)
         else:
-            rows = sweep(in_sample, strategy, pgrid, s, progress=False)
+            rows = sweep(in_sample, strategy, pgrid, s, progress=False, risk=risk, weights=weights)
         score = _scores(rows, objective).replace([np.inf, -np.inf], np.nan)
         if score.notna().sum() == 0:
             raise ConfigError(f"fold {f.number}: no parameter set has a finite {objective}.")
@@ -248,7 +252,7 @@ def walk_forward(
         history = bars.iloc[: f.test_stop]
         target = strategy_targets(history, spec, params).iloc[f.test_start :]
         book = book_weights(spec, weights, target.shape[1])
-        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s, book)
+        oos = simulate(bars.iloc[f.test_start : f.test_stop], target, s, book, risk)
         oos_m = oos.metrics()
         oos_rows = pd.DataFrame([{**oos_m, "max_drawdown": oos_m["max_drawdown"]}])
         records.append(

@@ -90,7 +90,6 @@ def run_walkforward(
     matplotlib.use("Agg")
     loaded = _config_bars(cfg)
     bars = loaded.frame
-    several = len(loaded.sources) > 1
     w = cfg.walkforward
     result = analysis.walk_forward(
         bars,
@@ -103,7 +102,8 @@ def run_walkforward(
         anchored=w.anchored,
         gap=w.gap,
         objective=w.objective,
-        weights=cfg.weights if several else None,
+        weights=cfg.weights,
+        risk=cfg.risk,
     )
     out = _out_dir(cfg, "walkforward", reports_root)
     files = {
@@ -177,10 +177,18 @@ def run_sensitivity(
     s = cfg.sensitivity
     grid = _grid(cfg, "sensitivity")
     if len(loaded.sources) > 1:
-        rows = sweep_portfolio(bars, cfg.strategy, grid, cfg.engine, cfg.weights)
+        rows = sweep_portfolio(bars, cfg.strategy, grid, cfg.engine, cfg.weights, cfg.risk)
     else:
         symbol = loaded.sources[0].symbol
-        rows = sweep({symbol: bars}, cfg.strategy, grid, cfg.engine, progress=False)
+        rows = sweep(
+            {symbol: bars},
+            cfg.strategy,
+            grid,
+            cfg.engine,
+            progress=False,
+            risk=cfg.risk,
+            weights=cfg.weights,
+        )
     out = _out_dir(cfg, "sensitivity", reports_root)
     files = {"sweep": out / "sweep.csv", "stress": out / "stress.csv"}
     rows.to_csv(files["sweep"], index=False)
@@ -206,10 +214,11 @@ def run_sensitivity(
         noise_bps=s.noise_bps,
         noise_runs=s.noise_runs,
         seed=s.seed,
-        weights=cfg.weights if len(loaded.sources) > 1 else None,
+        weights=cfg.weights,
+        risk=cfg.risk,
     )
     table.to_csv(files["stress"])
-    overfit = _overfitting(bars, cfg, rows, grid, cfg.weights if len(loaded.sources) > 1 else None)
+    overfit = _overfitting(bars, cfg, rows, grid, cfg.weights)
     summary = {
         "trials": len(rows),
         "plateau": plateau,
@@ -227,7 +236,7 @@ def _overfitting(
     weights: tuple[float, ...] | None,
 ) -> dict[str, Any]:
     """DSR of the best set and PBO, from backtests scored exactly as the sweep rows were
-    (one symbol at full weight, or the book with the config's weights)."""
+    (with the config's weights and [risk] limits)."""
     s = cfg.sensitivity
     periods = cfg.engine.periods_per_year
     finite = rows.dropna(subset=["sharpe"])
@@ -235,7 +244,7 @@ def _overfitting(
         return {"skipped": "fewer than two trials with a finite Sharpe ratio"}
     best = finite.iloc[int(np.argmax(finite["sharpe"].to_numpy()))]
     params = {p: best[p] for p in grid.names}
-    best_returns = backtest(bars, cfg.strategy, params, cfg.engine, weights).returns
+    best_returns = backtest(bars, cfg.strategy, params, cfg.engine, weights, cfg.risk).returns
     dsr = analysis.deflated_sharpe(
         best_returns, len(finite), float((finite["sharpe"] / np.sqrt(periods)).var())
     )
@@ -244,7 +253,12 @@ def _overfitting(
     matrix = np.column_stack(
         [
             backtest(
-                bars, cfg.strategy, {p: finite.iloc[i][p] for p in grid.names}, cfg.engine, weights
+                bars,
+                cfg.strategy,
+                {p: finite.iloc[i][p] for p in grid.names},
+                cfg.engine,
+                weights,
+                cfg.risk,
             ).returns.to_numpy()
             for i in pick
         ]

@@ -18,6 +18,7 @@ from toolkit.engine._bars import as_panel, bar_arrays
 from toolkit.engine.backtest import backtest
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError
+from toolkit.risk import RiskLimits
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
 
@@ -30,11 +31,12 @@ def sweep_portfolio(
     grid: ParamGrid | Mapping[str, Any],
     settings: EngineSettings | None = None,
     weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
 ) -> pd.DataFrame:
     """One row per parameter set: the parameters, ``symbol = "portfolio"`` and the metrics
     of ``sweep`` (total_return, cagr, sharpe, sortino, max_drawdown, trades, win_rate,
     exposure, commissions, final_equity) of the engine's backtest on all of ``bars``
-    with ``weights`` (default equal sleeves)."""
+    with ``weights`` (default equal sleeves) and the ``risk`` limits."""
     pgrid = grid if isinstance(grid, ParamGrid) else make_grid(strategy, grid)
     if pgrid.strategy != strategy:
         raise ConfigError(f"the grid was built for {pgrid.strategy!r}, not {strategy!r}.")
@@ -45,7 +47,7 @@ def sweep_portfolio(
     rows = []
     for values in params.to_dict(orient="records"):
         named = {str(k): v for k, v in values.items()}
-        m = backtest(bars, strategy, named, settings, weights).metrics()
+        m = backtest(bars, strategy, named, settings, weights, risk).metrics()
         rows.append([m[k] for k in METRICS])
     metrics = pd.DataFrame(rows, columns=list(METRICS), index=params.index)
     metrics["trades"] = metrics["trades"].astype(np.int64)
