@@ -13,7 +13,7 @@ import toolkit as tk
 from tests.strategies.test_causality import _random_params
 from toolkit import strategies
 from toolkit.engine._step import STATE_COLS, TRADE_COLS
-from toolkit.engine.backtest import kernel_settings, month_ids, strategy_targets
+from toolkit.engine.backtest import month_ids, strategy_targets
 from toolkit.metrics._kernels import price_tables_nb
 from toolkit.risk import RiskLimits
 from toolkit.strategies._dispatch import IDS, TARGETS
@@ -45,10 +45,11 @@ def _both_drivers(bars: pd.DataFrame, target: np.ndarray, s: tk.EngineSettings) 
     t = np.ascontiguousarray(target, dtype=np.float64)
     month = month_ids(pd.DatetimeIndex(bars.index))
     days = np.zeros(len(c), dtype=np.int64)
-    cost = s.commission.vector()
-    risk = RiskLimits().vector()
-    ks = kernel_settings(s)
-    init, next_open, order_type, offset, slip, sl, tp, ts, always, band, lev, frac = ks
+    k = s.kernel(RiskLimits())
+    cost, risk, init, next_open = k.cost, k.risk, k.init_cash, k.next_open
+    order_type, offset, slip = k.order_type, k.order_offset, k.slippage
+    sl, tp, ts = k.stop_loss, k.take_profit, k.trailing_stop
+    always, band, lev, frac = k.rebalance_always, k.band, k.max_leverage, k.fractional
     st, acc, scratch = np.empty(STATE_COLS), np.empty(sk.ACC_SIZE), np.empty((1, TRADE_COLS))
     out = np.full((2, sk.N_METRICS), -7.0)
     sk.simulate_events_nb(

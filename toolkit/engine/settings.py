@@ -1,15 +1,68 @@
-"""Engine settings: how targets become orders, how orders fill, and what they cost."""
+"""Engine settings: how targets become orders, how orders fill, and what they cost.
+
+:class:`EngineSettings` is the one declaration of the engine's conventions, costs and exits:
+each field carries its default, bounds and choices (``toolkit._declare``), which the TOML
+parser reads. :meth:`EngineSettings.kernel` compiles it, with the ``[risk]`` limits, into the
+:class:`KernelSettings` record every simulation kernel takes (numba reads its fields by name).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal, NamedTuple
 
+import numpy as np
+
+from toolkit._declare import setting
 from toolkit.engine.commissions import Commission, ibkr_fixed
+from toolkit.errors import ConfigError
+from toolkit.risk import RiskLimits
 
 Fill = Literal["next_open", "close"]
-OrderType = Literal["market", "limit", "stop"]
+OrderTypeName = Literal["market", "limit", "stop"]
 Rebalance = Literal["on_change", "every_bar"]
+
+
+class OrderType(IntEnum):
+    """How an order fills (the ``order_type`` of order records; lower-case names are the
+    ``order_type`` setting's choices)."""
+
+    MARKET = 0
+    LIMIT = 1
+    STOP = 2
+
+
+class Reason(IntEnum):
+    """Why an order was sent (the ``reason`` of order records, by lower-case name)."""
+
+    SIGNAL = 0
+    STOP_LOSS = 1
+    TAKE_PROFIT = 2
+    TRAILING_STOP = 3
+
+
+class KernelSettings(NamedTuple):
+    """EngineSettings and RiskLimits as the record the simulation kernels take (built only by
+    :meth:`EngineSettings.kernel`, which fixes every field's type, so numba compiles one
+    version). Fractions, not basis points; NaN switches an exit off, inf a limit."""
+
+    init_cash: float
+    next_open: bool  # market orders fill at the next open (else at the decision close)
+    order_type: int  # an OrderType value
+    order_offset: float  # limit/stop distance from the decision close, a fraction
+    slippage: float  # a fraction of the price, against the trader
+    stop_loss: float
+    take_profit: float
+    trailing_stop: float
+    rebalance_always: bool
+    band: float
+    max_leverage: float
+    fractional: bool
+    periods: float  # bars per year, for annualised metrics
+    cost: np.ndarray  # Commission.vector()
+    risk: np.ndarray  # RiskLimits.vector()
 
 
 @dataclass(frozen=True)
@@ -23,7 +76,7 @@ class EngineSettings:
       work through the next bar only and are re-placed at the next close if unfilled.
     * ``slippage_bps``: applied to market fills and triggered stops, against the trader.
     * ``stop_loss``/``take_profit``/``trailing_stop``: fractions of the average entry price
-      (trailing: of the best price since entry); None disables.
+      (trailing: of the best price since entry); None disables. Config table ``[exits]``.
     * ``rebalance``: ``on_change`` trades only when the target exposure changes (a stopped-out
       position is not re-entered until it does); ``every_bar`` resizes every bar to the target
       (vectorbt's ``targetpercent``). ``rebalance_band`` skips resizes smaller than this
@@ -33,17 +86,46 @@ class EngineSettings:
     * ``fractional``: allow fractional shares (else quantities are truncated toward zero).
     """
 
-    init_cash: float = 100_000.0
-    fill: Fill = "next_open"
-    order_type: OrderType = "market"
-    order_offset_bps: float = 0.0
-    slippage_bps: float = 0.0
-    commission: Commission = field(default_factory=ibkr_fixed)
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    rebalance: Rebalance = "on_change"
-    rebalance_band: float = 0.0
-    max_leverage: float = 1.0
-    fractional: bool = False
-    periods_per_year: float = 252.0
+    init_cash: float = setting(100_000.0, low=1.0)
+    fill: Fill = setting("next_open")
+    order_type: OrderTypeName = setting("market")
+    order_offset_bps: float = setting(0.0, low=0.0, high=5000.0)
+    slippage_bps: float = setting(0.0, low=0.0, high=1000.0)
+    commission: Commission = setting(factory=ibkr_fixed, table="costs")
+    stop_loss: float | None = setting(None, low=1e-6, high=1.0, table="exits")
+    take_profit: float | None = setting(None, low=1e-6, high=100.0, table="exits")
+    trailing_stop: float | None = setting(None, low=1e-6, high=1.0, table="exits")
+    rebalance: Rebalance = setting("on_change")
+    rebalance_band: float = setting(0.0, low=0.0, high=1.0)
+    max_leverage: float = setting(1.0, above=0.0, high=10.0)
+    fractional: bool = setting(False)
+    periods_per_year: float = setting(252.0, low=1.0)
+
+    def kernel(self, risk: RiskLimits | None = None) -> KernelSettings:
+        """These settings and ``risk`` (None: no limits) as the kernels' record."""
+        try:
+            order_type = OrderType[self.order_type.upper()]
+        except (KeyError, AttributeError):
+            names = ", ".join(t.name.lower() for t in OrderType)
+            raise ConfigError(f"order_type {self.order_type!r} is not one of {names}.") from None
+
+        def off(x: float | None) -> float:
+            return math.nan if x is None else float(x)
+
+        return KernelSettings(
+            init_cash=float(self.init_cash),
+            next_open=self.fill == "next_open",
+            order_type=int(order_type),
+            order_offset=float(self.order_offset_bps) / 1e4,
+            slippage=float(self.slippage_bps) / 1e4,
+            stop_loss=off(self.stop_loss),
+            take_profit=off(self.take_profit),
+            trailing_stop=off(self.trailing_stop),
+            rebalance_always=self.rebalance == "every_bar",
+            band=float(self.rebalance_band),
+            max_leverage=float(self.max_leverage),
+            fractional=bool(self.fractional),
+            periods=float(self.periods_per_year),
+            cost=self.commission.vector(),
+            risk=(risk or RiskLimits()).vector(),
+        )

@@ -36,6 +36,7 @@ from toolkit.engine._step import (
     trail_peak_nb,
 )
 from toolkit.engine.fills import slipped_nb
+from toolkit.engine.settings import KernelSettings
 from toolkit.metrics._kernels import (
     STACK_ROWS,
     cagr_from_wealth_nb,
@@ -431,24 +432,10 @@ def sweep_nb(
     aux: np.ndarray,
     index: np.ndarray,
     grid: np.ndarray,
-    cost: np.ndarray,
     month_id: np.ndarray,
     day_id: np.ndarray,
-    risk: np.ndarray,
     weight: float,
-    init_cash: float,
-    next_open: bool,
-    order_type: int,
-    order_offset: float,
-    slippage: float,
-    stop_loss: float,
-    take_profit: float,
-    trailing_stop: float,
-    rebalance_always: bool,
-    band: float,
-    max_leverage: float,
-    fractional: bool,
-    periods: float,
+    settings: KernelSettings,
     chunks: int,
     use_stops: bool,
     tiered: bool,
@@ -460,10 +447,17 @@ def sweep_nb(
     run in parallel. ``aux``/``index`` come from the strategy's features function for this
     grid. The driver is chosen once for the run (settings are run constants): the event
     driver when nothing needs every bar, else the per-bar one. ``tiered`` is unused (the
-    monthly volume is kept for every schedule) and kept for callers. ``risk`` is a
-    RiskLimits vector, ``day_id`` numbers the trading days (for the daily-loss limit) and
-    ``weight`` is the symbol's sleeve weight, as in the engine kernel.
+    monthly volume is kept for every schedule) and kept for callers. ``settings`` is the
+    run's EngineSettings.kernel() record (with its risk limits), ``day_id`` numbers the
+    trading days (for the daily-loss limit) and ``weight`` is the symbol's sleeve weight, as
+    in the engine kernel.
     """
+    init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
+    order_offset, slippage, band = settings.order_offset, settings.slippage, settings.band
+    stop_loss, take_profit = settings.stop_loss, settings.take_profit
+    trailing_stop, rebalance_always = settings.trailing_stop, settings.rebalance_always
+    max_leverage, fractional, periods = settings.max_leverage, settings.fractional, settings.periods
+    cost, risk = settings.cost, settings.risk
     k_total = grid.shape[0]
     n = close.shape[0]
     chunks = max(1, min(k_total, chunks))

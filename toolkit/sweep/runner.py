@@ -17,7 +17,7 @@ import pandas as pd
 
 from toolkit import strategies
 from toolkit.engine._bars import as_panel, bar_arrays
-from toolkit.engine.backtest import day_ids, kernel_settings, month_ids
+from toolkit.engine.backtest import day_ids, month_ids
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
@@ -104,7 +104,6 @@ def _kernel(
     weight: float = 1.0,
 ) -> np.ndarray:
     out = np.empty((len(params), N_METRICS))
-    limits = risk or RiskLimits()
     use_stops = not (
         settings.stop_loss is None
         and settings.take_profit is None
@@ -121,13 +120,10 @@ def _kernel(
             aux,
             index,
             params,
-            settings.commission.vector(),
             data.month,
             data.day,
-            limits.vector(),
             float(weight),
-            *kernel_settings(settings),
-            float(settings.periods_per_year),
+            settings.kernel(risk),
             numba.get_num_threads() * 4,
             use_stops,
             settings.commission.kind == "ibkr_tiered",
