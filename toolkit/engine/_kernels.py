@@ -48,6 +48,7 @@ from toolkit.engine._step import (
     trail_peak_nb,
 )
 from toolkit.engine.fills import slipped_nb
+from toolkit.engine.settings import KernelSettings
 from toolkit.risk.rules import MAX_GROSS, kill_switch_nb
 
 __all__ = [
@@ -111,33 +112,26 @@ def simulate_nb(
     close: np.ndarray,
     target: np.ndarray,
     weights: np.ndarray,
-    cost: np.ndarray,
     month_id: np.ndarray,
-    init_cash: float,
-    next_open: bool,
-    order_type: int,
-    order_offset: float,
-    slippage: float,
-    stop_loss: float,
-    take_profit: float,
-    trailing_stop: float,
-    rebalance_always: bool,
-    band: float,
-    max_leverage: float,
-    fractional: bool,
-    risk: np.ndarray,
     day_id: np.ndarray,
+    settings: KernelSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one portfolio; return (equity, cash, positions, orders, trades).
 
     ``equity``/``cash`` are (n_bars,) marked at each close; ``positions`` (n_bars, n_symbols)
-    in shares; ``orders`` (k, ORDER_COLS) and ``trades`` (t, TRADE_COLS) records. Stop
-    distances are fractions of the entry price (NaN = off). Targets are clipped to
-    [-max_leverage, max_leverage] and scaled by ``weights``. ``risk`` is a RiskLimits
-    vector (toolkit.risk.rules): orders are trimmed to its limits at the close, and when the
-    daily-loss or drawdown switch fires (``day_id`` numbers the trading days) every position
-    is closed and no new one is opened for the rest of the run.
+    in shares; ``orders`` (k, ORDER_COLS) and ``trades`` (t, TRADE_COLS) records.
+    ``settings`` is the EngineSettings.kernel() record: stop distances are fractions of the
+    entry price (NaN = off); targets are clipped to [-max_leverage, max_leverage] and scaled
+    by ``weights``; orders are trimmed to its risk limits (toolkit.risk.rules) at the close,
+    and when the daily-loss or drawdown switch fires (``day_id`` numbers the trading days)
+    every position is closed and no new one is opened for the rest of the run.
     """
+    init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
+    order_offset, slippage, band = settings.order_offset, settings.slippage, settings.band
+    stop_loss, take_profit = settings.stop_loss, settings.take_profit
+    trailing_stop, rebalance_always = settings.trailing_stop, settings.rebalance_always
+    max_leverage, fractional = settings.max_leverage, settings.fractional
+    cost, risk = settings.cost, settings.risk
     n, m = close.shape
     equity = np.empty(n)
     cash_out = np.empty(n)

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from toolkit.engine.commissions import commission_nb
+from toolkit.engine.commissions import I_FIXED, I_KIND, I_RATE, PROPORTIONAL, commission_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
+from toolkit.engine.settings import OrderType, Reason
 from toolkit.risk.rules import cap_order_nb, desired_shares_nb
 
 # Trade record columns.
@@ -42,9 +43,12 @@ from toolkit.risk.rules import cap_order_nb, desired_shares_nb
     T_OPEN,
 ) = range(11)
 TRADE_COLS = 11
-# Order reasons and types.
-R_SIGNAL, R_STOP_LOSS, R_TAKE_PROFIT, R_TRAILING = 0, 1, 2, 3
-MARKET, LIMIT, STOP = 0, 1, 2
+# Order reasons and types: the values of the Reason and OrderType enums
+# (toolkit.engine.settings) as plain ints, which numba code compares and stores in float
+# records (an IntEnum member cannot be cast to float, and passing one to a step function
+# would compile it once more)
+R_SIGNAL, R_STOP_LOSS, R_TAKE_PROFIT, R_TRAILING = (int(r) for r in Reason)
+MARKET, LIMIT, STOP = (int(t) for t in OrderType)
 # Open-trade state columns of one symbol.
 S_ENTRY_BAR, S_DIR, S_QTY_IN, S_VAL_IN, S_QTY_OUT, S_VAL_OUT, S_COMM, S_REALIZED, S_AVG = range(9)
 STATE_COLS = 9
@@ -62,8 +66,8 @@ def affordable_nb(
         return 0.0
     if qty * price + commission_nb(cost, qty, price, month_volume) <= budget:
         return qty
-    if int(cost[0]) == 1 and cost[10] == 0.0:
-        q = budget / (price * (1.0 + cost[1]))  # proportional fee: closed form
+    if int(cost[I_KIND]) == PROPORTIONAL and cost[I_FIXED] == 0.0:
+        q = budget / (price * (1.0 + cost[I_RATE]))  # proportional fee: closed form
     else:
         q = budget / price
         for _ in range(4):  # fixed point: q = (budget - fee(q)) / price

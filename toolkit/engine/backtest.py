@@ -13,20 +13,12 @@ from toolkit import strategies
 from toolkit.engine import _kernels as k
 from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.result import BacktestResult
-from toolkit.engine.settings import EngineSettings
+from toolkit.engine.settings import EngineSettings, OrderType, Reason
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
 from toolkit.strategies.spec import Strategy
 
 _FIELDS = FIELDS
-_ORDER_TYPES = {"market": k.MARKET, "limit": k.LIMIT, "stop": k.STOP}
-_REASONS = {
-    k.R_SIGNAL: "signal",
-    k.R_STOP_LOSS: "stop_loss",
-    k.R_TAKE_PROFIT: "take_profit",
-    k.R_TRAILING: "trailing_stop",
-}
-_TYPES = {v: n for n, v in _ORDER_TYPES.items()}
 
 
 def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
@@ -53,29 +45,6 @@ def day_ids(index: pd.DatetimeIndex) -> np.ndarray:
         return np.asarray(ns // day, dtype=np.int64)
     local = (idx.tz_convert("America/New_York") if idx.tz is not None else idx).tz_localize(None)
     return np.asarray(local.normalize().as_unit("ns").asi8 // day, dtype=np.int64)
-
-
-def kernel_settings(
-    s: EngineSettings,
-) -> tuple[float, bool, int, float, float, float, float, float, bool, float, float, bool]:
-    """EngineSettings as the scalar arguments every simulation kernel takes, in order."""
-    if s.order_type not in _ORDER_TYPES:
-        raise ConfigError(f"order_type {s.order_type!r} is not one of {', '.join(_ORDER_TYPES)}.")
-    nan = float("nan")
-    return (
-        float(s.init_cash),
-        s.fill == "next_open",
-        _ORDER_TYPES[s.order_type],
-        s.order_offset_bps / 1e4,
-        s.slippage_bps / 1e4,
-        nan if s.stop_loss is None else float(s.stop_loss),
-        nan if s.take_profit is None else float(s.take_profit),
-        nan if s.trailing_stop is None else float(s.trailing_stop),
-        s.rebalance == "every_bar",
-        float(s.rebalance_band),
-        float(s.max_leverage),
-        bool(s.fractional),
-    )
 
 
 def simulate(
@@ -121,14 +90,12 @@ def _simulate_panel(
         a["close"],
         np.ascontiguousarray(tgt.to_numpy(dtype=np.float64)),
         np.ascontiguousarray(w),
-        s.commission.vector(),
         month_ids(idx),
-        *kernel_settings(s),
-        (risk or RiskLimits()).vector(),
         # trading days matter only to the daily-loss limit (pandas time zones cost ~0.5 ms)
         day_ids(idx)
         if risk is not None and risk.daily_loss is not None
         else np.zeros(len(idx), dtype=np.int64),
+        s.kernel(risk),
     )
     eq = pd.Series(equity, index=idx, name="equity")
     prev = np.concatenate([[s.init_cash], equity[:-1]])
@@ -144,9 +111,9 @@ def _simulate_panel(
     )
 
 
-# record codes -> names, indexable by a code array
-_TYPE_NAMES = np.array([_TYPES[i] for i in range(len(_TYPES))], dtype=object)
-_REASON_NAMES = np.array([_REASONS[i] for i in range(len(_REASONS))], dtype=object)
+# record codes -> names (the enums' lower-case names), indexable by a code array
+_TYPE_NAMES = np.array([OrderType(i).name.lower() for i in range(len(OrderType))], dtype=object)
+_REASON_NAMES = np.array([Reason(i).name.lower() for i in range(len(Reason))], dtype=object)
 
 
 def _names(rec: np.ndarray, col: int, names: Sequence[str] | np.ndarray) -> np.ndarray:

@@ -21,7 +21,14 @@ import numpy as np
 from numba import njit
 
 CommissionKind = Literal["none", "proportional", "ibkr_fixed", "ibkr_tiered"]
-KIND_IDS: dict[str, int] = {"none": 0, "proportional": 1, "ibkr_fixed": 2, "ibkr_tiered": 3}
+# The schedule's id in the vector (I_KIND), by kind.
+NO_COSTS, PROPORTIONAL, IBKR_FIXED, IBKR_TIERED = range(4)
+KIND_IDS: dict[str, int] = {
+    "none": NO_COSTS,
+    "proportional": PROPORTIONAL,
+    "ibkr_fixed": IBKR_FIXED,
+    "ibkr_tiered": IBKR_TIERED,
+}
 
 # Tiered schedule: month-to-date shares before the order (upper bounds) -> USD per share.
 # Scalars, not arrays: numba rebuilds global arrays on every call of a function using them.
@@ -157,14 +164,14 @@ def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: fl
         return 0.0
     value = qty * price
     kind = int(c[I_KIND])
-    if kind == 0:
+    if kind == NO_COSTS:
         return 0.0
-    if kind == 1:
+    if kind == PROPORTIONAL:
         return float(c[I_RATE] * value + c[I_FIXED])
-    per_share = float(c[I_RATE]) if kind == 2 else tier_rate_nb(month_volume)
+    per_share = float(c[I_RATE]) if kind == IBKR_FIXED else tier_rate_nb(month_volume)
     fee = max(per_share * qty, c[I_MIN])
     fee = min(fee, c[I_CAP] * value)
-    if kind == 3:
+    if kind == IBKR_TIERED:
         fee += fee * c[I_PASS] + (c[I_CLEAR] + c[I_EXCH]) * qty
     if quantity < 0.0:  # sale: SEC fee on value, FINRA TAF on shares (capped)
         fee += c[I_SEC] * value + min(c[I_TAF] * qty, c[I_TAF_MAX])

@@ -9,6 +9,15 @@ from datetime import time
 import numpy as np
 import pandas as pd
 
+from toolkit.risk.rules import (
+    DAILY_LOSS,
+    MAX_DRAWDOWN,
+    MAX_GROSS,
+    MAX_ORDER,
+    MAX_POSITION,
+    RISK_SIZE,
+)
+
 NEW_YORK = "America/New_York"
 
 
@@ -50,20 +59,18 @@ class RiskLimits:
     trading_hours: TradingHours | None = None
 
     def vector(self) -> np.ndarray:
-        """The limits the numba kernels take, in :mod:`toolkit.risk.rules` order (inf = off)."""
-
-        def v(x: float | None) -> float:
-            return math.inf if x is None else float(x)
-
-        return np.array(
-            [
-                v(self.max_position),
-                v(self.max_order),
-                v(self.max_gross),
-                v(self.daily_loss),
-                v(self.max_drawdown),
-            ]
-        )
+        """The limits the numba kernels take, at :mod:`toolkit.risk.rules`' indices (inf = off)."""
+        v = np.full(RISK_SIZE, math.inf)
+        for i, x in (
+            (MAX_POSITION, self.max_position),
+            (MAX_ORDER, self.max_order),
+            (MAX_GROSS, self.max_gross),
+            (DAILY_LOSS, self.daily_loss),
+            (MAX_DRAWDOWN, self.max_drawdown),
+        ):
+            if x is not None:
+                v[i] = float(x)
+        return v
 
     @property
     def active(self) -> bool:
