@@ -77,10 +77,29 @@ def donchian_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """The strategy's signal: features for this one parameter set, then the rule."""
-    aux, index = donchian_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
-    out = np.empty(close.shape[0])
-    donchian_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
+    """The strategy's signal: this parameter set's four channels, then the rule (no grid
+    machinery: distinct windows, sort and unique only cost compile time for one set). Rows as
+    in the features: entry upper, entry lower, exit for longs (lower), exit for shorts
+    (upper)."""
+    n = close.shape[0]
+    entry = int(params[0])
+    exit_ = int(params[1])
+    up = prior_max_nb(high, entry)
+    dn = prior_min_nb(low, entry)
+    exit_dn = prior_min_nb(low, exit_)
+    exit_up = prior_max_nb(high, exit_)
+    aux = np.empty((4, n))
+    # element copies: a row assignment (aux[0] = x) compiles numba's shape-error formatting
+    for t in range(n):
+        aux[0, t] = up[t]
+        aux[1, t] = dn[t]
+        aux[2, t] = exit_dn[t]
+        aux[3, t] = exit_up[t]
+    index = np.empty(4, dtype=np.int64)
+    for j in range(4):
+        index[j] = j
+    out = np.empty(n)
+    donchian_rule_nb(open_, high, low, close, volume, aux, params, index, out)
     return out
 
 

@@ -75,10 +75,17 @@ def rsi_reversion_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """The strategy's signal: features for this one parameter set, then the rule."""
-    aux, index = rsi_reversion_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
-    out = np.empty(close.shape[0])
-    rsi_reversion_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
+    """The strategy's signal: this parameter set's RSI, then the rule (no grid machinery:
+    distinct windows, sort and unique only cost compile time for one set)."""
+    n = close.shape[0]
+    rsi = rsi_nb(close, int(params[0]))
+    aux = np.empty((1, n))
+    # element copies: a row assignment (aux[0] = x) compiles numba's shape-error formatting
+    for t in range(n):
+        aux[0, t] = rsi[t]
+    index = np.zeros(1, dtype=np.int64)
+    out = np.empty(n)
+    rsi_reversion_rule_nb(open_, high, low, close, volume, aux, params, index, out)
     return out
 
 

@@ -104,10 +104,22 @@ def sma_cross_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """The strategy's signal: features for this one parameter set, then the rule."""
-    aux, index = sma_cross_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
-    out = np.empty(close.shape[0])
-    sma_cross_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
+    """The strategy's signal: this parameter set's two averages, then the rule. Only its own
+    indicators: the grid machinery (distinct windows, sort, unique) cost ~7 s of compile on
+    every fresh machine for nothing when there is one set."""
+    n = close.shape[0]
+    fast = sma_nb(close, int(params[0]))
+    slow = sma_nb(close, int(params[1]))
+    aux = np.empty((2, n))
+    # element copies: a row assignment (aux[0] = x) compiles numba's shape-error formatting
+    for t in range(n):
+        aux[0, t] = fast[t]
+        aux[1, t] = slow[t]
+    index = np.empty(2, dtype=np.int64)
+    index[0] = 0
+    index[1] = 1
+    out = np.empty(n)
+    sma_cross_rule_nb(open_, high, low, close, volume, aux, params, index, out)
     return out
 
 

@@ -73,10 +73,17 @@ def tsmom_signal_nb(
     volume: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
-    """The strategy's signal: features for this one parameter set, then the rule."""
-    aux, index = tsmom_features_nb(open_, high, low, close, volume, params.reshape(1, -1))
-    out = np.empty(close.shape[0])
-    tsmom_rule_nb(open_, high, low, close, volume, aux, params, index[0], out)
+    """The strategy's signal: this parameter set's realised volatility, then the rule (no grid
+    machinery: distinct windows, sort and unique only cost compile time for one set)."""
+    n = close.shape[0]
+    vol = return_vol_nb(close, int(params[1]))
+    aux = np.empty((1, n))
+    # element copies: a row assignment (aux[0] = x) compiles numba's shape-error formatting
+    for t in range(n):
+        aux[0, t] = vol[t]
+    index = np.zeros(1, dtype=np.int64)
+    out = np.empty(n)
+    tsmom_rule_nb(open_, high, low, close, volume, aux, params, index, out)
     return out
 
 
