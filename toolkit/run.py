@@ -106,10 +106,7 @@ def run_backtest(
     if reports_root is not None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = reports_root / f"{cfg.name}-{stamp}"
-        say(
-            f"writing report to {out_dir}"
-            + (" (tear sheet takes a few seconds)" if tearsheet else "")
-        )
+        say(f"writing report to {out_dir}" + (" (tear sheet: 3-6 s)" if tearsheet else ""))
         repo = Path(__file__).resolve().parents[1]
         data_files = [{**s.record(), "path": _relative(s.path, repo)} for s in sources]
         files = write_backtest_report(
@@ -121,6 +118,7 @@ def run_backtest(
             title=f"{cfg.name}: {cfg.strategy} on {', '.join(cfg.data.symbols)}",
             repo=repo,
             tearsheet=tearsheet,
+            progress=say,
         )
     say("done")
     return RunOutput(cfg, result, benchmark, out_dir, files, sources)

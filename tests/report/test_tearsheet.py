@@ -154,6 +154,60 @@ def test_eoy_chart_labels_every_year_under_its_own_bars(make_run) -> None:
     assert all(min(abs(c - x) for x in xs) < slot / 2 for c in centres)
 
 
+_DRAWN = (
+    "eoy_returns",
+    "monthly_dist",
+    "rolling_beta",
+    "rolling_vol",
+    "rolling_sharpe",
+    "dd_periods",
+    "dd_plot",
+    "monthly_heatmap",
+)
+
+
+def _chart(html: str, slot: str) -> str:
+    start = html.index(f'<div id="{slot}">')
+    return html[start : html.index("</div>", start)]
+
+
+def test_tearsheet_draws_the_charts_it_shows_and_no_others(make_run) -> None:
+    """The charts that repeat another one are neither drawn nor left as empty boxes; every
+    other chart is there (quantstats' cumulative returns chart heads the left column)."""
+    from toolkit.report.tearsheet import LEFT_OUT
+
+    _, html = make_run
+    for slot in LEFT_OUT:
+        assert f'id="{slot}"' not in html, slot
+    for slot in _DRAWN:
+        assert "<svg" in _chart(html, slot), slot
+    assert html.count("<svg") == len(_DRAWN) + 1  # + cumulative returns, nothing else drawn
+
+
+def test_tearsheet_says_what_it_is_doing_and_leaves_quantstats_as_it_was(tmp_path) -> None:
+    import numpy as np
+    import quantstats as qs
+
+    from toolkit.report.tearsheet import write_tearsheet
+
+    before = {name: getattr(qs.plots, name) for name in dir(qs.plots)}
+    index = pd.bdate_range("2019-01-01", "2021-12-31")
+    rng = np.random.default_rng(5)
+    returns = pd.Series(rng.normal(4e-4, 0.01, len(index)), index=index)
+    bench = pd.Series(rng.normal(3e-4, 0.012, len(index)), index=index, name="SPY")
+    heard: list[str] = []
+    write_tearsheet(returns, tmp_path / "t.html", benchmark=bench, progress=heard.append)
+    assert heard == [
+        "tear sheet: loading matplotlib and quantstats",
+        "tear sheet: quantstats metrics, EOY and drawdown tables",
+        "tear sheet: quantstats charts (returns, drawdowns, rolling, heatmap)",
+        "tear sheet: EOY returns chart",
+    ]
+    assert {name: getattr(qs.plots, name) for name in dir(qs.plots)} == before
+    html = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert all("<svg" in _chart(html, slot) for slot in _DRAWN)
+
+
 def test_report_notebook_tearsheet_names_its_benchmark_and_keeps_its_period(tmp_path) -> None:
     """A report notebook's returns.csv (notebook 10 writes strategy and SPY): the tear sheet
     covers every row, starting flat, and names the benchmark by its column."""

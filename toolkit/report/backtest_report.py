@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -50,11 +50,13 @@ def write_backtest_report(
     repo: Path,
     tearsheet: bool = True,
     benchmark_name: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write the report files into ``out_dir`` and return their paths by kind.
 
     The tear sheet covers exactly the bars of ``result`` (the period of the printed summary)
-    and names the benchmark ``benchmark_name`` (default: ``config``'s ``[data] benchmark``).
+    and names the benchmark ``benchmark_name`` (default: ``config``'s ``[data] benchmark``);
+    ``progress`` hears its stages (it is the slow part).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -85,6 +87,7 @@ def write_backtest_report(
             periods_per_year=round(result.settings.periods_per_year),
             benchmark_title=benchmark_name,
             strategy_title=result.strategy or "Strategy",
+            progress=progress,
         )
     settings = asdict(result.settings)
     manifest = build_manifest(
