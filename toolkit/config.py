@@ -12,15 +12,16 @@ import math
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from toolkit import strategies
+from toolkit._declare import declared, declared_fields, setting
 from toolkit.data import available_symbols, default_data_dir
 from toolkit.data._validate import JUMP_FACTOR, Repair
 from toolkit.data.loader import Adjust
@@ -30,6 +31,8 @@ from toolkit.errors import ConfigError
 from toolkit.risk import RiskLimits, TradingHours
 
 _COST_MODELS = ("ibkr_fixed", "ibkr_tiered", "proportional", "none")
+Objective = Literal["sharpe", "sortino", "cagr", "total_return", "calmar"]
+Metric = Literal["sharpe", "sortino", "cagr", "total_return", "max_drawdown"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ class GridConfig:
     """Parameter axes for sweeps, walk-forward and sensitivity (``[grid]``)."""
 
     axes: dict[str, list[float]]
-    where: str | None = None
-    sample: int | None = None
-    seed: int = 0
+    where: str | None = setting(None)
+    sample: int | None = setting(None, low=1)
+    seed: int = setting(0)
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,12 @@ class WalkForwardConfig:
     fold that fits" with them.
     """
 
-    folds: int | None = None
-    train: int | str | None = None
-    test: int | str | None = None
-    anchored: bool = False
-    gap: int = 0
-    objective: str = "sharpe"
+    folds: int | None = setting(None, low=1, high=500)
+    train: int | str | None = setting(None)
+    test: int | str | None = setting(None)
+    anchored: bool = setting(False)
+    gap: int = setting(0, low=0)
+    objective: Objective = setting("sharpe")
 
 
 @dataclass(frozen=True)
@@ -78,26 +81,26 @@ class MonteCarloConfig:
     """``[montecarlo]``: resampling methods, paths, block length, seed, drawdown threshold."""
 
     methods: tuple[str, ...] = ("block_bootstrap", "trade_shuffle", "trade_bootstrap")
-    paths: int = 10_000
-    mean_block: float = 20.0
-    seed: int = 0
-    drawdown: float = 0.25
+    paths: int = setting(10_000, low=1, high=10_000_000)
+    mean_block: float = setting(20.0, low=1.0)
+    seed: int = setting(0)
+    drawdown: float = setting(0.25, low=1e-6, high=0.999999)
 
 
 @dataclass(frozen=True)
 class SensitivityConfig:
     """``[sensitivity]``: plateau neighbourhood, stress sizes, overfitting-statistics inputs."""
 
-    metric: str = "sharpe"
-    radius: int = 2
-    tolerance: float = 0.25
-    commission_factor: float = 2.0
-    extra_slippage_bps: float = 5.0
-    noise_bps: float = 10.0
-    noise_runs: int = 20
-    pbo_trials: int = 100
-    pbo_splits: int = 16
-    seed: int = 0
+    metric: Metric = setting("sharpe")
+    radius: int = setting(2, low=1, high=50)
+    tolerance: float = setting(0.25, low=0.0, high=1.0)
+    commission_factor: float = setting(2.0, low=0.0)
+    extra_slippage_bps: float = setting(5.0, low=0.0)
+    noise_bps: float = setting(10.0, low=0.0, high=1000.0)
+    noise_runs: int = setting(20, low=1, high=10_000)
+    pbo_trials: int = setting(100, low=2, high=5_000)
+    pbo_splits: int = setting(16, low=2, high=24)  # even (halves of CSCV)
+    seed: int = setting(0)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,20 @@ class _Section:
 
     def where(self, key: str) -> str:
         return f"{self.path}: [{self.name}] {key}"
+
+    def field(self, cls: type, name: str, key: str | None = None) -> Any:
+        """Field ``name`` of dataclass ``cls`` read from ``key`` (default: the same name),
+        checked against the field's declaration (type, default, bounds, choices)."""
+        d = declared(cls, name)
+        r = d.rule
+        return self.get(
+            key or name, d.kinds, d.default, choices=r.choices, low=r.low, high=r.high,
+            above=r.above,
+        )  # fmt: skip
+
+    def fields(self, cls: type, table: str | None = None) -> dict[str, Any]:
+        """Every declared field of ``cls`` that lives in ``table`` (None: its own)."""
+        return {d.name: self.field(cls, d.name) for d in declared_fields(cls, table)}
 
     def get(
         self,
@@ -279,14 +296,9 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
     params_raw = strat_sec.get("params", dict, default={})
     params = strategy.resolve(params_raw, where=f"{path}: [strategy.params]", require_all=True)
     engine_sec = _Section(
-        path,
-        "engine",
-        raw.get("engine", {}),
-        (*(f.name for f in fields(EngineSettings) if f.name != "commission"), "weights"),
+        path, "engine", raw.get("engine", {}), (*_keys(EngineSettings), "weights")
     )
-    exits = _Section(
-        path, "exits", raw.get("exits", {}), ("stop_loss", "take_profit", "trailing_stop")
-    )
+    exits = _Section(path, "exits", raw.get("exits", {}), _keys(EngineSettings, "exits"))
     weights = engine_sec.get("weights", list)
     if weights is not None and (
         len(weights) != len(data.symbols)
@@ -298,20 +310,9 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
             "non-negative numbers, one per symbol in [data] symbols, at least one above 0."
         )
     engine = EngineSettings(
-        init_cash=engine_sec.get("init_cash", float, 100_000.0, low=1.0),
-        fill=engine_sec.get("fill", str, "next_open", choices=("next_open", "close")),
-        order_type=engine_sec.get("order_type", str, "market", choices=("market", "limit", "stop")),
-        order_offset_bps=engine_sec.get("order_offset_bps", float, 0.0, low=0.0, high=5000.0),
-        slippage_bps=engine_sec.get("slippage_bps", float, 0.0, low=0.0, high=1000.0),
         commission=_costs(path, raw.get("costs", {})),
-        stop_loss=exits.get("stop_loss", float, None, low=1e-6, high=1.0),
-        take_profit=exits.get("take_profit", float, None, low=1e-6, high=100.0),
-        trailing_stop=exits.get("trailing_stop", float, None, low=1e-6, high=1.0),
-        rebalance=engine_sec.get("rebalance", str, "on_change", choices=("on_change", "every_bar")),
-        rebalance_band=engine_sec.get("rebalance_band", float, 0.0, low=0.0, high=1.0),
-        max_leverage=engine_sec.get("max_leverage", float, 1.0, above=0.0, high=10.0),
-        fractional=engine_sec.get("fractional", bool, False),
-        periods_per_year=engine_sec.get("periods_per_year", float, 252.0, low=1.0),
+        **engine_sec.fields(EngineSettings),
+        **exits.fields(EngineSettings, "exits"),
     )
     return RunConfig(
         name=name,
@@ -329,6 +330,11 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         source=path,
         raw=dict(raw),
     )
+
+
+def _keys(cls: type, table: str | None = None) -> tuple[str, ...]:
+    """The config keys of ``cls``'s declared fields in ``table`` (None: its own table)."""
+    return tuple(d.name for d in declared_fields(cls, table))
 
 
 def _user_strategy(sec: _Section, module: str, name: str) -> strategies.Strategy:
@@ -420,20 +426,7 @@ def _data(path: Path, table: Any) -> DataConfig:
 
 def parse_risk(path: Path, table: Any) -> RiskLimits:
     """``[risk]``: limits shared by backtests and live sessions (see toolkit.risk)."""
-    sec = _Section(
-        path,
-        "risk",
-        table,
-        (
-            "max_position",
-            "max_order",
-            "max_gross",
-            "daily_loss",
-            "max_drawdown",
-            "max_orders_per_minute",
-            "trading_hours",
-        ),
-    )
+    sec = _Section(path, "risk", table, (*_keys(RiskLimits), "trading_hours"))
     hours = sec.get("trading_hours", list)
     window: TradingHours | None = None
     if hours is not None:
@@ -447,16 +440,7 @@ def parse_risk(path: Path, table: Any) -> RiskLimits:
         if not start < end:
             raise ConfigError(f"{sec.where('trading_hours')}: the start must be before the end.")
         window = TradingHours(start, end)
-    return RiskLimits(
-        # a limit of 0 would silently block every trade: leave the key out for no limit
-        max_position=sec.get("max_position", float, None, above=0.0),
-        max_order=sec.get("max_order", float, None, above=0.0),
-        max_gross=sec.get("max_gross", float, None, above=0.0, high=100.0),
-        daily_loss=sec.get("daily_loss", float, None, above=0.0, high=1.0),
-        max_drawdown=sec.get("max_drawdown", float, None, above=0.0, high=1.0),
-        max_orders_per_minute=sec.get("max_orders_per_minute", int, None, low=1),
-        trading_hours=window,
-    )
+    return RiskLimits(**sec.fields(RiskLimits), trading_hours=window)
 
 
 def _clock(text: Any) -> dt_time:
@@ -495,7 +479,7 @@ def _costs(path: Path, table: Any) -> Commission:
 def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
     """Axes are lists of values or ``{ from = a, to = b, step = s }`` (``to`` inclusive)."""
     names = tuple(strategy.param_names)
-    sec = _Section(path, "grid", table, (*names, "where", "sample", "seed"))
+    sec = _Section(path, "grid", table, (*names, *_keys(GridConfig)))
     axes: dict[str, list[float]] = {}
     for name in names:
         if name not in sec.table:
@@ -532,12 +516,7 @@ def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
             param.check(int(v) if param.kind is int and float(v).is_integer() else v, where)
     if not axes:
         raise ConfigError(f"{path}: [grid] names no parameter; parameters: {', '.join(names)}.")
-    return GridConfig(
-        axes=axes,
-        where=sec.get("where", str),
-        sample=sec.get("sample", int, low=1),
-        seed=sec.get("seed", int, 0),
-    )
+    return GridConfig(axes=axes, **sec.fields(GridConfig))
 
 
 def _is_number(value: Any) -> bool:
@@ -550,65 +529,25 @@ def _is_number(value: Any) -> bool:
 
 
 def _walkforward(path: Path, table: Any) -> WalkForwardConfig:
-    sec = _Section(
-        path, "walkforward", table, ("folds", "train", "test", "anchored", "gap", "objective")
-    )
-    return WalkForwardConfig(
-        folds=sec.get("folds", int, None, low=1, high=500),
-        train=sec.get("train", (int, str)),
-        test=sec.get("test", (int, str)),
-        anchored=sec.get("anchored", bool, False),
-        gap=sec.get("gap", int, 0, low=0),
-        objective=sec.get(
-            "objective",
-            str,
-            "sharpe",
-            choices=("sharpe", "sortino", "cagr", "total_return", "calmar"),
-        ),
-    )
+    sec = _Section(path, "walkforward", table, _keys(WalkForwardConfig))
+    return WalkForwardConfig(**sec.fields(WalkForwardConfig))
 
 
 def _montecarlo(path: Path, table: Any) -> MonteCarloConfig:
-    sec = _Section(
-        path, "montecarlo", table, ("methods", "paths", "mean_block", "seed", "drawdown")
-    )
-    allowed = ("block_bootstrap", "trade_shuffle", "trade_bootstrap")
+    sec = _Section(path, "montecarlo", table, ("methods", *_keys(MonteCarloConfig)))
+    allowed = MonteCarloConfig().methods
     methods = sec.get("methods", list, list(allowed))
     bad = [m for m in methods if m not in allowed]
     if bad or not methods:
         raise ConfigError(
             f"{sec.where('methods')}: {bad or 'empty'}; choose from {', '.join(allowed)}."
         )
-    return MonteCarloConfig(
-        methods=tuple(methods),
-        paths=sec.get("paths", int, 10_000, low=1, high=10_000_000),
-        mean_block=sec.get("mean_block", float, 20.0, low=1.0),
-        seed=sec.get("seed", int, 0),
-        drawdown=sec.get("drawdown", float, 0.25, low=1e-6, high=0.999999),
-    )
+    return MonteCarloConfig(methods=tuple(methods), **sec.fields(MonteCarloConfig))
 
 
 def _sensitivity(path: Path, table: Any) -> SensitivityConfig:
-    keys = tuple(f.name for f in fields(SensitivityConfig))
-    sec = _Section(path, "sensitivity", table, keys)
-    d = SensitivityConfig()
-    pbo_splits = sec.get("pbo_splits", int, d.pbo_splits, low=2, high=24)
-    if pbo_splits % 2:
-        raise ConfigError(f"{sec.where('pbo_splits')} = {pbo_splits} must be even.")
-    return SensitivityConfig(
-        metric=sec.get(
-            "metric",
-            str,
-            d.metric,
-            choices=("sharpe", "sortino", "cagr", "total_return", "max_drawdown"),
-        ),
-        radius=sec.get("radius", int, d.radius, low=1, high=50),
-        tolerance=sec.get("tolerance", float, d.tolerance, low=0.0, high=1.0),
-        commission_factor=sec.get("commission_factor", float, d.commission_factor, low=0.0),
-        extra_slippage_bps=sec.get("extra_slippage_bps", float, d.extra_slippage_bps, low=0.0),
-        noise_bps=sec.get("noise_bps", float, d.noise_bps, low=0.0, high=1000.0),
-        noise_runs=sec.get("noise_runs", int, d.noise_runs, low=1, high=10_000),
-        pbo_trials=sec.get("pbo_trials", int, d.pbo_trials, low=2, high=5_000),
-        pbo_splits=pbo_splits,
-        seed=sec.get("seed", int, d.seed),
-    )
+    sec = _Section(path, "sensitivity", table, _keys(SensitivityConfig))
+    values = sec.fields(SensitivityConfig)
+    if values["pbo_splits"] % 2:
+        raise ConfigError(f"{sec.where('pbo_splits')} = {values['pbo_splits']} must be even.")
+    return SensitivityConfig(**values)

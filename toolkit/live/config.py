@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.config import RunConfig, _Section, load_config, parse_risk, read_toml
+from toolkit._declare import setting
+from toolkit.config import RunConfig, _keys, _Section, load_config, parse_risk, read_toml
 from toolkit.errors import ConfigError
 from toolkit.risk import RiskLimits
 
@@ -31,22 +32,22 @@ BAR_SIZES = ("1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour", "1 day
 class ConnectionConfig:
     """``[connection]``: no host means "start the embedded gateway simulator"."""
 
-    host: str | None = None
-    port: int = 4002
-    client_id: int = 17
-    account: str | None = None
-    timeout: float = 10.0
+    host: str | None = setting(None)
+    port: int = setting(4002, low=1, high=65535)
+    client_id: int = setting(17, low=0, high=2**31 - 1)
+    account: str | None = setting(None)
+    timeout: float = setting(10.0, low=0.1, high=600.0)
 
 
 @dataclass(frozen=True)
 class SimulatorConfig:
     """``[simulator]``: the embedded gateway's replay (used only when no host is given)."""
 
-    start: str | None = None
-    end: str | None = None
-    speed: float = 86_400.0
-    cash: float = 1_000_000.0
-    participation: float = 0.0
+    start: str | None = setting(None)
+    end: str | None = setting(None)
+    speed: float = setting(86_400.0, low=0.001, high=1e8)
+    cash: float = setting(1_000_000.0, low=1.0)
+    participation: float = setting(0.0, low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -57,21 +58,25 @@ class StrategySlot:
     run: RunConfig
     symbols: tuple[str, ...]
     capital: float
-    bar_size: str = "1 day"
-    history: str = "2 Y"
-    bracket: bool = False
+    bar_size: str = setting("1 day", choices=BAR_SIZES)
+    history: str = setting("2 Y")
+    bracket: bool = setting(False)
     risk: RiskLimits = field(default_factory=RiskLimits)
 
 
 @dataclass(frozen=True)
 class SessionConfig:
-    """``[session]``: id, journal file, shutdown behaviour, dashboard, reconnect backoff."""
+    """``[session]``: id, journal file, shutdown behaviour, dashboard, reconnect backoff.
 
-    session_id: str | None = None
-    journal: Path = Path("live/state/journal.sqlite")
-    cancel_on_exit: bool = True
-    dashboard: bool | None = None
-    max_backoff: float = 30.0
+    A relative ``journal`` is relative to the live config's folder (the parser resolves it;
+    the default puts it in ``state/`` next to the config, e.g. live/state/journal.sqlite).
+    """
+
+    session_id: str | None = None  # key "id"
+    journal: Path = setting(Path("state/journal.sqlite"))
+    cancel_on_exit: bool = setting(True)
+    dashboard: bool | None = setting(None)
+    max_backoff: float = setting(30.0, low=0.1, high=3600.0)
 
 
 @dataclass(frozen=True)
@@ -109,25 +114,9 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         raw,
         ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
     )
-    con = _Section(
-        path,
-        "connection",
-        raw.get("connection", {}),
-        ("host", "port", "client_id", "account", "timeout"),
-    )
-    connection = ConnectionConfig(
-        host=con.get("host", str),
-        port=con.get("port", int, 4002, low=1, high=65535),
-        client_id=con.get("client_id", int, 17, low=0, high=2**31 - 1),
-        account=con.get("account", str),
-        timeout=con.get("timeout", float, 10.0, low=0.1, high=600.0),
-    )
-    sim = _Section(
-        path,
-        "simulator",
-        raw.get("simulator", {}),
-        ("start", "end", "speed", "cash", "participation"),
-    )
+    con = _Section(path, "connection", raw.get("connection", {}), _keys(ConnectionConfig))
+    connection = ConnectionConfig(**con.fields(ConnectionConfig))
+    sim = _Section(path, "simulator", raw.get("simulator", {}), _keys(SimulatorConfig))
     for key in ("start", "end"):
         value = sim.get(key, str)
         if value is not None:
@@ -135,26 +124,14 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
                 pd.Timestamp(value)
             except ValueError:
                 raise ConfigError(f"{sim.where(key)} = {value!r} is not a date/time.") from None
-    simulator = SimulatorConfig(
-        start=sim.get("start", str),
-        end=sim.get("end", str),
-        speed=sim.get("speed", float, 86_400.0, low=0.001, high=1e8),
-        cash=sim.get("cash", float, 1_000_000.0, low=1.0),
-        participation=sim.get("participation", float, 0.0, low=0.0, high=1.0),
-    )
-    ses = _Section(
-        path,
-        "session",
-        raw.get("session", {}),
-        ("id", "journal", "cancel_on_exit", "dashboard", "max_backoff"),
-    )
-    journal = Path(ses.get("journal", str, "state/journal.sqlite"))
+    simulator = SimulatorConfig(**sim.fields(SimulatorConfig))
+    ses = _Section(path, "session", raw.get("session", {}), ("id", *_keys(SessionConfig)))
+    values = ses.fields(SessionConfig)
+    journal = Path(values.pop("journal"))
     session = SessionConfig(
         session_id=ses.get("id", str),
         journal=journal if journal.is_absolute() else path.parent / journal,
-        cancel_on_exit=ses.get("cancel_on_exit", bool, True),
-        dashboard=ses.get("dashboard", bool),
-        max_backoff=ses.get("max_backoff", float, 30.0, low=0.1, high=3600.0),
+        **values,
     )
     risk_raw = raw.get("risk", {})
     on_mismatch = "halt"
@@ -189,7 +166,7 @@ def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategyS
         path,
         f"strategies #{i + 1}",
         entry,
-        ("label", "config", "symbols", "capital", "bar_size", "history", "bracket"),
+        ("label", "config", "symbols", "capital", *_keys(StrategySlot)),
     )
     ref = Path(sec.get("config", str, required=True))
     run = load_config(ref if ref.is_absolute() else path.parent / ref)
@@ -201,7 +178,7 @@ def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategyS
             f"{sec.where('symbols')}: {run.source} sets {len(run.weights)} weights; "
             "trade the same symbols or drop [engine] weights there."
         )
-    history = sec.get("history", str, "2 Y")
+    history = sec.field(StrategySlot, "history")
     if history.split()[-1:] not in (["D"], ["W"], ["M"], ["Y"]) or not history.split()[0].isdigit():
         raise ConfigError(f"{sec.where('history')} = {history!r}: use an IB duration like '2 Y'.")
     # live [risk] keys override the research config's, key by key
@@ -214,8 +191,8 @@ def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategyS
         run=run,
         symbols=tuple(s.strip().upper() for s in symbols),
         capital=sec.get("capital", float, run.engine.init_cash, low=1.0),
-        bar_size=sec.get("bar_size", str, "1 day", choices=BAR_SIZES),
+        bar_size=sec.field(StrategySlot, "bar_size"),
         history=history,
-        bracket=sec.get("bracket", bool, False),
+        bracket=sec.field(StrategySlot, "bracket"),
         risk=merged,
     )

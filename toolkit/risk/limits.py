@@ -9,6 +9,7 @@ from datetime import time
 import numpy as np
 import pandas as pd
 
+from toolkit._declare import setting
 from toolkit.risk.rules import (
     DAILY_LOSS,
     MAX_DRAWDOWN,
@@ -50,12 +51,13 @@ class RiskLimits:
     Orders that only reduce a position are never trimmed, so risk can always come off.
     """
 
-    max_position: float | None = None
-    max_order: float | None = None
-    max_gross: float | None = None
-    daily_loss: float | None = None
-    max_drawdown: float | None = None
-    max_orders_per_minute: int | None = None
+    # a limit of 0 would silently block every trade: a config leaves the key out instead
+    max_position: float | None = setting(None, above=0.0)
+    max_order: float | None = setting(None, above=0.0)
+    max_gross: float | None = setting(None, above=0.0, high=100.0)
+    daily_loss: float | None = setting(None, above=0.0, high=1.0)
+    max_drawdown: float | None = setting(None, above=0.0, high=1.0)
+    max_orders_per_minute: int | None = setting(None, low=1)
     trading_hours: TradingHours | None = None
 
     def vector(self) -> np.ndarray:
