@@ -15,6 +15,7 @@ import pytest
 import toolkit as tk
 from toolkit._declare import declared, declared_fields
 from toolkit.config import (
+    DataConfig,
     GridConfig,
     MonteCarloConfig,
     SensitivityConfig,
@@ -126,6 +127,23 @@ def test_declared_defaults_and_choices_are_the_fields() -> None:
     )
     assert declared(EngineSettings, "init_cash").default == 100_000.0
     assert declared(EngineSettings, "stop_loss").rule.table == "exits"
+
+
+def test_cost_and_data_defaults_are_the_builders_and_the_dataclass() -> None:
+    assert _parse(BASE + '[costs]\nmodel = "ibkr_tiered"\n').engine.commission == tk.ibkr_tiered()
+    rate = '[costs]\nmodel = "proportional"\nrate = 0.001\n'
+    assert _parse(BASE + rate).engine.commission == tk.proportional(0.001)
+    assert _parse(BASE + '[costs]\nmodel = "none"\n').engine.commission == tk.no_costs()
+    data = _parse(BASE).data
+    default = DataConfig(symbols=("SPY",))
+    assert (data.start, data.end, data.adjust, data.benchmark) == (
+        default.start,
+        default.end,
+        default.adjust,
+        default.benchmark,
+    )
+    with pytest.raises(ConfigError, match=r"\[data\] adjust = 'split' is not allowed; choose one"):
+        _parse(BASE.replace('symbols = ["SPY"]', 'symbols = ["SPY"]\nadjust = "split"'))
 
 
 def test_exits_belong_in_exits() -> None:

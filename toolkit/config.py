@@ -8,6 +8,7 @@ reproduces a run even if a default changes later.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 import sys
 import tomllib
@@ -41,11 +42,11 @@ class DataConfig:
     factor beyond which a bar-to-bar price move is warned about (None: no check)."""
 
     symbols: tuple[str, ...]
-    start: str | None = None
-    end: str | None = None
-    adjust: Adjust = "total_return"
+    start: str | None = setting(None)
+    end: str | None = setting(None)
+    adjust: Adjust = setting("total_return")
     repair: Repair = None
-    benchmark: str | None = "SPY"
+    benchmark: str | None = setting("SPY")  # "" in a config file: none
     dir: Path = field(default_factory=default_data_dir)
     jump_factor: float | None = JUMP_FACTOR
 
@@ -145,15 +146,12 @@ class _Section:
     def where(self, key: str) -> str:
         return f"{self.path}: [{self.name}] {key}"
 
-    def field(self, cls: type, name: str, key: str | None = None) -> Any:
-        """Field ``name`` of dataclass ``cls`` read from ``key`` (default: the same name),
-        checked against the field's declaration (type, default, bounds, choices)."""
+    def field(self, cls: type, name: str) -> Any:
+        """Field ``name`` of dataclass ``cls`` (the key of the same name), checked against
+        the field's declaration: type, default, bounds and choices."""
         d = declared(cls, name)
         r = d.rule
-        return self.get(
-            key or name, d.kinds, d.default, choices=r.choices, low=r.low, high=r.high,
-            above=r.above,
-        )  # fmt: skip
+        return self.get(name, d.kinds, d.default, r.choices, r.low, r.high, above=r.above)
 
     def fields(self, cls: type, table: str | None = None) -> dict[str, Any]:
         """Every declared field of ``cls`` that lives in ``table`` (None: its own)."""
@@ -385,7 +383,7 @@ def _data(path: Path, table: Any) -> DataConfig:
     if not symbols or not all(isinstance(s, str) for s in symbols):
         raise ConfigError(f"{sec.where('symbols')} must be a non-empty list of strings.")
     # benchmark = "" turns the benchmark off
-    benchmark = sec.get("benchmark", str, "SPY").strip() or None
+    benchmark = (sec.field(DataConfig, "benchmark") or "").strip() or None
     for s in [*symbols, benchmark]:
         if s is not None and s.upper() not in known:
             raise ConfigError(
@@ -412,11 +410,9 @@ def _data(path: Path, table: Any) -> DataConfig:
             )
     return DataConfig(
         symbols=tuple(s.upper() for s in symbols),
-        start=sec.get("start", str),
-        end=sec.get("end", str),
-        adjust=cast(
-            Adjust, sec.get("adjust", str, "total_return", choices=("total_return", "none"))
-        ),
+        start=sec.field(DataConfig, "start"),
+        end=sec.field(DataConfig, "end"),
+        adjust=sec.field(DataConfig, "adjust"),
         repair=None if repair == "none" else cast(Repair, repair),
         benchmark=benchmark.upper() if benchmark else None,
         dir=root,
@@ -457,23 +453,37 @@ def _costs(path: Path, table: Any) -> Commission:
         table,
         ("model", "rate", "per_order", "exchange_per_share", "regulatory_fees"),
     )
-    model = sec.get("model", str, "ibkr_fixed", choices=_COST_MODELS)
-    fees = sec.get("regulatory_fees", bool, True)
+    # the defaults are EngineSettings' commission's and the schedule builders' own
+    default_model = declared(EngineSettings, "commission").default.kind
+    model = sec.get("model", str, default_model, choices=_COST_MODELS)
+    tiered = _defaults(ibkr_tiered)
+    fees = sec.get("regulatory_fees", bool, tiered["regulatory_fees"])
     if model == "proportional":
+        per_order = _defaults(proportional)["per_order"]
         return proportional(
             sec.get("rate", float, required=True, low=0.0, high=0.1),
-            sec.get("per_order", float, 0.0, low=0.0),
+            sec.get("per_order", float, per_order, low=0.0),
         )
     for key in ("rate", "per_order"):
         if key in sec.table:
             raise ConfigError(f"{sec.where(key)} only applies to model = 'proportional'.")
     if model == "ibkr_tiered":
-        return ibkr_tiered(sec.get("exchange_per_share", float, 0.003, low=0.0, high=0.1), fees)
+        exchange = tiered["exchange_per_share"]
+        return ibkr_tiered(sec.get("exchange_per_share", float, exchange, low=0.0, high=0.1), fees)
     if "exchange_per_share" in sec.table:
         raise ConfigError(
             f"{sec.where('exchange_per_share')} only applies to model = 'ibkr_tiered'."
         )
     return ibkr_fixed(fees) if model == "ibkr_fixed" else no_costs()
+
+
+def _defaults(builder: Any) -> dict[str, Any]:
+    """The default of each keyword argument of a commission schedule builder."""
+    return {
+        name: p.default
+        for name, p in inspect.signature(builder).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
