@@ -30,12 +30,15 @@ from toolkit.engine.commissions import (
     proportional,
 )
 from toolkit.engine.result import BacktestResult
-from toolkit.engine.settings import EngineSettings
+from toolkit.engine.settings import EngineSettings, KernelSettings, OrderType, Reason
 
 __all__ = [
     "BacktestResult",
     "Commission",
     "EngineSettings",
+    "KernelSettings",
+    "OrderType",
+    "Reason",
     "backtest",
     "ibkr_fixed",
     "ibkr_tiered",
