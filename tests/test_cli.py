@@ -73,6 +73,25 @@ def test_summary_table_has_every_metric(report) -> None:
     assert "simulating sma_cross" in report[0].stderr  # progress on stderr
 
 
+def test_progress_tells_the_result_before_the_report_then_each_tear_sheet_stage(report) -> None:
+    """The tear sheet is the slow part of a run: the headline comes first, then its stages."""
+    done = report[0]
+    stages = [line.split("] ", 1)[1] for line in done.stderr.splitlines() if "] " in line]
+    headline = next(s for s in stages if s.startswith("result: "))
+    total = next(line for line in done.stdout.splitlines() if line.startswith("Total return"))
+    assert f"total return {total.split()[2]}," in headline  # the summary's number
+    order = [
+        headline,
+        next(s for s in stages if s.startswith("writing report")),
+        "tear sheet: loading matplotlib and quantstats",
+        "tear sheet: quantstats metrics, EOY and drawdown tables",
+        "tear sheet: quantstats charts (returns, drawdowns, rolling, heatmap)",
+        "tear sheet: EOY returns chart",
+        "done",
+    ]
+    assert [s for s in stages if s in order] == order
+
+
 def test_report_files(report) -> None:
     folder = report[1]
     for name in ("tearsheet.html", "equity.csv", "trades.csv", "orders.csv", "manifest.json"):

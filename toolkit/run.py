@@ -104,6 +104,13 @@ def run_backtest(
     files: dict[str, Path] = {}
     out_dir = None
     if reports_root is not None:
+        if tearsheet:  # the headline now: the report takes seconds more, the summary waits for it
+            m = result.metrics()
+            say(
+                f"result: total return {m['total_return']:.2%}, CAGR {m['cagr']:.2%}, Sharpe "
+                f"{m['sharpe']:.3f}, max drawdown {m['max_drawdown']:.2%}, "
+                f"{int(m['trades'])} closed trades"
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = reports_root / f"{cfg.name}-{stamp}"
         say(f"writing report to {out_dir}" + (" (tear sheet: 3-6 s)" if tearsheet else ""))
