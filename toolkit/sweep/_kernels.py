@@ -197,7 +197,7 @@ def simulate_metrics_nb(
     down = 0.0
     top = init_cash
     mdd = 0.0
-    invested = 0
+    invested = int(np.int64(0))  # not a literal 0: numba would compile _finish_nb twice
     for b in range(n):
         fresh = False
         # 1. the order placed at the previous close works through this bar
@@ -323,13 +323,14 @@ def simulate_events_nb(
     down = 0.0
     top = init_cash
     mdd = 0.0
-    invested = 0
-    b = 0
+    invested = int(np.int64(0))  # not a literal 0: numba would compile the callees twice
+    b = int(np.int64(0))
+    market = int(np.int64(MARKET))  # a global int is a literal too
     while b < n:
         # an event bar: 1. the pending market order fills at the open
         if pend_qty != 0.0:
             q = pend_qty
-            px, _ = pending_fill_nb(MARKET, q, np.nan, open_[b], open_[b], open_[b], slippage)
+            px, _ = pending_fill_nb(market, q, np.nan, open_[b], open_[b], open_[b], slippage)
             pend_qty = 0.0
             budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
             q, cash, pos = _execute_nb(
