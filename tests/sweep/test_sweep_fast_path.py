@@ -1,7 +1,7 @@
-"""The sweep's event driver (work only where something happens) gives the rows of the per-bar
-driver, and both give the engine's (tk.simulate) metrics, on real data with randomised
-settings and parameters. Both drivers call the engine's step functions; this is the proof
-that skipping quiet bars changes nothing."""
+"""The sweep's change-point driver (work only where something happens) gives the rows of the
+per-bar driver, and both give the engine's (tk.simulate) metrics, on real data with randomised
+settings, risk limits, weights and parameters. Both drivers call the engine's step functions;
+this is the proof that skipping quiet bars changes nothing."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from tests.strategies.test_causality import _random_params
 from toolkit import strategies
 from toolkit.engine._step import STATE_COLS, TRADE_COLS
 from toolkit.engine.backtest import month_ids, strategy_targets
-from toolkit.metrics._kernels import price_tables_nb
+from toolkit.metrics._kernels import STACK_ROWS, price_tables_nb
 from toolkit.risk import RiskLimits
-from toolkit.strategies._dispatch import IDS, TARGETS
+from toolkit.strategies._dispatch import IDS, TARGETS, target_changes_nb
 from toolkit.sweep import METRICS, sweep
 from toolkit.sweep import _kernels as sk
+from toolkit.sweep._changes import simulate_changes_nb
+from toolkit.sweep._fold import ACC_SIZE
 
 
 def _fast_settings(rng: np.random.Generator) -> tk.EngineSettings:
@@ -36,8 +38,25 @@ def _fast_settings(rng: np.random.Generator) -> tk.EngineSettings:
     )
 
 
-def _both_drivers(bars: pd.DataFrame, target: np.ndarray, s: tk.EngineSettings) -> np.ndarray:
-    """(2, N_METRICS): the event driver's row, then the per-bar driver's."""
+def _random_risk(rng: np.random.Generator) -> RiskLimits:
+    """Order-trimming limits (the change-point driver's domain: no daily-loss or drawdown
+    limit), each on in about half the draws."""
+    maybe = lambda lo, hi: None if rng.random() < 0.5 else float(rng.uniform(lo, hi))  # noqa: E731
+    return RiskLimits(
+        max_position=maybe(5_000.0, 80_000.0),
+        max_order=maybe(2_000.0, 50_000.0),
+        max_gross=maybe(0.3, 1.5),
+    )
+
+
+def _both_drivers(
+    bars: pd.DataFrame,
+    target: np.ndarray,
+    s: tk.EngineSettings,
+    risk: RiskLimits | None = None,
+    weight: float = 1.0,
+) -> np.ndarray:
+    """(2, N_METRICS): the change-point driver's row, then the per-bar driver's."""
     o = np.ascontiguousarray(bars["open"].to_numpy(np.float64))
     h = np.ascontiguousarray(bars["high"].to_numpy(np.float64))
     lo = np.ascontiguousarray(bars["low"].to_numpy(np.float64))
@@ -45,20 +64,23 @@ def _both_drivers(bars: pd.DataFrame, target: np.ndarray, s: tk.EngineSettings) 
     t = np.ascontiguousarray(target, dtype=np.float64)
     month = month_ids(pd.DatetimeIndex(bars.index))
     days = np.zeros(len(c), dtype=np.int64)
-    k = s.kernel(RiskLimits())
+    k = s.kernel(risk or RiskLimits())
     cost, risk, init, next_open = k.cost, k.risk, k.init_cash, k.next_open
     order_type, offset, slip = k.order_type, k.order_offset, k.slippage
     sl, tp, ts = k.stop_loss, k.take_profit, k.trailing_stop
     always, band, lev, frac = k.rebalance_always, k.band, k.max_leverage, k.fractional
-    st, acc, scratch = np.empty(STATE_COLS), np.empty(sk.ACC_SIZE), np.empty((1, TRADE_COLS))
+    st, acc, scratch = np.empty(STATE_COLS), np.empty(ACC_SIZE), np.empty((1, TRADE_COLS))
     out = np.full((2, sk.N_METRICS), -7.0)
-    sk.simulate_events_nb(
-        o, c, t, cost, month, init, next_open, slip, band, lev, frac, risk, 1.0,
-        float(s.periods_per_year), *price_tables_nb(c), st, acc, scratch, out[0],
+    cp_bar, cp_val = np.empty(len(t), dtype=np.int64), np.empty(len(t))
+    m = target_changes_nb(t, cp_bar, cp_val)
+    stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
+    simulate_changes_nb(
+        o, c, cp_bar, cp_val, m, month, weight, k, *price_tables_nb(c), st, acc, scratch, stack,
+        out[0],
     )  # fmt: skip
     sk.simulate_metrics_nb(
         o, h, lo, c, t, cost, month, days, init, next_open, order_type, offset, slip, sl, tp,
-        ts, always, band, lev, frac, risk, 1.0, float(s.periods_per_year), st, acc, scratch,
+        ts, always, band, lev, frac, risk, weight, float(s.periods_per_year), st, acc, scratch,
         out[1],
     )  # fmt: skip
     return out
@@ -77,7 +99,7 @@ CASES = [(name, seed) for name in IDS if name != TARGETS for seed in range(4)]
 
 
 @pytest.mark.parametrize(("name", "seed"), CASES)
-def test_event_driver_rows_equal_per_bar_driver_and_engine(name: str, seed: int) -> None:
+def test_change_point_driver_rows_equal_per_bar_driver_and_engine(name: str, seed: int) -> None:
     rng = np.random.default_rng(7_000 + seed)
     spec = strategies.get(name)
     symbol = str(rng.choice(["SPY", "QQQ", "TLT", "GLD", "AAPL", "XOM"]))
@@ -92,9 +114,16 @@ def test_event_driver_rows_equal_per_bar_driver_and_engine(name: str, seed: int)
     np.testing.assert_allclose(events, per_bar, rtol=1e-9, atol=1e-12, equal_nan=True)
     engine = tk.simulate(bars, pd.Series(target, index=bars.index, name=symbol), s)
     _assert_row(events, engine.metrics())
+    # with order-trimming limits and a sleeve weight: still the per-bar driver's row and the
+    # engine's (a one-symbol book at that weight under those limits)
+    risk, weight = _random_risk(rng), float(rng.choice([0.3, 0.5, 1.0]))
+    events, per_bar = _both_drivers(bars, target, s, risk, weight)
+    np.testing.assert_allclose(events, per_bar, rtol=1e-9, atol=1e-12, equal_nan=True)
+    series = pd.Series(target, index=bars.index, name=symbol)
+    _assert_row(events, tk.simulate(bars, series, s, [weight], risk).metrics())
 
 
-def test_event_driver_handles_a_wiped_out_account_like_the_engine() -> None:
+def test_change_point_driver_handles_a_wiped_out_account_like_the_engine() -> None:
     """Twice-levered short into a tripling price: equity goes below zero, the step flattens."""
     idx = pd.date_range("2020-01-01", periods=60, freq="D", tz="UTC")
     px = np.concatenate([np.full(10, 10.0), np.linspace(10.0, 35.0, 30), np.full(20, 30.0)])
@@ -111,7 +140,7 @@ def test_event_driver_handles_a_wiped_out_account_like_the_engine() -> None:
         _assert_row(events, engine.metrics())
 
 
-def test_the_sweep_uses_the_event_driver_and_matches_backtests() -> None:
+def test_the_sweep_uses_the_change_point_driver_and_matches_backtests() -> None:
     """The headline configuration (market orders, no stops) through tk.sweep itself."""
     bars = tk.load("SPY").iloc[-3000:]
     s = tk.EngineSettings(commission=tk.ibkr_fixed())

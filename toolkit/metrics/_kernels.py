@@ -6,8 +6,14 @@ tear sheets: per-period returns r_1..r_n, risk-free rate 0, P periods per year.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros as _leading_zeros
+
+# numba intrinsic (the stubs type it as needing a typing context)
+leading_zeros: Any = _leading_zeros
 
 
 @njit(cache=True)
@@ -156,12 +162,13 @@ STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
 def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prefix, range_max, range_min) for :func:`held_sums_nb` and :func:`held_drawdown_nb`.
 
-    ``prefix`` (3, MAX_TERMS, n + 1): running sums over bars u < t of R_u c_{u-1}^-j, of
-    R_u^2 c_{u-1}^-j and of the latter where R_u < 0. ``range_max``/``range_min`` (levels, n):
-    sparse tables, row i holding the max/min of close over [t, t + 2^i).
+    ``prefix`` (n + 1, 3, MAX_TERMS): at t, running sums over bars u < t of R_u c_{u-1}^-j,
+    of R_u^2 c_{u-1}^-j and of the latter where R_u < 0 (a stretch reads two rows of 30
+    neighbouring values). ``range_max``/``range_min`` (levels, n): sparse tables, row i
+    holding the max/min of close over [t, t + 2^i).
     """
     n = close.shape[0]
-    prefix = np.zeros((3, MAX_TERMS, n + 1))
+    prefix = np.zeros((n + 1, 3, MAX_TERMS))
     for u in range(n):
         r = 0.0
         inv = 0.0
@@ -170,9 +177,9 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             inv = 1.0 / close[u - 1]
         w = 1.0
         for j in range(MAX_TERMS):
-            prefix[0, j, u + 1] = prefix[0, j, u] + r * w
-            prefix[1, j, u + 1] = prefix[1, j, u] + r * r * w
-            prefix[2, j, u + 1] = prefix[2, j, u] + (r * r * w if r < 0.0 else 0.0)
+            prefix[u + 1, 0, j] = prefix[u, 0, j] + r * w
+            prefix[u + 1, 1, j] = prefix[u, 1, j] + r * r * w
+            prefix[u + 1, 2, j] = prefix[u, 2, j] + (r * r * w if r < 0.0 else 0.0)
             w *= inv
     levels = 1
     while (1 << levels) <= n:
@@ -192,9 +199,7 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 @njit(cache=True, inline="always")
 def _range_nb(table: np.ndarray, lo: int, hi: int, upper: bool) -> float:
     """Max (``upper``) or min of close over [lo, hi) from a sparse table."""
-    i = 0
-    while (2 << i) <= hi - lo:
-        i += 1
+    i = 63 - leading_zeros(np.uint64(hi - lo))  # floor(log2(hi - lo))
     a = table[i, lo]
     b = table[i, hi - (1 << i)]
     if upper:
@@ -230,9 +235,9 @@ def held_sums_nb(
     err = 0.0
     w = 1.0
     for j in range(terms):
-        a0, b0 = prefix[0, j, lo], prefix[0, j, hi]
-        a1, b1 = prefix[1, j, lo], prefix[1, j, hi]
-        a2, b2 = prefix[2, j, lo], prefix[2, j, hi]
+        a0, b0 = prefix[lo, 0, j], prefix[hi, 0, j]
+        a1, b1 = prefix[lo, 1, j], prefix[hi, 1, j]
+        a2, b2 = prefix[lo, 2, j], prefix[hi, 2, j]
         s1 += w * (b0 - a0)
         s2 += (j + 1) * w * (b1 - a1)
         down += (j + 1) * w * (b2 - a2)

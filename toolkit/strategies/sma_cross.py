@@ -12,10 +12,14 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
 
-from toolkit.strategies._features import distinct_rows_nb
+from toolkit.strategies._features import dense_ranks_nb, distinct_rows_nb, packed_rows, rank_row_nb
 from toolkit.strategies._indicators import sma_nb
 from toolkit.strategies.spec import Param, Strategy
+
+# numba intrinsic (the stubs type it as needing a typing context)
+trailing_zeros: Any = _trailing_zeros
 
 
 @njit(cache=True)
@@ -27,16 +31,21 @@ def sma_cross_features_nb(
     volume: np.ndarray,
     grid: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One SMA row per distinct window in the grid's fast and slow columns."""
+    """One SMA row per distinct window in the grid's fast and slow columns, then their ranks
+    bar by bar (packed after them, see :func:`dense_ranks_nb`: what
+    :func:`sma_cross_changes_nb` scans). ``index[k]`` = (fast row, slow row, SMA rows)."""
     k = grid.shape[0]
     windows = np.concatenate((grid[:, 0], grid[:, 1]))
     uniq, pos = distinct_rows_nb(windows)
-    aux = np.empty((uniq.shape[0], close.shape[0]))
-    for i in range(uniq.shape[0]):
+    rows = uniq.shape[0]
+    aux = np.empty((rows + packed_rows(rows), close.shape[0]))
+    for i in range(rows):
         aux[i] = sma_nb(close, int(uniq[i]))
-    index = np.empty((k, 2), dtype=np.int64)
+    dense_ranks_nb(aux, rows)
+    index = np.empty((k, 3), dtype=np.int64)
     index[:, 0] = pos[:k]
     index[:, 1] = pos[k:]
+    index[:, 2] = rows
     return aux, index
 
 
@@ -93,6 +102,95 @@ def sma_cross_rule_nb(
         prev_up = up
         prev_dn = dn
         out[t] = state
+
+
+@njit(cache=True, inline="always")
+def _level_nb(cls: int, short: bool) -> float:
+    """The state rule's target on a bar of class ``cls`` (1 fast above, 2 below, else 0)."""
+    if cls == 1:
+        return 1.0
+    if short and cls == 2:
+        return -1.0
+    return 0.0
+
+
+@njit(cache=True)
+def sma_cross_changes_nb(
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    work: np.ndarray,
+    cp_bar: np.ndarray,
+    cp_val: np.ndarray,
+) -> int:
+    """:func:`sma_cross_rule_nb`'s target as change points (the bars where it changes and
+    the new value; ``cp_bar[0] = 0``); returns their count. ``work`` (float64, n bars) is
+    scratch.
+
+    Reads the ranks of the two SMA rows instead of their values (same comparisons, a
+    quarter of the bytes): one vectorised pass codes each bar's class (fast above, below,
+    equal, NaN), then 8 bars at a time are tested for a change of class and only those bars
+    run the rule's logic -- about 1% of bars on daily data.
+    """
+    n = work.shape[0]
+    rows = index[2]
+    ra = rank_row_nb(aux, rows, index[0])
+    rb = rank_row_nb(aux, rows, index[1])
+    code = work.view(np.uint8)
+    for t in range(n):
+        a = ra[t]
+        b = rb[t]
+        up = np.uint8((a > b) & (b != 0))
+        dn = np.uint8((a < b) & (a != 0))
+        code[t] = up | (dn << 1) | (np.uint8((a == 0) | (b == 0)) << 2)
+    words = (n + 7) // 8
+    for t in range(n, words * 8):
+        code[t] = code[n - 1]  # no change in the padding
+    packed = code[: words * 8].view(np.uint64)
+    short = params[2] > 0.5
+    cross = params[3] > 0.5
+    exit_state = -1.0 if short else 0.0
+    first = code[0]
+    up_below = first == 2  # the state rule's flags after bar 0 (see sma_cross_rule_nb)
+    dn_below = first == 1
+    state = 0.0 if cross else _level_nb(first, short)
+    cp_bar[0] = 0
+    cp_val[0] = state
+    m = 1
+    carry = np.uint64(first)
+    for j in range(words):
+        w = packed[j]
+        changed = w ^ ((w << np.uint64(8)) | carry)  # a non-zero byte: class changed there
+        carry = w >> np.uint64(56)
+        while changed != 0:
+            u = trailing_zeros(changed) >> 3
+            changed &= ~(np.uint64(0xFF) << np.uint64(8 * u))
+            t = 8 * j + u
+            if t == 0:
+                continue
+            cls = code[t]
+            new = state
+            if cross:
+                # only a class change can move the crossing rule (see sma_cross_rule_nb)
+                if cls == 1:
+                    if up_below:
+                        new = 1.0
+                    dn_below = True
+                elif cls == 2:
+                    if dn_below:
+                        new = exit_state
+                    up_below = True
+                elif cls == 4:
+                    up_below = False
+                    dn_below = False
+            else:
+                new = _level_nb(cls, short)
+            if new != state:
+                state = new
+                cp_bar[m] = t
+                cp_val[m] = new
+                m += 1
+    return m
 
 
 @njit(cache=True)

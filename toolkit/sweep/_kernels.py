@@ -5,12 +5,11 @@ fills, sizing, the risk rulebook, booking) and fold equity into the metric sums 
 :mod:`toolkit.metrics._kernels`; they keep no per-bar arrays, so memory is O(bars) per thread
 for any grid size. tests/sweep checks every row equals the engine's.
 
-* :func:`simulate_metrics_nb` runs every bar (what stops and limit/stop orders need).
-* :func:`simulate_events_nb` is the fast path for market orders without stops, rebalancing
-  on change and no kill switch: it works only where something happens. Between events
-  (a changed target, a pending order) a flat position's equity is constant (returns 0) and
-  a held one's is ``cash + shares x close``, so a quiet stretch costs one comparison per bar
-  flat and one return fold per bar held. Its rows equal the per-bar driver's.
+* :func:`simulate_metrics_nb` runs every bar (what stops, limit/stop orders, every-bar
+  rebalancing and the daily-loss and drawdown limits need).
+* :func:`toolkit.sweep._changes.simulate_changes_nb` is the fast path for the rest: the rule
+  emits change points and the driver visits only the bars where something can happen. Its
+  rows equal the per-bar driver's.
 """
 
 from __future__ import annotations
@@ -24,12 +23,10 @@ from toolkit.engine._step import (
     MARKET,
     S_AVG,
     STATE_COLS,
-    T_PNL,
     TRADE_COLS,
     decide_nb,
     effective_target_nb,
     entered_nb,
-    execute_nb,
     exit_fill_nb,
     order_price_nb,
     pending_fill_nb,
@@ -39,18 +36,14 @@ from toolkit.engine.fills import slipped_nb
 from toolkit.engine.settings import KernelSettings
 from toolkit.metrics._kernels import (
     STACK_ROWS,
-    cagr_from_wealth_nb,
     fold_drawdown_nb,
     fold_return_nb,
-    held_drawdown_nb,
-    held_sums_nb,
-    held_terms_nb,
     price_tables_nb,
-    sharpe_from_sums_nb,
-    sortino_from_sums_nb,
 )
 from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN, kill_switch_nb
-from toolkit.strategies._dispatch import rule_nb
+from toolkit.strategies._dispatch import changes_nb, rule_nb
+from toolkit.sweep._changes import simulate_changes_nb
+from toolkit.sweep._fold import A_MONTH, ACC_SIZE, execute_fold_nb, finish_nb
 
 # Output columns, in order.
 METRICS = (
@@ -66,76 +59,6 @@ METRICS = (
     "final_equity",
 )
 N_METRICS = len(METRICS)
-# The engine's execute_nb compiled a second time with its whole chain (sizing, commission,
-# booking) inlined into _execute_nb: the sweep pays it on every fill of every parameter set,
-# where the calls cost as much as the work (~45 -> ~27 ns a fill). Same source, one more
-# compile; the engine calls the ordinary one (it compiles faster: three call sites).
-_execute_inline_nb = njit(inline="always")(execute_nb.py_func)
-
-# Running totals of one simulation (a float64 row; touched at fills and at the end).
-A_FEES, A_TRADES, A_WINS, A_MONTH_VOL, A_MONTH = range(5)
-ACC_SIZE = 5
-
-
-@njit(cache=True)
-def _execute_nb(
-    st: np.ndarray,
-    acc: np.ndarray,
-    scratch: np.ndarray,
-    pos: float,
-    cash: float,
-    qty: float,
-    price: float,
-    budget: float,
-    cost: np.ndarray,
-    fractional: bool,
-    bar: int,
-    month: int,
-) -> tuple[float, float, float]:
-    """The engine's :func:`execute_nb`, with the monthly volume reset at the fill (it only
-    matters at fills) and the trade closed, if any, counted instead of recorded.
-    Returns (filled qty, cash, pos)."""
-    if acc[A_MONTH] != month:
-        acc[A_MONTH] = month
-        acc[A_MONTH_VOL] = 0.0
-    q, fee, cash, pos, acc[A_MONTH_VOL], closed = _execute_inline_nb(
-        st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar,
-        int(np.int64(0)), scratch, int(np.int64(0)),
-    )  # fmt: skip
-    acc[A_FEES] += fee
-    if closed > 0:
-        acc[A_TRADES] += 1.0
-        if scratch[0, T_PNL] > 0.0:
-            acc[A_WINS] += 1.0
-    return q, cash, pos
-
-
-@njit(cache=True)
-def _finish_nb(
-    out: np.ndarray,
-    acc: np.ndarray,
-    init_cash: float,
-    final: float,
-    n: int,
-    s1: float,
-    s2: float,
-    down: float,
-    mdd: float,
-    invested: int,
-    periods: float,
-) -> None:
-    """METRICS of one run from its running sums (formulas of toolkit.metrics)."""
-    wealth = final / init_cash
-    out[0] = wealth - 1.0
-    out[1] = cagr_from_wealth_nb(wealth, n, periods)
-    out[2] = sharpe_from_sums_nb(s1, s2, n, periods)
-    out[3] = sortino_from_sums_nb(s1, down, n, periods)
-    out[4] = mdd
-    out[5] = acc[A_TRADES]
-    out[6] = acc[A_WINS] / acc[A_TRADES] if acc[A_TRADES] > 0 else np.nan
-    out[7] = invested / n if n > 0 else np.nan
-    out[8] = acc[A_FEES]
-    out[9] = final
 
 
 @njit(cache=True)
@@ -197,7 +120,7 @@ def simulate_metrics_nb(
     down = 0.0
     top = init_cash
     mdd = 0.0
-    invested = int(np.int64(0))  # not a literal 0: numba would compile _finish_nb twice
+    invested = int(np.int64(0))  # not a literal 0: numba would compile finish_nb twice
     for b in range(n):
         fresh = False
         # 1. the order placed at the previous close works through this bar
@@ -208,7 +131,7 @@ def simulate_metrics_nb(
             if not np.isnan(px):
                 budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
                 before = pos
-                q, cash, pos = _execute_nb(
+                q, cash, pos = execute_fold_nb(
                     st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
                 )
                 if q != 0.0:
@@ -226,7 +149,7 @@ def simulate_metrics_nb(
             if np.isnan(fill):
                 peak = trail_peak_nb(d, peak, high[b], low[b])
             else:
-                _, cash, pos = _execute_nb(
+                _, cash, pos = execute_fold_nb(
                     st, acc, scratch, pos, cash, -pos, fill, 0.0, cost, fractional, b, month_id[b]
                 )
                 pend_qty = 0.0
@@ -254,7 +177,7 @@ def simulate_metrics_nb(
                     px = slipped_nb(c, side, slippage)
                     before = pos
                     budget = cash + (max_leverage - 1.0) * value
-                    q, cash, pos = _execute_nb(
+                    q, cash, pos = execute_fold_nb(
                         st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
                         month_id[b],
                     )  # fmt: skip
@@ -268,158 +191,7 @@ def simulate_metrics_nb(
         s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
         top, mdd = fold_drawdown_nb(eq, top, mdd)
         prev = eq
-    _finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, periods)
-
-
-@njit(cache=True)
-def simulate_events_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    target: np.ndarray,
-    cost: np.ndarray,
-    month_id: np.ndarray,
-    init_cash: float,
-    next_open: bool,
-    slippage: float,
-    band: float,
-    max_leverage: float,
-    fractional: bool,
-    risk: np.ndarray,
-    weight: float,
-    periods: float,
-    prefix: np.ndarray,
-    range_max: np.ndarray,
-    range_min: np.ndarray,
-    st: np.ndarray,
-    acc: np.ndarray,
-    scratch: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """:func:`simulate_metrics_nb` for market orders, no stops, ``on_change`` rebalancing and
-    no kill switch, visiting per bar only what can change there.
-
-    A bar is quiet when no order is pending, the target is unchanged (or NaN) and already
-    acted on, and equity stays above zero: then the step would do nothing, so a flat stretch
-    is skipped by comparing targets and a held one folds ``cash + pos x close`` per bar -- or,
-    for a long stretch, at once from ``price_tables_nb(close)`` (``prefix``, ``range_max``,
-    ``range_min``). Every other bar runs the step functions exactly as the per-bar driver
-    does.
-    """
-    n = close.shape[0]
-    cash = init_cash
-    pos = 0.0
-    st[:] = 0.0
-    acc[:] = 0.0
-    acc[A_MONTH] = month_id[0]
-    acted = np.nan
-    pend_qty = 0.0
-    pend_target = 0.0
-    quiet = np.nan  # the raw target a quiet bar may repeat (NaN: none is quiet)
-    stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
-    killed = False
-    prev = init_cash
-    s1 = 0.0
-    s2 = 0.0
-    down = 0.0
-    top = init_cash
-    mdd = 0.0
-    invested = int(np.int64(0))  # not a literal 0: numba would compile the callees twice
-    b = int(np.int64(0))
-    market = int(np.int64(MARKET))  # a global int is a literal too
-    while b < n:
-        # an event bar: 1. the pending market order fills at the open
-        if pend_qty != 0.0:
-            q = pend_qty
-            px, _ = pending_fill_nb(market, q, np.nan, open_[b], open_[b], open_[b], slippage)
-            pend_qty = 0.0
-            budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
-            q, cash, pos = _execute_nb(
-                st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
-            )
-            acted = pend_target
-        # 3. at the close the target becomes an order
-        c = close[b]
-        raw = target[b]
-        value = cash + pos * c
-        # with the loss limits off only a wiped-out account can trip the switch (as in the
-        # engine, where the day's start and the peak then never matter)
-        if not killed and kill_switch_nb(value, init_cash, init_cash, risk) != 0:
-            killed = True
-        tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
-        if not np.isnan(tgt) and tgt != acted:
-            what, delta = decide_nb(tgt, weight, value, c, pos, band, 0.0, risk, fractional)
-            if what == D_DONE:
-                acted = tgt
-            elif what == D_ORDER:
-                if next_open:
-                    pend_qty = delta
-                    pend_target = tgt
-                else:
-                    px = slipped_nb(c, 1.0 if delta > 0 else -1.0, slippage)
-                    budget = cash + (max_leverage - 1.0) * value
-                    q, cash, pos = _execute_nb(
-                        st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
-                        month_id[b],
-                    )  # fmt: skip
-                    acted = tgt
-        eq = cash + pos * c
-        if pos != 0.0:
-            invested += 1
-        s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
-        top, mdd = fold_drawdown_nb(eq, top, mdd)
-        prev = eq
-        b += 1
-        # the quiet stretch that follows
-        if not np.isnan(raw) and value > 0.0:
-            quiet = raw
-        if pend_qty != 0.0 or effective_target_nb(quiet, killed, max_leverage) != acted:
-            continue
-        if pos == 0.0:
-            # flat: equity is the cash, every return 0, nothing to fold
-            if cash <= 0.0:
-                continue
-            while b < n:
-                t = target[b]
-                if t == quiet or t != t:
-                    b += 1
-                else:
-                    break
-        else:
-            # held: find where the target changes, then fold the marks up to there (two
-            # tight loops run faster than one that tests both every bar)
-            end = b
-            while end < n:
-                t = target[end]
-                if t == quiet or t != t:
-                    end += 1
-                else:
-                    break
-            start = b
-            if pos > 0.0 and end - b >= 32:
-                # a long stretch at once from the price tables (toolkit.metrics._kernels)
-                k = cash / pos
-                terms = held_terms_nb(k, range_min, b, end)
-                if terms > 0:
-                    d1, d2, d3, err = held_sums_nb(prefix, b, end, k, terms)
-                    if err <= 1e-13:
-                        s1 += d1
-                        s2 += d2
-                        down += d3
-                        top, mdd = held_drawdown_nb(
-                            close, range_max, range_min, b, end, cash, pos, top, mdd, stack
-                        )
-                        prev = cash + pos * close[end - 1]
-                        b = end
-            while b < end:
-                eq = cash + pos * close[b]
-                if eq <= 0.0:
-                    break
-                s1, s2, down = fold_return_nb(eq, prev, s1, s2, down)
-                top, mdd = fold_drawdown_nb(eq, top, mdd)
-                prev = eq
-                b += 1
-            invested += b - start
-    _finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, periods)
+    finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, periods)
 
 
 @njit(parallel=True, cache=True)
@@ -446,9 +218,10 @@ def sweep_nb(
 
     Rows are dealt to ``chunks`` (a few per numba thread), each with its own target buffer,
     run in parallel. ``aux``/``index`` come from the strategy's features function for this
-    grid. The driver is chosen once for the run (settings are run constants): the event
-    driver when nothing needs every bar, else the per-bar one. ``tiered`` is unused (the
-    monthly volume is kept for every schedule) and kept for callers. ``settings`` is the
+    grid. The driver is chosen once for the run (settings are run constants): the
+    change-point driver when nothing needs every bar (the rule then emits change points),
+    else the per-bar one. ``tiered`` is unused (the monthly volume is kept for every
+    schedule) and kept for callers. ``settings`` is the
     run's EngineSettings.kernel() record (with its risk limits), ``day_id`` numbers the
     trading days (for the daily-loss limit) and ``weight`` is the symbol's sleeve weight, as
     in the engine kernel.
@@ -475,20 +248,26 @@ def sweep_nb(
         prefix, range_max, range_min = np.empty((3, 1, 1)), np.empty((1, 1)), np.empty((1, 1))
     for ch in prange(chunks):
         target = np.empty(n)
+        cp_bar = np.empty(n, dtype=np.int64)
+        cp_val = np.empty(n)
         st = np.empty(STATE_COLS)
         acc = np.empty(ACC_SIZE)
         scratch = np.empty((1, TRADE_COLS))
+        stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
         # strided, not contiguous: neighbouring rows cost alike (e.g. small windows trade
         # often), so striding balances the threads
         for k in range(ch, k_total, chunks):
-            rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
             if events:
-                simulate_events_nb(
-                    open_, close, target, cost, month_id, init_cash, next_open, slippage,
-                    band, max_leverage, fractional, risk, weight, periods, prefix, range_max,
-                    range_min, st, acc, scratch, out[k],
+                m = changes_nb(
+                    sid, open_, high, low, close, volume, aux, grid[k], index[k], target,
+                    cp_bar, cp_val,
+                )  # fmt: skip
+                simulate_changes_nb(
+                    open_, close, cp_bar, cp_val, m, month_id, weight, settings, prefix,
+                    range_max, range_min, st, acc, scratch, stack, out[k],
                 )  # fmt: skip
             else:
+                rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
                 simulate_metrics_nb(
                     open_, high, low, close, target, cost, month_id, day_id, init_cash,
                     next_open, order_type, order_offset, slippage, stop_loss, take_profit,
