@@ -98,7 +98,7 @@ def run_backtest(
         sources = (*sources, *bench.sources)
     say(
         f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars "
-        "(the first run on a machine compiles numba kernels, a few seconds; cached after)"
+        "(the first run on a machine compiles numba kernels, 8-10 s; cached after)"
     )
     result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
     files: dict[str, Path] = {}
@@ -113,7 +113,7 @@ def run_backtest(
             )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = reports_root / f"{cfg.name}-{stamp}"
-        say(f"writing report to {out_dir}" + (" (tear sheet: 3-6 s)" if tearsheet else ""))
+        say(f"writing report to {out_dir}" + (" (tear sheet: 5-10 s)" if tearsheet else ""))
         repo = Path(__file__).resolve().parents[1]
         data_files = [{**s.record(), "path": _relative(s.path, repo)} for s in sources]
         files = write_backtest_report(
