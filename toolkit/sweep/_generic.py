@@ -28,11 +28,22 @@ from toolkit.strategies.spec import Strategy
 from toolkit.sweep._kernels import METRICS
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
-from toolkit.sweep.runner import Weights, _kernel, _progress_bar, _symbol_arrays, sleeve_weights
+from toolkit.sweep.runner import (
+    Weights,
+    _kernel,
+    _progress_bar,
+    _symbol_arrays,
+    _SymbolArrays,
+    sleeve_weights,
+)
 from toolkit.sweep.runner import _frame as _rows
 
 OnBlock = Callable[[int, int], None]
-_BLOCK = 256  # parameter sets per progress step / dask task (their target rows in memory)
+# Parameter sets per progress step / dask task: their target rows are held in memory, about
+# _BLOCK_VALUES float64s a block (32 MB), and at least _BLOCK_MIN sets (the kernel's fixed
+# cost per call is then small beside the signals').
+_BLOCK_VALUES = 4_000_000
+_BLOCK_MIN = 256
 
 
 def _books(
@@ -79,25 +90,40 @@ def evaluate_generic_block(
     ``weights`` (the symbol's sleeve weight as a 1-element sequence, or the book's; None:
     1 per symbol); the unit of a dask task."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    out = np.empty((len(values), len(METRICS)))
     if spec.cross_sectional:
+        out = np.empty((len(values), len(METRICS)))
         for i in range(len(values)):
             out[i] = _engine_row(spec, bars, values[i], settings, risk, weights)
         return out
     (data,) = _symbol_arrays({symbol: bars})
+    return _evaluate_symbol(spec, data, bars, values, settings, risk, weights)
+
+
+def _evaluate_symbol(
+    spec: Strategy,
+    data: _SymbolArrays,
+    bars: pd.DataFrame,
+    values: np.ndarray,
+    settings: EngineSettings,
+    risk: RiskLimits | None,
+    weights: Sequence[float] | None,
+) -> np.ndarray:
+    """:func:`evaluate_generic_block` for a single-symbol strategy on arrays already
+    validated (a local sweep builds them once per symbol, not once per block)."""
+    out = np.empty((len(values), len(METRICS)))
     targets = np.empty((len(values), len(data.close)))
     for i in range(len(values)):
         targets[i] = spec.signal(data.open, data.high, data.low, data.close, data.volume, values[i])
-    gaps = np.isnan(targets).any(axis=1)
+    gaps = np.isnan(targets.min(axis=1))  # min propagates NaN: a row with any NaN
     if not gaps.all():
         fast = np.flatnonzero(~gaps)
         index = np.arange(len(fast), dtype=np.int64).reshape(-1, 1)
         out[fast] = _kernel(
             TARGETS,
             data,
-            np.ascontiguousarray(targets[fast]),
+            targets if len(fast) == len(values) else np.ascontiguousarray(targets[fast]),
             index,
-            values[fast],
+            values if len(fast) == len(values) else values[fast],
             settings,
             risk,
             1.0 if weights is None else float(weights[0]),
@@ -147,7 +173,9 @@ def sweep_generic(
     s = settings or EngineSettings()
     books = _books(bars, spec)
     book_w = _book_weights(spec, books, weights)
-    blocks = [(lo, min(k, lo + _BLOCK)) for lo in range(0, k, _BLOCK)]
+    n_bars = max(len(frame) for _, frame in books)
+    size = max(_BLOCK_MIN, _BLOCK_VALUES // n_bars)
+    blocks = [(lo, min(k, lo + size)) for lo in range(0, k, size)]
     total = k * len(books)
     results: dict[tuple[int, int], np.ndarray] = {}
     interrupted = False
@@ -178,10 +206,17 @@ def sweep_generic(
         done = 0
         try:
             for i, (sym, frame) in enumerate(books):
+                data = None if spec.cross_sectional else _symbol_arrays({sym: frame})[0]
                 for lo, hi in blocks:
-                    results[(i, lo)] = evaluate_generic_block(
-                        spec, sym, frame, pgrid.values[lo:hi], s, risk, book_w[i]
-                    )
+                    values = np.ascontiguousarray(pgrid.values[lo:hi], dtype=np.float64)
+                    if data is None:
+                        results[(i, lo)] = evaluate_generic_block(
+                            spec, sym, frame, values, s, risk, book_w[i]
+                        )
+                    else:
+                        results[(i, lo)] = _evaluate_symbol(
+                            spec, data, frame, values, s, risk, book_w[i]
+                        )
                     done += hi - lo
                     if bar is not None:
                         bar.update(hi - lo)
