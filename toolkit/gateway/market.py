@@ -179,6 +179,19 @@ class Market:
             return intraday, now
         return self.daily(symbol), daily_cutoff(now)
 
+    def current_bar(self, symbol: str, now: pd.Timestamp) -> tuple[pd.Timestamp, pd.Series]:
+        """The last completed bar at ``now`` (finest resolution available)."""
+        bars, done = self.price_bars(symbol, now)
+        i = max(int(bars.index.searchsorted(done, side="right")) - 1, 0)
+        return pd.Timestamp(bars.index[i]), bars.iloc[i]
+
+    def price(self, symbol: str, now: pd.Timestamp) -> float:
+        """The last completed bar's close at ``now`` (no pandas row: this runs for every
+        position on every fill and account push)."""
+        bars, done = self.price_bars(symbol, now)
+        i = max(int(bars.index.searchsorted(done, side="right")) - 1, 0)
+        return float(self.closes(bars)[i])
+
     def next_release(
         self, symbol: str, after: pd.Timestamp, bar_size: str, use_rth: bool, now: pd.Timestamp
     ) -> pd.Timestamp | None:

@@ -1,4 +1,11 @@
-"""One client connection: handshake, startup sync and request dispatch (server version 176)."""
+"""The session layer: one client connection (handshake, startup sync, requests) and the
+registry of connections that turns the exchange's events into messages for the clients
+concerned (server version 176).
+
+Requests arrive as typed values (:mod:`toolkit.gateway.requests`); each handler asks the
+exchange or the streams and answers with :mod:`toolkit.gateway.messages`. A request that
+fails is answered with IB's error and logged with the request; the connection stays up.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,27 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
 from toolkit.gateway import messages as m
+from toolkit.gateway import requests as rq
 from toolkit.gateway.completed import completed_orders
+from toolkit.gateway.events import (
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    PositionChanged,
+    StatusChanged,
+)
+from toolkit.gateway.exchange import Exchange
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
-from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
-from toolkit.gateway.order_request import UNSET_DOUBLE, decode_order
-from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
+from toolkit.gateway.limits import Limits
+from toolkit.gateway.market import HistoryError, Instrument, Market, SimClock, bar_fields, parse_end
+from toolkit.gateway.orders import DONE, Book, Fill, OrderRejected, SimOrder
+from toolkit.gateway.streams import Streams
 from toolkit.gateway.subscriptions import (
     BarSubscription,
     DepthSubscription,
@@ -23,21 +41,9 @@ from toolkit.gateway.subscriptions import (
     RealtimeSubscription,
 )
 
-if TYPE_CHECKING:
-    from toolkit.gateway.server import GatewayState
-
 log = logging.getLogger("toolkit.gateway")
-Fields = list[str]
+Message = list[str | int | float]
 
-# client -> server request ids
-START_API, REQ_POSITIONS, REQ_OPEN_ORDERS, REQ_ALL_OPEN_ORDERS = 71, 61, 5, 16
-REQ_COMPLETED_ORDERS, REQ_ACCOUNT_UPDATES, REQ_ACCOUNT_UPDATES_MULTI = 99, 6, 76
-REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY, REQ_EXECUTIONS, REQ_IDS = 62, 63, 7, 8
-REQ_CURRENT_TIME, REQ_CONTRACT_DETAILS, REQ_HISTORICAL_DATA = 49, 9, 20
-CANCEL_HISTORICAL_DATA, REQ_AUTO_OPEN_ORDERS, REQ_MARKET_DATA_TYPE = 25, 15, 59
-CANCEL_POSITIONS, CANCEL_ACCOUNT_UPDATES_MULTI = 64, 77
-PLACE_ORDER, CANCEL_ORDER, REQ_GLOBAL_CANCEL = 3, 4, 58
-REQ_MKT_DATA, CANCEL_MKT_DATA = 1, 2
 # Requests not implemented yet, answered with an error naming the request (never silence).
 _NOT_YET = {
     92: "reqPnL",
@@ -47,14 +53,232 @@ _NOT_YET = {
 }
 # Requests that need no reply (IB sends none either).
 _IGNORED = {
-    REQ_AUTO_OPEN_ORDERS,
-    REQ_MARKET_DATA_TYPE,
-    CANCEL_POSITIONS,
-    CANCEL_ACCOUNT_UPDATES_MULTI,
-    CANCEL_ACCOUNT_SUMMARY,
+    rq.REQ_AUTO_OPEN_ORDERS,
+    rq.REQ_MARKET_DATA_TYPE,
+    rq.CANCEL_POSITIONS,
+    rq.CANCEL_ACCOUNT_UPDATES_MULTI,
+    rq.CANCEL_ACCOUNT_SUMMARY,
 }
-REQ_REAL_TIME_BARS, CANCEL_REAL_TIME_BARS = 50, 51
-REQ_MKT_DEPTH, CANCEL_MKT_DEPTH = 10, 11
+
+
+# -- orders and fills on the wire ------------------------------------------------------------
+def open_order_msg(o: SimOrder, account: str) -> Message:
+    status = (
+        "Filled"
+        if o.status == "Filled"
+        else ("Cancelled" if o.status == "Cancelled" else "Submitted")
+    )
+    return m.open_order(
+        o.order_id,
+        o.con_id,
+        o.symbol,
+        o.action,
+        o.quantity,
+        o.order_type,
+        o.lmt_price,
+        o.aux_price,
+        o.tif,
+        account,
+        o.order_ref,
+        o.client_id,
+        o.perm_id,
+        o.parent_id,
+        status,
+    )
+
+
+def status_msg(o: SimOrder) -> Message:
+    return m.order_status(
+        o.order_id,
+        o.status,
+        o.filled,
+        o.remaining,
+        o.avg_price,
+        o.perm_id,
+        o.parent_id,
+        o.last_price,
+        o.client_id,
+    )
+
+
+def exec_msg(fill: Fill, account: str, req_id: int = -1) -> Message:
+    o = fill.order
+    side = "BOT" if o.action == "BUY" else "SLD"
+    return m.exec_details(
+        req_id,
+        o.order_id,
+        o.con_id,
+        o.symbol,
+        fill.exec_id,
+        fill.time.strftime("%Y%m%d %H:%M:%S UTC"),
+        account,
+        side,
+        fill.shares,
+        fill.price,
+        o.perm_id,
+        o.client_id,
+        o.filled,
+        o.avg_price,
+        o.order_ref,
+    )
+
+
+class GatewayState:
+    """What every connection shares: the exchange, the streams, the limits, and who is
+    connected under which client id. It is the exchange's listener: each event becomes the
+    messages IB sends for it, to the order's owner or to every subscriber.
+
+    ``book``, ``clock``, ``market``, ``cash``, ``account`` and ``held_bar`` are the
+    exchange's and the streams' own, read (and ``cash`` set) by tests and the live bridge's
+    rehearsals."""
+
+    def __init__(self, exchange: Exchange, streams: Streams, limits: Limits) -> None:
+        self.exchange = exchange
+        self.streams = streams
+        self.limits = limits
+        self.sessions: dict[int, Session] = {}
+        self.connections: set[Session] = set()
+        exchange.listener = self.on_event
+
+    # -- views of the layers below -------------------------------------------------------
+    @property
+    def book(self) -> Book:
+        return self.exchange.book
+
+    @property
+    def clock(self) -> SimClock:
+        return self.exchange.clock
+
+    @property
+    def market(self) -> Market:
+        return self.exchange.market
+
+    @property
+    def account(self) -> str:
+        return self.exchange.account
+
+    @property
+    def cash(self) -> float:
+        return self.exchange.cash
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.exchange.cash = value
+
+    @property
+    def lockstep(self) -> bool:
+        return self.streams.lockstep
+
+    @property
+    def held_bar(self) -> pd.Timestamp | None:
+        return self.streams.held_bar
+
+    @held_bar.setter
+    def held_bar(self, value: pd.Timestamp | None) -> None:
+        self.streams.held_bar = value
+
+    # -- client ids ----------------------------------------------------------------------
+    def claim(self, client_id: int, session: Session) -> bool:
+        """Register a client id; False when another live session holds it."""
+        if client_id in self.sessions:
+            return False
+        self.sessions[client_id] = session
+        return True
+
+    def release(self, session: Session) -> None:
+        if session.client_id is not None and self.sessions.get(session.client_id) is session:
+            del self.sessions[session.client_id]
+
+    # -- time ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One step of the matcher: orders meet the bars completed since the last step,
+        then the streams push them. Under lockstep both happen at one instant (a fill is
+        always sent before the bar that follows it) and the clock runs on only when no new
+        bar went out."""
+        streams, clock, run_on = self.streams, self.clock, False
+        if streams.lockstep:
+            streams.hold_at_next_bar()
+            at_ceiling = (
+                clock.paused_at is not None
+                and clock.paused_at == streams.ceiling_at
+                and streams.held_bar is None
+            )
+            run_on = clock.paused_at is None or at_ceiling
+            clock.pause()
+            streams.released = False
+        self.exchange.match_new_bars()
+        streams.push()
+        if streams.lockstep:
+            streams.hold_at_next_bar()  # the next release is the new ceiling
+        if run_on and not streams.released:
+            clock.resume()  # nothing went out at this instant: time runs on
+
+    # -- events --------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """The messages IB sends for what happened on the exchange."""
+        if isinstance(event, PositionChanged):
+            self._push_position(event.symbol)
+            return
+        order = event.fill.order if isinstance(event, OrderFilled) else event.order
+        owner = self.sessions.get(order.client_id)
+        if owner is None:
+            return  # a disconnected owner hears of it on reconnect (open orders, executions)
+        account = self.account
+        if isinstance(event, OrderAccepted):
+            owner.send(open_order_msg(order, account))
+            owner.send(status_msg(order))
+        elif isinstance(event, StatusChanged):
+            owner.send(status_msg(order))
+        elif isinstance(event, OrderCancelled):
+            owner.send(status_msg(order))
+            owner.send(m.error(order.order_id, m.ORDER_CANCELLED, "Order Canceled - reason:"))
+        else:  # IB's order: execDetails, openOrder, orderStatus, commissionReport
+            fill = event.fill
+            owner.send(exec_msg(fill, account))
+            owner.send(open_order_msg(order, account))
+            owner.send(status_msg(order))
+            owner.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
+
+    def _push_position(self, symbol: str) -> None:
+        """Positions and account values to the sessions that asked for them (each message
+        built once for every subscriber)."""
+        pos = self.book.positions[symbol]
+        con_id = self.market.instruments[symbol].con_id
+        position = encode(m.position(self.account, con_id, symbol, pos.quantity, pos.avg_cost))
+        account: bytes | None = None
+        for s in list(self.connections):
+            if s.wants_positions:
+                s.send_bytes(position)
+            if s.wants_account:
+                if account is None:
+                    account = self.account_bytes()
+                s.send_bytes(account)
+
+    def account_bytes(self) -> bytes:
+        """The account push (values and portfolio) encoded once."""
+        out: list[bytes] = []
+        ex = self.exchange
+        for key, value in ex.account_values():
+            out.append(encode(m.account_value(key, value, "USD", ex.account)))
+        for symbol, pos in ex.book.positions.items():
+            inst = ex.market.instruments[symbol]
+            price = ex.price(symbol)
+            unreal = (price - pos.avg_cost) * pos.quantity
+            out.append(
+                encode(
+                    m.portfolio(
+                        inst.con_id,
+                        symbol,
+                        pos.quantity,
+                        price,
+                        pos.avg_cost,
+                        unreal,
+                        pos.realized,
+                        ex.account,
+                    )
+                )
+            )
+        return b"".join(out)
 
 
 class Session(asyncio.Protocol):
@@ -67,6 +291,8 @@ class Session(asyncio.Protocol):
 
     def __init__(self, state: GatewayState) -> None:
         self.state = state
+        self.exchange = state.exchange
+        self.streams = state.streams
         self.limits = state.limits
         self.transport: asyncio.Transport | None = None
         self.peer: object = None
@@ -82,31 +308,33 @@ class Session(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._out: list[bytes] = []  # messages of this loop iteration, written in one go
         self.closed = False
-        self.handlers: dict[int, Callable[[Fields], None]] = {
-            START_API: self._start_api,
-            REQ_POSITIONS: self._positions,
-            REQ_OPEN_ORDERS: self._open_orders,
-            REQ_ALL_OPEN_ORDERS: self._open_orders,
-            REQ_COMPLETED_ORDERS: self._completed_orders,
-            REQ_ACCOUNT_UPDATES: self._account_updates,
-            REQ_ACCOUNT_UPDATES_MULTI: self._account_updates_multi,
-            REQ_ACCOUNT_SUMMARY: self._account_summary,
-            REQ_EXECUTIONS: self._executions,
-            REQ_IDS: self._ids,
-            REQ_CURRENT_TIME: self._current_time,
-            REQ_CONTRACT_DETAILS: self._contract_details,
-            REQ_HISTORICAL_DATA: self._historical_data,
-            PLACE_ORDER: self._place_order,
-            CANCEL_ORDER: self._cancel_order,
-            REQ_MKT_DATA: self._mkt_data,
-            REQ_MKT_DEPTH: self._mkt_depth,
-            REQ_REAL_TIME_BARS: self._realtime_bars,
-            CANCEL_REAL_TIME_BARS: self._cancel_realtime_bars,
-            CANCEL_MKT_DEPTH: self._cancel_mkt_depth,
-            CANCEL_MKT_DATA: self._cancel_mkt_data,
-            CANCEL_HISTORICAL_DATA: self._cancel_history,
-            REQ_GLOBAL_CANCEL: self._global_cancel,
+        # message id -> handler of its typed request (see requests.LAYOUTS)
+        self.handlers: dict[int, Callable[[Any], None]] = {
+            rq.START_API: self._start_api,
+            rq.REQ_POSITIONS: self._positions,
+            rq.REQ_OPEN_ORDERS: self._open_orders,
+            rq.REQ_ALL_OPEN_ORDERS: self._open_orders,
+            rq.REQ_COMPLETED_ORDERS: self._completed_orders,
+            rq.REQ_ACCOUNT_UPDATES: self._account_updates,
+            rq.REQ_ACCOUNT_UPDATES_MULTI: self._account_updates_multi,
+            rq.REQ_ACCOUNT_SUMMARY: self._account_summary,
+            rq.REQ_EXECUTIONS: self._executions,
+            rq.REQ_IDS: self._ids,
+            rq.REQ_CURRENT_TIME: self._current_time,
+            rq.REQ_CONTRACT_DETAILS: self._contract_details,
+            rq.REQ_HISTORICAL_DATA: self._historical_data,
+            rq.PLACE_ORDER: self._place_order,
+            rq.CANCEL_ORDER: self._cancel_order,
+            rq.REQ_MKT_DATA: self._mkt_data,
+            rq.REQ_MKT_DEPTH: self._mkt_depth,
+            rq.REQ_REAL_TIME_BARS: self._realtime_bars,
+            rq.CANCEL_REAL_TIME_BARS: self._cancel_realtime_bars,
+            rq.CANCEL_MKT_DEPTH: self._cancel_mkt_depth,
+            rq.CANCEL_MKT_DATA: self._cancel_mkt_data,
+            rq.CANCEL_HISTORICAL_DATA: self._cancel_history,
+            rq.REQ_GLOBAL_CANCEL: self._global_cancel,
         }
+        assert set(self.handlers) == set(rq.LAYOUTS), "a request type without its handler"
 
     # -- transport ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,7 +387,7 @@ class Session(asyncio.Protocol):
             self._deadline.cancel()
         self.state.release(self)
         self.state.connections.discard(self)
-        self.state.drop_subscriptions(self)
+        self.streams.drop_owner(id(self))
 
     def pause_writing(self) -> None:
         """Output above the high-water mark: the client is behind. Its requests are still
@@ -255,22 +483,33 @@ class Session(asyncio.Protocol):
         self.send([version, now])
         return rest
 
-    def _dispatch(self, fields: Fields) -> None:
-        try:
-            msg_id = int(fields[0])
-        except (ValueError, IndexError):
-            raise ProtocolError(f"message without an integer id: {fields[:3]!r}") from None
-        if self.client_id is None and msg_id != START_API:
+    def _dispatch(self, fields: list[str]) -> None:
+        """Decode one frame and serve it. A request that fails is answered with IB's 320
+        and logged with the request; only a protocol error closes the connection."""
+        msg_id = rq.message_id(fields)
+        if self.client_id is None and msg_id != rq.START_API:
             raise ProtocolError(f"request {msg_id} before startApi")
+        try:
+            request = rq.decode(fields)
+        except rq.MalformedRequest as exc:
+            log.warning(
+                "client %s: request %d unreadable: %s (fields %r)",
+                self.client_id,
+                msg_id,
+                exc,
+                fields[:24],
+            )
+            self.send(m.error(-1, 320, f"Error reading request {msg_id}: {exc}"))
+            return
         handler = self.handlers.get(msg_id)
         try:
             if handler is not None:
-                handler(fields)
+                handler(request)
             elif msg_id in _NOT_YET:
-                req = int(fields[2]) if len(fields) > 2 and fields[2].lstrip("-").isdigit() else -1
+                assert isinstance(request, rq.Unhandled)
                 self.send(
                     m.error(
-                        req,
+                        request.req_id,
                         m.NOT_SUPPORTED,
                         f"{_NOT_YET[msg_id]} is not supported by the simulator yet",
                     )
@@ -280,16 +519,17 @@ class Session(asyncio.Protocol):
         except ProtocolError:
             raise
         except (ValueError, IndexError, OverflowError) as exc:
+            log.warning("client %s: %r could not be served: %r", self.client_id, request, exc)
             self.send(m.error(-1, 320, f"Error reading request {msg_id}: {exc}"))
         except Exception as exc:  # one bad request never takes the connection (or others) down
-            log.exception("request %s from client %s failed", msg_id, self.client_id)
+            log.exception("client %s: %r failed", self.client_id, request)
             self.send(m.error(-1, 320, f"Error processing request {msg_id}: {exc!r}"))
 
     # -- session and account ------------------------------------------------------------
-    def _start_api(self, f: Fields) -> None:
+    def _start_api(self, r: rq.StartApi) -> None:
         if self.client_id is not None:
             return  # a second startApi on a started connection changes nothing
-        client_id = int(f[2])
+        client_id = r.client_id
         if client_id not in self.state.sessions and (
             len(self.state.sessions) >= self.limits.max_clients
         ):
@@ -317,122 +557,70 @@ class Session(asyncio.Protocol):
         self.client_id = client_id
         if self._deadline is not None:
             self._deadline.cancel()  # started: idle connections are kept, as IB does
-        self.send(m.managed_accounts([self.state.account]))
-        self.send(m.next_valid_id(self.state.next_order_id(client_id)))
+        self.send(m.managed_accounts([self.exchange.account]))
+        self.send(m.next_valid_id(self.exchange.next_order_id(client_id)))
 
-    def _positions(self, f: Fields) -> None:
+    def _positions(self, r: rq.NoArguments) -> None:
         self.wants_positions = True
-        for symbol, pos in self.state.book.positions.items():
-            inst = self.state.market.instruments[symbol]
-            self.send(
-                m.position(self.state.account, inst.con_id, symbol, pos.quantity, pos.avg_cost)
-            )
+        ex = self.exchange
+        for symbol, pos in ex.book.positions.items():
+            inst = ex.market.instruments[symbol]
+            self.send(m.position(ex.account, inst.con_id, symbol, pos.quantity, pos.avg_cost))
         self.send(m.end_marker(m.POSITION_END))
 
-    def _open_orders(self, f: Fields) -> None:
-        mine = int(f[0]) == REQ_OPEN_ORDERS
-        for o in self.state.book.orders.values():
+    def _open_orders(self, r: rq.NoArguments) -> None:
+        mine = r.msg_id == rq.REQ_OPEN_ORDERS
+        for o in self.exchange.book.orders.values():
             if o.status not in DONE and (not mine or o.client_id == self.client_id):
-                self.send(self.state.open_order_msg(o))
-                self.send(self.state.status_msg(o))
+                self.send(open_order_msg(o, self.exchange.account))
+                self.send(status_msg(o))
         self.send(m.end_marker(m.OPEN_ORDER_END))
 
-    def _completed_orders(self, f: Fields) -> None:
-        book = self.state.book
-        for msg in completed_orders(book.orders.values(), book.fills, self.state.account):
+    def _completed_orders(self, r: rq.NoArguments) -> None:
+        book = self.exchange.book
+        for msg in completed_orders(book.orders.values(), book.fills, self.exchange.account):
             self.send(msg)
         self.send(m.end_marker(m.COMPLETED_ORDERS_END))
 
-    def _account_values(self) -> list[tuple[str, str]]:
-        """Cash, net liquidation and margin figures from the book at current prices."""
-        book = self.state.book
-        cash = self.state.cash + book.cash
-        marks = {sym: p.quantity * self.state.price(sym) for sym, p in book.positions.items()}
-        net = cash + sum(marks.values())
-        gross = sum(abs(v) for v in marks.values())
-        available = net - gross / 2  # Reg T initial margin on the gross position
-        return [
-            ("NetLiquidation", f"{net:.2f}"),
-            ("TotalCashValue", f"{cash:.2f}"),
-            ("CashBalance", f"{cash:.2f}"),
-            ("AvailableFunds", f"{available:.2f}"),
-            ("BuyingPower", f"{4 * available:.2f}"),
-            ("EquityWithLoanValue", f"{net:.2f}"),
-            ("GrossPositionValue", f"{gross:.2f}"),
-        ]
-
-    def _account_updates(self, f: Fields) -> None:
-        self.wants_account = f[2] == "1"
+    def _account_updates(self, r: rq.AccountUpdates) -> None:
+        self.wants_account = r.subscribe
         if not self.wants_account:
             return
-        self.send_account()
-        self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.state.account))
+        self.send_bytes(self.state.account_bytes())
+        self.send(m.end_marker(m.ACCT_DOWNLOAD_END, self.exchange.account))
 
-    def send_account(self, encoded: bytes | None = None) -> None:
-        """Account values and the portfolio, as after a fill (``encoded``: the same messages
-        already built once for every subscriber)."""
-        # one queued chunk or one per message: the same bytes go out in the same write
-        self.send_bytes(encoded if encoded is not None else self.account_bytes())
+    def _account_updates_multi(self, r: rq.ById) -> None:
+        self.send(m.end_marker(m.ACCOUNT_UPDATE_MULTI_END, r.req_id))
 
-    def account_bytes(self) -> bytes:
-        """The account push (values and portfolio) encoded once."""
-        out: list[bytes] = []
-        for key, value in self._account_values():
-            out.append(encode(m.account_value(key, value, "USD", self.state.account)))
-        for symbol, pos in self.state.book.positions.items():
-            inst = self.state.market.instruments[symbol]
-            price = self.state.price(symbol)
-            unreal = (price - pos.avg_cost) * pos.quantity
-            out.append(
-                encode(
-                    m.portfolio(
-                        inst.con_id,
-                        symbol,
-                        pos.quantity,
-                        price,
-                        pos.avg_cost,
-                        unreal,
-                        pos.realized,
-                        self.state.account,
-                    )
-                )
-            )
-        return b"".join(out)
+    def _account_summary(self, r: rq.ById) -> None:
+        for key, value in self.exchange.account_values():
+            self.send(m.account_summary(r.req_id, self.exchange.account, key, value, "USD"))
+        self.send(m.end_marker(m.ACCOUNT_SUMMARY_END, r.req_id))
 
-    def _account_updates_multi(self, f: Fields) -> None:
-        self.send(m.end_marker(m.ACCOUNT_UPDATE_MULTI_END, int(f[2])))
-
-    def _account_summary(self, f: Fields) -> None:
-        req = int(f[2])
-        for key, value in self._account_values():
-            self.send(m.account_summary(req, self.state.account, key, value, "USD"))
-        self.send(m.end_marker(m.ACCOUNT_SUMMARY_END, req))
-
-    def _executions(self, f: Fields) -> None:
-        req = int(f[2])
-        wanted = int(f[3] or 0)
-        for fill in self.state.book.fills:
-            if wanted in (0, fill.order.client_id):
-                self.send(self.state.exec_msg(fill, req))
+    def _executions(self, r: rq.Executions) -> None:
+        account = self.exchange.account
+        for fill in self.exchange.book.fills:
+            if r.client_id in (0, fill.order.client_id):
+                self.send(exec_msg(fill, account, r.req_id))
                 self.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
-        self.send(m.end_marker(m.EXECUTION_DATA_END, req))
+        self.send(m.end_marker(m.EXECUTION_DATA_END, r.req_id))
 
-    def _ids(self, f: Fields) -> None:
+    def _ids(self, r: rq.NoArguments) -> None:
         assert self.client_id is not None
-        self.send(m.next_valid_id(self.state.next_order_id(self.client_id)))
+        self.send(m.next_valid_id(self.exchange.next_order_id(self.client_id)))
 
-    def _current_time(self, f: Fields) -> None:
-        self.send(m.current_time(int(self.state.clock.now().timestamp())))
+    def _current_time(self, r: rq.NoArguments) -> None:
+        self.send(m.current_time(int(self.exchange.clock.now().timestamp())))
 
     # -- contracts and history ----------------------------------------------------------
-    def _instrument(self, f: Fields, first: int) -> Instrument | None:
-        """The contract block C12 starting at ``first``: conId, symbol, secType, ..."""
-        con_id = int(f[first] or 0)
-        return self.state.market.find(f[first + 1], f[first + 2], con_id)
+    def _instrument(self, contract: rq.Contract) -> Instrument | None:
+        if contract.con_id is None:
+            return None  # a conId that is no integer names no contract
+        return self.exchange.market.find(contract.symbol, contract.sec_type, contract.con_id)
 
-    def _require_instrument(self, f: Fields, first: int, req_id: int) -> Instrument | None:
+    def _require_instrument(self, contract: rq.Contract, req_id: int) -> Instrument | None:
         """The requested instrument, or None after IB's error 200 for an unknown one."""
-        inst = self._instrument(f, first)
+        inst = self._instrument(contract)
         if inst is None:
             self.send(
                 m.error(
@@ -443,12 +631,12 @@ class Session(asyncio.Protocol):
             )
         return inst
 
-    def _contract_details(self, f: Fields) -> None:
-        req = int(f[2])
-        inst = self._require_instrument(f, 3, req)
+    def _contract_details(self, r: rq.ContractDetails) -> None:
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
-        exchange = f[10] or inst.exchange
+        exchange = r.contract.exchange or inst.exchange
         self.send(
             [
                 m.CONTRACT_DATA,
@@ -495,17 +683,17 @@ class Session(asyncio.Protocol):
         )
         self.send(m.end_marker(m.CONTRACT_DATA_END, req))
 
-    def _historical_data(self, f: Fields) -> None:
-        req = int(f[1])
-        inst = self._require_instrument(f, 2, req)
+    def _historical_data(self, r: rq.HistoricalData) -> None:
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
-        end_text, bar_size, duration = f[15], f[16], f[17]
-        use_rth, what, format_date = f[18] == "1", f[19], int(f[20] or 1)
+        market = self.exchange.market
         try:
-            end = parse_end(end_text, self.state.clock)
-            bars = self.state.market.history(inst.symbol, end, duration, bar_size, what, use_rth)
+            end = parse_end(r.end, self.exchange.clock)
+            bars = market.history(inst.symbol, end, r.duration, r.bar_size, r.what, r.use_rth)
         except HistoryError as exc:
+            log.info("client %s: %r refused: %s", self.client_id, r, exc)
             self.send(
                 m.error(
                     req,
@@ -514,7 +702,7 @@ class Session(asyncio.Protocol):
                 )
             )
             return
-        daily = bar_size in ("1 day", "1 week", "1 month")
+        daily = r.bar_size in ("1 day", "1 week", "1 month")
         start_s = pd.Timestamp(bars.index[0]).strftime("%Y%m%d %H:%M:%S UTC")
         end_s = pd.Timestamp(end).strftime("%Y%m%d %H:%M:%S UTC")
         self.send(
@@ -524,59 +712,54 @@ class Session(asyncio.Protocol):
                 start_s,
                 end_s,
                 len(bars),
-                *bar_fields(bars, daily, format_date),
+                *bar_fields(bars, daily, r.format_date),
             ]
         )
-        if f[21] == "1":  # keepUpToDate: later bars follow as historicalDataUpdate
-            self.state.bar_subs[(id(self), req)] = BarSubscription(
-                self,
+        if r.keep_up_to_date:  # later bars follow as historicalDataUpdate
+            sub = BarSubscription(
+                self.send,
                 req,
                 inst.symbol,
-                bar_size,
-                what,
-                use_rth,
-                format_date,
+                r.bar_size,
+                r.what,
+                r.use_rth,
+                r.format_date,
                 daily,
                 pd.Timestamp(bars.index[-1]),
                 tuple(float(x) for x in bars.iloc[-1]),
             )
-            if self.state.lockstep:
-                self.state.hold_at_next_bar()  # the clock must not run past its next bar
+            self.streams.add_bars((id(self), req), sub)
 
-    def _cancel_history(self, f: Fields) -> None:
-        self.state.bar_subs.pop((id(self), int(f[2])), None)
+    def _cancel_history(self, r: rq.ById) -> None:
+        self.streams.cancel(self.streams.bar_subs, (id(self), r.req_id))
 
-    def _mkt_data(self, f: Fields) -> None:
-        req = int(f[2])
-        inst = self._require_instrument(f, 3, req)
+    def _mkt_data(self, r: rq.MarketData) -> None:
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
-        snapshot = f[17] == "1"
         self.send([m.MARKET_DATA_TYPE, 1, req, 1])
         self.send([m.TICK_REQ_PARAMS, req, inst.min_tick, "SMART", 3])
-        sub = QuoteSubscription(self, req, inst.symbol, inst.min_tick)
-        self.state.send_quotes(sub)
-        if snapshot:
+        sub = QuoteSubscription(self.send, req, inst.symbol, inst.min_tick)
+        self.streams.add_quotes((id(self), req), sub, r.snapshot)
+        if r.snapshot:
             self.send([m.TICK_SNAPSHOT_END, 1, req])
-        else:
-            self.state.quote_subs[(id(self), req)] = sub
 
-    def _mkt_depth(self, f: Fields) -> None:
-        req = int(f[2])
-        inst = self._require_instrument(f, 3, req)
+    def _mkt_depth(self, r: rq.MarketDepth) -> None:
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
-        rows = max(1, min(int(f[15] or 5), 10))
-        sub = DepthSubscription(self, req, inst.symbol, rows, inst.min_tick)
-        self.state.send_depth(sub, insert=True)
-        self.state.depth_subs[(id(self), req)] = sub
+        rows = max(1, min(r.rows, 10))
+        sub = DepthSubscription(self.send, req, inst.symbol, rows, inst.min_tick)
+        self.streams.add_depth((id(self), req), sub)
 
-    def _realtime_bars(self, f: Fields) -> None:
-        req = int(f[2])
-        inst = self._require_instrument(f, 3, req)
+    def _realtime_bars(self, r: rq.RealTimeBars) -> None:
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
-        if self.state.market.intraday(inst.symbol) is None:
+        if self.exchange.market.intraday(inst.symbol) is None:
             self.send(
                 m.error(
                     req,
@@ -587,149 +770,103 @@ class Session(asyncio.Protocol):
                 )
             )
             return
-        self.state.rt_subs[(id(self), req)] = RealtimeSubscription(
-            self, req, inst.symbol, self.state.clock.now()
-        )
+        sub = RealtimeSubscription(self.send, req, inst.symbol, self.exchange.clock.now())
+        self.streams.add_realtime((id(self), req), sub)
 
-    def _cancel_realtime_bars(self, f: Fields) -> None:
-        self.state.rt_subs.pop((id(self), int(f[2])), None)
+    def _cancel_realtime_bars(self, r: rq.ById) -> None:
+        self.streams.cancel(self.streams.rt_subs, (id(self), r.req_id))
 
-    def _cancel_mkt_depth(self, f: Fields) -> None:
-        self.state.depth_subs.pop((id(self), int(f[2])), None)
+    def _cancel_mkt_depth(self, r: rq.ById) -> None:
+        self.streams.cancel(self.streams.depth_subs, (id(self), r.req_id))
 
-    def _cancel_mkt_data(self, f: Fields) -> None:
-        self.state.quote_subs.pop((id(self), int(f[2])), None)
+    def _cancel_mkt_data(self, r: rq.ById) -> None:
+        self.streams.cancel(self.streams.quote_subs, (id(self), r.req_id))
 
     # -- orders ---------------------------------------------------------------------------
-    def _place_order(self, f: Fields) -> None:
+    def _place_order(self, r: rq.PlaceOrder) -> None:
+        """Check and book an order in IB's order of checks: the order id, the contract,
+        whether the id may be (re)used, the fields, then the exchange's own checks."""
         assert self.client_id is not None
-        order_id = int(f[1])
-        existing = self.state.book.orders.get((self.client_id, order_id))
+        existing = self.exchange.book.orders.get((self.client_id, r.order_id))
         try:
-            order, transmit, parent = self._accept_order(f, order_id, existing)
+            if r.order_id <= 0:
+                raise OrderRejected(10149, f"Invalid order id: {r.order_id}")
+            inst = self._instrument(r.contract)
+            if inst is None:
+                raise OrderRejected(
+                    m.NO_SECURITY_DEFINITION,
+                    "No security definition has been found for the request",
+                )
+            self.exchange.replaceable(self.client_id, r.order_id)
+            if r.error is not None:
+                raise r.error
+            order = self._order(r, inst, existing.perm_id if existing is not None else 0)
+            self.exchange.place(order, r.transmit, existing, inst.min_tick)
         except OrderRejected as exc:
-            self._reject(order_id, existing, exc, f)
-            return
-        if existing is not None:  # a modification keeps the fills so far
-            order.filled, order.avg_price = existing.filled, existing.avg_price
-            order.last_price = existing.last_price
-        order.transmitted = transmit
-        self.state.add_order(order)
-        self.state.order_ids[self.client_id] = max(
-            self.state.order_ids.get(self.client_id, 0), order_id
-        )
-        held = not order.transmitted or (parent is not None and parent.status != "Filled")
-        if held:
-            order.status = "PreSubmitted"
-        self.send(self.state.open_order_msg(order))
-        self.send(self.state.status_msg(order))
-        if not order.transmitted:
-            return  # staged: part of a group still being built
-        if parent is not None and not parent.transmitted:
-            self.state.transmit(parent)  # the last leg sends the whole bracket
-        if not held:
-            self.state.match_now(order)
+            log.info(
+                "client %s: order %d refused (%d %s): %r",
+                self.client_id,
+                r.order_id,
+                exc.code,
+                exc,
+                r,
+            )
+            self._reject(r, existing, exc)
 
-    def _accept_order(
-        self, f: Fields, order_id: int, existing: SimOrder | None
-    ) -> tuple[SimOrder, bool, SimOrder | None]:
-        """The order a placeOrder carries once every IB check has passed (raises
-        :class:`OrderRejected` with IB's code otherwise)."""
+    def _order(self, r: rq.PlaceOrder, inst: Instrument, perm_id: int) -> SimOrder:
+        """The simulator's order for a placeOrder whose fields all parsed."""
         assert self.client_id is not None
-        state, book = self.state, self.state.book
-        if order_id <= 0:
-            raise OrderRejected(10149, f"Invalid order id: {order_id}")
-        try:
-            inst = self._instrument(f, 2)
-        except ValueError:
-            inst = None
-        if inst is None:
-            raise OrderRejected(
-                m.NO_SECURITY_DEFINITION, "No security definition has been found for the request"
-            )
-        if existing is not None and existing.status == "Filled":
-            raise OrderRejected(104, "Can't modify a filled order.")
-        if existing is not None and existing.status in DONE:
-            raise OrderRejected(103, f"Duplicate order id {order_id}")
-        if existing is None and order_id <= state.order_ids.get(self.client_id, 0):
-            # IB: new order ids must be above every id this client has used
-            raise OrderRejected(103, f"Duplicate order id {order_id}")
-        perm_id = existing.perm_id if existing is not None else 0
-        order, transmit = decode_order(f, self.client_id, inst, perm_id)
-        if existing is not None and (
-            order.parent_id != existing.parent_id
-            or order.symbol != existing.symbol
-            or order.action != existing.action
-        ):
-            raise OrderRejected(105, "Order being modified does not match original order.")
-        book.validate(order, inst.min_tick)
-        if order.account and order.account != state.account:
-            raise OrderRejected(
-                321,
-                f"Error validating request:-'account' : cause - account {order.account[:20]!r} "
-                f"is not managed by this login ({state.account})",
-            )
-        parent = None
-        if order.parent_id:
-            if order.parent_id == order_id:
-                raise OrderRejected(
-                    m.ORDER_REJECTED, "Order rejected - reason: an order cannot be its own parent"
-                )
-            parent = book.orders.get((self.client_id, order.parent_id))
-            if parent is None:
-                raise OrderRejected(
-                    m.ORDER_REJECTED,
-                    f"Order rejected - reason: parent order {order.parent_id} not found",
-                )
-            if parent.status in DONE and parent.status != "Filled":
-                raise OrderRejected(
-                    m.ORDER_REJECTED,
-                    f"Order rejected - reason: parent order {order.parent_id} is "
-                    f"{parent.status.lower()}",
-                )
-        state.check_buying_power(order)
-        if existing is None:
-            order.perm_id = book.new_perm_id()
-        return order, transmit, parent
+        order = SimOrder(
+            client_id=self.client_id,
+            order_id=r.order_id,
+            perm_id=perm_id,
+            symbol=inst.symbol,
+            con_id=inst.con_id,
+            action=r.action,
+            quantity=0.0 if r.quantity is None else r.quantity,
+            order_type=r.order_type,
+            lmt_price=r.lmt_price,
+            aux_price=r.aux_price,
+            tif=r.tif or "DAY",
+            order_ref=r.order_ref,
+            parent_id=r.parent_id,
+        )
+        order.oca_group = r.oca_group
+        order.account = r.account
+        if order.order_type == "TRAIL":
+            order.trailing_percent = r.trailing_percent
+            order.trail_stop = r.trail_stop_price
+        return order
 
-    def _reject(
-        self, order_id: int, existing: SimOrder | None, exc: OrderRejected, f: Fields
-    ) -> None:
+    def _reject(self, r: rq.PlaceOrder, existing: SimOrder | None, exc: OrderRejected) -> None:
         """IB's error for the order, then the status clients need to settle it: a refused
         new order is Cancelled (ib_insync keeps a PendingSubmit order waiting after a
         warning such as 110 otherwise); a refused change leaves the order as it was."""
         assert self.client_id is not None
-        self.send(m.error(order_id, exc.code, str(exc)))
+        self.send(m.error(r.order_id, exc.code, str(exc)))
         if existing is not None:
-            self.send(self.state.status_msg(existing))
+            self.send(status_msg(existing))
             return
-        try:
-            qty = float(f[17]) if len(f) > 17 and f[17] else 0.0
-            parent_id = int(f[28]) if len(f) > 28 and f[28] else 0
-        except ValueError:
-            qty, parent_id = 0.0, 0
-        if not math.isfinite(qty) or qty >= UNSET_DOUBLE:
-            qty = 0.0
+        qty = r.quantity if r.quantity is not None and math.isfinite(r.quantity) else 0.0
         self.send(
-            m.order_status(order_id, "Cancelled", 0.0, qty, 0.0, 0, parent_id, 0.0, self.client_id)
+            m.order_status(
+                r.order_id, "Cancelled", 0.0, qty, 0.0, 0, r.parent_id, 0.0, self.client_id
+            )
         )
 
-    def _cancel_order(self, f: Fields) -> None:
+    def _cancel_order(self, r: rq.CancelOrder) -> None:
         assert self.client_id is not None
-        order_id = int(f[2])
-        order = self.state.book.orders.get((self.client_id, order_id))
-        if order is None or order.status in DONE:
+        order = self.exchange.working(self.client_id, r.order_id)
+        if order is None:
             self.send(
                 m.error(
-                    order_id,
+                    r.order_id,
                     m.CANCEL_NOT_FOUND,
-                    f"OrderId {order_id} that needs to be cancelled is not found.",
+                    f"OrderId {r.order_id} that needs to be cancelled is not found.",
                 )
             )
             return
-        self.state.cancel(order)
+        self.exchange.cancel(order)
 
-    def _global_cancel(self, f: Fields) -> None:
-        for order in list(self.state.book.orders.values()):
-            if order.status not in DONE:
-                self.state.cancel(order)
+    def _global_cancel(self, r: rq.NoArguments) -> None:
+        self.exchange.cancel_all()

@@ -1,24 +1,26 @@
 """Streaming subscriptions: bars (keepUpToDate) and quotes (reqMktData), pushed as the
 simulated clock advances. Quotes are derived deterministically from the current bar with a
-spread model: one tick or 1 bp of the price (the larger), split around the last trade."""
+spread model: one tick or 1 bp of the price (the larger), split around the last trade.
+Each subscription holds the callable that sends one message to its client, nothing more."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.gateway.session import Session
+Send = Callable[[list[str | int | float]], None]  # one message's fields to one client
 
 
 @dataclass
 class BarSubscription:
     """A historical-data request with keepUpToDate."""
 
-    session: Session
+    send: Send
     req_id: int
     symbol: str
     bar_size: str
@@ -34,7 +36,7 @@ class BarSubscription:
 class QuoteSubscription:
     """A streaming reqMktData request."""
 
-    session: Session
+    send: Send
     req_id: int
     symbol: str
     min_tick: float
@@ -55,7 +57,7 @@ def quote(close: float, volume: float, min_tick: float) -> tuple[float, float, f
 class RealtimeSubscription:
     """A reqRealTimeBars request: 5-second bars derived from the replayed minutes."""
 
-    session: Session
+    send: Send
     req_id: int
     symbol: str
     last_time: pd.Timestamp
@@ -65,7 +67,7 @@ class RealtimeSubscription:
 class DepthSubscription:
     """A reqMktDepth request: ``rows`` levels a side, inserted once, then updated in place."""
 
-    session: Session
+    send: Send
     req_id: int
     symbol: str
     rows: int

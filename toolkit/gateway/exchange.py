@@ -1,0 +1,419 @@
+"""The simulated exchange and account: the book, matching, margin, brackets and OCA groups,
+time in force, and the account's figures. It changes only through its methods, tells what
+happened through :mod:`toolkit.gateway.events` to one listener, and knows nothing about
+sockets, sessions or the wire format (orders are owned by client ids, which are part of
+their keys at IB too)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from toolkit.gateway.events import (
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    PositionChanged,
+    StatusChanged,
+)
+from toolkit.gateway.market import SESSION_CLOSE_HOUR, Market, SimClock
+from toolkit.gateway.orders import DONE, IMMEDIATE_TIFS, Book, Fill, OrderRejected, SimOrder
+
+NEW_YORK = "America/New_York"
+ORDER_REJECTED = 201
+
+
+def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
+    """The New York calendar day of a bar (daily bars are stamped at midnight UTC)."""
+    if ts is None:
+        return pd.Timestamp.min
+    if ts.hour == 0 and ts.minute == 0:
+        return ts.normalize().tz_localize(None)
+    return ts.tz_convert(NEW_YORK).normalize().tz_localize(None)
+
+
+def _opening_bar(ts: pd.Timestamp) -> bool:
+    """A daily bar, or the intraday bar that starts the regular session (09:30 New York)."""
+    if ts.hour == 0 and ts.minute == 0:
+        return True
+    local = ts.tz_convert(NEW_YORK)
+    return bool(local.hour == 9 and local.minute == 30)
+
+
+def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
+    """The New York session a DAY order placed at ``placed`` works in: today's until the
+    16:00 close, the next one after it."""
+    local = placed.tz_convert(NEW_YORK)
+    day = local.normalize().tz_localize(None)
+    return day + pd.Timedelta(days=1) if local.hour >= SESSION_CLOSE_HOUR else day
+
+
+def _next_open_day(placed: pd.Timestamp) -> pd.Timestamp:
+    """The New York day of the first opening auction (09:30) after ``placed``: today's
+    before 09:30, else the next session's (the bars decide which day that is)."""
+    local = placed.tz_convert(NEW_YORK)
+    day = local.normalize().tz_localize(None)
+    opened = (local.hour, local.minute) >= (9, 30)
+    return day + pd.Timedelta(days=1) if opened else day
+
+
+def _ignore(event: Event) -> None:
+    """The listener of an exchange nobody has subscribed to."""
+
+
+@dataclass
+class Exchange:
+    """Orders, fills, positions and cash of the simulated account, matched against the
+    market's bars as the clock runs."""
+
+    market: Market
+    clock: SimClock
+    account: str = "DU1234567"
+    cash: float = 1_000_000.0
+    book: Book = field(default_factory=Book)
+    keep_finished: int = 10_000  # finished orders kept for replay (Limits.max_finished_orders)
+    listener: Callable[[Event], None] = _ignore
+    order_ids: dict[int, int] = field(default_factory=dict)  # highest order id per client id
+    done_orders: deque[SimOrder] = field(default_factory=deque)  # oldest finished first
+    # children's order ids by (client id, parent id), in placing order
+    child_ids: dict[tuple[int, int], dict[int, None]] = field(default_factory=dict)
+
+    def next_order_id(self, client_id: int) -> int:
+        """One past the highest order id this client id has used (1 for a new client)."""
+        return self.order_ids.get(client_id, 0) + 1
+
+    # -- prices and the account ----------------------------------------------------------
+    def price(self, symbol: str) -> float:
+        return self.market.price(symbol, self.clock.now())
+
+    def current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
+        return self.market.current_bar(symbol, self.clock.now())
+
+    def account_values(self) -> list[tuple[str, str]]:
+        """Cash, net liquidation and margin figures from the book at current prices."""
+        book = self.book
+        cash = self.cash + book.cash
+        marks = {sym: p.quantity * self.price(sym) for sym, p in book.positions.items()}
+        net = cash + sum(marks.values())
+        gross = sum(abs(v) for v in marks.values())
+        available = net - gross / 2  # Reg T initial margin on the gross position
+        return [
+            ("NetLiquidation", f"{net:.2f}"),
+            ("TotalCashValue", f"{cash:.2f}"),
+            ("CashBalance", f"{cash:.2f}"),
+            ("AvailableFunds", f"{available:.2f}"),
+            ("BuyingPower", f"{4 * available:.2f}"),
+            ("EquityWithLoanValue", f"{net:.2f}"),
+            ("GrossPositionValue", f"{gross:.2f}"),
+        ]
+
+    def check_buying_power(self, order: SimOrder) -> None:
+        """Reject an order that would take gross exposure past 4x equity (IB's intraday
+        Reg T limit for a margin account) -- IB rejects such orders with error 201."""
+        price = self.price(order.symbol)
+        equity = (
+            self.cash
+            + self.book.cash
+            + sum(p.quantity * self.price(s) for s, p in self.book.positions.items())
+        )
+        held = self.book.positions.get(order.symbol)
+        before = held.quantity if held is not None else 0.0
+        after = before + order.side * order.remaining
+        if abs(after) <= abs(before) and after * before >= 0.0:
+            return  # an order that only reduces a position is always accepted, as at IB
+        gross = abs(after) * price + sum(
+            abs(p.quantity) * self.price(s)
+            for s, p in self.book.positions.items()
+            if s != order.symbol
+        )
+        if gross > 4.0 * equity:
+            raise OrderRejected(
+                ORDER_REJECTED,
+                "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN "
+                "ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE "
+                f"[{equity:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
+                f"[{gross / 4.0:.2f} USD]",
+            )
+
+    # -- placing and cancelling ----------------------------------------------------------
+    def replaceable(self, client_id: int, order_id: int) -> SimOrder | None:
+        """The working order ``order_id`` replaces (None: a new order). Raises IB's 104 or
+        103 for an id that can be neither."""
+        existing = self.book.orders.get((client_id, order_id))
+        if existing is not None and existing.status == "Filled":
+            raise OrderRejected(104, "Can't modify a filled order.")
+        if existing is not None and existing.status in DONE:
+            raise OrderRejected(103, f"Duplicate order id {order_id}")
+        if existing is None and order_id <= self.order_ids.get(client_id, 0):
+            # IB: new order ids must be above every id this client has used
+            raise OrderRejected(103, f"Duplicate order id {order_id}")
+        return existing
+
+    def place(
+        self, order: SimOrder, transmit: bool, existing: SimOrder | None, min_tick: float
+    ) -> None:
+        """Check a new order (or the modification of ``existing``) IB's way, then book it:
+        accepted, staged until its group is transmitted, held until its parent fills, or
+        matched at once. Raises :class:`OrderRejected` with IB's code."""
+        if existing is not None and (
+            order.parent_id != existing.parent_id
+            or order.symbol != existing.symbol
+            or order.action != existing.action
+        ):
+            raise OrderRejected(105, "Order being modified does not match original order.")
+        self.book.validate(order, min_tick)
+        if order.account and order.account != self.account:
+            raise OrderRejected(
+                321,
+                f"Error validating request:-'account' : cause - account {order.account[:20]!r} "
+                f"is not managed by this login ({self.account})",
+            )
+        parent = self._parent(order)
+        self.check_buying_power(order)
+        if existing is None:
+            order.perm_id = self.book.new_perm_id()
+        else:  # a modification keeps the fills so far
+            order.filled, order.avg_price = existing.filled, existing.avg_price
+            order.last_price = existing.last_price
+        order.transmitted = transmit
+        self._add(order)
+        self.order_ids[order.client_id] = max(
+            self.order_ids.get(order.client_id, 0), order.order_id
+        )
+        held = not order.transmitted or (parent is not None and parent.status != "Filled")
+        if held:
+            order.status = "PreSubmitted"
+        self.listener(OrderAccepted(order))
+        if not order.transmitted:
+            return  # staged: part of a group still being built
+        if parent is not None and not parent.transmitted:
+            self._transmit(parent)  # the last leg sends the whole bracket
+        if not held:
+            self._match_now(order)
+
+    def _parent(self, order: SimOrder) -> SimOrder | None:
+        """The parent a child order names (it must exist and not be dead)."""
+        if not order.parent_id:
+            return None
+        if order.parent_id == order.order_id:
+            raise OrderRejected(
+                ORDER_REJECTED, "Order rejected - reason: an order cannot be its own parent"
+            )
+        parent = self.book.orders.get((order.client_id, order.parent_id))
+        if parent is None:
+            raise OrderRejected(
+                ORDER_REJECTED,
+                f"Order rejected - reason: parent order {order.parent_id} not found",
+            )
+        if parent.status in DONE and parent.status != "Filled":
+            raise OrderRejected(
+                ORDER_REJECTED,
+                f"Order rejected - reason: parent order {order.parent_id} is "
+                f"{parent.status.lower()}",
+            )
+        return parent
+
+    def working(self, client_id: int, order_id: int) -> SimOrder | None:
+        """The client's order ``order_id`` if it is still working."""
+        order = self.book.orders.get((client_id, order_id))
+        return None if order is None or order.status in DONE else order
+
+    def cancel_all(self) -> None:
+        """reqGlobalCancel: every working order of every client."""
+        for order in list(self.book.orders.values()):
+            if order.status not in DONE:
+                self.cancel(order)
+
+    def cancel(self, order: SimOrder) -> None:
+        """Cancel an order, and first the working orders below it (the children of a
+        cancelled parent), IB's way. Each order is visited once, iteratively, so no chain of
+        parent ids can recurse or loop."""
+        chain: list[SimOrder] = []
+        seen: set[int] = set()
+        todo = [order]
+        while todo:
+            o = todo.pop()
+            if id(o) in seen:
+                continue
+            seen.add(id(o))
+            chain.append(o)
+            todo.extend(self._children(o))
+        for o in reversed(chain):  # children before their parents
+            if o.status in DONE:
+                continue
+            o.status = "Cancelled"
+            self.listener(OrderCancelled(o))
+            self._finished(o)
+
+    # -- matching ------------------------------------------------------------------------
+    def _match_now(self, order: SimOrder) -> None:
+        """A new or modified order meets the current price: market orders, and limit/stop
+        orders already marketable (they fill at the current price, like an exchange)."""
+        when, bar = self.current_bar(order.symbol)
+        order.last_bar = when
+        order.placed_bar = when
+        order.working_day = _working_day(self.clock.now())
+        if order.tif == "OPG":
+            # at-the-open orders wait for the next opening auction after they were placed
+            order.opg_day = _next_open_day(self.clock.now())
+            return
+        close = float(bar["close"])
+        side = order.side
+        if order.order_type == "TRAIL" and order.trail_stop is None:
+            self.book.trail_to(order, close)
+        if order.order_type == "STP LMT" and order.aux_price is not None:
+            order.triggered = side * (close - order.aux_price) >= 0
+        limit = order.lmt_price
+        stop = order.trail_stop if order.order_type == "TRAIL" else order.aux_price
+        marketable = {
+            "MKT": True,
+            "LMT": limit is not None and side * (limit - close) >= 0,
+            "STP": stop is not None and side * (close - stop) >= 0,
+            "TRAIL": stop is not None and side * (close - stop) >= 0,
+            "STP LMT": order.triggered and limit is not None and side * (limit - close) >= 0,
+        }[order.order_type]
+        capacity = self.book.capacity(bar)
+        if order.tif == "FOK" and not (marketable and capacity >= order.remaining):
+            self.cancel(order)  # fill-or-kill: all of it now, or nothing
+            return
+        if marketable:
+            fill = self.book.fill(order, close, self.clock.now(), capacity)
+            self._filled(fill)
+        if order.tif in IMMEDIATE_TIFS and order.status not in DONE:
+            self.cancel(order)  # immediate-or-cancel: what did not fill at once is cancelled
+
+    def match_new_bars(self) -> None:
+        """Work open orders through every bar completed since they last looked: limit and
+        stop orders by the engine's rules, market remainders at the next open, at most the
+        participation limit per bar; DAY orders expire when their New York session ends."""
+        now = self.clock.now()
+        for order in list(self.book.orders.values()):
+            if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
+                continue
+            bars, done = self.market.price_bars(order.symbol, now)
+            first = int(bars.index.searchsorted(order.last_bar, side="right"))
+            last = int(bars.index.searchsorted(done, side="right"))
+            if first >= last:
+                continue  # nothing new since this order last looked (the common case)
+            new = bars.iloc[first:last]
+            for i in range(len(new)):
+                when = pd.Timestamp(new.index[i])
+                day = _session_day(when)
+                if order.tif in ("DAY", "") and day >= order.working_day:
+                    if order.session_day is None:
+                        order.session_day = day
+                    elif day > order.session_day:
+                        self.cancel(order)  # end of day: IB cancels unfilled DAY orders
+                        break
+                order.last_bar = when
+                if order.tif == "OPG" and (
+                    not _opening_bar(when) or order.opg_day is None or day < order.opg_day
+                ):
+                    continue  # not the first opening auction after the order was placed
+                bar = new.iloc[i]
+                if order.tif == "OPG":  # only the opening price is on offer
+                    bar = bar.copy()
+                    bar["high"] = bar["low"] = bar["close"] = bar["open"]
+                fill = self.book.try_fill(order, bar, when, at_market=False)
+                if fill is not None:
+                    self._filled(fill)
+                if (
+                    order.tif in ("DAY", "")
+                    and _opening_bar(when)
+                    and when.hour == 0
+                    and order.session_day == day
+                    and order.status not in DONE
+                ):
+                    self.cancel(order)  # a daily bar is a whole session: the DAY order expired
+                    break
+                if order.tif == "OPG" and order.status not in DONE:
+                    self.cancel(order)  # the opening auction is over: the rest is cancelled
+                if order.status in DONE:
+                    break
+
+    # -- brackets and OCA groups ---------------------------------------------------------
+    def _transmit(self, order: SimOrder) -> None:
+        """Send a staged order (and its staged children, which wait for it to fill)."""
+        order.transmitted = True
+        for child in self._children(order):
+            child.transmitted = True
+        order.status = "Submitted"
+        self.listener(StatusChanged(order))
+        self._match_now(order)
+
+    def _children(self, order: SimOrder) -> list[SimOrder]:
+        """The working orders attached to ``order`` (from the index, not a scan of the book:
+        this runs on every fill and cancel)."""
+        out = []
+        for child_id in self.child_ids.get((order.client_id, order.order_id), ()):
+            o = self.book.orders.get((order.client_id, child_id))
+            if o is not None and o.parent_id == order.order_id and o.status not in DONE:
+                out.append(o)
+        return out
+
+    def _add(self, order: SimOrder) -> None:
+        """Store a new or modified order (and index it under its parent)."""
+        self.book.orders[(order.client_id, order.order_id)] = order
+        if order.parent_id:
+            self.child_ids.setdefault((order.client_id, order.parent_id), {})[order.order_id] = None
+
+    def _after_fill(self, order: SimOrder) -> None:
+        """Brackets and OCA: a filled parent releases its children; a filled child or OCA
+        member cancels the others of its group."""
+        for child in self._children(order):
+            if child.transmitted:
+                child.status = "Submitted"
+                self.listener(StatusChanged(child))
+                self._match_now(child)
+        others: list[SimOrder] = []
+        if order.parent_id:
+            others += [
+                o
+                for o in self.book.orders.values()
+                if o.client_id == order.client_id and o.parent_id == order.parent_id
+            ]
+        if order.oca_group:
+            others += [
+                o
+                for o in self.book.orders.values()
+                if o.client_id == order.client_id and o.oca_group == order.oca_group
+            ]
+        for o in others:
+            if o is not order and o.status not in DONE:
+                self.cancel(o)
+
+    def _filled(self, fill: Fill) -> None:
+        """An execution: its order's owner hears of it first (IB's order), then the group
+        reacts (children released, siblings cancelled), then the position changes."""
+        o = fill.order
+        if o.status == "Filled":
+            self._finished(o)
+        self.listener(OrderFilled(fill))
+        self._after_fill(o)
+        self.listener(PositionChanged(o.symbol))
+
+    def _finished(self, order: SimOrder) -> None:
+        """Note that ``order`` is done. Finished orders are kept for reconnect replay and
+        completed orders up to ``keep_finished``; beyond it the oldest are forgotten with
+        their executions (in batches, so pruning costs O(1) per order). Working orders are
+        never pruned."""
+        self.done_orders.append(order)
+        keep = self.keep_finished
+        if len(self.done_orders) > keep + max(1, keep // 10):
+            gone: set[tuple[int, int]] = set()
+            while len(self.done_orders) > keep:
+                old = self.done_orders.popleft()
+                key = (old.client_id, old.order_id)
+                current = self.book.orders.get(key)
+                if current is not None and current.status in DONE:
+                    del self.book.orders[key]
+                    self.child_ids.pop(key, None)
+                    gone.add(key)
+            if gone:
+                self.book.fills = [
+                    f for f in self.book.fills if (f.order.client_id, f.order.order_id) not in gone
+                ]
