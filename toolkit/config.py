@@ -11,7 +11,6 @@ import importlib.util
 import inspect
 import math
 import sys
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time as dt_time
@@ -22,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit import strategies
-from toolkit._declare import declared, declared_fields, setting
+from toolkit._declare import declared, setting
+from toolkit._toml import Table, read_toml, table_keys
 from toolkit.data import available_symbols, default_data_dir
 from toolkit.data._validate import JUMP_FACTOR, Repair
 from toolkit.data.loader import Adjust
@@ -128,123 +128,6 @@ class RunConfig:
     strategy_module: str | None = None
 
 
-class _Section:
-    """Typed access to one TOML table that rejects unknown keys with the allowed list."""
-
-    def __init__(self, path: Path, name: str, table: Any, allowed: tuple[str, ...]) -> None:
-        self.path, self.name = path, name
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{path}: [{name}] must be a table, got {type(table).__name__}.")
-        self.table = dict(table)
-        unknown = sorted(set(self.table) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"{path}: [{name}] unknown key{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(unknown)}; allowed keys: {', '.join(allowed)}."
-            )
-
-    def where(self, key: str) -> str:
-        return f"{self.path}: [{self.name}] {key}"
-
-    def field(self, cls: type, name: str) -> Any:
-        """Field ``name`` of dataclass ``cls`` (the key of the same name), checked against
-        the field's declaration: type, default, bounds and choices."""
-        d = declared(cls, name)
-        r = d.rule
-        return self.get(name, d.kinds, d.default, r.choices, r.low, r.high, above=r.above)
-
-    def fields(self, cls: type, table: str | None = None) -> dict[str, Any]:
-        """Every declared field of ``cls`` that lives in ``table`` (None: its own)."""
-        return {d.name: self.field(cls, d.name) for d in declared_fields(cls, table)}
-
-    def get(
-        self,
-        key: str,
-        kind: type | tuple[type, ...],
-        default: Any = None,
-        choices: tuple[Any, ...] | None = None,
-        low: float | None = None,
-        high: float | None = None,
-        required: bool = False,
-        above: float | None = None,
-    ) -> Any:
-        """The value of ``key`` checked for type (before any conversion), choices and range:
-        ``low``/``high`` inclusive, ``above`` exclusive. Booleans, NaN and infinities are
-        refused wherever a number is expected."""
-        if key not in self.table:
-            if required:
-                raise ConfigError(f"{self.where(key)} is missing; it is required.")
-            return default
-        value = self.table[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            raise ConfigError(f"{self.where(key)} = {value!r}: expected {_names(kinds)}.")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(
-                f"{self.where(key)} = {value!r}: expected a finite number; nan and inf are "
-                "not allowed (leave the key out for the default)."
-            )
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kinds):
-            raise ConfigError(
-                f"{self.where(key)} = {value!r} has the wrong type: expected {_names(kinds)}."
-            )
-        if choices is not None and value not in choices:
-            raise ConfigError(
-                f"{self.where(key)} = {value!r} is not allowed; choose one of "
-                f"{', '.join(map(repr, choices))}."
-            )
-        number = float(value) if isinstance(value, (int, float)) else None
-        if number is not None and (
-            (low is not None and number < low) or (high is not None and number > high)
-        ):
-            raise ConfigError(f"{self.where(key)} = {value!r} is out of range [{low}, {high}].")
-        if number is not None and above is not None and not number > above:
-            raise ConfigError(
-                f"{self.where(key)} = {value!r} must be greater than {above:g} "
-                "(leave the key out for the default)."
-            )
-        return value
-
-
-def _names(kinds: tuple[type, ...]) -> str:
-    return " or ".join(
-        {
-            "str": "a string",
-            "int": "an integer",
-            "float": "a number",
-            "bool": "true/false",
-            "list": "a list",
-        }.get(k.__name__, k.__name__)
-        for k in kinds
-    )
-
-
-def read_toml(path: Path, missing: str) -> dict[str, Any]:
-    """A TOML file as a dict; a missing file says ``missing``, a malformed one where.
-
-    TOML files are UTF-8 (a leading byte-order mark is tolerated); any other byte is named
-    by line and column rather than surfacing as a UnicodeDecodeError.
-    """
-    if not path.is_file():
-        raise ConfigError(f"{path}: {missing}")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(
-            f"{path}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8. "
-            "Save the file as UTF-8 (TOML requires it)."
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
-
-
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a run config file."""
     p = Path(path)
@@ -254,7 +137,7 @@ def load_config(path: str | Path) -> RunConfig:
 
 def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunConfig:
     """Validate an already-parsed TOML mapping (see load_config)."""
-    top = _Section(
+    top = Table(
         path,
         "top level",
         raw,
@@ -278,7 +161,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         if section not in raw:
             raise ConfigError(f"{path}: the [{section}] table is missing; it is required.")
     data = _data(path, raw["data"])
-    strat_sec = _Section(path, "strategy", raw["strategy"], ("name", "module", "params"))
+    strat_sec = Table(path, "strategy", raw["strategy"], ("name", "module", "params"))
     strat_name = strat_sec.get("name", str, required=True)
     module = strat_sec.get("module", str)
     if module is not None:
@@ -293,10 +176,10 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
         strategy = strategies.get(strat_name)
     params_raw = strat_sec.get("params", dict, default={})
     params = strategy.resolve(params_raw, where=f"{path}: [strategy.params]", require_all=True)
-    engine_sec = _Section(
-        path, "engine", raw.get("engine", {}), (*_keys(EngineSettings), "weights")
+    engine_sec = Table(
+        path, "engine", raw.get("engine", {}), (*table_keys(EngineSettings), "weights")
     )
-    exits = _Section(path, "exits", raw.get("exits", {}), _keys(EngineSettings, "exits"))
+    exits = Table(path, "exits", raw.get("exits", {}), table_keys(EngineSettings, "exits"))
     weights = engine_sec.get("weights", list)
     if weights is not None and (
         len(weights) != len(data.symbols)
@@ -330,12 +213,7 @@ def parse_config(raw: Mapping[str, Any], path: Path = Path("<config>")) -> RunCo
     )
 
 
-def _keys(cls: type, table: str | None = None) -> tuple[str, ...]:
-    """The config keys of ``cls``'s declared fields in ``table`` (None: its own table)."""
-    return tuple(d.name for d in declared_fields(cls, table))
-
-
-def _user_strategy(sec: _Section, module: str, name: str) -> strategies.Strategy:
+def _user_strategy(sec: Table, module: str, name: str) -> strategies.Strategy:
     """``[strategy] module`` imported and its strategy ``name``; errors name the key."""
     if not all(part.isidentifier() for part in module.split(".")):
         raise ConfigError(
@@ -370,7 +248,7 @@ def _make_importable(module: str, config: Path) -> None:
 
 
 def _data(path: Path, table: Any) -> DataConfig:
-    sec = _Section(
+    sec = Table(
         path,
         "data",
         table,
@@ -422,7 +300,7 @@ def _data(path: Path, table: Any) -> DataConfig:
 
 def parse_risk(path: Path, table: Any) -> RiskLimits:
     """``[risk]``: limits shared by backtests and live sessions (see toolkit.risk)."""
-    sec = _Section(path, "risk", table, (*_keys(RiskLimits), "trading_hours"))
+    sec = Table(path, "risk", table, (*table_keys(RiskLimits), "trading_hours"))
     hours = sec.get("trading_hours", list)
     window: TradingHours | None = None
     if hours is not None:
@@ -447,7 +325,7 @@ def _clock(text: Any) -> dt_time:
 
 
 def _costs(path: Path, table: Any) -> Commission:
-    sec = _Section(
+    sec = Table(
         path,
         "costs",
         table,
@@ -489,7 +367,7 @@ def _defaults(builder: Any) -> dict[str, Any]:
 def _grid(path: Path, table: Any, strategy: Any) -> GridConfig:
     """Axes are lists of values or ``{ from = a, to = b, step = s }`` (``to`` inclusive)."""
     names = tuple(strategy.param_names)
-    sec = _Section(path, "grid", table, (*names, *_keys(GridConfig)))
+    sec = Table(path, "grid", table, (*names, *table_keys(GridConfig)))
     axes: dict[str, list[float]] = {}
     for name in names:
         if name not in sec.table:
@@ -539,12 +417,12 @@ def _is_number(value: Any) -> bool:
 
 
 def _walkforward(path: Path, table: Any) -> WalkForwardConfig:
-    sec = _Section(path, "walkforward", table, _keys(WalkForwardConfig))
+    sec = Table(path, "walkforward", table, table_keys(WalkForwardConfig))
     return WalkForwardConfig(**sec.fields(WalkForwardConfig))
 
 
 def _montecarlo(path: Path, table: Any) -> MonteCarloConfig:
-    sec = _Section(path, "montecarlo", table, ("methods", *_keys(MonteCarloConfig)))
+    sec = Table(path, "montecarlo", table, ("methods", *table_keys(MonteCarloConfig)))
     allowed = MonteCarloConfig().methods
     methods = sec.get("methods", list, list(allowed))
     bad = [m for m in methods if m not in allowed]
@@ -556,7 +434,7 @@ def _montecarlo(path: Path, table: Any) -> MonteCarloConfig:
 
 
 def _sensitivity(path: Path, table: Any) -> SensitivityConfig:
-    sec = _Section(path, "sensitivity", table, _keys(SensitivityConfig))
+    sec = Table(path, "sensitivity", table, table_keys(SensitivityConfig))
     values = sec.fields(SensitivityConfig)
     if values["pbo_splits"] % 2:
         raise ConfigError(f"{sec.where('pbo_splits')} = {values['pbo_splits']} must be even.")

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from toolkit._declare import setting
-from toolkit.config import RunConfig, _keys, _Section, load_config, parse_risk, read_toml
+from toolkit._toml import Table, read_toml, table_keys
+from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
 from toolkit.risk import RiskLimits
 
@@ -108,15 +109,15 @@ def load_live_config(path: str | Path) -> LiveConfig:
 
 
 def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
-    top = _Section(
+    top = Table(
         path,
         "top level",
         raw,
         ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
     )
-    con = _Section(path, "connection", raw.get("connection", {}), _keys(ConnectionConfig))
+    con = Table(path, "connection", raw.get("connection", {}), table_keys(ConnectionConfig))
     connection = ConnectionConfig(**con.fields(ConnectionConfig))
-    sim = _Section(path, "simulator", raw.get("simulator", {}), _keys(SimulatorConfig))
+    sim = Table(path, "simulator", raw.get("simulator", {}), table_keys(SimulatorConfig))
     for key in ("start", "end"):
         value = sim.get(key, str)
         if value is not None:
@@ -125,7 +126,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
             except ValueError:
                 raise ConfigError(f"{sim.where(key)} = {value!r} is not a date/time.") from None
     simulator = SimulatorConfig(**sim.fields(SimulatorConfig))
-    ses = _Section(path, "session", raw.get("session", {}), ("id", *_keys(SessionConfig)))
+    ses = Table(path, "session", raw.get("session", {}), ("id", *table_keys(SessionConfig)))
     values = ses.fields(SessionConfig)
     journal = Path(values.pop("journal"))
     session = SessionConfig(
@@ -137,7 +138,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
     on_mismatch = "halt"
     if isinstance(risk_raw, dict) and "on_mismatch" in risk_raw:
         risk_raw = dict(risk_raw)
-        on_mismatch = _Section(
+        on_mismatch = Table(
             path, "risk", {"on_mismatch": risk_raw.pop("on_mismatch")}, ("on_mismatch",)
         ).get("on_mismatch", str, "halt", choices=MISMATCH_CHOICES)
     session_risk = parse_risk(path, risk_raw)
@@ -162,11 +163,11 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
 
 
 def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategySlot:
-    sec = _Section(
+    sec = Table(
         path,
         f"strategies #{i + 1}",
         entry,
-        ("label", "config", "symbols", "capital", *_keys(StrategySlot)),
+        ("label", "config", "symbols", "capital", *table_keys(StrategySlot)),
     )
     ref = Path(sec.get("config", str, required=True))
     run = load_config(ref if ref.is_absolute() else path.parent / ref)

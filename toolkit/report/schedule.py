@@ -20,7 +20,7 @@ from typing import Any
 from croniter import croniter
 from filelock import FileLock, Timeout
 
-from toolkit.config import read_toml
+from toolkit._toml import read_toml
 from toolkit.errors import ConfigError
 from toolkit.report.alerts import AlertError, SmtpSettings, report_failed
 from toolkit.report.notebook_runner import resolve_notebook, run_report
