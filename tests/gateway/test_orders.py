@@ -392,3 +392,34 @@ def test_a_client_vanishing_mid_order_leaves_consistent_state(gw, minute) -> Non
         assert sim.status == "Submitted" and sim.filled == 0
     finally:
         again.disconnect()
+
+
+def test_positions_book_by_the_engines_average_cost_plus_ibs_commission_in_avg_cost() -> None:
+    from toolkit.gateway.orders import Book, SimOrder
+
+    book = Book(commission=tk.ibkr_fixed())
+    when = pd.Timestamp("2024-03-14 14:00", tz="UTC")
+
+    def fill(action: str, qty: float, price: float) -> tuple[float, float | None]:
+        o = SimOrder(1, len(book.orders) + 1, 1, "SPY", 1, action, qty, "MKT", None, None,
+                     "DAY", "", 0)  # fmt: skip
+        book.orders[(1, o.order_id)] = o
+        f = book.fill(o, price, when)
+        return f.commission, f.realized
+
+    f1, r1 = fill("BUY", 100, 10.0)
+    pos = book.positions["SPY"]
+    assert (pos.quantity, r1) == (100.0, None)
+    assert pos.avg_cost == pytest.approx(10.0 + f1 / 100)  # IB: avgCost carries the fee
+    f2, _ = fill("BUY", 100, 12.0)
+    avg2 = (100 * (10.0 + f1 / 100) + 100 * 12.0 + f2) / 200
+    assert pos.avg_cost == pytest.approx(avg2)
+    f3, r3 = fill("SELL", 300, 14.0)  # flip: closes 200, opens 100 short at 14
+    assert (pos.quantity, pos.avg_cost) == (-100.0, 14.0)
+    assert r3 == pytest.approx(200 * (14.0 - avg2) - f3)
+    f4, r4 = fill("BUY", 100, 13.0)  # cover at a profit of 1 a share
+    assert (pos.quantity, pos.avg_cost) == (0.0, 0.0)
+    assert r4 == pytest.approx(100.0 - f4)
+    assert pos.realized == pytest.approx(r3 + r4)
+    # flat again: the realised P&L (the opening fees came in through avgCost) is the cash
+    assert pos.realized == pytest.approx(book.cash)

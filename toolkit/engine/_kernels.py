@@ -14,10 +14,16 @@ import numpy as np
 from numba import njit
 
 from toolkit.engine._step import (
-    D_DONE,
-    D_WAIT,
+    FILL_LATER,
+    FILL_NOW,
     LIMIT,
     MARKET,
+    P_FEE,
+    P_FROM,
+    P_PX,
+    P_QTY,
+    P_TGT,
+    PLAN_COLS,
     R_SIGNAL,
     R_STOP_LOSS,
     R_TAKE_PROFIT,
@@ -37,19 +43,18 @@ from toolkit.engine._step import (
     T_RET,
     T_SYM,
     TRADE_COLS,
-    decide_nb,
-    effective_target_nb,
     entered_nb,
     execute_nb,
     exit_fill_nb,
     open_trade_nb,
     order_price_nb,
     pending_fill_nb,
+    plan_close_nb,
+    to_decide_nb,
     trail_peak_nb,
 )
-from toolkit.engine.fills import slipped_nb
 from toolkit.engine.settings import KernelSettings
-from toolkit.risk.rules import MAX_GROSS, kill_switch_nb
+from toolkit.risk.rules import kill_switch_nb
 
 __all__ = [
     "LIMIT",
@@ -127,9 +132,9 @@ def simulate_nb(
     every position is closed and no new one is opened for the rest of the run.
     """
     init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
-    order_offset, slippage, band = settings.order_offset, settings.slippage, settings.band
+    order_offset, slippage = settings.order_offset, settings.slippage
     stop_loss, take_profit = settings.stop_loss, settings.take_profit
-    trailing_stop, rebalance_always = settings.trailing_stop, settings.rebalance_always
+    trailing_stop = settings.trailing_stop
     max_leverage, fractional = settings.max_leverage, settings.fractional
     cost, risk = settings.cost, settings.risk
     n, m = close.shape
@@ -158,7 +163,10 @@ def simulate_nb(
     peak_equity = init_cash
     day_start = init_cash
     day = day_id[0] if n > 0 else 0
-    use_gross = np.isfinite(risk[MAX_GROSS])
+    # signal orders fill at the close (market orders), or work through the next bar
+    fills = FILL_NOW if not next_open and order_type == MARKET else FILL_LATER
+    plan = np.empty((m, PLAN_COLS))  # the close-of-bar plan (see _step.plan_close_nb)
+    plan_order = np.empty(m, dtype=np.int64)
 
     for b in range(n):
         if month_id[b] != month:
@@ -229,49 +237,29 @@ def simulate_nb(
         peak_equity = max(peak_equity, value)
         if not killed and kill_switch_nb(value, peak_equity, day_start, risk) != 0:
             killed = True
-        for phase in range(2):
-            for j in range(m):
-                # the kill switch and a wiped-out account (equity <= 0 at the close) both
-                # flatten: the target is 0 whatever the signal says, even when it is NaN
-                tgt = effective_target_nb(target[b, j], killed or value <= 0.0, max_leverage)
-                if np.isnan(tgt) or (not rebalance_always and tgt == acted[j]):
-                    continue
-                c = close[b, j]
-                gross_other = 0.0
-                if use_gross:
-                    for k in range(m):
-                        if k != j:
-                            gross_other += abs(pos[k]) * close[b, k]
-                what, delta = decide_nb(
-                    tgt, weights[j], value, c, pos[j], band, gross_other, risk, fractional
-                )
-                if what == D_WAIT:
-                    continue
-                if what == D_DONE:
-                    acted[j] = tgt
-                    continue
-                if (phase == 0) != (delta < 0):
-                    continue
-                side = 1.0 if delta > 0 else -1.0
-                if next_open or order_type != MARKET:
-                    pend_qty[j] = delta
-                    pend_target[j] = tgt
-                    pend_px[j] = order_price_nb(order_type, side, c, order_offset)
-                    continue
-                px = slipped_nb(c, side, slippage)
-                before = pos[j]
-                q, fee, cash, new_pos, month_vol, n_trades = execute_nb(
-                    state[j], before, cash, delta, px, cash + (max_leverage - 1.0) * value,
-                    cost, month_vol, fractional, b, j, trades, n_trades,
-                )  # fmt: skip
-                pos[j] = new_pos
-                acted[j] = tgt
-                if q == 0.0:
-                    continue
-                _record_order_nb(orders, n_orders, b, j, q, px, fee, R_SIGNAL, c, MARKET)
-                n_orders += 1
-                if entered_nb(before, pos[j]):
-                    peak[j] = px
+        # the kill switch and a wiped-out account (equity <= 0 at the close) both flatten:
+        # the target is 0 whatever the signal says, even when it is NaN
+        flatten = killed or value <= 0.0
+        n_plan = 0
+        if to_decide_nb(target, b, acted, flatten, settings):
+            n_plan, cash, month_vol, n_trades = plan_close_nb(
+                target, close, b, acted, pos, weights, value, cash, month_vol, flatten, fills,
+                settings, state, trades, n_trades, plan, plan_order,
+            )  # fmt: skip
+        for i in range(n_plan):
+            j = plan_order[i]
+            q = plan[j, P_QTY]
+            c = close[b, j]
+            if fills == FILL_LATER:
+                pend_qty[j] = q
+                pend_target[j] = plan[j, P_TGT]
+                pend_px[j] = order_price_nb(order_type, 1.0 if q > 0 else -1.0, c, order_offset)
+                continue
+            px = plan[j, P_PX]
+            _record_order_nb(orders, n_orders, b, j, q, px, plan[j, P_FEE], R_SIGNAL, c, MARKET)
+            n_orders += 1
+            if entered_nb(plan[j, P_FROM], pos[j]):
+                peak[j] = px
         v = cash
         for j in range(m):
             v += pos[j] * close[b, j]

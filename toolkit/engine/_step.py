@@ -5,12 +5,17 @@ ARCHITECTURE invariant 7 ("one step, three drivers"); the pattern is vectorbt's
 one place a fill changes a position (STYLE 11, 13). The engine kernel
 (``toolkit.engine._kernels``) drives these over a whole history and records orders and
 trades; the sweep kernels (``toolkit.sweep._kernels``) drive them over many parameter sets and
-fold metrics. A new rule of the bar goes here, and nowhere else.
+fold metrics; the live sleeve (``toolkit.live.sleeve``) runs the close-of-bar decision
+(:func:`plan_close_nb`) on each bar it decides. :func:`avg_cost_nb` is the one average-cost
+booking of positions: engine and sweep (through :func:`book_fill_nb`), live books, the session
+summary and the gateway simulator's portfolio. A new rule of the bar goes here, and nowhere
+else.
 
 A bar, in order: (1) the order placed at the previous close works through the bar
 (:func:`pending_fill_nb`, then :func:`execute_nb`); (2) protective exits
-(:func:`exit_fill_nb`); (3) at the close the target becomes an order (:func:`effective_target_nb`,
-:func:`decide_nb`, :func:`order_price_nb`, then :func:`execute_nb` or a pending order).
+(:func:`exit_fill_nb`); (3) at the close the targets become orders (:func:`plan_close_nb`:
+:func:`effective_target_nb`, :func:`decide_code_nb`, sells before buys; then
+:func:`order_price_nb` and a pending order, or :func:`execute_nb`).
 
 Typed state, as plain float64 rows (numba-friendly records):
 
@@ -25,8 +30,13 @@ from numba import njit
 
 from toolkit.engine.commissions import I_FIXED, I_KIND, I_RATE, PROPORTIONAL, commission_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
-from toolkit.engine.settings import OrderType, Reason
-from toolkit.risk.rules import cap_order_nb, desired_shares_nb
+from toolkit.engine.settings import KernelSettings, OrderType, Reason
+from toolkit.risk.rules import (
+    G_BUYING_POWER,
+    MAX_GROSS,
+    cap_order_nb,
+    desired_shares_nb,
+)
 
 # Trade record columns.
 (
@@ -52,8 +62,13 @@ MARKET, LIMIT, STOP = (int(t) for t in OrderType)
 # Open-trade state columns of one symbol.
 S_ENTRY_BAR, S_DIR, S_QTY_IN, S_VAL_IN, S_QTY_OUT, S_VAL_OUT, S_COMM, S_REALIZED, S_AVG = range(9)
 STATE_COLS = 9
-# What the close-of-bar decision came to (see decide_nb).
-D_WAIT, D_DONE, D_ORDER = 0, 1, 2
+# What the close-of-bar decision came to (see decide_nb, plan_close_nb).
+D_WAIT, D_DONE, D_ORDER, D_NONE, D_SAME = 0, 1, 2, 3, 4
+# Columns of a close-of-bar plan row, one per symbol (see plan_close_nb).
+P_WHAT, P_TGT, P_WANT, P_QTY, P_CODE, P_FROM, P_PX, P_FEE = range(8)
+PLAN_COLS = 8
+# When the plan's orders fill (see plan_close_nb).
+FILL_LATER, FILL_NOW, FILL_ESTIMATE = 0, 1, 2
 EPS = 1e-9
 
 
@@ -102,6 +117,44 @@ def buy_qty_nb(
 
 
 @njit(cache=True, inline="always")
+def moved_nb(pos: float, qty: float) -> float:
+    """``pos + qty``, with a remainder within rounding of zero (relative to ``pos``) made
+    exactly 0: a position that is closed is flat."""
+    new = pos + qty
+    if abs(new) <= EPS * max(abs(pos), 1.0):
+        return 0.0
+    return new
+
+
+@njit(cache=True, inline="always")
+def avg_cost_nb(pos: float, avg: float, qty: float, price: float) -> tuple[float, float, float]:
+    """The one average-cost booking: a fill of signed ``qty`` at ``price`` on a position
+    ``pos`` held at average price ``avg``. Returns (new position, its average price, the P&L
+    realised by the part that closed).
+
+    Opening or adding moves the average price (value-weighted); reducing realises
+    ``direction x (price - avg)`` per share closed and keeps the average; closing to zero
+    leaves average 0; a flip through zero closes ``|pos|`` and opens the rest at ``price``.
+    Commissions are not part of it (the engine books them per trade, the gateway adds them
+    to IB's avgCost). Used by the engine and sweep (:func:`book_fill_nb`), the live sleeve,
+    the session summary and the gateway's positions.
+    """
+    if qty == 0.0:
+        return pos, avg, 0.0
+    if pos == 0.0 or (pos > 0) == (qty > 0):
+        new = pos + qty
+        return new, (abs(pos) * avg + abs(qty) * price) / abs(new), 0.0
+    closing = min(abs(qty), abs(pos))
+    realized = (1.0 if pos > 0 else -1.0) * (price - avg) * closing
+    new = moved_nb(pos, qty)
+    if new == 0.0:
+        return 0.0, 0.0, realized
+    if (new > 0) != (pos > 0):  # flipped: the rest opens at this price
+        return new, price, realized
+    return new, avg, realized
+
+
+@njit(cache=True, inline="always")
 def book_fill_nb(
     st: np.ndarray,
     pos: float,
@@ -113,54 +166,40 @@ def book_fill_nb(
     trades: np.ndarray,
     n_trades: int,
 ) -> tuple[float, int]:
-    """The one position update: book a fill of signed ``qty`` at ``price`` (commission
-    ``comm``) into the open-trade state ``st`` of a symbol holding ``pos``.
-
-    Average-cost accounting: a fill that opens or adds moves the average price; one that
-    reduces realises ``direction x (price - avg)`` per share closed; a flip closes the trade
-    and opens a new one with the rest, commission split by quantity. A trade that closes is
-    written to ``trades[n_trades]`` (at most one per fill). Returns (new pos, n_trades).
+    """Book a fill of signed ``qty`` at ``price`` (commission ``comm``) into the open-trade
+    state ``st`` of a symbol holding ``pos``: position and average price by
+    :func:`avg_cost_nb`; around it the trade record (quantities and values in and out,
+    realised P&L, commissions). A fill that closes the trade (to zero or through it) writes
+    it to ``trades[n_trades]`` (at most one per fill); a flip's commission is split between
+    the closing and the opening part by quantity. Returns (new pos, n_trades).
     """
-    remaining = qty
-    remaining_comm = comm
-    while abs(remaining) > 0.0:
-        p = pos
-        if p == 0.0 or (p > 0) == (remaining > 0):
-            # open or add: the whole remainder goes in
-            if p == 0.0:
-                st[:] = 0.0
-                st[S_ENTRY_BAR] = bar
-                st[S_DIR] = 1.0 if remaining > 0 else -1.0
-            st[S_QTY_IN] += abs(remaining)
-            st[S_VAL_IN] += abs(remaining) * price
-            st[S_COMM] += remaining_comm
-            new_pos = p + remaining
-            st[S_AVG] = (abs(p) * st[S_AVG] + abs(remaining) * price) / abs(new_pos)
-            pos = new_pos
-            remaining = 0.0
-        else:
-            # reduce, close, or flip: close up to |p| first
-            closing = min(abs(remaining), abs(p))
-            share = closing / abs(remaining)
-            c_part = remaining_comm * share
-            d = st[S_DIR]
-            st[S_QTY_OUT] += closing
-            st[S_VAL_OUT] += closing * price
-            st[S_COMM] += c_part
-            st[S_REALIZED] += d * (price - st[S_AVG]) * closing
-            remaining_comm -= c_part
-            step = closing if remaining > 0 else -closing
-            remaining -= step
-            new_pos = p + step
-            if abs(new_pos) <= EPS * max(abs(p), 1.0):
-                new_pos = 0.0
-            pos = new_pos
-            if new_pos == 0.0:
-                trade_record_nb(st, sym, bar, st[S_VAL_OUT] / st[S_QTY_OUT], 0.0, trades[n_trades])
-                n_trades += 1
-                if abs(remaining) <= EPS * max(abs(qty), 1.0):
-                    remaining = 0.0
-    return pos, n_trades
+    if qty == 0.0:
+        return pos, n_trades
+    new, avg, realized = avg_cost_nb(pos, st[S_AVG], qty, price)
+    opening = abs(qty)  # the part that opens or adds
+    if pos != 0.0 and (pos > 0) != (qty > 0):
+        closing = min(abs(qty), abs(pos))
+        c_part = comm * (closing / abs(qty))
+        st[S_QTY_OUT] += closing
+        st[S_VAL_OUT] += closing * price
+        st[S_COMM] += c_part
+        st[S_REALIZED] += realized
+        comm -= c_part
+        opening = abs(new) if new != 0.0 and (new > 0) == (qty > 0) else 0.0
+        if new == 0.0 or opening > 0.0:  # the trade closed
+            trade_record_nb(st, sym, bar, st[S_VAL_OUT] / st[S_QTY_OUT], 0.0, trades[n_trades])
+            n_trades += 1
+            pos = 0.0
+    if opening > 0.0:
+        if pos == 0.0:  # a new trade (from flat, or the rest of a flip)
+            st[:] = 0.0
+            st[S_ENTRY_BAR] = bar
+            st[S_DIR] = 1.0 if qty > 0 else -1.0
+        st[S_QTY_IN] += opening
+        st[S_VAL_IN] += opening * price
+        st[S_COMM] += comm
+    st[S_AVG] = avg
+    return new, n_trades
 
 
 @njit(cache=True)
@@ -316,6 +355,39 @@ def effective_target_nb(raw: float, flatten: bool, max_leverage: float) -> float
 
 
 @njit(cache=True, inline="always")
+def decide_code_nb(
+    tgt: float,
+    weight: float,
+    value: float,
+    price: float,
+    pos: float,
+    band: float,
+    gross_other: float,
+    risk: np.ndarray,
+    fractional: bool,
+) -> tuple[int, float, float, int]:
+    """Target -> order at the close: shares for ``tgt x weight`` of equity ``value``
+    (rounded toward zero for whole shares), the gap to ``pos``, the rebalance band, then the
+    risk rulebook (toolkit.risk.rules; reductions are never trimmed).
+
+    Returns (what, desired shares, signed order shares, guard bits of the rules that trimmed
+    it): (D_DONE, want, 0, bits) when there is nothing to do (at target, or every share
+    blocked; the target counts as acted on), (D_WAIT, want, 0, 0) when the band holds the
+    order back (re-decided next bar), or (D_ORDER, want, shares, bits).
+    """
+    want = desired_shares_nb(tgt, weight, value, price, fractional)
+    delta = want - pos
+    if abs(delta) <= EPS * max(abs(pos), 1.0):
+        return D_DONE, want, 0.0, 0
+    if tgt != 0.0 and band > 0.0 and abs(delta) * price < band * value:
+        return D_WAIT, want, 0.0, 0
+    delta, code = cap_order_nb(delta, pos, price, value, gross_other, risk, fractional)
+    if delta == 0.0:
+        return D_DONE, want, 0.0, code
+    return D_ORDER, want, delta, code
+
+
+@njit(cache=True, inline="always")
 def decide_nb(
     tgt: float,
     weight: float,
@@ -327,24 +399,159 @@ def decide_nb(
     risk: np.ndarray,
     fractional: bool,
 ) -> tuple[int, float]:
-    """Target -> order at the close: shares for ``tgt x weight`` of equity ``value``
-    (rounded toward zero for whole shares), the gap to ``pos``, the rebalance band, then the
-    risk rulebook (toolkit.risk.rules; reductions are never trimmed).
+    """:func:`decide_code_nb` as (what, signed order shares), for drivers that need no
+    account of why."""
+    what, _, delta, _ = decide_code_nb(
+        tgt, weight, value, price, pos, band, gross_other, risk, fractional
+    )
+    return what, delta
 
-    Returns (D_DONE, 0) when there is nothing to do (the target counts as acted on),
-    (D_WAIT, 0) when the band holds the order back (re-decided next bar), or
-    (D_ORDER, signed shares).
+
+@njit(cache=True, inline="always")
+def settled_nb(tgt: float, acted: float, every_bar: bool) -> bool:
+    """True when the effective target ``tgt`` needs no decision at this close: no
+    instruction (NaN), or (on_change) the target already acted on."""
+    return np.isnan(tgt) or (not every_bar and tgt == acted)
+
+
+@njit(cache=True, inline="always")
+def to_decide_nb(
+    target: np.ndarray, b: int, acted: np.ndarray, flatten: bool, settings: KernelSettings
+) -> bool:
+    """True when some symbol's target at bar ``b`` (a row of the (bars, symbols) targets)
+    needs a decision; when none does, :func:`plan_close_nb` would change nothing and a
+    driver may skip it (most bars)."""
+    for j in range(target.shape[1]):
+        tgt = effective_target_nb(target[b, j], flatten, settings.max_leverage)
+        if not settled_nb(tgt, acted[j], settings.rebalance_always):
+            return True
+    return False
+
+
+# a call, not inlined into the engine kernel: inlined it saved ~50 ns a decided bar (every
+# bar with rebalance = "every_bar"; drivers skip the others, see to_decide_nb) but cost
+# ~0.6 s more of the kernel's first compile
+@njit(cache=True)
+def plan_close_nb(
+    target: np.ndarray,
+    close: np.ndarray,
+    b: int,
+    acted: np.ndarray,
+    held: np.ndarray,
+    weights: np.ndarray,
+    value: float,
+    cash: float,
+    month_volume: float,
+    flatten: bool,
+    fills: int,
+    settings: KernelSettings,
+    state: np.ndarray,
+    trades: np.ndarray,
+    n_trades: int,
+    plan: np.ndarray,
+    order: np.ndarray,
+) -> tuple[int, float, float, int]:
+    """The close-of-bar decision for every symbol of a book, sells before buys: the engine
+    kernel's step 3 and the live sleeve's plan, one copy.
+
+    Row ``b`` of ``target`` and ``close`` ((bars, symbols) arrays: rows, not row views,
+    which cost a reference count each) holds the strategy's targets and the decision
+    prices; ``acted`` the targets last acted on (updated here), ``held`` the positions the
+    orders are sized against, ``value`` the equity marked at the close,
+    ``cash``/``month_volume`` the account's; ``flatten``: the kill switch fired or equity
+    is <= 0 (every target is 0); ``settings`` the EngineSettings.kernel(risk) record.
+    ``fills`` says when the orders fill:
+
+    * FILL_LATER (the engine's orders for the next bar): nothing fills here;
+    * FILL_NOW (the engine's market orders at the close): each order fills at the slipped
+      close through :func:`execute_nb` (a buy trimmed to the buying power, a cover never),
+      booked into ``held``, ``state`` (open trades) and ``trades`` for bar ``b``, so a later
+      decision sees earlier fills;
+    * FILL_ESTIMATE (the live sleeve, whose orders fill later at the broker): the same
+      fills estimated on ``state`` as scratch (each row written here as the open trade of
+      ``held`` at ``close``) to trim buys to the buying power the engine would see;
+      ``held`` does not move.
+
+    Fills ``plan`` (n_symbols, PLAN_COLS): per symbol what (D_NONE: no target, D_SAME: the
+    target already acted on, else as :func:`decide_code_nb`); from D_SAME on the target;
+    for a decision the desired shares, order shares (filled shares where a fill is made or
+    estimated) and the guard bits that trimmed it (risk.rules ``G_*``, G_BUYING_POWER
+    included); for an order the position before it; for a fill its price and commission.
+    Writes the symbols to order, in order, into ``order``. Returns (number of orders, cash,
+    month volume, n_trades) after the fills.
     """
-    want = desired_shares_nb(tgt, weight, value, price, fractional)
-    delta = want - pos
-    if abs(delta) <= EPS * max(abs(pos), 1.0):
-        return D_DONE, 0.0
-    if tgt != 0.0 and band > 0.0 and abs(delta) * price < band * value:
-        return D_WAIT, 0.0
-    delta, _ = cap_order_nb(delta, pos, price, value, gross_other, risk, fractional)
-    if delta == 0.0:
-        return D_DONE, 0.0
-    return D_ORDER, delta
+    every_bar, band, risk = settings.rebalance_always, settings.band, settings.risk
+    max_leverage, fractional = settings.max_leverage, settings.fractional
+    cost, slippage = settings.cost, settings.slippage
+    m = target.shape[1]
+    for j in range(m):
+        plan[j, P_WHAT] = D_NONE  # the other columns are written where they mean something
+        if fills == FILL_ESTIMATE:  # scratch: the position as one open trade at the close
+            state[j, :] = 0.0
+            state[j, S_DIR] = 1.0 if held[j] > 0.0 else -1.0
+            state[j, S_QTY_IN] = abs(held[j])
+            state[j, S_VAL_IN] = abs(held[j]) * close[b, j]
+            state[j, S_AVG] = close[b, j]
+    use_gross = np.isfinite(risk[MAX_GROSS])
+    n = 0
+    for phase in range(2):  # sells first: they free cash (and gross room when filled now)
+        for j in range(m):
+            p = held[j]
+            c = close[b, j]
+            planned_buy = plan[j, P_WHAT] == D_ORDER and plan[j, P_QTY] > 0.0
+            if phase == 1 and fills != FILL_NOW:
+                # nothing has moved since the sells were decided: the buys stand as decided
+                if not planned_buy:
+                    continue
+                tgt, delta, code = plan[j, P_TGT], plan[j, P_QTY], int(plan[j, P_CODE])
+            else:
+                tgt = effective_target_nb(target[b, j], flatten, max_leverage)
+                if settled_nb(tgt, acted[j], every_bar):
+                    if phase == 0 and not np.isnan(tgt):
+                        plan[j, P_WHAT] = D_SAME
+                        plan[j, P_TGT] = tgt
+                    continue
+                gross_other = 0.0
+                if use_gross:
+                    for k in range(m):
+                        if k != j:
+                            gross_other += abs(held[k]) * close[b, k]
+                what, want, delta, code = decide_code_nb(
+                    tgt, weights[j], value, c, p, band, gross_other, risk, fractional
+                )
+                if phase == 0 or planned_buy or (what == D_ORDER and delta > 0.0):
+                    plan[j, P_WHAT] = what
+                    plan[j, P_TGT] = tgt
+                    plan[j, P_WANT] = want
+                    plan[j, P_QTY] = delta
+                    plan[j, P_CODE] = code
+                if what == D_DONE:
+                    acted[j] = tgt
+                    continue
+                if what != D_ORDER or (phase == 0) != (delta < 0.0):
+                    continue
+            plan[j, P_FROM] = p
+            if fills != FILL_LATER:
+                px = slipped_nb(c, 1.0 if delta > 0.0 else -1.0, slippage)
+                q, fee, cash, new, month_volume, n_trades = execute_nb(
+                    state[j], p, cash, delta, px, cash + (max_leverage - 1.0) * value, cost,
+                    month_volume, fractional, b, j, trades, n_trades,
+                )  # fmt: skip
+                plan[j, P_QTY] = q
+                plan[j, P_PX] = px
+                plan[j, P_FEE] = fee
+                if q != delta:  # only a buy's opening part is ever trimmed here
+                    plan[j, P_CODE] = code | G_BUYING_POWER
+                if fills == FILL_NOW:
+                    held[j] = new
+                    acted[j] = tgt
+                if q == 0.0:
+                    plan[j, P_WHAT] = D_DONE
+                    acted[j] = tgt
+                    continue
+            order[n] = j
+            n += 1
+    return n, cash, month_volume, n_trades
 
 
 @njit(cache=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toolkit.engine._step import avg_cost_nb
 from toolkit.engine.commissions import Commission, ibkr_fixed
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 
@@ -224,21 +225,15 @@ class Book:
         signed = order.side * shares
         fee = self.commission.cost(signed, price)
         pos = self.positions.setdefault(order.symbol, Position())
-        realized = None
-        if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
-            new_qty = pos.quantity + signed
-            pos.avg_cost = (abs(pos.quantity) * pos.avg_cost + shares * price + fee) / abs(new_qty)
-            pos.quantity = new_qty
-        else:
-            closing = min(shares, abs(pos.quantity))
-            d = 1.0 if pos.quantity > 0 else -1.0
-            realized = d * (price - pos.avg_cost) * closing - fee
+        reduces = pos.quantity * signed < 0.0
+        new, avg, booked = avg_cost_nb(pos.quantity, pos.avg_cost, signed, price)
+        # IB's convention on top of the one average-cost booking: an opening or adding
+        # fill's commission goes into avgCost, a reducing (or flipping) fill's into its
+        # realised P&L
+        avg, realized = (avg, float(booked) - fee) if reduces else (avg + fee / abs(new), None)
+        pos.quantity, pos.avg_cost = float(new), float(avg)
+        if realized is not None:
             pos.realized += realized
-            pos.quantity += signed
-            if abs(pos.quantity) < 1e-9:
-                pos.quantity, pos.avg_cost = 0.0, 0.0
-            elif (pos.quantity > 0) == (signed > 0):  # flipped through zero
-                pos.avg_cost = price
         self.cash -= signed * price + fee
         order.avg_price = (order.avg_price * order.filled + price * shares) / (
             order.filled + shares

@@ -1,28 +1,42 @@
 """A strategy's book inside a live session: its capital, cash, positions and the targets it
 last acted on, kept exactly as the backtest engine keeps them, and the rule that turns new
-signals into orders (the engine's close-of-bar step, through the shared risk rules).
+signals into orders: the engine's close-of-bar step itself (toolkit.engine._step), so there
+is no second copy of the decision to drift.
 
-The engine's kernel (toolkit.engine._kernels, step 3) and :meth:`Sleeve.plan` must agree;
-the parity test replays real bars through the gateway and compares every fill.
+The parity tests replay real bars through the gateway and compare every fill with the
+backtest.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from toolkit.engine._step import buy_qty_nb
-from toolkit.engine.commissions import commission_nb
-from toolkit.engine.fills import slipped_nb
+from toolkit.engine._step import (
+    D_DONE,
+    D_NONE,
+    D_SAME,
+    D_WAIT,
+    FILL_ESTIMATE,
+    P_CODE,
+    P_QTY,
+    P_TGT,
+    P_WANT,
+    P_WHAT,
+    PLAN_COLS,
+    STATE_COLS,
+    TRADE_COLS,
+    avg_cost_nb,
+    plan_close_nb,
+)
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
-from toolkit.risk.rules import check_order, desired_shares_nb, kill_switch
+from toolkit.risk.rules import guard_names, kill_switch
 
-_EPS = 1e-9
 NEW_YORK = "America/New_York"
 
 
@@ -135,112 +149,72 @@ class Sleeve:
     def plan(
         self, signals: dict[str, float], working: Mapping[str, float] | None = None
     ) -> list[Outcome]:
-        """Targets -> orders for every symbol, sells before buys (the engine's rule).
+        """Targets -> orders for every symbol: the engine's close-of-bar step itself
+        (:func:`toolkit.engine._step.plan_close_nb`), sells before buys, buys trimmed to the
+        buying power at the decision close. Orders first, in the order to send them, then
+        the symbols that need none.
 
         ``working``: signed shares per symbol of orders the broker is still working (live
         only): the order is sized against filled plus working, so a working order is never
         ordered a second time."""
-        s = self.settings
         value = self.equity()
-        risk = self.risk.vector()
-        out: dict[str, Outcome] = {}
-        sells: list[Outcome] = []
-        buys: list[Outcome] = []
-        for j, sym in enumerate(self.symbols):
-            raw = signals.get(sym, math.nan)
-            self.signals[sym] = raw
-            # the kill switch and equity <= 0 flatten whatever the signal (the engine's rule)
-            tgt = 0.0 if self.killed is not None else raw
-            pos = self.positions[sym]
-            held = pos + (working or {}).get(sym, 0.0)
-            close = self.closes[sym]
-            if math.isnan(tgt):
-                out[sym] = Outcome(sym, raw, close, pos, pos, "no signal")
-                continue
-            tgt = min(max(tgt, -s.max_leverage), s.max_leverage)
-            if s.rebalance != "every_bar" and tgt == self.acted[sym]:
-                out[sym] = Outcome(sym, raw, close, pos, pos, "unchanged")
-                continue
-            want = float(desired_shares_nb(tgt, float(self.weights[j]), value, close, s.fractional))
-            delta = want - held
-            if abs(delta) <= _EPS * max(abs(held), 1.0):
-                self.acted[sym] = tgt
-                out[sym] = Outcome(sym, raw, close, want, pos, "at target")
-                continue
-            if (
-                tgt != 0.0
-                and s.rebalance_band > 0.0
-                and abs(delta) * close < s.rebalance_band * value
-            ):
-                out[sym] = Outcome(sym, raw, close, want, pos, "inside band")
-                continue
-            other = self.gross() - abs(pos) * close
-            allowed, fired = check_order(delta, held, close, value, other, risk, s.fractional)
-            if allowed == 0.0:
-                self.acted[sym] = tgt
-                note = "blocked: " + ", ".join(fired)
-                out[sym] = Outcome(sym, raw, close, want, pos, note)
-                continue
-            note = "order" + (" trimmed: " + ", ".join(fired) if fired else "")
-            o = Outcome(
-                sym, raw, close, want, pos, note, Intent(sym, allowed, tgt, close, tuple(fired))
-            )
-            (sells if allowed < 0 else buys).append(o)
-        buys = self._fit_buying_power(sells, buys, value, out)
-        ordered = [*sells, *buys]
-        return ordered + [o for sym, o in out.items()]
+        syms = self.symbols
+        raw = np.array([signals.get(sym, math.nan) for sym in syms], dtype=np.float64)
+        self.signals.update(zip(syms, raw.tolist(), strict=True))
+        w = working or {}
+        pos = [self.positions[sym] for sym in syms]
+        held = np.array([self.positions[sym] + w.get(sym, 0.0) for sym in syms])
+        acted = np.array([self.acted[sym] for sym in syms], dtype=np.float64)
+        closes = np.array([self.closes[sym] for sym in syms], dtype=np.float64)
+        m = len(syms)
+        plan = np.empty((m, PLAN_COLS))
+        order = np.empty(m, dtype=np.int64)
+        # the orders fill later, at the broker: the plan estimates their fills at this close
+        # (on scratch state) only to trim buys to the buying power the engine would see
+        n, _, _, _ = plan_close_nb(
+            raw[None, :], closes[None, :], 0, acted, held,
+            np.ascontiguousarray(self.weights, dtype=np.float64), value, self.cash, 0.0,
+            self.killed is not None or value <= 0.0, FILL_ESTIMATE,
+            self.settings.kernel(self.risk), np.empty((m, STATE_COLS)),
+            np.empty((m, TRADE_COLS)), 0, plan, order,
+        )  # fmt: skip
+        n = int(n)
+        self.acted.update(zip(syms, acted.tolist(), strict=True))
+        outcomes = [
+            _outcome(syms[j], float(raw[j]), float(closes[j]), pos[j], plan[j]) for j in order[:n]
+        ]
+        sent = set(order[:n].tolist())
+        return outcomes + [
+            _outcome(sym, float(raw[j]), float(closes[j]), pos[j], plan[j])
+            for j, sym in enumerate(syms)
+            if j not in sent
+        ]
 
-    def _fit_buying_power(
-        self, sells: list[Outcome], buys: list[Outcome], value: float, out: dict[str, Outcome]
-    ) -> list[Outcome]:
-        """Trim buys to the engine's buying power (cash after the sells, plus
-        (max_leverage - 1) x equity) at the decision close, through the engine's own sizing
-        function: a cover is never trimmed, only the part that opens or adds a long."""
-        s = self.settings
-        cost = s.commission.vector()
-        slip = s.slippage_bps / 1e4
-        cash = self.cash
-        for o in sells:
-            assert o.intent is not None
-            px = float(slipped_nb(o.price, -1.0, slip))
-            q = o.intent.quantity
-            cash -= q * px + float(commission_nb(cost, q, px, 0.0))
-        kept: list[Outcome] = []
-        for o in buys:
-            intent = o.intent
-            assert intent is not None
-            px = float(slipped_nb(o.price, 1.0, slip))
-            budget = cash + (s.max_leverage - 1.0) * value
-            q = float(
-                buy_qty_nb(intent.quantity, o.current_qty, px, budget, cost, 0.0, s.fractional)
-            )
-            if q <= 0.0:
-                self.acted[o.symbol] = intent.target
-                out[o.symbol] = replace(o, note="blocked: buying power", intent=None)
-                continue
-            if q < intent.quantity:
-                guards = (*intent.guards, "buying_power")
-                o = replace(
-                    o,
-                    note="order trimmed: " + ", ".join(guards),
-                    intent=replace(intent, quantity=q, guards=guards),
-                )
-            cash -= q * px + float(commission_nb(cost, q, px, 0.0))
-            kept.append(o)
-        return kept
+
+def _outcome(symbol: str, signal: float, close: float, pos: float, row: np.ndarray) -> Outcome:
+    """One symbol's row of the close-of-bar plan as the journal's decision: its note names
+    what the step decided and, from the guard bits, which rules trimmed or blocked it."""
+    what, guards = int(row[P_WHAT]), tuple(guard_names(int(row[P_CODE])))
+    if what == D_NONE:
+        return Outcome(symbol, signal, close, pos, pos, "no signal")
+    if what == D_SAME:
+        return Outcome(symbol, signal, close, pos, pos, "unchanged")
+    want = float(row[P_WANT])
+    if what == D_WAIT:
+        return Outcome(symbol, signal, close, want, pos, "inside band")
+    if what == D_DONE:
+        note = "blocked: " + ", ".join(guards) if guards else "at target"
+        return Outcome(symbol, signal, close, want, pos, note)
+    intent = Intent(symbol, float(row[P_QTY]), float(row[P_TGT]), close, guards)
+    note = "order" + (" trimmed: " + ", ".join(guards) if guards else "")
+    return Outcome(symbol, signal, close, want, pos, note, intent)
 
 
 def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[float, float, float]:
-    """Average-cost bookkeeping of one execution (the engine's convention): returns the new
-    position, its average cost and the P&L realized by the part that reduced the old one."""
-    new = pos + shares
-    if pos == 0.0 or (pos > 0) == (shares > 0):
-        return new, (abs(pos) * avg + abs(shares) * price) / abs(new), 0.0
-    closing = min(abs(shares), abs(pos))
-    realized = (1.0 if pos > 0 else -1.0) * (price - avg) * closing
-    if abs(new) <= _EPS:
-        return 0.0, 0.0, realized
-    return new, (price if (new > 0) != (pos > 0) else avg), realized
+    """:func:`toolkit.engine._step.avg_cost_nb` (the one average-cost booking) from Python:
+    the new position, its average cost and the P&L realised by the part that reduced it."""
+    new, new_avg, realized = avg_cost_nb(float(pos), float(avg), float(shares), float(price))
+    return float(new), float(new_avg), float(realized)
 
 
 def _trading_day(ts: pd.Timestamp) -> pd.Timestamp:

@@ -8,8 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from toolkit.engine import _step as step
 from toolkit.live.journal import Journal, JournalError
 from toolkit.live.sleeve import book_fill
 from toolkit.risk.rules import KILL_NAMES
@@ -56,9 +58,10 @@ class SessionSummary:
 
 
 def round_trips(fills: list[dict[str, Any]]) -> pd.DataFrame:
-    """Round trips per (strategy, symbol) from fills in time order, average-cost like the
-    engine: a trade closes when the position returns to zero (a flip closes one and opens
-    the next); its P&L is net of the commissions of every fill in it."""
+    """Round trips per (strategy, symbol) from fills in time order, booked by the engine's
+    own trade booking (:func:`toolkit.engine._step.book_fill_nb`): a trade closes when the
+    position returns to zero (a flip closes one and opens the next); its P&L is net of the
+    commissions of every fill in it."""
     cols = [
         "strategy",
         "symbol",
@@ -71,63 +74,38 @@ def round_trips(fills: list[dict[str, Any]]) -> pd.DataFrame:
         "pnl",
         "commission",
     ]
-    state: dict[tuple[str, str], dict[str, Any]] = {}
-    rows: list[dict[str, Any]] = []
+    keys: dict[tuple[str, str], int] = {}
     for f in fills:
-        key = (str(f.get("strategy") or ""), str(f["symbol"]))
+        keys.setdefault((str(f.get("strategy") or ""), str(f["symbol"])), len(keys))
+    state = np.zeros((len(keys), step.STATE_COLS))
+    pos = np.zeros(len(keys))
+    trades = np.empty((len(fills), step.TRADE_COLS))  # a fill closes at most one trade
+    n = 0
+    for i, f in enumerate(fills):
+        k = keys[(str(f.get("strategy") or ""), str(f["symbol"]))]
         qty = float(f["shares"]) * (1.0 if f["side"] == "BOT" else -1.0)
-        price = float(f["price"])
         fee = float(f["commission"] or 0.0)
-        while qty != 0.0:
-            st = state.get(key)
-            if st is None or st["pos"] == 0.0:
-                st = state[key] = {
-                    "pos": 0.0,
-                    "avg": 0.0,
-                    "qty_in": 0.0,
-                    "val_in": 0.0,
-                    "qty_out": 0.0,
-                    "val_out": 0.0,
-                    "realized": 0.0,
-                    "comm": 0.0,
-                    "entry": f["ts"],
-                }
-            pos = st["pos"]
-            if pos == 0.0 or (pos > 0) == (qty > 0):
-                st["avg"] = (abs(pos) * st["avg"] + abs(qty) * price) / abs(pos + qty)
-                st["qty_in"] += abs(qty)
-                st["val_in"] += abs(qty) * price
-                st["comm"] += fee
-                st["pos"] = pos + qty
-                qty = 0.0
-                continue
-            closing = min(abs(qty), abs(pos))
-            share = closing / abs(qty)
-            st["comm"] += fee * share
-            fee -= fee * share
-            d = 1.0 if pos > 0 else -1.0
-            st["realized"] += d * (price - st["avg"]) * closing
-            st["qty_out"] += closing
-            st["val_out"] += closing * price
-            step = closing if qty > 0 else -closing
-            st["pos"] = pos + step
-            qty -= step
-            if abs(st["pos"]) < 1e-9:
-                st["pos"] = 0.0
-                rows.append(
-                    {
-                        "strategy": key[0],
-                        "symbol": key[1],
-                        "direction": "long" if d > 0 else "short",
-                        "entry_time": st["entry"],
-                        "exit_time": f["ts"],
-                        "quantity": st["qty_in"],
-                        "entry_price": st["val_in"] / st["qty_in"],
-                        "exit_price": st["val_out"] / st["qty_out"],
-                        "pnl": st["realized"] - st["comm"],
-                        "commission": st["comm"],
-                    }
-                )
+        # the engine's booking: the fill's index stands for its bar
+        new, n = step.book_fill_nb(
+            state[k], float(pos[k]), qty, float(f["price"]), fee, i, k, trades, n
+        )
+        pos[k] = new
+    names = list(keys)
+    rows = [
+        {
+            "strategy": names[int(t[step.T_SYM])][0],
+            "symbol": names[int(t[step.T_SYM])][1],
+            "direction": "long" if t[step.T_DIR] > 0 else "short",
+            "entry_time": fills[int(t[step.T_ENTRY_BAR])]["ts"],
+            "exit_time": fills[int(t[step.T_EXIT_BAR])]["ts"],
+            "quantity": float(t[step.T_QTY]),
+            "entry_price": float(t[step.T_ENTRY_PX]),
+            "exit_price": float(t[step.T_EXIT_PX]),
+            "pnl": float(t[step.T_PNL]),
+            "commission": float(t[step.T_COMM]),
+        }
+        for t in trades[: int(n)]
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 

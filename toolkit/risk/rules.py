@@ -1,6 +1,7 @@
-"""The risk rules as numba functions on scalars: one copy, called by the engine kernel and
-by the live bridge (through :func:`check_order` and :func:`kill_switch`), so a backtest and a
-live session size and limit orders identically.
+"""The risk rules as numba functions on scalars: one copy, called by the bar's step
+(toolkit.engine._step, which the engine, the sweep and the live sleeve all run) and by the
+live bridge's kill switch (:func:`kill_switch`), so a backtest and a live session size and
+limit orders identically. :func:`check_order` is :func:`cap_order_nb` from Python.
 
 Risk vector layout (see :meth:`toolkit.risk.RiskLimits.vector`); ``inf`` switches a rule off.
 """
@@ -14,8 +15,9 @@ from numba import njit
 
 MAX_POSITION, MAX_ORDER, MAX_GROSS, DAILY_LOSS, MAX_DRAWDOWN = range(5)
 RISK_SIZE = 5
-# Bits of the "which guard trimmed this order" code.
-G_POSITION, G_ORDER, G_GROSS = 1, 2, 4
+# Bits of the "which guard trimmed this order" code (G_BUYING_POWER: set by the close-of-bar
+# plan, toolkit.engine._step.plan_close_nb, when cash trims a buy).
+G_POSITION, G_ORDER, G_GROSS, G_BUYING_POWER = 1, 2, 4, 8
 # Kill-switch codes.
 K_NONE, K_DAILY_LOSS, K_DRAWDOWN, K_WIPED_OUT = 0, 1, 2, 3
 
@@ -92,7 +94,13 @@ def kill_switch_nb(equity: float, peak: float, day_start: float, risk: np.ndarra
     return K_NONE
 
 
-GUARD_NAMES = {G_POSITION: "max_position", G_ORDER: "max_order", G_GROSS: "max_gross"}
+# The one table of guard names (journal guard events, decision notes, the dashboard).
+GUARD_NAMES = {
+    G_POSITION: "max_position",
+    G_ORDER: "max_order",
+    G_GROSS: "max_gross",
+    G_BUYING_POWER: "buying_power",
+}
 KILL_NAMES = {
     K_DAILY_LOSS: "daily_loss",
     K_DRAWDOWN: "max_drawdown",
