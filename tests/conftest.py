@@ -1,4 +1,5 @@
-"""Shared fixtures: real shipped bars, and helpers to write deliberately broken files."""
+"""Shared fixtures: real shipped bars, helpers to write deliberately broken files, and a real
+SMTP server on 127.0.0.1 (tests/_smtp.py) for notification tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
+
+from tests._smtp import certificate, hung_smtp, smtp_server  # noqa: F401
 
 matplotlib.use("Agg")
 

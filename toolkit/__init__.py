@@ -18,7 +18,7 @@ Public API (everything else is internal):
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
   a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
-* errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`, :class:`OrderRejected`;
+* errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`;
   :class:`DataWarning` (repairs, implausible price moves)
 """
 
@@ -57,7 +57,6 @@ _EXPORTS = {
     "ConfigError": "toolkit.errors:ConfigError",
     "DataError": "toolkit.errors:DataError",
     "DataWarning": "toolkit.errors:DataWarning",
-    "OrderRejected": "toolkit.errors:OrderRejected",
     "ToolkitError": "toolkit.errors:ToolkitError",
     "Gateway": "toolkit.gateway:Gateway",
     "Journal": "toolkit.live:Journal",
@@ -109,7 +108,7 @@ if TYPE_CHECKING:
         simulate,
     )
     from toolkit.engine.backtest import backtest
-    from toolkit.errors import ConfigError, DataError, DataWarning, OrderRejected, ToolkitError
+    from toolkit.errors import ConfigError, DataError, DataWarning, ToolkitError
     from toolkit.gateway import Gateway
     from toolkit.live import Journal, JournalError
     from toolkit.risk import RiskLimits, TradingHours
@@ -136,7 +135,6 @@ __all__ = [
     "JournalError",
     "LoadedBars",
     "LoadedFile",
-    "OrderRejected",
     "Param",
     "RiskLimits",
     "RunConfig",

@@ -2,6 +2,20 @@
 
 The CLI prints ``str(error)`` without a traceback (``--debug`` shows it), so each message
 must stand on its own: name the file, key, row or order, the problem, and the remedy.
+
+The one hierarchy (every error a user can cause is a :class:`ToolkitError`; the packages
+that raise the more specific ones define them next to their code)::
+
+    ToolkitError
+    +-- DataError, ConfigError, AlertError          (here)
+    +-- ReportFailed                                 toolkit.report.notebook_runner
+    +-- LiveError -> StopRequested                   toolkit.live (a session's own stop)
+    +-- SessionLocked                                toolkit.live._lock
+    +-- JournalError -> FillConflict                 toolkit.live.journal
+    +-- ProtocolError                                toolkit.gateway.framing
+
+The gateway simulator's ``OrderRejected`` is not one of them: it is the simulator's answer
+to a client (an IB error code sent over the wire), never shown to our user as an error.
 """
 
 from __future__ import annotations
@@ -19,8 +33,8 @@ class ConfigError(ToolkitError):
     """A TOML config or a parameter set is invalid."""
 
 
-class OrderRejected(ToolkitError):
-    """An order was refused by a risk rule, the simulator or the broker."""
+class AlertError(ToolkitError):
+    """An alert (notification mail) could not be delivered."""
 
 
 class DataWarning(UserWarning):

@@ -1,5 +1,5 @@
 """Live-bridge test helpers: live configs written to a temp dir, pointing at research configs
-in the repo, and the SMTP server fixture of the report tests."""
+in the repo (the SMTP server fixtures come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.report.conftest import certificate, hung_smtp, smtp_server  # noqa: F401
 from toolkit.live.config import LiveConfig, load_live_config
 
 REPO = Path(__file__).resolve().parents[2]

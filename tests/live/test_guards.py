@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 import toolkit as tk
+from tests._smtp import tls_smtp
 from tests.live._sessions import backtest_like
 from tests.live.conftest import PAPER
-from tests.report.conftest import tls_smtp
 from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 from toolkit.live.summary import SessionSummary
-from toolkit.report.alerts import SmtpSettings
+from toolkit.notify import SmtpSettings
 
 FRIDAY = {"start": "2023-03-10 21:30", "end": "2023-03-10 21:40", "speed": 600.0}
 CLOSE_FRIDAY = float(tk.load("SPY", adjust="none").loc["2023-03-10", "close"])

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
+from tests._smtp import tls_smtp
 from tests.live._sessions import held_gateway, run_in_thread, wait_for, wait_for_rows
-from tests.report.conftest import tls_smtp
 from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.gateway.orders import DONE

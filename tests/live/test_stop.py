@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB
 
+from tests._smtp import HungServer
 from tests.live._sessions import (
     held_gateway,
     journal_rows,
@@ -19,7 +20,6 @@ from tests.live._sessions import (
     wait_for,
     wait_for_rows,
 )
-from tests.report.conftest import HungServer
 from toolkit.gateway import Gateway
 from toolkit.live.bridge import LiveSession, StopRequested
 

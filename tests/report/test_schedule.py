@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from filelock import FileLock
 
-from tests.report.conftest import tls_smtp
+from tests._smtp import tls_smtp
 from toolkit.errors import ConfigError
 from toolkit.report.schedule import Job, Scheduler, due_times, load_schedule
 

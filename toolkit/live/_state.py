@@ -20,7 +20,7 @@ from toolkit.live._lock import SessionLock
 from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live.journal import Journal
 from toolkit.live.sleeve import Sleeve
-from toolkit.report.alerts import AlertQueue, SmtpSettings
+from toolkit.notify import AlertQueue, SmtpSettings
 
 _FINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 _REJECT_CODES = frozenset({110, 200, 201, 203})

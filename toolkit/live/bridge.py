@@ -55,7 +55,7 @@ from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
 from toolkit.live.session_view import SessionView
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
-from toolkit.report.alerts import SmtpSettings
+from toolkit.notify import SmtpSettings
 from toolkit.strategies.latest import latest_targets
 
 __all__ = [

@@ -125,11 +125,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _alert_test(args: argparse.Namespace) -> int:
-    from toolkit.report.alerts import SmtpSettings, send_email
+    from toolkit.notify import SmtpSettings, send_email
 
     settings = SmtpSettings.from_env(os.environ)
     if settings is None:
-        print("error: TOOLKIT_SMTP_HOST is not set; see toolkit/report/alerts.py.", file=sys.stderr)
+        print("error: TOOLKIT_SMTP_HOST is not set; see toolkit/notify.py.", file=sys.stderr)
         return 2
     send_email(settings, "[ibkr-toolkit] test alert", "Alerts from ibkr-toolkit reach you.\n")
     print(f"sent to {', '.join(settings.recipients)} via {settings.host}:{settings.port}")

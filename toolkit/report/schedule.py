@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 
 from toolkit._toml import read_toml
 from toolkit.errors import ConfigError
-from toolkit.report.alerts import AlertError, SmtpSettings, report_failed
+from toolkit.notify import AlertError, SmtpSettings, report_failed
 from toolkit.report.notebook_runner import resolve_notebook, run_report
 
 

@@ -1,4 +1,6 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) with STARTTLS and login, for alert tests."""
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) with STARTTLS and login, for the notification
+tests of toolkit.notify, the report scheduler and the live guards (fixtures registered in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from toolkit.report.alerts import SmtpSettings
+from toolkit.notify import SmtpSettings
 
 USER, PASSWORD = "alerts", "s3cret"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.report.conftest import PASSWORD, USER, HungServer, _free_port
+from tests._smtp import PASSWORD, USER, HungServer, _free_port
 from toolkit.errors import ConfigError
-from toolkit.report.alerts import (
+from toolkit.notify import (
     AlertError,
     AlertQueue,
     SmtpSettings,

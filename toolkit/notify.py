@@ -1,4 +1,6 @@
-"""Email alerts: failed reports and significant events (drawdown crossed, kill switch fired).
+"""Notifications: email alerts for failed reports and significant events (drawdown crossed,
+kill switch fired), used by live sessions, reports and the report scheduler. A leaf: it imports
+nothing of the toolkit but its errors.
 
 SMTP settings come from the environment, read once by :meth:`SmtpSettings.from_env` at the
 edge of the program: ``TOOLKIT_SMTP_HOST``, ``TOOLKIT_SMTP_PORT`` (default 587),
@@ -24,11 +26,18 @@ from email.message import EmailMessage
 
 import pandas as pd
 
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import AlertError, ConfigError
 
-
-class AlertError(ToolkitError):
-    """An alert could not be delivered."""
+__all__ = [
+    "AlertError",
+    "AlertQueue",
+    "SmtpSettings",
+    "drawdown_crossed",
+    "first_drawdown_breach",
+    "kill_switch_fired",
+    "report_failed",
+    "send_email",
+]
 
 
 @dataclass(frozen=True)
