@@ -82,6 +82,10 @@ class Exchange:
     # children's order ids by (client id, parent id), in placing order
     child_ids: dict[tuple[int, int], dict[int, None]] = field(default_factory=dict)
 
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Send every event from now on to ``listener`` (one listener: the session layer)."""
+        self.listener = listener
+
     def next_order_id(self, client_id: int) -> int:
         """One past the highest order id this client id has used (1 for a new client)."""
         return self.order_ids.get(client_id, 0) + 1

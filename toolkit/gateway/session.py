@@ -138,7 +138,7 @@ class GatewayState:
         self.limits = limits
         self.sessions: dict[int, Session] = {}
         self.connections: set[Session] = set()
-        exchange.listener = self.on_event
+        exchange.subscribe(self.on_event)
 
     # -- views of the layers below -------------------------------------------------------
     @property
@@ -195,23 +195,10 @@ class GatewayState:
         then the streams push them. Under lockstep both happen at one instant (a fill is
         always sent before the bar that follows it) and the clock runs on only when no new
         bar went out."""
-        streams, clock, run_on = self.streams, self.clock, False
-        if streams.lockstep:
-            streams.hold_at_next_bar()
-            at_ceiling = (
-                clock.paused_at is not None
-                and clock.paused_at == streams.ceiling_at
-                and streams.held_bar is None
-            )
-            run_on = clock.paused_at is None or at_ceiling
-            clock.pause()
-            streams.released = False
+        run_on = self.streams.begin_tick()
         self.exchange.match_new_bars()
-        streams.push()
-        if streams.lockstep:
-            streams.hold_at_next_bar()  # the next release is the new ceiling
-        if run_on and not streams.released:
-            clock.resume()  # nothing went out at this instant: time runs on
+        self.streams.push()
+        self.streams.end_tick(run_on)
 
     # -- events --------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:

@@ -198,6 +198,33 @@ class Streams:
                 )
                 b.last_label, b.last_values = label, values
 
+    def begin_tick(self) -> bool:
+        """Lockstep, before orders are matched: hold the clock at this instant so orders
+        are matched and bars released at the same simulated time (a fill always goes out
+        before the bar that follows it). True when time may run on after the tick: it was
+        running, or it stopped at its ceiling without a bar being held."""
+        if not self.lockstep:
+            return False
+        clock = self.clock
+        self.hold_at_next_bar()
+        at_ceiling = (
+            clock.paused_at is not None
+            and clock.paused_at == self.ceiling_at
+            and self.held_bar is None
+        )
+        run_on = clock.paused_at is None or at_ceiling
+        clock.pause()
+        self.released = False
+        return run_on
+
+    def end_tick(self, run_on: bool) -> None:
+        """Lockstep, after the push: the next release is the new ceiling, and time runs on
+        if no new bar went out at this instant."""
+        if self.lockstep:
+            self.hold_at_next_bar()
+        if run_on and not self.released:
+            self.clock.resume()
+
     def hold_at_next_bar(self) -> None:
         """Lockstep: the clock stops at the release of the next subscribed bar, so each one
         goes out (and is acted on) alone and time never runs ahead, at any speed."""
