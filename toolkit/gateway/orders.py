@@ -111,6 +111,10 @@ class Book:
     fills: list[Fill] = field(default_factory=list)
     positions: dict[str, Position] = field(default_factory=dict)
     cash: float = 0.0
+    # tiered commission: shares filled this calendar month (UTC, as the engine's month ids)
+    # before the next fill, and that month as year * 12 + month
+    month_volume: float = 0.0
+    month: int = 0
     _perm: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _exec: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # execIds never repeat across gateway instances, like IB's (``0000e0d5.6581a3b2.01.01``):
@@ -223,7 +227,13 @@ class Book:
         """Execute ``shares`` (default: all that remains) at ``price`` and book it."""
         shares = order.remaining if shares is None else min(shares, order.remaining)
         signed = order.side * shares
-        fee = self.commission.cost(signed, price)
+        month = when.year * 12 + when.month
+        if month != self.month:
+            self.month, self.month_volume = month, 0.0
+        # the rate is chosen by the month's volume before this fill (IBKR Tiered; the
+        # engine's commission_nb, which the backtest feeds the same running total)
+        fee = self.commission.cost(signed, price, self.month_volume)
+        self.month_volume += shares
         pos = self.positions.setdefault(order.symbol, Position())
         reduces = pos.quantity * signed < 0.0
         new, avg, booked = avg_cost_nb(pos.quantity, pos.avg_cost, signed, price)
