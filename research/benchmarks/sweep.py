@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from numba import njit
 
 import toolkit as tk
 from toolkit.sweep import make_grid, sweep
@@ -235,6 +236,36 @@ def realistic_case(bars: pd.DataFrame, repeat: int) -> tuple[Timing, int]:
     return t, len(rows)
 
 
+@tk.strategy(
+    params=[
+        tk.Param("fast", int, 10, 1, 500, "fast SMA window"),
+        tk.Param("slow", int, 50, 2, 1000, "slow SMA window"),
+    ],
+    name="bench_user_sma",
+    valid=lambda p: p["fast"] < p["slow"],
+)
+@njit(cache=True)
+def user_sma(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """A user's SMA state rule written as a plain numba signal (no features/rule split): what
+    the generic sweep path runs, one signal call per parameter set."""
+    n = close.shape[0]
+    cs = np.cumsum(close)
+    out = np.zeros(n)
+    for t in range(slow - 1, n):
+        f = (cs[t] - (cs[t - fast] if t >= fast else 0.0)) / fast
+        s = (cs[t] - (cs[t - slow] if t >= slow else 0.0)) / slow
+        out[t] = 1.0 if f > s else 0.0
+    return out
+
+
+def generic_case(bars: pd.DataFrame, windows: np.ndarray, repeat: int) -> tuple[Timing, int]:
+    """A user's signal-only strategy on the generic path, default settings."""
+    grid = {"fast": windows, "slow": windows}
+    sweep(bars.iloc[:300], user_sma, {"fast": windows[:5], "slow": windows[:5]}, progress=False)
+    t, rows, _ = _timed(lambda: sweep(bars, user_sma, grid, progress=False), repeat, memory=False)
+    return t, len(rows)
+
+
 def _line(label: str, t: Timing, bar_combos: float, mem: float | None = None) -> str:
     ns = t.best / bar_combos * 1e9
     text = (
@@ -296,6 +327,12 @@ def main() -> None:
     report(a)
     t, k = realistic_case(daily, repeat=7)
     print(_line("default settings (IBKR)", t, len(daily) * k))
+    ratio = len(daily) * k / t.best / a["rate_vbt"]
+    print(f"throughput ratio, IBKR   {ratio:9.1f} x (default settings vs vectorbt's run above)")
+    t, k = generic_case(daily, WINDOWS, repeat=3)
+    print(_line("generic path (user signal)", t, len(daily) * k))
+    ratio = len(daily) * k / t.best / a["rate_vbt"]
+    print(f"throughput ratio, generic {ratio:8.1f} x (a user's numba SMA rule, default settings)")
     minute = tk.load(tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv")
     b = run_case(
         f"SPY 1-minute, {len(minute):,} bars (the longest shipped series)",
