@@ -212,8 +212,8 @@ def test_empty_benchmark_turns_it_off() -> None:
 def test_every_command_prints_one_line_and_fails(
     case: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from toolkit import cli
-    from toolkit.report import __main__ as report_cli
+    from toolkit.app import reports as report_cli
+    from toolkit.app import research as cli
 
     text, message = BAD_CONFIGS[case]
     path = tmp_path / "t.toml"

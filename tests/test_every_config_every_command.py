@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit import cli
+from toolkit.app import reports as report_cli
+from toolkit.app import research as cli
 from toolkit.config import load_config
-from toolkit.report import __main__ as report_cli
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "research" / "configs").glob("*.toml"))

@@ -16,8 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_import_toolkit_loads_nothing_heavy() -> None:
+    # the commands' modules too: their --help answers before any heavy import
     code = (
-        "import sys, toolkit, toolkit.errors, toolkit.live;"
+        "import sys, toolkit, toolkit.errors, toolkit.live, toolkit.report, toolkit.notify;"
+        "import toolkit.app.research, toolkit.app.reports, toolkit.app.live;"
         "print([m for m in ('pandas', 'numba', 'ib_async', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -63,7 +63,7 @@ _EXPORTS = {
     "JournalError": "toolkit.live:JournalError",
     "RiskLimits": "toolkit.risk:RiskLimits",
     "TradingHours": "toolkit.risk:TradingHours",
-    "run_backtest": "toolkit.run:run_backtest",
+    "run_backtest": "toolkit.app.backtest:run_backtest",
     "Param": "toolkit.strategies:Param",
     "Strategy": "toolkit.strategies:Strategy",
     "get_strategy": "toolkit.strategies:get",
@@ -87,6 +87,7 @@ if TYPE_CHECKING:
         probability_of_backtest_overfitting,
         walk_forward,
     )
+    from toolkit.app.backtest import run_backtest
     from toolkit.config import RunConfig, load_config
     from toolkit.data import (
         LoadedBars,
@@ -112,7 +113,6 @@ if TYPE_CHECKING:
     from toolkit.gateway import Gateway
     from toolkit.live import Journal, JournalError
     from toolkit.risk import RiskLimits, TradingHours
-    from toolkit.run import run_backtest
     from toolkit.strategies import Param, Strategy
     from toolkit.strategies import get as get_strategy
     from toolkit.strategies import names as strategy_names

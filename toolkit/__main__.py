@@ -1,7 +1,7 @@
-"""``python -m toolkit``: see toolkit.cli."""
+"""``python -m toolkit``: the research commands live in toolkit.app.research."""
 
 import sys
 
-from toolkit.cli import main
+from toolkit.app.research import main
 
 sys.exit(main())

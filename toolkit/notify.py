@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from toolkit.errors import AlertError, ConfigError
+
+if TYPE_CHECKING:  # pandas only for the drawdown check: sending mail needs none of it
+    import pandas as pd
 
 __all__ = [
     "AlertError",
@@ -220,6 +222,8 @@ def first_drawdown_breach(
 ) -> tuple[pd.Timestamp, float] | None:
     """When equity first fell ``threshold`` (e.g. 0.2) below its all-time running peak, on or
     after ``since``, and by how much."""
+    import pandas as pd
+
     dd = equity / equity.cummax() - 1.0
     if since is not None:
         dd = dd[dd.index >= since]

@@ -165,9 +165,9 @@ def test_backtest_export_lots_use_the_traded_prices_and_dividends_are_income(tmp
 
 
 def test_unadjusted_config_exports_the_backtest_itself(tmp_path) -> None:
+    from toolkit.app.backtest import run_backtest
+    from toolkit.app.tax_inputs import backtest_tax_inputs
     from toolkit.config import load_config
-    from toolkit.report.tax_sources import backtest_tax_inputs
-    from toolkit.run import run_backtest
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "research/configs/spy_sma_paper.toml")
     inputs = backtest_tax_inputs(cfg)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.app.backtest import run_backtest
 from toolkit.config import load_config
 from toolkit.errors import DataWarning
-from toolkit.run import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 

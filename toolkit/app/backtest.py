@@ -1,33 +1,22 @@
-"""Run a configured backtest end to end: load data, simulate, write the report folder."""
+"""Run a configured backtest end to end: load the config's bars, simulate, hand the result to
+:func:`toolkit.report.write_backtest_report`, and format the summary the command prints."""
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from toolkit.app.progress import Progress
 from toolkit.config import RunConfig
 from toolkit.data import LoadedBars, LoadedFile, load_many_sourced, load_sourced
 from toolkit.engine import backtest
 from toolkit.engine.result import BacktestResult
 from toolkit.report import write_backtest_report
 
-Progress = Callable[[str], None]
-
-
-def stderr_progress() -> Progress:
-    """A progress printer that stamps each stage with the seconds since the run began."""
-    t0 = time.perf_counter()
-
-    def say(message: str) -> None:
-        print(f"[{time.perf_counter() - t0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-    return say
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -114,8 +103,7 @@ def run_backtest(
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = reports_root / f"{cfg.name}-{stamp}"
         say(f"writing report to {out_dir}" + (" (tear sheet: 5-10 s)" if tearsheet else ""))
-        repo = Path(__file__).resolve().parents[1]
-        data_files = [{**s.record(), "path": _relative(s.path, repo)} for s in sources]
+        data_files = [{**s.record(), "path": _relative(s.path, REPO)} for s in sources]
         files = write_backtest_report(
             result,
             out_dir,
@@ -123,7 +111,7 @@ def run_backtest(
             data_files=data_files,
             benchmark=benchmark,
             title=f"{cfg.name}: {cfg.strategy} on {', '.join(cfg.data.symbols)}",
-            repo=repo,
+            repo=REPO,
             tearsheet=tearsheet,
             progress=say,
         )

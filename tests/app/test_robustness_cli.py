@@ -159,8 +159,8 @@ def test_multi_symbol_walkforward_runs_on_the_book(tmp_path: Path) -> None:
 
 
 def test_sensitivity_of_a_weighted_book_scores_dsr_on_the_same_book(tmp_path: Path) -> None:
+    from toolkit.app.robustness import run_sensitivity
     from toolkit.config import parse_config
-    from toolkit.report.robustness import run_sensitivity
 
     text = CONFIG.replace('symbols = ["QQQ"]', 'symbols = ["QQQ", "TLT"]').replace(
         "slippage_bps = 1.0", "slippage_bps = 1.0\nweights = [0.7, 0.3]"

@@ -13,8 +13,8 @@ import pytest
 
 import toolkit as tk
 from tests.sweep.test_sweep_equals_engine import _compare
+from toolkit.app.backtest import load_run_bars
 from toolkit.config import parse_config
-from toolkit.run import load_run_bars
 
 CONFIG = """
 name = "risky"
@@ -49,7 +49,7 @@ pbo_splits = 4
 
 
 def test_sensitivity_rows_and_stress_use_the_limits(tmp_path: Path) -> None:
-    from toolkit.report.robustness import run_sensitivity
+    from toolkit.app.robustness import run_sensitivity
 
     cfg = parse_config(tomllib.loads(CONFIG), tmp_path / "risky.toml")
     bars = load_run_bars(cfg).frame
@@ -73,7 +73,7 @@ def test_sensitivity_rows_and_stress_use_the_limits(tmp_path: Path) -> None:
 
 
 def test_walkforward_folds_use_the_limits(tmp_path: Path) -> None:
-    from toolkit.report.robustness import run_walkforward
+    from toolkit.app.robustness import run_walkforward
 
     cfg = parse_config(tomllib.loads(CONFIG), tmp_path / "risky.toml")
     bars = load_run_bars(cfg).frame

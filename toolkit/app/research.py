@@ -1,6 +1,8 @@
 """Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``,
 ``check-causal`` (look-ahead check of a strategy) and ``strategies`` (the registry)."""
 
+# also the ``ibkr-toolkit`` console script (pyproject.toml's [project.scripts])
+
 from __future__ import annotations
 
 import argparse
@@ -96,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     if args.like_session is not None:
         return _like_session(args)
+    from toolkit.app.backtest import format_summary, run_backtest
+    from toolkit.app.progress import stderr_progress
     from toolkit.config import load_config
-    from toolkit.run import format_summary, run_backtest, stderr_progress
 
     cfg = load_config(args.config)
     out = run_backtest(
@@ -113,8 +116,9 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _like_session(args: argparse.Namespace) -> int:
     """Backtest each strategy of a session over exactly what it traded; compare the fills."""
+    from toolkit.app.backtest import RunOutput, format_summary
+    from toolkit.app.progress import stderr_progress
     from toolkit.live.replay import replay_session, write_replay_report
-    from toolkit.run import RunOutput, format_summary, stderr_progress
 
     say = stderr_progress()
     session = None if args.like_session == "latest" else args.like_session
@@ -147,10 +151,10 @@ def _like_session(args: argparse.Namespace) -> int:
 def _robustness(args: argparse.Namespace) -> int:
     import json
 
+    from toolkit.app import robustness
+    from toolkit.app.progress import stderr_progress
     from toolkit.config import load_config
-    from toolkit.report import robustness
     from toolkit.report.backtest_report import to_jsonable
-    from toolkit.run import stderr_progress
 
     say = stderr_progress()
     cfg = load_config(args.config)
@@ -190,8 +194,8 @@ def _check_causal(args: argparse.Namespace) -> int:
 
     params: dict[str, object] | None = None
     if args.config is not None:
+        from toolkit.app.backtest import load_run_bars
         from toolkit.config import load_config
-        from toolkit.run import load_run_bars
 
         cfg = load_config(args.config)
         spec = strategies.get(cfg.strategy)

@@ -1,5 +1,6 @@
 """Where a tax export's fills come from: a configured backtest replayed on the prices
-actually traded, or a live/paper session's journal (the broker's own executions)."""
+actually traded, or a live/paper session's journal (the broker's own executions); the
+export itself is written by :mod:`toolkit.report.exports`."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def backtest_tax_inputs(cfg: RunConfig) -> TaxInputs:
     same engine settings, weights and risk limits, so fills are at the real opens and share
     counts come from real prices; dividends become income (:func:`dividends_per_share`).
     """
+    from toolkit.app.backtest import run_backtest
     from toolkit.data import load_many
     from toolkit.engine.backtest import simulate
-    from toolkit.run import run_backtest
 
     out = run_backtest(cfg, reports_root=None)
     res = out.result

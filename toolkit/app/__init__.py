@@ -1,0 +1,19 @@
+"""The application layer: every command a user runs, above the libraries.
+
+One module per command group, each holding its argument parser, the orchestration (load,
+run the libraries, hand the results to :mod:`toolkit.report` to write) and what it prints:
+
+* :mod:`toolkit.app.research` -- ``python -m toolkit`` (backtest, walkforward, montecarlo,
+  sensitivity, check-causal, strategies); :mod:`toolkit.app.backtest` and
+  :mod:`toolkit.app.robustness` run them
+* :mod:`toolkit.app.reports` -- ``python -m toolkit.report`` (run, schedule, export,
+  alert-test); :mod:`toolkit.app.tax_inputs` gathers an export's fills
+* :mod:`toolkit.app.live` -- ``python -m toolkit.live`` (run, status, cancel-all)
+* ``python -m toolkit.gateway`` still parses its options in toolkit/gateway/__main__.py (it
+  only starts the simulator; it moves here once the gateway's layering work has landed)
+
+The packages' ``__main__`` modules only call these. Nothing below imports this package
+(the import contracts in pyproject.toml say so and tests/test_architecture.py checks them).
+Every command ends through :func:`toolkit._entry.run_command`; heavy libraries are imported
+inside the commands, so ``--help`` answers at once.
+"""

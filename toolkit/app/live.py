@@ -1,0 +1,148 @@
+"""``python -m toolkit.live run|status|cancel-all``: trade, inspect, or stop a session.
+
+Errors a user can cause (config, connection, account, journal) print one message naming
+what to fix and exit with status 2; ``--debug`` shows the traceback. Ctrl+C or SIGTERM stops a
+running session in order (exit 0); before it has started they end it with one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from toolkit._entry import run_command
+from toolkit.errors import ToolkitError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m toolkit.live", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a paper (default) or live session")
+    run.add_argument("--config", default="live/paper.toml", help="live config (TOML)")
+    run.add_argument("--host", help="IB Gateway/TWS host (default: the embedded simulator)")
+    run.add_argument("--port", type=int, help="API port: 4002/7497 paper, 4001/7496 live")
+    run.add_argument("--live", action="store_true", help="allow a live-trading account/port")
+    run.add_argument("--session", help="session id (resume one after a restart)")
+    run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
+    status = sub.add_parser("status", help="summary of a running or past session")
+    status.add_argument("session", nargs="?", help="session id (default: the newest)")
+    status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
+    status.add_argument("--journal", help="journal file (overrides the config's)")
+    status.add_argument("--list", action="store_true", help="list the journal's sessions")
+    cancel = sub.add_parser("cancel-all", help="cancel every working order at the broker")
+    cancel.add_argument("--config", default="live/paper.toml")
+    cancel.add_argument("--host", help="IB Gateway/TWS host (default: the config's)")
+    cancel.add_argument("--port", type=int, help="API port (default: the config's)")
+    cancel.add_argument("--client-id", type=int, default=0, help="0 also sees TWS's own orders")
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    from toolkit.live.bridge import LiveSession, StopRequested, smtp_from_env
+    from toolkit.live.config import load_live_config
+
+    cfg = load_live_config(args.config)
+    use_dashboard = (
+        not args.no_dashboard and cfg.session.dashboard is not False and sys.stdout.isatty()
+    )
+    session = LiveSession(
+        cfg,
+        live=args.live,
+        host=args.host,
+        port=args.port,
+        session_id=args.session,
+        alerts=smtp_from_env(),
+        echo=None if use_dashboard else print,
+    )
+    try:
+        if not use_dashboard:
+            asyncio.run(session.run())
+        else:
+            from toolkit.live.dashboard import Dashboard
+            from toolkit.live.summary import format_summary
+
+            with Dashboard() as dash:
+                summary = asyncio.run(session.run(on_tick=dash.update))
+            print("\n".join(list(session.events)[-20:]))
+            print(format_summary(summary))
+    except StopRequested as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from toolkit.live.journal import Journal
+    from toolkit.live.summary import format_summary, summarize
+
+    if args.journal:
+        path = Path(args.journal)
+    else:
+        from toolkit.live.config import load_live_config
+
+        path = load_live_config(args.config).session.journal
+    if not path.is_file():
+        raise ToolkitError(
+            f"{path}: no journal yet; run a session first (python -m toolkit.live run)."
+        )
+    with Journal(path) as j:
+        if args.list:
+            for s in j.sessions():
+                state = "running" if s["ended_at"] is None else f"ended {s['ended_at']}"
+                print(
+                    f"{s['session_id']}  {s['mode']}  {s['account']}  "
+                    f"started {s['started_at']}  {state}"
+                )
+            return 0
+        print(format_summary(summarize(j, args.session)))
+    return 0
+
+
+def _cancel_all(args: argparse.Namespace) -> int:
+    from ib_async import IB
+
+    from toolkit.live.config import load_live_config
+
+    cfg = load_live_config(args.config)
+    host = args.host or cfg.connection.host
+    port = args.port or cfg.connection.port
+    if host is None:
+        raise ToolkitError(
+            f"{args.config} has no [connection] host (it runs the embedded simulator, which "
+            "stops with its session); give --host/--port of a running gateway."
+        )
+    ib = IB()
+    try:
+        ib.connect(host, port, clientId=args.client_id, timeout=cfg.connection.timeout)
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        raise ToolkitError(
+            f"cannot connect to {host}:{port}: {exc or type(exc).__name__}"
+        ) from None
+    try:
+        working = ib.reqAllOpenOrders()
+        ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+        ib.sleep(1.0)
+        print(f"global cancel sent to {host}:{port}: {len(working)} working order(s) before")
+    finally:
+        ib.disconnect()
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM outside the session's own handlers: as Ctrl+C
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"run": _run, "status": _status, "cancel-all": _cancel_all}[args.command]
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run_command(
+            lambda: handler(args), debug=args.debug, interrupted="stopped (Ctrl+C / SIGTERM)"
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
