@@ -107,5 +107,6 @@ def test_good_bars_pass_every_entry_point(good) -> None:
 def test_month_ids_are_the_calendar_month_of_each_bar(start, step, n, tz) -> None:
     # the commission tiers' month: equal to pandas' own year/month on any index
     idx = pd.date_range(pd.Timestamp(start, unit="s"), periods=n, freq=step)
-    idx = idx.tz_localize(tz) if tz is not None else idx
+    # bar times are instants: localise as UTC, then show them in the zone (no DST ambiguity)
+    idx = idx.tz_localize("UTC").tz_convert(tz) if tz is not None else idx
     np.testing.assert_array_equal(month_ids(idx), np.asarray(idx.year * 12 + idx.month))
