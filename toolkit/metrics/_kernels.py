@@ -186,8 +186,9 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         levels += 1
     range_max = np.empty((levels, n))
     range_min = np.empty((levels, n))
-    range_max[0] = close
-    range_min[0] = close
+    for t in range(n):  # element copies: a row assignment compiles numba's shape errors
+        range_max[0, t] = close[t]
+        range_min[0, t] = close[t]
     for i in range(1, levels):
         half = 1 << (i - 1)
         for t in range(n - (1 << i) + 1):

@@ -38,14 +38,18 @@ def sma_cross_features_nb(
     windows = np.concatenate((grid[:, 0], grid[:, 1]))
     uniq, pos = distinct_rows_nb(windows)
     rows = uniq.shape[0]
-    aux = np.empty((rows + packed_rows(rows), close.shape[0]))
+    n = close.shape[0]
+    aux = np.empty((rows + packed_rows(rows), n))
     for i in range(rows):
-        aux[i] = sma_nb(close, int(uniq[i]))
+        row = sma_nb(close, int(uniq[i]))
+        for t in range(n):  # element copies: a row assignment compiles numba's shape errors
+            aux[i, t] = row[t]
     dense_ranks_nb(aux, rows)
     index = np.empty((k, 3), dtype=np.int64)
-    index[:, 0] = pos[:k]
-    index[:, 1] = pos[k:]
-    index[:, 2] = rows
+    for j in range(k):
+        index[j, 0] = pos[j]
+        index[j, 1] = pos[k + j]
+        index[j, 2] = rows
     return aux, index
 
 
