@@ -17,7 +17,6 @@ Change points: ``cp_bar[0] = 0``, ``cp_bar`` strictly increasing, and the target
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from toolkit.engine._step import (
     D_DONE,
@@ -36,13 +35,13 @@ from toolkit.metrics._kernels import (
     held_sums_nb,
     held_terms_nb,
 )
-from toolkit.risk.rules import kill_switch_nb
-from toolkit.sweep._fold import A_MONTH, execute_fold_nb, finish_nb, njit_no_refcount
-
-# The risk rule's kill switch compiled once more, inline: called from the driver below, which
-# runs without numba's reference counting, it then costs no atomic incref/decref of the risk
-# vector at every visited bar (same source; the engine calls the ordinary one).
-_kill_switch_inline_nb = njit(inline="always")(kill_switch_nb.py_func)
+from toolkit.sweep._fold import (
+    A_MONTH,
+    execute_fold_nb,
+    finish_nb,
+    kill_switch_inline_nb,
+    njit_no_refcount,
+)
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar (the tables' fixed cost is that of a few dozen bars' folds).
@@ -121,7 +120,7 @@ def simulate_changes_nb(
         value = cash + pos * c
         # with the loss limits off only a wiped-out account can trip the switch (as in the
         # engine, where the day's start and the peak then never matter)
-        if not killed and _kill_switch_inline_nb(value, init_cash, init_cash, risk) != 0:
+        if not killed and kill_switch_inline_nb(value, init_cash, init_cash, risk) != 0:
             killed = True
         tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and tgt != acted:

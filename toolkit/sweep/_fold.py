@@ -20,6 +20,7 @@ from toolkit.metrics._kernels import (
     sharpe_from_sums_nb,
     sortino_from_sums_nb,
 )
+from toolkit.risk.rules import kill_switch_nb
 
 # The engine's execute_nb compiled a second time with its whole chain (sizing, commission,
 # booking) inlined into _execute_nb: the sweep pays it on every fill of every parameter set,
@@ -33,6 +34,11 @@ ACC_SIZE = 5
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The risk rule's kill switch compiled once more, inline: called from the drivers, which run
+# without numba's reference counting, it then costs no atomic incref/decref of the risk
+# vector at every bar they visit (same source; the engine calls the ordinary one).
+kill_switch_inline_nb = njit(inline="always")(kill_switch_nb.py_func)
 
 
 def njit_no_refcount(fn: F) -> F:

@@ -40,10 +40,17 @@ from toolkit.metrics._kernels import (
     fold_return_nb,
     price_tables_nb,
 )
-from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN, kill_switch_nb
+from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN
 from toolkit.strategies._dispatch import changes_nb, rule_nb
 from toolkit.sweep._changes import simulate_changes_nb
-from toolkit.sweep._fold import A_MONTH, ACC_SIZE, execute_fold_nb, finish_nb
+from toolkit.sweep._fold import (
+    A_MONTH,
+    ACC_SIZE,
+    execute_fold_nb,
+    finish_nb,
+    kill_switch_inline_nb,
+    njit_no_refcount,
+)
 
 # Output columns, in order.
 METRICS = (
@@ -61,7 +68,7 @@ METRICS = (
 N_METRICS = len(METRICS)
 
 
-@njit(cache=True)
+@njit_no_refcount  # it allocates nothing: its work rows come from the caller
 def simulate_metrics_nb(
     open_: np.ndarray,
     high: np.ndarray,
@@ -160,7 +167,7 @@ def simulate_metrics_nb(
             day = day_id[b]
             day_start = prev
         peak_equity = max(peak_equity, value)
-        if not killed and kill_switch_nb(value, peak_equity, day_start, risk) != 0:
+        if not killed and kill_switch_inline_nb(value, peak_equity, day_start, risk) != 0:
             killed = True
         tgt = effective_target_nb(target[b], killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and (rebalance_always or tgt != acted):
