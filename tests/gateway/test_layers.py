@@ -20,11 +20,21 @@ LAYERS: list[set[str]] = [
     {"exchange"},  # matching, margin, groups: emits events
     {"streams"},  # pushes through send callables
     {"requests"},  # typed requests from the field tables
-    {"session"},  # connections; requests and events to messages
+    {"router"},  # who is connected; exchange events to messages
+    {"session"},  # one connection: its requests to calls
     {"server"},  # the asyncio lifecycle
     {"__init__", "__main__"},
 ]
-WIRE_AND_ABOVE = {"framing", "messages", "requests", "streams", "session", "server", "__main__"}
+WIRE_AND_ABOVE = {
+    "framing",
+    "messages",
+    "requests",
+    "streams",
+    "router",
+    "session",
+    "server",
+    "__main__",
+}
 
 
 def _gateway_imports(path: Path) -> set[str]:

@@ -21,7 +21,7 @@ replayed minutes with a path model (they add up to each minute exactly).
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for
+from toolkit.gateway.router import GatewayState
 from toolkit.gateway.server import Gateway
-from toolkit.gateway.session import GatewayState
 
 __all__ = ["Gateway", "GatewayState", "Market", "SimClock", "con_id_for"]

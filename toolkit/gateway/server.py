@@ -3,9 +3,10 @@ moves the exchange and the streams as the simulated clock runs, stop.
 
 Runs in the foreground (``python -m toolkit.gateway``) or in-process on a background thread
 (``with Gateway(port=0) as gw: ...``) for tests and notebooks. The layers below it, each
-importing only those under it: :mod:`~toolkit.gateway.session` (connections and the
-registry that turns exchange events into messages), :mod:`~toolkit.gateway.requests`
-(typed requests from a field table), :mod:`~toolkit.gateway.streams`,
+importing only those under it: :mod:`~toolkit.gateway.session` (one connection),
+:mod:`~toolkit.gateway.router` (who is connected; exchange events to messages),
+:mod:`~toolkit.gateway.requests` (typed requests from a field table),
+:mod:`~toolkit.gateway.streams`,
 :mod:`~toolkit.gateway.exchange` (book, matching, margin, groups; emits
 :mod:`~toolkit.gateway.events`), :mod:`~toolkit.gateway.market` and
 :mod:`~toolkit.gateway.framing`.
@@ -28,7 +29,8 @@ from toolkit.gateway.exchange import Exchange
 from toolkit.gateway.limits import Limits
 from toolkit.gateway.market import Market, SimClock
 from toolkit.gateway.orders import Book
-from toolkit.gateway.session import GatewayState, Session
+from toolkit.gateway.router import GatewayState
+from toolkit.gateway.session import Session
 from toolkit.gateway.streams import Streams
 
 MATCH_INTERVAL = 0.05  # seconds between checks of working orders against new bars
