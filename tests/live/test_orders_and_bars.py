@@ -7,6 +7,7 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -123,6 +124,37 @@ def test_a_late_decision_is_flagged(live_config) -> None:
     with Journal(cfg.session.journal) as j:
         notes = [d["note"] for d in j.rows("decisions", summary.session_id)]
     assert notes == ["order (late)"]
+
+
+@pytest.mark.parametrize(
+    ("start", "late"),
+    [
+        ("2024-03-29 15:00", False),  # Good Friday: no session, Thursday's bar is on time
+        ("2024-04-01 15:00", True),  # Monday 11:00 New York: after the open, late
+        ("2024-07-05 13:00", False),  # 09:00 on the Friday after July 4th (a holiday)
+        ("2024-07-05 14:00", True),  # 10:00: that Friday's open has passed
+    ],
+)
+def test_late_means_after_the_next_session_s_open(live_config, start: str, late: bool) -> None:
+    # LATE knows exchange holidays: deciding Thursday's bar on Good Friday is not late
+    end = str(pd.Timestamp(start) + pd.Timedelta(minutes=5))
+    cfg = live_config(simulator={"start": start, "end": end, "speed": 60.0})
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        notes = [d["note"] for d in j.rows("decisions", summary.session_id)]
+    assert notes == ["order (late)" if late else "order"]
+
+
+def test_next_open_skips_holidays_and_a_daily_bar_ends_at_an_early_close() -> None:
+    thursday = pd.Timestamp("2024-03-28", tz="UTC")
+    assert lb.next_open(thursday, "1 day") == pd.Timestamp("2024-04-01 13:30", tz="UTC")
+    july3 = pd.Timestamp("2024-07-03", tz="UTC")  # closes at 13:00, July 4th has no session
+    assert lb.bar_end(july3, "1 day") == pd.Timestamp("2024-07-03 17:00", tz="UTC")
+    assert lb.next_open(july3, "1 day") == pd.Timestamp("2024-07-05 13:30", tz="UTC")
+    # the last 5-minute bar of a session: the next bar is the next session's first
+    last = pd.Timestamp("2024-11-29 17:55", tz="UTC")  # 12:55, before the 13:00 close
+    assert lb.bar_end(last, "5 mins") == pd.Timestamp("2024-11-29 18:00", tz="UTC")
+    assert lb.next_open(last, "5 mins") == pd.Timestamp("2024-12-02 14:35", tz="UTC")
 
 
 def test_an_intraday_session_decides_every_5_minute_bar_in_lockstep(live_config) -> None:

@@ -155,3 +155,13 @@ def test_risk_table_in_config() -> None:
         parse_config({**raw, "risk": {"trading_hours": ["16:00", "9:30"]}})
     with pytest.raises(ConfigError, match=r"\[risk\] unknown key max_loss"):
         parse_config({**raw, "risk": {"max_loss": 1}})
+
+
+def test_trading_hours_are_closed_on_exchange_holidays() -> None:
+    from toolkit.risk import TradingHours
+
+    hours = TradingHours()  # 09:30-16:00 New York
+    assert hours.allows(pd.Timestamp("2024-03-28 15:00", tz="UTC"))  # Thursday 11:00
+    assert not hours.allows(pd.Timestamp("2024-03-29 15:00", tz="UTC"))  # Good Friday
+    assert not hours.allows(pd.Timestamp("2024-07-04 15:00", tz="UTC"))
+    assert not hours.allows(pd.Timestamp("2024-03-30 15:00", tz="UTC"))  # a Saturday

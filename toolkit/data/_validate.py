@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from toolkit.data._calendar import EXCHANGE_TZ
+from toolkit.data.calendar import EXCHANGE_TZ
 from toolkit.errors import DataError
 
 Repair = Literal["drop", "fix"] | None

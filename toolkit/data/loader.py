@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data import _cache
-from toolkit.data._calendar import EXCHANGE_TZ, bounds_mask, check_zone
 from toolkit.data._paths import default_data_dir, resolve
 from toolkit.data._validate import (
     JUMP_FACTOR,
@@ -26,6 +25,7 @@ from toolkit.data._validate import (
     clean_bars,
     implausible_moves,
 )
+from toolkit.data.calendar import EXCHANGE_TZ, bounds_mask, check_zone
 from toolkit.errors import DataError, DataWarning
 
 Adjust = Literal["total_return", "none"]

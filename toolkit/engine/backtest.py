@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import strategies
+from toolkit.data.calendar import session_days
 from toolkit.engine import _kernels as k
 from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.result import BacktestResult
@@ -36,15 +37,10 @@ def month_ids(index: pd.DatetimeIndex) -> np.ndarray:
 
 
 def day_ids(index: pd.DatetimeIndex) -> np.ndarray:
-    """New York trading day of each bar as an integer, for the daily-loss limit (daily bars
-    are stamped at midnight UTC and keep their date)."""
-    idx = pd.DatetimeIndex(index)
-    ns = idx.as_unit("ns").asi8
-    day = 86_400_000_000_000
-    if len(ns) and not (ns % day).any():
-        return np.asarray(ns // day, dtype=np.int64)
-    local = (idx.tz_convert("America/New_York") if idx.tz is not None else idx).tz_localize(None)
-    return np.asarray(local.normalize().as_unit("ns").asi8 // day, dtype=np.int64)
+    """New York trading day of each bar as an integer, for the daily-loss limit: the exchange
+    calendar's session date (daily bars are stamped at midnight UTC and keep their date;
+    naive stamps are UTC, as for month ids)."""
+    return session_days(pd.DatetimeIndex(index))
 
 
 def simulate(

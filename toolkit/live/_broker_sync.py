@@ -15,6 +15,7 @@ import pandas as pd
 from ib_async import Order, Trade
 from ib_async.objects import CommissionReport, Fill
 
+from toolkit.data import calendar
 from toolkit.live import bars as livebars
 from toolkit.live._fault import fault
 from toolkit.live._state import (
@@ -23,7 +24,6 @@ from toolkit.live._state import (
     _REJECT_CODES,
     SessionState,
     _clip,
-    _day,
 )
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
@@ -85,7 +85,7 @@ class BrokerSync(SessionState):
             if book is not None:
                 book.peak = max(book.peak, float(e["net_liquidation"]))
                 book.last_equity = float(e["net_liquidation"])
-                book.day = _day(pd.Timestamp(e["ts"]))
+                book.day = calendar.trading_date(pd.Timestamp(e["ts"]))
         for g in self.j.rows("guard_events", self.sid):
             book = self.sleeves.get(g["strategy"] or "")
             if book is not None and g["guard"] in KILL_NAMES.values():

@@ -181,12 +181,3 @@ def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
 def _clip(signal_value: float, sleeve: Sleeve) -> float:
     lev = sleeve.settings.max_leverage
     return 0.0 if sleeve.killed else float(min(max(signal_value, -lev), lev))
-
-
-def _day(ts: pd.Timestamp) -> pd.Timestamp:
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
-    return (
-        ts.normalize()
-        if ts.hour == 0 and ts.minute == 0
-        else ts.tz_convert("America/New_York").normalize()
-    )

@@ -2,8 +2,9 @@
 
 IB's keepUpToDate stream keeps the bar in progress last and updates it; a bar is complete
 once a later bar exists or once the broker's clock has passed its end (a daily bar ends at
-the 16:00 New York close, an intraday bar after its length). Deciding on an unfinished bar
-would be look-ahead in reverse: a signal on a close that is not yet the close.
+its session's New York close, 16:00 or 13:00 on an early-close day, an intraday bar after its
+length). Deciding on an unfinished bar would be look-ahead in reverse: a signal on a close
+that is not yet the close.
 """
 
 from __future__ import annotations
@@ -15,15 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NEW_YORK = "America/New_York"
-_LENGTH = {
-    "1 min": pd.Timedelta(minutes=1),
-    "2 mins": pd.Timedelta(minutes=2),
-    "5 mins": pd.Timedelta(minutes=5),
-    "15 mins": pd.Timedelta(minutes=15),
-    "30 mins": pd.Timedelta(minutes=30),
-    "1 hour": pd.Timedelta(hours=1),
-}
+from toolkit.data import calendar
 
 
 def bar_label(date: dt.date | dt.datetime) -> pd.Timestamp:
@@ -35,22 +28,24 @@ def bar_label(date: dt.date | dt.datetime) -> pd.Timestamp:
 
 
 def bar_end(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
-    """When the bar labelled ``label`` is over."""
+    """When the bar labelled ``label`` is over (a daily bar at its session's close)."""
     if bar_size == "1 day":
-        close = pd.Timestamp(label.date()).tz_localize(NEW_YORK) + pd.Timedelta(hours=16)
-        return close.tz_convert("UTC")
-    return label + _LENGTH[bar_size]
+        return calendar.session_close(label.date())
+    return label + calendar.bar_length(bar_size)
 
 
 def next_open(label: pd.Timestamp, bar_size: str) -> pd.Timestamp:
     """The latest time an order decided on the bar labelled ``label`` still gets the fill a
-    backtest assumes: the next open (09:30 New York on the next weekday; holidays are not
-    known, so this is the earliest possible open) for a daily bar, the end of the next bar
-    for an intraday one."""
-    if bar_size != "1 day":
-        return bar_end(label, bar_size) + _LENGTH[bar_size]
-    day = pd.Timestamp(label.date()) + pd.offsets.BDay(1)
-    return (day.tz_localize(NEW_YORK) + pd.Timedelta(hours=9, minutes=30)).tz_convert("UTC")
+    backtest assumes: for a daily bar the next session's open (09:30 New York on the next
+    trading day: weekends and exchange holidays skipped), for an intraday one the end of the
+    next bar (in the next session when the bar ended its own)."""
+    if bar_size == "1 day":
+        return calendar.session_open(calendar.next_trading_day(label.date()))
+    end = bar_end(label, bar_size)
+    day = calendar.local_date(label)
+    if calendar.is_trading_day(day) and end >= calendar.session_close(day):
+        end = calendar.session_open(calendar.next_trading_day(day))
+    return end + calendar.bar_length(bar_size)
 
 
 def frame(bars: Sequence[Any]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.config import RunConfig
+from toolkit.data import calendar
 from toolkit.engine.result import BacktestResult
 from toolkit.errors import ConfigError, DataError
 from toolkit.live.config import LiveConfig, StrategySlot, load_live_config
@@ -171,7 +172,7 @@ def session_spans(
             continue
         bars = pd.DatetimeIndex(pd.to_datetime(mine["bar_time"], utc=True, format="ISO8601"))
         first, last = bars.min(), bars.max()
-        start = anchor if anchor is not None else first + pd.Timedelta(hours=21)
+        start = anchor if anchor is not None else calendar.session_close(first.date())
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         spans.append(
             SessionSpan(sid, slot, start - _duration(slot.history), first, last, len(bars.unique()))

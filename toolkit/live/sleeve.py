@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from toolkit.data import calendar
 from toolkit.engine._step import (
     D_DONE,
     D_NONE,
@@ -36,8 +38,6 @@ from toolkit.engine._step import (
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
 from toolkit.risk.rules import guard_names, kill_switch
-
-NEW_YORK = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Sleeve:
     closes: dict[str, float] = field(default_factory=dict)
     peak: float = math.nan
     day_start: float = math.nan
-    day: pd.Timestamp | None = None
+    day: date | None = None  # the exchange date of the last bar marked
     last_equity: float = math.nan
     killed: str | None = None
     signals: dict[str, float] = field(default_factory=dict)
@@ -133,7 +133,7 @@ class Sleeve:
         """Mark at the close and apply the daily-loss / drawdown switch as the engine does;
         returns the rule that fired now (None if none, or if it fired before)."""
         value = self.equity()
-        day = _trading_day(bar_time)
+        day = calendar.trading_date(bar_time)
         if self.day is not None and day != self.day:
             self.day_start = self.last_equity
         self.day = day
@@ -215,10 +215,3 @@ def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[floa
     the new position, its average cost and the P&L realised by the part that reduced it."""
     new, new_avg, realized = avg_cost_nb(float(pos), float(avg), float(shares), float(price))
     return float(new), float(new_avg), float(realized)
-
-
-def _trading_day(ts: pd.Timestamp) -> pd.Timestamp:
-    """The trading day of a bar: a daily bar's own date, an intraday bar's New York date."""
-    if ts.hour == 0 and ts.minute == 0:
-        return ts.normalize()
-    return ts.tz_convert(NEW_YORK).normalize()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit._declare import setting
+from toolkit.data import calendar
 from toolkit.risk.rules import (
     DAILY_LOSS,
     MAX_DRAWDOWN,
@@ -19,20 +20,19 @@ from toolkit.risk.rules import (
     RISK_SIZE,
 )
 
-NEW_YORK = "America/New_York"
-
 
 @dataclass(frozen=True)
 class TradingHours:
-    """A daily window in New York time, weekdays only, in which new orders may be sent."""
+    """A daily window in New York time, on trading days only (no weekends, no exchange
+    holidays), in which new orders may be sent."""
 
-    start: time = time(9, 30)
-    end: time = time(16, 0)
+    start: time = calendar.OPEN
+    end: time = calendar.CLOSE
 
     def allows(self, ts: pd.Timestamp) -> bool:
-        """True when ``ts`` (tz-aware) falls on a weekday inside [start, end] New York."""
-        local = ts.tz_convert(NEW_YORK)
-        return local.weekday() < 5 and self.start <= local.time() <= self.end
+        """True when ``ts`` (tz-aware) falls on a trading day inside [start, end] New York."""
+        local = ts.tz_convert(calendar.NEW_YORK)
+        return calendar.is_trading_day(local.date()) and self.start <= local.time() <= self.end
 
 
 @dataclass(frozen=True)
