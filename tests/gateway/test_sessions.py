@@ -153,3 +153,35 @@ def test_market_on_open_placed_after_the_open_intraday_waits_for_the_next_open()
             assert when.date().isoformat() == "2024-03-15" and when.strftime("%H:%M") == "09:30"
         finally:
             ib.disconnect()
+
+
+def test_an_early_close_day_ends_at_13_00_new_york() -> None:
+    # Christmas Eve 2024 (a Tuesday) closes at 13:00 New York, 18:00 UTC; Christmas Day has
+    # no session, so the next one is Thursday 2024-12-26
+    with Gateway(port=0, start="2024-12-24 17:59", speed=1.0, participation=0.0) as gw:
+        ib, spy = _client(gw)
+        try:
+            assert str(_last_daily(ib, spy)) == "2024-12-23"
+            gw.advance("2min")
+            assert str(_last_daily(ib, spy)) == "2024-12-24"  # at 13:00, not at 16:00
+            # after the close a market order gets the session's last price, not Monday's
+            market = ib.placeOrder(spy, Order(action="BUY", totalQuantity=1, orderType="MKT"))
+            wait_for(ib, lambda: market.orderStatus.status == "Filled")
+            assert market.fills[0].execution.price == pytest.approx(
+                float(DAILY.loc["2024-12-24", "close"])
+            )
+            # DAY orders placed after the early close work the next session, then expire
+            thursday = DAILY.loc["2024-12-26"]
+            fills = ib.placeOrder(spy, LimitOrder("BUY", 10, round(thursday["low"] + 0.9, 2)))
+            never = ib.placeOrder(spy, LimitOrder("BUY", 10, round(thursday["low"] - 1.0, 2)))
+            wait_for(ib, lambda: never.orderStatus.status == "Submitted")
+            ib.sleep(0.3)
+            assert fills.orderStatus.filled == 0  # not at Monday's 594.69 close, before it
+            gw.advance("3D")  # Thursday's session is over
+            wait_for(ib, lambda: fills.orderStatus.status == "Filled")
+            wait_for(ib, lambda: never.orderStatus.status == "Cancelled")
+            fill = fills.fills[0].execution
+            assert fill.price == pytest.approx(round(thursday["low"] + 0.9, 2))
+            assert pd.Timestamp(fill.time).date().isoformat() == "2024-12-26"
+        finally:
+            ib.disconnect()

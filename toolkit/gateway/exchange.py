@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toolkit.data import calendar
 from toolkit.gateway.events import (
     Event,
     OrderAccepted,
@@ -20,45 +21,36 @@ from toolkit.gateway.events import (
     PositionChanged,
     StatusChanged,
 )
-from toolkit.gateway.market import SESSION_CLOSE_HOUR, Market, SimClock
+from toolkit.gateway.market import Market, SimClock
 from toolkit.gateway.orders import DONE, IMMEDIATE_TIFS, Book, Fill, OrderRejected, SimOrder
 
-NEW_YORK = "America/New_York"
 ORDER_REJECTED = 201
 
 
 def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
-    """The New York calendar day of a bar (daily bars are stamped at midnight UTC)."""
+    """The exchange date of a bar (daily bars are stamped at midnight UTC)."""
     if ts is None:
         return pd.Timestamp.min
-    if ts.hour == 0 and ts.minute == 0:
-        return ts.normalize().tz_localize(None)
-    return ts.tz_convert(NEW_YORK).normalize().tz_localize(None)
+    return pd.Timestamp(calendar.trading_date(ts))
 
 
 def _opening_bar(ts: pd.Timestamp) -> bool:
     """A daily bar, or the intraday bar that starts the regular session (09:30 New York)."""
     if ts.hour == 0 and ts.minute == 0:
         return True
-    local = ts.tz_convert(NEW_YORK)
-    return bool(local.hour == 9 and local.minute == 30)
+    local = ts.tz_convert(calendar.NEW_YORK)
+    return bool((local.hour, local.minute) == (calendar.OPEN.hour, calendar.OPEN.minute))
 
 
 def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
-    """The New York session a DAY order placed at ``placed`` works in: today's until the
-    16:00 close, the next one after it."""
-    local = placed.tz_convert(NEW_YORK)
-    day = local.normalize().tz_localize(None)
-    return day + pd.Timedelta(days=1) if local.hour >= SESSION_CLOSE_HOUR else day
+    """The session a DAY order placed at ``placed`` works in: today's until its close
+    (13:00 on an early-close day), the next one after it."""
+    return pd.Timestamp(calendar.working_day(placed))
 
 
 def _next_open_day(placed: pd.Timestamp) -> pd.Timestamp:
-    """The New York day of the first opening auction (09:30) after ``placed``: today's
-    before 09:30, else the next session's (the bars decide which day that is)."""
-    local = placed.tz_convert(NEW_YORK)
-    day = local.normalize().tz_localize(None)
-    opened = (local.hour, local.minute) >= (9, 30)
-    return day + pd.Timedelta(days=1) if opened else day
+    """The day of the first opening auction (09:30 New York) after ``placed``."""
+    return pd.Timestamp(calendar.next_open_day(placed))
 
 
 def _ignore(event: Event) -> None:

@@ -19,47 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toolkit.data import available_symbols, default_data_dir, load
+from toolkit.data import available_symbols, calendar, default_data_dir, load
 from toolkit.errors import ConfigError
 
-_BAR_SIZES = {
-    "1 secs": None,
-    "5 secs": None,
-    "1 min": "1min",
-    "2 mins": "2min",
-    "3 mins": "3min",
-    "5 mins": "5min",
-    "10 mins": "10min",
-    "15 mins": "15min",
-    "20 mins": "20min",
-    "30 mins": "30min",
-    "1 hour": "1h",
-    "2 hours": "2h",
-    "3 hours": "3h",
-    "4 hours": "4h",
-    "8 hours": "8h",
-    "1 day": "1D",
-    "1 week": "1W",
-    "1 month": "1M",
-}
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
-NEW_YORK = "America/New_York"
-SESSION_CLOSE_HOUR = 16  # New York
 
 
 def daily_cutoff(now: pd.Timestamp) -> pd.Timestamp:
     """Label of the latest daily bar whose session had closed by ``now``."""
-    local = now.tz_convert(NEW_YORK)
-    day = local.normalize().tz_localize(None)
-    if local.hour < SESSION_CLOSE_HOUR:
-        day -= pd.Timedelta(days=1)
-    return day.tz_localize("UTC")
+    return pd.Timestamp(calendar.last_closed_day(now)).tz_localize("UTC")
 
 
 def session_close(label: pd.Timestamp) -> pd.Timestamp:
-    """When the daily bar labelled ``label`` completes: 16:00 New York on its date."""
-    local = pd.Timestamp(label.date()).tz_localize(NEW_YORK)
-    return (local + pd.Timedelta(hours=SESSION_CLOSE_HOUR)).tz_convert("UTC")
+    """When the daily bar labelled ``label`` completes: its session's close (16:00 New York,
+    13:00 on an early-close day)."""
+    return calendar.session_close(label.date())
 
 
 class HistoryError(Exception):
@@ -197,7 +171,7 @@ class Market:
     ) -> pd.Timestamp | None:
         """When the bar that follows the one labelled ``after`` first exists (a daily bar at
         its close; an intraday bar when its first minute does), or None past the data."""
-        rule = _BAR_SIZES.get(bar_size)
+        rule = calendar.BAR_SIZES.get(bar_size)
         if rule is None:
             return None
         if rule in ("1D", "1W", "1M"):
@@ -219,9 +193,7 @@ class Market:
                 return None
             idx = pd.DatetimeIndex(bars.index)
             if use_rth:
-                local = idx.tz_convert(NEW_YORK)
-                minutes = local.hour * 60 + local.minute
-                idx = idx[(minutes >= 570) & (minutes < 960)]
+                idx = idx[calendar.in_regular_hours(idx)]
             self._minute_index[key] = idx
         return self._minute_index[key]
 
@@ -234,9 +206,9 @@ class Market:
         self, symbol: str, end: pd.Timestamp, duration: str, bar_size: str, what: str, use_rth: bool
     ) -> pd.DataFrame:
         """Bars ending at or before ``end`` covering ``duration`` (IB units S/D/W/M/Y)."""
-        if bar_size not in _BAR_SIZES:
+        if bar_size not in calendar.BAR_SIZES:
             raise HistoryError(f"Invalid bar size {bar_size!r}")
-        rule = _BAR_SIZES[bar_size]
+        rule = calendar.BAR_SIZES[bar_size]
         if rule is None:
             raise HistoryError(f"bar size {bar_size!r} needs tick data, which is not shipped")
         m = _DURATION.match(duration)
@@ -265,7 +237,7 @@ class Market:
         use_rth: bool,
     ) -> pd.DataFrame:
         """Bars labelled in (start, end] at ``bar_size`` (validated by :meth:`history`)."""
-        rule = _BAR_SIZES[bar_size]
+        rule = calendar.BAR_SIZES[bar_size]
         assert rule is not None
         if what not in ("TRADES", "MIDPOINT", "ADJUSTED_LAST"):
             raise HistoryError(
@@ -280,9 +252,7 @@ class Market:
                 raise HistoryError(f"HMDS query returned no data: no intraday bars for {symbol}")
             bars = intraday
             if use_rth:
-                local = pd.DatetimeIndex(bars.index).tz_convert(NEW_YORK)
-                minutes = local.hour * 60 + local.minute
-                bars = bars[(minutes >= 570) & (minutes < 960)]
+                bars = bars[calendar.in_regular_hours(pd.DatetimeIndex(bars.index))]
         bars = bars[(bars.index > start) & (bars.index <= end)]
         if rule not in ("1min", "1D"):
             bars = _aggregate(bars, rule)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.data import calendar
 from toolkit.gateway import messages as m
 from toolkit.gateway import requests as rq
 from toolkit.gateway.completed import completed_orders
@@ -471,7 +472,7 @@ class Session(asyncio.Protocol):
                 )
             )
             return
-        daily = r.bar_size in ("1 day", "1 week", "1 month")
+        daily = r.bar_size in calendar.DAILY_BAR_SIZES
         start_s = pd.Timestamp(bars.index[0]).strftime("%Y%m%d %H:%M:%S UTC")
         end_s = pd.Timestamp(end).strftime("%Y%m%d %H:%M:%S UTC")
         self.send(
