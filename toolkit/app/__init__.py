@@ -9,8 +9,7 @@ run the libraries, hand the results to :mod:`toolkit.report` to write) and what 
 * :mod:`toolkit.app.reports` -- ``python -m toolkit.report`` (run, schedule, export,
   alert-test); :mod:`toolkit.app.tax_inputs` gathers an export's fills
 * :mod:`toolkit.app.live` -- ``python -m toolkit.live`` (run, status, cancel-all)
-* ``python -m toolkit.gateway`` still parses its options in toolkit/gateway/__main__.py (it
-  only starts the simulator; it moves here once the gateway's layering work has landed)
+* :mod:`toolkit.app.gateway` -- ``python -m toolkit.gateway`` (serve the simulator)
 
 The packages' ``__main__`` modules only call these. Nothing below imports this package
 (the import contracts in pyproject.toml say so and tests/test_architecture.py checks them).

@@ -1,0 +1,46 @@
+"""``python -m toolkit.gateway --port 4002 [--data DIR] [--speed N] [--start DATE]``: serve the
+TWS-protocol gateway simulator until Ctrl+C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+
+from toolkit._entry import run_command
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m toolkit.gateway", description=__doc__)
+    p.add_argument("--port", type=int, default=4002)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback only)")
+    p.add_argument("--data", type=Path, default=None, help="data folder (default ./data)")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    p.add_argument("--start", default=None, help="simulated start time (default: end of data)")
+    p.add_argument(
+        "--participation",
+        type=float,
+        default=0.1,
+        help="largest share of a bar's volume one order fills per bar (0 = no limit)",
+    )
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    args = p.parse_args(argv)
+
+    def serve() -> int:
+        from toolkit.gateway.server import Gateway
+
+        gw = Gateway(
+            args.port,
+            host=args.host,
+            data_dir=args.data,
+            start=args.start,
+            speed=args.speed,
+            participation=args.participation,
+        )
+        print(f"gateway simulator on {args.host}:{args.port} (Ctrl+C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
+            asyncio.run(gw.serve_forever())
+        return 0
+
+    return run_command(serve, debug=args.debug, interrupted="stopped")
