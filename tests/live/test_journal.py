@@ -10,10 +10,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.live.conftest import PAPER
 from toolkit.live import SCHEMA_VERSION, Journal, JournalError
 
 SESSION = "paper-20240314"
@@ -197,7 +199,7 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Journal(path) as j:
-        assert j.schema_version == SCHEMA_VERSION == 3
+        assert j.schema_version == SCHEMA_VERSION
         assert j.rows("equity", "old")[0]["strategy"] is None  # old rows kept, new column empty
         j.record_equity(
             "old", net_liquidation=2.0, cash=2.0, realized_pnl=0.0, unrealized_pnl=0.0, strategy="a"
@@ -225,7 +227,7 @@ def test_a_version_2_journal_keeps_its_fills_under_the_new_key(tmp_path: Path) -
     db.commit()
     db.close()
     with Journal(path) as j:
-        assert j.schema_version == 3
+        assert j.schema_version == SCHEMA_VERSION
         (row,) = j.rows("fills", "old")
         assert (row["exec_id"], row["shares"], row["commission"]) == ("000100000001.01", 10, 1.0)
         assert not j.record_fill(
@@ -296,3 +298,87 @@ def test_resuming_names_what_changed_and_ignores_keys_it_never_recorded(tmp_path
         j.start_session("new", mode="paper", account="DU1", config={"client_id": 5, "a": 1})
         with pytest.raises(JournalError, match=r"\(a, client_id changed\)"):
             j.start_session("new", mode="paper", account="DU1", config={"client_id": 6})
+
+
+def test_a_version_3_journal_gains_structured_outcomes_and_restores_from_them(
+    tmp_path: Path,
+) -> None:
+    """Issue 14, item 1: a restart read a decision's outcome and guards out of its free-text
+    note. Version 4 stores them (outcome code, guards, target); a version-3 file is upgraded
+    in place -- every row kept, the codes read once from the old notes -- and a session
+    restores its book from it."""
+    import math
+
+    from tests.live.conftest import write_live_config
+    from toolkit.live.bridge import LiveSession
+    from toolkit.live.journal import _MIGRATIONS
+    from toolkit.live.sleeve import Decision
+
+    path = tmp_path / "state" / "journal.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript("".join(_MIGRATIONS[:3]))
+    db.execute("INSERT INTO sessions VALUES ('old', '2024', NULL, 'paper', 'DU1', '{}')")
+    decisions = [  # (bar, signal, note), as a version-3 toolkit wrote them
+        ("2024-03-11T00:00:00+00:00", 1.0, "order"),
+        ("2024-03-12T00:00:00+00:00", -0.5, "order trimmed: max_position (late)"),
+        ("2024-03-13T00:00:00+00:00", 0.5, "blocked: buying_power, max_position"),
+    ]
+    for i, (bar, sig, note) in enumerate(decisions, 1):
+        db.execute(
+            "INSERT INTO decisions (decision_id, session_id, ts, strategy, symbol, bar_time, "
+            "signal, price, target_qty, current_qty, note) "
+            "VALUES (?, 'old', '2024', 'sma', 'SPY', ?, ?, 400.0, 0, 0, ?)",
+            (i, bar, sig, note),
+        )
+    for ref, did, status in (("r1", 1, "Filled"), ("r2", 2, "Cancelled")):
+        db.execute(
+            "INSERT INTO orders (order_ref, session_id, decision_id, ts, symbol, action, "
+            "quantity, order_type, status) VALUES (?, 'old', ?, '2024', 'SPY', 'BUY', 237, "
+            "'MKT', ?)",
+            (ref, did, status),
+        )
+    db.execute(
+        "INSERT INTO fills (exec_id, order_ref, ts, symbol, side, shares, price, commission) "
+        "VALUES ('e1', 'r1', '2024', 'SPY', 'BOT', 237, 400.0, 1.25)"
+    )
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+
+    cfg = write_live_config(
+        tmp_path,
+        strategies=[{"config": str(PAPER), "capital": 100_000, "history": "1 Y", "label": "sma"}],
+    )
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION
+        rows = j.rows("decisions", "old")
+        assert [r["note"] for r in rows] == [n for _, _, n in decisions]  # no row lost
+        assert [(r["outcome"], r["guards"], r["target"]) for r in rows] == [
+            ("order", "", None),
+            ("order_trimmed", "max_position", None),
+            ("blocked", "buying_power,max_position", None),
+        ]
+        assert len(j.rows("orders", "old")) == 2 and len(j.rows("fills", "old")) == 1
+        session = LiveSession(cfg, session_id="old", echo=None, install_signals=False)
+        session.journal = j
+        session._build_sleeves()
+        session._restore()
+        book = session.sleeves["sma"]
+        assert book.positions["SPY"] == 237.0 and book.commissions == 1.25
+        assert book.acted["SPY"] == 0.5  # the blocked decision's target was acted on
+        assert session.last_decided["sma"] == pd.Timestamp("2024-03-13", tz="UTC")
+
+        # a decision the new toolkit writes: restored from its code and target, not its note
+        j.record_decision(
+            "old", strategy="sma", symbol="SPY", bar_time="2024-03-14T00:00:00+00:00",
+            signal=0.3, price=401.0, target_qty=0.0, current_qty=237.0, note="free text",
+            outcome=Decision.AT_TARGET.value, target=0.25,
+        )  # fmt: skip
+        again = LiveSession(cfg, session_id="old", echo=None, install_signals=False)
+        again.journal = j
+        again._build_sleeves()
+        again._restore()
+        assert again.sleeves["sma"].acted["SPY"] == 0.25
+        assert again.sleeves["sma"].positions["SPY"] == 237.0
+        assert not math.isnan(again.sleeves["sma"].closes["SPY"])

@@ -27,6 +27,7 @@ from toolkit.live._state import (
 )
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
+from toolkit.live.sleeve import Decision
 from toolkit.risk.rules import KILL_NAMES
 
 
@@ -59,8 +60,9 @@ class BrokerSync(SessionState):
             if book is None:
                 continue
             book.closes[d["symbol"]] = float(d["price"])
-            note = str(d["note"])
-            if note.startswith("order"):
+            outcome = None if d["outcome"] is None else Decision(d["outcome"])
+            target = d["target"] if d["target"] is not None else d["signal"]
+            if outcome is not None and outcome.orders:
                 ref = entry_of.get(d["decision_id"])
                 if ref is None:
                     # its order was never journaled (withheld by a guard or a stop, or a crash
@@ -69,9 +71,9 @@ class BrokerSync(SessionState):
                     book.acted[d["symbol"]] = math.nan
                     continue
                 dead = ref not in filled and orders[ref]["status"] in _FINAL
-                book.acted[d["symbol"]] = math.nan if dead else _clip(d["signal"], book)
-            elif note in ("at target", "blocked") or note.startswith("blocked"):
-                book.acted[d["symbol"]] = _clip(d["signal"], book)
+                book.acted[d["symbol"]] = math.nan if dead else _clip(target, book)
+            elif outcome in (Decision.AT_TARGET, Decision.BLOCKED):
+                book.acted[d["symbol"]] = _clip(target, book)
             # decided-ness is per strategy x symbol x bar
             key, bar = (d["strategy"], d["symbol"]), pd.Timestamp(d["bar_time"])
             if self.decided.get(key) is None or bar > self.decided[key]:

@@ -53,7 +53,7 @@ from toolkit.live.config import PAPER_PORTS, LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
 from toolkit.live.session_view import SessionView
-from toolkit.live.sleeve import Outcome, Sleeve
+from toolkit.live.sleeve import Decision, Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.notify import SmtpSettings
 from toolkit.strategies.latest import latest_targets
@@ -405,6 +405,9 @@ class LiveSession(BrokerSync, Rehearsal):
                 target_qty=o.target_qty,
                 current_qty=o.current_qty,
                 note=o.note + (" (late)" if late and o.intent is not None else ""),
+                outcome=o.decision.value,
+                guards=o.guards,
+                target=_leverage_clip(o.signal, sleeve),
             )
             if o.intent is not None:
                 fault("after-decision")
@@ -419,9 +422,9 @@ class LiveSession(BrokerSync, Rehearsal):
                 sent = self._send(slot, sleeve, o, did, bar, queued=len(to_send))
                 if sent is not None:
                     to_send.append(sent)
-            elif o.note.startswith("blocked"):
+            elif o.decision is Decision.BLOCKED:
                 self._guard(
-                    o.note.split(": ", 1)[1].split(",")[0],
+                    o.guards[0],
                     f"{slot.label} {o.symbol}: "
                     f"order of {o.target_qty - o.current_qty:+g} shares blocked",
                     slot.label,
@@ -790,6 +793,14 @@ def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:
     if errors:
         raise errors[0]
     return result[0]
+
+
+def _leverage_clip(signal_value: float, sleeve: Sleeve) -> float:
+    """The target exposure a decision acts on, as journaled for the restore: the signal
+    (0 when there is none) within the leverage limit."""
+    lev = sleeve.settings.max_leverage
+    x = 0.0 if math.isnan(signal_value) else signal_value
+    return float(min(max(x, -lev), lev))
 
 
 def smtp_from_env() -> SmtpSettings | None:

@@ -160,6 +160,27 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fills_by_exec ON fills(exec_id);
     CREATE INDEX decisions_by_bar ON decisions(session_id, strategy, symbol, bar_time);
     """,
+    # 4: a decision's outcome as structured fields, so a restart never parses the note: the
+    # outcome code (toolkit.live.sleeve.Decision's values), the risk rules that trimmed or
+    # blocked it (comma-separated names) and the target exposure it acted on. The notes of
+    # older rows are read once, here; their target stays NULL (the restore uses the signal).
+    """
+    ALTER TABLE decisions ADD COLUMN outcome TEXT;
+    ALTER TABLE decisions ADD COLUMN guards TEXT NOT NULL DEFAULT '';
+    ALTER TABLE decisions ADD COLUMN target REAL;
+    UPDATE decisions SET outcome = CASE
+        WHEN note LIKE 'order trimmed:%' THEN 'order_trimmed'
+        WHEN note LIKE 'order%' THEN 'order'
+        WHEN note LIKE 'blocked%' THEN 'blocked'
+        WHEN note = 'at target' THEN 'at_target'
+        WHEN note = 'inside band' THEN 'inside_band'
+        WHEN note = 'unchanged' THEN 'unchanged'
+        WHEN note = 'no signal' THEN 'no_signal'
+    END;
+    UPDATE decisions SET guards = replace(
+        replace(substr(note, instr(note, ': ') + 2), ' (late)', ''), ', ', ',')
+        WHERE instr(note, ': ') > 0 AND (note LIKE 'order trimmed:%' OR note LIKE 'blocked:%')
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -314,11 +335,19 @@ class Journal:
         target_qty: float,
         current_qty: float,
         note: str = "",
+        outcome: str | None = None,
+        guards: tuple[str, ...] = (),
+        target: float | None = None,
     ) -> int:
-        """Store what the signal function asked for at a bar; returns the decision id."""
+        """Store what the signal function asked for at a bar; returns the decision id.
+        ``outcome`` (a :class:`toolkit.live.sleeve.Decision` value), ``guards`` and
+        ``target`` (the exposure acted on) are what a restart reads; ``note`` is for people."""
+        if any("," in g for g in guards):
+            raise JournalError(f"guard names cannot hold a comma: {guards!r}")
         cur = self._write(
             "INSERT INTO decisions (session_id, ts, strategy, symbol, bar_time, signal, price, "
-            "target_qty, current_qty, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "target_qty, current_qty, note, outcome, guards, target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 _now(),
@@ -330,6 +359,9 @@ class Journal:
                 target_qty,
                 current_qty,
                 note,
+                outcome,
+                ",".join(guards),
+                target,
             ),
         )
         return int(cur.lastrowid or 0)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,44 @@ class Intent:
     guards: tuple[str, ...] = ()  # rules that trimmed it
 
 
+class Decision(Enum):
+    """What the close-of-bar step decided for one symbol; the value is the journal's
+    ``decisions.outcome`` code (stored, so never renamed), the label its human-readable note."""
+
+    NO_SIGNAL = "no_signal"
+    UNCHANGED = "unchanged"  # the target was already acted on
+    INSIDE_BAND = "inside_band"  # the trade is inside the rebalance band
+    AT_TARGET = "at_target"  # nothing to trade
+    BLOCKED = "blocked"  # a risk rule left nothing to trade
+    ORDER = "order"
+    ORDER_TRIMMED = "order_trimmed"  # an order, smaller than asked by a risk rule
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def orders(self) -> bool:
+        return self in (Decision.ORDER, Decision.ORDER_TRIMMED)
+
+
+_LABELS = {
+    Decision.NO_SIGNAL: "no signal",
+    Decision.UNCHANGED: "unchanged",
+    Decision.INSIDE_BAND: "inside band",
+    Decision.AT_TARGET: "at target",
+    Decision.BLOCKED: "blocked",
+    Decision.ORDER: "order",
+    Decision.ORDER_TRIMMED: "order trimmed",
+}
+
+
+def decision_note(decision: Decision, guards: tuple[str, ...] = ()) -> str:
+    """The human-readable note of a decision (journal readers, dashboard), e.g.
+    ``blocked: buying_power`` or ``order trimmed: max_position``."""
+    return decision.label + (": " + ", ".join(guards) if guards else "")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one symbol's decision came to (journaled whether or not an order follows)."""
@@ -60,8 +99,13 @@ class Outcome:
     price: float
     target_qty: float
     current_qty: float
-    note: str
+    decision: Decision
+    guards: tuple[str, ...] = ()  # the risk rules that trimmed or blocked it
     intent: Intent | None = None
+
+    @property
+    def note(self) -> str:
+        return decision_note(self.decision, self.guards)
 
 
 @dataclass
@@ -192,22 +236,22 @@ class Sleeve:
 
 
 def _outcome(symbol: str, signal: float, close: float, pos: float, row: np.ndarray) -> Outcome:
-    """One symbol's row of the close-of-bar plan as the journal's decision: its note names
-    what the step decided and, from the guard bits, which rules trimmed or blocked it."""
+    """One symbol's row of the close-of-bar plan as the journal's decision: what the step
+    decided and, from the guard bits, which rules trimmed or blocked it."""
     what, guards = int(row[P_WHAT]), tuple(guard_names(int(row[P_CODE])))
     if what == D_NONE:
-        return Outcome(symbol, signal, close, pos, pos, "no signal")
+        return Outcome(symbol, signal, close, pos, pos, Decision.NO_SIGNAL)
     if what == D_SAME:
-        return Outcome(symbol, signal, close, pos, pos, "unchanged")
+        return Outcome(symbol, signal, close, pos, pos, Decision.UNCHANGED)
     want = float(row[P_WANT])
     if what == D_WAIT:
-        return Outcome(symbol, signal, close, want, pos, "inside band")
+        return Outcome(symbol, signal, close, want, pos, Decision.INSIDE_BAND)
     if what == D_DONE:
-        note = "blocked: " + ", ".join(guards) if guards else "at target"
-        return Outcome(symbol, signal, close, want, pos, note)
+        done = Decision.BLOCKED if guards else Decision.AT_TARGET
+        return Outcome(symbol, signal, close, want, pos, done, guards)
     intent = Intent(symbol, float(row[P_QTY]), float(row[P_TGT]), close, guards)
-    note = "order" + (" trimmed: " + ", ".join(guards) if guards else "")
-    return Outcome(symbol, signal, close, want, pos, note, intent)
+    kind = Decision.ORDER_TRIMMED if guards else Decision.ORDER
+    return Outcome(symbol, signal, close, want, pos, kind, guards, intent)
 
 
 def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[float, float, float]:
