@@ -51,7 +51,7 @@ from toolkit.live._rehearsal import Rehearsal
 from toolkit.live._state import _FINAL, LiveError, StopRequested
 from toolkit.live.config import PAPER_PORTS, LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
-from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, order_ref
+from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, is_bracket_leg, order_ref
 from toolkit.live.session_view import SessionView
 from toolkit.live.sleeve import Decision, Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
@@ -526,7 +526,7 @@ class LiveSession(BrokerSync, Rehearsal):
         )
         # protective orders of the old position no longer fit the new one
         self._cancel_working(
-            lambda r: self.ref_owner.get(r) == (slot.label, o.symbol) and r.count("/") > 3
+            lambda r: self.ref_owner.get(r) == (slot.label, o.symbol) and is_bracket_leg(r)
         )
         with self.j.transaction():
             fresh = [

@@ -11,15 +11,19 @@
   take-profit ``LMT``, trailing ``TRAIL``) for the whole resulting position, priced from the
   decision close, GTC, cancelling each other through the parent (IB's bracket rule).
 
-orderRef ties every order to the decision that made it: ``<session>/<strategy>/<symbol>/<bar>``
-plus ``/sl``, ``/tp`` or ``/trail`` for bracket legs. It is deterministic, so a restart
-that recomputes the same decision finds the same ref in the journal and does not resend.
+orderRef ties every order to the decision that made it: :class:`OrderRef`, written
+``<session>/<strategy>/<symbol>/<bar>`` plus ``/sl``, ``/tp`` or ``/trail`` for bracket legs
+(the bar as ``YYYYMMDD``, or ``YYYYMMDDTHHMM`` intraday, UTC). It is deterministic, so a
+restart that recomputes the same decision finds the same ref in the journal and does not
+resend. One grammar, read from the right: the session id may hold ``/``, the strategy label
+and the symbol may not.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -42,11 +46,83 @@ class OrderSpec:
     parent_ref: str | None = None
 
 
+LEGS = ("sl", "tp", "trail")  # stop-loss, take-profit, trailing stop
+_STAMP = re.compile(r"\d{8}(T\d{4})?")
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """The orderRef of a decision's order, parsed: ``str()`` writes it, :meth:`parse` reads it
+    back (``OrderRef.parse(str(r)) == r``). ``bar`` is UTC, to the minute; ``leg`` names a
+    bracket child (one of :data:`LEGS`), None for the entry order."""
+
+    session: str
+    strategy: str
+    symbol: str
+    bar: pd.Timestamp
+    leg: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("strategy", "symbol"):
+            value = getattr(self, name)
+            if not value or "/" in value:
+                raise ValueError(f"orderRef {name} {value!r} must be non-empty without '/'")
+        if not self.session:
+            raise ValueError("orderRef session must be non-empty")
+        if self.leg is not None and self.leg not in LEGS:
+            raise ValueError(f"orderRef leg {self.leg!r} is not one of {', '.join(LEGS)}")
+        bar = pd.Timestamp(self.bar)
+        bar = bar.tz_localize("UTC") if bar.tzinfo is None else bar.tz_convert("UTC")
+        object.__setattr__(self, "bar", bar.floor("min"))
+
+    def __str__(self) -> str:
+        b = self.bar
+        stamp = b.strftime("%Y%m%d") if b.hour == 0 and b.minute == 0 else b.strftime("%Y%m%dT%H%M")
+        ref = f"{self.session}/{self.strategy}/{self.symbol}/{stamp}"
+        return ref if self.leg is None else leg_ref(ref, self.leg)
+
+    @classmethod
+    def parse(cls, text: str) -> OrderRef:
+        """Read an orderRef this module wrote; ValueError naming it otherwise."""
+        parts = text.split("/")
+        leg = parts.pop() if len(parts) > 4 and parts[-1] in LEGS else None
+        if len(parts) < 4 or not _STAMP.fullmatch(parts[-1]):
+            raise ValueError(
+                f"not a toolkit orderRef: {text!r} "
+                "(<session>/<strategy>/<symbol>/<YYYYMMDD[THHMM]>[/sl|tp|trail])"
+            )
+        *session, strategy, symbol, stamp = parts
+        bar = pd.Timestamp(stamp, tz="UTC")
+        return cls("/".join(session), strategy, symbol, bar, leg)
+
+    @property
+    def entry(self) -> OrderRef:
+        """The entry order of this ref (itself when it is one)."""
+        return self if self.leg is None else replace(self, leg=None)
+
+    def child(self, leg: str) -> OrderRef:
+        """The ref of the bracket leg ``leg`` of this entry order."""
+        return replace(self, leg=leg)
+
+
+def leg_ref(entry: str, leg: str) -> str:
+    """The orderRef of bracket leg ``leg`` of the entry order ``entry``."""
+    if leg not in LEGS:
+        raise ValueError(f"orderRef leg {leg!r} is not one of {', '.join(LEGS)}")
+    return f"{entry}/{leg}"
+
+
 def order_ref(session: str, strategy: str, symbol: str, bar: pd.Timestamp) -> str:
-    stamp = (
-        bar.strftime("%Y%m%d") if bar.hour == 0 and bar.minute == 0 else bar.strftime("%Y%m%dT%H%M")
-    )
-    return f"{session}/{strategy}/{symbol}/{stamp}"
+    """The entry orderRef of a decision, as text (see :class:`OrderRef`)."""
+    return str(OrderRef(session, strategy, symbol, bar))
+
+
+def is_bracket_leg(ref: str) -> bool:
+    """Whether ``ref`` is a bracket child of one of our orders (False for any other text)."""
+    try:
+        return OrderRef.parse(ref).leg is not None
+    except ValueError:
+        return False
 
 
 def _tick(price: float, up: bool, tick: float = 0.01) -> float:
@@ -88,7 +164,7 @@ def bracket_legs(
         px = _tick(close * (1.0 - d * s.stop_loss), up=d < 0)
         legs.append(
             OrderSpec(
-                f"{parent.ref}/sl",
+                leg_ref(parent.ref, "sl"),
                 parent.symbol,
                 exit_action,
                 qty,
@@ -102,7 +178,7 @@ def bracket_legs(
         px = _tick(close * (1.0 + d * s.take_profit), up=d > 0)
         legs.append(
             OrderSpec(
-                f"{parent.ref}/tp",
+                leg_ref(parent.ref, "tp"),
                 parent.symbol,
                 exit_action,
                 qty,
@@ -115,7 +191,7 @@ def bracket_legs(
     if s.trailing_stop is not None:
         legs.append(
             OrderSpec(
-                f"{parent.ref}/trail",
+                leg_ref(parent.ref, "trail"),
                 parent.symbol,
                 exit_action,
                 qty,
