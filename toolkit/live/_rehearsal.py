@@ -1,5 +1,7 @@
 """The embedded simulator of a rehearsal and its lockstep clock: started paused, it stops at
 each new bar's release and runs on once the session has acted and its orders are acknowledged.
+The session sees the simulator's clock only through :class:`ClockPort`, which the embedded
+gateway implements; it never reaches into the simulator's state.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Rehearsal(SessionState):
             paused=True,  # runs once the session has connected, loaded history and decided
             lockstep=True,  # and holds at each new bar until the session has acted on it
         ).start()
+        self.sim_clock = self.gateway
         self.host, self.port = "127.0.0.1", self.gateway.port
         if sim.end is not None:
             end = pd.Timestamp(sim.end)
@@ -40,18 +43,18 @@ class Rehearsal(SessionState):
             )
         self.log(
             f"embedded gateway simulator on 127.0.0.1:{self.port} "
-            f"(replaying data/ from {self.gateway.state.clock.start:%Y-%m-%d %H:%M} UTC "
+            f"(replaying data/ from {self.sim_clock.clock.start:%Y-%m-%d %H:%M} UTC "
             f"at {sim.speed:g}x)"
         )
 
     def _unstick_clock(self) -> None:
         """Fallback: a clock held over 2 s at the same instant (a symbol whose bar never
         came) runs again."""
-        gw = self.gateway
+        gw = self.sim_clock
         if gw is None or not gw.paused:
             self._held = None
             return
-        at = gw.state.clock.paused_at
+        at = gw.clock.paused_at
         if self._held is None or self._held[0] != at:
             self._held = (at, time.monotonic())
         elif time.monotonic() - self._held[1] > 2.0:
@@ -63,7 +66,7 @@ class Rehearsal(SessionState):
         """Embedded rehearsal: once every strategy has acted on the newest bars (``newest``:
         each strategy's last complete bar per symbol) and the broker has acknowledged the
         orders, let the simulated clock run again."""
-        gw = self.gateway
+        gw = self.sim_clock
         if gw is None or not gw.paused:
             return
         if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):

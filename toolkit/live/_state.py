@@ -16,6 +16,7 @@ from ib_async.objects import BarDataList
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
+from toolkit.live._clock import ClockPort
 from toolkit.live._lock import SessionLock
 from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live.journal import Journal
@@ -80,7 +81,8 @@ class SessionState:
         self.echo = echo
         self.install_signals = install_signals
         self.ib = IB()
-        self.gateway: Gateway | None = None
+        self.gateway: Gateway | None = None  # the embedded simulator (its lifecycle only)
+        self.sim_clock: ClockPort | None = None  # its lockstep clock, through the port
         self.journal: Journal | None = None
         self.session_lock: SessionLock | None = None
         self.account = ""

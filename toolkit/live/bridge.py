@@ -756,6 +756,7 @@ class LiveSession(BrokerSync, Rehearsal):
             self.ib.disconnect()
         await self._close_alerts()
         if self.gateway is not None:
+            self.sim_clock = None
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
             self.gateway = None
         if self.journal is not None:
