@@ -352,19 +352,30 @@ def _frame(
     results: dict[tuple[int, int], np.ndarray],
     interrupted: bool,
 ) -> pd.DataFrame:
-    """Sweep rows: parameters, symbol and metrics of every finished (symbol, block)."""
+    """Sweep rows: parameters, symbol and metrics of every finished (symbol, block), in
+    (symbol, block) order. Built once from the stacked blocks, column by column (a frame
+    and two concatenations per block cost ~15 ms on the headline grid, a tenth of its
+    kernel time)."""
     params = pgrid.frame()
-    parts = []
-    for (i, lo), block in sorted(results.items()):
-        part = params.iloc[lo : lo + len(block)].reset_index(drop=True)
-        part.insert(len(part.columns), "symbol", symbols[i])
-        metrics = pd.DataFrame(block, columns=list(METRICS))
-        metrics["trades"] = metrics["trades"].astype(np.int64)
-        parts.append(pd.concat([part, metrics], axis=1))
-    if parts:
-        out = pd.concat(parts, ignore_index=True)
-    else:
+    keys = sorted(results)
+    if not keys:
         out = pd.DataFrame(columns=[*params.columns, "symbol", *METRICS])
+        out.attrs["interrupted"] = interrupted
+        out.attrs["strategy"] = pgrid.strategy
+        out.attrs["dropped_by_constraints"] = pgrid.dropped
+        return out
+    sizes = [len(results[key]) for key in keys]
+    rows = np.concatenate([np.arange(lo, lo + len(results[(i, lo)])) for i, lo in keys])
+    which = np.repeat(np.array([i for i, _ in keys], dtype=np.int64), sizes)
+    block = np.concatenate([results[key] for key in keys])
+    cols: dict[str, Any] = {c: params[c].to_numpy()[rows] for c in params.columns}
+    if len({i for i, _ in keys}) == 1:
+        cols["symbol"] = symbols[keys[0][0]]  # a scalar: broadcast, no string per row
+    else:
+        cols["symbol"] = pd.Series(symbols, dtype="str").take(which).reset_index(drop=True)
+    for j, name in enumerate(METRICS):
+        cols[name] = block[:, j].astype(np.int64) if name == "trades" else block[:, j]
+    out = pd.DataFrame(cols)
     out.attrs["interrupted"] = interrupted
     out.attrs["strategy"] = pgrid.strategy
     out.attrs["dropped_by_constraints"] = pgrid.dropped
