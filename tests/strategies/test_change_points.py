@@ -12,7 +12,12 @@ import toolkit as tk
 from tests.strategies.test_causality import _random_params
 from toolkit import strategies
 from toolkit.strategies._dispatch import IDS, TARGETS, changes_nb, rule_nb, target_changes_nb
-from toolkit.strategies._features import dense_ranks_nb, packed_rows, rank_row_nb
+from toolkit.strategies._features import (
+    _rank_span_nb,
+    dense_ranks_nb,
+    packed_rows,
+    rank_row_nb,
+)
 from toolkit.strategies.sma_cross import sma_cross_changes_nb, sma_cross_rule_nb
 
 
@@ -51,6 +56,27 @@ def test_ranks_compare_as_the_values_do(seed: int, rows: int, n: int) -> None:
             np.testing.assert_array_equal(
                 np.sign(ranks[a] - ranks[b])[both], np.sign(vals[a] - vals[b])[both]
             )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(512, 3000))
+def test_ranks_in_parallel_spans_equal_one_pass(seed: int, rows: int, n: int) -> None:
+    """Long series are ranked in spans on several threads, each span sorting its first bar
+    from scratch: the table equals one pass over every bar, and compares as the values."""
+    vals = _rows(seed, rows, n)
+    aux = np.empty((rows + packed_rows(rows), n))
+    aux[:rows] = vals
+    one = aux.copy()
+    dense_ranks_nb(aux, rows)
+    _rank_span_nb(one, rows, 0, n)
+    np.testing.assert_array_equal(aux[rows:].view(np.uint16), one[rows:].view(np.uint16))
+    ranks = np.array([rank_row_nb(aux, rows, r) for r in range(rows)]).astype(np.int64)
+    np.testing.assert_array_equal(ranks == 0, np.isnan(vals))
+    a, b = 0, rows - 1
+    both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+    np.testing.assert_array_equal(
+        np.sign(ranks[a] - ranks[b])[both], np.sign(vals[a] - vals[b])[both]
+    )
 
 
 @settings(max_examples=150, deadline=None)

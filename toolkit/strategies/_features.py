@@ -8,7 +8,7 @@ into rows of ``aux`` and return, per parameter set, the row numbers its rule rea
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -29,23 +29,34 @@ def packed_rows(rows: int) -> int:
     return (rows + 3) // 4
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def dense_ranks_nb(aux: np.ndarray, rows: int) -> None:
     """Rank, bar by bar, the values of ``aux[:rows]`` among themselves into the table packed
     in ``aux[rows:]``: 1 for the lowest, equal values share a rank, NaN is 0. Comparing two
     rows' ranks then gives exactly what comparing their values does (``>``, ``<``, ``==``;
     0 marks a NaN on either side) on 2 bytes a bar instead of 8 -- the cheap shared form a
     rule over many pairs of rows scans. O(rows) a bar: the order of the previous bar is
-    re-sorted by insertion (indicator rows rarely swap places)."""
+    re-sorted by insertion (indicator rows rarely swap places). The bars are split in a
+    few spans ranked in parallel threads (each span sorts its first bar from scratch; every
+    bar's ranks depend on that bar's values only, so the table is the same)."""
     if rows > 65535:
         raise ValueError("too many indicator rows to rank (at most 65,535)")
+    n = aux.shape[1]
+    spans = max(1, min(8, n // 256))
+    for sp in prange(spans):
+        _rank_span_nb(aux, rows, sp * n // spans, (sp + 1) * n // spans)
+
+
+@njit(cache=True)
+def _rank_span_nb(aux: np.ndarray, rows: int, lo: int, hi: int) -> None:
+    """:func:`dense_ranks_nb` for the bars [lo, hi)."""
     n = aux.shape[1]
     flat = aux.reshape(-1).view(np.uint16)
     base = 4 * rows * n
     order = np.arange(rows)
     key = np.empty(rows)
     ordered = np.empty(rows)  # key[order[p]], kept beside order so the sort reads no index
-    for t in range(n):
+    for t in range(lo, hi):
         for i in range(rows):
             v = aux[i, t]
             key[i] = v if v == v else -np.inf
