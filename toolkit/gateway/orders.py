@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -107,13 +108,17 @@ class Book:
     commission: Commission = field(default_factory=ibkr_fixed)
     slippage: float = 0.0
     participation: float = 0.1  # at most this share of a bar's volume fills per bar (0 = any)
+    # an order's own commission schedule and slippage (a fraction) by its orderRef, None for
+    # the book's: an embedded rehearsal bills each strategy as its backtest does
+    costs: Callable[[str], tuple[Commission, float] | None] | None = None
     orders: dict[tuple[int, int], SimOrder] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     positions: dict[str, Position] = field(default_factory=dict)
     cash: float = 0.0
     # tiered commission: shares filled this calendar month (UTC, as the engine's month ids)
-    # before the next fill, and that month as year * 12 + month
-    month_volume: float = 0.0
+    # before the next fill, per schedule (the account's, or each one ``costs`` gives), and
+    # that month as year * 12 + month
+    month_volume: dict[int, float] = field(default_factory=dict)
     month: int = 0
     _perm: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _exec: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -229,11 +234,13 @@ class Book:
         signed = order.side * shares
         month = when.year * 12 + when.month
         if month != self.month:
-            self.month, self.month_volume = month, 0.0
+            self.month, self.month_volume = month, {}
         # the rate is chosen by the month's volume before this fill (IBKR Tiered; the
         # engine's commission_nb, which the backtest feeds the same running total)
-        fee = self.commission.cost(signed, price, self.month_volume)
-        self.month_volume += shares
+        schedule = self.cost_model(order)[0]
+        volume = self.month_volume.get(id(schedule), 0.0)
+        fee = schedule.cost(signed, price, volume)
+        self.month_volume[id(schedule)] = volume + shares
         pos = self.positions.setdefault(order.symbol, Position())
         reduces = pos.quantity * signed < 0.0
         new, avg, booked = avg_cost_nb(pos.quantity, pos.avg_cost, signed, price)
@@ -256,16 +263,22 @@ class Book:
         self.fills.append(f)
         return f
 
+    def cost_model(self, order: SimOrder) -> tuple[Commission, float]:
+        """The commission schedule and slippage that bill ``order``."""
+        own = self.costs(order.order_ref) if self.costs is not None else None
+        return own if own is not None else (self.commission, self.slippage)
+
     def try_fill(
         self, order: SimOrder, bar: pd.Series, when: pd.Timestamp, at_market: bool
     ) -> Fill | None:
         """Market orders fill at ``bar.close`` (the current price); limit and stop orders
         fill when the bar's range reaches them, with the engine's fill rules."""
         side = order.side
+        slippage = self.cost_model(order)[1]
         if order.order_type == "MKT":
             # a market order's remainder fills at the next bar's open (the engine's rule)
             ref = float(bar["close"]) if at_market else float(bar["open"])
-            price = float(slipped_nb(ref, side, self.slippage))
+            price = float(slipped_nb(ref, side, slippage))
         elif order.order_type == "LMT" or (order.order_type == "STP LMT" and order.triggered):
             assert order.lmt_price is not None
             price = float(
@@ -302,7 +315,7 @@ class Book:
                 # in the engine's trailing exits
                 self.trail_to(order, float(bar["low"]) if side > 0 else float(bar["high"]))
                 return None
-            price = float(slipped_nb(trig, side, self.slippage))
+            price = float(slipped_nb(trig, side, slippage))
         else:
             assert order.aux_price is not None
             trig = float(
@@ -310,7 +323,7 @@ class Book:
                     side, order.aux_price, float(bar["open"]), float(bar["high"]), float(bar["low"])
                 )
             )
-            price = float(slipped_nb(trig, side, self.slippage))
+            price = float(slipped_nb(trig, side, slippage))
         if math.isnan(price):
             return None
         return self.fill(order, round(price, 6), when, self.capacity(bar))

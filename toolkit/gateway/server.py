@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Gateway:
     whenever a new keepUpToDate bar is sent, so an in-process client that resumes it after
     acting trades every bar in time however loaded the machine is (the live bridge's
     embedded rehearsals use both; a TWS client over the network never resumes it).
+    ``costs`` gives an order's own commission schedule and slippage (a fraction) by its
+    orderRef (None: ``commission``/``slippage_bps``); tiered volume is counted per schedule.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class Gateway:
         participation: float = 0.1,
         commission: Commission | None = None,
         slippage_bps: float = 0.0,
+        costs: Callable[[str], tuple[Commission, float] | None] | None = None,
         paused: bool = False,
         lockstep: bool = False,
         limits: Limits | None = None,
@@ -67,7 +71,7 @@ class Gateway:
         begin = _start_time(start) if start is not None else market.last_time()
         clock = SimClock(begin, speed, paused)
         limits = limits if limits is not None else Limits()
-        book = Book(participation=participation, slippage=slippage_bps / 1e4)
+        book = Book(participation=participation, slippage=slippage_bps / 1e4, costs=costs)
         if commission is not None:
             book.commission = commission
         exchange = Exchange(market, clock, account, cash, book, limits.max_finished_orders)
