@@ -11,9 +11,11 @@ import time
 
 import pandas as pd
 
+from toolkit.engine.commissions import Commission
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
 from toolkit.live._state import SessionState
+from toolkit.live.orders import OrderRef
 
 
 class Rehearsal(SessionState):
@@ -28,8 +30,9 @@ class Rehearsal(SessionState):
             speed=sim.speed,
             cash=sim.cash,
             participation=sim.participation,
-            commission=first.commission,
+            commission=first.commission,  # orders that are none of the strategies'
             slippage_bps=first.slippage_bps,
+            costs=self._costs_of,  # each strategy's own, as in its backtest
             paused=True,  # runs once the session has connected, loaded history and decided
             lockstep=True,  # and holds at each new bar until the session has acted on it
         ).start()
@@ -46,6 +49,19 @@ class Rehearsal(SessionState):
             f"(replaying data/ from {self.sim_clock.clock.start:%Y-%m-%d %H:%M} UTC "
             f"at {sim.speed:g}x)"
         )
+
+    def _costs_of(self, ref: str) -> tuple[Commission, float] | None:
+        """The commission schedule and slippage (a fraction) of the strategy whose order
+        ``ref`` is (None: not one of this session's); the simulator asks from its thread,
+        and the config it reads never changes."""
+        try:
+            parsed = OrderRef.parse(ref)
+        except ValueError:
+            return None
+        if parsed.session != self.sid:
+            return None
+        engine = self._engines.get(parsed.strategy)
+        return None if engine is None else (engine.commission, engine.slippage_bps / 1e4)
 
     def _unstick_clock(self) -> None:
         """Fallback: a clock held over 2 s at the same instant (a symbol whose bar never

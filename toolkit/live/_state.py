@@ -93,6 +93,7 @@ class SessionState:
         self._stop_asked = asyncio.Event()  # a stop request only: interrupts long waits
         self._lock = asyncio.Lock()
         self.sleeves: dict[str, Sleeve] = {}
+        self._engines = {s.label: s.run.engine for s in cfg.strategies}
         self.contracts: dict[str, Contract] = {}
         self.streams: dict[tuple[str, str], BarDataList] = {}
         self.last_decided: dict[str, pd.Timestamp] = {}  # bar decided for all its symbols
