@@ -17,7 +17,6 @@ from ib_async.objects import CommissionReport, Fill
 
 from toolkit.data import calendar
 from toolkit.live import bars as livebars
-from toolkit.live._fault import fault
 from toolkit.live._state import (
     _CANCEL_FAILED_CODES,
     _FINAL,
@@ -137,7 +136,7 @@ class BrokerSync(SessionState):
             return
         if not fresh:
             return
-        fault("after-fill")
+        self.fault("after-fill")
         sign = 1.0 if ex.side == "BOT" else -1.0
         sleeve = self.sleeves[owner[0]]
         sleeve.apply_fill(owner[1], sign * float(ex.shares), float(ex.price))
@@ -507,7 +506,7 @@ class BrokerSync(SessionState):
         contract = self.contracts[spec.symbol]
         parent = self._ib_order(spec, transmit=not legs)
         trade = self.ib.placeOrder(contract, parent)
-        fault("after-send")
+        self.fault("after-send")
         self.trades[spec.ref] = trade
         self.order_ids[parent.orderId] = spec.ref
         self.sent_times.append(time.monotonic())

@@ -5,6 +5,7 @@ journal, alerts, guard events). :class:`toolkit.live.bridge.LiveSession` puts th
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from toolkit.errors import ConfigError, ToolkitError
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
 from toolkit.live._clock import ClockPort
+from toolkit.live._fault import Faults
 from toolkit.live._lock import SessionLock
 from toolkit.live.config import LIVE_PORTS, LiveConfig
 from toolkit.live.journal import Journal
@@ -54,8 +56,12 @@ class SessionState:
         echo: Callable[[str], None] | None = print,
         install_signals: bool = True,
         until: str | pd.Timestamp | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.cfg = cfg
+        # the crash tests' kill point (toolkit.live._fault): given, or TOOLKIT_LIVE_FAULT as
+        # it is now -- read here once, never on the send path
+        self.fault = faults if faults is not None else Faults.from_env(os.environ)
         self.live = live
         self.host = host if host is not None else cfg.connection.host
         self.port = port if port is not None else cfg.connection.port

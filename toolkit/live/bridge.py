@@ -45,7 +45,6 @@ from toolkit import strategies
 from toolkit.engine.backtest import book_weights
 from toolkit.live import bars as livebars
 from toolkit.live._broker_sync import BrokerSync
-from toolkit.live._fault import fault
 from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Rehearsal
 from toolkit.live._state import _FINAL, LiveError, StopRequested
@@ -359,7 +358,7 @@ class LiveSession(BrokerSync, Rehearsal):
         with self.j.transaction():
             to_send = self._decide_in_journal(slot, bar, frames, skip or set())
         for spec, legs in to_send:
-            fault("after-journal")  # the restart tests' kill between the journal and the send
+            self.fault("after-journal")  # the restart tests' kill between the journal and the send
             self._place(spec, legs)
 
     def _decide_in_journal(
@@ -410,7 +409,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 target=_leverage_clip(o.signal, sleeve),
             )
             if o.intent is not None:
-                fault("after-decision")
+                self.fault("after-decision")
                 for g in o.intent.guards:
                     self._guard(
                         g,
@@ -555,7 +554,7 @@ class LiveSession(BrokerSync, Rehearsal):
     async def _after_connect(self) -> None:
         self._install_handlers()
         await self._reconcile()
-        fault("resume")
+        self.fault("resume")
         self.streams.clear()
         await self._subscribe()
         async with self._lock:  # no decision before the unsent orders are settled
