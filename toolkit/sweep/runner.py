@@ -54,7 +54,10 @@ def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_Sym
         panels = {str(k): as_panel(v, name=str(k)) for k, v in bars.items()}
     else:
         whole = as_panel(bars)
-        for sym in whole["close"].columns:
+        symbols = whole["close"].columns
+        if len(symbols) == 1:  # already one symbol's panel (selecting copies 5 frames)
+            panels[str(symbols[0])] = {f: whole[f] for f in _FIELDS}
+        for sym in symbols if len(symbols) > 1 else ():
             panels[str(sym)] = {f: whole[f][[sym]] for f in _FIELDS}
     out = []
     for sym, panel in panels.items():
