@@ -75,3 +75,13 @@ def test_sells_go_first_and_pay_for_the_buys_a_blocked_buy_names_buying_power() 
         ("B", -50.0),
         ("A", 50.0),
     ]
+
+
+def test_the_target_acted_on_changes_through_named_transitions() -> None:
+    s = _book(("A",))
+    s.act_on("A", 0.5)  # its order was journaled
+    (same,) = s.plan({"A": 0.5})
+    assert same.intent is None and same.note == "unchanged"
+    s.retry("A")  # the order expired unfilled: the next bar decides again
+    (again,) = s.plan({"A": 0.5})
+    assert again.intent is not None and again.intent.quantity == 50.0

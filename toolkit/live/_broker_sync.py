@@ -67,12 +67,15 @@ class BrokerSync(SessionState):
                     # its order was never journaled (withheld by a guard or a stop, or a crash
                     # of an older toolkit between the two): not acted on, and not decided --
                     # decided again if its bar is still the latest
-                    book.acted[d["symbol"]] = math.nan
+                    book.retry(d["symbol"])
                     continue
                 dead = ref not in filled and orders[ref]["status"] in _FINAL
-                book.acted[d["symbol"]] = math.nan if dead else _clip(target, book)
+                if dead:
+                    book.retry(d["symbol"])
+                else:
+                    book.act_on(d["symbol"], _clip(target, book))
             elif outcome in (Decision.AT_TARGET, Decision.BLOCKED):
-                book.acted[d["symbol"]] = _clip(target, book)
+                book.act_on(d["symbol"], _clip(target, book))
             # decided-ness is per strategy x symbol x bar
             key, bar = (d["strategy"], d["symbol"]), pd.Timestamp(d["bar_time"])
             if self.decided.get(key) is None or bar > self.decided[key]:
@@ -186,7 +189,7 @@ class BrokerSync(SessionState):
         if st.status in _FINAL and float(st.filled) == 0.0 and not trade.order.parentId:
             # an entry that died unfilled (expired, cancelled, rejected): try again next bar,
             # as the engine re-places an unfilled order at the next close
-            self.sleeves[owner[0]].acted[owner[1]] = math.nan
+            self.sleeves[owner[0]].retry(owner[1])
         if st.status != "Filled" or float(st.filled) > 0:
             self.log(f"order {ref}: {st.status} ({st.filled:g}/{trade.order.totalQuantity:g})")
 
@@ -216,7 +219,7 @@ class BrokerSync(SessionState):
                 message=f"{code}: {text}",
             )
             owner = self.ref_owner[ref]
-            self.sleeves[owner[0]].acted[owner[1]] = math.nan
+            self.sleeves[owner[0]].retry(owner[1])
             self._alert(f"reject/{ref}", f"order rejected: {ref}", f"IB error {code}: {text}\n")
         elif code in (1100, 1300, 2110):
             self.log(f"broker connectivity: {code} {text}")
@@ -285,7 +288,7 @@ class BrokerSync(SessionState):
                 )
                 owner = self.ref_owner.get(jo.order_ref)
                 if owner is not None and got == 0 and jo.parent_ref is None:
-                    self.sleeves[owner[0]].acted[owner[1]] = math.nan
+                    self.sleeves[owner[0]].retry(owner[1])
             elif jo.status == "PendingSubmit" and got == 0:
                 pass  # journaled, unknown to the broker: settled once the bars are loaded
             else:
@@ -299,7 +302,7 @@ class BrokerSync(SessionState):
                 )
                 owner = self.ref_owner.get(jo.order_ref)
                 if owner is not None and got == 0 and jo.parent_ref is None:
-                    self.sleeves[owner[0]].acted[owner[1]] = math.nan
+                    self.sleeves[owner[0]].retry(owner[1])
         self._check_positions()
 
     def _ours(self) -> dict[str, float]:
@@ -452,7 +455,7 @@ class BrokerSync(SessionState):
                             else "never sent; the broker could not be asked about it"
                         ),
                     )
-                self.sleeves[owner[0]].acted[owner[1]] = math.nan
+                self.sleeves[owner[0]].retry(owner[1])
 
     def _tif_of(self, label: str, order_type: str) -> str:
         slot = next(x for x in self.cfg.strategies if x.label == label)
@@ -500,7 +503,7 @@ class BrokerSync(SessionState):
                 )
             owner = self.ref_owner.get(spec.ref)
             if owner is not None:
-                self.sleeves[owner[0]].acted[owner[1]] = math.nan
+                self.sleeves[owner[0]].retry(owner[1])
             self.log(f"not sent {spec.ref}: {self.halted[spec.symbol]}")
             return
         contract = self.contracts[spec.symbol]

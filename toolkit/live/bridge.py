@@ -548,7 +548,7 @@ class LiveSession(BrokerSync, Rehearsal):
         if not fresh[0]:
             self.log(f"{ref} is already in the journal; not sending it again")
             return None
-        sleeve.acted[o.symbol] = intent.target
+        sleeve.act_on(o.symbol, intent.target)
         return spec, legs
 
     async def _after_connect(self) -> None:

@@ -152,6 +152,18 @@ class Sleeve:
         self.realized += realized
         self.cash -= shares * price
 
+    # -- the targets acted on: the only ways they change outside a decision --------------
+    def act_on(self, symbol: str, target: float) -> None:
+        """``target`` is acted on (its order journaled, or nothing was left to trade): the
+        next bar orders for ``symbol`` only when its target changes, as in the engine."""
+        self.acted[symbol] = target
+
+    def retry(self, symbol: str) -> None:
+        """The order for ``symbol`` ended unfilled or was never sent (expired, cancelled,
+        rejected, dropped, withheld): nothing is acted on, so the next bar decides it again,
+        as the engine re-places an unfilled order at the next close."""
+        self.acted[symbol] = math.nan
+
     def apply_commission(self, commission: float) -> None:
         self.cash -= commission
         self.commissions += commission
