@@ -22,7 +22,6 @@ from toolkit.live._state import (
     _FINAL,
     _REJECT_CODES,
     SessionState,
-    _clip,
 )
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
@@ -73,9 +72,9 @@ class BrokerSync(SessionState):
                 if dead:
                     book.retry(d["symbol"])
                 else:
-                    book.act_on(d["symbol"], _clip(target, book))
+                    book.act_on(d["symbol"], book.exposure(target))
             elif outcome in (Decision.AT_TARGET, Decision.BLOCKED):
-                book.act_on(d["symbol"], _clip(target, book))
+                book.act_on(d["symbol"], book.exposure(target))
             # decided-ness is per strategy x symbol x bar
             key, bar = (d["strategy"], d["symbol"]), pd.Timestamp(d["bar_time"])
             if self.decided.get(key) is None or bar > self.decided[key]:

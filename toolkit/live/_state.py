@@ -185,8 +185,3 @@ def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
     ts = pd.Timestamp(when)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return livebars.bar_end(ts, "1 day") if ts == ts.normalize() else ts
-
-
-def _clip(signal_value: float, sleeve: Sleeve) -> float:
-    lev = sleeve.settings.max_leverage
-    return 0.0 if sleeve.killed else float(min(max(signal_value, -lev), lev))

@@ -406,7 +406,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 note=o.note + (" (late)" if late and o.intent is not None else ""),
                 outcome=o.decision.value,
                 guards=o.guards,
-                target=_leverage_clip(o.signal, sleeve),
+                target=sleeve.exposure(o.signal),
             )
             if o.intent is not None:
                 self.fault("after-decision")
@@ -793,14 +793,6 @@ def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:
     if errors:
         raise errors[0]
     return result[0]
-
-
-def _leverage_clip(signal_value: float, sleeve: Sleeve) -> float:
-    """The target exposure a decision acts on, as journaled for the restore: the signal
-    (0 when there is none) within the leverage limit."""
-    lev = sleeve.settings.max_leverage
-    x = 0.0 if math.isnan(signal_value) else signal_value
-    return float(min(max(x, -lev), lev))
 
 
 def smtp_from_env() -> SmtpSettings | None:

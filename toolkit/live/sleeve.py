@@ -153,6 +153,14 @@ class Sleeve:
         self.cash -= shares * price
 
     # -- the targets acted on: the only ways they change outside a decision --------------
+    def exposure(self, signal: float) -> float:
+        """The target exposure a signal asks for within the leverage limit (0 for none):
+        what a decision acts on, as journaled and restored."""
+        if math.isnan(signal):
+            return 0.0
+        lev = self.settings.max_leverage
+        return float(min(max(signal, -lev), lev))
+
     def act_on(self, symbol: str, target: float) -> None:
         """``target`` is acted on (its order journaled, or nothing was left to trade): the
         next bar orders for ``symbol`` only when its target changes, as in the engine."""
