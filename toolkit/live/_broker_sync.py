@@ -17,12 +17,14 @@ from ib_async.objects import CommissionReport, Fill
 
 from toolkit.data import calendar
 from toolkit.live import bars as livebars
-from toolkit.live._state import (
-    _CANCEL_FAILED_CODES,
-    _FINAL,
-    _REJECT_CODES,
-    SessionState,
+from toolkit.live._broker import (
+    BrokerError,
+    CommissionReported,
+    Executed,
+    commission_of,
+    execution_of,
 )
+from toolkit.live._state import _FINAL, SessionState
 from toolkit.live.journal import FillConflict
 from toolkit.live.orders import OrderSpec
 from toolkit.live.sleeve import Decision
@@ -111,26 +113,26 @@ class BrokerSync(SessionState):
         self.ib.disconnectedEvent += self._on_disconnect
         self.ib.positionEvent += self._on_position
 
-    def _ref_of(self, trade: Trade | None, fill: Fill | None = None) -> str:
-        if fill is not None and fill.execution.orderRef:
-            return str(fill.execution.orderRef)
-        return str(trade.order.orderRef) if trade is not None else ""
-
     def _on_exec(self, trade: Trade | None, fill: Fill) -> None:
-        ref = self._ref_of(trade, fill)
+        self._executed(execution_of(trade, fill))
+
+    def _on_commission(self, trade: Trade | None, fill: Fill, report: CommissionReport) -> None:
+        self._commission_reported(commission_of(trade, fill, report))
+
+    def _executed(self, ex: Executed) -> None:
+        ref = ex.ref
         owner = self.ref_owner.get(ref)
         if owner is None:
             return  # not this session's order
-        ex = fill.execution
         try:
             fresh = self.j.record_fill(
-                exec_id=ex.execId,
+                exec_id=ex.exec_id,
                 order_ref=ref,
                 symbol=owner[1],
                 side=ex.side,
-                shares=float(ex.shares),
-                price=float(ex.price),
-                ts=pd.Timestamp(ex.time).isoformat(),
+                shares=ex.shares,
+                price=ex.price,
+                ts=ex.time.isoformat(),
             )
         except FillConflict as exc:
             # a real execution the journal cannot hold: never silent (log, guard, mail)
@@ -141,21 +143,20 @@ class BrokerSync(SessionState):
         self.fault("after-fill")
         sign = 1.0 if ex.side == "BOT" else -1.0
         sleeve = self.sleeves[owner[0]]
-        sleeve.apply_fill(owner[1], sign * float(ex.shares), float(ex.price))
+        sleeve.apply_fill(owner[1], sign * ex.shares, ex.price)
         self.log(f"fill {ref}: {ex.side} {ex.shares:g} {owner[1]} @ {ex.price:.2f}")
-        report = fill.commissionReport
-        if report is not None and report.execId == ex.execId and report.commission:
-            self._book_commission(ref, ex.execId, float(report.commission))
+        if ex.commission is not None:
+            self._book_commission(ref, ex.exec_id, ex.commission)
 
-    def _on_commission(self, trade: Trade | None, fill: Fill, report: CommissionReport) -> None:
-        ref = self._ref_of(trade, fill)
+    def _commission_reported(self, report: CommissionReported) -> None:
+        ref = report.execution.ref
         if ref not in self.ref_owner:
             return
-        if not self.j.has_fill(report.execId, ref):
-            self._on_exec(trade, fill)  # a commission can only follow its execution
-            if not self.j.has_fill(report.execId, ref):
+        if not self.j.has_fill(report.exec_id, ref):
+            self._executed(report.execution)  # a commission can only follow its execution
+            if not self.j.has_fill(report.exec_id, ref):
                 return  # refused (and said so)
-        self._book_commission(ref, report.execId, float(report.commission))
+        self._book_commission(ref, report.exec_id, report.commission)
 
     def _book_commission(self, ref: str, exec_id: str, commission: float) -> None:
         if self.j.fill_commission(exec_id, ref) is not None:
@@ -193,13 +194,17 @@ class BrokerSync(SessionState):
             self.log(f"order {ref}: {st.status} ({st.filled:g}/{trade.order.totalQuantity:g})")
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
-        ref = self.order_ids.get(req_id)
-        if ref is not None and code in _CANCEL_FAILED_CODES:
+        self._broker_error(BrokerError(req_id, code, text))
+
+    def _broker_error(self, err: BrokerError) -> None:
+        code, text = err.code, err.text
+        ref = self.order_ids.get(err.req_id)
+        if ref is not None and err.cancel_failed:
             # the cancel lost a race (the order filled or ended first): not a rejection; the
             # order's executions and status decide its outcome
             self.log(f"cancel of {ref} not done: IB error {code}: {text}")
             return
-        if ref is not None and code in _REJECT_CODES:
+        if ref is not None and err.rejects:
             got = _shares_by_ref(self.j.session_fills(self.sid)).get(ref, 0.0)
             trade = self.trades.get(ref)
             if trade is not None:
@@ -220,7 +225,7 @@ class BrokerSync(SessionState):
             owner = self.ref_owner[ref]
             self.sleeves[owner[0]].retry(owner[1])
             self._alert(f"reject/{ref}", f"order rejected: {ref}", f"IB error {code}: {text}\n")
-        elif code in (1100, 1300, 2110):
+        elif err.connectivity:
             self.log(f"broker connectivity: {code} {text}")
 
     def _on_disconnect(self) -> None:
@@ -244,10 +249,11 @@ class BrokerSync(SessionState):
                 ),
                 None,
             )
-            self._on_exec(trade, fill)
+            ex = execution_of(trade, fill)
+            self._executed(ex)
             report = fill.commissionReport
             if report is not None and report.execId and report.commission:
-                ref = self._ref_of(trade, fill)
+                ref = ex.ref
                 if ref in self.ref_owner and self.j.has_fill(report.execId, ref):
                     self._book_commission(ref, report.execId, float(report.commission))
         working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}

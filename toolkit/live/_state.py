@@ -26,10 +26,6 @@ from toolkit.live.sleeve import Sleeve
 from toolkit.notify import AlertQueue, SmtpSettings
 
 _FINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-_REJECT_CODES = frozenset({110, 200, 201, 203})
-# a cancel that did not happen (IB 10147 not found, 10148 cannot be cancelled in its state,
-# 10149 invalid id): the order's outcome is what its executions and status say, not a reject
-_CANCEL_FAILED_CODES = frozenset({10147, 10148, 10149})
 ALERT_GRACE = 5.0  # seconds a shutdown waits for queued alert mail before giving up on it
 
 

@@ -1,0 +1,48 @@
+"""The broker adapter (issue 14.1): ib_async's execution, commission and error callbacks as
+typed events, with IB's error codes classified in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from ib_async import Contract, Order, Trade
+from ib_async.objects import CommissionReport, Execution, Fill
+
+from toolkit.live._broker import BrokerError, commission_of, execution_of
+
+WHEN = datetime(2024, 3, 14, 13, 30, tzinfo=UTC)
+
+
+def _fill(order_ref: str, report: CommissionReport) -> Fill:
+    ex = Execution(
+        execId="e.1", time=WHEN, side="BOT", shares=10.0, price=501.25, orderRef=order_ref
+    )
+    return Fill(Contract(symbol="SPY"), ex, report, WHEN)
+
+
+def test_an_execution_becomes_one_typed_event() -> None:
+    trade = Trade(order=Order(orderRef="s/sma/SPY/20240313"))
+    got = execution_of(trade, _fill("s/sma/SPY/20240313", CommissionReport("e.1", 1.0)))
+    assert (got.ref, got.exec_id, got.side, got.shares, got.price) == (
+        "s/sma/SPY/20240313", "e.1", "BOT", 10.0, 501.25,
+    )  # fmt: skip
+    assert got.time == pd.Timestamp(WHEN) and got.commission == 1.0
+    # the execution names no orderRef: the trade's; a report of another execution, or none
+    # yet (IB's empty one), is no commission of this one
+    alone = execution_of(trade, _fill("", CommissionReport("e.2", 1.0)))
+    assert alone.ref == "s/sma/SPY/20240313" and alone.commission is None
+    assert execution_of(None, _fill("", CommissionReport())).commission is None
+    report = commission_of(trade, _fill("", CommissionReport()), CommissionReport("e.1", 0.35))
+    assert (report.execution.ref, report.exec_id, report.commission) == (
+        "s/sma/SPY/20240313", "e.1", 0.35,
+    )  # fmt: skip
+
+
+def test_ib_error_codes_are_classified_once() -> None:
+    assert BrokerError(7, 201, "Order rejected").rejects
+    assert BrokerError(7, 10148, "cannot cancel").cancel_failed
+    assert not BrokerError(7, 10148, "cannot cancel").rejects
+    assert BrokerError(-1, 1100, "Connectivity lost").connectivity
+    plain = BrokerError(-1, 2104, "Market data farm connection is OK")
+    assert not (plain.rejects or plain.cancel_failed or plain.connectivity)

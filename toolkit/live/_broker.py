@@ -1,0 +1,97 @@
+"""The broker adapter's first part: ib_async's execution, commission and error callbacks as
+typed events, so the session's handlers read named fields instead of ib_async's objects and
+IB's error codes are classified in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from ib_async import Trade
+from ib_async.objects import CommissionReport, Fill
+
+# IB's codes for an order it refused (110 price off the tick grid, 200 no security definition,
+# 201 order rejected, 203 security not allowed for this account)
+REJECT_CODES = frozenset({110, 200, 201, 203})
+# a cancel that did not happen (IB 10147 not found, 10148 cannot be cancelled in its state,
+# 10149 invalid id): the order's outcome is what its executions and status say, not a reject
+CANCEL_FAILED_CODES = frozenset({10147, 10148, 10149})
+# connectivity between IB's servers and the gateway (lost, restored, data lost)
+CONNECTIVITY_CODES = frozenset({1100, 1300, 2110})
+
+
+@dataclass(frozen=True)
+class Executed:
+    """An execution of one of the account's orders."""
+
+    ref: str  # the order's orderRef ("" when the broker gave none)
+    exec_id: str
+    side: str  # BOT or SLD
+    shares: float
+    price: float
+    time: pd.Timestamp
+    commission: float | None = None  # IB's report when it came with the execution
+
+
+@dataclass(frozen=True)
+class CommissionReported:
+    """IB's commission report for an execution (it can arrive before the session saw the
+    execution: then ``execution`` is booked first)."""
+
+    execution: Executed
+    exec_id: str
+    commission: float
+
+
+@dataclass(frozen=True)
+class BrokerError:
+    """An error IB sent for a request (an order id for order errors)."""
+
+    req_id: int
+    code: int
+    text: str
+
+    @property
+    def rejects(self) -> bool:
+        return self.code in REJECT_CODES
+
+    @property
+    def cancel_failed(self) -> bool:
+        return self.code in CANCEL_FAILED_CODES
+
+    @property
+    def connectivity(self) -> bool:
+        return self.code in CONNECTIVITY_CODES
+
+
+def order_ref_of(trade: Trade | None, fill: Fill | None = None) -> str:
+    """The orderRef of an execution (its own field first) or of a trade."""
+    if fill is not None and fill.execution.orderRef:
+        return str(fill.execution.orderRef)
+    return str(trade.order.orderRef) if trade is not None else ""
+
+
+def execution_of(trade: Trade | None, fill: Fill) -> Executed:
+    ex = fill.execution
+    report = fill.commissionReport
+    commission = (
+        float(report.commission)
+        if report is not None and report.execId == ex.execId and report.commission
+        else None
+    )
+    return Executed(
+        order_ref_of(trade, fill),
+        str(ex.execId),
+        str(ex.side),
+        float(ex.shares),
+        float(ex.price),
+        pd.Timestamp(ex.time),
+        commission,
+    )
+
+
+def commission_of(trade: Trade | None, fill: Fill, report: CommissionReport) -> CommissionReported:
+    return CommissionReported(
+        execution_of(trade, fill), str(report.execId), float(report.commission)
+    )
