@@ -62,7 +62,7 @@ MARKET, LIMIT, STOP = (int(t) for t in OrderType)
 # Open-trade state columns of one symbol.
 S_ENTRY_BAR, S_DIR, S_QTY_IN, S_VAL_IN, S_QTY_OUT, S_VAL_OUT, S_COMM, S_REALIZED, S_AVG = range(9)
 STATE_COLS = 9
-# What the close-of-bar decision came to (see decide_nb, plan_close_nb).
+# What the close-of-bar decision came to (see decide_code_nb, plan_close_nb).
 D_WAIT, D_DONE, D_ORDER, D_NONE, D_SAME = 0, 1, 2, 3, 4
 # Columns of a close-of-bar plan row, one per symbol (see plan_close_nb).
 P_WHAT, P_TGT, P_WANT, P_QTY, P_CODE, P_FROM, P_PX, P_FEE = range(8)
@@ -385,26 +385,6 @@ def decide_code_nb(
     if delta == 0.0:
         return D_DONE, want, 0.0, code
     return D_ORDER, want, delta, code
-
-
-@njit(cache=True, inline="always")
-def decide_nb(
-    tgt: float,
-    weight: float,
-    value: float,
-    price: float,
-    pos: float,
-    band: float,
-    gross_other: float,
-    risk: np.ndarray,
-    fractional: bool,
-) -> tuple[int, float]:
-    """:func:`decide_code_nb` as (what, signed order shares), for drivers that need no
-    account of why."""
-    what, _, delta, _ = decide_code_nb(
-        tgt, weight, value, price, pos, band, gross_other, risk, fractional
-    )
-    return what, delta
 
 
 @njit(cache=True, inline="always")

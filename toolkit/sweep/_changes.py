@@ -22,7 +22,7 @@ from toolkit.engine._step import (
     D_DONE,
     D_ORDER,
     MARKET,
-    decide_nb,
+    decide_code_nb,
     effective_target_nb,
     pending_fill_nb,
 )
@@ -124,7 +124,9 @@ def simulate_changes_nb(
             killed = True
         tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and tgt != acted:
-            what, delta = decide_nb(tgt, weight, value, c, pos, band, 0.0, risk, fractional)
+            what, _, delta, _ = decide_code_nb(
+                tgt, weight, value, c, pos, band, 0.0, risk, fractional
+            )
             if what == D_DONE:
                 acted = tgt
             elif what == D_ORDER:

@@ -24,7 +24,7 @@ from toolkit.engine._step import (
     S_AVG,
     STATE_COLS,
     TRADE_COLS,
-    decide_nb,
+    decide_code_nb,
     effective_target_nb,
     entered_nb,
     exit_fill_nb,
@@ -171,7 +171,9 @@ def simulate_metrics_nb(
             killed = True
         tgt = effective_target_nb(target[b], killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and (rebalance_always or tgt != acted):
-            what, delta = decide_nb(tgt, weight, value, c, pos, band, 0.0, risk, fractional)
+            what, _, delta, _ = decide_code_nb(
+                tgt, weight, value, c, pos, band, 0.0, risk, fractional
+            )
             if what == D_DONE:
                 acted = tgt
             elif what == D_ORDER:
