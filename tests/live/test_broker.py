@@ -9,7 +9,7 @@ import pandas as pd
 from ib_async import Contract, Order, Trade
 from ib_async.objects import CommissionReport, Execution, Fill
 
-from toolkit.live._broker import BrokerError, commission_of, execution_of
+from toolkit.live._broker import BrokerError, commission_of, execution_of, status_of
 
 WHEN = datetime(2024, 3, 14, 13, 30, tzinfo=UTC)
 
@@ -46,3 +46,18 @@ def test_ib_error_codes_are_classified_once() -> None:
     assert BrokerError(-1, 1100, "Connectivity lost").connectivity
     plain = BrokerError(-1, 2104, "Market data farm connection is OK")
     assert not (plain.rejects or plain.cancel_failed or plain.connectivity)
+
+
+def test_an_order_status_becomes_one_typed_event() -> None:
+    from ib_async import OrderStatus, TradeLogEntry
+
+    leg = Order(orderId=12, parentId=11, orderRef="s/sma/SPY/20240313/sl", totalQuantity=10)
+    status = OrderStatus(orderId=12, status="Cancelled", filled=0.0, remaining=10.0)
+    trade = Trade(order=leg, orderStatus=status, log=[TradeLogEntry(WHEN, "Cancelled", "why")])
+    got = status_of(trade)
+    assert (got.ref, got.order_id, got.status, got.filled, got.remaining, got.quantity) == (
+        "s/sma/SPY/20240313/sl", 12, "Cancelled", 0.0, 10.0, 10.0,
+    )  # fmt: skip
+    assert got.child and got.message == "why" and got.trade is trade
+    entry = status_of(Trade(order=Order(orderId=11, orderRef="s/sma/SPY/20240313")))
+    assert not entry.child and entry.message == ""

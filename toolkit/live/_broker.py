@@ -1,4 +1,4 @@
-"""The broker adapter's first part: ib_async's execution, commission and error callbacks as
+"""The broker adapter: ib_async's execution, commission, order-status and error callbacks as
 typed events, so the session's handlers read named fields instead of ib_async's objects and
 IB's error codes are classified in one place.
 """
@@ -42,6 +42,22 @@ class CommissionReported:
     execution: Executed
     exec_id: str
     commission: float
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """An order's status at the broker (``trade``: ib_async's handle, kept to cancel it)."""
+
+    ref: str
+    order_id: int
+    status: str
+    filled: float
+    remaining: float
+    avg_fill_price: float
+    quantity: float  # the order's total
+    child: bool  # a bracket leg (it has a parent order)
+    message: str  # the trade's last log line
+    trade: Trade
 
 
 @dataclass(frozen=True)
@@ -94,4 +110,20 @@ def execution_of(trade: Trade | None, fill: Fill) -> Executed:
 def commission_of(trade: Trade | None, fill: Fill, report: CommissionReport) -> CommissionReported:
     return CommissionReported(
         execution_of(trade, fill), str(report.execId), float(report.commission)
+    )
+
+
+def status_of(trade: Trade) -> StatusChanged:
+    st = trade.orderStatus
+    return StatusChanged(
+        str(trade.order.orderRef),
+        int(trade.order.orderId),
+        str(st.status),
+        float(st.filled),
+        float(st.remaining),
+        float(st.avgFillPrice),
+        float(trade.order.totalQuantity),
+        bool(trade.order.parentId),
+        trade.log[-1].message if trade.log else "",
+        trade,
     )

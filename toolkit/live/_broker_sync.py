@@ -21,8 +21,10 @@ from toolkit.live._broker import (
     BrokerError,
     CommissionReported,
     Executed,
+    StatusChanged,
     commission_of,
     execution_of,
+    status_of,
 )
 from toolkit.live._state import _FINAL, SessionState
 from toolkit.live.journal import FillConflict
@@ -165,33 +167,34 @@ class BrokerSync(SessionState):
         self.sleeves[self.ref_owner[ref][0]].apply_commission(commission)
 
     def _on_status(self, trade: Trade) -> None:
-        ref = str(trade.order.orderRef)
+        self._status_changed(status_of(trade))
+
+    def _status_changed(self, st: StatusChanged) -> None:
+        ref = st.ref
         owner = self.ref_owner.get(ref)
         if owner is None:
             return
-        st = trade.orderStatus
-        self.trades[ref] = trade
-        self.order_ids[trade.order.orderId] = ref
-        key = (st.status, float(st.filled))
+        self.trades[ref] = st.trade
+        self.order_ids[st.order_id] = ref
+        key = (st.status, st.filled)
         if self._statuses.get(ref) == key:
             return
         self._statuses[ref] = key
-        message = trade.log[-1].message if trade.log else ""
         self.j.record_order_status(
             ref,
             status=st.status,
-            filled=float(st.filled),
-            remaining=float(st.remaining),
-            avg_fill_price=float(st.avgFillPrice),
-            broker_order_id=trade.order.orderId,
-            message=message,
+            filled=st.filled,
+            remaining=st.remaining,
+            avg_fill_price=st.avg_fill_price,
+            broker_order_id=st.order_id,
+            message=st.message,
         )
-        if st.status in _FINAL and float(st.filled) == 0.0 and not trade.order.parentId:
+        if st.status in _FINAL and st.filled == 0.0 and not st.child:
             # an entry that died unfilled (expired, cancelled, rejected): try again next bar,
             # as the engine re-places an unfilled order at the next close
             self.sleeves[owner[0]].retry(owner[1])
-        if st.status != "Filled" or float(st.filled) > 0:
-            self.log(f"order {ref}: {st.status} ({st.filled:g}/{trade.order.totalQuantity:g})")
+        if st.status != "Filled" or st.filled > 0:
+            self.log(f"order {ref}: {st.status} ({st.filled:g}/{st.quantity:g})")
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
         self._broker_error(BrokerError(req_id, code, text))
