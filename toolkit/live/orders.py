@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from toolkit.engine.settings import EngineSettings
+from toolkit.engine._step import order_price_nb
+from toolkit.engine.settings import EngineSettings, OrderType
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,15 @@ def entry_order(
     side = 1.0 if quantity > 0 else -1.0
     action = "BUY" if side > 0 else "SELL"
     qty = abs(quantity)
-    offset = s.order_offset_bps / 1e4
-    if s.order_type == "limit":
-        px = _tick(close * (1.0 - side * offset), up=side < 0)
-        return OrderSpec(ref, symbol, action, qty, "LMT", "DAY", limit_price=px)
-    if s.order_type == "stop":
-        px = _tick(close * (1.0 + side * offset), up=side > 0)
+    kind = OrderType[s.order_type.upper()]
+    if kind != OrderType.MARKET:
+        # the engine's price for the order (one formula), then rounded to the tick away from
+        # a fill the engine would not make: a buy limit down, a buy stop up
+        raw = float(order_price_nb(int(kind), side, close, s.order_offset_bps / 1e4))
+        if kind == OrderType.LIMIT:
+            px = _tick(raw, up=side < 0)
+            return OrderSpec(ref, symbol, action, qty, "LMT", "DAY", limit_price=px)
+        px = _tick(raw, up=side > 0)
         return OrderSpec(ref, symbol, action, qty, "STP", "DAY", aux_price=px)
     tif = "OPG" if s.fill == "next_open" and daily else "DAY"
     return OrderSpec(ref, symbol, action, qty, "MKT", tif)
