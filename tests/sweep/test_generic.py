@@ -96,3 +96,62 @@ def test_targets_with_gaps_are_scored_by_the_engine() -> None:
         assert not np.allclose(with_gaps["final_equity"], without["final_equity"])
     finally:
         strategies.unregister("mean_gap")
+
+
+def test_block_calls_bind_parameters_like_the_signal() -> None:
+    """The generic sweep calls a user's function through ``signal.calls`` (arguments bound
+    once per block): each row's array equals ``signal`` of that row -- ints passed as ints,
+    floats as floats, a list or int array converted to float64 -- and a wrong shape is still
+    a ConfigError naming the strategy; the sweep's rows equal tk.backtest."""
+    from numba import njit
+
+    from toolkit import strategies
+    from toolkit.errors import ConfigError
+
+    seen: list[tuple[type, type]] = []
+
+    @tk.strategy(
+        params=[tk.Param("window", int, 20, 2, 200), tk.Param("level", float, 1.0, 0.5, 2.0)]
+    )
+    def py_band(close: np.ndarray, window: int, level: float) -> list[int]:
+        seen.append((type(window), type(level)))
+        mean = pd.Series(close).rolling(window, min_periods=1).mean().to_numpy()
+        return [int(c > level * m) for c, m in zip(close, mean, strict=True)]
+
+    @tk.strategy(params=[tk.Param("window", int, 20, 2, 200)])
+    @njit
+    def nb_above(high: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
+        out = np.zeros(close.shape[0])
+        for t in range(window, close.shape[0]):
+            out[t] = 1.0 if close[t] > high[t - window] else -0.5
+        return out
+
+    @tk.strategy(params=[tk.Param("window", int, 20, 2, 200)])
+    def short(close: np.ndarray, window: int) -> np.ndarray:
+        return np.ones(len(close) - window)
+
+    try:
+        bars = tk.load("SPY", start="2018-01-01", end="2019-12-31")
+        c = np.ascontiguousarray(bars["close"].to_numpy(np.float64))
+        h = np.ascontiguousarray(bars["high"].to_numpy(np.float64))
+        fields = (c, h, c, c, c)
+        for spec, axes in (
+            (py_band, {"window": [3, 30], "level": [0.9, 1.0, 1.1]}),
+            (nb_above, {"window": [2, 5, 60]}),
+        ):
+            values = make_grid(spec, axes).values
+            rows = list(spec.signal.calls(*fields, values))  # type: ignore[attr-defined]
+            assert len(rows) == len(values)
+            for row, vec in zip(rows, values, strict=True):
+                assert row.dtype == np.float64 and row.shape == c.shape
+                np.testing.assert_array_equal(row, spec.signal(*fields, vec))
+            swept = sweep(bars, spec, axes, progress=False)
+            for _, r in swept.iterrows():
+                params = {p.name: p.kind(r[p.name]) for p in spec.params}
+                _compare(r, tk.backtest(bars, spec, params).metrics())
+        assert set(seen) == {(int, float)}
+        with pytest.raises(ConfigError, match=r"'short'.*return one exposure per bar"):
+            list(short.signal.calls(*fields, make_grid(short, {"window": [5]}).values))  # type: ignore[attr-defined]
+    finally:
+        for label in ("py_band", "nb_above", "short"):
+            strategies.unregister(label)

@@ -18,7 +18,8 @@ target weights of one shared book, same shape (row t may use rows [0, t] only).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Any, overload
 
 import numpy as np
@@ -91,7 +92,41 @@ def bind_signal(fn: UserSignal, name: str, params: Sequence[Param], kind: Kind) 
             fields[i] if is_field else (int(vec[i]) if is_int else float(vec[i]))
             for is_field, i, is_int in plan
         ]
-        out = np.ascontiguousarray(np.asarray(fn(*args), dtype=np.float64))
+        return conform(fn(*args), close)
+
+    def calls(
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+        values: np.ndarray,
+    ) -> Iterator[np.ndarray]:
+        """``signal`` of each row of ``values`` in order, its arguments bound once for the
+        block (the generic sweep's loop: no per-set binding or int()/float() per value)."""
+        fields = (open_, high, low, close, volume)
+        k = len(values)
+        columns: list[Iterable[Any]] = [
+            repeat(fields[i], k)
+            if is_field
+            else (values[:, i].astype(np.int64) if is_int else values[:, i]).tolist()
+            for is_field, i, is_int in plan
+        ]
+        shape = close.shape
+        for args in zip(*columns, strict=True) if columns else repeat((), k):
+            res = fn(*args)
+            if (
+                type(res) is np.ndarray
+                and res.dtype == np.float64
+                and res.shape == shape
+                and res.ndim == ndim
+            ):
+                yield res
+            else:
+                yield conform(res, close)
+
+    def conform(res: Any, close: np.ndarray) -> np.ndarray:
+        out = np.ascontiguousarray(np.asarray(res, dtype=np.float64))
         if out.shape != close.shape or out.ndim != ndim:
             what = "weight per bar and symbol" if ndim == 2 else "exposure per bar"
             raise ConfigError(
@@ -101,6 +136,7 @@ def bind_signal(fn: UserSignal, name: str, params: Sequence[Param], kind: Kind) 
         return out
 
     signal.__name__ = f"{name}_signal"
+    setattr(signal, "calls", calls)  # noqa: B010 (read by the generic sweep when present)
     signal.__doc__ = inspect.getdoc(_python_function(fn))
     return signal
 

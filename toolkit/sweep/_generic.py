@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
 from toolkit.engine.backtest import backtest
@@ -112,9 +113,16 @@ def _evaluate_symbol(
     validated (a local sweep builds them once per symbol, not once per block)."""
     out = np.empty((len(values), len(METRICS)))
     targets = np.empty((len(values), len(data.close)))
-    for i in range(len(values)):
-        targets[i] = spec.signal(data.open, data.high, data.low, data.close, data.volume, values[i])
-    gaps = np.isnan(targets.min(axis=1))  # min propagates NaN: a row with any NaN
+    gaps = np.empty(len(values), dtype=np.bool_)  # a row with any NaN
+    calls = getattr(spec.signal, "calls", None)  # a user's signal: arguments bound per block
+    if calls is None:
+        for i in range(len(values)):
+            row = spec.signal(data.open, data.high, data.low, data.close, data.volume, values[i])
+            gaps[i] = _store_nb(row, targets, i)
+    else:
+        rows = calls(data.open, data.high, data.low, data.close, data.volume, values)
+        for i, row in enumerate(rows):
+            gaps[i] = _store_nb(row, targets, i)
     if not gaps.all():
         fast = np.flatnonzero(~gaps)
         index = np.arange(len(fast), dtype=np.int64).reshape(-1, 1)
@@ -131,6 +139,19 @@ def _evaluate_symbol(
     for j in np.flatnonzero(gaps):
         out[j] = _engine_row(spec, bars, values[j], settings, risk, weights)
     return out
+
+
+@njit(cache=True)
+def _store_nb(row: np.ndarray, targets: np.ndarray, i: int) -> bool:
+    """Copy ``row`` into ``targets[i]`` (while it is in cache) and say whether it holds NaN
+    (one pass instead of a copy and a second scan of the whole block)."""
+    gap = 0
+    dst = targets[i]
+    for t in range(row.shape[0]):
+        v = row[t]
+        dst[t] = v
+        gap |= v != v  # no branch: the loop vectorizes
+    return gap != 0
 
 
 def _engine_row(
