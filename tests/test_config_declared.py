@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import toolkit as tk
+from tests.test_config import BASE as CONFIG_BASE
 from toolkit._declare import declared, declared_fields
 from toolkit.config import (
     DataConfig,
@@ -33,18 +34,7 @@ from toolkit.live.config import (
 )
 from toolkit.risk import RiskLimits
 
-BASE = """
-name = "t"
-[data]
-symbols = ["SPY"]
-[strategy]
-name = "sma_cross"
-[strategy.params]
-fast = 10
-slow = 30
-allow_short = 0
-cross = 0
-[grid]
+BASE = CONFIG_BASE + """[grid]
 fast = [5, 10]
 """
 REPO = Path(__file__).resolve().parents[1]
