@@ -1,4 +1,5 @@
-"""Market data: load validated OHLCV bars (UTC index, float64) from ``data/`` or any file."""
+"""Market data: load validated OHLCV bars (UTC index, float64) from ``data/`` or any file;
+reference data (GICS sector map, market caps) from ``data/reference``."""
 
 from toolkit.data._paths import available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
@@ -11,8 +12,17 @@ from toolkit.data.loader import (
     load_many_sourced,
     load_sourced,
 )
+from toolkit.data.reference import (
+    GICS_SECTORS,
+    SECTOR_ETFS,
+    load_market_caps,
+    load_sector_map,
+    sectors_for,
+)
 
 __all__ = [
+    "GICS_SECTORS",
+    "SECTOR_ETFS",
     "LoadedBars",
     "LoadedFile",
     "RepairReport",
@@ -22,5 +32,8 @@ __all__ = [
     "load_file",
     "load_many",
     "load_many_sourced",
+    "load_market_caps",
+    "load_sector_map",
     "load_sourced",
+    "sectors_for",
 ]

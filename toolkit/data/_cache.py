@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Bump when parsing or validation changes so stale cache entries are ignored.
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 _META_KEY = b"toolkit.validation"
 
 

@@ -4,6 +4,12 @@ Each check yields the offending rows; in strict mode the first failing check rai
 :class:`DataError` naming the file, the row (the line in a CSV, counting the header as line 1)
 and the remedy. With ``repair="drop"`` offending rows are removed; ``repair="fix"`` also
 widens high/low to contain open and close instead of dropping those rows.
+
+Formats read: the toolkit's own (``date``/``timestamp``, OHLCV, optional ``adj_close``),
+files without ``adj_close`` (prices taken as stored), and Alpha Vantage's
+TIME_SERIES_DAILY_ADJUSTED export (``adjusted_close``, ``dividend_amount``,
+``split_coefficient``, rows newest first). A file whose rows run newest first is read in
+time order; line numbers in errors stay the file's own.
 """
 
 from __future__ import annotations
@@ -22,9 +28,19 @@ Repair = Literal["drop", "fix"] | None
 PRICE_COLUMNS = ("open", "high", "low", "close")
 REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS = ("timestamp", "datetime", "date", "time")
+# Other vendors' names for our columns (Alpha Vantage writes adjusted_close).
+COLUMN_ALIASES = {"adjusted_close": "adj_close", "adjclose": "adj_close"}
+# Optional corporate-action columns kept beside the prices (Alpha Vantage's daily-adjusted
+# export): a split day's raw-price jump is expected, not an implausible move.
+ACTION_COLUMNS = ("dividend_amount", "split_coefficient")
+# open/close beyond high/low by at most this relative amount is rounding noise of a vendor's
+# adjustment arithmetic (the yfinance auto_adjust stock files carry 1-ulp cases, <= 2.1e-16),
+# not a bad bar: high/low are widened to contain it. Anything larger is an error.
+ROUNDING_TOLERANCE = 1e-12
 _SHOWN_ROWS = 5
 # A bar whose prices move beyond this factor from the previous close (up x2, down to half)
-# is named in a warning. The shipped daily files never move by more than x1.45 in a day.
+# is named in a warning. The shipped daily files stay within x1.45 in a day, except OXY's
+# real fall to x0.48 on 2020-03-09 (the oil-price war), which the warning names.
 JUMP_FACTOR = 2.0
 _OFFSET = r"(?:(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)|(?P<z>Z))$"
 
@@ -106,7 +122,10 @@ def clean_bars(
     if raw.shape[0] == 0:
         raise DataError(f"{path}: the file has no data rows. Re-download or regenerate it.")
     frame = raw.copy()
-    frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+    names = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+    frame.columns = [
+        COLUMN_ALIASES.get(c, c) if COLUMN_ALIASES.get(c) not in names else c for c in names
+    ]
     time_col = _find_time_column(frame, path)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -137,8 +156,13 @@ def clean_bars(
         "Write timestamps as ISO 8601, e.g. 2024-01-31 or 2024-01-31 09:30:00-05:00.",
     )
     _check_offsets(frame[time_col], stamps, keep, lines, path, exchange_tz)
+    newest_first = _newest_first(stamps.to_numpy(), keep)
+    if newest_first:  # read in time order; each row keeps its own line number
+        frame, stamps = frame.iloc[::-1], stamps.iloc[::-1]
+        lines, keep = lines[::-1].copy(), keep[::-1].copy()
 
-    columns = [*PRICE_COLUMNS, "volume"] + (["adj_close"] if "adj_close" in frame.columns else [])
+    optional = ["adj_close", *ACTION_COLUMNS]
+    columns = [*PRICE_COLUMNS, "volume"] + [c for c in optional if c in frame.columns]
     values: dict[str, np.ndarray] = {
         c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64) for c in columns
     }
@@ -147,9 +171,19 @@ def clean_bars(
         check(~np.isfinite(v), f"missing or non-numeric {c}", f"Fill in the {c} value.")
         if c == "volume":
             check(v < 0, "negative volume", "Volumes must be >= 0.")
+        elif c == "dividend_amount":
+            check(v < 0, "negative dividend_amount", "Dividends must be >= 0 (0 on other days).")
+        elif c == "split_coefficient":
+            check(v <= 0, "zero or negative split_coefficient", "Use 1 on days without a split.")
         else:
             check(v <= 0, f"zero or negative {c}", "Prices must be > 0.")
     o, h, lo, c_ = values["open"], values["high"], values["low"], values["close"]
+    with np.errstate(invalid="ignore"):
+        top, bottom = np.maximum(o, c_), np.minimum(o, c_)
+        noise_h = (h < top) & (top - h <= ROUNDING_TOLERANCE * top)
+        noise_l = (lo > bottom) & (lo - bottom <= ROUNDING_TOLERANCE * bottom)
+    h = values["high"] = np.where(noise_h, top, h)
+    lo = values["low"] = np.where(noise_l, bottom, lo)
     with np.errstate(invalid="ignore"):
         check(h < lo, "high below low", "Swap or correct high and low.", fixable=True)
         check(
@@ -175,7 +209,9 @@ def clean_bars(
                 path,
                 lines,
                 ~order_ok,
-                "timestamp earlier than the row before",
+                "timestamp earlier than the row after it (the file's rows run newest first)"
+                if newest_first
+                else "timestamp earlier than the row before",
                 "Sort the file by time.",
             )
 
@@ -261,11 +297,17 @@ def _check_offsets(
 
 def implausible_moves(frame: pd.DataFrame, factor: float | None) -> list[str]:
     """Bars whose open, high, low or close moves beyond ``factor`` from the previous close,
-    or whose adj_close moves beyond it from the previous adj_close, as "date: fields xR"."""
+    or whose adj_close moves beyond it from the previous adj_close, as "date: fields xR".
+
+    On a day the file records a split (``split_coefficient`` other than 1) the raw prices
+    are expected to jump, so only adj_close is checked there."""
     if factor is None or len(frame) < 2:
         return []
     prev = frame["close"].to_numpy()[:-1]
-    ratios = {c: frame[c].to_numpy()[1:] / prev for c in PRICE_COLUMNS}
+    split = np.zeros(len(frame) - 1, dtype=bool)
+    if "split_coefficient" in frame.columns:
+        split = frame["split_coefficient"].to_numpy()[1:] != 1.0
+    ratios = {c: np.where(split, 1.0, frame[c].to_numpy()[1:] / prev) for c in PRICE_COLUMNS}
     if "adj_close" in frame.columns:
         adj = frame["adj_close"].to_numpy()
         ratios["adj_close"] = adj[1:] / adj[:-1]
@@ -298,6 +340,16 @@ def _parse_times(col: pd.Series, naive_tz: str) -> pd.Series:
         local = naive.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
         result[~has_offset] = local.dt.tz_convert("UTC")
     return result
+
+
+def _newest_first(ts: np.ndarray, keep: np.ndarray) -> bool:
+    """True when most steps between kept, parsed rows go back in time (a newest-first file,
+    as Alpha Vantage writes them); a few rows out of place are then named by the order check."""
+    idx = np.flatnonzero(keep & ~pd.isna(ts))
+    if len(idx) < 2:
+        return False
+    kept = ts[idx]
+    return int((kept[1:] < kept[:-1]).sum()) > int((kept[1:] > kept[:-1]).sum())
 
 
 def _duplicates(ts: np.ndarray, keep: np.ndarray) -> np.ndarray:

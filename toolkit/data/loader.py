@@ -35,7 +35,8 @@ _SHOWN_MOVES = 5
 @dataclass(frozen=True)
 class LoadedFile:
     """A source file as loaded: its symbol, path and content hash, the repair policy, what
-    the repair changed (problem, rows) and the warnings the load raised, for run manifests."""
+    the repair changed (problem, rows), the warnings the load raised and the price basis
+    used (``adjustment``: adj_close scaling, or the prices as stored), for run manifests."""
 
     symbol: str
     path: Path
@@ -44,6 +45,7 @@ class LoadedFile:
     repairs: tuple[tuple[str, int], ...] = ()
     dropped: int = 0
     warnings: tuple[str, ...] = ()
+    adjustment: str = ""
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready manifest entry for this file."""
@@ -55,6 +57,7 @@ class LoadedFile:
             "repairs": dict(self.repairs),
             "dropped_rows": self.dropped,
             "warnings": list(self.warnings),
+            "adjustment": self.adjustment,
         }
 
 
@@ -87,6 +90,16 @@ def _read_raw(path: Path, raw: bytes) -> pd.DataFrame:
         raise DataError(
             f"{path}: cannot be read as {path.suffix[1:]}: {exc}. Check its format."
         ) from exc
+
+
+def _basis(frame: pd.DataFrame, how: Adjust) -> str:
+    """What the loaded prices are, for the file's record (a file without adj_close, such as
+    yfinance ``auto_adjust=True`` stock files, is taken as stored: no dividend scaling)."""
+    if how == "none":
+        return "as stored (adjust='none')"
+    if "adj_close" in frame.columns:
+        return "total return (open/high/low/close x adj_close/close)"
+    return "as stored (no adj_close column)"
 
 
 def _adjust(frame: pd.DataFrame, how: Adjust, path: Path) -> pd.DataFrame:
@@ -173,7 +186,7 @@ def load_file(
     frame, info = _clean(
         symbol_or_path, data_dir, repair, naive_tz, exchange_tz, cache_dir, use_cache
     )
-    return _adjust(frame, adjust, info.path), info
+    return _adjust(frame, adjust, info.path), replace(info, adjustment=_basis(frame, adjust))
 
 
 def load_sourced(
@@ -217,6 +230,7 @@ def load_sourced(
         )
         _warn(message)
         info = replace(info, warnings=(message,))
+    info = replace(info, adjustment=_basis(inside, adjust))
     return LoadedBars(_adjust(inside, adjust, info.path), (info,))
 
 
@@ -237,7 +251,10 @@ def load(
 
     Returns float64 columns open, high, low, close, volume on a tz-aware UTC index, sorted and
     unique. ``adjust="total_return"`` (default) scales OHLC by ``adj_close/close`` where the
-    file has ``adj_close``, so dividends show up as returns; ``"none"`` keeps prices as stored.
+    file has ``adj_close`` (or Alpha Vantage's ``adjusted_close``), so dividends show up as
+    returns; a file without that column is used as stored (the shipped yfinance stock files
+    are already split- and dividend-adjusted), and the source record's ``adjustment`` says
+    which applied. ``"none"`` keeps prices as stored. Rows may run oldest or newest first.
     ``start``/``end`` are inclusive: a date alone (``"2024-05-17"``) is that whole exchange
     date in ``exchange_tz`` (for intraday bars, every bar of the New York session date; daily
     bars keep their stamped date); a bound with a time (``"2024-05-17 12:00-04:00"``, a
