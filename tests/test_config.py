@@ -65,7 +65,7 @@ def test_minimal_config_uses_realistic_defaults() -> None:
         ),
         (
             lambda t: t.replace('symbols = ["SPY"]', 'symbols = ["SPY", "NOPE"]'),
-            r"\[data\] symbols: unknown symbol 'NOPE'; available in .*: AAPL, AGG",
+            r"\[data\] symbols: unknown symbol 'NOPE'; available in .*: AAPL, ABT, .*, SPY, ",
         ),
         (
             lambda t: t + '[engine]\nfill = "tomorrow"\n',
