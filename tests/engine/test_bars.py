@@ -110,3 +110,65 @@ def test_month_ids_are_the_calendar_month_of_each_bar(start, step, n, tz) -> Non
     # bar times are instants: localise as UTC, then show them in the zone (no DST ambiguity)
     idx = idx.tz_localize("UTC").tz_convert(tz) if tz is not None else idx
     np.testing.assert_array_equal(month_ids(idx), np.asarray(idx.year * 12 + idx.month))
+
+
+FIELD_NAMES = ("open", "high", "low", "close", "volume")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    m=st.integers(1, 3),
+    cell=st.tuples(st.integers(0, 5), st.integers(0, 2), st.sampled_from(FIELD_NAMES)),
+    value=st.sampled_from([0.0, -1.0, np.nan, np.inf, -np.inf, 0.5, 1.0, 2.0, 3.0, 1e300]),
+)
+def test_the_one_pass_value_check_agrees_with_the_numpy_checks(n, m, cell, value) -> None:
+    # the numba pass that lets good bars through must refuse exactly what the numpy checks
+    # (which name the problem) refuse: one cell of consistent bars set to an edge value
+    from toolkit.engine._bars import _values_ok
+
+    a = {
+        f: np.full((n, m), x) for f, x in zip(FIELD_NAMES, (1.5, 2.0, 1.0, 1.5, 100.0), strict=True)
+    }
+    i, j, f = cell
+    a[f][i % n, j % m] = value
+    o, h, lo, c, v = (a[f] for f in FIELD_NAMES)
+    with np.errstate(invalid="ignore"):
+        fine = bool(
+            all((np.isfinite(x) & (x > 0)).all() for x in (o, h, lo, c))
+            and (np.isfinite(v) & (v >= 0)).all()
+            and (h >= np.maximum(o, c)).all()
+            and (lo <= np.minimum(o, c)).all()
+        )
+    assert _values_ok(a) == fine
+
+
+def test_bars_changed_in_place_are_checked_again(good) -> None:
+    # nothing about a frame is remembered between runs: a price zeroed in place after a
+    # first run is refused by the next one
+    bars = good.copy()
+    first = tk.backtest(bars, "sma_cross", PARAMS)
+    bars.iloc[300, bars.columns.get_loc("close")] = 0.0
+    with pytest.raises(DataError, match="close missing, zero or negative"):
+        tk.backtest(bars, "sma_cross", PARAMS)
+    bars.iloc[300, bars.columns.get_loc("close")] = good["close"].iloc[300]
+    again = tk.backtest(bars, "sma_cross", PARAMS)
+    pd.testing.assert_series_equal(again.equity, first.equity)
+
+
+def test_the_fast_path_gives_the_panel_path_arrays(good) -> None:
+    # one-symbol float bars skip building the panel's frames; same arrays, symbol and index
+    # as the general path, whatever the column order or a non-float volume
+    from toolkit.engine._bars import as_panel, bar_arrays, bars_of
+
+    for bars in (
+        good,
+        good[["volume", "close", "open", "low", "high"]],
+        good.astype({"volume": int}),
+    ):
+        b = bars_of(bars)
+        expected = bar_arrays(as_panel(bars))
+        assert b.symbols == ["SPY"] and b.index.equals(good.index)
+        for f in FIELD_NAMES:
+            np.testing.assert_array_equal(b.arrays[f], expected[f])
+            assert b.arrays[f].flags.c_contiguous and not b.arrays[f].flags.writeable

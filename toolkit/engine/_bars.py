@@ -9,10 +9,13 @@ kernel and a negative one to return rows silently).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from toolkit.errors import DataError
 
@@ -59,27 +62,108 @@ def _where(index: pd.Index, rows: np.ndarray) -> str:
     return f"at {shown}" + (f" (and {more} more bars)" if more > 0 else "")
 
 
+@dataclass(frozen=True, slots=True)
+class Bars:
+    """Bars past the gate: their index, symbols (the close's column labels) and validated
+    contiguous float64 arrays (bars x symbols) per field."""
+
+    index: pd.DatetimeIndex
+    symbols: list[Hashable]
+    arrays: dict[str, np.ndarray]
+
+
+def bars_of(bars: pd.DataFrame) -> Bars:
+    """:func:`as_panel` then :func:`bar_arrays`, without building the panel's frames when
+    ``bars`` is one symbol's float columns (the common case; ~0.3 ms -> ~0.03 ms): the arrays
+    are read-only views of the frame's own columns, checked by the same gate."""
+    columns = bars.columns.tolist()
+    if len(columns) == len(FIELDS) and set(columns) == _FIELD_SET and _index_ok(bars.index):
+        values = bars.to_numpy()
+        if values.dtype == np.float64 and values.ndim == 2:
+            arrays = {f: _readonly_column(values, columns.index(f)) for f in FIELDS}
+            if _values_ok(arrays):
+                label = str(bars.attrs.get("source", {}).get("symbol", "asset"))
+                return Bars(cast(pd.DatetimeIndex, bars.index), [label], arrays)
+    panel = as_panel(bars)  # anything else, or bars the gate refuses: the one exact path
+    arrays = bar_arrays(panel)
+    close = panel["close"]
+    return Bars(cast(pd.DatetimeIndex, close.index), list(close.columns), arrays)
+
+
+_FIELD_SET = frozenset(FIELDS)
+
+
+def _readonly_column(values: np.ndarray, j: int) -> np.ndarray:
+    """Column ``j`` as a read-only contiguous (bars x 1) array (a view when it can be), typed
+    like the arrays :func:`bar_arrays` returns so numba compiles nothing new."""
+    col = np.ascontiguousarray(values[:, j : j + 1])
+    col.flags.writeable = False
+    return col
+
+
+def _index_ok(index: pd.Index) -> bool:
+    """True for a non-empty, strictly increasing DatetimeIndex without NaT (pandas caches
+    these flags on the index, so a repeated run pays nothing)."""
+    return (
+        isinstance(index, pd.DatetimeIndex)
+        and len(index) > 0
+        and index.is_monotonic_increasing
+        and index.is_unique
+        and not index.hasnans
+    )
+
+
+def _values_ok(a: Mapping[str, np.ndarray]) -> bool:
+    """Every check of :func:`bar_arrays` on the values, in one numba pass; False sends the
+    caller to the numpy checks, which name the first problem."""
+    views = []
+    for f in FIELDS:
+        v = a[f].view()
+        v.flags.writeable = False  # one signature whatever the caller's arrays are
+        views.append(v)
+    return bool(_values_ok_nb(*views))
+
+
+@njit(cache=True)
+def _values_ok_nb(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray
+) -> bool:  # pragma: no cover - compiled
+    # flat C-order views, branch-free tests: SIMD-friendly, ~1 ns per bar and field
+    o1, h1, l1, c1, v1 = o.reshape(-1), h.reshape(-1), lo.reshape(-1), c.reshape(-1), v.reshape(-1)
+    ok = True
+    for i in range(c1.size):
+        oo, hh, ll, cc, vv = o1[i], h1[i], l1[i], c1[i], v1[i]
+        # NaN fails every comparison; inf fails the range test (hh < inf or ll > 0 bounds)
+        good = (oo > 0.0) & (ll > 0.0) & (cc > 0.0) & (hh < np.inf) & (vv >= 0.0) & (vv < np.inf)
+        good &= (hh >= oo) & (hh >= cc) & (ll <= oo) & (ll <= cc)
+        ok &= good
+    return ok
+
+
 def bar_arrays(panel: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     """Validated contiguous float64 arrays (bars x symbols) per field, or a DataError naming
     the symbol, the field, the first offending timestamps and what to do."""
     close = panel["close"]
     index = close.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"bars need a DatetimeIndex, got {type(index).__name__}. {_REMEDY}")
-    if len(index) == 0:
-        raise DataError(f"bars are empty. {_REMEDY}")
-    steps = np.flatnonzero(~(index[1:] > index[:-1])) + 1
-    if len(steps):
-        raise DataError(
-            f"bar timestamps must be unique and increasing; {_where(index, steps)} a bar is "
-            f"not later than the one before. Sort the bars and drop repeats. {_REMEDY}"
-        )
+    if not _index_ok(index):  # the exact checks only when the cached flags say no
+        if not isinstance(index, pd.DatetimeIndex):
+            raise DataError(f"bars need a DatetimeIndex, got {type(index).__name__}. {_REMEDY}")
+        if len(index) == 0:
+            raise DataError(f"bars are empty. {_REMEDY}")
+        steps = np.flatnonzero(~(index[1:] > index[:-1])) + 1
+        if len(steps):
+            raise DataError(
+                f"bar timestamps must be unique and increasing; {_where(index, steps)} a bar is "
+                f"not later than the one before. Sort the bars and drop repeats. {_REMEDY}"
+            )
     out: dict[str, np.ndarray] = {}
     for f in FIELDS:
         frame = panel[f]
         if not frame.index.equals(index):
             raise DataError(f"bars' {f} does not share the close's index. {_REMEDY}")
         out[f] = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    if _values_ok(out):
+        return out
     symbols = [str(s) for s in close.columns]
     with np.errstate(invalid="ignore"):
         checks = [

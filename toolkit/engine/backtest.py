@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+import weakref
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,9 +12,9 @@ import pandas as pd
 from toolkit import strategies
 from toolkit.data.calendar import session_days
 from toolkit.engine import _kernels as k
-from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
+from toolkit.engine._bars import FIELDS, Bars, bars_of
 from toolkit.engine.result import BacktestResult
-from toolkit.engine.settings import EngineSettings, OrderType, Reason
+from toolkit.engine.settings import EngineSettings, KernelSettings, OrderType, Reason
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
 from toolkit.strategies.spec import Strategy
@@ -56,55 +56,115 @@ def simulate(
     target (default 1/number of symbols, i.e. equal sleeves). ``risk`` applies the same
     limits and kill switch as a live session (toolkit.risk).
     """
-    return _simulate_panel(as_panel(bars), None, targets, settings, weights, risk)
+    b = bars_of(bars)
+    tgt = targets.to_frame() if isinstance(targets, pd.Series) else targets
+    tgt = tgt.set_axis(b.symbols, axis=1) if len(tgt.columns) == len(b.symbols) else tgt
+    if not tgt.index.equals(b.index):
+        raise DataError("targets and bars must share the same index.")
+    values = np.ascontiguousarray(tgt.to_numpy(dtype=np.float64))
+    return _run(b, values, tgt, settings, weights, risk)
 
 
-def _simulate_panel(
-    panel: Mapping[str, pd.DataFrame],
-    arrays: Mapping[str, np.ndarray] | None,
-    targets: pd.DataFrame | pd.Series,
+def _run(
+    b: Bars,
+    targets: np.ndarray,
+    frame: pd.DataFrame | Callable[[], pd.DataFrame],
     settings: EngineSettings | None,
     weights: Sequence[float] | None,
     risk: RiskLimits | None,
+    strategy: str = "",
+    params: dict[str, Any] | None = None,
 ) -> BacktestResult:
-    """:func:`simulate` on a panel already split (and, if ``arrays``, already validated)."""
-    s = settings or EngineSettings()
-    symbols = list(panel["close"].columns)
-    tgt = targets.to_frame() if isinstance(targets, pd.Series) else targets
-    tgt = tgt.set_axis(symbols, axis=1) if len(tgt.columns) == len(symbols) else tgt
-    if not tgt.index.equals(panel["close"].index):
-        raise DataError("targets and bars must share the same index.")
-    a = bar_arrays(panel) if arrays is None else arrays
-    w = np.full(len(symbols), 1.0 / len(symbols)) if weights is None else np.asarray(weights, float)
-    if w.shape != (len(symbols),):
-        raise ConfigError(f"weights has {w.size} values for {len(symbols)} symbols.")
-    idx = pd.DatetimeIndex(panel["close"].index)
+    """Simulate ``targets`` (bars x symbols float64) on bars past the gate; the result's
+    frames are built on first read (``frame`` is the targets frame or what builds it)."""
+    s = settings or _DEFAULT_SETTINGS
+    n_sym = len(b.symbols)
+    w = np.full(n_sym, 1.0 / n_sym) if weights is None else np.asarray(weights, float)
+    if w.shape != (n_sym,):
+        raise ConfigError(f"weights has {w.size} values for {n_sym} symbols.")
+    idx = b.index
     equity, cash, pos, orders, trades = k.simulate_nb(
-        a["open"],
-        a["high"],
-        a["low"],
-        a["close"],
-        np.ascontiguousarray(tgt.to_numpy(dtype=np.float64)),
+        b.arrays["open"],
+        b.arrays["high"],
+        b.arrays["low"],
+        b.arrays["close"],
+        targets,
         np.ascontiguousarray(w),
-        month_ids(idx),
+        _months(idx),
         # trading days matter only to the daily-loss limit (pandas time zones cost ~0.5 ms)
         day_ids(idx)
         if risk is not None and risk.daily_loss is not None
         else np.zeros(len(idx), dtype=np.int64),
-        s.kernel(risk),
+        _kernel_settings(s, risk),
     )
-    eq = pd.Series(equity, index=idx, name="equity")
-    prev = np.concatenate([[s.init_cash], equity[:-1]])
-    return BacktestResult(
-        equity=eq,
-        returns=pd.Series(equity / prev - 1.0, index=idx, name="returns"),
-        cash=pd.Series(cash, index=idx, name="cash"),
-        positions=pd.DataFrame(pos, index=idx, columns=symbols),
-        targets=tgt,
-        orders=_orders_frame(orders, idx, symbols),
-        trades=_trades_frame(trades, idx, symbols),
-        settings=s,
-    )
+    build = _Frames(idx, b.symbols, s.init_cash, equity, cash, pos, orders, trades, frame)
+    return BacktestResult.deferred(build, s, strategy, params)
+
+
+_DEFAULT_SETTINGS = EngineSettings()
+_KERNEL_SETTINGS: list[tuple[EngineSettings, RiskLimits | None, KernelSettings]] = []
+
+
+def _kernel_settings(s: EngineSettings, risk: RiskLimits | None) -> KernelSettings:
+    """``s.kernel(risk)``, remembered for the last (frozen) pair seen: a loop of runs with
+    the same settings checks and packs them once."""
+    if _KERNEL_SETTINGS and _KERNEL_SETTINGS[0][0] is s and _KERNEL_SETTINGS[0][1] is risk:
+        return _KERNEL_SETTINGS[0][2]
+    ks = s.kernel(risk)
+    _KERNEL_SETTINGS[:] = [(s, risk, ks)]
+    return ks
+
+
+_MONTHS: list[tuple[weakref.ref[pd.DatetimeIndex], np.ndarray]] = []
+
+
+def _months(idx: pd.DatetimeIndex) -> np.ndarray:
+    """:func:`month_ids`, remembered for the last index seen (an index is immutable, and
+    repeated runs on the same bars -- optimisers, notebooks -- would pay ~0.1 ms each)."""
+    if _MONTHS and _MONTHS[0][0]() is idx:
+        return _MONTHS[0][1]
+    months = month_ids(idx)  # read only by the kernel
+    _MONTHS[:] = [(weakref.ref(idx), months)]
+    return months
+
+
+class _Frames:
+    """Builds a result's pandas fields from the kernel's arrays, one on its first read."""
+
+    def __init__(
+        self,
+        idx: pd.DatetimeIndex,
+        symbols: list[Hashable],
+        init_cash: float,
+        equity: np.ndarray,
+        cash: np.ndarray,
+        pos: np.ndarray,
+        orders: np.ndarray,
+        trades: np.ndarray,
+        targets: pd.DataFrame | Callable[[], pd.DataFrame],
+    ) -> None:
+        self.idx, self.symbols, self.init_cash = idx, symbols, init_cash
+        self.equity, self.cash, self.pos = equity, cash, pos
+        self.orders, self.trades, self.targets = orders, trades, targets
+
+    def __call__(self, name: str) -> pd.Series | pd.DataFrame:
+        idx = self.idx
+        if name == "equity":
+            return pd.Series(self.equity, index=idx, name="equity")
+        if name == "returns":
+            prev = np.concatenate([[self.init_cash], self.equity[:-1]])
+            return pd.Series(self.equity / prev - 1.0, index=idx, name="returns")
+        if name == "cash":
+            return pd.Series(self.cash, index=idx, name="cash")
+        if name == "positions":
+            return pd.DataFrame(self.pos, index=idx, columns=self.symbols)
+        if name == "targets":
+            return self.targets if isinstance(self.targets, pd.DataFrame) else self.targets()
+        if name == "orders":
+            return _orders_frame(self.orders, idx, self.symbols)
+        if name == "trades":
+            return _trades_frame(self.trades, idx, self.symbols)
+        raise AttributeError(name)
 
 
 # record codes -> names (the enums' lower-case names), indexable by a code array
@@ -112,12 +172,14 @@ _TYPE_NAMES = np.array([OrderType(i).name.lower() for i in range(len(OrderType))
 _REASON_NAMES = np.array([Reason(i).name.lower() for i in range(len(Reason))], dtype=object)
 
 
-def _names(rec: np.ndarray, col: int, names: Sequence[str] | np.ndarray) -> np.ndarray:
+def _names(rec: np.ndarray, col: int, names: Sequence[Hashable] | np.ndarray) -> np.ndarray:
     """Column ``col`` of records (integer codes stored as floats) as the names they index."""
     return np.asarray(names, dtype=object)[rec[:, col].astype(np.int64)]
 
 
-def _orders_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) -> pd.DataFrame:
+def _orders_frame(
+    rec: np.ndarray, idx: pd.DatetimeIndex, symbols: Sequence[Hashable]
+) -> pd.DataFrame:
     bar = rec[:, k.O_BAR].astype(np.int64)
     qty = rec[:, k.O_QTY]
     price = rec[:, k.O_PRICE]
@@ -140,7 +202,9 @@ def _orders_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) ->
     )
 
 
-def _trades_frame(rec: np.ndarray, idx: pd.DatetimeIndex, symbols: list[str]) -> pd.DataFrame:
+def _trades_frame(
+    rec: np.ndarray, idx: pd.DatetimeIndex, symbols: Sequence[Hashable]
+) -> pd.DataFrame:
     entry = rec[:, k.T_ENTRY_BAR].astype(np.int64)
     exit_ = rec[:, k.T_EXIT_BAR].astype(np.int64)
     return pd.DataFrame(
@@ -167,27 +231,37 @@ def strategy_targets(
 ) -> pd.DataFrame:
     """Run the strategy's signal function on each symbol (a cross-sectional one on the whole
     panel at once); exposures or weights as a (bars x symbols) frame."""
-    panel = as_panel(bars)
-    return _panel_targets(panel, bar_arrays(panel), strategy, params)
+    b = bars_of(bars)
+    frame = _targets(b, strategy, strategy.vector(params), [str(s) for s in b.symbols])[1]
+    return frame if isinstance(frame, pd.DataFrame) else frame()
 
 
-def _panel_targets(
-    panel: Mapping[str, pd.DataFrame],
-    a: Mapping[str, np.ndarray],
-    strategy: Strategy,
-    params: Mapping[str, Any] | None,
-) -> pd.DataFrame:
-    """:func:`strategy_targets` on a panel already split and validated."""
-    vec = strategy.vector(params)
+def _targets(
+    b: Bars, strategy: Strategy, vec: np.ndarray, labels: list[Hashable]
+) -> tuple[np.ndarray, pd.DataFrame | Callable[[], pd.DataFrame]]:
+    """The strategy's targets for parameter vector ``vec`` on bars past the gate: the
+    (bars x symbols) float64 array the kernel takes, and the frame labelled ``labels`` (or,
+    for float64 signals, what builds it on demand: ~0.1 ms a run nobody may read)."""
+    a = b.arrays
     if strategy.cross_sectional:
-        close = panel["close"]
         out = strategy.signal(a["open"], a["high"], a["low"], a["close"], a["volume"], vec)
-        return pd.DataFrame(out, index=close.index, columns=[str(c) for c in close.columns])
-    cols: dict[str, np.ndarray] = {}
-    for j, sym in enumerate(panel["close"].columns):
-        o, h, lo, c, v = (np.ascontiguousarray(a[f][:, j]) for f in _FIELDS)
-        cols[str(sym)] = strategy.signal(o, h, lo, c, v, vec)
-    return pd.DataFrame(cols, index=panel["close"].index)
+        frame = pd.DataFrame(out, index=b.index, columns=[str(c) for c in b.symbols])
+    else:
+        cols: dict[str, np.ndarray] = {}
+        for j, sym in enumerate(b.symbols):
+            o, h, lo, c, v = (np.ascontiguousarray(a[f][:, j]) for f in _FIELDS)
+            cols[str(sym)] = strategy.signal(o, h, lo, c, v, vec)
+        outs = list(cols.values())
+        n = len(b.index)
+        if len(outs) == len(labels) and all(
+            isinstance(x, np.ndarray) and x.dtype == np.float64 and x.shape == (n,) for x in outs
+        ):
+            values = np.ascontiguousarray(np.stack(outs, axis=1))
+            return values, lambda: pd.DataFrame(values, index=b.index, columns=labels)
+        frame = pd.DataFrame(cols, index=b.index)
+    if len(frame.columns) == len(labels):
+        frame = frame.set_axis(labels, axis=1)
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64)), frame
 
 
 def backtest(
@@ -205,12 +279,11 @@ def backtest(
     """
     strat = strategies.resolve(strategy)
     resolved = strat.resolve(params)
-    panel = as_panel(bars)  # split and validated once for the signal and the simulation
-    arrays = bar_arrays(panel)
-    targets = _panel_targets(panel, arrays, strat, resolved)
-    book = book_weights(strat, weights, targets.shape[1])
-    result = _simulate_panel(panel, arrays, targets, settings, book, risk)
-    return replace(result, strategy=strat.name, params=resolved)
+    b = bars_of(bars)  # split and validated once for the signal and the simulation
+    vec = np.array([resolved[n] for n in strat.param_names], dtype=np.float64)  # = vector()
+    values, frame = _targets(b, strat, vec, b.symbols)
+    book = book_weights(strat, weights, values.shape[1])
+    return _run(b, values, frame, settings, book, risk, strat.name, resolved)
 
 
 def book_weights(

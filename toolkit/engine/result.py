@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,18 @@ import pandas as pd
 from toolkit import metrics
 from toolkit.engine.settings import EngineSettings
 
+# the pandas fields a result can leave to build on first read
+LAZY_FIELDS = ("equity", "returns", "cash", "positions", "targets", "orders", "trades")
+
 
 @dataclass(frozen=True)
 class BacktestResult:
     """Everything one simulation produced. ``returns`` are equity returns per bar, the first
     measured against ``init_cash``; ``trades`` are round trips (open ones flagged ``is_open``).
+
+    The engine hands its arrays over unbuilt (:meth:`deferred`): each pandas field is built
+    on its first read, since building them all costs ~7x the simulation itself and most
+    callers (sweeps, metrics, optimisers) read only a few.
     """
 
     equity: pd.Series
@@ -28,6 +36,36 @@ class BacktestResult:
     settings: EngineSettings
     strategy: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def deferred(
+        cls,
+        build: Callable[[str], Any],
+        settings: EngineSettings,
+        strategy: str = "",
+        params: dict[str, Any] | None = None,
+    ) -> BacktestResult:
+        """A result whose pandas fields (:data:`LAZY_FIELDS`) ``build(name)`` makes on first
+        read; ``build`` must be picklable for the result to be."""
+        result = cls.__new__(cls)
+        for name, value in (
+            ("settings", settings),
+            ("strategy", strategy),
+            ("params", {} if params is None else params),
+            ("_build", build),
+        ):
+            object.__setattr__(result, name, value)
+        return result
+
+    if not TYPE_CHECKING:  # only reached for a field not built yet; mypy sees plain fields
+
+        def __getattr__(self, name: str) -> Any:
+            build = self.__dict__.get("_build")
+            if build is None or name not in LAZY_FIELDS:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = build(name)
+            object.__setattr__(self, name, value)
+            return value
 
     @property
     def closed_trades(self) -> pd.DataFrame:

@@ -1,0 +1,61 @@
+"""A backtest's pandas fields are built on first read, and the result behaves as before."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import pandas as pd
+import pytest
+
+import toolkit as tk
+from toolkit.engine.result import LAZY_FIELDS, BacktestResult
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return tk.load("SPY", start="2015-01-01", end="2020-12-31")
+
+
+def _eager(r: BacktestResult) -> BacktestResult:
+    fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+    return BacktestResult(**fields)
+
+
+def test_frames_are_built_on_first_read_and_kept(bars) -> None:
+    r = tk.backtest(bars, "sma_cross", {"fast": 10, "slow": 50})
+    assert not any(name in vars(r) for name in LAZY_FIELDS)
+    orders = r.orders
+    assert r.orders is orders and "orders" in vars(r) and "trades" not in vars(r)
+    assert r.strategy == "sma_cross" and r.params["fast"] == 10 and r.params["slow"] == 50
+    with pytest.raises(AttributeError, match="no attribute 'ordres'"):
+        _ = r.ordres  # type: ignore[attr-defined]
+
+
+def test_a_deferred_result_equals_its_eager_copy(bars) -> None:
+    # metrics, frames and replace() work the same on a result built eagerly from its fields
+    r = tk.backtest(
+        bars, "sma_cross", {"fast": 10, "slow": 50}, risk=tk.RiskLimits(max_drawdown=0.2)
+    )
+    eager = _eager(
+        tk.backtest(
+            bars, "sma_cross", {"fast": 10, "slow": 50}, risk=tk.RiskLimits(max_drawdown=0.2)
+        )
+    )
+    pd.testing.assert_series_equal(r.summary(), eager.summary())
+    for name in LAZY_FIELDS:
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(getattr(r, name)), pd.DataFrame(getattr(eager, name))
+        )
+    assert len(r.orders) > 2 and len(r.closed_trades) > 0
+    trimmed = dataclasses.replace(r, equity=r.equity.iloc[:10], strategy="x")
+    assert len(trimmed.equity) == 10 and trimmed.strategy == "x"
+    assert trimmed.orders is r.orders
+
+
+def test_an_unread_result_pickles(bars) -> None:
+    r = tk.simulate(bars, pd.Series(1.0, index=bars.index))
+    back = pickle.loads(pickle.dumps(r))
+    assert not any(name in vars(back) for name in LAZY_FIELDS)
+    pd.testing.assert_frame_equal(back.positions, r.positions)
+    pd.testing.assert_series_equal(back.summary(), r.summary())
