@@ -14,7 +14,10 @@ Public API (everything else is internal):
   :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
   :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
-* risk: :class:`RiskLimits`, :class:`TradingHours` (one rulebook for backtests and live)
+* risk: :class:`RiskLimits`, :class:`TradingHours` (one rulebook for backtests and live);
+  VaR/CVaR :func:`historical_var`, :func:`historical_cvar`, :func:`parametric_var`,
+  :func:`parametric_cvar`, causal forecasts :func:`rolling_var`, :func:`rolling_cvar`, and
+  their back-test :func:`var_backtest`, :func:`var_backtest_report` (Kupiec, Christoffersen)
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
   a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
@@ -63,6 +66,14 @@ _EXPORTS = {
     "JournalError": "toolkit.live:JournalError",
     "RiskLimits": "toolkit.risk:RiskLimits",
     "TradingHours": "toolkit.risk:TradingHours",
+    "historical_cvar": "toolkit.risk.var:historical_cvar",
+    "historical_var": "toolkit.risk.var:historical_var",
+    "parametric_cvar": "toolkit.risk.var:parametric_cvar",
+    "parametric_var": "toolkit.risk.var:parametric_var",
+    "rolling_cvar": "toolkit.risk.var:rolling_cvar",
+    "rolling_var": "toolkit.risk.var:rolling_var",
+    "var_backtest": "toolkit.risk.var_backtest:var_backtest",
+    "var_backtest_report": "toolkit.risk.var_backtest:var_backtest_report",
     "run_backtest": "toolkit.app.backtest:run_backtest",
     "Param": "toolkit.strategies:Param",
     "Strategy": "toolkit.strategies:Strategy",
@@ -113,6 +124,15 @@ if TYPE_CHECKING:
     from toolkit.gateway import Gateway
     from toolkit.live import Journal, JournalError
     from toolkit.risk import RiskLimits, TradingHours
+    from toolkit.risk.var import (
+        historical_cvar,
+        historical_var,
+        parametric_cvar,
+        parametric_var,
+        rolling_cvar,
+        rolling_var,
+    )
+    from toolkit.risk.var_backtest import var_backtest, var_backtest_report
     from toolkit.strategies import Param, Strategy
     from toolkit.strategies import get as get_strategy
     from toolkit.strategies import names as strategy_names
@@ -148,6 +168,8 @@ __all__ = [
     "deflated_sharpe",
     "get_strategy",
     "heatmap",
+    "historical_cvar",
+    "historical_var",
     "ibkr_fixed",
     "ibkr_tiered",
     "live",
@@ -161,13 +183,19 @@ __all__ = [
     "monte_carlo",
     "no_costs",
     "parallel_coordinates",
+    "parametric_cvar",
+    "parametric_var",
     "probability_of_backtest_overfitting",
     "proportional",
+    "rolling_cvar",
+    "rolling_var",
     "run_backtest",
     "simulate",
     "strategy",
     "strategy_names",
     "sweep",
     "sweep_portfolio",
+    "var_backtest",
+    "var_backtest_report",
     "walk_forward",
 ]

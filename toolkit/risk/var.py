@@ -26,22 +26,26 @@ as that integer (``1 - 0.95`` is 0.050000000000000044 in floating point, so 100 
 between ``x_(floor(h)+1)`` and ``x_(floor(h)+2)`` at ``h = (n - 1) * alpha`` and so gives a
 third value, usually between the two.
 
-Historical CVaR (expected shortfall) is Acerbi & Tasche's (2002, eq. 4.1 / Prop. 4.1 on the
-empirical distribution): the mean of the worst ``k`` returns, the fractional ``k - floor(k)``
-weight going to the next one,
+Historical CVaR (expected shortfall) is Acerbi & Tasche's (2002) ES of the sample: the mean
+of the worst ``k`` returns, the fractional ``k - floor(k)`` weight going to the next one,
 ``CVaR = -(x_(1) + ... + x_(floor(k)) + (k - floor(k)) x_(floor(k)+1)) / k``. It does not
 depend on the VaR convention and equals Riskfolio-Lib's ``CVaR_Hist`` and skfolio's ``cvar``.
 
 Parametric: returns ~ N(mu, sigma^2) with the sample mean and standard deviation (ddof=1):
 VaR = z sigma - mu and CVaR = sigma phi(z) / alpha - mu, ``z = Phi^-1(level)``, ``phi`` the
-standard normal density (closed forms, e.g. McNeil, Frey & Embrechts 2015, ex. 2.14).
-EWMA: RiskMetrics (J.P. Morgan/Reuters 1996, Technical Document ch. 5): zero mean and
+standard normal density (closed forms, e.g. McNeil, Frey & Embrechts 2015, ch. 2).
+EWMA: RiskMetrics (J.P. Morgan/Reuters 1996, Technical Document, ch. 5): zero mean and
 ``sigma^2_{t+1} = lam sigma^2_t + (1 - lam) r_t^2`` with ``lam = 0.94`` for daily data; the
 Gaussian VaR/CVaR of that sigma.
 
 Forecast series (:func:`rolling_var`, :func:`rolling_cvar`) are aligned with the returns:
 the value at ``t`` is the VaR for the return at ``t`` computed from returns ``< t`` only,
 NaN until enough history exists; appending returns never changes an earlier value.
+
+References: C. Acerbi and D. Tasche (2002), "On the coherence of expected shortfall", Journal
+of Banking & Finance 26(7), 1487-1503. J.P. Morgan/Reuters (1996), "RiskMetrics -- Technical
+Document", 4th ed. Riskfolio-Lib 7.4 ``RiskFunctions.VaR_Hist``/``CVaR_Hist`` and skfolio
+1.12 ``measures.value_at_risk``/``cvar`` are the test oracles (tests/risk/test_var.py).
 """
 
 from __future__ import annotations
@@ -105,6 +109,18 @@ def sorted_cvar_nb(x: np.ndarray, alpha: float) -> float:
     for j in range(i):
         s += x[j]
     return float(-(s + (k - i) * x[i]) / k)
+
+
+@njit(cache=True)
+def historical_var_nb(returns: np.ndarray, alpha: float, upper: bool) -> float:
+    """Historical VaR of unsorted finite ``returns`` (sorts a copy): for numba callers."""
+    return sorted_var_nb(np.sort(returns), alpha, upper)
+
+
+@njit(cache=True)
+def historical_cvar_nb(returns: np.ndarray, alpha: float) -> float:
+    """Historical CVaR of unsorted finite ``returns`` (sorts a copy): for numba callers."""
+    return sorted_cvar_nb(np.sort(returns), alpha)
 
 
 @njit(cache=True)
@@ -225,13 +241,13 @@ def historical_var(
     Riskfolio-Lib's ``VaR_Hist``, ``"upper"`` skfolio's ``value_at_risk``; neither is
     ``np.quantile``'s interpolated default)."""
     alpha, upper = _alpha(level), _convention(convention)
-    return sorted_var_nb(np.sort(_returns(returns)), alpha, upper)
+    return historical_var_nb(_returns(returns), alpha, upper)
 
 
 def historical_cvar(returns: npt.ArrayLike, level: float = 0.95) -> float:
     """Historical CVaR / expected shortfall (Acerbi & Tasche 2002): the mean of the worst
     ``alpha * n`` returns with a fractional weight on the next one, as a loss."""
-    return sorted_cvar_nb(np.sort(_returns(returns)), _alpha(level))
+    return historical_cvar_nb(_returns(returns), _alpha(level))
 
 
 def gaussian_var(mean: float, std: float, level: float = 0.95) -> float:

@@ -25,6 +25,10 @@ carries the verdict. Tiny negative LRs from rounding are clipped to 0.
 
 p-values are chi-square survival functions in closed form: ``sf(x; 1) = erfc(sqrt(x/2))``,
 ``sf(x; 2) = exp(-x/2)`` (no SciPy at run time).
+
+References: P. Kupiec (1995), "Techniques for verifying the accuracy of risk measurement
+models", Journal of Derivatives 3(2), 73-84. P. Christoffersen (1998), "Evaluating interval
+forecasts", International Economic Review 39(4), 841-862.
 """
 
 from __future__ import annotations
