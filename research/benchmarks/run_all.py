@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, gateway, kill9, live, sweep
+from research.benchmarks import analysis, engine, gateway, kill9, live, sweep, var
 
 
 def main() -> None:
@@ -17,6 +17,8 @@ def main() -> None:
     sweep.main()
     print()
     analysis.main()
+    print()
+    var.main()
     print()
     live.main()
     print()

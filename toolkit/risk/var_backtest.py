@@ -205,4 +205,9 @@ def format_report(frame: pd.DataFrame) -> str:
     return out.to_string(index=False, formatters={
         "level": "{:.0%}".format, "expected": "{:.1f}".format, "rate": "{:.2%}".format,
         "LR_pof": "{:.2f}".format, "LR_ind": "{:.2f}".format, "LR_cc": "{:.2f}".format,
-        "p_pof": "{:.4f}".format, "p_ind": "{:.4f}".format, "p_cc": "{:.4f}".format})
+        "p_pof": _p_text, "p_ind": _p_text, "p_cc": _p_text})
+
+
+def _p_text(p: float) -> str:
+    """Four decimals, or two significant digits below 1e-4 (a rejection still shows its size)."""
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
