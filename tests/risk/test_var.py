@@ -104,6 +104,19 @@ def test_rolling_historical_equals_each_window(spy: np.ndarray) -> None:
                 assert up[t] == value_at_risk(x, level)
 
 
+def test_rolling_window_with_many_ties() -> None:
+    # returns on a 0.1 % grid: the sorted window holds long runs of equal values
+    r = np.round(np.random.default_rng(7).normal(0.0, 0.01, 400), 3)
+    assert np.unique(r).size < 60
+    for convention in ("lower", "upper"):
+        var = rolling_var(r, "historical", 0.95, window=100, convention=convention)  # type: ignore[arg-type]
+        es = rolling_cvar(r, "historical", 0.95, window=100)
+        for t in range(100, r.size):
+            x = r[t - 100 : t]
+            assert var[t] == historical_var(x, 0.95, convention=convention)  # type: ignore[arg-type]
+            assert es[t] == pytest.approx(historical_cvar(x, 0.95), abs=1e-15)
+
+
 def test_gaussian_closed_form_by_hand() -> None:
     r = np.array([0.01, -0.02, 0.03, -0.01, 0.005])
     # mean 0.003; squared deviations 49+529+729+169+4 = 1480 (x 1e-6); / 4 -> 3.7e-4

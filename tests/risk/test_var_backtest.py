@@ -110,3 +110,27 @@ def test_report_rows_are_the_backtests_of_each_forecast() -> None:
     assert row["expected"] == pytest.approx(10.0)
     text = format_report(frame)
     assert "LR_pof" in text and "EWMA 0.94" in text and len(text.splitlines()) == 11
+
+
+def test_spy_table_is_pinned() -> None:
+    """The SPY table of the README and research/benchmarks/var.py (1993-02-01..2025-09-26)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = tk.load("SPY", jump_factor=None)["close"].pct_change().iloc[1:].loc[:"2025-09-26"]
+    frame = var_backtest_report(r)
+    assert str(frame.attrs["first"].date()) == "1995-01-24" and (frame["n"] == 7721).all()
+    observed = frame.set_index(["method", "level"])["exceptions"].to_dict()
+    assert observed == {
+        ("historical 250d", 0.95): 422, ("historical 500d", 0.95): 416,
+        ("parametric 250d", 0.95): 437, ("parametric 500d", 0.95): 434,
+        ("EWMA 0.94", 0.95): 449,
+        ("historical 250d", 0.99): 109, ("historical 500d", 0.99): 103,
+        ("parametric 250d", 0.99): 189, ("parametric 500d", 0.99): 191,
+        ("EWMA 0.94", 0.99): 158,
+    }
+    row = frame.iloc[1]  # historical 500d at 95 %: n00 6938, n01 366, n10 366, n11 50
+    assert (row["n00"], row["n01"], row["n10"], row["n11"]) == (6938, 366, 366, 50)
+    assert row["kupiec_p"] == pytest.approx(0.1223, abs=1e-4)
+    assert row["ind_lr"] == pytest.approx(29.13, abs=5e-3)
+    upper = var_backtest_report(r, windows=(500,), convention="upper")  # k = 25 and 5: ties
+    assert upper["exceptions"].tolist()[0::3] == [431, 122]

@@ -51,6 +51,7 @@ Document", 4th ed. Riskfolio-Lib 7.4 ``RiskFunctions.VaR_Hist``/``CVaR_Hist`` an
 from __future__ import annotations
 
 import math
+from numbers import Real
 from statistics import NormalDist
 from typing import Literal
 
@@ -195,7 +196,7 @@ def ewma_sigma_nb(returns: np.ndarray, lam: float, warmup: int) -> np.ndarray:
 
 
 def _alpha(level: float) -> float:
-    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
+    if isinstance(level, bool) or not (isinstance(level, Real) and 0.0 < level < 1.0):
         raise ConfigError(f"VaR level {level!r} must be a confidence level between 0 and 1 "
                           "(e.g. 0.95 or 0.99).")
     return 1.0 - float(level)
