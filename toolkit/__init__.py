@@ -18,6 +18,8 @@ Public API (everything else is internal):
   VaR/CVaR :func:`historical_var`, :func:`historical_cvar`, :func:`parametric_var`,
   :func:`parametric_cvar`, causal forecasts :func:`rolling_var`, :func:`rolling_cvar`, and
   their back-test :func:`var_backtest`, :func:`var_backtest_report` (Kupiec, Christoffersen)
+* statistics: :mod:`toolkit.stats` (Engle-Granger and Johansen cointegration, pair screen with
+  false-discovery control, Kalman and rolling hedge ratios)
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
   a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
@@ -35,6 +37,7 @@ _EXPORTS = {
     "analysis": "toolkit.analysis",
     "live": "toolkit.live",
     "metrics": "toolkit.metrics",
+    "stats": "toolkit.stats",
     "deflated_sharpe": "toolkit.analysis:deflated_sharpe",
     "monte_carlo": "toolkit.analysis:monte_carlo",
     "probability_of_backtest_overfitting": "toolkit.analysis:probability_of_backtest_overfitting",
@@ -91,7 +94,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit import analysis, live, metrics
+    from toolkit import analysis, live, metrics, stats
     from toolkit.analysis import (
         deflated_sharpe,
         monte_carlo,
@@ -191,6 +194,7 @@ __all__ = [
     "rolling_var",
     "run_backtest",
     "simulate",
+    "stats",
     "strategy",
     "strategy_names",
     "sweep",

@@ -1,0 +1,167 @@
+"""Engle-Granger kernels: first-stage OLS residuals, the ADF regression on them with an
+information-criterion lag search, and the whole screen over a panel's pairs.
+
+Engle & Granger (1987), "Co-integration and Error Correction", Econometrica 55(2): regress y
+on x (and deterministic terms), test the residuals for a unit root with the augmented
+Dickey-Fuller regression without deterministic terms (Said & Dickey 1984):
+``d e_t = rho e_{t-1} + sum_{l=1..L} c_l d e_{t-l} + u_t``; the statistic is rho's t-value.
+L is chosen by AIC or BIC over 0..maxlag on the common sample of the largest model, then the
+chosen model is re-fitted on all rows it can use (statsmodels' ``adfuller`` convention).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+from toolkit.stats._qr import householder_nb, solve_nb, tail_ssr_nb
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+AUTOLAG_NONE, AUTOLAG_AIC, AUTOLAG_BIC = 0, 1, 2
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@nb.njit(cache=True, nogil=True)
+def first_stage_nb(
+    y: FloatArray, xs: FloatArray, centered: bool, resid: FloatArray, coef: FloatArray
+) -> float:
+    """OLS of y on the columns of ``xs`` (k x n); residuals into ``resid``, coefficients into
+    ``coef``; returns R^2 (centred when the regressors hold a constant), NaN if collinear."""
+    k, n = xs.shape
+    a = xs.copy()
+    qty = y.copy()
+    diag = np.empty(k)
+    if not householder_nb(a, qty, diag):
+        return math.nan
+    solve_nb(a, qty, diag, coef)
+    ssr = 0.0
+    for i in range(n):
+        fit = 0.0
+        for j in range(k):
+            fit += xs[j, i] * coef[j]
+        resid[i] = y[i] - fit
+        ssr += resid[i] * resid[i]
+    mean = 0.0
+    if centered:
+        for i in range(n):
+            mean += y[i]
+        mean /= n
+    tss = 0.0
+    for i in range(n):
+        tss += (y[i] - mean) * (y[i] - mean)
+    return 1.0 - ssr / tss
+
+
+@nb.njit(cache=True, nogil=True)
+def _adf_design_nb(e: FloatArray, lags: int, level_first: bool) -> tuple[FloatArray, FloatArray]:
+    """ADF regression without deterministic terms on ``lags`` lagged differences, on the rows
+    t = lags+1 .. n-1 (0-based): dependent d e_t, columns e_{t-1} and d e_{t-1..t-lags}.
+    The level is column 0 (``level_first``, for the nested lag search) or the last column."""
+    n = e.size
+    rows = n - 1 - lags
+    a = np.empty((lags + 1, rows))
+    dep = np.empty(rows)
+    level = 0 if level_first else lags
+    first = 1 if level_first else 0
+    for r in range(rows):
+        t = lags + r  # index into the differences d[t] = e[t + 1] - e[t]
+        dep[r] = e[t + 1] - e[t]
+        a[level, r] = e[t]
+        for lag in range(1, lags + 1):
+            a[first + lag - 1, r] = e[t + 1 - lag] - e[t - lag]
+    return a, dep
+
+
+@nb.njit(cache=True, nogil=True)
+def adf_nb(e: FloatArray, maxlag: int, autolag: int) -> tuple[float, int, float]:
+    """ADF t-statistic of ``e`` (no deterministic terms), the lag used and the best criterion
+    (NaN without a search). The search fits the nested models with 0..maxlag lags from one QR
+    of the largest: SSR_p is the tail sum of squares of Q'y from p on (Golub & Van Loan 5.3)."""
+    best_lag = maxlag
+    best_ic = math.nan
+    if autolag != AUTOLAG_NONE:
+        a, dep = _adf_design_nb(e, maxlag, True)
+        rows = dep.size
+        diag = np.empty(maxlag + 1)
+        if not householder_nb(a, dep, diag):
+            return math.nan, -1, math.nan
+        ssr = tail_ssr_nb(dep, maxlag + 1)
+        penalty = 2.0 if autolag == AUTOLAG_AIC else math.log(rows)
+        ics = np.empty(maxlag + 1)
+        for p in range(maxlag + 1, 0, -1):  # p regressors: the level and p - 1 lags
+            # Gaussian log-likelihood: llf = -rows/2 (log 2pi + log(SSR/rows) + 1)
+            ics[p - 1] = rows * (LOG_2PI + math.log(ssr / rows) + 1.0) + penalty * p
+            ssr += dep[p - 1] * dep[p - 1]
+        best_lag = 0
+        best_ic = ics[0]
+        for p in range(1, maxlag + 1):
+            if ics[p] < best_ic:  # ties go to the shorter lag
+                best_ic = ics[p]
+                best_lag = p
+    a, dep = _adf_design_nb(e, best_lag, False)
+    rows = dep.size
+    p = best_lag + 1
+    diag = np.empty(p)
+    if not householder_nb(a, dep, diag):
+        return math.nan, -1, best_ic
+    scale = math.sqrt(tail_ssr_nb(dep, p) / (rows - p))
+    # level last: coefficient dep[p-1]/R_pp, standard error scale/|R_pp|
+    t = dep[p - 1] / scale
+    if diag[p - 1] < 0.0:
+        t = -t
+    return t, best_lag, best_ic
+
+
+@nb.njit(cache=True, nogil=True)
+def eg_nb(
+    y: FloatArray,
+    xs: FloatArray,
+    centered: bool,
+    maxlag: int,
+    autolag: int,
+    collinear_r2: float,
+    coef: FloatArray,
+) -> tuple[float, int]:
+    """Engle-Granger t-statistic and lag for y on the columns of ``xs`` (x first, then the
+    deterministic terms); -inf with lag -1 when R^2 reaches ``collinear_r2`` (the residuals
+    are then numerical noise and the pair is cointegrated by construction)."""
+    resid = np.empty(y.size)
+    r2 = first_stage_nb(y, xs, centered, resid, coef)
+    if math.isnan(r2):
+        return math.nan, -1
+    if r2 >= collinear_r2:
+        return -math.inf, -1
+    t, lag, _ = adf_nb(resid, maxlag, autolag)
+    return t, lag
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def screen_nb(
+    prices: FloatArray,
+    pairs: IntArray,
+    trend: FloatArray,
+    centered: bool,
+    maxlag: int,
+    autolag: int,
+    collinear_r2: float,
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Engle-Granger for every (y, x) column pair of ``prices`` (series x time): t-statistics,
+    lags and first-stage coefficients (row per pair: x's, then the trend terms')."""
+    m = pairs.shape[0]
+    k = 1 + trend.shape[0]
+    stats = np.empty(m)
+    lags = np.empty(m, dtype=np.int64)
+    coefs = np.empty((m, k))
+    for i in nb.prange(m):
+        xs = np.empty((k, prices.shape[1]))
+        xs[0] = prices[pairs[i, 1]]
+        for j in range(trend.shape[0]):
+            xs[1 + j] = trend[j]
+        stats[i], lags[i] = eg_nb(
+            prices[pairs[i, 0]], xs, centered, maxlag, autolag, collinear_r2, coefs[i]
+        )
+    return stats, lags, coefs
