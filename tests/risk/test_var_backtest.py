@@ -13,11 +13,13 @@ import toolkit as tk
 from toolkit.errors import DataError
 from toolkit.risk.var import rolling_var
 from toolkit.risk.var_backtest import (
+    binomial_cdf,
     chi2_sf,
     christoffersen_lr,
     coverage_tests,
     format_report,
     kupiec_lr,
+    traffic_light,
     transitions,
     var_backtest,
     var_backtest_report,
@@ -134,3 +136,15 @@ def test_spy_table_is_pinned() -> None:
     assert row["ind_lr"] == pytest.approx(29.13, abs=5e-3)
     upper = var_backtest_report(r, windows=(500,), convention="upper")  # k = 25 and 5: ties
     assert upper["exceptions"].tolist()[0::3] == [431, 122]
+
+
+def test_basel_traffic_light() -> None:
+    from scipy.stats import binom
+
+    # Basel Committee (1996), table 2: 250 days at 99 %
+    zones = [traffic_light(x, 250, 0.99) for x in range(12)]
+    assert zones == ["green"] * 5 + ["yellow"] * 5 + ["red"] * 2
+    for x, n, level in ((4, 250, 0.99), (9, 250, 0.99), (416, 7721, 0.95), (0, 10, 0.95)):
+        assert binomial_cdf(x, n, 1 - level) == pytest.approx(binom.cdf(x, n, 1 - level),
+                                                              rel=1e-11)
+    assert coverage_tests([0] * 249 + [1], 0.99).zone == "green"

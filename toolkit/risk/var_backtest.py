@@ -26,6 +26,13 @@ carries the verdict. Tiny negative LRs from rounding are clipped to 0.
 p-values are chi-square survival functions in closed form: ``sf(x; 1) = erfc(sqrt(x/2))``,
 ``sf(x; 2) = exp(-x/2)`` (no SciPy at run time).
 
+The Basel traffic light (Basel Committee on Banking Supervision 1996, "Supervisory framework
+for the use of backtesting in conjunction with the internal models approach to market risk
+capital requirements") classes the exception count by its cumulative binomial probability
+under a correct model: green below 95 %, yellow below 99.99 %, red above (250 days at 99 %:
+green 0-4, yellow 5-9, red 10 or more); :func:`traffic_light` applies the same cut-offs to any
+number of days and level.
+
 References: P. Kupiec (1995), "Techniques for verifying the accuracy of risk measurement
 models", Journal of Derivatives 3(2), 73-84. P. Christoffersen (1998), "Evaluating interval
 forecasts", International Economic Review 39(4), 841-862.
@@ -82,6 +89,27 @@ def kupiec_lr(exceptions: int, n: int, level: float) -> float:
     return max(lr, 0.0)
 
 
+def binomial_cdf(x: int, n: int, p: float) -> float:
+    """P[Binomial(n, p) <= x], summed from log-pmfs (exact enough for the zone cut-offs)."""
+    if x < 0:
+        return 0.0
+    if x >= n:
+        return 1.0
+    log_q, log_p = math.log1p(-p), math.log(p)
+    total = 0.0
+    for i in range(x + 1):
+        log_pmf = (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                   + i * log_p + (n - i) * log_q)
+        total += math.exp(log_pmf)
+    return min(total, 1.0)
+
+
+def traffic_light(exceptions: int, n: int, level: float) -> str:
+    """Basel (1996) zone of ``exceptions`` in ``n`` days: "green", "yellow" or "red"."""
+    cdf = binomial_cdf(exceptions, n, _alpha(level))
+    return "green" if cdf < 0.95 else "yellow" if cdf < 0.9999 else "red"
+
+
 def transitions(hits: npt.ArrayLike) -> tuple[int, int, int, int]:
     """``(n00, n01, n10, n11)``: consecutive-day pairs by state (1 = exception)."""
     h = np.asarray(hits, dtype=bool)
@@ -107,7 +135,8 @@ def christoffersen_lr(n00: int, n01: int, n10: int, n11: int) -> float:
 
 @dataclass(frozen=True)
 class VarBacktest:
-    """Coverage of one VaR forecast series: counts, Kupiec and Christoffersen statistics."""
+    """Coverage of one VaR forecast series: counts, Kupiec and Christoffersen statistics,
+    the transition counts and the Basel zone."""
 
     level: float
     n: int
@@ -124,6 +153,7 @@ class VarBacktest:
     n01: int
     n10: int
     n11: int
+    zone: str
 
 
 def coverage_tests(hits: npt.ArrayLike, level: float) -> VarBacktest:
@@ -136,7 +166,8 @@ def coverage_tests(hits: npt.ArrayLike, level: float) -> VarBacktest:
     counts = transitions(h)
     ind = christoffersen_lr(*counts)
     return VarBacktest(level, n, n * _alpha(level), x, x / n, pof, chi2_sf(pof, 1), ind,
-                       chi2_sf(ind, 1), pof + ind, chi2_sf(pof + ind, 2), *counts)
+                       chi2_sf(ind, 1), pof + ind, chi2_sf(pof + ind, 2), *counts,
+                       traffic_light(x, n, level))
 
 
 def var_backtest(
@@ -200,7 +231,7 @@ def format_report(frame: pd.DataFrame) -> str:
     cols = {"method": "method", "level": "level", "n": "days", "expected": "expected",
             "exceptions": "observed", "rate": "rate", "kupiec_lr": "LR_pof",
             "kupiec_p": "p_pof", "ind_lr": "LR_ind", "ind_p": "p_ind", "cc_lr": "LR_cc",
-            "cc_p": "p_cc"}
+            "cc_p": "p_cc", "zone": "zone"}
     out = frame[list(cols)].rename(columns=cols)
     return out.to_string(index=False, formatters={
         "level": "{:.0%}".format, "expected": "{:.1f}".format, "rate": "{:.2%}".format,
