@@ -26,10 +26,14 @@ as that integer (``1 - 0.95`` is 0.050000000000000044 in floating point, so 100 
 between ``x_(floor(h)+1)`` and ``x_(floor(h)+2)`` at ``h = (n - 1) * alpha`` and so gives a
 third value, usually between the two.
 
-Historical CVaR (expected shortfall) is Acerbi & Tasche's (2002) ES of the sample: the mean
-of the worst ``k`` returns, the fractional ``k - floor(k)`` weight going to the next one,
+Historical CVaR (expected shortfall) is Acerbi & Tasche's (2002) expected shortfall
+``ES = -(E[X 1{X <= q}] + q (alpha - P[X <= q])) / alpha`` (q the alpha-quantile) of the
+empirical distribution: the mean of the worst ``k`` returns, the fractional ``k - floor(k)``
+weight going to the next one,
 ``CVaR = -(x_(1) + ... + x_(floor(k)) + (k - floor(k)) x_(floor(k)+1)) / k``. It does not
 depend on the VaR convention and equals Riskfolio-Lib's ``CVaR_Hist`` and skfolio's ``cvar``.
+(Their sample estimator with the integer part ``floor(k)`` only is not used: it is not the
+ES of any distribution for a fractional ``k``.)
 
 Parametric: returns ~ N(mu, sigma^2) with the sample mean and standard deviation (ddof=1):
 VaR = z sigma - mu and CVaR = sigma phi(z) / alpha - mu, ``z = Phi^-1(level)``, ``phi`` the
