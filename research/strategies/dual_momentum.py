@@ -15,7 +15,8 @@ Panel layout: the risk assets, then the bond ETF (e.g. AGG), then the T-bill ETF
 **last**. GEM is ``symbols = ["SPY", "EFA", "AGG", "BIL"]`` with ``top = 1``, ``lookback =
 252``. Closes should be total-return adjusted (the loader's default). "Monthly" is every
 ``rebalance`` bars from the first bar with a full ``lookback`` (the signal sees bars, not
-dates). Ties rank by column order.
+dates; a live session restarted with a later first history bar decides on other days).
+Ties rank by column order.
 """
 
 from __future__ import annotations
