@@ -15,8 +15,7 @@ column is never ranked. Closes should be total-return adjusted (the loader's def
 momentum counts dividends. "Monthly" is every ``rebalance`` bars (21 trading days), counted
 from the first bar with a full ``lookback``: the signal sees bars, not dates, so the
 schedule is the same in a backtest, a sweep and a live session holding the same history
-(a session restarted with a later first history bar re-ranks on other days; pass the same
-history start to keep the days).
+(a session restarted with a later first history bar re-ranks on other days).
 Ties rank by column order (a stable sort).
 """
 
