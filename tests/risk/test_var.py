@@ -201,3 +201,19 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(DataError, match="at least 2"):
         parametric_var([0.01])
     assert np.isnan(rolling_var([0.01, 0.02, 0.03], window=250)).all()  # too short: all NaN
+
+
+def test_book_var_is_the_var_of_its_pnl(spy: np.ndarray) -> None:
+    from toolkit.risk.var import book_pnl_nb, historical_cvar_nb, historical_var_nb
+
+    qqq = _returns("QQQ")
+    n = min(spy.size, qqq.size, 750)
+    returns = np.column_stack([spy[-n:], qqq[-n:]])
+    exposures = np.array([60_000.0, -25_000.0])  # long SPY, short QQQ (money)
+    pnl = book_pnl_nb(returns, exposures)
+    np.testing.assert_allclose(pnl, returns @ exposures, rtol=1e-14, atol=1e-9)
+    assert historical_var_nb(pnl, 0.01, False) == historical_var(pnl, 0.99)
+    assert historical_cvar_nb(pnl, 0.01) == pytest.approx(historical_cvar(pnl, 0.99), rel=1e-14)
+    # positively homogeneous: twice the book, twice the VaR (a limit can scale an order)
+    assert historical_var(book_pnl_nb(returns, 2 * exposures), 0.99) == pytest.approx(
+        2 * historical_var(pnl, 0.99), rel=1e-14)

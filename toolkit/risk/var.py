@@ -129,6 +129,21 @@ def historical_cvar_nb(returns: np.ndarray, alpha: float) -> float:
 
 
 @njit(cache=True)
+def book_pnl_nb(returns: np.ndarray, exposures: np.ndarray) -> np.ndarray:
+    """P&L history of a book: ``returns`` (T x N, one column per symbol) times today's
+    signed ``exposures`` (N, in money). Its historical VaR/CVaR (``historical_var_nb`` on
+    this vector) is the book's VaR in money: what a portfolio VaR limit checks."""
+    t_len, n = returns.shape
+    pnl = np.zeros(t_len)
+    for t in range(t_len):
+        s = 0.0
+        for j in range(n):
+            s += returns[t, j] * exposures[j]
+        pnl[t] = s
+    return pnl
+
+
+@njit(cache=True)
 def rolling_historical_nb(
     returns: np.ndarray, window: int, alpha: float, upper: bool
 ) -> tuple[np.ndarray, np.ndarray]:
