@@ -8,13 +8,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, gateway, kill9, live, sweep, var
+from research.benchmarks import analysis, engine, gateway, kill9, live, rotation, sweep, var
 
 
 def main() -> None:
     engine.main()
     print()
     sweep.main()
+    print()
+    rotation.main()
     print()
     analysis.main()
     print()
