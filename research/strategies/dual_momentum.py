@@ -16,7 +16,9 @@ Panel layout: the risk assets, then the bond ETF (e.g. AGG), then the T-bill ETF
 252``. Closes should be total-return adjusted (the loader's default). "Monthly" is every
 ``rebalance`` bars from the first bar with a full ``lookback`` (the signal sees bars, not
 dates; a live session restarted with a later first history bar decides on other days).
-Ties rank by column order.
+Ties rank by column order. An asset that stays chosen keeps its shares and drifts from
+1/top (the engine trades a target when it changes); ``[engine] rebalance = "every_bar"``
+with a ``rebalance_band`` also restores it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ momentum counts dividends. "Monthly" is every ``rebalance`` bars (21 trading day
 from the first bar with a full ``lookback``: the signal sees bars, not dates, so the
 schedule is the same in a backtest, a sweep and a live session holding the same history
 (a session restarted with a later first history bar re-ranks on other days).
-Ties rank by column order (a stable sort).
+Ties rank by column order (a stable sort). The engine trades a target when it changes
+(``rebalance = "on_change"``): a sector that stays chosen keeps its shares and drifts from
+1/top; ``[engine] rebalance = "every_bar"`` with a ``rebalance_band`` also restores it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ the sweep / walk-forward doors every strategy goes through."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from research.strategies.dual_momentum import dual_momentum
 from research.strategies.sector_rotation import sector_rotation
 from toolkit.engine.backtest import strategy_targets
 
+REPO = Path(__file__).resolve().parents[2]
 NINE = ["XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"]  # the 1998 sectors
 
 
@@ -158,3 +160,47 @@ def test_sweep_rows_are_backtests_and_walk_forward_trades_the_book(
         wf.oos_returns.loc[fold["test_start"] :].to_numpy(), oos.returns.to_numpy(), rtol=1e-12
     )
     assert oos.orders["quantity"].abs().sum() > 0  # the fold traded
+
+
+def _adjusted_closes(symbol: str, start: str, end: str) -> dict[str, float]:
+    """date -> adj_close straight from the shipped CSV (no loader), for the hand check."""
+    import csv
+
+    path = REPO / "data" / "daily" / f"{symbol}.csv"
+    with path.open(newline="") as fh:
+        return {
+            r["date"]: float(r["adj_close"])
+            for r in csv.DictReader(fh)
+            if start <= r["date"] <= end
+        }
+
+
+def test_a_few_months_of_three_etfs_by_hand() -> None:
+    """XLK, XLE and BIL, Jan-Jun 2019, lookback 21, decided every 21 bars, top 1: at each
+    decision the pick is the better of XLK and XLE if it beats BIL's 21-bar return, else BIL
+    (read from the CSVs); filled at the close without costs, the equity is the product of
+    the held asset's close-to-close ratios."""
+    start, end = "2019-01-02", "2019-06-28"
+    raw = {s: _adjusted_closes(s, start, end) for s in ("XLK", "XLE", "BIL")}
+    days = sorted(raw["XLK"])
+    panel = tk.load_many(["XLK", "XLE", "BIL"], start=start, end=end)
+    assert [d.strftime("%Y-%m-%d") for d in panel.index] == days
+    params = {"lookback": 21, "top": 1, "rebalance": 21, "absolute": 1}
+    w = strategy_targets(panel, sector_rotation, sector_rotation.resolve(params))
+    held, segments = None, []
+    for t in range(21, len(days), 21):
+        mom = {s: raw[s][days[t]] / raw[s][days[t - 21]] - 1.0 for s in raw}
+        best = "XLK" if mom["XLK"] >= mom["XLE"] else "XLE"
+        pick = best if mom[best] > mom["BIL"] else "BIL"
+        assert w.iloc[t][pick] == 1.0 and w.iloc[t].sum() == 1.0, (days[t], mom)
+        if pick != held:
+            segments.append((t, pick))
+            held = pick
+    assert len({p for _, p in segments}) >= 2  # the book switched at least once
+    settings = tk.EngineSettings(fill="close", fractional=True, commission=tk.no_costs())
+    result = tk.backtest(panel, sector_rotation, params, settings)
+    equity = 100_000.0
+    bounds = [t for t, _ in segments] + [len(days) - 1]
+    for (t0, pick), t1 in zip(segments, bounds[1:], strict=True):
+        equity *= raw[pick][days[t1]] / raw[pick][days[t0]]
+    assert result.equity.iloc[-1] == pytest.approx(equity, rel=1e-12)
