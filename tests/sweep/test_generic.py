@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,42 @@ def test_block_calls_bind_parameters_like_the_signal() -> None:
     finally:
         for label in ("py_band", "nb_above", "short"):
             strategies.unregister(label)
+
+
+def test_blocks_scored_while_the_next_fills_give_the_rows_of_one_block(monkeypatch) -> None:
+    """A local sweep scores block b in a worker thread while it fills block b+1's targets
+    (two buffers in turn): with blocks of 1-3 sets, some only NaN paths (engine rows, no
+    kernel call), the rows, their order and the progress calls are those of one block."""
+    from toolkit import strategies
+    from toolkit.sweep import _generic
+
+    @tk.strategy(params=[tk.Param("window", int, 20, 2, 200), tk.Param("gaps", int, 0, 0, 1)])
+    def half_gap(close: np.ndarray, window: int, gaps: int) -> np.ndarray:
+        sums = np.concatenate(([0.0], np.cumsum(close)))
+        out = np.zeros(close.shape)
+        out[window - 1 :] = close[window - 1 :] > (sums[window:] - sums[:-window]) / window
+        if gaps:
+            out[::5] = np.nan
+        return out
+
+    try:
+        bars = tk.load("SPY", start="2017-01-01", end="2019-12-31")
+        grid = make_grid(half_gap, {"window": [5, 10, 20, 40, 80], "gaps": [0, 1]})
+        order = np.argsort(grid.values[:, 1], kind="stable")  # the NaN paths last, together
+        grid = dataclasses.replace(grid, values=grid.values[order])
+        whole = sweep(bars, half_gap, grid, progress=False)
+        calls: list[tuple[int, int]] = []
+        for size in (1, 3):
+            monkeypatch.setattr(_generic, "_BLOCK_MIN", size)
+            monkeypatch.setattr(_generic, "_BLOCK_VALUES", 1)
+            calls.clear()
+            blocks = sweep(
+                bars, half_gap, grid, progress=False, on_block=lambda *a: calls.append(a)
+            )
+            pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+            assert calls[-1] == (10, 10) and len(calls) == -(-10 // size)
+        for _, row in whole.iloc[[0, 9]].iterrows():
+            params = {"window": int(row["window"]), "gaps": int(row["gaps"])}
+            _compare(row, tk.backtest(bars, half_gap, params).metrics())
+    finally:
+        strategies.unregister("half_gap")

@@ -12,9 +12,11 @@ the engine itself, one backtest per set (a cross-sectional row is the whole book
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from numba import njit
@@ -24,14 +26,13 @@ from toolkit.engine.backtest import backtest
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
-from toolkit.strategies._dispatch import TARGETS
+from toolkit.strategies._dispatch import IDS, TARGETS
 from toolkit.strategies.spec import Strategy
-from toolkit.sweep._kernels import METRICS
+from toolkit.sweep._kernels import METRICS, sweep_nb
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
 from toolkit.sweep.runner import (
     Weights,
-    _kernel,
     _progress_bar,
     _symbol_arrays,
     _SymbolArrays,
@@ -41,9 +42,10 @@ from toolkit.sweep.runner import _frame as _rows
 
 OnBlock = Callable[[int, int], None]
 # Parameter sets per progress step / dask task: their target rows are held in memory, about
-# _BLOCK_VALUES float64s a block (32 MB), and at least _BLOCK_MIN sets (the kernel's fixed
-# cost per call is then small beside the signals').
-_BLOCK_VALUES = 4_000_000
+# _BLOCK_VALUES float64s a block (16 MB; a local sweep holds two, one scored while the next
+# is filled), and at least _BLOCK_MIN sets (the kernel's fixed cost per call is then small
+# beside the signals').
+_BLOCK_VALUES = 2_000_000
 _BLOCK_MIN = 256
 
 
@@ -111,8 +113,19 @@ def _evaluate_symbol(
 ) -> np.ndarray:
     """:func:`evaluate_generic_block` for a single-symbol strategy on arrays already
     validated (a local sweep builds them once per symbol, not once per block)."""
-    out = np.empty((len(values), len(METRICS)))
     targets = np.empty((len(values), len(data.close)))
+    gaps = _signals(spec, data, values, targets)
+    block = _Block(data, values, targets, gaps, settings, risk, weights)
+    if block.args:
+        sweep_nb(*block.args)
+    return block.finish(spec, bars)
+
+
+def _signals(
+    spec: Strategy, data: _SymbolArrays, values: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """Each row of ``values``' target path into ``targets`` (the Python loop over the
+    user's signal); True where a path holds NaN."""
     gaps = np.empty(len(values), dtype=np.bool_)  # a row with any NaN
     calls = getattr(spec.signal, "calls", None)  # a user's signal: arguments bound per block
     if calls is None:
@@ -123,22 +136,133 @@ def _evaluate_symbol(
         rows = calls(data.open, data.high, data.low, data.close, data.volume, values)
         for i, row in enumerate(rows):
             gaps[i] = _store_nb(row, targets, i)
-    if not gaps.all():
-        fast = np.flatnonzero(~gaps)
-        index = np.arange(len(fast), dtype=np.int64).reshape(-1, 1)
-        out[fast] = _kernel(
-            TARGETS,
-            data,
-            targets if len(fast) == len(values) else np.ascontiguousarray(targets[fast]),
-            index,
-            values if len(fast) == len(values) else values[fast],
-            settings,
-            risk,
-            1.0 if weights is None else float(weights[0]),
+    return gaps
+
+
+class _Block:
+    """One block of parameter sets between its signals and its rows: the fused kernel's
+    arguments for the rows without NaN (the engine scores the others in :meth:`finish`)."""
+
+    def __init__(
+        self,
+        data: _SymbolArrays,
+        values: np.ndarray,
+        targets: np.ndarray,
+        gaps: np.ndarray,
+        settings: EngineSettings,
+        risk: RiskLimits | None,
+        weights: Sequence[float] | None,
+    ) -> None:
+        self.data, self.values, self.targets, self.gaps = data, values, targets, gaps
+        self.settings, self.risk, self.weights = settings, risk, weights
+        # rows with NaN, and every row under portfolio rules (they estimate from the book's
+        # history, which only the engine keeps), are engine runs
+        engine_only = risk is not None and risk.portfolio
+        self.fast = fast = np.flatnonzero(~gaps) if not engine_only else np.empty(0, np.int64)
+        self.slow = np.flatnonzero(gaps) if not engine_only else np.arange(len(values))
+        self.out = np.empty((len(values), len(METRICS)))
+        whole = len(fast) == len(values)
+        self.kernel_out = self.out if whole else np.empty((len(fast), len(METRICS)))
+        # the fused kernel's arguments (as runner._kernel passes them) for the rows without
+        # NaN, writing into kernel_out (the block's own rows when none holds NaN); () if none
+        s = settings
+        use_stops = not (s.stop_loss is None and s.take_profit is None and s.trailing_stop is None)
+        self.args: tuple[Any, ...] = (
+            ()
+            if len(fast) == 0
+            else (
+                IDS[TARGETS],
+                data.open,
+                data.high,
+                data.low,
+                data.close,
+                data.volume,
+                targets if whole else np.ascontiguousarray(targets[fast]),
+                np.arange(len(fast), dtype=np.int64).reshape(-1, 1),
+                values if whole else np.ascontiguousarray(values[fast]),
+                data.month,
+                data.day,
+                1.0 if weights is None else float(weights[0]),
+                s.kernel(risk),
+                numba.get_num_threads() * 4,
+                use_stops,
+                s.commission.kind == "ibkr_tiered",
+                self.kernel_out,
+            )
         )
-    for j in np.flatnonzero(gaps):
-        out[j] = _engine_row(spec, bars, values[j], settings, risk, weights)
-    return out
+
+    def finish(self, spec: Strategy, bars: pd.DataFrame) -> np.ndarray:
+        """The block's rows once the kernel has run: its rows, then the engine's."""
+        out = self.out
+        if self.kernel_out is not out:
+            out[self.fast] = self.kernel_out
+        for j in self.slow:
+            out[j] = _engine_row(spec, bars, self.values[j], self.settings, self.risk, self.weights)
+        return out
+
+
+@njit(nogil=True, cache=True)
+def _sweep_nogil_nb(args: tuple[Any, ...]) -> None:  # pragma: no cover - compiled
+    """``sweep_nb(*args)`` without the GIL: the kernel on one block runs in a worker thread
+    while the user's Python signal loop fills the next block."""
+    sweep_nb(*args)
+
+
+def _pipelined(
+    spec: Strategy,
+    data: _SymbolArrays,
+    bars: pd.DataFrame,
+    grid: np.ndarray,
+    blocks: list[tuple[int, int]],
+    settings: EngineSettings,
+    risk: RiskLimits | None,
+    weights: Sequence[float] | None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(lo, hi, rows) of each block in order, the signals of block b+1 computed while the
+    kernel scores block b in a worker thread (two target buffers, used in turn)."""
+    n = len(data.close)
+    buffers = [np.empty((max(hi - lo for lo, hi in blocks), n))]
+    running: tuple[int, int, _Block, Future[None]] | None = None
+    # the signal loop keeps one core busy: the kernel gets the others (1 of 2; more threads
+    # than cores made each parallel region wait on a descheduled thread, +30% CPU)
+    threads = max(1, numba.get_num_threads() - 1)
+    with ThreadPoolExecutor(1, "toolkit-sweep", numba.set_num_threads, (threads,)) as pool:
+        for b, (lo, hi) in enumerate(blocks):
+            values = np.ascontiguousarray(grid[lo:hi], dtype=np.float64)
+            if b == 1:
+                buffers.append(np.empty_like(buffers[0]))
+            targets = buffers[b % 2][: hi - lo]  # its last reader, block b-2, has finished
+            block = _Block(
+                data,
+                values,
+                targets,
+                _signals(spec, data, values, targets),
+                settings,
+                risk,
+                weights,
+            )
+            if running is not None:
+                yield _finished(running, spec, bars)
+            running = (lo, hi, block, _start(pool, block))
+        if running is not None:
+            yield _finished(running, spec, bars)
+
+
+def _start(pool: ThreadPoolExecutor, block: _Block) -> Future[None]:
+    """The block's kernel, running in ``pool``'s thread (done at once if it has no rows)."""
+    if block.args:
+        return pool.submit(_sweep_nogil_nb, block.args)
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
+
+
+def _finished(
+    running: tuple[int, int, _Block, Future[None]], spec: Strategy, bars: pd.DataFrame
+) -> tuple[int, int, np.ndarray]:
+    lo, hi, block, future = running
+    future.result()
+    return lo, hi, block.finish(spec, bars)
 
 
 @njit(cache=True)
@@ -227,17 +351,24 @@ def sweep_generic(
         done = 0
         try:
             for i, (sym, frame) in enumerate(books):
-                data = None if spec.cross_sectional else _symbol_arrays({sym: frame})[0]
-                for lo, hi in blocks:
-                    values = np.ascontiguousarray(pgrid.values[lo:hi], dtype=np.float64)
-                    if data is None:
-                        results[(i, lo)] = evaluate_generic_block(
-                            spec, sym, frame, values, s, risk, book_w[i]
+                if spec.cross_sectional:
+                    finished: Iterator[tuple[int, int, np.ndarray]] = (
+                        (
+                            lo,
+                            hi,
+                            evaluate_generic_block(
+                                spec, sym, frame, pgrid.values[lo:hi], s, risk, book_w[i]
+                            ),
                         )
-                    else:
-                        results[(i, lo)] = _evaluate_symbol(
-                            spec, data, frame, values, s, risk, book_w[i]
-                        )
+                        for lo, hi in blocks
+                    )
+                else:
+                    data = _symbol_arrays({sym: frame})[0]
+                    finished = _pipelined(
+                        spec, data, frame, pgrid.values, blocks, s, risk, book_w[i]
+                    )
+                for lo, hi, rows in finished:
+                    results[(i, lo)] = rows
                     done += hi - lo
                     if bar is not None:
                         bar.update(hi - lo)
