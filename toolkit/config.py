@@ -300,7 +300,16 @@ def _data(path: Path, table: Any) -> DataConfig:
 
 def parse_risk(path: Path, table: Any) -> RiskLimits:
     """``[risk]``: limits shared by backtests and live sessions (see toolkit.risk)."""
-    sec = Table(path, "risk", table, (*table_keys(RiskLimits), "trading_hours"))
+    sec = Table(path, "risk", table, (*table_keys(RiskLimits), "trading_hours", "sectors"))
+    sectors = sec.get("sectors", dict)
+    if sectors is not None:
+        bad = [k for k, v in sectors.items() if not isinstance(v, str) or not v]
+        if bad:
+            raise ConfigError(
+                f"{sec.where('sectors')}: give each symbol its sector name as text, e.g. "
+                f'{bad[0]} = "Information Technology".'
+            )
+        sectors = tuple((str(k).upper(), str(v)) for k, v in sectors.items())
     hours = sec.get("trading_hours", list)
     window: TradingHours | None = None
     if hours is not None:
@@ -314,7 +323,7 @@ def parse_risk(path: Path, table: Any) -> RiskLimits:
         if not start < end:
             raise ConfigError(f"{sec.where('trading_hours')}: the start must be before the end.")
         window = TradingHours(start, end)
-    return RiskLimits(**sec.fields(RiskLimits), trading_hours=window)
+    return RiskLimits(**sec.fields(RiskLimits), trading_hours=window, sectors=sectors)
 
 
 def _clock(text: Any) -> dt_time:

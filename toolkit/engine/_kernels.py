@@ -54,6 +54,7 @@ from toolkit.engine._step import (
     trail_peak_nb,
 )
 from toolkit.engine.settings import KernelSettings
+from toolkit.risk.portfolio import RiskContext
 from toolkit.risk.rules import kill_switch_nb
 
 __all__ = [
@@ -120,6 +121,7 @@ def simulate_nb(
     month_id: np.ndarray,
     day_id: np.ndarray,
     settings: KernelSettings,
+    ctx: RiskContext,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one portfolio; return (equity, cash, positions, orders, trades).
 
@@ -129,7 +131,8 @@ def simulate_nb(
     entry price (NaN = off); targets are clipped to [-max_leverage, max_leverage] and scaled
     by ``weights``; orders are trimmed to its risk limits (toolkit.risk.rules) at the close,
     and when the daily-loss or drawdown switch fires (``day_id`` numbers the trading days)
-    every position is closed and no new one is opened for the rest of the run.
+    every position is closed and no new one is opened for the rest of the run. ``ctx`` is
+    what the portfolio rules estimate from (toolkit.risk.portfolio; ``no_context`` without).
     """
     init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
     order_offset, slippage = settings.order_offset, settings.slippage
@@ -244,7 +247,7 @@ def simulate_nb(
         if to_decide_nb(target, b, acted, flatten, settings):
             n_plan, cash, month_vol, n_trades = plan_close_nb(
                 target, close, b, acted, pos, weights, value, cash, month_vol, flatten, fills,
-                settings, state, trades, n_trades, plan, plan_order,
+                settings, ctx, state, trades, n_trades, plan, plan_order,
             )  # fmt: skip
         for i in range(n_plan):
             j = plan_order[i]

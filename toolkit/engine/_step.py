@@ -31,9 +31,17 @@ from numba import njit
 from toolkit.engine.commissions import I_FIXED, I_KIND, I_RATE, PROPORTIONAL, commission_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 from toolkit.engine.settings import KernelSettings, OrderType, Reason
+from toolkit.risk.portfolio import (
+    RiskContext,
+    cap_portfolio_nb,
+    vol_scale_nb,
+    window_estimates_nb,
+)
 from toolkit.risk.rules import (
     G_BUYING_POWER,
+    G_WARMUP,
     MAX_GROSS,
+    VOL_TARGET,
     cap_order_nb,
     desired_shares_nb,
 )
@@ -425,6 +433,7 @@ def plan_close_nb(
     flatten: bool,
     fills: int,
     settings: KernelSettings,
+    ctx: RiskContext,
     state: np.ndarray,
     trades: np.ndarray,
     n_trades: int,
@@ -439,7 +448,11 @@ def plan_close_nb(
     prices; ``acted`` the targets last acted on (updated here), ``held`` the positions the
     orders are sized against, ``value`` the equity marked at the close,
     ``cash``/``month_volume`` the account's; ``flatten``: the kill switch fired or equity
-    is <= 0 (every target is 0); ``settings`` the EngineSettings.kernel(risk) record.
+    is <= 0 (every target is 0); ``settings`` the EngineSettings.kernel(risk) record and
+    ``ctx`` what its portfolio rules estimate from (toolkit.risk.portfolio: the volatility
+    target sizes each decision; each order is cut, when it is placed -- sells, then buys --
+    to the portfolio limits against the book with every order placed before it; an order
+    whose opening part waits for a full estimation window is D_WAIT, decided again next bar).
     ``fills`` says when the orders fill:
 
     * FILL_LATER (the engine's orders for the next bar): nothing fills here;
@@ -473,6 +486,14 @@ def plan_close_nb(
             state[j, S_VAL_IN] = abs(held[j]) * close[b, j]
             state[j, S_AVG] = close[b, j]
     use_gross = np.isfinite(risk[MAX_GROSS])
+    port = ctx.on
+    size = m if port else 1
+    cov = np.empty((size, size))
+    beta = np.empty(size)
+    book = np.empty(size)  # weights of the book with the orders placed so far
+    planned = np.zeros(size)  # orders placed in this plan that ``held`` does not show yet
+    ready = port and window_estimates_nb(ctx, b, cov, beta)
+    vol_target = port and ready and np.isfinite(risk[VOL_TARGET])
     n = 0
     for phase in range(2):  # sells first: they free cash (and gross room when filled now)
         for j in range(m):
@@ -496,8 +517,12 @@ def plan_close_nb(
                     for k in range(m):
                         if k != j:
                             gross_other += abs(held[k]) * close[b, k]
+                sized = tgt
+                if vol_target and tgt != 0.0:
+                    sized = tgt * vol_scale_nb(risk, cov, j, settings.periods)
+                    sized = min(max(sized, -max_leverage), max_leverage)
                 what, want, delta, code = decide_code_nb(
-                    tgt, weights[j], value, c, p, band, gross_other, risk, fractional
+                    sized, weights[j], value, c, p, band, gross_other, risk, fractional
                 )
                 if phase == 0 or planned_buy or (what == D_ORDER and delta > 0.0):
                     plan[j, P_WHAT] = what
@@ -510,6 +535,24 @@ def plan_close_nb(
                     continue
                 if what != D_ORDER or (phase == 0) != (delta < 0.0):
                     continue
+            if port:
+                for k in range(m):
+                    book[k] = (held[k] + planned[k]) * close[b, k] / value
+                capped, bits = cap_portfolio_nb(
+                    j, delta, p, c, value, book, cov, beta, ready, ctx, b, risk, fractional
+                )
+                if capped != delta:
+                    delta = capped
+                    code |= bits
+                    plan[j, P_QTY] = delta
+                    plan[j, P_CODE] = code
+                    if delta == 0.0:
+                        if bits & G_WARMUP:
+                            plan[j, P_WHAT] = D_WAIT  # no estimate yet: decided again next bar
+                        else:
+                            plan[j, P_WHAT] = D_DONE
+                            acted[j] = tgt
+                        continue
             plan[j, P_FROM] = p
             if fills != FILL_LATER:
                 px = slipped_nb(c, 1.0 if delta > 0.0 else -1.0, slippage)
@@ -529,6 +572,8 @@ def plan_close_nb(
                     plan[j, P_WHAT] = D_DONE
                     acted[j] = tgt
                     continue
+            if port and fills != FILL_NOW:
+                planned[j] += plan[j, P_QTY]
             order[n] = j
             n += 1
     return n, cash, month_volume, n_trades

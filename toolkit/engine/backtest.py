@@ -13,6 +13,7 @@ from toolkit import strategies
 from toolkit.data.calendar import session_days
 from toolkit.engine import _kernels as k
 from toolkit.engine._bars import FIELDS, Bars, bars_of
+from toolkit.engine._risk_inputs import risk_context
 from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings, KernelSettings, OrderType, Reason
 from toolkit.errors import ConfigError, DataError
@@ -96,6 +97,7 @@ def _run(
         if risk is not None and risk.daily_loss is not None
         else np.zeros(len(idx), dtype=np.int64),
         _kernel_settings(s, risk),
+        risk_context(b.arrays["close"], idx, b.symbols, risk),
     )
     build = _Frames(idx, b.symbols, s.init_cash, equity, cash, pos, orders, trades, frame)
     return BacktestResult.deferred(build, s, strategy, params)

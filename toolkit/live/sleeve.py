@@ -38,6 +38,7 @@ from toolkit.engine._step import (
 )
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
+from toolkit.risk.portfolio import no_context
 from toolkit.risk.rules import guard_names, kill_switch
 
 
@@ -239,7 +240,7 @@ class Sleeve:
             raw[None, :], closes[None, :], 0, acted, held,
             np.ascontiguousarray(self.weights, dtype=np.float64), value, self.cash, 0.0,
             self.killed is not None or value <= 0.0, FILL_ESTIMATE,
-            self.settings.kernel(self.risk), np.empty((m, STATE_COLS)),
+            self.settings.kernel(self.risk), no_context(1, m), np.empty((m, STATE_COLS)),
             np.empty((m, TRADE_COLS)), 0, plan, order,
         )  # fmt: skip
         n = int(n)

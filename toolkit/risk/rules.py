@@ -14,10 +14,17 @@ import numpy as np
 from numba import njit
 
 MAX_POSITION, MAX_ORDER, MAX_GROSS, DAILY_LOSS, MAX_DRAWDOWN = range(5)
-RISK_SIZE = 5
+# The portfolio rules (toolkit.risk.portfolio), then the parameters they need: the
+# volatility target (annualised), the VaR level's tail probability alpha, the parametric
+# VaR and CVaR multipliers z and phi(z) / alpha, historical (1) or parametric (0) VaR.
+MAX_NET, MAX_BETA, MAX_SECTOR, MAX_CORR, MAX_VAR, MAX_CVAR, VOL_TARGET = range(5, 12)
+VAR_ALPHA, VAR_Z, CVAR_K, VAR_HISTORICAL = range(12, 16)
+RISK_SIZE = 16
 # Bits of the "which guard trimmed this order" code (G_BUYING_POWER: set by the close-of-bar
-# plan, toolkit.engine._step.plan_close_nb, when cash trims a buy).
+# plan, toolkit.engine._step.plan_close_nb, when cash trims a buy; G_WARMUP: a portfolio
+# rule had no full estimation window yet, so the order's opening part waits).
 G_POSITION, G_ORDER, G_GROSS, G_BUYING_POWER = 1, 2, 4, 8
+G_NET, G_BETA, G_SECTOR, G_CORR, G_VAR, G_CVAR, G_WARMUP = 16, 32, 64, 128, 256, 512, 1024
 # Kill-switch codes.
 K_NONE, K_DAILY_LOSS, K_DRAWDOWN, K_WIPED_OUT = 0, 1, 2, 3
 
@@ -100,6 +107,13 @@ GUARD_NAMES = {
     G_ORDER: "max_order",
     G_GROSS: "max_gross",
     G_BUYING_POWER: "buying_power",
+    G_NET: "max_net",
+    G_BETA: "max_beta",
+    G_SECTOR: "max_sector",
+    G_CORR: "max_corr_exposure",
+    G_VAR: "max_var",
+    G_CVAR: "max_cvar",
+    G_WARMUP: "risk_warmup",
 }
 KILL_NAMES = {
     K_DAILY_LOSS: "daily_loss",

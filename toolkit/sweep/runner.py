@@ -198,12 +198,14 @@ def sweep(
     :func:`make_grid`. ``client`` (a ``dask.distributed.Client``) spreads blocks over a
     cluster. Ctrl+C returns the rows finished so far (``attrs["interrupted"]``).
 
-    A strategy without the built-ins' features/rule split (a user's signal function) runs
-    on the generic path (toolkit/sweep/_generic.py): same rows, one engine run per set; a
+    A strategy without the built-ins' features/rule split (a user's signal function), or
+    any strategy under portfolio risk rules (toolkit.risk.portfolio), runs on the generic
+    path (toolkit/sweep/_generic.py): same rows, one engine run per set; a
     cross-sectional one gives one row per set for the whole book (symbol "portfolio").
     """
     spec = strategies.resolve(strategy)
-    if not strategies.is_builtin(spec.name):
+    # portfolio rules estimate from the whole book's history: every row is an engine run
+    if not strategies.is_builtin(spec.name) or (risk is not None and risk.portfolio):
         from toolkit.sweep._generic import sweep_generic
 
         return sweep_generic(

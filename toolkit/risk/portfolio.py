@@ -1,0 +1,301 @@
+"""Portfolio risk rules: net exposure, portfolio beta, sector concentration,
+correlation-weighted exposure, VaR and CVaR limits, and volatility-target sizing (numba).
+
+They live beside the per-order rules of :mod:`toolkit.risk.rules` and are called by the same
+close-of-bar step (:func:`toolkit.engine._step.plan_close_nb`) that the engine, the generic
+sweep and the live sleeve run, so a limit fires on the same bar in a backtest and a live
+session. Each order is checked when it is placed (sells, then buys, each in symbol order)
+against the book with every order placed before it: an order that would breach a limit is
+cut to the largest compliant size, one that only reduces a position always passes, and one
+that opens exposure while the book already breaches a limit may go as far as it does not
+make that limit worse.
+
+Estimates are causal: the sample covariance (ddof = 1) of the last ``window`` daily
+close-to-close returns up to the decision bar's close, and each symbol's beta against a
+benchmark over the same returns (cov / var). VaR and CVaR are one-day losses as fractions of
+equity: parametric with a zero mean (z x sigma, phi(z) / alpha x sigma; RiskMetrics 1996,
+the Gaussian expected shortfall of Acerbi & Tasche 2002) or historical on the window's
+returns of today's weights (:mod:`toolkit.risk.var`, Riskfolio-Lib's order statistic).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from toolkit.risk.rules import (
+    CVAR_K,
+    G_BETA,
+    G_CORR,
+    G_CVAR,
+    G_NET,
+    G_SECTOR,
+    G_VAR,
+    G_WARMUP,
+    MAX_BETA,
+    MAX_CORR,
+    MAX_CVAR,
+    MAX_NET,
+    MAX_SECTOR,
+    MAX_VAR,
+    VAR_ALPHA,
+    VAR_HISTORICAL,
+    VAR_Z,
+    VOL_TARGET,
+)
+from toolkit.risk.var import historical_cvar_nb, historical_var_nb
+
+_RULES = (MAX_NET, MAX_BETA, MAX_SECTOR, MAX_CORR, MAX_VAR, MAX_CVAR)
+_BITS = (G_NET, G_BETA, G_SECTOR, G_CORR, G_VAR, G_CVAR)
+_BISECTIONS = 48  # historical VaR/CVaR: the compliant fraction to ~4e-15
+
+
+class RiskContext(NamedTuple):
+    """What the portfolio rules estimate from (built by :func:`toolkit.risk.context`)."""
+
+    returns: np.ndarray  # (bars, symbols) close-to-close simple returns; row 0 and gaps 0
+    bench: np.ndarray  # (bars,) the beta benchmark's returns (zeros without a beta rule)
+    sector: np.ndarray  # (symbols,) int64 sector ids (-1: none)
+    window: int  # returns in each estimate
+    on: bool  # a portfolio rule or the volatility target is set
+
+
+def no_context(bars: int, symbols: int) -> RiskContext:
+    """The context of a run without portfolio rules (nothing is estimated)."""
+    return RiskContext(
+        np.zeros((bars, symbols)), np.zeros(bars), np.full(symbols, -1, dtype=np.int64), 1, False
+    )
+
+
+def rules_on(risk: np.ndarray) -> bool:
+    """True when ``risk`` (a RiskLimits vector) sets a portfolio rule or a volatility target."""
+    return bool(np.isfinite(risk[list(_RULES)]).any() or np.isfinite(risk[VOL_TARGET]))
+
+
+@njit(cache=True)
+def window_estimates_nb(ctx: RiskContext, b: int, cov: np.ndarray, beta: np.ndarray) -> bool:
+    """Sample covariance of the returns of bars (b - window, b] into ``cov`` and each
+    symbol's beta to the benchmark into ``beta``; False (nothing written) before a full
+    window of returns exists."""
+    w = ctx.window
+    if b < w:
+        return False
+    r = ctx.returns
+    m = r.shape[1]
+    lo = b - w + 1
+    mean = np.zeros(m)
+    mb = 0.0
+    for t in range(lo, b + 1):
+        for k in range(m):
+            mean[k] += r[t, k]
+        mb += ctx.bench[t]
+    mean /= w
+    mb /= w
+    cov[:, :] = 0.0
+    cb = np.zeros(m)
+    vb = 0.0
+    for t in range(lo, b + 1):
+        db = ctx.bench[t] - mb
+        vb += db * db
+        for k in range(m):
+            dk = r[t, k] - mean[k]
+            cb[k] += dk * db
+            for q in range(k + 1):
+                cov[k, q] += dk * (r[t, q] - mean[q])
+    for k in range(m):
+        for q in range(k + 1):
+            cov[k, q] /= w - 1
+            cov[q, k] = cov[k, q]
+        beta[k] = cb[k] / vb if vb > 0.0 else 0.0
+    return True
+
+
+@njit(cache=True)
+def vol_scale_nb(risk: np.ndarray, cov: np.ndarray, j: int, periods: float) -> float:
+    """Volatility-target sizing: the factor target_vol / (annualised vol of symbol ``j``)
+    that scales its target exposure (inf for a symbol whose returns did not move: the
+    leverage cap then sizes it)."""
+    sd = math.sqrt(max(cov[j, j], 0.0) * periods)
+    return risk[VOL_TARGET] / sd if sd > 0.0 else math.inf
+
+
+@njit(cache=True, inline="always")
+def _linear_room(a: float, s: float, limit: float) -> float:
+    """Largest y in [0, 1] with |a + y s| <= max(limit, |a|)."""
+    bound = max(limit, abs(a))
+    if s > 0.0:
+        return min(1.0, max(0.0, (bound - a) / s))
+    if s < 0.0:
+        return min(1.0, max(0.0, (bound + a) / -s))
+    return 1.0
+
+
+@njit(cache=True, inline="always")
+def _quadratic_room(a: float, b: float, c: float, limit2: float) -> float:
+    """Largest y in [0, 1] with a + 2 b y + c y^2 <= max(limit2, a) (c >= 0: a variance)."""
+    bound = max(limit2, a)
+    if a + 2.0 * b + c <= bound or c <= 0.0:
+        return 1.0
+    y = (-b + math.sqrt(max(b * b - c * (a - bound), 0.0))) / c
+    return min(1.0, max(0.0, y))
+
+
+@njit(cache=True)
+def _historical_nb(pnl: np.ndarray, dr: np.ndarray, y: float, work: np.ndarray,
+                   alpha: float, cvar: bool) -> float:  # fmt: skip
+    """Historical VaR (or CVaR) of the window's returns of the book moved by y x the order."""
+    for t in range(pnl.shape[0]):
+        work[t] = pnl[t] + y * dr[t]
+    if cvar:
+        return historical_cvar_nb(work, alpha)
+    return historical_var_nb(work, alpha, False)
+
+
+@njit(cache=True)
+def _historical_room(pnl: np.ndarray, dr: np.ndarray, alpha: float, limit: float,
+                     cvar: bool) -> float:  # fmt: skip
+    """Largest y in [0, 1] (by bisection: the risk is taken to grow along the order) whose
+    historical VaR (CVaR) is <= max(limit, today's)."""
+    work = np.empty(pnl.shape[0])
+    bound = max(limit, _historical_nb(pnl, dr, 0.0, work, alpha, cvar))
+    if _historical_nb(pnl, dr, 1.0, work, alpha, cvar) <= bound:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if _historical_nb(pnl, dr, mid, work, alpha, cvar) <= bound:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def cap_portfolio_nb(
+    j: int,
+    delta: float,
+    pos: float,
+    price: float,
+    value: float,
+    w: np.ndarray,
+    cov: np.ndarray,
+    beta: np.ndarray,
+    ready: bool,
+    ctx: RiskContext,
+    b: int,
+    risk: np.ndarray,
+    fractional: bool,
+) -> tuple[float, int]:
+    """Cut an order of ``delta`` shares of symbol ``j`` (holding ``pos`` at ``price``) to the
+    portfolio limits; return (delta, bits of the rules that cut it).
+
+    ``w`` are the book's weights (exposure / equity ``value``, every order placed before
+    this one included), ``cov``/``beta`` the window's estimates (``ready``: a full window
+    exists; else an order's opening part waits, G_WARMUP). A pure reduction passes; a
+    flip's cover passes and its opening part is cut like an addition.
+    """
+    new = pos + delta
+    if delta == 0.0 or (pos != 0.0 and new * pos >= 0.0 and abs(new) <= abs(pos)):
+        return delta, 0
+    cover = -pos if pos != 0.0 and new * pos <= 0.0 else 0.0
+    opening = delta - cover
+    if not ready:
+        return cover, G_WARMUP
+    m = w.shape[0]
+    d = opening * price / value
+    base = w.copy()
+    base[j] += cover * price / value
+    rooms = np.ones(len(_RULES))
+    if np.isfinite(risk[MAX_NET]):
+        rooms[0] = _linear_room(base.sum(), d, risk[MAX_NET])
+    if np.isfinite(risk[MAX_BETA]):
+        rooms[1] = _linear_room((base * beta).sum(), d * beta[j], risk[MAX_BETA])
+    if np.isfinite(risk[MAX_SECTOR]) and ctx.sector[j] >= 0:
+        gross = 0.0
+        for k in range(m):
+            if ctx.sector[k] == ctx.sector[j]:
+                gross += abs(base[k])
+        rooms[2] = _linear_room(gross, abs(d), risk[MAX_SECTOR])
+    quad = np.isfinite(risk[MAX_CORR]) or (
+        risk[VAR_HISTORICAL] == 0.0 and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR]))
+    )
+    if quad:
+        sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        if np.isfinite(risk[MAX_CORR]):  # wR w, R the correlation matrix (a still symbol: 1)
+            a = 0.0
+            g = 0.0
+            for k in range(m):
+                for q in range(m):
+                    if k == q:
+                        rho = 1.0
+                    elif sd[k] > 0.0 and sd[q] > 0.0:
+                        rho = cov[k, q] / (sd[k] * sd[q])
+                    else:
+                        rho = 0.0
+                    a += base[k] * rho * base[q]
+                    if k == j:
+                        g += rho * base[q]
+            rooms[3] = _quadratic_room(a, g * d, d * d, risk[MAX_CORR] ** 2)
+        if risk[VAR_HISTORICAL] == 0.0:
+            cw = np.zeros(m)  # cov @ base, written out: numba's @ needs SciPy's BLAS
+            a = 0.0
+            for k in range(m):
+                for q in range(m):
+                    cw[k] += cov[k, q] * base[q]
+                a += base[k] * cw[k]
+            for i, z in ((4, risk[VAR_Z]), (5, risk[CVAR_K])):
+                limit = risk[MAX_VAR] if i == 4 else risk[MAX_CVAR]
+                if np.isfinite(limit) and z > 0.0:
+                    rooms[i] = _quadratic_room(a, cw[j] * d, cov[j, j] * d * d, (limit / z) ** 2)
+    if risk[VAR_HISTORICAL] != 0.0 and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR])):
+        lo = b - ctx.window + 1
+        pnl = np.zeros(ctx.window)  # the window's returns of the book as it stands
+        dr = np.empty(ctx.window)  # and of the order's part
+        for t in range(ctx.window):
+            for k in range(m):
+                pnl[t] += ctx.returns[lo + t, k] * base[k]
+            dr[t] = ctx.returns[lo + t, j] * d
+        if np.isfinite(risk[MAX_VAR]):
+            rooms[4] = _historical_room(pnl, dr, risk[VAR_ALPHA], risk[MAX_VAR], False)
+        if np.isfinite(risk[MAX_CVAR]):
+            rooms[5] = _historical_room(pnl, dr, risk[VAR_ALPHA], risk[MAX_CVAR], True)
+    y = rooms.min()
+    if y >= 1.0:
+        return delta, 0
+    bits = 0
+    for i in range(len(_RULES)):
+        if rooms[i] <= y:
+            bits |= _BITS[i]
+    opening *= y
+    if not fractional:
+        opening = math.trunc(opening)
+    return cover + opening, bits
+
+
+def build_context(
+    close: np.ndarray,
+    limits_window: int,
+    on: bool,
+    bench_close: np.ndarray | None = None,
+    sector_ids: np.ndarray | None = None,
+) -> RiskContext:
+    """The context of a book with ``close`` (bars, symbols): returns close-to-close (a gap,
+    NaN, counts as no move), the benchmark's returns when given (a beta rule), sector ids
+    (-1: none) and the estimation window."""
+    n, m = close.shape
+    if not on:
+        return no_context(n, m)
+    returns = np.zeros((n, m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns[1:] = close[1:] / close[:-1] - 1.0
+    returns[~np.isfinite(returns)] = 0.0
+    bench = np.zeros(n)
+    if bench_close is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bench[1:] = bench_close[1:] / bench_close[:-1] - 1.0
+        bench[~np.isfinite(bench)] = 0.0
+    sector = np.full(m, -1, dtype=np.int64) if sector_ids is None else sector_ids.astype(np.int64)
+    return RiskContext(returns, bench, sector, int(limits_window), True)
