@@ -53,6 +53,8 @@ def first_stage_nb(
     tss = 0.0
     for i in range(n):
         tss += (y[i] - mean) * (y[i] - mean)
+    if tss == 0.0:  # constant y: nothing to explain
+        return math.nan
     return 1.0 - ssr / tss
 
 
@@ -139,7 +141,7 @@ def eg_nb(
     return t, lag
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+@nb.njit(cache=True, nogil=True)
 def screen_nb(
     prices: FloatArray,
     pairs: IntArray,
@@ -150,13 +152,15 @@ def screen_nb(
     collinear_r2: float,
 ) -> tuple[FloatArray, IntArray, FloatArray]:
     """Engle-Granger for every (y, x) column pair of ``prices`` (series x time): t-statistics,
-    lags and first-stage coefficients (row per pair: x's, then the trend terms')."""
+    lags and first-stage coefficients (row per pair: x's, then the trend terms'). Releases
+    the GIL: callers run chunks of pairs in threads (numba's parallel=True is not used, its
+    compiled code does not load from the on-disk cache and costs ~10 s per process)."""
     m = pairs.shape[0]
     k = 1 + trend.shape[0]
     stats = np.empty(m)
     lags = np.empty(m, dtype=np.int64)
     coefs = np.empty((m, k))
-    for i in nb.prange(m):
+    for i in range(m):
         xs = np.empty((k, prices.shape[1]))
         xs[0] = prices[pairs[i, 1]]
         for j in range(trend.shape[0]):

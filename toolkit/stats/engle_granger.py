@@ -101,6 +101,9 @@ def engle_granger(
     yy, xx = finite_series(y, "y"), finite_series(x, "x")
     if yy.size != xx.size:
         raise DataError(f"y and x must have the same length; got {yy.size} and {xx.size}.")
+    for name, arr in (("y", yy), ("x", xx)):
+        if arr.min() == arr.max():
+            raise DataError(f"{name} is constant; a cointegration test needs a moving series.")
     n = yy.size
     lags = default_maxlag(n, maxlag)
     code = autolag_code(autolag)

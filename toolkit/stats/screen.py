@@ -7,8 +7,10 @@ training window, and count every screened pair as a trial (e.g. in the deflated 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -33,13 +35,15 @@ def coint_screen(
     trend: Trend = "c",
     maxlag: int | None = None,
     autolag: Autolag = "aic",
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Engle-Granger test of every column pair (y, x) of ``prices`` (columns in their order, y
     the earlier one; rows aligned dates without gaps, e.g. ``tk.load_many(symbols)["close"]``).
 
     Returns one row per pair: nobs, t_stat, p_value (MacKinnon 1994), lag, beta (hedge ratio
     of y on x), q_value (Benjamini-Hochberg 1995 over all pairs screened) and reject
-    (q_value <= fdr). Each row equals :func:`engle_granger` on that pair.
+    (q_value <= fdr). Each row equals :func:`engle_granger` on that pair. Pairs run in
+    ``threads`` threads (default: numba's thread count).
     """
     trend = check_trend(trend)
     if not isinstance(prices, pd.DataFrame) or prices.shape[1] < 2:
@@ -52,13 +56,26 @@ def coint_screen(
             f"column {col!r} has {int(bad.sum())} missing/non-finite values in the panel; "
             "align on common dates (tk.load_many) or dropna() first."
         )
+    flat = values.min(axis=1) == values.max(axis=1)
+    if flat.any():
+        col = prices.columns[int(np.flatnonzero(flat)[0])]
+        raise DataError(f"column {col!r} is constant; a cointegration test needs a moving series.")
     n = values.shape[1]
     lags = default_maxlag(n, maxlag)
     code = autolag_code(autolag)
     pairs = np.array(list(combinations(range(values.shape[0]), 2)), dtype=np.int64)
-    stats, used, coefs = screen_nb(
-        values, pairs, trend_terms(trend, n), trend != "n", lags, code, COLLINEAR_R2
-    )
+    terms = trend_terms(trend, n)
+    chunks = np.array_split(pairs, max(1, min(threads or numba.get_num_threads(), len(pairs))))
+    with ThreadPoolExecutor(len(chunks), "toolkit-coint") as pool:
+        parts = list(
+            pool.map(
+                lambda c: screen_nb(values, c, terms, trend != "n", lags, code, COLLINEAR_R2),
+                chunks,
+            )
+        )
+    stats = np.concatenate([part[0] for part in parts])
+    used = np.concatenate([part[1] for part in parts])
+    coefs = np.concatenate([part[2] for part in parts])
     p_values = mackinnon_p(stats, trend, 2)
     q_values = bh_qvalues(p_values)
     names = list(prices.columns)
