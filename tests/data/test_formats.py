@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.data import load, load_sourced
+from toolkit.data import load, load_many, load_sourced
 from toolkit.errors import DataError, DataWarning
 
 REPO = Path(__file__).resolve().parents[2]
@@ -196,3 +196,12 @@ def test_alphavantage_gld_agrees_with_the_yahoo_file_day_by_day() -> None:
     diff = (av[common].pct_change() - yahoo[common].pct_change()).dropna().abs()
     assert (diff <= 1e-4).mean() > 0.99
     assert (diff > 1e-3).sum() == 14
+
+
+def test_alphavantage_pairs_load_as_one_panel_in_time_order() -> None:
+    """The two classic pairs' files (each newest first) align into one (field, symbol) panel
+    on their common dates, oldest first, named by file stem."""
+    panel = load_many([AV / "GLD.csv", AV / "GDX.csv", AV / "EWA.csv", AV / "EWC.csv"])
+    assert list(panel["close"].columns) == ["GLD", "GDX", "EWA", "EWC"]
+    assert panel.index.is_monotonic_increasing and len(panel) == 3667  # GDX's 2006-05-22 on
+    assert panel.index[0] == pd.Timestamp("2006-05-22", tz="UTC")
