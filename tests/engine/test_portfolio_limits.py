@@ -158,3 +158,23 @@ def test_benchmark_outside_the_book_is_loaded_and_a_missing_one_named() -> None:
     assert np.isfinite(r.metrics()["final_equity"])
     with pytest.raises(tk.ConfigError, match=r"benchmark = 'NOPE'"):
         tk.simulate(bars, targets, CLOSE_FILLS, risk=RiskLimits(max_beta=0.1, benchmark="NOPE"))
+
+
+def test_result_guards_name_every_firing(book: pd.DataFrame) -> None:
+    """Every cut or hold-back is a row of result.guards naming its rule, on the decision
+    bar: the orders that went out there are the cut sizes."""
+    risk = RiskLimits(max_beta=0.05, risk_window=WINDOW)
+    targets = _monthly_targets(book, 1, -0.6, 0.6)
+    r = tk.simulate(book, targets, CLOSE_FILLS, weights=[1.0] * 4, risk=risk)
+    g = r.guards
+    assert set(g["rules"]) == {"max_beta", "risk_warmup"}
+    warm = g[g["rules"] == "risk_warmup"]
+    assert (warm["bar"] < WINDOW).all() and (warm["sent"] == 0.0).all()
+    cut = g[(g["rules"] == "max_beta") & (g["sent"] != 0.0)]
+    assert len(cut) > 5
+    assert (cut["sent"].abs() < cut["target_position"].abs() + r.positions.abs().max().max()).all()
+    orders = r.orders.set_index(["bar", "symbol"])["quantity"]
+    for _, row in cut.iterrows():
+        assert orders.loc[(row["bar"], row["symbol"])] == pytest.approx(row["sent"])
+    free = tk.simulate(book, targets, CLOSE_FILLS, weights=[1.0] * 4).guards
+    assert set(free["rules"]) <= {"buying_power"}  # cash still trims buys; no portfolio rule

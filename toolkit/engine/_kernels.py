@@ -14,15 +14,21 @@ import numpy as np
 from numba import njit
 
 from toolkit.engine._step import (
+    D_DONE,
+    D_ORDER,
+    D_WAIT,
     FILL_LATER,
     FILL_NOW,
     LIMIT,
     MARKET,
+    P_CODE,
     P_FEE,
     P_FROM,
     P_PX,
     P_QTY,
     P_TGT,
+    P_WANT,
+    P_WHAT,
     PLAN_COLS,
     R_SIGNAL,
     R_STOP_LOSS,
@@ -58,6 +64,7 @@ from toolkit.risk.portfolio import RiskContext
 from toolkit.risk.rules import kill_switch_nb
 
 __all__ = [
+    "GUARD_COLS",
     "LIMIT",
     "MARKET",
     "ORDER_COLS",
@@ -84,6 +91,34 @@ __all__ = [
 # Order record columns.
 O_BAR, O_SYM, O_QTY, O_PRICE, O_COMM, O_REASON, O_REF, O_TYPE = range(8)
 ORDER_COLS = 8
+# Guard record columns: a risk rule cut or held back a decision (the bits of risk.rules G_*,
+# the shares the target wanted, the order's shares after the cut).
+GD_BAR, GD_SYM, GD_CODE, GD_WANT, GD_QTY = range(5)
+GUARD_COLS = 5
+
+
+@njit(cache=True)
+def _record_guards_nb(
+    guards: np.ndarray, n: int, plan: np.ndarray, b: int
+) -> tuple[np.ndarray, int]:
+    """Append a record per symbol of this close's plan that a risk rule cut, blocked or
+    held back (the record array doubles when full)."""
+    for j in range(plan.shape[0]):
+        what = plan[j, P_WHAT]
+        if (what != D_ORDER and what != D_DONE and what != D_WAIT) or plan[j, P_CODE] == 0.0:
+            continue
+        if n == guards.shape[0]:
+            grown = np.empty((2 * n, GUARD_COLS))
+            grown[:n] = guards
+            guards = grown
+        rec = guards[n]
+        rec[GD_BAR] = b
+        rec[GD_SYM] = j
+        rec[GD_CODE] = plan[j, P_CODE]
+        rec[GD_WANT] = plan[j, P_WANT]
+        rec[GD_QTY] = plan[j, P_QTY] if what == D_ORDER else 0.0
+        n += 1
+    return guards, n
 
 
 @njit(cache=True, inline="always")
@@ -122,11 +157,12 @@ def simulate_nb(
     day_id: np.ndarray,
     settings: KernelSettings,
     ctx: RiskContext,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate one portfolio; return (equity, cash, positions, orders, trades).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate one portfolio; return (equity, cash, positions, orders, trades, guards).
 
     ``equity``/``cash`` are (n_bars,) marked at each close; ``positions`` (n_bars, n_symbols)
-    in shares; ``orders`` (k, ORDER_COLS) and ``trades`` (t, TRADE_COLS) records.
+    in shares; ``orders`` (k, ORDER_COLS), ``trades`` (t, TRADE_COLS) and ``guards``
+    (g, GUARD_COLS: every decision a risk rule cut or held back) records.
     ``settings`` is the EngineSettings.kernel() record: stop distances are fractions of the
     entry price (NaN = off); targets are clipped to [-max_leverage, max_leverage] and scaled
     by ``weights``; orders are trimmed to its risk limits (toolkit.risk.rules) at the close,
@@ -170,6 +206,8 @@ def simulate_nb(
     fills = FILL_NOW if not next_open and order_type == MARKET else FILL_LATER
     plan = np.empty((m, PLAN_COLS))  # the close-of-bar plan (see _step.plan_close_nb)
     plan_order = np.empty(m, dtype=np.int64)
+    guards = np.empty((16, GUARD_COLS))
+    n_guards = int(np.int64(0))
 
     for b in range(n):
         if month_id[b] != month:
@@ -249,6 +287,7 @@ def simulate_nb(
                 target, close, b, acted, pos, weights, value, cash, month_vol, flatten, fills,
                 settings, ctx, state, trades, n_trades, plan, plan_order,
             )  # fmt: skip
+            guards, n_guards = _record_guards_nb(guards, n_guards, plan, b)
         for i in range(n_plan):
             j = plan_order[i]
             q = plan[j, P_QTY]
@@ -274,4 +313,11 @@ def simulate_nb(
         if pos[j] != 0.0 and n > 0:
             open_trade_nb(state[j], pos[j], j, n - 1, close[n - 1, j], trades[n_trades])
             n_trades += 1
-    return equity, cash_out, positions, orders[:n_orders].copy(), trades[:n_trades].copy()
+    return (
+        equity,
+        cash_out,
+        positions,
+        orders[:n_orders].copy(),
+        trades[:n_trades].copy(),
+        guards[:n_guards].copy(),
+    )

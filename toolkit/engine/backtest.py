@@ -18,6 +18,7 @@ from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings, KernelSettings, OrderType, Reason
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
+from toolkit.risk.rules import guard_names
 from toolkit.strategies.spec import Strategy
 
 _FIELDS = FIELDS
@@ -84,7 +85,7 @@ def _run(
     if w.shape != (n_sym,):
         raise ConfigError(f"weights has {w.size} values for {n_sym} symbols.")
     idx = b.index
-    equity, cash, pos, orders, trades = k.simulate_nb(
+    equity, cash, pos, orders, trades, guards = k.simulate_nb(
         b.arrays["open"],
         b.arrays["high"],
         b.arrays["low"],
@@ -99,7 +100,7 @@ def _run(
         _kernel_settings(s, risk),
         risk_context(b.arrays["close"], idx, b.symbols, risk),
     )
-    build = _Frames(idx, b.symbols, s.init_cash, equity, cash, pos, orders, trades, frame)
+    build = _Frames(idx, b.symbols, s.init_cash, equity, cash, pos, orders, trades, frame, guards)
     return BacktestResult.deferred(build, s, strategy, params)
 
 
@@ -144,8 +145,10 @@ class _Frames:
         orders: np.ndarray,
         trades: np.ndarray,
         targets: pd.DataFrame | Callable[[], pd.DataFrame],
+        guards: np.ndarray,
     ) -> None:
         self.idx, self.symbols, self.init_cash = idx, symbols, init_cash
+        self.guards = guards
         self.equity, self.cash, self.pos = equity, cash, pos
         self.orders, self.trades, self.targets = orders, trades, targets
 
@@ -166,6 +169,8 @@ class _Frames:
             return _orders_frame(self.orders, idx, self.symbols)
         if name == "trades":
             return _trades_frame(self.trades, idx, self.symbols)
+        if name == "guards":
+            return _guards_frame(self.guards, idx, self.symbols)
         raise AttributeError(name)
 
 
@@ -177,6 +182,22 @@ _REASON_NAMES = np.array([Reason(i).name.lower() for i in range(len(Reason))], d
 def _names(rec: np.ndarray, col: int, names: Sequence[Hashable] | np.ndarray) -> np.ndarray:
     """Column ``col`` of records (integer codes stored as floats) as the names they index."""
     return np.asarray(names, dtype=object)[rec[:, col].astype(np.int64)]
+
+
+def _guards_frame(
+    rec: np.ndarray, idx: pd.DatetimeIndex, symbols: Sequence[Hashable]
+) -> pd.DataFrame:
+    bar = rec[:, k.GD_BAR].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "time": idx[bar],
+            "bar": bar,
+            "symbol": _names(rec, k.GD_SYM, symbols),
+            "rules": ["+".join(guard_names(int(c))) for c in rec[:, k.GD_CODE]],
+            "target_position": rec[:, k.GD_WANT],
+            "sent": rec[:, k.GD_QTY],
+        }
+    )
 
 
 def _orders_frame(

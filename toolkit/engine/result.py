@@ -13,13 +13,20 @@ from toolkit import metrics
 from toolkit.engine.settings import EngineSettings
 
 # the pandas fields a result can leave to build on first read
-LAZY_FIELDS = ("equity", "returns", "cash", "positions", "targets", "orders", "trades")
+LAZY_FIELDS = ("equity", "returns", "cash", "positions", "targets", "orders", "trades", "guards")
+GUARD_COLUMNS = ("time", "bar", "symbol", "rules", "target_position", "sent")
+
+
+def _no_guards() -> pd.DataFrame:
+    return pd.DataFrame({c: [] for c in GUARD_COLUMNS})
 
 
 @dataclass(frozen=True)
 class BacktestResult:
     """Everything one simulation produced. ``returns`` are equity returns per bar, the first
-    measured against ``init_cash``; ``trades`` are round trips (open ones flagged ``is_open``).
+    measured against ``init_cash``; ``trades`` are round trips (open ones flagged ``is_open``);
+    ``guards`` the decisions a risk rule cut, blocked or held back (time, bar, symbol, the
+    rules' names joined by "+", the position the target wanted and the order's shares sent).
 
     The engine hands its arrays over unbuilt (:meth:`deferred`): each pandas field is built
     on its first read, since building them all costs ~7x the simulation itself and most
@@ -36,6 +43,7 @@ class BacktestResult:
     settings: EngineSettings
     strategy: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    guards: pd.DataFrame = field(default_factory=_no_guards)
 
     @classmethod
     def deferred(
