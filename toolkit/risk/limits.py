@@ -66,7 +66,7 @@ class RiskLimits:
     * ``max_net``: |sum of signed exposures|.
     * ``max_beta``: |portfolio beta| to ``benchmark`` (sum of exposure x beta).
     * ``max_sector``: gross exposure of any one GICS sector (sector map: ``sectors``, else
-      the shipped S&P 500 map, :func:`toolkit.data.sectors`).
+      the shipped S&P 500 map, :func:`toolkit.data.reference.load_sector_map`).
     * ``max_corr_exposure``: sqrt(w'Rw), R the correlation matrix: gross exposure that
       counts correlated positions together (uncorrelated ones add in quadrature).
     * ``max_var`` / ``max_cvar``: one-day VaR / CVaR at ``var_level`` as a fraction of
