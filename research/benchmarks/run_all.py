@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, engine, gateway, kill9, live, rotation, sweep, var
+from research.benchmarks import analysis, coint, engine, gateway, kill9, live, rotation, sweep, var
 
 
 def main() -> None:
@@ -21,6 +21,8 @@ def main() -> None:
     analysis.main()
     print()
     var.main()
+    print()
+    coint.main()
     print()
     live.main()
     print()
