@@ -32,20 +32,26 @@ def test_frames_are_built_on_first_read_and_kept(bars) -> None:
         _ = r.ordres  # type: ignore[attr-defined]
 
 
-def test_a_deferred_result_equals_its_eager_copy(bars) -> None:
-    # metrics, frames and replace() work the same on a result built eagerly from its fields
-    r = tk.backtest(
-        bars, "sma_cross", {"fast": 10, "slow": 50}, risk=tk.RiskLimits(max_drawdown=0.2)
-    )
-    eager = _eager(
-        tk.backtest(
-            bars, "sma_cross", {"fast": 10, "slow": 50}, risk=tk.RiskLimits(max_drawdown=0.2)
-        )
-    )
-    pd.testing.assert_series_equal(r.summary(), eager.summary())
-    for name in LAZY_FIELDS:
+CASES = [
+    ("sma_cross", {"fast": 10, "slow": 50}, tk.EngineSettings(), tk.RiskLimits(max_drawdown=0.2)),
+    ("sma_cross", {"fast": 5, "slow": 20, "allow_short": 1}, tk.EngineSettings(fill="close"), None),
+    ("donchian", None, tk.EngineSettings(stop_loss=0.03, fractional=True), None),
+    ("rsi_reversion", None, tk.EngineSettings(commission=tk.proportional(0.001)), None),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_a_deferred_result_equals_its_eager_copy(bars, case) -> None:
+    # metrics (read from the kernel's arrays) and frames equal exactly those of a result
+    # built eagerly from its fields (metrics from the frames); replace() works the same
+    name, params, settings, risk = CASES[case]
+    r = tk.backtest(bars, name, params, settings, risk=risk)
+    eager = _eager(tk.backtest(bars, name, params, settings, risk=risk))
+    assert "_build" not in vars(eager)
+    pd.testing.assert_series_equal(r.summary(), eager.summary(), check_exact=True)
+    for field in LAZY_FIELDS:
         pd.testing.assert_frame_equal(
-            pd.DataFrame(getattr(r, name)), pd.DataFrame(getattr(eager, name))
+            pd.DataFrame(getattr(r, field)), pd.DataFrame(getattr(eager, field)), check_exact=True
         )
     assert len(r.orders) > 2 and len(r.closed_trades) > 0
     trimmed = dataclasses.replace(r, equity=r.equity.iloc[:10], strategy="x")

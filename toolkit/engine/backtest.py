@@ -14,7 +14,7 @@ from toolkit.data.calendar import session_days
 from toolkit.engine import _kernels as k
 from toolkit.engine._bars import FIELDS, Bars, bars_of
 from toolkit.engine._risk_inputs import risk_context
-from toolkit.engine.result import BacktestResult
+from toolkit.engine.result import BacktestResult, MetricInputs
 from toolkit.engine.settings import EngineSettings, KernelSettings, OrderType, Reason
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
@@ -152,13 +152,27 @@ class _Frames:
         self.equity, self.cash, self.pos = equity, cash, pos
         self.orders, self.trades, self.targets = orders, trades, targets
 
+    def _returns(self) -> np.ndarray:
+        prev = np.concatenate([[self.init_cash], self.equity[:-1]])
+        return np.asarray(self.equity / prev - 1.0)
+
+    def metric_inputs(self) -> MetricInputs:
+        """What metrics() reads, as the frames would give it (same arrays, same order)."""
+        t, o = self.trades, self.orders
+        return MetricInputs(
+            returns=self._returns(),
+            closed_pnl=np.ascontiguousarray(t[~(t[:, k.T_OPEN] > 0), k.T_PNL]),
+            positions=self.pos,
+            commissions=float(np.ascontiguousarray(o[:, k.O_COMM]).sum()),
+            final_equity=float(self.equity[-1]),
+        )
+
     def __call__(self, name: str) -> pd.Series | pd.DataFrame:
         idx = self.idx
         if name == "equity":
             return pd.Series(self.equity, index=idx, name="equity")
         if name == "returns":
-            prev = np.concatenate([[self.init_cash], self.equity[:-1]])
-            return pd.Series(self.equity / prev - 1.0, index=idx, name="returns")
+            return pd.Series(self._returns(), index=idx, name="returns")
         if name == "cash":
             return pd.Series(self.cash, index=idx, name="cash")
         if name == "positions":

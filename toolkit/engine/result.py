@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from toolkit import metrics
 from toolkit.engine.settings import EngineSettings
+
+
+class MetricInputs(NamedTuple):
+    """The parts of a result :meth:`BacktestResult.metrics` reads."""
+
+    returns: pd.Series | np.ndarray
+    closed_pnl: pd.Series | np.ndarray  # net P&L of each closed trade, in trade order
+    positions: pd.DataFrame | np.ndarray
+    commissions: float  # sum over orders
+    final_equity: float
+
 
 # the pandas fields a result can leave to build on first read
 LAZY_FIELDS = ("equity", "returns", "cash", "positions", "targets", "orders", "trades", "guards")
@@ -81,22 +92,38 @@ class BacktestResult:
 
     def metrics(self) -> dict[str, float]:
         """Headline statistics, returns-based ones on the same definitions as quantstats."""
-        r = self.returns
-        p = self.settings.periods_per_year
-        closed = self.closed_trades
+        m = self._metric_inputs()
+        r, p, pnl = m.returns, self.settings.periods_per_year, m.closed_pnl
         return {
             "total_return": metrics.total_return(r),
             "cagr": metrics.cagr(r, p),
             "sharpe": metrics.sharpe(r, p),
             "sortino": metrics.sortino(r, p),
             "max_drawdown": metrics.max_drawdown(r),
-            "trades": float(len(closed)),
-            "win_rate": metrics.win_rate(closed["pnl"]),
-            "avg_trade_pnl": metrics.average_trade_pnl(closed["pnl"]),
-            "exposure": metrics.exposure(self.positions),
-            "commissions": float(self.orders["commission"].sum()),
-            "final_equity": float(self.equity.iloc[-1]),
+            "trades": float(len(pnl)),
+            "win_rate": metrics.win_rate(pnl),
+            "avg_trade_pnl": metrics.average_trade_pnl(pnl),
+            "exposure": metrics.exposure(m.positions),
+            "commissions": m.commissions,
+            "final_equity": m.final_equity,
         }
+
+    def _metric_inputs(self) -> MetricInputs:
+        """What :meth:`metrics` reads: for a result the engine made, straight from its
+        arrays (the values its frames hold, without building them: ~0.1 ms, not ~2 ms);
+        for one built from fields (e.g. by ``replace``), from the fields."""
+        fast = getattr(self.__dict__.get("_build"), "metric_inputs", None)
+        if fast is not None:
+            inputs: MetricInputs = fast()
+            return inputs
+        closed = self.closed_trades
+        return MetricInputs(
+            returns=self.returns,
+            closed_pnl=closed["pnl"],
+            positions=self.positions,
+            commissions=float(self.orders["commission"].sum()),
+            final_equity=float(self.equity.iloc[-1]),
+        )
 
     def summary(self) -> pd.Series:
         """Metrics as a Series, for printing or notebooks."""
