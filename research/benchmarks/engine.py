@@ -84,6 +84,61 @@ def bench_single(
     }
 
 
+def bench_edge(symbol: str = "SPY", repeat: int = 50) -> dict[str, float]:
+    """Where one ``tk.backtest`` goes: the whole call (default settings, SMA 20/100) against
+    its two kernels alone on the same arrays -- the strategy's signal and ``simulate_nb`` --
+    so the rest, the Python edge (input gate, targets, result), can be compared with them.
+    The result's frames are built on first read, so a bare call builds none; reading them
+    (and the metrics) is timed apart."""
+    from toolkit.engine import _kernels
+
+    bars = tk.load(symbol)
+    params = {"fast": 20, "slow": 100}
+    strat = tk.get_strategy("sma_cross")
+    close = bars["close"].to_numpy(np.float64)
+    fields = [np.ascontiguousarray(bars[f].to_numpy(np.float64)) for f in ("open", "high", "low")]
+    fields += [close, np.ascontiguousarray(bars["volume"].to_numpy(np.float64))]
+    vec = strat.vector(params)
+    # the kernel's own arguments, taken from a real call (whatever its signature is today)
+    real = _kernels.simulate_nb
+    seen: list[tuple[object, ...]] = []
+    _kernels.simulate_nb = lambda *args: seen.append(args) or real(*args)
+    try:
+        tk.backtest(bars, "sma_cross", params)
+    finally:
+        _kernels.simulate_nb = real
+    (args,) = seen
+
+    def signal() -> object:
+        return strat.signal(*fields, vec)
+
+    def simulate() -> object:
+        return real(*args)
+
+    def whole() -> object:
+        return tk.backtest(bars, "sma_cross", params)
+
+    def with_metrics() -> object:
+        return tk.backtest(bars, "sma_cross", params).metrics()
+
+    def read() -> object:
+        r = tk.backtest(bars, "sma_cross", params)
+        return r.equity, r.orders, r.trades, r.positions, r.metrics()
+
+    out = {"bars": float(len(bars))}
+    for name, fn in (
+        ("backtest", whole),
+        ("signal", signal),
+        ("simulate", simulate),
+        ("metrics", with_metrics),
+    ):
+        fn()
+        out[f"{name}_min"], out[f"{name}_median"], out[f"{name}_cpu"] = _times(fn, repeat)
+    read()
+    out["read_min"], out["read_median"], _ = _times(read, max(5, repeat // 5))
+    return out
+
+
 def bench_portfolio(repeat: int = 5) -> dict[str, float]:
     """All shipped daily symbols (89 since issue 15's data, on their common dates from XLC's
     2018-06-19) as one shared-cash portfolio (IBKR costs, whole shares)."""
@@ -108,6 +163,31 @@ def main() -> None:
     print(f"first call (import cache) {s['first_call_s'] * 1e3:8.1f} ms")
     verdict = "OK" if s["rel_diff"] < 1e-9 else "MISMATCH"
     print(f"final equity rel. diff    {s['rel_diff']:.2e}  ({verdict})")
+    e = bench_edge()
+    print("== engine: where one tk.backtest goes (SMA 20/100, default settings, 50 calls) ==")
+    for label, key in (
+        ("tk.backtest", "backtest"),
+        ("  signal kernel alone", "signal"),
+        ("  simulate_nb alone", "simulate"),
+    ):
+        print(
+            f"{label:<25} min {e[f'{key}_min'] * 1e3:8.3f} ms  median "
+            f"{e[f'{key}_median'] * 1e3:8.3f} ms"
+        )
+    kernels = e["signal_min"] + e["simulate_min"]
+    edge = e["backtest_min"] - kernels
+    print(
+        f"Python edge (min - kernels) {edge * 1e3:6.3f} ms = {edge / kernels:.2f} x the kernels "
+        f"({'OK' if edge <= kernels else 'NOT MET'}: target <= 1 x)"
+    )
+    print(
+        f"tk.backtest(...).metrics()  min {e['metrics_min'] * 1e3:8.3f} ms  median "
+        f"{e['metrics_median'] * 1e3:8.3f} ms"
+    )
+    print(
+        f"+ reading equity, orders, trades, positions and metrics(): min "
+        f"{e['read_min'] * 1e3:.2f} ms, median {e['read_median'] * 1e3:.2f} ms"
+    )
     p = bench_portfolio()
     rate = p["symbols"] * p["bars"] / p["seconds"] / 1e6
     print("== engine: shared-cash portfolio, tsmom, IBKR fixed costs, whole shares ==")
