@@ -14,6 +14,8 @@ Public API (everything else is internal):
   :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
   :func:`probability_of_backtest_overfitting`, and :mod:`toolkit.analysis`
+* portfolio view of a backtest: :mod:`toolkit.analysis.portfolio` (weights by symbol and
+  sector, gross/net, beta, VaR/CVaR, risk contributions, correlations, P&L by symbol)
 * risk: :class:`RiskLimits`, :class:`TradingHours` (one rulebook for backtests and live);
   VaR/CVaR :func:`historical_var`, :func:`historical_cvar`, :func:`parametric_var`,
   :func:`parametric_cvar`, causal forecasts :func:`rolling_var`, :func:`rolling_cvar`, and
