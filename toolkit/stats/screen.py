@@ -76,9 +76,16 @@ def coint_screen(
     stats = np.concatenate([part[0] for part in parts])
     used = np.concatenate([part[1] for part in parts])
     coefs = np.concatenate([part[2] for part in parts])
+    names = list(prices.columns)
+    failed = np.flatnonzero(np.isnan(stats))
+    if failed.size:  # a regression without a unique solution (x a multiple of a trend term)
+        i, j = pairs[failed[0]]
+        raise DataError(
+            f"{failed.size} pairs have no unique regression, first {names[i]!r} on {names[j]!r} "
+            f"with trend {trend!r}; drop such columns or use another trend."
+        )
     p_values = mackinnon_p(stats, trend, 2)
     q_values = bh_qvalues(p_values)
-    names = list(prices.columns)
     return pd.DataFrame(
         {
             "y": [names[i] for i in pairs[:, 0]],
