@@ -1,6 +1,8 @@
 """Response-surface coefficients for Dickey-Fuller / Engle-Granger tau statistics (data only).
 
-Sources (each number transcribed from the published tables, printed scaling kept):
+Sources (the published response-surface coefficients with their printed scaling; this file
+was written against statsmodels' transcription of them, and the tests hold the two equal; the
+paper's own pages were not at hand to re-check every digit):
 
 * MacKinnon, J.G. (1994), "Approximate Asymptotic Distribution Functions for Unit-Root and
   Cointegration Tests", Journal of Business & Economic Statistics 12(2), 167-176: the
@@ -10,8 +12,9 @@ Sources (each number transcribed from the published tables, printed scaling kept
   1 for an ADF test, 2 for a pair). The tables print g2 x 100 (small p) and g1, g2 x 10,
   g3 x 100 (large p): the ``*_SCALE`` vectors undo that.
 * MacKinnon, J.G. (2010), "Critical Values for Cointegration Tests", Queen's Economics
-  Department Working Paper 1227, Table 2: the finite-sample critical value at level 1/5/10 %
-  is ``b_inf + b1/T + b2/T**2 + b3/T**3``. Rows N = 1..12, then the three levels. The
+  Department Working Paper 1227: the finite-sample critical value at level 1/5/10 %
+  is ``b_inf + b1/T + b2/T**2 + b3/T**3``. Rows N = 1..12, then the three levels (the "c"
+  N = 7 10 % row repeats N = 6's b2, b3 exactly, as transcribed; unverified). The
   no-constant case ("n") is not in the 2010 tables; its N = 1 row is from MacKinnon (1996),
   "Numerical Distribution Functions for Unit Root and Cointegration Tests", J. Applied
   Econometrics 11, 601-618.
@@ -117,7 +120,7 @@ LARGE_P: dict[str, tuple[tuple[float, float, float, float], ...]] = {
     ),
 }
 
-# MacKinnon (2010) Table 2: CRIT[trend][N - 1][level] = (b_inf, b1, b2, b3), levels 1 %, 5 %, 10 %.
+# MacKinnon (2010): CRIT[trend][N - 1][level] = (b_inf, b1, b2, b3), levels 1 %, 5 %, 10 %.
 Surface = tuple[float, float, float, float]
 CRIT: dict[str, tuple[tuple[Surface, Surface, Surface], ...]] = {
     "n": (

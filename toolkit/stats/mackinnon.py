@@ -76,7 +76,9 @@ def mackinnon_p(
 ) -> float | FloatArray:
     """Asymptotic p-value of a tau statistic (MacKinnon 1994); ``n_series`` is the number of I(1)
     series (1 for ADF, 2 for an Engle-Granger pair); ``trend`` the deterministic terms of the
-    (first-stage) regression. A scalar gives a float, an array an array of the same shape."""
+    (first-stage) regression. A scalar gives a float, an array an array of the same shape.
+    The two published surfaces meet at tau* with a seam (up to 9e-4 in p), so p rises with t
+    on each side of tau* but may step down across it."""
     coef = p_value_coefficients(trend, n_series)
     if np.ndim(stat) == 0:
         return float(p_value_nb(float(stat), coef))  # type: ignore[arg-type]
