@@ -74,6 +74,13 @@ def test_rank_and_bad_input(log_closes: pd.DataFrame) -> None:
     result = johansen(log_closes[["GOOGL", "QQQ", "SPY"]].to_numpy(), 0, 1)
     # trace 45.29 > 29.80, 16.99 > 15.49, 0.30 < 3.84: rank 2 at 5 %
     assert result.rank(0.05) == 2 and result.rank(0.01, "max_eig") == 1
+    from statsmodels.tsa.vector_ar.vecm import select_coint_rank
+
+    y = log_closes[["GOOGL", "QQQ", "SPY"]].to_numpy()
+    for level in (0.10, 0.05, 0.01):
+        for stat in ("trace", "maxeig"):
+            ref = select_coint_rank(y, 0, 1, method=stat, signif=level).rank
+            assert result.rank(level, "trace" if stat == "trace" else "max_eig") == ref
     with pytest.raises(ConfigError, match="det_order=2"):
         johansen(np.ones((50, 2)), 2, 1)
     with pytest.raises(DataError, match="at least two series"):
