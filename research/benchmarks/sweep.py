@@ -268,6 +268,39 @@ def generic_case(bars: pd.DataFrame, windows: np.ndarray, repeat: int) -> tuple[
     return t, len(rows)
 
 
+def generic_peak_mb(n_bars: int) -> tuple[float, float]:
+    """(peak RSS, its rise during the sweep) in MB of a fresh process running the generic
+    case once, measured as :func:`child_peak_mb` does (the kernel's VmHWM, reset before)."""
+    code = (
+        "import numpy as np, toolkit as tk\n"
+        "from pathlib import Path\n"
+        "from research.benchmarks.sweep import user_sma, WINDOWS\n"
+        "from toolkit.sweep import sweep\n"
+        "def kb(key):\n"
+        "    for line in Path('/proc/self/status').read_text().splitlines():\n"
+        "        if line.startswith(key + ':'):\n"
+        "            return float(line.split()[1])\n"
+        "    raise SystemExit(key + ' missing from /proc/self/status')\n"
+        f"b = tk.load('SPY').iloc[-{n_bars}:]\n"
+        "small = {'fast': WINDOWS[:5], 'slow': WINDOWS[:5]}\n"
+        "sweep(b.iloc[:300], user_sma, small, progress=False)\n"
+        "base = kb('VmRSS')\n"
+        "Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS\n"
+        "sweep(b, user_sma, {'fast': WINDOWS, 'slow': WINDOWS}, progress=False)\n"
+        "peak = kb('VmHWM')\n"
+        "print(peak / 1024, (peak - base) / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    peak, rise = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
+    return peak, rise
+
+
 def _line(label: str, t: Timing, bar_combos: float, mem: float | None = None) -> str:
     ns = t.best / bar_combos * 1e9
     text = (
@@ -331,10 +364,12 @@ def main() -> None:
     print(_line("default settings (IBKR)", t, len(daily) * k))
     ratio = len(daily) * k / t.best / a["rate_vbt"]
     print(f"throughput ratio, IBKR   {ratio:9.1f} x (default settings vs vectorbt's run above)")
-    t, k = generic_case(daily, WINDOWS, repeat=3)
+    t, k = generic_case(daily, WINDOWS, repeat=5)
     print(_line("generic path (user signal)", t, len(daily) * k))
     ratio = len(daily) * k / t.best / a["rate_vbt"]
     print(f"throughput ratio, generic {ratio:8.1f} x (a user's numba SMA rule, default settings)")
+    peak, rise = generic_peak_mb(len(daily))
+    print(f"generic path memory        peak RSS {peak:,.0f} MB in a fresh process, +{rise:,.0f} MB")
     minute = tk.load(tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05-17.csv")
     b = run_case(
         f"SPY 1-minute, {len(minute):,} bars (the longest shipped series)",
