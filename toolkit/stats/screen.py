@@ -23,7 +23,7 @@ from toolkit.stats.engle_granger import (
     default_maxlag,
     trend_terms,
 )
-from toolkit.stats.fdr import bh_qvalues
+from toolkit.stats.fdr import bh_qvalues, bh_reject
 from toolkit.stats.mackinnon import Trend, check_trend, mackinnon_p
 
 COLUMNS = ["y", "x", "nobs", "t_stat", "p_value", "lag", "beta", "q_value", "reject"]
@@ -46,6 +46,7 @@ def coint_screen(
     ``threads`` threads (default: numba's thread count).
     """
     trend = check_trend(trend)
+    bh_reject([0.5], fdr)  # a bad level fails before the work
     if not isinstance(prices, pd.DataFrame) or prices.shape[1] < 2:
         raise DataError("coint_screen needs a DataFrame with at least two price columns.")
     values = prices.to_numpy(dtype=np.float64).T.copy()
@@ -96,7 +97,7 @@ def coint_screen(
             "lag": used,
             "beta": coefs[:, 0],
             "q_value": q_values,
-            "reject": q_values <= fdr,
+            "reject": bh_reject(p_values, fdr),
         },
         columns=COLUMNS,
     )
