@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -213,26 +214,36 @@ def selections(
 
 
 def pair_trials(
-    panel: pd.DataFrame, params: dict[str, float], settings: tk.EngineSettings | None = None
+    panel: pd.DataFrame,
+    params: Mapping[str, float] | Sequence[Mapping[str, float]],
+    settings: tk.EngineSettings | None = None,
 ) -> pd.DataFrame:
-    """Each pair of the panel traded alone with ``params`` (fdr = 1: traded in every period,
-    chosen or not): its annualised Sharpe and daily returns' Sharpe. These are the trials the
-    screen picks from; their Sharpe variance feeds the deflated Sharpe ratio."""
+    """The trials a screen picks from: each pair of the panel traded alone (fdr = 1: in every
+    period, chosen or not) with each parameter set in ``params`` (one set or a list, e.g.
+    the swept grid). One row per pair x set: the pair, the set's index and the daily
+    returns' Sharpe ratio (not annualised); their variance feeds the deflated Sharpe ratio."""
+    sets = [params] if isinstance(params, Mapping) else list(params)
     symbols = list(panel["close"].columns)
     rows = []
-    for y, x in combinations(symbols, 2):
-        sub = panel.loc[:, (slice(None), [y, x])]
-        res = tk.backtest(sub, pairs_trading, {**params, "fdr": 1.0, "max_pairs": 1}, settings)
-        r = res.returns.to_numpy()
-        sd = r.std(ddof=1)
-        rows.append({"pair": f"{y}/{x}", "sharpe_daily": r.mean() / sd if sd > 0 else 0.0})
+    for k, p in enumerate(sets):
+        for y, x in combinations(symbols, 2):
+            sub = panel.loc[:, (slice(None), [y, x])]
+            res = tk.backtest(sub, pairs_trading, {**p, "fdr": 1.0, "max_pairs": 1}, settings)
+            r = res.returns.to_numpy()
+            sd = r.std(ddof=1)
+            rows.append(
+                {"pair": f"{y}/{x}", "set": k, "sharpe_daily": r.mean() / sd if sd > 0 else 0.0}
+            )
     return pd.DataFrame(rows)
 
 
-def pairs_dsr(returns: pd.Series, trials: pd.DataFrame, param_sets: int = 1) -> DeflatedSharpe:
+def pairs_dsr(
+    returns: pd.Series, trials: pd.DataFrame, n_trials: int | None = None
+) -> DeflatedSharpe:
     """Deflated Sharpe ratio (Bailey & Lopez de Prado 2014) of the pairs book's daily
-    ``returns`` with every screened pair x parameter set counted as a trial and the trials'
-    Sharpe variance taken from :func:`pair_trials`."""
-    n_trials = max(1, len(trials) * param_sets)
+    ``returns``, every row of :func:`pair_trials` (screened pair x parameter set) counted as
+    a trial (or ``n_trials``, e.g. also x the formation windows) and the trials' Sharpe
+    variance (ddof 1) as the variance of the skill-less maximum."""
+    count = len(trials) if n_trials is None else n_trials
     variance = float(np.var(trials["sharpe_daily"], ddof=1)) if len(trials) > 1 else 0.0
-    return deflated_sharpe(returns, n_trials, variance if math.isfinite(variance) else 0.0)
+    return deflated_sharpe(returns, max(1, count), variance if math.isfinite(variance) else 0.0)

@@ -120,16 +120,17 @@ def test_benjamini_hochberg_shrinks_the_raw_discoveries() -> None:
 
 def test_deflated_sharpe_counts_every_screened_pair() -> None:
     panel = tk.load_many(UNIVERSE[:4], start="2010-01-01", end="2017-12-31")
-    params = {"formation": 252, "trade": 126, "entry": 2.0}
-    trials = pair_trials(panel, params)
-    assert len(trials) == 6 and trials["sharpe_daily"].notna().all()
-    book = tk.backtest(panel, pairs_trading, {**params, "fdr": 1.0, "max_pairs": 3})
-    one = pairs_dsr(book.returns, trials, param_sets=1)
-    four = pairs_dsr(book.returns, trials, param_sets=4)
-    assert (one.n_trials, four.n_trials) == (6, 24)
+    sets = [{"formation": 252, "trade": 126, "entry": e} for e in (1.5, 2.0)]
+    trials = pair_trials(panel, sets)
+    assert len(trials) == 12 and trials["sharpe_daily"].notna().all()  # 6 pairs x 2 sets
+    assert trials.groupby("set")["pair"].nunique().tolist() == [6, 6]
+    book = tk.backtest(panel, pairs_trading, {**sets[1], "fdr": 1.0, "max_pairs": 3})
+    dsr = pairs_dsr(book.returns, trials)
     variance = float(trials["sharpe_daily"].var(ddof=1))
-    assert one.dsr == deflated_sharpe(book.returns, 6, variance).dsr
-    assert four.sharpe_threshold > one.sharpe_threshold > 0 and four.dsr < one.dsr
+    assert dsr.n_trials == 12 and dsr.dsr == deflated_sharpe(book.returns, 12, variance).dsr
+    # counting every formation window's screen too deflates further
+    more = pairs_dsr(book.returns, trials, n_trials=12 * 13)
+    assert more.sharpe_threshold > dsr.sharpe_threshold > 0 and more.dsr < dsr.dsr
 
 
 def test_classic_pair_sweep_rows_are_backtests_and_walk_forward_trades() -> None:
