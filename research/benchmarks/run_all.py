@@ -8,7 +8,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from research.benchmarks import analysis, coint, engine, gateway, kill9, live, rotation, sweep, var
+from research.benchmarks import (
+    analysis,
+    coint,
+    engine,
+    gateway,
+    kill9,
+    live,
+    portfolio,
+    rotation,
+    sweep,
+    var,
+)
 
 
 def main() -> None:
@@ -17,6 +28,8 @@ def main() -> None:
     sweep.main()
     print()
     rotation.main()
+    print()
+    portfolio.main()
     print()
     analysis.main()
     print()
