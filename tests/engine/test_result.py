@@ -65,3 +65,25 @@ def test_an_unread_result_pickles(bars) -> None:
     assert not any(name in vars(back) for name in LAZY_FIELDS)
     pd.testing.assert_frame_equal(back.positions, r.positions)
     pd.testing.assert_series_equal(back.summary(), r.summary())
+
+
+def test_backtests_in_threads_equal_serial_ones() -> None:
+    # the engine remembers the last index's month ids, settings record and column layout:
+    # threads interleaving two different books and settings still get their own
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = tk.load("SPY", start="2016-01-01", end="2018-12-31")
+    b = tk.load("QQQ", start="2012-06-01", end="2019-12-31")[
+        ["close", "open", "high", "low", "volume"]
+    ]
+    tiered = tk.EngineSettings(commission=tk.ibkr_tiered())
+    jobs = [(a, None), (b, tiered)] * 20
+
+    def run(job: tuple[pd.DataFrame, tk.EngineSettings | None]) -> pd.Series:
+        bars, settings = job
+        return tk.backtest(bars, "sma_cross", {"fast": 5, "slow": 30}, settings).summary()
+
+    serial = [run(job) for job in jobs[:2]]
+    with ThreadPoolExecutor(4) as pool:
+        for i, got in enumerate(pool.map(run, jobs)):
+            pd.testing.assert_series_equal(got, serial[i % 2], check_exact=True)

@@ -99,8 +99,9 @@ def _field_columns(columns: pd.Index) -> tuple[int, ...] | None:
     """Where each of FIELDS is among ``columns`` when they are exactly the five fields, else
     None; remembered for the last columns object (an Index is immutable; listing a string
     Index costs ~5-10 us)."""
-    if _COLUMNS and _COLUMNS[0][0]() is columns:
-        return _COLUMNS[0][1]
+    last = _COLUMNS[0] if _COLUMNS else None  # one read: threads may swap it
+    if last is not None and last[0]() is columns:
+        return last[1]
     names = columns.tolist()
     where = None
     if not isinstance(columns, pd.MultiIndex) and len(names) == 5 and set(names) == _FIELD_SET:

@@ -111,8 +111,9 @@ _KERNEL_SETTINGS: list[tuple[EngineSettings, RiskLimits | None, KernelSettings]]
 def _kernel_settings(s: EngineSettings, risk: RiskLimits | None) -> KernelSettings:
     """``s.kernel(risk)``, remembered for the last (frozen) pair seen: a loop of runs with
     the same settings checks and packs them once."""
-    if _KERNEL_SETTINGS and _KERNEL_SETTINGS[0][0] is s and _KERNEL_SETTINGS[0][1] is risk:
-        return _KERNEL_SETTINGS[0][2]
+    last = _KERNEL_SETTINGS[0] if _KERNEL_SETTINGS else None  # one read: threads may swap it
+    if last is not None and last[0] is s and last[1] is risk:
+        return last[2]
     ks = s.kernel(risk)
     _KERNEL_SETTINGS[:] = [(s, risk, ks)]
     return ks
@@ -124,8 +125,9 @@ _MONTHS: list[tuple[weakref.ref[pd.DatetimeIndex], np.ndarray]] = []
 def _months(idx: pd.DatetimeIndex) -> np.ndarray:
     """:func:`month_ids`, remembered for the last index seen (an index is immutable, and
     repeated runs on the same bars -- optimisers, notebooks -- would pay ~0.1 ms each)."""
-    if _MONTHS and _MONTHS[0][0]() is idx:
-        return _MONTHS[0][1]
+    last = _MONTHS[0] if _MONTHS else None  # one read: threads may swap it
+    if last is not None and last[0]() is idx:
+        return last[1]
     months = month_ids(idx)  # read only by the kernel
     _MONTHS[:] = [(weakref.ref(idx), months)]
     return months
