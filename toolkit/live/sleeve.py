@@ -259,11 +259,13 @@ class Sleeve:
 def _outcome(symbol: str, signal: float, close: float, pos: float, row: np.ndarray) -> Outcome:
     """One symbol's row of the close-of-bar plan as the journal's decision: what the step
     decided and, from the guard bits, which rules trimmed or blocked it."""
-    what, guards = int(row[P_WHAT]), tuple(guard_names(int(row[P_CODE])))
+    what = int(row[P_WHAT])
     if what == D_NONE:
         return Outcome(symbol, signal, close, pos, pos, Decision.NO_SIGNAL)
     if what == D_SAME:
         return Outcome(symbol, signal, close, pos, pos, Decision.UNCHANGED)
+    # plan_close_nb writes the guard bits only for a decision (not for D_NONE / D_SAME rows)
+    guards = tuple(guard_names(int(row[P_CODE])))
     want = float(row[P_WANT])
     if what == D_WAIT:
         return Outcome(symbol, signal, close, want, pos, Decision.INSIDE_BAND)
