@@ -59,3 +59,17 @@ def test_portfolio_report_shows_the_book_and_its_risk(tmp_path: Path) -> None:
         ],
         figures=8,
     )
+
+
+def test_portfolio_report_of_a_pairs_book_shows_its_own_spreads(tmp_path: Path) -> None:
+    """A pairs book (GLD/GDX, Kalman hedge): the pairs section shows the strategy's own
+    selections, hedge ratios and z-scores with its entry and exit levels."""
+    params = {"source": "research/configs/pairs_gld_gdx.toml", "window": 60, "risk_limits": False}
+    run = execute("13_portfolio_report.ipynb", params, tmp_path)
+    assert not run.errors, run.errors
+    text = run.text
+    assert "pairs_trading on 2 symbols" in text and "risk rules: none" in text
+    assert "pair selections in 28 formation windows (Kalman hedge ratio)" in text
+    assert re.search(r"GLD/GDX on 2020-12-11: hedge ratio \d\.\d{3}, z [+-]\d\.\d\d", text)
+    assert "no risk rule fired (no rule set)" in text
+    assert run.html_figures >= 8
