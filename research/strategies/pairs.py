@@ -52,20 +52,48 @@ from toolkit.stats import coint_screen, kalman_hedge
 
 # screens already run, by window content: a sweep over entry/exit/kalman re-screens the same
 # windows; the result depends on the window only, so reusing it keeps the signal pure
-_SCREENS: dict[tuple[bytes, tuple[int, ...]], pd.DataFrame] = {}
+Screen = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_SCREENS: dict[tuple[bytes, tuple[int, ...]], Screen] = {}
 _SCREENS_MAX = 1024
+COLUMNS = ["i", "j", "p_value", "q_value", "beta", "alpha", "resid_sd"]
+Pair = tuple[int, int, float, float, float, float, float]
 
 
-def _screen(window: np.ndarray) -> pd.DataFrame:
-    """coint_screen of ``window`` (bars x columns), from the cache when already run."""
+def _screen(window: np.ndarray) -> Screen:
+    """coint_screen of ``window`` (bars x columns) as arrays (y index, x index, p, q, beta)
+    sorted by p-value (stable), from the cache when already run."""
     key = (hashlib.blake2b(window.tobytes(), digest_size=20).digest(), window.shape)
     hit = _SCREENS.get(key)
     if hit is None:
-        hit = coint_screen(pd.DataFrame(window, columns=range(window.shape[1])))
+        frame = coint_screen(pd.DataFrame(window, columns=range(window.shape[1])))
+        order = np.argsort(frame["p_value"].to_numpy(), kind="stable")
+        hit = (
+            frame["y"].to_numpy(dtype=np.int64)[order],
+            frame["x"].to_numpy(dtype=np.int64)[order],
+            frame["p_value"].to_numpy(dtype=np.float64)[order],
+            frame["q_value"].to_numpy(dtype=np.float64)[order],
+            frame["beta"].to_numpy(dtype=np.float64)[order],
+        )
         if len(_SCREENS) >= _SCREENS_MAX:
             _SCREENS.pop(next(iter(_SCREENS)))
         _SCREENS[key] = hit
     return hit
+
+
+def _choose(log_window: np.ndarray, fdr: float, max_pairs: int) -> tuple[list[Pair], int]:
+    """:func:`select_pairs` as plain tuples, and the number of pairs screened."""
+    ok = np.flatnonzero(np.isfinite(log_window).all(axis=0) & (np.ptp(log_window, axis=0) > 0))
+    if ok.size < 2:
+        return [], 0
+    window = np.ascontiguousarray(log_window[:, ok])
+    yi, xi, p, q, beta = _screen(window)
+    rows: list[Pair] = []
+    for k in np.flatnonzero(q <= fdr)[:max_pairs]:  # already in p-value order
+        yy, xx, b = window[:, yi[k]], window[:, xi[k]], float(beta[k])
+        alpha = float(yy.mean() - b * xx.mean())  # OLS with a constant: ybar - beta xbar
+        sd = float((yy - b * xx - alpha).std(ddof=1))
+        rows.append((int(ok[yi[k]]), int(ok[xi[k]]), float(p[k]), float(q[k]), b, alpha, sd))
+    return rows, len(p)
 
 
 def select_pairs(log_window: np.ndarray, fdr: float, max_pairs: int) -> pd.DataFrame:
@@ -74,25 +102,9 @@ def select_pairs(log_window: np.ndarray, fdr: float, max_pairs: int) -> pd.DataF
     window, BH q-values over all of them, the rejected ones (q <= fdr) with the smallest
     p-values first, at most ``max_pairs``. Columns ``i``, ``j`` (y, x: panel column indices),
     p_value, q_value, beta, alpha, resid_sd; ``attrs["screened"]`` = pairs screened."""
-    ok = np.flatnonzero(np.isfinite(log_window).all(axis=0) & (np.ptp(log_window, axis=0) > 0))
-    empty = pd.DataFrame(columns=["i", "j", "p_value", "q_value", "beta", "alpha", "resid_sd"])
-    if ok.size < 2:
-        empty.attrs["screened"] = 0
-        return empty
-    window = np.ascontiguousarray(log_window[:, ok])
-    screen = _screen(window)
-    picked = screen[screen["q_value"] <= fdr].sort_values("p_value", kind="stable")
-    picked = picked.iloc[:max_pairs]
-    rows = []
-    for y, x, p, q, beta in picked[["y", "x", "p_value", "q_value", "beta"]].itertuples(
-        index=False
-    ):
-        yy, xx = window[:, int(y)], window[:, int(x)]
-        alpha = float(yy.mean() - beta * xx.mean())  # OLS with a constant: ybar - beta xbar
-        resid = yy - beta * xx - alpha
-        rows.append((int(ok[y]), int(ok[x]), p, q, float(beta), alpha, float(resid.std(ddof=1))))
-    out = pd.DataFrame(rows, columns=empty.columns) if rows else empty
-    out.attrs["screened"] = len(screen)
+    rows, screened = _choose(log_window, fdr, max_pairs)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out.attrs["screened"] = screened
     return out
 
 
@@ -167,8 +179,8 @@ def pairs_trading(
     gross = 1.0 / max_pairs
     for s in periods(n, formation, trade):
         lo, end = s - formation + 1, min(s + trade, n)
-        chosen = select_pairs(logp[lo : s + 1], fdr, max_pairs)
-        for i, j, _p, _q, beta, alpha, sd in chosen.itertuples(index=False):
+        chosen, _ = _choose(logp[lo : s + 1], fdr, max_pairs)
+        for i, j, _p, _q, beta, alpha, sd in chosen:
             if not sd > 0:
                 continue
             z, hedge = _zscores(logp, (i, j, beta, alpha, sd), lo, s, end, kalman, delta)
