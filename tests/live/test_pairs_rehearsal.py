@@ -17,7 +17,7 @@ from toolkit.live.journal import Journal
 from toolkit.live.sleeve import Decision, _outcome
 
 SYMBOLS = ["XOM", "CVX"]
-# a 120-bar formation re-run every 40 bars and entries at |z| >= 1 so that five months of
+# a 120-bar formation re-run every 40 bars and entries at |z| >= 1 so that three months of
 # rehearsal open and close the pair; fdr = 1 trades the pair whatever its test says
 PAIR = f"""
 name = "pair_paper"
@@ -47,7 +47,7 @@ def test_pairs_rehearsal_trades_like_its_backtest(live_config, tmp_path: Path) -
     research.write_text(PAIR)
     cfg = live_config(
         strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
-        simulator={"start": "2023-01-03 21:30", "end": "2023-05-31", "speed": 8_640_000.0},
+        simulator={"start": "2023-01-03 21:30", "end": "2023-03-31", "speed": 8_640_000.0},
     )
     summary = run_session(cfg, echo=None)
     with Journal(cfg.session.journal) as j:
