@@ -198,6 +198,42 @@ def pairs_trading(
     return out
 
 
+def spreads(close: pd.DataFrame, params: Mapping[str, float]) -> pd.DataFrame:
+    """What the strategy traded on, bar by bar (long format, for reports): for every pair
+    chosen at each selection, its trading bars' ``z`` (the signal's z-score) and ``hedge``
+    (its hedge ratio), with the selection date, the pair (``y``, ``x``) and its p- and
+    q-values. Uses ``params`` as the signal does (defaults for keys left out)."""
+    p = pairs_trading.resolve(dict(params))
+    formation, trade = int(p["formation"]), int(p["trade"])
+    logp = np.log(close.to_numpy(dtype=np.float64))
+    names = list(close.columns)
+    parts = []
+    for s in periods(len(close), formation, trade):
+        lo, end = s - formation + 1, min(s + trade, len(close))
+        chosen, _ = _choose(logp[lo : s + 1], float(p["fdr"]), int(p["max_pairs"]))
+        for i, j, pv, qv, beta, alpha, sd in chosen:
+            if not sd > 0:
+                continue
+            pair = (i, j, beta, alpha, sd)
+            z, hedge = _zscores(logp, pair, lo, s, end, int(p["kalman"]), float(p["delta"]))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "date": close.index[s:end],
+                        "selected": close.index[s],
+                        "y": names[i],
+                        "x": names[j],
+                        "z": z,
+                        "hedge": hedge,
+                        "p_value": pv,
+                        "q_value": qv,
+                    }
+                )
+            )
+    columns = ["date", "selected", "y", "x", "z", "hedge", "p_value", "q_value"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
 def selections(
     close: pd.DataFrame, formation: int, trade: int, fdr: float, max_pairs: int
 ) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from research.strategies.pairs import (
     pairs_trading,
     select_pairs,
     selections,
+    spreads,
 )
 from toolkit.analysis.overfitting import deflated_sharpe
 from toolkit.engine.backtest import strategy_targets
@@ -92,6 +93,14 @@ def test_hand_computed_zscore_entries_and_exits() -> None:
     np.testing.assert_allclose(w[60:, 0], wy, rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(w[60:, 1], -beta * wy, rtol=1e-9, atol=1e-15)
     assert (w[:60] == 0).all()
+    # the report's view of the same trade: the z-scores the rules read, and the hedge ratio
+    frame = pd.DataFrame(close, index=pd.RangeIndex(70), columns=["Y", "X"])
+    view = spreads(frame, {"formation": 60, "trade": 11, "fdr": 1.0, "max_pairs": 1})
+    assert (
+        list(view["date"]) == list(range(59, 70)) and (view[["y", "x"]] == ["Y", "X"]).all().all()
+    )
+    np.testing.assert_allclose(view["z"].to_numpy(), [z0, *ks], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(view["hedge"].to_numpy(), beta, rtol=1e-9)
     # the weights of one position are fixed at its entry: bars 61-62 and 65-66 repeat
     assert w[61, 0] == w[62, 0] and w[65, 1] == w[66, 1]
 
