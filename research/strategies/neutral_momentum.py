@@ -12,6 +12,14 @@ beta is 1, so a benchmark weight of ``-sum(w_j beta_j)`` makes the book's beta e
 that estimator (a beta-neutral book: e.g. Frazzini & Pedersen 2014, "Betting against beta",
 J. Financial Economics 111(1), hedge their legs to beta 0 the same way).
 
+Sector-neutral (``sector_size`` n > 0): the stocks are listed sector by sector, n to a
+sector (e.g. 8 GICS sectors x 4 stocks), and the ranking is done inside each sector: the
+``top`` best of each sector long and its ``top`` worst short (at most half a sector each
+way; a last, shorter block is a sector too), every name at ``gross / 2 / (names long)``, so
+each sector's net exposure is 0 and the momentum bet is within industries, not across them
+(industry momentum is a separate effect: Moskowitz & Grinblatt 1999, "Do Industries Explain
+Momentum?", J. Finance 54(4)).
+
 Panel layout: the stocks, then the benchmark (e.g. SPY) as the **last** column; it is never
 ranked, only used to hedge. The weights are given on rebalance bars only (every
 ``rebalance`` bars from the first bar with both windows full) and are NaN ("no instruction")
@@ -57,6 +65,9 @@ def betas(close: np.ndarray, window: int) -> np.ndarray:
         tk.Param("rebalance", int, 21, 1, 252, "re-rank and re-hedge every this many bars"),
         tk.Param("beta_window", int, 250, 20, 1000, "daily returns in each beta estimate"),
         tk.Param("gross", float, 1.0, 0.1, 4.0, "gross of the two legs, fraction of equity"),
+        tk.Param(
+            "sector_size", int, 0, 0, 100, "n > 0: blocks of n names are sectors, ranked within"
+        ),
     ],
     valid=lambda p: p["skip"] < p["lookback"],
     valid_doc="skip < lookback",
@@ -69,10 +80,12 @@ def neutral_momentum(
     rebalance: int,
     beta_window: int,
     gross: float,
+    sector_size: int,
 ) -> np.ndarray:
     """Weights (bars x symbols): on rebalance bars ``gross/2/top`` long in each of the ``top``
-    best and short in each of the ``top`` worst momentum names, the last column (benchmark)
-    at minus the legs' beta; NaN between rebalances, 0 before the first."""
+    best and short in each of the ``top`` worst momentum names (per sector of ``sector_size``
+    names when it is above 0), the last column (benchmark) at
+    minus the legs' beta; NaN between rebalances, 0 before the first."""
     n, m = close.shape
     names = m - 1
     if names < 2:
@@ -81,17 +94,23 @@ def neutral_momentum(
         )
     if skip >= lookback:
         raise tk.ConfigError(f"neutral_momentum: skip = {skip} must be below lookback.")
-    k = min(top, names // 2)
+    size = min(sector_size or names, names)  # a last, shorter block is a sector too
+    blocks = [(g, min(g + size, names)) for g in range(0, names, size)]
+    picks = [min(top, (hi - lo) // 2) for lo, hi in blocks]  # a 1-name block sits out
+    each = gross / 2.0 / sum(picks)
     beta = betas(close, beta_window)
     out = np.full((n, m), np.nan)
     start = max(lookback, beta_window)
     out[: min(start, n)] = 0.0
     for t in range(start, n, rebalance):
         momentum = close[t - skip, :names] / close[t - lookback, :names] - 1.0
-        order = np.argsort(-momentum, kind="stable")
         w = np.zeros(m)
-        w[order[:k]] = gross / 2.0 / k
-        w[order[names - k :]] = -gross / 2.0 / k
+        for (lo, hi), k in zip(blocks, picks, strict=True):
+            if k == 0:
+                continue
+            order = lo + np.argsort(-momentum[lo:hi], kind="stable")
+            w[order[:k]] = each
+            w[order[hi - lo - k :]] = -each
         w[-1] = -float(w[:names] @ beta[t, :names])  # benchmark's own beta is 1
         out[t] = w
     return out

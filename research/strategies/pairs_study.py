@@ -7,7 +7,8 @@ pairs_study`` (about a minute).
 3. Each pairs config: full backtest, walk-forward out-of-sample Sharpe and CAGR, and the
    deflated Sharpe ratio (Bailey & Lopez de Prado 2014) with every screened pair x swept
    parameter set counted as a trial.
-4. The neutral book: its beta at every rebalance (the [risk] rule's estimator), Sharpe, CAGR.
+4. The neutral book: its beta at every rebalance (the [risk] rule's estimator), Sharpe, CAGR,
+   walk-forward out-of-sample Sharpe and CAGR.
 """
 
 from __future__ import annotations
@@ -121,11 +122,25 @@ def neutral() -> None:
         at_fill.append(pos[t + 1] * opens[t + 1] / (cash[t + 1] + pos[t + 1] @ opens[t + 1]) @ beta)
     met = res.metrics()
     spy = panel["close"]["SPY"].pct_change().fillna(0.0)
+    grid = cfg.grid.axes if cfg.grid else {}
+    wf = tk.walk_forward(
+        panel,
+        neutral_momentum,
+        {**cfg.params, **grid},
+        cfg.engine,
+        train=cfg.walkforward.train,
+        test=cfg.walkforward.test,
+        n_folds=None,
+    )
+    oos = wf.oos_returns
+    oos_sharpe = float(oos.mean() / oos.std(ddof=1) * np.sqrt(252))
+    oos_cagr = float((1 + oos).prod() ** (252 / len(oos)) - 1)
     print(
         f"neutral_momentum: {len(decided)} rebalances, |beta| max {np.max(np.abs(at_close)):.5f}"
         f" at the decision close, {np.max(np.abs(at_fill)):.4f} (median "
         f"{np.median(np.abs(at_fill)):.4f}) at the fills; Sharpe {met['sharpe']:.2f}, CAGR "
-        f"{met['cagr']:.2%}, corr with SPY {np.corrcoef(res.returns, spy)[0, 1]:.3f}"
+        f"{met['cagr']:.2%}, corr with SPY {np.corrcoef(res.returns, spy)[0, 1]:.3f}; "
+        f"walk-forward OOS ({len(wf.folds)} folds) Sharpe {oos_sharpe:.2f}, CAGR {oos_cagr:.2%}"
     )
 
 

@@ -4,6 +4,8 @@ estimator (|beta| <= 0.05), causality, and the sweep / walk-forward doors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from research.strategies.neutral_momentum import betas, neutral_momentum
 from toolkit.engine.backtest import strategy_targets
 from toolkit.risk.portfolio import build_context, window_estimates_nb
 
+REPO = Path(__file__).resolve().parents[2]
 STOCKS = ["AAPL", "MSFT", "JPM", "BAC", "XOM", "CVX", "JNJ", "PFE", "KO", "PEP", "WMT", "CAT"]
 
 
@@ -43,7 +46,28 @@ def test_legs_and_hedge_by_hand() -> None:
         np.testing.assert_allclose(w[t], expected, rtol=1e-9, atol=1e-12)
 
 
-def test_book_beta_is_within_five_hundredths_at_every_rebalance() -> None:
+def test_sector_neutral_legs_by_hand() -> None:
+    """Two sectors of two stocks (sector_size 2), top 1: in each sector the better 30-5
+    return is long 0.25 and the worse short 0.25, so each sector nets to 0; the benchmark
+    hedges the legs' beta as before."""
+    rng = np.random.default_rng(8)
+    bench = 100 * np.cumprod(1 + rng.normal(0, 0.01, 40))
+    stocks = [100 * np.cumprod(1 + rng.normal(0, 0.02, 40)) for _ in range(4)]
+    close = np.column_stack([*stocks, bench])
+    w = _signal(close, lookback=30, skip=5, top=1, rebalance=20, beta_window=25, sector_size=2)
+    mom = close[25, :4] / close[0, :4] - 1.0
+    b = betas(close, 25)[30, :4]
+    expected = np.zeros(5)
+    for lo in (0, 2):
+        best = lo + int(np.argmax(mom[lo : lo + 2]))
+        expected[best], expected[2 * lo + 1 - best] = 0.25, -0.25
+    expected[4] = -float(expected[:4] @ b)
+    np.testing.assert_allclose(w[30], expected, rtol=1e-12, atol=1e-15)
+    assert w[30, :2].sum() == 0.0 and w[30, 2:4].sum() == 0.0
+
+
+@pytest.mark.parametrize("sector_size", [0, 2])
+def test_book_beta_is_within_five_hundredths_at_every_rebalance(sector_size: int) -> None:
     """The engine's book after each rebalance's fills (next open), measured with the [risk]
     max_beta rule's estimator (toolkit.risk.portfolio: cov / var of the last 250 daily
     returns): at the decision close |beta| <= 0.005 (only whole shares differ from the
@@ -51,6 +75,7 @@ def test_book_beta_is_within_five_hundredths_at_every_rebalance() -> None:
     panel = tk.load_many([*STOCKS, "SPY"], start="2012-01-01", end="2019-12-31")
     settings = tk.EngineSettings(rebalance="every_bar", init_cash=1_000_000)
     params = {"lookback": 126, "skip": 21, "top": 3, "rebalance": 21, "beta_window": 250}
+    params["sector_size"] = sector_size  # 2: six blocks of two, one long and one short each
     res = tk.backtest(panel, neutral_momentum, params, settings)
     close = panel["close"].to_numpy()
     opens = panel["open"].to_numpy()
@@ -103,3 +128,18 @@ def test_too_few_columns_is_a_config_error() -> None:
     panel = tk.load_many(["KO", "SPY"], start="2015-01-01", end="2016-12-31")
     with pytest.raises(tk.ConfigError, match="two stocks and the benchmark"):
         tk.backtest(panel, neutral_momentum, {"lookback": 63})
+
+
+def test_the_config_lists_its_stocks_sector_by_sector() -> None:
+    """research/configs/neutral_momentum.toml: each block of sector_size names is one GICS
+    sector of the shipped S&P 500 map, and SPY comes last."""
+    from toolkit.config import load_config
+    from toolkit.data.reference import load_sector_map
+
+    cfg = load_config(REPO / "research" / "configs" / "neutral_momentum.toml")
+    size, symbols = int(cfg.params["sector_size"]), list(cfg.data.symbols)
+    sectors = load_sector_map()
+    assert symbols[-1] == "SPY" and (len(symbols) - 1) % size == 0
+    blocks = [symbols[g : g + size] for g in range(0, len(symbols) - 1, size)]
+    names = [{sectors[s] for s in block} for block in blocks]
+    assert all(len(n) == 1 for n in names) and len(set().union(*names)) == len(blocks)
