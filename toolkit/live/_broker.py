@@ -1,129 +1,304 @@
-"""The broker adapter: ib_async's execution, commission, order-status and error callbacks as
-typed events, so the session's handlers read named fields instead of ib_async's objects and
-IB's error codes are classified in one place.
+"""The broker adapter: ib_async behind one class. :class:`Broker` connects, places and cancels
+orders and owns the session's trades and IB's order ids; ib_async's execution, commission,
+order-status, error, position and connection callbacks reach the session as typed events
+(:mod:`toolkit.live._broker_events`), to one listener.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
-from ib_async import Trade
-from ib_async.objects import CommissionReport, Fill
+from ib_async import IB, Contract, Order, Stock, Trade
+from ib_async.objects import BarDataList, CommissionReport, Fill
 
-# IB's codes for an order it refused (110 price off the tick grid, 200 no security definition,
-# 201 order rejected, 203 security not allowed for this account)
-REJECT_CODES = frozenset({110, 200, 201, 203})
-# a cancel that did not happen (IB 10147 not found, 10148 cannot be cancelled in its state,
-# 10149 invalid id): the order's outcome is what its executions and status say, not a reject
-CANCEL_FAILED_CODES = frozenset({10147, 10148, 10149})
-# connectivity between IB's servers and the gateway (lost, restored, data lost)
-CONNECTIVITY_CODES = frozenset({1100, 1300, 2110})
+from toolkit.live._broker_events import (
+    FINAL,
+    BrokerError,
+    BrokerEvent,
+    CancelNotDone,
+    ConnectivityNotice,
+    Disconnected,
+    Executed,
+    PositionReported,
+    Reconnected,
+    Rejected,
+    StatusChanged,
+    commission_of,
+    execution_of,
+    status_of,
+)
+from toolkit.live._fault import Faults
+from toolkit.live.orders import OrderRef, OrderSpec
 
+# the translations, importable from the adapter as well (tests/live/test_broker.py)
+__all__ = ["Broker", "BrokerError", "ClientIdInUse", "commission_of", "execution_of", "status_of"]
 
-@dataclass(frozen=True)
-class Executed:
-    """An execution of one of the account's orders."""
-
-    ref: str  # the order's orderRef ("" when the broker gave none)
-    exec_id: str
-    side: str  # BOT or SLD
-    shares: float
-    price: float
-    time: pd.Timestamp
-    commission: float | None = None  # IB's report when it came with the execution
-
-
-@dataclass(frozen=True)
-class CommissionReported:
-    """IB's commission report for an execution (it can arrive before the session saw the
-    execution: then ``execution`` is booked first)."""
-
-    execution: Executed
-    exec_id: str
-    commission: float
+CLIENT_ID_IN_USE = 326  # IB: "Unable to connect as the client id is already in use"
 
 
-@dataclass(frozen=True)
-class StatusChanged:
-    """An order's status at the broker (``trade``: ib_async's handle, kept to cancel it)."""
-
-    ref: str
-    order_id: int
-    status: str
-    filled: float
-    remaining: float
-    avg_fill_price: float
-    quantity: float  # the order's total
-    child: bool  # a bracket leg (it has a parent order)
-    message: str  # the trade's last log line
-    trade: Trade
+class ClientIdInUse(ConnectionError):
+    """The gateway refused the configured client id (IB error 326)."""
 
 
-@dataclass(frozen=True)
-class BrokerError:
-    """An error IB sent for a request (an order id for order errors)."""
+class Broker:
+    """One session's connection to IB Gateway/TWS (or the embedded simulator) through
+    ib_async. It owns the session's trades (by orderRef: those :class:`OrderRef` parses as
+    the session's) and IB's order ids, and reports what the broker says as typed events."""
 
-    req_id: int
-    code: int
-    text: str
+    def __init__(self, session_id: str, fault: Faults) -> None:
+        self.ib = IB()
+        self._sid = session_id
+        self._fault = fault
+        self._trades: dict[str, Trade] = {}
+        self._order_ids: dict[int, str] = {}
+        self._contracts: dict[str, Contract] = {}
+        self._listener: Callable[[BrokerEvent], None] | None = None
+        self._was_connected = False
+        self.connected = False
+        self.reconnects = 0
 
-    @property
-    def rejects(self) -> bool:
-        return self.code in REJECT_CODES
+    def ours(self, ref: str) -> bool:
+        """Whether ``ref`` is an orderRef of this session."""
+        try:
+            return OrderRef.parse(ref).session == self._sid
+        except ValueError:
+            return False
 
-    @property
-    def cancel_failed(self) -> bool:
-        return self.code in CANCEL_FAILED_CODES
+    # -- connection ----------------------------------------------------------------------
+    async def connect(self, host: str, port: int, client_id: int, timeout: float) -> None:
+        """One ``connectAsync``, cut short when the gateway answers IB's 326 (client id in
+        use): the client itself would wait out its whole timeout for a handshake that the
+        gateway has already refused."""
+        refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    @property
-    def connectivity(self) -> bool:
-        return self.code in CONNECTIVITY_CODES
+        def on_error(req_id: int, code: int, message: str, contract: object) -> None:
+            if code == CLIENT_ID_IN_USE and not refused.done():
+                refused.set_result(message)
+
+        self.ib.errorEvent += on_error
+        connect = asyncio.ensure_future(
+            self.ib.connectAsync(host, port, clientId=client_id, timeout=timeout)
+        )
+        try:
+            await asyncio.wait({connect, refused}, return_when=asyncio.FIRST_COMPLETED)
+            if not connect.done():
+                connect.cancel()
+                await asyncio.wait({connect}, timeout=1.0)
+                raise ClientIdInUse(refused.result())
+            connect.result()
+        finally:
+            self.ib.errorEvent -= on_error
+            if not connect.done():
+                connect.cancel()
+            refused.cancel()
+        self.connected = True
+        if self._was_connected:
+            self.reconnects += 1
+            self._emit(Reconnected(self.reconnects))
+        self._was_connected = True
+
+    def disconnect(self) -> None:
+        self.connected = False
+        self.ib.disconnect()
+
+    def accounts(self) -> list[str]:
+        return list(self.ib.managedAccounts())
+
+    def listen(self, listener: Callable[[BrokerEvent], None]) -> None:
+        """Send ib_async's callbacks, as typed events, to ``listener`` from now on."""
+        if self._listener is not None:
+            return
+        self._listener = listener
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.commissionReportEvent += self._on_commission
+        self.ib.orderStatusEvent += self._on_status
+        self.ib.errorEvent += self._on_error
+        self.ib.disconnectedEvent += self._on_disconnect
+        self.ib.positionEvent += self._on_position
+
+    def _emit(self, event: BrokerEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    # -- ib_async's callbacks, translated --------------------------------------------------
+    def _on_exec(self, trade: Trade | None, fill: Fill) -> None:
+        self._emit(execution_of(trade, fill))
+
+    def _on_commission(self, trade: Trade | None, fill: Fill, report: CommissionReport) -> None:
+        self._emit(commission_of(trade, fill, report))
+
+    def _on_status(self, trade: Trade) -> None:
+        st = status_of(trade)
+        if self._track(trade):
+            self._emit(st)
+
+    def _track(self, trade: Trade) -> bool:
+        ref = str(trade.order.orderRef)
+        if not self.ours(ref):
+            return False
+        self._trades[ref] = trade
+        self._order_ids[int(trade.order.orderId)] = ref
+        return True
+
+    def _on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
+        err = BrokerError(req_id, code, text)
+        ref = self._order_ids.get(req_id)
+        if ref is not None and err.cancel_failed:
+            self._emit(CancelNotDone(ref, code, text))
+        elif ref is not None and err.rejects:
+            trade = self._trades.get(ref)
+            filled = float(trade.orderStatus.filled) if trade is not None else 0.0
+            self._emit(Rejected(ref, code, text, filled))
+        elif err.connectivity:
+            self._emit(ConnectivityNotice(code, text))
+
+    def _on_disconnect(self) -> None:
+        if self.connected:
+            self.connected = False
+            self._emit(Disconnected())
+
+    def _on_position(self, position: Any) -> None:
+        self._emit(
+            PositionReported(
+                str(position.contract.symbol), str(position.account), float(position.position)
+            )
+        )
+
+    # -- market data ---------------------------------------------------------------------
+    async def qualify(self, symbols: list[str]) -> list[str]:
+        """Look the symbols up as US stocks on SMART; returns those the broker does not know."""
+        got = await self.ib.qualifyContractsAsync(*[Stock(s, "SMART", "USD") for s in symbols])
+        for s, c in zip(symbols, got, strict=True):
+            if isinstance(c, Contract):
+                self._contracts[s] = c
+        return [s for s in symbols if s not in self._contracts]
+
+    async def bars(
+        self,
+        symbol: str,
+        bar_size: str,
+        history: str,
+        on_update: Callable[[BarDataList, bool], None],
+    ) -> BarDataList:
+        """``history`` of ``bar_size`` bars kept up to date (``on_update`` on every change)."""
+        bars = await self.ib.reqHistoricalDataAsync(
+            self._contracts[symbol],
+            endDateTime="",
+            durationStr=history,
+            barSizeSetting=bar_size,
+            whatToShow="TRADES",
+            useRTH=True,
+            formatDate=2,
+            keepUpToDate=True,
+        )
+        if bars:
+            bars.updateEvent += on_update
+        return bars
+
+    async def now(self) -> pd.Timestamp:
+        """The broker's clock, in UTC."""
+        now = pd.Timestamp(await self.ib.reqCurrentTimeAsync())
+        return now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")
+
+    # -- orders --------------------------------------------------------------------------
+    def place(self, spec: OrderSpec, legs: list[OrderSpec], account: str) -> None:
+        """placeOrder for an entry and its bracket legs (transmitted with the last leg)."""
+        contract = self._contracts[spec.symbol]
+        parent = _ib_order(spec, account, transmit=not legs)
+        trade = self.ib.placeOrder(contract, parent)
+        self._fault("after-send")
+        self._trades[spec.ref] = trade
+        self._order_ids[parent.orderId] = spec.ref
+        for i, leg in enumerate(legs):
+            child = _ib_order(leg, account, transmit=i == len(legs) - 1)
+            child.parentId = parent.orderId
+            t = self.ib.placeOrder(contract, child)
+            self._trades[leg.ref] = t
+            self._order_ids[child.orderId] = leg.ref
+
+    def cancel(self, refs: list[str]) -> list[str]:
+        """Cancel those of ``refs`` the broker is still working; returns them."""
+        cancelled = []
+        for ref in refs:
+            trade = self._trades.get(ref)
+            if trade is not None and trade.orderStatus.status not in FINAL and self.connected:
+                self.ib.cancelOrder(trade.order)
+                cancelled.append(ref)
+        return cancelled
+
+    def knows(self, ref: str) -> bool:
+        """Whether the order reached the broker in this process (placed, or seen working)."""
+        return ref in self._trades
+
+    def ended(self, refs: list[str]) -> bool:
+        """Whether every order of ``refs`` is final at the broker."""
+        return all(self._trades[r].orderStatus.status in FINAL for r in refs)
+
+    def unacknowledged(self) -> bool:
+        """Whether an order sent is not yet acknowledged by the broker."""
+        return any(
+            t.orderStatus.status in ("PendingSubmit", "ApiPending") for t in self._trades.values()
+        )
+
+    # -- what the broker holds (reconcile) -----------------------------------------------
+    async def executions(self) -> list[Executed]:
+        """The account's executions the broker still reports, as events."""
+        out = []
+        for fill in await self.ib.reqExecutionsAsync():
+            trade = next(
+                (
+                    t
+                    for t in self.ib.trades()
+                    if t.order.orderId == fill.execution.orderId
+                    and t.order.clientId == fill.execution.clientId
+                ),
+                None,
+            )
+            out.append(execution_of(trade, fill))
+        return out
+
+    async def working_orders(self) -> dict[str, StatusChanged]:
+        """The session's orders the broker is working, by orderRef (now owned here)."""
+        working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
+        for t in self.ib.openTrades():
+            working.setdefault(str(t.order.orderRef), t)
+        return {ref: status_of(t) for ref, t in working.items() if self._track(t)}
+
+    async def completed_orders(self, timeout: float) -> dict[str, str] | None:
+        """The final status of the broker's completed orders by orderRef (None: it did not
+        answer in time)."""
+        try:
+            done = await asyncio.wait_for(self.ib.reqCompletedOrdersAsync(apiOnly=True), timeout)
+        except TimeoutError:
+            return None
+        return {str(t.order.orderRef): str(t.orderStatus.status) for t in done if t.order.orderRef}
+
+    def positions(self, account: str) -> dict[str, tuple[float, float]]:
+        """(shares, average cost) per symbol at the broker (of ``account`` when given)."""
+        return {
+            p.contract.symbol: (float(p.position), float(p.avgCost))
+            for p in self.ib.positions()
+            if not account or p.account == account
+        }
 
 
-def order_ref_of(trade: Trade | None, fill: Fill | None = None) -> str:
-    """The orderRef of an execution (its own field first) or of a trade."""
-    if fill is not None and fill.execution.orderRef:
-        return str(fill.execution.orderRef)
-    return str(trade.order.orderRef) if trade is not None else ""
-
-
-def execution_of(trade: Trade | None, fill: Fill) -> Executed:
-    ex = fill.execution
-    report = fill.commissionReport
-    commission = (
-        float(report.commission)
-        if report is not None and report.execId == ex.execId and report.commission
-        else None
+def _ib_order(spec: OrderSpec, account: str, transmit: bool) -> Order:
+    o = Order(
+        action=spec.action,
+        totalQuantity=spec.quantity,
+        orderType=spec.order_type,
+        tif=spec.tif,
+        orderRef=spec.ref,
+        transmit=transmit,
+        account=account,
     )
-    return Executed(
-        order_ref_of(trade, fill),
-        str(ex.execId),
-        str(ex.side),
-        float(ex.shares),
-        float(ex.price),
-        pd.Timestamp(ex.time),
-        commission,
-    )
-
-
-def commission_of(trade: Trade | None, fill: Fill, report: CommissionReport) -> CommissionReported:
-    return CommissionReported(
-        execution_of(trade, fill), str(report.execId), float(report.commission)
-    )
-
-
-def status_of(trade: Trade) -> StatusChanged:
-    st = trade.orderStatus
-    return StatusChanged(
-        str(trade.order.orderRef),
-        int(trade.order.orderId),
-        str(st.status),
-        float(st.filled),
-        float(st.remaining),
-        float(st.avgFillPrice),
-        float(trade.order.totalQuantity),
-        bool(trade.order.parentId),
-        trade.log[-1].message if trade.log else "",
-        trade,
-    )
+    if spec.limit_price is not None:
+        o.lmtPrice = spec.limit_price
+    if spec.aux_price is not None:
+        o.auxPrice = spec.aux_price
+    if spec.trailing_percent is not None:
+        o.trailingPercent = spec.trailing_percent
+    return o

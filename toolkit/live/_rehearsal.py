@@ -1,107 +1,106 @@
-"""The embedded simulator of a rehearsal and its lockstep clock: started paused, it stops at
-each new bar's release and runs on once the session has acted and its orders are acknowledged.
-The session sees the simulator's clock only through :class:`ClockPort`, which the embedded
-gateway implements; it never reaches into the simulator's state.
+"""A rehearsal: the embedded simulator and its lockstep clock. The simulator is started
+paused; it stops at each new bar's release and runs on once the session has acted and its
+orders are acknowledged. :class:`Lockstep` holds the simulator's clock through
+:class:`~toolkit.live._clock.ClockPort` (which the embedded gateway implements, handed in by
+whoever started it): it never reaches into the simulator's state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.gateway import Gateway
 from toolkit.live import bars as livebars
-from toolkit.live._state import SessionState
+from toolkit.live._clock import ClockPort
+from toolkit.live.config import LiveConfig
 from toolkit.live.orders import OrderRef
 
 
-class Rehearsal(SessionState):
-    """Start the embedded gateway and release its clock bar by bar."""
+class StrategyCosts:
+    """The commission schedule and slippage (a fraction) of the strategy whose order a ref
+    is, as in its own backtest (None: not one of this session's). The simulator asks from
+    its thread; the config read never changes."""
 
-    def _start_gateway(self) -> None:
-        sim = self.cfg.simulator
-        first = self.cfg.strategies[0].run.engine
-        self.gateway = Gateway(
-            port=0,
-            start=pd.Timestamp(sim.start, tz="UTC") if sim.start else None,
-            speed=sim.speed,
-            cash=sim.cash,
-            participation=sim.participation,
-            commission=first.commission,  # orders that are none of the strategies'
-            slippage_bps=first.slippage_bps,
-            costs=self._costs_of,  # each strategy's own, as in its backtest
-            paused=True,  # runs once the session has connected, loaded history and decided
-            lockstep=True,  # and holds at each new bar until the session has acted on it
-        ).start()
-        self.sim_clock = self.gateway
-        self.host, self.port = "127.0.0.1", self.gateway.port
-        if sim.end is not None:
-            end = pd.Timestamp(sim.end)
-            end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
-            self.until = (
-                livebars.bar_end(end.normalize(), "1 day") if end == end.normalize() else end
-            )
-        self.log(
-            f"embedded gateway simulator on 127.0.0.1:{self.port} "
-            f"(replaying data/ from {self.sim_clock.clock.start:%Y-%m-%d %H:%M} UTC "
-            f"at {sim.speed:g}x)"
-        )
+    def __init__(self, cfg: LiveConfig, session_id: str) -> None:
+        self._sid = session_id
+        self._engines = {s.label: s.run.engine for s in cfg.strategies}
 
-    def _costs_of(self, ref: str) -> tuple[Commission, float] | None:
-        """The commission schedule and slippage (a fraction) of the strategy whose order
-        ``ref`` is (None: not one of this session's); the simulator asks from its thread,
-        and the config it reads never changes."""
+    def __call__(self, ref: str) -> tuple[Commission, float] | None:
         try:
             parsed = OrderRef.parse(ref)
         except ValueError:
             return None
-        if parsed.session != self.sid:
+        if parsed.session != self._sid:
             return None
         engine = self._engines.get(parsed.strategy)
         return None if engine is None else (engine.commission, engine.slippage_bps / 1e4)
 
-    def _unstick_clock(self) -> None:
+
+def start_simulator(cfg: LiveConfig, session_id: str) -> Gateway:
+    """The embedded gateway of a rehearsal, started paused and in lockstep, billing each
+    strategy's orders with its own costs."""
+    sim = cfg.simulator
+    first = cfg.strategies[0].run.engine
+    return Gateway(
+        port=0,
+        start=pd.Timestamp(sim.start, tz="UTC") if sim.start else None,
+        speed=sim.speed,
+        cash=sim.cash,
+        participation=sim.participation,
+        commission=first.commission,  # orders that are none of the strategies'
+        slippage_bps=first.slippage_bps,
+        costs=StrategyCosts(cfg, session_id),  # each strategy's own, as in its backtest
+        paused=True,  # runs once the session has connected, loaded history and decided
+        lockstep=True,  # and holds at each new bar until the session has acted on it
+    ).start()
+
+
+def rehearsal_end(cfg: LiveConfig) -> pd.Timestamp | None:
+    """The instant a rehearsal stops (``[simulator] end``; a bare date: its close)."""
+    if cfg.simulator.end is None:
+        return None
+    end = pd.Timestamp(cfg.simulator.end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    return livebars.bar_end(end.normalize(), "1 day") if end == end.normalize() else end
+
+
+class Lockstep:
+    """Releases the rehearsal's held clock once the session has acted on the bar it holds."""
+
+    def __init__(self, clock: ClockPort) -> None:
+        self.clock = clock
+        self.unstuck = 0  # times the clock had to be released by the fallback
+        self._held: tuple[pd.Timestamp | None, float] | None = None
+
+    def unstick(self) -> None:
         """Fallback: a clock held over 2 s at the same instant (a symbol whose bar never
         came) runs again."""
-        gw = self.sim_clock
-        if gw is None or not gw.paused:
+        if not self.clock.paused:
             self._held = None
             return
-        at = gw.clock.paused_at
+        at = self.clock.clock.paused_at
         if self._held is None or self._held[0] != at:
             self._held = (at, time.monotonic())
         elif time.monotonic() - self._held[1] > 2.0:
-            gw.resume()
+            self.clock.resume()
             self._held = None
             self.unstuck += 1
 
-    async def _release_clock(self, newest: dict[str, set[pd.Timestamp]]) -> None:
-        """Embedded rehearsal: once every strategy has acted on the newest bars (``newest``:
-        each strategy's last complete bar per symbol) and the broker has acknowledged the
-        orders, let the simulated clock run again."""
-        gw = self.sim_clock
-        if gw is None or not gw.paused:
+    async def release(
+        self,
+        acted: Callable[[pd.Timestamp | None], bool],
+        unacknowledged: Callable[[], bool],
+    ) -> None:
+        """Let the clock run again once ``acted(held bar)`` says the session has acted on
+        the newest bars and the broker has acknowledged its orders (up to 2 s)."""
+        if not self.clock.paused or not acted(self.clock.held_bar):
             return
-        if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):
-            return  # still subscribing
-        held = gw.held_bar
-        if held is not None and not any(
-            len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
-        ):
-            return  # the bar it holds for is still on its way to us
-        for slot in self.cfg.strategies:
-            labels = newest.get(slot.label, set())
-            if len(labels) > 1:
-                return  # a symbol's bar is still in flight: wait for it (the loop has a fallback)
-            decided = self.last_decided.get(slot.label)
-            if labels and (decided is None or decided < min(labels)):
-                return  # not acted on yet
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and any(
-            t.orderStatus.status in ("PendingSubmit", "ApiPending") for t in self.trades.values()
-        ):
+        while time.monotonic() < deadline and unacknowledged():
             await asyncio.sleep(0.005)
-        gw.resume()
+        self.clock.resume()

@@ -11,16 +11,18 @@ One asyncio task runs the session with ``ib_async``:
 3. for each strategy x symbol load history and subscribe to bars (keepUpToDate); when a bar
    completes for all of a strategy's symbols, call the strategy's signal function on the
    window, turn target minus actual into orders through :class:`~toolkit.live.sleeve.Sleeve`
-   (the engine's rules and the shared risk rules), journal the decision and the order
-   *before* sending it;
+   (the engine's close-of-bar step and the shared risk rules), pass them through the guards
+   and journal the decision and the order *before* sending it;
 4. on a dropped connection reconnect with exponential backoff, reconcile, resubscribe;
 5. on Ctrl+C / SIGTERM (or the simulator's end) stop new orders, cancel working orders if
    configured, warn about open positions and print the session summary.
 
-Parts: :mod:`toolkit.live._state` (shared state, log, alerts, guard events),
-:mod:`toolkit.live._broker_sync` (broker events, restore, reconcile, order placement),
-:mod:`toolkit.live._rehearsal` (the embedded simulator and its lockstep clock); this module
-connects, decides and runs the session.
+:class:`LiveSession` orchestrates parts it is composed of, each owning its state:
+:class:`~toolkit.live._broker.Broker` (ib_async: connection, orders, typed events),
+:class:`~toolkit.live._ledger.Ledger` (the journal and the books, changed only through its
+named methods), :class:`~toolkit.live._guards.Guards` (pre-send checks, halted symbols, guard
+events), :mod:`toolkit.live._reconcile` (after a connect), and for a rehearsal
+:class:`~toolkit.live._rehearsal.Lockstep` (the simulator's clock through its port).
 """
 
 from __future__ import annotations
@@ -28,31 +30,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from ib_async import Contract, Stock
 from ib_async.objects import BarDataList
 
 from toolkit import strategies
-from toolkit.engine.backtest import book_weights
+from toolkit.errors import ConfigError
+from toolkit.gateway import Gateway
+from toolkit.live import _reconcile
 from toolkit.live import bars as livebars
-from toolkit.live._broker_sync import BrokerSync
+from toolkit.live._broker import Broker
+from toolkit.live._broker_events import (
+    BrokerEvent,
+    CancelNotDone,
+    CommissionReported,
+    ConnectivityNotice,
+    Disconnected,
+    Executed,
+    PositionReported,
+    Reconnected,
+    Rejected,
+    StatusChanged,
+)
+from toolkit.live._connect import connect, unless_stopped
+from toolkit.live._fault import Faults
+from toolkit.live._guards import Guards
+from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
-from toolkit.live._rehearsal import Rehearsal
-from toolkit.live._state import _FINAL, LiveError, StopRequested
-from toolkit.live.config import PAPER_PORTS, LiveConfig, StrategySlot
-from toolkit.live.journal import Journal
-from toolkit.live.orders import OrderSpec, bracket_legs, entry_order, is_bracket_leg, order_ref
-from toolkit.live.session_view import SessionView
-from toolkit.live.sleeve import Decision, Outcome, Sleeve
+from toolkit.live._log import Alerts, SessionLog
+from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
+from toolkit.live._startup import LiveError, books, session_record, trading_account
+from toolkit.live.config import LIVE_PORTS, LiveConfig, StrategySlot
+from toolkit.live.journal import FillConflict, Journal
+from toolkit.live.orders import OrderRef, OrderSpec, bracket_legs, entry_order
+from toolkit.live.session_view import SessionView, add_books
+from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.notify import SmtpSettings
 from toolkit.strategies.latest import latest_targets
@@ -67,146 +86,157 @@ __all__ = [
 ]
 
 
-CLIENT_ID_IN_USE = 326  # IB: "Unable to connect as the client id is already in use"
+class StopRequested(LiveError):
+    """A stop (Ctrl+C, SIGTERM, :meth:`stop`) came before the session had started trading."""
 
 
-class ClientIdInUse(ConnectionError):
-    """The gateway refused the configured client id (IB error 326)."""
-
-
-class LiveSession(BrokerSync, Rehearsal):
+class LiveSession:
     """One run of ``python -m toolkit.live run`` (see the module docstring)."""
 
+    def __init__(
+        self,
+        cfg: LiveConfig,
+        *,
+        live: bool = False,
+        host: str | None = None,
+        port: int | None = None,
+        session_id: str | None = None,
+        alerts: SmtpSettings | None = None,
+        echo: Callable[[str], None] | None = print,
+        install_signals: bool = True,
+        until: str | pd.Timestamp | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        self.cfg = cfg
+        # the crash tests' kill point (toolkit.live._fault): given, or TOOLKIT_LIVE_FAULT as
+        # it is now -- read here once, never on the send path
+        self.fault = faults if faults is not None else Faults.from_env(os.environ)
+        self.live = live
+        self.host = host if host is not None else cfg.connection.host
+        self.port = port if port is not None else cfg.connection.port
+        self.embedded = self.host is None
+        if self.port in LIVE_PORTS and not self.embedded and not live:
+            raise ConfigError(
+                f"port {self.port} is a live-trading port of IB Gateway/TWS; pass --live to "
+                "trade real money, or use the paper ports 4002 (Gateway) / 7497 (TWS)."
+            )
+        if live and not cfg.connection.account:
+            raise ConfigError(
+                f"{cfg.source}: [connection] account is required with --live, so the session "
+                "can refuse any account but yours."
+            )
+        self.mode = "simulated" if self.embedded else ("live" if live else "paper")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        self.sid = (
+            session_id
+            or cfg.session.session_id
+            or (f"{cfg.name}-{stamp}" if self.embedded else cfg.name)
+        )
+        self.install_signals = install_signals
+        self.log = SessionLog(echo)
+        self.alert = Alerts(alerts, self.log)
+        self.broker = Broker(self.sid, self.fault)
+        self.journal: Journal | None = None
+        self.ledger: Ledger | None = None  # with the journal, once the books are built
+        self.guards: Guards | None = None
+        self.gateway: Gateway | None = None  # the embedded simulator (its lifecycle only)
+        self.lockstep: Lockstep | None = None  # its clock, through the port
+        self.session_lock: SessionLock | None = None
+        self.account = ""
+        self.stopping = False
+        self.stop_requested = False  # set by stop(): from then on no order is ever placed
+        self._stop = asyncio.Event()  # leave the run loop (a stop request, the rehearsal's end)
+        self._stop_asked = asyncio.Event()  # a stop request only: interrupts long waits
+        self._lock = asyncio.Lock()  # one bar's decisions (or a resend) at a time
+        self.streams: dict[tuple[str, str], BarDataList] = {}
+        self.broker_checked = True  # reconcile could ask the broker about every order
+        self.until: pd.Timestamp | None = None if until is None else _utc(until)
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- what the dashboard, the CLI and the tests read ----------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.broker.connected
+
+    @property
+    def reconnects(self) -> int:
+        return self.broker.reconnects
+
+    @property
+    def events(self) -> list[str]:
+        return list(self.log.lines)
+
+    @property
+    def broker_now(self) -> pd.Timestamp | None:
+        return self.log.now
+
+    @property
+    def sleeves(self) -> dict[str, Sleeve]:
+        return {} if self.ledger is None else self.ledger.sleeves
+
+    @property
+    def last_decided(self) -> dict[str, pd.Timestamp]:
+        return {} if self.ledger is None else dict(self.ledger.last_decided)
+
+    @property
+    def halted(self) -> dict[str, str]:
+        return {} if self.guards is None else self.guards.halted
+
+    @property
+    def unstuck(self) -> int:
+        return 0 if self.lockstep is None else self.lockstep.unstuck
+
+    @property
+    def _ledger(self) -> Ledger:
+        assert self.ledger is not None
+        return self.ledger
+
+    @property
+    def _guards(self) -> Guards:
+        assert self.guards is not None
+        return self.guards
+
+    # -- start-up ------------------------------------------------------------------------
     async def _unless_stopped(self, work: Any) -> bool:
-        """Await ``work`` unless a stop request comes first (then cancel it): False if stopped.
-        Waits that can last (connecting, backoff) go through here, so a stop is never held up
-        by an unreachable gateway."""
-        job = asyncio.ensure_future(work)
-        stop = asyncio.ensure_future(self._stop_asked.wait())
-        try:
-            await asyncio.wait({job, stop}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            job.cancel()
-            raise
-        finally:
-            stop.cancel()
-        if not job.done():
-            # cancel, and again if the first was swallowed (asyncio.wait_for in Python 3.11
-            # drops a cancel that lands as its inner wait completes); never wait on it long
-            for _ in range(3):
-                job.cancel()
-                await asyncio.wait({job}, timeout=0.5)
-                if job.done():
-                    break
-            if job.done() and not job.cancelled():
-                job.exception()  # retrieved: a late failure of abandoned work is not an error
-            return False
-        job.result()  # its exception, if any
-        return True
+        """Await ``work`` unless a stop request comes first: False if stopped."""
+        return await unless_stopped(work, self._stop_asked)
 
     async def _connect(self, first: bool) -> None:
-        """Connect, retrying with exponential backoff (first connect: a few tries only); a stop
-        request ends the attempt and the retries at once (``connected`` stays False)."""
         assert self.host is not None
-        delay, tries = 0.5, 0
-        while not self._stop.is_set():
-            tries += 1
-            try:
-                done = await self._unless_stopped(self._connect_once())
-                if not done:
-                    with contextlib.suppress(Exception):
-                        self.ib.disconnect()
-                    return
-                self.connected = True
-                return
-            except Exception as exc:  # refused, timed out, client id still held, ...
-                with contextlib.suppress(Exception):
-                    self.ib.disconnect()
-                if first and isinstance(exc, ClientIdInUse):
-                    raise LiveError(
-                        f"IB Gateway/TWS at {self.host}:{self.port} refused client id "
-                        f"{self.cfg.connection.client_id} (IB error 326: {exc}). Another "
-                        "program or session is connected with it: stop that one, or set another "
-                        f"[connection] client_id in {self.cfg.source}."
-                    ) from None
-                if first and tries >= 3:
-                    raise LiveError(
-                        f"cannot connect to IB Gateway/TWS at {self.host}:{self.port} "
-                        f"(client id {self.cfg.connection.client_id}): "
-                        f"{exc or type(exc).__name__}. "
-                        "Is it running with the API enabled on that port, and is the client id "
-                        "free?"
-                    ) from None
-                if self._stop.is_set():
-                    return
-                self.log(f"connect failed ({exc or type(exc).__name__}); retry in {delay:.1f} s")
-                await self._unless_stopped(asyncio.sleep(delay))
-                delay = min(delay * 2.0, self.cfg.session.max_backoff)
-
-    async def _connect_once(self) -> None:
-        """One ``connectAsync``, cut short when the gateway answers IB's 326 (client id in
-        use): the client itself would wait out its whole timeout for a handshake that the
-        gateway has already refused."""
-        assert self.host is not None
-        refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        def on_error(req_id: int, code: int, message: str, contract: object) -> None:
-            if code == CLIENT_ID_IN_USE and not refused.done():
-                refused.set_result(message)
-
-        self.ib.errorEvent += on_error
-        connect = asyncio.ensure_future(
-            self.ib.connectAsync(
-                self.host,
-                self.port,
-                clientId=self.cfg.connection.client_id,
-                timeout=self.cfg.connection.timeout,
-            )
+        await connect(
+            self.broker,
+            self.cfg,
+            self.host,
+            self.port,
+            first=first,
+            stop=self._stop,
+            stop_asked=self._stop_asked,
+            log=self.log,
         )
-        try:
-            await asyncio.wait({connect, refused}, return_when=asyncio.FIRST_COMPLETED)
-            if not connect.done():
-                connect.cancel()
-                await asyncio.wait({connect}, timeout=1.0)
-                raise ClientIdInUse(refused.result())
-            connect.result()
-        finally:
-            self.ib.errorEvent -= on_error
-            if not connect.done():
-                connect.cancel()
-            refused.cancel()
 
     def _check_account(self) -> None:
-        accounts = self.ib.managedAccounts()
-        want = self.cfg.connection.account
-        if want is not None and want not in accounts:
-            raise LiveError(
-                f"connected to account(s) {', '.join(accounts) or 'none'}, but "
-                f"{self.cfg.source} [connection] account = {want!r}; refusing to trade. "
-                "Log in to the configured account or fix the config."
-            )
-        self.account = want or (accounts[0] if accounts else "")
-        # the account type is the truth (IB's paper accounts start with "D", e.g. DU1234567;
-        # live ones do not), the port only a hint: real money needs --live whatever the port
-        paper = self.account.startswith("D")
-        if not paper and not self.live and not self.embedded:
-            kind = (
-                f"{self.account} is a live (real-money) account"
-                if self.account
-                else "the gateway named no account, so it may be a live (real-money) one"
-            )
-            raise LiveError(
-                f"{kind} on {self.host}:{self.port}; refusing to trade without --live. "
-                "Pass --live (and [connection] account) to trade real money, or log the "
-                "gateway into your paper account (IDs starting with D)."
-            )
-        if self.live and paper:
-            self.log(f"note: --live given but {self.account} looks like a paper account")
-        elif self.live and self.port in PAPER_PORTS:
-            self.log(
-                f"note: {self.account} is a live account on port {self.port}, usually a paper "
-                "port; trading real money as --live says"
-            )
+        self.account = trading_account(
+            self.cfg,
+            self.broker.accounts(),
+            live=self.live,
+            embedded=self.embedded,
+            endpoint=f"{self.host}:{self.port}",
+            port=self.port,
+            log=self.log,
+        )
+
+    def _start_simulator(self) -> None:
+        """A rehearsal: the embedded gateway, its clock handed to the lockstep as a port."""
+        self.gateway = start_simulator(self.cfg, self.sid)
+        self.lockstep = Lockstep(self.gateway)
+        self.host, self.port = "127.0.0.1", self.gateway.port
+        self.until = rehearsal_end(self.cfg) or self.until
+        self.log(
+            f"embedded gateway simulator on 127.0.0.1:{self.port} "
+            f"(replaying data/ from {self.lockstep.clock.clock.start:%Y-%m-%d %H:%M} UTC "
+            f"at {self.cfg.simulator.speed:g}x)"
+        )
 
     def _open_journal(self) -> None:
         path = self.cfg.session.journal
@@ -215,71 +245,169 @@ class LiveSession(BrokerSync, Rehearsal):
         self.session_lock = SessionLock(path, self.sid)
         self.journal = Journal(path)
 
-    def _session_config(self) -> dict[str, Any]:
-        return {
-            "name": self.cfg.name,
-            "source": str(self.cfg.source),
-            "strategies": {
-                s.label: {
-                    "strategy": s.run.strategy,
-                    "params": s.run.params,
-                    "symbols": list(s.symbols),
-                    "bar_size": s.bar_size,
-                    "config": str(s.run.source),
-                }
-                for s in self.cfg.strategies
-            },
-            "capital": {s.label: s.capital for s in self.cfg.strategies},
-            # a resumed session must manage its working orders, and IB lets only the client
-            # id that placed an order modify or cancel it
-            "client_id": self.cfg.connection.client_id,
-        }
-
     def _build_sleeves(self) -> None:
-        for slot in self.cfg.strategies:
-            n = len(slot.symbols)
-            # a cross-sectional strategy's targets are weights of the whole book (sleeve 1)
-            w = book_weights(strategies.get(slot.run.strategy), slot.run.weights, n)
-            weights = np.asarray(w, float) if w is not None else np.full(n, 1.0 / n)
-            self.sleeves[slot.label] = Sleeve(
-                slot.label, slot.symbols, slot.capital, weights, slot.run.engine, slot.risk
+        """Each strategy's book, the ledger over them and the journal, and the guards."""
+        assert self.journal is not None
+        sleeves = books(self.cfg)
+        self.ledger = Ledger(self.journal, self.sid, sleeves, self.fault)
+        self.guards = Guards(self.ledger, self.log, self.alert)
+
+    def _restore(self) -> None:
+        """Rebuild every book from the journal of a resumed session."""
+        n = self._ledger.restore(self.cfg.strategies)
+        if n:
+            held = {k: v for s in self.sleeves.values() for k, v in s.positions.items() if v}
+            self.log(
+                f"resumed session {self.sid}: {n} journaled orders, positions {held or 'flat'}"
             )
 
     async def _qualify(self) -> None:
         symbols = sorted({s for slot in self.cfg.strategies for s in slot.symbols})
-        wanted = [Stock(s, "SMART", "USD") for s in symbols]
-        got = await self.ib.qualifyContractsAsync(*wanted)
-        missing = [s for s, c in zip(symbols, got, strict=True) if not isinstance(c, Contract)]
+        missing = await self.broker.qualify(symbols)
         if missing:
             raise LiveError(
                 f"unknown symbol(s) at the broker: {', '.join(missing)} (as US stocks on SMART); "
                 f"fix [[strategies]] symbols in {self.cfg.source}."
             )
-        self.contracts = {
-            s: c for s, c in zip(symbols, got, strict=True) if isinstance(c, Contract)
-        }
 
     async def _subscribe(self) -> None:
         for slot in self.cfg.strategies:
             for sym in slot.symbols:
-                bars = await self.ib.reqHistoricalDataAsync(
-                    self.contracts[sym],
-                    endDateTime="",
-                    durationStr=slot.history,
-                    barSizeSetting=slot.bar_size,
-                    whatToShow="TRADES",
-                    useRTH=True,
-                    formatDate=2,
-                    keepUpToDate=True,
-                )
+                bars = await self.broker.bars(sym, slot.bar_size, slot.history, self._on_bar_update)
                 if not bars:
                     raise LiveError(
                         f"no {slot.bar_size} history for {sym} from the broker "
                         f"(duration {slot.history}); check market-data permissions."
                     )
-                bars.updateEvent += self._on_bar_update
                 self.streams[(slot.label, sym)] = bars
 
+    # -- the broker's events -------------------------------------------------------------
+    def _on_broker(self, event: BrokerEvent) -> None:
+        if self.ledger is None:
+            return
+        match event:
+            case Executed():
+                self._executed(event)
+            case CommissionReported():
+                self._commission_reported(event)
+            case StatusChanged():
+                if self.ledger.order_status(event) and event.line is not None:
+                    self.log(event.line)
+            case Rejected():
+                self._rejected(event)
+            case CancelNotDone(ref=ref, code=code, text=text):
+                # the cancel lost a race (the order filled or ended first): not a rejection;
+                # the order's executions and status decide its outcome
+                self.log(f"cancel of {ref} not done: IB error {code}: {text}")
+            case ConnectivityNotice(code=code, text=text):
+                self.log(f"broker connectivity: {code} {text}")
+            case Disconnected():
+                if not self.stopping:
+                    self.log("connection lost; reconnecting with backoff")
+            case Reconnected(count=count):
+                self.log(f"reconnected (#{count}); reconciling and resubscribing")
+            case PositionReported():
+                self._position(event)
+
+    def _executed(self, ex: Executed) -> None:
+        try:
+            fresh = self._ledger.book_execution(ex)
+        except FillConflict as exc:
+            # a real execution the journal cannot hold: never silent (log, guard, mail)
+            owner = self._ledger.owner(ex.ref)
+            assert owner is not None
+            self._guards.fire("fill_refused", str(exc), owner[0], owner[1])
+            return
+        if fresh:
+            owner = self._ledger.owner(ex.ref)
+            assert owner is not None
+            self.log(f"fill {ex.ref}: {ex.side} {ex.shares:g} {owner[1]} @ {ex.price:.2f}")
+
+    def _commission_reported(self, report: CommissionReported) -> None:
+        ref, ledger = report.execution.ref, self._ledger
+        if ledger.owner(ref) is None:
+            return
+        if not ledger.has_fill(report.exec_id, ref):
+            self._executed(report.execution)  # a commission can only follow its execution
+            if not ledger.has_fill(report.exec_id, ref):
+                return  # refused (and said so)
+        ledger.book_commission(ref, report.exec_id, report.commission)
+
+    def _rejected(self, err: Rejected) -> None:
+        got = self._ledger.order_rejected(err.ref, f"{err.code}: {err.text}", err.filled)
+        if got > 0.0:
+            # executed (partly): the executions stand; the error is only logged
+            self.log(f"{err.ref}: IB error {err.code} after {got:g} shares executed: {err.text}")
+            return
+        self.log(f"REJECTED {err.ref}: IB error {err.code}: {err.text}")
+        self.alert(
+            f"reject/{err.ref}", f"order rejected: {err.ref}", f"IB error {err.code}: {err.text}\n"
+        )
+
+    def _position(self, p: PositionReported) -> None:
+        """A halted symbol resumes once the broker's position agrees with the books."""
+        if p.symbol not in self.halted or (self.account and p.account != self.account):
+            return
+        ours = self._ledger.net().get(p.symbol, 0.0)
+        if abs(ours - p.quantity) <= 1e-6:
+            self._guards.lift(p.symbol, ours)
+
+    # -- after every (re)connect ---------------------------------------------------------
+    async def _reconcile(self) -> None:
+        """Replay the broker's executions (idempotent by execId), then settle the journal's
+        open orders and compare positions (:mod:`toolkit.live._reconcile`)."""
+        for ex in await self.broker.executions():
+            self._executed(ex)
+            if ex.commission is not None and self._ledger.has_fill(ex.exec_id, ex.ref):
+                self._ledger.book_commission(ex.ref, ex.exec_id, ex.commission)
+        self.broker_checked = await _reconcile.settle_orders(
+            self.broker, self._ledger, self._guards, self.log, self.cfg, self.account
+        )
+
+    async def _resend_unsent(self, now: pd.Timestamp) -> None:
+        """Send again the orders journaled but never sent while their bar is the latest."""
+        again = _reconcile.unsent(
+            self.broker,
+            self._ledger,
+            self.cfg,
+            self.broker_checked,
+            lambda label: self._latest_bar(label, now),
+        )
+        for spec, legs in again:
+            self.log(f"resending {spec.ref}: journaled, never reached the broker")
+            self._place(spec, legs)
+
+    def _latest_bar(self, label: str, now: pd.Timestamp) -> pd.Timestamp | None:
+        """The strategy's latest complete bar (all its symbols) in the subscribed streams."""
+        slot = next(x for x in self.cfg.strategies if x.label == label)
+        ends = []
+        for sym in slot.symbols:
+            stream = self.streams.get((label, sym))
+            if stream is None:
+                return None
+            f = livebars.completed(livebars.frame(stream), now, slot.bar_size)
+            if f.empty:
+                return None
+            ends.append(pd.Timestamp(f.index[-1]))
+        return min(ends)
+
+    async def _after_connect(self) -> None:
+        self.broker.listen(self._on_broker)
+        await self._reconcile()
+        self.fault("resume")
+        self.streams.clear()
+        await self._subscribe()
+        async with self._lock:  # no decision before the unsent orders are settled
+            with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                await self._resend_unsent(await self._clock())
+        await self._process_bars()
+
+    async def _reconnect(self) -> None:
+        await self._connect(first=False)
+        if self.connected and not self._stop.is_set():
+            await self._unless_stopped(self._after_connect())
+
+    # -- bar -> decide -> guards -> journal -> place -------------------------------------
     def _on_bar_update(self, bars: BarDataList, has_new_bar: bool) -> None:
         if not self.stopping and not self.stop_requested:
             task = asyncio.ensure_future(self._process_bars())
@@ -287,13 +415,8 @@ class LiveSession(BrokerSync, Rehearsal):
             task.add_done_callback(self._tasks.discard)
 
     async def _clock(self) -> pd.Timestamp:
-        now = await self.ib.reqCurrentTimeAsync()
-        self.broker_now = (
-            pd.Timestamp(now).tz_convert("UTC")
-            if pd.Timestamp(now).tzinfo
-            else pd.Timestamp(now, tz="UTC")
-        )
-        return self.broker_now
+        self.log.now = await self.broker.now()
+        return self.log.now
 
     async def _process_bars(self) -> None:
         if self.stopping or self.stop_requested or not self.connected:
@@ -303,6 +426,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 now = await self._clock()
             except (TimeoutError, ConnectionError, OSError):
                 return
+            ledger = self._ledger
             newest: dict[str, set[pd.Timestamp]] = {}  # last complete bar per symbol
             for slot in self.cfg.strategies:
                 frames: dict[str, pd.DataFrame] = {}
@@ -319,7 +443,7 @@ class LiveSession(BrokerSync, Rehearsal):
                 latest = min(pd.Timestamp(f.index[-1]) for f in frames.values())
                 if self.until is not None and livebars.bar_end(latest, slot.bar_size) > self.until:
                     continue  # past the session's end: not traded
-                done = self.last_decided.get(slot.label)
+                done = ledger.last_decided.get(slot.label)
                 if done is not None and latest <= done:
                     continue
                 # decided-ness is per strategy x symbol x bar: symbols a crash left decided
@@ -327,19 +451,38 @@ class LiveSession(BrokerSync, Rehearsal):
                 skip = {
                     sym
                     for sym in slot.symbols
-                    if (d := self.decided.get((slot.label, sym))) is not None and d >= latest
+                    if (d := ledger.decided.get((slot.label, sym))) is not None and d >= latest
                 }
                 if all(latest in f.index for f in frames.values()):
                     self._decide(slot, latest, frames, skip)
-                self.last_decided[slot.label] = latest
-                for sym in slot.symbols:
-                    self.decided[(slot.label, sym)] = latest
+                ledger.mark_decided(slot.label, slot.symbols, latest)
             if self.until is not None and now >= self.until:
                 if not self._stop.is_set():
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
                 self._stop.set()  # the end of the rehearsal: the clock stays where it is
                 return
-            await self._release_clock(newest)
+            if self.lockstep is not None:
+                await self.lockstep.release(
+                    lambda held: self._acted_on(newest, held), self.broker.unacknowledged
+                )
+
+    def _acted_on(self, newest: dict[str, set[pd.Timestamp]], held: pd.Timestamp | None) -> bool:
+        """Whether every strategy has acted on the newest bars (``newest``: each strategy's
+        last complete bar per symbol), the bar the clock holds for among them."""
+        if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):
+            return False  # still subscribing
+        if held is not None and not any(
+            len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
+        ):
+            return False  # the bar it holds for is still on its way to us
+        for slot in self.cfg.strategies:
+            labels = newest.get(slot.label, set())
+            if len(labels) > 1:
+                return False  # a symbol's bar is still in flight (the loop has a fallback)
+            decided = self._ledger.last_decided.get(slot.label)
+            if labels and (decided is None or decided < min(labels)):
+                return False  # not acted on yet
+        return True
 
     def _decide(
         self,
@@ -355,220 +498,113 @@ class LiveSession(BrokerSync, Rehearsal):
         decided (orders journaled, maybe unsent: the restart asks the broker, then resends
         only while the bar is the latest) or not decided at all (the restart decides it).
         ``skip``: symbols already decided on this bar (their outcomes are not recorded)."""
-        with self.j.transaction():
-            to_send = self._decide_in_journal(slot, bar, frames, skip or set())
+        ledger = self._ledger
+        with ledger.transaction():
+            windows = {sym: f.loc[:bar] for sym, f in frames.items()}
+            closes = {sym: float(w["close"].iloc[-1]) for sym, w in windows.items()}
+            # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
+            signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
+            fired, planned = ledger.plan_orders(slot.label, bar, closes, signals)
+            if fired is not None:
+                self._kill(slot, fired)
+            outcomes = [o for o in planned if o.symbol not in (skip or set())]
+            late = self.broker_now is not None and self.broker_now >= livebars.next_open(
+                bar, slot.bar_size
+            )
+            if late and any(o.intent is not None for o in outcomes):
+                self.log(
+                    f"LATE: {slot.label} decided bar {bar:%Y-%m-%d %H:%M} at "
+                    f"{self.broker_now:%Y-%m-%d %H:%M} UTC, after the next open; its orders fill "
+                    "later than a backtest's would"
+                )
+            to_send: list[tuple[OrderSpec, list[OrderSpec]]] = []
+            for o in outcomes:
+                did = ledger.journal_decision(slot.label, o, bar, late)
+                if o.intent is not None:
+                    self.fault("after-decision")
+                self._guards.decided(slot.label, o)
+                if o.intent is not None:
+                    sent = self._journal_order(slot, o, did, bar, queued=len(to_send))
+                    if sent is not None:
+                        to_send.append(sent)
+            eq = ledger.journal_snapshot(slot.label, bar)
+        sig = ", ".join(f"{s} {v:+.2f}" for s, v in signals.items())
+        self.log(f"{slot.label} @ {bar:%Y-%m-%d %H:%M}: signals {sig}; equity {eq:,.2f}")
         for spec, legs in to_send:
             self.fault("after-journal")  # the restart tests' kill between the journal and the send
             self._place(spec, legs)
 
-    def _decide_in_journal(
-        self,
-        slot: StrategySlot,
-        bar: pd.Timestamp,
-        frames: dict[str, pd.DataFrame],
-        skip: set[str],
-    ) -> list[tuple[OrderSpec, list[OrderSpec]]]:
-        to_send: list[tuple[OrderSpec, list[OrderSpec]]] = []
+    def _kill(self, slot: StrategySlot, rule: str) -> None:
         sleeve = self.sleeves[slot.label]
-        windows = {sym: f.loc[:bar] for sym, f in frames.items()}
-        for sym, window in windows.items():
-            sleeve.closes[sym] = float(window["close"].iloc[-1])
-        # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
-        signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
-        fired = sleeve.check_kill_switch(bar)
-        if fired is not None:
-            self._kill(slot, fired, sleeve)
-        # sized against filled plus still-working quantity: an order the broker is still
-        # working (resent after a restart, or partly filled) is not ordered again
-        outcomes = [
-            o for o in sleeve.plan(signals, self._working(slot.label)) if o.symbol not in skip
-        ]
-        stamp = bar.isoformat()
-        late = self.broker_now is not None and self.broker_now >= livebars.next_open(
-            bar, slot.bar_size
-        )
-        if late and any(o.intent is not None for o in outcomes):
-            self.log(
-                f"LATE: {slot.label} decided bar {bar:%Y-%m-%d %H:%M} at "
-                f"{self.broker_now:%Y-%m-%d %H:%M} UTC, after the next open; its orders fill "
-                "later than a backtest's would"
-            )
-        for o in outcomes:
-            did = self.j.record_decision(
-                self.sid,
-                strategy=slot.label,
-                symbol=o.symbol,
-                bar_time=stamp,
-                signal=o.signal if not math.isnan(o.signal) else 0.0,
-                price=o.price,
-                target_qty=o.target_qty,
-                current_qty=o.current_qty,
-                note=o.note + (" (late)" if late and o.intent is not None else ""),
-                outcome=o.decision.value,
-                guards=o.guards,
-                target=sleeve.exposure(o.signal),
-            )
-            if o.intent is not None:
-                self.fault("after-decision")
-                for g in o.intent.guards:
-                    self._guard(
-                        g,
-                        f"{slot.label} {o.symbol}: order trimmed from "
-                        f"{o.target_qty - o.current_qty:+g} to {o.intent.quantity:+g} shares",
-                        slot.label,
-                        o.symbol,
-                    )
-                sent = self._send(slot, sleeve, o, did, bar, queued=len(to_send))
-                if sent is not None:
-                    to_send.append(sent)
-            elif o.decision is Decision.BLOCKED:
-                self._guard(
-                    o.guards[0],
-                    f"{slot.label} {o.symbol}: "
-                    f"order of {o.target_qty - o.current_qty:+g} shares blocked",
-                    slot.label,
-                    o.symbol,
-                )
-        eq = sleeve.equity()
-        self.j.record_equity(
-            self.sid,
-            net_liquidation=eq,
-            cash=sleeve.cash,
-            realized_pnl=sleeve.realized,
-            unrealized_pnl=sleeve.unrealized(),
-            strategy=slot.label,
-            ts=stamp,
-        )
-        for sym, q in sleeve.positions.items():
-            self.j.record_position(self.sid, symbol=sym, quantity=q, avg_cost=sleeve.avg_cost[sym])
-        sig = ", ".join(f"{s} {v:+.2f}" for s, v in signals.items())
-        self.log(f"{slot.label} @ {bar:%Y-%m-%d %H:%M}: signals {sig}; equity {eq:,.2f}")
-        return to_send
-
-    def _kill(self, slot: StrategySlot, rule: str, sleeve: Sleeve) -> None:
         detail = (
             f"{slot.label}: equity {sleeve.last_equity:,.2f}, peak {sleeve.peak:,.2f}, "
             f"day start {sleeve.day_start:,.2f}; cancelling orders, flattening, no new trades"
         )
         # safety first: the cancels go out before the guard is journaled and mailed
-        self._cancel_working(lambda ref: self.ref_owner.get(ref, ("",))[0] == slot.label)
-        self._guard(rule, detail, slot.label, None)
+        self.broker.cancel(self._ledger.open_refs(strategy=slot.label))
+        self._guards.fire(rule, detail, slot.label, None)
 
-    def _send(
-        self,
-        slot: StrategySlot,
-        sleeve: Sleeve,
-        o: Outcome,
-        decision_id: int,
-        bar: pd.Timestamp,
-        queued: int = 0,
+    def _journal_order(
+        self, slot: StrategySlot, o: Outcome, decision_id: int, bar: pd.Timestamp, queued: int
     ) -> tuple[OrderSpec, list[OrderSpec]] | None:
-        """Journal the order of an outcome; returns what to place once the bar's decisions
-        are committed (None: withheld by a guard, a stop request or the journal). ``queued``:
-        orders of this bar journaled before it, not placed yet (they count for the rate)."""
+        """Journal the order of an outcome once the guards allow it; returns what to place
+        once the bar's decisions are committed (None: withheld by a guard, a stop request or
+        the journal). ``queued``: orders of this bar journaled before it, not placed yet."""
         intent = o.intent
         assert intent is not None
+        sleeve = self.sleeves[slot.label]
         flatten = sleeve.killed is not None
         if self.stopping or self.stop_requested:
             return None
-        if o.symbol in self.halted:
-            self._guard(
-                "position_mismatch",
-                f"{slot.label} {o.symbol}: order of {intent.quantity:+g} shares not sent; "
-                + self.halted[o.symbol],
-                slot.label,
-                o.symbol,
-            )
-            return None
-        risk = slot.risk
-        if (
-            not flatten
-            and risk.trading_hours is not None
-            and self.broker_now is not None
-            and not risk.trading_hours.allows(self.broker_now)
+        if not self._guards.allows(
+            slot, o.symbol, intent.quantity, self.broker_now, queued, flatten
         ):
-            self._guard(
-                "trading_hours",
-                f"{slot.label} {o.symbol}: {self.broker_now:%H:%M} UTC is "
-                f"outside {risk.trading_hours.start:%H:%M}-{risk.trading_hours.end:%H:%M} "
-                "New York; order not sent",
-                slot.label,
-                o.symbol,
-            )
             return None
-        if not flatten and risk.max_orders_per_minute is not None:
-            now = time.monotonic()
-            while self.sent_times and now - self.sent_times[0] > 60.0:
-                self.sent_times.popleft()
-            if len(self.sent_times) + queued >= risk.max_orders_per_minute:
-                self._guard(
-                    "max_orders_per_minute",
-                    f"{slot.label} {o.symbol}: "
-                    f"{len(self.sent_times) + queued} orders in the last minute; order not sent",
-                    slot.label,
-                    o.symbol,
-                )
-                return None
-        ref = order_ref(self.sid, slot.label, o.symbol, bar)
+        ref = OrderRef(self.sid, slot.label, o.symbol, bar)
         s = slot.run.engine
         spec = entry_order(
-            ref, o.symbol, intent.quantity, intent.price, s, daily=slot.bar_size == "1 day"
+            str(ref), o.symbol, intent.quantity, intent.price, s, daily=slot.bar_size == "1 day"
         )
-        after = sleeve.positions[o.symbol] + intent.quantity
-        adds = (
-            abs(after) > abs(sleeve.positions[o.symbol]) or after * sleeve.positions[o.symbol] < 0
-        )
+        held = sleeve.positions[o.symbol]
+        after = held + intent.quantity
+        adds = abs(after) > abs(held) or after * held < 0
         legs = (
             bracket_legs(spec, after, intent.price, s)
             if slot.bracket and adds and not flatten
             else []
         )
         # protective orders of the old position no longer fit the new one
-        self._cancel_working(
-            lambda r: self.ref_owner.get(r) == (slot.label, o.symbol) and is_bracket_leg(r)
-        )
-        with self.j.transaction():
-            fresh = [
-                self.j.record_order(
-                    self.sid,
-                    order_ref=x.ref,
-                    symbol=x.symbol,
-                    action=x.action,
-                    quantity=x.quantity,
-                    order_type=x.order_type,
-                    limit_price=x.limit_price,
-                    aux_price=x.aux_price,
-                    parent_ref=x.parent_ref,
-                    decision_id=decision_id,
-                )
-                for x in (spec, *legs)
-            ]
-        for x in (spec, *legs):
-            self.ref_owner[x.ref] = (slot.label, o.symbol)
-        if not fresh[0]:
+        self.broker.cancel(self._ledger.open_refs(slot.label, o.symbol, legs=True))
+        if not self._ledger.journal_orders(ref, [spec, *legs], decision_id, intent.target):
             self.log(f"{ref} is already in the journal; not sending it again")
             return None
-        sleeve.act_on(o.symbol, intent.target)
         return spec, legs
 
-    async def _after_connect(self) -> None:
-        self._install_handlers()
-        await self._reconcile()
-        self.fault("resume")
-        self.streams.clear()
-        await self._subscribe()
-        async with self._lock:  # no decision before the unsent orders are settled
-            with contextlib.suppress(TimeoutError, ConnectionError, OSError):
-                await self._resend_unsent(await self._clock())
-        await self._process_bars()
+    def _place(self, spec: OrderSpec, legs: list[OrderSpec]) -> None:
+        """Send an entry and its bracket legs -- never after a stop request, nor for a
+        halted symbol (e.g. a resend after a reconnect found a mismatch)."""
+        if self.stop_requested:
+            self.log(f"not sent {spec.ref}: the session is stopping")
+            return
+        if spec.symbol in self.halted:
+            self._ledger.withdraw(
+                [spec, *legs], f"not sent: {spec.symbol} is halted (position mismatch)"
+            )
+            self.log(f"not sent {spec.ref}: {self.halted[spec.symbol]}")
+            return
+        self.broker.place(spec, legs, self.account)
+        self._guards.sent()
+        kind = spec.order_type + ("" if spec.tif == "DAY" else f" {spec.tif}")
+        self.log(
+            f"sent {spec.ref}: {spec.action} {spec.quantity:g} {spec.symbol} {kind}"
+            + (f" + {len(legs)} bracket legs" if legs else "")
+        )
 
-    async def _reconnect(self) -> None:
-        await self._connect(first=False)
-        if self.connected and not self._stop.is_set():
-            self.reconnects += 1
-            self.log(f"reconnected (#{self.reconnects}); reconciling and resubscribing")
-            await self._unless_stopped(self._after_connect())
+    def _cancel_working(self, which: Callable[[str], bool]) -> list[str]:
+        """Cancel the session's working orders whose ref ``which`` selects; returns them."""
+        return self.broker.cancel([r for r in self._ledger.open_refs() if which(r)])
 
+    # -- stop, view, run -----------------------------------------------------------------
     def stop(self) -> None:
         """Ask the session to shut down; safe from signal handlers and other threads. From
         this call on no order is placed, and a reconnect in progress gives up at once."""
@@ -590,74 +626,24 @@ class LiveSession(BrokerSync, Rehearsal):
             f"{self.host}:{self.port}",
             self.connected,
             self.broker_now,
-            events=list(self.events)[-8:],
+            events=self.events[-8:],
             halted=dict(self.halted),
         )
-        for label, s in self.sleeves.items():
-            eq = s.equity()
-            v.sleeves.append(
-                {
-                    "strategy": label,
-                    "equity": eq,
-                    "pnl": eq - s.capital,
-                    "realized": s.realized,
-                    "commissions": s.commissions,
-                }
-            )
-            for sym, q in s.positions.items():
-                v.positions.append(
-                    {
-                        "strategy": label,
-                        "symbol": sym,
-                        "quantity": q,
-                        "avg_cost": s.avg_cost[sym],
-                        "last": s.closes.get(sym, math.nan),
-                        "unrealized": q * (s.closes.get(sym, s.avg_cost[sym]) - s.avg_cost[sym]),
-                    }
-                )
-                v.signals.append(
-                    {
-                        "strategy": label,
-                        "symbol": sym,
-                        "signal": s.signals.get(sym, math.nan),
-                        "bar": self.last_decided.get(label),
-                    }
-                )
-            v.risk.append(
-                {
-                    "strategy": label,
-                    "kill_switch": s.killed or "armed",
-                    "drawdown": eq / s.peak - 1.0 if s.peak else 0.0,
-                    "day_pnl": eq - s.day_start,
-                    "gross": s.gross(),
-                }
-            )
-        if self.journal is not None:
-            for jo in self.j.open_orders(self.sid):
-                v.orders.append(
-                    {
-                        "ref": jo.order_ref,
-                        "symbol": jo.symbol,
-                        "action": jo.action,
-                        "quantity": jo.quantity,
-                        "type": jo.order_type,
-                        "status": jo.status,
-                    }
-                )
-        return v
+        orders = [] if self.ledger is None or self.journal is None else self.ledger.open_orders()
+        return add_books(v, self.sleeves, self.last_decided, orders)
 
     async def run(self, on_tick: Callable[[LiveSession], None] | None = None) -> SessionSummary:
         """Run until stopped (signal, :meth:`stop`, the simulator's end, or every strategy
         halted by its kill switch); returns the session summary."""
         logging.getLogger("ib_async").setLevel(logging.CRITICAL)
         loop = asyncio.get_running_loop()
-        self._loop = loop
+        self._loop = self.log.loop = loop
         if self.install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
         try:
             if self.embedded:
-                self._start_gateway()
+                self._start_simulator()
             self._open_journal()
             await self._connect(first=True)
             if not self.connected or self._stop.is_set():
@@ -665,14 +651,12 @@ class LiveSession(BrokerSync, Rehearsal):
                     f"stopped while connecting to {self.host}:{self.port}; nothing was traded."
                 )
             self._check_account()
-            self.j.start_session(
-                self.sid, mode=self.mode, account=self.account, config=self._session_config()
-            )
+            self._build_sleeves()
+            self._ledger.start(self.mode, self.account, session_record(self.cfg))
             self.log(
                 f"session {self.sid} ({self.mode}) on {self.host}:{self.port}, "
                 f"account {self.account}, journal {self.cfg.session.journal}"
             )
-            self._build_sleeves()
             self._restore()
             # a stop during these steps skips to the orderly shutdown (no order goes out)
             if await self._unless_stopped(self._qualify()):
@@ -689,7 +673,8 @@ class LiveSession(BrokerSync, Rehearsal):
                 if time.monotonic() - last_poll > 1.0:
                     last_poll = time.monotonic()
                     await self._process_bars()
-                self._unstick_clock()
+                if self.lockstep is not None:
+                    self.lockstep.unstick()
                 if on_tick is not None:
                     on_tick(self)
                 if (
@@ -716,7 +701,8 @@ class LiveSession(BrokerSync, Rehearsal):
     async def _shutdown(self) -> SessionSummary:
         self.stopping = True
         self.log("stopping: no new orders")
-        if not self.connected and self.cfg.session.cancel_on_exit and self.j.open_orders(self.sid):
+        ledger = self._ledger
+        if not self.connected and self.cfg.session.cancel_on_exit and ledger.open_orders():
             self.log(
                 "WARNING: not connected, so working orders were not cancelled; check them "
                 "(python -m toolkit.live cancel-all) once the gateway is back"
@@ -724,9 +710,7 @@ class LiveSession(BrokerSync, Rehearsal):
         if self.connected and self.cfg.session.cancel_on_exit:
             cancelled = self._cancel_working(lambda ref: True)
             deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and any(
-                t.orderStatus.status not in _FINAL for t in cancelled
-            ):
+            while time.monotonic() < deadline and not self.broker.ended(cancelled):
                 await asyncio.sleep(0.05)
             if cancelled:
                 self.log(f"cancelled {len(cancelled)} working order(s)")
@@ -742,20 +726,20 @@ class LiveSession(BrokerSync, Rehearsal):
                 + ", ".join(f"{k} {v:+g}" for k, v in held.items())
             )
         marks = {sym: px for s in self.sleeves.values() for sym, px in s.closes.items()}
-        self.j.end_session(self.sid)
-        summary = summarize(self.j, self.sid, marks)
-        if self.echo is not None:
-            self.echo(format_summary(summary))
+        ledger.end()
+        summary = summarize(ledger.journal, self.sid, marks)
+        if self.log.echo is not None:
+            self.log.echo(format_summary(summary))
         await self._teardown()
         return summary
 
     async def _teardown(self) -> None:
         self.stopping = True
         with contextlib.suppress(Exception):
-            self.ib.disconnect()
-        await self._close_alerts()
+            self.broker.disconnect()
+        await self.alert.close()
         if self.gateway is not None:
-            self.sim_clock = None
+            self.lockstep = None
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
             self.gateway = None
         if self.journal is not None:
@@ -764,6 +748,13 @@ class LiveSession(BrokerSync, Rehearsal):
         if self.session_lock is not None:
             self.session_lock.release()
             self.session_lock = None
+
+
+def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
+    """A stop time in UTC; a bare date means that day's New York close."""
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return livebars.bar_end(ts, "1 day") if ts == ts.normalize() else ts
 
 
 def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:

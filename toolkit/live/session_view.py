@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from toolkit.live.journal import JournalOrder
+    from toolkit.live.sleeve import Sleeve
 
 
 @dataclass
@@ -25,3 +31,63 @@ class SessionView:
     risk: list[dict[str, Any]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     halted: dict[str, str] = field(default_factory=dict)  # symbol -> why (position mismatch)
+
+
+def add_books(
+    view: SessionView,
+    sleeves: Mapping[str, Sleeve],
+    last_decided: Mapping[str, pd.Timestamp],
+    open_orders: list[JournalOrder],
+) -> SessionView:
+    """Fill ``view`` with each strategy's book, signals and risk and the working orders."""
+    for label, s in sleeves.items():
+        eq = s.equity()
+        view.sleeves.append(
+            {
+                "strategy": label,
+                "equity": eq,
+                "pnl": eq - s.capital,
+                "realized": s.realized,
+                "commissions": s.commissions,
+            }
+        )
+        for sym, q in s.positions.items():
+            view.positions.append(
+                {
+                    "strategy": label,
+                    "symbol": sym,
+                    "quantity": q,
+                    "avg_cost": s.avg_cost[sym],
+                    "last": s.closes.get(sym, math.nan),
+                    "unrealized": q * (s.closes.get(sym, s.avg_cost[sym]) - s.avg_cost[sym]),
+                }
+            )
+            view.signals.append(
+                {
+                    "strategy": label,
+                    "symbol": sym,
+                    "signal": s.signals.get(sym, math.nan),
+                    "bar": last_decided.get(label),
+                }
+            )
+        view.risk.append(
+            {
+                "strategy": label,
+                "kill_switch": s.killed or "armed",
+                "drawdown": eq / s.peak - 1.0 if s.peak else 0.0,
+                "day_pnl": eq - s.day_start,
+                "gross": s.gross(),
+            }
+        )
+    for jo in open_orders:
+        view.orders.append(
+            {
+                "ref": jo.order_ref,
+                "symbol": jo.symbol,
+                "action": jo.action,
+                "quantity": jo.quantity,
+                "type": jo.order_type,
+                "status": jo.status,
+            }
+        )
+    return view

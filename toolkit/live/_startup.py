@@ -1,0 +1,100 @@
+"""What a session settles before it trades: which account it may trade (refusing a live
+account without ``--live``, or any account but the configured one), the record of its
+config in the journal, and each strategy's book."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from toolkit import strategies
+from toolkit.engine.backtest import book_weights
+from toolkit.errors import ToolkitError
+from toolkit.live.config import PAPER_PORTS, LiveConfig
+from toolkit.live.sleeve import Sleeve
+
+
+class LiveError(ToolkitError):
+    """The session cannot start or continue safely (connection, account, contracts)."""
+
+
+def trading_account(
+    cfg: LiveConfig,
+    accounts: list[str],
+    *,
+    live: bool,
+    embedded: bool,
+    endpoint: str,
+    port: int | None,
+    log: Callable[[str], None],
+) -> str:
+    """The account to trade among those the gateway manages; LiveError when the session
+    must not trade it."""
+    want = cfg.connection.account
+    if want is not None and want not in accounts:
+        raise LiveError(
+            f"connected to account(s) {', '.join(accounts) or 'none'}, but "
+            f"{cfg.source} [connection] account = {want!r}; refusing to trade. "
+            "Log in to the configured account or fix the config."
+        )
+    account = want or (accounts[0] if accounts else "")
+    # the account type is the truth (IB's paper accounts start with "D", e.g. DU1234567;
+    # live ones do not), the port only a hint: real money needs --live whatever the port
+    paper = account.startswith("D")
+    if not paper and not live and not embedded:
+        kind = (
+            f"{account} is a live (real-money) account"
+            if account
+            else "the gateway named no account, so it may be a live (real-money) one"
+        )
+        raise LiveError(
+            f"{kind} on {endpoint}; refusing to trade without --live. "
+            "Pass --live (and [connection] account) to trade real money, or log the "
+            "gateway into your paper account (IDs starting with D)."
+        )
+    if live and paper:
+        log(f"note: --live given but {account} looks like a paper account")
+    elif live and port in PAPER_PORTS:
+        log(
+            f"note: {account} is a live account on port {port}, usually a paper "
+            "port; trading real money as --live says"
+        )
+    return account
+
+
+def session_record(cfg: LiveConfig) -> dict[str, Any]:
+    """The config a session journals when it starts (a resumed session must match it)."""
+    return {
+        "name": cfg.name,
+        "source": str(cfg.source),
+        "strategies": {
+            s.label: {
+                "strategy": s.run.strategy,
+                "params": s.run.params,
+                "symbols": list(s.symbols),
+                "bar_size": s.bar_size,
+                "config": str(s.run.source),
+            }
+            for s in cfg.strategies
+        },
+        "capital": {s.label: s.capital for s in cfg.strategies},
+        # a resumed session must manage its working orders, and IB lets only the client
+        # id that placed an order modify or cancel it
+        "client_id": cfg.connection.client_id,
+    }
+
+
+def books(cfg: LiveConfig) -> dict[str, Sleeve]:
+    """Each strategy's book: its capital, symbols and weights (a cross-sectional strategy's
+    targets are weights of the whole book, as in its backtest)."""
+    out = {}
+    for slot in cfg.strategies:
+        n = len(slot.symbols)
+        w = book_weights(strategies.get(slot.run.strategy), slot.run.weights, n)
+        weights = np.asarray(w, float) if w is not None else np.full(n, 1.0 / n)
+        out[slot.label] = Sleeve(
+            slot.label, slot.symbols, slot.capital, weights, slot.run.engine, slot.risk
+        )
+    return out
