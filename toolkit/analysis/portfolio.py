@@ -27,8 +27,8 @@ from toolkit.risk.var import (
     book_pnl_nb,
     gaussian_cvar,
     gaussian_var,
-    historical_cvar_nb,
-    historical_var_nb,
+    sorted_cvar_nb,
+    sorted_var_nb,
 )
 from toolkit.stats import kalman_hedge, rolling_beta
 
@@ -60,8 +60,12 @@ def close_of(bars: pd.DataFrame, result: BacktestResult | None = None) -> pd.Dat
 
 def returns_of(close: pd.DataFrame) -> pd.DataFrame:
     """Close-to-close simple returns as the risk rules estimate from (row 0 and a gap: 0)."""
-    ctx = build_context(close.to_numpy(dtype=np.float64), 2, True)
-    return pd.DataFrame(ctx.returns, index=close.index, columns=close.columns)
+    return pd.DataFrame(_returns(close), index=close.index, columns=close.columns)
+
+
+def _returns(close: pd.DataFrame) -> np.ndarray:
+    """:func:`returns_of` as the C-ordered array the risk context holds (rows slice cheaply)."""
+    return build_context(close.to_numpy(dtype=np.float64), 2, True).returns
 
 
 def weights(result: BacktestResult, close: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +115,7 @@ def symbol_betas(close: pd.DataFrame, benchmark: pd.Series, window: int = 250) -
     ``window`` returns up to each bar, cov / var as the ``max_beta`` rule estimates it; NaN
     before a full window of returns (bar ``window``)."""
     bench = _bench_returns(close, benchmark)
-    r = returns_of(close).to_numpy()
+    r = _returns(close)
     out = np.full(r.shape, np.nan)
     for j in range(r.shape[1]):
         out[:, j] = rolling_beta(r[:, j], bench, window).beta  # OLS slope = cov / var
@@ -145,6 +149,9 @@ def _bench_returns(close: pd.DataFrame, benchmark: pd.Series) -> np.ndarray:
     return returns_of(bench.to_frame()).to_numpy()[:, 0]
 
 
+_VAR_COLUMNS = ["historical_var", "historical_cvar", "parametric_var", "parametric_cvar"]
+
+
 def book_var(
     w: pd.DataFrame, close: pd.DataFrame, window: int = 250, level: float = 0.99
 ) -> pd.DataFrame:
@@ -153,25 +160,26 @@ def book_var(
     book_pnl_nb` builds), historical (lower order statistic, Acerbi-Tasche CVaR) and
     parametric with a zero mean -- the figures ``max_var`` / ``max_cvar`` check. The value
     at bar t is the forecast for the return of bar t + 1; NaN before a full window."""
-    r = returns_of(close).to_numpy()
+    r = _returns(close)
     wv = w.to_numpy(dtype=np.float64)
     n = r.shape[0]
     alpha = 1.0 - level
     out = np.full((n, 4), np.nan)
-    for t in range(window, n):
-        if not wv[t].any():
-            out[t] = 0.0
-            continue
-        pnl = book_pnl_nb(np.ascontiguousarray(r[t - window + 1 : t + 1]), wv[t])
-        sd = float(pnl.std(ddof=1))
-        out[t] = (
-            historical_var_nb(pnl, alpha, False),
-            historical_cvar_nb(pnl, alpha),
-            gaussian_var(0.0, sd, level),
-            gaussian_cvar(0.0, sd, level),
-        )
-    cols = ["historical_var", "historical_cvar", "parametric_var", "parametric_cvar"]
-    return pd.DataFrame(out, index=w.index, columns=cols)
+    if n <= window:
+        return pd.DataFrame(out, index=w.index, columns=_VAR_COLUMNS)
+    out[window:] = 0.0  # a flat book risks nothing
+    held = np.flatnonzero(wv[window:].any(axis=1)) + window
+    pnl = np.empty((held.size, window))
+    for k, t in enumerate(held):
+        pnl[k] = book_pnl_nb(r[t - window + 1 : t + 1], wv[t])
+    ordered = np.sort(pnl, axis=1)
+    for k, t in enumerate(held):
+        out[t, 0] = sorted_var_nb(ordered[k], alpha, False)
+        out[t, 1] = sorted_cvar_nb(ordered[k], alpha)
+    sd = pnl.std(axis=1, ddof=1) if window > 1 else np.zeros(held.size)
+    out[held, 2] = gaussian_var(0.0, 1.0, level) * sd  # zero mean: z x sigma
+    out[held, 3] = gaussian_cvar(0.0, 1.0, level) * sd
+    return pd.DataFrame(out, index=w.index, columns=_VAR_COLUMNS)
 
 
 def covariance(close: pd.DataFrame, at: int = -1, window: int = 250) -> pd.DataFrame:
