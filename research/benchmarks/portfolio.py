@@ -14,6 +14,9 @@ the way research/benchmarks/sweep.py measures the sweep's (the kernel's VmHWM, r
 /proc/self/clear_refs after imports, data loading and a warm-up run, so the parent's peak
 is not inherited).
 
+View: the parts of toolkit.analysis.portfolio (what notebook 13 draws) on the 60-stock book
+under the three rules, min wall and CPU of warm runs.
+
 Sweep: research/benchmarks/rotation.py's 160 sector-rotation sets (nine 1998 sector SPDRs +
 BIL) timed here again without rules and with max_beta + max_var + vol_target (a sweep under
 portfolio rules runs every row through the engine), in the same process.
@@ -174,6 +177,39 @@ def book_benchmark(repeat: int = 5, memory: bool = True) -> list[dict[str, Any]]
     return rows
 
 
+def view_benchmark(repeat: int = 5) -> None:
+    """The portfolio view (toolkit.analysis.portfolio, what notebook 13 draws) of the 60-stock
+    book under the three rules: each part's min wall of warm runs."""
+    from toolkit.analysis import portfolio as pf
+
+    panel = load_book()
+    spy = tk.load("SPY")["close"]
+    result = tk.backtest(panel, ls_momentum, None, SETTINGS, None, CASES[list(CASES)[-1]])
+    close = pf.close_of(panel, result)
+    w = pf.weights(result, close)
+    parts: dict[str, Callable[[], Any]] = {
+        "weights, sectors, exposures": lambda: (
+            pf.sector_weights(pf.weights(result, close)),
+            pf.exposures(w),
+        ),
+        "symbol + holdings + realised beta": lambda: (
+            pf.holdings_beta(w, pf.symbol_betas(close, spy)),
+            pf.realised_beta(result.returns, close, spy),
+        ),
+        "book VaR/CVaR every bar": lambda: pf.book_var(w, close),
+        "risk contributions + correlation": lambda: (
+            pf.risk_contributions(w.iloc[-1], pf.covariance(close)),
+            pf.correlation(close),
+        ),
+        "P&L by symbol": lambda: pf.pnl_table(result, close),
+    }
+    cells = []
+    for name, fn in parts.items():
+        best, _median, cpu, _ = _timed(fn, repeat)
+        cells.append(f"{name} {best * 1e3:.0f} ms (cpu {cpu * 1e3:.0f})")
+    print("portfolio view of that book, min wall of warm runs: " + "; ".join(cells))
+
+
 def rotation_sweep(repeat: int = 3) -> None:
     panel = tk.load_many([*SECTORS, "BIL"])
     sets = int(np.prod([len(v) for v in GRID.values()]))
@@ -201,6 +237,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} logical CPUs, load average {load:.1f} at start")
     book_benchmark()
+    view_benchmark()
     print()
     rotation_sweep()
 
