@@ -55,7 +55,7 @@ class Ledger:
     ) -> list[str]:
         """The session's open orders (of ``strategy`` / ``symbol``; bracket legs only)."""
         out = []
-        for jo in self.open_orders():
+        for jo in self.journal.open_orders(self.sid):
             owner = self._owners.get(jo.order_ref, ("", ""))
             if strategy is not None and owner[0] != strategy:
                 continue
@@ -79,7 +79,7 @@ class Ledger:
         filled plus this."""
         executed = self.executed()
         out: dict[str, float] = {}
-        for jo in self.open_orders():
+        for jo in self.journal.open_orders(self.sid):
             owner = self._owners.get(jo.order_ref)
             if owner is None or owner[0] != label or jo.parent_ref is not None:
                 continue
@@ -266,12 +266,13 @@ class Ledger:
         )
 
     # -- what the broker says happened ---------------------------------------------------
-    def book_execution(self, ex: Executed) -> bool:
-        """Journal and book an execution of one of our orders; False if it is not ours or
-        was booked before. A fill the journal cannot hold raises FillConflict."""
+    def book_execution(self, ex: Executed) -> Owner | None:
+        """Journal and book an execution of one of our orders; returns its (strategy, symbol),
+        None if it is not ours or was booked before. A fill the journal cannot hold raises
+        FillConflict."""
         owner = self._owners.get(ex.ref)
         if owner is None:
-            return False
+            return None
         fresh = self.journal.record_fill(
             exec_id=ex.exec_id,
             order_ref=ex.ref,
@@ -282,13 +283,13 @@ class Ledger:
             ts=ex.time.isoformat(),
         )
         if not fresh:
-            return False
+            return None
         self._fault("after-fill")
         sign = 1.0 if ex.side == "BOT" else -1.0
         self.sleeves[owner[0]].apply_fill(owner[1], sign * ex.shares, ex.price)
         if ex.commission is not None:
             self.book_commission(ex.ref, ex.exec_id, ex.commission)
-        return True
+        return owner
 
     def has_fill(self, exec_id: str, ref: str) -> bool:
         return self.journal.has_fill(exec_id, ref)

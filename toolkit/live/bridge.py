@@ -93,6 +93,10 @@ class StopRequested(LiveError):
 class LiveSession:
     """One run of ``python -m toolkit.live run`` (see the module docstring)."""
 
+    # built with the journal (_build_sleeves), before the broker's events are listened to
+    ledger: Ledger  # the journal and the books
+    guards: Guards
+
     def __init__(
         self,
         cfg: LiveConfig,
@@ -137,8 +141,6 @@ class LiveSession:
         self.alert = Alerts(alerts, self.log)
         self.broker = Broker(self.sid, self.fault)
         self.journal: Journal | None = None
-        self.ledger: Ledger | None = None  # with the journal, once the books are built
-        self.guards: Guards | None = None
         self.gateway: Gateway | None = None  # the embedded simulator (its lifecycle only)
         self.lockstep: Lockstep | None = None  # its clock, through the port
         self.session_lock: SessionLock | None = None
@@ -173,29 +175,22 @@ class LiveSession:
 
     @property
     def sleeves(self) -> dict[str, Sleeve]:
-        return {} if self.ledger is None else self.ledger.sleeves
+        ledger: Ledger | None = getattr(self, "ledger", None)
+        return {} if ledger is None else ledger.sleeves
 
     @property
     def last_decided(self) -> dict[str, pd.Timestamp]:
-        return {} if self.ledger is None else dict(self.ledger.last_decided)
+        ledger: Ledger | None = getattr(self, "ledger", None)
+        return {} if ledger is None else dict(ledger.last_decided)
 
     @property
     def halted(self) -> dict[str, str]:
-        return {} if self.guards is None else self.guards.halted
+        guards: Guards | None = getattr(self, "guards", None)
+        return {} if guards is None else guards.halted
 
     @property
     def unstuck(self) -> int:
         return 0 if self.lockstep is None else self.lockstep.unstuck
-
-    @property
-    def _ledger(self) -> Ledger:
-        assert self.ledger is not None
-        return self.ledger
-
-    @property
-    def _guards(self) -> Guards:
-        assert self.guards is not None
-        return self.guards
 
     # -- start-up ------------------------------------------------------------------------
     async def _unless_stopped(self, work: Any) -> bool:
@@ -254,7 +249,7 @@ class LiveSession:
 
     def _restore(self) -> None:
         """Rebuild every book from the journal of a resumed session."""
-        n = self._ledger.restore(self.cfg.strategies)
+        n = self.ledger.restore(self.cfg.strategies)
         if n:
             held = {k: v for s in self.sleeves.values() for k, v in s.positions.items() if v}
             self.log(
@@ -283,8 +278,6 @@ class LiveSession:
 
     # -- the broker's events -------------------------------------------------------------
     def _on_broker(self, event: BrokerEvent) -> None:
-        if self.ledger is None:
-            return
         match event:
             case Executed():
                 self._executed(event)
@@ -311,20 +304,17 @@ class LiveSession:
 
     def _executed(self, ex: Executed) -> None:
         try:
-            fresh = self._ledger.book_execution(ex)
+            owner = self.ledger.book_execution(ex)
         except FillConflict as exc:
             # a real execution the journal cannot hold: never silent (log, guard, mail)
-            owner = self._ledger.owner(ex.ref)
-            assert owner is not None
-            self._guards.fire("fill_refused", str(exc), owner[0], owner[1])
+            strategy, symbol = self.ledger.owner(ex.ref) or (None, None)
+            self.guards.fire("fill_refused", str(exc), strategy, symbol)
             return
-        if fresh:
-            owner = self._ledger.owner(ex.ref)
-            assert owner is not None
+        if owner is not None:
             self.log(f"fill {ex.ref}: {ex.side} {ex.shares:g} {owner[1]} @ {ex.price:.2f}")
 
     def _commission_reported(self, report: CommissionReported) -> None:
-        ref, ledger = report.execution.ref, self._ledger
+        ref, ledger = report.execution.ref, self.ledger
         if ledger.owner(ref) is None:
             return
         if not ledger.has_fill(report.exec_id, ref):
@@ -334,7 +324,7 @@ class LiveSession:
         ledger.book_commission(ref, report.exec_id, report.commission)
 
     def _rejected(self, err: Rejected) -> None:
-        got = self._ledger.order_rejected(err.ref, f"{err.code}: {err.text}", err.filled)
+        got = self.ledger.order_rejected(err.ref, f"{err.code}: {err.text}", err.filled)
         if got > 0.0:
             # executed (partly): the executions stand; the error is only logged
             self.log(f"{err.ref}: IB error {err.code} after {got:g} shares executed: {err.text}")
@@ -348,9 +338,9 @@ class LiveSession:
         """A halted symbol resumes once the broker's position agrees with the books."""
         if p.symbol not in self.halted or (self.account and p.account != self.account):
             return
-        ours = self._ledger.net().get(p.symbol, 0.0)
+        ours = self.ledger.net().get(p.symbol, 0.0)
         if abs(ours - p.quantity) <= 1e-6:
-            self._guards.lift(p.symbol, ours)
+            self.guards.lift(p.symbol, ours)
 
     # -- after every (re)connect ---------------------------------------------------------
     async def _reconcile(self) -> None:
@@ -358,17 +348,17 @@ class LiveSession:
         open orders and compare positions (:mod:`toolkit.live._reconcile`)."""
         for ex in await self.broker.executions():
             self._executed(ex)
-            if ex.commission is not None and self._ledger.has_fill(ex.exec_id, ex.ref):
-                self._ledger.book_commission(ex.ref, ex.exec_id, ex.commission)
+            if ex.commission is not None and self.ledger.has_fill(ex.exec_id, ex.ref):
+                self.ledger.book_commission(ex.ref, ex.exec_id, ex.commission)
         self.broker_checked = await _reconcile.settle_orders(
-            self.broker, self._ledger, self._guards, self.log, self.cfg, self.account
+            self.broker, self.ledger, self.guards, self.log, self.cfg, self.account
         )
 
     async def _resend_unsent(self, now: pd.Timestamp) -> None:
         """Send again the orders journaled but never sent while their bar is the latest."""
         again = _reconcile.unsent(
             self.broker,
-            self._ledger,
+            self.ledger,
             self.cfg,
             self.broker_checked,
             lambda label: self._latest_bar(label, now),
@@ -415,8 +405,9 @@ class LiveSession:
             task.add_done_callback(self._tasks.discard)
 
     async def _clock(self) -> pd.Timestamp:
-        self.log.now = await self.broker.now()
-        return self.log.now
+        """The broker's clock, which stamps the log too."""
+        self.log.now = now = await self.broker.now()
+        return now
 
     async def _process_bars(self) -> None:
         if self.stopping or self.stop_requested or not self.connected:
@@ -426,7 +417,7 @@ class LiveSession:
                 now = await self._clock()
             except (TimeoutError, ConnectionError, OSError):
                 return
-            ledger = self._ledger
+            ledger = self.ledger
             newest: dict[str, set[pd.Timestamp]] = {}  # last complete bar per symbol
             for slot in self.cfg.strategies:
                 frames: dict[str, pd.DataFrame] = {}
@@ -479,7 +470,7 @@ class LiveSession:
             labels = newest.get(slot.label, set())
             if len(labels) > 1:
                 return False  # a symbol's bar is still in flight (the loop has a fallback)
-            decided = self._ledger.last_decided.get(slot.label)
+            decided = self.ledger.last_decided.get(slot.label)
             if labels and (decided is None or decided < min(labels)):
                 return False  # not acted on yet
         return True
@@ -498,7 +489,7 @@ class LiveSession:
         decided (orders journaled, maybe unsent: the restart asks the broker, then resends
         only while the bar is the latest) or not decided at all (the restart decides it).
         ``skip``: symbols already decided on this bar (their outcomes are not recorded)."""
-        ledger = self._ledger
+        ledger = self.ledger
         with ledger.transaction():
             windows = {sym: f.loc[:bar] for sym, f in frames.items()}
             closes = {sym: float(w["close"].iloc[-1]) for sym, w in windows.items()}
@@ -508,13 +499,12 @@ class LiveSession:
             if fired is not None:
                 self._kill(slot, fired)
             outcomes = [o for o in planned if o.symbol not in (skip or set())]
-            late = self.broker_now is not None and self.broker_now >= livebars.next_open(
-                bar, slot.bar_size
-            )
+            now = self.log.now
+            late = now is not None and now >= livebars.next_open(bar, slot.bar_size)
             if late and any(o.intent is not None for o in outcomes):
                 self.log(
                     f"LATE: {slot.label} decided bar {bar:%Y-%m-%d %H:%M} at "
-                    f"{self.broker_now:%Y-%m-%d %H:%M} UTC, after the next open; its orders fill "
+                    f"{now:%Y-%m-%d %H:%M} UTC, after the next open; its orders fill "
                     "later than a backtest's would"
                 )
             to_send: list[tuple[OrderSpec, list[OrderSpec]]] = []
@@ -522,7 +512,8 @@ class LiveSession:
                 did = ledger.journal_decision(slot.label, o, bar, late)
                 if o.intent is not None:
                     self.fault("after-decision")
-                self._guards.decided(slot.label, o)
+                if o.guards:
+                    self.guards.decided(slot.label, o)
                 if o.intent is not None:
                     sent = self._journal_order(slot, o, did, bar, queued=len(to_send))
                     if sent is not None:
@@ -541,8 +532,8 @@ class LiveSession:
             f"day start {sleeve.day_start:,.2f}; cancelling orders, flattening, no new trades"
         )
         # safety first: the cancels go out before the guard is journaled and mailed
-        self.broker.cancel(self._ledger.open_refs(strategy=slot.label))
-        self._guards.fire(rule, detail, slot.label, None)
+        self.broker.cancel(self.ledger.open_refs(strategy=slot.label))
+        self.guards.fire(rule, detail, slot.label, None)
 
     def _journal_order(
         self, slot: StrategySlot, o: Outcome, decision_id: int, bar: pd.Timestamp, queued: int
@@ -552,13 +543,11 @@ class LiveSession:
         the journal). ``queued``: orders of this bar journaled before it, not placed yet."""
         intent = o.intent
         assert intent is not None
-        sleeve = self.sleeves[slot.label]
+        sleeve = self.ledger.sleeves[slot.label]
         flatten = sleeve.killed is not None
         if self.stopping or self.stop_requested:
             return None
-        if not self._guards.allows(
-            slot, o.symbol, intent.quantity, self.broker_now, queued, flatten
-        ):
+        if not self.guards.allows(slot, o.symbol, intent.quantity, self.log.now, queued, flatten):
             return None
         ref = OrderRef(self.sid, slot.label, o.symbol, bar)
         s = slot.run.engine
@@ -574,8 +563,8 @@ class LiveSession:
             else []
         )
         # protective orders of the old position no longer fit the new one
-        self.broker.cancel(self._ledger.open_refs(slot.label, o.symbol, legs=True))
-        if not self._ledger.journal_orders(ref, [spec, *legs], decision_id, intent.target):
+        self.broker.cancel(self.ledger.open_refs(slot.label, o.symbol, legs=True))
+        if not self.ledger.journal_orders(ref, [spec, *legs], decision_id, intent.target):
             self.log(f"{ref} is already in the journal; not sending it again")
             return None
         return spec, legs
@@ -586,14 +575,15 @@ class LiveSession:
         if self.stop_requested:
             self.log(f"not sent {spec.ref}: the session is stopping")
             return
-        if spec.symbol in self.halted:
-            self._ledger.withdraw(
+        halted = self.guards.halted
+        if spec.symbol in halted:
+            self.ledger.withdraw(
                 [spec, *legs], f"not sent: {spec.symbol} is halted (position mismatch)"
             )
-            self.log(f"not sent {spec.ref}: {self.halted[spec.symbol]}")
+            self.log(f"not sent {spec.ref}: {halted[spec.symbol]}")
             return
         self.broker.place(spec, legs, self.account)
-        self._guards.sent()
+        self.guards.sent()
         kind = spec.order_type + ("" if spec.tif == "DAY" else f" {spec.tif}")
         self.log(
             f"sent {spec.ref}: {spec.action} {spec.quantity:g} {spec.symbol} {kind}"
@@ -602,7 +592,7 @@ class LiveSession:
 
     def _cancel_working(self, which: Callable[[str], bool]) -> list[str]:
         """Cancel the session's working orders whose ref ``which`` selects; returns them."""
-        return self.broker.cancel([r for r in self._ledger.open_refs() if which(r)])
+        return self.broker.cancel([r for r in self.ledger.open_refs() if which(r)])
 
     # -- stop, view, run -----------------------------------------------------------------
     def stop(self) -> None:
@@ -629,7 +619,8 @@ class LiveSession:
             events=self.events[-8:],
             halted=dict(self.halted),
         )
-        orders = [] if self.ledger is None or self.journal is None else self.ledger.open_orders()
+        ledger: Ledger | None = getattr(self, "ledger", None)
+        orders = [] if ledger is None or self.journal is None else ledger.open_orders()
         return add_books(v, self.sleeves, self.last_decided, orders)
 
     async def run(self, on_tick: Callable[[LiveSession], None] | None = None) -> SessionSummary:
@@ -652,7 +643,7 @@ class LiveSession:
                 )
             self._check_account()
             self._build_sleeves()
-            self._ledger.start(self.mode, self.account, session_record(self.cfg))
+            self.ledger.start(self.mode, self.account, session_record(self.cfg))
             self.log(
                 f"session {self.sid} ({self.mode}) on {self.host}:{self.port}, "
                 f"account {self.account}, journal {self.cfg.session.journal}"
@@ -701,7 +692,7 @@ class LiveSession:
     async def _shutdown(self) -> SessionSummary:
         self.stopping = True
         self.log("stopping: no new orders")
-        ledger = self._ledger
+        ledger = self.ledger
         if not self.connected and self.cfg.session.cancel_on_exit and ledger.open_orders():
             self.log(
                 "WARNING: not connected, so working orders were not cancelled; check them "
