@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from toolkit.risk import RiskLimits
 from toolkit.risk.portfolio import (
     build_context,
-    cap_portfolio_nb,
+    cap_book_nb,
+    scaled_order_nb,
+    split_order_nb,
     window_estimates_nb,
 )
 from toolkit.risk.rules import (
@@ -42,15 +44,24 @@ def _ctx(n: int = 40, m: int = 2, window: int = 20, seed: int = 0, sectors=None)
 
 
 def _cap(ctx, j, delta, pos, price, value, w, risk, b=None, ready=True, fractional=True):
+    """One order of ``delta`` shares of symbol ``j`` (holding ``pos``) on a book of weights
+    ``w`` (all symbols at ``price``): (the order after the book-level cut, its bits)."""
     m = len(w)
     cov = np.empty((m, m))
     beta = np.empty(m)
     b = ctx.returns.shape[0] - 1 if b is None else b
     ok = window_estimates_nb(ctx, b, cov, beta)
-    return cap_portfolio_nb(
-        j, float(delta), float(pos), float(price), float(value), np.asarray(w, float), cov,
-        beta, ok and ready, ctx, b, risk.vector(), fractional,
+    held = np.asarray(w, float) * value / price
+    held[j] = pos
+    cover = np.zeros(m)
+    opening = np.zeros(m)
+    cover[j], opening[j] = split_order_nb(float(pos), float(delta))
+    y, bits = cap_book_nb(
+        held, cover, opening, np.full(m, float(price)), float(value), cov, beta, ok and ready,
+        ctx, b, risk.vector(),
     )  # fmt: skip
+    out = scaled_order_nb(float(pos), float(delta), y, fractional)
+    return out, (bits if out != delta else 0)
 
 
 def test_estimates_equal_numpy_covariance_and_beta() -> None:
@@ -234,3 +245,27 @@ def test_limits_vector_and_config_rules() -> None:
     v = RiskLimits(max_var=0.02, var_level=0.95).vector()
     assert v.shape == (16,)
     assert RiskLimits(max_beta=0.05).portfolio and not RiskLimits(max_gross=1.0).portfolio
+
+
+def test_a_neutral_book_from_flat_passes_as_a_whole() -> None:
+    """Long symbol 0 and short symbol 1 in beta-neutral sizes: each leg alone breaches a
+    0.02 beta limit, the book after both does not, so neither is cut."""
+    ctx, _ = _ctx()
+    cov, beta = np.empty((2, 2)), np.empty(2)
+    b = ctx.returns.shape[0] - 1
+    window_estimates_nb(ctx, b, cov, beta)
+    long_w = 0.5
+    short_w = -long_w * beta[0] / beta[1]
+    opening = np.array([long_w, short_w]) * 1000.0  # shares at 100 on 100,000
+    y, bits = cap_book_nb(
+        np.zeros(2), np.zeros(2), opening, np.full(2, 100.0), 100_000.0, cov, beta, True, ctx, b,
+        RiskLimits(max_beta=0.02).vector(),
+    )  # fmt: skip
+    assert (y, bits) == (1.0, 0)
+    # the long leg alone is cut to 0.02 / beta0 of itself
+    y, bits = cap_book_nb(
+        np.zeros(2), np.zeros(2), np.array([opening[0], 0.0]), np.full(2, 100.0), 100_000.0,
+        cov, beta, True, ctx, b, RiskLimits(max_beta=0.02).vector(),
+    )  # fmt: skip
+    assert y == pytest.approx(0.02 / (long_w * beta[0]), rel=1e-12)
+    assert bits == G_BETA

@@ -33,7 +33,9 @@ from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 from toolkit.engine.settings import KernelSettings, OrderType, Reason
 from toolkit.risk.portfolio import (
     RiskContext,
-    cap_portfolio_nb,
+    cap_book_nb,
+    scaled_order_nb,
+    split_order_nb,
     vol_scale_nb,
     window_estimates_nb,
 )
@@ -98,7 +100,9 @@ def affordable_nb(
     if not fractional:
         q = np.floor(q)
         while q > 0 and q * price + commission_nb(cost, q, price, month_volume) > budget:
-            q -= 1.0
+            # one share at a time; beyond 2^53 shares a step of one is lost to rounding (the
+            # loop never ended), so the step grows with q there
+            q -= max(1.0, np.floor(q * 2.3e-16))
     return float(min(q, qty))
 
 
@@ -416,6 +420,39 @@ def to_decide_nb(
     return False
 
 
+@njit(cache=True, inline="always")
+def _decision_nb(
+    j: int,
+    tgt: float,
+    held: np.ndarray,
+    close: np.ndarray,
+    b: int,
+    weights: np.ndarray,
+    value: float,
+    use_gross: bool,
+    vol_target: bool,
+    cov: np.ndarray,
+    settings: KernelSettings,
+) -> tuple[int, float, float, int]:
+    """:func:`decide_code_nb` for symbol ``j`` of a book at bar ``b``: its target sized by
+    the volatility target when one is set, the gross of the other positions for the gross
+    limit."""
+    risk = settings.risk
+    gross_other = 0.0
+    if use_gross:
+        for k in range(held.shape[0]):
+            if k != j:
+                gross_other += abs(held[k]) * close[b, k]
+    sized = tgt
+    if vol_target and tgt != 0.0:
+        sized = tgt * vol_scale_nb(risk, cov, j, settings.periods)
+        sized = min(max(sized, -settings.max_leverage), settings.max_leverage)
+    return decide_code_nb(
+        sized, weights[j], value, close[b, j], held[j], settings.band, gross_other, risk,
+        settings.fractional,
+    )  # fmt: skip
+
+
 # a call, not inlined into the engine kernel: inlined it saved ~50 ns a decided bar (every
 # bar with rebalance = "every_bar"; drivers skip the others, see to_decide_nb) but cost
 # ~0.6 s more of the kernel's first compile
@@ -450,9 +487,10 @@ def plan_close_nb(
     ``cash``/``month_volume`` the account's; ``flatten``: the kill switch fired or equity
     is <= 0 (every target is 0); ``settings`` the EngineSettings.kernel(risk) record and
     ``ctx`` what its portfolio rules estimate from (toolkit.risk.portfolio: the volatility
-    target sizes each decision; each order is cut, when it is placed -- sells, then buys --
-    to the portfolio limits against the book with every order placed before it; an order
-    whose opening part waits for a full estimation window is D_WAIT, decided again next bar).
+    target sizes each decision; the book after every order of this close must meet the
+    portfolio limits, so the orders' opening parts are cut by one common fraction while
+    reductions and covers pass; an order whose opening part waits for a full estimation
+    window is D_WAIT, decided again next bar).
     ``fills`` says when the orders fill:
 
     * FILL_LATER (the engine's orders for the next bar): nothing fills here;
@@ -473,7 +511,7 @@ def plan_close_nb(
     Writes the symbols to order, in order, into ``order``. Returns (number of orders, cash,
     month volume, n_trades) after the fills.
     """
-    every_bar, band, risk = settings.rebalance_always, settings.band, settings.risk
+    every_bar, risk = settings.rebalance_always, settings.risk
     max_leverage, fractional = settings.max_leverage, settings.fractional
     cost, slippage = settings.cost, settings.slippage
     m = target.shape[1]
@@ -490,10 +528,27 @@ def plan_close_nb(
     size = m if port else 1
     cov = np.empty((size, size))
     beta = np.empty(size)
-    book = np.empty(size)  # weights of the book with the orders placed so far
-    planned = np.zeros(size)  # orders placed in this plan that ``held`` does not show yet
     ready = port and window_estimates_nb(ctx, b, cov, beta)
     vol_target = port and ready and np.isfinite(risk[VOL_TARGET])
+    # the portfolio rules judge the book after all of this close's orders: one fraction y
+    # of every opening part (toolkit.risk.portfolio.cap_book_nb), from the decisions below
+    y = 1.0
+    y_bits = 0
+    if port:
+        cover = np.zeros(m)
+        opening = np.zeros(m)
+        for j in range(m):
+            tgt = effective_target_nb(target[b, j], flatten, max_leverage)
+            if settled_nb(tgt, acted[j], every_bar):
+                continue
+            what, _, delta, _ = _decision_nb(
+                j, tgt, held, close, b, weights, value, use_gross, vol_target, cov, settings
+            )
+            if what == D_ORDER:
+                cover[j], opening[j] = split_order_nb(held[j], delta)
+        y, y_bits = cap_book_nb(
+            held, cover, opening, close[b], value, cov, beta, ready, ctx, b, risk
+        )
     n = 0
     for phase in range(2):  # sells first: they free cash (and gross room when filled now)
         for j in range(m):
@@ -512,17 +567,8 @@ def plan_close_nb(
                         plan[j, P_WHAT] = D_SAME
                         plan[j, P_TGT] = tgt
                     continue
-                gross_other = 0.0
-                if use_gross:
-                    for k in range(m):
-                        if k != j:
-                            gross_other += abs(held[k]) * close[b, k]
-                sized = tgt
-                if vol_target and tgt != 0.0:
-                    sized = tgt * vol_scale_nb(risk, cov, j, settings.periods)
-                    sized = min(max(sized, -max_leverage), max_leverage)
-                what, want, delta, code = decide_code_nb(
-                    sized, weights[j], value, c, p, band, gross_other, risk, fractional
+                what, want, delta, code = _decision_nb(
+                    j, tgt, held, close, b, weights, value, use_gross, vol_target, cov, settings
                 )
                 if phase == 0 or planned_buy or (what == D_ORDER and delta > 0.0):
                     plan[j, P_WHAT] = what
@@ -535,20 +581,16 @@ def plan_close_nb(
                     continue
                 if what != D_ORDER or (phase == 0) != (delta < 0.0):
                     continue
-            if port:
-                for k in range(m):
-                    book[k] = (held[k] + planned[k]) * close[b, k] / value
-                capped, bits = cap_portfolio_nb(
-                    j, delta, p, c, value, book, cov, beta, ready, ctx, b, risk, fractional
-                )
+            if y < 1.0:
+                capped = scaled_order_nb(p, delta, y, fractional)
                 if capped != delta:
                     delta = capped
-                    code |= bits
+                    code |= y_bits
                     plan[j, P_QTY] = delta
                     plan[j, P_CODE] = code
                     if delta == 0.0:
-                        if bits & G_WARMUP:
-                            plan[j, P_WHAT] = D_WAIT  # no estimate yet: decided again next bar
+                        if y_bits & G_WARMUP:
+                            plan[j, P_WHAT] = D_WAIT  # no estimate yet: decided next bar
                         else:
                             plan[j, P_WHAT] = D_DONE
                             acted[j] = tgt
@@ -572,8 +614,6 @@ def plan_close_nb(
                     plan[j, P_WHAT] = D_DONE
                     acted[j] = tgt
                     continue
-            if port and fills != FILL_NOW:
-                planned[j] += plan[j, P_QTY]
             order[n] = j
             n += 1
     return n, cash, month_volume, n_trades

@@ -4,11 +4,12 @@ correlation-weighted exposure, VaR and CVaR limits, and volatility-target sizing
 They live beside the per-order rules of :mod:`toolkit.risk.rules` and are called by the same
 close-of-bar step (:func:`toolkit.engine._step.plan_close_nb`) that the engine, the generic
 sweep and the live sleeve run, so a limit fires on the same bar in a backtest and a live
-session. Each order is checked when it is placed (sells, then buys, each in symbol order)
-against the book with every order placed before it: an order that would breach a limit is
-cut to the largest compliant size, one that only reduces a position always passes, and one
-that opens exposure while the book already breaches a limit may go as far as it does not
-make that limit worse.
+session. The rules look at the book as it will stand after the close's orders: every
+reduction and cover passes in full, and the orders' opening parts are cut by one common
+fraction, the largest that keeps the book within every limit (a limit the book already
+breaches after its reductions may not get worse). A long/short book built from flat is
+therefore judged as the whole it is, not leg by leg. The buying-power trim of buys comes
+after (cash is the harder limit) and can still move the book; it is a guard of its own.
 
 Estimates are causal: the sample covariance (ddof = 1) of the last ``window`` daily
 close-to-close returns up to the decision bar's close, and each symbol's beta against a
@@ -174,59 +175,78 @@ def _historical_room(pnl: np.ndarray, dr: np.ndarray, alpha: float, limit: float
 
 
 @njit(cache=True)
-def cap_portfolio_nb(
-    j: int,
-    delta: float,
-    pos: float,
-    price: float,
+def split_order_nb(pos: float, delta: float) -> tuple[float, float]:
+    """(part that reduces or covers, part that opens exposure) of an order of ``delta``
+    shares on a position ``pos``: a pure reduction is all the first, a flip covers ``pos``
+    and opens the rest, an addition or an order from flat is all the second."""
+    new = pos + delta
+    if delta == 0.0 or (pos != 0.0 and new * pos >= 0.0 and abs(new) <= abs(pos)):
+        return delta, 0.0
+    cover = -pos if pos != 0.0 and new * pos <= 0.0 else 0.0
+    return cover, delta - cover
+
+
+@njit(cache=True)
+def cap_book_nb(
+    held: np.ndarray,
+    cover: np.ndarray,
+    opening: np.ndarray,
+    price: np.ndarray,
     value: float,
-    w: np.ndarray,
     cov: np.ndarray,
     beta: np.ndarray,
     ready: bool,
     ctx: RiskContext,
     b: int,
     risk: np.ndarray,
-    fractional: bool,
 ) -> tuple[float, int]:
-    """Cut an order of ``delta`` shares of symbol ``j`` (holding ``pos`` at ``price``) to the
-    portfolio limits; return (delta, bits of the rules that cut it).
+    """The largest fraction y in [0, 1] of every order's opening part that keeps the book
+    within the portfolio limits, and the bits of the rules that bind (y < 1).
 
-    ``w`` are the book's weights (exposure / equity ``value``, every order placed before
-    this one included), ``cov``/``beta`` the window's estimates (``ready``: a full window
-    exists; else an order's opening part waits, G_WARMUP). A pure reduction passes; a
-    flip's cover passes and its opening part is cut like an addition.
+    The book is checked as a whole, as it stands after the close's orders (a neutral book
+    built from flat passes as one): ``held`` shares plus every reduction and cover
+    (``cover``, which always pass) plus y x ``opening``, at ``price`` on equity ``value``.
+    A limit the book already breaches after its reductions may not get worse. Without a
+    full estimation window (``ready`` False) nothing opens (y = 0, G_WARMUP).
     """
-    new = pos + delta
-    if delta == 0.0 or (pos != 0.0 and new * pos >= 0.0 and abs(new) <= abs(pos)):
-        return delta, 0
-    cover = -pos if pos != 0.0 and new * pos <= 0.0 else 0.0
-    opening = delta - cover
+    m = held.shape[0]
+    base = np.empty(m)
+    d = np.empty(m)
+    any_open = False
+    for k in range(m):
+        base[k] = (held[k] + cover[k]) * price[k] / value
+        d[k] = opening[k] * price[k] / value
+        any_open = any_open or opening[k] != 0.0
+    if not any_open:
+        return 1.0, 0
     if not ready:
-        return cover, G_WARMUP
-    m = w.shape[0]
-    d = opening * price / value
-    base = w.copy()
-    base[j] += cover * price / value
+        return 0.0, G_WARMUP
     rooms = np.ones(len(_RULES))
     if np.isfinite(risk[MAX_NET]):
-        rooms[0] = _linear_room(base.sum(), d, risk[MAX_NET])
+        rooms[0] = _linear_room(base.sum(), d.sum(), risk[MAX_NET])
     if np.isfinite(risk[MAX_BETA]):
-        rooms[1] = _linear_room((base * beta).sum(), d * beta[j], risk[MAX_BETA])
-    if np.isfinite(risk[MAX_SECTOR]) and ctx.sector[j] >= 0:
-        gross = 0.0
-        for k in range(m):
-            if ctx.sector[k] == ctx.sector[j]:
-                gross += abs(base[k])
-        rooms[2] = _linear_room(gross, abs(d), risk[MAX_SECTOR])
-    quad = np.isfinite(risk[MAX_CORR]) or (
-        risk[VAR_HISTORICAL] == 0.0 and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR]))
-    )
-    if quad:
+        rooms[1] = _linear_room((base * beta).sum(), (d * beta).sum(), risk[MAX_BETA])
+    if np.isfinite(risk[MAX_SECTOR]):
+        for k in range(m):  # each sector an order opens in (its base and opening share a sign)
+            sec = ctx.sector[k]
+            if sec < 0 or d[k] == 0.0:
+                continue
+            gross = 0.0
+            adds = 0.0
+            for q in range(m):
+                if ctx.sector[q] == sec:
+                    gross += abs(base[q])
+                    adds += abs(d[q])
+            rooms[2] = min(rooms[2], _linear_room(gross, adds, risk[MAX_SECTOR]))
+    parametric = risk[VAR_HISTORICAL] == 0.0
+    if np.isfinite(risk[MAX_CORR]) or (
+        parametric and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR]))
+    ):
         sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-        if np.isfinite(risk[MAX_CORR]):  # wR w, R the correlation matrix (a still symbol: 1)
+        if np.isfinite(risk[MAX_CORR]):  # w'Rw, R the correlation matrix (a still symbol: 1)
             a = 0.0
             g = 0.0
+            c = 0.0
             for k in range(m):
                 for q in range(m):
                     if k == q:
@@ -236,43 +256,55 @@ def cap_portfolio_nb(
                     else:
                         rho = 0.0
                     a += base[k] * rho * base[q]
-                    if k == j:
-                        g += rho * base[q]
-            rooms[3] = _quadratic_room(a, g * d, d * d, risk[MAX_CORR] ** 2)
-        if risk[VAR_HISTORICAL] == 0.0:
-            cw = np.zeros(m)  # cov @ base, written out: numba's @ needs SciPy's BLAS
+                    g += base[k] * rho * d[q]
+                    c += d[k] * rho * d[q]
+            rooms[3] = _quadratic_room(a, g, c, risk[MAX_CORR] ** 2)
+        if parametric:  # w'Sigma w, written out: numba's @ needs SciPy's BLAS
             a = 0.0
+            g = 0.0
+            c = 0.0
             for k in range(m):
                 for q in range(m):
-                    cw[k] += cov[k, q] * base[q]
-                a += base[k] * cw[k]
+                    a += base[k] * cov[k, q] * base[q]
+                    g += base[k] * cov[k, q] * d[q]
+                    c += d[k] * cov[k, q] * d[q]
             for i, z in ((4, risk[VAR_Z]), (5, risk[CVAR_K])):
                 limit = risk[MAX_VAR] if i == 4 else risk[MAX_CVAR]
                 if np.isfinite(limit) and z > 0.0:
-                    rooms[i] = _quadratic_room(a, cw[j] * d, cov[j, j] * d * d, (limit / z) ** 2)
-    if risk[VAR_HISTORICAL] != 0.0 and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR])):
+                    rooms[i] = _quadratic_room(a, g, c, (limit / z) ** 2)
+    if not parametric and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR])):
         lo = b - ctx.window + 1
-        pnl = np.zeros(ctx.window)  # the window's returns of the book as it stands
-        dr = np.empty(ctx.window)  # and of the order's part
+        pnl = np.zeros(ctx.window)  # the window's returns of the book after its reductions
+        dr = np.zeros(ctx.window)  # and of the opening parts
         for t in range(ctx.window):
             for k in range(m):
                 pnl[t] += ctx.returns[lo + t, k] * base[k]
-            dr[t] = ctx.returns[lo + t, j] * d
+                dr[t] += ctx.returns[lo + t, k] * d[k]
         if np.isfinite(risk[MAX_VAR]):
             rooms[4] = _historical_room(pnl, dr, risk[VAR_ALPHA], risk[MAX_VAR], False)
         if np.isfinite(risk[MAX_CVAR]):
             rooms[5] = _historical_room(pnl, dr, risk[VAR_ALPHA], risk[MAX_CVAR], True)
     y = rooms.min()
     if y >= 1.0:
-        return delta, 0
+        return 1.0, 0
     bits = 0
     for i in range(len(_RULES)):
         if rooms[i] <= y:
             bits |= _BITS[i]
+    return y, bits
+
+
+@njit(cache=True)
+def scaled_order_nb(pos: float, delta: float, y: float, fractional: bool) -> float:
+    """The order after :func:`cap_book_nb`: its reduction or cover in full, y x its opening
+    part (truncated toward zero for whole shares)."""
+    cover, opening = split_order_nb(pos, delta)
+    if opening == 0.0 or y >= 1.0:
+        return delta
     opening *= y
     if not fractional:
         opening = math.trunc(opening)
-    return cover + opening, bits
+    return cover + opening
 
 
 def build_context(
