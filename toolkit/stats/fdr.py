@@ -23,7 +23,8 @@ def bh_qvalues(p_values: npt.ArrayLike) -> FloatArray:
         raise DataError("p-values must lie in [0, 1] without NaN for the Benjamini-Hochberg step.")
     m = p.size
     order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
+    # p_(i) / (i/m): exact at i = m and >= p_(i) below it; m p / i can fall an ulp under p
+    scaled = p[order] / (np.arange(1, m + 1) / m)
     q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(q_sorted, 1.0)
