@@ -18,6 +18,7 @@ from toolkit.live.config import StrategySlot
 from toolkit.live.journal import Journal, JournalOrder
 from toolkit.live.orders import OrderRef, OrderSpec
 from toolkit.live.sleeve import Decision, Outcome, Sleeve
+from toolkit.risk.portfolio import RiskContext
 from toolkit.risk.rules import KILL_NAMES
 
 Owner = tuple[str, str]  # (strategy, symbol) of one of the session's orders
@@ -178,16 +179,21 @@ class Ledger:
 
     # -- a bar's decision ----------------------------------------------------------------
     def plan_orders(
-        self, label: str, bar: pd.Timestamp, closes: dict[str, float], signals: dict[str, float]
+        self,
+        label: str,
+        bar: pd.Timestamp,
+        closes: dict[str, float],
+        signals: dict[str, float],
+        context: RiskContext | None = None,
     ) -> tuple[str | None, list[Outcome]]:
         """Mark the strategy's book at the bar's closes, apply its kill switch, and plan its
         orders (the engine's close-of-bar step, through the sleeve) against filled plus
         still-working shares: returns the kill rule that fired now (or None) and the
-        outcomes, orders first."""
+        outcomes, orders first. ``context``: the portfolio rules' history (see Sleeve.plan)."""
         sleeve = self.sleeves[label]
         sleeve.closes.update(closes)
         fired = sleeve.check_kill_switch(bar)
-        return fired, sleeve.plan(signals, self.working(label))
+        return fired, sleeve.plan(signals, self.working(label), context)
 
     def journal_decision(self, label: str, o: Outcome, bar: pd.Timestamp, late: bool) -> int:
         """Journal one symbol's decision (outcome, guards and the target it acts on)."""

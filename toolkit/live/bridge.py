@@ -42,6 +42,7 @@ import pandas as pd
 from ib_async.objects import BarDataList
 
 from toolkit import strategies
+from toolkit.engine._risk_inputs import risk_context
 from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.live import _reconcile
@@ -74,6 +75,7 @@ from toolkit.live.session_view import SessionView, add_books
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.notify import SmtpSettings
+from toolkit.risk.portfolio import RiskContext
 from toolkit.strategies.latest import latest_targets
 
 __all__ = [
@@ -495,7 +497,9 @@ class LiveSession:
             closes = {sym: float(w["close"].iloc[-1]) for sym, w in windows.items()}
             # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
             signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
-            fired, planned = ledger.plan_orders(slot.label, bar, closes, signals)
+            fired, planned = ledger.plan_orders(
+                slot.label, bar, closes, signals, _risk_history(slot, windows)
+            )
             if fired is not None:
                 self._kill(slot, fired)
             outcomes = [o for o in planned if o.symbol not in (skip or set())]
@@ -780,3 +784,15 @@ def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:
 def smtp_from_env() -> SmtpSettings | None:
     """Alert mail settings from TOOLKIT_SMTP_* variables (None when unset)."""
     return SmtpSettings.from_env(os.environ)
+
+def _risk_history(slot: StrategySlot, windows: dict[str, pd.DataFrame]) -> RiskContext | None:
+    """What a strategy's portfolio rules estimate from at this bar: its symbols' closes on
+    their common dates up to the bar, the last ``risk_window`` + 1 of them (the backtest's
+    estimate at the same bar uses the same returns); None without portfolio rules."""
+    risk = slot.risk
+    if not risk.portfolio:
+        return None
+    panel = pd.concat({s: windows[s]["close"] for s in slot.symbols}, axis=1).dropna()
+    panel = panel.iloc[-(risk.risk_window + 1) :]
+    index = pd.DatetimeIndex(panel.index)
+    return risk_context(panel.to_numpy(dtype="float64"), index, list(slot.symbols), risk)

@@ -145,7 +145,8 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
     entries = top.get("strategies", list, required=True)
     if not entries:
         raise ConfigError(f"{path}: [[strategies]] is empty; add at least one strategy.")
-    slots = tuple(_slot(path, i, e, session_risk) for i, e in enumerate(entries))
+    explicit = set(risk_raw) if isinstance(risk_raw, dict) else set()
+    slots = tuple(_slot(path, i, e, session_risk, explicit) for i, e in enumerate(entries))
     labels = [s.label for s in slots]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{path}: [[strategies]] labels must be unique, got {labels}.")
@@ -162,7 +163,9 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
     )
 
 
-def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategySlot:
+def _slot(
+    path: Path, i: int, entry: Any, session_risk: RiskLimits, explicit: set[str]
+) -> StrategySlot:
     sec = Table(
         path,
         f"strategies #{i + 1}",
@@ -182,11 +185,19 @@ def _slot(path: Path, i: int, entry: Any, session_risk: RiskLimits) -> StrategyS
     history = sec.field(StrategySlot, "history")
     if history.split()[-1:] not in (["D"], ["W"], ["M"], ["Y"]) or not history.split()[0].isdigit():
         raise ConfigError(f"{sec.where('history')} = {history!r}: use an IB duration like '2 Y'.")
-    # live [risk] keys override the research config's, key by key
+    # live [risk] keys override the research config's, key by key (only the keys the live
+    # config writes: its defaults, e.g. risk_window, must not undo the research config's)
     merged = replace(
         run.risk,
-        **{k: v for k, v in vars(session_risk).items() if v is not None},
+        **{k: v for k, v in vars(session_risk).items() if k in explicit and v is not None},
     )
+    upper = [s.strip().upper() for s in symbols]
+    if merged.max_beta is not None and merged.benchmark.upper() not in upper:
+        raise ConfigError(
+            f"{sec.where('symbols')}: [risk] max_beta measures beta to {merged.benchmark}, "
+            "which a live session needs live bars of: add it to the symbols (a target of 0 "
+            "keeps it out of the book) or drop max_beta."
+        )
     return StrategySlot(
         label=sec.get("label", str, run.name),
         run=run,

@@ -38,7 +38,7 @@ from toolkit.engine._step import (
 )
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
-from toolkit.risk.portfolio import no_context
+from toolkit.risk.portfolio import RiskContext, no_context
 from toolkit.risk.rules import guard_names, kill_switch
 
 
@@ -60,6 +60,7 @@ class Decision(Enum):
     NO_SIGNAL = "no_signal"
     UNCHANGED = "unchanged"  # the target was already acted on
     INSIDE_BAND = "inside_band"  # the trade is inside the rebalance band
+    WAITING = "waiting"  # a risk rule holds it back until it can judge (decided again)
     AT_TARGET = "at_target"  # nothing to trade
     BLOCKED = "blocked"  # a risk rule left nothing to trade
     ORDER = "order"
@@ -78,6 +79,7 @@ _LABELS = {
     Decision.NO_SIGNAL: "no signal",
     Decision.UNCHANGED: "unchanged",
     Decision.INSIDE_BAND: "inside band",
+    Decision.WAITING: "waiting",
     Decision.AT_TARGET: "at target",
     Decision.BLOCKED: "blocked",
     Decision.ORDER: "order",
@@ -212,7 +214,10 @@ class Sleeve:
         return fired
 
     def plan(
-        self, signals: dict[str, float], working: Mapping[str, float] | None = None
+        self,
+        signals: dict[str, float],
+        working: Mapping[str, float] | None = None,
+        context: RiskContext | None = None,
     ) -> list[Outcome]:
         """Targets -> orders for every symbol: the engine's close-of-bar step itself
         (:func:`toolkit.engine._step.plan_close_nb`), sells before buys, buys trimmed to the
@@ -221,7 +226,9 @@ class Sleeve:
 
         ``working``: signed shares per symbol of orders the broker is still working (live
         only): the order is sized against filled plus working, so a working order is never
-        ordered a second time."""
+        ordered a second time. ``context``: what the portfolio rules estimate from, the book's
+        history up to this bar (:func:`toolkit.engine._risk_inputs.risk_context`; its last
+        row is this bar), when they are set."""
         value = self.equity()
         syms = self.symbols
         raw = np.array([signals.get(sym, math.nan) for sym in syms], dtype=np.float64)
@@ -236,11 +243,17 @@ class Sleeve:
         order = np.empty(m, dtype=np.int64)
         # the orders fill later, at the broker: the plan estimates their fills at this close
         # (on scratch state) only to trim buys to the buying power the engine would see
+        ctx = no_context(1, m) if context is None else context
+        rows = ctx.returns.shape[0]  # the step reads the targets and closes of its last row
+        target = np.full((rows, m), math.nan)
+        target[-1] = raw
+        price = np.zeros((rows, m))
+        price[-1] = closes
         n, _, _, _ = plan_close_nb(
-            raw[None, :], closes[None, :], 0, acted, held,
+            target, price, rows - 1, acted, held,
             np.ascontiguousarray(self.weights, dtype=np.float64), value, self.cash, 0.0,
             self.killed is not None or value <= 0.0, FILL_ESTIMATE,
-            self.settings.kernel(self.risk), no_context(1, m), np.empty((m, STATE_COLS)),
+            self.settings.kernel(self.risk), ctx, np.empty((m, STATE_COLS)),
             np.empty((m, TRADE_COLS)), 0, plan, order,
         )  # fmt: skip
         n = int(n)
@@ -268,7 +281,8 @@ def _outcome(symbol: str, signal: float, close: float, pos: float, row: np.ndarr
     guards = tuple(guard_names(int(row[P_CODE])))
     want = float(row[P_WANT])
     if what == D_WAIT:
-        return Outcome(symbol, signal, close, want, pos, Decision.INSIDE_BAND)
+        wait = Decision.WAITING if guards else Decision.INSIDE_BAND
+        return Outcome(symbol, signal, close, want, pos, wait, guards)
     if what == D_DONE:
         done = Decision.BLOCKED if guards else Decision.AT_TARGET
         return Outcome(symbol, signal, close, want, pos, done, guards)
