@@ -62,7 +62,9 @@ def test_portfolio_guards_fire_on_the_backtests_bars(live_config, tmp_path: Path
 
     live = {
         (pd.Timestamp(t), s): rules(g)
-        for t, s, g in zip(decisions["bar_time"], decisions["symbol"], decisions["guards"], strict=True)
+        for t, s, g in zip(
+            decisions["bar_time"], decisions["symbol"], decisions["guards"], strict=True
+        )
         if g
     }
     expected = {
