@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from toolkit.live.bridge import LiveSession, SessionView
 from toolkit.live.dashboard import render_text
@@ -77,3 +79,43 @@ def test_dashboard_shows_a_lost_connection_and_a_fired_kill_switch() -> None:
     assert "DISCONNECTED - reconnecting" in text
     assert "max_drawdown" in text and "-10.00%" in text and "-10,000.00" in text
     assert "flat" in text and "none" in text
+
+
+def test_dashboard_shows_the_book_as_the_portfolio_rules_see_it() -> None:
+    """Net exposure, beta and one-day VaR from the sleeve's last estimation window: the
+    numbers the max_beta / max_var rules judged the book by."""
+    from statistics import NormalDist
+
+    from toolkit.engine.settings import EngineSettings
+    from toolkit.live.session_view import add_books
+    from toolkit.live.sleeve import Sleeve
+    from toolkit.risk import RiskLimits
+    from toolkit.risk.portfolio import build_context
+
+    rng = np.random.default_rng(7)
+    rb = rng.normal(0.0, 0.01, 80)
+    r = np.column_stack([rb * 1.2 + rng.normal(0, 0.004, 80), rng.normal(0, 0.006, 80)])
+    close = 100.0 * np.cumprod(1.0 + r, axis=0)
+    risk = RiskLimits(max_beta=0.5, max_var=0.02, risk_window=60)
+    s = Sleeve("book", ("AAA", "BBB"), 100_000.0, np.ones(2), EngineSettings(), risk)
+    s.positions.update(AAA=300.0, BBB=-200.0)
+    s.closes.update(AAA=float(close[-1, 0]), BBB=float(close[-1, 1]))
+    s.cash = 100_000.0 - 300.0 * close[-1, 0] + 200.0 * close[-1, 1]
+    s.context = build_context(close, 60, True, 100.0 * np.cumprod(1.0 + rb), None)
+    got = s.book_risk()
+    w = np.array([300.0 * close[-1, 0], -200.0 * close[-1, 1]]) / s.equity()
+    ret = s.context.returns[-60:]
+    beta = [
+        np.cov(ret[:, k], s.context.bench[-60:], ddof=1)[0, 1]
+        / np.var(s.context.bench[-60:], ddof=1)
+        for k in range(2)
+    ]
+    assert got["net"] == pytest.approx(w.sum(), rel=1e-12)
+    assert got["beta"] == pytest.approx(w @ np.array(beta), rel=1e-9)
+    var = NormalDist().inv_cdf(0.99) * np.sqrt(w @ np.cov(ret, rowvar=False, ddof=1) @ w)
+    assert got["var"] == pytest.approx(var, rel=1e-9)
+    view = add_books(
+        SessionView("s1", "paper", "DU1", "127.0.0.1:4002", True, None), {"book": s}, {}, []
+    )
+    text = render_text(view)
+    assert "VaR 1d" in text and f"{got['beta']:+.2f}" in text and f"{got['var']:+.1%}" in text

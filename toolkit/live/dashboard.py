@@ -22,6 +22,11 @@ def _money(x: float) -> str:
     return "-" if x != x else f"{x:,.2f}"
 
 
+def _share(x: float) -> str:
+    """A fraction of equity as a percentage ("-" when unknown)."""
+    return "-" if x != x else f"{x:+.1%}"
+
+
 def _table(title: str, columns: list[str], rows: list[list[str]], empty: str) -> Table:
     t = Table(title=title, title_justify="left", expand=True, show_edge=False, pad_edge=False)
     for c in columns:
@@ -104,7 +109,7 @@ def render(v: SessionView) -> RenderableType:
     )
     risk = _table(
         "Risk",
-        ["strategy", "kill switch", "drawdown", "day P&L", "gross"],
+        ["strategy", "kill switch", "drawdown", "day P&L", "gross", "net", "beta", "VaR 1d"],
         [
             [
                 r["strategy"],
@@ -112,6 +117,9 @@ def render(v: SessionView) -> RenderableType:
                 f"{r['drawdown']:.2%}",
                 _money(r["day_pnl"]),
                 _money(r["gross"]),
+                _share(r.get("net", math.nan)),
+                "-" if math.isnan(r.get("beta", math.nan)) else f"{r['beta']:+.2f}",
+                _share(r.get("var", math.nan)),
             ]
             for r in v.risk
         ],

@@ -77,6 +77,7 @@ def add_books(
                 "drawdown": eq / s.peak - 1.0 if s.peak else 0.0,
                 "day_pnl": eq - s.day_start,
                 "gross": s.gross(),
+                **s.book_risk(),
             }
         )
     for jo in open_orders:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from toolkit.engine._step import (
 )
 from toolkit.engine.settings import EngineSettings
 from toolkit.risk import RiskLimits
-from toolkit.risk.portfolio import RiskContext, no_context
+from toolkit.risk.portfolio import RiskContext, no_context, window_estimates_nb
 from toolkit.risk.rules import guard_names, kill_switch
 
 
@@ -134,6 +135,7 @@ class Sleeve:
     last_equity: float = math.nan
     killed: str | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    context: RiskContext | None = None  # the portfolio rules' history at the last plan
 
     def __post_init__(self) -> None:
         if math.isnan(self.cash):
@@ -154,6 +156,27 @@ class Sleeve:
         self.positions[symbol], self.avg_cost[symbol] = new, avg
         self.realized += realized
         self.cash -= shares * price
+
+    def book_risk(self) -> dict[str, float]:
+        """The book as the portfolio rules see it (dashboard): net exposure (a fraction of
+        equity) and, once a full estimation window exists at the last plan, its beta to the
+        benchmark (with a beta limit) and one-day parametric VaR at the limits' level; NaN
+        where unknown."""
+        eq = self.equity()
+        syms = self.symbols
+        w = np.array([self.positions[s] * self.closes.get(s, math.nan) for s in syms]) / eq
+        out = {"net": float(np.nansum(w)), "beta": math.nan, "var": math.nan}
+        ctx = self.context
+        if ctx is None or not eq > 0.0 or not np.isfinite(w).all():
+            return out
+        m = len(syms)
+        cov, beta = np.empty((m, m)), np.empty(m)
+        if window_estimates_nb(ctx, ctx.returns.shape[0] - 1, cov, beta):
+            if self.risk.max_beta is not None:
+                out["beta"] = float(w @ beta)
+            z = NormalDist().inv_cdf(float(self.risk.var_level))
+            out["var"] = z * math.sqrt(max(float(w @ cov @ w), 0.0))
+        return out
 
     # -- the targets acted on: the only ways they change outside a decision --------------
     def exposure(self, signal: float) -> float:
@@ -243,6 +266,7 @@ class Sleeve:
         order = np.empty(m, dtype=np.int64)
         # the orders fill later, at the broker: the plan estimates their fills at this close
         # (on scratch state) only to trim buys to the buying power the engine would see
+        self.context = context
         ctx = no_context(1, m) if context is None else context
         rows = ctx.returns.shape[0]  # the step reads the targets and closes of its last row
         target = np.full((rows, m), math.nan)
