@@ -69,6 +69,10 @@ def test_bad_input_is_a_one_line_error() -> None:
         engle_granger(x, x[:-1])
     with pytest.raises(ConfigError, match="maxlag=60"):
         engle_granger(np.sin(x) + x, x, maxlag=60)
+    with pytest.raises(DataError, match="20 observations leave the ADF regression with 9 lags"):
+        engle_granger(np.sin(x[:20]) + x[:20], x[:20])  # statsmodels: t = 0 of an exact fit
+    with pytest.raises(DataError, match="with 3 lags no residual"):
+        engle_granger(np.sin(x[:8]) + x[:8], x[:8], maxlag=3)
     with pytest.raises(ConfigError, match="autolag='t-stat'"):
         engle_granger(np.sin(x) + x, x, autolag="t-stat")  # type: ignore[arg-type]
 

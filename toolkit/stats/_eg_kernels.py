@@ -22,6 +22,7 @@ from toolkit.stats._qr import householder_nb, solve_nb, tail_ssr_nb
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 AUTOLAG_NONE, AUTOLAG_AIC, AUTOLAG_BIC = 0, 1, 2
+NO_LAG, NO_FIT = -1, -2  # lag codes: first stage collinear / the ADF regression fits exactly
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -82,7 +83,9 @@ def _adf_design_nb(e: FloatArray, lags: int, level_first: bool) -> tuple[FloatAr
 def adf_nb(e: FloatArray, maxlag: int, autolag: int) -> tuple[float, int, float]:
     """ADF t-statistic of ``e`` (no deterministic terms), the lag used and the best criterion
     (NaN without a search). The search fits the nested models with 0..maxlag lags from one QR
-    of the largest: SSR_p is the tail sum of squares of Q'y from p on (Golub & Van Loan 5.3)."""
+    of the largest: SSR_p is the tail sum of squares of Q'y from p on (Golub & Van Loan 5.3).
+    NaN with lag NO_FIT when a regression leaves no residual (callers keep a degree of
+    freedom; an exactly fitted regression has no t-statistic)."""
     best_lag = maxlag
     best_ic = math.nan
     if autolag != AUTOLAG_NONE:
@@ -90,8 +93,10 @@ def adf_nb(e: FloatArray, maxlag: int, autolag: int) -> tuple[float, int, float]
         rows = dep.size
         diag = np.empty(maxlag + 1)
         if not householder_nb(a, dep, diag):
-            return math.nan, -1, math.nan
+            return math.nan, NO_FIT, math.nan
         ssr = tail_ssr_nb(dep, maxlag + 1)
+        if rows <= maxlag + 1 or not ssr > 0.0:
+            return math.nan, NO_FIT, math.nan
         penalty = 2.0 if autolag == AUTOLAG_AIC else math.log(rows)
         ics = np.empty(maxlag + 1)
         for p in range(maxlag + 1, 0, -1):  # p regressors: the level and p - 1 lags
@@ -108,9 +113,11 @@ def adf_nb(e: FloatArray, maxlag: int, autolag: int) -> tuple[float, int, float]
     rows = dep.size
     p = best_lag + 1
     diag = np.empty(p)
-    if not householder_nb(a, dep, diag):
-        return math.nan, -1, best_ic
+    if rows <= p or not householder_nb(a, dep, diag):
+        return math.nan, NO_FIT, best_ic
     scale = math.sqrt(tail_ssr_nb(dep, p) / (rows - p))
+    if not scale > 0.0:
+        return math.nan, NO_FIT, best_ic
     # level last: coefficient dep[p-1]/R_pp, standard error scale/|R_pp|
     t = dep[p - 1] / scale
     if diag[p - 1] < 0.0:
@@ -134,9 +141,9 @@ def eg_nb(
     resid = np.empty(y.size)
     r2 = first_stage_nb(y, xs, centered, resid, coef)
     if math.isnan(r2):
-        return math.nan, -1
+        return math.nan, NO_LAG
     if r2 >= collinear_r2:
-        return -math.inf, -1
+        return -math.inf, NO_LAG
     t, lag, _ = adf_nb(resid, maxlag, autolag)
     return t, lag
 

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toolkit.errors import ConfigError, DataError
-from toolkit.stats._eg_kernels import AUTOLAG_AIC, AUTOLAG_BIC, AUTOLAG_NONE, eg_nb
+from toolkit.stats._eg_kernels import AUTOLAG_AIC, AUTOLAG_BIC, AUTOLAG_NONE, NO_FIT, eg_nb
 from toolkit.stats.mackinnon import Trend, check_trend, mackinnon_crit, mackinnon_p
 
 Autolag = Literal["aic", "bic"] | None
@@ -49,17 +49,22 @@ def autolag_code(autolag: str | None) -> int:
 
 
 def default_maxlag(nobs: int, maxlag: int | None) -> int:
-    """Schwert (1989) rule ``ceil(12 (n/100)^(1/4))`` capped at n//2 - 1, or ``maxlag`` checked
-    against that cap (the ADF regression needs more rows than regressors)."""
+    """Schwert (1989) rule ``ceil(12 (n/100)^(1/4))`` capped at n//2 - 1 (statsmodels' cap),
+    or ``maxlag`` checked against that cap; either way the largest ADF regression (n - 1 - m
+    rows, m + 1 regressors) must keep a residual degree of freedom, where statsmodels would
+    return the t-value of an exact fit (0) for series shorter than ~22 bars."""
     cap = nobs // 2 - 1
-    if maxlag is None:
-        rule = int(np.ceil(12.0 * np.power(nobs / 100.0, 1 / 4.0)))
-        if cap < 0:
-            raise DataError(f"{nobs} observations are too few for an Engle-Granger test.")
-        return min(cap, rule)
-    if not 0 <= maxlag <= cap:
-        raise ConfigError(f"maxlag={maxlag} must be between 0 and nobs//2 - 1 = {cap}.")
-    return maxlag
+    if maxlag is not None and not 0 <= maxlag <= cap:
+        raise ConfigError(f"maxlag={maxlag} must be between 0 and nobs//2 - 1 = {max(cap, 0)}.")
+    lags = (
+        min(cap, int(np.ceil(12.0 * np.power(nobs / 100.0, 1 / 4.0)))) if maxlag is None else maxlag
+    )
+    if cap < 0 or nobs - 2 * lags - 2 < 1:
+        raise DataError(
+            f"{nobs} observations leave the ADF regression with {lags} lags no residual degree "
+            "of freedom; use more bars or a smaller maxlag."
+        )
+    return lags
 
 
 def trend_terms(trend: Trend, nobs: int) -> FloatArray:
@@ -111,6 +116,8 @@ def engle_granger(
     xs = np.vstack([xx[None, :], terms])
     coef = np.full(xs.shape[0], np.nan)
     stat, lag = eg_nb(yy, xs, trend != "n", lags, code, COLLINEAR_R2, coef)
+    if math.isnan(stat) and lag == NO_FIT:
+        raise DataError("the residuals' ADF regression fits exactly: y and x are deterministic.")
     if math.isnan(stat):
         raise DataError("x (with the trend terms) is collinear: the regression has no solution.")
     crit = mackinnon_crit(2, trend, n - 1)  # n - 1 as statsmodels and Stata's egranger

@@ -79,11 +79,12 @@ def coint_screen(
     coefs = np.concatenate([part[2] for part in parts])
     names = list(prices.columns)
     failed = np.flatnonzero(np.isnan(stats))
-    if failed.size:  # a regression without a unique solution (x a multiple of a trend term)
+    if failed.size:  # x a multiple of a trend term, or residuals fitted exactly
         i, j = pairs[failed[0]]
         raise DataError(
-            f"{failed.size} pairs have no unique regression, first {names[i]!r} on {names[j]!r} "
-            f"with trend {trend!r}; drop such columns or use another trend."
+            f"{failed.size} pairs have no usable regression (collinear regressors or an exact "
+            f"fit), first {names[i]!r} on {names[j]!r} with trend {trend!r}; drop such columns "
+            "or use another trend."
         )
     p_values = mackinnon_p(stats, trend, 2)
     q_values = bh_qvalues(p_values)
