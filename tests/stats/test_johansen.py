@@ -83,6 +83,10 @@ def test_rank_and_bad_input(log_closes: pd.DataFrame) -> None:
             assert result.rank(level, "trace" if stat == "trace" else "max_eig") == ref
     with pytest.raises(ConfigError, match="det_order=2"):
         johansen(np.ones((50, 2)), 2, 1)
+    x = log_closes["SPY"].to_numpy()
+    for twin in (2 * x + 1, np.ones_like(x)):
+        with pytest.raises(DataError, match="singular"):
+            johansen(np.c_[x, twin], 0, 1)
     with pytest.raises(DataError, match="at least two series"):
         johansen(np.ones(50), 0, 1)
     with pytest.raises(ConfigError, match=r"level=0\.2"):

@@ -99,9 +99,15 @@ def johansen(levels: npt.ArrayLike, det_order: int = 0, k_ar_diff: int = 1) -> J
     r1 = _resid(_detrend(y[k_ar_diff : n - 1], inner), lagged)  # y_{t-1}
     s00, s01, s11 = r0.T @ r0 / rows, r0.T @ r1 / rows, r1.T @ r1 / rows
     # generalised symmetric eigenproblem via S11 = L L': eig of L^-1 S10 S00^-1 S01 L^-T
-    chol = np.linalg.cholesky(s11)
-    inv_chol = np.linalg.inv(chol)
-    middle = inv_chol @ s01.T @ np.linalg.solve(s00, s01) @ inv_chol.T
+    try:
+        chol = np.linalg.cholesky(s11)
+        inv_chol = np.linalg.inv(chol)
+        middle = inv_chol @ s01.T @ np.linalg.solve(s00, s01) @ inv_chol.T
+    except np.linalg.LinAlgError:
+        raise DataError(
+            "the series' moment matrices are singular: a series is constant or a linear "
+            "combination of the others; drop it."
+        ) from None
     values, vectors = np.linalg.eigh((middle + middle.T) / 2.0)
     values, vectors = values[::-1], inv_chol.T @ vectors[:, ::-1]
     vectors = vectors * np.where(vectors[0] < 0, -1.0, 1.0)
