@@ -18,8 +18,8 @@ from toolkit.live.bridge import run_session
 from toolkit.live.journal import Journal
 
 SYMBOLS = ["SPY", "TLT", "GLD", "EEM"]
-# weekly top-2 momentum on four ETFs, every position cut to a one-day 99 % VaR of 0.9 % of
-# equity (parametric, 60 returns) and to |beta to SPY| <= 0.6: both bind in the spring of 2023
+# weekly top-2 momentum on four ETFs under portfolio rules (60-return estimates); RULES are
+# two sets of limits that bind in the spring of 2023, with the rules each set makes fire
 BOOK = f"""
 name = "guarded_book"
 [data]
@@ -36,15 +36,25 @@ rebalance = 5
 [engine]
 max_leverage = 1.1
 [risk]
-max_var = 0.009
-max_beta = 0.6
 risk_window = 60
 """
+RULES = {
+    "var_beta": ("max_var = 0.009\nmax_beta = 0.6\n", {"max_var"}),
+    "cvar_sector_net_corr": (
+        "max_cvar = 0.014\nmax_sector = 0.45\nmax_net = 0.9\nmax_corr_exposure = 0.8\n"
+        '[risk.sectors]\nSPY = "Equity"\nEEM = "Equity"\nTLT = "Bonds"\nGLD = "Gold"\n',
+        {"max_cvar", "max_sector"},
+    ),
+}
 
 
-def test_portfolio_guards_fire_on_the_backtests_bars(live_config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rules_set", sorted(RULES))
+def test_portfolio_guards_fire_on_the_backtests_bars(
+    live_config, tmp_path: Path, rules_set: str
+) -> None:
+    limits, fired = RULES[rules_set]
     research = tmp_path / "guarded_book.toml"
-    research.write_text(BOOK)
+    research.write_text(BOOK + limits)
     cfg = live_config(
         strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
         simulator={"start": "2023-01-03 21:30", "end": "2023-05-31", "speed": 8_640_000.0},
@@ -73,7 +83,7 @@ def test_portfolio_guards_fire_on_the_backtests_bars(live_config, tmp_path: Path
         if t >= first
     }
     assert len(expected) >= 3  # the rules bind on several bars of the rehearsal
-    assert {r for rs in expected.values() for r in rs} >= {"max_var"}
+    assert {r for rs in expected.values() for r in rs} >= fired
     assert live == expected
     got = fills.assign(q=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"])
     got = got.assign(time=pd.to_datetime(got["ts"])).sort_values(["time", "symbol"])
@@ -85,6 +95,6 @@ def test_portfolio_guards_fire_on_the_backtests_bars(live_config, tmp_path: Path
 
 def test_live_beta_limit_needs_its_benchmark_in_the_book(live_config, tmp_path: Path) -> None:
     research = tmp_path / "no_spy.toml"
-    research.write_text(BOOK.replace(repr(SYMBOLS), repr(SYMBOLS[1:])))
+    research.write_text(BOOK.replace(repr(SYMBOLS), repr(SYMBOLS[1:])) + RULES["var_beta"][0])
     with pytest.raises(ConfigError, match=r"max_beta measures beta to SPY"):
         live_config(strategies=[{"config": str(research), "capital": 100_000}])
