@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 import pandas as pd
 
+from toolkit.live._alerts import Alerts
 from toolkit.live._ledger import Ledger
-from toolkit.live._log import Alerts, SessionLog
 from toolkit.live.config import StrategySlot
 from toolkit.live.sleeve import Decision, Outcome
 
@@ -18,7 +19,7 @@ from toolkit.live.sleeve import Decision, Outcome
 class Guards:
     """Pre-send checks and guard events of one session."""
 
-    def __init__(self, ledger: Ledger, log: SessionLog, alert: Alerts) -> None:
+    def __init__(self, ledger: Ledger, log: Callable[[str], None], alert: Alerts) -> None:
         self._ledger = ledger
         self._log = log
         self._alert = alert

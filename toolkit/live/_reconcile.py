@@ -14,7 +14,6 @@ from toolkit.live._broker import Broker
 from toolkit.live._broker_events import FINAL
 from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
-from toolkit.live._log import SessionLog
 from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.journal import JournalOrder
 from toolkit.live.orders import OrderSpec
@@ -23,7 +22,12 @@ Placement = tuple[OrderSpec, list[OrderSpec]]  # an entry order and its bracket 
 
 
 async def settle_orders(
-    broker: Broker, ledger: Ledger, guards: Guards, log: SessionLog, cfg: LiveConfig, account: str
+    broker: Broker,
+    ledger: Ledger,
+    guards: Guards,
+    log: Callable[[str], None],
+    cfg: LiveConfig,
+    account: str,
 ) -> bool:
     """With the broker's executions already replayed: the journal's open orders matched to
     the broker's working ones by orderRef, those it no longer works settled from its

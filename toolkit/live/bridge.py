@@ -34,6 +34,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.live import _reconcile
 from toolkit.live import bars as livebars
+from toolkit.live._alerts import Alerts
 from toolkit.live._broker import Broker
 from toolkit.live._broker_events import (
     BrokerEvent,
@@ -65,7 +67,6 @@ from toolkit.live._fault import Faults
 from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
-from toolkit.live._log import Alerts, SessionLog
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
 from toolkit.live._startup import LiveError, books, session_record, trading_account
 from toolkit.live.config import LIVE_PORTS, LiveConfig, StrategySlot
@@ -90,6 +91,31 @@ __all__ = [
 
 class StopRequested(LiveError):
     """A stop (Ctrl+C, SIGTERM, :meth:`stop`) came before the session had started trading."""
+
+
+class SessionLog:
+    """What happened, one line each, stamped with the broker's clock as last read."""
+
+    def __init__(self, echo: Callable[[str], None] | None) -> None:
+        self.echo = echo
+        self.lines: deque[str] = deque(maxlen=200)
+        self.now: pd.Timestamp | None = None  # the broker's clock as last read
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self, text: str) -> None:
+        when = self.now.strftime("%Y-%m-%d %H:%M") if self.now is not None else ""
+        line = f"[{when}] {text}" if when else text
+        self.lines.append(line)
+        if self.echo is not None:
+            self.echo(line)
+
+    def soon(self, text: str) -> None:
+        """Log from another thread (the alert mailer): on the session's loop."""
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self, text)
+        else:
+            self(text)
 
 
 class LiveSession:
@@ -140,7 +166,7 @@ class LiveSession:
         )
         self.install_signals = install_signals
         self.log = SessionLog(echo)
-        self.alert = Alerts(alerts, self.log)
+        self.alert = Alerts(alerts, self.log, self.log.soon)
         self.broker = Broker(self.sid, self.fault)
         self.journal: Journal | None = None
         self.gateway: Gateway | None = None  # the embedded simulator (its lifecycle only)
@@ -784,6 +810,7 @@ def run_session(cfg: LiveConfig, **kwargs: Any) -> SessionSummary:
 def smtp_from_env() -> SmtpSettings | None:
     """Alert mail settings from TOOLKIT_SMTP_* variables (None when unset)."""
     return SmtpSettings.from_env(os.environ)
+
 
 def _risk_history(slot: StrategySlot, windows: dict[str, pd.DataFrame]) -> RiskContext | None:
     """What a strategy's portfolio rules estimate from at this bar: its symbols' closes on
