@@ -93,3 +93,25 @@ def test_a_gap_or_a_flat_column_is_a_one_line_error(log_closes: pd.DataFrame) ->
     panel["QQQ"] = np.arange(len(panel), dtype=float)  # x is the trend term itself
     with pytest.raises(DataError, match="first 'SPY' on 'QQQ' with trend 'ct'"):
         coint_screen(panel, trend="ct")
+
+
+def test_pairwise_tests_each_pair_on_the_dates_both_have(log_closes: pd.DataFrame) -> None:
+    panel = log_closes[["SPY", "QQQ", "GLD", "XOM"]].iloc[-900:].copy()
+    panel.iloc[:300, 1] = np.nan  # QQQ starts later
+    panel.iloc[-100:, 2] = np.nan  # GLD stops earlier
+    with pytest.raises(DataError, match=r"column 'QQQ' has 300 missing.*pairwise=True"):
+        coint_screen(panel)
+    screen = coint_screen(panel, pairwise=True)
+    for row in screen.itertuples():
+        both = panel[[row.y, row.x]].dropna()
+        one = engle_granger(both[row.y], both[row.x])
+        assert row.nobs == len(both)
+        assert (row.t_stat, row.p_value, row.lag) == (one.t_stat, one.p_value, one.lag)
+    assert sorted(set(screen.nobs)) == [500, 600, 800, 900]
+    panel.iloc[400, 3] = np.nan  # a gap inside XOM
+    with pytest.raises(DataError, match="column 'XOM' has 1 missing"):
+        coint_screen(panel, pairwise=True)
+    panel.iloc[400, 3] = panel.iloc[399, 3]
+    panel.iloc[:880, 0] = np.nan  # SPY's last 20 bars: too few beside any other column
+    with pytest.raises(DataError, match="pair 'SPY'-'QQQ': 20 observations leave"):
+        coint_screen(panel, pairwise=True)

@@ -152,27 +152,41 @@ def eg_nb(
 def screen_nb(
     prices: FloatArray,
     pairs: IntArray,
-    trend: FloatArray,
-    centered: bool,
-    maxlag: int,
+    bounds: IntArray,
+    maxlags: IntArray,
+    n_trend: int,
     autolag: int,
     collinear_r2: float,
 ) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Engle-Granger for every (y, x) column pair of ``prices`` (series x time): t-statistics,
-    lags and first-stage coefficients (row per pair: x's, then the trend terms'). Releases
-    the GIL: callers run chunks of pairs in threads (numba's parallel=True is not used, its
-    compiled code does not load from the on-disk cache and costs ~10 s per process)."""
+    """Engle-Granger for every (y, x) column pair of ``prices`` (series x time), pair i on
+    the rows bounds[i, 0]:bounds[i, 1] with maxlags[i]: t-statistics, lags and first-stage
+    coefficients (x's, then the ``n_trend`` terms': constant, t, t^2 with t = 1..n).
+    Releases the GIL: callers run chunks of pairs in threads (numba's parallel=True is not
+    used, its compiled code does not load from the on-disk cache and costs ~10 s a process)."""
     m = pairs.shape[0]
-    k = 1 + trend.shape[0]
+    k = 1 + n_trend
     stats = np.empty(m)
     lags = np.empty(m, dtype=np.int64)
     coefs = np.empty((m, k))
     for i in range(m):
-        xs = np.empty((k, prices.shape[1]))
-        xs[0] = prices[pairs[i, 1]]
-        for j in range(trend.shape[0]):
-            xs[1 + j] = trend[j]
+        lo, hi = bounds[i, 0], bounds[i, 1]
+        xs = np.empty((k, hi - lo))
+        xs[0] = prices[pairs[i, 1], lo:hi]
+        for r in range(hi - lo):
+            t = r + 1.0
+            if n_trend > 0:
+                xs[1, r] = 1.0
+            if n_trend > 1:
+                xs[2, r] = t
+            if n_trend > 2:
+                xs[3, r] = t * t
         stats[i], lags[i] = eg_nb(
-            prices[pairs[i, 0]], xs, centered, maxlag, autolag, collinear_r2, coefs[i]
+            prices[pairs[i, 0], lo:hi].copy(),
+            xs,
+            n_trend > 0,
+            maxlags[i],
+            autolag,
+            collinear_r2,
+            coefs[i],
         )
     return stats, lags, coefs
