@@ -2,7 +2,9 @@
 adjusted closes, 4,613 common dates, statsmodels' defaults: constant, AIC lag search) with
 toolkit.stats, against statsmodels' ``coint`` timed on an evenly spaced subset of pairs and
 scaled to 435 (total subset time x 435 / subset size; pairs cost about the same: same length,
-same maxlag). Prints min / median wall and CPU time of the screen and the ratio."""
+same maxlag). statsmodels runs with BLAS limited to one thread: with two, OpenBLAS's threads
+spin against the other jobs on a shared machine and its time swung 133-4,491 s scaled between
+runs here. Prints min / median wall and CPU time of the screen and the ratio."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ SUBSET = 8  # statsmodels pairs timed (~2.5 s each on an idle core)
 
 def main() -> None:
     from statsmodels.tsa.stattools import coint
+    from threadpoolctl import threadpool_limits
 
     prices = np.log(tk.load_many(SYMBOLS)["close"])
     tk.stats.coint_screen(prices.iloc[:300, :3])  # compile (or load numba's cache)
@@ -40,7 +43,7 @@ def main() -> None:
         cpus.append(time.process_time() - c0)
     picks = screen.iloc[np.linspace(0, len(screen) - 1, SUBSET).round().astype(int)]
     sm_wall = sm_cpu = diff = 0.0
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")
         for row in picks.itertuples():
             y, x = prices[row.y].to_numpy(), prices[row.x].to_numpy()
@@ -60,7 +63,8 @@ def main() -> None:
         f"{statistics.median(walls):.2f} s wall; CPU min {min(cpus):.2f} s"
     )
     print(
-        f"statsmodels coint, {SUBSET} pairs scaled to {len(screen)}: {sm_wall * scale:.0f} s "
+        f"statsmodels coint (1 BLAS thread), {SUBSET} pairs scaled to {len(screen)}: "
+        f"{sm_wall * scale:.0f} s "
         f"wall, {sm_cpu * scale:.0f} s CPU (max |diff| on those pairs {diff:.1e})"
     )
     print(
