@@ -172,3 +172,30 @@ def test_the_fast_path_gives_the_panel_path_arrays(good) -> None:
         for f in FIELD_NAMES:
             np.testing.assert_array_equal(b.arrays[f], expected[f])
             assert b.arrays[f].flags.c_contiguous and not b.arrays[f].flags.writeable
+
+
+def test_the_panel_fast_path_gives_the_panel_path_arrays() -> None:
+    # (field, symbol) bars are gated from one copy of their values: same arrays (writable,
+    # as before, so numba compiles nothing new), symbols and index as the panel's frames,
+    # whatever the column order, an extra field or an int volume; a symbol missing from one
+    # field still gets the panel path's error
+    from toolkit.engine._bars import as_panel, bar_arrays, bars_of
+
+    panel = tk.load_many(["SPY", "QQQ", "TLT"], start="2019-01-01", end="2020-12-31")
+    shuffled = panel[panel.columns[::-1]]
+    extra = pd.concat([panel, pd.concat({"vwap": panel["close"]}, axis=1)], axis=1)
+    ints = panel.astype({("volume", "QQQ"): int})
+    for bars in (panel, shuffled, extra, ints):
+        b = bars_of(bars)
+        close = as_panel(bars)["close"]
+        expected = bar_arrays(as_panel(bars))
+        assert b.symbols == list(close.columns) and b.index.equals(close.index)
+        for f in FIELD_NAMES:
+            np.testing.assert_array_equal(b.arrays[f], expected[f])
+            assert b.arrays[f].flags.c_contiguous and b.arrays[f].flags.writeable
+    missing = panel.drop(columns=[("high", "TLT")])
+    with pytest.raises(Exception) as fast:
+        bars_of(missing)
+    with pytest.raises(Exception) as slow:
+        bar_arrays(as_panel(missing))
+    assert type(fast.value) is type(slow.value) and str(fast.value) == str(slow.value)

@@ -77,6 +77,10 @@ def bars_of(bars: pd.DataFrame) -> Bars:
     """:func:`as_panel` then :func:`bar_arrays`, without building the panel's frames when
     ``bars`` is one symbol's float columns (the common case; ~0.3 ms -> ~0.03 ms): the arrays
     are read-only views of the frame's own columns, checked by the same gate."""
+    if isinstance(bars.columns, pd.MultiIndex):
+        fast = _panel_bars(bars)
+        if fast is not None:
+            return fast
     where = _field_columns(bars.columns)
     if where is not None and _index_ok(bars.index):
         values = bars.to_numpy()
@@ -92,6 +96,31 @@ def bars_of(bars: pd.DataFrame) -> Bars:
 
 
 _FIELD_SET = frozenset(FIELDS)
+
+
+def _panel_bars(bars: pd.DataFrame) -> Bars | None:
+    """:func:`bars_of` for (field, symbol) float columns that pass the gate, from one copy
+    of the frame's values (the panel's five frames cost ~1.5 ms a field on ten symbols);
+    None for anything else, which takes the exact path."""
+    columns = bars.columns
+    if columns.nlevels != 2 or not _index_ok(bars.index):
+        return None
+    fields = np.asarray(columns.get_level_values(0), dtype=object)
+    labels = np.asarray(columns.get_level_values(1), dtype=object)
+    where = [np.flatnonzero(fields == f) for f in FIELDS]
+    first = labels[where[0]]
+    if not len(first) or any(not np.array_equal(labels[w], first) for w in where[1:]):
+        return None
+    symbols: list[Hashable] = first.tolist()
+    values = bars.to_numpy()
+    if values.dtype != np.float64:
+        return None
+    arrays = {f: np.ascontiguousarray(values[:, w]) for f, w in zip(FIELDS, where, strict=True)}
+    if not _values_ok(arrays):
+        return None
+    return Bars(cast(pd.DatetimeIndex, bars.index), symbols, arrays)
+
+
 _COLUMNS: list[tuple[weakref.ref[pd.Index], tuple[int, ...] | None]] = []
 
 
@@ -133,9 +162,11 @@ def _index_ok(index: pd.Index) -> bool:
 def _values_ok(a: Mapping[str, np.ndarray]) -> bool:
     """Every check of :func:`bar_arrays` on the values, in one numba pass; False sends the
     caller to the numpy checks, which name the first problem."""
+    if len({a[f].shape for f in FIELDS}) != 1:
+        return False  # the numba pass reads the five in step
     views = []
     for f in FIELDS:
-        v = a[f]
+        v = np.ascontiguousarray(a[f])  # (already so from the gate: no copy)
         if v.flags.writeable:  # read-only views: one signature whatever the caller's arrays
             v = v.view()
             v.flags.writeable = False

@@ -284,6 +284,11 @@ def _targets(
     a = b.arrays
     if strategy.cross_sectional:
         out = strategy.signal(a["open"], a["high"], a["low"], a["close"], a["volume"], vec)
+        shape = (len(b.index), len(b.symbols))
+        if isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == shape:
+            book = np.array(out, order="C")  # a copy, as the frame was: the caller keeps out
+            if len(labels) == shape[1]:  # the frame pandas would make, built on demand
+                return book, lambda: pd.DataFrame(book, index=b.index, columns=labels)
         frame = pd.DataFrame(out, index=b.index, columns=[str(c) for c in b.symbols])
     else:
         cols: dict[str, np.ndarray] = {}
