@@ -80,35 +80,108 @@ def _adf_design_nb(e: FloatArray, lags: int, level_first: bool) -> tuple[FloatAr
 
 
 @nb.njit(cache=True, nogil=True)
+def _nested_ssr_qr_nb(e: FloatArray, maxlag: int) -> tuple[FloatArray, bool]:
+    """SSR of the ADF regressions with 0..maxlag lags on the common sample, from one QR of
+    the largest: SSR_p is the tail sum of squares of Q'y from p on (Golub & Van Loan 5.3)."""
+    a, dep = _adf_design_nb(e, maxlag, True)
+    ssr = np.empty(maxlag + 1)
+    diag = np.empty(maxlag + 1)
+    if not householder_nb(a, dep, diag):
+        return ssr, False
+    tail = tail_ssr_nb(dep, maxlag + 1)
+    for p in range(maxlag + 1, 0, -1):  # p regressors: the level and p - 1 lags
+        ssr[p - 1] = tail
+        tail += dep[p - 1] * dep[p - 1]
+    return ssr, True
+
+
+@nb.njit(cache=True, nogil=True)
+def _nested_ssr_gram_nb(e: FloatArray, maxlag: int) -> tuple[FloatArray, bool]:
+    """The same SSRs from the (maxlag + 2)-square moment matrix of [level, lags, y], in
+    O(n maxlag): the lagged differences' cross moments along each diagonal follow from one dot
+    product by adding the entering and removing the leaving row, and the Cholesky factor's last
+    row holds the nested fits (SSR_p = L[y,y]^2 + sum_{i >= p} L[y,i]^2). False if the
+    factorisation breaks down (the caller then uses the QR)."""
+    n = e.size
+    m = maxlag
+    rows = n - 1 - m
+    k = m + 2
+    d = np.empty(n - 1)
+    for i in range(n - 1):
+        d[i] = e[i + 1] - e[i]
+    g = np.zeros((k, k))
+    # column c of the design: 0 level e[m + r]; l = 1..m the lag d[m - l + r]; k - 1 is y = d[m + r]
+    for delta in range(m + 1):  # moments of lags (l, l + delta), l = 0 is y
+        s = 0.0
+        for r in range(rows):
+            s += d[m + r] * d[m - delta + r]
+        for l1 in range(m + 1 - delta):
+            l2 = l1 + delta
+            if l1 > 0:  # step from (l1 - 1, l2 - 1): one row enters at the top, one leaves
+                a0, b0 = m - l1, m - l2
+                s += d[a0] * d[b0] - d[a0 + rows] * d[b0 + rows]
+            c1 = k - 1 if l1 == 0 else l1
+            c2 = k - 1 if l2 == 0 else l2
+            g[c1, c2] = s
+            g[c2, c1] = s
+    for lag in range(m + 1):
+        s = 0.0
+        for r in range(rows):
+            s += e[m + r] * d[m - lag + r]
+        c = k - 1 if lag == 0 else lag
+        g[0, c] = s
+        g[c, 0] = s
+    s = 0.0
+    for r in range(rows):
+        s += e[m + r] * e[m + r]
+    g[0, 0] = s
+    low = np.zeros((k, k))  # Cholesky, Golub & Van Loan Alg. 4.2.1
+    for j in range(k):
+        v = g[j, j]
+        for q in range(j):
+            v -= low[j, q] * low[j, q]
+        if not v > 0.0:
+            return np.empty(m + 1), False
+        low[j, j] = math.sqrt(v)
+        for i in range(j + 1, k):
+            w = g[i, j]
+            for q in range(j):
+                w -= low[i, q] * low[j, q]
+            low[i, j] = w / low[j, j]
+    ssr = np.empty(m + 1)
+    tail = low[k - 1, k - 1] * low[k - 1, k - 1]
+    for p in range(m + 1, 0, -1):
+        ssr[p - 1] = tail
+        tail += low[k - 1, p - 1] * low[k - 1, p - 1]
+    return ssr, True
+
+
+@nb.njit(cache=True, nogil=True)
 def adf_nb(e: FloatArray, maxlag: int, autolag: int) -> tuple[float, int, float]:
     """ADF t-statistic of ``e`` (no deterministic terms), the lag used and the best criterion
-    (NaN without a search). The search fits the nested models with 0..maxlag lags from one QR
-    of the largest: SSR_p is the tail sum of squares of Q'y from p on (Golub & Van Loan 5.3).
-    NaN with lag NO_FIT when a regression leaves no residual (callers keep a degree of
-    freedom; an exactly fitted regression has no t-statistic)."""
+    (NaN without a search). The search compares the nested models with 0..maxlag lags on the
+    common sample by their SSRs (moment matrix, or one QR if that breaks down); the chosen
+    model is re-fitted by QR. NaN with lag NO_FIT when a regression leaves no residual
+    (callers keep a degree of freedom; an exactly fitted regression has no t-statistic)."""
     best_lag = maxlag
     best_ic = math.nan
     if autolag != AUTOLAG_NONE:
-        a, dep = _adf_design_nb(e, maxlag, True)
-        rows = dep.size
-        diag = np.empty(maxlag + 1)
-        if not householder_nb(a, dep, diag):
+        rows = e.size - 1 - maxlag
+        if rows <= maxlag + 1:
             return math.nan, NO_FIT, math.nan
-        ssr = tail_ssr_nb(dep, maxlag + 1)
-        if rows <= maxlag + 1 or not ssr > 0.0:
+        ssr, ok = _nested_ssr_gram_nb(e, maxlag)
+        if not ok:
+            ssr, ok = _nested_ssr_qr_nb(e, maxlag)
+        if not ok or not ssr[maxlag] > 0.0:
             return math.nan, NO_FIT, math.nan
         penalty = 2.0 if autolag == AUTOLAG_AIC else math.log(rows)
-        ics = np.empty(maxlag + 1)
-        for p in range(maxlag + 1, 0, -1):  # p regressors: the level and p - 1 lags
-            # Gaussian log-likelihood: llf = -rows/2 (log 2pi + log(SSR/rows) + 1)
-            ics[p - 1] = rows * (LOG_2PI + math.log(ssr / rows) + 1.0) + penalty * p
-            ssr += dep[p - 1] * dep[p - 1]
         best_lag = 0
-        best_ic = ics[0]
-        for p in range(1, maxlag + 1):
-            if ics[p] < best_ic:  # ties go to the shorter lag
-                best_ic = ics[p]
-                best_lag = p
+        for p in range(1, maxlag + 2):  # p regressors: the level and p - 1 lags
+            # Gaussian log-likelihood: llf = -rows/2 (log 2pi + log(SSR/rows) + 1)
+            ic = rows * (LOG_2PI + math.log(ssr[p - 1] / rows) + 1.0) + penalty * p
+            if p == 1 or ic < best_ic:  # ties go to the shorter lag
+                best_ic = ic
+                best_lag = p - 1
     a, dep = _adf_design_nb(e, best_lag, False)
     rows = dep.size
     p = best_lag + 1
