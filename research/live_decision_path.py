@@ -124,10 +124,12 @@ def _module(name: str) -> str:
     return name.split(":")[0]
 
 
-def counts(node: Call, session: set[str]) -> str:
+def counts(node: Call, classes: set[tuple[str, str]]) -> str:
     """Calls of toolkit.live functions; how the path moves between the modules that hold the
     session's own code (switches, and returns up into the first of them); calls made from a
-    part of the session into the session's code."""
+    part of the session into the session object's methods. ``classes``: (module, name) of
+    LiveSession and its base classes."""
+    session = {m for m, _ in classes}
     calls: list[tuple[str | None, str]] = []  # (caller module, callee name)
     order: list[str] = []  # modules in execution order, returns included
 
@@ -145,13 +147,20 @@ def counts(node: Call, session: set[str]) -> str:
     own = [m for i, m in enumerate(own) if i == 0 or own[i - 1] != m]
     top = own[0] if own else ""
     back = sum(1 for a, b in itertools.pairwise(own) if b == top)
-    into = sum(1 for a, b in calls if a is not None and a not in session and _module(b) in session)
+    # calls of the session object's methods (LiveSession and its base classes) from outside
+    # its modules: a part calling back up into the session
+    methods = {f"{m}:{c}." for m, c in classes}
+    into = sum(
+        1
+        for a, b in calls
+        if a is not None and a not in session and any(b.startswith(x) for x in methods)
+    )
     return (
         f"{len(live)} calls of toolkit.live functions ({len(set(live))} distinct) in "
         f"{len({_module(x) for x in live})} toolkit.live modules; the session's code in "
         f"{len(session)} module(s) ({', '.join(sorted(session))}): the path switches "
         f"between them {max(len(own) - 1, 0)} times, {back} of them back up into {top}; "
-        f"{into} call(s) from outside the session's code into it"
+        f"{into} call(s) of the session's methods from outside its modules"
     )
 
 
@@ -192,8 +201,10 @@ def main() -> None:
         lines = list(session.events)
     finally:
         gw.stop()
-    session = {
-        c.__module__.removeprefix("toolkit.") for c in LiveSession.__mro__ if c is not object
+    classes = {
+        (c.__module__.removeprefix("toolkit."), c.__qualname__)
+        for c in LiveSession.__mro__
+        if c is not object
     }
     decision = find(rec.root, "._process_bars", "ib_async:IB.placeOrder")
     fill = find(rec.root, "._on_exec")
@@ -203,7 +214,7 @@ def main() -> None:
             print("   (not seen)\n" + "\n".join(lines[-20:]))
             continue
         print("\n".join(show(tidy(node))))
-        print(counts(node, session) + "\n")
+        print(counts(node, classes) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ One asyncio task runs the session with ``ib_async``:
 :class:`~toolkit.live._broker.Broker` (ib_async: connection, orders, typed events),
 :class:`~toolkit.live._ledger.Ledger` (the journal and the books, changed only through its
 named methods), :class:`~toolkit.live._guards.Guards` (pre-send checks, halted symbols, guard
-events), :mod:`toolkit.live._reconcile` (after a connect), and for a rehearsal
+events), :class:`~toolkit.live._booking.Booking` (the broker's events booked into the ledger),
+:mod:`toolkit.live._reconcile` (after a connect), and for a rehearsal
 :class:`~toolkit.live._rehearsal.Lockstep` (the simulator's clock through its port).
 """
 
@@ -49,19 +50,8 @@ from toolkit.gateway import Gateway
 from toolkit.live import _reconcile
 from toolkit.live import bars as livebars
 from toolkit.live._alerts import Alerts
+from toolkit.live._booking import Booking
 from toolkit.live._broker import Broker
-from toolkit.live._broker_events import (
-    BrokerEvent,
-    CancelNotDone,
-    CommissionReported,
-    ConnectivityNotice,
-    Disconnected,
-    Executed,
-    PositionReported,
-    Reconnected,
-    Rejected,
-    StatusChanged,
-)
 from toolkit.live._connect import connect, unless_stopped
 from toolkit.live._fault import Faults
 from toolkit.live._guards import Guards
@@ -70,7 +60,7 @@ from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
 from toolkit.live._startup import LiveError, books, session_record, trading_account
 from toolkit.live.config import LIVE_PORTS, LiveConfig, StrategySlot
-from toolkit.live.journal import FillConflict, Journal
+from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderRef, OrderSpec, bracket_legs, entry_order
 from toolkit.live.session_view import SessionView, add_books
 from toolkit.live.sleeve import Outcome, Sleeve
@@ -124,6 +114,7 @@ class LiveSession:
     # built with the journal (_build_sleeves), before the broker's events are listened to
     ledger: Ledger  # the journal and the books
     guards: Guards
+    booking: Booking  # the broker's events, booked
 
     def __init__(
         self,
@@ -274,6 +265,7 @@ class LiveSession:
         sleeves = books(self.cfg)
         self.ledger = Ledger(self.journal, self.sid, sleeves, self.fault)
         self.guards = Guards(self.ledger, self.log, self.alert)
+        self.booking = Booking(self.ledger, self.guards, self.log, self.alert, self.account)
 
     def _restore(self) -> None:
         """Rebuild every book from the journal of a resumed session."""
@@ -304,78 +296,12 @@ class LiveSession:
                     )
                 self.streams[(slot.label, sym)] = bars
 
-    # -- the broker's events -------------------------------------------------------------
-    def _on_broker(self, event: BrokerEvent) -> None:
-        match event:
-            case Executed():
-                self._executed(event)
-            case CommissionReported():
-                self._commission_reported(event)
-            case StatusChanged():
-                if self.ledger.order_status(event) and event.line is not None:
-                    self.log(event.line)
-            case Rejected():
-                self._rejected(event)
-            case CancelNotDone(ref=ref, code=code, text=text):
-                # the cancel lost a race (the order filled or ended first): not a rejection;
-                # the order's executions and status decide its outcome
-                self.log(f"cancel of {ref} not done: IB error {code}: {text}")
-            case ConnectivityNotice(code=code, text=text):
-                self.log(f"broker connectivity: {code} {text}")
-            case Disconnected():
-                if not self.stopping:
-                    self.log("connection lost; reconnecting with backoff")
-            case Reconnected(count=count):
-                self.log(f"reconnected (#{count}); reconciling and resubscribing")
-            case PositionReported():
-                self._position(event)
-
-    def _executed(self, ex: Executed) -> None:
-        try:
-            owner = self.ledger.book_execution(ex)
-        except FillConflict as exc:
-            # a real execution the journal cannot hold: never silent (log, guard, mail)
-            strategy, symbol = self.ledger.owner(ex.ref) or (None, None)
-            self.guards.fire("fill_refused", str(exc), strategy, symbol)
-            return
-        if owner is not None:
-            self.log(f"fill {ex.ref}: {ex.side} {ex.shares:g} {owner[1]} @ {ex.price:.2f}")
-
-    def _commission_reported(self, report: CommissionReported) -> None:
-        ref, ledger = report.execution.ref, self.ledger
-        if ledger.owner(ref) is None:
-            return
-        if not ledger.has_fill(report.exec_id, ref):
-            self._executed(report.execution)  # a commission can only follow its execution
-            if not ledger.has_fill(report.exec_id, ref):
-                return  # refused (and said so)
-        ledger.book_commission(ref, report.exec_id, report.commission)
-
-    def _rejected(self, err: Rejected) -> None:
-        got = self.ledger.order_rejected(err.ref, f"{err.code}: {err.text}", err.filled)
-        if got > 0.0:
-            # executed (partly): the executions stand; the error is only logged
-            self.log(f"{err.ref}: IB error {err.code} after {got:g} shares executed: {err.text}")
-            return
-        self.log(f"REJECTED {err.ref}: IB error {err.code}: {err.text}")
-        self.alert(
-            f"reject/{err.ref}", f"order rejected: {err.ref}", f"IB error {err.code}: {err.text}\n"
-        )
-
-    def _position(self, p: PositionReported) -> None:
-        """A halted symbol resumes once the broker's position agrees with the books."""
-        if p.symbol not in self.halted or (self.account and p.account != self.account):
-            return
-        ours = self.ledger.net().get(p.symbol, 0.0)
-        if abs(ours - p.quantity) <= 1e-6:
-            self.guards.lift(p.symbol, ours)
-
     # -- after every (re)connect ---------------------------------------------------------
     async def _reconcile(self) -> None:
         """Replay the broker's executions (idempotent by execId), then settle the journal's
         open orders and compare positions (:mod:`toolkit.live._reconcile`)."""
         for ex in await self.broker.executions():
-            self._executed(ex)
+            self.booking.executed(ex)
             if ex.commission is not None and self.ledger.has_fill(ex.exec_id, ex.ref):
                 self.ledger.book_commission(ex.ref, ex.exec_id, ex.commission)
         self.broker_checked = await _reconcile.settle_orders(
@@ -410,7 +336,7 @@ class LiveSession:
         return min(ends)
 
     async def _after_connect(self) -> None:
-        self.broker.listen(self._on_broker)
+        self.broker.listen(self.booking)
         await self._reconcile()
         self.fault("resume")
         self.streams.clear()
@@ -719,8 +645,15 @@ class LiveSession:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
 
-    async def _shutdown(self) -> SessionSummary:
+    def _no_new_orders(self) -> None:
+        """From now on the session is stopping: no order, and a lost connection is no news."""
         self.stopping = True
+        booking: Booking | None = getattr(self, "booking", None)
+        if booking is not None:
+            booking.stopping = True
+
+    async def _shutdown(self) -> SessionSummary:
+        self._no_new_orders()
         self.log("stopping: no new orders")
         ledger = self.ledger
         if not self.connected and self.cfg.session.cancel_on_exit and ledger.open_orders():
@@ -755,7 +688,7 @@ class LiveSession:
         return summary
 
     async def _teardown(self) -> None:
-        self.stopping = True
+        self._no_new_orders()
         with contextlib.suppress(Exception):
             self.broker.disconnect()
         await self.alert.close()
