@@ -321,9 +321,22 @@ def backtest(
     A cross-sectional strategy's weights are taken as fractions of the whole book (sleeve
     weights 1 unless ``weights`` are given); a per-symbol one trades equal sleeves by default.
     """
+    # split and validated once for the signal and the simulation
+    return backtest_gated(bars_of(bars), strategy, params, settings, weights, risk)
+
+
+def backtest_gated(
+    b: Bars,
+    strategy: str | Strategy,
+    params: Mapping[str, Any] | None = None,
+    settings: EngineSettings | None = None,
+    weights: Sequence[float] | None = None,
+    risk: RiskLimits | None = None,
+) -> BacktestResult:
+    """:func:`backtest` on bars already past the gate (:func:`bars_of`): a caller running
+    many parameter sets on one book (the generic sweep's engine rows) gates it once."""
     strat = strategies.resolve(strategy)
     resolved = strat.resolve(params)
-    b = bars_of(bars)  # split and validated once for the signal and the simulation
     vec = np.array([resolved[n] for n in strat.param_names], dtype=np.float64)  # = vector()
     values, frame = _targets(b, strat, vec, b.symbols)
     book = book_weights(strat, weights, values.shape[1])

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from toolkit.engine._bars import FIELDS, as_panel, bar_arrays
-from toolkit.engine.backtest import backtest
+from toolkit.engine._bars import FIELDS, Bars, as_panel, bar_arrays, bars_of
+from toolkit.engine.backtest import backtest_gated
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
@@ -96,8 +96,9 @@ def evaluate_generic_block(
     values = np.ascontiguousarray(values, dtype=np.float64)
     if spec.cross_sectional:
         out = np.empty((len(values), len(METRICS)))
+        book = bars_of(bars)  # gated once for the block's engine runs
         for i in range(len(values)):
-            out[i] = _engine_row(spec, bars, values[i], settings, risk, weights)
+            out[i] = _engine_row(spec, book, values[i], settings, risk, weights)
         return out
     (data,) = _symbol_arrays({symbol: bars})
     return _evaluate_symbol(spec, data, bars, values, settings, risk, weights)
@@ -197,8 +198,12 @@ class _Block:
         out = self.out
         if self.kernel_out is not out:
             out[self.fast] = self.kernel_out
-        for j in self.slow:
-            out[j] = _engine_row(spec, bars, self.values[j], self.settings, self.risk, self.weights)
+        if len(self.slow):
+            book = bars_of(bars)  # gated once for the block's engine runs
+            for j in self.slow:
+                out[j] = _engine_row(
+                    spec, book, self.values[j], self.settings, self.risk, self.weights
+                )
         return out
 
 
@@ -281,7 +286,7 @@ def _store_nb(row: np.ndarray, targets: np.ndarray, i: int) -> bool:
 
 def _engine_row(
     spec: Strategy,
-    bars: pd.DataFrame,
+    bars: Bars,
     row: np.ndarray,
     settings: EngineSettings,
     risk: RiskLimits | None,
@@ -292,7 +297,7 @@ def _engine_row(
         p.name: (int(v) if p.kind is int else float(v))
         for p, v in zip(spec.params, row, strict=True)
     }
-    m = backtest(bars, spec, params, settings, weights, risk).metrics()
+    m = backtest_gated(bars, spec, params, settings, weights, risk).metrics()
     return [m[key] for key in METRICS]
 
 
