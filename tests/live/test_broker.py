@@ -61,3 +61,47 @@ def test_an_order_status_becomes_one_typed_event() -> None:
     assert got.child and got.message == "why" and got.trade is trade
     entry = status_of(Trade(order=Order(orderId=11, orderRef="s/sma/SPY/20240313")))
     assert not entry.child and entry.message == ""
+
+
+def test_the_adapter_owns_the_sessions_trades_and_types_what_the_broker_says() -> None:
+    """Broker (issue 14.1): statuses of the session's own orders (by OrderRef) are tracked and
+    sent on; IB's errors for them become a rejection or a failed cancel, connectivity codes a
+    notice, a dropped connection one Disconnected."""
+    from ib_async import OrderStatus
+
+    from toolkit.live._broker import Broker
+    from toolkit.live._broker_events import (
+        CancelNotDone,
+        ConnectivityNotice,
+        Disconnected,
+        Rejected,
+        StatusChanged,
+    )
+    from toolkit.live._fault import Faults
+
+    broker = Broker("s/1", Faults())
+    got: list[object] = []
+    broker.listen(got.append)
+    ours = Trade(
+        order=Order(orderId=11, orderRef="s/1/sma/SPY/20240313", totalQuantity=10),
+        orderStatus=OrderStatus(orderId=11, status="Submitted", filled=4.0, remaining=6.0),
+    )
+    theirs = Trade(order=Order(orderId=12, orderRef="s/2/sma/SPY/20240313"))
+    broker._on_status(ours)
+    broker._on_status(theirs)  # another session's (or client's) order: not ours to track
+    assert [type(e) for e in got] == [StatusChanged]
+    assert broker.knows("s/1/sma/SPY/20240313") and not broker.knows("s/2/sma/SPY/20240313")
+    broker._on_error(11, 201, "Order rejected")
+    broker._on_error(11, 10148, "cannot cancel")
+    broker._on_error(12, 201, "not ours")  # an id the session never owned: nothing
+    broker._on_error(-1, 1100, "Connectivity lost")
+    broker.connected = True
+    broker._on_disconnect()
+    broker._on_disconnect()  # said once
+    assert got[1:] == [
+        Rejected("s/1/sma/SPY/20240313", 201, "Order rejected", 4.0),
+        CancelNotDone("s/1/sma/SPY/20240313", 10148, "cannot cancel"),
+        ConnectivityNotice(1100, "Connectivity lost"),
+        Disconnected(),
+    ]
+    assert not broker.connected
