@@ -56,12 +56,21 @@ def _cap(ctx, j, delta, pos, price, value, w, risk, b=None, ready=True, fraction
     cover = np.zeros(m)
     opening = np.zeros(m)
     cover[j], opening[j] = split_order_nb(float(pos), float(delta))
-    y, bits = cap_book_nb(
-        held, cover, opening, np.full(m, float(price)), float(value), cov, beta, ok and ready,
-        ctx, b, risk.vector(),
+    scale, bits = _book(ctx, held, cover, opening, price, value, cov, beta, ok and ready, b, risk)
+    out = scaled_order_nb(float(pos), float(delta), scale[j], fractional)
+    return out, (int(bits[j]) if out != delta else 0)
+
+
+def _book(ctx, held, cover, opening, price, value, cov, beta, ready, b, risk):
+    """cap_book_nb's per-symbol (scale, bits)."""
+    m = len(held)
+    scale, bits = np.empty(m), np.empty(m, dtype=np.int64)
+    cap_book_nb(
+        np.asarray(held, float), np.asarray(cover, float), np.asarray(opening, float),
+        np.full(m, float(price)), float(value), cov, beta, ready, ctx, b, risk.vector(), scale,
+        bits,
     )  # fmt: skip
-    out = scaled_order_nb(float(pos), float(delta), y, fractional)
-    return out, (bits if out != delta else 0)
+    return scale, bits
 
 
 def test_estimates_equal_numpy_covariance_and_beta() -> None:
@@ -214,11 +223,12 @@ def test_warmup_holds_the_opening_part() -> None:
 
 
 def test_every_binding_rule_is_named() -> None:
-
-    risk = RiskLimits(max_net=0.3, max_sector=0.3, sectors=None)
+    """The sector cap cuts first, then the book-wide rule cuts what is left: both named."""
     ctx3, _ = _ctx(sectors=[0, 0])
+    risk = RiskLimits(max_net=0.25, max_sector=0.3)
     delta, bits = _cap(ctx3, 1, 1000, 0, 100.0, 100_000.0, [0.1, 0.0], risk)
-    assert delta == pytest.approx(200.0)
+    # sector: 0.1 + 1.0 y <= 0.3 -> 0.2 of the order; net: 0.1 + 0.2 y <= 0.25 -> y = 0.75
+    assert delta == pytest.approx(150.0)
     assert bits == G_NET | G_SECTOR
     assert guard_names(bits) == ["max_net", "max_sector"]
 
@@ -257,15 +267,33 @@ def test_a_neutral_book_from_flat_passes_as_a_whole() -> None:
     long_w = 0.5
     short_w = -long_w * beta[0] / beta[1]
     opening = np.array([long_w, short_w]) * 1000.0  # shares at 100 on 100,000
-    y, bits = cap_book_nb(
-        np.zeros(2), np.zeros(2), opening, np.full(2, 100.0), 100_000.0, cov, beta, True, ctx, b,
-        RiskLimits(max_beta=0.02).vector(),
-    )  # fmt: skip
-    assert (y, bits) == (1.0, 0)
+    risk = RiskLimits(max_beta=0.02)
+    scale, bits = _book(
+        ctx, np.zeros(2), np.zeros(2), opening, 100.0, 1e5, cov, beta, True, b, risk
+    )
+    assert scale.tolist() == [1.0, 1.0] and bits.tolist() == [0, 0]
     # the long leg alone is cut to 0.02 / beta0 of itself
-    y, bits = cap_book_nb(
-        np.zeros(2), np.zeros(2), np.array([opening[0], 0.0]), np.full(2, 100.0), 100_000.0,
-        cov, beta, True, ctx, b, RiskLimits(max_beta=0.02).vector(),
-    )  # fmt: skip
-    assert y == pytest.approx(0.02 / (long_w * beta[0]), rel=1e-12)
-    assert bits == G_BETA
+    alone = np.array([opening[0], 0.0])
+    scale, bits = _book(ctx, np.zeros(2), np.zeros(2), alone, 100.0, 1e5, cov, beta, True, b, risk)
+    assert scale[0] == pytest.approx(0.02 / (long_w * beta[0]), rel=1e-12)
+    assert bits[0] == G_BETA
+
+
+def test_a_sector_over_its_cap_cuts_only_its_own_openings() -> None:
+    """Sector 0 holds 0.26 against a 0.25 cap: its new buy is cut to nothing, while the buy
+    in sector 1 goes in full (a book-wide fraction would have stopped both)."""
+    ctx, _ = _ctx(m=3, sectors=[0, 0, 1])
+    cov, beta = np.empty((3, 3)), np.empty(3)
+    b = ctx.returns.shape[0] - 1
+    window_estimates_nb(ctx, b, cov, beta)
+    held = np.array([260.0, 0.0, 0.0])  # 0.26 of 100,000 at 100
+    opening = np.array([0.0, 100.0, 200.0])
+    risk = RiskLimits(max_sector=0.25)
+    scale, bits = _book(ctx, held, np.zeros(3), opening, 100.0, 1e5, cov, beta, True, b, risk)
+    assert scale.tolist() == [1.0, 0.0, 1.0]
+    assert bits.tolist() == [0, G_SECTOR, 0]
+    # and the book-wide rules then cut what the sector cap left, by one fraction
+    both = RiskLimits(max_sector=0.25, max_net=0.3)
+    scale, bits = _book(ctx, held, np.zeros(3), opening, 100.0, 1e5, cov, beta, True, b, both)
+    assert scale[1] == 0.0 and scale[2] == pytest.approx(0.2)  # net 0.26 + 0.2 y <= 0.3
+    assert bits[2] == G_NET

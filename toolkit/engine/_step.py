@@ -530,10 +530,10 @@ def plan_close_nb(
     beta = np.empty(size)
     ready = port and window_estimates_nb(ctx, b, cov, beta)
     vol_target = port and ready and np.isfinite(risk[VOL_TARGET])
-    # the portfolio rules judge the book after all of this close's orders: one fraction y
-    # of every opening part (toolkit.risk.portfolio.cap_book_nb), from the decisions below
-    y = 1.0
-    y_bits = 0
+    # the portfolio rules judge the book after all of this close's orders: the fraction of
+    # each opening part they allow (toolkit.risk.portfolio.cap_book_nb), from the decisions
+    scale = np.ones(size)  # the fraction of each order's opening part the rules allow
+    scale_bits = np.zeros(size, dtype=np.int64)
     if port:
         cover = np.zeros(m)
         opening = np.zeros(m)
@@ -546,9 +546,10 @@ def plan_close_nb(
             )
             if what == D_ORDER:
                 cover[j], opening[j] = split_order_nb(held[j], delta)
-        y, y_bits = cap_book_nb(
-            held, cover, opening, close[b], value, cov, beta, ready, ctx, b, risk
-        )
+        cap_book_nb(
+            held, cover, opening, close[b], value, cov, beta, ready, ctx, b, risk, scale,
+            scale_bits,
+        )  # fmt: skip
     n = 0
     for phase in range(2):  # sells first: they free cash (and gross room when filled now)
         for j in range(m):
@@ -581,15 +582,15 @@ def plan_close_nb(
                     continue
                 if what != D_ORDER or (phase == 0) != (delta < 0.0):
                     continue
-            if y < 1.0:
-                capped = scaled_order_nb(p, delta, y, fractional)
+            if port and scale[j] < 1.0:
+                capped = scaled_order_nb(p, delta, scale[j], fractional)
                 if capped != delta:
                     delta = capped
-                    code |= y_bits
+                    code |= scale_bits[j]
                     plan[j, P_QTY] = delta
                     plan[j, P_CODE] = code
                     if delta == 0.0:
-                        if y_bits & G_WARMUP:
+                        if scale_bits[j] & G_WARMUP:
                             plan[j, P_WHAT] = D_WAIT  # no estimate yet: decided next bar
                         else:
                             plan[j, P_WHAT] = D_DONE

@@ -5,10 +5,11 @@ They live beside the per-order rules of :mod:`toolkit.risk.rules` and are called
 close-of-bar step (:func:`toolkit.engine._step.plan_close_nb`) that the engine, the generic
 sweep and the live sleeve run, so a limit fires on the same bar in a backtest and a live
 session. The rules look at the book as it will stand after the close's orders: every
-reduction and cover passes in full, and the orders' opening parts are cut by one common
-fraction, the largest that keeps the book within every limit (a limit the book already
-breaches after its reductions may not get worse). A long/short book built from flat is
-therefore judged as the whole it is, not leg by leg. The buying-power trim of buys comes
+reduction and cover passes in full; a sector over its cap cuts the openings in that sector;
+then the orders' opening parts are cut by one common fraction, the largest that keeps the
+book within every book-wide limit (a limit the book already breaches after its reductions
+may not get worse). A long/short book built from flat is therefore judged as the whole it
+is, not leg by leg. The buying-power trim of buys comes
 after (cash is the harder limit) and can still move the book; it is a guard of its own.
 
 Estimates are causal: the sample covariance (ddof = 1) of the last ``window`` daily
@@ -49,6 +50,7 @@ from toolkit.risk.rules import (
 )
 from toolkit.risk.var import historical_cvar_nb, historical_var_nb
 
+# the book-wide rules (max_sector, index 2, cuts per sector before them)
 _RULES = (MAX_NET, MAX_BETA, MAX_SECTOR, MAX_CORR, MAX_VAR, MAX_CVAR)
 _BITS = (G_NET, G_BETA, G_SECTOR, G_CORR, G_VAR, G_CVAR)
 _BISECTIONS = 48  # historical VaR/CVaR: the compliant fraction to ~4e-15
@@ -199,15 +201,20 @@ def cap_book_nb(
     ctx: RiskContext,
     b: int,
     risk: np.ndarray,
-) -> tuple[float, int]:
-    """The largest fraction y in [0, 1] of every order's opening part that keeps the book
-    within the portfolio limits, and the bits of the rules that bind (y < 1).
+    scale: np.ndarray,
+    bits: np.ndarray,
+) -> None:
+    """The fraction of each order's opening part that keeps the book within the portfolio
+    limits into ``scale`` (symbols), and the bits of the rules that cut it into ``bits``.
 
     The book is checked as a whole, as it stands after the close's orders (a neutral book
     built from flat passes as one): ``held`` shares plus every reduction and cover
-    (``cover``, which always pass) plus y x ``opening``, at ``price`` on equity ``value``.
-    A limit the book already breaches after its reductions may not get worse. Without a
-    full estimation window (``ready`` False) nothing opens (y = 0, G_WARMUP).
+    (``cover``, which always pass) plus the opening parts, at ``price`` on equity ``value``.
+    A sector over ``max_sector`` cuts only the openings in that sector (by one fraction);
+    the book-wide rules then cut every remaining opening by one common fraction, the
+    largest that keeps the book within them. A limit the book already breaches after its
+    reductions may not get worse. Without a full estimation window (``ready`` False)
+    nothing opens (G_WARMUP).
     """
     m = held.shape[0]
     base = np.empty(m)
@@ -217,19 +224,20 @@ def cap_book_nb(
         base[k] = (held[k] + cover[k]) * price[k] / value
         d[k] = opening[k] * price[k] / value
         any_open = any_open or opening[k] != 0.0
+        scale[k] = 1.0
+        bits[k] = 0
     if not any_open:
-        return 1.0, 0
+        return
     if not ready:
-        return 0.0, G_WARMUP
-    rooms = np.ones(len(_RULES))
-    if np.isfinite(risk[MAX_NET]):
-        rooms[0] = _linear_room(base.sum(), d.sum(), risk[MAX_NET])
-    if np.isfinite(risk[MAX_BETA]):
-        rooms[1] = _linear_room((base * beta).sum(), (d * beta).sum(), risk[MAX_BETA])
+        for k in range(m):
+            if opening[k] != 0.0:
+                scale[k] = 0.0
+                bits[k] = G_WARMUP
+        return
     if np.isfinite(risk[MAX_SECTOR]):
         for k in range(m):  # each sector an order opens in (its base and opening share a sign)
             sec = ctx.sector[k]
-            if sec < 0 or d[k] == 0.0:
+            if sec < 0 or d[k] == 0.0 or scale[k] < 1.0:
                 continue
             gross = 0.0
             adds = 0.0
@@ -237,7 +245,19 @@ def cap_book_nb(
                 if ctx.sector[q] == sec:
                     gross += abs(base[q])
                     adds += abs(d[q])
-            rooms[2] = min(rooms[2], _linear_room(gross, adds, risk[MAX_SECTOR]))
+            y = _linear_room(gross, adds, risk[MAX_SECTOR])
+            if y < 1.0:
+                for q in range(m):
+                    if ctx.sector[q] == sec and d[q] != 0.0:
+                        scale[q] = y
+                        bits[q] = G_SECTOR
+        for k in range(m):
+            d[k] *= scale[k]
+    rooms = np.ones(len(_RULES))
+    if np.isfinite(risk[MAX_NET]):
+        rooms[0] = _linear_room(base.sum(), d.sum(), risk[MAX_NET])
+    if np.isfinite(risk[MAX_BETA]):
+        rooms[1] = _linear_room((base * beta).sum(), (d * beta).sum(), risk[MAX_BETA])
     parametric = risk[VAR_HISTORICAL] == 0.0
     if np.isfinite(risk[MAX_CORR]) or (
         parametric and (np.isfinite(risk[MAX_VAR]) or np.isfinite(risk[MAX_CVAR]))
@@ -286,12 +306,15 @@ def cap_book_nb(
             rooms[5] = _historical_room(pnl, dr, risk[VAR_ALPHA], risk[MAX_CVAR], True)
     y = rooms.min()
     if y >= 1.0:
-        return 1.0, 0
-    bits = 0
+        return
+    book_bits = 0
     for i in range(len(_RULES)):
         if rooms[i] <= y:
-            bits |= _BITS[i]
-    return y, bits
+            book_bits |= _BITS[i]
+    for k in range(m):
+        if d[k] != 0.0:
+            scale[k] *= y
+            bits[k] |= book_bits
 
 
 @njit(cache=True)
