@@ -133,3 +133,43 @@ def backtest_like(
     targets[targets.index < first] = np.nan
     weights = book_weights(strat, run.weights, targets.shape[1])
     return targets, simulate(bars, targets, run.engine, weights, cfg.strategies[0].risk)
+
+
+def rehearse(
+    live_config: Callable[..., LiveConfig], research: Path, text: str, end: str
+) -> tuple[LiveConfig, pd.DataFrame, pd.DataFrame]:
+    """``text`` as the research config of a daily rehearsal on the simulator from 2023-01-03
+    to ``end`` (a year of history): the live config, the session's fills and decisions."""
+    from toolkit.live.bridge import run_session
+    from toolkit.live.journal import Journal
+
+    research.write_text(text)
+    cfg = live_config(
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+        simulator={"start": "2023-01-03 21:30", "end": end, "speed": 8_640_000.0},
+    )
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+        decisions = pd.DataFrame(j.rows("decisions", summary.session_id))
+    return cfg, fills, decisions
+
+
+def assert_decisions_are_targets(decisions: pd.DataFrame, targets: pd.DataFrame) -> None:
+    """Every journaled decision's signal is the backtest's target for its bar and symbol."""
+    when = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
+    expected = [targets.at[t, s] for t, s in zip(when, decisions["symbol"], strict=True)]
+    np.testing.assert_array_equal(decisions["signal"].to_numpy(), expected)
+
+
+def assert_fills_are_orders(fills: pd.DataFrame, result: BacktestResult) -> pd.DataFrame:
+    """The session's fills, in time and symbol order, are the backtest's orders: symbols,
+    signed quantities and prices. Returns the backtest's orders in that order."""
+    live = fills.assign(q=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"])
+    live = live.assign(time=pd.to_datetime(live["ts"])).sort_values(["time", "symbol"])
+    orders = result.orders.sort_values(["time", "symbol"])
+    assert len(live) == len(orders)
+    np.testing.assert_array_equal(live["symbol"].to_numpy(), orders["symbol"].to_numpy())
+    np.testing.assert_array_equal(live["q"].to_numpy(), orders["quantity"].to_numpy())
+    np.testing.assert_allclose(live["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)
+    return orders

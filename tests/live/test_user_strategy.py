@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 
 import toolkit as tk
-from tests.live._sessions import backtest_like
-from toolkit.live.bridge import run_session
-from toolkit.live.journal import Journal
+from tests.live._sessions import (
+    assert_decisions_are_targets,
+    assert_fills_are_orders,
+    backtest_like,
+    rehearse,
+)
 
 # 95% of equity per position, as in spy_sma_paper.toml: a live order is sized at the close and
 # a next-open fill above it must still be affordable (the backtest would trim the buy)
@@ -34,23 +37,8 @@ weights = [0.95]
 """
 
 
-def _rehearse(live_config, research: Path, text: str, end: str):  # type: ignore[no-untyped-def]
-    """``text`` as the research config of a rehearsal from 2023-01-03 to ``end``: the live
-    config, and the session's fills and decisions."""
-    research.write_text(text)
-    cfg = live_config(
-        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
-        simulator={"start": "2023-01-03 21:30", "end": end, "speed": 8_640_000.0},
-    )
-    summary = run_session(cfg, echo=None)
-    with Journal(cfg.session.journal) as j:
-        fills = pd.DataFrame(j.session_fills(summary.session_id))
-        decisions = pd.DataFrame(j.rows("decisions", summary.session_id))
-    return cfg, fills, decisions
-
-
 def test_user_strategy_rehearsal_equals_its_backtest(live_config, tmp_path: Path) -> None:
-    cfg, fills, decisions = _rehearse(
+    cfg, fills, decisions = rehearse(
         live_config, tmp_path / "channel_trend_paper.toml", USER_CONFIG, "2023-09-29"
     )
     run = cfg.strategies[0].run
@@ -95,7 +83,7 @@ max_leverage = 1.1
 def test_cross_sectional_rehearsal_trades_one_book_like_its_backtest(
     live_config, tmp_path: Path
 ) -> None:
-    cfg, fills, decisions = _rehearse(
+    cfg, fills, decisions = rehearse(
         live_config, tmp_path / "xs_paper.toml", XS_CONFIG, "2023-06-30"
     )
     first = pd.Timestamp(decisions["bar_time"].min())
@@ -103,18 +91,10 @@ def test_cross_sectional_rehearsal_trades_one_book_like_its_backtest(
     bars = tk.load_many(["SPY", "TLT", "GLD"], adjust="none")
     targets, bt = backtest_like(cfg, bars, first, last)
     # every decision is the panel signal's weight for that symbol and bar
-    when = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
-    expected = [targets.at[t, s] for t, s in zip(when, decisions["symbol"], strict=True)]
-    np.testing.assert_array_equal(decisions["signal"].to_numpy(), expected)
+    assert_decisions_are_targets(decisions, targets)
     assert set(np.unique(decisions["signal"])) <= {0.0, 1.0}
     # one book holding one ETF at a time: the same fills as the backtest
-    live = fills.assign(q=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"])
-    live = live.assign(time=pd.to_datetime(live["ts"])).sort_values(["time", "symbol"])
-    orders = bt.orders.sort_values(["time", "symbol"])
-    assert len(orders) >= 4 and len(live) == len(orders)
-    np.testing.assert_array_equal(live["symbol"].to_numpy(), orders["symbol"].to_numpy())
-    np.testing.assert_array_equal(live["q"].to_numpy(), orders["quantity"].to_numpy())
-    np.testing.assert_allclose(live["price"].to_numpy(), orders["price"].to_numpy(), atol=1e-6)
+    assert len(assert_fills_are_orders(fills, bt)) >= 4
     # the session rerun by the backtest (backtest --like-session) trades the same book: its
     # weights are the strategy's, not equal 1/3 sleeves
     from toolkit.live.replay import replay_session
