@@ -11,6 +11,7 @@ the engine itself, one backtest per set (a cross-sectional row is the whole book
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -255,12 +256,25 @@ def _pipelined(
 
 
 def _start(pool: ThreadPoolExecutor, block: _Block) -> Future[None]:
-    """The block's kernel, running in ``pool``'s thread (done at once if it has no rows)."""
-    if block.args:
-        return pool.submit(_sweep_nogil_nb, block.args)
-    done: Future[None] = Future()
-    done.set_result(None)
-    return done
+    """The block's kernel, running in ``pool``'s thread (done at once if it has no rows).
+
+    Returns once the worker holds the GIL on its way into the kernel: else the signal loop,
+    which releases the GIL only every switch interval (5 ms, about one block of signals),
+    kept the worker from starting until the next block's signals were done, and the two
+    ran one after the other (measured: 0.003 s of overlap in a 0.55 s sweep)."""
+    if not block.args:
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+    entered = threading.Event()
+
+    def run() -> None:
+        entered.set()  # the GIL is ours until the kernel's nogil entry gives it back
+        _sweep_nogil_nb(block.args)
+
+    future = pool.submit(run)
+    entered.wait()
+    return future
 
 
 def _finished(
