@@ -96,7 +96,12 @@ def test_dashboard_shows_the_book_as_the_portfolio_rules_see_it() -> None:
     rb = rng.normal(0.0, 0.01, 80)
     r = np.column_stack([rb * 1.2 + rng.normal(0, 0.004, 80), rng.normal(0, 0.006, 80)])
     close = 100.0 * np.cumprod(1.0 + r, axis=0)
-    risk = RiskLimits(max_beta=0.5, max_var=0.02, risk_window=60)
+    risk = RiskLimits(
+        max_beta=0.5,
+        max_var=0.02,
+        risk_window=60,
+        sectors=(("AAA", "Energy"), ("BBB", "Utilities")),
+    )
     s = Sleeve("book", ("AAA", "BBB"), 100_000.0, np.ones(2), EngineSettings(), risk)
     s.positions.update(AAA=300.0, BBB=-200.0)
     s.closes.update(AAA=float(close[-1, 0]), BBB=float(close[-1, 1]))
@@ -112,10 +117,19 @@ def test_dashboard_shows_the_book_as_the_portfolio_rules_see_it() -> None:
     ]
     assert got["net"] == pytest.approx(w.sum(), rel=1e-12)
     assert got["beta"] == pytest.approx(w @ np.array(beta), rel=1e-9)
-    var = NormalDist().inv_cdf(0.99) * np.sqrt(w @ np.cov(ret, rowvar=False, ddof=1) @ w)
-    assert got["var"] == pytest.approx(var, rel=1e-9)
+    cov = np.cov(ret, rowvar=False, ddof=1)
+    sigma = np.sqrt(w @ cov @ w)
+    z = NormalDist().inv_cdf(0.99)
+    assert got["var"] == pytest.approx(z * sigma, rel=1e-9)
+    assert got["cvar"] == pytest.approx(NormalDist().pdf(z) / 0.01 * sigma, rel=1e-9)
+    share = w * (cov @ w) / (w @ cov @ w)  # Euler risk contributions, summing to 1
+    assert [got["risk_share"][k] for k in ("AAA", "BBB")] == pytest.approx(share, rel=1e-9)
+    assert got["sectors"] == pytest.approx({"Energy": abs(w[0]), "Utilities": abs(w[1])})
     view = add_books(
         SessionView("s1", "paper", "DU1", "127.0.0.1:4002", True, None), {"book": s}, {}, []
     )
     text = render_text(view)
     assert "VaR 1d" in text and f"{got['beta']:+.2f}" in text and f"{got['var']:+.1%}" in text
+    assert f"{got['cvar']:+.1%}" in text and f"{share[0]:+.1%}" in text
+    top = "Energy" if abs(w[0]) >= abs(w[1]) else "Utilities"
+    assert f"{top} {max(abs(w[0]), abs(w[1])):.0%}" in text

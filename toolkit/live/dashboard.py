@@ -27,6 +27,14 @@ def _share(x: float) -> str:
     return "-" if x != x else f"{x:+.1%}"
 
 
+def _top_sector(sectors: dict[str, float]) -> str:
+    """The sector with the largest gross exposure, e.g. "Energy 42%" ("-" when flat)."""
+    if not sectors:
+        return "-"
+    name = max(sectors, key=lambda k: sectors[k])
+    return f"{name} {sectors[name]:.0%}"
+
+
 def _table(title: str, columns: list[str], rows: list[list[str]], empty: str) -> Table:
     t = Table(title=title, title_justify="left", expand=True, show_edge=False, pad_edge=False)
     for c in columns:
@@ -69,7 +77,7 @@ def render(v: SessionView) -> RenderableType:
     )
     positions = _table(
         "Positions",
-        ["strategy", "symbol", "qty", "avg cost", "last", "unrealized"],
+        ["strategy", "symbol", "qty", "avg cost", "last", "unrealized", "weight", "risk"],
         [
             [
                 p["strategy"],
@@ -78,6 +86,8 @@ def render(v: SessionView) -> RenderableType:
                 _money(p["avg_cost"]),
                 _money(p["last"]),
                 _money(p["unrealized"]),
+                _share(p.get("weight", math.nan)),
+                _share(p.get("risk_share", math.nan)),
             ]
             for p in v.positions
             if p["quantity"]
@@ -109,7 +119,7 @@ def render(v: SessionView) -> RenderableType:
     )
     risk = _table(
         "Risk",
-        ["strategy", "kill switch", "drawdown", "day P&L", "gross", "net", "beta", "VaR 1d"],
+        ["strategy", "kill switch", "drawdown", "day P&L", "gross"],
         [
             [
                 r["strategy"],
@@ -117,11 +127,26 @@ def render(v: SessionView) -> RenderableType:
                 f"{r['drawdown']:.2%}",
                 _money(r["day_pnl"]),
                 _money(r["gross"]),
+            ]
+            for r in v.risk
+        ],
+        "-",
+    )
+    # the book as the portfolio rules see it, for the strategies that set them
+    book = _table(
+        "Portfolio rules",
+        ["strategy", "net", "beta", "VaR 1d", "CVaR 1d", "top sector"],
+        [
+            [
+                r["strategy"],
                 _share(r.get("net", math.nan)),
                 "-" if math.isnan(r.get("beta", math.nan)) else f"{r['beta']:+.2f}",
                 _share(r.get("var", math.nan)),
+                _share(r.get("cvar", math.nan)),
+                _top_sector(r.get("sectors", {})),
             ]
             for r in v.risk
+            if r.get("portfolio")
         ],
         "-",
     )
@@ -139,6 +164,7 @@ def render(v: SessionView) -> RenderableType:
         orders,
         signals,
         risk,
+        *([book] if any(r.get("portfolio") for r in v.risk) else []),
         Panel(events, title="Events", title_align="left"),
     )
 

@@ -42,6 +42,7 @@ def add_books(
     """Fill ``view`` with each strategy's book, signals and risk and the working orders."""
     for label, s in sleeves.items():
         eq = s.equity()
+        book = s.book_risk()
         view.sleeves.append(
             {
                 "strategy": label,
@@ -60,6 +61,8 @@ def add_books(
                     "avg_cost": s.avg_cost[sym],
                     "last": s.closes.get(sym, math.nan),
                     "unrealized": q * (s.closes.get(sym, s.avg_cost[sym]) - s.avg_cost[sym]),
+                    "weight": book["weight"].get(sym, math.nan),
+                    "risk_share": book["risk_share"].get(sym, math.nan),
                 }
             )
             view.signals.append(
@@ -77,7 +80,12 @@ def add_books(
                 "drawdown": eq / s.peak - 1.0 if s.peak else 0.0,
                 "day_pnl": eq - s.day_start,
                 "gross": s.gross(),
-                **s.book_risk(),
+                "portfolio": s.risk.portfolio,
+                "net": book["net"],
+                "beta": book["beta"],
+                "var": book["var"],
+                "cvar": book["cvar"],
+                "sectors": book["sectors"],
             }
         )
     for jo in open_orders:

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from functools import cache
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ from toolkit.engine._step import (
     plan_close_nb,
 )
 from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ToolkitError
 from toolkit.risk import RiskLimits
 from toolkit.risk.portfolio import RiskContext, no_context, window_estimates_nb
 from toolkit.risk.rules import guard_names, kill_switch
@@ -157,15 +160,32 @@ class Sleeve:
         self.realized += realized
         self.cash -= shares * price
 
-    def book_risk(self) -> dict[str, float]:
-        """The book as the portfolio rules see it (dashboard): net exposure (a fraction of
-        equity) and, once a full estimation window exists at the last plan, its beta to the
-        benchmark (with a beta limit) and one-day parametric VaR at the limits' level; NaN
-        where unknown."""
+    def book_risk(self) -> dict[str, Any]:
+        """The book as the portfolio rules see it (dashboard): ``weight`` per symbol
+        (exposure / equity), ``net``, gross exposure by sector (``sectors``: the rules'
+        sector map, symbols without a sector under "Other") and, once a full estimation
+        window exists at the last plan, ``beta`` to the benchmark (with a beta limit), the
+        one-day parametric ``var``/``cvar`` at the limits' level and each symbol's share of
+        the book's variance (``risk_share``, Euler: w_i (Sigma w)_i / w'Sigma w; Litterman
+        1996). NaN (or empty) where unknown."""
         eq = self.equity()
         syms = self.symbols
         w = np.array([self.positions[s] * self.closes.get(s, math.nan) for s in syms]) / eq
-        out = {"net": float(np.nansum(w)), "beta": math.nan, "var": math.nan}
+        sectors: dict[str, float] = {}
+        names = _sector_names(self.risk)
+        for sym, x in zip(syms, w, strict=True):
+            if np.isfinite(x) and x != 0.0:
+                key = names.get(sym, "Other")
+                sectors[key] = sectors.get(key, 0.0) + abs(float(x))
+        out: dict[str, Any] = {
+            "weight": dict(zip(syms, w.tolist(), strict=True)),
+            "net": float(np.nansum(w)),
+            "sectors": sectors,
+            "beta": math.nan,
+            "var": math.nan,
+            "cvar": math.nan,
+            "risk_share": {},
+        }
         ctx = self.context
         if ctx is None or not eq > 0.0 or not np.isfinite(w).all():
             return out
@@ -174,8 +194,15 @@ class Sleeve:
         if window_estimates_nb(ctx, ctx.returns.shape[0] - 1, cov, beta):
             if self.risk.max_beta is not None:
                 out["beta"] = float(w @ beta)
-            z = NormalDist().inv_cdf(float(self.risk.var_level))
-            out["var"] = z * math.sqrt(max(float(w @ cov @ w), 0.0))
+            level = float(self.risk.var_level)
+            z = NormalDist().inv_cdf(level)
+            cw = cov @ w
+            variance = float(w @ cw)
+            sigma = math.sqrt(max(variance, 0.0))
+            out["var"] = z * sigma
+            out["cvar"] = NormalDist().pdf(z) / (1.0 - level) * sigma  # Acerbi & Tasche 2002
+            if variance > 0.0:
+                out["risk_share"] = dict(zip(syms, (w * cw / variance).tolist(), strict=True))
         return out
 
     # -- the targets acted on: the only ways they change outside a decision --------------
@@ -320,3 +347,21 @@ def book_fill(pos: float, avg: float, shares: float, price: float) -> tuple[floa
     the new position, its average cost and the P&L realised by the part that reduced it."""
     new, new_avg, realized = avg_cost_nb(float(pos), float(avg), float(shares), float(price))
     return float(new), float(new_avg), float(realized)
+
+
+@cache
+def _shipped_sectors() -> dict[str, str]:
+    from toolkit.data.reference import load_sector_map
+
+    return load_sector_map()
+
+
+def _sector_names(risk: RiskLimits) -> dict[str, str]:
+    """Symbol -> sector name as the portfolio rules read it: ``[risk.sectors]``, else the
+    shipped S&P 500 map (read once)."""
+    if risk.sectors is not None:
+        return dict(risk.sectors)
+    try:
+        return _shipped_sectors()
+    except (OSError, ToolkitError):
+        return {}  # a wheel without the data: no sector names on the dashboard
