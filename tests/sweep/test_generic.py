@@ -196,3 +196,28 @@ def test_blocks_scored_while_the_next_fills_give_the_rows_of_one_block(monkeypat
             _compare(row, tk.backtest(bars, half_gap, params).metrics())
     finally:
         strategies.unregister("half_gap")
+
+
+def test_the_switch_interval_is_given_back() -> None:
+    """The pipelined path shortens Python's GIL switch interval while it runs (so the
+    kernel's thread gets in and out between the signal loop's calls); the caller's value
+    is back afterwards, also when the user's signal raises."""
+    import sys
+
+    from toolkit import strategies
+    from toolkit.errors import ConfigError
+
+    @tk.strategy(params=[tk.Param("window", int, 20, 2, 200)])
+    def wrong_late(close: np.ndarray, window: int) -> np.ndarray:
+        return np.zeros(len(close) if window < 30 else 3)
+
+    try:
+        bars = tk.load("SPY", start="2019-01-01", end="2019-12-31")
+        before = sys.getswitchinterval()
+        rows = sweep(bars, wrong_late, {"window": [5, 10, 20]}, progress=False)
+        assert len(rows) == 3 and sys.getswitchinterval() == before
+        with pytest.raises(ConfigError, match="wrong_late"):
+            sweep(bars, wrong_late, {"window": [5, 10, 40]}, progress=False)
+        assert sys.getswitchinterval() == before
+    finally:
+        strategies.unregister("wrong_late")
