@@ -320,13 +320,16 @@ def cap_book_nb(
 @njit(cache=True)
 def scaled_order_nb(pos: float, delta: float, y: float, fractional: bool) -> float:
     """The order after :func:`cap_book_nb`: its reduction or cover in full, y x its opening
-    part (truncated toward zero for whole shares)."""
+    part (truncated toward zero for whole shares, to within 1e-9 of a share)."""
     cover, opening = split_order_nb(pos, delta)
     if opening == 0.0 or y >= 1.0:
         return delta
     opening *= y
     if not fractional:
-        opening = math.trunc(opening)
+        # a cut within 1e-9 of a whole share counts as that share: the fraction comes from
+        # covariance sums whose last bits depend on the order fills were booked in, and a
+        # live book and its backtest must not land on either side of an integer
+        opening = math.trunc(opening + math.copysign(1e-9 * abs(opening), opening))
     return cover + opening
 
 
