@@ -16,7 +16,9 @@ from toolkit.errors import ConfigError
 
 SYMBOLS = ["SPY", "TLT", "GLD", "EEM"]
 # weekly top-2 momentum on four ETFs under portfolio rules (60-return estimates); RULES are
-# two sets of limits that bind in the spring of 2023, with the rules each set makes fire
+# three sets of limits that bind in the spring of 2023, with the rules each set makes fire
+# (between them every portfolio rule except historical VaR/CVaR, whose cut the tests of
+# toolkit.risk.portfolio and the engine check)
 BOOK = f"""
 name = "guarded_book"
 [data]
@@ -41,6 +43,10 @@ RULES = {
         "max_cvar = 0.014\nmax_sector = 0.45\nmax_net = 0.9\nmax_corr_exposure = 0.8\n"
         '[risk.sectors]\nSPY = "Equity"\nEEM = "Equity"\nTLT = "Bonds"\nGLD = "Gold"\n',
         {"max_cvar", "max_sector"},
+    ),
+    "net_corr_beta": (
+        "max_beta = 0.4\nmax_net = 0.8\nmax_corr_exposure = 0.68\n",
+        {"max_net", "max_corr_exposure", "max_beta"},
     ),
 }
 
