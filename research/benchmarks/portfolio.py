@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import toolkit as tk
+from research.benchmarks._memory import fresh_process_peak_mb
 from research.benchmarks.rotation import GRID, SECTORS
 from research.strategies.sector_rotation import sector_rotation
 from toolkit.data.reference import load_sector_map
@@ -109,35 +109,20 @@ def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any
 def child_peak_mb(case: str) -> tuple[float, float]:
     """(peak RSS of a fresh process running the case's backtest once, that peak's rise above
     its RSS just before the run), MB, from the kernel's VmHWM (research/benchmarks/sweep.py)."""
-    code = (
-        "from pathlib import Path\n"
-        "from research.benchmarks.portfolio import CASES, SETTINGS, load_book, ls_momentum\n"
-        "import toolkit as tk\n"
-        "def kb(key):\n"
-        "    for line in Path('/proc/self/status').read_text().splitlines():\n"
-        "        if line.startswith(key + ':'):\n"
-        "            return float(line.split()[1])\n"
-        "    raise SystemExit(key + ' missing from /proc/self/status')\n"
-        "panel = load_book()\n"
-        f"risk = CASES[{case!r}]\n"
-        "r = tk.backtest(panel.iloc[:400], ls_momentum, None, SETTINGS, None, risk)\n"
-        "r.equity, r.guards\n"
-        "base = kb('VmRSS')\n"
-        "Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS\n"
-        "r = tk.backtest(panel, ls_momentum, None, SETTINGS, None, risk)\n"
-        "r.equity, r.positions, r.orders, r.guards\n"
-        "peak = kb('VmHWM')\n"
-        "print(peak / 1024, (peak - base) / 1024)\n"
+    return fresh_process_peak_mb(
+        (
+            "from research.benchmarks.portfolio import CASES, SETTINGS, load_book, ls_momentum\n"
+            "import toolkit as tk\n"
+            "panel = load_book()\n"
+            f"risk = CASES[{case!r}]\n"
+            "r = tk.backtest(panel.iloc[:400], ls_momentum, None, SETTINGS, None, risk)\n"
+            "r.equity, r.guards\n"
+        ),
+        (
+            "r = tk.backtest(panel, ls_momentum, None, SETTINGS, None, risk)\n"
+            "r.equity, r.positions, r.orders, r.guards\n"
+        ),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        check=True,
-    )
-    peak, rise = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
-    return peak, rise
 
 
 def book_benchmark(repeat: int = 5, memory: bool = True) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ import psutil
 from numba import njit
 
 import toolkit as tk
+from research.benchmarks._memory import fresh_process_peak_mb
 from toolkit.sweep import make_grid, sweep
 
 SETTINGS = tk.EngineSettings(
@@ -142,34 +143,17 @@ def child_peak_mb(n_bars: int, minute: bool) -> tuple[float, float]:
     """(peak RSS of a fresh process while it runs one sweep, that peak's rise above the
     process's RSS just before the sweep -- after imports, data loading and a warm-up), in MB,
     from the kernel's high-water mark of the child's own memory (see the module docstring)."""
-    code = (
-        "import numpy as np, toolkit as tk\n"
-        "from pathlib import Path\n"
-        "from research.benchmarks.sweep import toolkit_sweep, WINDOWS\n"
-        "def kb(key):\n"
-        "    for line in Path('/proc/self/status').read_text().splitlines():\n"
-        "        if line.startswith(key + ':'):\n"
-        "            return float(line.split()[1])\n"
-        "    raise SystemExit(key + ' missing from /proc/self/status')\n"
-        f"minute = {minute!r}\n"
-        "p = tk.data.default_data_dir() / 'intraday' / 'SPY_1min_2024-02-20_2024-05-17.csv'\n"
-        f"b = tk.load(p) if minute else tk.load('SPY').iloc[-{n_bars}:]\n"
-        "toolkit_sweep(b.iloc[:300], WINDOWS[:5])\n"
-        "base = kb('VmRSS')\n"
-        "Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS\n"
-        "toolkit_sweep(b, WINDOWS)\n"
-        "peak = kb('VmHWM')\n"
-        "print(peak / 1024, (peak - base) / 1024)\n"
+    return fresh_process_peak_mb(
+        (
+            "import numpy as np, toolkit as tk\n"
+            "from research.benchmarks.sweep import toolkit_sweep, WINDOWS\n"
+            f"minute = {minute!r}\n"
+            "p = tk.data.default_data_dir() / 'intraday' / 'SPY_1min_2024-02-20_2024-05-17.csv'\n"
+            f"b = tk.load(p) if minute else tk.load('SPY').iloc[-{n_bars}:]\n"
+            "toolkit_sweep(b.iloc[:300], WINDOWS[:5])\n"
+        ),
+        ("toolkit_sweep(b, WINDOWS)\n"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        check=True,
-    )
-    peak, rise = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
-    return peak, rise
 
 
 def cold_compile_seconds() -> float:
@@ -271,34 +255,17 @@ def generic_case(bars: pd.DataFrame, windows: np.ndarray, repeat: int) -> tuple[
 def generic_peak_mb(n_bars: int) -> tuple[float, float]:
     """(peak RSS, its rise during the sweep) in MB of a fresh process running the generic
     case once, measured as :func:`child_peak_mb` does (the kernel's VmHWM, reset before)."""
-    code = (
-        "import numpy as np, toolkit as tk\n"
-        "from pathlib import Path\n"
-        "from research.benchmarks.sweep import user_sma, WINDOWS\n"
-        "from toolkit.sweep import sweep\n"
-        "def kb(key):\n"
-        "    for line in Path('/proc/self/status').read_text().splitlines():\n"
-        "        if line.startswith(key + ':'):\n"
-        "            return float(line.split()[1])\n"
-        "    raise SystemExit(key + ' missing from /proc/self/status')\n"
-        f"b = tk.load('SPY').iloc[-{n_bars}:]\n"
-        "small = {'fast': WINDOWS[:5], 'slow': WINDOWS[:5]}\n"
-        "sweep(b.iloc[:300], user_sma, small, progress=False)\n"
-        "base = kb('VmRSS')\n"
-        "Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS\n"
-        "sweep(b, user_sma, {'fast': WINDOWS, 'slow': WINDOWS}, progress=False)\n"
-        "peak = kb('VmHWM')\n"
-        "print(peak / 1024, (peak - base) / 1024)\n"
+    return fresh_process_peak_mb(
+        (
+            "import numpy as np, toolkit as tk\n"
+            "from research.benchmarks.sweep import user_sma, WINDOWS\n"
+            "from toolkit.sweep import sweep\n"
+            f"b = tk.load('SPY').iloc[-{n_bars}:]\n"
+            "small = {'fast': WINDOWS[:5], 'slow': WINDOWS[:5]}\n"
+            "sweep(b.iloc[:300], user_sma, small, progress=False)\n"
+        ),
+        ("sweep(b, user_sma, {'fast': WINDOWS, 'slow': WINDOWS}, progress=False)\n"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        check=True,
-    )
-    peak, rise = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
-    return peak, rise
 
 
 def _line(label: str, t: Timing, bar_combos: float, mem: float | None = None) -> str:
