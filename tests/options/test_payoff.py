@@ -1,0 +1,103 @@
+"""Expiry payoff, max gain/loss and breakevens against hand-computed values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from toolkit.options.payoff import breakevens, expiry_pnl, expiry_value, summarize
+from toolkit.options.templates import Leg, Spread, SpreadError
+
+EXP = dt.date(2026, 3, 20)
+
+
+def _opt(right: str, q: int, k: float, price: float) -> Leg:
+    return Leg("XYZ", right, q, k, EXP, 100.0, price, "E")
+
+
+def test_call_debit_spread_by_hand() -> None:
+    # buy 100 C at 3.00, sell 105 C at 1.00: pays 2.00
+    s = Spread("vertical", (_opt("C", 1, 100, 3.0), _opt("C", -1, 105, 1.0)))
+    summary = summarize(s)
+    assert summary.net_price == pytest.approx(2.0)
+    assert summary.max_gain == pytest.approx(300.0)
+    assert summary.max_loss == pytest.approx(-200.0)
+    assert summary.breakevens == pytest.approx((102.0,))
+    assert summary.max_gain_at == 105.0 and summary.max_loss_at == 0.0
+    assert expiry_pnl(s, [90, 101, 102, 104, 120]) == pytest.approx([-200, -100, 0, 200, 300])
+    # three spreads scale every dollar figure, not the breakeven
+    three = s.with_quantity(3)
+    assert summarize(three).max_gain == pytest.approx(900.0)
+    assert breakevens(three) == pytest.approx((102.0,))
+
+
+def test_short_iron_condor_two_breakevens() -> None:
+    # sell 95 P 1.50, buy 90 P 0.50, sell 105 C 1.40, buy 110 C 0.40: credit 2.00
+    ic = Spread(
+        "iron_condor",
+        (_opt("P", 1, 90, 0.5), _opt("P", -1, 95, 1.5), _opt("C", -1, 105, 1.4),
+         _opt("C", 1, 110, 0.4)),
+    )
+    summary = summarize(ic)
+    assert summary.net_price == pytest.approx(-2.0)
+    assert summary.breakevens == pytest.approx((93.0, 107.0))
+    assert summary.max_gain == pytest.approx(200.0)
+    assert summary.max_loss == pytest.approx(-300.0)
+    assert expiry_pnl(ic, [80, 93, 100, 107, 130]) == pytest.approx([-300, 0, 200, 0, -300])
+
+
+def test_long_straddle_symmetric_and_unbounded() -> None:
+    st = Spread("straddle", (_opt("C", 1, 100, 3.0), _opt("P", 1, 100, 3.0)))
+    x = np.linspace(0.0, 100.0, 41)
+    assert expiry_pnl(st, 100 + x) == pytest.approx(expiry_pnl(st, 100 - x))
+    summary = summarize(st)
+    assert summary.breakevens == pytest.approx((94.0, 106.0))
+    assert summary.max_loss == pytest.approx(-600.0) and summary.max_loss_at == 100.0
+    assert summary.max_gain == math.inf
+    short = summarize(st.flipped())
+    assert short.max_loss == -math.inf and short.max_gain == pytest.approx(600.0)
+
+
+def test_naked_short_call_and_overrides() -> None:
+    s = Spread("custom", (_opt("C", -1, 100, 2.5),))
+    summary = summarize(s)
+    assert summary.max_loss == -math.inf and summary.max_gain == pytest.approx(250.0)
+    assert summary.breakevens == pytest.approx((102.5,))
+    # a different fill: the net price override wins over the legs' prices
+    assert summarize(s, net_price=-4.0).breakevens == pytest.approx((104.0,))
+
+
+def test_covered_call_and_cash_secured_put() -> None:
+    cc = Spread("covered_call", (Leg.shares("XYZ", 100, 50.0), _opt("C", -1, 55, 1.25)))
+    summary = summarize(cc)
+    assert summary.max_gain == pytest.approx(625.0)
+    assert summary.max_loss == pytest.approx(-4875.0) and summary.max_loss_at == 0.0
+    assert summary.breakevens == pytest.approx((48.75,))
+    csp = Spread("cash_secured_put", (_opt("P", -1, 50, 2.0),))
+    summary = summarize(csp)
+    assert (summary.max_gain, summary.max_loss) == pytest.approx((200.0, -4800.0))
+    assert summary.breakevens == pytest.approx((48.0,))
+
+
+def test_zero_segment_lists_both_ends_and_value_has_no_premium() -> None:
+    # long 100/105 call spread bought for 5.00 (the width): P&L 0 from 105 up
+    s = Spread("vertical", (_opt("C", 1, 100, 5.0), _opt("C", -1, 105, 0.0)))
+    assert breakevens(s) == pytest.approx((105.0,))
+    assert expiry_value(s, [90, 103, 200]) == pytest.approx([0, 300, 500])
+    flat = Spread("custom", (_opt("C", 1, 100, 0.0), _opt("C", -1, 105, 0.0)))
+    assert breakevens(flat) == pytest.approx((0.0, 100.0))
+
+
+def test_calendar_and_unpriced_legs_are_refused() -> None:
+    cal = Spread(
+        "calendar",
+        (Leg("XYZ", "C", -1, 100, EXP, price=2.0),
+         Leg("XYZ", "C", 1, 100, dt.date(2026, 4, 17), price=3.0)),
+    )
+    with pytest.raises(SpreadError, match=r"legs expire on 2026-03-20, 2026-04-17; .*scenarios"):
+        summarize(cal)
+    with pytest.raises(SpreadError, match=r"no entry price for \+1 XYZ 2026-03-20 100 C"):
+        summarize(Spread("custom", (Leg("XYZ", "C", 1, 100, EXP),)))
