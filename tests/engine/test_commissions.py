@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolkit.engine import ibkr_fixed, ibkr_tiered, no_costs, proportional
+from toolkit.engine import (
+    ibkr_fixed,
+    ibkr_option_fixed,
+    ibkr_option_tiered,
+    ibkr_tiered,
+    no_costs,
+    no_option_costs,
+    proportional,
+)
 
 FIXED = ibkr_fixed(regulatory_fees=False)
 
@@ -80,3 +88,51 @@ def test_fixed_is_bounded_by_its_rules(qty: float, price: float) -> None:
     assert fee <= 0.01 * qty * price + 1e-9
     assert fee >= min(1.0, 0.01 * qty * price) - 1e-9
     assert fee <= max(0.005 * qty, 1.0) + 1e-9
+
+
+OPT_FIXED = ibkr_option_fixed(regulatory_fees=False)
+OPT_TIERED = ibkr_option_tiered(regulatory_fees=False)
+
+
+@pytest.mark.parametrize(
+    ("contracts", "premium", "expected"),
+    [
+        (1, 2.0, 1.00),  # IBKR example: 0.65 raised to the USD 1.00 minimum
+        (2, 5.0, 1.30),  # IBKR example: 2 x 0.65
+        (3, 0.075, 1.50),  # IBKR example: 3 x 0.50 (premium in [0.05, 0.10))
+        (5, 0.03, 1.25),  # IBKR example: 5 x 0.25 (premium < 0.05)
+        (-10, 0.10, 6.50),  # the 0.10 boundary takes 0.65; side does not matter without fees
+        (10, 0.0999, 5.00),
+    ],
+)
+def test_option_fixed_published_examples(contracts: float, premium: float, expected: float) -> None:
+    assert OPT_FIXED.cost(contracts, premium) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("contracts", "premium", "month", "expected"),
+    [
+        (2, 5.0, 20_000, 1.00),  # IBKR example, 10,001-50,000: 2 x 0.50 = 1.00
+        (5, 0.03, 20_000, 1.25),  # 5 x 0.25
+        (3, 0.075, 20_000, 1.50),  # 3 x 0.50
+        (5, 2.0, 60_000, 1.25),  # IBKR example, 50,001-100,000: 5 x 0.25
+        (7, 2.0, 200_000, 1.05),  # IBKR example, above 100,000: 7 x 0.15
+        (2, 5.0, 0, 1.30),  # the first tier is the fixed schedule
+    ],
+)
+def test_option_tiered_published_examples(
+    contracts: float, premium: float, month: float, expected: float
+) -> None:
+    assert OPT_TIERED.cost(contracts, premium, month_contracts=month) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+def test_option_sale_adds_sec_fee_and_taf_and_every_contract_third_party_fees() -> None:
+    c = ibkr_option_fixed(exchange_per_contract=0.58)
+    per = 0.01915 + 0.0048 + 0.02 + 0.58
+    assert c.cost(4, 3.0) == pytest.approx(4 * 0.65 + 4 * per, abs=1e-12)
+    # sale of 4 at 3.00 (x100): + 0.0000278 x 1,200 + 0.00279 x 4
+    sold = 4 * 0.65 + 4 * per + 0.0000278 * 1200.0 + 0.00279 * 4
+    assert c.cost(-4, 3.0) == pytest.approx(sold, abs=1e-12)
+    assert no_option_costs().cost(-4, 3.0) == 0.0

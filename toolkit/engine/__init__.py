@@ -24,9 +24,13 @@ Conventions (each differs from vectorbt's defaults for a reason; docs/convention
 from toolkit.engine.backtest import backtest, simulate, strategy_targets
 from toolkit.engine.commissions import (
     Commission,
+    OptionCommission,
     ibkr_fixed,
+    ibkr_option_fixed,
+    ibkr_option_tiered,
     ibkr_tiered,
     no_costs,
+    no_option_costs,
     proportional,
 )
 from toolkit.engine.result import BacktestResult
@@ -37,12 +41,16 @@ __all__ = [
     "Commission",
     "EngineSettings",
     "KernelSettings",
+    "OptionCommission",
     "OrderType",
     "Reason",
     "backtest",
     "ibkr_fixed",
+    "ibkr_option_fixed",
+    "ibkr_option_tiered",
     "ibkr_tiered",
     "no_costs",
+    "no_option_costs",
     "proportional",
     "simulate",
     "strategy_targets",

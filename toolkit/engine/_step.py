@@ -166,6 +166,19 @@ def avg_cost_nb(pos: float, avg: float, qty: float, price: float) -> tuple[float
     return new, avg, realized
 
 
+@njit(cache=True)
+def book_units_nb(
+    pos: float, avg: float, cash: float, qty: float, price: float, multiplier: float, fee: float
+) -> tuple[float, float, float, float]:
+    """A fill of signed ``qty`` units (contracts, or shares with ``multiplier`` 1) at
+    ``price`` per underlying unit, booked by :func:`avg_cost_nb`: the trader pays
+    ``qty x price x multiplier + fee``. Returns (position, average price, cash, realised P&L
+    in USD before fees). The option driver (toolkit.options) books every option fill, hedge
+    fill and expiry (toolkit.engine._expiry) through this."""
+    new, new_avg, realized = avg_cost_nb(pos, avg, qty, price)
+    return new, new_avg, cash - qty * price * multiplier - fee, realized * multiplier
+
+
 @njit(cache=True, inline="always")
 def book_fill_nb(
     st: np.ndarray,

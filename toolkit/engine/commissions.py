@@ -176,3 +176,144 @@ def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: fl
     if quantity < 0.0:  # sale: SEC fee on value, FINRA TAF on shares (capped)
         fee += c[I_SEC] * value + min(c[I_TAF] * qty, c[I_TAF_MAX])
     return float(fee)
+
+
+# --- Options -------------------------------------------------------------------------------
+# IBKR Pro, US options, Smart routed (interactivebrokers.com/en/pricing/commissions-options.php,
+# read 2026-11 through its .ca mirror): per contract by premium (the option's price per share)
+# and month-to-date contracts -- <= 10,000: USD 0.25 (premium < 0.05), 0.50 (0.05 <= premium
+# < 0.10), 0.65 (>= 0.10); 10,001-50,000: 0.25 / 0.50 (>= 0.05); 50,001-100,000: 0.25;
+# above: 0.15 -- minimum USD 1.00 per order, no maximum. IBKR's worked examples: 1 contract at
+# USD 2 = 1.00 (the minimum), 2 at 5 = 1.30, 3 at 0.075 = 1.50, 5 at 0.03 = 1.25. "Fixed" is the
+# first tier's schedule whatever the volume. Third-party fees, passed through on both plans:
+# Options Regulatory Fee USD 0.01915 and FINRA CAT USD 0.0048 per contract, OCC clearing
+# USD 0.02 per contract, on sales the SEC fee (0.0000278 x premium value) and FINRA TAF
+# (USD 0.00279 per contract sold). Exchange fees / index surcharges (e.g. Cboe SPXW, which
+# IBKR lists at USD 0.49-0.58 a contract) depend on the product: ``exchange_per_contract``.
+# Exercise and assignment of US stock and index options carry no IBKR commission
+# (ibkr.info/node/186), so settlement books no fee.
+OPT_NONE, OPT_FIXED, OPT_TIERED = range(3)
+OptionCommissionKind = Literal["none", "ibkr_option_fixed", "ibkr_option_tiered"]
+OPTION_KIND_IDS: dict[str, int] = {
+    "none": OPT_NONE,
+    "ibkr_option_fixed": OPT_FIXED,
+    "ibkr_option_tiered": OPT_TIERED,
+}
+# Month-to-date contract tiers (upper bounds, inclusive) of the tiered plan.
+_OPT_TIER_1, _OPT_TIER_2, _OPT_TIER_3 = 10_000.0, 50_000.0, 100_000.0
+# Layout of OptionCommission.vector().
+(O_KIND, O_RATE, O_MID, O_LOW, O_MIN, O_PER_CONTRACT, O_SEC, O_TAF) = range(8)
+OPTION_VECTOR_SIZE = 8
+
+
+@dataclass(frozen=True)
+class OptionCommission:
+    """An option commission schedule (per contract; see the module notes for the source).
+
+    ``rate``/``rate_mid``/``rate_low``: USD per contract for premiums >= 0.10, in
+    [0.05, 0.10) and < 0.05 (the first tier's; the tiered plan lowers them by month volume);
+    ``per_contract``: third-party fees per contract (regulatory, clearing, exchange);
+    ``sec_fee_rate`` x premium value and ``taf_per_contract`` on sales.
+    """
+
+    kind: OptionCommissionKind = "ibkr_option_fixed"
+    rate: float = 0.65
+    rate_mid: float = 0.50
+    rate_low: float = 0.25
+    minimum: float = 1.0
+    per_contract: float = 0.0
+    sec_fee_rate: float = 0.0
+    taf_per_contract: float = 0.0
+
+    def vector(self) -> np.ndarray:
+        v = np.zeros(OPTION_VECTOR_SIZE)
+        v[O_KIND] = OPTION_KIND_IDS[self.kind]
+        v[O_RATE], v[O_MID], v[O_LOW], v[O_MIN] = (
+            self.rate, self.rate_mid, self.rate_low, self.minimum,
+        )  # fmt: skip
+        v[O_PER_CONTRACT], v[O_SEC], v[O_TAF] = (
+            self.per_contract, self.sec_fee_rate, self.taf_per_contract,
+        )  # fmt: skip
+        return v
+
+    def cost(
+        self,
+        contracts: float,
+        premium: float,
+        multiplier: float = 100.0,
+        month_contracts: float = 0.0,
+    ) -> float:
+        """Fees in USD for one order of signed ``contracts`` at ``premium`` per share."""
+        return float(
+            option_commission_nb(self.vector(), contracts, premium, multiplier, month_contracts)
+        )
+
+
+# Third-party fees per contract (ORF + FINRA CAT + OCC clearing) and on sales, as read above.
+_ORF, _CAT, _OCC = 0.01915, 0.0048, 0.02
+_OPT_SEC, _OPT_TAF = 0.0000278, 0.00279
+
+
+def ibkr_option_fixed(
+    regulatory_fees: bool = True, exchange_per_contract: float = 0.0
+) -> OptionCommission:
+    """IBKR Pro fixed-rate US options: 0.65 / 0.50 / 0.25 per contract by premium, min 1.00."""
+    return _option_schedule("ibkr_option_fixed", regulatory_fees, exchange_per_contract)
+
+
+def ibkr_option_tiered(
+    regulatory_fees: bool = True, exchange_per_contract: float = 0.0
+) -> OptionCommission:
+    """IBKR Pro tiered US options: the fixed rates lowered by month-to-date contracts."""
+    return _option_schedule("ibkr_option_tiered", regulatory_fees, exchange_per_contract)
+
+
+def no_option_costs() -> OptionCommission:
+    return OptionCommission(kind="none", rate=0.0, rate_mid=0.0, rate_low=0.0, minimum=0.0)
+
+
+def _option_schedule(
+    kind: OptionCommissionKind, regulatory_fees: bool, exchange_per_contract: float
+) -> OptionCommission:
+    fees = regulatory_fees
+    return OptionCommission(
+        kind=kind,
+        per_contract=(_ORF + _CAT + _OCC if fees else 0.0) + exchange_per_contract,
+        sec_fee_rate=_OPT_SEC if fees else 0.0,
+        taf_per_contract=_OPT_TAF if fees else 0.0,
+    )
+
+
+@njit(cache=True)
+def option_rate_nb(c: np.ndarray, premium: float, month_contracts: float) -> float:
+    """IBKR's commission per contract for ``premium`` (price per share) after
+    ``month_contracts`` contracts this month (the tiered plan; the fixed plan ignores it)."""
+    tiered = int(c[O_KIND]) == OPT_TIERED
+    if tiered and month_contracts >= _OPT_TIER_3:
+        return 0.15
+    if tiered and month_contracts >= _OPT_TIER_2:
+        return 0.25
+    if premium < 0.05:
+        return float(c[O_LOW])
+    if premium < 0.10 or (tiered and month_contracts >= _OPT_TIER_1):
+        return float(c[O_MID])
+    return float(c[O_RATE])
+
+
+@njit(cache=True)
+def option_commission_nb(
+    c: np.ndarray, contracts: float, premium: float, multiplier: float, month_contracts: float
+) -> float:
+    """Total fees in USD for an option order of signed ``contracts`` at ``premium`` (USD per
+    share; the contract's value is premium x ``multiplier``): IBKR's per-contract rate with
+    the per-order minimum, plus third-party fees; a sale adds the SEC fee on its value and the
+    FINRA TAF per contract. ``c`` is an OptionCommission.vector(). Zero contracts cost nothing.
+    """
+    qty = abs(contracts)
+    if qty == 0.0 or int(c[O_KIND]) == OPT_NONE:
+        return 0.0
+    fee = max(option_rate_nb(c, premium, month_contracts) * qty, c[O_MIN])
+    fee += c[O_PER_CONTRACT] * qty
+    if contracts < 0.0:
+        fee += c[O_SEC] * qty * premium * multiplier + c[O_TAF] * qty
+    return float(fee)
