@@ -1,5 +1,6 @@
 """Market data: load validated OHLCV bars (UTC index, float64) from ``data/`` or any file;
-reference data (GICS sector map, market caps) from ``data/reference``."""
+reference data (GICS sector map, market caps) from ``data/reference``; option quotes in one
+canonical frame (``load_option_quotes``)."""
 
 from toolkit.data._paths import available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
@@ -12,6 +13,7 @@ from toolkit.data.loader import (
     load_many_sourced,
     load_sourced,
 )
+from toolkit.data.options import load_option_quotes
 from toolkit.data.reference import (
     GICS_SECTORS,
     SECTOR_ETFS,
@@ -33,6 +35,7 @@ __all__ = [
     "load_many",
     "load_many_sourced",
     "load_market_caps",
+    "load_option_quotes",
     "load_sector_map",
     "load_sourced",
     "sectors_for",
