@@ -1,0 +1,126 @@
+"""European option prices and Greeks: Black-Scholes-Merton and Black-76, vectorised.
+
+Every argument broadcasts like numpy (scalars, arrays, pandas Series); ``right`` is ``'C'`` /
+``'P'`` (case-insensitive, also ``'call'`` / ``'put'``) or ``+1`` / ``-1``. The work happens in
+the numba kernels of :mod:`toolkit.options._black`.
+
+Units are QuantLib's (``AnalyticEuropeanEngine``), see :mod:`toolkit.options.conventions` for
+the converters to per-day theta, vega per 1 % and IB's ``OptionComputation``:
+
+========  ====================================================================
+price     option value in the underlying's currency per unit (x multiplier for a contract)
+delta     dV/dS (Black-76: dV/dF)
+gamma     d2V/dS2 (Black-76: d2V/dF2)
+vega      dV/dsigma per 1.00 of volatility (0.20 -> 1.20)
+theta     -dV/dT per year (T in years, Actual/365 if you count days)
+rho       dV/dr per 1.00 of rate; Black-76 holds F, so rho = -T V
+div. rho  dV/dq per 1.00 of dividend yield (Black-76: 0)
+========  ====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from toolkit.options._black import black76_arr_nb, bsm_arr_nb
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Greeks:
+    """Price and Greeks of a batch of options (arrays of one broadcast shape, QuantLib units)."""
+
+    price: Array
+    delta: Array
+    gamma: Array
+    vega: Array
+    theta: Array
+    rho: Array
+    dividend_rho: Array
+
+
+def right_is_call(right: Any) -> NDArray[np.bool_]:
+    """``'C'``/``'P'`` (any case, or ``'call'``/``'put'``) or ``+1``/``-1`` -> True for calls.
+
+    Raises ``ValueError`` naming the first value that is neither.
+    """
+    arr = np.asarray(right)
+    if arr.dtype.kind in "iuf":
+        ok = (arr == 1) | (arr == -1)
+        if not np.all(ok):
+            bad = arr[~ok].ravel()[0] if arr.ndim else arr
+            raise ValueError(f"option right must be +1 (call) or -1 (put), got {bad!r}")
+        return np.asarray(arr == 1)
+    if arr.dtype.kind == "b":
+        return arr
+    flat = np.char.upper(arr.astype(str))
+    call = (flat == "C") | (flat == "CALL")
+    put = (flat == "P") | (flat == "PUT")
+    if not np.all(call | put):
+        bad = flat[~(call | put)].ravel()[0] if flat.ndim else flat
+        raise ValueError(f"option right must be 'C' or 'P', got {str(bad)!r}")
+    return np.asarray(call)
+
+
+def _prepare(right: Any, *args: ArrayLike) -> tuple[tuple[int, ...], list[Array]]:
+    """Broadcast ``right`` and the numeric args; return the shape and flat contiguous arrays."""
+    call = right_is_call(right)
+    nums = [np.asarray(a, dtype=np.float64) for a in args]
+    shaped = np.broadcast_arrays(call, *nums)
+    shape = shaped[0].shape
+    flat = [np.ascontiguousarray(a).ravel() for a in shaped]
+    return shape, flat
+
+
+def _run_bsm(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
+             q: ArrayLike, sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
+    shape, f = _prepare(right, S, K, T, r, q, sigma)
+    out = np.full((7, f[0].shape[0]), np.nan)
+    bsm_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], f[6], out, greeks)
+    return shape, out
+
+
+def _run_b76(right: Any, F: ArrayLike, K: ArrayLike, T: ArrayLike, df: ArrayLike,
+             sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
+    shape, f = _prepare(right, F, K, T, df, sigma)
+    out = np.full((7, f[0].shape[0]), np.nan)
+    black76_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], out, greeks)
+    return shape, out
+
+
+def _greeks(shape: tuple[int, ...], out: Array) -> Greeks:
+    rows = [out[i].reshape(shape) for i in range(7)]
+    return Greeks(*rows)
+
+
+def bsm_price(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
+              q: ArrayLike, sigma: ArrayLike) -> Array:
+    """Black-Scholes-Merton price with continuous dividend yield ``q`` (T in years)."""
+    shape, out = _run_bsm(right, S, K, T, r, q, sigma, False)
+    return np.asarray(out[0].reshape(shape), dtype=np.float64)
+
+
+def bsm_greeks(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
+               q: ArrayLike, sigma: ArrayLike) -> Greeks:
+    """Black-Scholes-Merton price and Greeks (QuantLib units, see the module table)."""
+    shape, out = _run_bsm(right, S, K, T, r, q, sigma, True)
+    return _greeks(shape, out)
+
+
+def black76_price(right: Any, F: ArrayLike, K: ArrayLike, T: ArrayLike, df: ArrayLike,
+                  sigma: ArrayLike) -> Array:
+    """Black-76 price on the forward ``F`` with discount factor ``df`` to expiry."""
+    shape, out = _run_b76(right, F, K, T, df, sigma, False)
+    return np.asarray(out[0].reshape(shape), dtype=np.float64)
+
+
+def black76_greeks(right: Any, F: ArrayLike, K: ArrayLike, T: ArrayLike, df: ArrayLike,
+                   sigma: ArrayLike) -> Greeks:
+    """Black-76 price and Greeks (delta/gamma on F; rho with F held = -T V; dividend rho 0)."""
+    shape, out = _run_b76(right, F, K, T, df, sigma, True)
+    return _greeks(shape, out)
