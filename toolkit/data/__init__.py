@@ -1,6 +1,6 @@
 """Market data: load validated OHLCV bars (UTC index, float64) from ``data/`` or any file;
 reference data (GICS sector map, market caps) from ``data/reference``; option quotes in one
-canonical frame (``load_option_quotes``)."""
+canonical frame (``load_option_quotes``); Cboe's VIX-family history (``load_vix``)."""
 
 from toolkit.data._paths import available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
@@ -21,6 +21,7 @@ from toolkit.data.reference import (
     load_sector_map,
     sectors_for,
 )
+from toolkit.data.vix import VixReport, load_vix, load_vix_sourced
 
 __all__ = [
     "GICS_SECTORS",
@@ -28,6 +29,7 @@ __all__ = [
     "LoadedBars",
     "LoadedFile",
     "RepairReport",
+    "VixReport",
     "available_symbols",
     "default_data_dir",
     "load",
@@ -38,5 +40,7 @@ __all__ = [
     "load_option_quotes",
     "load_sector_map",
     "load_sourced",
+    "load_vix",
+    "load_vix_sourced",
     "sectors_for",
 ]
