@@ -1,0 +1,132 @@
+"""Scenario grids, theta curves and position Greeks against the pricer leg by leg and the
+expiry payoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from toolkit.options.black import bsm_greeks, bsm_price
+from toolkit.options.payoff import expiry_value
+from toolkit.options.scenarios import (
+    front_expiry_days,
+    model_value,
+    position_greeks,
+    scenario_grid,
+    theta_curve,
+)
+from toolkit.options.templates import Leg, Spread, SpreadError
+
+AS_OF = dt.date(2026, 1, 5)
+EXP = dt.date(2026, 2, 4)  # 30 days
+BACK = dt.date(2026, 3, 6)  # 60 days
+T30, T60 = 30 / 365, 60 / 365
+R, Q = 0.04, 0.01
+
+
+def _opt(right: str, q: int, k: float, exp: dt.date = EXP, price: float | None = None) -> Leg:
+    return Leg("XYZ", right, q, k, exp, 100.0, price, "E")
+
+
+def test_zero_shift_zero_days_is_the_model_value() -> None:
+    s = Spread("vertical", (_opt("C", 1, 100), _opt("C", -1, 105)), quantity=2)
+    want = 2 * 100 * (bsm_price("C", 101.0, 100, T30, R, Q, 0.22)
+                      - bsm_price("C", 101.0, 105, T30, R, Q, 0.20))
+    grid = scenario_grid(s, spot=101.0, as_of=AS_OF, vols=(0.22, 0.20), prices=[90, 101, 110],
+                         days=[0, 10], vol_shifts=[-0.05, 0.0, 0.05], rate=R, div=Q)
+    assert grid.value.shape == (3, 2, 3)
+    assert grid.value[1, 0, 1] == pytest.approx(float(want), abs=1e-9)
+    assert model_value(s, 101.0, AS_OF, (0.22, 0.20), R, Q) == pytest.approx(float(want), abs=1e-9)
+    # unpriced legs: P&L is measured from today's model value, so it is 0 at the origin
+    assert grid.cost == pytest.approx(float(want), abs=1e-9)
+    assert grid.pnl[1, 0, 1] == pytest.approx(0.0, abs=1e-9)
+    # ten days on, vol +5 points: each leg repriced at T - 10/365 and its vol + 0.05
+    later = 2 * 100 * (bsm_price("C", 110.0, 100, 20 / 365, R, Q, 0.27)
+                       - bsm_price("C", 110.0, 105, 20 / 365, R, Q, 0.25))
+    assert grid.value[2, 1, 2] == pytest.approx(float(later), abs=1e-9)
+    frame = grid.to_frame()
+    assert len(frame) == 18 and frame.iloc[-1]["value"] == pytest.approx(grid.value[2, 1, 2])
+
+
+def test_at_expiry_the_grid_is_the_payoff() -> None:
+    ic = Spread("iron_condor", (_opt("P", 1, 90, price=0.5), _opt("P", -1, 95, price=1.5),
+                                _opt("C", -1, 105, price=1.4), _opt("C", 1, 110, price=0.4)))
+    prices = np.linspace(80, 120, 17)
+    grid = scenario_grid(ic, spot=100.0, as_of=AS_OF, vols=0.2, prices=prices, days=[30, 45],
+                         rate=R, div=Q)
+    assert grid.value[:, 0, 0] == pytest.approx(expiry_value(ic, prices), abs=1e-12)
+    assert grid.value[:, 1, 0] == pytest.approx(expiry_value(ic, prices), abs=1e-12)
+    assert grid.cost == pytest.approx(-200.0)  # entered for a 2.00 credit
+    assert grid.pnl[:, 0, 0] == pytest.approx(expiry_value(ic, prices) + 200.0)
+
+
+def test_calendar_at_the_front_expiry_keeps_the_back_leg_model_value() -> None:
+    cal = Spread("calendar", (_opt("C", -1, 100), _opt("C", 1, 100, BACK)))
+    days = front_expiry_days(cal, AS_OF)
+    assert days == 30
+    prices = np.array([90.0, 100.0, 112.0])
+    grid = scenario_grid(cal, spot=100.0, as_of=AS_OF, vols=(0.25, 0.22), prices=prices,
+                         days=[days], rate=R, div=Q)
+    want = 100 * (bsm_price("C", prices, 100, T60 - T30, R, Q, 0.22) - np.maximum(prices - 100, 0))
+    assert grid.value[:, 0, 0] == pytest.approx(want, abs=1e-9)
+    assert grid.value[1, 0, 0] > grid.value[0, 0, 0]  # a calendar peaks at its strike
+    assert grid.value[1, 0, 0] > grid.value[2, 0, 0]
+
+
+def test_covered_call_is_a_synthetic_short_put_plus_cash() -> None:
+    # S - C = K exp(-rT) - P at every scenario (put-call parity, q = 0): an independent check
+    cc = Spread("covered_call", (Leg.shares("XYZ", 100, style="E"), _opt("C", -1, 100)))
+    prices = np.array([80.0, 100.0, 125.0])
+    grid = scenario_grid(cc, spot=100.0, as_of=AS_OF, vols=0.3, prices=prices, days=[0, 7],
+                         rate=R, div=0.0)
+    for j, d in enumerate((0, 7)):
+        t = T30 - d / 365
+        want = 100 * (100 * math.exp(-R * t) - bsm_price("P", prices, 100, t, R, 0.0, 0.3))
+        assert grid.value[:, j, 0] == pytest.approx(want, abs=1e-9)
+
+
+def test_straddle_greeks_are_call_plus_put() -> None:
+    st = Spread("straddle", (_opt("C", 1, 100), _opt("P", 1, 100)), quantity=3)
+    g = position_greeks(st, 101.0, AS_OF, 0.2, R, Q)
+    c = bsm_greeks("C", 101.0, 100, T30, R, Q, 0.2)
+    p = bsm_greeks("P", 101.0, 100, T30, R, Q, 0.2)
+    for name in ("price", "delta", "gamma", "vega", "theta", "rho"):
+        field = "value" if name == "price" else name
+        want = 300 * (float(getattr(c, name)) + float(getattr(p, name)))
+        assert getattr(g, field) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert g.theta_per_day == pytest.approx(g.theta / 365)
+    assert g.vega_per_point == pytest.approx(g.vega / 100)
+    # delta against a central difference of the scenario grid (the same model)
+    h = 1e-3
+    grid = scenario_grid(st, spot=101.0, as_of=AS_OF, vols=0.2, prices=[101 - h, 101 + h],
+                         rate=R, div=Q)
+    assert g.delta == pytest.approx((grid.value[1, 0, 0] - grid.value[0, 0, 0]) / (2 * h), rel=1e-6)
+    shares = position_greeks(Spread("custom", (Leg.shares("XYZ", -50),)), 101.0, AS_OF, 0.2)
+    assert (shares.value, shares.delta, shares.gamma) == (-5050.0, -50.0, 0.0)
+
+
+def test_theta_curve_of_a_long_straddle() -> None:
+    st = Spread("straddle", (_opt("C", 1, 100, price=2.5), _opt("P", 1, 100, price=2.5)))
+    curve = theta_curve(st, spot=100.0, as_of=AS_OF, vols=0.2, rate=0.0, div=0.0, step=5)
+    assert list(curve["days_to_expiry"]) == [30, 25, 20, 15, 10, 5, 0]
+    assert curve["date"].iloc[-1] == EXP
+    assert (np.diff(curve["value"]) < 0).all()  # an ATM straddle only loses value with time
+    assert curve["value"].iloc[-1] == pytest.approx(0.0, abs=1e-12)  # expires at the strike
+    assert curve["pnl"].iloc[-1] == pytest.approx(-500.0)
+    # ATM with r = q = 0: the straddle is worth about 0.8 sigma sqrt(T) S (Brenner-Subrahmanyam)
+    assert curve["value"].iloc[0] == pytest.approx(100 * 0.8 * 0.2 * math.sqrt(T30) * 100, rel=5e-3)
+
+
+def test_bad_scenario_inputs_are_named() -> None:
+    s = Spread("vertical", (_opt("C", 1, 100), _opt("C", -1, 105)))
+    with pytest.raises(SpreadError, match=r"3 vols for 2 legs"):
+        scenario_grid(s, spot=100.0, as_of=AS_OF, vols=(0.2, 0.2, 0.2), prices=[100])
+    with pytest.raises(SpreadError, match=r"vol 0.1 shifted by -0.2 is not > 0"):
+        scenario_grid(s, spot=100.0, as_of=AS_OF, vols=0.1, prices=[100], vol_shifts=[-0.2])
+    with pytest.raises(SpreadError, match=r"vol 0.0 must be > 0"):
+        position_greeks(s, 100.0, AS_OF, 0.0)
+    with pytest.raises(SpreadError, match=r"expired on or before 2026-02-04"):
+        position_greeks(s, 100.0, EXP, 0.2)

@@ -1,0 +1,265 @@
+"""What a spread is worth before expiry: its aggregated Greeks, P&L over a grid of underlying
+price x days forward x vol shift, and its theta-decay curve -- every leg repriced by the model
+(Black-Scholes-Merton for European legs, the QD+ American pricer for American ones).
+
+Units (toolkit.options.conventions has the per-contract table): dollars for the whole position
+(``spread.quantity`` spreads, each leg times its signed quantity and multiplier). Greeks are
+QuantLib's units scaled to the position: ``delta`` in shares (dollars per 1.00 move of the
+underlying), ``gamma`` shares per 1.00, ``vega`` dollars per 1.00 of vol (``vega_per_point``:
+per vol point), ``theta`` dollars per year (``theta_per_day``: per calendar day, /365),
+``rho`` dollars per 1.00 of rate. A share leg has delta 1 per share and no other Greek.
+
+Time: ACT/365 calendar days from the ``as_of`` date to each leg's expiry. A leg whose expiry
+falls inside the horizon is valued at its intrinsic value at the scenario price (as if the
+underlying stood there on its expiry day): this is how a calendar's front leg settles while
+its back leg keeps its model value (:func:`front_expiry_days`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from toolkit.options.black import bsm_greeks, bsm_price
+from toolkit.options.conventions import CALENDAR_DAYS
+from toolkit.options.templates import Leg, Spread, SpreadError
+
+FloatArray = npt.NDArray[np.float64]
+Vols = float | Sequence[float]
+
+
+def _american() -> Any:
+    """toolkit.options.american (owner O2), imported when an American leg is repriced."""
+    return importlib.import_module("toolkit.options.american")
+
+
+def _years(leg: Leg, as_of: dt.date) -> float:
+    assert leg.expiry is not None
+    return (leg.expiry - as_of).days / CALENDAR_DAYS
+
+
+def _vols(spread: Spread, vols: Vols) -> tuple[float, ...]:
+    """One vol per leg (share legs' entries unused): a scalar for all, or one per leg."""
+    if isinstance(vols, int | float):
+        out = tuple(float(vols) for _ in spread.legs)
+    else:
+        out = tuple(float(v) for v in vols)
+        if len(out) != len(spread.legs):
+            raise SpreadError(
+                f"spread {spread.name or spread.kind}: {len(out)} vols for "
+                f"{len(spread.legs)} legs; give one per leg or one for all"
+            )
+    for leg, v in zip(spread.legs, out, strict=True):
+        if leg.is_option and not (np.isfinite(v) and v > 0):
+            raise SpreadError(f"leg {leg.describe()}: vol {v} must be > 0 (0.20 = 20%)")
+    return out
+
+
+def leg_vols(spread: Spread, chain: pd.DataFrame) -> tuple[float, ...]:
+    """Each leg's implied vol from the chain's ``iv`` column (share legs get NaN)."""
+    out = []
+    for leg in spread.legs:
+        if not leg.is_option:
+            out.append(float("nan"))
+            continue
+        assert leg.expiry is not None
+        rows = chain[(chain["expiry"] == pd.Timestamp(leg.expiry)) & (chain["right"] == leg.right)
+                     & (chain["strike"] == leg.strike)]
+        iv = float(rows["iv"].iloc[0]) if len(rows) else float("nan")
+        if not (np.isfinite(iv) and iv > 0):
+            raise SpreadError(
+                f"leg {leg.describe()}: no implied vol in the chain; pass vols= yourself "
+                "(e.g. from toolkit.options.implied_vol on the mid)"
+            )
+        out.append(iv)
+    return tuple(out)
+
+
+def _leg_value(
+    leg: Leg, S: FloatArray, T: FloatArray, r: float, q: float, sigma: FloatArray
+) -> FloatArray:
+    """Model value per share of one leg on broadcast arrays; intrinsic where T <= 0."""
+    if not leg.is_option:
+        return np.broadcast_to(S, np.broadcast_shapes(S.shape, T.shape, sigma.shape)).copy()
+    S_, T_, sig = np.broadcast_arrays(S, T, sigma)
+    intrinsic = np.maximum(S_ - leg.strike, 0.0) if leg.right == "C" else np.maximum(
+        leg.strike - S_, 0.0)
+    out = intrinsic.astype(np.float64)
+    live = T_ > 0
+    if live.any():
+        if leg.style == "E":
+            out[live] = bsm_price(leg.right, S_[live], leg.strike, T_[live], r, q, sig[live])
+        else:
+            price = _american().american_price
+            out[live] = price(leg.right, S_[live], leg.strike, T_[live], r, q, sig[live])
+    return out
+
+
+def _values(
+    spread: Spread, sig: tuple[float, ...], as_of: dt.date, P: FloatArray, D: FloatArray,
+    V: FloatArray, rate: float, div: float,
+) -> FloatArray:
+    """Position value on the (price, days, vol shift) grid, dollars."""
+    value = np.zeros((P.size, D.size, V.size))
+    for leg, v in zip(spread.legs, sig, strict=True):
+        size = leg.quantity * leg.multiplier * spread.quantity
+        if leg.is_option:
+            shifted = v + V
+            if (shifted <= 0).any():
+                raise SpreadError(f"leg {leg.describe()}: vol {v} shifted by {V.min()} is not > 0")
+            T = (_years(leg, as_of) - D / CALENDAR_DAYS)[None, :, None]
+            per_share = _leg_value(leg, P[:, None, None], T, rate, div, shifted[None, None, :])
+        else:
+            per_share = np.broadcast_to(P[:, None, None], value.shape)
+        value += size * per_share
+    return value
+
+
+def model_value(
+    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    div: float = 0.0,
+) -> float:
+    """The position's model value now, dollars (what closing it at model prices returns)."""
+    value = _values(spread, _vols(spread, vols), as_of, np.array([spot]), np.zeros(1),
+                    np.zeros(1), rate, div)
+    return float(value[0, 0, 0])
+
+
+@dataclass(frozen=True, slots=True)
+class PositionGreeks:
+    """Model value and Greeks of a whole position (units: module docstring)."""
+
+    value: float
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    rho: float
+
+    @property
+    def theta_per_day(self) -> float:
+        """Dollars per calendar day (theta / 365)."""
+        return self.theta / CALENDAR_DAYS
+
+    @property
+    def vega_per_point(self) -> float:
+        """Dollars per vol point (vega / 100)."""
+        return self.vega / 100.0
+
+
+def position_greeks(
+    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    div: float = 0.0,
+) -> PositionGreeks:
+    """Sum over legs of quantity x multiplier x (BSM or American) Greek, times the spreads."""
+    sig = _vols(spread, vols)
+    tot = np.zeros(6)
+    for leg, v in zip(spread.legs, sig, strict=True):
+        size = leg.quantity * leg.multiplier * spread.quantity
+        if not leg.is_option:
+            tot += size * np.array([spot, 1.0, 0.0, 0.0, 0.0, 0.0])
+            continue
+        T = _years(leg, as_of)
+        if T <= 0:
+            raise SpreadError(f"leg {leg.describe()}: expired on or before {as_of}; no Greeks")
+        greeks = bsm_greeks if leg.style == "E" else _american().american_greeks
+        g = greeks(leg.right, spot, leg.strike, T, rate, div, v)
+        tot += size * np.array([float(np.asarray(x)) for x in
+                                (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)])
+    return PositionGreeks(*(float(x) for x in tot))
+
+
+@dataclass(frozen=True, slots=True)
+class Scenarios:
+    """Model value and P&L of a position on a grid: axis 0 underlying price, axis 1 days
+    forward, axis 2 vol shift (added to every leg's vol). ``cost`` is what the position was
+    entered at (net price x multiplier x quantity, debit > 0), or its model value today when
+    the legs have no entry prices; ``pnl = value - cost``. Dollars for the position."""
+
+    prices: FloatArray
+    days: FloatArray
+    vol_shifts: FloatArray
+    value: FloatArray
+    cost: float
+
+    @property
+    def pnl(self) -> FloatArray:
+        out: FloatArray = self.value - self.cost
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per (price, days, vol_shift) with value and pnl."""
+        p, d, v = np.meshgrid(self.prices, self.days, self.vol_shifts, indexing="ij")
+        return pd.DataFrame({
+            "price": p.ravel(), "days": d.ravel(), "vol_shift": v.ravel(),
+            "value": self.value.ravel(), "pnl": self.pnl.ravel(),
+        })
+
+
+def scenario_grid(
+    spread: Spread,
+    *,
+    spot: float,
+    as_of: dt.date,
+    vols: Vols,
+    prices: npt.ArrayLike,
+    days: npt.ArrayLike = (0,),
+    vol_shifts: npt.ArrayLike = (0.0,),
+    rate: float = 0.0,
+    div: float = 0.0,
+) -> Scenarios:
+    """Reprice every leg at each (underlying price, days forward, vol shift).
+
+    ``vol_shifts`` are absolute (0.05 = +5 vol points) and must leave every vol > 0."""
+    sig = _vols(spread, vols)
+    P = np.asarray(prices, dtype=np.float64).ravel()
+    D = np.asarray(days, dtype=np.float64).ravel()
+    V = np.asarray(vol_shifts, dtype=np.float64).ravel()
+    if P.size == 0 or D.size == 0 or V.size == 0:
+        raise SpreadError("scenario grid: prices, days and vol_shifts need a value each")
+    if (P < 0).any() or (D < 0).any():
+        raise SpreadError("scenario grid: prices and days forward must be >= 0")
+    value = _values(spread, sig, as_of, P, D, V, rate, div)
+    net = spread.net_price
+    if net is not None:
+        cost = net * spread.multiplier * spread.quantity
+    else:
+        cost = float(_values(spread, sig, as_of, np.array([spot]), np.zeros(1), np.zeros(1),
+                             rate, div)[0, 0, 0])
+    return Scenarios(P, D, V, value, float(cost))
+
+
+def front_expiry_days(spread: Spread, as_of: dt.date) -> int:
+    """Calendar days from ``as_of`` to the spread's first option expiry."""
+    if not spread.expiries:
+        raise SpreadError(f"spread {spread.name or spread.kind}: has no option leg")
+    return (spread.expiries[0] - as_of).days
+
+
+def theta_curve(
+    spread: Spread, *, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    div: float = 0.0, step: int = 1,
+) -> pd.DataFrame:
+    """Value (and P&L) of the position day by day from ``as_of`` to its first expiry, at a
+    fixed underlying price and vols: the decay a seller collects or a buyer pays.
+
+    Columns: date, days_to_expiry (of the first expiry), value, pnl."""
+    n = front_expiry_days(spread, as_of)
+    if n < 0:
+        raise SpreadError(f"spread {spread.name or spread.kind}: first expiry before {as_of}")
+    days = np.unique(np.r_[np.arange(0, n, max(step, 1)), n])
+    grid = scenario_grid(spread, spot=spot, as_of=as_of, vols=vols, prices=[spot], days=days,
+                         rate=rate, div=div)
+    return pd.DataFrame({
+        "date": [as_of + dt.timedelta(days=int(d)) for d in days],
+        "days_to_expiry": (n - days).astype(np.int64),
+        "value": grid.value[0, :, 0],
+        "pnl": grid.pnl[0, :, 0],
+    })
