@@ -101,3 +101,26 @@ def test_calendar_and_unpriced_legs_are_refused() -> None:
         summarize(cal)
     with pytest.raises(SpreadError, match=r"no entry price for \+1 XYZ 2026-03-20 100 C"):
         summarize(Spread("custom", (Leg("XYZ", "C", 1, 100, EXP),)))
+
+
+def test_spxw_iron_condor_from_the_shipped_chain() -> None:
+    # 2018-02-01, the Feb-28 SPXW expiry; legs and quotes checked by hand against the raw CSV
+    # rows (data/options/SPXW_eod_2018-01-02_2018-02-28_2expiries.csv, quotedate 02/01/2018):
+    # 2720 P delta -0.1641 (nearest 16), 2900 C 0.1557; 25-point wings: 2695 P, and 2920 C
+    # (2925 is not listed; 2920 and 2930 tie, the nearer to the body wins)
+    from toolkit.data.options import load_option_quotes
+    from toolkit.options import templates as tpl
+
+    quotes = load_option_quotes("data/options/SPXW_eod_2018-01-02_2018-02-28_2expiries.csv")
+    chain = tpl.chain_on(quotes, "2018-02-01")
+    ic = tpl.iron_condor(chain, days=30, short_put=tpl.by_delta(0.16),
+                         short_call=tpl.by_delta(0.16), width=25.0)
+    assert [(leg.right, leg.strike, leg.quantity, leg.price) for leg in ic.legs] == [
+        ("P", 2695.0, 1, 7.6), ("P", 2720.0, -1, 9.7), ("C", 2900.0, -1, 5.5),
+        ("C", 2920.0, 1, 3.3)]
+    assert ic.legs[1].symbol == "SPXW  180228P02720000" and ic.legs[1].style == "E"
+    summary = summarize(ic)
+    assert summary.net_price == pytest.approx(-4.30)
+    assert summary.max_gain == pytest.approx(430.0)
+    assert summary.max_loss == pytest.approx(-2070.0)  # the wider (put) wing: 25 - 4.30
+    assert summary.breakevens == pytest.approx((2715.70, 2904.30))

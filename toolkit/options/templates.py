@@ -115,15 +115,29 @@ class Leg:
     def with_price(self, price: float | None) -> Leg:
         """The same leg with another entry price."""
         return Leg(
-            self.underlying, self.right, self.quantity, self.strike, self.expiry,
-            self.multiplier, price, self.style, self.symbol,
+            self.underlying,
+            self.right,
+            self.quantity,
+            self.strike,
+            self.expiry,
+            self.multiplier,
+            price,
+            self.style,
+            self.symbol,
         )
 
     def scaled(self, factor: int) -> Leg:
         """The same leg with ``quantity * factor`` (factor -1 flips long and short)."""
         return Leg(
-            self.underlying, self.right, self.quantity * factor, self.strike, self.expiry,
-            self.multiplier, self.price, self.style, self.symbol,
+            self.underlying,
+            self.right,
+            self.quantity * factor,
+            self.strike,
+            self.expiry,
+            self.multiplier,
+            self.price,
+            self.style,
+            self.symbol,
         )
 
     def describe(self) -> str:
@@ -211,8 +225,9 @@ class Spread:
 
     def flipped(self) -> Spread:
         """The opposite position: every leg's sign reversed (a debit becomes a credit)."""
-        return Spread(self.kind, tuple(leg.scaled(-1) for leg in self.legs), self.quantity,
-                      self.name)
+        return Spread(
+            self.kind, tuple(leg.scaled(-1) for leg in self.legs), self.quantity, self.name
+        )
 
     def with_quantity(self, quantity: int) -> Spread:
         return Spread(self.kind, self.legs, quantity, self.name)
@@ -227,8 +242,20 @@ class Spread:
 
 Fill = Literal["touch", "mid"]
 DeltaSource = Literal["auto", "vendor", "model"]
-_NEEDED = ("quote_date", "underlying", "underlying_price", "expiry", "right", "strike", "bid",
-           "ask", "delta", "iv", "style", "multiplier")
+_NEEDED = (
+    "quote_date",
+    "underlying",
+    "underlying_price",
+    "expiry",
+    "right",
+    "strike",
+    "bid",
+    "ask",
+    "delta",
+    "iv",
+    "style",
+    "multiplier",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,11 +471,17 @@ def pick_strike(
 
 
 def _wing(
-    chain: pd.DataFrame, expiry: dt.date, right: str, body: float, side: int,
-    width: float | None, width_strikes: int | None,
+    chain: pd.DataFrame,
+    expiry: dt.date,
+    right: str,
+    body: float,
+    side: int,
+    width: float | None,
+    width_strikes: int | None,
 ) -> float:
     """The listed strike ``width`` points (or ``width_strikes`` strikes) beyond ``body``
-    on ``side`` (+1 above, -1 below); with points, the listed strike nearest that target."""
+    on ``side`` (+1 above, -1 below); with points, the listed strike nearest that target
+    (ties: the one nearer the body, so an unlisted target never widens the risk)."""
     if (width is None) == (width_strikes is None):
         raise SpreadError("give the wing as exactly one of width (points) or width_strikes")
     uniq = np.unique(_slice(chain, expiry, right)["strike"].to_numpy(dtype=np.float64))
@@ -529,8 +562,15 @@ def net_premium(spread: Spread, chain: pd.DataFrame, fill: Fill = "touch") -> fl
 def _leg(chain: pd.DataFrame, expiry: dt.date, right: str, strike: float, q: int) -> Leg:
     row = _quote_row(chain, Leg(str(chain["underlying"].iloc[0]), right, q, strike, expiry))
     return Leg(
-        str(row["underlying"]), right, q, float(strike), expiry, float(row["multiplier"]),
-        None, str(row["style"]), str(row.get("symbol", "") or ""),
+        str(row["underlying"]),
+        right,
+        q,
+        float(strike),
+        expiry,
+        float(row["multiplier"]),
+        None,
+        str(row["style"]),
+        str(row.get("symbol", "") or ""),
     )
 
 
@@ -576,28 +616,41 @@ def vertical(
     w = _wing(chain, expiry, right, k, side, width, width_strikes)
     legs = [_leg(chain, expiry, right, k, sign), _leg(chain, expiry, right, w, -sign)]
     word = "call" if right == "C" else "put"
-    return _build(chain, "vertical", f"{expiry} {k:g}/{w:g} {word} {direction}", legs,
-                  quantity, fill)
+    return _build(
+        chain, "vertical", f"{expiry} {k:g}/{w:g} {word} {direction}", legs, quantity, fill
+    )
 
 
 def straddle(
-    chain: pd.DataFrame, *, days: int, strike: Pick | None = None,
-    direction: Literal["long", "short"] = "long", quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    strike: Pick | None = None,
+    direction: Literal["long", "short"] = "long",
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """Call and put at one strike (ATM unless ``strike`` says otherwise)."""
     sign = _sign(direction, "long", "short")
     expiry = pick_expiry(chain, days)
-    k = pick_strike(chain, expiry, "C", strike or atm(), forward=forward,
-                    delta_source=delta_source)
+    k = pick_strike(chain, expiry, "C", strike or atm(), forward=forward, delta_source=delta_source)
     legs = [_leg(chain, expiry, "C", k, sign), _leg(chain, expiry, "P", k, sign)]
     return _build(chain, "straddle", f"{expiry} {k:g} {direction} straddle", legs, quantity, fill)
 
 
 def strangle(
-    chain: pd.DataFrame, *, days: int, call: Pick, put: Pick,
-    direction: Literal["long", "short"] = "short", quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    call: Pick,
+    put: Pick,
+    direction: Literal["long", "short"] = "short",
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """An out-of-the-money put and call (e.g. both 16 delta)."""
     sign = _sign(direction, "long", "short")
@@ -607,15 +660,24 @@ def strangle(
     if kp >= kc:
         raise SpreadError(f"strangle: put strike {kp:g} is not below call strike {kc:g}")
     legs = [_leg(chain, expiry, "P", kp, sign), _leg(chain, expiry, "C", kc, sign)]
-    return _build(chain, "strangle", f"{expiry} {kp:g}/{kc:g} {direction} strangle", legs,
-                  quantity, fill)
+    return _build(
+        chain, "strangle", f"{expiry} {kp:g}/{kc:g} {direction} strangle", legs, quantity, fill
+    )
 
 
 def iron_condor(
-    chain: pd.DataFrame, *, days: int, short_put: Pick, short_call: Pick,
-    width: float | None = None, width_strikes: int | None = None,
-    direction: Literal["long", "short"] = "short", quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    short_put: Pick,
+    short_call: Pick,
+    width: float | None = None,
+    width_strikes: int | None = None,
+    direction: Literal["long", "short"] = "short",
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """Short strangle plus wings ``width`` beyond each short strike (short = credit)."""
     sign = _sign(direction, "long", "short")
@@ -626,37 +688,68 @@ def iron_condor(
         raise SpreadError(f"iron condor: short put {kp:g} is not below short call {kc:g}")
     wp = _wing(chain, expiry, "P", kp, -1, width, width_strikes)
     wc = _wing(chain, expiry, "C", kc, 1, width, width_strikes)
-    legs = [_leg(chain, expiry, "P", wp, -sign), _leg(chain, expiry, "P", kp, sign),
-            _leg(chain, expiry, "C", kc, sign), _leg(chain, expiry, "C", wc, -sign)]
-    return _build(chain, "iron_condor",
-                  f"{expiry} {wp:g}/{kp:g}/{kc:g}/{wc:g} {direction} iron condor", legs,
-                  quantity, fill)
+    legs = [
+        _leg(chain, expiry, "P", wp, -sign),
+        _leg(chain, expiry, "P", kp, sign),
+        _leg(chain, expiry, "C", kc, sign),
+        _leg(chain, expiry, "C", wc, -sign),
+    ]
+    return _build(
+        chain,
+        "iron_condor",
+        f"{expiry} {wp:g}/{kp:g}/{kc:g}/{wc:g} {direction} iron condor",
+        legs,
+        quantity,
+        fill,
+    )
 
 
 def iron_butterfly(
-    chain: pd.DataFrame, *, days: int, body: Pick | None = None,
-    width: float | None = None, width_strikes: int | None = None,
-    direction: Literal["long", "short"] = "short", quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    body: Pick | None = None,
+    width: float | None = None,
+    width_strikes: int | None = None,
+    direction: Literal["long", "short"] = "short",
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """Straddle at the body (ATM by default) plus wings ``width`` beyond it (short = credit)."""
     sign = _sign(direction, "long", "short")
     expiry = pick_expiry(chain, days)
-    k = pick_strike(chain, expiry, "C", body or atm(), forward=forward,
-                    delta_source=delta_source)
+    k = pick_strike(chain, expiry, "C", body or atm(), forward=forward, delta_source=delta_source)
     wp = _wing(chain, expiry, "P", k, -1, width, width_strikes)
     wc = _wing(chain, expiry, "C", k, 1, width, width_strikes)
-    legs = [_leg(chain, expiry, "P", wp, -sign), _leg(chain, expiry, "P", k, sign),
-            _leg(chain, expiry, "C", k, sign), _leg(chain, expiry, "C", wc, -sign)]
-    return _build(chain, "iron_butterfly",
-                  f"{expiry} {wp:g}/{k:g}/{wc:g} {direction} iron butterfly", legs, quantity,
-                  fill)
+    legs = [
+        _leg(chain, expiry, "P", wp, -sign),
+        _leg(chain, expiry, "P", k, sign),
+        _leg(chain, expiry, "C", k, sign),
+        _leg(chain, expiry, "C", wc, -sign),
+    ]
+    return _build(
+        chain,
+        "iron_butterfly",
+        f"{expiry} {wp:g}/{k:g}/{wc:g} {direction} iron butterfly",
+        legs,
+        quantity,
+        fill,
+    )
 
 
 def calendar(
-    chain: pd.DataFrame, right: str, *, front_days: int, back_days: int,
-    strike: Pick | None = None, direction: Literal["long", "short"] = "long",
-    quantity: int = 1, fill: Fill = "touch", forward: float | None = None,
+    chain: pd.DataFrame,
+    right: str,
+    *,
+    front_days: int,
+    back_days: int,
+    strike: Pick | None = None,
+    direction: Literal["long", "short"] = "long",
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
     delta_source: DeltaSource = "auto",
 ) -> Spread:
     """Same strike, two expiries: long = sell the front, buy the back (a debit)."""
@@ -667,16 +760,29 @@ def calendar(
             f"calendar: front_days {front_days} and back_days {back_days} pick expiries "
             f"{front} and {back}; the back must expire later"
         )
-    k = pick_strike(chain, front, right, strike or atm(), forward=forward,
-                    delta_source=delta_source)
+    k = pick_strike(
+        chain, front, right, strike or atm(), forward=forward, delta_source=delta_source
+    )
     legs = [_leg(chain, front, right, k, -sign), _leg(chain, back, right, k, sign)]
-    return _build(chain, "calendar", f"{front}/{back} {k:g} {right} {direction} calendar", legs,
-                  quantity, fill)
+    return _build(
+        chain,
+        "calendar",
+        f"{front}/{back} {k:g} {right} {direction} calendar",
+        legs,
+        quantity,
+        fill,
+    )
 
 
 def covered_call(
-    chain: pd.DataFrame, *, days: int, call: Pick, quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    call: Pick,
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """Shares bought at the chain's underlying price (one contract's multiplier of them) and
     one short call."""
@@ -684,23 +790,41 @@ def covered_call(
     k = pick_strike(chain, expiry, "C", call, forward=forward, delta_source=delta_source)
     short = _leg(chain, expiry, "C", k, -1)
     stock = Leg.shares(short.underlying, round(short.multiplier), style=short.style)
-    return _build(chain, "covered_call", f"{expiry} {k:g} covered call", [stock, short],
-                  quantity, fill)
+    return _build(
+        chain, "covered_call", f"{expiry} {k:g} covered call", [stock, short], quantity, fill
+    )
 
 
 def cash_secured_put(
-    chain: pd.DataFrame, *, days: int, put: Pick, quantity: int = 1, fill: Fill = "touch",
-    forward: float | None = None, delta_source: DeltaSource = "auto",
+    chain: pd.DataFrame,
+    *,
+    days: int,
+    put: Pick,
+    quantity: int = 1,
+    fill: Fill = "touch",
+    forward: float | None = None,
+    delta_source: DeltaSource = "auto",
 ) -> Spread:
     """One short put, with cash of strike x multiplier set aside (:func:`collateral`)."""
     expiry = pick_expiry(chain, days)
     k = pick_strike(chain, expiry, "P", put, forward=forward, delta_source=delta_source)
-    return _build(chain, "cash_secured_put", f"{expiry} {k:g} cash-secured put",
-                  [_leg(chain, expiry, "P", k, -1)], quantity, fill)
+    return _build(
+        chain,
+        "cash_secured_put",
+        f"{expiry} {k:g} cash-secured put",
+        [_leg(chain, expiry, "P", k, -1)],
+        quantity,
+        fill,
+    )
 
 
 def collateral(spread: Spread) -> float:
     """Cash a cash-secured put sets aside: strike x multiplier x contracts (dollars)."""
-    return float(sum(-leg.quantity * leg.strike * leg.multiplier
-                     for leg in spread.legs if leg.right == "P" and leg.quantity < 0)
-                 * spread.quantity)
+    return float(
+        sum(
+            -leg.quantity * leg.strike * leg.multiplier
+            for leg in spread.legs
+            if leg.right == "P" and leg.quantity < 0
+        )
+        * spread.quantity
+    )
