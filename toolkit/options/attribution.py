@@ -1,0 +1,125 @@
+"""Daily P&L attribution of an option book to delta, gamma, theta, vega and a residual.
+
+Second-order Taylor expansion of an option's value V(S, sigma, t) over one day (Hull,
+*Options, Futures, and Other Derivatives*, 10th ed., ch. 19 "Greek letters", section "Taylor
+series expansions": dV = Delta dS + 1/2 Gamma dS^2 + Theta dt + Vega dsigma + ...):
+
+    delta  = q m Delta_0 (S_1 - S_0)
+    gamma  = q m 1/2 Gamma_0 (S_1 - S_0)^2
+    theta  = q m Theta_0 dt               (dt = calendar days / 365, Theta per year)
+    vega   = q m Vega_0 (sigma_1 - sigma_0)  (Vega per 1.00 of volatility)
+    residual = q m (V_1 - V_0) - (delta + gamma + theta + vega)
+
+for ``q`` contracts of multiplier ``m`` held over the day, with **start-of-day** Greeks (the
+previous close's) from our own pricer (:func:`toolkit.options.black.bsm_greeks`) at our own
+implied vol: the mid inverted by :func:`toolkit.options._implied.implied_vol_nb` against the
+forward and discount factor put-call parity implies for that expiry
+(:func:`toolkit.options.parity.implied_forward`), so no outside rate or dividend enters.
+BSM's r and q are the ones that forward and discount factor imply. V is the mark (the mid;
+on expiry day the settlement value). The residual holds the higher-order and cross terms
+(vanna, volga, ...), so the parts sum to the marked P&L exactly by construction; a Greek that
+cannot be computed (no two-sided quote, no inversion) counts as 0 and its P&L goes to the
+residual. The day's trading (fills against the mid, commissions) and the hedge's P&L are
+separate columns, so every day's row adds up to the change in equity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from toolkit.options._implied import implied_vol_nb
+from toolkit.options.black import bsm_greeks
+from toolkit.options.parity import implied_forward
+
+ATTRIBUTION_COLUMNS = (
+    "delta", "gamma", "theta", "vega", "residual", "hedge", "spread", "commissions", "total",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LegGreeks:
+    """One contract at a close: its mark, implied vol and Greeks (per share, QuantLib units:
+    theta per year, vega per 1.00 vol). NaN where they cannot be computed."""
+
+    mark: float
+    iv: float
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+
+
+def forward_of(chain: pd.DataFrame, expiry: pd.Timestamp) -> tuple[float, float]:
+    """(forward, discount factor) of one expiry of a one-day chain from put-call parity
+    (NaN, NaN when fewer than three two-sided pairs)."""
+    rows = chain[chain["expiry"] == expiry]
+    calls = rows[rows["right"] == "C"].set_index("strike")
+    puts = rows[rows["right"] == "P"].set_index("strike")
+    k = calls.index.intersection(puts.index)
+    if len(k) == 0:
+        return float("nan"), float("nan")
+    c, p = calls.loc[k], puts.loc[k]
+    fit = implied_forward(
+        k.to_numpy(dtype=np.float64), c["bid"].to_numpy(), c["ask"].to_numpy(),
+        p["bid"].to_numpy(), p["ask"].to_numpy(),
+    )  # fmt: skip
+    return float(fit.forward), float(fit.discount_factor)
+
+
+def implied_vol_of(
+    right: str, strike: float, price: float, years: float, forward: float, discount: float
+) -> float:
+    """Our implied vol of ``price`` (NaN when it cannot be inverted: no forward, expired,
+    below intrinsic, ...; the reason codes are toolkit.options.implied's)."""
+    ok = np.isfinite(forward) and np.isfinite(discount) and discount > 0
+    if not (ok and years > 0.0 and np.isfinite(price) and price > 0.0):
+        return float("nan")
+    iv, _ = implied_vol_nb(price, right == "C", forward, strike, years, discount)
+    return float(iv)
+
+
+def leg_greeks(
+    right: str,
+    strike: float,
+    mark: float,
+    spot: float,
+    years: float,
+    forward: float,
+    discount: float,
+    iv: float,
+) -> LegGreeks:
+    """BSM Greeks at vol ``iv`` with r and q from the forward and discount factor. At or
+    past expiry: delta by moneyness, the other Greeks 0; NaN Greeks when ``iv`` is NaN."""
+    is_call = right == "C"
+    nan = float("nan")
+    if years <= 0.0:
+        itm = spot > strike if is_call else spot < strike
+        d = (1.0 if is_call else -1.0) if itm else 0.0
+        return LegGreeks(mark, nan, d, 0.0, 0.0, 0.0)
+    ok = np.isfinite(forward) and np.isfinite(discount) and discount > 0
+    if not (ok and np.isfinite(iv) and iv > 0):
+        return LegGreeks(mark, nan, nan, nan, nan, nan)
+    r = -np.log(discount) / years
+    q = r - np.log(forward / spot) / years
+    g = bsm_greeks(right, spot, strike, years, r, q, iv)
+    return LegGreeks(mark, float(iv), float(g.delta), float(g.gamma), float(g.theta), float(g.vega))
+
+
+def taylor_terms(
+    units: float, start: LegGreeks, d_spot: float, dt: float, d_vol: float
+) -> tuple[float, float, float, float]:
+    """(delta, gamma, theta, vega) P&L of ``units`` (= contracts x multiplier) over a day;
+    a Greek or a move that is NaN contributes 0 (its P&L is left to the residual)."""
+
+    def term(x: float) -> float:
+        return float(x) if np.isfinite(x) else 0.0
+
+    return (
+        term(units * start.delta * d_spot),
+        term(units * 0.5 * start.gamma * d_spot * d_spot),
+        term(units * start.theta * dt),
+        term(units * start.vega * d_vol),
+    )

@@ -1,0 +1,554 @@
+"""Option backtests on end-of-day chains (issue 16 item 5): the option driver.
+
+One day of the driver, at the close of each quote date (EOD data: decisions and fills at the
+same close, like the engine's ``fill="close"``; the quotes are the close's bid/ask):
+
+1. **Exits**: an open spread whose cost to close (at the mid) reached the take-profit or
+   stop-loss level is closed, each leg at the touch (``fill="touch"``: buy at the ask, sell
+   at the bid -- the default) or at the mid (``fill="mid"``, optimistic).
+2. **Expiry**: legs expiring today settle through the engine's one expiry rule
+   (:mod:`toolkit.engine._expiry`): cash-settled index options (style 'E': SPX/SPXW) at
+   intrinsic value against the underlying's close that day -- the PM settlement of SPXW; AM-
+   settled SPX monthlies would need the opening quotation, which an EOD file does not hold --
+   and physically settled American options (style 'A') by OCC's exercise by exception
+   (>= USD 0.01 in the money), a short leg assigned into an underlying position.
+3. **Entry**: when no spread is open, the rule builds one (:mod:`toolkit.options.templates`)
+   on the expiry nearest ``days`` (at least ``min_days`` away, one spread per expiry).
+4. **Hedge** (delta-hedged rules): the underlying is traded to bring the book's delta to 0
+   with our own Greeks at the close. For SPX the hedge is the index itself at its close --
+   a proxy: the tradable hedges are SPY (about 1/10 of the index per share) or ES futures
+   (50 x the index); no financing cost is charged on it.
+5. **Mark**: options at the mid (settled legs at their settlement value), the underlying at
+   its close; equity = cash + both.
+
+Fills are booked by the engine's average-cost booking with the contract multiplier and
+charged IBKR's option commissions (toolkit.engine.commissions); see
+:mod:`toolkit.options._book`. Each day is attributed (:mod:`toolkit.options.attribution`).
+
+Where no quotes exist (years of SPY covered calls), :func:`model_priced_quotes` prices a
+chain with BSM on the real underlying path with VIX/100 as volatility; such a run is
+**MODEL-PRICED**, and its result, summary and CLI output say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from toolkit import metrics
+from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, intrinsic_nb
+from toolkit.engine.commissions import (
+    Commission,
+    OptionCommission,
+    ibkr_option_fixed,
+    no_costs,
+)
+from toolkit.errors import DataError
+from toolkit.options import templates as tpl
+from toolkit.options._book import OptionBook, expiry_of
+from toolkit.options.attribution import (
+    ATTRIBUTION_COLUMNS,
+    LegGreeks,
+    forward_of,
+    implied_vol_of,
+    leg_greeks,
+    taylor_terms,
+)
+from toolkit.options.templates import Leg, Spread
+
+Fill = Literal["touch", "mid"]
+MODEL_PRICED = "MODEL-PRICED"
+
+
+@dataclass(frozen=True)
+class OptionSettings:
+    """How the driver trades: cash, fills, costs, exercise threshold.
+
+    ``hedge_commission`` prices the underlying's trades (default none: the SPX index proxy
+    has no commission schedule; use ``ibkr_fixed()`` for SPY shares)."""
+
+    init_cash: float = 100_000.0
+    fill: Fill = "touch"
+    commission: OptionCommission = field(default_factory=ibkr_option_fixed)
+    hedge_commission: Commission = field(default_factory=no_costs)
+    auto_exercise: float = AUTO_EXERCISE_THRESHOLD
+    periods_per_year: float = 252.0
+
+
+@dataclass(frozen=True)
+class StrikeRule:
+    """A short strike by |delta| (``delta``) or by distance from the spot in index points
+    (``points``, the listed strike nearest spot -/+ points for a put/call)."""
+
+    delta: float | None = None
+    points: float | None = None
+
+    def pick(self, chain: pd.DataFrame, right: str) -> tpl.Pick:
+        if (self.delta is None) == (self.points is None):
+            raise ValueError("a strike rule needs exactly one of delta or points")
+        if self.delta is not None:
+            return tpl.by_delta(self.delta)
+        assert self.points is not None
+        spot = tpl.spot_of(chain)
+        target = spot - self.points if right == "P" else spot + self.points
+        strikes = chain.loc[chain["right"] == right, "strike"].to_numpy(dtype=np.float64)
+        return tpl.at_strike(float(strikes[np.argmin(np.abs(strikes - target))]))
+
+
+@dataclass(frozen=True)
+class CreditSpread:
+    """A short iron condor (``kind="iron_condor"``) or put credit spread (``"put_credit"``):
+    short strikes by the rule, wings ``width`` points further out. Exits: ``take_profit`` x
+    credit captured (close when the mid cost to close <= (1 - tp) x credit), ``stop_loss`` x
+    credit lost (close when it is >= (1 + sl) x credit); None holds to expiry."""
+
+    kind: Literal["iron_condor", "put_credit"] = "iron_condor"
+    days: int = 30
+    min_days: int = 7
+    short: StrikeRule = StrikeRule(delta=0.16)
+    width: float = 50.0
+    quantity: int = 1
+    take_profit: float | None = 0.5
+    stop_loss: float | None = 2.0
+    hedge: bool = False
+
+    def build(self, chain: pd.DataFrame, expiry_days: int, fill: Fill) -> Spread:
+        if self.kind == "put_credit":
+            return tpl.vertical(
+                chain, "P", days=expiry_days, near=self.short.pick(chain, "P"),
+                width=self.width, direction="credit", quantity=self.quantity, fill=fill,
+            )  # fmt: skip
+        return tpl.iron_condor(
+            chain, days=expiry_days, short_put=self.short.pick(chain, "P"),
+            short_call=self.short.pick(chain, "C"), width=self.width, direction="short",
+            quantity=self.quantity, fill=fill,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShortStraddle:
+    """A short at-the-money straddle held to expiry, delta-hedged at every close with the
+    underlying when ``hedge`` (in whole units; ``hedge_band`` units of tolerance)."""
+
+    days: int = 30
+    min_days: int = 7
+    quantity: int = 1
+    hedge: bool = True
+    hedge_band: float = 0.0
+    take_profit: float | None = None
+    stop_loss: float | None = None
+
+    def build(self, chain: pd.DataFrame, expiry_days: int, fill: Fill) -> Spread:
+        return tpl.straddle(
+            chain, days=expiry_days, direction="short", quantity=self.quantity, fill=fill
+        )
+
+
+@dataclass(frozen=True)
+class CoveredCall:
+    """Hold ``quantity`` x multiplier shares and sell one ``call_delta`` call per 100 each
+    cycle; an assigned call delivers the shares, bought back at the next entry."""
+
+    days: int = 30
+    min_days: int = 7
+    call_delta: float = 0.30
+    quantity: int = 1
+    hedge: bool = False
+    take_profit: float | None = None
+    stop_loss: float | None = None
+
+    def build(self, chain: pd.DataFrame, expiry_days: int, fill: Fill) -> Spread:
+        return tpl.covered_call(
+            chain, days=expiry_days, call=tpl.by_delta(self.call_delta),
+            quantity=self.quantity, fill=fill,
+        )  # fmt: skip
+
+
+Rule = CreditSpread | ShortStraddle | CoveredCall
+
+
+@dataclass(frozen=True)
+class OptionBacktestResult:
+    """A finished option backtest. ``pricing`` says where the option prices came from:
+    ``"quotes"`` (real bid/ask) or ``MODEL-PRICED`` with how (then every table and the
+    summary carry the label)."""
+
+    equity: pd.Series
+    daily: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    attribution: pd.DataFrame
+    metrics: dict[str, float]
+    pricing: str
+    settings: OptionSettings
+    rule: Rule
+
+    @property
+    def model_priced(self) -> bool:
+        return self.pricing.startswith(MODEL_PRICED)
+
+    def summary(self) -> str:
+        m = self.metrics
+        att = self.attribution.sum()
+        lines = [
+            f"pricing: {self.pricing}",
+            f"days {len(self.equity)}  spreads {len(self.trades)}  fills {len(self.fills)}",
+            f"P&L {m['pnl']:,.2f} USD  return {m['total_return']:.2%}  "
+            f"max drawdown {m['max_drawdown']:.2%} ({m['max_drawdown_usd']:,.2f} USD)  "
+            f"Sharpe {m['sharpe']:.2f}",
+            f"commissions {m['commissions']:,.2f} USD",
+            "attribution (USD): " + "  ".join(f"{c} {att[c]:,.2f}" for c in ATTRIBUTION_COLUMNS),
+        ]
+        if self.model_priced:
+            lines.insert(0, f"*** {MODEL_PRICED}: option prices come from a model, not quotes ***")
+        return "\n".join(lines)
+
+
+def _years(expiry: pd.Timestamp, day: pd.Timestamp) -> float:
+    """Time to a PM expiry from a close, ACT/365 (both at the close)."""
+    return float((expiry - day).days) / 365.0
+
+
+def _mid(bid: float, ask: float) -> float:
+    if np.isfinite(bid) and np.isfinite(ask) and ask > 0 and 0 <= bid <= ask:
+        return (bid + ask) / 2.0
+    return float("nan")
+
+
+class _Day:
+    """One quote date's chain, indexed for the driver's lookups."""
+
+    def __init__(self, day: pd.Timestamp, chain: pd.DataFrame) -> None:
+        self.day = day
+        self.chain = chain
+        self.spot = tpl.spot_of(chain)
+        bids = chain["bid"].to_numpy(dtype=np.float64).tolist()
+        asks = chain["ask"].to_numpy(dtype=np.float64).tolist()
+        self._quotes: dict[str, tuple[float, float]] = dict(
+            zip(chain["symbol"].astype(str), zip(bids, asks, strict=True), strict=True)
+        )
+        self._fwd: dict[pd.Timestamp, tuple[float, float]] = {}
+
+    def quote(self, key: str) -> tuple[float, float] | None:
+        """(bid, ask) of a contract when it is quoted today with an ask and a bid that
+        does not cross it (a zero bid is a quote: nobody bids for a worthless wing); None
+        otherwise -- the vendor's file has rows of 0/0 on 2018-02-05, for instance."""
+        got = self._quotes.get(key)
+        if got is None:
+            return None
+        bid, ask = got
+        if np.isfinite(_mid(bid, ask)):
+            return bid, ask
+        return None
+
+    def partner(self, leg: Leg) -> float | None:
+        """The mid of the other right at ``leg``'s strike and expiry, when quoted."""
+        expiry = expiry_of(leg)
+        rows = self.chain[(self.chain["expiry"] == expiry) & (self.chain["strike"] == leg.strike)
+                          & (self.chain["right"] != leg.right)]  # fmt: skip
+        if rows.empty:
+            return None
+        other = self.quote(str(rows["symbol"].iloc[0]))
+        return None if other is None else _mid(*other)
+
+    def parity_mid(self, leg: Leg) -> float:
+        """The mid of ``leg`` from its same-strike partner through put-call parity
+        (C - P = DF (F - K), with the forward and discount factor of its expiry); NaN when
+        the partner has no quote or the expiry no parity fit."""
+        other = self.partner(leg)
+        fwd, df = self.forward(expiry_of(leg))
+        if other is None or not np.isfinite(fwd):
+            return float("nan")
+        carry = df * (fwd - leg.strike)
+        value = other + (-carry if leg.right == "P" else carry)
+        return value if value >= 0 else float("nan")
+
+    def forward(self, expiry: pd.Timestamp) -> tuple[float, float]:
+        if expiry not in self._fwd:
+            self._fwd[expiry] = forward_of(self.chain, expiry)
+        return self._fwd[expiry]
+
+
+def _mark(d: _Day, leg: Leg, last: float) -> float:
+    """A leg's mark per share: its settlement value on or after expiry, else the mid; with
+    no quote today, the mid its same-strike partner implies through parity, else the last
+    mark."""
+    expiry = expiry_of(leg)
+    if d.day >= expiry:
+        return float(intrinsic_nb(leg.right == "C", leg.strike, d.spot))
+    q = d.quote(OptionBook.key(leg))
+    m = _mid(*q) if q is not None else d.parity_mid(leg)
+    return m if np.isfinite(m) else last
+
+
+def _touch(d: _Day, leg: Leg, contracts: float, fill: Fill) -> float:
+    """What an order of ``contracts`` fills at: the ask to buy, the bid to sell, or the mid;
+    NaN when the contract has no quote today (nothing trades against a missing quote)."""
+    q = d.quote(OptionBook.key(leg))
+    if q is None:
+        return float("nan")
+    if fill == "mid":
+        return _mid(*q)
+    return q[1] if contracts > 0 else q[0]
+
+
+def backtest_options(
+    quotes: pd.DataFrame, rule: Rule, settings: OptionSettings | None = None
+) -> OptionBacktestResult:
+    """Run ``rule`` over every quote date of ``quotes`` (the canonical frame of
+    :func:`toolkit.data.options.load_option_quotes`, one underlying)."""
+    s = settings or OptionSettings()
+    if quotes.empty:
+        raise DataError("option backtest: the quote frame is empty")
+    names = quotes["underlying"].unique()
+    if len(names) != 1:
+        raise DataError(f"option backtest: quotes hold {len(names)} underlyings; pass one")
+    name = str(names[0])
+    pricing = str(quotes.attrs.get("pricing", "quotes"))
+    book = OptionBook(s.init_cash, s.commission, s.hedge_commission)
+    spread: Spread | None = None
+    spread_id = ""
+    entry: dict[str, Any] = {}
+    traded: set[pd.Timestamp] = set()
+    trades: list[dict[str, Any]] = []
+    marks: dict[str, float] = {}
+    greeks: dict[str, LegGreeks] = {}
+    daily_rows: list[dict[str, float]] = []
+    att_rows: list[dict[str, float]] = []
+    prev: _Day | None = None
+    prev_equity = s.init_cash
+    for day, chain in quotes.groupby("quote_date", sort=True):
+        d = _Day(pd.Timestamp(str(day)), chain)
+        n_fills = len(book.fills)
+        fees_before = book.fees_paid
+        att = {c: 0.0 for c in ATTRIBUTION_COLUMNS}
+        # overnight: what the book held at the last close, marked today, attributed
+        if prev is not None:
+            dt = (d.day - prev.day).days / 365.0
+            d_spot = d.spot - prev.spot
+            for k, h in book.holdings.items():
+                m1 = _mark(d, h.leg, marks[k])
+                units = h.position * h.leg.multiplier
+                g0 = greeks[k]
+                g1 = _greeks(d, h.leg, m1, g0.iv)
+                dv = g1.iv - g0.iv if np.isfinite(g1.iv) and np.isfinite(g0.iv) else 0.0
+                dd, gg, tt, vv = taylor_terms(units, g0, d_spot, dt, dv)
+                pnl = units * (m1 - marks[k])
+                att["delta"] += dd
+                att["gamma"] += gg
+                att["theta"] += tt
+                att["vega"] += vv
+                att["residual"] += pnl - (dd + gg + tt + vv)
+                marks[k] = m1
+            att["hedge"] = book.underlying * d_spot
+        # 1. exits on the open spread
+        if spread is not None and (rule.take_profit is not None or rule.stop_loss is not None):
+            credit = -float(entry["net"])  # per spread, > 0 for a credit
+            close_cost = (
+                sum(
+                    leg.quantity * marks.get(OptionBook.key(leg), 0.0)
+                    for leg in spread.legs
+                    if leg.is_option
+                )
+                * -1.0
+            )  # what buying the position back costs per spread, at the mid
+            reason = ""
+            if (
+                credit > 0
+                and rule.take_profit is not None
+                and close_cost <= (1.0 - rule.take_profit) * credit
+            ):
+                reason = "take_profit"
+            if (
+                credit > 0
+                and rule.stop_loss is not None
+                and close_cost >= (1.0 + rule.stop_loss) * credit
+            ):
+                reason = "stop_loss"
+            held = [(leg, OptionBook.key(leg)) for leg in spread.legs
+                    if leg.is_option and OptionBook.key(leg) in book.holdings]  # fmt: skip
+            orders = [(leg, k, -book.holdings[k].position) for leg, k in held]
+            prices = [_touch(d, leg, qty, s.fill) for leg, _, qty in orders]
+            # a spread closes as one combo: with a leg unquoted today it waits for tomorrow
+            if (
+                reason
+                and all(np.isfinite(prices))
+                and any(pd.Timestamp(x) > d.day for x in spread.expiries)
+            ):
+                for (leg, _, qty), px in zip(orders, prices, strict=True):
+                    book.trade_option(d.day, leg, qty, px, reason, spread_id)
+                trades.append(_trade_row(entry, d.day, reason))
+                spread = None
+        # 2. expiry
+        for k in [k for k, h in book.holdings.items() if expiry_of(h.leg) <= d.day]:
+            h = book.holdings[k]
+            book.settle(d.day, k, d.spot, h.leg.style == "A", s.auto_exercise, spread_id)
+            marks.pop(k, None)
+            greeks.pop(k, None)
+        if spread is not None and not any(
+            OptionBook.key(leg) in book.holdings for leg in spread.legs if leg.is_option
+        ):
+            trades.append(_trade_row(entry, d.day, "expiry"))
+            spread = None
+        # 3. entry
+        if spread is None:
+            new = _enter(d, rule, s.fill, traded)
+            if new is not None:
+                spread = new
+                spread_id = f"{d.day.date()} {spread.name}"
+                traded.update(pd.Timestamp(x) for x in spread.expiries)
+                fees = 0.0
+                for leg in spread.legs:
+                    qty = leg.quantity * spread.quantity
+                    if leg.is_option:
+                        assert leg.price is not None
+                        fees += book.trade_option(d.day, leg, qty, leg.price, "open", spread_id)
+                        marks[OptionBook.key(leg)] = _mark(d, leg, leg.price)
+                    else:  # a share leg: top the underlying up to what the spread holds
+                        fees += book.trade_underlying(d.day, name, qty - book.underlying,
+                                                      d.spot, "open")  # fmt: skip
+                entry = {"id": spread_id, "opened": d.day, "net": spread.net_price or 0.0,
+                         "quantity": spread.quantity, "multiplier": spread.multiplier,
+                         "fills_from": n_fills}  # fmt: skip
+        # Greeks at this close for what is held now (tomorrow's start-of-day Greeks)
+        for k, h in book.holdings.items():
+            marks[k] = _mark(d, h.leg, marks.get(k, 0.0))
+            old_iv = greeks[k].iv if k in greeks else math.nan
+            greeks[k] = _greeks(d, h.leg, marks[k], old_iv)
+        # 4. hedge
+        if rule.hedge:
+            book_delta = sum(
+                h.position * h.leg.multiplier * _finite(greeks[k].delta)
+                for k, h in book.holdings.items()
+            )
+            target = float(np.round(-book_delta))
+            band = getattr(rule, "hedge_band", 0.0)
+            if abs(target - book.underlying) > band or (not book.holdings and book.underlying):
+                book.trade_underlying(d.day, name, target - book.underlying, d.spot, "hedge")
+        # 5. mark
+        opt_value = sum(h.position * h.leg.multiplier * marks[k] for k, h in book.holdings.items())
+        und_value = book.underlying * d.spot
+        equity = book.cash + opt_value + und_value
+        fees_today = book.fees_paid - fees_before
+        total = equity - prev_equity
+        att["commissions"] = -fees_today
+        overnight = sum(att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "hedge"))
+        att["spread"] = total - overnight - att["commissions"]
+        att["total"] = total
+        att_rows.append(att)
+        daily_rows.append({
+            "spot": d.spot, "cash": book.cash, "options": opt_value, "underlying_units":
+            book.underlying, "underlying_value": und_value, "equity": equity,
+            "delta": _book_greek(book, greeks, "delta") + book.underlying,
+            "gamma": _book_greek(book, greeks, "gamma"),
+            "theta": _book_greek(book, greeks, "theta"),
+            "vega": _book_greek(book, greeks, "vega"),
+        })  # fmt: skip
+        prev, prev_equity = d, equity
+    if spread is not None:
+        trades.append(_trade_row(entry, None, "open"))
+    index = pd.DatetimeIndex(sorted(quotes["quote_date"].unique()), name="date")
+    daily = pd.DataFrame(daily_rows, index=index)
+    attribution = pd.DataFrame(att_rows, index=index, columns=list(ATTRIBUTION_COLUMNS))
+    fills = book.fills_frame()
+    trade_frame = _trades(trades, fills)
+    equity_s = daily["equity"].rename("equity")
+    result_metrics = _metrics(equity_s, s, fills)
+    if pricing.startswith(MODEL_PRICED):
+        for frame in (daily, fills, trade_frame, attribution):
+            frame.attrs["pricing"] = pricing
+        equity_s.attrs["pricing"] = pricing
+    return OptionBacktestResult(
+        equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule
+    )
+
+
+def _finite(x: float) -> float:
+    return x if np.isfinite(x) else 0.0
+
+
+def _book_greek(book: OptionBook, greeks: dict[str, LegGreeks], name: str) -> float:
+    """The book's Greek in USD per unit of its variable (contracts x multiplier x Greek)."""
+    return float(sum(
+        h.position * h.leg.multiplier * _finite(getattr(greeks[k], name))
+        for k, h in book.holdings.items()
+    ))  # fmt: skip
+
+
+def _greeks(d: _Day, leg: Leg, mark: float, last_iv: float) -> LegGreeks:
+    """A held leg's Greeks at this close. The vol is the strike's out-of-the-money side's
+    (the usual choice: an in-the-money option's mid is mostly intrinsic, and an EOD mid can
+    sit below the forward intrinsic), else the leg's own mark's, else yesterday's."""
+    expiry = expiry_of(leg)
+    years = _years(expiry, d.day)
+    if years <= 0:
+        return leg_greeks(leg.right, leg.strike, mark, d.spot, 0.0, math.nan, math.nan, math.nan)
+    fwd, df = d.forward(expiry)
+    iv = math.nan
+    if np.isfinite(fwd):
+        otm_right = "P" if leg.strike < fwd else "C"
+        if otm_right != leg.right:
+            partner = d.partner(leg)
+            if partner is not None:
+                iv = implied_vol_of(otm_right, leg.strike, partner, years, fwd, df)
+        if not np.isfinite(iv):
+            iv = implied_vol_of(leg.right, leg.strike, mark, years, fwd, df)
+    if not np.isfinite(iv):
+        iv = last_iv
+    return leg_greeks(leg.right, leg.strike, mark, d.spot, years, fwd, df, iv)
+
+
+def _enter(d: _Day, rule: Rule, fill: Fill, traded: set[pd.Timestamp]) -> Spread | None:
+    """The rule's new spread today, or None (no expiry far enough that was not traded)."""
+    expiries = pd.DatetimeIndex(d.chain["expiry"].unique()).sort_values()
+    ok = [e for e in expiries if (e - d.day).days >= rule.min_days and e not in traded]
+    if not ok:
+        return None
+    gaps = [abs((e - d.day).days - rule.days) for e in ok]
+    target = ok[int(np.argmin(gaps))]
+    chain = d.chain[d.chain["expiry"] == target]
+    chain = chain[[d.quote(str(k)) is not None for k in chain["symbol"]]]
+    try:  # only quoted contracts are candidates; a strike rule that finds none waits a day
+        return rule.build(chain, (target - d.day).days, fill)
+    except tpl.SpreadError:
+        return None
+
+
+def _trade_row(entry: dict[str, Any], closed: pd.Timestamp | None, why: str) -> dict[str, Any]:
+    return {**entry, "closed": closed, "exit": why}
+
+
+def _trades(rows: list[dict[str, Any]], fills: pd.DataFrame) -> pd.DataFrame:
+    """One row per spread: dates, entry net price (per spread, debit > 0), how it ended, its
+    option cash flows (premium in and out, settlement) and fees, and P&L (open: NaN)."""
+    out = []
+    for r in rows:
+        f = fills[(fills["spread"] == r["id"]) & (fills["right"] != "S")]
+        flows = float(f["cash_flow"].sum())
+        fees = float(f["fee"].sum())
+        out.append({
+            "spread": r["id"], "opened": r["opened"], "closed": r["closed"], "exit": r["exit"],
+            "net_price": r["net"], "quantity": r["quantity"], "fees": fees,
+            "pnl": flows if r["exit"] != "open" else float("nan"),
+        })  # fmt: skip
+    return pd.DataFrame(out, columns=["spread", "opened", "closed", "exit", "net_price",
+                                      "quantity", "fees", "pnl"])  # fmt: skip
+
+
+def _metrics(equity: pd.Series, s: OptionSettings, fills: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers through toolkit.metrics (returns of the daily equity)."""
+    values = np.concatenate([[s.init_cash], equity.to_numpy(dtype=np.float64)])
+    rets = values[1:] / values[:-1] - 1.0
+    peak = np.maximum.accumulate(values)
+    return {
+        "pnl": float(values[-1] - s.init_cash),
+        "total_return": metrics.total_return(rets),
+        "max_drawdown": metrics.max_drawdown(rets),
+        "max_drawdown_usd": float(np.max(peak - values)),
+        "sharpe": metrics.sharpe(rets, s.periods_per_year),
+        "commissions": float(fills["fee"].sum()) if len(fills) else 0.0,
+    }
