@@ -7,12 +7,15 @@ import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.payoff import expiry_value
 from toolkit.options.scenarios import (
     front_expiry_days,
+    implied_carry,
+    leg_vols,
     model_value,
     position_greeks,
     scenario_grid,
@@ -130,3 +133,34 @@ def test_bad_scenario_inputs_are_named() -> None:
         position_greeks(s, 100.0, AS_OF, 0.0)
     with pytest.raises(SpreadError, match=r"expired on or before 2026-02-04"):
         position_greeks(s, 100.0, EXP, 0.2)
+
+
+def _bsm_chain(sigma: float = 0.2) -> pd.DataFrame:
+    """A chain quoted 0.01 either side of BSM prices at r = 4 %, q = 1 % (iv column empty)."""
+    rows = []
+    for exp in (EXP, BACK):
+        t = (exp - AS_OF).days / 365
+        for k in np.arange(80.0, 125.0, 5.0):
+            for right in ("C", "P"):
+                mid = float(bsm_price(right, 100.0, k, t, R, Q, sigma))
+                rows.append({"quote_date": pd.Timestamp(AS_OF), "underlying": "XYZ",
+                             "underlying_price": 100.0, "expiry": pd.Timestamp(exp),
+                             "right": right, "strike": k, "bid": mid - 0.01, "ask": mid + 0.01,
+                             "iv": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_carry_and_vols_come_back_from_the_chain() -> None:
+    chain = _bsm_chain()
+    for exp in (EXP, BACK):
+        rate, div = implied_carry(chain, exp)
+        assert (rate, div) == pytest.approx((R, Q), abs=1e-9)
+    cal = Spread("calendar", (_opt("P", -1, 95), _opt("P", 1, 95, BACK),
+                              Leg.shares("XYZ", 10, style="E")))
+    vols = leg_vols(cal, chain)  # no vendor iv: ours from the mids
+    assert vols[:2] == pytest.approx((0.2, 0.2), abs=1e-9) and math.isnan(vols[2])
+    with pytest.raises(SpreadError, match=r"leg -1 XYZ 2026-02-04 95 P: no vendor implied vol"):
+        leg_vols(cal, chain, source="vendor")
+    vendor = chain.assign(iv=0.3)
+    assert leg_vols(cal, vendor)[:2] == (0.3, 0.3)
+    assert leg_vols(cal, vendor, source="ours")[:2] == pytest.approx((0.2, 0.2), abs=1e-9)

@@ -21,7 +21,7 @@ import datetime as dt
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,8 @@ import pandas as pd
 
 from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.conventions import CALENDAR_DAYS
+from toolkit.options.implied import chain_implied_vols
+from toolkit.options.parity import implied_forward
 from toolkit.options.templates import Leg, Spread, SpreadError
 
 FloatArray = npt.NDArray[np.float64]
@@ -62,24 +64,68 @@ def _vols(spread: Spread, vols: Vols) -> tuple[float, ...]:
     return out
 
 
-def leg_vols(spread: Spread, chain: pd.DataFrame) -> tuple[float, ...]:
-    """Each leg's implied vol from the chain's ``iv`` column (share legs get NaN)."""
+def leg_vols(
+    spread: Spread, chain: pd.DataFrame, source: Literal["auto", "vendor", "ours"] = "auto"
+) -> tuple[float, ...]:
+    """Each leg's implied vol from its chain row (share legs get NaN).
+
+    ``'vendor'``: the chain's ``iv`` column; ``'ours'``: the Black vol of the mid on the
+    parity-implied forward (:func:`toolkit.options.implied.chain_implied_vols`); ``'auto'``:
+    the vendor's where it has one, else ours."""
+    ours = None
     out = []
     for leg in spread.legs:
         if not leg.is_option:
             out.append(float("nan"))
             continue
         assert leg.expiry is not None
-        rows = chain[(chain["expiry"] == pd.Timestamp(leg.expiry)) & (chain["right"] == leg.right)
-                     & (chain["strike"] == leg.strike)]
-        iv = float(rows["iv"].iloc[0]) if len(rows) else float("nan")
+        iv = float("nan")
+        if source in ("auto", "vendor"):
+            iv = _row_value(chain, leg, "iv")
+        if source == "ours" or (source == "auto" and not (np.isfinite(iv) and iv > 0)):
+            if ours is None:
+                ours = chain_implied_vols(chain[chain["expiry"].isin(
+                    [pd.Timestamp(e) for e in spread.expiries])])
+            iv = _row_value(ours, leg, "implied_vol")
         if not (np.isfinite(iv) and iv > 0):
             raise SpreadError(
-                f"leg {leg.describe()}: no implied vol in the chain; pass vols= yourself "
-                "(e.g. from toolkit.options.implied_vol on the mid)"
+                f"leg {leg.describe()}: no {source} implied vol in the chain; pass vols= "
+                "yourself"
             )
         out.append(iv)
     return tuple(out)
+
+
+def _row_value(chain: pd.DataFrame, leg: Leg, column: str) -> float:
+    assert leg.expiry is not None
+    rows = chain[(chain["expiry"] == pd.Timestamp(leg.expiry)) & (chain["right"] == leg.right)
+                 & (chain["strike"] == leg.strike)]
+    return float(rows[column].iloc[0]) if len(rows) else float("nan")
+
+
+def implied_carry(chain: pd.DataFrame, expiry: dt.date) -> tuple[float, float]:
+    """Continuous rate and dividend yield of one expiry implied by put-call parity on the
+    chain's two-sided pairs (:func:`toolkit.options.parity.implied_forward`):
+    ``r = -ln(DF) / T``, ``q = r - ln(F / S) / T`` -- no external curve needed. European
+    parity: on an American chain it is an approximation (early exercise premia)."""
+    rows = chain[chain["expiry"] == pd.Timestamp(expiry)]
+    if rows.empty:
+        raise SpreadError(f"no quotes expire on {expiry} in the chain")
+    calls = rows[rows["right"] == "C"].groupby("strike")[["bid", "ask"]].first()
+    puts = rows[rows["right"] == "P"].groupby("strike")[["bid", "ask"]].first()
+    both = calls.merge(puts, left_index=True, right_index=True, suffixes=("_c", "_p"))
+    fit = implied_forward(both.index.to_numpy(dtype=np.float64), both["bid_c"], both["ask_c"],
+                          both["bid_p"], both["ask_p"])
+    day = pd.Timestamp(rows["quote_date"].iloc[0])
+    T = (pd.Timestamp(expiry) - day).days / CALENDAR_DAYS
+    spot = float(np.median(rows["underlying_price"].to_numpy(dtype=np.float64)))
+    if not (np.isfinite(fit.forward) and T > 0 and spot > 0):
+        raise SpreadError(
+            f"expiry {expiry} on {day.date()}: too few two-sided call/put pairs for a parity "
+            "forward; pass rate= and div= yourself"
+        )
+    rate = -np.log(fit.discount_factor) / T
+    return float(rate), float(rate - np.log(fit.forward / spot) / T)
 
 
 def _leg_value(
