@@ -41,6 +41,8 @@ R_NO_CONVERGENCE = 9
 
 HALF_LN_2PI = 0.5 * math.log(2.0 * math.pi)
 MAX_ITER = 60
+DBL_MIN = 2.2250738585072014e-308
+RESOLUTION = 16.0 * 2.220446049250313e-16
 
 
 @njit(cache=True)
@@ -190,17 +192,23 @@ def implied_vol_nb(
     p = price / df
     th = 1.0 if is_call else -1.0
     fwd_intr = th * (F - K)
-    if p < fwd_intr or p < 0.0:
+    # An in-the-money price carries its time value only above the rounding noise of
+    # F - K and of the price itself: RESOLUTION ulps of the largest of them.
+    noise = RESOLUTION * max(F, K, p) if fwd_intr > 0.0 else 0.0
+    if p < 0.0 or p < fwd_intr - noise:
         return math.nan, R_BELOW_INTRINSIC
     bound = F if is_call else K
     if p >= bound:
         return math.nan, R_ABOVE_BOUND
     # Out-of-the-money side through parity (undiscounted C - P = F - K).
     p_otm = p - fwd_intr if fwd_intr > 0.0 else p
-    if p_otm <= 0.0:
+    if p_otm <= noise:
         return math.nan, R_AT_INTRINSIC
     x = -abs(math.log(F / K))
     beta = p_otm / math.sqrt(F * K)
+    if beta < DBL_MIN:
+        # Subnormal: the price has fewer than 53 significant bits, no vol is determined.
+        return math.nan, R_AT_INTRINSIC
     if beta >= math.exp(0.5 * x):
         return math.nan, R_ABOVE_BOUND
     s, why = normalised_implied_nb(x, beta)
