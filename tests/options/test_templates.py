@@ -195,3 +195,12 @@ def test_quotes_that_cannot_fill_are_named() -> None:
     s = Spread("custom", (Leg("XYZ", "C", 1, 102.0, NEAR.date()),))
     with pytest.raises(SpreadError, match=r"leg \+1 XYZ 2026-02-06 102 C: not in the chain of 2026-01-05"):
         tpl.check_in_chain(s, chain)
+
+
+def test_numpy_integers_are_plain_ints() -> None:
+    leg = Leg("SPY", "C", np.int64(-2), np.float64(100.0), EXP)
+    spread = Spread("custom", [leg], quantity=np.int32(3))
+    assert type(leg.quantity) is int and type(spread.quantity) is int
+    assert isinstance(spread.legs, tuple)
+    with pytest.raises(SpreadError, match=r"whole number of contracts"):
+        Leg("SPY", "C", 1.5, 100.0, EXP)  # type: ignore[arg-type]

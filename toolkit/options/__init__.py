@@ -20,6 +20,7 @@ from toolkit.options.payoff import (
 from toolkit.options.scenarios import (
     PositionGreeks,
     Scenarios,
+    implied_carry,
     leg_vols,
     model_value,
     position_greeks,
@@ -73,6 +74,7 @@ __all__ = [
     "covered_call",
     "expiry_pnl",
     "expiry_value",
+    "implied_carry",
     "implied_forward",
     "implied_vol",
     "iron_butterfly",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,8 +78,9 @@ class Leg:
             raise SpreadError(f"{where}: underlying is empty; name the underlying symbol")
         if self.right not in RIGHTS:
             raise SpreadError(f"{where}: right {self.right!r} is not one of 'C', 'P', 'S'")
-        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, numbers.Integral):
             raise SpreadError(f"{where}: quantity must be a whole number of contracts/shares")
+        object.__setattr__(self, "quantity", int(self.quantity))  # numpy ints become int
         if self.quantity == 0:
             raise SpreadError(f"{where}: quantity is 0; drop the leg or give it a signed size")
         if not (math.isfinite(self.multiplier) and self.multiplier > 0):
@@ -167,8 +169,9 @@ class Spread:
             object.__setattr__(self, "legs", tuple(self.legs))
         if not self.legs:
             raise SpreadError(f"{where}: has no legs")
-        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, numbers.Integral):
             raise SpreadError(f"{where}: quantity must be a whole number of spreads")
+        object.__setattr__(self, "quantity", int(self.quantity))
         if self.quantity <= 0:
             raise SpreadError(
                 f"{where}: quantity {self.quantity} must be > 0 (short a spread by "
