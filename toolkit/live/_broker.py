@@ -168,6 +168,19 @@ class Broker:
         )
 
     # -- market data ---------------------------------------------------------------------
+    async def qualify_as(self, symbol: str, contract: Contract) -> bool:
+        """Look ``contract`` up and trade it as ``symbol`` (an index, an ETF with its own
+        exchange, ...); False when the broker does not know it."""
+        got = await self.ib.qualifyContractsAsync(contract)
+        if got and isinstance(got[0], Contract) and got[0].conId:
+            self._contracts[symbol] = got[0]
+            return True
+        return False
+
+    def contract(self, symbol: str) -> Contract:
+        """The qualified contract of ``symbol``."""
+        return self._contracts[symbol]
+
     async def qualify(self, symbols: list[str]) -> list[str]:
         """Look the symbols up as US stocks on SMART; returns those the broker does not know."""
         got = await self.ib.qualifyContractsAsync(*[Stock(s, "SMART", "USD") for s in symbols])
@@ -218,6 +231,26 @@ class Broker:
             t = self.ib.placeOrder(contract, child)
             self._trades[leg.ref] = t
             self._order_ids[child.orderId] = leg.ref
+
+    def place_combo(self, combo: Contract, spec: OrderSpec, account: str) -> None:
+        """placeOrder for one combo (BAG) order: ``spec`` is its net quantity and net limit
+        price per combo unit (IB's combo semantics: a BUY executes each leg as written, a
+        negative limit price is a credit received)."""
+        order = _ib_order(spec, account, transmit=True)
+        trade = self.ib.placeOrder(combo, order)
+        self._fault("after-send")
+        self._trades[spec.ref] = trade
+        self._order_ids[order.orderId] = spec.ref
+
+    def modify_limit(self, ref: str, price: float) -> bool:
+        """Move a working order's limit price (placeOrder again with its order id, as IB
+        modifies an order); False when it is not working here."""
+        trade = self._trades.get(ref)
+        if trade is None or trade.orderStatus.status in FINAL or not self.connected:
+            return False
+        trade.order.lmtPrice = price
+        self.ib.placeOrder(trade.contract, trade.order)
+        return True
 
     def cancel(self, refs: list[str]) -> list[str]:
         """Cancel those of ``refs`` the broker is still working; returns them."""
@@ -275,6 +308,16 @@ class Broker:
         except TimeoutError:
             return None
         return {str(t.order.orderRef): str(t.orderStatus.status) for t in done if t.order.orderRef}
+
+    def contract_positions(self, account: str) -> dict[int, float]:
+        """Signed position per contract id at the broker (options: contracts)."""
+        out: dict[int, float] = {}
+        for p in self.ib.positions():
+            if not account or p.account == account:
+                out[int(p.contract.conId)] = out.get(int(p.contract.conId), 0.0) + float(
+                    p.position
+                )
+        return out
 
     def positions(self, account: str) -> dict[str, tuple[float, float]]:
         """(shares, average cost) per symbol at the broker (of ``account`` when given)."""

@@ -36,6 +36,10 @@ class Executed:
     price: float
     time: pd.Timestamp
     commission: float | None = None  # IB's report when it came with the execution
+    # the executed contract: a combo (BAG) order reports one execution per leg (its option
+    # contract) and one for the combo itself (secType BAG, the net price)
+    con_id: int = 0
+    sec_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ def execution_of(trade: Trade | None, fill: Fill) -> Executed:
         float(ex.price),
         pd.Timestamp(ex.time),
         commission,
+        int(fill.contract.conId or 0) if fill.contract is not None else 0,
+        str(fill.contract.secType or "") if fill.contract is not None else "",
     )
 
 

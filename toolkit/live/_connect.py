@@ -10,7 +10,7 @@ from typing import Any
 
 from toolkit.live._broker import Broker, ClientIdInUse
 from toolkit.live._startup import LiveError
-from toolkit.live.config import LiveConfig
+from toolkit.live.config import Endpoint
 
 
 async def unless_stopped(work: Any, stop_asked: asyncio.Event) -> bool:
@@ -43,7 +43,7 @@ async def unless_stopped(work: Any, stop_asked: asyncio.Event) -> bool:
 
 async def connect(
     broker: Broker,
-    cfg: LiveConfig,
+    cfg: Endpoint,
     host: str,
     port: int,
     *,

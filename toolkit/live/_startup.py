@@ -12,7 +12,7 @@ import numpy as np
 from toolkit import strategies
 from toolkit.engine.backtest import book_weights
 from toolkit.errors import ToolkitError
-from toolkit.live.config import PAPER_PORTS, LiveConfig
+from toolkit.live.config import PAPER_PORTS, Endpoint, LiveConfig
 from toolkit.live.sleeve import Sleeve
 
 
@@ -21,7 +21,7 @@ class LiveError(ToolkitError):
 
 
 def trading_account(
-    cfg: LiveConfig,
+    cfg: Endpoint,
     accounts: list[str],
     *,
     live: bool,

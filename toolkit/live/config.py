@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -99,6 +99,20 @@ class LiveConfig:
     @property
     def embedded(self) -> bool:
         return self.connection.host is None
+
+
+class Endpoint(Protocol):
+    """What connecting and the account check read of a session's config (a stock session's
+    :class:`LiveConfig` or an option session's)."""
+
+    @property
+    def connection(self) -> ConnectionConfig: ...
+
+    @property
+    def session(self) -> SessionConfig: ...
+
+    @property
+    def source(self) -> Path: ...
 
 
 def load_live_config(path: str | Path) -> LiveConfig:

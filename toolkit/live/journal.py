@@ -23,7 +23,7 @@ import math
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,6 +180,25 @@ _MIGRATIONS: tuple[str, ...] = (
     UPDATE decisions SET guards = replace(
         replace(substr(note, instr(note, ': ') + 2), ' (late)', ''), ', ', ',')
         WHERE instr(note, ': ') > 0 AND (note LIKE 'order trimmed:%' OR note LIKE 'blocked:%')
+    """,
+    # 5: the legs of a combo (BAG) order, one row each (the order's row holds the net
+    # quantity and net limit price): what a restart needs to book each leg's executions and
+    # to recognise the open combo at the broker. symbol is the option's local (OCC) symbol.
+    """
+    CREATE TABLE combo_legs (
+        order_ref TEXT NOT NULL REFERENCES orders(order_ref),
+        leg INTEGER NOT NULL,
+        con_id INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        underlying TEXT NOT NULL,
+        opt_right TEXT NOT NULL CHECK (opt_right IN ('C', 'P')),
+        strike REAL NOT NULL,
+        expiry TEXT NOT NULL,
+        multiplier REAL NOT NULL CHECK (multiplier > 0),
+        ratio INTEGER NOT NULL CHECK (ratio > 0),
+        action TEXT NOT NULL CHECK (action IN ('BUY', 'SELL')),
+        PRIMARY KEY (order_ref, leg)
+    )
     """,
 )
 
@@ -541,7 +560,55 @@ class Journal:
             (session_id, _now(), guard, symbol, detail, strategy),
         )
 
+    def record_combo_legs(self, order_ref: str, legs: Sequence[Mapping[str, Any]]) -> None:
+        """Store the legs of a combo order journaled under ``order_ref`` (keys: con_id,
+        symbol, underlying, right, strike, expiry, multiplier, ratio, action); a leg already
+        stored is left as it is."""
+        for i, leg in enumerate(legs):
+            self._write(
+                "INSERT OR IGNORE INTO combo_legs (order_ref, leg, con_id, symbol, underlying, "
+                "opt_right, strike, expiry, multiplier, ratio, action) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_ref,
+                    i,
+                    int(leg["con_id"]),
+                    str(leg["symbol"]),
+                    str(leg["underlying"]),
+                    str(leg["right"]),
+                    float(leg["strike"]),
+                    str(leg["expiry"]),
+                    float(leg["multiplier"]),
+                    int(leg["ratio"]),
+                    str(leg["action"]),
+                ),
+            )
+
+    def record_limit_price(self, order_ref: str, limit_price: float, message: str) -> None:
+        """A working order's limit price moved (IB modify): the order row and an event."""
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT status FROM orders WHERE order_ref = ?", (order_ref,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"{self.path}: no order {order_ref!r} to reprice")
+            self._write(
+                "UPDATE orders SET limit_price = ? WHERE order_ref = ?", (limit_price, order_ref)
+            )
+            self._write(
+                "INSERT INTO order_events (order_ref, ts, status, filled, remaining, "
+                "avg_fill_price, message) VALUES (?, ?, ?, 0, 0, 0, ?)",
+                (order_ref, _now(), row["status"], message),
+            )
+
     # -- reads ---------------------------------------------------------------------------
+
+    def combo_legs(self, order_ref: str) -> list[dict[str, Any]]:
+        """The legs of a combo order, in leg order (empty: not a combo)."""
+        rows = self._db.execute(
+            "SELECT * FROM combo_legs WHERE order_ref = ? ORDER BY leg", (order_ref,)
+        ).fetchall()
+        return [dict(r) for r in rows]
 
     def order(self, order_ref: str) -> JournalOrder | None:
         row = self._db.execute(
@@ -607,7 +674,7 @@ class Journal:
         """All rows of a journal table (optionally one session's), oldest first."""
         if table not in _TABLES:
             raise JournalError(f"unknown journal table {table!r}; one of {sorted(_TABLES)}")
-        if session_id is None or table in ("order_events", "fills"):
+        if session_id is None or table in ("order_events", "fills", "combo_legs"):
             sql = f"SELECT * FROM {table}"
             params: tuple[str, ...] = ()
             if session_id is not None:
@@ -649,5 +716,6 @@ _TABLES = frozenset(
         "positions",
         "equity",
         "guard_events",
+        "combo_legs",
     }
 )
