@@ -124,3 +124,34 @@ def test_spxw_iron_condor_from_the_shipped_chain() -> None:
     assert summary.max_gain == pytest.approx(430.0)
     assert summary.max_loss == pytest.approx(-2070.0)  # the wider (put) wing: 25 - 4.30
     assert summary.breakevens == pytest.approx((2715.70, 2904.30))
+
+
+def test_exact_extremes_bound_a_dense_grid_on_random_spreads() -> None:
+    # property: no price on a fine grid beats the exact max gain / max loss, the grid gets
+    # within one step's move of them, and the P&L is 0 at every breakeven
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        n = int(rng.integers(1, 5))
+        strikes = rng.choice(np.arange(80.0, 121.0, 2.5), size=n, replace=False)
+        legs = tuple(
+            _opt(str(rng.choice(["C", "P"])), int(rng.choice([-2, -1, 1, 2])), float(k),
+                 float(rng.uniform(0.0, 5.0)))
+            for k in strikes
+        )
+        if len({(leg.right, leg.strike) for leg in legs}) < n:
+            continue
+        s = Spread("custom", legs)
+        summary = summarize(s)
+        grid = np.linspace(0.0, 300.0, 30_001)  # steps of 0.01: every strike on it
+        pnl = expiry_pnl(s, grid)
+        assert pnl.max() <= summary.max_gain + 1e-9
+        assert pnl.min() >= summary.max_loss - 1e-9
+        if math.isfinite(summary.max_gain):
+            assert pnl.max() == pytest.approx(summary.max_gain, abs=1e-6)
+        if math.isfinite(summary.max_loss):
+            assert pnl.min() == pytest.approx(summary.max_loss, abs=1e-6)
+        if summary.breakevens:
+            assert expiry_pnl(s, summary.breakevens) == pytest.approx(0.0, abs=1e-9)
+        sign = np.sign(pnl)
+        crossings = int(np.count_nonzero(sign[1:] * sign[:-1] < 0))
+        assert len(summary.breakevens) >= crossings

@@ -14,6 +14,7 @@ from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.payoff import expiry_value
 from toolkit.options.scenarios import (
     front_expiry_days,
+    greeks_table,
     implied_carry,
     leg_vols,
     model_value,
@@ -100,6 +101,11 @@ def test_straddle_greeks_are_call_plus_put() -> None:
         field = "value" if name == "price" else name
         want = 300 * (float(getattr(c, name)) + float(getattr(p, name)))
         assert getattr(g, field) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    table = greeks_table(st, 101.0, AS_OF, 0.2, R, Q)
+    assert list(table.index) == ["+1 XYZ 2026-02-04 100 C", "+1 XYZ 2026-02-04 100 P", "total"]
+    assert table.loc["total", "delta"] == pytest.approx(g.delta, rel=1e-12)
+    assert table.iloc[0]["gamma"] == pytest.approx(300 * float(c.gamma), rel=1e-12)
+    assert table.loc["total", "theta_per_day"] == pytest.approx(g.theta_per_day, rel=1e-12)
     assert g.theta_per_day == pytest.approx(g.theta / 365)
     assert g.vega_per_point == pytest.approx(g.vega / 100)
     # delta against a central difference of the scenario grid (the same model)

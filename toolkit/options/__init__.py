@@ -20,6 +20,7 @@ from toolkit.options.payoff import (
 from toolkit.options.scenarios import (
     PositionGreeks,
     Scenarios,
+    greeks_table,
     implied_carry,
     leg_vols,
     model_value,
@@ -74,6 +75,7 @@ __all__ = [
     "covered_call",
     "expiry_pnl",
     "expiry_value",
+    "greeks_table",
     "implied_carry",
     "implied_forward",
     "implied_vol",

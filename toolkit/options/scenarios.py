@@ -200,26 +200,50 @@ class PositionGreeks:
         return self.vega / 100.0
 
 
-def position_greeks(
-    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
-    div: float = 0.0,
-) -> PositionGreeks:
-    """Sum over legs of quantity x multiplier x (BSM or American) Greek, times the spreads."""
+def _leg_greeks(
+    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float, div: float
+) -> FloatArray:
+    """Rows per leg: value, delta, gamma, vega, theta, rho of its part of the position."""
     sig = _vols(spread, vols)
-    tot = np.zeros(6)
-    for leg, v in zip(spread.legs, sig, strict=True):
+    out = np.zeros((len(spread.legs), 6))
+    for i, (leg, v) in enumerate(zip(spread.legs, sig, strict=True)):
         size = leg.quantity * leg.multiplier * spread.quantity
         if not leg.is_option:
-            tot += size * np.array([spot, 1.0, 0.0, 0.0, 0.0, 0.0])
+            out[i] = size * np.array([spot, 1.0, 0.0, 0.0, 0.0, 0.0])
             continue
         T = _years(leg, as_of)
         if T <= 0:
             raise SpreadError(f"leg {leg.describe()}: expired on or before {as_of}; no Greeks")
         greeks = bsm_greeks if leg.style == "E" else _american().american_greeks
         g = greeks(leg.right, spot, leg.strike, T, rate, div, v)
-        tot += size * np.array([float(np.asarray(x)) for x in
-                                (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)])
+        out[i] = size * np.array([float(np.asarray(x)) for x in
+                                  (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)])
+    return out
+
+
+def position_greeks(
+    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    div: float = 0.0,
+) -> PositionGreeks:
+    """Sum over legs of quantity x multiplier x (BSM or American) Greek, times the spreads."""
+    tot = _leg_greeks(spread, spot, as_of, vols, rate, div).sum(axis=0)
     return PositionGreeks(*(float(x) for x in tot))
+
+
+def greeks_table(
+    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    div: float = 0.0,
+) -> pd.DataFrame:
+    """One row per leg (its part of the position) and a last row ``total``; columns value,
+    delta, gamma, vega, theta, rho (module units) plus theta_per_day and vega_per_point."""
+    rows = _leg_greeks(spread, spot, as_of, vols, rate, div)
+    cols = ["value", "delta", "gamma", "vega", "theta", "rho"]
+    frame = pd.DataFrame(np.vstack([rows, rows.sum(axis=0)]), columns=cols,
+                         index=[leg.describe() for leg in spread.legs] + ["total"])
+    frame["theta_per_day"] = frame["theta"] / CALENDAR_DAYS
+    frame["vega_per_point"] = frame["vega"] / 100.0
+    frame.index.name = "leg"
+    return frame
 
 
 @dataclass(frozen=True, slots=True)
