@@ -11,7 +11,8 @@ series expansions": dV = Delta dS + 1/2 Gamma dS^2 + Theta dt + Vega dsigma + ..
     residual = q m (V_1 - V_0) - (delta + gamma + theta + vega)
 
 for ``q`` contracts of multiplier ``m`` held over the day, with **start-of-day** Greeks (the
-previous close's) from our own pricer (:func:`toolkit.options.black.bsm_greeks`) at our own
+previous close's) from our own pricer (``toolkit.options._black.bsm_nb``, the kernel of
+:func:`toolkit.options.black.bsm_greeks`) at our own
 implied vol: the mid inverted by :func:`toolkit.options._implied.implied_vol_nb` against the
 forward and discount factor put-call parity implies for that expiry
 (:func:`toolkit.options.parity.implied_forward`), so no outside rate or dividend enters.
@@ -19,8 +20,9 @@ BSM's r and q are the ones that forward and discount factor imply. V is the mark
 on expiry day the settlement value). The residual holds the higher-order and cross terms
 (vanna, volga, ...), so the parts sum to the marked P&L exactly by construction; a Greek that
 cannot be computed (no two-sided quote, no inversion) counts as 0 and its P&L goes to the
-residual. The day's trading (fills against the mid, commissions) and the hedge's P&L are
-separate columns, so every day's row adds up to the change in equity.
+residual. The underlying's P&L (a delta hedge, a covered call's shares: units held over the
+day x the move), the day's trading (fills against the mid) and commissions are separate
+columns, so every day's row adds up to the change in equity.
 """
 
 from __future__ import annotations
@@ -28,14 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from toolkit.options._black import bsm_nb
 from toolkit.options._implied import implied_vol_nb
-from toolkit.options.black import bsm_greeks
 from toolkit.options.parity import implied_forward
 
 ATTRIBUTION_COLUMNS = (
-    "delta", "gamma", "theta", "vega", "residual", "hedge", "spread", "commissions", "total",
+    "delta", "gamma", "theta", "vega", "residual", "underlying", "spread", "commissions", "total",
 )  # fmt: skip
 
 
@@ -52,20 +53,19 @@ class LegGreeks:
     vega: float
 
 
-def forward_of(chain: pd.DataFrame, expiry: pd.Timestamp) -> tuple[float, float]:
-    """(forward, discount factor) of one expiry of a one-day chain from put-call parity
-    (NaN, NaN when fewer than three two-sided pairs)."""
-    rows = chain[chain["expiry"] == expiry]
-    calls = rows[rows["right"] == "C"].set_index("strike")
-    puts = rows[rows["right"] == "P"].set_index("strike")
-    k = calls.index.intersection(puts.index)
-    if len(k) == 0:
+def forward_of(
+    strike: np.ndarray, is_call: np.ndarray, bid: np.ndarray, ask: np.ndarray
+) -> tuple[float, float]:
+    """(forward, discount factor) of one expiry from its quotes (arrays of one expiry of a
+    one-day chain) through put-call parity; (NaN, NaN) when fewer than three two-sided
+    pairs."""
+    calls = {k: i for i, k in enumerate(strike) if is_call[i]}
+    pairs = [(calls[k], i) for i, k in enumerate(strike) if not is_call[i] and k in calls]
+    if not pairs:
         return float("nan"), float("nan")
-    c, p = calls.loc[k], puts.loc[k]
-    fit = implied_forward(
-        k.to_numpy(dtype=np.float64), c["bid"].to_numpy(), c["ask"].to_numpy(),
-        p["bid"].to_numpy(), p["ask"].to_numpy(),
-    )  # fmt: skip
+    c = np.array([p[0] for p in pairs])
+    p = np.array([p[1] for p in pairs])
+    fit = implied_forward(strike[c], bid[c], ask[c], bid[p], ask[p])
     return float(fit.forward), float(fit.discount_factor)
 
 
@@ -104,8 +104,8 @@ def leg_greeks(
         return LegGreeks(mark, nan, nan, nan, nan, nan)
     r = -np.log(discount) / years
     q = r - np.log(forward / spot) / years
-    g = bsm_greeks(right, spot, strike, years, r, q, iv)
-    return LegGreeks(mark, float(iv), float(g.delta), float(g.gamma), float(g.theta), float(g.vega))
+    _, delta, gamma, vega, theta, _, _ = bsm_nb(is_call, spot, strike, years, r, q, iv)
+    return LegGreeks(mark, float(iv), delta, gamma, theta, vega)
 
 
 def taylor_terms(

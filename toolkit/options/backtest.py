@@ -226,33 +226,42 @@ class _Day:
         self.day = day
         self.chain = chain
         self.spot = tpl.spot_of(chain)
-        bids = chain["bid"].to_numpy(dtype=np.float64).tolist()
-        asks = chain["ask"].to_numpy(dtype=np.float64).tolist()
-        self._quotes: dict[str, tuple[float, float]] = dict(
-            zip(chain["symbol"].astype(str), zip(bids, asks, strict=True), strict=True)
-        )
+        self._bid = chain["bid"].to_numpy(dtype=np.float64)
+        self._ask = chain["ask"].to_numpy(dtype=np.float64)
+        self._strike = chain["strike"].to_numpy(dtype=np.float64)
+        self._call = chain["right"].to_numpy() == "C"
+        self._expiry = chain["expiry"].to_numpy()
+        symbols = chain["symbol"].astype(str).tolist()
+        self._row = {sym: i for i, sym in enumerate(symbols)}
+        self._contract = {
+            (e, k, c): sym
+            for sym, e, k, c in zip(
+                symbols,
+                self._expiry.astype("datetime64[ns]").astype(np.int64).tolist(),
+                self._strike.tolist(),
+                self._call.tolist(),
+                strict=True,
+            )
+        }
         self._fwd: dict[pd.Timestamp, tuple[float, float]] = {}
 
     def quote(self, key: str) -> tuple[float, float] | None:
         """(bid, ask) of a contract when it is quoted today with an ask and a bid that
         does not cross it (a zero bid is a quote: nobody bids for a worthless wing); None
         otherwise -- the vendor's file has rows of 0/0 on 2018-02-05, for instance."""
-        got = self._quotes.get(key)
-        if got is None:
+        i = self._row.get(key)
+        if i is None:
             return None
-        bid, ask = got
+        bid, ask = float(self._bid[i]), float(self._ask[i])
         if np.isfinite(_mid(bid, ask)):
             return bid, ask
         return None
 
     def partner(self, leg: Leg) -> float | None:
         """The mid of the other right at ``leg``'s strike and expiry, when quoted."""
-        expiry = expiry_of(leg)
-        rows = self.chain[(self.chain["expiry"] == expiry) & (self.chain["strike"] == leg.strike)
-                          & (self.chain["right"] != leg.right)]  # fmt: skip
-        if rows.empty:
-            return None
-        other = self.quote(str(rows["symbol"].iloc[0]))
+        e = expiry_of(leg).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+        sym = self._contract.get((int(e), float(leg.strike), leg.right != "C"))
+        other = None if sym is None else self.quote(sym)
         return None if other is None else _mid(*other)
 
     def parity_mid(self, leg: Leg) -> float:
@@ -269,7 +278,9 @@ class _Day:
 
     def forward(self, expiry: pd.Timestamp) -> tuple[float, float]:
         if expiry not in self._fwd:
-            self._fwd[expiry] = forward_of(self.chain, expiry)
+            m = self._expiry.astype("datetime64[ns]") == expiry.to_datetime64()
+            self._fwd[expiry] = forward_of(self._strike[m], self._call[m], self._bid[m],
+                                           self._ask[m])  # fmt: skip
         return self._fwd[expiry]
 
 
@@ -344,7 +355,7 @@ def backtest_options(
                 att["vega"] += vv
                 att["residual"] += pnl - (dd + gg + tt + vv)
                 marks[k] = m1
-            att["hedge"] = book.underlying * d_spot
+            att["underlying"] = book.underlying * d_spot
         # 1. exits on the open spread
         if spread is not None and (rule.take_profit is not None or rule.stop_loss is not None):
             credit = -float(entry["net"])  # per spread, > 0 for a credit
@@ -436,7 +447,9 @@ def backtest_options(
         fees_today = book.fees_paid - fees_before
         total = equity - prev_equity
         att["commissions"] = -fees_today
-        overnight = sum(att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "hedge"))
+        overnight = sum(
+            att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "underlying")
+        )
         att["spread"] = total - overnight - att["commissions"]
         att["total"] = total
         att_rows.append(att)
@@ -552,3 +565,91 @@ def _metrics(equity: pd.Series, s: OptionSettings, fills: pd.DataFrame) -> dict[
         "sharpe": metrics.sharpe(rets, s.periods_per_year),
         "commissions": float(fills["fee"].sum()) if len(fills) else 0.0,
     }
+
+
+def third_fridays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Standard monthly expiries (the third Friday) of the months from ``start`` to ``end``."""
+    months = pd.date_range(start.to_period("M").to_timestamp(), end, freq="MS")
+    return pd.DatetimeIndex([m + pd.offsets.WeekOfMonth(week=2, weekday=4) for m in months])
+
+
+def model_priced_quotes(
+    closes: pd.Series,
+    vol: pd.Series,
+    *,
+    underlying: str = "SPY",
+    rate: float = 0.0,
+    dividend: float = 0.0,
+    strike_step: float = 1.0,
+    strike_width: float = 0.15,
+    expiries_ahead: int = 2,
+    half_spread: float = 0.0,
+) -> pd.DataFrame:
+    """A **MODEL-PRICED** option chain in the canonical quote frame, for histories no quote
+    file covers: on each date of ``closes`` (the real underlying path, unadjusted), monthly
+    expiries (third Friday; the trading day before when it is a holiday) and strikes every
+    ``strike_step`` within ``strike_width`` of the close, priced with BSM
+    (:func:`toolkit.options.black.bsm_price`) at volatility ``vol`` (e.g. VIX/100 -- the
+    30-day S&P 500 implied vol, a proxy for SPY's whole smile: no skew, no term structure),
+    flat ``rate`` and ``dividend`` yield. American style, physically settled (early exercise
+    is not modelled). bid = price - ``half_spread`` (>= 0), ask = price + ``half_spread``.
+    ``frame.attrs["pricing"]`` carries the MODEL-PRICED label, which the backtest result,
+    its summary and the CLI repeat."""
+    from toolkit.options.black import bsm_greeks
+
+    px = closes.astype(np.float64).dropna()
+    px.index = pd.DatetimeIndex(px.index).tz_localize(None).normalize()
+    sig = vol.astype(np.float64)
+    sig.index = pd.DatetimeIndex(sig.index).tz_localize(None).normalize()
+    sig = sig.reindex(px.index)
+    if sig.isna().any():
+        missing = sig.index[sig.isna()][0].date()
+        raise DataError(f"model pricing: no volatility on {missing} (a trading day of the path)")
+    days = px.index
+    raw = third_fridays(days[0], days[-1] + pd.Timedelta(days=40 * expiries_ahead))
+    pos = np.searchsorted(days.to_numpy(), raw.to_numpy(), side="right") - 1
+    expiries = pd.DatetimeIndex(
+        [days[i] if i >= 0 and raw[k] <= days[-1] and days[i] > raw[k] - pd.Timedelta(days=4)
+         else raw[k] for k, i in enumerate(pos)]
+    )  # fmt: skip
+    parts = []
+    for day, spot, s in zip(days, px.to_numpy(), sig.to_numpy(), strict=True):
+        ahead = expiries[expiries >= day][:expiries_ahead]
+        lo = np.ceil(spot * (1 - strike_width) / strike_step) * strike_step
+        strikes = np.arange(lo, spot * (1 + strike_width) + 1e-9, strike_step)
+        e, right, k = np.meshgrid(ahead.to_numpy(), np.array(["C", "P"]), strikes, indexing="ij")
+        parts.append(pd.DataFrame({
+            "quote_date": day, "underlying_price": spot, "expiry": e.ravel(),
+            "right": right.ravel(), "strike": k.ravel(), "iv": s,
+        }))  # fmt: skip
+    q = pd.concat(parts, ignore_index=True)
+    years = (q["expiry"] - q["quote_date"]).dt.days.to_numpy(dtype=np.float64) / 365.0
+    spot_a = q["underlying_price"].to_numpy()
+    strike_a = q["strike"].to_numpy()
+    right_a = q["right"].to_numpy()
+    g = bsm_greeks(right_a, spot_a, strike_a, np.maximum(years, 1e-9), rate, dividend,
+                   q["iv"].to_numpy())  # fmt: skip
+    intrinsic = np.where(right_a == "C", np.maximum(spot_a - strike_a, 0.0),
+                         np.maximum(strike_a - spot_a, 0.0))  # fmt: skip
+    price = np.where(years > 0, np.asarray(g.price), intrinsic)
+    q["bid"] = np.maximum(price - half_spread, 0.0)
+    q["ask"] = price + half_spread
+    q["last"] = price
+    q["volume"] = np.nan
+    q["open_interest"] = np.nan
+    q["delta"] = np.asarray(g.delta)
+    q["gamma"] = np.asarray(g.gamma)
+    q["theta"] = np.asarray(g.theta)
+    q["vega"] = np.asarray(g.vega)
+    q["underlying"] = underlying
+    q["style"] = "A"
+    q["multiplier"] = 100.0
+    q["symbol"] = (
+        underlying + " " + q["expiry"].dt.strftime("%y%m%d") + q["right"]
+        + (q["strike"] * 1000).round().astype(np.int64).astype(str).str.zfill(8)
+    )  # fmt: skip
+    q.attrs["pricing"] = (
+        f"{MODEL_PRICED} (BSM at VIX/100 on real {underlying} closes, r={rate:g}, "
+        f"q={dividend:g}, half-spread {half_spread:g})"
+    )
+    return q
