@@ -1,0 +1,158 @@
+"""Option backtests (toolkit.options.backtest): hand-computed spreads held to expiry (cash,
+commissions and settlement exact to the cent), bid/ask against mid fills, assignment into a
+stock position, and the SPXW end-of-day file's fills equal to its quotes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.data.options import load_option_quotes
+from toolkit.engine.commissions import ibkr_option_fixed, no_costs
+from toolkit.options.backtest import (
+    MODEL_PRICED,
+    CoveredCall,
+    CreditSpread,
+    OptionSettings,
+    ShortStraddle,
+    StrikeRule,
+    backtest_options,
+    model_priced_quotes,
+)
+from toolkit.options.black import bsm_price
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+SPXW = DATA / "options" / "SPXW_eod_2018-01-02_2018-02-28_2expiries.csv"
+DAYS = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-05"])
+EXPIRY = pd.Timestamp("2024-01-05")
+NO_FEES = ibkr_option_fixed(regulatory_fees=False)
+
+
+def _chain(
+    spots: list[float], style: str, quotes: dict[tuple[int, str, float], tuple[float, float]]
+):  # type: ignore[no-untyped-def]
+    """A small chain: strikes 85..115 by 5, both rights, one expiry (2024-01-05), quoted
+    around BSM at 20% vol (parity holds, so our Greeks exist); ``quotes`` overrides
+    (day index, right, strike) -> (bid, ask)."""
+    rows = []
+    for i, (day, spot) in enumerate(zip(DAYS, spots, strict=True)):
+        years = (EXPIRY - day).days / 365.0
+        for right in ("C", "P"):
+            for k in np.arange(85.0, 116.0, 5.0):
+                mid = float(bsm_price(right, spot, k, max(years, 1e-9), 0.0, 0.0, 0.2))
+                bid, ask = quotes.get(
+                    (i, right, k), (max(round(mid - 0.05, 2), 0.0), round(mid + 0.05, 2))
+                )
+                rows.append({
+                    "quote_date": day, "underlying": "XYZ", "underlying_price": spot,
+                    "expiry": EXPIRY, "right": right, "strike": k, "bid": bid, "ask": ask,
+                    "last": mid, "volume": 0.0, "open_interest": 0.0, "iv": 0.2,
+                    "delta": np.nan, "gamma": np.nan, "theta": np.nan, "vega": np.nan,
+                    "style": style, "multiplier": 100.0,
+                    "symbol": f"XYZ 240105{right}{int(k * 1000):08d}",
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# day 0: spot 100; the 95 put 2.00 / 2.10, the 90 put 0.90 / 1.00; expiry close 93.00
+LEGS = {(0, "P", 95.0): (2.00, 2.10), (0, "P", 90.0): (0.90, 1.00)}
+PUT_CREDIT = CreditSpread(
+    kind="put_credit", days=3, min_days=1, short=StrikeRule(points=5.0), width=5.0,
+    take_profit=None, stop_loss=None,
+)  # fmt: skip
+
+
+def test_put_credit_spread_to_cash_settled_expiry_exact_to_the_cent() -> None:
+    quotes = _chain([100.0, 97.0, 93.0], "E", LEGS)
+    r = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES))
+    opened = r.fills[r.fills["reason"] == "open"]
+    # sell the 95 put at its bid 2.00, buy the 90 put at its ask 1.00: credit 100.00;
+    # each one-contract order pays 0.65 raised to the USD 1.00 minimum
+    assert list(opened["price"]) == [2.00, 1.00]
+    assert list(opened["fee"]) == [1.00, 1.00]
+    settled = r.fills[r.fills["date"] == EXPIRY]
+    # SPX-style cash settlement at 93.00: the 95 put pays 2.00 x 100, the 90 put expires
+    assert sorted(settled["reason"]) == ["expire", "settle"]
+    assert settled["cash_flow"].sum() == pytest.approx(-200.00, abs=1e-9)
+    assert r.daily["cash"].iloc[-1] == pytest.approx(100_000 + 200 - 100 - 2 - 200, abs=1e-9)
+    assert r.equity.iloc[-1] == pytest.approx(99_898.00, abs=1e-9)
+    assert r.trades["pnl"].iloc[0] == pytest.approx(-102.00, abs=1e-9)
+    assert r.trades["exit"].iloc[0] == "expiry"
+    assert r.metrics["commissions"] == pytest.approx(2.00, abs=1e-12)
+
+
+def test_mid_fills_collect_the_half_spreads_touch_fills_pay() -> None:
+    quotes = _chain([100.0, 97.0, 93.0], "E", LEGS)
+    touch = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES))
+    mid = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES, fill="mid"))
+    assert list(mid.fills[mid.fills["reason"] == "open"]["price"]) == [2.05, 0.95]
+    # mid credit 1.10 vs 1.00 at the touch: 10.00 more, all of it on the entry day
+    assert mid.equity.iloc[-1] - touch.equity.iloc[-1] == pytest.approx(10.00, abs=1e-9)
+    assert touch.attribution["spread"].iloc[0] == pytest.approx(-10.00, abs=1e-9)
+    assert mid.attribution["spread"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_assigned_short_put_becomes_a_stock_position() -> None:
+    quotes = _chain([100.0, 97.0, 93.0], "A", LEGS)  # American, physically settled
+    r = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES))
+    delivery = r.fills[r.fills["reason"] == "delivery (assigned)"]
+    assert list(delivery["quantity"]) == [100.0] and list(delivery["price"]) == [93.0]
+    last = r.daily.iloc[-1]
+    assert last["underlying_units"] == 100.0
+    # the strike is paid: 100,000 + 100 credit - 2 fees - 9,500; equity as cash-settled
+    assert last["cash"] == pytest.approx(90_598.00, abs=1e-9)
+    assert r.equity.iloc[-1] == pytest.approx(99_898.00, abs=1e-9)
+
+
+def test_fees_follow_ibkr_with_regulatory_pass_through() -> None:
+    quotes = _chain([100.0, 97.0, 93.0], "E", LEGS)
+    r = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=ibkr_option_fixed()))
+    per = 0.01915 + 0.0048 + 0.02  # ORF + CAT + OCC per contract
+    sold = 1.00 + per + 0.0000278 * 200.0 + 0.00279  # the 95 put sold at 2.00
+    bought = 1.00 + per
+    assert r.metrics["commissions"] == pytest.approx(sold + bought, abs=1e-12)
+
+
+def test_spxw_fills_are_the_files_bid_and_ask_and_attribution_adds_up() -> None:
+    quotes = load_option_quotes(SPXW)
+    r = backtest_options(quotes, CreditSpread(), OptionSettings(hedge_commission=no_costs()))
+    raw = quotes.set_index(["quote_date", "symbol"])
+    opts = r.fills[r.fills["reason"].isin(["open", "take_profit", "stop_loss"])]
+    assert len(opts) > 0
+    for f in opts.itertuples():
+        bid, ask = raw.loc[(f.date, f.symbol), ["bid", "ask"]]
+        assert f.price == (ask if f.quantity > 0 else bid)  # bought at the ask, sold at the bid
+    a = r.attribution
+    parts = a.drop(columns="total").sum(axis=1)
+    assert np.abs(parts - a["total"]).max() < 1e-9
+    change = r.equity.diff().fillna(r.equity.iloc[0] - r.settings.init_cash)
+    assert np.abs(change - a["total"]).max() < 1e-8
+    # each spread's P&L is its option cash flows, fees included
+    assert r.trades["pnl"].sum() == pytest.approx(r.metrics["pnl"], abs=1e-6)
+
+
+def test_hedged_straddle_on_spxw_keeps_delta_near_zero_and_attribution_exact() -> None:
+    quotes = load_option_quotes(SPXW)
+    r = backtest_options(quotes, ShortStraddle())
+    # the hedge is rounded to whole index units: the book's delta stays within half a unit
+    assert r.daily["delta"].abs().max() <= 0.5 + 1e-9
+    a = r.attribution
+    assert np.abs(a.drop(columns="total").sum(axis=1) - a["total"]).max() < 1e-9
+    assert a["total"].sum() == pytest.approx(r.metrics["pnl"], abs=1e-6)
+    assert a["gamma"].sum() < 0 and a["theta"].sum() > 0  # short gamma, long theta
+
+
+def test_model_priced_covered_call_is_labelled_and_gets_assigned() -> None:
+    days = pd.bdate_range("2024-01-02", "2024-04-30")
+    closes = pd.Series(np.linspace(100.0, 130.0, len(days)), index=days)  # rallies through
+    vol = pd.Series(0.20, index=days)
+    quotes = model_priced_quotes(closes, vol, underlying="XYZ", strike_width=0.1)
+    r = backtest_options(quotes, CoveredCall())
+    assert r.model_priced and r.pricing.startswith(MODEL_PRICED)
+    assert MODEL_PRICED in r.summary().splitlines()[0]
+    assert r.fills.attrs["pricing"] == r.pricing
+    assigned = r.fills[r.fills["reason"] == "delivery (assigned)"]
+    assert len(assigned) >= 2 and (assigned["quantity"] == -100.0).all()
