@@ -52,7 +52,7 @@ def test_a_limit_order_decodes_field_by_field() -> None:
     assert r == rq.PlaceOrder(
         rq.PLACE_ORDER,
         12,
-        rq.Contract(756733, "SPY", "STK", "SMART"),
+        rq.Contract(756733, "SPY", "STK", "SMART", currency="USD"),
         action="BUY",
         quantity=5.0,
         order_type="LMT",
@@ -108,7 +108,7 @@ def test_market_data_history_depth_and_account_requests() -> None:
     assert hist == rq.HistoricalData(
         rq.REQ_HISTORICAL_DATA,
         21,
-        rq.Contract(756733, "SPY", "STK", "SMART"),
+        rq.Contract(756733, "SPY", "STK", "SMART", currency="USD"),
         end="20240314 15:00:00 UTC",
         bar_size="5 mins",
         duration="2 D",
@@ -119,7 +119,10 @@ def test_market_data_history_depth_and_account_requests() -> None:
     )
     quote = _decode(lambda c: c.reqMktData(22, SPY, "", True, False, []))
     assert quote == rq.MarketData(
-        rq.REQ_MKT_DATA, 22, rq.Contract(756733, "SPY", "STK", "SMART"), snapshot=True
+        rq.REQ_MKT_DATA,
+        22,
+        rq.Contract(756733, "SPY", "STK", "SMART", currency="USD"),
+        snapshot=True,
     )
     depth = _decode(lambda c: c.reqMktDepth(23, SPY, 7, False, []))
     assert isinstance(depth, rq.MarketDepth) and (depth.req_id, depth.rows) == (23, 7)

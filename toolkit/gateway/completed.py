@@ -20,7 +20,19 @@ COMPLETED_ORDER = 101
 def completed_order(o: SimOrder, account: str, completed_time: str) -> list[str | int | float]:
     """One ``completedOrder`` message for a finished order."""
     f: list[str | int | float] = [COMPLETED_ORDER]
-    f += [o.con_id, o.symbol, "STK", "", 0.0, "", "", "SMART", "USD", o.symbol, o.symbol]
+    f += list(o.block) or [
+        o.con_id,
+        o.symbol,
+        "STK",
+        "",
+        0.0,
+        "",
+        "",
+        "SMART",
+        "USD",
+        o.symbol,
+        o.symbol,
+    ]
     f += [
         o.action,
         o.quantity,

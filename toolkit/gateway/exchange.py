@@ -6,6 +6,7 @@ their keys at IB too)."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,11 +90,15 @@ class Exchange:
     def current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
         return self.market.current_bar(symbol, self.clock.now())
 
+    def value(self, symbol: str, quantity: float) -> float:
+        """Market value of ``quantity`` units of ``symbol`` (contracts x 100 for options)."""
+        return quantity * self.price(symbol) * self.market.instruments[symbol].multiplier
+
     def account_values(self) -> list[tuple[str, str]]:
         """Cash, net liquidation and margin figures from the book at current prices."""
         book = self.book
         cash = self.cash + book.cash
-        marks = {sym: p.quantity * self.price(sym) for sym, p in book.positions.items()}
+        marks = {sym: self.value(sym, p.quantity) for sym, p in book.positions.items()}
         net = cash + sum(marks.values())
         gross = sum(abs(v) for v in marks.values())
         available = net - gross / 2  # Reg T initial margin on the gross position
@@ -110,21 +115,24 @@ class Exchange:
     def check_buying_power(self, order: SimOrder) -> None:
         """Reject an order that would take gross exposure past 4x equity (IB's intraday
         Reg T limit for a margin account) -- IB rejects such orders with error 201."""
-        price = self.price(order.symbol)
+        positions = self.book.positions
         equity = (
             self.cash
             + self.book.cash
-            + sum(p.quantity * self.price(s) for s, p in self.book.positions.items())
+            + sum(self.value(s, p.quantity) for s, p in positions.items())
         )
-        held = self.book.positions.get(order.symbol)
-        before = held.quantity if held is not None else 0.0
-        after = before + order.side * order.remaining
-        if abs(after) <= abs(before) and after * before >= 0.0:
-            return  # an order that only reduces a position is always accepted, as at IB
-        gross = abs(after) * price + sum(
-            abs(p.quantity) * self.price(s)
-            for s, p in self.book.positions.items()
-            if s != order.symbol
+        # units each contract of the order moves (a combo: each leg's ratio x combos)
+        moves = (
+            {leg.symbol: order.side * leg.side * leg.ratio * order.remaining for leg in order.legs}
+            if order.legs
+            else {order.symbol: order.side * order.remaining}
+        )
+        before = {s: positions[s].quantity if s in positions else 0.0 for s in moves}
+        after = {s: before[s] + moves[s] for s in moves}
+        if all(abs(after[s]) <= abs(before[s]) and after[s] * before[s] >= 0.0 for s in moves):
+            return  # an order that only reduces positions is always accepted, as at IB
+        gross = sum(abs(self.value(s, q)) for s, q in after.items()) + sum(
+            abs(self.value(s, p.quantity)) for s, p in positions.items() if s not in moves
         )
         if gross > 4.0 * equity:
             raise OrderRejected(
@@ -249,6 +257,12 @@ class Exchange:
     def _match_now(self, order: SimOrder) -> None:
         """A new or modified order meets the current price: market orders, and limit/stop
         orders already marketable (they fill at the current price, like an exchange)."""
+        if order.quoted:
+            order.working_day = _working_day(self.clock.now())
+            self._match_quoted(order)
+            if order.tif in IMMEDIATE_TIFS and order.status not in DONE:
+                self.cancel(order)
+            return
         when, bar = self.current_bar(order.symbol)
         order.last_bar = when
         order.placed_bar = when
@@ -288,6 +302,9 @@ class Exchange:
         participation limit per bar; DAY orders expire when their New York session ends."""
         now = self.clock.now()
         for order in list(self.book.orders.values()):
+            if order.quoted and order.status not in DONE and order.status != "PreSubmitted":
+                self._work_quoted(order, now)
+                continue
             if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
                 continue
             bars, done = self.market.price_bars(order.symbol, now)
@@ -330,6 +347,80 @@ class Exchange:
                     self.cancel(order)  # the opening auction is over: the rest is cancelled
                 if order.status in DONE:
                     break
+
+    # -- option orders and combos: matched against the chain's quotes --------------------
+    def _touch(self, symbol: str, buy: bool) -> float | None:
+        """The price an option order meets now: the ask to buy, the bid to sell (None when
+        that side is not quoted)."""
+        inst = self.market.instruments[symbol]
+        if inst.option is None:
+            return None
+        q = self.market.options.quote(inst.option, self.clock.now())
+        if q is None:
+            return None
+        price = q.ask if buy else q.bid
+        return price if math.isfinite(price) and price > 0.0 else None
+
+    def _match_quoted(self, order: SimOrder) -> None:
+        """An option order or a combo meets the quotes in force: all of it fills at once at
+        the touch, each leg at its ask when bought and its bid when sold, if it is a market
+        order or the net at the touch is at least as good as its limit (a combo's limit is
+        its net per combo, debit positive and credit negative, as at IB). A leg without its
+        side quoted holds the whole combo back (all or none)."""
+        order.quote_day = self._quote_day(order)
+        legs = order.legs
+        symbols = [leg.symbol for leg in legs] if legs else [order.symbol]
+        sides = [order.side * leg.side for leg in legs] if legs else [order.side]
+        prices = [self._touch(sym, side > 0) for sym, side in zip(symbols, sides, strict=True)]
+        if any(p is None for p in prices):
+            return
+        touch = [float(p) for p in prices if p is not None]
+        net = (
+            sum(leg.side * leg.ratio * p for leg, p in zip(legs, touch, strict=True))
+            if legs
+            else touch[0]
+        )
+        limit = order.lmt_price
+        if order.order_type == "LMT" and limit is not None and order.side * (limit - net) < -1e-9:
+            return  # BUY: pays more than its limit; SELL: receives less
+        when = self.clock.now()
+        if legs:
+            fills = self.book.fill_combo(order, touch, when)
+        else:
+            fills = [self.book.fill(order, touch[0], when)]
+        self._filled_all(fills)
+
+    def _quote_day(self, order: SimOrder) -> pd.Timestamp | None:
+        symbol = order.legs[0].symbol if order.legs else order.symbol
+        inst = self.market.instruments[symbol]
+        if inst.option is None:
+            return None
+        return self.market.options.quote_date(inst.option.symbol, self.clock.now())
+
+    def _work_quoted(self, order: SimOrder, now: pd.Timestamp) -> None:
+        """A working option order or combo meets each new quote date once; a DAY order is
+        cancelled after the close of its session (it met that close's quotes first)."""
+        if self._quote_day(order) != order.quote_day:
+            self._match_quoted(order)
+        if (
+            order.status not in DONE
+            and order.tif in ("DAY", "")
+            and now >= calendar.session_close(order.working_day.date())
+        ):
+            self.cancel(order)
+
+    def _filled_all(self, fills: list[Fill]) -> None:
+        """The executions of one order at one instant (a combo's legs, then the combo): its
+        owner hears of each, then the group reacts, then each position changes."""
+        order = fills[-1].order
+        if order.status == "Filled":
+            self._finished(order)
+        for fill in fills:
+            self.listener(OrderFilled(fill))
+        self._after_fill(order)
+        for fill in fills:
+            if fill.leg is not None or not order.legs:
+                self.listener(PositionChanged(fill.symbol))
 
     # -- brackets and OCA groups ---------------------------------------------------------
     def _transmit(self, order: SimOrder) -> None:

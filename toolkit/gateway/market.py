@@ -21,6 +21,7 @@ import pandas as pd
 
 from toolkit.data import available_symbols, calendar, default_data_dir, load
 from toolkit.errors import ConfigError
+from toolkit.gateway.options import OptionChains, OptionContract
 
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 
@@ -42,7 +43,8 @@ class HistoryError(Exception):
 
 @dataclass(frozen=True)
 class Instrument:
-    """One tradable symbol."""
+    """One tradable contract. ``symbol`` is its key in the book (the ticker of a stock, the
+    OCC local symbol of an option); ``option`` describes an option contract."""
 
     symbol: str
     con_id: int
@@ -50,6 +52,30 @@ class Instrument:
     primary_exchange: str = "ARCA"
     currency: str = "USD"
     min_tick: float = 0.01
+    sec_type: str = "STK"
+    option: OptionContract | None = None
+
+    @property
+    def wire_symbol(self) -> str:
+        """IB's ``symbol`` field: the underlying for an option."""
+        return self.option.symbol if self.option is not None else self.symbol
+
+    @property
+    def multiplier(self) -> float:
+        return self.option.multiplier if self.option is not None else 1.0
+
+    def block(self, exchange: str | None = None) -> list[str | int | float]:
+        """The 11-field contract block of position, execDetails and openOrder (``exchange``
+        in the exchange field; updatePortfolio puts the primary exchange there)."""
+        exch = self.exchange if exchange is None else exchange
+        o = self.option
+        if o is not None:
+            return [
+                self.con_id, o.symbol, "OPT", o.last_trade, o.strike, o.right,
+                f"{o.multiplier:g}", exch, self.currency, o.local_symbol, o.trading_class,
+            ]  # fmt: skip
+        s = self.symbol
+        return [self.con_id, s, self.sec_type, "", 0.0, "", "", exch, self.currency, s, s]
 
 
 def con_id_for(symbol: str) -> int:
@@ -106,18 +132,63 @@ class Market:
         if not symbols:
             raise ConfigError(f"{self.data_dir}: no bar files; the gateway needs data/daily/*.csv.")
         self.instruments = {s: Instrument(s, con_id_for(s)) for s in symbols}
+        self.options = OptionChains(self.data_dir)
+        self._chain_only: set[str] = set()  # underlyings with a chain but no bars (SPX, VXX)
         self._daily: dict[str, pd.DataFrame] = {}
         self._intraday: dict[str, pd.DataFrame] = {}
         self._minute_index: dict[tuple[str, bool], pd.DatetimeIndex] = {}
         self._closes: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
 
     def find(self, symbol: str, sec_type: str, con_id: int) -> Instrument | None:
-        """The instrument for a requested contract (by conId, else symbol; stocks only)."""
-        if sec_type not in ("STK", ""):
-            return None
+        """The instrument for a requested stock or index (by conId, else symbol): the shipped
+        bars' symbols, and the underlyings of the shipped option chains (SPX as an index)."""
         if con_id:
-            return next((i for i in self.instruments.values() if i.con_id == con_id), None)
-        return self.instruments.get(symbol.upper())
+            hit = next((i for i in self.instruments.values() if i.con_id == con_id), None)
+            if hit is None and sec_type in ("OPT", ""):
+                found = self.options.find(con_id=con_id)
+                return self.option_instrument(found[0]) if found else None
+            if hit is None:
+                hit = next(
+                    (
+                        self.underlying(u)
+                        for u in self.options.underlyings()
+                        if con_id_for(u) == con_id
+                    ),
+                    None,
+                )
+            return hit if hit is not None and sec_type in ("", hit.sec_type) else None
+        if sec_type not in ("STK", "IND", ""):
+            return None
+        inst = self.instruments.get(symbol.upper()) or self.underlying(symbol.upper())
+        return inst if inst is not None and sec_type in ("", inst.sec_type) else None
+
+    def underlying(self, symbol: str) -> Instrument | None:
+        """An option chain's underlying (registered on first use): SPX is an index, the
+        others stocks; those without bars are priced from their chain."""
+        if symbol in self.instruments:
+            return self.instruments[symbol]
+        sec_type = self.options.underlyings().get(symbol)
+        if sec_type is None:
+            return None
+        exchange = "CBOE" if sec_type == "IND" else "SMART"
+        inst = Instrument(symbol, con_id_for(symbol), exchange, exchange, sec_type=sec_type)
+        self.instruments[symbol] = inst
+        self._chain_only.add(symbol)
+        return inst
+
+    def option_instrument(self, c: OptionContract) -> Instrument:
+        """The instrument of an option contract (registered on first use, keyed by its OCC
+        symbol)."""
+        inst = self.instruments.get(c.local_symbol)
+        if inst is None:
+            inst = Instrument(c.local_symbol, c.con_id, "SMART", "", sec_type="OPT", option=c)
+            self.instruments[c.local_symbol] = inst
+        return inst
+
+    def quoted(self, symbol: str) -> bool:
+        """True for instruments priced from option chains rather than bars."""
+        inst = self.instruments.get(symbol)
+        return inst is not None and (inst.option is not None or symbol in self._chain_only)
 
     def daily(self, symbol: str, adjusted: bool = False) -> pd.DataFrame:
         key = symbol + ("/adj" if adjusted else "")
@@ -162,6 +233,11 @@ class Market:
     def price(self, symbol: str, now: pd.Timestamp) -> float:
         """The last completed bar's close at ``now`` (no pandas row: this runs for every
         position on every fill and account push)."""
+        inst = self.instruments.get(symbol)
+        if inst is not None and inst.option is not None:
+            return self.options.mark(inst.option, now)
+        if symbol in self._chain_only:
+            return self.options.underlying_price(symbol, now) or 0.0
         bars, done = self.price_bars(symbol, now)
         i = max(int(bars.index.searchsorted(done, side="right")) - 1, 0)
         return float(self.closes(bars)[i])

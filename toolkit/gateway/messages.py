@@ -5,6 +5,8 @@ Each builder returns the field list for :func:`toolkit.gateway.framing.encode`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 SERVER_VERSION = 176
 MIN_CLIENT_VERSION = 157
 
@@ -60,15 +62,18 @@ def account_summary(
     return [ACCOUNT_SUMMARY, 1, req_id, account, tag, value, currency]
 
 
-def _c11_exch(con_id: int, symbol: str, exchange: str = "SMART") -> list[str | int | float]:
-    """The 11-field contract block used by position, execDetails and openOrder."""
+Block = Sequence[str | int | float]  # an 11-field contract block (see Instrument.block)
+Leg = tuple[int, int, str, str]  # a combo leg: conId, ratio, action, exchange
+
+
+def stock_block(con_id: int, symbol: str, exchange: str = "SMART") -> list[str | int | float]:
+    """The 11-field contract block used by position, execDetails and openOrder (a stock)."""
     return [con_id, symbol, "STK", "", 0.0, "", "", exchange, "USD", symbol, symbol]
 
 
 def open_order(
     order_id: int,
-    con_id: int,
-    symbol: str,
+    block: Block,
     action: str,
     quantity: float,
     order_type: str,
@@ -81,9 +86,11 @@ def open_order(
     perm_id: int,
     parent_id: int,
     status: str,
+    legs: Sequence[Leg] = (),
 ) -> list[str | int | float]:
-    """``openOrder`` at 176: 128 fields; structural fields empty/0 as the decoder requires."""
-    f: list[str | int | float] = [OPEN_ORDER, order_id, *_c11_exch(con_id, symbol)]
+    """``openOrder`` at 176: 128 fields (+ 8 per combo leg); structural fields empty/0 as the
+    decoder requires."""
+    f: list[str | int | float] = [OPEN_ORDER, order_id, *block]
     f += [
         action,
         quantity,
@@ -105,8 +112,11 @@ def open_order(
     f += [parent_id]  # 58
     f += [""] * 3  # 59..61
     f += [""]  # 62 deltaNeutralOrderType
-    f += [""] * 8  # 63..70
-    f += [0, 0, 0]  # 71..73 combo/legs/routing counts
+    f += [""] * 8  # 63..70 (70: comboLegsDescrip)
+    f += [len(legs)]  # 71 combo legs, each conId, ratio, action, exchange, openClose,
+    for con_id, ratio, leg_action, exchange in legs:  # shortSaleSlot, designatedLocation,
+        f += [con_id, ratio, leg_action, exchange, 0, 0, "", -1]  # exemptCode
+    f += [0, 0]  # 72..73 order combo legs, smart combo routing params
     f += ["", ""]  # 74..75
     f += [""]  # 76 scalePriceIncrement
     f += [""]  # 77 hedgeType
@@ -121,7 +131,7 @@ def open_order(
     f += [""] * 16  # 104..119
     f += ["", "", ""]  # 120..122
     f += [""] * 5  # 123..127
-    assert len(f) == 128
+    assert len(f) == 128 + 8 * len(legs)
     return f
 
 
@@ -155,8 +165,7 @@ def order_status(
 def exec_details(
     req_id: int,
     order_id: int,
-    con_id: int,
-    symbol: str,
+    block: Block,
     exec_id: str,
     when: str,
     account: str,
@@ -174,7 +183,7 @@ def exec_details(
         EXECUTION_DATA,
         req_id,
         order_id,
-        *_c11_exch(con_id, symbol),
+        *block,
         exec_id,
         when,
         account,
@@ -212,40 +221,31 @@ def commission_report(
 
 
 def position(
-    account: str, con_id: int, symbol: str, quantity: float, avg_cost: float
+    account: str, block: Block, quantity: float, avg_cost: float
 ) -> list[str | int | float]:
-    """``position``: exactly 16 fields."""
-    return [POSITION_DATA, 3, account, *_c11_exch(con_id, symbol, ""), quantity, avg_cost]
+    """``position``: exactly 16 fields (the block's exchange empty, as IB sends it)."""
+    return [POSITION_DATA, 3, account, *block, quantity, avg_cost]
 
 
 def portfolio(
-    con_id: int,
-    symbol: str,
+    block: Block,
     quantity: float,
     price: float,
+    market_value: float,
     avg_cost: float,
     unrealized: float,
     realized: float,
     account: str,
 ) -> list[str | int | float]:
-    """``updatePortfolio``: exactly 20 fields (primaryExchange in the contract block)."""
+    """``updatePortfolio``: exactly 20 fields (primaryExchange in the contract block);
+    ``market_value`` is quantity x price x multiplier."""
     return [
         PORTFOLIO_VALUE,
         8,
-        con_id,
-        symbol,
-        "STK",
-        "",
-        0.0,
-        "",
-        "",
-        "ARCA",
-        "USD",
-        symbol,
-        symbol,
+        *block,
         quantity,
         price,
-        quantity * price,
+        market_value,
         avg_cost,
         unrealized,
         realized,
@@ -305,3 +305,97 @@ def depth_update(
 ) -> list[str | int | float]:
     """``updateMktDepth``: operation 0 insert, 1 update, 2 delete; side 0 ask, 1 bid."""
     return [UPDATE_MKT_DEPTH, 1, req_id, position, operation, side, price, size]
+
+
+# -- options ---------------------------------------------------------------------------------
+TICK_OPTION_COMPUTATION, SEC_DEF_OPT_PARAMS, SEC_DEF_OPT_PARAMS_END = 21, 75, 76
+BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION, CUST_OPTION = 10, 11, 12, 13, 53
+NO_MARKET_DATA = 354  # IB: "Requested market data is not subscribed" (here: no quote to serve)
+
+
+def tick_option_computation(
+    req_id: int,
+    tick_type: int,
+    iv: float,
+    delta: float,
+    price: float,
+    pv_dividend: float,
+    gamma: float,
+    vega: float,
+    theta: float,
+    und_price: float,
+) -> list[str | int | float]:
+    """``tickOptionComputation`` (no version field at 176): tickAttrib 1 (price based), then
+    IB's sentinels for what was not computed (-1 for vol and prices, -2 for the Greeks)."""
+
+    def value(x: float, unset: float) -> float:
+        return x if x == x and abs(x) != float("inf") else unset
+
+    return [
+        TICK_OPTION_COMPUTATION,
+        req_id,
+        tick_type,
+        1,
+        value(iv, -1.0),
+        value(delta, -2.0),
+        value(price, -1.0),
+        value(pv_dividend, -1.0),
+        value(gamma, -2.0),
+        value(vega, -2.0),
+        value(theta, -2.0),
+        value(und_price, -1.0),
+    ]
+
+
+def sec_def_opt_params(
+    req_id: int,
+    exchange: str,
+    under_con_id: int,
+    trading_class: str,
+    multiplier: str,
+    expirations: Sequence[str],
+    strikes: Sequence[float],
+) -> list[str | int | float]:
+    """``securityDefinitionOptionParameter``: one exchange and trading class of a chain."""
+    return [
+        SEC_DEF_OPT_PARAMS,
+        req_id,
+        exchange,
+        under_con_id,
+        trading_class,
+        multiplier,
+        len(expirations),
+        *expirations,
+        len(strikes),
+        *strikes,
+    ]
+
+
+def contract_details(
+    req_id: int,
+    block: Block,
+    *,
+    market_name: str,
+    min_tick: float,
+    order_types: str,
+    valid_exchanges: str,
+    under_con_id: int,
+    long_name: str,
+    primary_exchange: str,
+    contract_month: str,
+    under_symbol: str,
+    under_sec_type: str,
+    real_expiration: str,
+    stock_type: str,
+) -> list[str | int | float]:
+    """``contractDetails`` at >= 164 (no version field; the 3 size fields at the end), from
+    an 11-field contract block (conId, symbol, secType, lastTradeDate, strike, right,
+    multiplier, exchange, currency, localSymbol, tradingClass)."""
+    con_id, symbol, sec_type, last, strike, right, mult, exch, cur, local, cls = block
+    return [
+        CONTRACT_DATA, req_id, symbol, sec_type, last, strike, right, exch, cur, local,
+        market_name, cls, con_id, min_tick, mult, order_types, valid_exchanges, 1,
+        under_con_id, long_name, primary_exchange, contract_month, "", "", "", "US/Eastern",
+        "", "", "", "", 0,  # tradingHours, liquidHours, evRule, evMultiplier, numSecIds
+        1, under_symbol, under_sec_type, "26", real_expiration, stock_type, 1.0, 1.0, 1.0,
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toolkit.engine._step import avg_cost_nb
-from toolkit.engine.commissions import Commission, ibkr_fixed
+from toolkit.engine.commissions import Commission, OptionCommission, ibkr_fixed, ibkr_option_fixed
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 
 SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
@@ -39,9 +39,31 @@ class OrderRejected(Exception):
         self.code = code
 
 
+Block = tuple[str | int | float, ...]  # a contract's 11-field wire block
+
+
+@dataclass(frozen=True)
+class OrderLeg:
+    """One leg of a combo (BAG) order: its contract (book key, id, wire block, multiplier),
+    contracts per combo and side when the combo is bought."""
+
+    symbol: str
+    con_id: int
+    ratio: int
+    action: str  # BUY or SELL
+    exchange: str
+    multiplier: float
+    block: Block
+
+    @property
+    def side(self) -> float:
+        return 1.0 if self.action == "BUY" else -1.0
+
+
 @dataclass
 class SimOrder:
-    """One order as the simulator tracks it."""
+    """One order as the simulator tracks it. ``legs`` make it a combo (BAG) order: its
+    quantity is in combos, its prices are net prices per combo (debit positive)."""
 
     client_id: int
     order_id: int
@@ -71,6 +93,11 @@ class SimOrder:
     account: str = ""  # as sent by the client ("" = the login's account)
     last_price: float = 0.0  # price of the latest fill (orderStatus lastFillPrice)
     opg_day: pd.Timestamp | None = None  # OPG: first New York session whose open it works
+    block: Block = ()  # the contract as sent back in openOrder/execDetails (empty: a stock's)
+    multiplier: float = 1.0  # 100 for an option: prices are per share, positions in contracts
+    legs: tuple[OrderLeg, ...] = ()  # a combo's legs
+    quoted: bool = False  # matched against option quotes rather than bars
+    quote_day: pd.Timestamp | None = None  # quoted: the quote date it was last matched against
 
     @property
     def side(self) -> float:
@@ -83,7 +110,9 @@ class SimOrder:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution with its commission."""
+    """One execution with its commission. A combo's fill is one execution per leg (``leg``
+    set: its contract, side and ``shares`` = ratio x combos) and one for the combo itself
+    (``leg`` None: combos at the net price, no commission of its own, as IB reports them)."""
 
     order: SimOrder
     exec_id: str
@@ -92,6 +121,18 @@ class Fill:
     price: float
     commission: float
     realized: float | None
+    leg: OrderLeg | None = None
+
+    @property
+    def action(self) -> str:
+        """BUY or SELL: a leg's side within the order's direction."""
+        if self.leg is None:
+            return self.order.action
+        return "BUY" if self.leg.side * self.order.side > 0 else "SELL"
+
+    @property
+    def symbol(self) -> str:
+        return self.order.symbol if self.leg is None else self.leg.symbol
 
 
 @dataclass
@@ -106,6 +147,7 @@ class Book:
     """All orders, fills and positions of the simulated account."""
 
     commission: Commission = field(default_factory=ibkr_fixed)
+    option_commission: OptionCommission = field(default_factory=ibkr_option_fixed)
     slippage: float = 0.0
     participation: float = 0.1  # at most this share of a bar's volume fills per bar (0 = any)
     # an order's own commission schedule and slippage (a fraction) by its orderRef, None for
@@ -146,6 +188,12 @@ class Book:
                 201,
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
+            )
+        if order.quoted and (order.order_type not in ("MKT", "LMT") or order.tif == "OPG"):
+            raise OrderRejected(
+                201,
+                f"Order rejected - reason: {order.order_type} {order.tif} is not supported for "
+                "options and combos by the simulator (MKT or LMT; DAY, GTC, IOC or FOK)",
             )
         if order.tif not in SUPPORTED_TIFS:
             if order.tif in OTHER_IB_TIFS:
@@ -194,11 +242,13 @@ class Book:
                 raise OrderRejected(
                     201, f"Order rejected - reason: {order.order_type} needs a {name} price"
                 )
-            if not (math.isfinite(price) and 0 < price <= MAX_PRICE):
+            # a combo's net price may be zero or negative (a credit, as IB quotes combos)
+            valid = abs(price) <= MAX_PRICE if order.legs else 0 < price <= MAX_PRICE
+            if not (math.isfinite(price) and valid):
                 raise OrderRejected(
                     201,
                     f"Order rejected - reason: the {name} price {price!r} is not a valid price "
-                    f"(0 < price <= {MAX_PRICE:g})",
+                    f"(0 < price <= {MAX_PRICE:g}; a combo's net within +-{MAX_PRICE:g})",
                 )
             ticks = price / min_tick
             if abs(ticks - round(ticks)) > 1e-6:
@@ -232,18 +282,60 @@ class Book:
         """Execute ``shares`` (default: all that remains) at ``price`` and book it."""
         shares = order.remaining if shares is None else min(shares, order.remaining)
         signed = order.side * shares
+        fee = self._fee(order, signed, price, order.multiplier, when)
+        realized = self._book(order.symbol, signed, price, order.multiplier, fee)
+        self._filled(order, shares, price)
+        f = Fill(order, self._exec_id(), when, shares, price, fee, realized)
+        self.fills.append(f)
+        return f
+
+    def fill_combo(self, order: SimOrder, prices: list[float], when: pd.Timestamp) -> list[Fill]:
+        """Execute all that remains of a combo at once, each leg at its price in ``prices``:
+        one execution per leg (its contracts, side, commission and position) and one for
+        the combo at the net price (IB sends both)."""
+        combos = order.remaining
+        out = []
+        for leg, price in zip(order.legs, prices, strict=True):
+            signed = order.side * leg.side * leg.ratio * combos
+            fee = self._fee(order, signed, price, leg.multiplier, when)
+            realized = self._book(leg.symbol, signed, price, leg.multiplier, fee)
+            out.append(Fill(order, self._exec_id(), when, abs(signed), price, fee, realized, leg))
+        net = round(
+            sum(leg.side * leg.ratio * p for leg, p in zip(order.legs, prices, strict=True)), 10
+        )
+        self._filled(order, combos, net)
+        out.append(Fill(order, self._exec_id(), when, combos, net, 0.0, None))
+        self.fills.extend(out)
+        return out
+
+    def _fee(
+        self, order: SimOrder, signed: float, price: float, multiplier: float, when: pd.Timestamp
+    ) -> float:
+        """The commission of one execution, the rate chosen by the month's volume before it
+        (IBKR Tiered; the engine's commission kernels, fed the same running total): shares
+        by the order's stock schedule, contracts by the book's option schedule."""
         month = when.year * 12 + when.month
         if month != self.month:
             self.month, self.month_volume = month, {}
-        # the rate is chosen by the month's volume before this fill (IBKR Tiered; the
-        # engine's commission_nb, which the backtest feeds the same running total)
+        if multiplier != 1.0:
+            options = self.option_commission
+            volume = self.month_volume.get(id(options), 0.0)
+            self.month_volume[id(options)] = volume + abs(signed)
+            return options.cost(signed, price, multiplier, volume)
         schedule = self.cost_model(order)[0]
         volume = self.month_volume.get(id(schedule), 0.0)
-        fee = schedule.cost(signed, price, volume)
-        self.month_volume[id(schedule)] = volume + shares
-        pos = self.positions.setdefault(order.symbol, Position())
+        self.month_volume[id(schedule)] = volume + abs(signed)
+        return schedule.cost(signed, price, volume)
+
+    def _book(
+        self, symbol: str, signed: float, price: float, multiplier: float, fee: float
+    ) -> float | None:
+        """Book ``signed`` units at ``price`` (per share; x ``multiplier`` per contract) into
+        the position and cash; returns the realised P&L of a reducing fill (None otherwise).
+        Average cost is per unit in money, as IB reports it (per contract for options)."""
+        pos = self.positions.setdefault(symbol, Position())
         reduces = pos.quantity * signed < 0.0
-        new, avg, booked = avg_cost_nb(pos.quantity, pos.avg_cost, signed, price)
+        new, avg, booked = avg_cost_nb(pos.quantity, pos.avg_cost, signed, price * multiplier)
         # IB's convention on top of the one average-cost booking: an opening or adding
         # fill's commission goes into avgCost, a reducing (or flipping) fill's into its
         # realised P&L
@@ -251,17 +343,19 @@ class Book:
         pos.quantity, pos.avg_cost = float(new), float(avg)
         if realized is not None:
             pos.realized += realized
-        self.cash -= signed * price + fee
+        self.cash -= signed * price * multiplier + fee
+        return realized
+
+    def _filled(self, order: SimOrder, shares: float, price: float) -> None:
         order.avg_price = (order.avg_price * order.filled + price * shares) / (
             order.filled + shares
         )
         order.filled += shares
         order.last_price = price
         order.status = "Filled" if order.remaining <= 1e-9 else "Submitted"
-        exec_id = f"{self._exec_prefix}.{next(self._exec):08x}.01.01"
-        f = Fill(order, exec_id, when, shares, price, fee, realized)
-        self.fills.append(f)
-        return f
+
+    def _exec_id(self) -> str:
+        return f"{self._exec_prefix}.{next(self._exec):08x}.01.01"
 
     def cost_model(self, order: SimOrder) -> tuple[Commission, float]:
         """The commission schedule and slippage that bill ``order``."""

@@ -39,6 +39,9 @@ REQ_REAL_TIME_BARS, CANCEL_REAL_TIME_BARS, REQ_GLOBAL_CANCEL = 50, 51, 58
 REQ_MARKET_DATA_TYPE, REQ_POSITIONS, REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY = 59, 61, 62, 63
 CANCEL_POSITIONS, START_API, REQ_ACCOUNT_UPDATES_MULTI = 64, 71, 76
 CANCEL_ACCOUNT_UPDATES_MULTI, REQ_COMPLETED_ORDERS = 77, 99
+CALC_IMPLIED_VOLAT, CALC_OPTION_PRICE, CANCEL_CALC_IMPLIED_VOLAT = 54, 55, 56
+CANCEL_CALC_OPTION_PRICE, REQ_SEC_DEF_OPT_PARAMS = 57, 78
+BAG_LEG_FIELDS = {PLACE_ORDER: 8, REQ_MKT_DATA: 4}  # fields per combo leg as each request sends it
 
 
 class MalformedRequest(Exception):
@@ -89,15 +92,33 @@ def integer(text: str, name: str) -> int:
 
 # -- typed requests ------------------------------------------------------------------------
 @dataclass(frozen=True)
+class ComboLeg:
+    """One leg of a BAG contract: the leg's contract id, its ratio and side in one combo."""
+
+    con_id: int
+    ratio: int
+    action: str
+    exchange: str = ""
+
+
+@dataclass(frozen=True)
 class Contract:
     """The contract block of a request (the fields the simulator looks up by). ``con_id`` is
     None when the client sent one that is not an integer (an order for it is refused as an
-    unknown contract)."""
+    unknown contract). ``legs`` are a BAG's combo legs."""
 
     con_id: int | None
     symbol: str
     sec_type: str
     exchange: str = ""
+    last_trade: str = ""  # lastTradeDateOrContractMonth: YYYYMMDD or YYYYMM
+    strike: float = 0.0
+    right: str = ""  # C or P (CALL/PUT accepted)
+    multiplier: str = ""
+    currency: str = ""
+    local_symbol: str = ""
+    trading_class: str = ""
+    legs: tuple[ComboLeg, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,29 @@ class Executions(Request):
 class ContractDetails(Request):
     req_id: int
     contract: Contract
+    include_expired: bool = False
+
+
+@dataclass(frozen=True)
+class SecDefOptParams(Request):
+    """reqSecDefOptParams: the option chains on an underlying (no version field)."""
+
+    req_id: int
+    underlying: str
+    fut_fop_exchange: str
+    underlying_sec_type: str
+    underlying_con_id: int
+
+
+@dataclass(frozen=True)
+class OptionCalc(Request):
+    """calculateImpliedVolatility (``value`` is the option price) or calculateOptionPrice
+    (``value`` is the volatility), with the underlying price to use."""
+
+    req_id: int
+    contract: Contract
+    value: float
+    under_price: float
 
 
 @dataclass(frozen=True)
@@ -235,6 +279,17 @@ def _str(text: str) -> str:
     return text
 
 
+def _float0(text: str) -> float:
+    """A double where empty means 0 (a contract's strike)."""
+    return float(text or 0.0)
+
+
+def _right(text: str) -> str:
+    """An option right as C or P (IB accepts CALL and PUT too)."""
+    t = text.strip().upper()
+    return {"CALL": "C", "PUT": "P"}.get(t, t)
+
+
 def _flag(text: str) -> bool:
     return text == "1"
 
@@ -256,14 +311,20 @@ def _skip(n: int) -> tuple[FieldSpec, ...]:
     return (SKIP,) * n
 
 
-# the 12-field contract block (conId .. tradingClass); the simulator reads four of them
+# the 12-field contract block (conId .. tradingClass)
 _CONTRACT: tuple[FieldSpec, ...] = (
     ("contract.con_id", _int0),
-    ("contract.symbol", _str),
-    ("contract.sec_type", _str),
-    *_skip(4),  # lastTradeDateOrContractMonth, strike, right, multiplier
+    ("contract.symbol", _upper),
+    ("contract.sec_type", _upper),
+    ("contract.last_trade", _stripped),
+    ("contract.strike", _float0),
+    ("contract.right", _right),
+    ("contract.multiplier", _stripped),
     ("contract.exchange", _str),
-    *_skip(4),  # primaryExchange, currency, localSymbol, tradingClass
+    SKIP,  # primaryExchange
+    ("contract.currency", _upper),
+    ("contract.local_symbol", _str),
+    ("contract.trading_class", _stripped),
 )
 _VERSION = SKIP  # most requests' second field is a version the simulator does not need
 
@@ -314,7 +375,30 @@ LAYOUTS: dict[int, tuple[type[Request], tuple[FieldSpec, ...]]] = {
     REQ_ACCOUNT_UPDATES_MULTI: (ById, (_VERSION, ("req_id", _int))),
     REQ_ACCOUNT_SUMMARY: (ById, (_VERSION, ("req_id", _int))),
     REQ_EXECUTIONS: (Executions, (_VERSION, ("req_id", _int), ("client_id", _int0))),
-    REQ_CONTRACT_DETAILS: (ContractDetails, (_VERSION, ("req_id", _int), *_CONTRACT)),
+    REQ_CONTRACT_DETAILS: (
+        ContractDetails,
+        (_VERSION, ("req_id", _int), *_CONTRACT, ("include_expired", _flag)),
+    ),
+    REQ_SEC_DEF_OPT_PARAMS: (
+        SecDefOptParams,
+        (
+            ("req_id", _int),  # no version field
+            ("underlying", _upper),
+            ("fut_fop_exchange", _str),
+            ("underlying_sec_type", _upper),
+            ("underlying_con_id", _int0),
+        ),
+    ),
+    CALC_IMPLIED_VOLAT: (
+        OptionCalc,
+        (_VERSION, ("req_id", _int), *_CONTRACT, ("value", float), ("under_price", float)),
+    ),
+    CALC_OPTION_PRICE: (
+        OptionCalc,
+        (_VERSION, ("req_id", _int), *_CONTRACT, ("value", float), ("under_price", float)),
+    ),
+    CANCEL_CALC_IMPLIED_VOLAT: (ById, (_VERSION, ("req_id", _int))),
+    CANCEL_CALC_OPTION_PRICE: (ById, (_VERSION, ("req_id", _int))),
     REQ_HISTORICAL_DATA: (
         HistoricalData,
         (
@@ -369,12 +453,47 @@ def decode(fields: list[str]) -> Request:
             req_id = -1
         return Unhandled(msg_id, req_id)
     cls, specs = layout
+    fields, legs = _combo_legs(msg_id, fields)
     if cls is PlaceOrder:
-        return _place_order(fields, specs)
+        return _place_order(fields, specs, legs)
     values, contract = _read(msg_id, fields, specs, lenient=False)
     if contract is not None:
-        values["contract"] = Contract(**contract)
+        values["contract"] = Contract(**contract, legs=legs)
     return cls(msg_id, **values)
+
+
+def _combo_legs(msg_id: int, fields: list[str]) -> tuple[list[str], tuple[ComboLeg, ...]]:
+    """A BAG contract's legs, and the fields without the variable-length combo lists, so the
+    rest is read at the positions of the table (ib_async's ``client.py``: reqMktData sends
+    count + conId, ratio, action, exchange per leg after the contract; placeOrder sends,
+    after ``hidden``, count + 8 fields per leg, count + a price per order leg, and count +
+    tag/value pairs of smart-routing parameters)."""
+    per_leg = BAG_LEG_FIELDS.get(msg_id)
+    sec_type = 4 if msg_id == PLACE_ORDER else 5
+    if per_leg is None or len(fields) <= sec_type or fields[sec_type].strip().upper() != "BAG":
+        return fields, ()
+    start = 35 if msg_id == PLACE_ORDER else 15
+    try:
+        n = int(fields[start])
+        raw = fields[start + 1 : start + 1 + per_leg * n]
+        if n < 0 or len(raw) < per_leg * n:
+            raise ValueError(f"{n} combo legs announced, {len(raw) // per_leg} sent")
+        legs = tuple(
+            ComboLeg(
+                int(raw[k * per_leg]),
+                int(raw[k * per_leg + 1]),
+                raw[k * per_leg + 2].strip().upper(),
+                raw[k * per_leg + 3],
+            )
+            for k in range(n)
+        )
+        end = start + 1 + per_leg * n
+        if msg_id == PLACE_ORDER:
+            end += 1 + int(fields[end])  # order combo leg prices
+            end += 1 + 2 * int(fields[end])  # smart combo routing params
+    except (ValueError, IndexError) as exc:
+        raise MalformedRequest(msg_id, f"combo legs: {exc}") from None
+    return fields[:start] + fields[end:], legs
 
 
 def _read(
@@ -406,7 +525,9 @@ def _read(
 _TRAIL_FIELDS = ("trailing_percent", "trail_stop_price")  # read only for TRAIL orders
 
 
-def _place_order(fields: list[str], specs: tuple[FieldSpec, ...]) -> PlaceOrder:
+def _place_order(
+    fields: list[str], specs: tuple[FieldSpec, ...], legs: tuple[ComboLeg, ...] = ()
+) -> PlaceOrder:
     """placeOrder: the order id must parse (320 otherwise); every other field that does not
     is kept as the order's refusal, the first in the order IB checks them."""
     if len(fields) < 5:  # not even a contract to name
@@ -414,7 +535,7 @@ def _place_order(fields: list[str], specs: tuple[FieldSpec, ...]) -> PlaceOrder:
     values, _ = _read(PLACE_ORDER, fields, specs[:1], lenient=False)
     errors: dict[str, OrderRejected] = {}
     parsed: dict[str, Any] = {}
-    block: dict[str, Any] = {"con_id": None, "symbol": "", "sec_type": "", "exchange": ""}
+    block: dict[str, Any] = {"con_id": None, "symbol": "", "sec_type": ""}
     for i, (name, kind) in enumerate(specs[1:], start=2):
         if name is None or kind is None or i >= len(fields):
             continue
@@ -422,6 +543,9 @@ def _place_order(fields: list[str], specs: tuple[FieldSpec, ...]) -> PlaceOrder:
             value = kind(fields[i])
         except OrderRejected as exc:
             errors[name] = exc
+            continue
+        except ValueError:  # a contract field (e.g. the strike) that is no number
+            errors[name] = _invalid(name.removeprefix("contract."), fields[i], "not a number")
             continue
         if name.startswith("contract."):
             block[name.removeprefix("contract.")] = value
@@ -445,7 +569,7 @@ def _place_order(fields: list[str], specs: tuple[FieldSpec, ...]) -> PlaceOrder:
     return PlaceOrder(
         PLACE_ORDER,
         values["order_id"],
-        Contract(**block),
+        Contract(**block, legs=legs),
         n_fields=len(fields),
         error=error,
         **parsed,

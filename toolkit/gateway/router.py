@@ -46,6 +46,11 @@ class Client(Protocol):
 
 
 # -- orders and fills on the wire ------------------------------------------------------------
+def order_block(o: SimOrder) -> m.Block:
+    """The order's contract on the wire (a stock's block unless the order carries one)."""
+    return o.block or m.stock_block(o.con_id, o.symbol)
+
+
 def open_order_msg(o: SimOrder, account: str) -> Message:
     status = (
         "Filled"
@@ -54,8 +59,7 @@ def open_order_msg(o: SimOrder, account: str) -> Message:
     )
     return m.open_order(
         o.order_id,
-        o.con_id,
-        o.symbol,
+        order_block(o),
         o.action,
         o.quantity,
         o.order_type,
@@ -68,6 +72,7 @@ def open_order_msg(o: SimOrder, account: str) -> Message:
         o.perm_id,
         o.parent_id,
         status,
+        [(leg.con_id, leg.ratio, leg.action, leg.exchange) for leg in o.legs],
     )
 
 
@@ -86,13 +91,16 @@ def status_msg(o: SimOrder) -> Message:
 
 
 def exec_msg(fill: Fill, account: str, req_id: int = -1) -> Message:
+    """execDetails of one execution: a combo leg's carries the leg's contract, side and
+    contracts (its cumulative quantity and average are this execution's), the combo's own
+    the BAG at the net price."""
     o = fill.order
-    side = "BOT" if o.action == "BUY" else "SLD"
+    side = "BOT" if fill.action == "BUY" else "SLD"
+    leg = fill.leg
     return m.exec_details(
         req_id,
         o.order_id,
-        o.con_id,
-        o.symbol,
+        order_block(o) if leg is None else leg.block,
         fill.exec_id,
         fill.time.strftime("%Y%m%d %H:%M:%S UTC"),
         account,
@@ -101,8 +109,8 @@ def exec_msg(fill: Fill, account: str, req_id: int = -1) -> Message:
         fill.price,
         o.perm_id,
         o.client_id,
-        o.filled,
-        o.avg_price,
+        o.filled if leg is None else fill.shares,
+        o.avg_price if leg is None else fill.price,
         o.order_ref,
     )
 
@@ -203,6 +211,10 @@ class GatewayState:
         elif isinstance(event, OrderCancelled):
             owner.send(status_msg(order))
             owner.send(m.error(order.order_id, m.ORDER_CANCELLED, "Order Canceled - reason:"))
+        elif event.fill.leg is not None:  # a combo leg: its execution and commission
+            fill = event.fill
+            owner.send(exec_msg(fill, account))
+            owner.send(m.commission_report(fill.exec_id, fill.commission, fill.realized))
         else:  # IB's order: execDetails, openOrder, orderStatus, commissionReport
             fill = event.fill
             owner.send(exec_msg(fill, account))
@@ -214,8 +226,8 @@ class GatewayState:
         """Positions and account values to the sessions that asked for them (each message
         built once for every subscriber)."""
         pos = self.book.positions[symbol]
-        con_id = self.market.instruments[symbol].con_id
-        position = encode(m.position(self.account, con_id, symbol, pos.quantity, pos.avg_cost))
+        block = self.market.instruments[symbol].block("")
+        position = encode(m.position(self.account, block, pos.quantity, pos.avg_cost))
         account: bytes | None = None
         for s in list(self.connections):
             if s.wants_positions:
@@ -229,19 +241,20 @@ class GatewayState:
         """The account push (values and portfolio) encoded once."""
         out: list[bytes] = []
         ex = self.exchange
-        for key, value in ex.account_values():
-            out.append(encode(m.account_value(key, value, "USD", ex.account)))
+        for key, text in ex.account_values():
+            out.append(encode(m.account_value(key, text, "USD", ex.account)))
         for symbol, pos in ex.book.positions.items():
             inst = ex.market.instruments[symbol]
             price = ex.price(symbol)
-            unreal = (price - pos.avg_cost) * pos.quantity
+            value = ex.value(symbol, pos.quantity)
+            unreal = value - pos.avg_cost * pos.quantity
             out.append(
                 encode(
                     m.portfolio(
-                        inst.con_id,
-                        symbol,
+                        inst.block(inst.primary_exchange),
                         pos.quantity,
                         price,
+                        value,
                         pos.avg_cost,
                         unreal,
                         pos.realized,

@@ -23,10 +23,12 @@ from toolkit.gateway import requests as rq
 from toolkit.gateway.completed import completed_orders
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
-from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
+from toolkit.gateway.options import BAG_CON_ID, OptionContract, new_york_date
+from toolkit.gateway.orders import DONE, OrderLeg, OrderRejected, SimOrder
 from toolkit.gateway.router import GatewayState, exec_msg, open_order_msg, status_msg
 from toolkit.gateway.subscriptions import (
     BarSubscription,
+    ChainQuoteSubscription,
     DepthSubscription,
     QuoteSubscription,
     RealtimeSubscription,
@@ -103,6 +105,11 @@ class Session(asyncio.Protocol):
             rq.CANCEL_MKT_DATA: self._cancel_mkt_data,
             rq.CANCEL_HISTORICAL_DATA: self._cancel_history,
             rq.REQ_GLOBAL_CANCEL: self._global_cancel,
+            rq.REQ_SEC_DEF_OPT_PARAMS: self._sec_def_opt_params,
+            rq.CALC_IMPLIED_VOLAT: self._option_calc,
+            rq.CALC_OPTION_PRICE: self._option_calc,
+            rq.CANCEL_CALC_IMPLIED_VOLAT: self._cancel_calc,
+            rq.CANCEL_CALC_OPTION_PRICE: self._cancel_calc,
         }
         assert set(self.handlers) == set(rq.LAYOUTS), "a request type without its handler"
 
@@ -335,7 +342,7 @@ class Session(asyncio.Protocol):
         ex = self.exchange
         for symbol, pos in ex.book.positions.items():
             inst = ex.market.instruments[symbol]
-            self.send(m.position(ex.account, inst.con_id, symbol, pos.quantity, pos.avg_cost))
+            self.send(m.position(ex.account, inst.block(""), pos.quantity, pos.avg_cost))
         self.send(m.end_marker(m.POSITION_END))
 
     def _open_orders(self, r: rq.NoArguments) -> None:
@@ -383,10 +390,33 @@ class Session(asyncio.Protocol):
         self.send(m.current_time(int(self.exchange.clock.now().timestamp())))
 
     # -- contracts and history ----------------------------------------------------------
+    def _today(self) -> pd.Timestamp:
+        return new_york_date(self.exchange.clock.now())
+
+    def _options(
+        self, contract: rq.Contract, include_expired: bool = False
+    ) -> list[OptionContract]:
+        """The shipped option contracts a request's contract block matches."""
+        return self.exchange.market.options.find(
+            con_id=contract.con_id or 0,
+            symbol=contract.symbol,
+            last_trade=contract.last_trade,
+            strike=contract.strike,
+            right=contract.right,
+            trading_class=contract.trading_class,
+            local_symbol=contract.local_symbol,
+            multiplier=contract.multiplier,
+            as_of=None if include_expired else self._today(),
+        )
+
     def _instrument(self, contract: rq.Contract) -> Instrument | None:
         if contract.con_id is None:
             return None  # a conId that is no integer names no contract
-        return self.exchange.market.find(contract.symbol, contract.sec_type, contract.con_id)
+        market = self.exchange.market
+        if contract.sec_type == "OPT":
+            found = self._options(contract)
+            return market.option_instrument(found[0]) if len(found) == 1 else None
+        return market.find(contract.symbol, contract.sec_type, contract.con_id)
 
     def _require_instrument(self, contract: rq.Contract, req_id: int) -> Instrument | None:
         """The requested instrument, or None after IB's error 200 for an unknown one."""
@@ -403,10 +433,68 @@ class Session(asyncio.Protocol):
 
     def _contract_details(self, r: rq.ContractDetails) -> None:
         req = r.req_id
-        inst = self._require_instrument(r.contract, req)
-        if inst is None:
+        market = self.exchange.market
+        if r.contract.sec_type == "OPT" or (
+            r.contract.con_id and market.find("", "", r.contract.con_id or 0) is None
+        ):
+            found = (
+                self._options(r.contract, r.include_expired)
+                if r.contract.con_id is not None
+                else []
+            )
+            if not found:
+                self._require_instrument(r.contract, req)  # IB's 200
+                return
+            for c in found:
+                inst = market.option_instrument(c)
+                under = market.underlying(c.symbol)
+                self.send(
+                    m.contract_details(
+                        req,
+                        inst.block(r.contract.exchange or "SMART"),
+                        market_name=c.trading_class,
+                        min_tick=inst.min_tick,
+                        order_types="LMT,MKT",
+                        valid_exchanges="SMART,CBOE",
+                        under_con_id=under.con_id if under is not None else 0,
+                        long_name=f"{c.symbol} {c.expiry:%b%d'%y} {c.strike:g} "
+                        f"{'Call' if c.right == 'C' else 'Put'}",
+                        primary_exchange="",
+                        contract_month=c.expiry.strftime("%Y%m"),
+                        under_symbol=c.symbol,
+                        under_sec_type=c.underlying_sec_type,
+                        real_expiration=c.last_trade,
+                        stock_type="",
+                    )
+                )
+            self.send(m.end_marker(m.CONTRACT_DATA_END, req))
             return
+        stock = self._require_instrument(r.contract, req)
+        if stock is None:
+            return
+        inst = stock
         exchange = r.contract.exchange or inst.exchange
+        if inst.sec_type != "STK":  # an index underlying (SPX)
+            self.send(
+                m.contract_details(
+                    req,
+                    inst.block(exchange),
+                    market_name=inst.symbol,
+                    min_tick=inst.min_tick,
+                    order_types="",
+                    valid_exchanges=inst.exchange,
+                    under_con_id=0,
+                    long_name=inst.symbol,
+                    primary_exchange=inst.primary_exchange,
+                    contract_month="",
+                    under_symbol="",
+                    under_sec_type="",
+                    real_expiration="",
+                    stock_type="",
+                )
+            )
+            self.send(m.end_marker(m.CONTRACT_DATA_END, req))
+            return
         self.send(
             [
                 m.CONTRACT_DATA,
@@ -505,11 +593,34 @@ class Session(asyncio.Protocol):
 
     def _mkt_data(self, r: rq.MarketData) -> None:
         req = r.req_id
+        market = self.exchange.market
+        if r.contract.sec_type == "BAG":
+            legs = self._legs(r.contract)
+            if isinstance(legs, OrderRejected):
+                self.send(m.error(req, legs.code, str(legs)))
+                return
+            self.send([m.MARKET_DATA_TYPE, 1, req, 1])
+            chain = ChainQuoteSubscription(
+                self.send,
+                req,
+                None,
+                tuple((market.instruments[g.symbol], g.ratio, g.side) for g in legs),
+            )
+            self.streams.add_chain_quotes((id(self), req), chain, r.snapshot)
+            if r.snapshot:
+                self.send([m.TICK_SNAPSHOT_END, 1, req])
+            return
         inst = self._require_instrument(r.contract, req)
         if inst is None:
             return
         self.send([m.MARKET_DATA_TYPE, 1, req, 1])
         self.send([m.TICK_REQ_PARAMS, req, inst.min_tick, "SMART", 3])
+        if market.quoted(inst.symbol):
+            chain = ChainQuoteSubscription(self.send, req, inst)
+            self.streams.add_chain_quotes((id(self), req), chain, r.snapshot)
+            if r.snapshot:
+                self.send([m.TICK_SNAPSHOT_END, 1, req])
+            return
         sub = QuoteSubscription(self.send, req, inst.symbol, inst.min_tick)
         self.streams.add_quotes((id(self), req), sub, r.snapshot)
         if r.snapshot:
@@ -551,6 +662,60 @@ class Session(asyncio.Protocol):
 
     def _cancel_mkt_data(self, r: rq.ById) -> None:
         self.streams.cancel(self.streams.quote_subs, (id(self), r.req_id))
+        self.streams.cancel(self.streams.chain_subs, (id(self), r.req_id))
+
+    # -- option chains and calculations ---------------------------------------------------
+    def _sec_def_opt_params(self, r: rq.SecDefOptParams) -> None:
+        """One reply per trading class of the underlying's unexpired contracts (exchange
+        SMART), then the end marker; an underlying without a chain gets only the end."""
+        market = self.exchange.market
+        under = market.underlying(r.underlying) or market.find(r.underlying, "", 0)
+        con_id = under.con_id if under is not None else r.underlying_con_id
+        for cls, contracts in market.options.chains(r.underlying, self._today()).items():
+            expirations = sorted({c.last_trade for c in contracts})
+            strikes = sorted({c.strike for c in contracts})
+            mult = f"{contracts[0].multiplier:g}"
+            self.send(
+                m.sec_def_opt_params(r.req_id, "SMART", con_id, cls, mult, expirations, strikes)
+            )
+        self.send([m.SEC_DEF_OPT_PARAMS_END, r.req_id])
+
+    def _option_calc(self, r: rq.OptionCalc) -> None:
+        """calculateImpliedVolatility / calculateOptionPrice: one option computation (tick
+        type 53) on the request's id, from our pricer with the rates implied by the chain on
+        the quote date in force (no carry before the first) and the given underlying price
+        (the chain's when 0)."""
+        req = r.req_id
+        inst = self._require_instrument(r.contract, req)
+        if inst is None:
+            return
+        c = inst.option
+        if c is None:
+            self.send(m.error(req, 321, "Error validating request:-'contract' : cause - "
+                                        "option calculations need an option contract"))  # fmt: skip
+            return
+        chains = self.exchange.market.options
+        now = self.exchange.clock.now()
+        day = chains.quote_date(c.symbol, now) or self._today()
+        spot = r.under_price if r.under_price > 0 else chains.underlying_price(c.symbol, now)
+        pricing = chains.pricing(c, day, spot)
+        if pricing is None:
+            why = f"no underlying price, or {c.local_symbol} has expired"
+            self.send(m.error(req, 321, f"Error validating request:-'underPrice' : cause - {why}"))
+            return
+        if r.msg_id == rq.CALC_IMPLIED_VOLAT:
+            comp = chains.computation(c, r.value, pricing)
+        else:
+            comp = chains.computation(c, math.nan, pricing, sigma=r.value)
+        self.send(
+            m.tick_option_computation(
+                req, m.CUST_OPTION, comp.iv, comp.delta, comp.price, comp.pv_dividend,
+                comp.gamma, comp.vega, comp.theta, comp.und_price,
+            )
+        )  # fmt: skip
+
+    def _cancel_calc(self, r: rq.ById) -> None:
+        """A calculation is answered at once: nothing is left to cancel."""
 
     # -- orders ---------------------------------------------------------------------------
     def _place_order(self, r: rq.PlaceOrder) -> None:
@@ -561,16 +726,43 @@ class Session(asyncio.Protocol):
         try:
             if r.order_id <= 0:
                 raise OrderRejected(10149, f"Invalid order id: {r.order_id}")
-            inst = self._instrument(r.contract)
-            if inst is None:
-                raise OrderRejected(
-                    m.NO_SECURITY_DEFINITION,
-                    "No security definition has been found for the request",
-                )
+            if r.contract.sec_type == "BAG":
+                legs = self._legs(r.contract)
+                if isinstance(legs, OrderRejected):
+                    raise legs
+                first = self.exchange.market.instruments[legs[0].symbol]
+                inst = Instrument(first.wire_symbol, BAG_CON_ID, sec_type="BAG")
+            else:
+                legs = []
+                found = self._instrument(r.contract)
+                if found is None:
+                    raise OrderRejected(
+                        m.NO_SECURITY_DEFINITION,
+                        "No security definition has been found for the request",
+                    )
+                inst = found
             self.exchange.replaceable(self.client_id, r.order_id)
             if r.error is not None:
                 raise r.error
             order = self._order(r, inst, existing.perm_id if existing is not None else 0)
+            if legs:
+                order.legs, order.quoted = tuple(legs), True
+                order.block = (
+                    BAG_CON_ID,
+                    inst.symbol,
+                    "BAG",
+                    "",
+                    0.0,
+                    "",
+                    "",
+                    "SMART",
+                    "USD",
+                    "",
+                    "",
+                )
+            elif inst.option is not None:
+                order.block, order.quoted = tuple(inst.block()), True
+                order.multiplier = inst.multiplier
             self.exchange.place(order, r.transmit, existing, inst.min_tick)
         except OrderRejected as exc:
             log.info(
@@ -607,6 +799,51 @@ class Session(asyncio.Protocol):
             order.trailing_percent = r.trailing_percent
             order.trail_stop = r.trail_stop_price
         return order
+
+    def _legs(self, contract: rq.Contract) -> list[OrderLeg] | OrderRejected:
+        """A BAG's legs as shipped option contracts of one underlying (IB's 321 for a BAG
+        without legs, 200 for a leg that names no contract)."""
+        if not contract.legs:
+            return OrderRejected(
+                321,
+                "Error validating request:-'bN' : cause - Security type 'BAG' requires combo "
+                "leg details.",
+            )
+        market = self.exchange.market
+        out = []
+        for g in contract.legs:
+            found = market.options.find(con_id=g.con_id, as_of=self._today())
+            if not found:
+                return OrderRejected(
+                    m.NO_SECURITY_DEFINITION,
+                    f"No security definition has been found for the request: combo leg "
+                    f"conId {g.con_id} is no unexpired shipped option (stock legs are not "
+                    "supported by the simulator)",
+                )
+            if g.ratio <= 0 or g.action not in ("BUY", "SELL"):
+                return OrderRejected(
+                    321,
+                    f"Error validating request:-'comboLegs' : cause - leg {g.con_id}: ratio "
+                    f"{g.ratio} and action {g.action!r} (a positive ratio; BUY or SELL)",
+                )
+            inst = market.option_instrument(found[0])
+            out.append(
+                OrderLeg(
+                    inst.symbol, inst.con_id, g.ratio, g.action, g.exchange or "SMART",
+                    inst.multiplier, tuple(inst.block()),
+                )
+            )  # fmt: skip
+        if len({market.instruments[g.symbol].wire_symbol for g in out}) > 1:
+            return OrderRejected(
+                321,
+                "Error validating request:-'comboLegs' : cause - a combo's legs must share "
+                "one underlying",
+            )
+        if len({g.con_id for g in out}) < len(out):
+            return OrderRejected(
+                321, "Error validating request:-'comboLegs' : cause - a contract appears twice"
+            )
+        return out
 
     def _reject(self, r: rq.PlaceOrder, existing: SimOrder | None, exc: OrderRejected) -> None:
         """IB's error for the order, then the status clients need to settle it: a refused

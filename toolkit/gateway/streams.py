@@ -12,9 +12,17 @@ from typing import Any
 import pandas as pd
 
 from toolkit.gateway import messages as m
-from toolkit.gateway.market import HistoryError, Market, SimClock, bar_fields, five_second_bars
+from toolkit.gateway.market import (
+    HistoryError,
+    Instrument,
+    Market,
+    SimClock,
+    bar_fields,
+    five_second_bars,
+)
 from toolkit.gateway.subscriptions import (
     BarSubscription,
+    ChainQuoteSubscription,
     DepthSubscription,
     QuoteSubscription,
     RealtimeSubscription,
@@ -24,6 +32,7 @@ from toolkit.gateway.subscriptions import (
 
 log = logging.getLogger("toolkit.gateway")
 Key = tuple[int, int]  # (owner, request id)
+OPTION_SIZE = 10.0  # contracts shown at the bid and ask: the EOD files carry no sizes
 
 
 @dataclass
@@ -40,6 +49,7 @@ class Streams:
     quote_subs: dict[Key, QuoteSubscription] = field(default_factory=dict)
     depth_subs: dict[Key, DepthSubscription] = field(default_factory=dict)
     rt_subs: dict[Key, RealtimeSubscription] = field(default_factory=dict)
+    chain_subs: dict[Key, ChainQuoteSubscription] = field(default_factory=dict)
 
     def _current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
         return self.market.current_bar(symbol, self.clock.now())
@@ -56,6 +66,104 @@ class Streams:
         self.send_quotes(sub)
         if not snapshot:
             self.quote_subs[key] = sub
+
+    def add_chain_quotes(self, key: Key, sub: ChainQuoteSubscription, snapshot: bool) -> None:
+        """The quote in force at once; each new quote date's later unless a snapshot."""
+        self.send_chain_quotes(sub)
+        if not snapshot:
+            self.chain_subs[key] = sub
+
+    def _quote_day(self, sub: ChainQuoteSubscription) -> pd.Timestamp | None:
+        inst = sub.legs[0][0] if sub.legs else sub.instrument
+        if inst is None:
+            return None
+        return self.market.options.quote_date(inst.wire_symbol, self.clock.now())
+
+    def send_chain_quotes(self, sub: ChainQuoteSubscription) -> None:
+        """An option's bid, ask, last, volume and quote time, then IB's option computations
+        from our pricer: bid (10), ask (11), last (12) and model (13, at the mid) -- so a
+        snapshot's Ticker has its Greeks. An underlying without bars gets its chain's price
+        as last; a combo its net bid and ask from the legs' (bought legs at their bid/ask,
+        sold legs at their ask/bid). No quote in force: IB's 354 once, naming the dates."""
+        now = self.clock.now()
+        chains = self.market.options
+        sub.last_day = self._quote_day(sub)
+        send, r = sub.send, sub.req_id
+        if sub.legs:
+            bid = ask = 0.0
+            for inst, ratio, side in sub.legs:
+                q = chains.quote(inst.option, now) if inst.option is not None else None
+                if q is None or not q.two_sided:
+                    self._no_quote(sub, inst)
+                    return
+                bid += ratio * (q.bid if side > 0 else -q.ask)
+                ask += ratio * (q.ask if side > 0 else -q.bid)
+            send(m.tick_price(r, m.BID, round(bid, 6), 1.0))
+            send(m.tick_price(r, m.ASK, round(ask, 6), 1.0))
+            return
+        one = sub.instrument
+        assert one is not None
+        c = one.option
+        inst = one
+        if c is None:  # an underlying priced from its chain
+            spot = chains.underlying_price(inst.symbol, now)
+            if spot is None:
+                self._no_quote(sub, inst)
+                return
+            send(m.tick_price(r, m.LAST, spot, 0.0))
+            send(m.tick_price(r, m.CLOSE, spot, 0.0))
+            return
+        q = chains.quote(c, now)
+        if q is None:
+            self._no_quote(sub, inst)
+            return
+        for tick, price in ((m.BID, q.bid), (m.ASK, q.ask)):
+            quoted = price == price and price > 0
+            send(m.tick_price(r, tick, price if quoted else -1.0, OPTION_SIZE if quoted else 0.0))
+        if q.last == q.last and q.last > 0:
+            send(m.tick_price(r, m.LAST, q.last, 1.0))
+        send(m.tick_size(r, m.VOLUME, q.volume if q.volume == q.volume else 0.0))
+        send(m.tick_string(r, m.LAST_TIMESTAMP, str(int(q.as_of.timestamp()))))
+        pricing = chains.pricing(c, q.quote_date, q.underlying_price)
+        if pricing is None:
+            return
+        model = q.mid if q.two_sided else q.last
+        ticks = (
+            (m.BID_OPTION, q.bid),
+            (m.ASK_OPTION, q.ask),
+            (m.LAST_OPTION, q.last),
+            (m.MODEL_OPTION, model),
+        )
+        for tick, price in ticks:
+            if price == price and price > 0:
+                comp = chains.computation(c, price, pricing)
+                send(
+                    m.tick_option_computation(
+                        r, tick, comp.iv, comp.delta, comp.price, comp.pv_dividend,
+                        comp.gamma, comp.vega, comp.theta, comp.und_price,
+                    )
+                )  # fmt: skip
+
+    def _no_quote(self, sub: ChainQuoteSubscription, inst: Instrument) -> None:
+        if sub.warned:
+            return
+        sub.warned = True
+        under = inst.wire_symbol
+        span = self.market.options.quote_range(under)
+        where = (
+            f"the shipped {under} quotes are end of day from {span[0]:%Y-%m-%d} to "
+            f"{span[1]:%Y-%m-%d}, each in force from its close"
+            if span is not None
+            else f"no shipped option chain for {under}"
+        )
+        sub.send(
+            m.error(
+                sub.req_id,
+                m.NO_MARKET_DATA,
+                f"No quote for {inst.symbol} at {self.clock.now():%Y-%m-%d %H:%M} UTC: {where} "
+                "(start the gateway inside them; expired contracts have none)",
+            )
+        )
 
     def add_depth(self, key: Key, sub: DepthSubscription) -> None:
         self.send_depth(sub, insert=True)
@@ -74,6 +182,7 @@ class Streams:
             self.quote_subs,
             self.depth_subs,
             self.rt_subs,
+            self.chain_subs,
         )
         for table in tables:
             for key in [k for k in table if k[0] == owner]:
@@ -141,6 +250,9 @@ class Streams:
         for sub in list(self.quote_subs.values()):
             if self._current_bar(sub.symbol)[0] != sub.last_bar:
                 self.send_quotes(sub)
+        for chain in list(self.chain_subs.values()):
+            if self._quote_day(chain) != chain.last_day:
+                self.send_chain_quotes(chain)
         for rt in list(self.rt_subs.values()):
             self.send_realtime(rt)
         for depth in list(self.depth_subs.values()):

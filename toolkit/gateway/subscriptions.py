@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from toolkit.gateway.market import Instrument
+
 Send = Callable[[list[str | int | float]], None]  # one message's fields to one client
 
 
@@ -86,3 +88,17 @@ def depth_levels(
         (round(bid - k * step, 6), base * (k + 1), round(ask + k * step, 6), base * (k + 2))
         for k in range(rows)
     ]
+
+
+@dataclass
+class ChainQuoteSubscription:
+    """A streaming reqMktData on what the option chains price: an option (quotes and option
+    computations), an underlying without bars (SPX), or a combo (``legs``: instrument,
+    ratio, +1 bought / -1 sold). Pushed when the quote date in force changes."""
+
+    send: Send
+    req_id: int
+    instrument: Instrument | None
+    legs: tuple[tuple[Instrument, int, float], ...] = ()
+    last_day: pd.Timestamp | None = field(default=None)
+    warned: bool = False
