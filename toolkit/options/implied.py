@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from toolkit.options import _implied as k
 from toolkit.options.black import right_is_call
-from toolkit.options.parity import implied_forward, two_sided
+from toolkit.options.parity import NO_FIT, implied_forward, two_sided
 
 
 class IVReason(IntEnum):
@@ -63,7 +63,7 @@ CHAIN_COLUMNS = (
 )
 
 
-def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 20) -> pd.DataFrame:
+def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 60) -> pd.DataFrame:
     """Add our implied vols to a canonical quote frame (``toolkit.data.options``).
 
     Per ``quote_date`` x ``expiry``: forward and discount factor from put-call parity on the
@@ -74,26 +74,29 @@ def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 20) -> pd.DataF
     calendar days between quote date and expiry / 365).
     """
     out = quotes.copy()
-    n = len(out)
-    fwd = np.full(n, np.nan)
-    dfs = np.full(n, np.nan)
-    pairs = np.zeros(n, dtype=np.int64)
-    resid = np.full(n, np.nan)
-    groups = out.groupby(["quote_date", "expiry"], sort=False).indices
-    for rows in groups.values():
-        grp = out.iloc[rows]
-        calls = grp[grp["right"] == "C"].groupby("strike")[["bid", "ask"]].first()
-        puts = grp[grp["right"] == "P"].groupby("strike")[["bid", "ask"]].first()
-        both = calls.join(puts, how="inner", lsuffix="_c", rsuffix="_p")
-        fit = implied_forward(
-            both.index.to_numpy(dtype=np.float64),
-            both["bid_c"], both["ask_c"], both["bid_p"], both["ask_p"],
-            max_pairs=max_pairs,
-        )
-        fwd[rows] = fit.forward
-        dfs[rows] = fit.discount_factor
-        pairs[rows] = fit.n_pairs
-        resid[rows] = fit.residual
+    group = out.groupby(["quote_date", "expiry"], sort=False).ngroup().to_numpy()
+    side = pd.DataFrame({"g": group, "strike": out["strike"].to_numpy(dtype=np.float64),
+                         "bid": out["bid"].to_numpy(dtype=np.float64),
+                         "ask": out["ask"].to_numpy(dtype=np.float64)})
+    is_call = (out["right"] == "C").to_numpy()
+    calls = side[is_call].drop_duplicates(["g", "strike"])
+    puts = side[~is_call].drop_duplicates(["g", "strike"])
+    pairs_df = calls.merge(puts, on=["g", "strike"], suffixes=("_c", "_p")).sort_values(
+        ["g", "strike"], kind="stable")
+    g_of_pair = pairs_df["g"].to_numpy()
+    cols = [pairs_df[c].to_numpy(dtype=np.float64)
+            for c in ("strike", "bid_c", "ask_c", "bid_p", "ask_p")]
+    cuts = np.flatnonzero(np.diff(g_of_pair)) + 1
+    # One fit per group, plus a trailing NO_FIT that group -1 (a NaT key) picks up.
+    fits = [NO_FIT] * (int(group.max(initial=-1)) + 2)
+    for chunk in np.split(np.arange(g_of_pair.size), cuts):
+        if chunk.size:
+            fits[int(g_of_pair[chunk[0]])] = implied_forward(
+                *(c[chunk] for c in cols), max_pairs=max_pairs)
+    fwd = np.array([f.forward for f in fits], dtype=np.float64)[group]
+    dfs = np.array([f.discount_factor for f in fits], dtype=np.float64)[group]
+    pairs = np.array([f.n_pairs for f in fits], dtype=np.int64)[group]
+    resid = np.array([f.residual for f in fits], dtype=np.float64)[group]
     days = (out["expiry"] - out["quote_date"]).dt.days.to_numpy(dtype=np.float64)
     t = days / DAYS_PER_YEAR
     bid = out["bid"].to_numpy(dtype=np.float64)
@@ -104,12 +107,14 @@ def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 20) -> pd.DataF
         crossed = np.isfinite(bid) & np.isfinite(ask) & (bid > ask)
     one_sided = ~two_sided(bid, ask) & ~crossed
     no_fwd = ~np.isfinite(fwd)
-    expired = t <= 0.0
+    with np.errstate(invalid="ignore"):
+        expired = ~(t > 0.0)
     reason = reason.copy()
     reason[no_fwd] = IVReason.NO_FORWARD
     reason[one_sided] = IVReason.NO_TWO_SIDED_QUOTE
     reason[crossed] = IVReason.CROSSED_MARKET
     reason[expired] = IVReason.EXPIRED
+    reason[np.isnan(t)] = IVReason.BAD_INPUT  # a missing date
     iv = np.where(reason == IVReason.OK, iv, np.nan)
     out["implied_vol"] = iv
     out["iv_reason"] = reason

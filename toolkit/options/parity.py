@@ -56,7 +56,7 @@ def implied_forward(
     put_bid: ArrayLike,
     put_ask: ArrayLike,
     *,
-    max_pairs: int = 20,
+    max_pairs: int = 60,
     min_pairs: int = 3,
 ) -> ParityFit:
     """Forward and discount factor of one expiry from call/put quotes paired by strike.

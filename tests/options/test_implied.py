@@ -1,0 +1,208 @@
+"""Implied volatility: round trip to 1e-10, reason codes instead of silent zeros, whole chains.
+
+Round trips price with our Black-76 (pinned to QuantLib in test_black.py) and invert. From the
+out-of-the-money side the price carries the full information, so |sigma_hat - sigma| <= 1e-10
+wherever that price is a normal double. From the in-the-money side the time value is the
+difference of two numbers of size F: there the attainable accuracy is the price's rounding
+(a few ulps of F) over vega, and the test holds us to that (or to 1e-10 where it is smaller),
+or to AT_INTRINSIC where the time value is inside the rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.data.options import load_option_quotes
+from toolkit.options import _implied
+from toolkit.options.black import black76_greeks, black76_price
+from toolkit.options.implied import IVReason, chain_implied_vols, implied_vol
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "options"
+EPS = np.finfo(float).eps
+HOUR = 1.0 / (365.0 * 24.0)
+
+
+def _bound(scale: np.ndarray, vega_undiscounted: np.ndarray) -> np.ndarray:
+    """What a price of size ``scale`` can tell: 64 ulps of it over vega, or 1e-10."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.maximum(1e-10, 64.0 * EPS * scale / vega_undiscounted)
+
+
+def _check_round_trip(F: np.ndarray, K: np.ndarray, T: np.ndarray, df: np.ndarray,
+                      sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of every point; returns the masks (OTM inverted to 1e-10, ITM to 1e-10).
+
+    OTM side: exact to 1e-10 unless the price's own rounding over vega is larger (only at
+    total vol sigma sqrt(T) above ~7, where the price is within 1e-8 of its upper bound).
+    ITM side: the time value is a difference of numbers of size F, so the bound uses
+    4 x max(F, K) as the scale.
+    """
+    otm = np.where(K >= F, "C", "P")
+    itm = np.where(K >= F, "P", "C")
+    vega = black76_greeks(otm, F, K, T, df, sigma).vega / df
+    p_otm = black76_price(otm, F, K, T, df, sigma)
+    iv, why = implied_vol(p_otm, otm, F, K, T, df)
+    normal = p_otm / df / np.sqrt(F * K) >= _implied.DBL_MIN
+    assert np.all(why[normal] == IVReason.OK)
+    assert np.all(why[~normal] == IVReason.AT_INTRINSIC)
+    err = np.abs(iv - sigma)
+    bound = _bound(p_otm / df, vega)
+    assert np.all(err[normal] <= bound[normal]), "OTM round trip"
+    exact = normal & (bound <= 1e-10)
+
+    p_itm = black76_price(itm, F, K, T, df, sigma)
+    iv2, why2 = implied_vol(p_itm, itm, F, K, T, df)
+    ok = why2 == IVReason.OK
+    # Where we refuse, the true time value is inside the price's rounding noise.
+    refused = ~ok
+    assert np.all(why2[refused] == IVReason.AT_INTRINSIC)
+    assert np.all(p_otm[refused] / df[refused] <= 64 * EPS * np.maximum(F, K)[refused])
+    bound2 = _bound(4.0 * np.maximum(F, K), vega)
+    err2 = np.abs(iv2 - sigma)
+    assert np.all(err2[ok] <= bound2[ok]), "ITM round trip"
+    # Never a silent zero anywhere.
+    assert not np.any(iv == 0.0) and not np.any(iv2 == 0.0)
+    return exact, ok & (bound2 <= 1e-10)
+
+
+def test_round_trip_on_a_fixed_grid_with_the_deep_itm_short_dated_corner() -> None:
+    sig = np.array([0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0])
+    T = np.array([HOUR, 1 / 365, 2 / 365, 7 / 365, 30 / 365, 0.25, 1.0, 5.0])
+    k = np.linspace(-1.5, 1.5, 121)  # ln(K/F), deep on both sides
+    S, TT, KK = np.meshgrid(sig, T, k, indexing="ij")
+    F = np.full(S.size, 2700.0)
+    K = F * np.exp(KK.ravel())
+    df = np.exp(-0.05 * TT.ravel())
+    otm_exact, itm_exact = _check_round_trip(F, K, TT.ravel(), df, S.ravel())
+    # The rest have OTM prices below 1e-308 of F (AT_INTRINSIC, asserted above).
+    assert otm_exact.sum() >= 5300 and itm_exact.sum() >= 2400  # of 8712 points
+    # The deep-ITM short-dated corner is in the grid and exact: 1-day calls 5-15 % in the
+    # money at 20-40 % vol, inverted from their parity (OTM put) prices.
+    corner = ((S.ravel() >= 0.2) & (S.ravel() <= 0.4) & (TT.ravel() == 1 / 365)
+              & (KK.ravel() < -0.05) & (KK.ravel() > -0.15))
+    assert corner.sum() >= 8 and otm_exact[corner].all()
+
+
+POINT = st.tuples(
+    st.floats(0.003, 4.0),  # sigma
+    st.floats(0.02, 3650.0),  # days to expiry (from half an hour)
+    st.floats(-2.0, 2.0),  # ln(K/F)
+    st.floats(-0.01, 0.10),  # rate
+    st.floats(0.5, 5000.0),  # forward
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(points=st.lists(POINT, min_size=1, max_size=30))
+def test_round_trip_property(points: list[tuple[float, float, float, float, float]]) -> None:
+    sigma, days, log_k, rate, F = (np.array(c) for c in zip(*points, strict=True))
+    T = days / 365.0
+    _check_round_trip(F, F * np.exp(log_k), T, np.exp(-rate * T), sigma)
+
+
+def test_reason_codes_never_a_silent_zero() -> None:
+    F, K, T, df = 100.0, 90.0, 0.5, 0.98
+    intrinsic = df * (F - K)
+    cases = {
+        IVReason.BELOW_INTRINSIC: (intrinsic - 0.01, "C", F, K, T, df),
+        IVReason.AT_INTRINSIC: (intrinsic, "C", F, K, T, df),
+        IVReason.ABOVE_BOUND: (df * F, "C", F, K, T, df),
+        IVReason.EXPIRED: (10.0, "C", F, K, 0.0, df),
+        IVReason.BAD_INPUT: (math.nan, "C", F, K, T, df),
+    }
+    for want, args in cases.items():
+        iv, why = implied_vol(*args)
+        assert (int(why), bool(np.isnan(iv))) == (want, True), want.name
+    assert int(implied_vol(-0.01, "P", F, K, T, df)[1]) == IVReason.BELOW_INTRINSIC
+    assert int(implied_vol(df * K, "P", F, K, T, df)[1]) == IVReason.ABOVE_BOUND
+    assert int(implied_vol(1.0, "C", F, -K, T, df)[1]) == IVReason.BAD_INPUT
+    iv, why = implied_vol(black76_price("P", F, K, T, df, 0.25), "P", F, K, T, df)
+    assert int(why) == IVReason.OK and abs(float(iv) - 0.25) < 1e-13
+
+
+def test_vollib_returns_a_silent_zero_where_we_return_a_reason() -> None:
+    """Reproduces the issue's claim: vollib (py_vollib's successor) says 0.0 for deep ITM
+    short-dated contracts whose time value is lost in rounding; we say NaN + AT_INTRINSIC.
+
+    Where the time value survives rounding we found vollib (Let's Be Rational) accurate too:
+    its fault is the silent 0, not wrong numbers (checked on 20,000 random contracts).
+    """
+    bs = pytest.importorskip("vollib.black_scholes")
+    from vollib.black_scholes.implied_volatility import implied_volatility as vollib_iv
+
+    S, K, days, r, sigma = 100.0, 75.55, 2.66, 0.05, 0.2274
+    T = days / 365.0
+    price = bs.black_scholes("c", S, K, T, r, sigma)
+    assert vollib_iv(price, S, K, T, r, "c") == 0.0  # silent: no exception, no flag
+    iv, why = implied_vol(price, "C", S * math.exp(r * T), K, T, math.exp(-r * T))
+    assert np.isnan(iv) and int(why) == IVReason.AT_INTRINSIC
+
+    # On a random grid of 2,000 BSM prices: every vollib zero is one of our reason codes.
+    rng = np.random.default_rng(7)
+    n = 2000
+    Ks = S * np.exp(rng.uniform(-0.7, 0.7, n))
+    Ts = np.exp(rng.uniform(math.log(1 / 365), math.log(2.0), n))
+    sig = rng.uniform(0.05, 1.0, n)
+    flag = np.where(rng.uniform(size=n) < 0.5, "c", "p")
+    prices = np.array([bs.black_scholes(f, S, k, t, r, s)
+                       for f, k, t, s in zip(flag, Ks, Ts, sig, strict=True)])
+    theirs = np.array([vollib_iv(p, S, k, t, r, f)
+                       for p, k, t, f in zip(prices, Ks, Ts, flag, strict=True)])
+    ours, reason = implied_vol(prices, np.char.upper(flag), S * np.exp(r * Ts), Ks, Ts,
+                               np.exp(-r * Ts))
+    zeros = theirs == 0.0
+    assert zeros.sum() >= 20
+    assert np.all(reason[zeros] == IVReason.AT_INTRINSIC) and np.all(np.isnan(ours[zeros]))
+    assert not np.any(ours == 0.0)
+
+
+def test_chain_implied_vols_on_the_spx_2011_chain() -> None:
+    """European SPX: parity forward per expiry, calls and puts agree, vendor IVs close."""
+    q = load_option_quotes(DATA / "SPX_eod_2011-01-03_2011-01-07_ivolatility.csv")
+    out = chain_implied_vols(q)
+    assert len(out) == len(q) and out.index.equals(q.index)
+    live = out[out["T"] > 0]
+    per = live.groupby(["quote_date", "expiry"])[["forward", "discount_factor",
+                                                  "parity_pairs", "parity_residual"]].first()
+    assert per["forward"].notna().all() and (per["parity_pairs"] >= 3).all()
+    spot = live.groupby(["quote_date", "expiry"])["underlying_price"].first()
+    T = live.groupby(["quote_date", "expiry"])["T"].first()
+    carry = np.log(per["forward"] / spot) / T  # r - q implied by parity, per year
+    assert carry[T > 0.1].between(-0.04, 0.02).all()
+    assert (abs(per["forward"] / spot - 1)[T <= 0.1] < 0.01).all()
+    assert per["discount_factor"].between(0.95, 1.02).all()
+    # Every NaN has a reason; every number is OK.
+    ok = out["iv_reason"] == IVReason.OK
+    assert out.loc[ok, "implied_vol"].gt(0).all() and out.loc[~ok, "implied_vol"].isna().all()
+    assert set(out["iv_reason"].unique()) <= {int(r) for r in IVReason}
+    assert (out.loc[out["T"] <= 0, "iv_reason"] == IVReason.EXPIRED).all()
+    # Parity makes call and put at one strike agree near the money.
+    near = live[(abs(np.log(live["strike"] / live["forward"])) < 0.05) & ok[live.index]]
+    piv = near.pivot_table(index=["quote_date", "expiry", "strike"], columns="right",
+                           values="implied_vol").dropna()
+    assert len(piv) > 100
+    assert float((piv["C"] - piv["P"]).abs().median()) < 0.002
+    # The vendor (iVolatility) used its own forward; near the money we agree within 1 vol pt.
+    d = (near["implied_vol"] - near["iv"]).abs().dropna()
+    assert len(d) > 200 and float(d.median()) < 0.01
+
+
+def test_chain_reasons_for_bad_quotes() -> None:
+    q = load_option_quotes(DATA / "SPX_eod_2011-01-03_2011-01-07_ivolatility.csv")
+    q = q[q["expiry"] == q["expiry"].max()].copy()
+    live = q.index[(q["expiry"] > q["quote_date"])]
+    q.loc[live[0], ["bid", "ask"]] = [5.0, 4.0]
+    q.loc[live[1], ["bid", "ask"]] = [0.0, 4.0]
+    out = chain_implied_vols(q)
+    assert out.loc[live[0], "iv_reason"] == IVReason.CROSSED_MARKET
+    assert out.loc[live[1], "iv_reason"] == IVReason.NO_TWO_SIDED_QUOTE
+    lone = q.drop(live[:2]).iloc[:1].copy()
+    assert chain_implied_vols(lone)["iv_reason"].iloc[0] in (IVReason.NO_FORWARD,
+                                                             IVReason.EXPIRED,
+                                                             IVReason.NO_TWO_SIDED_QUOTE)
