@@ -156,3 +156,28 @@ def test_model_priced_covered_call_is_labelled_and_gets_assigned() -> None:
     assert r.fills.attrs["pricing"] == r.pricing
     assigned = r.fills[r.fills["reason"] == "delivery (assigned)"]
     assert len(assigned) >= 2 and (assigned["quantity"] == -100.0).all()
+
+
+def test_cli_runs_the_spxw_condor_config_and_writes_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit.app.research import main
+
+    config = Path(__file__).resolve().parents[2] / "research/configs/options_spxw_condor.toml"
+    assert main(["options-backtest", "--config", str(config), "--reports", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "pricing: quotes" in out and "short iron condor" in out and MODEL_PRICED not in out
+    (run,) = tmp_path.iterdir()
+    fills = pd.read_csv(run / "fills.csv")
+    assert (fills["reason"] == "open").sum() == 8  # two condors of four legs
+    assert (run / "attribution.csv").is_file() and (run / "summary.txt").is_file()
+
+
+def test_cli_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from toolkit.app.research import main
+
+    bad = tmp_path / "options_bad.toml"
+    bad.write_text('[data]\nquotes = "x.csv"\n[strategy]\nkind = "iron_condor"\nwidth = 50\n')
+    assert main(["options-backtest", "--config", str(bad), "--no-reports"]) == 2
+    err = capsys.readouterr().err
+    assert "[strategy] short_delta" in err and "short_points" in err

@@ -1,5 +1,6 @@
 """Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``,
-``check-causal`` (look-ahead check of a strategy) and ``strategies`` (the registry)."""
+``check-causal`` (look-ahead check of a strategy), ``options-backtest --config F`` (an option
+backtest, toolkit.app.options) and ``strategies`` (the registry)."""
 
 # also the ``ibkr-toolkit`` console script (pyproject.toml's [project.scripts])
 
@@ -75,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     cc.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+    ob = sub.add_parser(
+        "options-backtest", help="run an option backtest from a config (options_*.toml)"
+    )
+    ob.add_argument("--config", required=True, type=Path, help="TOML file in research/configs/")
+    ob.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
+    ob.add_argument("--no-reports", action="store_true", help="print only, write no files")
+    ob.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     st = sub.add_parser("strategies", help="list registered strategies and their parameters")
     st.add_argument("--module", action="append", default=[], help="import a module first")
     return p
@@ -90,9 +100,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _robustness(args)
         if args.command == "check-causal":
             return _check_causal(args)
+        if args.command == "options-backtest":
+            return _options_backtest(args)
         return _strategies(args.module)
 
     return run_command(command, debug=args.debug)
+
+
+def _options_backtest(args: argparse.Namespace) -> int:
+    from toolkit.app.options import (
+        format_result,
+        load_option_config,
+        run_option_config,
+        write_option_report,
+    )
+
+    cfg = load_option_config(args.config)
+    result = run_option_config(cfg)
+    text = format_result(cfg, result)
+    print(text)
+    if not args.no_reports:
+        print(f"\nReport: {write_option_report(cfg, result, args.reports, text)}/")
+    return 0
 
 
 def _backtest(args: argparse.Namespace) -> int:

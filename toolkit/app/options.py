@@ -1,0 +1,223 @@
+"""``python -m toolkit options-backtest --config F``: an option backtest from a TOML config.
+
+The config names the quotes (an end-of-day option file through
+:func:`toolkit.data.options.load_option_quotes`) or asks for a MODEL-PRICED chain on a real
+underlying path (``[data] model_priced = true``), the rule (``[strategy]``), the costs and the
+fills. The command prints the summary (the MODEL-PRICED label first when it applies), the
+spreads and the attribution totals, and writes the equity, fills, spreads and daily
+attribution as CSV files beside a summary.txt under ``reports/<name>-<UTC stamp>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit._toml import Table, read_toml
+from toolkit.engine.commissions import (
+    Commission,
+    OptionCommission,
+    ibkr_fixed,
+    ibkr_option_fixed,
+    ibkr_option_tiered,
+    no_costs,
+    no_option_costs,
+)
+from toolkit.errors import ConfigError
+from toolkit.options.backtest import (
+    CoveredCall,
+    CreditSpread,
+    OptionBacktestResult,
+    OptionSettings,
+    Rule,
+    ShortStraddle,
+    StrikeRule,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+KINDS = ("iron_condor", "put_credit", "short_straddle", "covered_call")
+
+
+@dataclass(frozen=True)
+class OptionRunConfig:
+    """A parsed option config: where the prices come from, the rule and the settings."""
+
+    name: str
+    path: Path
+    quotes: Path | None
+    model: dict[str, Any] | None
+    rule: Rule
+    settings: OptionSettings
+
+
+def _resolve(path: Path, text: str) -> Path:
+    p = Path(text)
+    if p.is_absolute():
+        return p
+    return p if p.exists() else REPO / p
+
+
+def load_option_config(path: Path) -> OptionRunConfig:
+    """Parse ``path`` (errors name the file, table and key)."""
+    raw = read_toml(path, "no such config; see research/configs/options_*.toml")
+    unknown = sorted(set(raw) - {"name", "data", "strategy", "costs", "backtest"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown table(s) {', '.join(unknown)}; allowed: data, strategy, costs, "
+            "backtest."
+        )
+    name = raw.get("name", path.stem)
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: name must be a string.")
+    data = Table(
+        path, "data", raw.get("data", {}),
+        ("quotes", "model_priced", "underlying", "start", "end", "vol", "rate", "dividend",
+         "strike_step", "half_spread"),
+    )  # fmt: skip
+    quotes: Path | None = None
+    model: dict[str, Any] | None = None
+    if data.get("model_priced", bool, False):
+        if "quotes" in data.table:
+            raise ConfigError(f"{data.where('quotes')}: give quotes or model_priced, not both.")
+        model = {
+            "underlying": data.get("underlying", str, "SPY"),
+            "start": data.get("start", str, required=True),
+            "end": data.get("end", str, required=True),
+            "vol": data.get("vol", str, "VIX"),
+            "rate": data.get("rate", float, 0.0, low=-0.1, high=0.5),
+            "dividend": data.get("dividend", float, 0.0, low=0.0, high=0.5),
+            "strike_step": data.get("strike_step", float, 1.0, above=0.0),
+            "half_spread": data.get("half_spread", float, 0.0, low=0.0),
+        }
+    else:
+        quotes = _resolve(path, data.get("quotes", str, required=True))
+        for key in ("underlying", "start", "end", "vol", "rate", "dividend", "strike_step",
+                    "half_spread"):  # fmt: skip
+            if key in data.table:
+                raise ConfigError(f"{data.where(key)} only applies with model_priced = true.")
+    return OptionRunConfig(
+        name, path, quotes, model, _rule(path, raw.get("strategy")), _settings(path, raw)
+    )
+
+
+def _rule(path: Path, table: Any) -> Rule:
+    if table is None:
+        raise ConfigError(f"{path}: [strategy] is missing; kind = one of {', '.join(KINDS)}.")
+    sec = Table(
+        path, "strategy", table,
+        ("kind", "days", "min_days", "quantity", "short_delta", "short_points", "width",
+         "take_profit", "stop_loss", "hedge", "hedge_band", "call_delta"),
+    )  # fmt: skip
+    kind = sec.get("kind", str, required=True, choices=KINDS)
+    days = sec.get("days", int, 30, low=1, high=400)
+    min_days = sec.get("min_days", int, 7, low=0, high=400)
+    quantity = sec.get("quantity", int, 1, low=1, high=10_000)
+    tp = sec.get("take_profit", float, None, above=0.0, high=1.0)
+    sl = sec.get("stop_loss", float, None, above=0.0, high=100.0)
+    if kind in ("iron_condor", "put_credit"):
+        delta = sec.get("short_delta", float, None, above=0.0, high=0.99)
+        points = sec.get("short_points", float, None, low=0.0)
+        if (delta is None) == (points is None):
+            raise ConfigError(
+                f"{sec.where('short_delta')}: give exactly one of short_delta (e.g. 0.16) or "
+                "short_points (distance from the spot)."
+            )
+        return CreditSpread(
+            kind=kind, days=days, min_days=min_days, short=StrikeRule(delta, points),
+            width=sec.get("width", float, 50.0, above=0.0), quantity=quantity,
+            take_profit=tp, stop_loss=sl,
+        )  # fmt: skip
+    if kind == "short_straddle":
+        return ShortStraddle(
+            days=days, min_days=min_days, quantity=quantity,
+            hedge=sec.get("hedge", bool, True),
+            hedge_band=sec.get("hedge_band", float, 0.0, low=0.0), take_profit=tp, stop_loss=sl,
+        )  # fmt: skip
+    return CoveredCall(
+        days=days, min_days=min_days, quantity=quantity,
+        call_delta=sec.get("call_delta", float, 0.30, above=0.0, high=0.99),
+    )  # fmt: skip
+
+
+def _settings(path: Path, raw: dict[str, Any]) -> OptionSettings:
+    costs = Table(
+        path, "costs", raw.get("costs", {}),
+        ("model", "regulatory_fees", "exchange_per_contract", "underlying_model"),
+    )  # fmt: skip
+    model = costs.get(
+        "model", str, "ibkr_option_fixed", choices=("ibkr_option_fixed", "ibkr_option_tiered",
+                                                     "none")
+    )  # fmt: skip
+    fees = costs.get("regulatory_fees", bool, True)
+    exchange = costs.get("exchange_per_contract", float, 0.0, low=0.0, high=5.0)
+    commission: OptionCommission = no_option_costs()
+    if model == "ibkr_option_fixed":
+        commission = ibkr_option_fixed(fees, exchange)
+    elif model == "ibkr_option_tiered":
+        commission = ibkr_option_tiered(fees, exchange)
+    under = costs.get("underlying_model", str, "none", choices=("none", "ibkr_fixed"))
+    stock: Commission = ibkr_fixed() if under == "ibkr_fixed" else no_costs()
+    bt = Table(path, "backtest", raw.get("backtest", {}), ("init_cash", "fill"))
+    return OptionSettings(
+        init_cash=bt.get("init_cash", float, 100_000.0, above=0.0),
+        fill=bt.get("fill", str, "touch", choices=("touch", "mid")),
+        commission=commission,
+        hedge_commission=stock,
+    )
+
+
+def run_option_config(cfg: OptionRunConfig) -> OptionBacktestResult:
+    """Load or build the quotes and run the backtest."""
+    from toolkit.options.backtest import backtest_options, model_priced_quotes
+
+    if cfg.quotes is not None:
+        from toolkit.data.options import load_option_quotes
+
+        quotes = load_option_quotes(cfg.quotes)
+    else:
+        from toolkit.data import load
+        from toolkit.data.vix import load_vix
+
+        m = cfg.model
+        assert m is not None
+        closes = load(m["underlying"], m["start"], m["end"], adjust="none")["close"]
+        vol = load_vix(m["vol"])["close"] / 100.0
+        quotes = model_priced_quotes(
+            closes, vol, underlying=m["underlying"], rate=m["rate"], dividend=m["dividend"],
+            strike_step=m["strike_step"], half_spread=m["half_spread"],
+        )  # fmt: skip
+    return backtest_options(quotes, cfg.rule, cfg.settings)
+
+
+def format_result(cfg: OptionRunConfig, r: OptionBacktestResult) -> str:
+    """What the command prints: the summary (MODEL-PRICED first when it applies), the
+    spreads, and the attribution totals."""
+    trades = r.trades.copy()
+    for col in ("opened", "closed"):
+        trades[col] = pd.to_datetime(trades[col]).dt.date
+    table = trades[["spread", "opened", "closed", "exit", "net_price", "fees", "pnl"]]
+    lines = [f"{cfg.name}", r.summary(), "", table.to_string(index=False, float_format="%.2f")]
+    if r.model_priced:
+        lines.append(f"\n*** {r.pricing} ***")
+    return "\n".join(lines)
+
+
+def write_option_report(
+    cfg: OptionRunConfig, r: OptionBacktestResult, root: Path, text: str
+) -> Path:
+    """CSV files of the run under ``root/<name>-<UTC stamp>/`` (a MODEL-PRICED run says so
+    in every file's name and first line of summary.txt)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    tag = "-MODEL-PRICED" if r.model_priced else ""
+    out = root / f"{cfg.name}{tag}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    r.daily.to_csv(out / f"daily{tag}.csv")
+    r.fills.to_csv(out / f"fills{tag}.csv", index=False)
+    r.trades.to_csv(out / f"spreads{tag}.csv", index=False)
+    r.attribution.to_csv(out / f"attribution{tag}.csv")
+    (out / "summary.txt").write_text(text + "\n")
+    return out
