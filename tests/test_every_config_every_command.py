@@ -22,9 +22,14 @@ from toolkit.app import research as cli
 from toolkit.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "research" / "configs").glob("*.toml"))
+# option configs (options_*.toml) are another kind: options-backtest runs them
+# (tests/options/test_backtest.py runs every one of them)
+CONFIGS = sorted(
+    p for p in (REPO / "research" / "configs").glob("*.toml") if not p.stem.startswith("options_")
+)
 MAIN_COMMANDS = ("backtest", "walkforward", "montecarlo", "sensitivity")
 CHECK_COMMANDS = ("check-causal",)  # prints a verdict, writes no report folder
+OPTION_COMMANDS = ("options-backtest",)
 REPORT_COMMANDS = ("export",)
 
 
@@ -38,7 +43,7 @@ def _config_commands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def test_the_matrix_covers_every_command_that_takes_a_config() -> None:
-    assert _config_commands(cli._parser()) == {*MAIN_COMMANDS, *CHECK_COMMANDS}
+    assert _config_commands(cli._parser()) == {*MAIN_COMMANDS, *CHECK_COMMANDS, *OPTION_COMMANDS}
     assert _config_commands(report_cli._parser()) == set(REPORT_COMMANDS)
     assert len(CONFIGS) >= 5
 

@@ -181,3 +181,23 @@ def test_cli_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["options-backtest", "--config", str(bad), "--no-reports"]) == 2
     err = capsys.readouterr().err
     assert "[strategy] short_delta" in err and "short_points" in err
+
+
+OPTION_CONFIGS = sorted(
+    (Path(__file__).resolve().parents[2] / "research" / "configs").glob("options_*.toml")
+)
+
+
+@pytest.mark.parametrize("config", OPTION_CONFIGS, ids=lambda p: p.stem)
+def test_every_option_config_loads_and_the_quoted_ones_run(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit.app.options import load_option_config
+    from toolkit.app.research import main
+
+    cfg = load_option_config(config)
+    if cfg.model is not None:  # model-priced over years: the parser only (the run takes ~20 s)
+        assert cfg.quotes is None and cfg.model["vol"] == "VIX"
+        return
+    assert main(["options-backtest", "--config", str(config), "--no-reports"]) == 0
+    assert "pricing: quotes" in capsys.readouterr().out
