@@ -1,0 +1,274 @@
+"""Option contracts, option computations and combo (BAG) orders through the simulator, with
+the unmodified ib_async client over TCP. The quotes are the shipped SPXW end-of-day file
+(data/options), read here independently with the loader as the test's reference; the Greeks
+are checked against vollib (py_vollib's successor), whose vega is per vol point and theta per
+day -- IB's units."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from ib_async import IB, ComboLeg, Contract, Index, LimitOrder, MarketOrder, Option
+from vollib.black_scholes_merton import black_scholes_merton
+from vollib.black_scholes_merton.greeks import analytical as vg
+
+from tests.gateway._client import wait_for
+from toolkit.data.options import load_option_quotes
+from toolkit.engine.commissions import ibkr_option_fixed
+from toolkit.gateway import Gateway
+from toolkit.options.parity import implied_forward
+
+FILE = "SPXW_eod_2018-01-02_2018-02-28_2expiries.csv"
+START = "2018-01-10 22:00"  # after the 2018-01-10 close: that day's quotes are in force
+DAY = pd.Timestamp("2018-01-10")
+EXPIRY = pd.Timestamp("2018-01-31")
+
+
+@pytest.fixture(scope="module")
+def quotes() -> pd.DataFrame:
+    return load_option_quotes(FILE)
+
+
+@pytest.fixture(scope="module")
+def gw():
+    with Gateway(port=0, start=START, paused=True) as g:
+        yield g
+
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture()
+def ib(gw):
+    client = IB()
+    client.connect("127.0.0.1", gw.port, clientId=next(_ids), timeout=10)
+    try:
+        yield client
+    finally:
+        client.disconnect()
+
+
+def _row(quotes: pd.DataFrame, strike: float, right: str, day: pd.Timestamp = DAY) -> pd.Series:
+    hit = quotes[
+        (quotes.quote_date == day)
+        & (quotes.expiry == EXPIRY)
+        & (quotes.strike == strike)
+        & (quotes.right == right)
+    ]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def _spxw(strike: float, right: str = "C", expiry: str = "20180131") -> Option:
+    return Option("SPX", expiry, strike, right, "SMART", tradingClass="SPXW")
+
+
+def _bag(*legs: tuple[Option, int, str]) -> Contract:
+    return Contract(
+        symbol="SPX",
+        secType="BAG",
+        exchange="SMART",
+        currency="USD",
+        comboLegs=[
+            ComboLeg(conId=c.conId, ratio=r, action=a, exchange="SMART") for c, r, a in legs
+        ],
+    )
+
+
+def test_option_contract_details_and_chain_parameters(ib, quotes) -> None:
+    [spx] = ib.qualifyContracts(Index("SPX", "CBOE"))
+    [call] = ib.qualifyContracts(_spxw(2750))
+    assert call.conId > 0 and call.multiplier == "100" and call.tradingClass == "SPXW"
+    assert (
+        call.localSymbol == "SPXW  180131C02750000"
+        and call.lastTradeDateOrContractMonth == "20180131"
+    )
+    [details] = ib.reqContractDetails(call)
+    assert details.underConId == spx.conId and details.contract.conId == call.conId
+    assert details.realExpirationDate == "20180131"
+    # by conId alone, and by the OCC local symbol alone: the same contract
+    assert (
+        ib.reqContractDetails(Contract(conId=call.conId))[0].contract.localSymbol
+        == call.localSymbol
+    )
+    by_local = ib.reqContractDetails(Contract(secType="OPT", localSymbol=call.localSymbol))
+    assert [d.contract.conId for d in by_local] == [call.conId]
+    # a whole expiry's calls: one per strike in the file
+    calls = ib.reqContractDetails(Option("SPX", "20180131", 0.0, "C", "SMART"))
+    file_calls = quotes[(quotes.expiry == EXPIRY) & (quotes.right == "C")].strike.unique()
+    assert sorted(d.contract.strike for d in calls) == sorted(file_calls)
+    assert ib.qualifyContracts(_spxw(2751)) == [None]  # no such strike: IB's 200
+    [chain] = ib.reqSecDefOptParams("SPX", "", "IND", spx.conId)
+    assert (chain.exchange, chain.tradingClass, chain.multiplier) == ("SMART", "SPXW", "100")
+    assert int(chain.underlyingConId) == spx.conId  # ib_async keeps the field as text
+    assert chain.expirations == ["20180131", "20180228"]
+    assert chain.strikes == sorted(quotes.strike.unique())
+
+
+def _carry(quotes: pd.DataFrame, T: float) -> tuple[float, float, float]:
+    """Spot, rate and dividend yield of the expiry on DAY from parity (the test's own fit)."""
+    day = quotes[(quotes.quote_date == DAY) & (quotes.expiry == EXPIRY)]
+    calls = day[day.right == "C"].set_index("strike")
+    puts = day[day.right == "P"].set_index("strike")
+    k = calls.index.intersection(puts.index)
+    fit = implied_forward(
+        k.to_numpy(),
+        calls.loc[k, "bid"],
+        calls.loc[k, "ask"],
+        puts.loc[k, "bid"],
+        puts.loc[k, "ask"],
+    )
+    S = float(day.underlying_price.iloc[0])
+    r = -math.log(fit.discount_factor) / T
+    return S, r, r - math.log(fit.forward / S) / T
+
+
+def test_model_greeks_on_the_first_snapshot_in_ibs_units(ib, quotes) -> None:
+    [put] = ib.qualifyContracts(_spxw(2700, "P"))
+    [ticker] = ib.reqTickers(put)
+    row = _row(quotes, 2700, "P")
+    assert (ticker.bid, ticker.ask) == (row.bid, row.ask)
+    model, bid = ticker.modelGreeks, ticker.bidGreeks
+    assert model is not None and bid is not None and ticker.askGreeks is not None
+    T = (EXPIRY - DAY).days / 365.0
+    S, r, q = _carry(quotes, T)
+    mid = 0.5 * (row.bid + row.ask)
+    sigma = model.impliedVol
+    assert model.undPrice == S and model.optPrice == pytest.approx(mid, abs=1e-9)
+    assert black_scholes_merton("p", S, 2700, T, r, sigma, q) == pytest.approx(mid, abs=1e-8)
+    assert model.delta == pytest.approx(vg.delta("p", S, 2700, T, r, sigma, q), rel=1e-9)
+    assert model.gamma == pytest.approx(vg.gamma("p", S, 2700, T, r, sigma, q), rel=1e-9)
+    assert model.vega == pytest.approx(vg.vega("p", S, 2700, T, r, sigma, q), rel=1e-9)
+    assert model.theta == pytest.approx(vg.theta("p", S, 2700, T, r, sigma, q), rel=1e-9)
+    assert model.pvDividend == pytest.approx(S * (1 - math.exp(-q * T)), rel=1e-12)
+    # the bid's computation is at the bid's own implied vol
+    assert bid.optPrice == pytest.approx(row.bid, abs=1e-9) and bid.impliedVol < sigma
+
+
+def test_calculations_answer_on_the_request_id(ib, quotes) -> None:
+    [call] = ib.qualifyContracts(_spxw(2780))
+    T = (EXPIRY - DAY).days / 365.0
+    _, r, q = _carry(quotes, T)
+    iv = ib.calculateImpliedVolatility(call, 12.5, 2760.0)
+    assert iv is not None and iv.undPrice == 2760.0
+    assert black_scholes_merton("c", 2760.0, 2780, T, r, iv.impliedVol, q) == pytest.approx(
+        12.5, abs=1e-8
+    )
+    price = ib.calculateOptionPrice(call, iv.impliedVol, 2760.0)
+    assert price is not None and price.optPrice == pytest.approx(12.5, abs=1e-8)
+    assert price.vega == pytest.approx(vg.vega("c", 2760.0, 2780, T, r, iv.impliedVol, q), rel=1e-9)
+    below = ib.calculateImpliedVolatility(call, 0.0, 2760.0)
+    assert below is not None and below.impliedVol is None  # no vol for a zero price: IB's -1
+
+
+def _fills(trade) -> list[tuple[str, str, str, float, float]]:
+    return [
+        (
+            f.contract.secType,
+            f.contract.localSymbol,
+            f.execution.side,
+            f.execution.shares,
+            f.execution.price,
+        )
+        for f in trade.fills
+    ]
+
+
+def test_combo_fills_all_legs_at_the_touch_against_its_net_limit(ib, gw, quotes) -> None:
+    long_leg, short_leg = ib.qualifyContracts(_spxw(2650, "C"), _spxw(2700, "C"))
+    a, b = _row(quotes, 2650, "C"), _row(quotes, 2700, "C")
+    net_ask = a.ask - b.bid  # the debit at the touch: buy at the ask, sell at the bid
+    bag = _bag((long_leg, 1, "BUY"), (short_leg, 1, "SELL"))
+    [quote] = ib.reqTickers(bag)
+    assert quote.ask == pytest.approx(net_ask) and quote.bid == pytest.approx(a.bid - b.ask)
+    low = ib.placeOrder(bag, LimitOrder("BUY", 3, round(net_ask - 0.05, 2)))
+    wait_for(ib, lambda: low.orderStatus.status == "Submitted")
+    assert low.fills == []  # the limit is below the net at the touch: nothing fills
+    trade = ib.placeOrder(bag, LimitOrder("BUY", 3, round(net_ask + 0.5, 2)))
+    wait_for(ib, lambda: trade.orderStatus.status == "Filled" and len(trade.fills) == 3)
+    wait_for(ib, lambda: all(f.commissionReport.execId for f in trade.fills))
+    assert _fills(trade) == [
+        ("OPT", long_leg.localSymbol, "BOT", 3.0, a.ask),
+        ("OPT", short_leg.localSymbol, "SLD", 3.0, b.bid),
+        ("BAG", "", "BOT", 3.0, pytest.approx(net_ask)),
+    ]
+    assert trade.orderStatus.avgFillPrice == pytest.approx(net_ask)
+    fees = [f.commissionReport.commission for f in trade.fills]
+    schedule = ibkr_option_fixed()
+    assert fees == pytest.approx([schedule.cost(3, a.ask), schedule.cost(-3, b.bid), 0.0])
+    wait_for(
+        ib, lambda: {p.contract.conId for p in ib.positions()} >= {long_leg.conId, short_leg.conId}
+    )
+    held = {p.contract.conId: p for p in ib.positions()}
+    assert held[long_leg.conId].position == 3 and held[short_leg.conId].position == -3
+    # IB's avgCost per contract: price x 100, the opening commission included
+    assert held[long_leg.conId].avgCost == pytest.approx(a.ask * 100 + fees[0] / 3)
+    ib.cancelOrder(low.order)
+    wait_for(ib, lambda: low.orderStatus.status == "Cancelled")
+
+
+def test_credit_combo_with_a_negative_limit_and_all_or_none(ib, quotes) -> None:
+    short_put, long_put = ib.qualifyContracts(_spxw(2600, "P"), _spxw(2550, "P"))
+    s, lp = _row(quotes, 2600, "P"), _row(quotes, 2550, "P")
+    credit = s.bid - lp.ask  # received at the touch
+    bag = _bag((short_put, 1, "SELL"), (long_put, 1, "BUY"))
+    greedy = ib.placeOrder(bag, LimitOrder("BUY", 1, -round(credit + 0.5, 2)))
+    wait_for(ib, lambda: greedy.orderStatus.status == "Submitted")
+    assert greedy.fills == []  # asks for more credit than the touch gives
+    trade = ib.placeOrder(bag, LimitOrder("BUY", 2, -round(credit - 0.05, 2)))
+    wait_for(ib, lambda: trade.orderStatus.status == "Filled" and len(trade.fills) == 3)
+    assert _fills(trade)[:2] == [
+        ("OPT", short_put.localSymbol, "SLD", 2.0, s.bid),
+        ("OPT", long_put.localSymbol, "BOT", 2.0, lp.ask),
+    ]
+    assert trade.orderStatus.avgFillPrice == pytest.approx(-credit)
+    # a leg without the side it needs (no bid to sell at) holds back the whole combo
+    dead = quotes[(quotes.quote_date == DAY) & (quotes.expiry == EXPIRY) & ~(quotes.bid > 0)]
+    wing = dead[dead.right == "P"].strike.iloc[0]
+    [no_bid] = ib.qualifyContracts(_spxw(float(wing), "P"))
+    none = ib.placeOrder(_bag((short_put, 1, "BUY"), (no_bid, 1, "SELL")), MarketOrder("BUY", 1))
+    wait_for(ib, lambda: none.orderStatus.status == "Submitted")
+    ib.sleep(0.3)
+    assert none.fills == []
+    ib.cancelOrder(none.order)
+    ib.cancelOrder(greedy.order)
+    wait_for(ib, lambda: greedy.orderStatus.status == "Cancelled")
+
+
+def test_a_working_combo_fills_on_a_later_quote_date(quotes) -> None:
+    with Gateway(port=0, start=START, paused=True) as gw:
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=10)
+        try:
+            _fills_later(ib, gw, quotes)
+        finally:
+            ib.disconnect()
+
+
+def _fills_later(ib: IB, gw: Gateway, quotes: pd.DataFrame) -> None:
+    dates = sorted(quotes.quote_date.unique())
+    nxt = pd.Timestamp(dates[dates.index(np.datetime64(DAY)) + 1])
+    up, down = _spxw(2760, "C"), _spxw(2800, "C")
+    ib.qualifyContracts(up, down)
+    today = _row(quotes, 2760, "C").ask - _row(quotes, 2800, "C").bid
+    later = _row(quotes, 2760, "C", nxt).ask - _row(quotes, 2800, "C", nxt).bid
+    assert later != today
+    limit = round(max(today, later) - 0.05, 2) if later < today else None
+    action = "BUY" if limit is not None else "SELL"
+    if limit is None:  # the spread widened: sell it the next day at its new bid instead
+        today = _row(quotes, 2760, "C").bid - _row(quotes, 2800, "C").ask
+        later = _row(quotes, 2760, "C", nxt).bid - _row(quotes, 2800, "C", nxt).ask
+        assert later > today
+        limit = round(today + 0.05, 2)
+    trade = ib.placeOrder(
+        _bag((up, 1, "BUY"), (down, 1, "SELL")), LimitOrder(action, 1, limit, tif="GTC")
+    )
+    wait_for(ib, lambda: trade.orderStatus.status == "Submitted")
+    assert trade.fills == []
+    gw.advance(pd.Timestamp(nxt).tz_localize("UTC") + pd.Timedelta(hours=22) - gw.clock.now())
+    wait_for(ib, lambda: trade.orderStatus.status == "Filled")
+    assert trade.orderStatus.avgFillPrice == pytest.approx(later)
