@@ -6,7 +6,8 @@ Derivatives*, ch. 11) is a straight line in the strike: ``y = C_mid - P_mid = a 
 near the money gives ``DF`` (minus the slope) and ``F = a / DF`` without any external rate or
 dividend. Weights are ``1 / (half-spread of C + half-spread of P)^2``; pairs whose residual
 exceeds three robust scales (or their own half-spreads, whichever is larger) are dropped
-(Huber-style trimming), so one stale quote cannot move the forward.
+(Huber-style trimming), so one stale quote cannot move the forward; pairs more than five times
+wider than the median pair are placeholders and never enter.
 
 For American options (SPY) parity is only an inequality; the fitted line is then a
 European-equivalent forward, good near the money where early-exercise premia are small.
@@ -78,7 +79,9 @@ def implied_forward(
     if np.unique(k).size < 2:
         return NO_FIT
     tick = max(float(np.median(half)) * 1e-3, 1e-6)
-    keep = np.ones(k.size, dtype=bool)
+    # A pair five times wider than the typical one is a placeholder quote, not a price.
+    usable = half <= 5.0 * float(np.median(half))
+    keep = usable
     coef = np.array([np.nan, np.nan])
     for _ in range(6):
         if int(keep.sum()) < min_pairs or np.unique(k[keep]).size < 2:
@@ -89,7 +92,7 @@ def implied_forward(
         coef = np.linalg.lstsq(design * sw[:, None], y[keep] * sw, rcond=None)[0]
         res = y - (coef[0] - coef[1] * k)
         scale = 1.4826 * float(np.median(np.abs(res[keep])))
-        new_keep = np.abs(res) <= np.maximum(3.0 * scale, np.maximum(half, tick))
+        new_keep = usable & (np.abs(res) <= np.maximum(3.0 * scale, np.maximum(half, tick)))
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
