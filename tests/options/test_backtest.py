@@ -20,6 +20,7 @@ from toolkit.options.backtest import (
     ShortStraddle,
     StrikeRule,
     backtest_options,
+    implied_cash_dividends,
     model_priced_quotes,
 )
 from toolkit.options.black import bsm_price
@@ -156,6 +157,26 @@ def test_model_priced_covered_call_is_labelled_and_gets_assigned() -> None:
     assert r.fills.attrs["pricing"] == r.pricing
     assigned = r.fills[r.fills["reason"] == "delivery (assigned)"]
     assert len(assigned) >= 2 and (assigned["quantity"] == -100.0).all()
+    # a dividend of 0.50 on 2024-01-10 (shares held since 01-02): 100 x 0.50 credited
+    paid = backtest_options(
+        quotes, CoveredCall(), dividends=pd.Series([0.5], index=[pd.Timestamp("2024-01-10")])
+    )
+    (row,) = paid.fills[paid.fills["reason"] == "dividend"].itertuples()
+    assert row.cash_flow == pytest.approx(50.0, abs=1e-12)
+    assert paid.equity.iloc[-1] - r.equity.iloc[-1] == pytest.approx(50.0, abs=1e-9)
+    assert paid.attribution.loc["2024-01-10", "underlying"] == pytest.approx(
+        r.attribution.loc["2024-01-10", "underlying"] + 50.0, abs=1e-9
+    )
+
+
+def test_cash_dividends_implied_by_the_total_return_close() -> None:
+    days = pd.bdate_range("2024-01-02", periods=4)
+    close = pd.Series([100.0, 101.0, 99.0, 99.5], index=days)
+    # day 3 goes ex 1.20: the total return is (99 + 1.2) / 101
+    adj = pd.Series([1.0, 1.01, 1.01 * 100.2 / 101.0, 1.01 * 100.2 / 101.0 * 99.5 / 99.0],
+                    index=days)  # fmt: skip
+    got = implied_cash_dividends(close, adj)
+    assert list(got.index) == [days[2]] and got.iloc[0] == pytest.approx(1.2, abs=1e-12)
 
 
 def test_cli_runs_the_spxw_condor_config_and_writes_its_report(

@@ -172,7 +172,11 @@ def _settings(path: Path, raw: dict[str, Any]) -> OptionSettings:
 
 def run_option_config(cfg: OptionRunConfig) -> OptionBacktestResult:
     """Load or build the quotes and run the backtest."""
-    from toolkit.options.backtest import backtest_options, model_priced_quotes
+    from toolkit.options.backtest import (
+        backtest_options,
+        implied_cash_dividends,
+        model_priced_quotes,
+    )
 
     if cfg.quotes is not None:
         from toolkit.data.options import load_option_quotes
@@ -185,11 +189,16 @@ def run_option_config(cfg: OptionRunConfig) -> OptionBacktestResult:
         m = cfg.model
         assert m is not None
         closes = load(m["underlying"], m["start"], m["end"], adjust="none")["close"]
+        total = load(m["underlying"], m["start"], m["end"], adjust="total_return")["close"]
         vol = load_vix(m["vol"])["close"] / 100.0
         quotes = model_priced_quotes(
             closes, vol, underlying=m["underlying"], rate=m["rate"], dividend=m["dividend"],
             strike_step=m["strike_step"], half_spread=m["half_spread"],
         )  # fmt: skip
+        # the shares held earn their dividends (implied by the total-return close)
+        return backtest_options(
+            quotes, cfg.rule, cfg.settings, dividends=implied_cash_dividends(closes, total)
+        )
     return backtest_options(quotes, cfg.rule, cfg.settings)
 
 

@@ -126,6 +126,14 @@ class OptionBook:
                            realized, reason, ""))  # fmt: skip
         return fee
 
+    def dividend(self, day: pd.Timestamp, name: str, cash: float) -> float:
+        """Credit ``cash`` per unit on the underlying held (a short pays); returns the USD."""
+        amount = self.underlying * cash
+        self.cash += amount
+        self.fills.append((day, name, "S", 0.0, pd.NaT, 0.0, cash, 0.0, amount, amount,
+                           "dividend", ""))  # fmt: skip
+        return amount
+
     def settle(
         self,
         day: pd.Timestamp,

@@ -308,11 +308,25 @@ def _touch(d: _Day, leg: Leg, contracts: float, fill: Fill) -> float:
 
 
 def backtest_options(
-    quotes: pd.DataFrame, rule: Rule, settings: OptionSettings | None = None
+    quotes: pd.DataFrame,
+    rule: Rule,
+    settings: OptionSettings | None = None,
+    *,
+    dividends: pd.Series | None = None,
 ) -> OptionBacktestResult:
     """Run ``rule`` over every quote date of ``quotes`` (the canonical frame of
-    :func:`toolkit.data.options.load_option_quotes`, one underlying)."""
+    :func:`toolkit.data.options.load_option_quotes`, one underlying).
+
+    ``dividends``: cash per unit of the underlying by ex-date (e.g.
+    :func:`implied_cash_dividends`); the underlying held into an ex-date is credited (a short
+    position pays) on that date. None: no dividends (right for the SPX index proxy, a price
+    index). No margin or financing is modelled: cash may go below zero (a hedge bought with
+    the index proxy stands for a futures hedge, which needs none)."""
     s = settings or OptionSettings()
+    paid: dict[pd.Timestamp, float] = {}
+    if dividends is not None:
+        idx = pd.DatetimeIndex(dividends.index).tz_localize(None).normalize()
+        paid = dict(zip(idx, dividends.to_numpy(dtype=np.float64).tolist(), strict=True))
     if quotes.empty:
         raise DataError("option backtest: the quote frame is empty")
     names = quotes["underlying"].unique()
@@ -356,6 +370,9 @@ def backtest_options(
                 att["residual"] += pnl - (dd + gg + tt + vv)
                 marks[k] = m1
             att["underlying"] = book.underlying * d_spot
+            cash_div = paid.get(d.day, 0.0)
+            if cash_div and book.underlying:
+                att["underlying"] += book.dividend(d.day, name, cash_div)
         # 1. exits on the open spread
         if spread is not None and (rule.take_profit is not None or rule.stop_loss is not None):
             credit = -float(entry["net"])  # per spread, > 0 for a credit
@@ -565,6 +582,20 @@ def _metrics(equity: pd.Series, s: OptionSettings, fills: pd.DataFrame) -> dict[
         "sharpe": metrics.sharpe(rets, s.periods_per_year),
         "commissions": float(fills["fee"].sum()) if len(fills) else 0.0,
     }
+
+
+def implied_cash_dividends(
+    close: pd.Series, adj_close: pd.Series, min_cash: float = 0.01
+) -> pd.Series:
+    """Cash dividends per share by ex-date implied by a raw and a total-return close:
+    ``D_t = close_{t-1} x adj_t / adj_{t-1} - close_t`` (the total return's excess over the
+    price return); amounts below ``min_cash`` (rounding of the adjusted series) and above a
+    fifth of the price (a split, not a dividend) are dropped."""
+    c = close.astype(np.float64)
+    a = adj_close.astype(np.float64).reindex(c.index)
+    d = c.shift(1) * a / a.shift(1) - c
+    keep = (d >= min_cash) & (d <= 0.2 * c.shift(1))
+    return d[keep].rename("dividend")
 
 
 def third_fridays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
