@@ -89,3 +89,44 @@ def test_off_tick_limit_order_is_settled_not_left_pending(gw) -> None:
         assert codes == [110] and off.isDone()
     finally:
         ib.disconnect()
+
+
+def test_option_details_model_greeks_and_a_combo_fill() -> None:
+    from ib_insync import ComboLeg, Contract, Option
+
+    with Gateway(port=0, start="2018-01-10 22:00", paused=True) as g:
+        ib = IB()
+        ib.connect("127.0.0.1", g.port, clientId=7, timeout=5)
+        try:
+            legs = [
+                Option("SPX", "20180131", k, "C", "SMART", tradingClass="SPXW")
+                for k in (2750, 2800)
+            ]
+            buy, sell = ib.qualifyContracts(*legs)
+            assert (buy.localSymbol, buy.multiplier) == ("SPXW  180131C02750000", "100")
+            [details] = ib.reqContractDetails(buy)
+            assert details.contract.conId == buy.conId and details.underSymbol == "SPX"
+            [ticker] = ib.reqTickers(buy)
+            model = ticker.modelGreeks
+            assert model is not None and 0 < model.impliedVol < 1 and 0 < model.delta < 1
+            assert model.optPrice == pytest.approx((ticker.bid + ticker.ask) / 2)
+            bag = Contract(
+                symbol="SPX",
+                secType="BAG",
+                exchange="SMART",
+                currency="USD",
+                comboLegs=[
+                    ComboLeg(conId=buy.conId, ratio=1, action="BUY", exchange="SMART"),
+                    ComboLeg(conId=sell.conId, ratio=1, action="SELL", exchange="SMART"),
+                ],
+            )
+            trade = ib.placeOrder(bag, LimitOrder("BUY", 1, 25.0))
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled" and len(trade.fills) == 3)
+            sides = [(f.contract.secType, f.execution.side) for f in trade.fills]
+            assert sides == [("OPT", "BOT"), ("OPT", "SLD"), ("BAG", "BOT")]
+            net = trade.fills[0].execution.price - trade.fills[1].execution.price
+            assert trade.orderStatus.avgFillPrice == pytest.approx(net) and net <= 25.0
+            wait_for(ib, lambda: len(ib.positions()) == 2)
+            assert sorted(p.position for p in ib.positions()) == [-1.0, 1.0]
+        finally:
+            ib.disconnect()
