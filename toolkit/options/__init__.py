@@ -1,6 +1,17 @@
 """Options: pricing and Greeks, implied vol, chains and surfaces, spread templates, payoffs
 and scenarios (issue 16). Each module's owner adds its exports here."""
 
+from toolkit.options.backtest import (
+    CoveredCall,
+    CreditSpread,
+    OptionBacktestResult,
+    OptionSettings,
+    ShortStraddle,
+    StrikeRule,
+    backtest_options,
+    implied_cash_dividends,
+    model_priced_quotes,
+)
 from toolkit.options.black import (
     Greeks,
     black76_greeks,
@@ -50,18 +61,25 @@ from toolkit.options.templates import (
 )
 
 __all__ = [
+    "CoveredCall",
+    "CreditSpread",
     "Greeks",
     "IVReason",
     "Leg",
+    "OptionBacktestResult",
+    "OptionSettings",
     "ParityFit",
     "PayoffSummary",
     "Pick",
     "PositionGreeks",
     "Scenarios",
+    "ShortStraddle",
     "Spread",
     "SpreadError",
+    "StrikeRule",
     "at_strike",
     "atm",
+    "backtest_options",
     "black76_greeks",
     "black76_price",
     "breakevens",
@@ -77,11 +95,13 @@ __all__ = [
     "expiry_value",
     "greeks_table",
     "implied_carry",
+    "implied_cash_dividends",
     "implied_forward",
     "implied_vol",
     "iron_butterfly",
     "iron_condor",
     "leg_vols",
+    "model_priced_quotes",
     "model_value",
     "net_premium",
     "position_greeks",
