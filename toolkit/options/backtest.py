@@ -7,8 +7,9 @@ same close, like the engine's ``fill="close"``; the quotes are the close's bid/a
    stop-loss level is closed, each leg at the touch (``fill="touch"``: buy at the ask, sell
    at the bid -- the default) or at the mid (``fill="mid"``, optimistic).
 2. **Expiry**: legs expiring today settle through the engine's one expiry rule
-   (:mod:`toolkit.engine._expiry`): cash-settled index options (style 'E': SPX/SPXW) at
-   intrinsic value against the underlying's close that day -- the PM settlement of SPXW; AM-
+   (:mod:`toolkit.engine._expiry`; a leg whose expiry has no quote date in the file settles
+   at the next quote date's close -- a gap in the data): cash-settled index options (style
+   'E': SPX/SPXW) at intrinsic value against the underlying's close that day -- the PM settlement of SPXW; AM-
    settled SPX monthlies would need the opening quotation, which an EOD file does not hold --
    and physically settled American options (style 'A') by OCC's exercise by exception
    (>= USD 0.01 in the money), a short leg assigned into an underlying position.
@@ -467,7 +468,7 @@ def backtest_options(
         overnight = sum(
             att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "underlying")
         )
-        att["spread"] = total - overnight - att["commissions"]
+        att["bid_ask"] = total - overnight - att["commissions"]
         att["total"] = total
         att_rows.append(att)
         daily_rows.append({
