@@ -9,10 +9,11 @@ same close, like the engine's ``fill="close"``; the quotes are the close's bid/a
 2. **Expiry**: legs expiring today settle through the engine's one expiry rule
    (:mod:`toolkit.engine._expiry`; a leg whose expiry has no quote date in the file settles
    at the next quote date's close -- a gap in the data): cash-settled index options (style
-   'E': SPX/SPXW) at intrinsic value against the underlying's close that day -- the PM settlement of SPXW; AM-
-   settled SPX monthlies would need the opening quotation, which an EOD file does not hold --
-   and physically settled American options (style 'A') by OCC's exercise by exception
-   (>= USD 0.01 in the money), a short leg assigned into an underlying position.
+   'E': SPX/SPXW) at intrinsic value against the underlying's close that day -- the PM
+   settlement of SPXW; AM-settled SPX monthlies would need the opening quotation, which an
+   EOD file does not hold -- and physically settled American options (style 'A') by OCC's
+   exercise by exception (>= USD 0.01 in the money), a short leg assigned into an
+   underlying position.
 3. **Entry**: when no spread is open, the rule builds one (:mod:`toolkit.options.templates`)
    on the expiry nearest ``days`` (at least ``min_days`` away, one spread per expiry).
 4. **Hedge** (delta-hedged rules): the underlying is traded to bring the book's delta to 0
