@@ -3,7 +3,8 @@
 Public API (everything else is internal):
 
 * data: :func:`load`, :func:`load_many`, :func:`available_symbols`; :func:`load_sourced`,
-  :func:`load_many_sourced` also return the files the bars came from (:class:`LoadedBars`)
+  :func:`load_many_sourced` also return the files the bars came from (:class:`LoadedBars`);
+  option quotes :func:`load_option_quotes`, Cboe's VIX family :func:`load_vix`
 * strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`;
   your own with :func:`strategy` (decorator), checked with :func:`check_causal`
   (:class:`CausalityReport`)
@@ -53,6 +54,8 @@ _EXPORTS = {
     "load_many": "toolkit.data:load_many",
     "load_many_sourced": "toolkit.data:load_many_sourced",
     "load_sourced": "toolkit.data:load_sourced",
+    "load_option_quotes": "toolkit.data:load_option_quotes",
+    "load_vix": "toolkit.data:load_vix",
     "BacktestResult": "toolkit.engine:BacktestResult",
     "Commission": "toolkit.engine:Commission",
     "EngineSettings": "toolkit.engine:EngineSettings",
@@ -112,7 +115,9 @@ if TYPE_CHECKING:
         load,
         load_many,
         load_many_sourced,
+        load_option_quotes,
         load_sourced,
+        load_vix,
     )
     from toolkit.engine import (
         BacktestResult,
@@ -182,7 +187,9 @@ __all__ = [
     "load_config",
     "load_many",
     "load_many_sourced",
+    "load_option_quotes",
     "load_sourced",
+    "load_vix",
     "make_grid",
     "metrics",
     "monte_carlo",

@@ -28,6 +28,7 @@ from toolkit.options.payoff import (
     expiry_value,
     summarize,
 )
+from toolkit.options.rank import iv_rank, vix_rank
 from toolkit.options.scenarios import (
     PositionGreeks,
     Scenarios,
@@ -38,6 +39,19 @@ from toolkit.options.scenarios import (
     position_greeks,
     scenario_grid,
     theta_curve,
+)
+from toolkit.options.surface import (
+    CMIV,
+    SVI,
+    SliceFit,
+    Surface,
+    atm_iv_history,
+    calendar_arbitrage,
+    cboe_index,
+    constant_maturity_iv,
+    fit_surface,
+    fit_svi,
+    smile,
 )
 from toolkit.options.templates import (
     Leg,
@@ -61,6 +75,8 @@ from toolkit.options.templates import (
 )
 
 __all__ = [
+    "CMIV",
+    "SVI",
     "CoveredCall",
     "CreditSpread",
     "Greeks",
@@ -74,11 +90,14 @@ __all__ = [
     "PositionGreeks",
     "Scenarios",
     "ShortStraddle",
+    "SliceFit",
     "Spread",
     "SpreadError",
     "StrikeRule",
+    "Surface",
     "at_strike",
     "atm",
+    "atm_iv_history",
     "backtest_options",
     "black76_greeks",
     "black76_price",
@@ -87,12 +106,17 @@ __all__ = [
     "bsm_price",
     "by_delta",
     "calendar",
+    "calendar_arbitrage",
     "cash_secured_put",
+    "cboe_index",
     "chain_implied_vols",
     "chain_on",
+    "constant_maturity_iv",
     "covered_call",
     "expiry_pnl",
     "expiry_value",
+    "fit_surface",
+    "fit_svi",
     "greeks_table",
     "implied_carry",
     "implied_cash_dividends",
@@ -100,6 +124,7 @@ __all__ = [
     "implied_vol",
     "iron_butterfly",
     "iron_condor",
+    "iv_rank",
     "leg_vols",
     "model_priced_quotes",
     "model_value",
@@ -107,9 +132,11 @@ __all__ = [
     "position_greeks",
     "price_legs",
     "scenario_grid",
+    "smile",
     "straddle",
     "strangle",
     "summarize",
     "theta_curve",
     "vertical",
+    "vix_rank",
 ]
