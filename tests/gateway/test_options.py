@@ -91,10 +91,8 @@ def test_option_contract_details_and_chain_parameters(ib, quotes) -> None:
     assert details.underConId == spx.conId and details.contract.conId == call.conId
     assert details.realExpirationDate == "20180131"
     # by conId alone, and by the OCC local symbol alone: the same contract
-    assert (
-        ib.reqContractDetails(Contract(conId=call.conId))[0].contract.localSymbol
-        == call.localSymbol
-    )
+    [by_id] = ib.reqContractDetails(Contract(conId=call.conId))
+    assert (by_id.contract.localSymbol, by_id.underConId) == (call.localSymbol, spx.conId)
     by_local = ib.reqContractDetails(Contract(secType="OPT", localSymbol=call.localSymbol))
     assert [d.contract.conId for d in by_local] == [call.conId]
     # a whole expiry's calls: one per strike in the file

@@ -13,9 +13,13 @@ and option computations; the exchange asks for the touch to match orders against
   on, like the daily bars (:func:`toolkit.gateway.market.daily_cutoff`): at simulated time
   ``now`` an underlying's quote date is its latest one whose session had closed by ``now``.
   They stay in force until the next quote date's close (a missing day keeps the previous
-  quotes; the last-trade-time tick says how old they are); a contract not quoted on that date
-  has no quote, and an expired contract (expiry before the New York date of ``now``) none.
-  Before the first quote date's close there are no option quotes.
+  quotes; the last-trade-time tick says how old they are) but never for more than
+  :data:`STALE_AFTER` (5 days: a weekend plus a missing day), so a one-day snapshot (the SPY
+  chains) is not served as live a month later. A contract not quoted on that date has no
+  quote, and an expired contract (expiry before the New York date of ``now``) none. Before
+  the first quote date's close there are no option quotes. To trade a chain, start the
+  simulator inside its dates (e.g. ``Gateway(start="2018-01-10 22:00")`` for the SPXW file,
+  ``"2026-02-11 21:30"`` for that SPY snapshot).
 * **Computations.** IB's ``tickOptionComputation`` values come from our own pricer: per quote
   date and expiry the forward and discount factor implied by put-call parity
   (:func:`toolkit.options.parity.implied_forward`; no external rate or dividend), the implied
@@ -43,6 +47,7 @@ from toolkit.options.black import bsm_greeks
 from toolkit.options.parity import implied_forward
 
 DAYS_PER_YEAR = 365.0
+STALE_AFTER = pd.Timedelta(days=5)  # quotes older than this are not served (no quote at all)
 INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX"})  # secType IND at IB
 BAG_CON_ID = 28812380  # IB's contract id of every SMART combo (BAG) contract
 
@@ -265,7 +270,7 @@ class OptionChains:
         while i >= 0:
             d = pd.Timestamp(dates[i])
             if quote_time(d) <= now:
-                return d
+                return d if now - quote_time(d) <= STALE_AFTER else None
             i -= 1
         return None
 

@@ -434,8 +434,9 @@ class Session(asyncio.Protocol):
     def _contract_details(self, r: rq.ContractDetails) -> None:
         req = r.req_id
         market = self.exchange.market
+        by_id = market.find("", "", r.contract.con_id or 0) if r.contract.con_id else None
         if r.contract.sec_type == "OPT" or (
-            r.contract.con_id and market.find("", "", r.contract.con_id or 0) is None
+            r.contract.con_id and (by_id is None or by_id.option is not None)
         ):
             found = (
                 self._options(r.contract, r.include_expired)

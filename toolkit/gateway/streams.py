@@ -152,7 +152,7 @@ class Streams:
         span = self.market.options.quote_range(under)
         where = (
             f"the shipped {under} quotes are end of day from {span[0]:%Y-%m-%d} to "
-            f"{span[1]:%Y-%m-%d}, each in force from its close"
+            f"{span[1]:%Y-%m-%d}, each in force from its close for at most 5 days"
             if span is not None
             else f"no shipped option chain for {under}"
         )
