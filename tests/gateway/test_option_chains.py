@@ -41,15 +41,9 @@ def test_quote_date_in_force(chains: OptionChains, now: str, expected: str | Non
 
 def test_contract_ids_are_stable_and_quotes_end_at_expiry(chains: OptionChains) -> None:
     [c] = chains.find(symbol="SPX", last_trade="20180131", strike=2700.0, right="P")
-    assert (
-        c.local_symbol == "SPXW  180131P02700000"
-        and c.con_id
-        == 1_000_000_000
-        + int.from_bytes(
-            __import__("hashlib").blake2b(c.local_symbol.encode(), digest_size=8).digest(), "big"
-        )
-        % 1_000_000_000
-    )
+    digest = hashlib.blake2b(c.local_symbol.encode(), digest_size=8).digest()
+    assert c.local_symbol == "SPXW  180131P02700000"
+    assert c.con_id == 1_000_000_000 + int.from_bytes(digest, "big") % 1_000_000_000
     assert len({x.con_id for x in chains.contracts.values()}) == len(chains.contracts)
     on_expiry = chains.quote(c, _utc("2018-01-31 21:30"))
     assert on_expiry is not None and on_expiry.quote_date == pd.Timestamp("2018-01-31")
