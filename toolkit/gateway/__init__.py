@@ -18,6 +18,10 @@ kept) are in :mod:`toolkit.gateway.limits`.
 Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Tested with
 ib_async 2.1.0 and ib_insync 0.9.86. Real-time bars are 5-second bars derived from the
 replayed minutes with a path model (they add up to each minute exactly).
+Options (:mod:`toolkit.gateway.options`): contract details and secdef parameters for the
+shipped chains, option quotes with option computation ticks from our own Greeks,
+calculateImpliedVolatility/OptionPrice, and option and combo (BAG) orders filled all or none
+at the legs' touch against a net limit, with per-leg executions and positions.
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for
