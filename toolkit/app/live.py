@@ -1,4 +1,4 @@
-"""``python -m toolkit.live run|status|cancel-all``: trade, inspect, or stop a session.
+"""``python -m toolkit.live run|options|status|cancel-all``: trade, inspect, or stop a session.
 
 Errors a user can cause (config, connection, account, journal) print one message naming
 what to fix and exit with status 2; ``--debug`` shows the traceback. Ctrl+C or SIGTERM stops a
@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     run.add_argument("--session", help="session id (resume one after a restart)")
     run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
+    opt = sub.add_parser("options", help="trade an option template as combo orders (paper)")
+    opt.add_argument("--config", default="live/options_paper.toml", help="option config (TOML)")
+    opt.add_argument("--host", help="IB Gateway/TWS host (default: the embedded simulator)")
+    opt.add_argument("--port", type=int, help="API port: 4002/7497 paper, 4001/7496 live")
+    opt.add_argument("--live", action="store_true", help="allow a live-trading account/port")
+    opt.add_argument("--session", help="session id (resume one after a restart)")
     status = sub.add_parser("status", help="summary of a running or past session")
     status.add_argument("session", nargs="?", help="session id (default: the newest)")
     status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
@@ -72,6 +78,24 @@ def _run(args: argparse.Namespace) -> int:
             print(format_summary(summary))
     except StopRequested as exc:
         print(f"stopped: {exc}", file=sys.stderr)
+    return 0
+
+
+def _options(args: argparse.Namespace) -> int:
+    from toolkit.live.bridge import smtp_from_env
+    from toolkit.live.option_session import OptionSession
+    from toolkit.live.options_config import load_option_config
+
+    cfg = load_option_config(args.config)
+    session = OptionSession(
+        cfg,
+        live=args.live,
+        host=args.host,
+        port=args.port,
+        session_id=args.session,
+        alerts=smtp_from_env(),
+    )
+    asyncio.run(session.run())
     return 0
 
 
@@ -138,7 +162,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "status": _status, "cancel-all": _cancel_all}[args.command]
+    handler = {"run": _run, "options": _options, "status": _status, "cancel-all": _cancel_all}[
+        args.command
+    ]
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return run_command(

@@ -80,8 +80,6 @@ from toolkit.live.orders import OrderRef, OrderSpec
 from toolkit.notify import SmtpSettings
 from toolkit.risk.options import allowed_spreads
 
-STRIKE_BAND = 0.15  # strikes within 15 % of the spot are priced for the leg choice
-
 
 @dataclass(frozen=True)
 class OptionSummary:
@@ -207,6 +205,8 @@ class OptionSession:
                 ref = event.execution.ref
                 if not ledger.ours(ref):
                     return
+                if event.execution.sec_type == "BAG":
+                    return  # the combo's own execution: its legs carry the commissions
                 if not ledger.has_fill(event.exec_id, ref):
                     self._executed(event.execution)
                 ledger.book_commission(ref, event.exec_id, event.commission)
@@ -410,7 +410,7 @@ class OptionSession:
         )
         strikes = list(chain.strikes)
         if spot == spot:  # not NaN: the strikes near the money only
-            strikes = [k for k in strikes if abs(k / spot - 1.0) <= STRIKE_BAND]
+            strikes = [k for k in strikes if abs(k / spot - 1.0) <= s.legs.strike_band]
         quotes = await market.quotes(chain, expiry, rights, strikes)
         quotes = [
             q
@@ -461,7 +461,7 @@ class OptionSession:
         self._log(f"{s.label} decided: {outcome}: {what}")
         if spec is not None:
             self.fault("after-journal")
-            self._steps[spec.ref] = (0, now)
+            self._steps[spec.ref] = (0, await self.broker.now())  # quoting took a while
             self._place(spec, market.combo(spread))
 
     async def _work(self, working: list[JournalOrder], now: pd.Timestamp) -> None:

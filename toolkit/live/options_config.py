@@ -30,13 +30,15 @@ TEMPLATES = ("put_credit_vertical", "call_credit_vertical", "iron_condor")
 class LegRules:
     """``[strategy.legs]``: the short strike(s) by |delta|, the long wing(s) ``width`` points
     further out of the money, the expiry with days to expiry in [dte_min, dte_max] nearest
-    to ``dte_target`` (default: the middle)."""
+    to ``dte_target`` (default: the middle). Only the out-of-the-money strikes within
+    ``strike_band`` (a fraction of the spot) are quoted to choose from."""
 
     short_delta: float = setting(0.20, above=0.0, high=0.5)
     width: float = setting(5.0, above=0.0)
     dte_min: int = setting(20, low=0, high=3650)
     dte_max: int = setting(45, low=0, high=3650)
     dte_target: int | None = setting(None, low=0, high=3650)
+    strike_band: float = setting(0.10, above=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
