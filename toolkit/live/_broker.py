@@ -314,9 +314,7 @@ class Broker:
         out: dict[int, float] = {}
         for p in self.ib.positions():
             if not account or p.account == account:
-                out[int(p.contract.conId)] = out.get(int(p.contract.conId), 0.0) + float(
-                    p.position
-                )
+                out[int(p.contract.conId)] = out.get(int(p.contract.conId), 0.0) + float(p.position)
         return out
 
     def positions(self, account: str) -> dict[str, tuple[float, float]]:
