@@ -40,6 +40,19 @@ no stop on what real feeds do; the tests write one malformed file per fault):
   become NaN; an empty yfinance ``volume`` (no trade that day) or ``openInterest`` becomes 0;
   an empty ``last`` becomes NaN (no trade reported).
 
+Vendor Greeks keep the vendor's units, which differ between files even of one format
+(measured here as the median ratio to Black-Scholes Greeks at the vendor's iv over the
+near-the-money contracts of each shipped file; toolkit.options.conventions converts):
+
+=====================  =============  ===========================  ========================
+file                   gamma          theta                        vega
+=====================  =============  ===========================  ========================
+SPXW 2018 (optopsy)    per 1.00 of S  per year                     per 1.00 of vol
+SPX 2011 (iVolatility) per 1.00 of S  per calendar day             per vol point (0.01)
+VXX 2016 (optopsy)     x100           per calendar day x100        per 1.00 of vol
+yfinance snapshots     (none)         (none)                       (none)
+=====================  =============  ===========================  ========================
+
 A snapshot's quote date is its ``spot_date`` column, else the date in its file name
 (``..._2026-02-11.csv``), else the New York date of its latest trade (``quote_date=`` overrides
 all); no trade may be later than that date. A file without an underlying price (the
