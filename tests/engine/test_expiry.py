@@ -8,6 +8,7 @@ import pytest
 
 from toolkit.engine._expiry import (
     AUTO_EXERCISE_THRESHOLD,
+    early_exercise_nb,
     expiry_outcome_nb,
     settle_expiry_nb,
 )
@@ -82,3 +83,21 @@ def test_assigned_covered_call_delivers_the_shares_held() -> None:
     assert ur == pytest.approx(1_500.0, abs=1e-9)  # the shares from 380 to 395
     # all in: the premium 400 + (390 - 380) x 100 = 1,400, as a covered call should earn
     assert realized + ur == pytest.approx(1_400.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("is_call", "strike", "spot", "value", "dividend", "exercise"),
+    [
+        (True, 380.0, 400.0, 20.30, 1.50, True),  # time value 0.30 < dividend 1.50
+        (True, 380.0, 400.0, 22.00, 1.50, False),  # time value 2.00 > dividend
+        (True, 380.0, 400.0, 20.30, 0.0, False),  # no dividend: never early (Merton)
+        (True, 410.0, 400.0, 0.50, 5.00, False),  # out of the money
+        (False, 420.0, 400.0, 20.00, 0.0, True),  # a put worth only its intrinsic value
+        (False, 420.0, 400.0, 19.95, 0.0, True),  # (a European-priced put below it)
+        (False, 420.0, 400.0, 20.40, 0.0, False),  # time value left
+    ],
+)
+def test_early_exercise_of_american_options(
+    is_call: bool, strike: float, spot: float, value: float, dividend: float, exercise: bool
+) -> None:
+    assert early_exercise_nb(is_call, strike, spot, value, dividend, T) is exercise

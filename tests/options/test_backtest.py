@@ -222,3 +222,25 @@ def test_every_option_config_loads_and_the_quoted_ones_run(
         return
     assert main(["options-backtest", "--config", str(config), "--no-reports"]) == 0
     assert "pricing: quotes" in capsys.readouterr().out
+
+
+def test_short_call_is_assigned_early_ahead_of_a_dividend_beating_its_time_value() -> None:
+    days = pd.bdate_range("2024-01-02", "2024-02-29")
+    closes = pd.Series(np.linspace(100.0, 115.0, len(days)), index=days)
+    quotes = model_priced_quotes(
+        closes, pd.Series(0.20, index=days), underlying="XYZ", strike_width=0.1
+    )
+    ex = pd.Timestamp("2024-01-19")  # goes ex on the expiry day: a holder exercises the 18th
+    r = backtest_options(quotes, CoveredCall(), dividends=pd.Series([2.0], index=[ex]))
+    early = r.fills[r.fills["reason"] == "early assignment"]
+    (row,) = early.itertuples()
+    assert row.date == pd.Timestamp("2024-01-18") and row.quantity == 1.0
+    delivered = r.fills[
+        (r.fills["date"] == row.date) & (r.fills["reason"] == "delivery (assigned)")
+    ]
+    assert list(delivered["quantity"]) == [-100.0]
+    assert r.trades["exit"].iloc[0] == "early_exercise"
+    # without the dividend the call is held to its expiry on the 19th
+    plain = backtest_options(quotes, CoveredCall())
+    assert (plain.fills["reason"] != "early assignment").all()
+    assert plain.trades["exit"].iloc[0] == "expiry"

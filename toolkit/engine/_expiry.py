@@ -8,6 +8,9 @@ ARCHITECTURE invariant 7: option expiry is a rule of the step, written once; the
   value against the settlement price. SPXW are PM-settled: the settlement price is the index's
   close on expiry day, which is what an end-of-day file gives (AM-settled SPX monthlies settle
   at the special opening quotation, which such a file does not hold: the driver must be given it).
+* **Early exercise** of American options (:func:`early_exercise_nb`): a call just before an
+  ex-date whose dividend beats its time value, a put with no time value left; it is booked
+  like a physical exercise at the close (:func:`settle_expiry_nb` with the close as ``S``).
 * **Physically settled** (stock and ETF options, American): OCC's exercise by exception
   (OCC Rule 805: an expiring option in the money by USD 0.01 or more is exercised unless the
   holder instructs otherwise; IBKR follows it). A long holder's exercise at expiry is optimal
@@ -39,6 +42,31 @@ AUTO_EXERCISE_THRESHOLD = 0.01
 def intrinsic_nb(is_call: bool, strike: float, settle: float) -> float:
     """Intrinsic value per share: max(S - K, 0) for a call, max(K - S, 0) for a put."""
     return max(settle - strike, 0.0) if is_call else max(strike - settle, 0.0)
+
+
+@njit(cache=True)
+def early_exercise_nb(
+    is_call: bool, strike: float, spot: float, value: float, dividend: float, threshold: float
+) -> bool:
+    """True when the holder of an American option should exercise it at this close rather
+    than hold it (and a short one is then assigned on the same rule), given its value
+    ``value`` per share (the mark) and the cash ``dividend`` going ex at the next open:
+
+    * a call, just before an ex-date, when the dividend exceeds its time value (value -
+      intrinsic): exercising collects the dividend, holding keeps the time value (Merton 1973:
+      never otherwise early; Hull, *Options, Futures, and Other Derivatives*, ch. 15/21,
+      "early exercise just before the ex-dividend date");
+    * a put when it is worth no more than its intrinsic value (no time value left: deep in
+      the money, the interest on the strike beats the optionality).
+
+    Only in the money by ``threshold`` or more."""
+    intrinsic = intrinsic_nb(is_call, strike, spot)
+    if intrinsic < threshold:
+        return False
+    time_value = value - intrinsic
+    if is_call:
+        return dividend > 0.0 and dividend > time_value
+    return time_value <= 0.0
 
 
 @njit(cache=True)

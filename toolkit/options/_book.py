@@ -142,9 +142,11 @@ class OptionBook:
         physical: bool,
         threshold: float,
         spread: str = "",
+        early: bool = False,
     ) -> tuple[float, float]:
-        """Expire the holding ``key`` against ``settle`` (the core's rule); returns (its
-        closing price per share, underlying units delivered)."""
+        """Expire the holding ``key`` against ``settle`` (the core's rule) -- or, ``early``,
+        exercise it (assign it, when short) before expiry at the close ``settle``; returns
+        (its closing price per share, underlying units delivered)."""
         h = self.holdings.pop(key)
         leg = h.leg
         before = self.cash
@@ -157,6 +159,8 @@ class OptionBook:
         )  # fmt: skip
         option_flow = h.position * px * leg.multiplier
         why = "exercise" if units else ("settle" if px > 0 else "expire")
+        if early:
+            why = "early assignment" if h.position < 0 else "early exercise"
         self._record(day, key, leg, -h.position, px, 0.0, option_flow, realized, why, spread)
         if units:
             what = "assigned" if h.position < 0 else "exercised"

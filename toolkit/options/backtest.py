@@ -14,6 +14,9 @@ same close, like the engine's ``fill="close"``; the quotes are the close's bid/a
    EOD file does not hold -- and physically settled American options (style 'A') by OCC's
    exercise by exception (>= USD 0.01 in the money), a short leg assigned into an
    underlying position.
+   Before expiry, an American leg is exercised (a short one assigned) when the core's
+   :func:`toolkit.engine._expiry.early_exercise_nb` says a holder should: a call ahead of
+   an ex-date whose dividend beats its time value, a put with no time value left.
 3. **Entry**: when no spread is open, the rule builds one (:mod:`toolkit.options.templates`)
    on the expiry nearest ``days`` (at least ``min_days`` away, one spread per expiry).
 4. **Hedge** (delta-hedged rules): the underlying is traded to bring the book's delta to 0
@@ -42,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import metrics
-from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, intrinsic_nb
+from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, early_exercise_nb, intrinsic_nb
 from toolkit.engine.commissions import (
     Commission,
     OptionCommission,
@@ -348,7 +351,8 @@ def backtest_options(
     att_rows: list[dict[str, float]] = []
     prev: _Day | None = None
     prev_equity = s.init_cash
-    for day, chain in quotes.groupby("quote_date", sort=True):
+    dates = [pd.Timestamp(x) for x in sorted(quotes["quote_date"].unique())]
+    for i, (day, chain) in enumerate(quotes.groupby("quote_date", sort=True)):
         d = _Day(pd.Timestamp(str(day)), chain)
         n_fills = len(book.fills)
         fees_before = book.fees_paid
@@ -413,7 +417,23 @@ def backtest_options(
                     book.trade_option(d.day, leg, qty, px, reason, spread_id)
                 trades.append(_trade_row(entry, d.day, reason))
                 spread = None
-        # 2. expiry
+        # 2. early exercise of American legs (the dividend going ex at the next quote date
+        # is known: ex-dates are declared weeks ahead), then expiry
+        early = False
+        next_div = paid.get(dates[i + 1], 0.0) if i + 1 < len(dates) else 0.0
+        for k, h in list(book.holdings.items()):
+            leg = h.leg
+            if (
+                leg.style == "A"
+                and expiry_of(leg) > d.day
+                and early_exercise_nb(
+                    leg.right == "C", leg.strike, d.spot, marks[k], next_div, s.auto_exercise
+                )
+            ):
+                book.settle(d.day, k, d.spot, True, s.auto_exercise, spread_id, early=True)
+                marks.pop(k, None)
+                greeks.pop(k, None)
+                early = True
         for k in [k for k, h in book.holdings.items() if expiry_of(h.leg) <= d.day]:
             h = book.holdings[k]
             book.settle(d.day, k, d.spot, h.leg.style == "A", s.auto_exercise, spread_id)
@@ -422,7 +442,7 @@ def backtest_options(
         if spread is not None and not any(
             OptionBook.key(leg) in book.holdings for leg in spread.legs if leg.is_option
         ):
-            trades.append(_trade_row(entry, d.day, "expiry"))
+            trades.append(_trade_row(entry, d.day, "early_exercise" if early else "expiry"))
             spread = None
         # 3. entry
         if spread is None:
