@@ -71,3 +71,7 @@ def test_option_file_rank_is_a_labelled_partial_window() -> None:
     assert ranked["window_days"].tolist() == list(range(1, 9))
     assert not ranked["full_window"].any()
     assert ranked["iv_rank"].iloc[:4].isna().all() and ranked["iv_rank"].iloc[4:].notna().all()
+    # five days before expiry the front month is too short to stand for 30 days: no value
+    late = atm_iv_history(quotes[quotes["quote_date"] == "2018-01-26"])
+    assert late["method"].tolist() == ["no bracket"] and np.isnan(late["iv"].iloc[0])
+    assert late["expiries"].tolist() == [0]

@@ -620,18 +620,29 @@ def fit_surface(quotes: pd.DataFrame, quote_date: str | pd.Timestamp | None = No
 
 
 def atm_iv_history(
-    quotes: pd.DataFrame, days: float = 30.0, *, extrapolate: bool = True
+    quotes: pd.DataFrame, days: float = 30.0, *, extrapolate: bool = True, min_days: float = 7.0
 ) -> pd.DataFrame:
     """The ``days`` constant-maturity ATM vol of every quote date of an EOD file.
 
     Columns: iv, method ('interpolated' between bracketing expiries; 'extrapolated' = flat vol
     of the nearest expiry when none brackets ``days`` -- the SPXW 2018 file has one expiry per
-    date; 'no bracket' NaN if ``extrapolate`` is False), days_before, days_after, expiries.
+    date; 'no bracket' NaN if ``extrapolate`` is False), days_before, days_after, expiries (the
+    expiries listed that day at least ``min_days`` away). Closer expiries are not used (a
+    one-day option's vol says little about 30 days; Cboe's VIX drops them too); only the two
+    expiries on each side of ``days`` are fitted (the second in case the first has too few
+    quotes to fit).
     """
     rows = []
     for when, day in quotes.groupby("quote_date", sort=True):
-        surface = fit_surface(day)
-        cm = surface.constant_maturity_iv(days, extrapolate=extrapolate)
+        listed = np.array(sorted(pd.DatetimeIndex(day["expiry"].unique())), dtype="datetime64[ns]")
+        left = (listed - np.datetime64(pd.Timestamp(str(when)))) / np.timedelta64(1, "D")
+        usable = left >= max(min_days, np.finfo(float).tiny)
+        live, ahead = listed[usable], left[usable]
+        near = np.concatenate([live[ahead < days][-2:], live[ahead >= days][:2]])
+        cm = CMIV(np.nan, "no bracket", np.nan, np.nan)
+        if len(near):
+            surface = fit_surface(day[day["expiry"].isin(near)])
+            cm = surface.constant_maturity_iv(days, extrapolate=extrapolate)
         rows.append(
             {
                 "quote_date": when,
@@ -639,7 +650,7 @@ def atm_iv_history(
                 "method": cm.method,
                 "days_before": cm.days_before,
                 "days_after": cm.days_after,
-                "expiries": len(surface.slices),
+                "expiries": len(live),
             }
         )
     return pd.DataFrame(rows).set_index("quote_date")
