@@ -8,12 +8,15 @@ nor sends the working combo again, and works it on to its fill."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from ib_async import IB
 
@@ -241,4 +244,49 @@ def test_a_working_combo_is_recognised_after_a_restart_and_not_sent_again(
     log = "\n".join(second.session.lines)
     assert f"{ref}: working at the broker; not sent again" in log
     assert "sent " not in log.replace("not sent again", "")
-    assert pd.Timestamp(_rows(journal, "SELECT ts FROM fills")[0][0]) is not None
+
+
+def _bridge(cfg: OptionLiveConfig, gw: Gateway, log: Path, fault: str | None) -> Any:
+    """``python -m toolkit.live options`` against ``gw`` as a child process (session opt4)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TOOLKIT_LIVE_FAULT", None)
+    if fault:
+        env["TOOLKIT_LIVE_FAULT"] = fault
+    cmd = [sys.executable, "-m", "toolkit.live", "options", "--config", str(cfg.source)]
+    cmd += ["--host", "127.0.0.1", "--port", str(gw.port), "--session", "opt4"]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def test_crashes_around_the_send_leave_exactly_one_combo(tmp_path: Path, gateway: Gateway) -> None:
+    # killed after the combo is journaled (not sent): the restart resends it (its day is not
+    # over) and is killed right after that send (not acknowledged); the third start finds
+    # it at the broker (filled meanwhile) and does not send it again. The broker got one
+    # combo, it filled once, and its legs are booked once.
+    cfg = _config(tmp_path, {"start": "touch"}, {})
+    journal, log = cfg.session.journal, tmp_path / "bridge.log"
+    first = _bridge(cfg, gateway, log, "after-journal")
+    assert first.wait(90) == 137, log.read_text()
+    ((ref, status),) = _rows(journal, "SELECT order_ref, status FROM orders")
+    assert status == "PendingSubmit"
+    second = _bridge(cfg, gateway, log, "after-send")
+    assert second.wait(90) == 137, log.read_text()
+    assert _rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
+    third = _bridge(cfg, gateway, log, None)
+    try:
+        wait_for(lambda: len(_rows(journal, "SELECT 1 FROM fills")) == 2, 90, "legs booked")
+    finally:
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(60) == 0, log.read_text()
+    assert _rows(journal, "SELECT order_ref, status FROM orders") == [(ref, "Filled")]
+
+    async def orders_at_broker() -> set[int]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gateway.port, clientId=78, timeout=10)
+        try:
+            fills = await ib.reqExecutionsAsync()
+            return {f.execution.orderId for f in fills if f.execution.orderRef == ref}
+        finally:
+            ib.disconnect()
+
+    assert len(asyncio.run(orders_at_broker())) == 1
+    assert log.read_text().count(f"resending {ref}") == 1
