@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.data import load_vix, load_vix_sourced
+from toolkit.data import load_vix, load_vix_sourced, vix_term_structure
 from toolkit.errors import DataError
 
 HEADER = "DATE,OPEN,HIGH,LOW,CLOSE\n"
@@ -127,3 +127,14 @@ def test_flags_follow_the_values(tmp_path: Path, bars: list[tuple[int, int, int,
     assert (ok["low"] <= ok[["open", "close"]].min(axis=1)).all()
     assert (ok["high"] >= ok[["open", "close"]].max(axis=1)).all()
     assert report.close_only == int(flat.sum())
+
+
+def test_term_structure_of_the_vix_family() -> None:
+    frame = vix_term_structure()
+    assert list(frame.columns) == ["VIX9D", "VIX", "VIX3M", "VIX6M", "contango"]
+    assert frame.index[0] == pd.Timestamp("2011-01-04")  # VIX9D's first day
+    assert frame.index[-1] == pd.Timestamp("2026-04-24")  # VIX6M's last day
+    spike = frame.loc["2018-02-05"]  # backwardation: 9-day 59.34 > VIX 37.32 > 3M 28.13
+    assert spike["VIX9D"] > spike["VIX"] > spike["VIX3M"] > spike["VIX6M"]
+    assert spike["contango"] == pytest.approx(28.13 / 37.32)
+    assert (frame["contango"] > 1).mean() > 0.9  # contango is the rule

@@ -21,7 +21,7 @@ from toolkit.data.reference import (
     load_sector_map,
     sectors_for,
 )
-from toolkit.data.vix import VixReport, load_vix, load_vix_sourced
+from toolkit.data.vix import VixReport, load_vix, load_vix_sourced, vix_term_structure
 
 __all__ = [
     "GICS_SECTORS",
@@ -43,4 +43,5 @@ __all__ = [
     "load_vix",
     "load_vix_sourced",
     "sectors_for",
+    "vix_term_structure",
 ]

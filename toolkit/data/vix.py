@@ -188,3 +188,14 @@ def load_vix(
     frame, report = load_vix_sourced(path_or_name, holidays=holidays)
     frame.attrs["report"] = str(report)
     return frame
+
+
+def vix_term_structure(names: tuple[str, ...] = ("VIX9D", "VIX", "VIX3M", "VIX6M")) -> pd.DataFrame:
+    """Closes of the shipped VIX-family indices side by side (9-day, 30-day, 3- and 6-month
+    SPX implied vol), on the dates all of them have, with ``VIX3M / VIX`` as ``contango``
+    (above 1: the usual upward term structure; below 1: backwardation, as in stress)."""
+    closes = {name: load_vix(name)["close"] for name in names}
+    frame = pd.concat(closes, axis=1, join="inner")
+    if {"VIX", "VIX3M"} <= set(frame.columns):
+        frame["contango"] = frame["VIX3M"] / frame["VIX"]
+    return frame
