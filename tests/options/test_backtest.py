@@ -92,8 +92,8 @@ def test_mid_fills_collect_the_half_spreads_touch_fills_pay() -> None:
     assert list(mid.fills[mid.fills["reason"] == "open"]["price"]) == [2.05, 0.95]
     # mid credit 1.10 vs 1.00 at the touch: 10.00 more, all of it on the entry day
     assert mid.equity.iloc[-1] - touch.equity.iloc[-1] == pytest.approx(10.00, abs=1e-9)
-    assert touch.attribution["bid_ask"].iloc[0] == pytest.approx(-10.00, abs=1e-9)
-    assert mid.attribution["bid_ask"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert touch.attribution["trading"].iloc[0] == pytest.approx(-10.00, abs=1e-9)
+    assert mid.attribution["trading"].iloc[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_assigned_short_put_becomes_a_stock_position() -> None:

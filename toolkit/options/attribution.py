@@ -21,8 +21,9 @@ on expiry day the settlement value). The residual holds the higher-order and cro
 (vanna, volga, ...), so the parts sum to the marked P&L exactly by construction; a Greek that
 cannot be computed (no two-sided quote, no inversion) counts as 0 and its P&L goes to the
 residual. The underlying's P&L (a delta hedge, a covered call's shares: units held over the
-day x the move, plus dividends), ``bid_ask`` (the day's fills against the mid: what crossing
-the spread cost) and commissions are separate columns, so every day's row adds up to the
+day x the move, plus dividends), ``trading`` (the day's fills, exercises and assignments
+against the mid marks: what crossing the bid/ask cost, the time value an early exercise gave
+up) and commissions are separate columns, so every day's row adds up to the
 change in equity (``total``).
 """
 
@@ -37,7 +38,7 @@ from toolkit.options._implied import implied_vol_nb
 from toolkit.options.parity import implied_forward
 
 ATTRIBUTION_COLUMNS = (
-    "delta", "gamma", "theta", "vega", "residual", "underlying", "bid_ask", "commissions", "total",
+    "delta", "gamma", "theta", "vega", "residual", "underlying", "trading", "commissions", "total",
 )  # fmt: skip
 
 

@@ -489,7 +489,7 @@ def backtest_options(
         overnight = sum(
             att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "underlying")
         )
-        att["bid_ask"] = total - overnight - att["commissions"]
+        att["trading"] = total - overnight - att["commissions"]
         att["total"] = total
         att_rows.append(att)
         daily_rows.append({
