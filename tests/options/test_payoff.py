@@ -38,8 +38,12 @@ def test_short_iron_condor_two_breakevens() -> None:
     # sell 95 P 1.50, buy 90 P 0.50, sell 105 C 1.40, buy 110 C 0.40: credit 2.00
     ic = Spread(
         "iron_condor",
-        (_opt("P", 1, 90, 0.5), _opt("P", -1, 95, 1.5), _opt("C", -1, 105, 1.4),
-         _opt("C", 1, 110, 0.4)),
+        (
+            _opt("P", 1, 90, 0.5),
+            _opt("P", -1, 95, 1.5),
+            _opt("C", -1, 105, 1.4),
+            _opt("C", 1, 110, 0.4),
+        ),
     )
     summary = summarize(ic)
     assert summary.net_price == pytest.approx(-2.0)
@@ -94,8 +98,10 @@ def test_zero_segment_lists_both_ends_and_value_has_no_premium() -> None:
 def test_calendar_and_unpriced_legs_are_refused() -> None:
     cal = Spread(
         "calendar",
-        (Leg("XYZ", "C", -1, 100, EXP, price=2.0),
-         Leg("XYZ", "C", 1, 100, dt.date(2026, 4, 17), price=3.0)),
+        (
+            Leg("XYZ", "C", -1, 100, EXP, price=2.0),
+            Leg("XYZ", "C", 1, 100, dt.date(2026, 4, 17), price=3.0),
+        ),
     )
     with pytest.raises(SpreadError, match=r"legs expire on 2026-03-20, 2026-04-17; .*scenarios"):
         summarize(cal)
@@ -113,11 +119,15 @@ def test_spxw_iron_condor_from_the_shipped_chain() -> None:
 
     quotes = load_option_quotes("data/options/SPXW_eod_2018-01-02_2018-02-28_2expiries.csv")
     chain = tpl.chain_on(quotes, "2018-02-01")
-    ic = tpl.iron_condor(chain, days=30, short_put=tpl.by_delta(0.16),
-                         short_call=tpl.by_delta(0.16), width=25.0)
+    ic = tpl.iron_condor(
+        chain, days=30, short_put=tpl.by_delta(0.16), short_call=tpl.by_delta(0.16), width=25.0
+    )
     assert [(leg.right, leg.strike, leg.quantity, leg.price) for leg in ic.legs] == [
-        ("P", 2695.0, 1, 7.6), ("P", 2720.0, -1, 9.7), ("C", 2900.0, -1, 5.5),
-        ("C", 2920.0, 1, 3.3)]
+        ("P", 2695.0, 1, 7.6),
+        ("P", 2720.0, -1, 9.7),
+        ("C", 2900.0, -1, 5.5),
+        ("C", 2920.0, 1, 3.3),
+    ]
     assert ic.legs[1].symbol == "SPXW  180228P02720000" and ic.legs[1].style == "E"
     summary = summarize(ic)
     assert summary.net_price == pytest.approx(-4.30)
@@ -134,8 +144,12 @@ def test_exact_extremes_bound_a_dense_grid_on_random_spreads() -> None:
         n = int(rng.integers(1, 5))
         strikes = rng.choice(np.arange(80.0, 121.0, 2.5), size=n, replace=False)
         legs = tuple(
-            _opt(str(rng.choice(["C", "P"])), int(rng.choice([-2, -1, 1, 2])), float(k),
-                 float(rng.uniform(0.0, 5.0)))
+            _opt(
+                str(rng.choice(["C", "P"])),
+                int(rng.choice([-2, -1, 1, 2])),
+                float(k),
+                float(rng.uniform(0.0, 5.0)),
+            )
             for k in strikes
         )
         if len({(leg.right, leg.strike) for leg in legs}) < n:

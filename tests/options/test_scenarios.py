@@ -37,10 +37,25 @@ def _opt(right: str, q: int, k: float, exp: dt.date = EXP, price: float | None =
 
 def test_zero_shift_zero_days_is_the_model_value() -> None:
     s = Spread("vertical", (_opt("C", 1, 100), _opt("C", -1, 105)), quantity=2)
-    want = 2 * 100 * (bsm_price("C", 101.0, 100, T30, R, Q, 0.22)
-                      - bsm_price("C", 101.0, 105, T30, R, Q, 0.20))
-    grid = scenario_grid(s, spot=101.0, as_of=AS_OF, vols=(0.22, 0.20), prices=[90, 101, 110],
-                         days=[0, 10], vol_shifts=[-0.05, 0.0, 0.05], rate=R, div=Q)
+    want = (
+        2
+        * 100
+        * (
+            bsm_price("C", 101.0, 100, T30, R, Q, 0.22)
+            - bsm_price("C", 101.0, 105, T30, R, Q, 0.20)
+        )
+    )
+    grid = scenario_grid(
+        s,
+        spot=101.0,
+        as_of=AS_OF,
+        vols=(0.22, 0.20),
+        prices=[90, 101, 110],
+        days=[0, 10],
+        vol_shifts=[-0.05, 0.0, 0.05],
+        rate=R,
+        div=Q,
+    )
     assert grid.value.shape == (3, 2, 3)
     assert grid.value[1, 0, 1] == pytest.approx(float(want), abs=1e-9)
     assert model_value(s, 101.0, AS_OF, (0.22, 0.20), R, Q) == pytest.approx(float(want), abs=1e-9)
@@ -48,19 +63,33 @@ def test_zero_shift_zero_days_is_the_model_value() -> None:
     assert grid.cost == pytest.approx(float(want), abs=1e-9)
     assert grid.pnl[1, 0, 1] == pytest.approx(0.0, abs=1e-9)
     # ten days on, vol +5 points: each leg repriced at T - 10/365 and its vol + 0.05
-    later = 2 * 100 * (bsm_price("C", 110.0, 100, 20 / 365, R, Q, 0.27)
-                       - bsm_price("C", 110.0, 105, 20 / 365, R, Q, 0.25))
+    later = (
+        2
+        * 100
+        * (
+            bsm_price("C", 110.0, 100, 20 / 365, R, Q, 0.27)
+            - bsm_price("C", 110.0, 105, 20 / 365, R, Q, 0.25)
+        )
+    )
     assert grid.value[2, 1, 2] == pytest.approx(float(later), abs=1e-9)
     frame = grid.to_frame()
     assert len(frame) == 18 and frame.iloc[-1]["value"] == pytest.approx(grid.value[2, 1, 2])
 
 
 def test_at_expiry_the_grid_is_the_payoff() -> None:
-    ic = Spread("iron_condor", (_opt("P", 1, 90, price=0.5), _opt("P", -1, 95, price=1.5),
-                                _opt("C", -1, 105, price=1.4), _opt("C", 1, 110, price=0.4)))
+    ic = Spread(
+        "iron_condor",
+        (
+            _opt("P", 1, 90, price=0.5),
+            _opt("P", -1, 95, price=1.5),
+            _opt("C", -1, 105, price=1.4),
+            _opt("C", 1, 110, price=0.4),
+        ),
+    )
     prices = np.linspace(80, 120, 17)
-    grid = scenario_grid(ic, spot=100.0, as_of=AS_OF, vols=0.2, prices=prices, days=[30, 45],
-                         rate=R, div=Q)
+    grid = scenario_grid(
+        ic, spot=100.0, as_of=AS_OF, vols=0.2, prices=prices, days=[30, 45], rate=R, div=Q
+    )
     assert grid.value[:, 0, 0] == pytest.approx(expiry_value(ic, prices), abs=1e-12)
     assert grid.value[:, 1, 0] == pytest.approx(expiry_value(ic, prices), abs=1e-12)
     assert grid.cost == pytest.approx(-200.0)  # entered for a 2.00 credit
@@ -72,8 +101,9 @@ def test_calendar_at_the_front_expiry_keeps_the_back_leg_model_value() -> None:
     days = front_expiry_days(cal, AS_OF)
     assert days == 30
     prices = np.array([90.0, 100.0, 112.0])
-    grid = scenario_grid(cal, spot=100.0, as_of=AS_OF, vols=(0.25, 0.22), prices=prices,
-                         days=[days], rate=R, div=Q)
+    grid = scenario_grid(
+        cal, spot=100.0, as_of=AS_OF, vols=(0.25, 0.22), prices=prices, days=[days], rate=R, div=Q
+    )
     want = 100 * (bsm_price("C", prices, 100, T60 - T30, R, Q, 0.22) - np.maximum(prices - 100, 0))
     assert grid.value[:, 0, 0] == pytest.approx(want, abs=1e-9)
     assert grid.value[1, 0, 0] > grid.value[0, 0, 0]  # a calendar peaks at its strike
@@ -84,8 +114,9 @@ def test_covered_call_is_a_synthetic_short_put_plus_cash() -> None:
     # S - C = K exp(-rT) - P at every scenario (put-call parity, q = 0): an independent check
     cc = Spread("covered_call", (Leg.shares("XYZ", 100, style="E"), _opt("C", -1, 100)))
     prices = np.array([80.0, 100.0, 125.0])
-    grid = scenario_grid(cc, spot=100.0, as_of=AS_OF, vols=0.3, prices=prices, days=[0, 7],
-                         rate=R, div=0.0)
+    grid = scenario_grid(
+        cc, spot=100.0, as_of=AS_OF, vols=0.3, prices=prices, days=[0, 7], rate=R, div=0.0
+    )
     for j, d in enumerate((0, 7)):
         t = T30 - d / 365
         want = 100 * (100 * math.exp(-R * t) - bsm_price("P", prices, 100, t, R, 0.0, 0.3))
@@ -110,8 +141,9 @@ def test_straddle_greeks_are_call_plus_put() -> None:
     assert g.vega_per_point == pytest.approx(g.vega / 100)
     # delta against a central difference of the scenario grid (the same model)
     h = 1e-3
-    grid = scenario_grid(st, spot=101.0, as_of=AS_OF, vols=0.2, prices=[101 - h, 101 + h],
-                         rate=R, div=Q)
+    grid = scenario_grid(
+        st, spot=101.0, as_of=AS_OF, vols=0.2, prices=[101 - h, 101 + h], rate=R, div=Q
+    )
     assert g.delta == pytest.approx((grid.value[1, 0, 0] - grid.value[0, 0, 0]) / (2 * h), rel=1e-6)
     shares = position_greeks(Spread("custom", (Leg.shares("XYZ", -50),)), 101.0, AS_OF, 0.2)
     assert (shares.value, shares.delta, shares.gamma) == (-5050.0, -50.0, 0.0)
@@ -141,18 +173,27 @@ def test_bad_scenario_inputs_are_named() -> None:
         position_greeks(s, 100.0, EXP, 0.2)
 
 
-def _bsm_chain(sigma: float = 0.2) -> pd.DataFrame:
+def _bsm_chain(sigma: float = 0.2, rate: float = R) -> pd.DataFrame:
     """A chain quoted 0.01 either side of BSM prices at r = 4 %, q = 1 % (iv column empty)."""
     rows = []
     for exp in (EXP, BACK):
         t = (exp - AS_OF).days / 365
         for k in np.arange(80.0, 125.0, 5.0):
             for right in ("C", "P"):
-                mid = float(bsm_price(right, 100.0, k, t, R, Q, sigma))
-                rows.append({"quote_date": pd.Timestamp(AS_OF), "underlying": "XYZ",
-                             "underlying_price": 100.0, "expiry": pd.Timestamp(exp),
-                             "right": right, "strike": k, "bid": mid - 0.01, "ask": mid + 0.01,
-                             "iv": np.nan})
+                mid = float(bsm_price(right, 100.0, k, t, rate, Q, sigma))
+                rows.append(
+                    {
+                        "quote_date": pd.Timestamp(AS_OF),
+                        "underlying": "XYZ",
+                        "underlying_price": 100.0,
+                        "expiry": pd.Timestamp(exp),
+                        "right": right,
+                        "strike": k,
+                        "bid": mid - 0.01,
+                        "ask": mid + 0.01,
+                        "iv": np.nan,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -161,8 +202,9 @@ def test_carry_and_vols_come_back_from_the_chain() -> None:
     for exp in (EXP, BACK):
         rate, div = implied_carry(chain, exp)
         assert (rate, div) == pytest.approx((R, Q), abs=1e-9)
-    cal = Spread("calendar", (_opt("P", -1, 95), _opt("P", 1, 95, BACK),
-                              Leg.shares("XYZ", 10, style="E")))
+    cal = Spread(
+        "calendar", (_opt("P", -1, 95), _opt("P", 1, 95, BACK), Leg.shares("XYZ", 10, style="E"))
+    )
     vols = leg_vols(cal, chain)  # no vendor iv: ours from the mids
     assert vols[:2] == pytest.approx((0.2, 0.2), abs=1e-9) and math.isnan(vols[2])
     with pytest.raises(SpreadError, match=r"leg -1 XYZ 2026-02-04 95 P: no vendor implied vol"):
@@ -170,3 +212,7 @@ def test_carry_and_vols_come_back_from_the_chain() -> None:
     vendor = chain.assign(iv=0.3)
     assert leg_vols(cal, vendor)[:2] == (0.3, 0.3)
     assert leg_vols(cal, vendor, source="ours")[:2] == pytest.approx((0.2, 0.2), abs=1e-9)
+    with pytest.raises(
+        SpreadError, match=r"parity implies a rate of 40.00% .* pass rate= and div="
+    ):
+        implied_carry(_bsm_chain(rate=0.4), EXP)

@@ -45,7 +45,10 @@ def test_covered_call_net_in_option_points() -> None:
         (lambda: Leg("SPY", "S", 100, 5.0), r"share leg"),
         (lambda: Spread("x", ()), r"has no legs"),
         (lambda: Spread("x", (_call(1, 100),), quantity=0), r"quantity 0 must be > 0"),
-        (lambda: Spread("x", (_call(1, 100), Leg("QQQ", "P", 1, 90, EXP))), r"mixes underlyings QQQ, SPY"),
+        (
+            lambda: Spread("x", (_call(1, 100), Leg("QQQ", "P", 1, 90, EXP))),
+            r"mixes underlyings QQQ, SPY",
+        ),
         (lambda: Spread("x", (_call(1, 100), _call(-1, 100))), r"appears twice"),
     ],
 )
@@ -71,15 +74,31 @@ def _chain(spot: float = 100.4) -> pd.DataFrame:
                 intrinsic = max(spot - k, 0.0) if right == "C" else max(k - spot, 0.0)
                 mid = intrinsic + 3.0 + extra - abs(k - 100.0) * 0.2
                 delta = CALL_DELTA[k] if right == "C" else CALL_DELTA[k] - 1.0
-                rows.append({
-                    "quote_date": DAY, "underlying": "XYZ", "underlying_price": spot,
-                    "expiry": expiry, "right": right, "strike": k,
-                    "bid": round(mid - 0.1, 2), "ask": round(mid + 0.1, 2), "last": mid,
-                    "volume": 1.0, "open_interest": 10.0, "iv": 0.2, "delta": delta,
-                    "gamma": np.nan, "theta": np.nan, "vega": np.nan, "style": "E",
-                    "multiplier": 100.0, "symbol": f"XYZ{right}{k:g}", "root": "XYZ",
-                    "crossed": False,
-                })
+                rows.append(
+                    {
+                        "quote_date": DAY,
+                        "underlying": "XYZ",
+                        "underlying_price": spot,
+                        "expiry": expiry,
+                        "right": right,
+                        "strike": k,
+                        "bid": round(mid - 0.1, 2),
+                        "ask": round(mid + 0.1, 2),
+                        "last": mid,
+                        "volume": 1.0,
+                        "open_interest": 10.0,
+                        "iv": 0.2,
+                        "delta": delta,
+                        "gamma": np.nan,
+                        "theta": np.nan,
+                        "vega": np.nan,
+                        "style": "E",
+                        "multiplier": 100.0,
+                        "symbol": f"XYZ{right}{k:g}",
+                        "root": "XYZ",
+                        "crossed": False,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -92,7 +111,9 @@ def test_chain_on_and_expiry_rules() -> None:
     quotes = pd.concat([_chain(), _chain().assign(underlying="ABC")])
     with pytest.raises(SpreadError, match=r"hold ABC, XYZ; pass underlying="):
         tpl.chain_on(quotes, "2026-01-05")
-    with pytest.raises(SpreadError, match=r"no quotes on 2026-01-06 \(the frame covers 2026-01-05..2026-01-05\)"):
+    with pytest.raises(
+        SpreadError, match=r"no quotes on 2026-01-06 \(the frame covers 2026-01-05..2026-01-05\)"
+    ):
         tpl.chain_on(quotes, "2026-01-06")
     chain = tpl.chain_on(quotes, dt.date(2026, 1, 5), underlying="XYZ")
     assert len(chain) == 20
@@ -110,7 +131,10 @@ def test_strike_rules() -> None:
     assert tpl.pick_strike(chain, exp, "C", tpl.atm(2)) == 110.0
     assert tpl.pick_strike(chain, exp, "P", tpl.atm(1)) == 95.0
     assert tpl.pick_strike(chain, exp, "C", tpl.atm(), forward=103.0) == 105.0
-    with pytest.raises(SpreadError, match=r"XYZ 2026-02-06 C on 2026-01-05: strike 102 not in the chain \(nearest 100, 105\)"):
+    with pytest.raises(
+        SpreadError,
+        match=r"XYZ 2026-02-06 C on 2026-01-05: strike 102 not in the chain \(nearest 100, 105\)",
+    ):
         tpl.pick_strike(chain, exp, "C", tpl.at_strike(102.0))
     with pytest.raises(SpreadError, match=r"3 strikes OTM from ATM 100 runs off the chain"):
         tpl.pick_strike(chain, exp, "C", tpl.atm(3))
@@ -135,7 +159,10 @@ def test_model_delta_pick_uses_our_bsm() -> None:
 def test_credit_put_vertical_fills_at_the_touch() -> None:
     chain = _chain()
     s = tpl.vertical(chain, "P", days=30, near=tpl.by_delta(0.25), width=5.0)
-    assert [(leg.right, leg.strike, leg.quantity) for leg in s.legs] == [("P", 95.0, -1), ("P", 90.0, 1)]
+    assert [(leg.right, leg.strike, leg.quantity) for leg in s.legs] == [
+        ("P", 95.0, -1),
+        ("P", 90.0, 1),
+    ]
     short, long_ = _quote(chain, NEAR, "P", 95.0), _quote(chain, NEAR, "P", 90.0)
     assert s.legs[0].price == short.bid and s.legs[1].price == long_.ask
     assert s.net_price == pytest.approx(long_.ask - short.bid) and s.is_credit
@@ -151,18 +178,33 @@ def test_credit_put_vertical_fills_at_the_touch() -> None:
 
 def test_condor_butterfly_strangle_straddle_legs() -> None:
     chain = _chain()
-    ic = tpl.iron_condor(chain, days=30, short_put=tpl.by_delta(0.25), short_call=tpl.by_delta(0.30),
-                       width_strikes=1)
+    ic = tpl.iron_condor(
+        chain, days=30, short_put=tpl.by_delta(0.25), short_call=tpl.by_delta(0.30), width_strikes=1
+    )
     assert [(leg.right, leg.strike, leg.quantity) for leg in ic.legs] == [
-        ("P", 90.0, 1), ("P", 95.0, -1), ("C", 105.0, -1), ("C", 110.0, 1)]
+        ("P", 90.0, 1),
+        ("P", 95.0, -1),
+        ("C", 105.0, -1),
+        ("C", 110.0, 1),
+    ]
     assert ic.is_credit
     fly = tpl.iron_butterfly(chain, days=30, width=10.0)
     assert [(leg.right, leg.strike, leg.quantity) for leg in fly.legs] == [
-        ("P", 90.0, 1), ("P", 100.0, -1), ("C", 100.0, -1), ("C", 110.0, 1)]
+        ("P", 90.0, 1),
+        ("P", 100.0, -1),
+        ("C", 100.0, -1),
+        ("C", 110.0, 1),
+    ]
     st = tpl.straddle(chain, days=30)
-    assert {(leg.right, leg.strike, leg.quantity) for leg in st.legs} == {("C", 100.0, 1), ("P", 100.0, 1)}
+    assert {(leg.right, leg.strike, leg.quantity) for leg in st.legs} == {
+        ("C", 100.0, 1),
+        ("P", 100.0, 1),
+    }
     sg = tpl.strangle(chain, days=30, call=tpl.by_delta(0.16), put=tpl.by_delta(0.10))
-    assert [(leg.right, leg.strike, leg.quantity) for leg in sg.legs] == [("P", 90.0, -1), ("C", 110.0, -1)]
+    assert [(leg.right, leg.strike, leg.quantity) for leg in sg.legs] == [
+        ("P", 90.0, -1),
+        ("C", 110.0, -1),
+    ]
     with pytest.raises(SpreadError, match=r"no wing 50.0 points beyond 110"):
         tpl.iron_condor(chain, days=30, short_put=tpl.atm(1), short_call=tpl.atm(2), width=50.0)
 
@@ -171,8 +213,16 @@ def test_calendar_covered_call_cash_secured_put() -> None:
     chain = _chain()
     cal = tpl.calendar(chain, "C", front_days=30, back_days=60)
     assert [(leg.expiry, leg.strike, leg.quantity) for leg in cal.legs] == [
-        (NEAR.date(), 100.0, -1), (FAR.date(), 100.0, 1)]
-    assert cal.net_price == pytest.approx(_quote(chain, FAR, "C", 100.0).ask - _quote(chain, NEAR, "C", 100.0).bid)
+        (NEAR.date(), 100.0, -1),
+        (FAR.date(), 100.0, 1),
+    ]
+    assert cal.net_price == pytest.approx(
+        _quote(chain, FAR, "C", 100.0).ask - _quote(chain, NEAR, "C", 100.0).bid
+    )
+    # a strike the back month does not list is never picked: drop 100 C from the far expiry
+    gappy = chain[~((chain.expiry == FAR) & (chain.strike == 100.0))]
+    cal2 = tpl.calendar(gappy, "C", front_days=30, back_days=60)
+    assert {leg.strike for leg in cal2.legs} == {105.0}  # ATM among the common strikes
     with pytest.raises(SpreadError, match=r"the back must expire later"):
         tpl.calendar(chain, "C", front_days=30, back_days=31)
     cc = tpl.covered_call(chain, days=30, call=tpl.atm(1))
@@ -187,13 +237,17 @@ def test_quotes_that_cannot_fill_are_named() -> None:
     bad = chain.copy()
     i = bad.index[(bad.expiry == NEAR) & (bad.right == "P") & (bad.strike == 90.0)][0]
     bad.loc[i, ["bid", "ask"]] = [1.5, 1.2]
-    with pytest.raises(SpreadError, match=r"leg \+1 XYZ 2026-02-06 90 P on 2026-01-05: crossed quote"):
+    with pytest.raises(
+        SpreadError, match=r"leg \+1 XYZ 2026-02-06 90 P on 2026-01-05: crossed quote"
+    ):
         tpl.vertical(bad, "P", days=30, near=tpl.at_strike(95.0), width=5.0)
     bad.loc[i, ["bid", "ask"]] = [np.nan, np.nan]
     with pytest.raises(SpreadError, match=r"no ask to buy at"):
         tpl.vertical(bad, "P", days=30, near=tpl.at_strike(95.0), width=5.0)
     s = Spread("custom", (Leg("XYZ", "C", 1, 102.0, NEAR.date()),))
-    with pytest.raises(SpreadError, match=r"leg \+1 XYZ 2026-02-06 102 C: not in the chain of 2026-01-05"):
+    with pytest.raises(
+        SpreadError, match=r"leg \+1 XYZ 2026-02-06 102 C: not in the chain of 2026-01-05"
+    ):
         tpl.check_in_chain(s, chain)
 
 

@@ -75,9 +75,7 @@ def expiry_value(spread: Spread, prices: npt.ArrayLike) -> FloatArray:
     return out
 
 
-def expiry_pnl(
-    spread: Spread, prices: npt.ArrayLike, net_price: float | None = None
-) -> FloatArray:
+def expiry_pnl(spread: Spread, prices: npt.ArrayLike, net_price: float | None = None) -> FloatArray:
     """P&L at expiry in dollars for the position: value minus what the entry cost.
 
     ``net_price`` overrides the legs' entry prices (per spread, debit > 0)."""

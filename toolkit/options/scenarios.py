@@ -84,13 +84,13 @@ def leg_vols(
             iv = _row_value(chain, leg, "iv")
         if source == "ours" or (source == "auto" and not (np.isfinite(iv) and iv > 0)):
             if ours is None:
-                ours = chain_implied_vols(chain[chain["expiry"].isin(
-                    [pd.Timestamp(e) for e in spread.expiries])])
+                ours = chain_implied_vols(
+                    chain[chain["expiry"].isin([pd.Timestamp(e) for e in spread.expiries])]
+                )
             iv = _row_value(ours, leg, "implied_vol")
         if not (np.isfinite(iv) and iv > 0):
             raise SpreadError(
-                f"leg {leg.describe()}: no {source} implied vol in the chain; pass vols= "
-                "yourself"
+                f"leg {leg.describe()}: no {source} implied vol in the chain; pass vols= yourself"
             )
         out.append(iv)
     return tuple(out)
@@ -98,8 +98,11 @@ def leg_vols(
 
 def _row_value(chain: pd.DataFrame, leg: Leg, column: str) -> float:
     assert leg.expiry is not None
-    rows = chain[(chain["expiry"] == pd.Timestamp(leg.expiry)) & (chain["right"] == leg.right)
-                 & (chain["strike"] == leg.strike)]
+    rows = chain[
+        (chain["expiry"] == pd.Timestamp(leg.expiry))
+        & (chain["right"] == leg.right)
+        & (chain["strike"] == leg.strike)
+    ]
     return float(rows[column].iloc[0]) if len(rows) else float("nan")
 
 
@@ -107,15 +110,21 @@ def implied_carry(chain: pd.DataFrame, expiry: dt.date) -> tuple[float, float]:
     """Continuous rate and dividend yield of one expiry implied by put-call parity on the
     chain's two-sided pairs (:func:`toolkit.options.parity.implied_forward`):
     ``r = -ln(DF) / T``, ``q = r - ln(F / S) / T`` -- no external curve needed. European
-    parity: on an American chain it is an approximation (early exercise premia)."""
+    parity: on an American chain it is an approximation (early exercise premia). A rate
+    outside -5 %..25 % is refused (stale snapshot quotes produce such)."""
     rows = chain[chain["expiry"] == pd.Timestamp(expiry)]
     if rows.empty:
         raise SpreadError(f"no quotes expire on {expiry} in the chain")
     calls = rows[rows["right"] == "C"].groupby("strike")[["bid", "ask"]].first()
     puts = rows[rows["right"] == "P"].groupby("strike")[["bid", "ask"]].first()
     both = calls.merge(puts, left_index=True, right_index=True, suffixes=("_c", "_p"))
-    fit = implied_forward(both.index.to_numpy(dtype=np.float64), both["bid_c"], both["ask_c"],
-                          both["bid_p"], both["ask_p"])
+    fit = implied_forward(
+        both.index.to_numpy(dtype=np.float64),
+        both["bid_c"],
+        both["ask_c"],
+        both["bid_p"],
+        both["ask_p"],
+    )
     day = pd.Timestamp(rows["quote_date"].iloc[0])
     T = (pd.Timestamp(expiry) - day).days / CALENDAR_DAYS
     spot = float(np.median(rows["underlying_price"].to_numpy(dtype=np.float64)))
@@ -124,8 +133,14 @@ def implied_carry(chain: pd.DataFrame, expiry: dt.date) -> tuple[float, float]:
             f"expiry {expiry} on {day.date()}: too few two-sided call/put pairs for a parity "
             "forward; pass rate= and div= yourself"
         )
-    rate = -np.log(fit.discount_factor) / T
-    return float(rate), float(rate - np.log(fit.forward / spot) / T)
+    rate = float(-np.log(fit.discount_factor) / T)
+    div = float(rate - np.log(fit.forward / spot) / T)
+    if not -0.05 <= rate <= 0.25:
+        raise SpreadError(
+            f"expiry {expiry} on {day.date()}: parity implies a rate of {rate:.2%} (stale or "
+            "American quotes?); pass rate= and div= yourself"
+        )
+    return rate, div
 
 
 def _leg_value(
@@ -135,8 +150,9 @@ def _leg_value(
     if not leg.is_option:
         return np.broadcast_to(S, np.broadcast_shapes(S.shape, T.shape, sigma.shape)).copy()
     S_, T_, sig = np.broadcast_arrays(S, T, sigma)
-    intrinsic = np.maximum(S_ - leg.strike, 0.0) if leg.right == "C" else np.maximum(
-        leg.strike - S_, 0.0)
+    intrinsic = (
+        np.maximum(S_ - leg.strike, 0.0) if leg.right == "C" else np.maximum(leg.strike - S_, 0.0)
+    )
     out = intrinsic.astype(np.float64)
     live = T_ > 0
     if live.any():
@@ -149,8 +165,14 @@ def _leg_value(
 
 
 def _values(
-    spread: Spread, sig: tuple[float, ...], as_of: dt.date, P: FloatArray, D: FloatArray,
-    V: FloatArray, rate: float, div: float,
+    spread: Spread,
+    sig: tuple[float, ...],
+    as_of: dt.date,
+    P: FloatArray,
+    D: FloatArray,
+    V: FloatArray,
+    rate: float,
+    div: float,
 ) -> FloatArray:
     """Position value on the (price, days, vol shift) grid, dollars."""
     value = np.zeros((P.size, D.size, V.size))
@@ -169,12 +191,17 @@ def _values(
 
 
 def model_value(
-    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    spread: Spread,
+    spot: float,
+    as_of: dt.date,
+    vols: Vols,
+    rate: float = 0.0,
     div: float = 0.0,
 ) -> float:
     """The position's model value now, dollars (what closing it at model prices returns)."""
-    value = _values(spread, _vols(spread, vols), as_of, np.array([spot]), np.zeros(1),
-                    np.zeros(1), rate, div)
+    value = _values(
+        spread, _vols(spread, vols), as_of, np.array([spot]), np.zeros(1), np.zeros(1), rate, div
+    )
     return float(value[0, 0, 0])
 
 
@@ -216,13 +243,18 @@ def _leg_greeks(
             raise SpreadError(f"leg {leg.describe()}: expired on or before {as_of}; no Greeks")
         greeks = bsm_greeks if leg.style == "E" else _american().american_greeks
         g = greeks(leg.right, spot, leg.strike, T, rate, div, v)
-        out[i] = size * np.array([float(np.asarray(x)) for x in
-                                  (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)])
+        out[i] = size * np.array(
+            [float(np.asarray(x)) for x in (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)]
+        )
     return out
 
 
 def position_greeks(
-    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    spread: Spread,
+    spot: float,
+    as_of: dt.date,
+    vols: Vols,
+    rate: float = 0.0,
     div: float = 0.0,
 ) -> PositionGreeks:
     """Sum over legs of quantity x multiplier x (BSM or American) Greek, times the spreads."""
@@ -231,15 +263,22 @@ def position_greeks(
 
 
 def greeks_table(
-    spread: Spread, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
+    spread: Spread,
+    spot: float,
+    as_of: dt.date,
+    vols: Vols,
+    rate: float = 0.0,
     div: float = 0.0,
 ) -> pd.DataFrame:
     """One row per leg (its part of the position) and a last row ``total``; columns value,
     delta, gamma, vega, theta, rho (module units) plus theta_per_day and vega_per_point."""
     rows = _leg_greeks(spread, spot, as_of, vols, rate, div)
     cols = ["value", "delta", "gamma", "vega", "theta", "rho"]
-    frame = pd.DataFrame(np.vstack([rows, rows.sum(axis=0)]), columns=cols,
-                         index=[leg.describe() for leg in spread.legs] + ["total"])
+    frame = pd.DataFrame(
+        np.vstack([rows, rows.sum(axis=0)]),
+        columns=cols,
+        index=[leg.describe() for leg in spread.legs] + ["total"],
+    )
     frame["theta_per_day"] = frame["theta"] / CALENDAR_DAYS
     frame["vega_per_point"] = frame["vega"] / 100.0
     frame.index.name = "leg"
@@ -267,10 +306,15 @@ class Scenarios:
     def to_frame(self) -> pd.DataFrame:
         """Long format: one row per (price, days, vol_shift) with value and pnl."""
         p, d, v = np.meshgrid(self.prices, self.days, self.vol_shifts, indexing="ij")
-        return pd.DataFrame({
-            "price": p.ravel(), "days": d.ravel(), "vol_shift": v.ravel(),
-            "value": self.value.ravel(), "pnl": self.pnl.ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "price": p.ravel(),
+                "days": d.ravel(),
+                "vol_shift": v.ravel(),
+                "value": self.value.ravel(),
+                "pnl": self.pnl.ravel(),
+            }
+        )
 
 
 def scenario_grid(
@@ -301,8 +345,11 @@ def scenario_grid(
     if net is not None:
         cost = net * spread.multiplier * spread.quantity
     else:
-        cost = float(_values(spread, sig, as_of, np.array([spot]), np.zeros(1), np.zeros(1),
-                             rate, div)[0, 0, 0])
+        cost = float(
+            _values(spread, sig, as_of, np.array([spot]), np.zeros(1), np.zeros(1), rate, div)[
+                0, 0, 0
+            ]
+        )
     return Scenarios(P, D, V, value, float(cost))
 
 
@@ -314,8 +361,14 @@ def front_expiry_days(spread: Spread, as_of: dt.date) -> int:
 
 
 def theta_curve(
-    spread: Spread, *, spot: float, as_of: dt.date, vols: Vols, rate: float = 0.0,
-    div: float = 0.0, step: int = 1,
+    spread: Spread,
+    *,
+    spot: float,
+    as_of: dt.date,
+    vols: Vols,
+    rate: float = 0.0,
+    div: float = 0.0,
+    step: int = 1,
 ) -> pd.DataFrame:
     """Value (and P&L) of the position day by day from ``as_of`` to its first expiry, at a
     fixed underlying price and vols: the decay a seller collects or a buyer pays.
@@ -325,11 +378,14 @@ def theta_curve(
     if n < 0:
         raise SpreadError(f"spread {spread.name or spread.kind}: first expiry before {as_of}")
     days = np.unique(np.r_[np.arange(0, n, max(step, 1)), n])
-    grid = scenario_grid(spread, spot=spot, as_of=as_of, vols=vols, prices=[spot], days=days,
-                         rate=rate, div=div)
-    return pd.DataFrame({
-        "date": [as_of + dt.timedelta(days=int(d)) for d in days],
-        "days_to_expiry": (n - days).astype(np.int64),
-        "value": grid.value[0, :, 0],
-        "pnl": grid.pnl[0, :, 0],
-    })
+    grid = scenario_grid(
+        spread, spot=spot, as_of=as_of, vols=vols, prices=[spot], days=days, rate=rate, div=div
+    )
+    return pd.DataFrame(
+        {
+            "date": [as_of + dt.timedelta(days=int(d)) for d in days],
+            "days_to_expiry": (n - days).astype(np.int64),
+            "value": grid.value[0, :, 0],
+            "pnl": grid.pnl[0, :, 0],
+        }
+    )

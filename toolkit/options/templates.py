@@ -755,7 +755,8 @@ def calendar(
     forward: float | None = None,
     delta_source: DeltaSource = "auto",
 ) -> Spread:
-    """Same strike, two expiries: long = sell the front, buy the back (a debit)."""
+    """Same strike, two expiries: long = sell the front, buy the back (a debit). The strike
+    is picked (on the front expiry) among the strikes both expiries list."""
     sign = _sign(direction, "long", "short")
     front, back = pick_expiry(chain, front_days), pick_expiry(chain, back_days)
     if not front < back:
@@ -763,8 +764,11 @@ def calendar(
             f"calendar: front_days {front_days} and back_days {back_days} pick expiries "
             f"{front} and {back}; the back must expire later"
         )
+    # only strikes listed in both expiries (a weekly lists strikes its monthly does not)
+    both = set(_slice(chain, front, right)["strike"]) & set(_slice(chain, back, right)["strike"])
+    common = chain[chain["strike"].isin(both)]
     k = pick_strike(
-        chain, front, right, strike or atm(), forward=forward, delta_source=delta_source
+        common, front, right, strike or atm(), forward=forward, delta_source=delta_source
     )
     legs = [_leg(chain, front, right, k, -sign), _leg(chain, back, right, k, sign)]
     return _build(
