@@ -83,6 +83,10 @@ def test_put_credit_spread_to_cash_settled_expiry_exact_to_the_cent() -> None:
     assert r.trades["pnl"].iloc[0] == pytest.approx(-102.00, abs=1e-9)
     assert r.trades["exit"].iloc[0] == "expiry"
     assert r.metrics["commissions"] == pytest.approx(2.00, abs=1e-12)
+    assert r.metrics["win_rate"] == 0.0
+    assert r.metrics["average_spread_pnl"] == pytest.approx(-102.00, abs=1e-9)
+    assert r.metrics["pnl"] == pytest.approx(-102.00, abs=1e-9)
+    assert r.metrics["max_drawdown_usd"] >= 102.00 - 1e-9
 
 
 def test_mid_fills_collect_the_half_spreads_touch_fills_pay() -> None:

@@ -205,7 +205,8 @@ class OptionBacktestResult:
             f"P&L {m['pnl']:,.2f} USD  return {m['total_return']:.2%}  "
             f"max drawdown {m['max_drawdown']:.2%} ({m['max_drawdown_usd']:,.2f} USD)  "
             f"Sharpe {m['sharpe']:.2f}",
-            f"commissions {m['commissions']:,.2f} USD",
+            f"commissions {m['commissions']:,.2f} USD  spreads won {m['win_rate']:.0%}  "
+            f"average spread P&L {m['average_spread_pnl']:,.2f} USD",
             "attribution (USD): " + "  ".join(f"{c} {att[c]:,.2f}" for c in ATTRIBUTION_COLUMNS),
         ]
         if self.model_priced:
@@ -509,7 +510,7 @@ def backtest_options(
     fills = book.fills_frame()
     trade_frame = _trades(trades, fills)
     equity_s = daily["equity"].rename("equity")
-    result_metrics = _metrics(equity_s, s, fills)
+    result_metrics = _metrics(equity_s, s, fills, trade_frame)
     if pricing.startswith(MODEL_PRICED):
         for frame in (daily, fills, trade_frame, attribution):
             frame.attrs["pricing"] = pricing
@@ -591,8 +592,12 @@ def _trades(rows: list[dict[str, Any]], fills: pd.DataFrame) -> pd.DataFrame:
                                       "quantity", "fees", "pnl"])  # fmt: skip
 
 
-def _metrics(equity: pd.Series, s: OptionSettings, fills: pd.DataFrame) -> dict[str, float]:
-    """Headline numbers through toolkit.metrics (returns of the daily equity)."""
+def _metrics(
+    equity: pd.Series, s: OptionSettings, fills: pd.DataFrame, trades: pd.DataFrame
+) -> dict[str, float]:
+    """Headline numbers through toolkit.metrics (returns of the daily equity; win rate and
+    average P&L of the closed spreads, their option cash flows net of fees)."""
+    closed = trades["pnl"].dropna().to_numpy(dtype=np.float64)
     values = np.concatenate([[s.init_cash], equity.to_numpy(dtype=np.float64)])
     rets = values[1:] / values[:-1] - 1.0
     peak = np.maximum.accumulate(values)
@@ -603,6 +608,8 @@ def _metrics(equity: pd.Series, s: OptionSettings, fills: pd.DataFrame) -> dict[
         "max_drawdown_usd": float(np.max(peak - values)),
         "sharpe": metrics.sharpe(rets, s.periods_per_year),
         "commissions": float(fills["fee"].sum()) if len(fills) else 0.0,
+        "win_rate": metrics.win_rate(closed),
+        "average_spread_pnl": metrics.average_trade_pnl(closed),
     }
 
 
