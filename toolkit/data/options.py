@@ -38,7 +38,8 @@ no stop on what real feeds do; the tests write one malformed file per fault):
 * mapped, as each vendor documents: iVolatility's iv -1 (and its zero Greeks on those rows),
   yfinance's placeholder iv 1e-5, optopsy's iv 0 and its 0.01 floor with all Greeks zero
   become NaN; an empty yfinance ``volume`` (no trade that day) or ``openInterest`` becomes 0;
-  an empty ``last`` becomes NaN (no trade reported).
+  an empty ``last`` becomes NaN (no trade reported), and so does every ``last``
+  of an iVolatility file (the format has none).
 
 Vendor Greeks keep the vendor's units, which differ between files even of one format
 (measured here as the median ratio to Black-Scholes Greeks at the vendor's iv over the
