@@ -270,3 +270,19 @@ def _fills_later(ib: IB, gw: Gateway, quotes: pd.DataFrame) -> None:
     gw.advance(pd.Timestamp(nxt).tz_localize("UTC") + pd.Timedelta(hours=22) - gw.clock.now())
     wait_for(ib, lambda: trade.orderStatus.status == "Filled")
     assert trade.orderStatus.avgFillPrice == pytest.approx(later)
+
+
+def test_ratio_legs_fill_ratio_times_the_combos(ib, quotes) -> None:
+    one, two = ib.qualifyContracts(_spxw(2725, "C"), _spxw(2775, "C"))
+    a, b = _row(quotes, 2725, "C"), _row(quotes, 2775, "C")
+    net = a.ask - 2 * b.bid  # 1x2: one bought at the ask, two sold at the bid, per combo
+    trade = ib.placeOrder(_bag((one, 1, "BUY"), (two, 2, "SELL")), MarketOrder("BUY", 3))
+    wait_for(ib, lambda: trade.orderStatus.status == "Filled" and len(trade.fills) == 3)
+    assert _fills(trade) == [
+        ("OPT", one.localSymbol, "BOT", 3.0, a.ask),
+        ("OPT", two.localSymbol, "SLD", 6.0, b.bid),
+        ("BAG", "", "BOT", 3.0, pytest.approx(net)),
+    ]
+    wait_for(ib, lambda: {p.contract.conId for p in ib.positions()} >= {one.conId, two.conId})
+    held = {p.contract.conId: p.position for p in ib.positions()}
+    assert (held[one.conId], held[two.conId]) == (3.0, -6.0)

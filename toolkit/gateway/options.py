@@ -42,8 +42,9 @@ import pandas as pd
 
 from toolkit.data import calendar
 from toolkit.data.options import load_option_quotes
-from toolkit.options._implied import implied_vol_nb
 from toolkit.options.black import bsm_greeks
+from toolkit.options.conventions import to_ib
+from toolkit.options.implied import IVReason, implied_vol
 from toolkit.options.parity import implied_forward
 
 DAYS_PER_YEAR = 365.0
@@ -378,25 +379,26 @@ class OptionChains:
     ) -> Computation:
         """IB's option computation at ``price`` (its implied vol found), or at ``sigma``
         (the price computed): NaN fields when there is no valid vol."""
-        is_call = c.right == "C"
         if sigma is None:
             if not (math.isfinite(price) and price > 0.0):
                 return _nothing(p.S)
-            sigma, why = implied_vol_nb(price, is_call, p.forward, c.strike, p.T, p.df)
-            if why != 0 or not math.isfinite(sigma):
+            iv, why = implied_vol(price, c.right, p.forward, c.strike, p.T, p.df)
+            sigma = float(iv)
+            if int(why) != IVReason.OK or not math.isfinite(sigma):
                 return _nothing(p.S, price)
         if not (math.isfinite(sigma) and sigma > 0.0):
             return _nothing(p.S)
-        g = bsm_greeks(c.right, p.S, c.strike, p.T, p.r, p.q, sigma)
+        # IB's units (vega per vol point, theta per calendar day, pvDividend) from QuantLib's
+        ib = to_ib(bsm_greeks(c.right, p.S, c.strike, p.T, p.r, p.q, sigma), sigma, p.S, p.q, p.T)
         return Computation(
-            iv=float(sigma),
-            delta=float(g.delta),
-            price=float(g.price),
-            pv_dividend=p.S * (1.0 - math.exp(-p.q * p.T)),
-            gamma=float(g.gamma),
-            vega=float(g.vega) / 100.0,  # per vol point (IB), QuantLib's is per 1.00
-            theta=float(g.theta) / DAYS_PER_YEAR,  # per calendar day (IB), QuantLib's per year
-            und_price=p.S,
+            iv=float(ib.implied_vol),
+            delta=float(ib.delta),
+            price=float(ib.opt_price),
+            pv_dividend=float(ib.pv_dividend),
+            gamma=float(ib.gamma),
+            vega=float(ib.vega),
+            theta=float(ib.theta),
+            und_price=float(ib.und_price),
         )
 
 
