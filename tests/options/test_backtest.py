@@ -41,9 +41,10 @@ def _chain(
     rows = []
     for i, (day, spot) in enumerate(zip(DAYS, spots, strict=True)):
         years = (EXPIRY - day).days / 365.0
+        strikes = np.arange(85.0, 116.0, 5.0)
         for right in ("C", "P"):
-            for k in np.arange(85.0, 116.0, 5.0):
-                mid = float(bsm_price(right, spot, k, max(years, 1e-9), 0.0, 0.0, 0.2))
+            mids = np.asarray(bsm_price(right, spot, strikes, max(years, 1e-9), 0.0, 0.0, 0.2))
+            for k, mid in zip(strikes.tolist(), mids.tolist(), strict=True):
                 bid, ask = quotes.get(
                     (i, right, k), (max(round(mid - 0.05, 2), 0.0), round(mid + 0.05, 2))
                 )
@@ -121,8 +122,15 @@ def test_fees_follow_ibkr_with_regulatory_pass_through() -> None:
     assert r.metrics["commissions"] == pytest.approx(sold + bought, abs=1e-12)
 
 
-def test_spxw_fills_are_the_files_bid_and_ask_and_attribution_adds_up() -> None:
-    quotes = load_option_quotes(SPXW)
+@pytest.fixture(scope="module")
+def spxw() -> pd.DataFrame:
+    return load_option_quotes(SPXW)
+
+
+def test_spxw_fills_are_the_files_bid_and_ask_and_attribution_adds_up(
+    spxw: pd.DataFrame,
+) -> None:
+    quotes = spxw
     r = backtest_options(quotes, CreditSpread(), OptionSettings(hedge_commission=no_costs()))
     raw = quotes.set_index(["quote_date", "symbol"])
     opts = r.fills[r.fills["reason"].isin(["open", "take_profit", "stop_loss"])]
@@ -139,9 +147,10 @@ def test_spxw_fills_are_the_files_bid_and_ask_and_attribution_adds_up() -> None:
     assert r.trades["pnl"].sum() == pytest.approx(r.metrics["pnl"], abs=1e-6)
 
 
-def test_hedged_straddle_on_spxw_keeps_delta_near_zero_and_attribution_exact() -> None:
-    quotes = load_option_quotes(SPXW)
-    r = backtest_options(quotes, ShortStraddle())
+def test_hedged_straddle_on_spxw_keeps_delta_near_zero_and_attribution_exact(
+    spxw: pd.DataFrame,
+) -> None:
+    r = backtest_options(spxw, ShortStraddle())
     # the hedge is rounded to whole index units: the book's delta stays within half a unit
     assert r.daily["delta"].abs().max() <= 0.5 + 1e-9
     a = r.attribution
