@@ -19,6 +19,7 @@ from toolkit.options.surface import (
     cboe_index,
     cboe_variance,
     constant_maturity_iv,
+    delta_k,
     fit_surface,
     fit_svi,
     interpolate_total_variance,
@@ -203,3 +204,17 @@ def test_fit_reproduces_any_arbitrage_free_slice_and_repairs_the_rest(
         # measured over 60 random slices: at most 6e-8
         np.testing.assert_allclose(params.implied_vol(k, T), iv, atol=1e-6)
         assert before == 0
+
+
+def test_25_delta_strikes_and_skew_by_hand() -> None:
+    # flat 20 % vol, T = 1 (w = 0.04): N(d1) = 0.25 at d1 = -0.67448975,
+    # k = -d1 sqrt(w) + w/2 = 0.67448975 x 0.2 + 0.02 = 0.15489795; the put's at -0.11489795
+    flat = SVI(a=0.04, b=0.0, rho=0.0, m=0.0, sigma=0.1)
+    assert delta_k(flat, 0.25, -1, 1) == pytest.approx(0.15489795, abs=1e-8)
+    assert delta_k(flat, -0.25, -1, 1) == pytest.approx(-0.11489795, abs=1e-8)
+    assert np.isnan(delta_k(flat, 0.25, -1, 0.1))  # outside the quotes: not extrapolated
+    skew = _slice(flat, 1.0, "2025-01-17").skew()
+    assert skew["rr25"] == pytest.approx(0) and skew["bf25"] == pytest.approx(0)
+    # a put skew: the 25-delta put is above the call, the risk reversal negative
+    skewed = _slice(SVI(0.02, 0.1, -0.7, 0.0, 0.1), 1.0, "2025-01-17").skew()
+    assert skewed["put25_iv"] > skewed["call25_iv"] and skewed["rr25"] < 0

@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import least_squares, minimize
+from scipy.optimize import brentq, least_squares, minimize
+from scipy.special import erfc
 
 from toolkit.errors import DataError
 from toolkit.options.implied import DAYS_PER_YEAR, IVReason, chain_implied_vols, implied_vol
@@ -110,6 +111,30 @@ class SVI:
         return float(self.a + self.b * self.sigma * np.sqrt(1.0 - self.rho**2))
 
 
+def delta_k(params: SVI, delta: float, lo: float, hi: float) -> float:
+    """Log-moneyness where the forward delta N(d1) of a call (``delta`` > 0) or N(d1) - 1 of a
+    put (``delta`` < 0) equals ``delta`` on the SVI smile, with d1 = (-k + w/2) / sqrt(w)
+    (Black-76 without discounting: the "forward delta" of FX and vol-surface quoting). NaN
+    when it lies outside ``[lo, hi]`` (the quotes' range: no extrapolation)."""
+    target = delta if delta > 0 else 1.0 + delta
+    k = np.linspace(lo, hi, 2001)
+    w = params.total_variance(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d1 = (-k + 0.5 * w) / np.sqrt(w)
+    nd1 = 0.5 * erfc(-d1 / np.sqrt(2.0))
+    diff = nd1 - target
+    cross = np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) <= 0)
+    if not len(cross):
+        return float("nan")
+    i = int(cross[0])
+    return float(brentq(lambda x: _nd1(params, x) - target, k[i], k[i + 1], xtol=1e-12))
+
+
+def _nd1(params: SVI, k: float) -> float:
+    w = float(params.total_variance(k))
+    return float(0.5 * erfc(-((-k + 0.5 * w) / np.sqrt(w)) / np.sqrt(2.0)))
+
+
 @dataclass(frozen=True)
 class SliceFit:
     """One expiry's SVI fit and its report.
@@ -145,6 +170,21 @@ class SliceFit:
     def grid(self, points: int = GRID_POINTS) -> Array:
         return np.linspace(self.k_min, self.k_max, points)
 
+    def skew(self) -> dict[str, float]:
+        """25-delta put and call vols of the fitted smile (forward delta, see :func:`delta_k`),
+        the risk reversal ``rr25 = call - put`` and butterfly ``bf25 = (call + put)/2 - ATM``;
+        NaN where a 25-delta strike lies outside the quotes."""
+        k_put = delta_k(self.params, -0.25, self.k_min, self.k_max)
+        k_call = delta_k(self.params, 0.25, self.k_min, self.k_max)
+        put = float(self.params.implied_vol(k_put, self.T)) if np.isfinite(k_put) else np.nan
+        call = float(self.params.implied_vol(k_call, self.T)) if np.isfinite(k_call) else np.nan
+        return {
+            "put25_iv": put,
+            "call25_iv": call,
+            "rr25": call - put,
+            "bf25": 0.5 * (call + put) - self.atm_iv,
+        }
+
 
 @dataclass(frozen=True)
 class Surface:
@@ -163,7 +203,8 @@ class Surface:
         return iter(self.slices)
 
     def term_structure(self) -> pd.DataFrame:
-        """One row per fitted expiry: days, T, forward, ATM (k = 0) vol, fit errors, g."""
+        """One row per fitted expiry: days, T, forward, ATM (k = 0) vol, 25-delta skew (put and
+        call vols, risk reversal, butterfly), fit errors, g and the SVI parameters."""
         return pd.DataFrame(
             [
                 {
@@ -174,6 +215,7 @@ class Surface:
                     "forward": s.forward,
                     "atm_iv": s.atm_iv,
                     "atm_total_variance": s.atm_iv**2 * s.T,
+                    **s.skew(),
                     "n_quotes": s.n_quotes,
                     "rmse_vol_points": s.rmse,
                     "max_error_vol_points": s.max_error,
