@@ -157,6 +157,7 @@ def test_hedged_straddle_on_spxw_keeps_delta_near_zero_and_attribution_exact(
     assert np.abs(a.drop(columns="total").sum(axis=1) - a["total"]).max() < 1e-9
     assert a["total"].sum() == pytest.approx(r.metrics["pnl"], abs=1e-6)
     assert a["gamma"].sum() < 0 and a["theta"].sum() > 0  # short gamma, long theta
+    assert "SPX traded at each close -- the index itself, a PROXY" in r.summary()
 
 
 def test_model_priced_covered_call_is_labelled_and_gets_assigned() -> None:

@@ -67,6 +67,8 @@ from toolkit.options.templates import Leg, Spread
 
 Fill = Literal["touch", "mid"]
 MODEL_PRICED = "MODEL-PRICED"
+# Underlyings that are indexes: a hedge "in the underlying" is a proxy for SPY/ES (or the like).
+INDEXES = frozenset({"SPX", "SPXW", "XSP", "NDX", "RUT", "VIX", "DJX"})
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ class OptionBacktestResult:
     pricing: str
     settings: OptionSettings
     rule: Rule
+    underlying: str = ""
 
     @property
     def model_priced(self) -> bool:
@@ -209,6 +212,10 @@ class OptionBacktestResult:
             f"average spread P&L {m['average_spread_pnl']:,.2f} USD",
             "attribution (USD): " + "  ".join(f"{c} {att[c]:,.2f}" for c in ATTRIBUTION_COLUMNS),
         ]
+        if self.rule.hedge:
+            lines.insert(2, f"delta hedge: {self.underlying} traded at each close"
+                         + (" -- the index itself, a PROXY (SPY shares or ES futures are the "
+                            "tradable hedges)" if self.underlying in INDEXES else ""))  # fmt: skip
         if self.model_priced:
             lines.insert(0, f"*** {MODEL_PRICED}: option prices come from a model, not quotes ***")
         return "\n".join(lines)
@@ -516,7 +523,7 @@ def backtest_options(
             frame.attrs["pricing"] = pricing
         equity_s.attrs["pricing"] = pricing
     return OptionBacktestResult(
-        equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule
+        equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule, name
     )
 
 
