@@ -170,6 +170,10 @@ def test_surface_of_a_real_chain(spx: pd.DataFrame) -> None:
     assert 0.13 < cm.iv < 0.17  # ATM; the VIX (17.61, skew included) is above it
     fitted = surface.implied_vol([1200.0, 1275.0], "2011-02-18")
     assert np.all(np.isfinite(fitted)) and fitted[0] > fitted[1]  # put skew
+    grid = surface.vol_grid(11)
+    assert len(grid) == 55 and grid["iv"].notna().all()
+    feb = grid[grid["expiry"] == "2011-02-18"]
+    np.testing.assert_allclose(feb["iv"], surface.implied_vol(feb["strike"], "2011-02-18"))
     smile = surface.smile
     assert ((smile["right"] == "P") == (smile["strike"] < smile["forward"])).all()
     with pytest.raises(DataError, match=r"no fitted slice expires 2011-05-20"):

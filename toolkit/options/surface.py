@@ -229,6 +229,27 @@ class Surface:
             ]
         )
 
+    def vol_grid(self, points: int = 41) -> pd.DataFrame:
+        """The fitted surface for plotting: ``points`` log-moneyness values across each slice's
+        quotes, with columns expiry, days, k, strike (= F e^k), iv and w (total variance)."""
+        parts = []
+        for s in self.slices:
+            k = s.grid(points)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "expiry": s.expiry,
+                        "days": s.days,
+                        "k": k,
+                        "strike": s.forward * np.exp(k),
+                        "iv": s.params.implied_vol(k, s.T),
+                        "w": s.params.total_variance(k),
+                    }
+                )
+            )
+        columns = ["expiry", "days", "k", "strike", "iv", "w"]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
     def implied_vol(self, strike: ArrayLike, expiry: str | pd.Timestamp) -> Array:
         """The fitted vol of strikes at one expiry (a fitted slice's)."""
         when = pd.Timestamp(expiry)
