@@ -3,6 +3,7 @@ malformed file is refused naming file, line and field, or flagged, as the loader
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,12 @@ def _write(tmp_path: Path, text: str, name: str = "quotes.csv") -> Path:
     return path
 
 
+@cache
+def _shipped(name: str) -> pd.DataFrame:
+    """A shipped file, loaded once per test session (read-only use)."""
+    return load_option_quotes(name)
+
+
 def _optopsy(tmp_path: Path, rows: list[str]) -> Path:
     return _write(tmp_path, OPTOPSY + "\n".join(rows) + "\n")
 
@@ -67,7 +74,7 @@ def _optopsy(tmp_path: Path, rows: list[str]) -> Path:
 def test_shipped_files_load_into_the_canonical_frame(
     name: str, rows: int, dates: int, style: str, spot: float, iv_missing: int
 ) -> None:
-    q = load_option_quotes(name)
+    q = _shipped(name)
     assert tuple(q.columns) == COLUMNS
     assert len(q) == rows and q["quote_date"].nunique() == dates
     assert q["quote_date"].dtype == "datetime64[ns]" and q["expiry"].dtype == "datetime64[ns]"
@@ -85,15 +92,15 @@ def test_shipped_files_load_into_the_canonical_frame(
 
 
 def test_index_roots_trade_on_the_index_and_saturday_expiries_become_fridays() -> None:
-    spx = load_option_quotes("SPX_eod_2011-01-03_2011-01-07_ivolatility.csv")
+    spx = _shipped("SPX_eod_2011-01-03_2011-01-07_ivolatility.csv")
     assert set(spx["underlying"]) == {"SPX"} and set(spx["root"]) == {"SPX", "SPXW", "SPXPM"}
     # the 2011-01-21 monthly's OCC symbol carries the Saturday 110122
     monthly = spx[spx["symbol"] == "SPX   110122C01275000"]
     assert set(monthly["expiry"]) == {pd.Timestamp("2011-01-21")}
-    vxx = load_option_quotes("VXX_eod_2016-12.csv")
+    vxx = _shipped("VXX_eod_2016-12.csv")
     assert (vxx["expiry"].dt.day_of_week == 4).all()  # the file writes 12/17/2016 etc.
     assert pd.Timestamp("2016-12-08") not in set(vxx["quote_date"])  # missing in the source
-    spxw = load_option_quotes("SPXW_eod_2018-01-02_2018-02-28_2expiries.csv")
+    spxw = _shipped("SPXW_eod_2018-01-02_2018-02-28_2expiries.csv")
     assert set(spxw["underlying"]) == {"SPX"} and set(spxw["root"]) == {"SPXW"}
 
 
@@ -220,7 +227,7 @@ _row = st.tuples(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(_row, min_size=1, max_size=12, unique_by=lambda r: (r[0], r[1], r[2])))
 def test_valid_rows_round_trip(
