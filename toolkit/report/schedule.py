@@ -190,12 +190,16 @@ class Scheduler:
         log: Callable[[str], None],
         sleep: Callable[[float], None] = time.sleep,
         stop: Callable[[], bool] = lambda: False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Run due jobs, sleep until the next occurrence, repeat (Ctrl+C to stop)."""
+        """Run due jobs, sleep until the next occurrence, repeat (Ctrl+C to stop).
+
+        ``clock`` is the time source (tests pin it: a run that crosses an occurrence would
+        otherwise make that occurrence due on the next pass)."""
         while not stop():
-            for o in self.run_due():
+            for o in self.run_due(clock()):
                 log(f"{o.job} @ {o.scheduled.isoformat()}: {o.status} {o.detail}")
-            now = datetime.now(UTC)
+            now = clock()
             wait = max(1.0, min(3600.0, (self.next_time(now) - now).total_seconds()))
             log(f"next run {self.next_time(now).isoformat()}; sleeping {wait:.0f} s")
             sleep(wait)
