@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from ib_async import IB
 
-from tests.live._sessions import wait_for, wait_for_rows
+from tests.live._sessions import journal_rows, wait_for, wait_for_rows
 from tests.live.conftest import REPO
 from toolkit.gateway import Gateway
 from toolkit.live.option_session import OptionSession
@@ -31,7 +30,9 @@ START = "2018-01-03 21:20"  # 16:20 New York: Jan 3's closing quotes are in forc
 SPEED = 1200.0  # a simulated 10-minute pricing step is half a wall second
 
 
-def _config(tmp: Path, pricing: dict[str, Any], risk: dict[str, Any]) -> OptionLiveConfig:
+def _config(
+    tmp: Path, pricing: dict[str, Any], risk: dict[str, Any], exits: dict[str, Any] | None = None
+) -> OptionLiveConfig:
     def toml(v: Any) -> str:
         return (
             f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else repr(v)
@@ -67,7 +68,7 @@ def _config(tmp: Path, pricing: dict[str, Any], risk: dict[str, Any]) -> OptionL
                 },
             ),
             table("strategy.entry", {"decide_at": "16:15"}),
-            table("strategy.exit", {"take_profit": 0.9, "stop_loss": 5.0}),
+            table("strategy.exit", {"take_profit": 0.9, "stop_loss": 5.0, **(exits or {})}),
             table("strategy.pricing", {"interval": 600, "step": 0.05, **pricing}),
             table("risk", risk) if risk else "",
             table("session", {"journal": "state/journal.sqlite", "cancel_on_exit": False}),
@@ -79,11 +80,7 @@ def _config(tmp: Path, pricing: dict[str, Any], risk: dict[str, Any]) -> OptionL
 
 
 def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
+    return journal_rows(path, sql)  # none before the journal exists
 
 
 class Running:
@@ -246,6 +243,41 @@ def test_a_working_combo_is_recognised_after_a_restart_and_not_sent_again(
     assert "sent " not in log.replace("not sent again", "")
 
 
+def test_an_exit_rule_closes_the_spread_as_one_combo(tmp_path: Path, spxw_data: Path) -> None:
+    # opened on Jan 3 with 28 days to the Jan 31 expiry; exit_dte 27 closes it on Jan 4
+    # (New York), against Jan 3's quotes still in force: every leg bought back or sold
+    gw = Gateway(port=0, data_dir=spxw_data, start=START, speed=4 * SPEED, participation=0.0)
+    gw.start()
+    try:
+        cfg = _config(tmp_path, {"start": "touch"}, {}, {"exit_dte": 27})
+        journal = cfg.session.journal
+        run = Running(cfg, gw, "opt5")
+        wait_for(lambda: len(_rows(journal, "SELECT 1 FROM fills")) == 4, 90, "closing fills")
+        summary = run.stop()
+    finally:
+        gw.stop()
+    decisions = _rows(journal, "SELECT outcome, note FROM decisions ORDER BY decision_id")
+    assert [d[0] for d in decisions] == ["spread_open", "spread_close"]
+    assert "27 days to expiry <= 27" in decisions[1][1]
+    orders = _rows(journal, "SELECT order_ref, quantity, status FROM orders ORDER BY ts")
+    assert [(o[1], o[2]) for o in orders] == [(2.0, "Filled"), (2.0, "Filled")]
+    legs = [
+        _rows(journal, f"SELECT con_id, action FROM combo_legs WHERE order_ref = '{o[0]}'")
+        for o in orders
+    ]
+    flip = {"BUY": "SELL", "SELL": "BUY"}
+    assert sorted(legs[1]) == sorted((k, flip[a]) for k, a in legs[0])  # each leg reversed
+    fills = _rows(journal, "SELECT symbol, side, shares, price FROM fills")
+    held: dict[str, float] = {}
+    cash = 0.0
+    for sym, side, n, px in fills:
+        q = n if side == "BOT" else -n
+        held[sym] = held.get(sym, 0.0) + q
+        cash -= q * px * 100.0
+    assert all(abs(q) < 1e-9 for q in held.values()) and summary.positions == {}
+    assert summary.realized == pytest.approx(cash, abs=1e-6)  # flat: realised is the cash
+
+
 def _bridge(cfg: OptionLiveConfig, gw: Gateway, log: Path, fault: str | None) -> Any:
     """``python -m toolkit.live options`` against ``gw`` as a child process (session opt4)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -257,11 +289,22 @@ def _bridge(cfg: OptionLiveConfig, gw: Gateway, log: Path, fault: str | None) ->
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
-def test_crashes_around_the_send_leave_exactly_one_combo(tmp_path: Path, gateway: Gateway) -> None:
+def test_crashes_around_the_send_leave_exactly_one_combo(tmp_path: Path, spxw_data: Path) -> None:
     # killed after the combo is journaled (not sent): the restart resends it (its day is not
     # over) and is killed right after that send (not acknowledged); the third start finds
     # it at the broker (filled meanwhile) and does not send it again. The broker got one
     # combo, it filled once, and its legs are booked once.
+    # a slow clock: the three starts happen on the combo's New York day however loaded the
+    # machine is (an unsent combo of a day gone by is dropped, and the day decided anew)
+    gateway = Gateway(port=0, data_dir=spxw_data, start=START, speed=30.0, participation=0.0)
+    gateway.start()
+    try:
+        _crash_thrice(tmp_path, gateway)
+    finally:
+        gateway.stop()
+
+
+def _crash_thrice(tmp_path: Path, gateway: Gateway) -> None:
     cfg = _config(tmp_path, {"start": "touch"}, {})
     journal, log = cfg.session.journal, tmp_path / "bridge.log"
     first = _bridge(cfg, gateway, log, "after-journal")

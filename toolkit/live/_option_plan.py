@@ -145,13 +145,17 @@ def days_to_expiry(expiry: str, today: date) -> int:
 def choose_expiry(expirations: list[str], today: date, rules: LegRules) -> str | None:
     """The listed expiry with days to expiry in [dte_min, dte_max] nearest ``dte_target``
     (default: the window's middle); the earlier one on a tie."""
+    ranked = expiries_by_preference(expirations, today, rules)
+    return ranked[0] if ranked else None
+
+
+def expiries_by_preference(expirations: list[str], today: date, rules: LegRules) -> list[str]:
+    """The listed expiries inside [dte_min, dte_max], nearest ``dte_target`` first."""
     target = (
         rules.dte_target if rules.dte_target is not None else (rules.dte_min + rules.dte_max) / 2
     )
     fits = [e for e in expirations if rules.dte_min <= days_to_expiry(e, today) <= rules.dte_max]
-    if not fits:
-        return None
-    return min(fits, key=lambda e: (abs(days_to_expiry(e, today) - target), e))
+    return sorted(fits, key=lambda e: (abs(days_to_expiry(e, today) - target), e))
 
 
 def _short_by_delta(quotes: list[OptionQuote], right: str, delta: float) -> OptionQuote | None:

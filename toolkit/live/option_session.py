@@ -67,8 +67,8 @@ from toolkit.live._option_market import OptionMarket
 from toolkit.live._option_plan import (
     Spread,
     SpreadLeg,
-    choose_expiry,
     days_to_expiry,
+    expiries_by_preference,
     limit_price,
     select_spread,
 )
@@ -401,8 +401,8 @@ class OptionSession:
         chain = await market.chain()
         if chain is None:
             return nothing(f"no option chain for {s.underlying}")
-        expiry = choose_expiry(list(chain.expirations), today, s.legs)
-        if expiry is None:
+        expiries = expiries_by_preference(list(chain.expirations), today, s.legs)
+        if not expiries:
             return nothing(f"no expiry {s.legs.dte_min}-{s.legs.dte_max} days out")
         spot = await market.spot()
         rights = {"put_credit_vertical": ("P",), "call_credit_vertical": ("C",)}.get(
@@ -411,15 +411,20 @@ class OptionSession:
         strikes = list(chain.strikes)
         if spot == spot:  # not NaN: the strikes near the money only
             strikes = [k for k in strikes if abs(k / spot - 1.0) <= s.legs.strike_band]
-        quotes = await market.quotes(chain, expiry, rights, strikes)
-        quotes = [
-            q
-            for q in quotes
-            if spot != spot or (q.strike <= spot if q.right == "P" else q.strike >= spot)
-        ]
-        got = select_spread(quotes, s.template, s.legs)
-        if isinstance(got, str):
-            return nothing(f"{expiry}: {got}")
+        why: list[str] = []
+        for expiry in expiries:  # the preferred expiry first; the next if it has no market
+            quotes = await market.quotes(chain, expiry, rights, strikes)
+            quotes = [
+                q
+                for q in quotes
+                if spot != spot or (q.strike <= spot if q.right == "P" else q.strike >= spot)
+            ]
+            got = select_spread(quotes, s.template, s.legs)
+            if not isinstance(got, str):
+                break
+            why.append(f"{expiry}: {got}")
+        else:
+            return nothing("; ".join(why))
         spread = got
         ledger.book.mark(quotes)
         mid, touch = spread.mid, spread.touch
