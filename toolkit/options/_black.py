@@ -75,7 +75,7 @@ def bsm_nb(
     n2 = norm_cdf_nb(th * d2)
     pdf1 = norm_pdf_nb(d1)
     # max(.., 0): in the far tail the difference of two tiny terms can round below zero.
-    price = max(th * (S * dq * n1 - K * dr * n2), 0.0)
+    price = max(th * (S * dq * n1 - K * dr * n2), 0.0) + 0.0  # + 0.0: no -0.0
     delta = th * dq * n1
     gamma = dq * pdf1 / (S * sd)
     vega = S * dq * pdf1 * sqt
@@ -121,7 +121,7 @@ def black76_nb(
     n1 = norm_cdf_nb(th * d1)
     n2 = norm_cdf_nb(th * d2)
     pdf1 = norm_pdf_nb(d1)
-    price = max(df * th * (F * n1 - K * n2), 0.0)
+    price = max(df * th * (F * n1 - K * n2), 0.0) + 0.0
     delta = th * df * n1
     gamma = df * pdf1 / (F * sd)
     vega = df * F * pdf1 * sqt

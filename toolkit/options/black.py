@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from toolkit.options._black import black76_arr_nb, bsm_arr_nb
@@ -58,13 +59,29 @@ def right_is_call(right: Any) -> NDArray[np.bool_]:
         return np.asarray(arr == 1)
     if arr.dtype.kind == "b":
         return arr
-    flat = np.char.upper(arr.astype(str))
-    call = (flat == "C") | (flat == "CALL")
-    put = (flat == "P") | (flat == "PUT")
-    if not np.all(call | put):
-        bad = flat[~(call | put)].ravel()[0] if flat.ndim else flat
-        raise ValueError(f"option right must be 'C' or 'P', got {str(bad)!r}")
-    return np.asarray(call)
+    if arr.dtype.kind == "O":
+        # Hash lookup: pandas string columns arrive as object arrays (fast for millions).
+        mapped = pd.Series(arr.ravel()).map(_SPELLINGS).to_numpy()
+        bad_at = np.flatnonzero(pd.isna(mapped))
+        if bad_at.size:
+            raise ValueError(f"option right must be 'C' or 'P', got {arr.ravel()[bad_at[0]]!r}")
+        return mapped.astype(np.bool_).reshape(arr.shape)
+    if arr.dtype.kind == "U":
+        call = np.zeros(arr.shape, dtype=np.bool_)
+        known = np.zeros(arr.shape, dtype=np.bool_)
+        for spelling, is_call in _SPELLINGS.items():
+            hit = arr == spelling
+            call |= hit & is_call
+            known |= hit
+        if not np.all(known):
+            bad = arr[~known].ravel()[0] if arr.ndim else arr
+            raise ValueError(f"option right must be 'C' or 'P', got {str(bad)!r}")
+        return call
+    raise ValueError(f"option right must be 'C'/'P' or +1/-1, got an array of {arr.dtype}")
+
+
+_SPELLINGS = {s: s[0].upper() == "C" for s in
+              ("C", "P", "c", "p", "call", "put", "CALL", "PUT", "Call", "Put")}
 
 
 def _prepare(right: Any, *args: ArrayLike) -> tuple[tuple[int, ...], list[Array]]:
