@@ -32,6 +32,7 @@ from toolkit.live.options_config import (
     parse_option_config,
 )
 from toolkit.live.orders import OrderSpec
+from toolkit.live.summary import summarize
 from toolkit.options.templates import Leg
 from toolkit.options.templates import Spread as Template
 
@@ -174,3 +175,16 @@ def test_ledger_books_each_leg_once_and_restores(tmp_path: Path) -> None:
         assert again.book.held() == {2675: -2.0, 2625: 2.0}
         assert again.book.cash == pytest.approx(book.cash)
         assert [c["opt_right"] for c in j.combo_legs(ref)] == ["P", "P"]
+        # closed as one combo (the legs reversed): bought back at 3.00, sold at 1.00
+        out = "s1/pcs/SPX/20180110T2115"
+        spec = OrderSpec(out, "SPX", "BUY", 2.0, "LMT", "DAY", 2.0)
+        assert again.journal_combo(spec, spread.closing(), did)
+        again.book_execution(Executed(out, "x1", "BOT", 2.0, 3.00, t, None, 2675, "OPT"))
+        again.book_execution(Executed(out, "x2", "SLD", 2.0, 1.00, t, None, 2625, "OPT"))
+        assert again.book.held() == {}
+        won = 2 * 100 * ((8.55 - 3.00) - (5.10 - 1.00))  # 290: the credit kept, in dollars
+        assert again.book.realized == pytest.approx(won)
+        # the status command's summary counts contracts and dollars too
+        s = summarize(j, "s1")
+        assert s.realized == pytest.approx(won) and s.positions == {}
+        assert s.commissions == pytest.approx(2.6) and s.slippage == 0.0

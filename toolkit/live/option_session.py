@@ -712,6 +712,7 @@ def _record(cfg: OptionLiveConfig) -> dict[str, Any]:
         "name": cfg.name,
         "source": str(cfg.source),
         "strategies": {s.label: {"underlying": s.underlying, "template": s.template}},
+        "capital": {s.label: s.capital},
         "client_id": cfg.connection.client_id,
     }
 

@@ -128,7 +128,7 @@ def summarize(
     sid = str(row["session_id"])
     config = json.loads(row["config_json"])
     capital = float(sum(config.get("capital", {}).values()) or 0.0)
-    fills = journal.session_fills(sid)
+    fills = _per_contract(journal.session_fills(sid), journal.rows("combo_legs", sid))
     last_price: dict[str, float] = {}
     for d in journal.rows("decisions", sid):
         last_price[d["symbol"]] = float(d["price"])
@@ -167,6 +167,18 @@ def summarize(
         guards=len(guards),
         kill_switch=kills[0]["guard"] if kills else None,
     )
+
+
+def _per_contract(fills: list[dict[str, Any]], legs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An option leg's fills priced per contract (premium x multiplier), so positions count
+    contracts and every P&L is in dollars; no slippage against a signal price (a combo's
+    decision price is its net price, not the leg's)."""
+    mult = {(x["order_ref"], x["symbol"]): float(x["multiplier"]) for x in legs}
+    out = []
+    for f in fills:
+        m = mult.get((f["order_ref"], f["symbol"]))
+        out.append(f if m is None else {**f, "price": float(f["price"]) * m, "signal_price": None})
+    return out
 
 
 def format_summary(s: SessionSummary) -> str:
