@@ -82,6 +82,9 @@ def test_put_credit_spread_to_cash_settled_expiry_exact_to_the_cent() -> None:
     assert r.daily["cash"].iloc[-1] == pytest.approx(100_000 + 200 - 100 - 2 - 200, abs=1e-9)
     assert r.equity.iloc[-1] == pytest.approx(99_898.00, abs=1e-9)
     assert r.trades["pnl"].iloc[0] == pytest.approx(-102.00, abs=1e-9)
+    # 5 wide for a 1.00 credit: at most (5 - 1) x 100 = 400 to lose, before fees
+    assert r.trades["max_loss"].iloc[0] == pytest.approx(-400.00, abs=1e-9)
+    assert r.trades["return_on_risk"].iloc[0] == pytest.approx(-102.00 / 400.00, abs=1e-12)
     assert r.trades["exit"].iloc[0] == "expiry"
     assert r.metrics["commissions"] == pytest.approx(2.00, abs=1e-12)
     assert r.metrics["win_rate"] == 0.0

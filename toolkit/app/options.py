@@ -208,7 +208,7 @@ def format_result(cfg: OptionRunConfig, r: OptionBacktestResult) -> str:
     trades = r.trades.copy()
     for col in ("opened", "closed"):
         trades[col] = pd.to_datetime(trades[col]).dt.date
-    table = trades[["spread", "opened", "closed", "exit", "net_price", "fees", "pnl"]]
+    table = trades[["spread", "opened", "closed", "exit", "net_price", "fees", "pnl", "max_loss"]]
     lines = [f"{cfg.name}", r.summary(), "", table.to_string(index=False, float_format="%.2f")]
     if r.model_priced:
         lines.append(f"\n*** {r.pricing} ***")

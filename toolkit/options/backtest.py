@@ -63,6 +63,7 @@ from toolkit.options.attribution import (
     leg_greeks,
     taylor_terms,
 )
+from toolkit.options.payoff import summarize
 from toolkit.options.templates import Leg, Spread
 
 Fill = Literal["touch", "mid"]
@@ -471,7 +472,7 @@ def backtest_options(
                                                       d.spot, "open")  # fmt: skip
                 entry = {"id": spread_id, "opened": d.day, "net": spread.net_price or 0.0,
                          "quantity": spread.quantity, "multiplier": spread.multiplier,
-                         "fills_from": n_fills}  # fmt: skip
+                         "fills_from": n_fills, "max_loss": _max_loss(spread)}  # fmt: skip
         # Greeks at this close for what is held now (tomorrow's start-of-day Greeks)
         for k, h in book.holdings.items():
             marks[k] = _mark(d, h.leg, marks.get(k, 0.0))
@@ -582,21 +583,36 @@ def _trade_row(entry: dict[str, Any], closed: pd.Timestamp | None, why: str) -> 
     return {**entry, "closed": closed, "exit": why}
 
 
+def _max_loss(spread: Spread) -> float:
+    """The option position's worst loss held to expiry at its entry fills, USD (negative;
+    -inf when unbounded, as a short straddle's; NaN for spreads holding shares, whose P&L
+    here is their options' only), from toolkit.options.payoff."""
+    if any(not leg.is_option for leg in spread.legs):
+        return float("nan")
+    return summarize(spread).max_loss
+
+
 def _trades(rows: list[dict[str, Any]], fills: pd.DataFrame) -> pd.DataFrame:
     """One row per spread: dates, entry net price (per spread, debit > 0), how it ended, its
-    option cash flows (premium in and out, settlement) and fees, and P&L (open: NaN)."""
+    option cash flows (premium in and out, settlement) and fees, and P&L (open: NaN); the
+    most it could lose held to expiry (``max_loss``, USD) and P&L / |max loss|
+    (``return_on_risk``, NaN when the loss is unbounded)."""
     out = []
     for r in rows:
         f = fills[(fills["spread"] == r["id"]) & (fills["right"] != "S")]
         flows = float(f["cash_flow"].sum())
         fees = float(f["fee"].sum())
+        pnl = flows if r["exit"] != "open" else float("nan")
+        risk = float(r["max_loss"])
         out.append({
             "spread": r["id"], "opened": r["opened"], "closed": r["closed"], "exit": r["exit"],
-            "net_price": r["net"], "quantity": r["quantity"], "fees": fees,
-            "pnl": flows if r["exit"] != "open" else float("nan"),
+            "net_price": r["net"], "quantity": r["quantity"], "fees": fees, "pnl": pnl,
+            "max_loss": risk,
+            "return_on_risk": pnl / -risk if np.isfinite(risk) and risk < 0 else float("nan"),
         })  # fmt: skip
     return pd.DataFrame(out, columns=["spread", "opened", "closed", "exit", "net_price",
-                                      "quantity", "fees", "pnl"])  # fmt: skip
+                                      "quantity", "fees", "pnl", "max_loss",
+                                      "return_on_risk"])  # fmt: skip
 
 
 def _metrics(
