@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from toolkit.data import load_option_quotes
 from toolkit.data.options import COLUMNS
-from toolkit.errors import DataError
+from toolkit.errors import DataError, DataWarning
 
 OPTOPSY = (
     "underlying,underlying_last,exchange,optionroot,optionext,type,expiration,quotedate,"
@@ -142,10 +142,10 @@ def test_crossed_quotes_are_kept_and_flagged(tmp_path: Path) -> None:
         (2, ("40.1,40.9", ",40.9"), r"line 4: bid is empty"),
         (0, ("12,100,", "-12,100,"), r"line 2: volume is negative"),
         (0, ("2695.79", "0"), r"line 2: underlying_price is not positive"),
-        (0, ("01/31/2018,01/02/2018", "12/29/2017,01/02/2018"), r"line 2: symbol .* disagrees"),
-        (0, ("SPXW180131C02700000", "SPXW180131C02750000"), r"line 2: symbol .* disagrees"),
-        (0, ("SPXW180131C02700000", "SPXW18013C02700000"), r"line 2: symbol .* not an OCC"),
-        (2, ("01/03/2018", "01/15/2018"), r"line 4: quote_date 2018-01-15 is not a NYSE trading"),
+        (0, ("01/31/2018,01/02/2018", "12/29/2017,01/02/2018"), r"line 2: symbol disagrees with"),
+        (0, ("SPXW180131C02700000", "SPXW180131C02750000"), r"line 2: symbol disagrees with"),
+        (0, ("SPXW180131C02700000", "SPXW18013C02700000"), r"line 2: symbol is not an OCC"),
+        (2, ("01/03/2018", "01/15/2018"), r"line 4: quote_date .* \(2018-01-15\)"),
         (1, ("0.11,-0.5", "-0.2,-0.5"), r"line 3: iv is negative"),
     ],
 )
@@ -162,12 +162,16 @@ def test_each_fault_is_refused_naming_file_line_and_field(
 
 def test_expiry_before_quote_date_is_refused(tmp_path: Path) -> None:
     late = GOOD[2].replace("01/03/2018", "02/01/2018")
-    with pytest.raises(DataError, match=r"line 4: expiry 2018-01-31 is before the quote date"):
+    with pytest.raises(
+        DataError, match=r"line 4: expiry is before the quote date \(2018-01-31 < 2018-02-01\)"
+    ):
         load_option_quotes(_optopsy(tmp_path, [GOOD[0], GOOD[1], late]))
 
 
 def test_a_contract_twice_on_one_date_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"line 3: symbol 'SPXW  180131C02700000' is quoted twice"):
+    with pytest.raises(
+        DataError, match=r"line 3: symbol is quoted twice on one date \('SPXW  180131C02700000'\)"
+    ):
         load_option_quotes(_optopsy(tmp_path, [GOOD[0], GOOD[0]]))
 
 
@@ -201,7 +205,9 @@ def test_snapshot_faults(tmp_path: Path) -> None:
         load_option_quotes(yf("SPY_chain_2026-02-10.csv"))
     with pytest.raises(DataError, match=r"line 2: underlying_price 692.3 disagrees with"):
         load_option_quotes(yf("SPY_chain_2026-02-11.csv", itm="False"))
-    with pytest.raises(DataError, match=r"line 2: contractSize is 'MINI'"):
+    with pytest.raises(
+        DataError, match=r"line 2: contractSize is not REGULAR \(100 shares\) \('MINI'\)"
+    ):
         load_option_quotes(yf("SPY_chain_2026-02-11.csv", size="MINI"))
     q = load_option_quotes(yf("chain.csv", itm="False"), underlying_price=689.0)
     assert q["underlying_price"].iloc[0] == 689.0
@@ -272,3 +278,30 @@ def test_shipped_option_and_vix_files_match_their_manifest_rows() -> None:
         raw = path.read_bytes()
         assert len(raw) == int(row["bytes"]) and raw.count(b"\n") - 1 == int(row["rows"]), path
         assert row["licence"] and row["source_repo"] and len(row["source_commit"]) == 40
+
+
+def test_repair_drop_keeps_the_good_rows_and_reports_the_rest(tmp_path: Path) -> None:
+    rows = [
+        *GOOD,
+        GOOD[0].replace("30.1,30.9", "-30.1,30.9"),  # negative bid
+        GOOD[1].replace(",put,", ",straddle,"),  # unknown right
+        GOOD[2],  # the same contract twice on 2018-01-03
+        GOOD[2].replace("01/03/2018", "02/01/2018"),  # quoted after its expiry
+    ]
+    path = _optopsy(tmp_path, rows)
+    with pytest.raises(DataError, match=r"line 6: right is neither .* Or load with repair='drop'"):
+        load_option_quotes(path)
+    with pytest.warns(DataWarning, match=r"dropped 4 rows \(") as caught:
+        q = load_option_quotes(path, repair="drop")
+    assert len(q) == 3 and q["bid"].tolist() == [30.1, 33.1, 40.1]
+    assert q.attrs["source"]["dropped"] == {
+        "right is neither call nor put": 1,
+        "bid is negative": 1,
+        "expiry is before the quote date": 1,
+        "symbol is quoted twice on one date": 1,
+    }
+    assert str(path) in str(caught[0].message)
+    with pytest.raises(DataError, match=r"no valid rows left after repair \(dropped 1 rows"):
+        load_option_quotes(_optopsy(tmp_path, [rows[3]]), repair="drop")
+    with pytest.raises(DataError, match=r"repair='fix' is not valid; use None or 'drop'"):
+        load_option_quotes(path, repair="fix")  # type: ignore[arg-type]

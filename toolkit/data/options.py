@@ -23,7 +23,10 @@ and crossed (bid > ask).
 Faults, and what the loader does with each (a trader wants a clear stop on a corrupt file and
 no stop on what real feeds do; the tests write one malformed file per fault):
 
-* refused with a :class:`DataError` naming the file, line(s), field and remedy: a missing
+* refused with a :class:`DataError` naming the file, line(s), field and remedy (or, with
+  ``repair="drop"``, those rows dropped and counted in a DataWarning, like the bar loader's
+  repair; a missing column, an unknown format, a wrong quote date or underlying price are
+  faults of the whole file and refused either way): a missing
   column or unknown format, an unparseable date, a non-numeric or empty strike/bid/ask/
   underlying price, a negative bid/ask/last/volume/open interest, a strike or underlying price
   <= 0, a right other than call/put, an expiry before the quote date, a quote date that is not
@@ -65,15 +68,18 @@ close), checked against the ``inTheMoney`` flags.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from toolkit.data._paths import default_data_dir
 from toolkit.data.calendar import NEW_YORK, is_trading_day
+from toolkit.data.loader import _warn, load_file
 from toolkit.errors import DataError
 
 COLUMNS = (
@@ -109,6 +115,7 @@ _OCC = re.compile(r"^(?P<root>[A-Z0-9.]{1,6}) *(?P<ymd>\d{6})(?P<right>[CP])(?P<
 _NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _SHOWN = 5
 _RIGHTS = {"c": "C", "call": "C", "p": "P", "put": "P"}
+Repair = Literal["drop"] | None
 
 
 @dataclass(frozen=True)
@@ -235,12 +242,17 @@ _OPTOPSY_FLOOR_IV = 0.01
 
 
 class _Rows:
-    """The file's rows with their CSV line numbers, and the one way to refuse some of them."""
+    """The file's rows with their CSV line numbers, and the one way to refuse some of them:
+    :meth:`check` raises on the first offending rows, or with ``repair="drop"`` drops them
+    and counts them by problem."""
 
-    def __init__(self, path: Path, raw: pd.DataFrame) -> None:
+    def __init__(self, path: Path, raw: pd.DataFrame, repair: Repair = None) -> None:
         self.path = path
         self.raw = raw
+        self.repair = repair
         self.lines = np.arange(len(raw)) + 2  # the header is line 1
+        self.keep = np.ones(len(raw), dtype=bool)
+        self.dropped: dict[str, int] = {}
 
     def fail(self, mask: np.ndarray, field: str, problem: str, remedy: str) -> DataError:
         rows = self.lines[mask]
@@ -249,38 +261,60 @@ class _Rows:
         unit = "lines" if len(rows) > 1 else "line"
         return DataError(f"{self.path}: {unit} {shown}{more}: {field} {problem}. {remedy}")
 
+    def check(
+        self,
+        mask: np.ndarray,
+        field: str,
+        problem: str,
+        remedy: str,
+        detail: Callable[[int], str] | None = None,
+    ) -> None:
+        """Refuse (or drop) the rows in ``mask``; ``detail(i)`` shows the first one's value."""
+        mask = np.asarray(mask, dtype=bool) & self.keep
+        if not mask.any():
+            return
+        if self.repair is None:
+            shown = f" ({detail(int(np.flatnonzero(mask)[0]))})" if detail else ""
+            raise self.fail(
+                mask, field, f"{problem}{shown}", f"{remedy} Or load with repair='drop'."
+            )
+        key = f"{field} {problem}"
+        self.dropped[key] = self.dropped.get(key, 0) + int(mask.sum())
+        self.keep &= ~mask
+
     def text(self, column: str) -> pd.Series:
         return self.raw[column].astype(str).str.strip()
 
     def numbers(self, column: str, field: str, *, empty: float | None = None) -> np.ndarray:
-        """The column as float64; an empty cell is ``empty`` (None: refused), text is refused."""
+        """The column as float64; an empty cell is ``empty`` (None: refused), text is refused
+        (NaN in the rows a repair drops)."""
         text = self.text(column)
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
         blank = (text == "").to_numpy()
-        bad = ~np.isfinite(values) & ~blank
-        if bad.any():
-            first = text[bad].iloc[0]
-            raise self.fail(
-                bad, field, f"is not a finite number ({column}={first!r})", "Fix the value."
-            )
-        if blank.any():
-            if empty is None:
-                raise self.fail(blank, field, f"is empty ({column})", f"Fill in the {field}.")
+        self.check(
+            ~np.isfinite(values) & ~blank,
+            field,
+            "is not a finite number",
+            "Fix the value.",
+            lambda i: f"{column}={text.iloc[i]!r}",
+        )
+        if empty is None:
+            self.check(blank, field, f"is empty ({column})", f"Fill in the {field}.")
+        else:
             values[blank] = empty
         return values
 
     def dates(self, column: str, field: str, fmt: str | None) -> np.ndarray:
         text = self.text(column)
         parsed = pd.to_datetime(text, format=fmt or "%Y-%m-%d", errors="coerce")
-        bad = parsed.isna().to_numpy()
-        if bad.any():
-            spelled = "MM/DD/YYYY" if fmt == "%m/%d/%Y" else "YYYY-MM-DD"
-            raise self.fail(
-                bad,
-                field,
-                f"is not a date ({column}={text[bad].iloc[0]!r})",
-                f"Write it as {spelled}.",
-            )
+        spelled = "MM/DD/YYYY" if fmt == "%m/%d/%Y" else "YYYY-MM-DD"
+        self.check(
+            parsed.isna().to_numpy(),
+            field,
+            "is not a date",
+            f"Write it as {spelled}.",
+            lambda i: f"{column}={text.iloc[i]!r}",
+        )
         return parsed.to_numpy().astype("datetime64[ns]")
 
 
@@ -335,30 +369,29 @@ def _detect(path: Path, columns: list[str]) -> _Format:
 
 def _occ(rows: _Rows, column: str) -> pd.DataFrame:
     """OCC symbols split into root, expiry, right and strike (compact or padded form)."""
-    parts = rows.text(column).str.upper().str.extract(_OCC)
-    bad = parts["root"].isna().to_numpy()
-    if bad.any():
-        raise rows.fail(
-            bad,
-            "symbol",
-            f"is not an OCC option symbol ({column}={rows.text(column)[bad].iloc[0]!r})",
-            "Use ROOT + YYMMDD + C/P + strike x 1000 in 8 digits, e.g. SPY260211C00500000.",
-        )
-    return parts
+    text = rows.text(column)
+    parts = text.str.upper().str.extract(_OCC)
+    rows.check(
+        parts["root"].isna().to_numpy(),
+        "symbol",
+        "is not an OCC option symbol",
+        "Use ROOT + YYMMDD + C/P + strike x 1000 in 8 digits, e.g. SPY260211C00500000.",
+        lambda i: f"{column}={text.iloc[i]!r}",
+    )
+    return parts.fillna({"root": "", "ymd": "000101", "right": "", "strike": "0"})
 
 
 def _rights(rows: _Rows, column: str) -> np.ndarray:
     text = rows.text(column).str.lower()
     mapped = text.map(_RIGHTS)
-    bad = mapped.isna().to_numpy()
-    if bad.any():
-        raise rows.fail(
-            bad,
-            "right",
-            f"is neither call nor put ({column}={text[bad].iloc[0]!r})",
-            "Write C/P or call/put.",
-        )
-    return mapped.to_numpy(dtype=object)
+    rows.check(
+        mapped.isna().to_numpy(),
+        "right",
+        "is neither call nor put",
+        "Write C/P or call/put.",
+        lambda i: f"{column}={text.iloc[i]!r}",
+    )
+    return mapped.fillna("").to_numpy(dtype=object)
 
 
 def _snapshot_date(rows: _Rows, quote_date: str | date | None) -> pd.Timestamp:
@@ -391,8 +424,6 @@ def _snapshot_date(rows: _Rows, quote_date: str | date | None) -> pd.Timestamp:
 
 
 def _daily_close(rows: _Rows, underlying: str, day: np.datetime64) -> float:
-    from toolkit.data.loader import load_file  # the bar loader, only for this fallback
-
     when = pd.Timestamp(day).date()
     try:
         bars, _ = load_file(underlying, adjust="none", use_cache=False)
@@ -433,15 +464,23 @@ def load_option_quotes(
     underlying_price: float | None = None,
     quote_date: str | date | None = None,
     style: str | None = None,
+    repair: Repair = None,
 ) -> pd.DataFrame:
     """Option quotes from one file as the canonical frame (see the module docstring).
 
     ``path`` is a file, or the name of a shipped file in ``data/options``.
     ``underlying_price`` and ``quote_date`` fill in (or override) what a yfinance snapshot
-    lacks; ``style`` ('A'/'E') overrides the style told by the underlying.
+    lacks; ``style`` ('A'/'E') overrides the style told by the underlying. ``repair="drop"``
+    drops the rows a fault of one row refuses (as the bar loader's repair does) and reports
+    them in a DataWarning and ``frame.attrs["source"]["dropped"]``; faults of the whole file
+    (its quote date, its underlying price) are refused either way.
     """
+    if repair not in (None, "drop"):
+        raise DataError(f"repair={repair!r} is not valid; use None or 'drop'.")
+    if style is not None and style not in ("A", "E"):
+        raise DataError(f"style={style!r} is not valid; use 'A' (American) or 'E' (European).")
     source = _resolve(path)
-    rows = _Rows(source, _read(source))
+    rows = _Rows(source, _read(source), repair)
     fmt = _detect(source, list(rows.raw.columns))
     f = fmt.fields
     n = len(rows.raw)
@@ -484,7 +523,8 @@ def load_option_quotes(
     elif f["underlying_price"] is not None:
         spot = rows.numbers(col("underlying_price"), "underlying_price")
     else:
-        spot = np.full(n, _daily_close(rows, str(under[0]), quotes[0]))
+        first = int(np.flatnonzero(rows.keep)[0]) if rows.keep.any() else 0
+        spot = np.full(n, _daily_close(rows, str(under[first]), quotes[first]))
     for name, values in (
         ("bid", bid),
         ("ask", ask),
@@ -492,15 +532,9 @@ def load_option_quotes(
         ("volume", volume),
         ("open_interest", oi),
     ):
-        neg = values < 0
-        if neg.any():
-            raise rows.fail(
-                neg, name, f"is negative ({values[neg][0]:g})", f"A {name} must be >= 0."
-            )
+        rows.check(values < 0, name, "is negative", f"A {name} must be >= 0.", _shown(values))
     for name, values in (("strike", strike), ("underlying_price", spot)):
-        bad = ~(values > 0)
-        if bad.any():
-            raise rows.fail(bad, name, f"is not positive ({values[bad][0]:g})", "Fix the value.")
+        rows.check(~(values > 0), name, "is not positive", "Fix the value.", _shown(values))
 
     # the contract: OCC id consistent, expiry not before the quote date, unique per date
     occ_expiry = pd.to_datetime(occ["ymd"], format="%y%m%d", errors="coerce").to_numpy()
@@ -517,50 +551,43 @@ def load_option_quotes(
     column_saturday = (expiry == occ_expiry + one_day) & (pd.DatetimeIndex(expiry).day_of_week == 5)
     expiry = np.where(column_saturday, occ_expiry, expiry)
     saturday = occ_saturday | column_saturday
-    mismatch = (
+    symbols = rows.text(col("symbol"))
+    rows.check(
         ((occ_expiry != expiry) & ~saturday)
         | (occ["right"].to_numpy(dtype=object) != right)
-        | (np.abs(occ_strike - strike) > 1e-9)
+        | (np.abs(occ_strike - strike) > 1e-9),
+        "symbol",
+        "disagrees with the row's expiry, right or strike",
+        "Fix the symbol or the columns.",
+        lambda i: repr(symbols.iloc[i]),
     )
-    if mismatch.any():
-        raise rows.fail(
-            mismatch,
-            "symbol",
-            f"{rows.text(col('symbol'))[mismatch].iloc[0]!r} disagrees with the row's "
-            "expiry, right or strike",
-            "Fix the symbol or the columns.",
-        )
-    early = expiry < quotes
-    if early.any():
-        i = int(np.flatnonzero(early)[0])
-        raise rows.fail(
-            early,
-            "expiry",
-            f"{pd.Timestamp(expiry[i]).date()} is before the quote date "
-            f"{pd.Timestamp(quotes[i]).date()}",
-            "An expired contract cannot be quoted; drop the row or fix the dates.",
-        )
-    days = np.unique(quotes)
-    closed = [pd.Timestamp(d).date() for d in days if not is_trading_day(pd.Timestamp(d).date())]
-    if closed:
-        mask = np.isin(quotes, np.array(closed, dtype="datetime64[ns]"))
-        raise rows.fail(
-            mask,
-            "quote_date",
-            f"{closed[0]} is not a NYSE trading day",
-            "Quotes belong to a trading date; fix the date.",
-        )
+    rows.check(
+        expiry < quotes,
+        "expiry",
+        "is before the quote date",
+        "An expired contract cannot be quoted; drop the row or fix the dates.",
+        lambda i: f"{pd.Timestamp(expiry[i]).date()} < {pd.Timestamp(quotes[i]).date()}",
+    )
+    live = rows.keep & ~pd.isna(quotes)
+    closed = {d for d in np.unique(quotes[live]) if not is_trading_day(pd.Timestamp(d).date())}
+    rows.check(
+        np.isin(quotes, np.array(sorted(closed), dtype="datetime64[ns]")),
+        "quote_date",
+        "is not a NYSE trading day",
+        "Quotes belong to a trading date; fix the date.",
+        lambda i: str(pd.Timestamp(quotes[i]).date()),
+    )
     if snapshot and "inTheMoney" in rows.raw.columns:
         _check_moneyness(rows, spot, strike, right)
     if "contractSize" in rows.raw.columns:
-        odd = (rows.text("contractSize").str.upper() != "REGULAR").to_numpy()
-        if odd.any():
-            raise rows.fail(
-                odd,
-                "contractSize",
-                f"is {rows.text('contractSize')[odd].iloc[0]!r}, not REGULAR (100 shares)",
-                "Adjusted (non-standard) contracts are not supported; drop those rows.",
-            )
+        sizes = rows.text("contractSize").str.upper()
+        rows.check(
+            (sizes != "REGULAR").to_numpy(),
+            "contractSize",
+            "is not REGULAR (100 shares)",
+            "Adjusted (non-standard) contracts are not supported; drop those rows.",
+            lambda i: repr(sizes.iloc[i]),
+        )
     symbol = np.array(
         [
             f"{r:<6}{y}{c}{s}"
@@ -568,29 +595,32 @@ def load_option_quotes(
         ],
         dtype=object,
     )
-    key = pd.DataFrame({"q": quotes, "s": symbol})
-    dup = key.duplicated(keep="first").to_numpy()
-    if dup.any():
-        raise rows.fail(
-            dup,
-            "symbol",
-            f"{symbol[dup][0].strip()!r} is quoted twice on one date",
-            "Keep one row per contract and quote date.",
-        )
+    dup = np.zeros(n, dtype=bool)
+    kept = np.flatnonzero(rows.keep)
+    dup[kept] = pd.DataFrame({"q": quotes[kept], "s": symbol[kept]}).duplicated().to_numpy()
+    rows.check(
+        dup,
+        "symbol",
+        "is quoted twice on one date",
+        "Keep one row per contract and quote date.",
+        lambda i: repr(str(symbol[i]).strip()),
+    )
 
     vendor = _vendor_values(rows, fmt)
     if style is not None:
-        if style not in ("A", "E"):
-            raise DataError(f"style={style!r} is not valid; use 'A' (American) or 'E' (European).")
         styles = np.full(n, style, dtype=object)
     elif f["style"] is not None:
         styles = rows.text(col("style")).str.upper().to_numpy(dtype=object)
-        bad = ~np.isin(styles, ["A", "E"])
-        if bad.any():
-            raise rows.fail(bad, "style", f"is {styles[bad][0]!r}", "Write A or E.")
+        rows.check(
+            ~np.isin(styles, ["A", "E"]), "style", "is not A or E", "Write A or E.",
+            lambda i: repr(styles[i]),
+        )  # fmt: skip
     else:
         styles = np.array(["E" if u in EUROPEAN else "A" for u in under], dtype=object)
 
+    keep = rows.keep
+    if not keep.any():
+        raise DataError(f"{source}: no valid rows left after repair ({_dropped(rows)}).")
     frame = pd.DataFrame(
         {
             "quote_date": quotes,
@@ -611,15 +641,30 @@ def load_option_quotes(
             "root": root,
             "crossed": bid > ask,
         }
-    )
+    )[keep]
     for c in ("underlying", "right", "style", "symbol", "root"):
         frame[c] = frame[c].astype(str)
     for c in ("quote_date", "expiry"):
         frame[c] = frame[c].astype("datetime64[ns]")
     frame = frame.sort_values(["quote_date", "expiry", "right", "strike"], kind="stable")
     frame = frame.reset_index(drop=True)
-    frame.attrs["source"] = {"path": str(source), "format": fmt.name}
+    frame.attrs["source"] = {
+        "path": str(source),
+        "format": fmt.name,
+        "dropped": dict(rows.dropped),
+    }
+    if rows.dropped:
+        _warn(f"{source}: {_dropped(rows)}")
     return frame
+
+
+def _shown(values: np.ndarray) -> Callable[[int], str]:
+    return lambda i: f"{values[i]:g}"
+
+
+def _dropped(rows: _Rows) -> str:
+    parts = ", ".join(f"{count} {problem}" for problem, count in rows.dropped.items())
+    return f"dropped {int((~rows.keep).sum())} rows ({parts})"
 
 
 def _vendor_values(rows: _Rows, fmt: _Format) -> dict[str, np.ndarray]:
@@ -639,12 +684,11 @@ def _vendor_values(rows: _Rows, fmt: _Format) -> dict[str, np.ndarray]:
         gone = iv < _YF_PLACEHOLDER_IV
     for name in VENDOR_FIELDS:
         out[name] = np.where(gone, np.nan, out[name])
-    neg = out["iv"] < 0
-    if neg.any():
-        raise rows.fail(
-            neg,
-            "iv",
-            f"is negative ({out['iv'][neg][0]:g})",
-            "Only iVolatility's -1 marks a missing iv; fix the value.",
-        )
+    rows.check(
+        out["iv"] < 0,
+        "iv",
+        "is negative",
+        "Only iVolatility's -1 marks a missing iv; fix the value.",
+        _shown(out["iv"]),
+    )
     return out
