@@ -80,3 +80,31 @@ def test_a_day_of_a_hedged_straddle_splits_exactly_and_the_terms_are_the_greeks(
     # to second order; the residual is small against them
     explained = a[["delta", "gamma", "theta", "vega"]].iloc[1:].abs().sum(axis=1)
     assert (a["residual"].iloc[1:].abs() <= 0.2 * explained + 1.0).all()
+
+
+def test_leg_greeks_equal_quantlib_at_the_rates_the_forward_implies() -> None:
+    """Independent oracle: QuantLib's AnalyticEuropeanEngine with flat r and q; our Greeks
+    start from the forward and discount factor those imply, as the backtest's do."""
+    ql = pytest.importorskip("QuantLib")
+    S, K, days, r, q, sigma = 2700.0, 2650.0, 20, 0.015, 0.019, 0.17
+    T = days / 365.0
+    today = ql.Date(2, 1, 2018)
+    ql.Settings.instance().evaluationDate = today
+    dc = ql.Actual365Fixed()
+    process = ql.BlackScholesMertonProcess(
+        ql.QuoteHandle(ql.SimpleQuote(S)),
+        ql.YieldTermStructureHandle(ql.FlatForward(today, q, dc)),
+        ql.YieldTermStructureHandle(ql.FlatForward(today, r, dc)),
+        ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), sigma, dc)),
+    )
+    F, df = S * math.exp((r - q) * T), math.exp(-r * T)
+    for right, kind in (("P", ql.Option.Put), ("C", ql.Option.Call)):
+        option = ql.VanillaOption(ql.PlainVanillaPayoff(kind, K), ql.EuropeanExercise(today + days))
+        option.setPricingEngine(ql.AnalyticEuropeanEngine(process))
+        got = leg_greeks(right, K, option.NPV(), S, T, F, df, sigma)
+        assert got.delta == pytest.approx(option.delta(), abs=1e-10)
+        assert got.gamma == pytest.approx(option.gamma(), abs=1e-12)
+        assert got.vega == pytest.approx(option.vega(), abs=1e-8)
+        assert got.theta == pytest.approx(option.theta(), abs=1e-8)
+        iv = implied_vol_of(right, K, option.NPV(), T, F, df)
+        assert iv == pytest.approx(sigma, abs=1e-10)
