@@ -286,3 +286,47 @@ def test_ratio_legs_fill_ratio_times_the_combos(ib, quotes) -> None:
     wait_for(ib, lambda: {p.contract.conId for p in ib.positions()} >= {one.conId, two.conId})
     held = {p.contract.conId: p.position for p in ib.positions()}
     assert (held[one.conId], held[two.conId]) == (3.0, -6.0)
+
+
+def _hold_to_expiry(start: str, contract: Option, qty: int, until: str):
+    """Buy ``qty`` of ``contract`` at the start, run the clock past its expiry; the gateway's
+    book before and after, and the fill."""
+    with Gateway(port=0, start=start, paused=True) as gw:
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=10)
+        try:
+            [opt] = ib.qualifyContracts(contract)
+            trade = ib.placeOrder(opt, MarketOrder("BUY", qty))
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled")
+            cash = gw.state.book.cash
+            gw.advance(pd.Timestamp(until, tz="UTC") - gw.clock.now())
+            wait_for(ib, lambda: all(p.contract.conId != opt.conId for p in ib.positions()))
+            return (
+                cash,
+                gw.state.book,
+                trade.fills[0],
+                {p.contract.symbol: p for p in ib.positions()},
+            )
+        finally:
+            ib.disconnect()
+
+
+def test_index_options_settle_in_cash_at_expiry(quotes) -> None:
+    settle = float(quotes[quotes.quote_date == EXPIRY].underlying_price.iloc[0])
+    cash, book, fill, held = _hold_to_expiry(START, _spxw(2800), 2, "2018-01-31 21:30")
+    intrinsic = max(settle - 2800, 0.0)
+    assert intrinsic > 0 and book.cash - cash == pytest.approx(2 * 100 * intrinsic)
+    paid = 2 * 100 * fill.execution.price + fill.commissionReport.commission
+    assert book.positions["SPXW  180131C02800000"].realized == pytest.approx(
+        2 * 100 * intrinsic - paid
+    )
+    assert "SPX" not in held  # cash settled: nothing delivered
+
+
+def test_stock_options_in_the_money_are_exercised_into_shares() -> None:
+    # SPY closed at 646.63 on 2025-08-27 (data/daily/SPY.csv): the 640 call is exercised
+    cash, book, _, held = _hold_to_expiry(
+        "2025-08-26 21:00", Option("SPY", "20250827", 640, "C", "SMART"), 1, "2025-08-27 20:30"
+    )
+    assert book.cash - cash == pytest.approx(-640 * 100)  # the strike paid for 100 shares
+    assert held["SPY"].position == 100 and held["SPY"].avgCost == pytest.approx(646.63)

@@ -6,6 +6,7 @@ their keys at IB too)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toolkit.data import calendar
+from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, settle_expiry_nb
 from toolkit.gateway.events import (
     Event,
     OrderAccepted,
@@ -23,9 +25,18 @@ from toolkit.gateway.events import (
     StatusChanged,
 )
 from toolkit.gateway.market import Market, SimClock
-from toolkit.gateway.orders import DONE, IMMEDIATE_TIFS, Book, Fill, OrderRejected, SimOrder
+from toolkit.gateway.orders import (
+    DONE,
+    IMMEDIATE_TIFS,
+    Book,
+    Fill,
+    OrderRejected,
+    Position,
+    SimOrder,
+)
 
 ORDER_REJECTED = 201
+log = logging.getLogger("toolkit.gateway")
 
 
 def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
@@ -74,6 +85,7 @@ class Exchange:
     done_orders: deque[SimOrder] = field(default_factory=deque)  # oldest finished first
     # children's order ids by (client id, parent id), in placing order
     child_ids: dict[tuple[int, int], dict[int, None]] = field(default_factory=dict)
+    _unsettled: set[str] = field(default_factory=set)  # expired options without a price
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Send every event from now on to ``listener`` (one listener: the session layer)."""
@@ -301,6 +313,7 @@ class Exchange:
         stop orders by the engine's rules, market remainders at the next open, at most the
         participation limit per bar; DAY orders expire when their New York session ends."""
         now = self.clock.now()
+        self.settle_expired(now)
         for order in list(self.book.orders.values()):
             if order.quoted and order.status not in DONE and order.status != "PreSubmitted":
                 self._work_quoted(order, now)
@@ -399,15 +412,78 @@ class Exchange:
 
     def _work_quoted(self, order: SimOrder, now: pd.Timestamp) -> None:
         """A working option order or combo meets each new quote date once; a DAY order is
-        cancelled after the close of its session (it met that close's quotes first)."""
+        cancelled after the close of its session (it met that close's quotes first), any
+        order once one of its contracts has expired."""
         if self._quote_day(order) != order.quote_day:
             self._match_quoted(order)
+        symbols = [leg.symbol for leg in order.legs] if order.legs else [order.symbol]
+        if order.status not in DONE and any(self._expired(s, now) for s in symbols):
+            self.cancel(order)
+            return
         if (
             order.status not in DONE
             and order.tif in ("DAY", "")
             and now >= calendar.session_close(order.working_day.date())
         ):
             self.cancel(order)
+
+    def _expired(self, symbol: str, now: pd.Timestamp) -> bool:
+        """True once an option's expiry session has closed."""
+        inst = self.market.instruments.get(symbol)
+        if inst is None or inst.option is None:
+            return False
+        return bool(now >= calendar.session_close(inst.option.expiry.date()))
+
+    def settlement_price(self, symbol: str) -> float | None:
+        """The underlying's settlement price for an option's expiry: its close that day from
+        the shipped bars, else the chain's underlying price quoted that day (SPXW's PM
+        settlement is the index's close); None when neither exists."""
+        c = self.market.instruments[symbol].option
+        assert c is not None
+        under = self.market.underlying(c.symbol)
+        if under is not None and not self.market.quoted(under.symbol):  # it has bars
+            closes = self.market.daily(c.symbol)["close"]
+            label = c.expiry.tz_localize("UTC")
+            if label in closes.index:
+                return float(closes.to_numpy()[closes.index.get_loc(label)])
+        # an AM-settled monthly (root SPX) settles at the next morning's special opening
+        # quotation, which no shipped file holds: its close is used (logged as such)
+        if c.trading_class == c.symbol and c.underlying_sec_type == "IND":
+            log.info("%s: AM settlement approximated by the expiry day's close", symbol)
+        return self.market.options.underlying_on(c.symbol, c.expiry)
+
+    def settle_expired(self, now: pd.Timestamp) -> None:
+        """Option positions whose expiry session has closed settle by the engine's one rule
+        (:func:`toolkit.engine._expiry.settle_expiry_nb`): index options in cash at intrinsic,
+        stock options by exercise by exception into (or out of) 100 shares a contract at the
+        strike. Positions change (no executions: IB books exercise and assignment outside the
+        API's fills); without a settlement price the position is kept and logged."""
+        for symbol, pos in list(self.book.positions.items()):
+            if pos.quantity == 0.0 or not self._expired(symbol, now):
+                continue
+            c = self.market.instruments[symbol].option
+            assert c is not None
+            settle = self.settlement_price(symbol)
+            if settle is None:
+                if symbol not in self._unsettled:
+                    self._unsettled.add(symbol)
+                    log.warning("%s expired without a settlement price: position kept", symbol)
+                continue
+            under = self.market.underlying(c.symbol)
+            assert under is not None
+            upos = self.book.positions.setdefault(under.symbol, Position())
+            cash, realized, _, u_qty, u_avg, u_realized, units = settle_expiry_nb(
+                pos.quantity, pos.avg_cost / c.multiplier, 0.0, c.right == "C", c.strike,
+                settle, c.multiplier, c.underlying_sec_type == "STK",
+                AUTO_EXERCISE_THRESHOLD, upos.quantity, upos.avg_cost,
+            )  # fmt: skip
+            self.book.cash += cash
+            pos.quantity, pos.avg_cost, pos.realized = 0.0, 0.0, pos.realized + realized
+            self.listener(PositionChanged(symbol))
+            if units != 0.0:
+                upos.quantity, upos.avg_cost = float(u_qty), float(u_avg)
+                upos.realized += u_realized
+                self.listener(PositionChanged(under.symbol))
 
     def _filled_all(self, fills: list[Fill]) -> None:
         """The executions of one order at one instant (a combo's legs, then the combo): its

@@ -316,6 +316,13 @@ class OptionChains:
         rows = frame[(frame["underlying"] == symbol) & (frame["quote_date"] == day)]
         return float(rows["underlying_price"].iloc[0]) if len(rows) else None
 
+    def underlying_on(self, symbol: str, day: pd.Timestamp) -> float | None:
+        """The underlying's price quoted in the chain on exactly ``day`` (None: no quotes that
+        day)."""
+        frame = self._load()
+        rows = frame[(frame["underlying"] == symbol) & (frame["quote_date"] == day)]
+        return float(rows["underlying_price"].iloc[0]) if len(rows) else None
+
     def mark(self, c: OptionContract, now: pd.Timestamp) -> float:
         """A price to value a position at: the mid, else the last trade, else the one side
         quoted, else 0 (a contract with no quote left, e.g. past its expiry)."""
