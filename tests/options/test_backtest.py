@@ -161,6 +161,10 @@ def test_hedged_straddle_on_spxw_keeps_delta_near_zero_and_attribution_exact(
     assert a["total"].sum() == pytest.approx(r.metrics["pnl"], abs=1e-6)
     assert a["gamma"].sum() < 0 and a["theta"].sum() > 0  # short gamma, long theta
     assert "SPX traded at each close -- the index itself, a PROXY" in r.summary()
+    # hedged in ES-sized lots (50 x the index): the hedge is a multiple of 50 units
+    es = backtest_options(spxw, ShortStraddle(hedge_lot=50.0))
+    units = es.daily["underlying_units"].to_numpy()
+    assert np.all(units % 50.0 == 0.0) and np.abs(units).max() > 0
 
 
 def test_model_priced_covered_call_is_labelled_and_gets_assigned() -> None:

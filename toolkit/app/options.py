@@ -110,7 +110,7 @@ def _rule(path: Path, table: Any) -> Rule:
     sec = Table(
         path, "strategy", table,
         ("kind", "days", "min_days", "quantity", "short_delta", "short_points", "width",
-         "take_profit", "stop_loss", "hedge", "hedge_band", "call_delta"),
+         "take_profit", "stop_loss", "hedge", "hedge_band", "hedge_lot", "call_delta"),
     )  # fmt: skip
     kind = sec.get("kind", str, required=True, choices=KINDS)
     days = sec.get("days", int, 30, low=1, high=400)
@@ -135,7 +135,8 @@ def _rule(path: Path, table: Any) -> Rule:
         return ShortStraddle(
             days=days, min_days=min_days, quantity=quantity,
             hedge=sec.get("hedge", bool, True),
-            hedge_band=sec.get("hedge_band", float, 0.0, low=0.0), take_profit=tp, stop_loss=sl,
+            hedge_band=sec.get("hedge_band", float, 0.0, low=0.0),
+            hedge_lot=sec.get("hedge_lot", float, 1.0, above=0.0), take_profit=tp, stop_loss=sl,
         )  # fmt: skip
     return CoveredCall(
         days=days, min_days=min_days, quantity=quantity,

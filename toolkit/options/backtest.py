@@ -140,13 +140,16 @@ class CreditSpread:
 @dataclass(frozen=True)
 class ShortStraddle:
     """A short at-the-money straddle held to expiry, delta-hedged at every close with the
-    underlying when ``hedge`` (in whole units; ``hedge_band`` units of tolerance)."""
+    underlying when ``hedge``: in multiples of ``hedge_lot`` units (1: whole index units;
+    for SPX, 0.1 is about one SPY share, 50 one ES future), re-hedged when the hedge is more
+    than ``hedge_band`` units off."""
 
     days: int = 30
     min_days: int = 7
     quantity: int = 1
     hedge: bool = True
     hedge_band: float = 0.0
+    hedge_lot: float = 1.0
     take_profit: float | None = None
     stop_loss: float | None = None
 
@@ -484,7 +487,8 @@ def backtest_options(
                 h.position * h.leg.multiplier * _finite(greeks[k].delta)
                 for k, h in book.holdings.items()
             )
-            target = float(np.round(-book_delta))
+            lot = getattr(rule, "hedge_lot", 1.0)
+            target = float(np.round(-book_delta / lot)) * lot
             band = getattr(rule, "hedge_band", 0.0)
             if abs(target - book.underlying) > band or (not book.holdings and book.underlying):
                 book.trade_underlying(d.day, name, target - book.underlying, d.spot, "hedge")
