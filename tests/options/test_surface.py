@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from toolkit.data import load_option_quotes, load_vix
 from toolkit.errors import DataError
+from toolkit.options.implied import chain_implied_vols
 from toolkit.options.surface import (
     SVI,
     SliceFit,
@@ -23,6 +24,7 @@ from toolkit.options.surface import (
     fit_surface,
     fit_svi,
     interpolate_total_variance,
+    smile,
 )
 
 SPX2011 = "SPX_eod_2011-01-03_2011-01-07_ivolatility.csv"
@@ -166,7 +168,8 @@ def test_surface_of_a_real_chain(spx: pd.DataFrame) -> None:
     assert table["atm_iv"].is_monotonic_increasing  # the January 2011 term structure rose
     assert surface.calendar.empty
     cm = surface.constant_maturity_iv(30)
-    assert cm.method == "interpolated" and (cm.days_before, cm.days_after) == (18, 46)
+    assert cm.method == "interpolated"  # AM-settled monthlies: T ends at the 09:30 settlement
+    assert (cm.days_before, cm.days_after) == pytest.approx((18 - 6.5 / 24, 46 - 6.5 / 24))
     assert 0.13 < cm.iv < 0.17  # ATM; the VIX (17.61, skew included) is above it
     fitted = surface.implied_vol([1200.0, 1275.0], "2011-02-18")
     assert np.all(np.isfinite(fitted)) and fitted[0] > fitted[1]  # put skew
@@ -222,3 +225,15 @@ def test_25_delta_strikes_and_skew_by_hand() -> None:
     # a put skew: the 25-delta put is above the call, the risk reversal negative
     skewed = _slice(SVI(0.02, 0.1, -0.7, 0.0, 0.1), 1.0, "2025-01-17").skew()
     assert skewed["put25_iv"] > skewed["call25_iv"] and skewed["rr25"] < 0
+
+
+def test_am_settled_vols_count_time_to_the_opening_settlement(spx: pd.DataFrame) -> None:
+    day = spx[(spx["quote_date"] == "2011-01-03") & (spx["expiry"] == "2011-01-21")]
+    ours = smile(day).set_index("strike")
+    raw = chain_implied_vols(day)
+    put = raw[(raw["right"] == "P") & (raw["strike"] == 1200.0)].iloc[0]
+    # T from the 16:00 close on Jan 3 to the 09:30 open on Jan 21: 18 days - 6.5 hours
+    t_open = (18 - 6.5 / 24) / 365
+    assert ours.loc[1200.0, "T"] == pytest.approx(t_open)
+    # same Black price: sigma^2 T is unchanged
+    assert ours.loc[1200.0, "iv"] ** 2 * t_open == pytest.approx(put["implied_vol"] ** 2 * 18 / 365)

@@ -412,7 +412,10 @@ def smile(quotes: pd.DataFrame) -> pd.DataFrame:
 
     Columns: expiry, root, T, forward, discount_factor, strike, k (= ln(K/F)), right, iv (our
     implied vol of the mid), iv_bid, iv_ask (NaN where the bid is below intrinsic or zero),
-    w (= iv^2 T). Only quotes with an implied vol (reason OK) and T > 0.
+    w (= iv^2 T). Only quotes with an implied vol (reason OK) and T > 0. For AM-settled roots
+    (:data:`AM_SETTLED`) T ends at the opening settlement, 6.5 hours before the close that
+    chain_implied_vols counts to; a Black price depends on sigma sqrt(T) only, so their vols
+    are rescaled by sqrt(T_close / T_open) (4-day SPX options: 3.5 % higher).
     """
     dates = quotes["quote_date"].unique()
     if len(dates) != 1:
@@ -426,24 +429,30 @@ def smile(quotes: pd.DataFrame) -> pd.DataFrame:
     c = pd.concat(parts, ignore_index=True)
     call = (c["right"] == "C").to_numpy()
     otm = np.where(call, c["strike"] >= c["forward"], c["strike"] < c["forward"])
-    keep = otm & (c["iv_reason"] == IVReason.OK).to_numpy() & (c["T"] > 0).to_numpy()
+    early = np.where(c["root"].isin(list(AM_SETTLED)).to_numpy(), AM_SETTLEMENT_EARLY, 0.0)
+    live = (c["T"].to_numpy(dtype=np.float64) - early) > 0
+    keep = otm & (c["iv_reason"] == IVReason.OK).to_numpy() & live
     c = c[keep]
     args = (c["right"].to_numpy(), c["forward"], c["strike"], c["T"], c["discount_factor"])
     iv_bid, _ = implied_vol(c["bid"].to_numpy(dtype=np.float64), *args)
     iv_ask, _ = implied_vol(c["ask"].to_numpy(dtype=np.float64), *args)
+    t_close = c["T"].to_numpy(dtype=np.float64)
+    am = c["root"].isin(list(AM_SETTLED)).to_numpy()
+    t = np.where(am, t_close - AM_SETTLEMENT_EARLY, t_close)
+    scale = np.sqrt(t_close / t)
     out = pd.DataFrame(
         {
             "expiry": c["expiry"].to_numpy(),
             "root": c["root"].to_numpy(),
-            "T": c["T"].to_numpy(dtype=np.float64),
+            "T": t,
             "forward": c["forward"].to_numpy(dtype=np.float64),
             "discount_factor": c["discount_factor"].to_numpy(dtype=np.float64),
             "strike": c["strike"].to_numpy(dtype=np.float64),
             "k": np.log(c["strike"].to_numpy(dtype=np.float64) / c["forward"].to_numpy()),
             "right": c["right"].to_numpy(),
-            "iv": c["implied_vol"].to_numpy(dtype=np.float64),
-            "iv_bid": iv_bid,
-            "iv_ask": iv_ask,
+            "iv": c["implied_vol"].to_numpy(dtype=np.float64) * scale,
+            "iv_bid": iv_bid * scale,
+            "iv_ask": iv_ask * scale,
         }
     )
     out["w"] = out["iv"] ** 2 * out["T"]
