@@ -10,7 +10,8 @@ Public API (everything else is internal):
   (:class:`CausalityReport`)
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
-  :func:`no_costs`
+  :func:`no_costs`; options :func:`ibkr_option_fixed`, :func:`ibkr_option_tiered`
+* option backtests on EOD chains: :func:`backtest_options` (and :mod:`toolkit.options`)
 * sweeps: :func:`sweep`, :func:`sweep_portfolio`, :func:`make_grid`, :func:`heatmap`,
   :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
@@ -61,6 +62,8 @@ _EXPORTS = {
     "EngineSettings": "toolkit.engine:EngineSettings",
     "backtest": "toolkit.engine:backtest",
     "ibkr_fixed": "toolkit.engine:ibkr_fixed",
+    "ibkr_option_fixed": "toolkit.engine:ibkr_option_fixed",
+    "ibkr_option_tiered": "toolkit.engine:ibkr_option_tiered",
     "ibkr_tiered": "toolkit.engine:ibkr_tiered",
     "no_costs": "toolkit.engine:no_costs",
     "proportional": "toolkit.engine:proportional",
@@ -78,6 +81,7 @@ _EXPORTS = {
     "historical_var": "toolkit.risk.var:historical_var",
     "parametric_cvar": "toolkit.risk.var:parametric_cvar",
     "parametric_var": "toolkit.risk.var:parametric_var",
+    "backtest_options": "toolkit.options:backtest_options",
     "rolling_cvar": "toolkit.risk.var:rolling_cvar",
     "rolling_var": "toolkit.risk.var:rolling_var",
     "var_backtest": "toolkit.risk.var_backtest:var_backtest",
@@ -124,6 +128,8 @@ if TYPE_CHECKING:
         Commission,
         EngineSettings,
         ibkr_fixed,
+        ibkr_option_fixed,
+        ibkr_option_tiered,
         ibkr_tiered,
         no_costs,
         proportional,
@@ -133,6 +139,7 @@ if TYPE_CHECKING:
     from toolkit.errors import ConfigError, DataError, DataWarning, ToolkitError
     from toolkit.gateway import Gateway
     from toolkit.live import Journal, JournalError
+    from toolkit.options import backtest_options
     from toolkit.risk import RiskLimits, TradingHours
     from toolkit.risk.var import (
         historical_cvar,
@@ -174,6 +181,7 @@ __all__ = [
     "analysis",
     "available_symbols",
     "backtest",
+    "backtest_options",
     "check_causal",
     "deflated_sharpe",
     "get_strategy",
@@ -181,6 +189,8 @@ __all__ = [
     "historical_cvar",
     "historical_var",
     "ibkr_fixed",
+    "ibkr_option_fixed",
+    "ibkr_option_tiered",
     "ibkr_tiered",
     "live",
     "load",
