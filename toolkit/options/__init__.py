@@ -1,6 +1,7 @@
 """Options: pricing and Greeks, implied vol, chains and surfaces, spread templates, payoffs
 and scenarios (issue 16). Each module's owner adds its exports here."""
 
+from toolkit.options.american import american_greeks, american_implied_vol, american_price
 from toolkit.options.backtest import (
     CoveredCall,
     CreditSpread,
@@ -95,6 +96,9 @@ __all__ = [
     "SpreadError",
     "StrikeRule",
     "Surface",
+    "american_greeks",
+    "american_implied_vol",
+    "american_price",
     "at_strike",
     "atm",
     "atm_iv_history",
