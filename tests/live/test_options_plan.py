@@ -188,3 +188,33 @@ def test_ledger_books_each_leg_once_and_restores(tmp_path: Path) -> None:
         s = summarize(j, "s1")
         assert s.realized == pytest.approx(won) and s.positions == {}
         assert s.commissions == pytest.approx(2.6) and s.slippage == 0.0
+
+
+def test_iron_condor_legs_and_its_exact_max_loss() -> None:
+    def call(k: float, delta: float, bid: float, ask: float) -> OptionQuote:
+        return OptionQuote(
+            int(k) + 1, f"SPXW  180228C0{int(k)}000", "SPX", "C", k, "20180228", 100.0,
+            bid, ask, delta,
+        )  # fmt: skip
+
+    chain = [
+        *CHAIN,
+        call(2750.0, 0.30, 9.0, 9.4),
+        call(2775.0, 0.21, 5.6, 6.0),
+        call(2800.0, 0.14, 3.2, 3.6),
+        call(2825.0, 0.08, 1.6, 1.9),
+    ]
+    rules = LegRules(short_delta=0.20, width=25.0)
+    ic = select_spread(chain, "iron_condor", rules)
+    assert isinstance(ic, Spread)
+    assert [(x.action, x.quote.right, x.quote.strike) for x in ic.legs] == [
+        ("BUY", "P", 2650.0),
+        ("SELL", "P", 2675.0),
+        ("SELL", "C", 2775.0),
+        ("BUY", "C", 2800.0),
+    ]
+    # credit at the mids: (8.6 - 6.8) + (5.8 - 3.4) = 4.20; max loss (25 - 4.20) x 100
+    assert ic.mid == pytest.approx(-4.2)
+    assert ic.risk(-4.2).max_loss == pytest.approx(2080.0)
+    # the combo that closes it reverses every leg
+    assert [x.action for x in ic.closing().legs] == ["SELL", "BUY", "BUY", "SELL"]

@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from ib_async import ComboLeg, Contract, Index, Stock
@@ -79,6 +79,16 @@ from toolkit.live.options_config import OptionLiveConfig
 from toolkit.live.orders import OrderRef, OrderSpec
 from toolkit.notify import SmtpSettings
 from toolkit.risk.options import allowed_spreads
+
+
+class HeldClock(Protocol):
+    """The embedded simulator's clock as a rehearsal holds it (the gateway implements it):
+    stopped while the session works a tick, so a decision is made at the simulated instant
+    it was due however long quoting the chain takes on a loaded machine."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,8 @@ class OptionSession:
         self.broker = Broker(self.sid, self.fault)
         self.until = None if until is None else _utc(until)
         self.poll = poll
-        self.gateway: Gateway | None = None
+        self.gateway: Gateway | None = None  # the embedded simulator (its lifecycle only)
+        self.clock: HeldClock | None = None  # its clock, held during each tick
         self.journal: Journal | None = None
         self.session_lock: SessionLock | None = None
         self.ledger: OptionLedger | None = None
@@ -255,7 +266,9 @@ class OptionSession:
             speed=sim.speed,
             cash=sim.cash,
             participation=sim.participation,
+            paused=True,  # held until the session is ready: its first tick lets it run
         ).start()
+        self.clock = self.gateway
         self.host, self.port = "127.0.0.1", self.gateway.port
         if self.until is None and sim.end is not None:
             self.until = _utc(sim.end)
@@ -609,11 +622,16 @@ class OptionSession:
                 if not self.broker.connected:
                     await self._reconnect()
                     continue
+                if self.clock is not None:
+                    self.clock.pause()
                 try:
                     self.now = await self.broker.now()
                     await self._tick(self.now)
                 except (ConnectionError, OSError, TimeoutError) as exc:
                     self._log(f"broker request failed ({exc or type(exc).__name__})")
+                finally:
+                    if self.clock is not None:
+                        self.clock.resume()
                 if self.until is not None and self.now is not None and self.now >= self.until:
                     self._log(f"reached the end ({self.until:%Y-%m-%d %H:%M} UTC)")
                     break
@@ -672,6 +690,7 @@ class OptionSession:
             self.broker.disconnect()
         await self.alert.close()
         if self.gateway is not None:
+            self.clock = None
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
             self.gateway = None
         if self.journal is not None:

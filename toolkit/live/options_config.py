@@ -44,12 +44,12 @@ class LegRules:
 @dataclass(frozen=True)
 class EntryRules:
     """``[strategy.entry]``: open a spread once per trading day at ``decide_at`` (New York)
-    while fewer than ``max_open`` are held, if its credit (per share, at the mid) is at
-    least ``min_credit``."""
+    while the book is flat with no working order (one position at a time: the next opens
+    after the last is closed), if its credit (per share, at the mid) is at least
+    ``min_credit``."""
 
     decide_at: str = setting("15:30")
     min_credit: float | None = setting(None, above=0.0)
-    max_open: int = setting(1, low=1, high=100)
 
 
 @dataclass(frozen=True)
