@@ -154,7 +154,7 @@ class OptionChains:
     _frame: pd.DataFrame | None = None
     contracts: dict[int, OptionContract] = field(default_factory=dict)
     by_local: dict[str, OptionContract] = field(default_factory=dict)
-    _rows: dict[tuple[int, pd.Timestamp], int] = field(default_factory=dict)
+    _rows: dict[tuple[int, int], int] = field(default_factory=dict)  # (conId, day ns) -> row
     _dates: dict[str, np.ndarray] = field(default_factory=dict)  # underlying -> quote dates
     _pricing: dict[tuple[str, pd.Timestamp, pd.Timestamp], Pricing | None] = field(
         default_factory=dict
@@ -174,29 +174,31 @@ class OptionChains:
         self._frame = frame
         taken: set[int] = set()
         first = frame.drop_duplicates("symbol").sort_values("symbol")
-        for row in first.itertuples(index=False):
-            con_id = _con_id(str(row.symbol))
+        expiries = pd.DatetimeIndex(first["expiry"])
+        columns = zip(
+            first["symbol"].tolist(),
+            first["underlying"].tolist(),
+            first["root"].tolist(),
+            expiries,
+            first["right"].tolist(),
+            first["strike"].tolist(),
+            first["style"].tolist(),
+            first["multiplier"].tolist(),
+            strict=True,
+        )
+        for symbol, und, root, expiry, right, strike, style, mult in columns:
+            con_id = _con_id(symbol)
             while con_id in taken:
                 con_id += 1
             taken.add(con_id)
             c = OptionContract(
-                con_id,
-                str(row.underlying),
-                str(row.root),
-                pd.Timestamp(str(row.expiry)),
-                str(row.right),
-                float(str(row.strike)),
-                str(row.symbol),
-                str(row.style),
-                float(str(row.multiplier)),
+                con_id, und, root, expiry, right, float(strike), symbol, style, float(mult)
             )
             self.contracts[con_id] = c
-            self.by_local[c.local_symbol] = c
+            self.by_local[symbol] = c
         ids = frame["symbol"].map({k: c.con_id for k, c in self.by_local.items()})
-        dates = pd.DatetimeIndex(frame["quote_date"])
-        self._rows = {
-            (int(i), pd.Timestamp(d)): k for k, (i, d) in enumerate(zip(ids, dates, strict=True))
-        }
+        days = pd.DatetimeIndex(frame["quote_date"]).asi8.tolist()
+        self._rows = {key: k for k, key in enumerate(zip(ids.tolist(), days, strict=True))}
         for und, group in frame.groupby("underlying"):
             self._dates[str(und)] = np.sort(pd.DatetimeIndex(group["quote_date"].unique()).values)
         return frame
@@ -291,7 +293,7 @@ class OptionChains:
         day = self.quote_date(c.symbol, now)
         if day is None:
             return None
-        k = self._rows.get((c.con_id, day))
+        k = self._rows.get((c.con_id, day.value))
         if k is None:
             return None
         row = frame.iloc[k]
