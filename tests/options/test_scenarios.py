@@ -216,3 +216,28 @@ def test_carry_and_vols_come_back_from_the_chain() -> None:
         SpreadError, match=r"parity implies a rate of 40.00% .* pass rate= and div="
     ):
         implied_carry(_bsm_chain(rate=0.4), EXP)
+
+
+def test_american_legs_use_the_american_pricer() -> None:
+    from toolkit.options.american import american_greeks, american_price
+
+    put = Leg("XYZ", "P", -1, 105.0, BACK, 100.0, None, "A")
+    s = Spread("custom", (put, Leg.shares("XYZ", 100, style="A")))
+    prices = np.array([95.0, 100.0])
+    grid = scenario_grid(
+        s, spot=100.0, as_of=AS_OF, vols=0.25, prices=prices, days=[0, 30], rate=0.05, div=0.0
+    )
+    for j, t in enumerate((T60, T60 - T30)):
+        amer = american_price("P", prices, 105.0, t, 0.05, 0.0, 0.25)
+        assert grid.value[:, j, 0] == pytest.approx(100 * (prices - amer), abs=1e-9)
+        # early exercise is worth something for an in-the-money put at r > 0
+        assert (amer > bsm_price("P", prices, 105.0, t, 0.05, 0.0, 0.25) + 1e-3).all()
+    g = position_greeks(s, 100.0, AS_OF, 0.25, 0.05, 0.0)
+    want = american_greeks("P", 100.0, 105.0, T60, 0.05, 0.0, 0.25)
+    assert g.delta == pytest.approx(100 - 100 * float(want.delta), rel=1e-12)
+    assert g.vega == pytest.approx(-100 * float(want.vega), rel=1e-12)
+    with pytest.raises(
+        SpreadError,
+        match=r"leg -1 XYZ 2026-03-06 105 P: an American option at rate -0.01 and yield -0.02 has two exercise boundaries",
+    ):
+        scenario_grid(s, spot=100.0, as_of=AS_OF, vols=0.25, prices=[100.0], rate=-0.01, div=-0.02)

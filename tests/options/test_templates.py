@@ -258,3 +258,17 @@ def test_numpy_integers_are_plain_ints() -> None:
     assert isinstance(spread.legs, tuple)
     with pytest.raises(SpreadError, match=r"whole number of contracts"):
         Leg("SPY", "C", 1.5, 100.0, EXP)  # type: ignore[arg-type]
+
+
+def test_model_delta_pick_on_an_american_chain() -> None:
+    from toolkit.options.american import american_greeks
+
+    chain = _chain().assign(delta=np.nan, style="A", iv=0.35)
+    t_years = (FAR - DAY).days / 365.0
+    want = american_greeks("P", 100.4, np.array(STRIKES), t_years, 0.0, 0.0, 0.35).delta
+    nearest = STRIKES[int(np.argmin(np.abs(np.abs(want) - 0.2)))]
+    got = tpl.pick_strike(chain, FAR.date(), "P", tpl.by_delta(0.2), delta_source="model")
+    assert got == nearest
+    assert (
+        tpl.vertical(chain, "P", days=60, near=tpl.at_strike(95.0), width=5.0).legs[0].style == "A"
+    )

@@ -18,15 +18,15 @@ its back leg keeps its model value (:func:`front_expiry_days`).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from toolkit.options.american import american_greeks, american_price
 from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.conventions import CALENDAR_DAYS
 from toolkit.options.implied import chain_implied_vols
@@ -37,9 +37,14 @@ FloatArray = npt.NDArray[np.float64]
 Vols = float | Sequence[float]
 
 
-def _american() -> Any:
-    """toolkit.options.american (owner O2), imported when an American leg is repriced."""
-    return importlib.import_module("toolkit.options.american")
+def _check_american(leg: Leg, rate: float, div: float) -> None:
+    """Refuse the regime with two exercise boundaries, which the American pricer lacks."""
+    pr, pq = (div, rate) if leg.right == "C" else (rate, div)
+    if pr < 0 and pq < pr:
+        raise SpreadError(
+            f"leg {leg.describe()}: an American option at rate {rate} and yield {div} has two "
+            "exercise boundaries, which the pricer does not handle; pass other rate/div"
+        )
 
 
 def _years(leg: Leg, as_of: dt.date) -> float:
@@ -159,8 +164,8 @@ def _leg_value(
         if leg.style == "E":
             out[live] = bsm_price(leg.right, S_[live], leg.strike, T_[live], r, q, sig[live])
         else:
-            price = _american().american_price
-            out[live] = price(leg.right, S_[live], leg.strike, T_[live], r, q, sig[live])
+            _check_american(leg, r, q)
+            out[live] = american_price(leg.right, S_[live], leg.strike, T_[live], r, q, sig[live])
     return out
 
 
@@ -241,7 +246,9 @@ def _leg_greeks(
         T = _years(leg, as_of)
         if T <= 0:
             raise SpreadError(f"leg {leg.describe()}: expired on or before {as_of}; no Greeks")
-        greeks = bsm_greeks if leg.style == "E" else _american().american_greeks
+        if leg.style == "A":
+            _check_american(leg, rate, div)
+        greeks = bsm_greeks if leg.style == "E" else american_greeks
         g = greeks(leg.right, spot, leg.strike, T, rate, div, v)
         out[i] = size * np.array(
             [float(np.asarray(x)) for x in (g.price, g.delta, g.gamma, g.vega, g.theta, g.rho)]

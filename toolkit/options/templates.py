@@ -20,13 +20,15 @@ import datetime as dt
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from toolkit.errors import ToolkitError
+from toolkit.options.american import american_greeks
+from toolkit.options.black import bsm_greeks
 
 FloatArr = npt.NDArray[np.float64]
 
@@ -388,17 +390,8 @@ def _slice(chain: pd.DataFrame, expiry: dt.date, right: str) -> pd.DataFrame:
     return rows.sort_values("strike", kind="stable")
 
 
-def _american_greeks() -> Any:
-    """O2's American Greeks (toolkit.options.american), imported when a row needs them."""
-    import importlib
-
-    return importlib.import_module("toolkit.options.american").american_greeks
-
-
 def _model_deltas(rows: pd.DataFrame, day: pd.Timestamp, rate: float, div: float) -> FloatArr:
     """Our own delta from each row's implied vol (BSM for 'E', American for 'A')."""
-    from toolkit.options.black import bsm_greeks
-
     S = rows["underlying_price"].to_numpy(dtype=np.float64)
     K = rows["strike"].to_numpy(dtype=np.float64)
     T = (pd.DatetimeIndex(rows["expiry"]) - day).days.to_numpy(dtype=np.float64) / 365.0
@@ -411,7 +404,7 @@ def _model_deltas(rows: pd.DataFrame, day: pd.Timestamp, rate: float, div: float
         m = ok & (style == st)
         if not m.any():
             continue
-        greeks = bsm_greeks if st == "E" else _american_greeks()
+        greeks = bsm_greeks if st == "E" else american_greeks
         for r_ in ("C", "P"):
             mm = m & (right == r_)
             if mm.any():
