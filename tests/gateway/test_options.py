@@ -330,3 +330,34 @@ def test_stock_options_in_the_money_are_exercised_into_shares() -> None:
     )
     assert book.cash - cash == pytest.approx(-640 * 100)  # the strike paid for 100 shares
     assert held["SPY"].position == 100 and held["SPY"].avgCost == pytest.approx(646.63)
+
+
+def test_reconnect_replays_a_working_combo_and_a_filled_ones_executions(gw, quotes) -> None:
+    first = IB()
+    first.connect("127.0.0.1", gw.port, clientId=90, timeout=10)
+    try:
+        a, b = first.qualifyContracts(_spxw(2705, "P"), _spxw(2695, "P"))
+        bag = _bag((a, 1, "BUY"), (b, 1, "SELL"))
+        done = first.placeOrder(bag, MarketOrder("BUY", 1))
+        wait_for(first, lambda: done.orderStatus.status == "Filled")
+        resting = first.placeOrder(bag, LimitOrder("BUY", 1, 0.05, tif="GTC", orderRef="rest"))
+        wait_for(first, lambda: resting.orderStatus.status == "Submitted")
+        odd = first.placeOrder(a, LimitOrder("BUY", 1.5, 1.0))  # half a contract
+        wait_for(first, lambda: odd.orderStatus.status == "Cancelled")
+    finally:
+        first.disconnect()
+    again = IB()
+    again.connect("127.0.0.1", gw.port, clientId=90, timeout=10)
+    try:
+        [open_bag] = [t for t in again.openTrades() if t.order.orderRef == "rest"]
+        legs = [(leg.conId, leg.ratio, leg.action) for leg in open_bag.contract.comboLegs]
+        assert open_bag.contract.secType == "BAG" and legs == [
+            (a.conId, 1, "BUY"),
+            (b.conId, 1, "SELL"),
+        ]
+        mine = [f for f in again.reqExecutions() if f.execution.orderId == done.order.orderId]
+        assert [f.contract.secType for f in mine] == ["OPT", "OPT", "BAG"]
+        again.cancelOrder(open_bag.order)
+        wait_for(again, lambda: open_bag.orderStatus.status == "Cancelled")
+    finally:
+        again.disconnect()

@@ -189,6 +189,12 @@ class Book:
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
             )
+        if order.quoted and qty != round(qty):
+            raise OrderRejected(
+                201,
+                f"Order rejected - reason: option and combo quantities are whole contracts "
+                f"({qty:g})",
+            )
         if order.quoted and (order.order_type not in ("MKT", "LMT") or order.tif == "OPG"):
             raise OrderRejected(
                 201,
