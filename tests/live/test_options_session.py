@@ -21,7 +21,9 @@ from ib_async import IB
 
 from tests.live._sessions import journal_rows, wait_for, wait_for_rows
 from tests.live.conftest import REPO
+from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
+from toolkit.live._startup import LiveError
 from toolkit.live.option_session import OptionSession
 from toolkit.live.options_config import OptionLiveConfig, load_option_config
 
@@ -333,3 +335,20 @@ def _crash_thrice(tmp_path: Path, gateway: Gateway) -> None:
 
     assert len(asyncio.run(orders_at_broker())) == 1
     assert log.read_text().count(f"resending {ref}") == 1
+
+
+def test_paper_by_default_real_money_needs_live_and_the_account(
+    tmp_path: Path, spxw_data: Path
+) -> None:
+    cfg = _config(tmp_path, {}, {})
+    with pytest.raises(ConfigError, match="port 4001 is a live-trading port"):
+        OptionSession(cfg, host="127.0.0.1", port=4001)
+    with pytest.raises(ConfigError, match=r"\[connection\] account is required with --live"):
+        OptionSession(cfg, host="127.0.0.1", port=4001, live=True)
+    # a live (real-money) account behind a paper-looking port: refused before any order
+    with Gateway(port=0, data_dir=spxw_data, start=START, account="U7654321") as gw:
+        run = Running(cfg, gw, "opt6")
+        run.thread.join(60)
+        (got,) = run.result
+        assert isinstance(got, LiveError) and "refusing to trade without --live" in str(got)
+    assert _rows(cfg.session.journal, "SELECT 1 FROM orders") == []

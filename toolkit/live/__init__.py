@@ -4,6 +4,8 @@
 * :func:`load_live_config`, :class:`LiveConfig` -- ``live/*.toml``
 * :class:`Journal` -- the SQLite record of a session (see :mod:`toolkit.live.journal`)
 * :func:`summarize`, :func:`format_summary`, :class:`SessionSummary` -- results from a journal
+* :func:`run_option_session` / :class:`OptionSession`, :func:`load_option_config` -- an
+  option template traded as combo orders (``python -m toolkit.live options``)
 
 The session pieces that need ``ib_async`` (the ``live`` extra) load on first use, so research
 code imports the toolkit without it.
@@ -29,6 +31,11 @@ _EXPORTS = {
     "LiveSession": "toolkit.live.bridge:LiveSession",
     "LiveError": "toolkit.live.bridge:LiveError",
     "run_session": "toolkit.live.bridge:run_session",
+    "OptionLiveConfig": "toolkit.live.options_config:OptionLiveConfig",
+    "load_option_config": "toolkit.live.options_config:load_option_config",
+    "OptionSession": "toolkit.live.option_session:OptionSession",
+    "OptionSummary": "toolkit.live.option_session:OptionSummary",
+    "run_option_session": "toolkit.live.option_session:run_option_session",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
@@ -36,6 +43,8 @@ if TYPE_CHECKING:
     from toolkit.live.bridge import LiveError, LiveSession, run_session
     from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
     from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
+    from toolkit.live.option_session import OptionSession, OptionSummary, run_option_session
+    from toolkit.live.options_config import OptionLiveConfig, load_option_config
     from toolkit.live.summary import SessionSummary, format_summary, summarize
 
 __all__ = [
@@ -46,10 +55,15 @@ __all__ = [
     "LiveConfig",
     "LiveError",
     "LiveSession",
+    "OptionLiveConfig",
+    "OptionSession",
+    "OptionSummary",
     "SessionSummary",
     "format_summary",
     "load_live_config",
+    "load_option_config",
     "parse_live_config",
+    "run_option_session",
     "run_session",
     "summarize",
 ]
