@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -135,7 +135,7 @@ def black76_price_nb(is_call: bool, F: float, K: float, T: float, df: float, sig
     return black76_nb(is_call, F, K, T, df, sigma)[0]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def bsm_arr_nb(
     is_call: np.ndarray,
     S: np.ndarray,
@@ -148,7 +148,7 @@ def bsm_arr_nb(
     greeks: bool,
 ) -> None:
     """Fill ``out`` (7, n) with :func:`bsm_nb` for n contracts (row 0 only if not ``greeks``)."""
-    for i in prange(S.shape[0]):
+    for i in range(S.shape[0]):
         g = bsm_nb(is_call[i], S[i], K[i], T[i], r[i], q[i], sigma[i])
         out[0, i] = g[0]
         if greeks:
@@ -160,7 +160,7 @@ def bsm_arr_nb(
             out[6, i] = g[6]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def black76_arr_nb(
     is_call: np.ndarray,
     F: np.ndarray,
@@ -172,7 +172,7 @@ def black76_arr_nb(
     greeks: bool,
 ) -> None:
     """Fill ``out`` (7, n) with :func:`black76_nb` for n contracts."""
-    for i in prange(F.shape[0]):
+    for i in range(F.shape[0]):
         g = black76_nb(is_call[i], F[i], K[i], T[i], df[i], sigma[i])
         out[0, i] = g[0]
         if greeks:
