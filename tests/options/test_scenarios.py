@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from toolkit.options.black import bsm_greeks, bsm_price
-from toolkit.options.payoff import expiry_value
+from toolkit.options.payoff import expiry_pnl, expiry_value
 from toolkit.options.scenarios import (
     front_expiry_days,
     greeks_table,
@@ -19,6 +19,7 @@ from toolkit.options.scenarios import (
     leg_vols,
     model_value,
     position_greeks,
+    probability_of_profit,
     scenario_grid,
     theta_curve,
 )
@@ -241,3 +242,35 @@ def test_american_legs_use_the_american_pricer() -> None:
         match=r"leg -1 XYZ 2026-03-06 105 P: an American option at rate -0.01 and yield -0.02 has two exercise boundaries",
     ):
         scenario_grid(s, spot=100.0, as_of=AS_OF, vols=0.25, prices=[100.0], rate=-0.01, div=-0.02)
+
+
+def _n(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def test_probability_of_profit_by_hand_and_by_integration() -> None:
+    sig = 0.25
+    d2 = lambda x: (math.log(100 / x) + (R - Q - sig**2 / 2) * T30) / (sig * math.sqrt(T30))  # noqa: E731
+    call = Spread("custom", (_opt("C", 1, 100, price=2.0),))
+    pop = probability_of_profit(call, spot=100.0, as_of=AS_OF, vol=sig, rate=R, div=Q)
+    assert pop == pytest.approx(_n(d2(102.0)), abs=1e-14)  # P(S_T > 102)
+    straddle = Spread("straddle", (_opt("C", -1, 100, price=3.0), _opt("P", -1, 100, price=3.0)))
+    pop = probability_of_profit(straddle, spot=100.0, as_of=AS_OF, vol=sig, rate=R, div=Q)
+    assert pop == pytest.approx(_n(d2(94.0)) - _n(d2(106.0)), abs=1e-14)  # P(94 < S_T < 106)
+    # iron condor: integrate the lognormal density over the prices where the payoff is > 0
+    ic = Spread(
+        "iron_condor",
+        (
+            _opt("P", 1, 90, price=0.5),
+            _opt("P", -1, 95, price=1.5),
+            _opt("C", -1, 105, price=1.4),
+            _opt("C", 1, 110, price=0.4),
+        ),
+    )
+    x = np.linspace(1e-6, 400.0, 2_000_001)
+    m, v = math.log(100.0) + (R - Q - sig**2 / 2) * T30, sig**2 * T30
+    density = np.exp(-((np.log(x) - m) ** 2) / (2 * v)) / (x * math.sqrt(2 * math.pi * v))
+    want = float(np.sum(density * (expiry_pnl(ic, x) > 0)) * (x[1] - x[0]))
+    pop = probability_of_profit(ic, spot=100.0, as_of=AS_OF, vol=sig, rate=R, div=Q)
+    assert pop == pytest.approx(want, abs=1e-5)
+    assert 0.5 < pop < 0.9

@@ -38,6 +38,7 @@ from toolkit.options.scenarios import (
     leg_vols,
     model_value,
     position_greeks,
+    probability_of_profit,
     scenario_grid,
     theta_curve,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "net_premium",
     "position_greeks",
     "price_legs",
+    "probability_of_profit",
     "scenario_grid",
     "smile",
     "straddle",

@@ -18,6 +18,8 @@ its back leg keeps its model value (:func:`front_expiry_days`).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -31,6 +33,7 @@ from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.conventions import CALENDAR_DAYS
 from toolkit.options.implied import chain_implied_vols
 from toolkit.options.parity import implied_forward
+from toolkit.options.payoff import breakevens, expiry_pnl
 from toolkit.options.templates import Leg, Spread, SpreadError
 
 FloatArray = npt.NDArray[np.float64]
@@ -396,3 +399,46 @@ def theta_curve(
             "pnl": grid.pnl[0, :, 0],
         }
     )
+
+
+def _below(x: float, spot: float, T: float, vol: float, rate: float, div: float) -> float:
+    """Risk-neutral P(S_T <= x) for a lognormal S_T: N(-d2(x)) (Hull, ch. 15)."""
+    if x <= 0.0:
+        return 0.0
+    if math.isinf(x):
+        return 1.0
+    d2 = (math.log(spot / x) + (rate - div - 0.5 * vol * vol) * T) / (vol * math.sqrt(T))
+    return 0.5 * math.erfc(d2 / math.sqrt(2.0))
+
+
+def probability_of_profit(
+    spread: Spread,
+    *,
+    spot: float,
+    as_of: dt.date,
+    vol: float,
+    rate: float = 0.0,
+    div: float = 0.0,
+    net_price: float | None = None,
+) -> float:
+    """Risk-neutral probability that the spread, held to its (one) expiry, ends with a P&L
+    above 0: the lognormal mass (drift ``rate - div``, volatility ``vol`` of the underlying,
+    e.g. the ATM implied vol) over the price intervals between breakevens where the exact
+    payoff is positive. A model number, not a forecast: real returns have fatter tails."""
+    if not spread.expiries:
+        raise SpreadError(f"spread {spread.name or spread.kind}: has no option leg")
+    T = (spread.expiries[-1] - as_of).days / CALENDAR_DAYS
+    if not (T > 0 and vol > 0 and spot > 0):
+        raise SpreadError(
+            f"spread {spread.name or spread.kind}: probability of profit needs time left "
+            f"(T {T:.4f} y), vol > 0 ({vol}) and spot > 0 ({spot})"
+        )
+    points = [0.0, *breakevens(spread, net_price), math.inf]
+    total = 0.0
+    for a, b in itertools.pairwise(points):
+        if b <= a:
+            continue
+        mid = a + 1.0 if math.isinf(b) else 0.5 * (a + b)
+        if float(expiry_pnl(spread, [mid], net_price)[0]) > 0.0:
+            total += _below(b, spot, T, vol, rate, div) - _below(a, spot, T, vol, rate, div)
+    return total
