@@ -30,7 +30,7 @@ HOUR = 1.0 / (365.0 * 24.0)
 
 def _bound(scale: np.ndarray, vega_undiscounted: np.ndarray) -> np.ndarray:
     """What a price of size ``scale`` can tell: 64 ulps of it over vega, or 1e-10."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.maximum(1e-10, 64.0 * EPS * scale / vega_undiscounted)
 
 
