@@ -12,6 +12,14 @@ Conventions (the other option modules, the engine and the live bridge rely on th
 * Net price of one spread, in points of the option multiplier ``M`` (as IB quotes a combo):
   ``net = sum(q_i * m_i * p_i) / M`` -- **a debit is positive, a credit negative** (IB's BAG
   convention for a BUY combo order). Cash paid for the position is ``net * M * quantity``.
+
+Builders take one chain (:func:`chain_on`: one quote date, underlying and root), an expiry
+rule (the listed expiry nearest ``days`` calendar days), strike rules (:class:`Pick`:
+:func:`by_delta`, :func:`atm` with n strikes OTM, :func:`at_strike`), wings in points or
+strikes, and fill the legs at the touch (buy at the ask, sell at the bid) or the mid:
+:func:`vertical`, :func:`straddle`, :func:`strangle`, :func:`iron_condor`,
+:func:`iron_butterfly`, :func:`calendar`, :func:`covered_call`, :func:`cash_secured_put`.
+Payoffs: :mod:`toolkit.options.payoff`; Greeks and scenarios: :mod:`toolkit.options.scenarios`.
 """
 
 from __future__ import annotations
