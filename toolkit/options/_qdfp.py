@@ -4,35 +4,44 @@ pricing", J. Computational Finance 20(1) (ALO below) -- the method of QuantLib's
 ``QdFpAmericanEngine``.
 
 Everything is solved for a put; a call is the put with spot and strike, and rate and dividend
-yield, swapped (McDonald-Schroder put-call symmetry, ALO section 2):
+yield, swapped (McDonald and Schroder 1998, put-call symmetry):
 ``C(S, K, r, q) = P(K, S, q, r)``.
 
 For a put with ``r > 0`` the early-exercise boundary ``B(tau)`` (tau = time to expiry) starts at
 ``X = K min(1, r/q)`` and falls with tau. ALO represent it on Chebyshev nodes in ``sqrt(tau)``
-through ``H = ln(B/X)^2``, which is smooth there (ALO eq. 38). The boundary satisfies (Kim 1990;
-ALO eqs. 19-23, "FP-A" in ALO's naming, ``DqFpEquation_B`` in QuantLib's)
+through ``H = ln(B/X)^2``, which is smooth there. It is the fixed point of
 
     B(tau) = K exp(-(r-q) tau) N(tau, B) / D(tau, B),
-    N = Phi(d-(tau, B(tau)/K)) + r int_0^tau exp(r u) Phi(d-(tau-u, B(tau)/B(u))) du,
-    D = Phi(d+(tau, B(tau)/K)) + q int_0^tau exp(q u) Phi(d+(tau-u, B(tau)/B(u))) du,
 
-with ``d+-(t, z) = (ln z + (r-q) t)/(sigma sqrt t) +- sigma sqrt(t)/2``. When ``r`` and ``q`` are
-within 0.001 of each other the smooth-pasting form (ALO eqs. 24-26, "FP-B") is used instead, as
-QuantLib's ``Auto`` setting does: ALO show FP-A loses its contraction there. Integrals over
-``u`` use ``tau - u = tau (1+y)^2/4`` (ALO eq. 45), which removes the ``1/sqrt(tau-u)``
-singularity, then Gauss-Legendre in ``y``. The first sweep is a Jacobi-Newton step (ALO
-section 4.4), the next ones plain fixed-point sweeps.
+where, with ``d+-(t, z) = (ln z + (r-q) t)/(sigma sqrt t) +- sigma sqrt(t)/2`` and
+``v = sigma sqrt(tau)``, the smooth-pasting form (ALO's "FP-B"; QuantLib's
+``DqFpEquation_A``) is
 
-The price is the European put plus the early-exercise premium (Kim 1990; ALO eq. 16)
+    N = phi(d-(tau, B(tau)/K))/v
+        + r int_0^tau e^{ru} phi(d-(tau-u, B(tau)/B(u)))/(sigma sqrt(tau-u)) du
+    D = phi(d+(tau, B(tau)/K))/v + Phi(d+(tau, B(tau)/K))
+        + q int_0^tau e^{qu} [Phi(d+(tau-u, .)) + phi(d+(tau-u, .))/(sigma sqrt(tau-u))] du.
 
-    int_0^T [r K e^{-r t} Phi(-d-(t, S/B(T-t))) - q S e^{-q t} Phi(-d+(t, S/B(T-t)))] dt,
+We use it for every (r, q): QuantLib's ``Auto`` setting uses Kim's value-matching form (ALO's
+"FP-A") unless |r - q| < 0.001, but measured on the SPY chains that form contracts by only
+~0.6-0.9 per sweep when r > q, this one by ~10x, so a few sweeps reach 1e-10. The first sweep is
+a Jacobi-Newton step (ALO; derivative through the terms outside the integrals), the
+next ones plain sweeps until sqrt(H) moves less than ``FP_TOL`` at every node.
 
-integrated in ``z = sqrt(t)`` by Gauss-Legendre. A spot at or below today's boundary ``B(T)``
-is exercised now: the price is the intrinsic value.
+Quadrature: ALO integrate in y with tau - u = tau (1+y)^2/4, smooth at u = tau; but B(u),
+smooth only in sqrt(u), then leaves a square-root end at u = 0, and Gauss-Legendre needed ~96
+points for 1e-5 on low-vol long-dated puts. We integrate over u = tau sin^2(pi w/2) instead:
+sqrt(u) and sqrt(tau - u) are both smooth in w, and 16 points give 1e-6. Same for the premium.
 
-Scheme (our choice, checked against QuantLib's high-precision scheme on the shipped SPY chains,
-research/oracles/american_reference.py): ``N_CHEB`` Chebyshev intervals, ``L_FP`` Legendre
-points per fixed-point integral, one Jacobi-Newton plus ``M_FP - 1`` plain sweeps, ``P_PRICE``
+The price is the European put plus the early-exercise premium (Kim 1990)
+
+    int_0^T [r K e^{-r t} Phi(-d-(t, S/B(T-t))) - q S e^{-q t} Phi(-d+(t, S/B(T-t)))] dt.
+
+A spot at or below today's boundary ``B(T)`` is exercised now: the price is the intrinsic value.
+
+Scheme (ours, checked against QuantLib's high-precision scheme on the shipped SPY chains and a
+(r, q, vol) grid, research/oracles/american_reference.py): ``N_CHEB`` Chebyshev intervals,
+``L_FP`` Legendre points per fixed-point integral, at most ``M_FP`` sweeps, ``P_PRICE``
 Legendre points for the premium.
 """
 
@@ -57,8 +66,8 @@ from toolkit.options._implied import (
 N_CHEB = 12
 L_FP = 16
 M_FP = 12
+M_KIM = 40
 FP_TOL = 1e-9
-USE_FP_B = True
 P_PRICE = 64
 
 _GL_FP_X, _GL_FP_W = np.polynomial.legendre.leggauss(L_FP)
@@ -147,8 +156,8 @@ def _sqrt_h(row, h):  # type: ignore[no-untyped-def]
 @njit(cache=True, error_model="numpy")
 def _qdplus_boundary(k, r, q, sigma, tau, xmax):  # type: ignore[no-untyped-def]
     """QD+ approximation of the put's exercise boundary at ``tau`` (Li 2005, "Analytical
-    approximations for the critical stock prices of American options", eqs. 9-12; ALO section
-    5.1): the root of g(S) = (1 - e^{-q tau} Phi(-d+)) S + (lambda + c0)(K - S - p(S)), where
+    approximations for the critical stock prices of American options"; as ALO seed their
+    iteration): the root of g(S) = (1 - e^{-q tau} Phi(-d+)) S + (lambda + c0)(K - S - p(S)), where
     (lambda + c0)(K - S - p) = -beta (K - S - p) + alpha theta / (r e^{-r tau}), by Newton
     steps from X. It only seeds the fixed-point iteration, so 1e-9 K is plenty."""
     s2 = sigma * sigma
@@ -197,9 +206,10 @@ def _qdplus_boundary(k, r, q, sigma, tau, xmax):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, error_model="numpy")
-def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, use_a, er, eq):  # type: ignore[no-untyped-def]
+def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, fp_b, er, eq):  # type: ignore[no-untyped-def]
     """One sweep of the fixed point over the Chebyshev nodes: h_new[i] = H(f(B)(tau_i)).
 
+    ``fp_b``: the smooth-pasting equations (ALO's FP-B), else Kim's value matching (FP-A).
     ``h`` holds H = ln(B/X)^2 at the nodes, so ln(B(tau)/B(u)) = sqrt(H(u)) - sqrt(H(tau)) and
     no logarithm is needed inside the integrals. ``er[i, j]``, ``eq[i, j]`` are
     exp(r (tau_i - m_ij)), exp(q (tau_i - m_ij)), fixed for the option."""
@@ -228,7 +238,7 @@ def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, use_a, er, eq):  #
             vm = v * cs
             dp = (_sqrt_h(rows[j], h) - sh_b + drift * m) / vm + 0.5 * vm
             wj = 0.5 * _GL_FP_W[j]
-            if use_a:
+            if fp_b:
                 # N, D of ALO's FP-B (QuantLib's DqFpEquation_A)
                 ws = wj * sq * np.pi * sn / sigma
                 i1 += eq[i, j] * (wj * tau * np.pi * sn * cs * ncdf(dp) + ws * npdf(dp))
@@ -237,7 +247,7 @@ def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, use_a, er, eq):  #
                 w = wj * tau * np.pi * sn * cs
                 i1 += w * eq[i, j] * ncdf(dp)
                 i2 += w * er[i, j] * ncdf(dp - vm)
-        if use_a:
+        if fp_b:
             nn = npdf(dm0) / v + r * i2
             dd = npdf(dp0) / v + ncdf(dp0) + q * i1
         else:
@@ -247,9 +257,9 @@ def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, use_a, er, eq):  #
         b = alpha0 * math.exp(lnb_k)
         fv = alpha * nn / dd
         if newton:
-            # Jacobi-Newton (ALO section 4.4): derivative of f w.r.t. B(tau) through the terms
+            # Jacobi-Newton (ALO): derivative of f w.r.t. B(tau) through the terms
             # outside the integrals only.
-            if use_a:
+            if fp_b:
                 nd = -npdf(dm0) * dm0 / (b * v * v)
                 ddd = -npdf(dp0) * dp0 / (b * v * v) + npdf(dp0) / (b * v)
             else:
@@ -261,6 +271,23 @@ def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, use_a, er, eq):  #
             fv = b
         lg = math.log(fv / k) - ln_xk
         h_new[i] = lg * lg
+
+
+@njit(cache=True, error_model="numpy")
+def _iterate(h, h_new, k, ln_xk, r, q, sigma, big_t, fp_b, sweeps, er, eq):  # type: ignore[no-untyped-def]
+    """Jacobi-Newton then plain sweeps until sqrt(H) moves less than FP_TOL at every node
+    (True) or ``sweeps`` are spent or the iteration blows up (False)."""
+    for it in range(sweeps):
+        _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, it == 0, fp_b, er, eq)
+        change = 0.0
+        for i in range(1, N_CHEB + 1):
+            change = max(change, abs(math.sqrt(h_new[i]) - math.sqrt(max(h[i], 0.0))))
+            h[i] = h_new[i]
+        if change < FP_TOL:
+            return True
+        if not change < 1.0:
+            return False
+    return False
 
 
 @njit(cache=True, error_model="numpy")
@@ -284,15 +311,14 @@ def put_boundary_nb(k, r, q, sigma, big_t, h):  # type: ignore[no-untyped-def]
             u = tau * _FP_SIN[j] * _FP_SIN[j]
             er[i, j] = math.exp(r * u)
             eq[i, j] = math.exp(q * u)
+    seed = h.copy()
     h_new = np.empty(N_CHEB + 1)
-    for it in range(M_FP):
-        _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, it == 0, USE_FP_B, er, eq)
-        change = 0.0
-        for i in range(1, N_CHEB + 1):
-            change = max(change, abs(math.sqrt(h_new[i]) - math.sqrt(max(h[i], 0.0))))
-            h[i] = h_new[i]
-        if change < FP_TOL:
-            break
+    if _iterate(h, h_new, k, ln_xk, r, q, sigma, big_t, True, M_FP, er, eq):
+        return xmax
+    # FP-B diverges when the vol is small against the carry (e.g. sigma = 1 %, r - q = 7 %,
+    # T = 2): start again from the QD+ seed with Kim's form, slower but contracting there.
+    h[:] = seed
+    _iterate(h, h_new, k, ln_xk, r, q, sigma, big_t, False, M_KIM, er, eq)
     return xmax
 
 
@@ -346,7 +372,7 @@ def put_price_nb(s, k, t, r, q, sigma):  # type: ignore[no-untyped-def]
     if s == 0.0:
         return k
     if r <= 0.0 and r <= q:
-        # early exercise is never optimal: the European put (ALO section 2; a put with
+        # early exercise is never optimal: the European put (a put with
         # non-positive rate gains nothing by receiving K early)
         return _european_put(s, k, r, q, sigma, t)
     if r < 0.0:
