@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -206,3 +207,17 @@ def test_chain_reasons_for_bad_quotes() -> None:
     assert chain_implied_vols(lone)["iv_reason"].iloc[0] in (IVReason.NO_FORWARD,
                                                              IVReason.EXPIRED,
                                                              IVReason.NO_TWO_SIDED_QUOTE)
+
+
+def test_chains_of_two_underlyings_in_one_frame_stay_apart() -> None:
+    """Two underlyings (or SPX/SPXW roots) sharing quote date and expiry are two chains: the
+    frame's answer equals each chain's own (a pooled parity fit would pair their strikes)."""
+    q = load_option_quotes(DATA / "SPX_eod_2011-01-03_2011-01-07_ivolatility.csv")
+    a = q[q["expiry"] == q["expiry"].unique()[1]]
+    b = a.assign(underlying="HALF", root="HALF", underlying_price=a["underlying_price"] / 2,
+                 strike=a["strike"] / 2 + 5.0, bid=a["bid"] / 2, ask=a["ask"] / 2)
+    both = chain_implied_vols(pd.concat([a, b], ignore_index=True))
+    alone = pd.concat([chain_implied_vols(a), chain_implied_vols(b)], ignore_index=True)
+    cols = ["implied_vol", "forward", "discount_factor", "parity_pairs"]
+    pd.testing.assert_frame_equal(both[cols], alone[cols])
+    assert both["forward"].nunique() == 2 * a["quote_date"].nunique()

@@ -66,7 +66,8 @@ CHAIN_COLUMNS = (
 def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 60) -> pd.DataFrame:
     """Add our implied vols to a canonical quote frame (``toolkit.data.options``).
 
-    Per ``quote_date`` x ``expiry``: forward and discount factor from put-call parity on the
+    Per chain (``underlying`` x ``root`` where the frame has them, x ``quote_date`` x
+    ``expiry``): forward and discount factor from put-call parity on the
     two-sided pairs (:func:`~toolkit.options.parity.implied_forward`), then the Black implied
     vol of each quote's mid. Returns a copy with columns ``implied_vol`` (NaN unless
     ``iv_reason == IVReason.OK``; the vendor's ``iv`` is left as it is), ``iv_reason`` (int8),
@@ -74,7 +75,9 @@ def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 60) -> pd.DataF
     calendar days between quote date and expiry / 365).
     """
     out = quotes.copy()
-    group = out.groupby(["quote_date", "expiry"], sort=False).ngroup().to_numpy()
+    # One chain = one underlying and OCC root (SPX AM and SPXW PM can share an expiry date).
+    keys = [c for c in ("underlying", "root") if c in out.columns] + ["quote_date", "expiry"]
+    group = out.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
     side = pd.DataFrame({"g": group, "strike": out["strike"].to_numpy(dtype=np.float64),
                          "bid": out["bid"].to_numpy(dtype=np.float64),
                          "ask": out["ask"].to_numpy(dtype=np.float64)})
