@@ -65,6 +65,18 @@ def test_long_straddle_symmetric_and_unbounded() -> None:
     assert short.max_loss == -math.inf and short.max_gain == pytest.approx(600.0)
 
 
+def test_one_by_two_put_ratio_spread() -> None:
+    # buy 1 100 P at 3.00, sell 2 95 P at 1.00: a 1.00 debit; P&L -100 above 100, +400 at 95,
+    # then -91 + S below 95 (the extra short put): breakevens 99 and 91, worst -9,100 at 0
+    s = Spread("custom", (_opt("P", 1, 100, 3.0), _opt("P", -2, 95, 1.0)))
+    summary = summarize(s)
+    assert summary.net_price == pytest.approx(1.0)
+    assert summary.breakevens == pytest.approx((91.0, 99.0))
+    assert (summary.max_gain, summary.max_gain_at) == pytest.approx((400.0, 95.0))
+    assert (summary.max_loss, summary.max_loss_at) == pytest.approx((-9100.0, 0.0))
+    assert expiry_pnl(s, [0, 91, 95, 99, 100, 150]) == pytest.approx([-9100, 0, 400, 0, -100, -100])
+
+
 def test_naked_short_call_and_overrides() -> None:
     s = Spread("custom", (_opt("C", -1, 100, 2.5),))
     summary = summarize(s)

@@ -120,6 +120,12 @@ def test_chain_on_and_expiry_rules() -> None:
     assert tpl.pick_expiry(chain, 30) == NEAR.date()
     assert tpl.pick_expiry(chain, 46) == NEAR.date()  # tie (14 days each way): the earlier
     assert tpl.pick_expiry(chain, 47) == FAR.date()
+    assert tpl.pick_expiry(chain, FAR.date()) == FAR.date()  # a date picks that expiry
+    with pytest.raises(
+        SpreadError, match=r"expiry 2026-02-13 is not listed \(listed: 2026-02-06, 2026-03-06\)"
+    ):
+        tpl.pick_expiry(chain, dt.date(2026, 2, 13))
+    assert tpl.straddle(chain, days=FAR.date()).expiries == (FAR.date(),)
 
 
 def test_strike_rules() -> None:

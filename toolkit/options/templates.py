@@ -255,6 +255,7 @@ class Spread:
 
 Fill = Literal["touch", "mid"]
 DeltaSource = Literal["auto", "vendor", "model"]
+ExpiryRule = int | dt.date  # calendar days to the nearest listed expiry, or that expiry
 _NEEDED = (
     "quote_date",
     "underlying",
@@ -376,8 +377,9 @@ def spot_of(chain: pd.DataFrame) -> float:
     return float(np.median(prices))
 
 
-def pick_expiry(chain: pd.DataFrame, days: int) -> dt.date:
-    """The listed expiry nearest ``days`` calendar days after the quote date (ties: earlier).
+def pick_expiry(chain: pd.DataFrame, days: ExpiryRule) -> dt.date:
+    """The listed expiry nearest ``days`` calendar days after the quote date (ties: earlier),
+    or exactly the expiry ``days`` when it is a date.
 
     Expiries before the quote date are ignored; one on the quote date counts (0 days)."""
     day, name = _one_chain(chain)
@@ -385,6 +387,14 @@ def pick_expiry(chain: pd.DataFrame, days: int) -> dt.date:
     expiries = expiries[expiries >= day]
     if expiries.empty:
         raise SpreadError(f"{name} on {day.date()}: no expiry on or after the quote date")
+    if isinstance(days, dt.date):
+        if pd.Timestamp(days) not in expiries:
+            listed = ", ".join(str(e.date()) for e in expiries[:6])
+            raise SpreadError(
+                f"{name} on {day.date()}: expiry {days} is not listed (listed: {listed}"
+                f"{', ...' if len(expiries) > 6 else ''})"
+            )
+        return days
     gaps = np.abs((expiries - day).days.to_numpy() - days)
     out: dt.date = expiries[int(np.argmin(gaps))].date()
     return out
@@ -600,7 +610,7 @@ def vertical(
     chain: pd.DataFrame,
     right: str,
     *,
-    days: int,
+    days: ExpiryRule,
     near: Pick,
     width: float | None = None,
     width_strikes: int | None = None,
@@ -628,7 +638,7 @@ def vertical(
 def straddle(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     strike: Pick | None = None,
     direction: Literal["long", "short"] = "long",
     quantity: int = 1,
@@ -647,7 +657,7 @@ def straddle(
 def strangle(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     call: Pick,
     put: Pick,
     direction: Literal["long", "short"] = "short",
@@ -672,7 +682,7 @@ def strangle(
 def iron_condor(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     short_put: Pick,
     short_call: Pick,
     width: float | None = None,
@@ -711,7 +721,7 @@ def iron_condor(
 def iron_butterfly(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     body: Pick | None = None,
     width: float | None = None,
     width_strikes: int | None = None,
@@ -747,8 +757,8 @@ def calendar(
     chain: pd.DataFrame,
     right: str,
     *,
-    front_days: int,
-    back_days: int,
+    front_days: ExpiryRule,
+    back_days: ExpiryRule,
     strike: Pick | None = None,
     direction: Literal["long", "short"] = "long",
     quantity: int = 1,
@@ -785,7 +795,7 @@ def calendar(
 def covered_call(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     call: Pick,
     quantity: int = 1,
     fill: Fill = "touch",
@@ -806,7 +816,7 @@ def covered_call(
 def cash_secured_put(
     chain: pd.DataFrame,
     *,
-    days: int,
+    days: ExpiryRule,
     put: Pick,
     quantity: int = 1,
     fill: Fill = "touch",
