@@ -247,6 +247,9 @@ def test_quotes_that_cannot_fill_are_named() -> None:
         SpreadError, match=r"leg \+1 XYZ 2026-02-06 90 P on 2026-01-05: crossed quote"
     ):
         tpl.vertical(bad, "P", days=30, near=tpl.at_strike(95.0), width=5.0)
+    bad.loc[i, ["bid", "ask"]] = [0.5, np.nan]
+    with pytest.raises(SpreadError, match=r"no two-sided quote for a mid \(bid 0.5, ask nan\)"):
+        tpl.vertical(bad, "P", days=30, near=tpl.at_strike(95.0), width=5.0, fill="mid")
     bad.loc[i, ["bid", "ask"]] = [np.nan, np.nan]
     with pytest.raises(SpreadError, match=r"no ask to buy at"):
         tpl.vertical(bad, "P", days=30, near=tpl.at_strike(95.0), width=5.0)
