@@ -355,7 +355,7 @@ def test_reconnect_replays_a_working_combo_and_a_filled_ones_executions(gw, quot
             (a.conId, 1, "BUY"),
             (b.conId, 1, "SELL"),
         ]
-        mine = [f for f in again.reqExecutions() if f.execution.orderId == done.order.orderId]
+        mine = [f for f in again.reqExecutions() if f.execution.permId == done.order.permId]
         assert [f.contract.secType for f in mine] == ["OPT", "OPT", "BAG"]
         again.cancelOrder(open_bag.order)
         wait_for(again, lambda: open_bag.orderStatus.status == "Cancelled")

@@ -24,6 +24,7 @@ from toolkit.gateway.events import (
     PositionChanged,
     StatusChanged,
 )
+from toolkit.gateway.margin import Holding, option_requirement
 from toolkit.gateway.market import Market, SimClock
 from toolkit.gateway.orders import (
     DONE,
@@ -107,13 +108,17 @@ class Exchange:
         return quantity * self.price(symbol) * self.market.instruments[symbol].multiplier
 
     def account_values(self) -> list[tuple[str, str]]:
-        """Cash, net liquidation and margin figures from the book at current prices."""
+        """Cash, net liquidation and margin figures from the book at current prices (Reg T:
+        half the stocks' gross, the options' strategy-based requirement)."""
         book = self.book
         cash = self.cash + book.cash
-        marks = {sym: self.value(sym, p.quantity) for sym, p in book.positions.items()}
+        quantities = {sym: p.quantity for sym, p in book.positions.items()}
+        marks = {sym: self.value(sym, q) for sym, q in quantities.items()}
         net = cash + sum(marks.values())
         gross = sum(abs(v) for v in marks.values())
-        available = net - gross / 2  # Reg T initial margin on the gross position
+        stocks, options = self._requirement(quantities)
+        initial = stocks * 2 + options  # Reg T: 50% of the stocks' gross (stocks is 25%)
+        available = net - initial
         return [
             ("NetLiquidation", f"{net:.2f}"),
             ("TotalCashValue", f"{cash:.2f}"),
@@ -122,11 +127,32 @@ class Exchange:
             ("BuyingPower", f"{4 * available:.2f}"),
             ("EquityWithLoanValue", f"{net:.2f}"),
             ("GrossPositionValue", f"{gross:.2f}"),
+            ("InitMarginReq", f"{initial:.2f}"),
         ]
 
+    def _requirement(self, quantities: dict[str, float]) -> tuple[float, float]:
+        """(a quarter of the stocks' gross value -- IB's intraday 4x limit --, the option
+        positions' initial margin by :func:`toolkit.gateway.margin.option_requirement`)."""
+        instruments = self.market.instruments
+        now = self.clock.now()
+        stocks = 0.0
+        holdings = []
+        for sym, q in quantities.items():
+            c = instruments[sym].option
+            if c is None:
+                stocks += abs(self.value(sym, q))
+                continue
+            spot = self.market.options.underlying_price(c.symbol, now)
+            if spot is None:
+                spot = self.price(c.symbol) if c.symbol in instruments else c.strike
+            holdings.append(Holding(c, q, self.price(sym), spot))
+        return stocks / 4.0, option_requirement(holdings)
+
     def check_buying_power(self, order: SimOrder) -> None:
-        """Reject an order that would take gross exposure past 4x equity (IB's intraday
-        Reg T limit for a margin account) -- IB rejects such orders with error 201."""
+        """Reject an order whose initial margin afterwards would exceed equity -- a quarter
+        of the stocks' gross exposure (IB's intraday Reg T limit of 4x equity) plus the
+        options' strategy-based requirement (:mod:`toolkit.gateway.margin`) -- as IB rejects
+        such orders, with error 201. An order that only reduces positions always passes."""
         positions = self.book.positions
         equity = (
             self.cash
@@ -143,16 +169,15 @@ class Exchange:
         after = {s: before[s] + moves[s] for s in moves}
         if all(abs(after[s]) <= abs(before[s]) and after[s] * before[s] >= 0.0 for s in moves):
             return  # an order that only reduces positions is always accepted, as at IB
-        gross = sum(abs(self.value(s, q)) for s, q in after.items()) + sum(
-            abs(self.value(s, p.quantity)) for s, p in positions.items() if s not in moves
-        )
-        if gross > 4.0 * equity:
+        book = {s: p.quantity for s, p in positions.items()} | after
+        stocks, options = self._requirement(book)
+        if stocks + options > equity:
             raise OrderRejected(
                 ORDER_REJECTED,
                 "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN "
                 "ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE "
                 f"[{equity:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
-                f"[{gross / 4.0:.2f} USD]",
+                f"[{stocks + options:.2f} USD]",
             )
 
     # -- placing and cancelling ----------------------------------------------------------

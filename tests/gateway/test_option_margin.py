@@ -1,0 +1,87 @@
+"""Strategy-based option margin (toolkit.gateway.margin) by hand, and the simulator refusing a
+naked short put the account cannot carry while taking the same short inside a credit spread
+(ib_async over TCP)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from ib_async import IB, ComboLeg, Contract, LimitOrder, Option
+
+from tests.gateway._client import wait_for
+from toolkit.gateway import Gateway
+from toolkit.gateway.margin import Holding, naked_requirement, option_requirement
+from toolkit.gateway.options import OptionContract
+
+JAN, FEB = pd.Timestamp("2018-01-31"), pd.Timestamp("2018-02-28")
+
+
+def _spxw(strike: float, right: str, expiry: pd.Timestamp = JAN) -> OptionContract:
+    return OptionContract(1, "SPX", "SPXW", expiry, right, strike, f"SPXW {strike}{right}", "E")
+
+
+def test_naked_requirements_by_hand() -> None:
+    # index put, 48.22 out of the money: 15% x 2748.22 - 48.22 = 364.013 beats 10% x 2700
+    assert naked_requirement(_spxw(2700, "P"), 20.0, 2748.22) == pytest.approx(38_401.3)
+    # far out-of-the-money index put: the 10%-of-strike floor
+    assert naked_requirement(_spxw(2000, "P"), 0.1, 2748.22) == pytest.approx(20_010.0)
+    # ETF call 4.84 out of the money: 20% x 645.16 - 4.84 = 124.192
+    spy = OptionContract(2, "SPY", "SPY", JAN, "C", 650.0, "SPY 650C", "A")
+    assert naked_requirement(spy, 0.22, 645.16) == pytest.approx(12_441.2)
+
+
+def test_spreads_need_their_max_loss_and_longs_their_price() -> None:
+    short, wing = _spxw(2700, "P"), _spxw(2690, "P")
+    spread = [Holding(short, -2, 20.0, 2748.22), Holding(wing, 2, 17.0, 2748.22)]
+    assert option_requirement(spread) == pytest.approx(2 * 17.0 * 100 + 2 * 10 * 100)
+    debit = [Holding(short, 1, 20.0, 2748.22), Holding(wing, -1, 17.0, 2748.22)]
+    assert option_requirement(debit) == pytest.approx(20.0 * 100)  # the long leg, paid
+    calendar = [Holding(short, -1, 20.0, 2748.22), Holding(_spxw(2700, "P", FEB), 1, 45.0, 2748.22)]
+    assert option_requirement(calendar) == pytest.approx(45.0 * 100)
+    # a long that expires first covers nothing: the short is naked
+    early = [Holding(_spxw(2700, "P", FEB), -1, 45.0, 2748.22), Holding(short, 1, 20.0, 2748.22)]
+    naked = naked_requirement(_spxw(2700, "P", FEB), 45.0, 2748.22)
+    assert option_requirement(early) == pytest.approx(20.0 * 100 + naked)
+    # one long covers one short: the second short is naked
+    two = [Holding(short, -2, 20.0, 2748.22), Holding(wing, 1, 17.0, 2748.22)]
+    assert option_requirement(two) == pytest.approx(
+        1700 + 1000 + naked_requirement(short, 20.0, 2748.22)
+    )
+
+
+def test_a_naked_put_beyond_equity_is_refused_its_spread_taken() -> None:
+    with Gateway(port=0, start="2018-01-10 22:00", paused=True, cash=20_000.0) as gw:
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=10)
+        try:
+            short, wing = ib.qualifyContracts(
+                Option("SPX", "20180131", 2700, "P", "SMART", tradingClass="SPXW"),
+                Option("SPX", "20180131", 2690, "P", "SMART", tradingClass="SPXW"),
+            )
+            codes: list[int] = []
+            ib.errorEvent += lambda req, code, msg, contract: codes.append(code)
+            naked = ib.placeOrder(short, LimitOrder("SELL", 1, 0.05))
+            wait_for(ib, lambda: naked.orderStatus.status == "Cancelled")
+            assert codes == [201] and naked.fills == []
+            bag = Contract(
+                symbol="SPX",
+                secType="BAG",
+                exchange="SMART",
+                currency="USD",
+                comboLegs=[
+                    ComboLeg(conId=short.conId, ratio=1, action="SELL", exchange="SMART"),
+                    ComboLeg(conId=wing.conId, ratio=1, action="BUY", exchange="SMART"),
+                ],
+            )
+            spread = ib.placeOrder(bag, LimitOrder("BUY", 1, -0.05))
+            wait_for(ib, lambda: spread.orderStatus.status == "Filled")
+            wing_price = gw.state.exchange.price(wing.localSymbol)
+            expected = f"{1000 + 100 * wing_price:.2f}"  # the spread's max loss + the wing
+            wait_for(
+                ib,
+                lambda: any(
+                    v.tag == "InitMarginReq" and v.value == expected for v in ib.accountValues()
+                ),
+            )
+        finally:
+            ib.disconnect()
