@@ -130,6 +130,9 @@ def test_limit_starts_at_the_mid_and_steps_to_the_touch() -> None:
     assert limit_price(mid, touch, 3, PricePolicy(start="touch")) == pytest.approx(-3.00)
     capped = PricePolicy(step=0.05, max_steps=2, tick=0.05)
     assert limit_price(mid, touch, 5, capped) == pytest.approx(-3.35)
+    # a closing order goes to the touch once its steps are used up: an exit gets done
+    assert limit_price(mid, touch, 1, capped, chase=True) == pytest.approx(-3.40)
+    assert limit_price(mid, touch, 2, capped, chase=True) == pytest.approx(-3.00)
 
 
 def test_ledger_books_each_leg_once_and_restores(tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ def _options(args: argparse.Namespace) -> int:
         port=args.port,
         session_id=args.session,
         alerts=smtp_from_env(),
+        echo=lambda line: print(line, flush=True),  # a log file follows the session
     )
     asyncio.run(session.run())
     return 0

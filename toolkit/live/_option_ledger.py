@@ -42,6 +42,7 @@ class OptionLedger:
         self._legs: dict[str, dict[int, OptionContract]] = {}  # ref -> conId -> contract
         self._statuses: dict[str, tuple[str, float]] = {}
         self.decided: set[pd.Timestamp] = set()  # entry slots decided
+        self.closing: set[str] = set()  # orderRefs of combos that close the book's spread
 
     # -- reads ---------------------------------------------------------------------------
     def ours(self, ref: str) -> bool:
@@ -97,6 +98,12 @@ class OptionLedger:
             self.book.apply_fill(leg.con_id, sign * float(f["shares"]), float(f["price"]))
             if f["commission"] is not None:
                 self.book.apply_commission(float(f["commission"]))
+        closes = {
+            d["decision_id"]
+            for d in self.journal.rows("decisions", self.sid)
+            if d["outcome"] == CLOSE
+        }
+        self.closing |= {o["order_ref"] for o in orders if o["decision_id"] in closes}
         for d in self.journal.rows("decisions", self.sid):
             if d["strategy"] == self.book.label and d["outcome"] in (OPEN, BLOCKED, TRIMMED):
                 self.decided.add(pd.Timestamp(d["bar_time"]))
@@ -154,9 +161,12 @@ class OptionLedger:
     def _underlying(self) -> str:
         return next(iter(self.book.contracts.values())).underlying if self.book.contracts else ""
 
-    def journal_combo(self, spec: OrderSpec, spread: Spread, decision_id: int) -> bool:
-        """Journal a combo order and its legs before it is sent; False when its orderRef is
-        journaled already (it is not to be sent again)."""
+    def journal_combo(
+        self, spec: OrderSpec, spread: Spread, decision_id: int, closing: bool = False
+    ) -> bool:
+        """Journal a combo order and its legs before it is sent (``closing``: it closes the
+        book's spread); False when its orderRef is journaled already (not to be sent
+        again)."""
         legs = [
             {
                 "con_id": x.quote.con_id,
@@ -186,6 +196,8 @@ class OptionLedger:
                 self.journal.record_combo_legs(spec.ref, legs)
         if fresh:
             self._remember(spec.ref, self.journal.combo_legs(spec.ref))
+            if closing:
+                self.closing.add(spec.ref)
         return fresh
 
     def legs_of(self, ref: str) -> list[OptionContract]:

@@ -219,13 +219,16 @@ def on_tick(price: float, tick: float, up: bool) -> float:
     return round(steps * tick, 10)
 
 
-def limit_price(mid: float, touch: float, step_no: int, policy: PricePolicy) -> float:
+def limit_price(
+    mid: float, touch: float, step_no: int, policy: PricePolicy, chase: bool = False
+) -> float:
     """The net limit price of a combo bought after ``step_no`` steps of the policy: from
     the mid (rounded away from the touch) toward the touch by ``step`` each time, never past
-    the touch (rounded toward it: the last price may sit exactly on it)."""
+    the touch (rounded toward it: the last price may sit exactly on it). ``chase`` (a
+    closing order): after the last step it goes to the touch, so an exit does get done."""
     toward = 1.0 if touch >= mid else -1.0  # buying: the touch is the dearer side
     end = on_tick(touch, policy.tick, up=toward > 0)
-    if policy.start == "touch":
+    if policy.start == "touch" or (chase and step_no >= policy.max_steps):
         return end
     start = on_tick(mid, policy.tick, up=toward < 0)
     px = start + toward * min(step_no, policy.max_steps) * policy.step

@@ -503,7 +503,7 @@ class OptionSession:
                 self.cfg.strategy.template,
                 tuple(SpreadLeg(quotes[c.con_id], *actions[c.con_id]) for c in legs),
             )
-            px = limit_price(spread.mid, spread.touch, step + 1, p)
+            px = limit_price(spread.mid, spread.touch, step + 1, p, jo.order_ref in ledger.closing)
             self._steps[jo.order_ref] = (step + 1, now)
             if jo.limit_price is not None and abs(px - jo.limit_price) < 1e-9:
                 continue
@@ -530,18 +530,21 @@ class OptionSession:
         expiry = spread.legs[0].quote.expiry
         dte = days_to_expiry(expiry, now.tz_convert(calendar.NEW_YORK).date())
         ex = s.exit
-        why = None
+        why, urgent = None, False
         if ex.take_profit is not None and base > 0 and pnl >= ex.take_profit * base - 1e-12:
             why = f"take profit: P&L {pnl:+.2f} >= {ex.take_profit:g} x {base:.2f}"
         elif ex.stop_loss is not None and base > 0 and pnl <= -ex.stop_loss * base + 1e-12:
-            why = f"stop loss: P&L {pnl:+.2f} <= -{ex.stop_loss:g} x {base:.2f}"
-        elif ex.exit_dte is not None and dte <= ex.exit_dte:
+            why = f"stop loss: P&L {pnl:+.2f} <= -{ex.stop_loss:g} x {base:.2f}; at the touch"
+            urgent = True
+        elif dte <= ex.exit_dte:
             why = f"{dte} days to expiry <= {ex.exit_dte}"
         if why is None:
             return
         closing = spread.closing()
         units = book.units()
-        price = limit_price(closing.mid, closing.touch, 0, s.pricing)
+        # a stop goes at the touch; other exits work from the mid and end at the touch
+        price = limit_price(closing.mid, closing.touch, s.pricing.max_steps if urgent else 0,
+                            s.pricing, chase=True)  # fmt: skip
         stamp = now.floor("min")
         ref = str(OrderRef(self.sid, s.label, s.underlying, stamp))
         spec = OrderSpec(ref, s.underlying, "BUY", float(units), "LMT", "DAY", price)
@@ -550,7 +553,9 @@ class OptionSession:
                 stamp, CLOSE, price=closing.mid, wanted=0, held=units,
                 note=f"close {spread.describe()} x{units} @ net {price:g}: {why}",
             )  # fmt: skip
-            fresh = self._rate_allows("closing combo") and ledger.journal_combo(spec, closing, did)
+            fresh = self._rate_allows("closing combo") and ledger.journal_combo(
+                spec, closing, did, closing=True
+            )
         self._log(f"{s.label}: closing {spread.describe()} ({why})")
         if fresh:
             self._steps[ref] = (0, now)

@@ -56,11 +56,12 @@ class EntryRules:
 class ExitRules:
     """``[strategy.exit]``: close a held spread once its profit reaches ``take_profit`` of
     the credit, its loss ``stop_loss`` times the credit, or its expiry is ``exit_dte`` days
-    away (None switches a rule off)."""
+    away (by default the day before: the session books executions only, so it never holds
+    a spread into expiry settlement or assignment)."""
 
     take_profit: float | None = setting(0.5, above=0.0, high=1.0)
     stop_loss: float | None = setting(2.0, above=0.0)
-    exit_dte: int | None = setting(None, low=0, high=3650)
+    exit_dte: int = setting(1, low=0, high=3650)
 
 
 @dataclass(frozen=True)
