@@ -21,7 +21,8 @@ replayed minutes with a path model (they add up to each minute exactly).
 Options (:mod:`toolkit.gateway.options`): contract details and secdef parameters for the
 shipped chains, option quotes with option computation ticks from our own Greeks,
 calculateImpliedVolatility/OptionPrice, and option and combo (BAG) orders filled all or none
-at the legs' touch against a net limit, with per-leg executions and positions.
+at the legs' touch against a net limit, with per-leg executions and positions; expiry
+settlement by the engine's rule and strategy-based option margin (:mod:`toolkit.gateway.margin`).
 """
 
 from toolkit.gateway.market import Market, SimClock, con_id_for
