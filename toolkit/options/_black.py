@@ -147,7 +147,8 @@ def bsm_arr_nb(
     out: np.ndarray,
     greeks: bool,
 ) -> None:
-    """Fill ``out`` (7, n) with :func:`bsm_nb` for n contracts (row 0 only if not ``greeks``)."""
+    """Fill ``out`` (7, n) with :func:`bsm_nb` for n contracts (``out`` may be (1, n) and only
+    row 0, the price, is written when ``greeks`` is False)."""
     for i in range(S.shape[0]):
         g = bsm_nb(is_call[i], S[i], K[i], T[i], r[i], q[i], sigma[i])
         out[0, i] = g[0]
@@ -171,7 +172,8 @@ def black76_arr_nb(
     out: np.ndarray,
     greeks: bool,
 ) -> None:
-    """Fill ``out`` (7, n) with :func:`black76_nb` for n contracts."""
+    """Fill ``out`` (7, n) with :func:`black76_nb` for n contracts (row 0 only unless
+    ``greeks``, as :func:`bsm_arr_nb`)."""
     for i in range(F.shape[0]):
         g = black76_nb(is_call[i], F[i], K[i], T[i], df[i], sigma[i])
         out[0, i] = g[0]

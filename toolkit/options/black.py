@@ -55,7 +55,8 @@ def right_is_call(right: Any) -> NDArray[np.bool_]:
         ok = (arr == 1) | (arr == -1)
         if not np.all(ok):
             bad = arr[~ok].ravel()[0] if arr.ndim else arr
-            raise ValueError(f"option right must be +1 (call) or -1 (put), got {bad!r}")
+            raise ValueError(
+                f"option right must be +1 (call) or -1 (put), got {np.asarray(bad).item()!r}")
         return np.asarray(arr == 1)
     if arr.dtype.kind == "b":
         return arr
@@ -97,7 +98,7 @@ def _prepare(right: Any, *args: ArrayLike) -> tuple[tuple[int, ...], list[Array]
 def _run_bsm(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
              q: ArrayLike, sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
     shape, f = _prepare(right, S, K, T, r, q, sigma)
-    out = np.full((7, f[0].shape[0]), np.nan)
+    out = np.empty((7 if greeks else 1, f[0].shape[0]))
     bsm_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], f[6], out, greeks)
     return shape, out
 
@@ -105,7 +106,7 @@ def _run_bsm(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
 def _run_b76(right: Any, F: ArrayLike, K: ArrayLike, T: ArrayLike, df: ArrayLike,
              sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
     shape, f = _prepare(right, F, K, T, df, sigma)
-    out = np.full((7, f[0].shape[0]), np.nan)
+    out = np.empty((7 if greeks else 1, f[0].shape[0]))
     black76_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], out, greeks)
     return shape, out
 
