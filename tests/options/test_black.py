@@ -136,6 +136,21 @@ def test_black76_equals_quantlib_black_process(contracts: pd.DataFrame) -> None:
     )
 
 
+def test_black76_is_bsm_with_dividend_yield_equal_to_rate_on_every_contract(
+    contracts: pd.DataFrame,
+) -> None:
+    """Every contract (the QuantLib check above samples every 7th): Black-76 on F with DF
+    equals BSM with S = F and q = r = -ln(DF)/T, rho = BSM rho + dividend rho."""
+    q = contracts
+    T = q["days"].to_numpy(dtype=float) / 365.0
+    F = q["underlying_price"].to_numpy(dtype=float) * np.exp((R - Q) * T)
+    b76 = black76_greeks(q["right"], F, q["strike"], T, np.exp(-R * T), q["sigma"])
+    bsm = bsm_greeks(q["right"], F, q["strike"], T, R, R, q["sigma"])
+    ref = np.vstack([bsm.price, bsm.delta, bsm.gamma, bsm.vega, bsm.theta,
+                     bsm.rho + bsm.dividend_rho, 0.0 * bsm.price])
+    _assert_close(b76, ref)
+
+
 def test_hand_values_and_parity() -> None:
     """Hull (10th ed.) Example 15.6: S=42, K=40, r=10%, sigma=20%, T=0.5 -> c=4.76, p=0.81."""
     c = bsm_price("C", 42.0, 40.0, 0.5, 0.10, 0.0, 0.20)
