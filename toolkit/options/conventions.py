@@ -24,7 +24,10 @@ value of the dividends expected before expiry per unit, ``vega`` the price chang
 percentage-point vol move (0.01), ``theta`` the price change for one calendar day (negative for
 a long option), ``undPrice`` the underlying price. Any field may be ``None`` (IB sends
 -1 / -2 sentinels that ib_async maps to ``None``). Per-day theta by 365 calendar days is also
-QuantLib's ``thetaPerDay``.
+QuantLib's ``thetaPerDay``. The vega and theta units follow IB's own descriptions (TWS user
+guide, "Option Greeks": vega per 1 % change of implied vol, theta per day of time decay, days
+to expiry counted in calendar days); they could not be checked against a live IB account here,
+and IB's model (its rates, discrete dividends) differs from any flat-rate BSM in the digits.
 
 A continuous yield equivalent of ``pvDividend``: ``q = -ln(1 - D / S) / T`` (the spot net of the
 discrete dividends' PV grows like a yield paying stock over ``T``).
