@@ -4,8 +4,9 @@ The config names the quotes (an end-of-day option file through
 :func:`toolkit.data.options.load_option_quotes`) or asks for a MODEL-PRICED chain on a real
 underlying path (``[data] model_priced = true``), the rule (``[strategy]``), the costs and the
 fills. The command prints the summary (the MODEL-PRICED label first when it applies), the
-spreads and the attribution totals, and writes the equity, fills, spreads and daily
-attribution as CSV files beside a summary.txt under ``reports/<name>-<UTC stamp>/``.
+spreads and the attribution totals, and writes the equity, fills, spreads, daily
+attribution and its full-revaluation check as CSV files beside a summary.txt under
+``reports/<name>-<UTC stamp>/``.
 """
 
 from __future__ import annotations
@@ -229,5 +230,6 @@ def write_option_report(
     r.fills.to_csv(out / f"fills{tag}.csv", index=False)
     r.trades.to_csv(out / f"spreads{tag}.csv", index=False)
     r.attribution.to_csv(out / f"attribution{tag}.csv")
+    r.revaluation.to_csv(out / f"revaluation{tag}.csv")
     (out / "summary.txt").write_text(text + "\n")
     return out

@@ -57,10 +57,13 @@ from toolkit.options import templates as tpl
 from toolkit.options._book import OptionBook, expiry_of
 from toolkit.options.attribution import (
     ATTRIBUTION_COLUMNS,
+    GREEK_COLUMNS,
+    REVALUATION_COLUMNS,
     LegGreeks,
     forward_of,
     implied_vol_of,
     leg_greeks,
+    revaluation_terms,
     taylor_terms,
 )
 from toolkit.options.payoff import summarize
@@ -186,7 +189,10 @@ Rule = CreditSpread | ShortStraddle | CoveredCall
 class OptionBacktestResult:
     """A finished option backtest. ``pricing`` says where the option prices came from:
     ``"quotes"`` (real bid/ask) or ``MODEL-PRICED`` with how (then every table and the
-    summary carry the label)."""
+    summary carry the label). ``attribution``: the day's P&L by Greek (its columns add up
+    to ``total``); ``revaluation``: the options held overnight by full BSM revaluation
+    against the Greeks' expansion (:func:`toolkit.options.attribution.revaluation_terms`:
+    the residual split into ``higher_order`` and ``unexplained``)."""
 
     equity: pd.Series
     daily: pd.DataFrame
@@ -198,6 +204,9 @@ class OptionBacktestResult:
     settings: OptionSettings
     rule: Rule
     underlying: str = ""
+    revaluation: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(REVALUATION_COLUMNS))
+    )
 
     @property
     def model_priced(self) -> bool:
@@ -216,6 +225,13 @@ class OptionBacktestResult:
             f"average spread P&L {m['average_spread_pnl']:,.2f} USD",
             "attribution (USD): " + "  ".join(f"{c} {att[c]:,.2f}" for c in ATTRIBUTION_COLUMNS),
         ]
+        if len(self.revaluation):
+            rv = self.revaluation.sum()
+            lines.append(
+                f"residual {att['residual']:,.2f} = higher order {rv['higher_order']:,.2f} "
+                f"(full BSM revaluation {rv['full_reval']:,.2f} - Greeks {rv['greeks']:,.2f})"
+                f" + unexplained {rv['unexplained']:,.2f} (marks vs model)"
+            )
         if self.rule.hedge:
             lines.insert(2, f"delta hedge: {self.underlying} traded at each close"
                          + (" -- the index itself, a PROXY (SPY shares or ES futures are the "
@@ -361,6 +377,7 @@ def backtest_options(
     greeks: dict[str, LegGreeks] = {}
     daily_rows: list[dict[str, float]] = []
     att_rows: list[dict[str, float]] = []
+    reval_rows: list[dict[str, float]] = []
     prev: _Day | None = None
     prev_equity = s.init_cash
     dates = [pd.Timestamp(x) for x in sorted(quotes["quote_date"].unique())]
@@ -369,6 +386,7 @@ def backtest_options(
         n_fills = len(book.fills)
         fees_before = book.fees_paid
         att = {c: 0.0 for c in ATTRIBUTION_COLUMNS}
+        reval = {c: 0.0 for c in REVALUATION_COLUMNS}
         # overnight: what the book held at the last close, marked today, attributed
         if prev is not None:
             dt = (d.day - prev.day).days / 365.0
@@ -379,13 +397,19 @@ def backtest_options(
                 g0 = greeks[k]
                 g1 = _greeks(d, h.leg, m1, g0.iv)
                 dv = g1.iv - g0.iv if np.isfinite(g1.iv) and np.isfinite(g0.iv) else 0.0
-                dd, gg, tt, vv = taylor_terms(units, g0, d_spot, dt, dv)
+                d_rate = g1.rate - g0.rate
+                d_yield = g1.dividend_yield - g0.dividend_yield
+                terms = taylor_terms(units, g0, d_spot, dt, dv, d_rate, d_yield)
                 pnl = units * (m1 - marks[k])
-                att["delta"] += dd
-                att["gamma"] += gg
-                att["theta"] += tt
-                att["vega"] += vv
-                att["residual"] += pnl - (dd + gg + tt + vv)
+                for c, x in zip(GREEK_COLUMNS, terms, strict=True):
+                    att[c] += x
+                att["residual"] += pnl - sum(terms)
+                for c, x in zip(
+                    REVALUATION_COLUMNS,
+                    revaluation_terms(units, g0, g1, sum(terms), pnl),
+                    strict=True,
+                ):
+                    reval[c] += x
                 marks[k] = m1
             att["underlying"] = book.underlying * d_spot
             cash_div = paid.get(d.day, 0.0)
@@ -499,12 +523,11 @@ def backtest_options(
         fees_today = book.fees_paid - fees_before
         total = equity - prev_equity
         att["commissions"] = -fees_today
-        overnight = sum(
-            att[c] for c in ("delta", "gamma", "theta", "vega", "residual", "underlying")
-        )
+        overnight = sum(att[c] for c in (*GREEK_COLUMNS, "residual", "underlying"))
         att["trading"] = total - overnight - att["commissions"]
         att["total"] = total
         att_rows.append(att)
+        reval_rows.append(reval)
         daily_rows.append({
             "spot": d.spot, "cash": book.cash, "options": opt_value, "underlying_units":
             book.underlying, "underlying_value": und_value, "equity": equity,
@@ -512,6 +535,8 @@ def backtest_options(
             "gamma": _book_greek(book, greeks, "gamma"),
             "theta": _book_greek(book, greeks, "theta"),
             "vega": _book_greek(book, greeks, "vega"),
+            "vanna": _book_greek(book, greeks, "vanna"),
+            "volga": _book_greek(book, greeks, "volga"),
         })  # fmt: skip
         prev, prev_equity = d, equity
     if spread is not None:
@@ -519,17 +544,19 @@ def backtest_options(
     index = pd.DatetimeIndex(sorted(quotes["quote_date"].unique()), name="date")
     daily = pd.DataFrame(daily_rows, index=index)
     attribution = pd.DataFrame(att_rows, index=index, columns=list(ATTRIBUTION_COLUMNS))
+    revaluation = pd.DataFrame(reval_rows, index=index, columns=list(REVALUATION_COLUMNS))
     fills = book.fills_frame()
     trade_frame = _trades(trades, fills)
     equity_s = daily["equity"].rename("equity")
     result_metrics = _metrics(equity_s, s, fills, trade_frame)
     if pricing.startswith(MODEL_PRICED):
-        for frame in (daily, fills, trade_frame, attribution):
+        for frame in (daily, fills, trade_frame, attribution, revaluation):
             frame.attrs["pricing"] = pricing
         equity_s.attrs["pricing"] = pricing
     return OptionBacktestResult(
-        equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule, name
-    )
+        equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule, name,
+        revaluation,
+    )  # fmt: skip
 
 
 def _finite(x: float) -> float:
