@@ -21,8 +21,13 @@ from hypothesis import strategies as st
 
 from toolkit.data.options import load_option_quotes
 from toolkit.options import _implied
-from toolkit.options.black import black76_greeks, black76_price
-from toolkit.options.implied import IVReason, chain_implied_vols, implied_vol
+from toolkit.options.black import black76_greeks, black76_price, bsm_price
+from toolkit.options.implied import (
+    IVReason,
+    bsm_implied_vol,
+    chain_implied_vols,
+    implied_vol,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "options"
 EPS = np.finfo(float).eps
@@ -125,6 +130,10 @@ def test_reason_codes_never_a_silent_zero() -> None:
     assert int(implied_vol(1.0, "C", F, -K, T, df)[1]) == IVReason.BAD_INPUT
     iv, why = implied_vol(black76_price("P", F, K, T, df, 0.25), "P", F, K, T, df)
     assert int(why) == IVReason.OK and abs(float(iv) - 0.25) < 1e-13
+    # Spot form: BSM price with a dividend yield back to its vol.
+    iv, why = bsm_implied_vol(bsm_price("C", 250.0, 260.0, 0.3, 0.04, 0.015, 0.33), "C", 250.0,
+                              260.0, 0.3, 0.04, 0.015)
+    assert int(why) == IVReason.OK and abs(float(iv) - 0.33) < 1e-13
 
 
 def test_vollib_returns_a_silent_zero_where_we_return_a_reason() -> None:

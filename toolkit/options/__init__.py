@@ -20,7 +20,7 @@ from toolkit.options.black import (
     bsm_greeks,
     bsm_price,
 )
-from toolkit.options.implied import IVReason, chain_implied_vols, implied_vol
+from toolkit.options.implied import IVReason, bsm_implied_vol, chain_implied_vols, implied_vol
 from toolkit.options.parity import ParityFit, implied_forward
 from toolkit.options.payoff import (
     PayoffSummary,
@@ -108,6 +108,7 @@ __all__ = [
     "black76_price",
     "breakevens",
     "bsm_greeks",
+    "bsm_implied_vol",
     "bsm_price",
     "by_delta",
     "calendar",

@@ -56,6 +56,17 @@ def implied_vol(
     return iv.reshape(shape), reason.reshape(shape)
 
 
+def bsm_implied_vol(
+    price: ArrayLike, right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
+    q: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+    """:func:`implied_vol` in spot terms: ``F = S e^{(r - q) T}``, ``df = e^{-r T}``."""
+    t = np.asarray(T, dtype=np.float64)
+    rr = np.asarray(r, dtype=np.float64)
+    fwd = np.asarray(S, dtype=np.float64) * np.exp((rr - np.asarray(q, dtype=np.float64)) * t)
+    return implied_vol(price, right, fwd, K, t, np.exp(-rr * t))
+
+
 DAYS_PER_YEAR = 365.0
 CHAIN_COLUMNS = (
     "implied_vol", "iv_reason", "forward", "discount_factor", "parity_pairs", "parity_residual",
