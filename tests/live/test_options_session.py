@@ -352,3 +352,19 @@ def test_paper_by_default_real_money_needs_live_and_the_account(
         (got,) = run.result
         assert isinstance(got, LiveError) and "refusing to trade without --live" in str(got)
     assert _rows(cfg.session.journal, "SELECT 1 FROM orders") == []
+
+
+def test_a_dropped_connection_reconnects_and_keeps_the_working_combo(
+    tmp_path: Path, gateway: Gateway
+) -> None:
+    cfg = _config(tmp_path, {"start": "mid", "max_steps": 0}, {})
+    journal = cfg.session.journal
+    run = Running(cfg, gateway, "opt7")
+    wait_for_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", 90, "working")
+    ((ref,),) = _rows(journal, "SELECT order_ref FROM orders")
+    gateway.drop_clients()  # IB Gateway's nightly restart, a network outage
+    wait_for(lambda: run.session.broker.reconnects >= 1, 60, "the reconnect")
+    wait_for(lambda: any("working at the broker" in x for x in run.session.lines), 30, "reconcile")
+    run.stop()
+    assert _rows(journal, "SELECT order_ref FROM orders") == [(ref,)]
+    assert _broker_view(gateway)[1] == [ref]  # still one combo working, never a second
