@@ -361,3 +361,44 @@ def test_reconnect_replays_a_working_combo_and_a_filled_ones_executions(gw, quot
         wait_for(again, lambda: open_bag.orderStatus.status == "Cancelled")
     finally:
         again.disconnect()
+
+
+def test_american_chains_get_american_model_greeks() -> None:
+    from toolkit.options.american import american_greeks, american_price
+
+    quotes = load_option_quotes("SPY_chain_2026-02-11.csv")
+    expiry, day = pd.Timestamp("2026-03-20"), pd.Timestamp("2026-02-11")
+    with Gateway(port=0, start="2026-02-11 21:30", paused=True) as g:
+        client = IB()
+        client.connect("127.0.0.1", g.port, clientId=1, timeout=10)
+        try:
+            [put] = client.qualifyContracts(Option("SPY", "20260320", 700, "P", "SMART"))
+            [ticker] = client.reqTickers(put)
+        finally:
+            client.disconnect()
+    model = ticker.modelGreeks
+    assert model is not None and model.impliedVol is not None
+    chain = quotes[quotes.expiry == expiry]
+    calls, puts = (
+        chain[chain.right == "C"].set_index("strike"),
+        chain[chain.right == "P"].set_index("strike"),
+    )
+    k = calls.index.intersection(puts.index)
+    fit = implied_forward(
+        k.to_numpy(),
+        calls.loc[k, "bid"],
+        calls.loc[k, "ask"],
+        puts.loc[k, "bid"],
+        puts.loc[k, "ask"],
+    )
+    T = (expiry - day).days / 365.0
+    S = float(chain.underlying_price.iloc[0])
+    r = max(-math.log(fit.discount_factor) / T, 0.0)  # the gateway's floor for American quotes
+    q = r - math.log(fit.forward / S) / T
+    mid = 0.5 * (ticker.bid + ticker.ask)
+    sigma = model.impliedVol
+    assert float(american_price("P", S, 700, T, r, q, sigma)) == pytest.approx(mid, abs=1e-6)
+    greeks = american_greeks("P", S, 700, T, r, q, sigma)
+    assert model.delta == pytest.approx(float(greeks.delta), rel=1e-9)
+    assert model.vega == pytest.approx(float(greeks.vega) / 100, rel=1e-9)  # per vol point
+    assert model.theta == pytest.approx(float(greeks.theta) / 365, rel=1e-9)  # per day

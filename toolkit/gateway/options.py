@@ -26,8 +26,10 @@ and option computations; the exchange asks for the touch to match orders against
   vol of the bid, ask, last and mid by the Black inversion, and Black-Scholes-Merton Greeks with
   ``r = -ln(DF)/T`` and ``q = r - ln(F/S)/T``. Time is ACT/365 from the quote date's close to
   the expiry date's. IB's units: vega per vol point (1%), theta per calendar day, pvDividend
-  ``S (1 - e^{-qT})``. American chains (SPY, VXX) are inverted and priced with the European
-  model for now (exact near the money, where early exercise is worth little).
+  ``S (1 - e^{-qT})``. American chains (SPY, VXX) are inverted and priced with the American
+  pricer (:mod:`toolkit.options.american`, QD+ fixed point) at the same parity carry (for
+  American quotes a European-equivalent forward, good near the money; a fitted rate below 0,
+  which early-exercise premia in the puts can produce, is floored at 0 with the forward kept).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import pandas as pd
 
 from toolkit.data import calendar
 from toolkit.data.options import load_option_quotes
+from toolkit.options.american import american_greeks, american_implied_vol
 from toolkit.options.black import bsm_greeks
 from toolkit.options.conventions import to_ib
 from toolkit.options.implied import IVReason, implied_vol
@@ -380,6 +383,10 @@ class OptionChains:
         if not (math.isfinite(fit.forward) and fit.forward > 0 and fit.discount_factor > 0):
             return Pricing(spot, T, 0.0, 0.0)  # too few pairs: no carry (F = S, DF = 1)
         r = -math.log(fit.discount_factor) / T
+        if c.style == "A" and r < 0.0:
+            # American quotes bend parity's slope (early exercise is worth more at high put
+            # strikes) and can imply DF > 1; the forward is kept, the rate floored at 0
+            r = 0.0
         q = r - math.log(fit.forward / spot) / T
         return Pricing(spot, T, r, q)
 
@@ -387,18 +394,29 @@ class OptionChains:
         self, c: OptionContract, price: float, p: Pricing, sigma: float | None = None
     ) -> Computation:
         """IB's option computation at ``price`` (its implied vol found), or at ``sigma``
-        (the price computed): NaN fields when there is no valid vol."""
+        (the price computed): NaN fields when there is no valid vol. American contracts
+        (style A: SPY, VXX) by the American pricer, European ones by Black-Scholes-Merton;
+        an American one whose parity carry has two exercise boundaries (negative rates) falls
+        back to the European model."""
+        american = c.style == "A"
+        if american and not _one_boundary(c.right == "C", p.r, p.q):
+            american = False
         if sigma is None:
             if not (math.isfinite(price) and price > 0.0):
                 return _nothing(p.S)
-            iv, why = implied_vol(price, c.right, p.forward, c.strike, p.T, p.df)
+            if american:
+                iv, why = american_implied_vol(price, c.right, p.S, c.strike, p.T, p.r, p.q)
+            else:
+                iv, why = implied_vol(price, c.right, p.forward, c.strike, p.T, p.df)
             sigma = float(iv)
             if int(why) != IVReason.OK or not math.isfinite(sigma):
                 return _nothing(p.S, price)
         if not (math.isfinite(sigma) and sigma > 0.0):
             return _nothing(p.S)
+        greeks = american_greeks if american else bsm_greeks
+        g = greeks(c.right, p.S, c.strike, p.T, p.r, p.q, sigma)
         # IB's units (vega per vol point, theta per calendar day, pvDividend) from QuantLib's
-        ib = to_ib(bsm_greeks(c.right, p.S, c.strike, p.T, p.r, p.q, sigma), sigma, p.S, p.q, p.T)
+        ib = to_ib(g, sigma, p.S, p.q, p.T)
         return Computation(
             iv=float(ib.implied_vol),
             delta=float(ib.delta),
@@ -409,6 +427,13 @@ class OptionChains:
             theta=float(ib.theta),
             und_price=float(ib.und_price),
         )
+
+
+def _one_boundary(is_call: bool, r: float, q: float) -> bool:
+    """False where an American option has two exercise boundaries (a put with q < r < 0, a
+    call with r < q < 0), which the American pricer does not handle."""
+    pr, pq = (q, r) if is_call else (r, q)
+    return not (pr < 0.0 and pq < pr)
 
 
 def _nothing(spot: float, price: float = math.nan) -> Computation:
