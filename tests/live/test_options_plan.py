@@ -221,3 +221,19 @@ def test_iron_condor_legs_and_its_exact_max_loss() -> None:
     assert ic.risk(-4.2).max_loss == pytest.approx(2080.0)
     # the combo that closes it reverses every leg
     assert [x.action for x in ic.closing().legs] == ["SELL", "BUY", "BUY", "SELL"]
+
+
+def test_a_limit_never_pays_more_than_the_spread_is_worth() -> None:
+    # Feb 8 2018's end-of-day touch of the 2735/2710 put spread: 157.30 ask for the put
+    # bought back, 126.60 bid for the put sold -- a 30.70 debit for what pays 25 at most
+    wide = [_put(2735.0, -0.9, 145.9, 157.3), _put(2710.0, -0.85, 126.6, 136.7)]
+    rules = LegRules(short_delta=0.9, width=25.0)
+    pcs = select_spread(wide, "put_credit_vertical", rules)
+    assert isinstance(pcs, Spread)
+    back = pcs.closing()
+    assert back.touch == pytest.approx(30.7)
+    assert back.bounds() == pytest.approx((0.0, 25.0))
+    touch = PricePolicy(start="touch")
+    assert back.limit(0, touch) == pytest.approx(25.0)
+    assert pcs.bounds() == pytest.approx((-25.0, 0.0))
+    assert back.limit(0, PricePolicy(start="mid")) == pytest.approx(19.95)  # the mid, inside

@@ -119,6 +119,26 @@ class Spread:
             tuple((x.quote.con_id, x.signed) for x in self.legs),
         )
 
+    def bounds(self) -> tuple[float, float]:
+        """The least and most one combo unit can be worth at expiry, per share (its exact
+        payoff's extremes, :func:`toolkit.options.payoff.summarize`; +-inf when unbounded):
+        a limit outside them pays more than the spread can ever return."""
+        one = summarize(self.as_template(), 0.0)
+        m = self.multiplier
+        return one.max_loss / m, one.max_gain / m
+
+    def limit(self, step_no: int, policy: PricePolicy, chase: bool = False) -> float:
+        """The policy's net limit after ``step_no`` steps (:func:`limit_price`), kept inside
+        :meth:`bounds` (a wide touch in a fast market can lie beyond what a vertical is
+        worth at most: a 25-point put spread is never bought back for more than 25)."""
+        px = limit_price(self.mid, self.touch, step_no, policy, chase)
+        lo, hi = self.bounds()
+        if px > hi:
+            return on_tick(hi, policy.tick, up=False)
+        if px < lo:
+            return on_tick(lo, policy.tick, up=True)
+        return px
+
     def closing(self) -> Spread:
         """The combo that closes this one (every leg reversed)."""
         return Spread(self.template, tuple(leg.reversed() for leg in self.legs))

@@ -69,7 +69,6 @@ from toolkit.live._option_plan import (
     SpreadLeg,
     days_to_expiry,
     expiries_by_preference,
-    limit_price,
     select_spread,
 )
 from toolkit.live._startup import LiveError, trading_account
@@ -443,7 +442,7 @@ class OptionSession:
         mid, touch = spread.mid, spread.touch
         if s.entry.min_credit is not None and -mid < s.entry.min_credit - 1e-12:
             return nothing(f"{spread.describe()}: credit {-mid:.2f} < {s.entry.min_credit:g}")
-        price = limit_price(mid, touch, 0, s.pricing)
+        price = spread.limit(0, s.pricing)
         risk = spread.risk(price)
         n, fired = allowed_spreads(
             self.cfg.risk.options, risk, s.quantity, ledger.book.greeks(), ledger.book.held()
@@ -503,7 +502,7 @@ class OptionSession:
                 self.cfg.strategy.template,
                 tuple(SpreadLeg(quotes[c.con_id], *actions[c.con_id]) for c in legs),
             )
-            px = limit_price(spread.mid, spread.touch, step + 1, p, jo.order_ref in ledger.closing)
+            px = spread.limit(step + 1, p, jo.order_ref in ledger.closing)
             self._steps[jo.order_ref] = (step + 1, now)
             if jo.limit_price is not None and abs(px - jo.limit_price) < 1e-9:
                 continue
@@ -543,8 +542,7 @@ class OptionSession:
         closing = spread.closing()
         units = book.units()
         # a stop goes at the touch; other exits work from the mid and end at the touch
-        price = limit_price(closing.mid, closing.touch, s.pricing.max_steps if urgent else 0,
-                            s.pricing, chase=True)  # fmt: skip
+        price = closing.limit(s.pricing.max_steps if urgent else 0, s.pricing, chase=True)
         stamp = now.floor("min")
         ref = str(OrderRef(self.sid, s.label, s.underlying, stamp))
         spec = OrderSpec(ref, s.underlying, "BUY", float(units), "LMT", "DAY", price)
