@@ -135,6 +135,27 @@ class Pricing:
         return math.exp(-self.r * self.T)
 
 
+# the quote files read once per process (by path, size and modification time): simulators
+# started one after another (tests, rehearsals) share them; the frame is never modified
+_QUOTES: dict[tuple[tuple[str, int, int], ...], pd.DataFrame] = {}
+
+
+def _shipped_quotes(data_dir: Path) -> pd.DataFrame:
+    files = sorted((data_dir / "options").glob("*.csv"))
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    frame = _QUOTES.get(key)
+    if frame is None:
+        frames = [load_option_quotes(f) for f in files]
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["symbol", "quote_date", "underlying"])
+        )
+        _QUOTES.clear()  # one set of files at a time: a changed file replaces the old frame
+        _QUOTES[key] = frame
+    return frame
+
+
 def _con_id(local_symbol: str) -> int:
     digest = hashlib.blake2b(local_symbol.encode(), digest_size=8).digest()
     return 1_000_000_000 + int.from_bytes(digest, "big") % 1_000_000_000
@@ -167,13 +188,7 @@ class OptionChains:
     def _load(self) -> pd.DataFrame:
         if self._frame is not None:
             return self._frame
-        files = sorted((self.data_dir / "options").glob("*.csv"))
-        frames = [load_option_quotes(f) for f in files]
-        frame = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=["symbol", "quote_date", "underlying"])
-        )
+        frame = _shipped_quotes(self.data_dir)
         self._frame = frame
         taken: set[int] = set()
         first = frame.drop_duplicates("symbol").sort_values("symbol")
