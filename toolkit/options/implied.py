@@ -83,7 +83,9 @@ def chain_implied_vols(quotes: pd.DataFrame, *, max_pairs: int = 60) -> pd.DataF
     vol of each quote's mid. Returns a copy with columns ``implied_vol`` (NaN unless
     ``iv_reason == IVReason.OK``; the vendor's ``iv`` is left as it is), ``iv_reason`` (int8),
     ``forward``, ``discount_factor``, ``parity_pairs``, ``parity_residual`` and ``T`` (years,
-    calendar days between quote date and expiry / 365).
+    calendar days between quote date and expiry / 365). On American chains (``style == 'A'``,
+    SPY) these are European-equivalent Black vols off a parity forward that early exercise
+    bends; :mod:`toolkit.options.american` inverts the American model itself.
     """
     out = quotes.copy()
     # One chain = one underlying and OCC root (SPX AM and SPXW PM can share an expiry date).
