@@ -100,6 +100,14 @@ def test_option_contract_details_and_chain_parameters(ib, quotes) -> None:
     file_calls = quotes[(quotes.expiry == EXPIRY) & (quotes.right == "C")].strike.unique()
     assert sorted(d.contract.strike for d in calls) == sorted(file_calls)
     assert ib.qualifyContracts(_spxw(2751)) == [None]  # no such strike: IB's 200
+    [index] = ib.reqTickers(spx)  # an underlying without bars: its chain's price
+    assert index.last == quotes[quotes.quote_date == DAY].underlying_price.iloc[0]
+    # a contract whose chain has no quote date yet (SPY's snapshots are 2025-2026): IB's 354
+    codes: list[int] = []
+    ib.errorEvent += lambda req, code, msg, contract: codes.append(code)
+    [later] = ib.qualifyContracts(Option("SPY", "20260320", 700, "P", "SMART"))
+    [empty] = ib.reqTickers(later)
+    assert codes == [354] and empty.modelGreeks is None and math.isnan(empty.bid)
     [chain] = ib.reqSecDefOptParams("SPX", "", "IND", spx.conId)
     assert (chain.exchange, chain.tradingClass, chain.multiplier) == ("SMART", "SPXW", "100")
     assert int(chain.underlyingConId) == spx.conId  # ib_async keeps the field as text
