@@ -15,6 +15,8 @@ from research.benchmarks import (
     gateway,
     kill9,
     live,
+    options_american,
+    options_greeks,
     portfolio,
     rotation,
     sweep,
@@ -36,6 +38,10 @@ def main() -> None:
     var.main()
     print()
     coint.main()
+    print()
+    options_greeks.main()
+    print()
+    options_american.main()
     print()
     live.main()
     print()
