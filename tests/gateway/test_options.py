@@ -275,9 +275,22 @@ def _fills_later(ib: IB, gw: Gateway, quotes: pd.DataFrame) -> None:
     )
     wait_for(ib, lambda: trade.orderStatus.status == "Submitted")
     assert trade.fills == []
+    stream = ib.reqMktData(up)  # a streaming option quote follows the quote date too
+    wait_for(ib, lambda: stream.modelGreeks is not None)
+    first_vol = stream.modelGreeks.impliedVol
     gw.advance(pd.Timestamp(nxt).tz_localize("UTC") + pd.Timedelta(hours=22) - gw.clock.now())
     wait_for(ib, lambda: trade.orderStatus.status == "Filled")
     assert trade.orderStatus.avgFillPrice == pytest.approx(later)
+    row = _row(quotes, 2760, "C", nxt)
+    mid = 0.5 * (row.bid + row.ask)
+    wait_for(
+        ib,
+        lambda: (
+            (stream.bid, stream.ask) == (row.bid, row.ask)
+            and abs(stream.modelGreeks.optPrice - mid) < 1e-9
+        ),
+    )
+    assert stream.modelGreeks.impliedVol != first_vol
 
 
 def test_ratio_legs_fill_ratio_times_the_combos(ib, quotes) -> None:
