@@ -182,3 +182,17 @@ def test_implied_vol_round_trip_and_reasons() -> None:
     for p, right, s, k, t, want in cases:
         v, w = american_implied_vol(p, right, s, k, t, 0.05, 0.0)
         assert int(w) == want and np.isnan(v), (p, right, s, k, t)
+
+
+def test_rows_sharing_a_boundary_price_as_alone() -> None:
+    # a strike ladder and a spot ladder at one vol reuse one exercise boundary per call
+    K = np.linspace(60.0, 160.0, 21)
+    ladder = american_price(["P"] * 21 + ["C"] * 21, 100.0, np.r_[K, K], 0.8, 0.05, 0.02, 0.3)
+    alone = [float(american_price(r, 100.0, k, 0.8, 0.05, 0.02, 0.3))
+             for r, k in zip(["P"] * 21 + ["C"] * 21, np.r_[K, K], strict=True)]
+    assert np.allclose(ladder, alone, rtol=0, atol=1e-11)
+    spots = american_price("C", np.linspace(50.0, 150.0, 11), 100.0, 0.8, 0.05, 0.02, 0.3)
+    assert np.all(np.diff(spots) > 0)
+    for s, v in zip(np.linspace(50.0, 150.0, 11), spots, strict=True):
+        assert float(american_price("C", s, 100.0, 0.8, 0.05, 0.02, 0.3)) == pytest.approx(
+            v, abs=1e-11)

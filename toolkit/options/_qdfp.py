@@ -207,7 +207,8 @@ def _qdplus_boundary(k, r, q, sigma, tau, xmax):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, error_model="numpy")
 def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, fp_b, er, eq):  # type: ignore[no-untyped-def]
-    """One sweep of the fixed point over the Chebyshev nodes: h_new[i] = H(f(B)(tau_i)).
+    """One sweep of the fixed point over the Chebyshev nodes: h_new[i] = H(f(B)(tau_i));
+    False when f(B) is not a positive number at some node (the iteration has blown up).
 
     ``fp_b``: the smooth-pasting equations (ALO's FP-B), else Kim's value matching (FP-A).
     ``h`` holds H = ln(B/X)^2 at the nodes, so ln(B(tau)/B(u)) = sqrt(H(u)) - sqrt(H(tau)) and
@@ -268,9 +269,10 @@ def _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, newton, fp_b, er, eq):  # 
             fd = alpha * (nd / dd - ddd * nn / (dd * dd))
             fv = b - (fv - b) / (fd - 1.0)
         if not (fv > 0.0) or not math.isfinite(fv):
-            fv = b
+            return False
         lg = math.log(fv / k) - ln_xk
         h_new[i] = lg * lg
+    return True
 
 
 @njit(cache=True, error_model="numpy")
@@ -278,7 +280,8 @@ def _iterate(h, h_new, k, ln_xk, r, q, sigma, big_t, fp_b, sweeps, er, eq):  # t
     """Jacobi-Newton then plain sweeps until sqrt(H) moves less than FP_TOL at every node
     (True) or ``sweeps`` are spent or the iteration blows up (False)."""
     for it in range(sweeps):
-        _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, it == 0, fp_b, er, eq)
+        if not _fp_sweep(h, h_new, k, ln_xk, r, q, sigma, big_t, it == 0, fp_b, er, eq):
+            return False
         change = 0.0
         for i in range(1, N_CHEB + 1):
             change = max(change, abs(math.sqrt(h_new[i]) - math.sqrt(max(h[i], 0.0))))
@@ -396,13 +399,6 @@ def american_nb(is_call, s, k, t, r, q, sigma):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, error_model="numpy")
-def american_many_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-untyped-def]
-    """``out[i] = american_nb(...)`` over 1-d arrays of equal length (bool, then float64)."""
-    for i in range(out.shape[0]):
-        out[i] = american_nb(is_call[i], s[i], k[i], t[i], r[i], q[i], sigma[i])
-
-
-@njit(cache=True, error_model="numpy")
 def _general(s, k, t, r, q, sigma):  # type: ignore[no-untyped-def]
     """True when the put (s, k, r, q) goes through the boundary iteration (not an edge case)."""
     return (
@@ -424,6 +420,29 @@ def _spot_value(is_call, general, s, k, t, r, q, sigma, h, c):  # type: ignore[n
         return pk - ps
     euro = _european_put(ps, pk, pr, pq, sigma, t)
     return max(euro + put_premium_nb(ps, pk, pr, pq, sigma, t, h, xmax), pk - ps)
+
+
+@njit(cache=True, error_model="numpy")
+def american_many_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-untyped-def]
+    """``out[i] = american_nb(...)`` over 1-d arrays of equal length (bool, then float64).
+
+    The exercise boundary depends on neither spot nor strike (H = ln(B/X)^2 is scale-free),
+    only on the put-side (r, q), sigma and T: consecutive rows sharing them (a strike ladder
+    at one vol, a scenario grid over spots) reuse it: one solve, the same prices to rounding
+    (1e-13; the boundary solved at another strike differs in its last bits)."""
+    h = np.zeros(N_CHEB + 1)
+    c = 1.0
+    key_r = key_q = key_v = key_t = math.nan
+    for i in range(out.shape[0]):
+        call = is_call[i]
+        ps, pk, pr, pq = (k[i], s[i], q[i], r[i]) if call else (s[i], k[i], r[i], q[i])
+        if not _general(ps, pk, t[i], pr, pq, sigma[i]):
+            out[i] = american_nb(call, s[i], k[i], t[i], r[i], q[i], sigma[i])
+            continue
+        if not (pr == key_r and pq == key_q and sigma[i] == key_v and t[i] == key_t):
+            c = put_boundary_nb(pk, pr, pq, sigma[i], t[i], h) / pk
+            key_r, key_q, key_v, key_t = pr, pq, sigma[i], t[i]
+        out[i] = _spot_value(call, True, s[i], k[i], t[i], r[i], q[i], sigma[i], h, c)
 
 
 @njit(cache=True, error_model="numpy")
