@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.options.american import american_greeks, american_implied_vol, american_price
+from toolkit.options.american import (
+    american_chain_ivs,
+    american_greeks,
+    american_implied_vol,
+    american_price,
+)
 from toolkit.options.black import bsm_price
 from toolkit.options.implied import IVReason
 
@@ -196,3 +201,27 @@ def test_rows_sharing_a_boundary_price_as_alone() -> None:
     for s, v in zip(np.linspace(50.0, 150.0, 11), spots, strict=True):
         assert float(american_price("C", s, 100.0, 0.8, 0.05, 0.02, 0.3)) == pytest.approx(
             v, abs=1e-11)
+
+
+def test_chain_ivs_on_a_shipped_chain() -> None:
+    from toolkit.data.options import load_option_quotes
+
+    quotes = load_option_quotes(Path(__file__).parents[2] / "data/options/SPY_chain_2026-05-01.csv")
+    front = quotes[quotes["expiry"] == quotes["expiry"].min()]
+    out = american_chain_ivs(front, 0.04, 0.012)
+    why = out["american_iv_reason"].to_numpy()
+    ok = why == IVReason.OK
+    # within 5 % of the money every quote but one inverts; deep in the money many mids sit
+    # below the zero-vol value (stale one-day quotes): a reason, never a number
+    near = (np.abs(out["strike"] / out["underlying_price"] - 1.0) < 0.05).to_numpy()
+    assert ok[near].sum() >= near.sum() - 1 and ok.sum() > 200
+    assert set(np.unique(why[~ok])) <= {IVReason.BELOW_INTRINSIC, IVReason.NO_TWO_SIDED_QUOTE}
+    one_sided = ~((out["bid"] > 0) & (out["ask"] >= out["bid"])).to_numpy()
+    assert np.all(why[one_sided & ~(out["bid"] > out["ask"]).to_numpy()]
+                  == IVReason.NO_TWO_SIDED_QUOTE)
+    assert np.all(np.isnan(out["american_iv"].to_numpy()[~ok]))
+    mid = 0.5 * (out["bid"] + out["ask"]).to_numpy()[ok]
+    back = american_price(out["right"].to_numpy()[ok], out["underlying_price"].to_numpy()[ok],
+                          out["strike"].to_numpy()[ok], out["T"].to_numpy()[ok], 0.04, 0.012,
+                          out["american_iv"].to_numpy()[ok])
+    assert np.max(np.abs(back - mid)) < 1e-9

@@ -1,7 +1,12 @@
 """Options: pricing and Greeks, implied vol, chains and surfaces, spread templates, payoffs
 and scenarios (issue 16). Each module's owner adds its exports here."""
 
-from toolkit.options.american import american_greeks, american_implied_vol, american_price
+from toolkit.options.american import (
+    american_chain_ivs,
+    american_greeks,
+    american_implied_vol,
+    american_price,
+)
 from toolkit.options.backtest import (
     CoveredCall,
     CreditSpread,
@@ -97,6 +102,7 @@ __all__ = [
     "SpreadError",
     "StrikeRule",
     "Surface",
+    "american_chain_ivs",
     "american_greeks",
     "american_implied_vol",
     "american_price",

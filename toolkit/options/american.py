@@ -28,14 +28,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from toolkit.options import _qdfp
+from toolkit.options import _implied, _qdfp
 from toolkit.options.black import Greeks, right_is_call
+
+# No import of toolkit.options.implied / parity here: parity prices American options, so it
+# imports this module (the reason codes come from _implied, as implied.IVReason's do).
+DAYS_PER_YEAR = 365.0
 
 Array = NDArray[np.float64]
 
-__all__ = ["american_greeks", "american_implied_vol", "american_price"]
+__all__ = [
+    "american_chain_ivs", "american_greeks", "american_implied_vol", "american_price",
+]
 
 
 def _flat(right: Any, *args: ArrayLike) -> tuple[tuple[int, ...], list[Array], NDArray[np.bool_]]:
@@ -101,3 +108,31 @@ def american_implied_vol(
     _qdfp.american_iv_many_nb(p, call, s, k, t, rr, qq, iv, why)
     return iv.reshape(shape), why.reshape(shape)
 
+
+
+def american_chain_ivs(quotes: pd.DataFrame, r: ArrayLike, q: ArrayLike) -> pd.DataFrame:
+    """American implied vols of a canonical quote frame's mids (``toolkit.data.options``).
+
+    ``r``, ``q``: continuously compounded rate and dividend yield, scalars or one value per
+    row (American parity is an inequality, so they are inputs, not fitted). Returns a copy with
+    ``american_iv`` (NaN unless the reason is OK), ``american_iv_reason`` (int8 values of
+    ``IVReason``: also NO_TWO_SIDED_QUOTE and CROSSED_MARKET from the bid/ask) and ``T``
+    (calendar days to expiry / 365)."""
+    out = quotes.copy()
+    bid = out["bid"].to_numpy(dtype=np.float64)
+    ask = out["ask"].to_numpy(dtype=np.float64)
+    t = (out["expiry"] - out["quote_date"]).dt.days.to_numpy(dtype=np.float64) / DAYS_PER_YEAR
+    iv, why = american_implied_vol(0.5 * (bid + ask), out["right"].to_numpy(),
+                                   out["underlying_price"], out["strike"], t, r, q)
+    why = why.copy()
+    with np.errstate(invalid="ignore"):
+        crossed = np.isfinite(bid) & np.isfinite(ask) & (bid > ask)
+        two_sided = np.isfinite(bid) & np.isfinite(ask) & (bid > 0.0) & (ask >= bid)
+        expired = t <= 0.0
+    why[~two_sided & ~crossed] = _implied.R_NO_TWO_SIDED_QUOTE
+    why[crossed] = _implied.R_CROSSED_MARKET
+    why[expired] = _implied.R_EXPIRED
+    out["american_iv"] = np.where(why == _implied.R_OK, iv, np.nan)
+    out["american_iv_reason"] = why
+    out["T"] = t
+    return out
