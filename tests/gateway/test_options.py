@@ -423,3 +423,16 @@ def test_american_chains_get_american_model_greeks() -> None:
     assert model.delta == pytest.approx(float(greeks.delta), rel=1e-9)
     assert model.vega == pytest.approx(float(greeks.vega) / 100, rel=1e-9)  # per vol point
     assert model.theta == pytest.approx(float(greeks.theta) / 365, rel=1e-9)  # per day
+
+
+def test_daily_bars_of_an_option_and_of_the_index_from_the_chain(ib, quotes) -> None:
+    [call] = ib.qualifyContracts(_spxw(2750))
+    bars = ib.reqHistoricalData(call, "", "1 W", "1 day", "MIDPOINT", True)
+    days = sorted(quotes.quote_date.unique())
+    week = [pd.Timestamp(d) for d in days if DAY - pd.Timedelta(days=7) < pd.Timestamp(d) <= DAY]
+    assert [pd.Timestamp(b.date) for b in bars] == week
+    rows = [_row(quotes, 2750, "C", d) for d in week]
+    assert [(b.open, b.close) for b in bars] == [((r.bid + r.ask) / 2,) * 2 for r in rows]
+    [spx] = ib.qualifyContracts(Index("SPX", "CBOE"))
+    [last] = ib.reqHistoricalData(spx, "", "1 D", "1 day", "TRADES", True)
+    assert last.close == quotes[quotes.quote_date == DAY].underlying_price.iloc[0]

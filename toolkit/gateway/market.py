@@ -191,11 +191,21 @@ class Market:
         return inst is not None and (inst.option is not None or symbol in self._chain_only)
 
     def daily(self, symbol: str, adjusted: bool = False) -> pd.DataFrame:
+        """Daily bars: the shipped bar file, or for what the option chains price (an option,
+        an underlying without bars) one bar per quote date from the chain."""
         key = symbol + ("/adj" if adjusted else "")
         if key not in self._daily:
-            self._daily[key] = load(
-                symbol, data_dir=self.data_dir, adjust="total_return" if adjusted else "none"
-            )
+            if self.quoted(symbol):
+                option = self.instruments[symbol].option
+                self._daily[key] = (
+                    self.options.daily_bars(option)
+                    if option is not None
+                    else self.options.underlying_bars(symbol)
+                )
+            else:
+                self._daily[key] = load(
+                    symbol, data_dir=self.data_dir, adjust="total_return" if adjusted else "none"
+                )
         return self._daily[key]
 
     def intraday(self, symbol: str) -> pd.DataFrame | None:

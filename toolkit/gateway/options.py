@@ -343,6 +343,26 @@ class OptionChains:
         rows = frame[(frame["underlying"] == symbol) & (frame["quote_date"] == day)]
         return float(rows["underlying_price"].iloc[0]) if len(rows) else None
 
+    def daily_bars(self, c: OptionContract) -> pd.DataFrame:
+        """One daily bar per quote date of an option (labelled at midnight UTC, as the bar
+        files): end-of-day quotes carry one price a day, so open = high = low = close = the
+        mid (the last trade when the quote is not two-sided), with the day's volume."""
+        frame = self._load()
+        rows = frame[frame["symbol"] == c.local_symbol]
+        bid, ask = rows["bid"].to_numpy(dtype=float), rows["ask"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            two_sided = (bid > 0) & (ask >= bid)
+        price = np.where(two_sided, 0.5 * (bid + ask), rows["last"].to_numpy(dtype=float))
+        return _bars(rows["quote_date"], price, rows["volume"].to_numpy(dtype=float))
+
+    def underlying_bars(self, symbol: str) -> pd.DataFrame:
+        """One daily bar per quote date of an underlying without bar files (SPX): its price
+        in the chain (open = high = low = close), no volume."""
+        frame = self._load()
+        rows = frame[frame["underlying"] == symbol].drop_duplicates("quote_date")
+        price = rows["underlying_price"].to_numpy(dtype=float)
+        return _bars(rows["quote_date"], price, np.zeros(len(rows)))
+
     def mark(self, c: OptionContract, now: pd.Timestamp) -> float:
         """A price to value a position at: the mid, else the last trade, else the one side
         quoted, else 0 (a contract with no quote left, e.g. past its expiry)."""
@@ -449,6 +469,15 @@ def _one_boundary(is_call: bool, r: float, q: float) -> bool:
     call with r < q < 0), which the American pricer does not handle."""
     pr, pq = (q, r) if is_call else (r, q)
     return not (pr < 0.0 and pq < pr)
+
+
+def _bars(days: pd.Series, price: np.ndarray, volume: np.ndarray) -> pd.DataFrame:
+    index = pd.DatetimeIndex(days).tz_localize("UTC")
+    out = pd.DataFrame(
+        {"open": price, "high": price, "low": price, "close": price, "volume": volume},
+        index=index,
+    ).sort_index()
+    return out[np.isfinite(out["close"].to_numpy())]
 
 
 def _nothing(spot: float, price: float = math.nan) -> Computation:
