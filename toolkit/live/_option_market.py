@@ -1,15 +1,18 @@
-"""An underlying's option chain through ib_async: the listed expiries and strikes
-(``reqSecDefOptParams``), the contracts (``reqContractDetails`` for OPT) and one snapshot of
-their quotes with IB's option computation (``Ticker.modelGreeks``: delta, gamma, vega per vol
-point, theta per day), as :class:`~toolkit.live._option_plan.OptionQuote` values."""
+"""The broker adapter's option side: an underlying's option chain through ib_async -- the
+listed expiries and strikes (``reqSecDefOptParams``), the contracts (``reqContractDetails``
+for OPT) and one snapshot of their quotes with IB's option computation
+(``Ticker.modelGreeks``: delta, gamma, vega per vol point, theta per day), as
+:class:`~toolkit.live._option_plan.OptionQuote` values -- and the underlying and combo (BAG)
+contracts. With :mod:`toolkit.live._broker` the only modules that touch ib_async's client."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from ib_async import IB, ComboLeg, Contract, Option
+from ib_async import IB, ComboLeg, Contract, Index, Option, Stock
 
+from toolkit.live._broker import Broker
 from toolkit.live._option_plan import OptionQuote, Spread
 from toolkit.live.options_config import OptionStrategy
 
@@ -33,6 +36,28 @@ def _num(x: object) -> float:
     return v if math.isfinite(v) and v != -1.0 else math.nan
 
 
+Combo = Contract  # a combo (BAG) contract, as the session hands it back to the broker
+
+
+def underlying_contract(s: OptionStrategy) -> Contract:
+    """The strategy's underlying as IB looks it up (an index on its exchange, CBOE unless
+    given, or a stock)."""
+    if s.sec_type == "IND":
+        return Index(s.underlying, s.exchange if s.exchange != "SMART" else "CBOE", s.currency)
+    return Stock(s.underlying, s.exchange, s.currency)
+
+
+def combo_contract(s: OptionStrategy, legs: list[tuple[int, int, str]]) -> Combo:
+    """The BAG contract of one combo unit: (conId, ratio, BUY|SELL) per leg."""
+    return Contract(
+        secType="BAG",
+        symbol=s.underlying,
+        currency=s.currency,
+        exchange="SMART",
+        comboLegs=[ComboLeg(conId=k, ratio=r, action=a, exchange="SMART") for k, r, a in legs],
+    )
+
+
 class OptionMarket:
     """The option chain of one strategy's underlying, read through ``ib``."""
 
@@ -41,6 +66,11 @@ class OptionMarket:
         self.underlying = underlying
         self.strategy = strategy
         self._contracts: dict[int, Option] = {}
+
+    @classmethod
+    def of(cls, broker: Broker, strategy: OptionStrategy) -> OptionMarket:
+        """The chain of ``strategy``'s underlying, once the broker has qualified it."""
+        return cls(broker.ib, broker.contract(strategy.underlying), strategy)
 
     async def chain(self) -> Chain | None:
         """The chain of the configured trading class (the underlying's symbol when unset)."""
@@ -131,15 +161,8 @@ class OptionMarket:
             )
         return out
 
-    def combo(self, spread: Spread) -> Contract:
+    def combo(self, spread: Spread) -> Combo:
         """The BAG contract of ``spread`` (one combo unit: each leg's ratio and side)."""
-        return Contract(
-            secType="BAG",
-            symbol=self.underlying.symbol,
-            currency=self.strategy.currency,
-            exchange="SMART",
-            comboLegs=[
-                ComboLeg(conId=x.quote.con_id, ratio=x.ratio, action=x.action, exchange="SMART")
-                for x in spread.legs
-            ],
+        return combo_contract(
+            self.strategy, [(x.quote.con_id, x.ratio, x.action) for x in spread.legs]
         )

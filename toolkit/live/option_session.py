@@ -40,7 +40,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
-from ib_async import ComboLeg, Contract, Index, Stock
 
 from toolkit.data import calendar
 from toolkit.errors import ConfigError
@@ -63,7 +62,12 @@ from toolkit.live._fault import Faults
 from toolkit.live._lock import SessionLock
 from toolkit.live._option_book import OptionBook
 from toolkit.live._option_ledger import BLOCKED, CLOSE, NO_TRADE, OPEN, TRIMMED, OptionLedger
-from toolkit.live._option_market import OptionMarket
+from toolkit.live._option_market import (
+    Combo,
+    OptionMarket,
+    combo_contract,
+    underlying_contract,
+)
 from toolkit.live._option_plan import (
     Spread,
     SpreadLeg,
@@ -275,17 +279,12 @@ class OptionSession:
 
     async def _qualify(self) -> None:
         s = self.cfg.strategy
-        u: Contract = (
-            Index(s.underlying, s.exchange if s.exchange != "SMART" else "CBOE", s.currency)
-            if s.sec_type == "IND"
-            else Stock(s.underlying, s.exchange, s.currency)
-        )
-        if not await self.broker.qualify_as(s.underlying, u):
+        if not await self.broker.qualify_as(s.underlying, underlying_contract(s)):
             raise LiveError(
                 f"unknown underlying at the broker: {s.underlying} ({s.sec_type}); fix "
                 f"[strategy] underlying / sec_type / exchange in {self.cfg.source}."
             )
-        self.market = OptionMarket(self.broker.ib, self.broker.contract(s.underlying), s)
+        self.market = OptionMarket.of(self.broker, s)
 
     async def _reconcile(self) -> None:
         """Executions replayed, open combos matched by orderRef, positions compared."""
@@ -345,26 +344,14 @@ class OptionSession:
             jo.limit_price,
         )  # fmt: skip
 
-    def _combo_of(self, ref: str) -> Contract:
+    def _combo_of(self, ref: str) -> Combo:
         assert self.journal is not None
-        s = self.cfg.strategy
-        return Contract(
-            secType="BAG",
-            symbol=s.underlying,
-            currency=s.currency,
-            exchange="SMART",
-            comboLegs=[
-                ComboLeg(
-                    conId=int(x["con_id"]),
-                    ratio=int(x["ratio"]),
-                    action=str(x["action"]),
-                    exchange="SMART",
-                )
-                for x in self.journal.combo_legs(ref)
-            ],
+        legs = self.journal.combo_legs(ref)
+        return combo_contract(
+            self.cfg.strategy, [(int(x["con_id"]), int(x["ratio"]), str(x["action"])) for x in legs]
         )
 
-    def _place(self, spec: OrderSpec, combo: Contract) -> None:
+    def _place(self, spec: OrderSpec, combo: Combo) -> None:
         if self.stop_requested:
             self._log(f"not sent {spec.ref}: the session is stopping")
             return
