@@ -513,7 +513,8 @@ def american_iv_nb(price, is_call, s, k, t, r, q):  # type: ignore[no-untyped-de
     """(implied vol, reason) of one American price: the root in sigma of V(sigma) = price,
     bracketed between the zero-vol value and V(IV_MAX) (V rises with sigma), solved by the
     Illinois variant of regula falsi (Dowell and Jarratt 1971) from the European implied vol of
-    the same price, an upper bracket (American >= European at equal vol)."""
+    the same price, an upper bracket (American >= European at equal vol), and one Newton step
+    from it on the European vega."""
     if not (s > 0.0 and k > 0.0 and math.isfinite(price + s + k + t + r + q)):
         return math.nan, R_BAD_INPUT
     if t <= 0.0:
@@ -530,12 +531,9 @@ def american_iv_nb(price, is_call, s, k, t, r, q):  # type: ignore[no-untyped-de
     a = 0.0
     fa = lo_val - price
     b = IV_MAX
-    fb = american_nb(is_call, s, k, t, r, q, b) - price
-    if fb < 0.0:
-        return math.nan, R_ABOVE_BOUND
-    guess, why = implied_vol_nb(
-        price, is_call, s * math.exp((r - q) * t), k, t, math.exp(-r * t)
-    )
+    fb = math.nan  # V(IV_MAX) only when the European guess gives no upper end
+    fwd = s * math.exp((r - q) * t)
+    guess, why = implied_vol_nb(price, is_call, fwd, k, t, math.exp(-r * t))
     if why == R_OK and 0.0 < guess < IV_MAX:
         fg = american_nb(is_call, s, k, t, r, q, guess) - price
         if fg == 0.0:
@@ -544,6 +542,25 @@ def american_iv_nb(price, is_call, s, k, t, r, q):  # type: ignore[no-untyped-de
             b, fb = guess, fg
         else:
             a, fa = guess, fg
+        # one Newton step on the European vega (the American one is close to it away from
+        # the boundary): usually lands just across the root, a tight bracket for the secant
+        sq = math.sqrt(t)
+        d1 = (math.log(fwd / k) + 0.5 * guess * guess * t) / (guess * sq)
+        vega = s * math.exp(-q * t) * npdf(d1) * sq
+        if vega > 0.0:
+            c = guess - fg / vega
+            if a < c < b:
+                fc = american_nb(is_call, s, k, t, r, q, c) - price
+                if fc == 0.0:
+                    return c, R_OK
+                if fc > 0.0:
+                    b, fb = c, fc
+                else:
+                    a, fa = c, fc
+    if math.isnan(fb):
+        fb = american_nb(is_call, s, k, t, r, q, b) - price
+        if fb < 0.0:
+            return math.nan, R_ABOVE_BOUND
     tol_f = 1e-13 * max(price, 1e-3)
     side = 0
     for _ in range(100):

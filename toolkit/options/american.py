@@ -9,7 +9,7 @@ file from research/oracles/american_reference.py): at most 9.6e-6 (median 4e-10)
 (r, q, vol) regimes (QuantLib's accurate scheme: up to 1.8e-4 on 400 of those contracts).
 Speed (research/benchmarks/options_american.py): ~65 us CPU per option, ~3x less than the
 accurate scheme's engine alone; rows sharing (r, q, vol, T) share one boundary solve.
-Implied vols: ~0.5 ms per option (a bracketed root of the price in vol).
+Implied vols: ~0.3-0.45 ms CPU per option (a bracketed root of the price in vol).
 
 Conventions are those of :mod:`toolkit.options.black`: ``right`` 'C'/'P' (or +1/-1), T in
 years, continuously compounded ``r`` and dividend yield ``q``; arguments broadcast. Greeks are
