@@ -477,7 +477,7 @@ def _bars(days: pd.Series, price: np.ndarray, volume: np.ndarray) -> pd.DataFram
         {"open": price, "high": price, "low": price, "close": price, "volume": volume},
         index=index,
     ).sort_index()
-    return out[np.isfinite(out["close"].to_numpy())]
+    return out.iloc[np.flatnonzero(np.isfinite(out["close"].to_numpy()))]
 
 
 def _nothing(spot: float, price: float = math.nan) -> Computation:

@@ -431,44 +431,48 @@ class Session(asyncio.Protocol):
             )
         return inst
 
+    def _option_details(self, r: rq.ContractDetails) -> None:
+        """contractDetails for every shipped option the request matches (a whole expiry
+        when only the symbol and expiry are given), then the end marker; none: IB's 200."""
+        req = r.req_id
+        market = self.exchange.market
+        found = self._options(r.contract, r.include_expired)
+        if not found:
+            self._require_instrument(r.contract, req)  # IB's 200
+            return
+        for c in found:
+            inst = market.option_instrument(c)
+            under = market.underlying(c.symbol)
+            self.send(
+                m.contract_details(
+                    req,
+                    inst.block(r.contract.exchange or "SMART"),
+                    market_name=c.trading_class,
+                    min_tick=inst.min_tick,
+                    order_types="LMT,MKT",
+                    valid_exchanges="SMART,CBOE",
+                    under_con_id=under.con_id if under is not None else 0,
+                    long_name=f"{c.symbol} {c.expiry:%b%d'%y} {c.strike:g} "
+                    f"{'Call' if c.right == 'C' else 'Put'}",
+                    primary_exchange="",
+                    contract_month=c.expiry.strftime("%Y%m"),
+                    under_symbol=c.symbol,
+                    under_sec_type=c.underlying_sec_type,
+                    real_expiration=c.last_trade,
+                    stock_type="",
+                )
+            )
+        self.send(m.end_marker(m.CONTRACT_DATA_END, req))
+
     def _contract_details(self, r: rq.ContractDetails) -> None:
         req = r.req_id
         market = self.exchange.market
-        by_id = market.find("", "", r.contract.con_id or 0) if r.contract.con_id else None
-        if r.contract.sec_type == "OPT" or (
-            r.contract.con_id and (by_id is None or by_id.option is not None)
+        con_id = r.contract.con_id
+        by_id = market.find("", "", con_id) if con_id else None
+        if con_id is not None and (
+            r.contract.sec_type == "OPT" or (con_id and (by_id is None or by_id.option))
         ):
-            found = (
-                self._options(r.contract, r.include_expired)
-                if r.contract.con_id is not None
-                else []
-            )
-            if not found:
-                self._require_instrument(r.contract, req)  # IB's 200
-                return
-            for c in found:
-                inst = market.option_instrument(c)
-                under = market.underlying(c.symbol)
-                self.send(
-                    m.contract_details(
-                        req,
-                        inst.block(r.contract.exchange or "SMART"),
-                        market_name=c.trading_class,
-                        min_tick=inst.min_tick,
-                        order_types="LMT,MKT",
-                        valid_exchanges="SMART,CBOE",
-                        under_con_id=under.con_id if under is not None else 0,
-                        long_name=f"{c.symbol} {c.expiry:%b%d'%y} {c.strike:g} "
-                        f"{'Call' if c.right == 'C' else 'Put'}",
-                        primary_exchange="",
-                        contract_month=c.expiry.strftime("%Y%m"),
-                        under_symbol=c.symbol,
-                        under_sec_type=c.underlying_sec_type,
-                        real_expiration=c.last_trade,
-                        stock_type="",
-                    )
-                )
-            self.send(m.end_marker(m.CONTRACT_DATA_END, req))
+            self._option_details(r)
             return
         stock = self._require_instrument(r.contract, req)
         if stock is None:
