@@ -223,11 +223,12 @@ def test_option_rules_block_the_spread_with_a_journaled_reason(
 def test_a_working_combo_is_recognised_after_a_restart_and_not_sent_again(
     tmp_path: Path, gateway: Gateway
 ) -> None:
-    # at the mid it does not fill against the end-of-day touch; no steps: it stays working
-    cfg = _config(tmp_path, {"start": "mid", "max_steps": 0}, {})
+    # from the mid, three steps short of the end-of-day touch: it stays working
+    cfg = _config(tmp_path, {"start": "mid", "max_steps": 3}, {})
     journal = cfg.session.journal
     first = Running(cfg, gateway, "opt3")
-    wait_for_rows(journal, "SELECT 1 FROM orders WHERE status = 'Submitted'", 90, "working")
+    moved = "SELECT message FROM order_events WHERE message LIKE 'limit moved%' ORDER BY event_id"
+    wait_for(lambda: len(_rows(journal, moved)) == 3, 90, "three steps")
     first.stop()  # cancel_on_exit = false: the combo stays at the broker
     (ref,) = _rows(journal, "SELECT order_ref FROM orders")[0]
     assert _broker_view(gateway)[1] == [ref]
@@ -243,6 +244,10 @@ def test_a_working_combo_is_recognised_after_a_restart_and_not_sent_again(
     log = "\n".join(second.session.lines)
     assert f"{ref}: working at the broker; not sent again" in log
     assert "sent " not in log.replace("not sent again", "")
+    # the restart went on from the working limit's step, never back toward the mid
+    limits = [float(m.split()[3]) for (m,) in _rows(journal, moved)]
+    assert limits == sorted(limits) and len(set(limits)) == len(limits)
+    assert len(limits) == 6 and limits[-1] == pytest.approx(-1.90)  # the touch
 
 
 def test_an_exit_rule_closes_the_spread_as_one_combo(tmp_path: Path, spxw_data: Path) -> None:

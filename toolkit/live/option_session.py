@@ -475,27 +475,38 @@ class OptionSession:
         for jo in working:
             if not self.broker.knows(jo.order_ref) or jo.status in ("PendingSubmit",):
                 continue
-            step, when = self._steps.setdefault(jo.order_ref, (0, now))
-            if step >= p.max_steps or (now - when).total_seconds() < p.interval:
+            held = self._steps.get(jo.order_ref)  # None: first seen here (a restart)
+            if held is not None and (
+                held[0] >= p.max_steps or (now - held[1]).total_seconds() < p.interval
+            ):
                 continue
-            legs = self.ledger.legs_of(jo.order_ref) if self.ledger else []
+            legs = ledger.legs_of(jo.order_ref)
             quotes = {q.con_id: q for q in await market.requote([c.con_id for c in legs])}
             actions = {int(x["con_id"]): (str(x["action"]), int(x["ratio"]))
                        for x in ledger.journal.combo_legs(jo.order_ref)}  # fmt: skip
             if any(c.con_id not in quotes or not quotes[c.con_id].two_sided for c in legs):
-                self._steps[jo.order_ref] = (step, now)
+                self._steps[jo.order_ref] = (0 if held is None else held[0], now)
                 continue
             spread = Spread(
                 self.cfg.strategy.template,
                 tuple(SpreadLeg(quotes[c.con_id], *actions[c.con_id]) for c in legs),
             )
-            px = spread.limit(step + 1, p, jo.order_ref in ledger.closing)
-            self._steps[jo.order_ref] = (step + 1, now)
-            if jo.limit_price is not None and abs(px - jo.limit_price) < 1e-9:
+            toward = 1.0 if spread.touch >= spread.mid else -1.0
+            closing = jo.order_ref in ledger.closing
+            if held is None:
+                # resumed: the policy goes on from where the working limit sits
+                at = 0.0 if jo.limit_price is None else jo.limit_price
+                done = round(toward * (at - spread.limit(0, p, closing)) / p.step)
+                self._steps[jo.order_ref] = (max(0, min(done, p.max_steps)), now)
                 continue
+            step = held[0] + 1
+            px = spread.limit(step, p, closing)
+            self._steps[jo.order_ref] = (step, now)
+            if jo.limit_price is not None and (px - jo.limit_price) * toward < 1e-9:
+                continue  # never away from the touch (the mid moved), nor the same price
             if self.broker.modify_limit(jo.order_ref, px):
-                ledger.journal_reprice(jo.order_ref, px, step + 1)
-                self._log(f"{jo.order_ref}: limit {jo.limit_price} -> {px:g} (step {step + 1})")
+                ledger.journal_reprice(jo.order_ref, px, step)
+                self._log(f"{jo.order_ref}: limit {jo.limit_price} -> {px:g} (step {step})")
 
     async def _maybe_exit(self, now: pd.Timestamp) -> None:
         """Close the held spread as one combo when an exit rule says so."""
