@@ -317,7 +317,12 @@ class OptionSession:
                     self._log(f"resending {jo.order_ref}: journaled, never reached the broker")
                     self._place(self._spec(jo), self._combo_of(jo.order_ref))
                 else:
-                    ledger.order_ended(jo, "Cancelled", 0.0, "never sent; its day has passed")
+                    why = (
+                        "never sent; the broker could not be asked about it"
+                        if completed is None
+                        else "never sent; its day has passed"
+                    )
+                    ledger.order_ended(jo, "Cancelled", 0.0, why)
             else:
                 ledger.order_ended(jo, "Cancelled", got, "no longer working at the broker")
         self._check_positions()
