@@ -67,7 +67,7 @@ N_CHEB = 12
 L_FP = 16
 M_FP = 12
 M_KIM = 40
-FP_TOL = 1e-9
+FP_TOL = 1e-8
 P_PRICE = 64
 
 _GL_FP_X, _GL_FP_W = np.polynomial.legendre.leggauss(L_FP)
