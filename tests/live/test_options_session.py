@@ -23,7 +23,11 @@ from tests.live._sessions import journal_rows, wait_for, wait_for_rows
 from tests.live.conftest import REPO
 from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
+from toolkit.live._fault import Faults
+from toolkit.live._option_book import OptionBook
+from toolkit.live._option_ledger import OptionLedger
 from toolkit.live._startup import LiveError
+from toolkit.live.journal import Journal
 from toolkit.live.option_session import OptionSession
 from toolkit.live.options_config import OptionLiveConfig, load_option_config
 
@@ -373,3 +377,26 @@ def test_a_dropped_connection_reconnects_and_keeps_the_working_combo(
     run.stop()
     assert _rows(journal, "SELECT order_ref FROM orders") == [(ref,)]
     assert _broker_view(gateway)[1] == [ref]  # still one combo working, never a second
+
+
+def test_the_kill_switch_closes_the_spread_at_the_touch_and_stays_off(
+    tmp_path: Path, gateway: Gateway
+) -> None:
+    # filled at the touch, the spread is marked at its mid at once: the half-spread and the
+    # commission are a drawdown far past 0.01 % of the book
+    cfg = _config(tmp_path, {"start": "touch"}, {"max_drawdown": 0.0001})
+    journal = cfg.session.journal
+    run = Running(cfg, gateway, "opt8")
+    wait_for(lambda: len(_rows(journal, "SELECT 1 FROM fills")) == 4, 90, "the closing fills")
+    run.stop()
+    ((guard, detail),) = _rows(journal, "SELECT guard, detail FROM guard_events")
+    assert guard == "max_drawdown" and "closing the spread at the touch" in detail
+    notes = _rows(journal, "SELECT outcome, note FROM decisions ORDER BY decision_id")
+    assert [n[0] for n in notes] == ["spread_open", "spread_close"]
+    assert "kill switch max_drawdown" in notes[1][1]
+    assert _broker_view(gateway)[0] == {}  # flat at the broker
+    # a restart keeps it off: the journal's guard event says so
+    with Journal(journal) as j:
+        again = OptionLedger(j, "opt8", OptionBook("pcs", 100_000.0), Faults.from_env({}))
+        again.restore()
+        assert again.book.killed == "max_drawdown" and again.book.held() == {}

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 
+import numpy as np
+import pandas as pd
+
+from toolkit.data import calendar
 from toolkit.live._option_plan import OptionQuote, Spread, SpreadLeg
 from toolkit.live.sleeve import book_fill
 from toolkit.risk.options import BookGreeks
+from toolkit.risk.rules import kill_switch
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,33 @@ class OptionBook:
     avg_price: dict[int, float] = field(default_factory=dict)  # per share
     contracts: dict[int, OptionContract] = field(default_factory=dict)
     marks: dict[int, OptionQuote] = field(default_factory=dict)  # the last quotes seen
+    peak: float = math.nan  # equity's high-water mark (the drawdown switch)
+    day_start: float = math.nan  # equity at the trading day's first mark (daily loss)
+    day: date | None = None
+    killed: str | None = None  # the kill rule that fired: no new spread, ever
 
     def __post_init__(self) -> None:
         if math.isnan(self.cash):
             self.cash = self.capital
+        if math.isnan(self.peak):
+            self.peak = self.day_start = self.capital
+
+    def check_kill_switch(self, now: pd.Timestamp, risk: np.ndarray) -> str | None:
+        """Mark the book's equity and apply the daily-loss / drawdown switch of the stock
+        rulebook (:func:`toolkit.risk.rules.kill_switch`); the rule that fired now (None if
+        none, or if one fired before)."""
+        value = self.equity()
+        day = calendar.trading_date(now)
+        if self.day is not None and day != self.day:
+            self.day_start = value
+        self.day = day
+        self.peak = max(self.peak, value)
+        if self.killed is not None:
+            return None
+        fired = kill_switch(value, self.peak, self.day_start, risk)
+        if fired is not None:
+            self.killed = fired
+        return fired
 
     def know(self, contract: OptionContract) -> None:
         self.contracts.setdefault(contract.con_id, contract)

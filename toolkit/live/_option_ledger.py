@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from toolkit.live._broker_events import FINAL, Executed, StatusChanged
@@ -18,6 +19,7 @@ from toolkit.live._option_book import OptionBook, OptionContract
 from toolkit.live._option_plan import Spread
 from toolkit.live.journal import FillConflict, Journal, JournalOrder
 from toolkit.live.orders import OrderSpec
+from toolkit.risk.rules import KILL_NAMES
 
 # decisions.outcome codes of an option session (stored: never renamed)
 OPEN, CLOSE, BLOCKED, TRIMMED, NO_TRADE = (
@@ -109,7 +111,17 @@ class OptionLedger:
                 self.decided.add(pd.Timestamp(d["bar_time"]))
             if d["strategy"] == self.book.label and d["outcome"] == NO_TRADE:
                 self.decided.add(pd.Timestamp(d["bar_time"]))
+        for g in self.journal.rows("guard_events", self.sid):
+            if g["strategy"] == self.book.label and g["guard"] in KILL_NAMES.values():
+                self.book.killed = g["guard"]
+        for e in self.journal.rows("equity", self.sid):
+            if e["strategy"] == self.book.label:
+                self.book.peak = max(self.book.peak, float(e["net_liquidation"]))
         return len(orders)
+
+    def kill_switch(self, now: pd.Timestamp, risk: np.ndarray) -> str | None:
+        """The book's kill switch at ``now`` (:meth:`OptionBook.check_kill_switch`)."""
+        return self.book.check_kill_switch(now, risk)
 
     def _remember(self, ref: str, legs: list[dict[str, Any]]) -> None:
         self._orders.add(ref)

@@ -389,6 +389,8 @@ class OptionSession:
             if ledger.book.units():
                 await self._maybe_exit(now)
                 return
+            if ledger.book.killed is not None:
+                return  # the kill switch fired: flat, and no new spread
             slot = self._slot(now)
             if slot is not None and slot not in ledger.decided:
                 await self._enter(slot, now)
@@ -526,6 +528,14 @@ class OptionSession:
         got = book.open_spread(s.template)
         if got is None:
             return
+        killed = ledger.kill_switch(now, self.cfg.risk.kill_vector())
+        if killed is not None:
+            self.fire(
+                killed,
+                f"{s.label}: equity {book.equity():,.2f}, peak {book.peak:,.2f}, day start "
+                f"{book.day_start:,.2f}; closing the spread at the touch, no new spreads",
+                s.underlying,
+            )
         spread, entry = got
         value = spread.mid
         pnl, base = value - entry, abs(entry)
@@ -533,7 +543,9 @@ class OptionSession:
         dte = days_to_expiry(expiry, now.tz_convert(calendar.NEW_YORK).date())
         ex = s.exit
         why, urgent = None, False
-        if ex.take_profit is not None and base > 0 and pnl >= ex.take_profit * base - 1e-12:
+        if book.killed is not None:
+            why, urgent = f"kill switch {book.killed}; at the touch", True
+        elif ex.take_profit is not None and base > 0 and pnl >= ex.take_profit * base - 1e-12:
             why = f"take profit: P&L {pnl:+.2f} >= {ex.take_profit:g} x {base:.2f}"
         elif ex.stop_loss is not None and base > 0 and pnl <= -ex.stop_loss * base + 1e-12:
             why = f"stop loss: P&L {pnl:+.2f} <= -{ex.stop_loss:g} x {base:.2f}; at the touch"

@@ -17,10 +17,13 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from toolkit._declare import setting
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.errors import ConfigError
 from toolkit.live.config import ConnectionConfig, SessionConfig, SimulatorConfig
+from toolkit.risk import RiskLimits
 from toolkit.risk.options import OptionRiskLimits
 
 TEMPLATES = ("put_credit_vertical", "call_credit_vertical", "iron_condor")
@@ -104,10 +107,18 @@ class OptionStrategy:
 
 @dataclass(frozen=True)
 class OptionSessionRisk:
-    """``[risk]`` of an option session: the option rules and the order rate."""
+    """``[risk]`` of an option session: the option rules, the order rate, and the stock
+    rulebook's kill switch on the book's equity (``daily_loss``, ``max_drawdown``: fractions;
+    firing closes the spread at the touch and opens no other)."""
 
     options: OptionRiskLimits
     max_orders_per_minute: int | None = None
+    daily_loss: float | None = None
+    max_drawdown: float | None = None
+
+    def kill_vector(self) -> np.ndarray:
+        """The limits :func:`toolkit.risk.rules.kill_switch` reads (inf: off)."""
+        return RiskLimits(daily_loss=self.daily_loss, max_drawdown=self.max_drawdown).vector()
 
 
 @dataclass(frozen=True)
@@ -156,11 +167,13 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
         path,
         "risk",
         raw.get("risk", {}),
-        (*table_keys(OptionRiskLimits), "max_orders_per_minute"),
+        (*table_keys(OptionRiskLimits), "max_orders_per_minute", "daily_loss", "max_drawdown"),
     )
     risk = OptionSessionRisk(
         OptionRiskLimits(**rsk.fields(OptionRiskLimits)),
         rsk.get("max_orders_per_minute", int, None, low=1),
+        rsk.field(RiskLimits, "daily_loss"),
+        rsk.field(RiskLimits, "max_drawdown"),
     )
     return OptionLiveConfig(
         name=top.get("name", str, path.stem),
