@@ -68,6 +68,7 @@ def test_reference_file_is_quantlib_live(reference: pd.DataFrame) -> None:
         ("P", 692.3, 700.0, 30, 0.04, 0.012, 0.18),  # SPY-like put near the money
         ("C", 100.0, 95.0, 200, 0.02, 0.06, 0.25),  # call exercised early (q > r)
         ("P", 100.0, 110.0, 365, 0.05, 0.0, 0.3),  # q = 0
+        ("P", 100.0, 125.13492838651526, 730, 0.05, 0.0, 0.1884102123307979),  # near boundary
     ],
 )
 def test_greeks_match_finite_differences_of_quantlib(case: tuple) -> None:

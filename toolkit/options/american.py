@@ -7,7 +7,7 @@ Accuracy against QuantLib's high-precision scheme (tests/options/test_american.p
 file from research/oracles/american_reference.py): at most 9.6e-6 (median 4e-10) over the
 23,125 contracts of the shipped SPY chains with time left, 3.9e-6 over a 600-row grid of
 (r, q, vol) regimes (QuantLib's accurate scheme: up to 1.8e-4 on 400 of those contracts).
-Speed (research/benchmarks/options_american.py): ~65 us CPU per option, ~3x less than the
+Speed (research/benchmarks/options_american.py): ~55 us CPU per option, ~4x less than the
 accurate scheme's engine alone; rows sharing (r, q, vol, T) share one boundary solve.
 Implied vols: ~0.3-0.45 ms CPU per option (a bracketed root of the price in vol).
 
