@@ -197,6 +197,12 @@ def test_rows_sharing_a_boundary_price_as_alone() -> None:
     alone = [float(american_price(r, 100.0, k, 0.8, 0.05, 0.02, 0.3))
              for r, k in zip(["P"] * 21 + ["C"] * 21, np.r_[K, K], strict=True)]
     assert np.allclose(ladder, alone, rtol=0, atol=1e-11)
+    g = american_greeks("P", 100.0, K, 0.8, 0.05, 0.02, 0.3)
+    for i in (0, 7, 20):
+        one = american_greeks("P", 100.0, K[i], 0.8, 0.05, 0.02, 0.3)
+        for name in ("price", "delta", "gamma", "vega", "theta", "rho", "dividend_rho"):
+            assert float(getattr(one, name)) == pytest.approx(getattr(g, name)[i], rel=1e-9,
+                                                              abs=1e-9), name
     spots = american_price("C", np.linspace(50.0, 150.0, 11), 100.0, 0.8, 0.05, 0.02, 0.3)
     assert np.all(np.diff(spots) > 0)
     for s, v in zip(np.linspace(50.0, 150.0, 11), spots, strict=True):

@@ -446,24 +446,66 @@ def american_many_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-unt
 
 
 @njit(cache=True, error_model="numpy")
-def american_greeks_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-untyped-def]
+def _greek_sets(t, r, q, sigma, ts, rs, qs, vs):  # type: ignore[no-untyped-def]
+    """The nine (T, r, q, sigma) the Greeks price at: base, sigma +- dv, T +- dt, r +- 1e-4,
+    q +- 1e-4 (dv = min(1e-4, sigma/2), dt = min(1e-4, T/2); at sigma = 0 the vol pair is
+    (1e-4, 0), a forward difference)."""
+    dv = min(1e-4, 0.5 * sigma)
+    dt = min(1e-4, 0.5 * t)
+    for j in range(9):
+        ts[j], rs[j], qs[j], vs[j] = t, r, q, sigma
+    if dv > 0.0:
+        vs[1], vs[2] = sigma + dv, sigma - dv
+    else:
+        vs[1] = 1e-4
+    ts[3], ts[4] = t + dt, t - dt
+    rs[5], rs[6] = r + 1e-4, r - 1e-4
+    qs[7], qs[8] = q + 1e-4, q - 1e-4
+
+
+@njit(cache=True, error_model="numpy")
+def _greek_boundaries(is_call, ts, rs, qs, vs, hs, cs, gs):  # type: ignore[no-untyped-def]
+    """Exercise boundary of each of the nine parameter sets (for a unit strike: H is
+    scale-free), ``gs[j]`` False where the set is an edge case priced without one."""
+    for j in range(9):
+        pr, pq = (qs[j], rs[j]) if is_call else (rs[j], qs[j])
+        gs[j] = _general(1.0, 1.0, ts[j], pr, pq, vs[j])
+        cs[j] = 1.0
+        if gs[j]:
+            cs[j] = put_boundary_nb(1.0, pr, pq, vs[j], ts[j], hs[j])
+
+
+@njit(cache=True, error_model="numpy")
+def american_greeks_nb(is_call, s, k, t, r, q, sigma, out, hs, cs, gs, solve):  # type: ignore[no-untyped-def]
     """out[:7] = price, delta, gamma, vega, theta, rho, dividend rho (QuantLib's units: theta
     = -dV/dT per year, vega and rhos per 1.00).
 
     Delta and gamma are central differences in the spot with the exercise boundary fixed
     (exact derivatives of the same quadrature, step 1e-4 S or less for short, low-vol
     options; one-sided where a central stencil would straddle today's exercise boundary, where
-    gamma jumps); vega, rho, dividend rho and theta are central differences of the full pricer
-    (boundary re-solved) with steps 1e-4 (T: at most T/2). Theta is not taken from the
-    Black-Scholes equation (r V - (r-q) S delta - sigma^2 S^2 gamma / 2): near the boundary
-    that amplifies the quadrature's small gamma error ~180x (7 % off on a deep ITM put)."""
-    ps, pk, pr, pq = (k, s, q, r) if is_call else (s, k, r, q)
-    general = _general(ps, pk, t, pr, pq, sigma)
-    h = np.zeros(N_CHEB + 1)
-    c = 1.0
-    if general:
-        c = put_boundary_nb(pk, pr, pq, sigma, t, h) / pk
-    price = _spot_value(is_call, general, s, k, t, r, q, sigma, h, c)
+    gamma jumps); vega, rho, dividend rho and theta are central differences of the pricer at
+    the parameter sets of ``_greek_sets``, each with its own boundary. Theta is not taken from
+    the Black-Scholes equation (r V - (r-q) S delta - sigma^2 S^2 gamma / 2): near the
+    boundary that amplifies the quadrature's small gamma error ~180x (7 % off on a deep ITM
+    put). ``hs`` (9, N_CHEB + 1), ``cs`` (9,), ``gs`` (9,) hold the nine boundaries; with
+    ``solve`` False they are those of the previous call, which had the same (right, T, r, q,
+    sigma) -- they depend on neither spot nor strike."""
+    ts = np.empty(9)
+    rs = np.empty(9)
+    qs = np.empty(9)
+    vs = np.empty(9)
+    _greek_sets(t, r, q, sigma, ts, rs, qs, vs)
+    if solve:
+        _greek_boundaries(is_call, ts, rs, qs, vs, hs, cs, gs)
+    row_ok = s > 0.0 and k > 0.0 and math.isfinite(s + k)
+    val = np.empty(9)
+    for j in range(9):
+        val[j] = _spot_value(is_call, gs[j] and row_ok, s, k, ts[j], rs[j], qs[j], vs[j],
+                             hs[j], cs[j])
+    general = gs[0] and row_ok
+    h = hs[0]
+    c = cs[0]
+    price = val[0]
     out[0] = price
     width = sigma * math.sqrt(max(t, 0.0))
     ds = s * max(min(1e-4, 0.01 * width), 1e-6)
@@ -491,39 +533,30 @@ def american_greeks_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-u
         f2 = _spot_value(is_call, general, s + 2.0 * step, k, t, r, q, sigma, h, c)
         out[1] = (-3.0 * price + 4.0 * f1 - f2) / (2.0 * step)
         out[2] = (price - 2.0 * f1 + f2) / (ds * ds)
-    dv = min(1e-4, 0.5 * sigma)
-    if dv > 0.0:
-        out[3] = (
-            american_nb(is_call, s, k, t, r, q, sigma + dv)
-            - american_nb(is_call, s, k, t, r, q, sigma - dv)
-        ) / (2.0 * dv)
+    if sigma > 0.0:
+        out[3] = (val[1] - val[2]) / (vs[1] - vs[2])
     else:
-        out[3] = (american_nb(is_call, s, k, t, r, q, 1e-4) - price) / 1e-4
-    dt = min(1e-4, 0.5 * t)
-    if dt > 0.0:
-        out[4] = -(
-            american_nb(is_call, s, k, t + dt, r, q, sigma)
-            - american_nb(is_call, s, k, t - dt, r, q, sigma)
-        ) / (2.0 * dt)
-    else:
-        out[4] = 0.0
-    dr = 1e-4
-    out[5] = (
-        american_nb(is_call, s, k, t, r + dr, q, sigma)
-        - american_nb(is_call, s, k, t, r - dr, q, sigma)
-    ) / (2.0 * dr)
-    out[6] = (
-        american_nb(is_call, s, k, t, r, q + dr, sigma)
-        - american_nb(is_call, s, k, t, r, q - dr, sigma)
-    ) / (2.0 * dr)
+        out[3] = (val[1] - price) / vs[1]
+    out[4] = -(val[3] - val[4]) / (ts[3] - ts[4]) if ts[3] > ts[4] else 0.0
+    out[5] = (val[5] - val[6]) / 2e-4
+    out[6] = (val[7] - val[8]) / 2e-4
 
 
 @njit(cache=True, error_model="numpy")
 def american_greeks_many_nb(is_call, s, k, t, r, q, sigma, out):  # type: ignore[no-untyped-def]
-    """``american_greeks_nb`` over 1-d arrays; ``out`` has shape (7, n)."""
+    """``american_greeks_nb`` over 1-d arrays; ``out`` has shape (7, n). Consecutive rows
+    with the same (right, T, r, q, sigma) share the nine boundary solves."""
     row = np.empty(7)
+    hs = np.zeros((9, N_CHEB + 1))
+    cs = np.ones(9)
+    gs = np.zeros(9, dtype=np.bool_)
     for i in range(s.shape[0]):
-        american_greeks_nb(is_call[i], s[i], k[i], t[i], r[i], q[i], sigma[i], row)
+        solve = i == 0 or not (
+            is_call[i] == is_call[i - 1] and t[i] == t[i - 1] and r[i] == r[i - 1]
+            and q[i] == q[i - 1] and sigma[i] == sigma[i - 1]
+        )
+        american_greeks_nb(is_call[i], s[i], k[i], t[i], r[i], q[i], sigma[i], row, hs, cs, gs,
+                           solve)
         for j in range(7):
             out[j, i] = row[j]
 
