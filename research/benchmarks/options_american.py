@@ -12,7 +12,9 @@ Timing: ours prices each whole chain in one call (``american_price`` on the chai
 process and engine built before the clock starts (only ``recalculate(); NPV()`` is timed), so
 its per-option time is the engine's, not Python's object building. Min and median wall time
 and the median CPU (process) time per option are printed with the machine's load (2 shared
-cores: wall times are noisy; CPU time is the steadier number).
+cores: wall times are noisy; CPU time is the steadier number). Also: all seven American Greeks
+and the implied vol of QuantLib's prices (round trip to the input vol) on 1,000 random chain
+rows, and BAW / Bjerksund-Stensland errors on every chain row.
 
 Run: ``python -m research.benchmarks.options_american``.
 """
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.options.american import american_price
+from toolkit.options.american import american_greeks, american_implied_vol, american_price
 
 REPEAT = 5
 N_QL = {"accurate": 400, "high": 60, "baw": 400, "bjs": 400}
@@ -124,6 +126,21 @@ def main() -> None:
     print(f"ours all chains: CPU {total_cpu:.3f} s = {total_cpu / len(chains) * 1e6:.1f} us/opt")
 
     rng = np.random.default_rng(3)
+    sub = chains.iloc[rng.choice(len(chains), 1000, replace=False)]
+    args = (sub["right"].to_numpy(), sub["S"], sub["K"], sub["days"] / 365.0, sub["r"], sub["q"])
+    few = [np.asarray(a)[:3] for a in args]  # compile / load the cache outside the clock
+    american_greeks(*few, sub["sigma"].to_numpy()[:3])
+    lo, med, cpu, _ = _time(lambda: american_greeks(*args, sub["sigma"]), 3)
+    print(f"\nours, all seven Greeks, 1,000 random chain rows: min {lo:.3f} s, median {med:.3f} s,"
+          f" CPU {cpu:.3f} s = {cpu * 1e3:.0f} us/opt")
+    prices = sub["price"].to_numpy()
+    american_implied_vol(prices[:3], *few)
+    lo, med, cpu, (iv, why) = _time(lambda: american_implied_vol(prices, *args), 3)
+    ok = why == 0
+    print(f"ours, implied vol of QuantLib's high-precision prices, same rows: min {lo:.3f} s, "
+          f"CPU {cpu:.3f} s = {cpu * 1e3:.0f} us/opt; OK {ok.sum()} of {len(ok)}, "
+          f"median |iv - sigma| {np.median(np.abs(iv[ok] - sub['sigma'].to_numpy()[ok])):.1e}")
+
     print(f"\nQuantLib per option (random subsets of the chains, engine time only), "
           f"load {os.getloadavg()[0]:.1f}:")
     print(f"{'engine':<34} {'n':>5} {'min us':>9} {'median us':>10} {'CPU us':>9}  "
