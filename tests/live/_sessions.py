@@ -29,6 +29,11 @@ from toolkit.live.bridge import LiveSession
 from toolkit.live.config import LiveConfig
 
 FRIDAY_CLOSE = "2023-03-10 21:30"  # Friday after the close: the next bar is Monday's
+# How long a child bridge or a poll may take before a test calls it hung. Generous: on a fresh
+# clone every bridge process compiles its numba kernels, and the suite runs on two pytest-xdist
+# workers beside other jobs (at load 8-12 a start-up took over a minute); a passing test
+# never waits for it, so it costs nothing when things work.
+PATIENCE = 240.0
 
 
 def held_gateway(start: str = FRIDAY_CLOSE, **extra: Any) -> Gateway:
@@ -53,7 +58,7 @@ def journal_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         db.close()
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+def wait_for(cond: Callable[[], Any], timeout: float = PATIENCE, what: str = "") -> Any:
     """Poll ``cond`` until it is truthy and return its value; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,7 +70,7 @@ def wait_for(cond: Callable[[], Any], timeout: float = 60.0, what: str = "") -> 
 
 
 def wait_for_rows(
-    path: Path, sql: str, timeout: float = 60.0, what: str = ""
+    path: Path, sql: str, timeout: float = PATIENCE, what: str = ""
 ) -> list[tuple[Any, ...]]:
     """Wait until ``sql`` finds rows in the journal (e.g. an order the broker acknowledged)."""
     rows: list[tuple[Any, ...]] = wait_for(lambda: journal_rows(path, sql), timeout, what)
@@ -101,7 +106,7 @@ def start_bridge(
 def stop_bridge(proc: subprocess.Popen[bytes], log: Path) -> None:
     """SIGTERM, as a service manager stops the bridge: it must exit 0 (the log on failure)."""
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, log.read_text()
+    assert proc.wait(PATIENCE) == 0, log.read_text()
 
 
 def run_in_thread(session: LiveSession) -> tuple[threading.Thread, list[Any]]:

@@ -15,6 +15,7 @@ import pytest
 
 from tests._commands import run_command
 from tests.live._sessions import (
+    PATIENCE,
     held_gateway,
     journal_rows,
     start_bridge,
@@ -73,7 +74,7 @@ def test_kill_9_while_an_order_works_then_restart_reconciles(live_config, gw, tm
         "SELECT 1 FROM decisions WHERE bar_time LIKE '2023-03-13%'",
         what="the decision on Monday's bar",
     )
-    status = run_command("toolkit.live", "status", SESSION, "--journal", journal, timeout=60)
+    status = run_command("toolkit.live", "status", SESSION, "--journal", journal, timeout=PATIENCE)
     assert status.returncode == 0 and "running" in status.stdout and "fills 1" in status.stdout
     stop_bridge(proc, log)
     out = log.read_text()
@@ -95,7 +96,7 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
     cfg = _external(live_config, gw, client_id=22)
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, fault="after-journal", session=SESSION)
-    assert proc.wait(60) == 137
+    assert proc.wait(PATIENCE) == 137
     journal = cfg.session.journal
     assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
     assert _broker_refs(gw) == []  # it died before placeOrder
@@ -113,7 +114,7 @@ def test_kill_between_journal_and_send_resends_exactly_once(live_config, gw, tmp
     wait_for(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)  # Ctrl+C: the same orderly stop
-    assert proc.wait(30) == 0
+    assert proc.wait(PATIENCE) == 0
     assert _broker_refs(gw) == [f"{SESSION}/spy_sma_paper/SPY/20230310"]
 
 
@@ -168,7 +169,7 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     second_cfg = cfg.source
     second_log = tmp_path / "second.log"
     second = start_bridge(second_cfg, second_log, session=SESSION)
-    assert second.wait(60) == 2, second_log.read_text()
+    assert second.wait(PATIENCE) == 2, second_log.read_text()
     err = second_log.read_text().strip()
     assert err.count("\n") == 0 and "Traceback" not in err  # one line
     assert f"already running (pid {first.pid} holds" in err
@@ -185,7 +186,7 @@ def test_a_second_bridge_on_the_same_session_is_refused(live_config, gw, tmp_pat
     # the session is free again, but not for another client id: IB lets only the client that
     # placed an order cancel it, so a resume on another id could not manage its orders
     second = start_bridge(second_cfg, second_log, session=SESSION)
-    assert second.wait(60) == 2
+    assert second.wait(PATIENCE) == 2
     assert "client_id changed" in second_log.read_text()
 
 
@@ -213,7 +214,7 @@ def test_kill_between_a_decision_and_its_order_redoes_the_decision(
     cfg = _external(live_config, gw, client_id=26)
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, fault="after-decision", session=SESSION)
-    assert proc.wait(60) == 137
+    assert proc.wait(PATIENCE) == 137
     journal = cfg.session.journal
     assert journal_rows(journal, "SELECT 1 FROM orders") == []
     proc = start_bridge(cfg.source, log, session=SESSION)
@@ -240,7 +241,7 @@ def test_kill_mid_bar_of_a_two_symbol_strategy_decides_both_symbols_on_that_bar(
     cfg = _two_symbols(live_config, gw, tmp_path, client_id=27)
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, fault="after-send@1", session=SESSION)
-    assert proc.wait(60) == 137
+    assert proc.wait(PATIENCE) == 137
     wait_for(lambda: _broker_refs(gw), what="the first order at the broker")
     proc = start_bridge(cfg.source, log, session=SESSION)
     journal = cfg.session.journal
@@ -263,11 +264,11 @@ def test_an_order_the_broker_already_ended_is_not_resent(live_config, gw, tmp_pa
     cfg = _external(live_config, gw, client_id=28)
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, fault="after-send", session=SESSION)
-    assert proc.wait(60) == 137
+    assert proc.wait(PATIENCE) == 137
     journal = cfg.session.journal
     assert journal_rows(journal, "SELECT status FROM orders") == [("PendingSubmit",)]
     wait_for(lambda: _broker_refs(gw), what="the order at the broker")
-    cancel = run_command("toolkit.live", "cancel-all", "--config", cfg.source, timeout=60)
+    cancel = run_command("toolkit.live", "cancel-all", "--config", cfg.source, timeout=PATIENCE)
     assert cancel.returncode == 0, cancel.stderr
     wait_for(
         lambda: all(o.status == "Cancelled" for o in gw.state.book.orders.values()),
@@ -292,7 +293,7 @@ def test_an_unsent_order_of_a_bar_that_has_passed_is_dropped(live_config, gw, tm
     cfg = _external(live_config, gw, client_id=29)
     log = tmp_path / "bridge.log"
     proc = start_bridge(cfg.source, log, fault="after-journal", session=SESSION)
-    assert proc.wait(60) == 137
+    assert proc.wait(PATIENCE) == 137
     assert _broker_refs(gw) == []
     gw.advance("3D")  # Monday's close passes while the bridge is down
     proc = start_bridge(cfg.source, log, session=SESSION)

@@ -52,6 +52,7 @@ def test_cross_sectional_rows_are_books_equal_to_backtest() -> None:
     pd.testing.assert_frame_equal(again, rows)
 
 
+@pytest.mark.xdist_group("dask")  # one LocalCluster at a time (2 worker processes each)
 def test_generic_path_runs_on_a_dask_cluster_with_identical_rows() -> None:
     distributed = pytest.importorskip("distributed")
     from research.strategies.channel_trend import channel_trend

@@ -51,6 +51,7 @@ def test_real_keyboard_interrupt_in_main_thread() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("dask")  # one LocalCluster at a time (2 worker processes each)
 def test_dask_local_cluster_gives_identical_rows() -> None:
     distributed = pytest.importorskip("distributed")
     panel = tk.load_many(["SPY", "QQQ"], start="2012-01-01")
