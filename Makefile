@@ -26,8 +26,12 @@ lint: install
 typecheck: install
 	$(PY) -m mypy --strict toolkit
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadgroup
+# keeps tests marked with one xdist_group on one worker (the dask clusters)
+PYTEST_WORKERS ?= auto
+
 pytest: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 # ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync
 # tests run in a venv of their own.
@@ -40,7 +44,11 @@ $(VENV)-insync/.installed: pyproject.toml
 test-insync: $(VENV)-insync/.installed
 	$(VENV)-insync/bin/python -m pytest -q -p no:cacheprovider tests/gateway/test_ib_insync.py
 
-test: lint typecheck test-insync pytest
+# The checks run beside the test suite (-j): ruff, mypy and the ib_insync venv's install
+# mostly use one core, which pytest's second worker would otherwise wait for; each target's
+# output is printed whole when it ends.
+test: install
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck test-insync pytest
 
 bench: install
 	$(PY) research/benchmarks/run_all.py
