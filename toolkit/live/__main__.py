@@ -2,7 +2,11 @@
 
 import sys
 
-from toolkit.app.live import main
+try:
+    from toolkit.app.live import main
+except KeyboardInterrupt:  # Ctrl+C while the command still loads (seconds on a busy machine)
+    print("stopped (Ctrl+C / SIGTERM)", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())
