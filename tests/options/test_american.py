@@ -176,6 +176,14 @@ def test_implied_vol_round_trip_and_reasons() -> None:
     # elsewhere (deep in the money, short dated: exercised now) a reason, never 0
     assert np.all(np.isnan(iv[~ok])) and np.all(iv[ok] > 0)
     assert set(np.unique(why[~ok])) <= {IVReason.AT_INTRINSIC}
+    # a price just above intrinsic deep in the money: the price is flat (= intrinsic) in vol up
+    # to ~0.109 and the root sits just past the kink; regula falsi alone crawled along the
+    # flat stretch for 100 steps (NO_CONVERGENCE) on QuantLib's price of this SPY put
+    S, K, T = 692.299987793, 755.0, 139 / 365
+    p = K - S + 2.5e-8
+    v, w = american_implied_vol(p, "P", S, K, T, 0.04, 0.012)
+    assert int(w) == IVReason.OK and 0.1 < float(v) < 0.12
+    assert float(american_price("P", S, K, T, 0.04, 0.012, v)) == pytest.approx(p, abs=1e-11)
     # reason codes
     cases = [
         (9.0, "P", 90.0, 100.0, 0.5, IVReason.BELOW_INTRINSIC),  # below K - S

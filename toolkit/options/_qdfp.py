@@ -619,9 +619,17 @@ def american_iv_nb(price, is_call, s, k, t, r, q):  # type: ignore[no-untyped-de
             return math.nan, R_ABOVE_BOUND
     tol_f = 1e-13 * max(price, 1e-3)
     side = 0
-    for _ in range(100):
+    width = b - a
+    for it in range(200):
         c = (a * fb - b * fa) / (fb - fa)
-        if not (a < c < b):
+        stalled = False
+        if it >= 6 and it % 2 == 0:
+            # past the usual few secant steps, bisect when two of them did not halve the
+            # bracket (a flat stretch: below some vol a deep in-the-money option is worth
+            # exactly its intrinsic value, and regula falsi crawls along it)
+            stalled = it > 6 and b - a > 0.5 * width
+            width = b - a
+        if stalled or not (a < c < b):
             c = 0.5 * (a + b)
         fc = american_nb(is_call, s, k, t, r, q, c) - price
         if abs(fc) <= tol_f or b - a <= 1e-14 * max(c, 1e-3):
