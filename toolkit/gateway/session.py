@@ -467,6 +467,16 @@ class Session(asyncio.Protocol):
     def _contract_details(self, r: rq.ContractDetails) -> None:
         req = r.req_id
         market = self.exchange.market
+        if r.contract.sec_type == "BAG":  # IB's answer: a combo has no contract details
+            self.send(
+                m.error(
+                    req,
+                    321,
+                    "Error validating request.-'bI' : cause - 'BAG' isn't supported for "
+                    "contract data request. Please enter a valid security type",
+                )
+            )
+            return
         con_id = r.contract.con_id
         by_id = market.find("", "", con_id) if con_id else None
         if con_id is not None and (
