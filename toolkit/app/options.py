@@ -2,11 +2,13 @@
 
 The config names the quotes (an end-of-day option file through
 :func:`toolkit.data.options.load_option_quotes`) or asks for a MODEL-PRICED chain on a real
-underlying path (``[data] model_priced = true``), the rule (``[strategy]``), the costs and the
-fills. The command prints the summary (the MODEL-PRICED label first when it applies), the
-spreads and the attribution totals, and writes the equity, fills, spreads, daily
-attribution and its full-revaluation check as CSV files beside a summary.txt under
-``reports/<name>-<UTC stamp>/``.
+underlying path (``[data] model_priced = true``), the rule (``[strategy]``), the costs, the
+fills and the option rules (``[risk]``: the live option session's keys and defaults,
+:class:`toolkit.risk.options.OptionRiskLimits`; all off when absent). The command prints
+the summary (the MODEL-PRICED label first when it applies), the spreads, the risk guards
+that trimmed or blocked an entry and the attribution totals, and writes the equity, fills,
+spreads, guards, daily attribution and its full-revaluation check as CSV files beside a
+summary.txt under ``reports/<name>-<UTC stamp>/``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit._toml import Table, read_toml
+from toolkit._toml import Table, read_toml, table_keys
 from toolkit.engine.commissions import (
     Commission,
     OptionCommission,
@@ -38,9 +40,12 @@ from toolkit.options.backtest import (
     ShortStraddle,
     StrikeRule,
 )
+from toolkit.risk.options import OptionRiskLimits
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("iron_condor", "put_credit", "short_straddle", "covered_call")
+# [risk] keys of a live option session that an end-of-day backtest does not model.
+LIVE_ONLY_RISK = ("max_orders_per_minute", "daily_loss", "max_drawdown")
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,11 @@ def _resolve(path: Path, text: str) -> Path:
 def load_option_config(path: Path) -> OptionRunConfig:
     """Parse ``path`` (errors name the file, table and key)."""
     raw = read_toml(path, "no such config; see research/configs/options_*.toml")
-    unknown = sorted(set(raw) - {"name", "data", "strategy", "costs", "backtest"})
+    unknown = sorted(set(raw) - {"name", "data", "strategy", "costs", "backtest", "risk"})
     if unknown:
         raise ConfigError(
             f"{path}: unknown table(s) {', '.join(unknown)}; allowed: data, strategy, costs, "
-            "backtest."
+            "backtest, risk."
         )
     name = raw.get("name", path.stem)
     if not isinstance(name, str):
@@ -165,11 +170,27 @@ def _settings(path: Path, raw: dict[str, Any]) -> OptionSettings:
     stock: Commission = ibkr_fixed() if under == "ibkr_fixed" else no_costs()
     bt = Table(path, "backtest", raw.get("backtest", {}), ("init_cash", "fill"))
     return OptionSettings(
+        risk=_risk(path, raw.get("risk", {})),
         init_cash=bt.get("init_cash", float, 100_000.0, above=0.0),
         fill=bt.get("fill", str, "touch", choices=("touch", "mid")),
         commission=commission,
         hedge_commission=stock,
     )
+
+
+def _risk(path: Path, table: Any) -> OptionRiskLimits:
+    """``[risk]``: the live option session's option rules, same keys, bounds and defaults
+    (:class:`OptionRiskLimits`, parsed by the same ``Table.fields``); its order rate and
+    kill switch keys are refused by name (an end-of-day backtest does not model them)."""
+    rsk = Table(path, "risk", table, (*table_keys(OptionRiskLimits), *LIVE_ONLY_RISK))
+    for key in LIVE_ONLY_RISK:
+        if key in rsk.table:
+            raise ConfigError(
+                f"{rsk.where(key)} applies to the live option session only (an end-of-day "
+                f"backtest does not model it); remove it. Option rules: "
+                f"{', '.join(table_keys(OptionRiskLimits))}."
+            )
+    return OptionRiskLimits(**rsk.fields(OptionRiskLimits))
 
 
 def run_option_config(cfg: OptionRunConfig) -> OptionBacktestResult:
@@ -212,6 +233,13 @@ def format_result(cfg: OptionRunConfig, r: OptionBacktestResult) -> str:
         trades[col] = pd.to_datetime(trades[col]).dt.date
     table = trades[["spread", "opened", "closed", "exit", "net_price", "fees", "pnl", "max_loss"]]
     lines = [f"{cfg.name}", r.summary(), "", table.to_string(index=False, float_format="%.2f")]
+    if len(r.guards):
+        guards = r.guards.assign(date=pd.to_datetime(r.guards["date"]).dt.date)
+        lines += [
+            "",
+            "risk guards (entries trimmed or blocked by the option rules):",
+            guards[["date", "rule", "wanted", "allowed", "detail"]].to_string(index=False),
+        ]
     if r.model_priced:
         lines.append(f"\n*** {r.pricing} ***")
     return "\n".join(lines)
@@ -231,5 +259,6 @@ def write_option_report(
     r.trades.to_csv(out / f"spreads{tag}.csv", index=False)
     r.attribution.to_csv(out / f"attribution{tag}.csv")
     r.revaluation.to_csv(out / f"revaluation{tag}.csv")
+    r.guards.to_csv(out / f"guards{tag}.csv", index=False)
     (out / "summary.txt").write_text(text + "\n")
     return out

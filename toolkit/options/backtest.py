@@ -18,7 +18,14 @@ same close, like the engine's ``fill="close"``; the quotes are the close's bid/a
    :func:`toolkit.engine._expiry.early_exercise_nb` says a holder should: a call ahead of
    an ex-date whose dividend beats its time value, a put with no time value left.
 3. **Entry**: when no spread is open, the rule builds one (:mod:`toolkit.options.templates`)
-   on the expiry nearest ``days`` (at least ``min_days`` away, one spread per expiry).
+   on the expiry nearest ``days`` (at least ``min_days`` away, one spread per expiry), and
+   the option rules of ``settings.risk`` judge it before it fills -- the live session's
+   rulebook, :func:`toolkit.risk.options.allowed_spreads` (one rulebook, two drivers): the
+   spread's exact max loss at its fill prices (:func:`toolkit.options.payoff.summarize`),
+   its Greeks and the book's from our pricer at this close (:func:`_greeks`), the book's
+   positions. A trimmed entry fills fewer spreads; a blocked one waits for the next day;
+   each rule that fired is a row of ``result.guards``. Exits, expiries and hedge trades only
+   take risk off and are never held back (the live session's exits are not judged either).
 4. **Hedge** (delta-hedged rules): the underlying is traded to bring the book's delta to 0
    with our own Greeks at the close. For SPX the hedge is the index itself at its close --
    a proxy: the tradable hedges are SPY (about 1/10 of the index per share) or ES futures
@@ -68,11 +75,20 @@ from toolkit.options.attribution import (
 )
 from toolkit.options.payoff import summarize
 from toolkit.options.templates import Leg, Spread
+from toolkit.risk.options import (
+    BookGreeks,
+    OptionRiskLimits,
+    OptionRuleFiring,
+    SpreadRisk,
+    allowed_spreads,
+)
 
 Fill = Literal["touch", "mid"]
 MODEL_PRICED = "MODEL-PRICED"
 # Underlyings that are indexes: a hedge "in the underlying" is a proxy for SPY/ES (or the like).
 INDEXES = frozenset({"SPX", "SPXW", "XSP", "NDX", "RUT", "VIX", "DJX"})
+# One row per option rule that trimmed or blocked an entry (result.guards).
+GUARD_COLUMNS = ("date", "rule", "detail", "wanted", "allowed", "value", "limit", "spread")
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,9 @@ class OptionSettings:
     """How the driver trades: cash, fills, costs, exercise threshold.
 
     ``hedge_commission`` prices the underlying's trades (default none: the SPX index proxy
-    has no commission schedule; use ``ibkr_fixed()`` for SPY shares)."""
+    has no commission schedule; use ``ibkr_fixed()`` for SPY shares). ``risk``: the option
+    rules every entry is judged by before it fills (:mod:`toolkit.risk.options`, the live
+    session's rulebook; all off by default)."""
 
     init_cash: float = 100_000.0
     fill: Fill = "touch"
@@ -88,6 +106,7 @@ class OptionSettings:
     hedge_commission: Commission = field(default_factory=no_costs)
     auto_exercise: float = AUTO_EXERCISE_THRESHOLD
     periods_per_year: float = 252.0
+    risk: OptionRiskLimits = field(default_factory=OptionRiskLimits)
 
 
 @dataclass(frozen=True)
@@ -207,6 +226,7 @@ class OptionBacktestResult:
     revaluation: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(REVALUATION_COLUMNS))
     )
+    guards: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(GUARD_COLUMNS)))
 
     @property
     def model_priced(self) -> bool:
@@ -231,6 +251,15 @@ class OptionBacktestResult:
                 f"residual {att['residual']:,.2f} = higher order {rv['higher_order']:,.2f} "
                 f"(full BSM revaluation {rv['full_reval']:,.2f} - Greeks {rv['greeks']:,.2f})"
                 f" + unexplained {rv['unexplained']:,.2f} (marks vs model)"
+            )
+        if len(self.guards):
+            counts = self.guards["rule"].value_counts()
+            days = self.guards.groupby("date")["allowed"].min()
+            lines.append(
+                "risk guards: "
+                + ", ".join(f"{r} x{n}" for r, n in counts.items())
+                + f" (entries trimmed on {int((days > 0).sum())} day(s), blocked on "
+                + f"{int((days == 0).sum())})"
             )
         if self.rule.hedge:
             lines.insert(2, f"delta hedge: {self.underlying} traded at each close"
@@ -378,6 +407,7 @@ def backtest_options(
     daily_rows: list[dict[str, float]] = []
     att_rows: list[dict[str, float]] = []
     reval_rows: list[dict[str, float]] = []
+    guard_rows: list[dict[str, Any]] = []
     prev: _Day | None = None
     prev_equity = s.init_cash
     dates = [pd.Timestamp(x) for x in sorted(quotes["quote_date"].unique())]
@@ -484,6 +514,8 @@ def backtest_options(
         if spread is None:
             new = _enter(d, rule, s.fill, traded)
             if new is not None:
+                new = _judge(d, new, s.risk, book, marks, greeks, guard_rows)
+            if new is not None:
                 spread = new
                 spread_id = f"{d.day.date()} {spread.name}"
                 traded.update(pd.Timestamp(x) for x in spread.expiries)
@@ -553,9 +585,10 @@ def backtest_options(
         for frame in (daily, fills, trade_frame, attribution, revaluation):
             frame.attrs["pricing"] = pricing
         equity_s.attrs["pricing"] = pricing
+    guards = pd.DataFrame(guard_rows, columns=list(GUARD_COLUMNS))
     return OptionBacktestResult(
         equity_s, daily, fills, trade_frame, attribution, result_metrics, pricing, s, rule, name,
-        revaluation,
+        revaluation, guards,
     )  # fmt: skip
 
 
@@ -608,6 +641,78 @@ def _enter(d: _Day, rule: Rule, fill: Fill, traded: set[pd.Timestamp]) -> Spread
         return rule.build(chain, (target - d.day).days, fill)
     except tpl.SpreadError:
         return None
+
+
+def _judge(
+    d: _Day,
+    spread: Spread,
+    limits: OptionRiskLimits,
+    book: OptionBook,
+    marks: dict[str, float],
+    greeks: dict[str, LegGreeks],
+    rows: list[dict[str, Any]],
+) -> Spread | None:
+    """``spread`` as the option rules let it fill today: whole, trimmed to fewer spreads,
+    or None (blocked); each rule that fired is appended to ``rows`` (result.guards).
+
+    The same call as the live session's (:func:`toolkit.risk.options.allowed_spreads`),
+    with the same inputs in the same units: the max loss of one spread at its fill prices
+    (what the live session computes at its limit price), and Greeks in position units --
+    delta in share equivalents (a share leg or a held underlying counts 1 a unit), vega in
+    USD per vol point, theta in USD per calendar day -- from our BSM at this close's implied
+    vols (the live session reads them from the gateway's option computation ticks, which
+    our own pricer fills). A Greek with no implied vol counts 0, as in the book's Greeks."""
+    if all(v is None for v in (limits.max_loss_per_spread, limits.max_short_delta,
+                                limits.max_short_vega, limits.max_contracts)):  # fmt: skip
+        return spread
+    ids: dict[str, int] = {}
+
+    def key(k: str) -> int:
+        return ids.setdefault(k, len(ids))
+
+    def units(leg: Leg, g: LegGreeks, n: float) -> BookGreeks:
+        m = n * leg.multiplier
+        return BookGreeks(m * _finite(g.delta), m * _finite(g.gamma),
+                          m * _finite(g.vega) / 100.0, m * _finite(g.theta) / 365.0)  # fmt: skip
+
+    held = BookGreeks(delta=book.underlying)
+    positions: dict[int, float] = {}
+    for k, h in book.holdings.items():
+        old = greeks[k].iv if k in greeks else math.nan
+        held = held + units(h.leg, _greeks(d, h.leg, marks.get(k, 0.0), old), h.position)
+        positions[key(k)] = h.position
+    one = BookGreeks()
+    legs: list[tuple[int, float]] = []
+    for leg in spread.legs:
+        if leg.is_option:
+            assert leg.price is not None
+            g = _greeks(d, leg, _mark(d, leg, leg.price), math.nan)
+            one = one + units(leg, g, float(leg.quantity))
+            legs.append((key(OptionBook.key(leg)), float(leg.quantity)))
+        else:
+            one = one + BookGreeks(delta=float(leg.quantity))
+    risk = SpreadRisk(_loss_per_spread(spread), one, tuple(legs))
+    n, fired = allowed_spreads(limits, risk, spread.quantity, held, positions)
+    rows.extend(_guard_row(d.day, f, spread, n) for f in fired)
+    if n <= 0:
+        return None
+    return spread if n == spread.quantity else spread.with_quantity(n)
+
+
+def _guard_row(day: pd.Timestamp, f: OptionRuleFiring, spread: Spread, n: int) -> dict[str, Any]:
+    what = "trimmed to " + str(n) if n > 0 else "blocked"
+    return {"date": day, "rule": f.rule, "detail": f"{f.detail}; {what}",
+            "wanted": spread.quantity, "allowed": n, "value": f.value, "limit": f.limit,
+            "spread": spread.with_quantity(1).describe()}  # fmt: skip
+
+
+def _loss_per_spread(spread: Spread) -> float:
+    """The exact worst loss of ONE spread held to expiry at its fill prices, USD (>= 0;
+    inf when unbounded), as the option rules take it (the live session's
+    ``spread_max_loss``): the payoff's minimum over its kinks and the slope past the last
+    strike (:func:`toolkit.options.payoff.summarize`), share legs included."""
+    worst = summarize(spread.with_quantity(1)).max_loss
+    return math.inf if math.isinf(worst) else max(-worst, 0.0)
 
 
 def _trade_row(entry: dict[str, Any], closed: pd.Timestamp | None, why: str) -> dict[str, Any]:
