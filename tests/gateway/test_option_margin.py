@@ -85,3 +85,50 @@ def test_a_naked_put_beyond_equity_is_refused_its_spread_taken() -> None:
             )
         finally:
             ib.disconnect()
+
+
+def test_what_if_previews_margin_and_commission_without_trading() -> None:
+    from ib_async import MarketOrder, Stock
+
+    from toolkit.engine.commissions import ibkr_option_fixed
+
+    with Gateway(port=0, start="2018-01-10 22:00", paused=True) as gw:
+        ib = IB()
+        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=10)
+        try:
+            short, wing = ib.qualifyContracts(
+                Option("SPX", "20180131", 2700, "P", "SMART", tradingClass="SPXW"),
+                Option("SPX", "20180131", 2690, "P", "SMART", tradingClass="SPXW"),
+            )
+            bag = Contract(
+                symbol="SPX",
+                secType="BAG",
+                exchange="SMART",
+                currency="USD",
+                comboLegs=[
+                    ComboLeg(conId=short.conId, ratio=1, action="SELL", exchange="SMART"),
+                    ComboLeg(conId=wing.conId, ratio=1, action="BUY", exchange="SMART"),
+                ],
+            )
+            state = ib.whatIfOrder(bag, LimitOrder("BUY", 3, -0.05))
+            ex = gw.state.exchange
+            wing_price = ex.price(wing.localSymbol)
+            assert float(state.initMarginBefore) == 0.0
+            assert float(state.initMarginChange) == pytest.approx(
+                3 * (1000 + 100 * wing_price), abs=0.01
+            )
+            schedule = ibkr_option_fixed()
+            short_bid = ex._touch(short.localSymbol, False)
+            wing_ask = ex._touch(wing.localSymbol, True)
+            fees = schedule.cost(-3, short_bid) + schedule.cost(3, wing_ask)
+            assert state.commission == pytest.approx(fees)
+            assert float(state.equityWithLoanChange) == pytest.approx(-fees, abs=0.01)
+            [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+            stock = ib.whatIfOrder(spy, MarketOrder("BUY", 100))
+            value = 100 * ex.price("SPY")
+            assert float(stock.initMarginChange) == pytest.approx(value / 2, abs=0.01)  # Reg T
+            assert float(stock.maintMarginChange) == pytest.approx(value / 4, abs=0.01)
+            ib.sleep(0.3)
+            assert gw.state.book.orders == {} and ib.positions() == []  # nothing traded
+        finally:
+            ib.disconnect()

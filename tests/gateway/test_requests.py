@@ -141,3 +141,29 @@ def test_bad_request_fields_name_the_field_and_unknown_types_pass_through() -> N
     with pytest.raises(rq.MalformedRequest, match="req_id"):
         rq.decode(["62", "1", "x", "All", "NetLiquidation"])
     assert rq.decode(["92", "1", "17"]) == rq.Unhandled(92, 17)
+
+
+def test_what_if_is_found_after_the_variable_blocks() -> None:
+    from ib_async import ComboLeg, Contract, TagValue
+
+    def what_if(order: Order, contract: Any = SPY) -> bool:
+        r = _decode(lambda c: c.placeOrder(5, contract, order))
+        assert isinstance(r, rq.PlaceOrder)
+        return r.what_if
+
+    def lmt(**fields: Any) -> Order:
+        order = LimitOrder("BUY", 1, 100.0)
+        for name, value in fields.items():
+            setattr(order, name, value)
+        return order
+
+    assert not what_if(lmt()) and what_if(lmt(whatIf=True))
+    pairs = [TagValue("a", "b"), TagValue("c", "d")]
+    assert what_if(lmt(whatIf=True, algoStrategy="Adaptive", algoParams=pairs))
+    assert not what_if(lmt(algoStrategy="Adaptive", algoParams=pairs))
+    assert what_if(lmt(whatIf=True, hedgeType="D", hedgeParam="0.5"))
+    assert what_if(lmt(whatIf=True, scalePriceIncrement=0.5, scaleInitLevelSize=1))
+    assert what_if(lmt(whatIf=True, deltaNeutralOrderType="MKT"))
+    legs = [ComboLeg(conId=1, ratio=1, action="BUY"), ComboLeg(conId=2, ratio=2, action="SELL")]
+    bag = Contract(symbol="SPX", secType="BAG", exchange="SMART", currency="USD", comboLegs=legs)
+    assert what_if(lmt(whatIf=True), bag) and not what_if(lmt(), bag)

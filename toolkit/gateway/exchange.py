@@ -154,17 +154,8 @@ class Exchange:
         options' strategy-based requirement (:mod:`toolkit.gateway.margin`) -- as IB rejects
         such orders, with error 201. An order that only reduces positions always passes."""
         positions = self.book.positions
-        equity = (
-            self.cash
-            + self.book.cash
-            + sum(self.value(s, p.quantity) for s, p in positions.items())
-        )
-        # units each contract of the order moves (a combo: each leg's ratio x combos)
-        moves = (
-            {leg.symbol: order.side * leg.side * leg.ratio * order.remaining for leg in order.legs}
-            if order.legs
-            else {order.symbol: order.side * order.remaining}
-        )
+        equity = self._equity()
+        moves = self._moves(order)
         before = {s: positions[s].quantity if s in positions else 0.0 for s in moves}
         after = {s: before[s] + moves[s] for s in moves}
         if all(abs(after[s]) <= abs(before[s]) and after[s] * before[s] >= 0.0 for s in moves):
@@ -179,6 +170,51 @@ class Exchange:
                 f"[{equity:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
                 f"[{stocks + options:.2f} USD]",
             )
+
+    def _equity(self) -> float:
+        positions = self.book.positions
+        return (
+            self.cash
+            + self.book.cash
+            + sum(self.value(s, p.quantity) for s, p in positions.items())
+        )
+
+    @staticmethod
+    def _moves(order: SimOrder) -> dict[str, float]:
+        """Units each contract of the order moves when all of it fills (a combo: each leg's
+        ratio x combos)."""
+        if order.legs:
+            return {
+                leg.symbol: order.side * leg.side * leg.ratio * order.remaining
+                for leg in order.legs
+            }
+        return {order.symbol: order.side * order.remaining}
+
+    def preview(self, order: SimOrder, min_tick: float) -> tuple[list[str], float]:
+        """A whatIf order: IB's nine margin figures (initial, maintenance, equity with loan:
+        before, change, after -- Reg T: 50% / 25% of the stocks' gross plus the options'
+        strategy-based requirement) and the commission it would cost at the current price
+        (options and combos at their touch). The order is checked like a real one and
+        never booked."""
+        self.book.validate(order, min_tick)
+        positions = self.book.positions
+        now = {s: p.quantity for s, p in positions.items()}
+        moves = self._moves(order)
+        after = now | {s: now.get(s, 0.0) + q for s, q in moves.items()}
+        stocks_b, options_b = self._requirement(now)
+        stocks_a, options_a = self._requirement(after)
+        when = self.clock.now()
+        fee = 0.0
+        for sym, qty in moves.items():
+            inst = self.market.instruments[sym]
+            price = self._touch(sym, qty > 0) if inst.option is not None else None
+            price = self.price(sym) if price is None else price
+            fee += self.book.estimate_fee(order, qty, price, inst.multiplier, when)
+        equity = self._equity()
+        before = (2 * stocks_b + options_b, stocks_b + options_b, equity)
+        later = (2 * stocks_a + options_a, stocks_a + options_a, equity - fee)
+        change = tuple(a - b for a, b in zip(later, before, strict=True))
+        return [f"{x:.2f}" for x in (*before, *change, *later)], fee
 
     # -- placing and cancelling ----------------------------------------------------------
     def replaceable(self, client_id: int, order_id: int) -> SimOrder | None:

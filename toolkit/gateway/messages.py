@@ -87,9 +87,12 @@ def open_order(
     parent_id: int,
     status: str,
     legs: Sequence[Leg] = (),
+    what_if: Sequence[str] = (),
+    commission: float | None = None,
 ) -> list[str | int | float]:
     """``openOrder`` at 176: 128 fields (+ 8 per combo leg); structural fields empty/0 as the
-    decoder requires."""
+    decoder requires. ``what_if``: the nine margin strings of a whatIf reply (with its
+    ``commission``)."""
     f: list[str | int | float] = [OPEN_ORDER, order_id, *block]
     f += [
         action,
@@ -123,9 +126,10 @@ def open_order(
     f += ["", "", "", ""]  # 78..81
     f += [0]  # 82 dncPresent
     f += [""]  # 83 algoStrategy
-    f += ["", 0]  # 84 solicited, 85 whatIf
+    f += ["", 1 if what_if else 0]  # 84 solicited, 85 whatIf
     f += [status]  # 86
-    f += [""] * 14  # 87..100 margins, commissions, text
+    f += list(what_if) or [""] * 9  # 87..95 margins: before, change, after (init, maint, EWL)
+    f += ["" if commission is None else commission, "", "", "USD" if what_if else "", ""]
     f += ["", ""]  # 101..102 randomize
     f += [0]  # 103 numConditions
     f += [""] * 16  # 104..119

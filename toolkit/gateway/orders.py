@@ -315,23 +315,37 @@ class Book:
         return out
 
     def _fee(
-        self, order: SimOrder, signed: float, price: float, multiplier: float, when: pd.Timestamp
+        self,
+        order: SimOrder,
+        signed: float,
+        price: float,
+        multiplier: float,
+        when: pd.Timestamp,
+        record: bool = True,
     ) -> float:
         """The commission of one execution, the rate chosen by the month's volume before it
         (IBKR Tiered; the engine's commission kernels, fed the same running total): shares
-        by the order's stock schedule, contracts by the book's option schedule."""
+        by the order's stock schedule, contracts by the book's option schedule. ``record``
+        False estimates it without counting the volume (a whatIf preview)."""
         month = when.year * 12 + when.month
-        if month != self.month:
+        if month != self.month and record:
             self.month, self.month_volume = month, {}
-        if multiplier != 1.0:
-            options = self.option_commission
-            volume = self.month_volume.get(id(options), 0.0)
-            self.month_volume[id(options)] = volume + abs(signed)
-            return options.cost(signed, price, multiplier, volume)
-        schedule = self.cost_model(order)[0]
-        volume = self.month_volume.get(id(schedule), 0.0)
-        self.month_volume[id(schedule)] = volume + abs(signed)
+        volumes = self.month_volume if month == self.month else {}
+        schedule: Commission | OptionCommission = (
+            self.option_commission if multiplier != 1.0 else self.cost_model(order)[0]
+        )
+        volume = volumes.get(id(schedule), 0.0)
+        if record:
+            self.month_volume[id(schedule)] = volume + abs(signed)
+        if isinstance(schedule, OptionCommission):
+            return schedule.cost(signed, price, multiplier, volume)
         return schedule.cost(signed, price, volume)
+
+    def estimate_fee(
+        self, order: SimOrder, signed: float, price: float, multiplier: float, when: pd.Timestamp
+    ) -> float:
+        """The commission an execution would cost now, nothing booked or counted."""
+        return self._fee(order, signed, price, multiplier, when, record=False)
 
     def _book(
         self, symbol: str, signed: float, price: float, multiplier: float, fee: float

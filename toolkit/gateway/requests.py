@@ -247,6 +247,7 @@ class PlaceOrder(Request):
     delta_neutral_type: str = ""
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
+    what_if: bool = False
     n_fields: int = 0
     error: OrderRejected | None = None
 
@@ -462,6 +463,39 @@ def decode(fields: list[str]) -> Request:
     return cls(msg_id, **values)
 
 
+def _what_if(fields: list[str]) -> bool:
+    """placeOrder's ``whatIf`` flag (a margin preview, never executed): index 85 at 176 after
+    the variable blocks before it (ib_async's ``client.py``): 8 delta-neutral fields when
+    ``deltaNeutralOrderType`` (65) is set, 7 scale fields when ``scalePriceIncrement`` (73)
+    is a real value, ``hedgeParam`` after a ``hedgeType`` (77), 3 delta-neutral contract
+    fields when its flag (82) is 1, and an algo's count + tag/value pairs (83). A message too
+    short to reach it is no preview."""
+
+    def at(i: int) -> str:
+        return fields[i].strip() if i < len(fields) else ""
+
+    i = 65
+    i += 8 if at(i) else 0  # deltaNeutralOrderType .. its designated location
+    i += 8  # deltaNeutralAuxPrice .. scalePriceIncrement (73)
+    try:
+        scale = float(at(i)) if at(i) else 0.0
+    except ValueError:
+        scale = 0.0
+    i += 7 if 0.0 < scale < UNSET_DOUBLE else 0
+    i += 4  # scaleTable, activeStartTime, activeStopTime -> hedgeType (77)
+    i += 1 if at(i) else 0
+    i += 5  # optOutSmartRouting .. notHeld -> delta-neutral contract flag (82)
+    i += 3 if at(i) == "1" else 0
+    i += 1  # algoStrategy (83)
+    if at(i):
+        try:
+            i += 1 + 2 * int(at(i + 1))
+        except ValueError:
+            return False
+    i += 2  # algoId -> whatIf (85)
+    return at(i) == "1"
+
+
 def _combo_legs(msg_id: int, fields: list[str]) -> tuple[list[str], tuple[ComboLeg, ...]]:
     """A BAG contract's legs, and the fields without the variable-length combo lists, so the
     rest is read at the positions of the table (ib_async's ``client.py``: reqMktData sends
@@ -566,6 +600,7 @@ def _place_order(
     if parsed.get("order_type") != "TRAIL":
         for name in _TRAIL_FIELDS:
             parsed.pop(name, None)
+    parsed["what_if"] = _what_if(fields)
     return PlaceOrder(
         PLACE_ORDER,
         values["order_id"],

@@ -51,7 +51,11 @@ def order_block(o: SimOrder) -> m.Block:
     return o.block or m.stock_block(o.con_id, o.symbol)
 
 
-def open_order_msg(o: SimOrder, account: str) -> Message:
+def open_order_msg(
+    o: SimOrder, account: str, what_if: list[str] | None = None, commission: float | None = None
+) -> Message:
+    """openOrder for ``o``; ``what_if`` (margin strings) and ``commission`` make it the
+    reply to a whatIf preview."""
     status = (
         "Filled"
         if o.status == "Filled"
@@ -71,8 +75,10 @@ def open_order_msg(o: SimOrder, account: str) -> Message:
         o.client_id,
         o.perm_id,
         o.parent_id,
-        status,
+        "PreSubmitted" if what_if else status,
         [(leg.con_id, leg.ratio, leg.action, leg.exchange) for leg in o.legs],
+        what_if or (),
+        commission,
     )
 
 

@@ -778,6 +778,10 @@ class Session(asyncio.Protocol):
             elif inst.option is not None:
                 order.block, order.quoted = tuple(inst.block()), True
                 order.multiplier = inst.multiplier
+            if r.what_if:  # a margin preview: answered with openOrder, never booked
+                margins, fee = self.exchange.preview(order, inst.min_tick)
+                self.send(open_order_msg(order, self.exchange.account, margins, fee))
+                return
             self.exchange.place(order, r.transmit, existing, inst.min_tick)
         except OrderRejected as exc:
             log.info(
