@@ -115,12 +115,16 @@ def _rule(path: Path, table: Any) -> Rule:
         raise ConfigError(f"{path}: [strategy] is missing; kind = one of {', '.join(KINDS)}.")
     sec = Table(
         path, "strategy", table,
-        ("kind", "days", "min_days", "quantity", "short_delta", "short_points", "width",
-         "take_profit", "stop_loss", "hedge", "hedge_band", "hedge_lot", "call_delta"),
+        ("kind", "days", "min_days", "max_days", "quantity", "short_delta", "short_points",
+         "delta_source", "width", "take_profit", "stop_loss", "hedge", "hedge_band", "hedge_lot",
+         "call_delta"),
     )  # fmt: skip
     kind = sec.get("kind", str, required=True, choices=KINDS)
     days = sec.get("days", int, 30, low=1, high=400)
     min_days = sec.get("min_days", int, 7, low=0, high=400)
+    max_days = sec.get("max_days", int, None, low=0, high=3650)
+    if max_days is not None and max_days < min_days:
+        raise ConfigError(f"{sec.where('max_days')} = {max_days} is below min_days = {min_days}.")
     quantity = sec.get("quantity", int, 1, low=1, high=10_000)
     tp = sec.get("take_profit", float, None, above=0.0, high=1.0)
     sl = sec.get("stop_loss", float, None, above=0.0, high=100.0)
@@ -132,20 +136,22 @@ def _rule(path: Path, table: Any) -> Rule:
                 f"{sec.where('short_delta')}: give exactly one of short_delta (e.g. 0.16) or "
                 "short_points (distance from the spot)."
             )
+        source = sec.get("delta_source", str, "auto", choices=("auto", "ours"))
         return CreditSpread(
-            kind=kind, days=days, min_days=min_days, short=StrikeRule(delta, points),
+            kind=kind, days=days, min_days=min_days, max_days=max_days,
+            short=StrikeRule(delta, points, source),
             width=sec.get("width", float, 50.0, above=0.0), quantity=quantity,
             take_profit=tp, stop_loss=sl,
         )  # fmt: skip
     if kind == "short_straddle":
         return ShortStraddle(
-            days=days, min_days=min_days, quantity=quantity,
+            days=days, min_days=min_days, max_days=max_days, quantity=quantity,
             hedge=sec.get("hedge", bool, True),
             hedge_band=sec.get("hedge_band", float, 0.0, low=0.0),
             hedge_lot=sec.get("hedge_lot", float, 1.0, above=0.0), take_profit=tp, stop_loss=sl,
         )  # fmt: skip
     return CoveredCall(
-        days=days, min_days=min_days, quantity=quantity,
+        days=days, min_days=min_days, max_days=max_days, quantity=quantity,
         call_delta=sec.get("call_delta", float, 0.30, above=0.0, high=0.99),
     )  # fmt: skip
 

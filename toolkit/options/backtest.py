@@ -84,6 +84,11 @@ from toolkit.risk.options import (
 )
 
 Fill = Literal["touch", "mid"]
+# Where a delta strike rule reads deltas: "auto" the quote file's (the vendor's; our model's
+# from the row's iv where the file has none: toolkit.options.templates), "ours" our BSM at
+# each contract's own mid-implied vol and the day's parity forward -- what the gateway
+# simulator serves the live session as modelGreeks (see StrikeRule).
+DeltaSource = Literal["auto", "ours"]
 MODEL_PRICED = "MODEL-PRICED"
 # Underlyings that are indexes: a hedge "in the underlying" is a proxy for SPY/ES (or the like).
 INDEXES = frozenset({"SPX", "SPXW", "XSP", "NDX", "RUT", "VIX", "DJX"})
@@ -112,10 +117,20 @@ class OptionSettings:
 @dataclass(frozen=True)
 class StrikeRule:
     """A short strike by |delta| (``delta``) or by distance from the spot in index points
-    (``points``, the listed strike nearest spot -/+ points for a put/call)."""
+    (``points``, the listed strike nearest spot -/+ points for a put/call).
+
+    ``delta_source``: ``"auto"`` reads the quote file's delta column (iVolatility's on the
+    SPXW file); ``"ours"`` our Black-Scholes-Merton delta at each contract's own
+    mid-implied vol with the expiry's put-call-parity forward and discount factor -- the
+    live session's source (it reads ``modelGreeks``, which the gateway simulator computes
+    from the mid with our pricer; the gateway fits its carry with
+    :func:`toolkit.options.implied.chain_carry`, this driver with
+    :func:`toolkit.options.attribution.forward_of`: both put-call parity on the day's
+    two-sided pairs, so the deltas agree to a few 1e-4, not to the bit)."""
 
     delta: float | None = None
     points: float | None = None
+    delta_source: DeltaSource = "auto"
 
     def pick(self, chain: pd.DataFrame, right: str) -> tpl.Pick:
         if (self.delta is None) == (self.points is None):
@@ -139,6 +154,7 @@ class CreditSpread:
     kind: Literal["iron_condor", "put_credit"] = "iron_condor"
     days: int = 30
     min_days: int = 7
+    max_days: int | None = None
     short: StrikeRule = StrikeRule(delta=0.16)
     width: float = 50.0
     quantity: int = 1
@@ -168,6 +184,7 @@ class ShortStraddle:
 
     days: int = 30
     min_days: int = 7
+    max_days: int | None = None
     quantity: int = 1
     hedge: bool = True
     hedge_band: float = 0.0
@@ -188,6 +205,7 @@ class CoveredCall:
 
     days: int = 30
     min_days: int = 7
+    max_days: int | None = None
     call_delta: float = 0.30
     quantity: int = 1
     hedge: bool = False
@@ -628,19 +646,45 @@ def _greeks(d: _Day, leg: Leg, mark: float, last_iv: float) -> LegGreeks:
 
 
 def _enter(d: _Day, rule: Rule, fill: Fill, traded: set[pd.Timestamp]) -> Spread | None:
-    """The rule's new spread today, or None (no expiry far enough that was not traded)."""
+    """The rule's new spread today, or None (no expiry in [min_days, max_days] that was not
+    traded). The expiry nearest ``days`` (the earlier on a tie), as the live plan's
+    :func:`toolkit.live._option_plan.expiries_by_preference` with dte_min, dte_max and
+    dte_target."""
     expiries = pd.DatetimeIndex(d.chain["expiry"].unique()).sort_values()
-    ok = [e for e in expiries if (e - d.day).days >= rule.min_days and e not in traded]
+    top = rule.max_days if rule.max_days is not None else math.inf
+    ok = [e for e in expiries
+          if rule.min_days <= (e - d.day).days <= top and e not in traded]  # fmt: skip
     if not ok:
         return None
     gaps = [abs((e - d.day).days - rule.days) for e in ok]
     target = ok[int(np.argmin(gaps))]
     chain = d.chain[d.chain["expiry"] == target]
     chain = chain[[d.quote(str(k)) is not None for k in chain["symbol"]]]
+    if isinstance(rule, CreditSpread) and rule.short.delta_source == "ours":
+        chain = chain.assign(delta=_our_deltas(d, chain))
     try:  # only quoted contracts are candidates; a strike rule that finds none waits a day
         return rule.build(chain, (target - d.day).days, fill)
     except tpl.SpreadError:
         return None
+
+
+def _our_deltas(d: _Day, chain: pd.DataFrame) -> np.ndarray:
+    """Each contract's BSM delta at its own mid's implied vol, with its expiry's parity
+    forward and discount factor (:class:`StrikeRule` ``delta_source="ours"``); NaN where
+    the mid does not invert."""
+    out = np.full(len(chain), np.nan)
+    rows = zip(chain["expiry"], chain["right"], chain["strike"], chain["bid"], chain["ask"],
+               strict=True)  # fmt: skip
+    for i, (e, right, k, bid, ask) in enumerate(rows):
+        expiry = pd.Timestamp(e)
+        years = _years(expiry, d.day)
+        fwd, df = d.forward(expiry)
+        mid = _mid(float(bid), float(ask))
+        iv = implied_vol_of(str(right), float(k), mid, years, fwd, df)
+        if np.isfinite(iv):
+            g = leg_greeks(str(right), float(k), mid, d.spot, years, fwd, df, iv)
+            out[i] = g.delta
+    return out
 
 
 def _judge(
