@@ -6,7 +6,7 @@ Delta sources. The live plan (toolkit.live._option_plan.select_spread) reads eac
 ``modelGreeks``, which the gateway simulator computes with our pricer: BSM at the option's
 mid-implied vol with the expiry's put-call-parity carry (toolkit.gateway.options). The
 backtest reads, by default, the quote file's delta column (iVolatility's, ``delta_source =
-"auto"``): one strike step (5 points) apart on 8 of the file's 40 days, as pinned below;
+"auto"``): one strike step (5 points) apart on 8 of the 20 days with an entry, as pinned;
 with ``delta_source = "ours"`` (our BSM at the mid's implied vol and the day's parity
 forward) the short strikes agree on every day.
 

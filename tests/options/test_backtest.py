@@ -238,6 +238,7 @@ def test_cli_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFi
 SPXW_PNL = {
     "options_spxw_condor": "-4,757.07",
     "options_spxw_put_credit": "-2,233.59",
+    "options_spxw_put_credit_live": "-2,633.73",  # live/options_paper.toml's strategy
     "options_spxw_straddle": "-7,362.82",
 }
 OPTION_CONFIGS = sorted(

@@ -130,12 +130,12 @@ def test_a_closing_trade_always_passes_even_when_the_book_breaks_a_rule() -> Non
 # -- [risk] in research/configs/options_*.toml ------------------------------------------------
 
 
-def _config(tmp_path: Path, risk: str) -> Path:
+def _config(tmp_path: Path, risk: str, strategy: str = "") -> Path:
     p = tmp_path / "options_risk.toml"
     quotes = REPO / "data/options/SPXW_eod_2018-01-02_2018-02-28_2expiries.csv"
     p.write_text(
         f'[data]\nquotes = "{quotes}"\n[strategy]\nkind = "put_credit"\nshort_delta = 0.2\n'
-        f"width = 25\n[risk]\n{risk}\n"
+        f"width = 25\n{strategy}\n[risk]\n{risk}\n"
     )
     return p
 
@@ -150,6 +150,15 @@ def test_risk_table_parses_like_the_live_session_config(tmp_path: Path) -> None:
     assert load_option_config(_config(tmp_path, "")).settings.risk == OptionRiskLimits()
 
 
+def test_strategy_takes_the_live_legs_expiry_window_and_delta_source(tmp_path: Path) -> None:
+    from toolkit.app.options import load_option_config
+    from toolkit.options.backtest import CreditSpread
+
+    rule = load_option_config(_config(tmp_path, "", 'max_days = 50\ndelta_source = "ours"')).rule
+    assert isinstance(rule, CreditSpread)
+    assert rule.max_days == 50 and rule.short.delta_source == "ours"
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -157,6 +166,8 @@ def test_risk_table_parses_like_the_live_session_config(tmp_path: Path) -> None:
         ("max_short_vega = -1", "[risk] max_short_vega"),
         ('max_contracts = "ten"', "[risk] max_contracts"),
         ("max_drawdown = 0.05", "[risk] max_drawdown applies to the live option session only"),
+        ("strategy: max_days = 5", "[strategy] max_days = 5 is below min_days = 7"),
+        ('strategy: delta_source = "vendor"', "[strategy] delta_source"),
     ],
 )
 def test_risk_table_errors_are_one_line_naming_the_key(
@@ -164,7 +175,9 @@ def test_risk_table_errors_are_one_line_naming_the_key(
 ) -> None:
     from toolkit.app.research import main
 
-    assert main(["options-backtest", "--config", str(_config(tmp_path, line)), "--no-reports"]) == 2
+    strategy = line.removeprefix("strategy: ")  # a [strategy] line, else a [risk] one
+    config = _config(tmp_path, "", strategy) if strategy != line else _config(tmp_path, line)
+    assert main(["options-backtest", "--config", str(config), "--no-reports"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
 
