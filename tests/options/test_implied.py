@@ -21,10 +21,12 @@ from hypothesis import strategies as st
 
 from toolkit.data.options import load_option_quotes
 from toolkit.options import _implied
+from toolkit.options.american import american_price
 from toolkit.options.black import black76_greeks, black76_price, bsm_price
 from toolkit.options.implied import (
     IVReason,
     bsm_implied_vol,
+    chain_carry,
     chain_implied_vols,
     implied_vol,
 )
@@ -230,3 +232,109 @@ def test_chains_of_two_underlyings_in_one_frame_stay_apart() -> None:
     cols = ["implied_vol", "forward", "discount_factor", "parity_pairs"]
     pd.testing.assert_frame_equal(both[cols], alone[cols])
     assert both["forward"].nunique() == 2 * a["quote_date"].nunique()
+
+
+# -- American chains (style 'A'): the carry rule and the American inversion ------------------
+S_A, R_A, Q_A = 100.0, 0.04, 0.012
+DAY = pd.Timestamp("2026-01-05")
+
+
+def _smile(k: np.ndarray) -> np.ndarray:
+    return 0.20 - 0.15 * np.log(k / S_A) + 0.3 * np.log(k / S_A) ** 2
+
+
+def _american_frame(days: tuple[int, ...] = (91, 365)) -> pd.DataFrame:
+    """A canonical American quote frame priced by american_price at (S_A, R_A, Q_A): exact
+    mids, spreads of 1 cent + 0.5 % of the price."""
+    rows = []
+    k = np.arange(70.0, 131.0, 2.5)
+    for d in days:
+        T = d / 365.0
+        for right in "CP":
+            px = american_price(right, S_A, k, T, R_A, Q_A, _smile(k))
+            h = 0.01 + 0.005 * px
+            rows.append(pd.DataFrame({
+                "quote_date": DAY, "underlying": "XYZ", "underlying_price": S_A,
+                "expiry": DAY + pd.Timedelta(days=d), "right": right, "strike": k,
+                "bid": px - h, "ask": px + h, "style": "A"}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_american_chain_round_trip_and_carry() -> None:
+    """Prices made by american_price at a known (r, q, sigma) come back: the rate from the
+    year-out expiry's de-Americanised parity within 2 bp, every expiry's dividend yield within
+    3 bp (it inherits the rate's error: near the money F barely depends on r), the out-of-the-
+    money vols within 2e-4 of sigma (that carry error over vega; with the rate given: 2e-5,
+    what the forward's 5e-5 leaves), and each OK row reprices to its mid at the reported carry
+    and vol to 1e-8 (the pricer's own inversion)."""
+    q = _american_frame()
+    out = chain_implied_vols(q)
+    assert (out["iv_model"] == "american").all()
+    assert (out["carry_source"] == "parity_american").all()
+    assert np.allclose(out["rate"], R_A, atol=2e-4)
+    assert np.allclose(out["dividend_yield"], Q_A, atol=3e-4)
+    assert np.allclose(out["discount_factor"], np.exp(-out["rate"] * out["T"]), rtol=1e-15)
+    ok = (out["iv_reason"] == IVReason.OK).to_numpy()
+    assert ok.mean() > 0.9 and not (out["implied_vol"] == 0.0).any()
+    # the rest: deep in-the-money puts the pricer exercises at once (worth K - S: no vol to
+    # imply) and the one 130 call whose bid went below 0
+    at = out[out["iv_reason"] == IVReason.AT_INTRINSIC]
+    assert len(at) >= 5 and (at["right"] == "P").all()
+    assert np.allclose(0.5 * (at["bid"] + at["ask"]), at["strike"] - S_A, atol=1e-9)
+    assert set(out["iv_reason"][~ok]) == {IVReason.AT_INTRINSIC, IVReason.NO_TWO_SIDED_QUOTE}
+    otm = ok & np.where(out["right"] == "C", out["strike"] >= out["forward"],
+                        out["strike"] < out["forward"])
+    assert np.abs(out["implied_vol"][otm] - _smile(out["strike"][otm].to_numpy())).max() < 2e-3
+    o = out[ok]
+    back = american_price(o["right"].to_numpy(), S_A, o["strike"], o["T"], o["rate"],
+                          o["dividend_yield"], o["implied_vol"])
+    assert np.abs(back - 0.5 * (o["bid"] + o["ask"])).max() < 1e-8
+    given = chain_implied_vols(q, rate=R_A)
+    assert (given["carry_source"] == "input").all() and (given["rate"] == R_A).all()
+    assert np.allclose(given["dividend_yield"], Q_A, atol=3e-5)
+    g_otm = given[otm]
+    assert np.abs(g_otm["implied_vol"] - _smile(g_otm["strike"].to_numpy())).max() < 2e-4
+
+
+def test_american_chain_fallback_reasons_and_bad_rate() -> None:
+    """No expiry long enough for a parity rate: the stated fallback, reported as such; reason
+    codes as on European chains, never a silent 0; a negative rate is refused by name."""
+    q = _american_frame(days=(30,))
+    out = chain_implied_vols(q, fallback_rate=0.035)
+    assert (out["carry_source"] == "fallback").all() and (out["rate"] == 0.035).all()
+    live = q.index[:3]
+    q.loc[live[0], ["bid", "ask"]] = [5.0, 4.0]
+    q.loc[live[1], ["bid", "ask"]] = [0.0, 4.0]
+    put = q.index[(q["right"] == "P") & (q["strike"] == 130.0)][0]
+    q.loc[put, ["bid", "ask"]] = [25.0, 25.2]  # below the 30-point intrinsic value
+    out = chain_implied_vols(q, rate=0.035)
+    assert out.loc[live[0], "iv_reason"] == IVReason.CROSSED_MARKET
+    assert out.loc[live[1], "iv_reason"] == IVReason.NO_TWO_SIDED_QUOTE
+    assert out.loc[put, "iv_reason"] == IVReason.BELOW_INTRINSIC
+    assert out.loc[[live[0], live[1], put], "implied_vol"].isna().all()
+    with pytest.raises(ValueError, match=r"rate=-0\.01"):
+        chain_implied_vols(q, rate=-0.01)
+
+
+def test_spy_snapshots_carry() -> None:
+    """SPY (American): plain parity gave the 2026-03-20 expiry a rate of -13.6 %; the rule
+    gives each snapshot one rate from its long expiries, 3-6 % (T-bills were ~3.6-4.3 % on
+    these dates; measured 4.29 % and 4.84 %), and dividend yields of the 60-800-day expiries
+    around SPY's trailing ~1.1-1.3 % (measured 1.05-1.63 %). The 2026-02-11 snapshot's spot
+    was taken apart from its quotes: the 1-day forward sits 0.33 above it where one day of
+    carry is worth 0.05, and that gap shows as a large negative dividend yield on the
+    shortest expiries (-13 % a year at 1 day), not in the rate."""
+    carries = {}
+    for name in ("SPY_chain_2026-02-11.csv", "SPY_chain_2025-08-26.csv"):
+        c = chain_carry(load_option_quotes(DATA / name))
+        live = c[c["T"] > 0]
+        assert (live["carry_source"] == "parity_american").all()
+        assert live["rate"].nunique() == 1 and 0.03 < live["rate"].iloc[0] < 0.06
+        mid = live[(live["T"] * 365 >= 60) & (live["T"] * 365 <= 800)]
+        assert len(mid) >= 12 and (mid["parity_pairs"] >= 5).all()
+        assert mid["dividend_yield"].between(0.005, 0.02).all()
+        assert 0.010 < mid["dividend_yield"].median() < 0.015
+        carries[name] = live
+    feb = carries["SPY_chain_2026-02-11.csv"]
+    one = feb[(feb["T"] * 365).round() == 1].iloc[0]
+    assert one["forward"] - one["spot"] > 0.25 and one["dividend_yield"] < -0.05
