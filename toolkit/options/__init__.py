@@ -25,8 +25,20 @@ from toolkit.options.black import (
     bsm_greeks,
     bsm_price,
 )
-from toolkit.options.implied import IVReason, bsm_implied_vol, chain_implied_vols, implied_vol
-from toolkit.options.parity import ParityFit, implied_forward
+from toolkit.options.implied import (
+    IVReason,
+    bsm_implied_vol,
+    chain_carry,
+    chain_implied_vols,
+    implied_vol,
+)
+from toolkit.options.parity import (
+    AmericanForward,
+    ParityFit,
+    american_forward,
+    american_parity_rate,
+    implied_forward,
+)
 from toolkit.options.payoff import (
     PayoffSummary,
     breakevens,
@@ -84,6 +96,7 @@ from toolkit.options.templates import (
 __all__ = [
     "CMIV",
     "SVI",
+    "AmericanForward",
     "CoveredCall",
     "CreditSpread",
     "Greeks",
@@ -103,8 +116,10 @@ __all__ = [
     "StrikeRule",
     "Surface",
     "american_chain_ivs",
+    "american_forward",
     "american_greeks",
     "american_implied_vol",
+    "american_parity_rate",
     "american_price",
     "at_strike",
     "atm",
@@ -121,6 +136,7 @@ __all__ = [
     "calendar_arbitrage",
     "cash_secured_put",
     "cboe_index",
+    "chain_carry",
     "chain_implied_vols",
     "chain_on",
     "constant_maturity_iv",
