@@ -127,6 +127,31 @@ def test_a_closing_trade_always_passes_even_when_the_book_breaks_a_rule() -> Non
     assert len(r.trades) == 1 and math.isfinite(r.trades["pnl"].iloc[0])
 
 
+def test_the_kill_switch_closes_the_spread_at_the_touch_and_opens_no_other() -> None:
+    # day 1 the spot falls to 92: the spread marks ~-190 USD, 0.19 % of the 100,000 peak
+    free = _run([100.0, 92.0, 93.0], OptionRiskLimits())
+    loss = free.settings.init_cash - free.equity.iloc[1]
+    assert 0.001 * 100_000 < loss < 0.002 * 100_000
+    quotes = _chain([100.0, 92.0, 93.0], "E", LEGS)
+    settings = OptionSettings(commission=NO_FEES, max_drawdown=0.001)
+    r = backtest_options(quotes, PUT_CREDIT, settings)
+    (row,) = r.guards.itertuples()
+    assert (row.date, row.rule, row.limit) == (pd.Timestamp("2024-01-03"), "max_drawdown", 0.001)
+    assert row.value == pytest.approx(free.equity.iloc[1], abs=1e-9)
+    assert "no new spreads" in row.detail and "95/90 put credit" in row.spread
+    assert list(r.trades["exit"]) == ["kill_switch"]
+    closed = r.fills[r.fills["reason"] == "kill_switch"]
+    # bought back at the touch: the 95 put at its ask, the 90 put sold at its bid
+    raw = quotes[(quotes["quote_date"] == "2024-01-03") & (quotes["right"] == "P")]
+    touch = raw.set_index("strike")
+    assert list(closed["price"]) == [touch.loc[95.0, "ask"], touch.loc[90.0, "bid"]]
+    assert r.daily["options"].iloc[1:].abs().max() == 0.0  # flat from then on
+    # a daily loss limit fires the same way, named as such
+    daily = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES,
+                                                                daily_loss=0.001))  # fmt: skip
+    assert list(daily.guards["rule"]) == ["daily_loss"]
+
+
 # -- [risk] in research/configs/options_*.toml ------------------------------------------------
 
 
@@ -144,9 +169,13 @@ def test_risk_table_parses_like_the_live_session_config(tmp_path: Path) -> None:
     from toolkit.app.options import load_option_config
     from toolkit.live.options_config import load_option_config as load_live
 
-    live = load_live(REPO / "live" / "options_paper.toml").risk.options
-    text = "\n".join(f"{k} = {getattr(live, k)!r}" for k in live.__dataclass_fields__)
-    assert load_option_config(_config(tmp_path, text)).settings.risk == live
+    live = load_live(REPO / "live" / "options_paper.toml").risk
+    rules = live.options
+    text = "\n".join(f"{k} = {getattr(rules, k)!r}" for k in rules.__dataclass_fields__)
+    text += f"\nmax_drawdown = {live.max_drawdown!r}"
+    got = load_option_config(_config(tmp_path, text)).settings
+    assert got.risk == rules and got.max_drawdown == live.max_drawdown == 0.05
+    assert got.daily_loss is live.daily_loss is None
     assert load_option_config(_config(tmp_path, "")).settings.risk == OptionRiskLimits()
 
 
@@ -165,7 +194,8 @@ def test_strategy_takes_the_live_legs_expiry_window_and_delta_source(tmp_path: P
         ("max_loss = 100", "[risk] unknown key max_loss; allowed keys: max_loss_per_spread"),
         ("max_short_vega = -1", "[risk] max_short_vega"),
         ('max_contracts = "ten"', "[risk] max_contracts"),
-        ("max_drawdown = 0.05", "[risk] max_drawdown applies to the live option session only"),
+        ("max_orders_per_minute = 30", "[risk] max_orders_per_minute applies to the live option"),
+        ("max_drawdown = 1.5", "[risk] max_drawdown"),
         ("strategy: max_days = 5", "[strategy] max_days = 5 is below min_days = 7"),
         ('strategy: delta_source = "vendor"', "[strategy] delta_source"),
     ],

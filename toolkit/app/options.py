@@ -40,12 +40,13 @@ from toolkit.options.backtest import (
     ShortStraddle,
     StrikeRule,
 )
+from toolkit.risk import RiskLimits
 from toolkit.risk.options import OptionRiskLimits
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("iron_condor", "put_credit", "short_straddle", "covered_call")
 # [risk] keys of a live option session that an end-of-day backtest does not model.
-LIVE_ONLY_RISK = ("max_orders_per_minute", "daily_loss", "max_drawdown")
+LIVE_ONLY_RISK = ("max_orders_per_minute",)
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,11 @@ def _settings(path: Path, raw: dict[str, Any]) -> OptionSettings:
     under = costs.get("underlying_model", str, "none", choices=("none", "ibkr_fixed"))
     stock: Commission = ibkr_fixed() if under == "ibkr_fixed" else no_costs()
     bt = Table(path, "backtest", raw.get("backtest", {}), ("init_cash", "fill"))
+    risk, daily_loss, max_drawdown = _risk(path, raw.get("risk", {}))
     return OptionSettings(
-        risk=_risk(path, raw.get("risk", {})),
+        risk=risk,
+        daily_loss=daily_loss,
+        max_drawdown=max_drawdown,
         init_cash=bt.get("init_cash", float, 100_000.0, above=0.0),
         fill=bt.get("fill", str, "touch", choices=("touch", "mid")),
         commission=commission,
@@ -184,11 +188,13 @@ def _settings(path: Path, raw: dict[str, Any]) -> OptionSettings:
     )
 
 
-def _risk(path: Path, table: Any) -> OptionRiskLimits:
-    """``[risk]``: the live option session's option rules, same keys, bounds and defaults
-    (:class:`OptionRiskLimits`, parsed by the same ``Table.fields``); its order rate and
-    kill switch keys are refused by name (an end-of-day backtest does not model them)."""
-    rsk = Table(path, "risk", table, (*table_keys(OptionRiskLimits), *LIVE_ONLY_RISK))
+def _risk(path: Path, table: Any) -> tuple[OptionRiskLimits, float | None, float | None]:
+    """``[risk]``: the live option session's option rules and kill switch (daily_loss,
+    max_drawdown), same keys, bounds and defaults, parsed by the same ``Table`` calls
+    (:class:`OptionRiskLimits`, :class:`toolkit.risk.RiskLimits`); its order rate is
+    refused by name (one decision a day has no rate to limit)."""
+    kill = ("daily_loss", "max_drawdown")
+    rsk = Table(path, "risk", table, (*table_keys(OptionRiskLimits), *kill, *LIVE_ONLY_RISK))
     for key in LIVE_ONLY_RISK:
         if key in rsk.table:
             raise ConfigError(
@@ -196,7 +202,11 @@ def _risk(path: Path, table: Any) -> OptionRiskLimits:
                 f"backtest does not model it); remove it. Option rules: "
                 f"{', '.join(table_keys(OptionRiskLimits))}."
             )
-    return OptionRiskLimits(**rsk.fields(OptionRiskLimits))
+    return (
+        OptionRiskLimits(**rsk.fields(OptionRiskLimits)),
+        rsk.field(RiskLimits, "daily_loss"),
+        rsk.field(RiskLimits, "max_drawdown"),
+    )
 
 
 def run_option_config(cfg: OptionRunConfig) -> OptionBacktestResult:

@@ -75,6 +75,7 @@ from toolkit.options.attribution import (
 )
 from toolkit.options.payoff import summarize
 from toolkit.options.templates import Leg, Spread
+from toolkit.risk import RiskLimits
 from toolkit.risk.options import (
     BookGreeks,
     OptionRiskLimits,
@@ -82,6 +83,7 @@ from toolkit.risk.options import (
     SpreadRisk,
     allowed_spreads,
 )
+from toolkit.risk.rules import kill_switch
 
 Fill = Literal["touch", "mid"]
 # Where a delta strike rule reads deltas: "auto" the quote file's (the vendor's; our model's
@@ -103,7 +105,11 @@ class OptionSettings:
     ``hedge_commission`` prices the underlying's trades (default none: the SPX index proxy
     has no commission schedule; use ``ibkr_fixed()`` for SPY shares). ``risk``: the option
     rules every entry is judged by before it fills (:mod:`toolkit.risk.options`, the live
-    session's rulebook; all off by default)."""
+    session's rulebook; all off by default). ``daily_loss`` / ``max_drawdown``: the live
+    session's kill switch (the stock rulebook's :func:`toolkit.risk.rules.kill_switch`,
+    fractions of the day's starting equity -- the last close's -- and of the peak close),
+    checked at each close: when it fires the open spread is closed at the touch (shares
+    held too) and no other is opened."""
 
     init_cash: float = 100_000.0
     fill: Fill = "touch"
@@ -112,6 +118,8 @@ class OptionSettings:
     auto_exercise: float = AUTO_EXERCISE_THRESHOLD
     periods_per_year: float = 252.0
     risk: OptionRiskLimits = field(default_factory=OptionRiskLimits)
+    daily_loss: float | None = None
+    max_drawdown: float | None = None
 
 
 @dataclass(frozen=True)
@@ -426,6 +434,9 @@ def backtest_options(
     att_rows: list[dict[str, float]] = []
     reval_rows: list[dict[str, float]] = []
     guard_rows: list[dict[str, Any]] = []
+    kill = RiskLimits(daily_loss=s.daily_loss, max_drawdown=s.max_drawdown).vector()
+    killed: str | None = None
+    peak = s.init_cash
     prev: _Day | None = None
     prev_equity = s.init_cash
     dates = [pd.Timestamp(x) for x in sorted(quotes["quote_date"].unique())]
@@ -463,8 +474,28 @@ def backtest_options(
             cash_div = paid.get(d.day, 0.0)
             if cash_div and book.underlying:
                 att["underlying"] += book.dividend(d.day, name, cash_div)
+        # 0. the kill switch on the equity at today's marks (once; then flat for good)
+        if killed is None and (s.daily_loss is not None or s.max_drawdown is not None):
+            value = (
+                book.cash
+                + book.underlying * d.spot
+                + sum(h.position * h.leg.multiplier * marks[k] for k, h in book.holdings.items())
+            )
+            peak = max(peak, value)
+            killed = kill_switch(value, peak, prev_equity, kill)
+            if killed is not None:
+                limit = s.daily_loss if killed == "daily_loss" else s.max_drawdown
+                guard_rows.append({
+                    "date": d.day, "rule": killed, "wanted": 0, "allowed": 0, "value": value,
+                    "limit": math.nan if limit is None else limit,
+                    "spread": "" if spread is None else spread.with_quantity(1).describe(),
+                    "detail": f"equity {value:,.2f}, peak {peak:,.2f}, day start "
+                              f"{prev_equity:,.2f}; closing at the touch, no new spreads",
+                })  # fmt: skip
         # 1. exits on the open spread
-        if spread is not None and (rule.take_profit is not None or rule.stop_loss is not None):
+        if spread is not None and (
+            rule.take_profit is not None or rule.stop_loss is not None or killed is not None
+        ):
             credit = -float(entry["net"])  # per spread, > 0 for a credit
             close_cost = (
                 sum(
@@ -487,6 +518,8 @@ def backtest_options(
                 and close_cost >= (1.0 + rule.stop_loss) * credit
             ):
                 reason = "stop_loss"
+            if killed is not None:
+                reason = "kill_switch"
             held = [(leg, OptionBook.key(leg)) for leg in spread.legs
                     if leg.is_option and OptionBook.key(leg) in book.holdings]  # fmt: skip
             orders = [(leg, k, -book.holdings[k].position) for leg, k in held]
@@ -499,6 +532,8 @@ def backtest_options(
             ):
                 for (leg, _, qty), px in zip(orders, prices, strict=True):
                     book.trade_option(d.day, leg, qty, px, reason, spread_id)
+                if killed is not None and book.underlying and not rule.hedge:
+                    book.trade_underlying(d.day, name, -book.underlying, d.spot, reason)
                 trades.append(_trade_row(entry, d.day, reason))
                 spread = None
         # 2. early exercise of American legs (the dividend going ex at the next quote date
@@ -529,7 +564,7 @@ def backtest_options(
             trades.append(_trade_row(entry, d.day, "early_exercise" if early else "expiry"))
             spread = None
         # 3. entry
-        if spread is None:
+        if spread is None and killed is None:
             new = _enter(d, rule, s.fill, traded)
             if new is not None:
                 new = _judge(d, new, s.risk, book, marks, greeks, guard_rows)
