@@ -238,7 +238,7 @@ def test_cli_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFi
 SPXW_PNL = {
     "options_spxw_condor": "-4,757.07",
     "options_spxw_put_credit": "-2,233.59",
-    "options_spxw_put_credit_live": "-2,633.73",  # live/options_paper.toml's strategy
+    "options_spxw_put_credit_live": "-1,683.61",  # live/options_paper.toml's strategy
     "options_spxw_straddle": "-7,362.82",
 }
 OPTION_CONFIGS = sorted(
@@ -285,3 +285,24 @@ def test_short_call_is_assigned_early_ahead_of_a_dividend_beating_its_time_value
     plain = backtest_options(quotes, CoveredCall())
     assert (plain.fills["reason"] != "early assignment").all()
     assert plain.trades["exit"].iloc[0] == "expiry"
+
+
+def test_a_stop_never_buys_a_spread_back_for_more_than_it_can_cost_at_expiry() -> None:
+    # day 1 (spot 92) the 95/90 put spread's mid cost 4.95 >= 2 x the 1.00 credit: a stop.
+    # At the touch it costs 6.00 - 0.50 = 5.50 for a 5-point spread, more than it can ever
+    # cost at expiry: it waits (as the live session's bounded combo limit would not fill),
+    # and settles at 93 for 2.00; with a touch inside the bound it closes at the stop
+    wide = {**LEGS, (1, "P", 95.0): (5.00, 6.00), (1, "P", 90.0): (0.50, 0.60)}
+    rule = CreditSpread(
+        kind="put_credit", days=3, min_days=1, short=StrikeRule(points=5.0), width=5.0,
+        take_profit=None, stop_loss=1.0,
+    )  # fmt: skip
+    r = backtest_options(_chain([100.0, 92.0, 93.0], "E", wide), rule,
+                         OptionSettings(commission=NO_FEES))  # fmt: skip
+    assert list(r.trades["exit"]) == ["expiry"]
+    assert r.trades["pnl"].iloc[0] == pytest.approx(100.0 - 200.0 - 2.0, abs=1e-9)
+    inside = {**wide, (1, "P", 95.0): (4.40, 4.60)}
+    r = backtest_options(_chain([100.0, 92.0, 93.0], "E", inside), rule,
+                         OptionSettings(commission=NO_FEES))  # fmt: skip
+    assert list(r.trades["exit"]) == ["stop_loss"]
+    assert r.trades["pnl"].iloc[0] == pytest.approx(100.0 - (4.60 - 0.50) * 100 - 4.0, abs=1e-9)

@@ -524,11 +524,13 @@ def backtest_options(
                     if leg.is_option and OptionBook.key(leg) in book.holdings]  # fmt: skip
             orders = [(leg, k, -book.holdings[k].position) for leg, k in held]
             prices = [_touch(d, leg, qty, s.fill) for leg, _, qty in orders]
-            # a spread closes as one combo: with a leg unquoted today it waits for tomorrow
+            # a spread closes as one combo: with a leg unquoted today, or a touch beyond what
+            # the spread can be worth at expiry, it waits for tomorrow
             if (
                 reason
                 and all(np.isfinite(prices))
                 and any(pd.Timestamp(x) > d.day for x in spread.expiries)
+                and _within_bounds(spread, orders, prices)
             ):
                 for (leg, _, qty), px in zip(orders, prices, strict=True):
                     book.trade_option(d.day, leg, qty, px, reason, spread_id)
@@ -720,6 +722,25 @@ def _our_deltas(d: _Day, chain: pd.DataFrame) -> np.ndarray:
             g = leg_greeks(str(right), float(k), mid, d.spot, years, fwd, df, iv)
             out[i] = g.delta
     return out
+
+
+def _within_bounds(
+    spread: Spread, orders: list[tuple[Leg, str, float]], prices: list[float]
+) -> bool:
+    """Whether closing the position at ``prices`` takes in (pays out) no more than the least
+    it can be worth at expiry: its exact payoff's minimum,
+    :func:`toolkit.options.payoff.summarize`. The live session keeps a combo's limit inside
+    the same bounds (``toolkit.live._option_plan.Spread.limit``): in a fast market the legs'
+    touch can put a 25-point put spread's buy-back above 25 points, which no trader pays
+    for a spread that can never cost more at expiry (nor does a combo order at the bound
+    fill against that touch). Spreads holding shares, or with a leg gone, are not bounded."""
+    if any(not leg.is_option for leg in spread.legs) or len(orders) != len(spread.legs):
+        return True
+    worst = summarize(spread.with_quantity(1), 0.0).max_loss * spread.quantity
+    proceeds = -sum(
+        qty * px * leg.multiplier for (leg, _, qty), px in zip(orders, prices, strict=True)
+    )
+    return math.isinf(worst) or proceeds >= worst - 1e-9
 
 
 def _judge(
