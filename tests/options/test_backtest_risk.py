@@ -150,6 +150,9 @@ def test_the_kill_switch_closes_the_spread_at_the_touch_and_opens_no_other() -> 
     daily = backtest_options(quotes, PUT_CREDIT, OptionSettings(commission=NO_FEES,
                                                                 daily_loss=0.001))  # fmt: skip
     assert list(daily.guards["rule"]) == ["daily_loss"]
+    assert "risk guards: daily_loss x1 (entries trimmed on 0 day(s), blocked on 0)" in (
+        daily.summary()
+    )
 
 
 # -- [risk] in research/configs/options_*.toml ------------------------------------------------

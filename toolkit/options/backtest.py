@@ -77,6 +77,7 @@ from toolkit.options.payoff import summarize
 from toolkit.options.templates import Leg, Spread
 from toolkit.risk import RiskLimits
 from toolkit.risk.options import (
+    OPTION_RULES,
     BookGreeks,
     OptionRiskLimits,
     OptionRuleFiring,
@@ -280,7 +281,8 @@ class OptionBacktestResult:
             )
         if len(self.guards):
             counts = self.guards["rule"].value_counts()
-            days = self.guards.groupby("date")["allowed"].min()
+            rules = self.guards[self.guards["rule"].isin(OPTION_RULES)]
+            days = rules.groupby("date")["allowed"].min()
             lines.append(
                 "risk guards: "
                 + ", ".join(f"{r} x{n}" for r, n in counts.items())
