@@ -21,15 +21,14 @@ and option computations; the exchange asks for the touch to match orders against
   simulator inside its dates (e.g. ``Gateway(start="2018-01-10 22:00")`` for the SPXW file,
   ``"2026-02-11 21:30"`` for that SPY snapshot).
 * **Computations.** IB's ``tickOptionComputation`` values come from our own pricer: per quote
-  date and expiry the forward and discount factor implied by put-call parity
-  (:func:`toolkit.options.parity.implied_forward`; no external rate or dividend), the implied
-  vol of the bid, ask, last and mid by the Black inversion, and Black-Scholes-Merton Greeks with
-  ``r = -ln(DF)/T`` and ``q = r - ln(F/S)/T``. Time is ACT/365 from the quote date's close to
+  date and expiry the carry of :func:`toolkit.options.implied.chain_carry` (the toolkit's one
+  rule: European chains by put-call parity, ``r = -ln(DF)/T``; American chains with the rate
+  from de-Americanised parity on the long expiries and the forward near the money;
+  ``q = r - ln(F/S)/T``), the implied vol of the bid, ask, last and mid by the Black inversion,
+  and Black-Scholes-Merton Greeks. Time is ACT/365 from the quote date's close to
   the expiry date's. IB's units: vega per vol point (1%), theta per calendar day, pvDividend
   ``S (1 - e^{-qT})``. American chains (SPY, VXX) are inverted and priced with the American
-  pricer (:mod:`toolkit.options.american`, QD+ fixed point) at the same parity carry (for
-  American quotes a European-equivalent forward, good near the money; a fitted rate below 0,
-  which early-exercise premia in the puts can produce, is floored at 0 with the forward kept).
+  pricer (:mod:`toolkit.options.american`, QD+ fixed point) at that carry.
 """
 
 from __future__ import annotations
@@ -43,14 +42,14 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data import calendar
-from toolkit.data.options import load_option_quotes
+from toolkit.data.options import COLUMNS, load_option_quotes
 from toolkit.options.american import american_greeks, american_implied_vol
 from toolkit.options.black import bsm_greeks
 from toolkit.options.conventions import to_ib
-from toolkit.options.implied import IVReason, implied_vol
-from toolkit.options.parity import implied_forward
+from toolkit.options.implied import IVReason, chain_carry, implied_vol
 
 DAYS_PER_YEAR = 365.0
+_Carry = tuple[float, float, float, float]  # spot, forward, rate, dividend yield of an expiry
 STALE_AFTER = pd.Timedelta(days=5)  # quotes older than this are not served (no quote at all)
 INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX"})  # secType IND at IB
 BAG_CON_ID = 28812380  # IB's contract id of every SMART combo (BAG) contract
@@ -149,7 +148,7 @@ def _shipped_quotes(data_dir: Path) -> pd.DataFrame:
         frame = (
             pd.concat(frames, ignore_index=True)
             if frames
-            else pd.DataFrame(columns=["symbol", "quote_date", "underlying"])
+            else pd.DataFrame(columns=list(COLUMNS))
         )
         _QUOTES.clear()  # one set of files at a time: a changed file replaces the old frame
         _QUOTES[key] = frame
@@ -183,6 +182,8 @@ class OptionChains:
     _pricing: dict[tuple[str, pd.Timestamp, pd.Timestamp], Pricing | None] = field(
         default_factory=dict
     )
+    # (root, quote date) -> expiry -> (spot, forward, rate, dividend yield)
+    _carry: dict[tuple[str, pd.Timestamp], dict[pd.Timestamp, _Carry]] = field(default_factory=dict)
 
     # -- loading -----------------------------------------------------------------------
     def _load(self) -> pd.DataFrame:
@@ -190,6 +191,8 @@ class OptionChains:
             return self._frame
         frame = _shipped_quotes(self.data_dir)
         self._frame = frame
+        if frame.empty:
+            return frame  # no option files in this data folder: no contracts, no quotes
         taken: set[int] = set()
         first = frame.drop_duplicates("symbol").sort_values("symbol")
         expiries = pd.DatetimeIndex(first["expiry"])
@@ -396,33 +399,31 @@ class OptionChains:
         return Pricing(spot, T, fit.r, fit.q)
 
     def _fit(self, c: OptionContract, day: pd.Timestamp, T: float) -> Pricing | None:
-        frame = self._load()
-        rows = frame[
-            (frame["quote_date"] == day)
-            & (frame["expiry"] == c.expiry)
-            & (frame["root"] == c.trading_class)
-        ]
-        if rows.empty:
+        # the toolkit's one carry rule (toolkit.options.implied.chain_carry), once per root and
+        # quote date: parity for European chains; for American ones a rate from de-Americanised
+        # parity on the long expiries and each expiry's forward near the money at that rate
+        key = (c.trading_class, day)
+        if key not in self._carry:
+            frame = self._load()
+            rows = frame[(frame["quote_date"] == day) & (frame["root"] == c.trading_class)]
+            table = chain_carry(rows)
+            self._carry[key] = {
+                pd.Timestamp(e): (float(s), float(f), float(r), float(q))
+                for e, s, f, r, q in zip(
+                    table["expiry"],
+                    table["spot"],
+                    table["forward"],
+                    table["rate"],
+                    table["dividend_yield"],
+                    strict=True,
+                )
+            }
+        carry = self._carry[key].get(c.expiry)
+        if carry is None:
             return None  # no quotes that day: the caller's spot, no carry
-        spot = float(rows["underlying_price"].iloc[0])
-        calls = rows[rows["right"] == "C"].set_index("strike")
-        puts = rows[rows["right"] == "P"].set_index("strike")
-        strikes = calls.index.intersection(puts.index)
-        fit = implied_forward(
-            strikes.to_numpy(dtype=float),
-            calls.loc[strikes, "bid"].to_numpy(dtype=float),
-            calls.loc[strikes, "ask"].to_numpy(dtype=float),
-            puts.loc[strikes, "bid"].to_numpy(dtype=float),
-            puts.loc[strikes, "ask"].to_numpy(dtype=float),
-        )
-        if not (math.isfinite(fit.forward) and fit.forward > 0 and fit.discount_factor > 0):
+        spot, fwd, r, q = carry
+        if not math.isfinite(fwd):
             return Pricing(spot, T, 0.0, 0.0)  # too few pairs: no carry (F = S, DF = 1)
-        r = -math.log(fit.discount_factor) / T
-        if c.style == "A" and r < 0.0:
-            # American quotes bend parity's slope (early exercise is worth more at high put
-            # strikes) and can imply DF > 1; the forward is kept, the rate floored at 0
-            r = 0.0
-        q = r - math.log(fit.forward / spot) / T
         return Pricing(spot, T, r, q)
 
     def computation(
