@@ -50,3 +50,11 @@ def test_contract_ids_are_stable_and_quotes_end_at_expiry(chains: OptionChains) 
     assert chains.quote(c, _utc("2018-02-01 21:30")) is None  # expired: no quote, marked at 0
     assert chains.mark(c, _utc("2018-02-01 21:30")) == 0.0
     assert chains.find(symbol="SPX", last_trade="201801", as_of=pd.Timestamp("2018-02-01")) == []
+
+
+def test_a_data_folder_without_option_files_has_no_contracts(tmp_path) -> None:
+    empty = OptionChains(tmp_path)  # no options/ folder at all (a bars-only data folder)
+    now = _utc("2018-01-10 22:00")
+    assert empty.find(con_id=5) == [] and empty.find(symbol="SPX") == []
+    assert empty.underlyings() == {} and empty.quote_date("SPX", now) is None
+    assert empty.underlying_price("SPX", now) is None

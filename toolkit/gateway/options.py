@@ -146,9 +146,7 @@ def _shipped_quotes(data_dir: Path) -> pd.DataFrame:
     if frame is None:
         frames = [load_option_quotes(f) for f in files]
         frame = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=list(COLUMNS))
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
         )
         _QUOTES.clear()  # one set of files at a time: a changed file replaces the old frame
         _QUOTES[key] = frame
