@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -434,3 +435,22 @@ def test_daily_bars_of_an_option_and_of_the_index_from_the_chain(ib, quotes) -> 
     [spx] = ib.qualifyContracts(Index("SPX", "CBOE"))
     [last] = ib.reqHistoricalData(spx, "", "1 D", "1 day", "TRADES", True)
     assert last.close == quotes[quotes.quote_date == DAY].underlying_price.iloc[0]
+
+
+def test_a_broken_option_file_ends_the_request_with_an_error(tmp_path) -> None:
+    (tmp_path / "daily").mkdir()
+    (tmp_path / "daily" / "SPY.csv").write_bytes(Path("data/daily/SPY.csv").read_bytes())
+    (tmp_path / "options").mkdir()
+    (tmp_path / "options" / "SPX_broken.csv").write_text("not,an,option,file\n1,2,3,4\n")
+    with Gateway(port=0, data_dir=tmp_path, start=START, paused=True) as g:
+        client = IB()
+        client.connect("127.0.0.1", g.port, clientId=1, timeout=10)
+        try:
+            codes: list[int] = []
+            client.errorEvent += lambda req, code, msg, contract: codes.append(code)
+            client.RequestTimeout = 10.0  # before the fix: a TimeoutError, not a hung test
+            # the request ends (was: error 320 on request -1, and the client waited forever)
+            assert client.reqContractDetails(_spxw(2750)) == []
+            assert codes == [320] and client.isConnected()
+        finally:
+            client.disconnect()

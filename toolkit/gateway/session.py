@@ -53,6 +53,16 @@ _IGNORED = {
 }
 
 
+def _request_id(request: rq.Request) -> int:
+    """The id a failed request's error goes to, so the client's pending request ends
+    (reqId, or the order id of an order; -1 for requests without one)."""
+    for name in ("req_id", "order_id"):
+        value = getattr(request, name, None)
+        if isinstance(value, int):
+            return value
+    return -1
+
+
 class Session(asyncio.Protocol):
     """Serve one TCP client until it disconnects, breaks the protocol or stops reading.
 
@@ -297,10 +307,12 @@ class Session(asyncio.Protocol):
             raise
         except (ValueError, IndexError, OverflowError) as exc:
             log.warning("client %s: %r could not be served: %r", self.client_id, request, exc)
-            self.send(m.error(-1, 320, f"Error reading request {msg_id}: {exc}"))
+            self.send(m.error(_request_id(request), 320, f"Error reading request {msg_id}: {exc}"))
         except Exception as exc:  # one bad request never takes the connection (or others) down
             log.exception("client %s: %r failed", self.client_id, request)
-            self.send(m.error(-1, 320, f"Error processing request {msg_id}: {exc!r}"))
+            self.send(
+                m.error(_request_id(request), 320, f"Error processing request {msg_id}: {exc!r}")
+            )
 
     # -- session and account ------------------------------------------------------------
     def _start_api(self, r: rq.StartApi) -> None:
