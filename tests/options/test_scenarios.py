@@ -274,3 +274,19 @@ def test_probability_of_profit_by_hand_and_by_integration() -> None:
     pop = probability_of_profit(ic, spot=100.0, as_of=AS_OF, vol=sig, rate=R, div=Q)
     assert pop == pytest.approx(want, abs=1e-5)
     assert 0.5 < pop < 0.9
+
+
+def test_american_chain_carry_is_the_toolkits_one_rule() -> None:
+    """SPY (American): plain parity gave 2026-03-20 a rate of -13.6 % and implied_carry refused
+    it; the one carry rule (toolkit.options.implied.chain_carry) gives a plausible rate and
+    dividend yield, the same numbers chain_implied_vols prices with."""
+    from pathlib import Path
+
+    from toolkit.data.options import load_option_quotes
+    from toolkit.options.implied import chain_carry
+
+    q = load_option_quotes(Path(__file__).resolve().parents[2] / "data/options/SPY_chain_2026-02-11.csv")
+    rate, div = implied_carry(q, dt.date(2026, 3, 20))
+    row = chain_carry(q).set_index("expiry").loc[pd.Timestamp("2026-03-20")]
+    assert (rate, div) == (row["rate"], row["dividend_yield"])
+    assert 0.03 < rate < 0.06 and 0.005 < div < 0.02

@@ -31,8 +31,7 @@ import pandas as pd
 from toolkit.options.american import american_greeks, american_price
 from toolkit.options.black import bsm_greeks, bsm_price
 from toolkit.options.conventions import CALENDAR_DAYS
-from toolkit.options.implied import chain_implied_vols
-from toolkit.options.parity import implied_forward
+from toolkit.options.implied import chain_carry, chain_implied_vols
 from toolkit.options.payoff import breakevens, expiry_pnl
 from toolkit.options.templates import Leg, Spread, SpreadError
 
@@ -115,34 +114,25 @@ def _row_value(chain: pd.DataFrame, leg: Leg, column: str) -> float:
 
 
 def implied_carry(chain: pd.DataFrame, expiry: dt.date) -> tuple[float, float]:
-    """Continuous rate and dividend yield of one expiry implied by put-call parity on the
-    chain's two-sided pairs (:func:`toolkit.options.parity.implied_forward`):
-    ``r = -ln(DF) / T``, ``q = r - ln(F / S) / T`` -- no external curve needed. European
-    parity: on an American chain it is an approximation (early exercise premia). A rate
-    outside -5 %..25 % is refused (stale snapshot quotes produce such)."""
+    """Continuous rate and dividend yield of one expiry by the toolkit's one carry rule
+    (:func:`toolkit.options.implied.chain_carry` on the chain's quote date): European chains
+    by put-call parity (``r = -ln(DF)/T``, ``q = r - ln(F/S)/T``, no external curve needed);
+    American chains with the rate from de-Americanised parity on the long expiries (or its
+    stated fallback) and the forward near the money. A rate outside -5 %..25 % is refused
+    (stale snapshot quotes produce such)."""
     rows = chain[chain["expiry"] == pd.Timestamp(expiry)]
     if rows.empty:
         raise SpreadError(f"no quotes expire on {expiry} in the chain")
-    calls = rows[rows["right"] == "C"].groupby("strike")[["bid", "ask"]].first()
-    puts = rows[rows["right"] == "P"].groupby("strike")[["bid", "ask"]].first()
-    both = calls.merge(puts, left_index=True, right_index=True, suffixes=("_c", "_p"))
-    fit = implied_forward(
-        both.index.to_numpy(dtype=np.float64),
-        both["bid_c"],
-        both["ask_c"],
-        both["bid_p"],
-        both["ask_p"],
-    )
     day = pd.Timestamp(rows["quote_date"].iloc[0])
-    T = (pd.Timestamp(expiry) - day).days / CALENDAR_DAYS
-    spot = float(np.median(rows["underlying_price"].to_numpy(dtype=np.float64)))
-    if not (np.isfinite(fit.forward) and T > 0 and spot > 0):
+    carry = chain_carry(chain[chain["quote_date"] == day])
+    mine = carry[carry["expiry"] == pd.Timestamp(expiry)].sort_values("parity_pairs")
+    fit = mine.iloc[-1]  # (the root with the most pairs where two share the expiry)
+    if not (np.isfinite(fit["forward"]) and fit["T"] > 0 and fit["spot"] > 0):
         raise SpreadError(
             f"expiry {expiry} on {day.date()}: too few two-sided call/put pairs for a parity "
             "forward; pass rate= and div= yourself"
         )
-    rate = float(-np.log(fit.discount_factor) / T)
-    div = float(rate - np.log(fit.forward / spot) / T)
+    rate, div = float(fit["rate"]), float(fit["dividend_yield"])
     if not -0.05 <= rate <= 0.25:
         raise SpreadError(
             f"expiry {expiry} on {day.date()}: parity implies a rate of {rate:.2%} (stale or "
