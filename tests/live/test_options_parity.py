@@ -28,7 +28,12 @@ from toolkit.data import default_data_dir
 from toolkit.data.options import load_option_quotes
 from toolkit.engine.commissions import no_option_costs
 from toolkit.gateway.options import OptionChains, quote_time
-from toolkit.live._option_plan import OptionQuote, expiries_by_preference, select_spread
+from toolkit.live._option_plan import (
+    OptionQuote,
+    expiries_by_preference,
+    quoted_strikes,
+    select_spread,
+)
 from toolkit.live.options_config import LegRules, load_option_config
 from toolkit.options.backtest import (
     CreditSpread,
@@ -78,7 +83,7 @@ def _live(chains: OptionChains, rules: LegRules, day: pd.Timestamp) -> Choice:
             q = chains.quote(c, now) if c.last_trade == expiry and c.right == "P" else None
             if q is None or c.strike > q.underlying_price:
                 continue
-            if abs(c.strike / q.underlying_price - 1.0) > rules.strike_band:
+            if c.strike not in quoted_strikes([c.strike], q.underlying_price, rules):
                 continue
             pricing = chains.pricing(c, q.quote_date, q.underlying_price)
             model = q.mid if q.two_sided else q.last  # the gateway's MODEL_OPTION tick
@@ -128,13 +133,23 @@ def test_backtest_chooses_the_live_plans_expiry_and_strikes(
     assert _backtest(quotes, rules, d, "auto") == (vendor if vendor is not None else live)
 
 
-def test_a_known_difference_the_live_wing_is_cut_by_its_strike_band(
+def test_a_spike_day_wing_is_quoted_beyond_the_strike_band(
     rules: LegRules, chains: OptionChains, quotes: pd.DataFrame
 ) -> None:
-    # 2018-02-05 (spot 2648.98): both short the 2405 put, but the live session quotes only
-    # strikes within 10 % of the spot (>= 2384.08) and the 2390 put is 0/0 in the file, so
-    # its nearest two-sided wing below 2405 is 2400 -- a 5-point spread for a 25-point rule;
-    # the backtest takes the 2380 put (bid 28.50 / ask 38.50), 25 points out
+    # 2018-02-05 (spot 2648.98): both short the 2405 put, near the edge of the 10 % band
+    # (>= 2384.08), and the 2390 put is 0/0 in the file. The session once quoted only the band,
+    # took 2400 as the wing -- a 5-point spread for a 25-point rule -- while the backtest took
+    # 2380 (bid 28.50 / ask 38.50). The session now quotes a width beyond the band and never
+    # takes a wing more than half a width from the rule's strike: both choose 2405/2380.
     d = pd.Timestamp("2018-02-05")
-    assert _live(chains, rules, d) == ("20180228", 2405.0, 2400.0)
+    assert _live(chains, rules, d) == ("20180228", 2405.0, 2380.0)
     assert _backtest(quotes, rules, d, "ours") == ("20180228", 2405.0, 2380.0)
+
+
+def test_a_wing_too_far_from_the_rule_is_refused() -> None:
+    # only a 5-point wing is quoted under a 25-point rule: no spread, and the reason says so
+    legs = LegRules(short_delta=0.2, width=25.0, dte_min=1, dte_max=60)
+    short = OptionQuote(1, "S", "SPX", "P", 2405.0, "20180228", 100.0, 6.0, 6.5, -0.2)
+    near = OptionQuote(2, "W", "SPX", "P", 2400.0, "20180228", 100.0, 5.0, 5.5, -0.18)
+    got = select_spread([short, near], "put_credit_vertical", legs)
+    assert isinstance(got, str) and "within half a width of 25" in got

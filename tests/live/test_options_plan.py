@@ -116,7 +116,7 @@ def test_expiry_and_legs_by_delta_and_width() -> None:
     # exact max loss at a 3.40 credit: (50 - 3.40) x 100
     assert got.risk(-3.40).max_loss == pytest.approx(4660.0)
     assert select_spread(CHAIN[:1], "put_credit_vertical", rules) == (
-        "no two-sided P strike beyond 2600"
+        "no two-sided P strike within half a width of 50 beyond 2600"
     )
 
 

@@ -188,9 +188,22 @@ def _short_by_delta(quotes: list[OptionQuote], right: str, delta: float) -> Opti
     return min(side, key=lambda q: (abs(abs(q.delta) - delta), -out * q.strike))
 
 
+def quoted_strikes(strikes: list[float], spot: float, rules: LegRules) -> list[float]:
+    """The strikes a session asks quotes for: those within ``strike_band`` of the spot and a
+    wing's ``width`` beyond (a 0.20-delta short on a spike day can sit near the band's edge;
+    its wing must still be quotable). All of them when the spot is unknown (NaN)."""
+    if spot != spot:
+        return list(strikes)
+    low = spot * (1.0 - rules.strike_band) - rules.width
+    high = spot * (1.0 + rules.strike_band) + rules.width
+    return [k for k in strikes if low <= k <= high]
+
+
 def _wing(quotes: list[OptionQuote], short: OptionQuote, width: float) -> OptionQuote | None:
     """The two-sided option of the short's right whose strike is nearest ``width`` points
-    further out of the money (strictly further out)."""
+    further out of the money (strictly further out), or None when the nearest is more than
+    half a width away from it: a 25-point rule never opens a 5-point spread because the
+    strikes between are unquoted."""
     want = short.strike - width if short.right == "P" else short.strike + width
     side = [
         q
@@ -198,6 +211,7 @@ def _wing(quotes: list[OptionQuote], short: OptionQuote, width: float) -> Option
         if q.right == short.right
         and q.two_sided
         and (q.strike < short.strike if short.right == "P" else q.strike > short.strike)
+        and abs(q.strike - want) <= 0.5 * width
     ]
     if not side:
         return None
@@ -213,7 +227,10 @@ def select_spread(quotes: list[OptionQuote], template: str, rules: LegRules) -> 
             return f"no two-sided {right} quote with a delta"
         wing = _wing(quotes, short, rules.width)
         if wing is None:
-            return f"no two-sided {right} strike beyond {short.strike:g}"
+            return (
+                f"no two-sided {right} strike within half a width of {rules.width:g} "
+                f"beyond {short.strike:g}"
+            )
         return SpreadLeg(short, "SELL"), SpreadLeg(wing, "BUY")
 
     if template == "put_credit_vertical":

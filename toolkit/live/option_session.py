@@ -73,6 +73,7 @@ from toolkit.live._option_plan import (
     SpreadLeg,
     days_to_expiry,
     expiries_by_preference,
+    quoted_strikes,
     select_spread,
 )
 from toolkit.live._startup import LiveError, trading_account
@@ -414,9 +415,7 @@ class OptionSession:
         rights = {"put_credit_vertical": ("P",), "call_credit_vertical": ("C",)}.get(
             s.template, ("P", "C")
         )
-        strikes = list(chain.strikes)
-        if spot == spot:  # not NaN: the strikes near the money only
-            strikes = [k for k in strikes if abs(k / spot - 1.0) <= s.legs.strike_band]
+        strikes = quoted_strikes(list(chain.strikes), spot, s.legs)
         why: list[str] = []
         for expiry in expiries:  # the preferred expiry first; the next if it has no market
             quotes = await market.quotes(chain, expiry, rights, strikes)
