@@ -54,6 +54,7 @@ from scipy.optimize import brentq, least_squares, minimize
 from scipy.special import erfc
 
 from toolkit.errors import DataError
+from toolkit.options.american import american_implied_vol
 from toolkit.options.implied import DAYS_PER_YEAR, IVReason, chain_implied_vols, implied_vol
 
 Array = NDArray[np.float64]
@@ -411,7 +412,8 @@ def smile(quotes: pd.DataFrame) -> pd.DataFrame:
     """The out-of-the-money smile of every slice of one quote date's chain.
 
     Columns: expiry, root, T, forward, discount_factor, strike, k (= ln(K/F)), right, iv (our
-    implied vol of the mid), iv_bid, iv_ask (NaN where the bid is below intrinsic or zero),
+    implied vol of the mid), iv_bid, iv_ask (by the same model: American for American chains;
+    NaN where the bid is below intrinsic or zero),
     w (= iv^2 T). Only quotes with an implied vol (reason OK) and T > 0. For AM-settled roots
     (:data:`AM_SETTLED`) T ends at the opening settlement, 6.5 hours before the close that
     chain_implied_vols counts to; a Black price depends on sigma sqrt(T) only, so their vols
@@ -436,6 +438,13 @@ def smile(quotes: pd.DataFrame) -> pd.DataFrame:
     args = (c["right"].to_numpy(), c["forward"], c["strike"], c["T"], c["discount_factor"])
     iv_bid, _ = implied_vol(c["bid"].to_numpy(dtype=np.float64), *args)
     iv_ask, _ = implied_vol(c["ask"].to_numpy(dtype=np.float64), *args)
+    am = (c["iv_model"] == "american").to_numpy()
+    if am.any():  # American rows: bid and ask by the model their mid was inverted with
+        a = c[am]
+        a_args = (a["right"].to_numpy(), a["underlying_price"], a["strike"], a["T"], a["rate"],
+                  a["dividend_yield"])
+        iv_bid[am] = american_implied_vol(a["bid"].to_numpy(dtype=np.float64), *a_args)[0]
+        iv_ask[am] = american_implied_vol(a["ask"].to_numpy(dtype=np.float64), *a_args)[0]
     t_close = c["T"].to_numpy(dtype=np.float64)
     am = c["root"].isin(list(AM_SETTLED)).to_numpy()
     t = np.where(am, t_close - AM_SETTLEMENT_EARLY, t_close)
