@@ -167,11 +167,12 @@ def early_exercise_premia(
     call = K >= F
     price = np.where(call, call_mid, put_mid)
     n = K.size
-    iv, why = np.empty(n), np.empty(n, dtype=np.int8)
-    _implied.implied_vol_arr_nb(
-        np.ascontiguousarray(price), np.ascontiguousarray(call), np.full(n, F),
-        np.ascontiguousarray(K), np.full(n, T), np.full(n, math.exp(-r * T)), iv, why)
-    good = why == _implied.R_OK
+    dfac = math.exp(-r * T)
+    # the scalar kernel: a few dozen pairs, where the parallel one's thread start costs more
+    iv = np.empty(n)
+    for i in range(n):
+        iv[i] = _implied.implied_vol_nb(float(price[i]), bool(call[i]), F, float(K[i]), T, dfac)[0]
+    good = np.isfinite(iv)
     ec, ep = np.zeros(n), np.zeros(n)
     if good.any():
         kg, sg = K[good], iv[good]
