@@ -181,7 +181,8 @@ def main() -> None:
     except ImportError:
         print("vollib not installed: skipped")
 
-    print("-- whole chains: parity forward per expiry + IV of every quote's mid --")
+    print("-- whole chains: carry per expiry + IV of every quote's mid (VXX: American model, "
+          "de-Americanised parity rate; SPXW: Black-76 on the parity forward) --")
     from toolkit.data.options import load_option_quotes
     from toolkit.options.implied import chain_implied_vols
 
@@ -189,7 +190,9 @@ def main() -> None:
         chain = load_option_quotes(name)
         t = _time(lambda c=chain: chain_implied_vols(c), 3)
         groups = t[3].groupby(["quote_date", "expiry"]).ngroups
-        _row(f"chain_implied_vols {name.split('_')[0]} ({groups} expiry-days)", len(chain), t,
+        model = "American" if (chain["style"] == "A").all() else "Black-76"
+        _row(f"chain_implied_vols {name.split('_')[0]} {model} ({groups} expiry-days)",
+             len(chain), t,
              f"OK {float((t[3]['iv_reason'] == 0).mean()):.3f} of quotes")
 
 
