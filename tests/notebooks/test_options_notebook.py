@@ -16,7 +16,13 @@ from tests.notebooks._execute import REPO, execute
 from toolkit.data import load_option_quotes
 from toolkit.options.backtest import CreditSpread, StrikeRule, backtest_options
 
-PARAMS = {"surface_max_days": 60, "smile_days": [7, 30]}
+PARAMS = {
+    "surface_max_days": 60,
+    "smile_days": [7, 30],
+    # a week of the paper session: it opens its first put-credit spread on 2018-01-12
+    "session_start": "2018-01-11 21:30",
+    "session_end": "2018-01-16",
+}
 
 
 def test_options_notebook_shows_chain_surface_spread_and_backtests(tmp_path: Path) -> None:
@@ -59,6 +65,14 @@ def test_options_notebook_shows_chain_surface_spread_and_backtests(tmp_path: Pat
     assert np.allclose(parts.sum(), att.loc["total"], atol=1e-6)
     daily = pd.read_csv(folder / "attribution_delta-hedged_short_straddle.csv", index_col=0)
     assert np.allclose(daily.drop(columns="total").sum(axis=1), daily["total"], atol=1e-6)
+
+    # the paper session on the simulator: a combo order filled, each leg booked in its journal
+    m = re.search(r"option session \S+: (\d+) combo orders, (\d+) leg fills", text)
+    assert m is not None and int(m.group(1)) >= 1 and int(m.group(2)) >= 2
+    fills = pd.read_csv(folder / "session_fills.csv")
+    assert len(fills) == int(m.group(2))
+    assert fills["symbol"].str.startswith("SPXW").all()
+    assert set(fills["side"]) <= {"BOT", "SLD"} and (fills["commission"] > 0).all()
 
     # interactive charts, embedded in the HTML report
     assert run.html.count("plotly-graph-div") >= 6
