@@ -5,19 +5,64 @@ config in the journal, and each strategy's book."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from toolkit import strategies
 from toolkit.engine.backtest import book_weights
-from toolkit.errors import ToolkitError
-from toolkit.live.config import PAPER_PORTS, Endpoint, LiveConfig
+from toolkit.errors import ConfigError, ToolkitError
+from toolkit.live.config import LIVE_PORTS, PAPER_PORTS, Endpoint, LiveConfig
 from toolkit.live.sleeve import Sleeve
 
 
 class LiveError(ToolkitError):
     """The session cannot start or continue safely (connection, account, contracts)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a session connects and what it may do there: ``host`` None means the embedded
+    simulator; ``mode`` is "simulated", "paper" or "live"; ``sid`` the session id."""
+
+    host: str | None
+    port: int
+    embedded: bool
+    mode: str
+    sid: str
+
+
+def session_target(
+    cfg: Endpoint,
+    name: str,
+    *,
+    live: bool,
+    host: str | None,
+    port: int | None,
+    session_id: str | None,
+) -> Target:
+    """The one start-up safety rule of every session (stock or option): a live-trading port
+    of IB Gateway/TWS needs ``--live``, and ``--live`` needs ``[connection] account`` so the
+    account check can refuse any other; paper by default. ConfigError otherwise."""
+    host = host if host is not None else cfg.connection.host
+    port = port if port is not None else cfg.connection.port
+    embedded = host is None
+    if port in LIVE_PORTS and not embedded and not live:
+        raise ConfigError(
+            f"port {port} is a live-trading port of IB Gateway/TWS; pass --live to "
+            "trade real money, or use the paper ports 4002 (Gateway) / 7497 (TWS)."
+        )
+    if live and not cfg.connection.account:
+        raise ConfigError(
+            f"{cfg.source}: [connection] account is required with --live, so the session "
+            "can refuse any account but yours."
+        )
+    mode = "simulated" if embedded else ("live" if live else "paper")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    sid = session_id or cfg.session.session_id or (f"{name}-{stamp}" if embedded else name)
+    return Target(host, port, embedded, mode, sid)
 
 
 def trading_account(

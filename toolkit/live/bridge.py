@@ -37,7 +37,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -45,7 +44,6 @@ from ib_async.objects import BarDataList
 
 from toolkit import strategies
 from toolkit.engine._risk_inputs import risk_context
-from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.live import _reconcile
 from toolkit.live import bars as livebars
@@ -58,8 +56,14 @@ from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
-from toolkit.live._startup import LiveError, books, session_record, trading_account
-from toolkit.live.config import LIVE_PORTS, LiveConfig, StrategySlot
+from toolkit.live._startup import (
+    LiveError,
+    books,
+    session_record,
+    session_target,
+    trading_account,
+)
+from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderRef, OrderSpec, bracket_legs, entry_order
 from toolkit.live.session_view import SessionView, add_books
@@ -135,26 +139,11 @@ class LiveSession:
         # it is now -- read here once, never on the send path
         self.fault = faults if faults is not None else Faults.from_env(os.environ)
         self.live = live
-        self.host = host if host is not None else cfg.connection.host
-        self.port = port if port is not None else cfg.connection.port
-        self.embedded = self.host is None
-        if self.port in LIVE_PORTS and not self.embedded and not live:
-            raise ConfigError(
-                f"port {self.port} is a live-trading port of IB Gateway/TWS; pass --live to "
-                "trade real money, or use the paper ports 4002 (Gateway) / 7497 (TWS)."
-            )
-        if live and not cfg.connection.account:
-            raise ConfigError(
-                f"{cfg.source}: [connection] account is required with --live, so the session "
-                "can refuse any account but yours."
-            )
-        self.mode = "simulated" if self.embedded else ("live" if live else "paper")
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        self.sid = (
-            session_id
-            or cfg.session.session_id
-            or (f"{cfg.name}-{stamp}" if self.embedded else cfg.name)
+        target = session_target(
+            cfg, cfg.name, live=live, host=host, port=port, session_id=session_id
         )
+        self.host, self.port, self.embedded = target.host, target.port, target.embedded
+        self.mode, self.sid = target.mode, target.sid
         self.install_signals = install_signals
         self.log = SessionLog(echo)
         self.alert = Alerts(alerts, self.log, self.log.soon)

@@ -36,13 +36,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
 
 from toolkit.data import calendar
-from toolkit.errors import ConfigError
 from toolkit.gateway import Gateway
 from toolkit.live._alerts import Alerts
 from toolkit.live._broker import Broker
@@ -76,8 +74,7 @@ from toolkit.live._option_plan import (
     quoted_strikes,
     select_spread,
 )
-from toolkit.live._startup import LiveError, trading_account
-from toolkit.live.config import LIVE_PORTS
+from toolkit.live._startup import LiveError, session_target, trading_account
 from toolkit.live.journal import FillConflict, Journal, JournalOrder
 from toolkit.live.options_config import OptionLiveConfig
 from toolkit.live.orders import OrderRef, OrderSpec
@@ -130,26 +127,11 @@ class OptionSession:
         self.cfg = cfg
         self.fault = faults if faults is not None else Faults.from_env(os.environ)
         self.live = live
-        self.host = host if host is not None else cfg.connection.host
-        self.port = port if port is not None else cfg.connection.port
-        self.embedded = self.host is None
-        if self.port in LIVE_PORTS and not self.embedded and not live:
-            raise ConfigError(
-                f"port {self.port} is a live-trading port of IB Gateway/TWS; pass --live to "
-                "trade real money, or use the paper ports 4002 (Gateway) / 7497 (TWS)."
-            )
-        if live and not cfg.connection.account:
-            raise ConfigError(
-                f"{cfg.source}: [connection] account is required with --live, so the session "
-                "can refuse any account but yours."
-            )
-        self.mode = "simulated" if self.embedded else ("live" if live else "paper")
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        self.sid = (
-            session_id
-            or cfg.session.session_id
-            or (f"{cfg.name}-{stamp}" if self.embedded else cfg.name)
+        target = session_target(
+            cfg, cfg.name, live=live, host=host, port=port, session_id=session_id
         )
+        self.host, self.port, self.embedded = target.host, target.port, target.embedded
+        self.mode, self.sid = target.mode, target.sid
         self.echo = echo
         self.lines: deque[str] = deque(maxlen=400)
         self.install_signals = install_signals
