@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
 
-.PHONY: install run test lint typecheck pytest test-insync bench clean
+.PHONY: install run test lint typecheck pytest warm test-suite test-insync bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -29,9 +29,24 @@ typecheck: install
 # pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadgroup
 # keeps tests marked with one xdist_group on one worker (the dask clusters)
 PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+WARM   := research/configs/spy_sma_cross.toml
 
 pytest: install
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PYTEST)
+
+# Compile the numba kernels most tests share once, beside ruff and mypy (numba caches them next
+# to the sources): on a fresh clone both pytest workers otherwise compile the same engine, sweep,
+# walk-forward and Monte Carlo kernels at once (~90 s CPU each, measured cold).
+warm: install
+	$(PY) -m toolkit backtest --config $(WARM) --reports $(VENV)/.warm --no-tearsheet >/dev/null
+	$(PY) -m toolkit walkforward --config $(WARM) --reports $(VENV)/.warm >/dev/null
+	$(PY) -m toolkit montecarlo --config $(WARM) --reports $(VENV)/.warm >/dev/null
+	$(PY) -m toolkit sensitivity --config $(WARM) --reports $(VENV)/.warm >/dev/null
+	rm -rf $(VENV)/.warm
+
+test-suite: warm
+	$(PYTEST)
 
 # ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync
 # tests run in a venv of their own.
@@ -48,7 +63,7 @@ test-insync: $(VENV)-insync/.installed
 # mostly use one core, which pytest's second worker would otherwise wait for; each target's
 # output is printed whole when it ends.
 test: install
-	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck test-insync pytest
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck test-insync test-suite
 
 bench: install
 	$(PY) research/benchmarks/run_all.py
