@@ -1,0 +1,50 @@
+"""Execution: schedules that work a parent order as child orders, pure and causal (parent
+quantity, window, bar/volume history and parameters in; :class:`ChildOrders` out), the same
+function for the backtest and the live bridge.
+
+* :func:`twap` (:func:`twap_sizes`): even slices over a window, optional seeded jitter
+* :func:`vwap` with a causal :func:`volume_profile` of past sessions (:func:`sessions` lays
+  minute bars on the session grid) and a participation cap; :func:`achieved_price`,
+  :func:`interval_vwap`, :func:`tracking_bp`, :func:`bar_price` measure it
+* :func:`pov` (percent of volume), :func:`iceberg` (display size)
+* :func:`adaptive_limit`, :func:`adaptive_steps`: our mid-to-touch limit tactic
+  (Patient / Normal / Urgent), an approximation, not IB's Adaptive algorithm
+"""
+
+from toolkit.execution.adaptive import CLOCKS, adaptive_limit, adaptive_steps
+from toolkit.execution.orders import LIMIT, MARKET, ChildOrders
+from toolkit.execution.pov import iceberg, pov
+from toolkit.execution.twap import twap, twap_sizes
+from toolkit.execution.vwap import (
+    MINUTES,
+    Sessions,
+    achieved_price,
+    bar_price,
+    interval_vwap,
+    sessions,
+    tracking_bp,
+    volume_profile,
+    vwap,
+)
+
+__all__ = [
+    "CLOCKS",
+    "LIMIT",
+    "MARKET",
+    "MINUTES",
+    "ChildOrders",
+    "Sessions",
+    "achieved_price",
+    "adaptive_limit",
+    "adaptive_steps",
+    "bar_price",
+    "iceberg",
+    "interval_vwap",
+    "pov",
+    "sessions",
+    "tracking_bp",
+    "twap",
+    "twap_sizes",
+    "volume_profile",
+    "vwap",
+]
