@@ -9,11 +9,16 @@ function for the backtest and the live bridge.
 * :func:`pov` (percent of volume), :func:`iceberg` (display size)
 * :func:`adaptive_limit`, :func:`adaptive_steps`: our mid-to-touch limit tactic
   (Patient / Normal / Urgent), an approximation, not IB's Adaptive algorithm
+* transaction-cost analysis: :func:`tca` (one :class:`ParentOrder` -> :class:`TCAResult`),
+  :func:`tca_many` (a fills frame -> one row per parent), :func:`arrival_mid`: Perold's
+  implementation shortfall (delay, execution, opportunity, fees), slippage vs arrival,
+  interval VWAP / TWAP / close, participation
 """
 
 from toolkit.execution.adaptive import CLOCKS, adaptive_limit, adaptive_steps
 from toolkit.execution.orders import LIMIT, MARKET, ChildOrders
 from toolkit.execution.pov import iceberg, pov
+from toolkit.execution.tca import ParentOrder, TCAResult, arrival_mid, tca, tca_many
 from toolkit.execution.twap import twap, twap_sizes
 from toolkit.execution.vwap import (
     MINUTES,
@@ -33,15 +38,20 @@ __all__ = [
     "MARKET",
     "MINUTES",
     "ChildOrders",
+    "ParentOrder",
     "Sessions",
+    "TCAResult",
     "achieved_price",
     "adaptive_limit",
     "adaptive_steps",
+    "arrival_mid",
     "bar_price",
     "iceberg",
     "interval_vwap",
     "pov",
     "sessions",
+    "tca",
+    "tca_many",
     "tracking_bp",
     "twap",
     "twap_sizes",
