@@ -43,6 +43,23 @@ def test_profile_is_the_mean_of_past_shares_and_causal() -> None:
         volume_profile(grid, "2024-05-15", lookback=2)
 
 
+def test_early_closes_are_not_mixed_into_full_days() -> None:
+    ramp = np.arange(1, MINUTES + 1, dtype=float)
+    bars = pd.concat([minute_bars(ramp, "2023-11-21"), minute_bars(ramp[::-1], "2023-11-22"),
+                      minute_bars(np.ones(MINUTES), "2023-11-24"),  # 13:00 close (210 min)
+                      minute_bars(ramp, "2023-11-27")])
+    grid = sessions(bars)
+    assert grid.length.tolist() == [390, 390, 210, 390]
+    assert grid.volume[2, 210:].sum() == 0  # the file's minutes after 13:00 are not session
+    full = volume_profile(grid, "2023-11-27", lookback=2)  # 21st and 22nd, skipping the 24th
+    np.testing.assert_allclose(full, np.full(MINUTES, 1 / MINUTES), rtol=1e-12)
+    early = volume_profile(grid, "2023-11-24", lookback=2)
+    np.testing.assert_allclose(early[:210], np.full(210, 1 / 210), rtol=1e-12)
+    assert (early[210:] == 0).all()
+    with pytest.raises(DataError, match="several sessions"):
+        vwap(10, bars.iloc[380:400], full)
+
+
 def test_children_follow_the_cumulative_target() -> None:
     bars = minute_bars([10.0] * 4)
     profile = np.zeros(MINUTES)

@@ -99,18 +99,25 @@ def sessions(bars: pd.DataFrame, price: str = "typical") -> Sessions:
 def volume_profile(grid: Sessions, day: date | str, lookback: int = 20) -> np.ndarray:
     """The average volume share of each regular-hours minute over the ``lookback`` sessions
     strictly before ``day`` (length 390; sums to 1 over ``day``'s minutes). Causal: bars of
-    ``day`` and later never enter."""
+    ``day`` and later never enter. Past sessions shorter than ``day``'s (a 13:00 close before
+    a full day) or without volume are skipped, so the lookback reaches further back; on an
+    early-close day the full sessions' shares of its own minutes are renormalised."""
     if isinstance(lookback, bool) or int(lookback) != lookback or lookback < 1:
         raise ConfigError(f"lookback={lookback!r}: a whole number of past sessions >= 1.")
     k = grid.index(day)
-    if k < lookback:
+    totals = grid.volume[:k].sum(axis=1)
+    usable = np.flatnonzero((grid.length[:k] >= grid.length[k]) & (totals > 0))
+    if usable.size < lookback:
         raise DataError(f"session {grid.days[k]}: a {lookback}-session volume profile needs "
-                        f"{lookback} sessions before it, the bars have {k}; start later or "
-                        "shorten the lookback.")
-    past = grid.volume[k - lookback : k]
-    shares = past / past.sum(axis=1, keepdims=True)
+                        f"{lookback} sessions before it, the bars have {usable.size}; start "
+                        "later or shorten the lookback.")
+    rows = usable[-lookback:]
+    shares = grid.volume[rows] / totals[rows, None]
     profile = shares.mean(axis=0)
     profile[grid.length[k] :] = 0.0  # an early close: only its own minutes
+    if profile.sum() <= 0:
+        raise DataError(f"session {grid.days[k]}: the past sessions traded nothing in its "
+                        "minutes; no volume profile.")
     return np.asarray(profile / profile.sum())
 
 
@@ -145,6 +152,9 @@ def vwap(
     if bars.empty or (minute < 0).any() or (minute >= MINUTES).any():
         raise DataError("vwap: pass the session's regular-hours minute bars of the window "
                         "(09:30-16:00 New York).")
+    if len(set(local.date)) != 1:
+        raise DataError("vwap: the bars span several sessions; a VWAP schedule works one "
+                        "session's window (pass that session's bars).")
     weights = profile[minute].astype(float)
     if weights.sum() <= 0:
         weights = np.ones(minute.size)  # no past volume in the window: even slices
