@@ -305,3 +305,20 @@ def test_repair_drop_keeps_the_good_rows_and_reports_the_rest(tmp_path: Path) ->
         load_option_quotes(_optopsy(tmp_path, [rows[3]]), repair="drop")
     with pytest.raises(DataError, match=r"repair='fix' is not valid; use None or 'drop'"):
         load_option_quotes(path, repair="fix")  # type: ignore[arg-type]
+
+
+def test_an_underlying_price_disagreeing_with_its_quote_date_is_refused(tmp_path: Path) -> None:
+    # one spot per quote date: a row quoted against another price would get Greeks, implied
+    # vols and a carry fit off a spot no other row of that close shares
+    other_strike = GOOD[0].replace("C02700000", "C02750000").replace(",2700,", ",2750,")
+    wrong_spot = GOOD[1].replace("2695.79", "2795.79")
+    path = _optopsy(tmp_path, [GOOD[0], other_strike, wrong_spot, GOOD[2]])
+    with pytest.raises(
+        DataError,
+        match=r"line 4: underlying_price differs from the other rows of its quote date "
+        r"\(2795.79; 2695.79 on 2018-01-02\)",
+    ):
+        load_option_quotes(path)
+    with pytest.warns(DataWarning, match=r"dropped 1 rows"):
+        q = load_option_quotes(path, repair="drop")
+    assert len(q) == 3 and set(q["underlying_price"]) == {2695.79, 2713.06}

@@ -458,6 +458,30 @@ def _check_moneyness(rows: _Rows, spot: np.ndarray, strike: np.ndarray, right: n
         )
 
 
+def _check_one_spot(
+    rows: _Rows, quotes: np.ndarray, under: np.ndarray, spot: np.ndarray
+) -> None:
+    """One underlying price per quote date and underlying (an EOD file's close, a snapshot's
+    price): a row quoted against another one (the date's most common) is a corrupt row --
+    its Greeks, implied vol and carry fit would use a spot no other row of that close has."""
+    kept = np.flatnonzero(rows.keep)
+    if not kept.size:
+        return
+    frame = pd.DataFrame({"q": quotes[kept], "u": under[kept], "s": spot[kept]})
+    usual = frame.groupby(["q", "u"], sort=False)["s"].transform(lambda s: s.mode().iloc[0])
+    wrong = np.zeros(len(spot), dtype=bool)
+    wrong[kept] = (frame["s"] != usual).to_numpy()
+    expected = np.full(len(spot), np.nan)
+    expected[kept] = usual.to_numpy()
+    rows.check(
+        wrong,
+        "underlying_price",
+        "differs from the other rows of its quote date",
+        "Fix the row's underlying price (one price per quote date).",
+        lambda i: f"{spot[i]:g}; {expected[i]:g} on {pd.Timestamp(quotes[i]).date()}",
+    )
+
+
 def load_option_quotes(
     path: str | Path,
     *,
@@ -535,6 +559,7 @@ def load_option_quotes(
         rows.check(values < 0, name, "is negative", f"A {name} must be >= 0.", _shown(values))
     for name, values in (("strike", strike), ("underlying_price", spot)):
         rows.check(~(values > 0), name, "is not positive", "Fix the value.", _shown(values))
+    _check_one_spot(rows, quotes, under, spot)
 
     # the contract: OCC id consistent, expiry not before the quote date, unique per date
     occ_expiry = pd.to_datetime(occ["ymd"], format="%y%m%d", errors="coerce").to_numpy()
