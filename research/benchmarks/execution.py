@@ -50,11 +50,6 @@ def _pov_rate(grid: ex.Sessions, k: int) -> float:
     return min(0.5, 1.05 * PARENT / float(grid.volume[k - WARMUP : k].sum(axis=1).mean()))
 
 
-def _session(bars: pd.DataFrame, day: object) -> pd.DataFrame:
-    d = pd.Timestamp(str(day)).date()
-    return bars[(bars.index >= session_open(d)) & (bars.index < session_close(d))]
-
-
 def tracking(bars: pd.DataFrame, price: str = "typical",
              max_pct_vol: float | None = None) -> pd.DataFrame:
     """|achieved - day VWAP| in bp per held-out session and schedule."""
@@ -63,7 +58,7 @@ def tracking(bars: pd.DataFrame, price: str = "typical",
     u_shape = _u_shape()
     for k in range(WARMUP, len(grid.days)):
         day = grid.days[k]
-        session = _session(bars, day)
+        session = ex.session_bars(bars, day)
         px = ex.bar_price(session, price)
         vol = session["volume"].to_numpy(float)
         day_vwap = ex.interval_vwap(px, vol)
@@ -119,7 +114,7 @@ def main() -> None:
     print(f"VWAP with max_pct_vol = 1 %: mean {vw.bp.mean():.2f} bp, sessions with shares left "
           f"unplaced: {(vw.unplaced > 0).sum()}")
     day = grid.days[-1]
-    session = _session(bars, day)
+    session = ex.session_bars(bars, day)
     profile = ex.volume_profile(grid, day, WARMUP)
     print("== schedule throughput (one 390-minute session, warm; median of 5) ==")
     for name, fn, repeat in [

@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.execution.conftest import SPY_MINUTES, minute_bars
-from toolkit.data.calendar import session_close, session_open
+from toolkit.data.calendar import session_open
 from toolkit.errors import ConfigError, DataError
 from toolkit.execution import (
     MINUTES,
     achieved_price,
     bar_price,
     interval_vwap,
+    session_bars,
     sessions,
     tracking_bp,
     volume_profile,
@@ -70,6 +71,16 @@ def test_children_follow_the_cumulative_target() -> None:
     assert children.frame().index[0] == pd.Timestamp("2024-05-17 13:30", tz="UTC")
 
 
+def test_a_window_renormalises_the_profile() -> None:
+    bars = minute_bars(np.full(MINUTES, 10.0)).iloc[100:104]  # 11:10-11:14 New York
+    profile = np.full(MINUTES, 0.5 / (MINUTES - 2))
+    profile[[101, 103]] = 0.25
+    children = vwap(1000, bars, profile)  # window weights .0013, .25, .0013, .25
+    assert children.bar.tolist() == [0, 1, 2, 3]
+    assert children.quantity.sum() == 1000
+    assert children.quantity[1] + children.quantity[3] > 990
+
+
 def test_cap_holds_back_and_carries() -> None:
     bars = minute_bars([100.0, 1000.0, 100.0])
     profile = np.zeros(MINUTES)
@@ -118,7 +129,7 @@ def test_spy_held_out_sessions_track_the_day_vwap_within_3_2_bp() -> None:
     grid = sessions(bars)
     distances = []
     for day in grid.days[20:]:
-        session = bars[(bars.index >= session_open(day)) & (bars.index < session_close(day))]
+        session = session_bars(bars, day)
         children = vwap(20_000, session, volume_profile(grid, day, 20), max_pct_vol=0.1)
         assert children.remaining == 0
         px = bar_price(session)

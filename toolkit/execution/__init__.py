@@ -4,8 +4,9 @@ function for the backtest and the live bridge.
 
 * :func:`twap` (:func:`twap_sizes`): even slices over a window, optional seeded jitter
 * :func:`vwap` with a causal :func:`volume_profile` of past sessions (:func:`sessions` lays
-  minute bars on the session grid) and a participation cap; :func:`achieved_price`,
-  :func:`interval_vwap`, :func:`tracking_bp`, :func:`bar_price` measure it
+  minute bars on the session grid, :func:`session_bars` picks one session) and a
+  participation cap; :func:`achieved_price`, :func:`interval_vwap`, :func:`tracking_bp`,
+  :func:`bar_price` measure it
 * :func:`pov` (percent of volume), :func:`iceberg` (display size)
 * :func:`adaptive_limit`, :func:`adaptive_steps`: our mid-to-touch limit tactic
   (Patient / Normal / Urgent), an approximation, not IB's Adaptive algorithm
@@ -26,6 +27,7 @@ from toolkit.execution.vwap import (
     achieved_price,
     bar_price,
     interval_vwap,
+    session_bars,
     sessions,
     tracking_bp,
     volume_profile,
@@ -49,6 +51,7 @@ __all__ = [
     "iceberg",
     "interval_vwap",
     "pov",
+    "session_bars",
     "sessions",
     "tca",
     "tca_many",

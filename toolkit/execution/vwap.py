@@ -96,6 +96,16 @@ def sessions(bars: pd.DataFrame, price: str = "typical") -> Sessions:
     return Sessions(unique, volume, prices, length)
 
 
+def session_bars(bars: pd.DataFrame, day: date | str) -> pd.DataFrame:
+    """The regular-hours bars of session ``day`` (09:30 to its close, New York)."""
+    d = pd.Timestamp(day).date()
+    index = pd.DatetimeIndex(bars.index)
+    inside = bars[(index >= session_open(d)) & (index < session_close(d))]
+    if inside.empty:
+        raise DataError(f"session {d}: no regular-hours bars; choose a session the bars cover.")
+    return inside
+
+
 def volume_profile(grid: Sessions, day: date | str, lookback: int = 20) -> np.ndarray:
     """The average volume share of each regular-hours minute over the ``lookback`` sessions
     strictly before ``day`` (length 390; sums to 1 over ``day``'s minutes). Causal: bars of
