@@ -99,9 +99,9 @@ def shortfall_nb(
         out[k, FILLED] = filled
         out[k, AVG_PRICE] = p_r + impact / filled if filled > 0.0 else math.nan
         out[k, FEES] = fees
-        out[k, DELAY] = s * q_parent * (p_r - p_d)
-        out[k, EXECUTION] = s * impact
-        out[k, OPPORTUNITY] = s * (q_parent - filled) * (p_n - p_r)
+        out[k, DELAY] = s * q_parent * (p_r - p_d) + 0.0  # + 0.0: no -0.0 on sells
+        out[k, EXECUTION] = s * impact + 0.0
+        out[k, OPPORTUNITY] = s * (q_parent - filled) * (p_n - p_r) + 0.0
         out[k, TOTAL] = paper - real
         out[k, PAPER] = paper
         out[k, REAL] = real
