@@ -44,14 +44,14 @@ def _u_shape() -> np.ndarray:
     return np.asarray(w / w.sum())
 
 
-def _pov_rate(grid: ex.Sessions, k: int) -> float:
+def _pov_rate(grid: ex.Sessions, k: int, parent: int) -> float:
     """The rate that would place the parent over the session at the past sessions' mean
     volume (causal: sessions before k only), 5 % more so a quiet day still finishes."""
-    return min(0.5, 1.05 * PARENT / float(grid.volume[k - WARMUP : k].sum(axis=1).mean()))
+    return min(0.5, 1.05 * parent / float(grid.volume[k - WARMUP : k].sum(axis=1).mean()))
 
 
-def tracking(bars: pd.DataFrame, price: str = "typical",
-             max_pct_vol: float | None = None) -> pd.DataFrame:
+def tracking(bars: pd.DataFrame, price: str = "typical", max_pct_vol: float | None = None,
+             parent: int = PARENT) -> pd.DataFrame:
     """|achieved - day VWAP| in bp per held-out session and schedule."""
     grid = ex.sessions(bars, price)
     rows = []
@@ -63,14 +63,14 @@ def tracking(bars: pd.DataFrame, price: str = "typical",
         vol = session["volume"].to_numpy(float)
         day_vwap = ex.interval_vwap(px, vol)
         plans = {
-            "TWAP, 390 slices": ex.twap(PARENT, session_open(day), session_close(day),
+            "TWAP, 390 slices": ex.twap(parent, session_open(day), session_close(day),
                                         ex.MINUTES).on_bars(session),
-            "U-shaped profile": ex.vwap(PARENT, session, u_shape),
+            "U-shaped profile": ex.vwap(parent, session, u_shape),
             "VWAP, 20-session profile": ex.vwap(
-                PARENT, session, ex.volume_profile(grid, day, WARMUP), max_pct_vol=max_pct_vol
+                parent, session, ex.volume_profile(grid, day, WARMUP), max_pct_vol=max_pct_vol
             ),
             "POV, parent / 20-session mean volume": ex.pov(
-                PARENT, session, _pov_rate(grid, k)),
+                parent, session, _pov_rate(grid, k, parent)),
         }
         for name, children in plans.items():
             rows.append({"session": day, "schedule": name,
@@ -109,10 +109,12 @@ def main() -> None:
     print(summary(tracking(bars)).to_string())
     print("fill at the file's per-bar vwap column, day VWAP of that column:")
     print(summary(tracking(bars, "vwap")).to_string())
-    capped = tracking(bars, max_pct_vol=0.01)
+    big = 1_000_000
+    capped = tracking(bars, max_pct_vol=0.01, parent=big)
     vw = capped[capped.schedule == "VWAP, 20-session profile"]
-    print(f"VWAP with max_pct_vol = 1 %: mean {vw.bp.mean():.2f} bp, sessions with shares left "
-          f"unplaced: {(vw.unplaced > 0).sum()}")
+    print(f"VWAP of {big:,} shares with max_pct_vol = 1 %: mean {vw.bp.mean():.2f} bp over the "
+          f"shares placed, sessions with shares left unplaced: {(vw.unplaced > 0).sum()}, "
+          f"mean unplaced {vw.unplaced.mean():,.0f} shares")
     day = grid.days[-1]
     session = ex.session_bars(bars, day)
     profile = ex.volume_profile(grid, day, WARMUP)
