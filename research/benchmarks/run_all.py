@@ -12,6 +12,7 @@ from research.benchmarks import (
     analysis,
     coint,
     engine,
+    execution,
     gateway,
     kill9,
     live,
@@ -42,6 +43,8 @@ def main() -> None:
     options_greeks.main()
     print()
     options_american.main()
+    print()
+    execution.main()
     print()
     live.main()
     print()
