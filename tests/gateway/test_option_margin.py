@@ -49,6 +49,27 @@ def test_spreads_need_their_max_loss_and_longs_their_price() -> None:
     )
 
 
+def test_an_iron_condor_needs_the_greater_spread_not_both() -> None:
+    # short 2620/2570 put spread (50 wide) + short 2740/2770 call spread (30 wide), 2 each:
+    # both cannot lose at expiry, so 2 x max(50, 30) x 100, plus the longs' prices
+    spot = 2680.0
+    book = [
+        Holding(_spxw(2570, "P"), 2, 3.0, spot), Holding(_spxw(2620, "P"), -2, 6.0, spot),
+        Holding(_spxw(2740, "C"), -2, 5.0, spot), Holding(_spxw(2770, "C"), 2, 2.0, spot),
+    ]  # fmt: skip
+    longs = 2 * 3.0 * 100 + 2 * 2.0 * 100
+    assert option_requirement(book) == pytest.approx(longs + 2 * 50 * 100)
+    # a third put spread has no call spread to pair with: it needs its own 50 x 100
+    more = [*book, Holding(_spxw(2570, "P"), 1, 3.0, spot), Holding(_spxw(2620, "P"), -1, 6.0, spot)]
+    assert option_requirement(more) == pytest.approx(longs + 300 + 2 * 50 * 100 + 50 * 100)
+    # spreads of different expiries are not a condor: both are required
+    feb = [
+        Holding(_spxw(2570, "P"), 1, 3.0, spot), Holding(_spxw(2620, "P"), -1, 6.0, spot),
+        Holding(_spxw(2740, "C", FEB), -1, 9.0, spot), Holding(_spxw(2770, "C", FEB), 1, 4.0, spot),
+    ]  # fmt: skip
+    assert option_requirement(feb) == pytest.approx(300 + 400 + 50 * 100 + 30 * 100)
+
+
 def test_a_naked_put_beyond_equity_is_refused_its_spread_taken() -> None:
     with Gateway(port=0, start="2018-01-10 22:00", paused=True, cash=20_000.0) as gw:
         ib = IB()

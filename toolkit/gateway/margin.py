@@ -10,8 +10,14 @@ margin rules IBKR publishes for US options, "Options margin requirements", read 
   out-of-the-money amount, 10% x S)`` for a call and ``max(pct x S - OTM, 10% x K)`` for a put,
   ``pct`` 15% on broad-based indexes (SPX) and 20% on stocks and ETFs.
 
+* a short put spread and a short call spread of the same underlying and expiry (an iron
+  condor or iron butterfly) cannot both lose at expiry: the pair requires the greater of the
+  two spreads' requirements, not their sum (CBOE Margin Manual, "Short Iron Butterfly / Iron
+  Condor").
+
 Shorts are paired with longs greedily, nearest strike first on the protective side (the
-pairing IBKR's Reg T engine also looks for), contract by contract. Nothing here knows about
+pairing IBKR's Reg T engine also looks for), contract by contract; then put spreads are
+paired with call spreads of the same expiry, largest requirement first. Nothing here knows about
 orders, sockets or the wire: the exchange calls :func:`option_requirement` with its book."""
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ def option_requirement(holdings: Iterable[Holding]) -> float:
             )
         elif h.quantity < 0:
             shorts.append(h)
+    # spread requirements per (underlying, expiry, right): [contracts, loss per contract]
+    spreads: dict[tuple[str, object, str], list[list[float]]] = {}
     for h in shorts:
         c = h.contract
         left = -h.quantity
@@ -76,6 +84,33 @@ def option_requirement(holdings: Iterable[Holding]) -> float:
             cover[2] -= n
             left -= n
             loss = strike - c.strike if c.right == "C" else c.strike - strike
-            total += n * max(loss, 0.0) * c.multiplier
+            spreads.setdefault((c.symbol, c.expiry.value, c.right), []).append(
+                [n, max(loss, 0.0) * c.multiplier]
+            )
         total += left * naked_requirement(c, h.mark, h.spot)
+    paired: set[tuple[str, object, str]] = set()
+    for (symbol, when, right), calls in spreads.items():
+        if right == "C":
+            total += _condor_requirement(calls, spreads.get((symbol, when, "P"), []))
+            paired.add((symbol, when, "P"))
+    for side, rest in spreads.items():
+        if side[2] == "P" and side not in paired:
+            total += sum(n * req for n, req in rest)
+    return total
+
+
+def _condor_requirement(calls: list[list[float]], puts: list[list[float]]) -> float:
+    """Call and put spreads of one expiry: each put spread paired with a call spread needs the
+    greater of the two requirements, largest first; the unpaired ones need their own."""
+    calls = sorted(([n, r] for n, r in calls), key=lambda x: -x[1])
+    puts = sorted(([n, r] for n, r in puts), key=lambda x: -x[1])
+    total, i, j = 0.0, 0, 0
+    while i < len(calls) and j < len(puts):
+        n = min(calls[i][0], puts[j][0])
+        total += n * max(calls[i][1], puts[j][1])
+        calls[i][0] -= n
+        puts[j][0] -= n
+        i += calls[i][0] <= 0
+        j += puts[j][0] <= 0
+    total += sum(n * r for n, r in calls[i:]) + sum(n * r for n, r in puts[j:])
     return total
