@@ -14,9 +14,13 @@ function for the backtest and the live bridge.
   :func:`tca_many` (a fills frame -> one row per parent), :func:`arrival_mid`: Perold's
   implementation shortfall (delay, execution, opportunity, fees), slippage vs arrival,
   interval VWAP / TWAP / close, participation
+* :func:`execution_backtest` (:class:`Impact`, :class:`ExecutionResult`): a target path worked
+  by a schedule on intraday bars, fills capped by bar volume, square-root or linear impact,
+  booked by the engine's booking and commissions, with the TCA of every parent
 """
 
 from toolkit.execution.adaptive import CLOCKS, adaptive_limit, adaptive_steps
+from toolkit.execution.backtest import ExecutionResult, Impact, execution_backtest
 from toolkit.execution.orders import LIMIT, MARKET, ChildOrders
 from toolkit.execution.pov import iceberg, pov
 from toolkit.execution.tca import ParentOrder, TCAResult, arrival_mid, tca, tca_many
@@ -40,6 +44,8 @@ __all__ = [
     "MARKET",
     "MINUTES",
     "ChildOrders",
+    "ExecutionResult",
+    "Impact",
     "ParentOrder",
     "Sessions",
     "TCAResult",
@@ -48,6 +54,7 @@ __all__ = [
     "adaptive_steps",
     "arrival_mid",
     "bar_price",
+    "execution_backtest",
     "iceberg",
     "interval_vwap",
     "pov",
