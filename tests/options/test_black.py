@@ -177,12 +177,19 @@ def test_broadcasting_rights_and_degenerate_inputs() -> None:
         right_is_call(["C", "X"])
     with pytest.raises(ValueError, match="0"):
         right_is_call([1, 0])
-    # Expiry / zero vol: discounted intrinsic, step delta; bad inputs: NaN, never a number.
+    # Expiry / zero vol: discounted intrinsic, step delta; a negative input is an error naming
+    # it (no silent NaN), a zero discount factor NaN (no price), never a number.
     assert float(bsm_price("C", 110.0, 100.0, 0.0, 0.05, 0.0, 0.2)) == 10.0
     g0 = bsm_greeks("P", 90.0, 100.0, 1.0, 0.0, 0.0, 0.0)
     assert (float(g0.price), float(g0.delta), float(g0.gamma)) == (10.0, -1.0, 0.0)
-    for bad in ((-1.0, 0.2), (0.5, -0.2)):
-        assert np.isnan(float(bsm_price("C", 100.0, 100.0, bad[0], 0.0, 0.0, bad[1])))
+    for bad, name in (((-1.0, 0.2), "T"), ((0.5, -0.2), "sigma")):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0, got -"):
+            bsm_price("C", 100.0, 100.0, bad[0], 0.0, 0.0, bad[1])
+    with pytest.raises(ValueError, match=r"S must be >= 0, got -5\.0"):
+        bsm_greeks("P", [100.0, -5.0], 100.0, 0.5, 0.0, 0.0, 0.2)
+    with pytest.raises(ValueError, match="F must be >= 0"):
+        black76_greeks("C", -1.0, 100.0, 0.5, 0.99, 0.2)
+    assert np.isnan(float(bsm_price("C", 100.0, 100.0, 0.5, 0.0, 0.0, np.nan)))  # unknown vol
     assert np.isnan(float(black76_price("C", 100.0, 100.0, 0.5, 0.0, 0.2)))
     # The numba scalar kernel returns the same 7-tuple as the array edge.
     t = _black.bsm_nb(True, 100.0, 95.0, 0.25, 0.02, 0.01, 0.3)

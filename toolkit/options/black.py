@@ -95,9 +95,22 @@ def _prepare(right: Any, *args: ArrayLike) -> tuple[tuple[int, ...], list[Array]
     return shape, flat
 
 
+def _non_negative(names: str, arrays: list[Array]) -> None:
+    """A negative spot, strike, time, vol, forward or discount factor is a caller's error,
+    not a price: ValueError naming the argument and its first negative value (NaN passes
+    through as 'unknown' and gives NaN)."""
+    for name, a in zip(names.split(), arrays, strict=True):
+        bad = a < 0.0
+        if bad.any():
+            raise ValueError(
+                f"option pricing: {name} must be >= 0, got {float(a[np.flatnonzero(bad)[0]])!r}"
+            )
+
+
 def _run_bsm(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
              q: ArrayLike, sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
     shape, f = _prepare(right, S, K, T, r, q, sigma)
+    _non_negative("S K T sigma", [f[1], f[2], f[3], f[6]])
     out = np.empty((7 if greeks else 1, f[0].shape[0]))
     bsm_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], f[6], out, greeks)
     return shape, out
@@ -106,6 +119,7 @@ def _run_bsm(right: Any, S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike,
 def _run_b76(right: Any, F: ArrayLike, K: ArrayLike, T: ArrayLike, df: ArrayLike,
              sigma: ArrayLike, greeks: bool) -> tuple[tuple[int, ...], Array]:
     shape, f = _prepare(right, F, K, T, df, sigma)
+    _non_negative("F K T df sigma", [f[1], f[2], f[3], f[4], f[5]])
     out = np.empty((7 if greeks else 1, f[0].shape[0]))
     black76_arr_nb(f[0].astype(np.bool_), f[1], f[2], f[3], f[4], f[5], out, greeks)
     return shape, out
