@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from toolkit.engine.commissions import no_costs, proportional
 from toolkit.errors import ConfigError, DataError
-from toolkit.execution import sessions
+from toolkit.execution import ChildOrders, pov, sessions
 from toolkit.execution.backtest import Impact, execution_backtest
 
 
@@ -175,3 +175,30 @@ def test_twap_vs_vwap_on_spy_sessions(spy: pd.DataFrame) -> None:
     assert twap["filled"].sum() < 6 * 300_000
     assert math.isclose(twap["total_bp"].mean(), 3.05, abs_tol=0.005)
     assert math.isclose(vwap["total_bp"].mean(), 2.74, abs_tol=0.005)
+
+
+def test_series_targets_custom_schedule_and_no_change() -> None:
+    """Targets as a Series with naive (UTC) times; a caller's schedule gets the quantity, the
+    window's bars and only the bars before the window; a path that never changes the
+    position makes no parent and leaves the cash alone."""
+    bars = _bars([100.0, 100.5, 101.0, 101.5], [1000] * 4, open0=100.0)
+    seen: dict[str, object] = {}
+
+    def front_loaded(q: int, window: pd.DataFrame, history: pd.DataFrame) -> ChildOrders:
+        seen["window"], seen["history"] = len(window), len(history)
+        return pov(q, window, 0.5, lag=0)
+
+    naive = bars.index.tz_convert("UTC").tz_localize(None)
+    res = execution_backtest(bars, pd.Series([150.0], index=[naive[1]]),
+                             schedule=front_loaded, window="2min", max_pct_vol=0.1,
+                             impact=Impact(sigma=0.0), commission=no_costs())
+    assert seen == {"window": 2, "history": 1}
+    assert res.parents.loc["P1", "schedule"] == "front_loaded"
+    assert res.fills["quantity"].tolist() == [100.0, 50.0]
+    assert res.fills.index[0] == bars.index[1]
+    # arrival: the close of bar 0, the last bar completed at the decision
+    assert res.parents.loc["P1", "arrival_price"] == 100.0
+    flat = execution_backtest(bars, [(bars.index[1], 0)], impact=Impact("none"),
+                              initial_cash=5.0)
+    assert flat.parents.empty and flat.fills.empty and "total_bp" in flat.slippage().columns
+    assert (flat.equity["cash"] == 5.0).all()

@@ -44,7 +44,7 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.execution import _fill_kernels as _k
 from toolkit.execution.orders import ChildOrders, bar_times
 from toolkit.execution.pov import pov
-from toolkit.execution.tca import arrival_mid, tca_many
+from toolkit.execution.tca import COLUMNS, arrival_mid, tca_many
 from toolkit.execution.twap import twap
 from toolkit.execution.vwap import bar_price, sessions, volume_profile, vwap
 
@@ -310,15 +310,19 @@ def execution_backtest(
     }, index=pd.DatetimeIndex(index[all_fills[:, _k.F_BAR].astype(np.int64)], name="time"))
     equity_frame = pd.DataFrame({"position": pos, "avg_cost": avg_c, "cash": cash_c,
                                  "equity": equity}, index=index)
-    if not p_rows:
-        empty = pd.DataFrame(columns=["order_id"]).set_index("order_id")
-        return ExecutionResult(empty, pd.DataFrame(), fill_frame, equity_frame)
+    extra_cols = ["target", "window_start", "window_end", "schedule", "sigma", "children",
+                  "unplaced", "capped_unfilled"]
+    if not p_rows:  # no target changed the position: nothing to work
+        empty = pd.DataFrame(columns=[*extra_cols, *COLUMNS],
+                             index=pd.Index([], name="order_id"))
+        children_empty = pd.DataFrame(columns=["bar", "quantity", "order_type", "limit",
+                                               "order_id"])
+        return ExecutionResult(empty, children_empty, fill_frame, equity_frame)
     base = pd.DataFrame(p_rows).set_index("order_id")
     tca_parents = base[["symbol", "side", "quantity", "decision_time", "arrival_price",
                         "end_time"]]
     costs = tca_many(tca_parents, fill_frame.rename_axis("time").reset_index(), bars)
-    extra = base[["target", "window_start", "window_end", "schedule", "sigma", "children",
-                  "unplaced", "capped_unfilled"]]
+    extra = base[extra_cols]
     parents = extra.join(costs)
     settings: dict[str, object] = {"schedule": parents["schedule"].iloc[0], "window": str(span),
                                    "max_pct_vol": max_pct_vol, "impact": impact,
