@@ -912,8 +912,11 @@ def model_priced_quotes(
     ``strike_step`` within ``strike_width`` of the close, priced with BSM
     (:func:`toolkit.options.black.bsm_price`) at volatility ``vol`` (e.g. VIX/100 -- the
     30-day S&P 500 implied vol, a proxy for SPY's whole smile: no skew, no term structure),
-    flat ``rate`` and ``dividend`` yield. American style, physically settled (early exercise
-    is not modelled). bid = price - ``half_spread`` (>= 0), ask = price + ``half_spread``.
+    flat ``rate`` and ``dividend`` yield. Labelled American style, physically settled, but
+    priced as European: a deep in-the-money call's European mark can sit below intrinsic, and
+    the driver's early-exercise rule (toolkit.engine._expiry) then exercises or assigns it --
+    the covered-call config's early exits come from that, not from an American model.
+    bid = price - ``half_spread`` (>= 0), ask = price + ``half_spread``.
     ``frame.attrs["pricing"]`` carries the MODEL-PRICED label, which the backtest result,
     its summary and the CLI repeat."""
     from toolkit.options.black import bsm_greeks
