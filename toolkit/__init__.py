@@ -11,7 +11,10 @@ Public API (everything else is internal):
 * engine: :func:`backtest`, :func:`simulate`, :class:`EngineSettings`, :class:`BacktestResult`,
   commission schedules :func:`ibkr_fixed`, :func:`ibkr_tiered`, :func:`proportional`,
   :func:`no_costs`; options :func:`ibkr_option_fixed`, :func:`ibkr_option_tiered`
-* option backtests on EOD chains: :func:`backtest_options` (and :mod:`toolkit.options`)
+* option backtests on EOD chains: :func:`backtest_options`; pricing, implied vols, surfaces,
+  spread templates and scenarios: :mod:`toolkit.options`
+* execution schedules (TWAP, VWAP, POV, iceberg, adaptive limit) and transaction-cost
+  analysis: :mod:`toolkit.execution`
 * sweeps: :func:`sweep`, :func:`sweep_portfolio`, :func:`make_grid`, :func:`heatmap`,
   :func:`parallel_coordinates`
 * robustness: :func:`walk_forward`, :func:`monte_carlo`, :func:`deflated_sharpe`,
@@ -39,8 +42,10 @@ from toolkit._lazy import lazy_exports
 # checkers and readers only.
 _EXPORTS = {
     "analysis": "toolkit.analysis",
+    "execution": "toolkit.execution",
     "live": "toolkit.live",
     "metrics": "toolkit.metrics",
+    "options": "toolkit.options",
     "stats": "toolkit.stats",
     "deflated_sharpe": "toolkit.analysis:deflated_sharpe",
     "monte_carlo": "toolkit.analysis:monte_carlo",
@@ -103,7 +108,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit import analysis, live, metrics, stats
+    from toolkit import analysis, execution, live, metrics, options, stats
     from toolkit.analysis import (
         deflated_sharpe,
         monte_carlo,
@@ -184,6 +189,7 @@ __all__ = [
     "backtest_options",
     "check_causal",
     "deflated_sharpe",
+    "execution",
     "get_strategy",
     "heatmap",
     "historical_cvar",
@@ -204,6 +210,7 @@ __all__ = [
     "metrics",
     "monte_carlo",
     "no_costs",
+    "options",
     "parallel_coordinates",
     "parametric_cvar",
     "parametric_var",
