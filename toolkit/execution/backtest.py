@@ -70,7 +70,8 @@ class Impact:
     ``k`` defaults to 1.0, the conservative end: Toth et al.'s Y is of order 1, Almgren et al.'s
     fitted temporary coefficient (eta = 0.142 with daily sigma) is far smaller. ``sigma``: a
     fixed one-bar volatility (a fraction), else the standard deviation of the log close-to-close
-    returns of the ``lookback`` bars before each decision (causal: nothing after it)."""
+    returns of the ``lookback`` bars completed at each decision (causal: nothing after it),
+    skipping returns across a gap in the bars (overnight, a halt: not one bar's move)."""
 
     model: ImpactModel = "sqrt"
     k: float = 1.0
@@ -218,6 +219,9 @@ def execution_backtest(
             and (volume >= 0).all()):
         raise DataError("bars: prices must be positive and volumes >= 0 in every bar.")
     logret = np.diff(np.log(close))
+    if times.size > 2:  # a return across a gap in the bars (overnight, a halt) is not one bar's
+        gaps = np.diff(times)
+        logret[gaps != np.median(gaps)] = np.nan
     index = pd.DatetimeIndex(bars.index).tz_convert("UTC")
     local = index.tz_convert(NEW_YORK)
     month = np.asarray(local.year * 12 + local.month, np.int64)
@@ -257,18 +261,20 @@ def execution_backtest(
         children = _children(schedule, q, win, history, t0, t1, slices=slices,
                              max_pct_vol=max_pct_vol, pov_rate=pov_rate,
                              profile_lookback=profile_lookback, grid_bars=bars.iloc[:last_bar + 1])
-        if impact.sigma is not None:
-            sigma = float(impact.sigma)
-        else:
-            r = logret[max(0, start_bar - 1 - impact.lookback):max(0, start_bar - 1)]
-            if r.size < 2 and impact.model != "none":
-                raise DataError(f"targets: the decision at {d} has {r.size + 1} bars before it; "
-                                "the impact's volatility needs at least 3 (start later or "
-                                "give Impact(sigma=...)).")
-            sigma = float(np.std(r, ddof=1)) if r.size >= 2 else 0.0
+        # the last bar completed at the decision (a bar completes when the next one starts)
         arrival_bar = int(np.searchsorted(times, d.tz_localize(None).to_datetime64(), "right")) - 2
         arrival = arrival_mid(None, None, last=float(close[arrival_bar] if arrival_bar >= 0
                                                      else opens[start_bar]))
+        if impact.sigma is not None:
+            sigma = float(impact.sigma)
+        else:
+            r = logret[max(0, arrival_bar - impact.lookback):max(0, arrival_bar)]
+            r = r[np.isfinite(r)]
+            if r.size < 2 and impact.model != "none":
+                raise DataError(f"targets: the decision at {d} has {r.size} one-bar returns "
+                                "before it; the impact's volatility needs at least 2 (start "
+                                "later or give Impact(sigma=...)).")
+            sigma = float(np.std(r, ddof=1)) if r.size >= 2 else 0.0
         fills, unfilled = _k.work_parents_nb(
             np.array([s]), np.array([sigma]), np.array([start_bar], np.int64),
             np.array([last_bar], np.int64), np.array([0, len(children)], np.int64),
