@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from toolkit.engine.commissions import no_costs, proportional
 from toolkit.errors import ConfigError, DataError
 from toolkit.execution import ChildOrders, pov, sessions
-from toolkit.execution.backtest import Impact, execution_backtest
+from toolkit.execution.backtest import Impact, execution_backtest, session_targets
 
 
 def _bars(close: list[float], volume: list[float], open0: float) -> pd.DataFrame:
@@ -219,3 +219,23 @@ def test_sigma_skips_the_overnight_return_and_the_unfinished_bar() -> None:
     expected = np.std(np.delete(r, 3), ddof=1)  # without the overnight 100.2 -> 110.0
     assert res.parents.loc["P1", "sigma"] == pytest.approx(expected, rel=1e-12)
     assert res.parents.loc["P1", "arrival_price"] == 110.1
+
+
+def test_daily_positions_become_session_targets(spy: pd.DataFrame) -> None:
+    """A daily position path (as the engine reports it: one row per daily bar, midnight
+    UTC) becomes a decision at the open of each day its position changes, and the minute
+    backtest then works those orders: 1,000 shares bought on 2024-04-15, held, sold on
+    04-17."""
+    days = pd.DatetimeIndex(["2024-04-12", "2024-04-15", "2024-04-16", "2024-04-17"], tz="UTC")
+    positions = pd.Series([0.0, 1000.0, 1000.0, 0.0], index=days)
+    targets = session_targets(positions)
+    assert targets.tolist() == [1000.0, 0.0]
+    assert list(targets.index) == [pd.Timestamp("2024-04-15 13:30", tz="UTC"),
+                                   pd.Timestamp("2024-04-17 13:30", tz="UTC")]
+    res = execution_backtest(spy, targets, schedule="twap", window="15min")
+    assert res.parents["side"].tolist() == ["BUY", "SELL"]
+    assert (res.parents["filled"] == 1000).all()
+    assert res.parents["window_start"].tolist() == list(targets.index)
+    assert res.equity["position"].iloc[-1] == 0.0
+    with pytest.raises(ConfigError, match="a New York clock time"):
+        session_targets(positions, at="noon")

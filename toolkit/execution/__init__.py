@@ -16,11 +16,17 @@ function for the backtest and the live bridge.
   interval VWAP / TWAP / close, participation
 * :func:`execution_backtest` (:class:`Impact`, :class:`ExecutionResult`): a target path worked
   by a schedule on intraday bars, fills capped by bar volume, square-root or linear impact,
-  booked by the engine's booking and commissions, with the TCA of every parent
+  booked by the engine's booking and commissions, with the TCA of every parent;
+  :func:`session_targets` turns a daily backtest's positions into its targets
 """
 
 from toolkit.execution.adaptive import CLOCKS, adaptive_limit, adaptive_steps
-from toolkit.execution.backtest import ExecutionResult, Impact, execution_backtest
+from toolkit.execution.backtest import (
+    ExecutionResult,
+    Impact,
+    execution_backtest,
+    session_targets,
+)
 from toolkit.execution.orders import LIMIT, MARKET, ChildOrders
 from toolkit.execution.pov import iceberg, pov
 from toolkit.execution.tca import ParentOrder, TCAResult, arrival_mid, tca, tca_many
@@ -59,6 +65,7 @@ __all__ = [
     "interval_vwap",
     "pov",
     "session_bars",
+    "session_targets",
     "sessions",
     "tca",
     "tca_many",

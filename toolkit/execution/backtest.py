@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from toolkit.data.calendar import NEW_YORK, session_close
+from toolkit.data.calendar import NEW_YORK, session_close, trading_date
 from toolkit.engine.commissions import Commission, ibkr_fixed
 from toolkit.errors import ConfigError, DataError
 from toolkit.execution import _fill_kernels as _k
@@ -116,6 +116,24 @@ class ExecutionResult:
                 "slippage_bp", "execution_bp", "delay_bp", "opportunity_bp", "fees_bp",
                 "total_bp", "vwap_slippage_bp", "participation"]
         return self.parents[["schedule", *cols]]
+
+
+def session_targets(positions: pd.Series, at: str = "09:30") -> pd.Series:
+    """A daily position path (e.g. an engine backtest's ``result.positions[symbol]``, shares
+    per daily bar) as the targets of :func:`execution_backtest`: every change becomes a
+    decision at ``at`` New York time of that bar's session. With the engine's default fill
+    (the next bar's open) the day a position changes is the day its order fills, so
+    ``at="09:30"`` works the order from the open the daily backtest filled it at."""
+    try:
+        clock = pd.Timestamp(f"2000-01-03 {at}").time()
+    except ValueError:
+        raise ConfigError(f"at={at!r}: a New York clock time such as '09:30'.") from None
+    values = positions.astype(float)
+    changed = values.ne(values.shift(fill_value=0.0))
+    kept = values[changed]
+    when = [pd.Timestamp.combine(trading_date(pd.Timestamp(t)), clock).tz_localize(NEW_YORK)
+            .tz_convert("UTC") for t in kept.index]
+    return pd.Series(kept.to_numpy(), index=pd.DatetimeIndex(when), name="target")
 
 
 def _targets(targets: pd.Series | Sequence[tuple[object, float]]) -> pd.Series:
