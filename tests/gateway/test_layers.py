@@ -16,7 +16,7 @@ NAME = "toolkit.gateway"
 LAYERS: list[set[str]] = [
     {"framing", "limits", "messages", "options"},  # bytes and message layouts; option chains
     {"market", "orders", "margin"},  # bars, clock; the book and its fills; option margin
-    {"events", "completed", "subscriptions"},
+    {"events", "completed", "subscriptions", "algos"},  # algos: IB algo plans on the book
     {"exchange"},  # matching, margin, groups: emits events
     {"streams"},  # pushes through send callables
     {"requests"},  # typed requests from the field tables
@@ -109,7 +109,7 @@ def test_the_exchange_knows_no_sockets_sessions_or_wire() -> None:
             if dep not in reach:
                 reach.add(dep)
                 todo.append(dep)
-    assert reach == {"events", "margin", "market", "options", "orders"}
+    assert reach == {"algos", "events", "margin", "market", "options", "orders"}
     assert not reach & WIRE_AND_ABOVE
     tree = ast.parse((PACKAGE / "exchange.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from toolkit.data import calendar
 from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, settle_expiry_nb
+from toolkit.gateway import algos
 from toolkit.gateway.events import (
     Event,
     OrderAccepted,
@@ -87,6 +88,8 @@ class Exchange:
     # children's order ids by (client id, parent id), in placing order
     child_ids: dict[tuple[int, int], dict[int, None]] = field(default_factory=dict)
     _unsettled: set[str] = field(default_factory=set)  # expired options without a price
+    # IB algo orders' plans by (client id, order id) (toolkit.gateway.algos)
+    algo_plans: dict[tuple[int, int], algos.Algo] = field(default_factory=dict)
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Send every event from now on to ``listener`` (one listener: the session layer)."""
@@ -197,6 +200,7 @@ class Exchange:
         (options and combos at their touch). The order is checked like a real one and
         never booked."""
         self.book.validate(order, min_tick)
+        self._plan(order, min_tick)
         positions = self.book.positions
         now = {s: p.quantity for s, p in positions.items()}
         moves = self._moves(order)
@@ -256,7 +260,12 @@ class Exchange:
         else:  # a modification keeps the fills so far
             order.filled, order.avg_price = existing.filled, existing.avg_price
             order.last_price = existing.last_price
+        plan = self._plan(order, min_tick)  # after the fills so far: it plans what remains
         order.transmitted = transmit
+        if plan is None:
+            self.algo_plans.pop((order.client_id, order.order_id), None)
+        else:
+            self.algo_plans[(order.client_id, order.order_id)] = plan
         self._add(order)
         self.order_ids[order.client_id] = max(
             self.order_ids.get(order.client_id, 0), order.order_id
@@ -271,6 +280,16 @@ class Exchange:
             self._transmit(parent)  # the last leg sends the whole bracket
         if not held:
             self._match_now(order)
+
+    def _plan(self, order: SimOrder, min_tick: float) -> algos.Algo | None:
+        """An IB algo order's plan on the symbol's minute bars (None: no algo); raises
+        :class:`OrderRejected` for an algo IB or the simulator refuses."""
+        if not order.algo_strategy:
+            return None
+        now = self.clock.now()
+        bars, _ = self.market.price_bars(order.symbol, now)
+        minutes = bars if bars is self.market.intraday(order.symbol) else None
+        return algos.start(order, minutes, now, min_tick)
 
     def _parent(self, order: SimOrder) -> SimOrder | None:
         """The parent a child order names (it must exist and not be dead)."""
@@ -344,6 +363,12 @@ class Exchange:
             # at-the-open orders wait for the next opening auction after they were placed
             order.opg_day = _next_open_day(self.clock.now())
             return
+        plan = self.algo_plans.get((order.client_id, order.order_id))
+        if plan is not None:
+            # an algo works bar by bar (match_new_bars) from the one after the bar it was
+            # planned on, also when planning took simulated time (the clock runs meanwhile)
+            order.last_bar = plan.placed_bar or when
+            return
         close = float(bar["close"])
         side = order.side
         if order.order_type == "TRAIL" and order.trail_stop is None:
@@ -359,7 +384,7 @@ class Exchange:
             "TRAIL": stop is not None and side * (close - stop) >= 0,
             "STP LMT": order.triggered and limit is not None and side * (limit - close) >= 0,
         }[order.order_type]
-        capacity = self.book.capacity(bar)
+        capacity = self.book.shown(order, self.book.capacity(bar))
         if order.tif == "FOK" and not (marketable and capacity >= order.remaining):
             self.cancel(order)  # fill-or-kill: all of it now, or nothing
             return
@@ -405,9 +430,16 @@ class Exchange:
                 if order.tif == "OPG":  # only the opening price is on offer
                     bar = bar.copy()
                     bar["high"] = bar["low"] = bar["close"] = bar["open"]
-                fill = self.book.try_fill(order, bar, when, at_market=False)
+                plan = self.algo_plans.get((order.client_id, order.order_id))
+                if plan is not None:
+                    fill = self._work_algo(order, plan, bar, when)
+                else:
+                    fill = self.book.try_fill(order, bar, when, at_market=False)
                 if fill is not None:
                     self._filled(fill)
+                if plan is not None and order.status not in DONE and plan.expired(when):
+                    self.cancel(order)  # the algo's endTime: IB cancels what is left
+                    break
                 if (
                     order.tif in ("DAY", "")
                     and _opening_bar(when)
@@ -421,6 +453,17 @@ class Exchange:
                     self.cancel(order)  # the opening auction is over: the rest is cancelled
                 if order.status in DONE:
                     break
+
+    def _work_algo(
+        self, order: SimOrder, algo: algos.Algo, bar: pd.Series, when: pd.Timestamp
+    ) -> Fill | None:
+        """One completed bar of an IB algo order: the part of its schedule the bar can fill,
+        at the algo's price (:mod:`toolkit.gateway.algos`)."""
+        price = algo.price(order, bar, when, self.book)
+        shares = algo.shares(order, bar, when, self.book)
+        if math.isnan(price) or shares < 1:
+            return None
+        return self.book.fill(order, price, when, shares)
 
     # -- option orders and combos: matched against the chain's quotes --------------------
     def _touch(self, symbol: str, buy: bool) -> float | None:
@@ -625,6 +668,7 @@ class Exchange:
         completed orders up to ``keep_finished``; beyond it the oldest are forgotten with
         their executions (in batches, so pruning costs O(1) per order). Working orders are
         never pruned."""
+        self.algo_plans.pop((order.client_id, order.order_id), None)
         self.done_orders.append(order)
         keep = self.keep_finished
         if len(self.done_orders) > keep + max(1, keep // 10):

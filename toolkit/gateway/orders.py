@@ -98,6 +98,9 @@ class SimOrder:
     legs: tuple[OrderLeg, ...] = ()  # a combo's legs
     quoted: bool = False  # matched against option quotes rather than bars
     quote_day: pd.Timestamp | None = None  # quoted: the quote date it was last matched against
+    display_size: int = 0  # an iceberg: at most this many shares shown (and filled) at a time
+    algo_strategy: str = ""  # IB algo (Adaptive, Twap, Vwap) and its algoParams, as sent
+    algo_params: tuple[tuple[str, str], ...] = ()  # (the plan: Exchange.algos)
 
     @property
     def side(self) -> float:
@@ -188,6 +191,10 @@ class Book:
                 201,
                 f"Order rejected - reason: order type {order.order_type} is "
                 f"not supported by the simulator yet ({', '.join(SUPPORTED_TYPES)})",
+            )
+        if order.display_size < 0:
+            raise OrderRejected(
+                201, f"Order rejected - reason: displaySize {order.display_size} is negative"
             )
         if order.quoted and qty != round(qty):
             raise OrderRejected(
@@ -440,4 +447,10 @@ class Book:
             price = float(slipped_nb(trig, side, slippage))
         if math.isnan(price):
             return None
-        return self.fill(order, round(price, 6), when, self.capacity(bar))
+        return self.fill(order, round(price, 6), when, self.shown(order, self.capacity(bar)))
+
+    @staticmethod
+    def shown(order: SimOrder, capacity: float) -> float:
+        """Shares one match may fill: ``capacity``, at most an iceberg's displayed size (the
+        next tranche shows only after this one traded, at the next bar)."""
+        return min(capacity, order.display_size) if order.display_size > 0 else capacity

@@ -247,6 +247,9 @@ class PlaceOrder(Request):
     delta_neutral_type: str = ""
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
+    display_size: int = 0
+    algo_strategy: str = ""
+    algo_params: tuple[tuple[str, str], ...] = ()
     what_if: bool = False
     n_fields: int = 0
     error: OrderRejected | None = None
@@ -355,7 +358,9 @@ _PLACE_ORDER: tuple[FieldSpec, ...] = (
     ("order_ref", _str),  # 26
     ("transmit", lambda text: text.strip() != "0"),
     ("parent_id", _order_integer("parentId")),
-    *_skip(36),  # blockOrder (29) .. volatilityType (64)
+    *_skip(2),  # blockOrder, sweepToFill
+    ("display_size", _order_integer("displaySize")),  # 31: an iceberg's shown size
+    *_skip(33),  # triggerMethod (32) .. volatilityType (64)
     ("delta_neutral_type", _str),  # 65
     *_skip(3),  # deltaNeutralAuxPrice, continuousUpdate, referencePriceType
     ("trail_stop_price", _order_number("trailStopPrice")),  # 69
@@ -463,13 +468,12 @@ def decode(fields: list[str]) -> Request:
     return cls(msg_id, **values)
 
 
-def _what_if(fields: list[str]) -> bool:
-    """placeOrder's ``whatIf`` flag (a margin preview, never executed): index 85 at 176 after
-    the variable blocks before it (ib_async's ``client.py``): 8 delta-neutral fields when
-    ``deltaNeutralOrderType`` (65) is set, 7 scale fields when ``scalePriceIncrement`` (73)
-    is a real value, ``hedgeParam`` after a ``hedgeType`` (77), 3 delta-neutral contract
-    fields when its flag (82) is 1, and an algo's count + tag/value pairs (83). A message too
-    short to reach it is no preview."""
+def _algo_index(fields: list[str]) -> int:
+    """Where placeOrder's ``algoStrategy`` sits (83 at 176 when no variable block precedes
+    it) after the variable blocks before it (ib_async's ``client.py``): 8 delta-neutral
+    fields when ``deltaNeutralOrderType`` (65) is set, 7 scale fields when
+    ``scalePriceIncrement`` (73) is a real value, ``hedgeParam`` after a ``hedgeType`` (77),
+    3 delta-neutral contract fields when its flag (82) is 1."""
 
     def at(i: int) -> str:
         return fields[i].strip() if i < len(fields) else ""
@@ -486,13 +490,42 @@ def _what_if(fields: list[str]) -> bool:
     i += 1 if at(i) else 0
     i += 5  # optOutSmartRouting .. notHeld -> delta-neutral contract flag (82)
     i += 3 if at(i) == "1" else 0
-    i += 1  # algoStrategy (83)
+    return i + 1
+
+
+def _algo(fields: list[str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """placeOrder's ``algoStrategy`` and, when it is set, its ``algoParams`` (a count, then
+    tag/value pairs), as sent. A count that does not parse or overruns the message is a
+    malformed request."""
+    i = _algo_index(fields)
+    strategy = fields[i].strip() if i < len(fields) else ""
+    if not strategy:
+        return "", ()
+    try:
+        n = int(fields[i + 1])
+        raw = fields[i + 2 : i + 2 + 2 * n]
+        if n < 0 or len(raw) < 2 * n:
+            raise ValueError(f"{n} algo parameters announced, {len(raw) // 2} sent")
+    except (ValueError, IndexError) as exc:
+        raise MalformedRequest(PLACE_ORDER, f"algoParams: {exc}") from None
+    return strategy, tuple((raw[2 * k].strip(), raw[2 * k + 1].strip()) for k in range(n))
+
+
+def _what_if(fields: list[str]) -> bool:
+    """placeOrder's ``whatIf`` flag (a margin preview, never executed): index 85 at 176, two
+    after ``algoStrategy`` (:func:`_algo_index`), or after an algo's count + tag/value pairs.
+    A message too short to reach it is no preview."""
+
+    def at(i: int) -> str:
+        return fields[i].strip() if i < len(fields) else ""
+
+    i = _algo_index(fields)
     if at(i):
         try:
             i += 1 + 2 * int(at(i + 1))
         except ValueError:
             return False
-    i += 2  # algoId -> whatIf (85)
+    i += 2  # algoStrategy (or its last pair) -> algoId -> whatIf
     return at(i) == "1"
 
 
@@ -601,6 +634,7 @@ def _place_order(
         for name in _TRAIL_FIELDS:
             parsed.pop(name, None)
     parsed["what_if"] = _what_if(fields)
+    parsed["algo_strategy"], parsed["algo_params"] = _algo(fields)
     return PlaceOrder(
         PLACE_ORDER,
         values["order_id"],

@@ -826,6 +826,8 @@ class Session(asyncio.Protocol):
         )
         order.oca_group = r.oca_group
         order.account = r.account
+        order.display_size = r.display_size
+        order.algo_strategy, order.algo_params = r.algo_strategy, r.algo_params
         if order.order_type == "TRAIL":
             order.trailing_percent = r.trailing_percent
             order.trail_stop = r.trail_stop_price
