@@ -130,3 +130,37 @@ def test_option_details_model_greeks_and_a_combo_fill() -> None:
             assert sorted(p.position for p in ib.positions()) == [-1.0, 1.0]
         finally:
             ib.disconnect()
+
+
+def test_a_vwap_algo_fills_over_time_and_a_bad_one_is_refused() -> None:
+    from ib_insync import TagValue
+
+    with Gateway(port=0, start="2024-03-14 14:00", speed=600, paused=True) as g:
+        ib = IB()
+        ib.connect("127.0.0.1", g.port, clientId=8, timeout=5)
+        try:
+            [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+            errors: list[tuple[int, int]] = []
+            ib.errorEvent += lambda req, code, msg, contract: errors.append((req, code))
+            bad = MarketOrder("BUY", 100, algoStrategy="Vwap",
+                              algoParams=[TagValue("maxPctVol", "0.75")])
+            refused = ib.placeOrder(spy, bad)
+            order = MarketOrder("BUY", 1000, algoStrategy="Vwap", algoParams=[
+                TagValue("maxPctVol", "0.1"), TagValue("startTime", "10:00:00 US/Eastern"),
+                TagValue("endTime", "10:10:00 US/Eastern"), TagValue("allowPastEndTime", "1"),
+            ])
+            trade = ib.placeOrder(spy, order)
+            wait_for(ib, lambda: trade.orderStatus.status == "Submitted"
+                     and refused.orderStatus.status == "Cancelled")
+            g.resume()
+            wait_for(ib, lambda: trade.orderStatus.status == "Filled"
+                     and all(f.commissionReport.commission > 0 for f in trade.fills), 20)
+            assert errors == [(refused.order.orderId, 201)]
+            shares = [f.execution.shares for f in trade.fills]
+            assert len(shares) == 9 and sum(shares) == 1000  # one child a window minute
+            fees = sum(f.commissionReport.commission for f in trade.fills)
+            assert fees == pytest.approx(sum(tk.ibkr_fixed().cost(f.execution.shares,
+                                                                   f.execution.price)
+                                             for f in trade.fills))
+        finally:
+            ib.disconnect()
