@@ -155,7 +155,7 @@ def test_a_vwap_algo_fills_over_time_and_a_bad_one_is_refused() -> None:
             g.resume()
             wait_for(ib, lambda: trade.orderStatus.status == "Filled"
                      and all(f.commissionReport.commission > 0 for f in trade.fills), 20)
-            assert errors == [(refused.order.orderId, 201)]
+            assert errors == [(refused.order.orderId, 145)]  # TWS: a bad algo entry field
             shares = [f.execution.shares for f in trade.fills]
             assert len(shares) == 9 and sum(shares) == 1000  # one child a window minute
             fees = sum(f.commissionReport.commission for f in trade.fills)

@@ -25,10 +25,14 @@ How each algo is simulated (OUR approximation; IB does not publish its algorithm
   fills by the engine's limit rule when it reaches that limit (capped by the parent's limit
   price).
 
-Error codes: IB's message-code table (interactivebrokers.github.io/tws-api/message_codes.html)
-has no code specific to algo parameters; TWS refuses a bad algo order with its generic
-"Order rejected - reason:" (201), which the simulator uses with its own reason text -- the
-exact reason strings TWS prints for each case could not be found, so they are ours.
+Error codes: an algo parameter TWS does not accept is answered with 145 "Error in validating
+entry fields -" (IB's message-code table, interactivebrokers.github.io/tws-api/
+message_codes.html; seen on a rejected algo order in erdewit/ib_insync issue 643, TWS 10.19),
+so the simulator uses 145 for unknown tags, values out of range or of the wrong kind, missing
+parameters and bad windows, with its own reason after the dash (TWS's own reason texts for
+each case could not be found). An algo name or contract the simulator does not work gets the
+generic 201 "Order rejected - reason:" (IB's exact code for an unknown algo name could not be
+found either).
 """
 
 from __future__ import annotations
@@ -67,8 +71,17 @@ _ZONES = {"EST": "America/New_York", "EDT": "America/New_York", "ET": "America/N
           "UTC": "UTC", "GMT": "UTC"}  # fmt: skip
 
 
+INVALID_ENTRY = 145
+
+
 def _refuse(text: str) -> OrderRejected:
+    """What the simulator does not work (an algo name, contract or order type): IB's 201."""
     return OrderRejected(ORDER_REJECTED, f"Order rejected - reason: {text}")
+
+
+def _invalid(text: str) -> OrderRejected:
+    """An algo parameter TWS does not accept: IB's 145."""
+    return OrderRejected(INVALID_ENTRY, f"Error in validating entry fields - {text}")
 
 
 @dataclass
@@ -152,24 +165,24 @@ def parse(strategy: str, params: tuple[tuple[str, str], ...]) -> Algo:
     seen: set[str] = set()
     for tag, value in params:
         if tag not in PARAMS[strategy]:
-            raise _refuse(f"invalid algo parameter {tag[:30]!r} for {strategy} "
+            raise _invalid(f"invalid algo parameter {tag[:30]!r} for {strategy} "
                           f"({', '.join(PARAMS[strategy])})")
         if tag in seen:
-            raise _refuse(f"algo parameter {tag} given twice")
+            raise _invalid(f"algo parameter {tag} given twice")
         seen.add(tag)
         if tag == "adaptivePriority":
             if value not in PRIORITIES:
-                raise _refuse(f"adaptivePriority {value[:20]!r} must be one of "
+                raise _invalid(f"adaptivePriority {value[:20]!r} must be one of "
                               f"{', '.join(PRIORITIES)}")
             algo.priority = value
         elif tag == "strategyType":
             if value not in TWAP_TYPES:
-                raise _refuse(f"strategyType {value[:20]!r} must be one of "
+                raise _invalid(f"strategyType {value[:20]!r} must be one of "
                               f"{', '.join(TWAP_TYPES)}")
             algo.strategy_type = value
         elif tag in ("allowPastEndTime", "noTakeLiq"):
             if value not in ("0", "1", ""):
-                raise _refuse(f"{tag} {value[:20]!r} must be 0 or 1")
+                raise _invalid(f"{tag} {value[:20]!r} must be 0 or 1")
             setattr(algo, "allow_past_end" if tag == "allowPastEndTime" else "no_take_liq",
                     value == "1")
         elif tag == "maxPctVol":
@@ -179,14 +192,14 @@ def parse(strategy: str, params: tuple[tuple[str, str], ...]) -> Algo:
                 pct = math.nan
             # IB's range for maxPctVol: 0.01 .. 0.5 (1-50 % of volume; issue 17's brief)
             if not 0.01 <= pct <= 0.5:
-                raise _refuse(f"maxPctVol {value[:20]!r} is out of range (0.01 to 0.5)")
+                raise _invalid(f"maxPctVol {value[:20]!r} is out of range (0.01 to 0.5)")
             algo.max_pct_vol = pct
         elif tag == "startTime":
             algo.start_time = value
         elif tag == "endTime":
             algo.end_time = value
     if strategy == "Twap" and "strategyType" not in seen:
-        raise _refuse("Twap needs the algo parameter strategyType "
+        raise _invalid("Twap needs the algo parameter strategyType "
                       f"({', '.join(TWAP_TYPES)})")
     return algo
 
@@ -212,7 +225,7 @@ def ib_time(text: str, day: date) -> pd.Timestamp:
         else:
             raise ValueError("too many parts")
     except (ValueError, ZoneInfoNotFoundError) as exc:
-        raise _refuse(f"algo time {text[:40]!r} is not a time ('hh:mm:ss US/Eastern' or "
+        raise _invalid(f"algo time {text[:40]!r} is not a time ('hh:mm:ss US/Eastern' or "
                       f"'yyyymmdd-hh:mm:ss' UTC): {exc}") from None
     return ts.tz_convert("UTC")
 
@@ -247,7 +260,7 @@ def start(order: SimOrder, minutes: pd.DataFrame | None, now: pd.Timestamp,
     t0 = ib_time(algo.start_time, day) if algo.start_time else open_
     t1 = ib_time(algo.end_time, day) if algo.end_time else close
     if t1 <= t0:
-        raise _refuse(f"{algo.strategy}: endTime {algo.end_time!r} is not after startTime "
+        raise _invalid(f"{algo.strategy}: endTime {algo.end_time!r} is not after startTime "
                       f"{algo.start_time!r}")
     algo.start, algo.end = max(t0, open_), min(t1, close)
     index = minutes.index
