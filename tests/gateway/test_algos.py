@@ -148,6 +148,17 @@ def test_adaptive_limit_and_iceberg(gw, minute) -> None:
         ice.displaySize = 150
         iceberg = ib.placeOrder(spy, ice)
         wait_for(ib, lambda: iceberg.fills and adaptive.orderStatus.status == "Submitted")
+        # openOrder carries the algo and the display size back (a reconnecting bridge sees them)
+        other = IB()
+        other.connect("127.0.0.1", gw.port, clientId=2, timeout=5)
+        try:  # its trades are built from the openOrder messages alone
+            sent = {t.order.orderId: t.order for t in other.reqAllOpenOrders()}
+        finally:
+            other.disconnect()
+        assert sent[adaptive.order.orderId].algoStrategy == "Adaptive"
+        assert sent[adaptive.order.orderId].algoParams == [TagValue("adaptivePriority",
+                                                                     "Patient")]
+        assert sent[iceberg.order.orderId].displaySize == 150
         gw.resume()
         wait_for(ib, lambda: adaptive.orderStatus.status == "Filled"
                  and iceberg.orderStatus.status == "Filled", 20)

@@ -89,10 +89,13 @@ def open_order(
     legs: Sequence[Leg] = (),
     what_if: Sequence[str] = (),
     commission: float | None = None,
+    display_size: int = 0,
+    algo: tuple[str, Sequence[tuple[str, str]]] = ("", ()),
 ) -> list[str | int | float]:
-    """``openOrder`` at 176: 128 fields (+ 8 per combo leg); structural fields empty/0 as the
-    decoder requires. ``what_if``: the nine margin strings of a whatIf reply (with its
-    ``commission``)."""
+    """``openOrder`` at 176: 128 fields (+ 8 per combo leg, + 1 + 2 per parameter of an
+    algo); structural fields empty/0 as the decoder requires. ``what_if``: the nine margin
+    strings of a whatIf reply (with its ``commission``); ``display_size`` an iceberg's,
+    ``algo`` the algoStrategy and its algoParams as placed."""
     f: list[str | int | float] = [OPEN_ORDER, order_id, *block]
     f += [
         action,
@@ -111,7 +114,7 @@ def open_order(
         0,
         0,
     ]  # 13..27
-    f += [""] * 30  # 28..57
+    f += [""] * 21 + [display_size or ""] + [""] * 8  # 28..57 (49: displaySize)
     f += [parent_id]  # 58
     f += [""] * 3  # 59..61
     f += [""]  # 62 deltaNeutralOrderType
@@ -125,7 +128,12 @@ def open_order(
     f += [""]  # 77 hedgeType
     f += ["", "", "", ""]  # 78..81
     f += [0]  # 82 dncPresent
-    f += [""]  # 83 algoStrategy
+    strategy, params = algo
+    f += [strategy]  # 83 algoStrategy, then its count + tag/value pairs
+    if strategy:
+        f += [len(params)]
+        for tag, value in params:
+            f += [tag, value]
     f += ["", 1 if what_if else 0]  # 84 solicited, 85 whatIf
     f += [status]  # 86
     f += list(what_if) or [""] * 9  # 87..95 margins: before, change, after (init, maint, EWL)
@@ -135,7 +143,7 @@ def open_order(
     f += [""] * 16  # 104..119
     f += ["", "", ""]  # 120..122
     f += [""] * 5  # 123..127
-    assert len(f) == 128 + 8 * len(legs)
+    assert len(f) == 128 + 8 * len(legs) + (1 + 2 * len(params) if strategy else 0)
     return f
 
 

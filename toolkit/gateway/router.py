@@ -79,6 +79,8 @@ def open_order_msg(
         [(leg.con_id, leg.ratio, leg.action, leg.exchange) for leg in o.legs],
         what_if or (),
         commission,
+        o.display_size,
+        (o.algo_strategy, o.algo_params),
     )
 
 
