@@ -133,6 +133,8 @@ def test_vwap_fills_at_bar_prices_within_max_pct_vol_and_cancels_the_rest_at_end
             assert r.price == pytest.approx((bar["high"] + bar["low"] + bar["close"]) / 3)
         wait_for(ib, lambda: ib.positions() and ib.positions()[0].position == status.filled)
         assert [code for _, code, _ in errors] == [202]  # IB's "Order Canceled" at endTime
+        [done] = [t for t in ib.reqCompletedOrders(False) if t.order.permId == trade.order.permId]
+        assert done.order.algoStrategy == "Vwap" and len(done.order.algoParams) == 5
     finally:
         ib.disconnect()
 

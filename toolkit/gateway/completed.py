@@ -55,14 +55,18 @@ def completed_order(o: SimOrder, account: str, completed_time: str) -> list[str 
         "",  # faPercentage
         "",  # faProfile (server version < 177)
     ]
-    f += [""] * 21  # modelCode .. volatilityType
+    f += [""] * 13 + [o.display_size or ""] + [""] * 7  # modelCode .. volatilityType
     f += ["", ""]  # deltaNeutralOrderType (none), deltaNeutralAuxPrice
     f += ["", "", "", "" if o.trailing_percent is None else o.trailing_percent, ""]
     f += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
     f += ["", "", ""]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
     f += [""]  # hedgeType
     f += ["", "", 0, 0]  # clearingAccount, clearingIntent, notHeld, deltaNeutralContract
-    f += [""]  # algoStrategy
+    f += [o.algo_strategy]  # algoStrategy, then its count + tag/value pairs
+    if o.algo_strategy:
+        f += [len(o.algo_params)]
+        for tag, value in o.algo_params:
+            f += [tag, value]
     f += [0, o.status, 0, 0]  # solicited, status, randomizeSize, randomizePrice
     f += [0]  # conditions
     # trailStopPrice, lmtPriceOffset, cashQty, dontUseAutoPriceForHedge, isOmsContainer,
