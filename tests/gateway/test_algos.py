@@ -229,3 +229,22 @@ def test_algo_on_an_option_is_refused() -> None:
             assert (req, code) == (trade.order.orderId, 201) and "stocks only" in msg
         finally:
             ib.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("09:45:00 US/Eastern", "2024-03-14 13:45"),  # EDT since 2024-03-10
+        ("9:45:00 EST", "2024-03-14 13:45"),  # IB's EST means New York time
+        ("09:45:00", "2024-03-14 13:45"),  # no zone: New York
+        ("20240315 09:45:00 US/Eastern", "2024-03-15 13:45"),
+        ("20240314-14:45:00", "2024-03-14 14:45"),  # the dash form is UTC
+        ("10:00:00 UTC", "2024-03-14 10:00"),
+    ],
+)
+def test_ib_algo_times(text: str, utc: str) -> None:
+    from datetime import date
+
+    from toolkit.gateway.algos import ib_time
+
+    assert ib_time(text, date(2024, 3, 14)) == pd.Timestamp(utc, tz="UTC")
