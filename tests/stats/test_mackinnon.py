@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from toolkit.errors import ConfigError
@@ -46,18 +46,20 @@ def test_critical_values_equal_statsmodels(trend: str) -> None:
     st.floats(-40.0, 10.0),
     st.floats(-40.0, 10.0),
 )
+@example("ctt", 5, 0.0, 3.375)  # hypothesis found it: the large-p cubic's dip, as published
 def test_p_value_is_monotone_in_t_on_each_side_of_tau_star(
     trend: str, n: int, a: float, b: float
 ) -> None:
     """The published approximation has two surfaces that meet at tau* with a seam (up to
-    9e-4 here), and the large-p cubic turns down by < 3e-9 just below tau_max; otherwise a
-    larger statistic never has a smaller p-value."""
+    9e-4 here), and the large-p cubic turns down by up to ~2e-7 where p is within 2e-6 of 1
+    (ctt, n = 5: p(0) = 0.9999984785, p(3.375) = 0.9999982981, the same digits as
+    statsmodels' mackinnonp); otherwise a larger statistic never has a smaller p-value."""
     lo, hi = min(a, b), max(a, b)
     star = p_value_coefficients(trend, n)[1]
     p_lo, p_hi = mackinnon_p(lo, trend, n), mackinnon_p(hi, trend, n)  # type: ignore[arg-type]
     assert 0.0 <= p_lo <= 1.0 and 0.0 <= p_hi <= 1.0
     if (hi <= star) == (lo <= star):
-        assert p_lo <= p_hi + 1e-8
+        assert p_lo <= p_hi + (1e-6 if p_hi > 0.99999 else 1e-8)
     else:
         assert p_lo <= p_hi + 1e-3
 
