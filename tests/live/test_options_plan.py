@@ -77,6 +77,10 @@ def test_shipped_config_reads_and_bad_keys_name_the_key(tmp_path: Path) -> None:
     bad = {"strategy": {"underlying": "SPX"}, "risk": {"max_short_vega": -1}}
     with pytest.raises(ConfigError, match=r"\[risk\] max_short_vega = -1.0 is out of range"):
         parse_option_config(bad, tmp_path / "x.toml")
+    # the session tables are the stock session's parser: a bad simulator date is named
+    bad = {"strategy": {"underlying": "SPX"}, "simulator": {"end": "2018-02-30"}}
+    with pytest.raises(ConfigError, match=r"end = '2018-02-30' is not a date/time"):
+        parse_option_config(bad, tmp_path / "x.toml")
 
 
 def _leg(right: str, q: int, k: float) -> Leg:

@@ -122,13 +122,12 @@ def load_live_config(path: str | Path) -> LiveConfig:
     return parse_live_config(raw, p)
 
 
-def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
-    top = Table(
-        path,
-        "top level",
-        raw,
-        ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
-    )
+def parse_session_tables(
+    raw: dict[str, Any], path: Path
+) -> tuple[ConnectionConfig, SimulatorConfig, SessionConfig]:
+    """``[connection]``, ``[simulator]`` and ``[session]`` of any session config (stock or
+    option): one parser, so both get the same checks (simulator dates, journal path relative to
+    the config)."""
     con = Table(path, "connection", raw.get("connection", {}), table_keys(ConnectionConfig))
     connection = ConnectionConfig(**con.fields(ConnectionConfig))
     sim = Table(path, "simulator", raw.get("simulator", {}), table_keys(SimulatorConfig))
@@ -148,6 +147,17 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         journal=journal if journal.is_absolute() else path.parent / journal,
         **values,
     )
+    return connection, simulator, session
+
+
+def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
+    top = Table(
+        path,
+        "top level",
+        raw,
+        ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
+    )
+    connection, simulator, session = parse_session_tables(raw, path)
     risk_raw = raw.get("risk", {})
     on_mismatch = "halt"
     if isinstance(risk_raw, dict) and "on_mismatch" in risk_raw:

@@ -22,7 +22,12 @@ import numpy as np
 from toolkit._declare import setting
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.errors import ConfigError
-from toolkit.live.config import ConnectionConfig, SessionConfig, SimulatorConfig
+from toolkit.live.config import (
+    ConnectionConfig,
+    SessionConfig,
+    SimulatorConfig,
+    parse_session_tables,
+)
 from toolkit.risk import RiskLimits
 from toolkit.risk.options import OptionRiskLimits
 
@@ -153,16 +158,7 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
         raw,
         ("name", "description", "connection", "simulator", "strategy", "risk", "session"),
     )
-    con = Table(path, "connection", raw.get("connection", {}), table_keys(ConnectionConfig))
-    sim = Table(path, "simulator", raw.get("simulator", {}), table_keys(SimulatorConfig))
-    ses = Table(path, "session", raw.get("session", {}), ("id", *table_keys(SessionConfig)))
-    values = ses.fields(SessionConfig)
-    journal = Path(values.pop("journal"))
-    session = SessionConfig(
-        session_id=ses.get("id", str),
-        journal=journal if journal.is_absolute() else path.parent / journal,
-        **values,
-    )
+    connection, simulator, session = parse_session_tables(raw, path)
     rsk = Table(
         path,
         "risk",
@@ -177,8 +173,8 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
     )
     return OptionLiveConfig(
         name=top.get("name", str, path.stem),
-        connection=ConnectionConfig(**con.fields(ConnectionConfig)),
-        simulator=SimulatorConfig(**sim.fields(SimulatorConfig)),
+        connection=connection,
+        simulator=simulator,
         strategy=_strategy(path, top.get("strategy", dict, required=True)),
         session=session,
         risk=risk,
