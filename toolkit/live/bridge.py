@@ -55,6 +55,7 @@ from toolkit.live._fault import Faults
 from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
+from toolkit.live._parent import ParentOrder
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
 from toolkit.live._startup import (
     LiveError,
@@ -163,6 +164,8 @@ class LiveSession:
         self.until: pd.Timestamp | None = None if until is None else _utc(until)
         self._tasks: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # parent orders worked by our schedules, by parent id (toolkit.live._parent_desk)
+        self._parents: dict[str, ParentOrder] = {}
 
     # -- what the dashboard, the CLI and the tests read ----------------------------------
     @property
@@ -195,6 +198,12 @@ class LiveSession:
     def halted(self) -> dict[str, str]:
         guards: Guards | None = getattr(self, "guards", None)
         return {} if guards is None else guards.halted
+
+    @property
+    def parents(self) -> dict[str, ParentOrder]:
+        """Parent orders worked child by child by a schedule (``[strategies.execution]``), by
+        parent id: progress, pause / resume / cancel (:class:`toolkit.live._parent.ParentOrder`)."""
+        return self._parents
 
     @property
     def unstuck(self) -> int:
