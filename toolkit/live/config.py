@@ -19,6 +19,7 @@ from toolkit._declare import setting
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
+from toolkit.live.execution_config import ExecutionSpec, parse_execution
 from toolkit.risk import RiskLimits
 
 # IB Gateway / TWS default API ports for live and for paper accounts: a hint only, the
@@ -63,6 +64,8 @@ class StrategySlot:
     history: str = setting("2 Y")
     bracket: bool = setting(False)
     risk: RiskLimits = field(default_factory=RiskLimits)
+    # [strategies.execution]: how its orders are worked (toolkit.live.execution_config)
+    execution: ExecutionSpec = field(default_factory=ExecutionSpec)
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def _slot(
         path,
         f"strategies #{i + 1}",
         entry,
-        ("label", "config", "symbols", "capital", *table_keys(StrategySlot)),
+        ("label", "config", "symbols", "capital", "execution", *table_keys(StrategySlot)),
     )
     ref = Path(sec.get("config", str, required=True))
     run = load_config(ref if ref.is_absolute() else path.parent / ref)
@@ -231,4 +234,7 @@ def _slot(
         history=history,
         bracket=sec.field(StrategySlot, "bracket"),
         risk=merged,
+        execution=parse_execution(
+            path, f"strategies #{i + 1}.execution", entry.get("execution", {})
+        ),
     )
