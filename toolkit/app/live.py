@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("--host", help="IB Gateway/TWS host (default: the config's)")
     cancel.add_argument("--port", type=int, help="API port (default: the config's)")
     cancel.add_argument("--client-id", type=int, default=0, help="0 also sees TWS's own orders")
+    from toolkit.live.commands import add_parsers
+
+    add_parsers(sub)  # cancel, modify, pause, resume, kill: commands to a running session
     return p
 
 
@@ -72,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
             from toolkit.live.dashboard import Dashboard
             from toolkit.live.summary import format_summary
 
-            with Dashboard() as dash:
+            with Dashboard(keys=sys.stdin.isatty()) as dash:
                 summary = asyncio.run(session.run(on_tick=dash.update))
             print("\n".join(list(session.events)[-20:]))
             print(format_summary(summary))
@@ -157,15 +160,21 @@ def _cancel_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def _session_command(args: argparse.Namespace) -> int:
+    from toolkit.live.commands import run_cli
+
+    return run_cli(args)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM outside the session's own handlers: as Ctrl+C
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "options": _options, "status": _status, "cancel-all": _cancel_all}[
-        args.command
-    ]
+    handler = {"run": _run, "options": _options, "status": _status, "cancel-all": _cancel_all}.get(
+        args.command, _session_command
+    )
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return run_command(

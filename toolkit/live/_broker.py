@@ -252,6 +252,24 @@ class Broker:
         self.ib.placeOrder(trade.contract, trade.order)
         return True
 
+    def working(self, ref: str) -> bool:
+        """Whether the broker is working ``ref`` as far as this process knows."""
+        trade = self._trades.get(ref)
+        return trade is not None and trade.orderStatus.status not in FINAL
+
+    def modify(self, ref: str, price: float | None, quantity: float | None) -> bool:
+        """Change a working order's limit price and/or total quantity (placeOrder again with
+        its order id); False when it is not working here."""
+        trade = self._trades.get(ref)
+        if trade is None or trade.orderStatus.status in FINAL or not self.connected:
+            return False
+        if price is not None:
+            trade.order.lmtPrice = price
+        if quantity is not None:
+            trade.order.totalQuantity = quantity
+        self.ib.placeOrder(trade.contract, trade.order)
+        return True
+
     def cancel(self, refs: list[str]) -> list[str]:
         """Cancel those of ``refs`` the broker is still working; returns them."""
         cancelled = []

@@ -173,7 +173,7 @@ class Ledger:
                 book.day = calendar.trading_date(pd.Timestamp(e["ts"]))
         for g in self.journal.rows("guard_events", self.sid):
             book = self.sleeves.get(g["strategy"] or "")
-            if book is not None and g["guard"] in KILL_NAMES.values():
+            if book is not None and g["guard"] in (*KILL_NAMES.values(), "manual_kill"):
                 book.killed = g["guard"]
         return len(orders)
 

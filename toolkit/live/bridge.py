@@ -64,10 +64,11 @@ from toolkit.live._startup import (
     session_target,
     trading_account,
 )
+from toolkit.live.commands import CommandDesk
 from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderRef, OrderSpec, bracket_legs, entry_order
-from toolkit.live.session_view import SessionView, add_books
+from toolkit.live.session_view import SessionView, add_books, parent_rows
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
 from toolkit.notify import SmtpSettings
@@ -120,6 +121,7 @@ class LiveSession:
     ledger: Ledger  # the journal and the books
     guards: Guards
     booking: Booking  # the broker's events, booked
+    desk: CommandDesk  # manual commands: dashboard keys and the CLI (toolkit.live.commands)
 
     def __init__(
         self,
@@ -570,8 +572,9 @@ class LiveSession:
             f"{self.host}:{self.port}",
             self.connected,
             self.broker_now,
-            events=self.events[-8:],
+            events=self.events,  # the dashboard keeps fills and guards above routine lines
             halted=dict(self.halted),
+            parents=parent_rows(getattr(self, "parents", {})),
         )
         ledger: Ledger | None = getattr(self, "ledger", None)
         orders = [] if ledger is None or self.journal is None else ledger.open_orders()
@@ -603,6 +606,7 @@ class LiveSession:
                 f"account {self.account}, journal {self.cfg.session.journal}"
             )
             self._restore()
+            self.desk = CommandDesk(self)
             # a stop during these steps skips to the orderly shutdown (no order goes out)
             if await self._unless_stopped(self._qualify()):
                 await self._unless_stopped(self._after_connect())  # then the clock may run
@@ -620,6 +624,8 @@ class LiveSession:
                     await self._process_bars()
                 if self.lockstep is not None:
                     self.lockstep.unstick()
+                if not self._lock.locked():  # between bars, never inside one's decisions
+                    self.desk.poll()
                 if on_tick is not None:
                     on_tick(self)
                 if (

@@ -200,6 +200,25 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (order_ref, leg)
     )
     """,
+    # 6: manual commands to a running session (dashboard keys, `toolkit.live cancel|modify|
+    # pause|resume|kill`): queued by any process, claimed and executed once by the session,
+    # their outcome and reason kept (toolkit.live.commands)
+    """
+    CREATE TABLE commands (
+        command_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        source TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        args_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'running', 'done', 'rejected', 'expired')),
+        outcome TEXT NOT NULL DEFAULT '',
+        done_at TEXT
+    );
+    CREATE INDEX commands_by_session ON commands(session_id, status)
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -601,6 +620,75 @@ class Journal:
                 (order_ref, _now(), row["status"], message),
             )
 
+    def record_command(
+        self, session_id: str, *, source: str, action: str, target: str, args: Mapping[str, Any]
+    ) -> int:
+        """Queue a manual command for a running session; returns its id."""
+        cur = self._write(
+            "INSERT INTO commands (session_id, ts, source, action, target, args_json) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, _now(), source, action, target, json.dumps(dict(args), sort_keys=True)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def settle_command(self, command_id: int, status: str, outcome: str, *, was: str) -> bool:
+        """Move a command from status ``was`` to ``status`` with its outcome; False when it is
+        no longer ``was`` (another process claimed or expired it first: it never runs twice)."""
+        cur = self._write(
+            "UPDATE commands SET status = ?, outcome = ?, done_at = ? "
+            "WHERE command_id = ? AND status = ?",
+            (status, outcome, None if status == "running" else _now(), command_id, was),
+        )
+        return cur.rowcount == 1
+
+    def command(self, command_id: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM commands WHERE command_id = ?", (command_id,)
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def commands(self, session_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """A session's commands (with ``status``), oldest first."""
+        sql, params = "SELECT * FROM commands WHERE session_id = ?", [session_id]
+        if status is not None:
+            sql, params = sql + " AND status = ?", [session_id, status]
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY command_id", params)]
+
+    def record_modification(
+        self, order_ref: str, limit_price: float | None, quantity: float | None, message: str
+    ) -> None:
+        """A working order modified (IB: placeOrder again with its id): the order row's limit
+        price and/or total quantity, and an order event saying what changed."""
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT status FROM orders WHERE order_ref = ?", (order_ref,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"{self.path}: no order {order_ref!r} to modify")
+            if limit_price is not None:
+                self._write(
+                    "UPDATE orders SET limit_price = ? WHERE order_ref = ?",
+                    (limit_price, order_ref),
+                )
+            if quantity is not None:
+                self._write(
+                    "UPDATE orders SET quantity = ? WHERE order_ref = ?", (quantity, order_ref)
+                )
+            self._write(
+                "INSERT INTO order_events (order_ref, ts, status, filled, remaining, "
+                "avg_fill_price, message) VALUES (?, ?, ?, 0, 0, 0, ?)",
+                (order_ref, _now(), row["status"], message),
+            )
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """One write of a companion module's tables (:mod:`toolkit.live._parent_journal`),
+        in its own transaction or the caller's; whether it changed a row."""
+        return self._write(sql, params).rowcount > 0
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """Rows of a companion module's read (:mod:`toolkit.live._parent_journal`)."""
+        return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
     # -- reads ---------------------------------------------------------------------------
 
     def combo_legs(self, order_ref: str) -> list[dict[str, Any]]:
@@ -717,5 +805,6 @@ _TABLES = frozenset(
         "equity",
         "guard_events",
         "combo_legs",
+        "commands",
     }
 )

@@ -31,6 +31,27 @@ class SessionView:
     risk: list[dict[str, Any]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     halted: dict[str, str] = field(default_factory=dict)  # symbol -> why (position mismatch)
+    parents: list[dict[str, Any]] = field(default_factory=list)  # schedule parents, progress
+
+
+def parent_rows(parents: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The schedule parents (:class:`toolkit.live._parent.ParentOrder`) as dashboard rows."""
+    rows = []
+    for pid, p in parents.items():
+        filled, total = p.progress
+        rows.append(
+            {
+                "id": pid,
+                "symbol": p.symbol,
+                "action": p.action,
+                "algo": p.algo,
+                "filled": float(filled),
+                "quantity": float(total),
+                "status": p.status,
+                "working": len(p.working_refs()),
+            }
+        )
+    return rows
 
 
 def add_books(
@@ -97,6 +118,8 @@ def add_books(
                 "quantity": jo.quantity,
                 "type": jo.order_type,
                 "status": jo.status,
+                "limit": jo.limit_price,
+                "order_id": jo.broker_order_id,
             }
         )
     return view
