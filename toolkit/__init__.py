@@ -13,6 +13,8 @@ Public API (everything else is internal):
   :func:`no_costs`; options :func:`ibkr_option_fixed`, :func:`ibkr_option_tiered`
 * option backtests on EOD chains: :func:`backtest_options`; pricing, implied vols, surfaces,
   spread templates and scenarios: :mod:`toolkit.options`
+* interactive charts (plotly) of backtests, sweeps, walk-forwards, Monte Carlo, portfolios
+  and options, and formatted report tables: :mod:`toolkit.charts` (``result.plot()``)
 * execution schedules (TWAP, VWAP, POV, iceberg, adaptive limit) and transaction-cost
   analysis: :mod:`toolkit.execution`
 * sweeps: :func:`sweep`, :func:`sweep_portfolio`, :func:`make_grid`, :func:`heatmap`,
@@ -42,6 +44,7 @@ from toolkit._lazy import lazy_exports
 # checkers and readers only.
 _EXPORTS = {
     "analysis": "toolkit.analysis",
+    "charts": "toolkit.charts",
     "execution": "toolkit.execution",
     "live": "toolkit.live",
     "metrics": "toolkit.metrics",
@@ -108,7 +111,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit import analysis, execution, live, metrics, options, stats
+    from toolkit import analysis, charts, execution, live, metrics, options, stats
     from toolkit.analysis import (
         deflated_sharpe,
         monte_carlo,
@@ -187,6 +190,7 @@ __all__ = [
     "available_symbols",
     "backtest",
     "backtest_options",
+    "charts",
     "check_causal",
     "deflated_sharpe",
     "execution",

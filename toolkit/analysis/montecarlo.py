@@ -20,6 +20,7 @@ from toolkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from plotly.graph_objects import Figure
 
 Method = Literal["trade_shuffle", "trade_bootstrap", "block_bootstrap"]
 _METHODS = {"trade_shuffle": SHUFFLE, "trade_bootstrap": BOOTSTRAP, "block_bootstrap": STATIONARY}
@@ -41,6 +42,13 @@ class MonteCarloResult:
     def prob_drawdown(self) -> float:
         """Probability that a path's max drawdown reaches ``dd_threshold``."""
         return float(self.paths["hit_drawdown"].mean())
+
+    def plot(self, *, title: str | None = None) -> Figure:
+        """Interactive figure: the equity percentile fan and the paths' drawdowns
+        (:func:`toolkit.charts.monte_carlo_figure`)."""
+        from toolkit.charts import monte_carlo_figure
+
+        return monte_carlo_figure(self, title=title)
 
     def percentiles(self, q: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
         """Percentiles of final equity, CAGR, max drawdown and longest drawdown."""

@@ -30,6 +30,7 @@ from toolkit.sweep import ParamGrid, make_grid, sweep, sweep_portfolio
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from plotly.graph_objects import Figure
 
 Objective = str | Callable[[pd.DataFrame], pd.Series]
 
@@ -184,6 +185,14 @@ class WalkForwardResult:
                 "cv": float(chosen.std(ddof=0) / abs(mean)) if mean else float("nan"),
             }
         return pd.DataFrame(out).T
+
+    def plot(self, bars: pd.DataFrame | None = None, *, title: str | None = None) -> Figure:
+        """Interactive figure: the stitched out-of-sample equity (against buy and hold of
+        ``bars``) over each fold's in-sample and out-of-sample span
+        (:func:`toolkit.charts.walk_forward_figure`)."""
+        from toolkit.charts import walk_forward_figure
+
+        return walk_forward_figure(self, bars, title=title)
 
     def summary(self) -> dict[str, float]:
         r = self.oos_returns

@@ -12,6 +12,9 @@ import pandas as pd
 from toolkit import metrics
 from toolkit.engine.settings import EngineSettings
 
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
 
 class MetricInputs(NamedTuple):
     """The parts of a result :meth:`BacktestResult.metrics` reads."""
@@ -128,6 +131,14 @@ class BacktestResult:
     def summary(self) -> pd.Series:
         """Metrics as a Series, for printing or notebooks."""
         return pd.Series(self.metrics(), name=self.strategy or "backtest")
+
+    def plot(self, bars: pd.DataFrame | None = None, **options: Any) -> Figure:
+        """Interactive figure: equity against a benchmark, drawdown, exposure, and (given the
+        ``bars`` it ran on) the orders on the price; see :func:`toolkit.charts.backtest_figure`
+        for ``options`` (benchmark, symbol, title, height)."""
+        from toolkit.charts import backtest_figure
+
+        return backtest_figure(self, bars, **options)
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -53,9 +54,12 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq, least_squares, minimize
 from scipy.special import erfc
 
-from toolkit.errors import DataError
+from toolkit.errors import ConfigError, DataError
 from toolkit.options.american import american_implied_vol
 from toolkit.options.implied import DAYS_PER_YEAR, IVReason, chain_implied_vols, implied_vol
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
 
 Array = NDArray[np.float64]
 GRID_POINTS = 201
@@ -262,6 +266,18 @@ class Surface:
             f"no fitted slice expires {when.date()}; fitted: "
             + ", ".join(str(s.expiry.date()) for s in self.slices)
         )
+
+    def plot(self, kind: str = "smile", **options: Any) -> Figure:
+        """Interactive figure of the fit: ``"smile"`` (fitted and market vols by strike per
+        expiry, :func:`toolkit.charts.smile_figure`) or ``"surface"`` (3D,
+        :func:`toolkit.charts.surface_figure`)."""
+        from toolkit.charts import smile_figure, surface_figure
+
+        if kind == "surface":
+            return surface_figure(self, **options)
+        if kind != "smile":
+            raise ConfigError(f"kind must be 'smile' or 'surface', not {kind!r}.")
+        return smile_figure(self, **options)
 
     def constant_maturity_iv(self, days: float = 30.0, *, extrapolate: bool = False) -> CMIV:
         """The ``days`` constant-maturity ATM vol (see the module docstring)."""
