@@ -13,7 +13,8 @@ function for the backtest and the live bridge.
 * transaction-cost analysis: :func:`tca` (one :class:`ParentOrder` -> :class:`TCAResult`),
   :func:`tca_many` (a fills frame -> one row per parent), :func:`arrival_mid`: Perold's
   implementation shortfall (delay, execution, opportunity, fees), slippage vs arrival,
-  interval VWAP / TWAP / close, participation
+  interval VWAP / TWAP / close, participation; :func:`after_horizon` carries it to the P&L;
+  :func:`engine_tca`: the TCA of a bar backtest's orders (arrival = the decision close)
 * :func:`execution_backtest` (:class:`Impact`, :class:`ExecutionResult`): a target path worked
   by a schedule on intraday bars, fills capped by bar volume, square-root or linear impact,
   booked by the engine's booking and commissions, with the TCA of every parent;
@@ -27,9 +28,17 @@ from toolkit.execution.backtest import (
     execution_backtest,
     session_targets,
 )
+from toolkit.execution.engine_tca import engine_tca
 from toolkit.execution.orders import LIMIT, MARKET, ChildOrders
 from toolkit.execution.pov import iceberg, pov
-from toolkit.execution.tca import ParentOrder, TCAResult, arrival_mid, tca, tca_many
+from toolkit.execution.tca import (
+    ParentOrder,
+    TCAResult,
+    after_horizon,
+    arrival_mid,
+    tca,
+    tca_many,
+)
 from toolkit.execution.twap import twap, twap_sizes
 from toolkit.execution.vwap import (
     MINUTES,
@@ -58,8 +67,10 @@ __all__ = [
     "achieved_price",
     "adaptive_limit",
     "adaptive_steps",
+    "after_horizon",
     "arrival_mid",
     "bar_price",
+    "engine_tca",
     "execution_backtest",
     "iceberg",
     "interval_vwap",

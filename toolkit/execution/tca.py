@@ -575,3 +575,20 @@ def _bar_holding(bar_time: IntArray, lo: IntArray, hi: IntArray, t: IntArray) ->
         rows = (lo == a) & (hi == b)
         out[rows] = a + np.searchsorted(bar_time[a:b + 1], t[rows], side="right") - 1
     return out
+
+
+def after_horizon(tca: pd.DataFrame, marks: Mapping[str, float]) -> FloatArray:
+    """Per parent (rows of :func:`tca_many`'s frame), what its filled shares gained from its
+    horizon's end to ``marks`` (symbol -> price): s X (M - P_N). With it the parents' paper P&L
+    minus their shortfall is the account's P&L marked at ``marks`` (Perold's paper versus
+    real portfolio, carried to a common mark): sum(paper - total_cost + after_horizon) =
+    sum over fills of s q (M - p) - fees."""
+    missing = sorted(set(tca["symbol"].astype(str)) - set(marks))
+    if missing:
+        raise DataError(f"after_horizon: no mark for {', '.join(missing)}: pass the price each "
+                        "symbol's position is marked at.")
+    side = np.where(tca["side"].to_numpy() == "BUY", 1.0, -1.0)
+    mark = tca["symbol"].astype(str).map(dict(marks)).to_numpy(dtype=float)
+    end = tca["end_price"].to_numpy(dtype=float)
+    out: FloatArray = side * tca["filled"].to_numpy(dtype=float) * (mark - end)
+    return out
