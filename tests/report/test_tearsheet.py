@@ -181,7 +181,8 @@ def test_tearsheet_draws_the_charts_it_shows_and_no_others(make_run) -> None:
         assert f'id="{slot}"' not in html, slot
     for slot in _DRAWN:
         assert "<svg" in _chart(html, slot), slot
-    assert html.count("<svg") == len(_DRAWN) + 1  # + cumulative returns, nothing else drawn
+    # + cumulative returns and the TCA waterfall (tca_section), nothing else drawn
+    assert html.count("<svg") == len(_DRAWN) + 2
 
 
 def test_tearsheet_says_what_it_is_doing_and_leaves_quantstats_as_it_was(tmp_path) -> None:
@@ -230,3 +231,32 @@ def test_report_notebook_tearsheet_names_its_benchmark_and_keeps_its_period(tmp_
     assert "Benchmark: SPY" in page.h4
     ticks = _ticks(_eoy_svg(html))
     assert [label for _, label in ticks] == [str(y) for y in range(2010, 2023)]
+
+
+def test_tearsheet_has_the_orders_transaction_costs(make_run) -> None:
+    """The "Transaction costs" section: the orders' shortfall split as toolkit.execution's
+    engine_tca computes it for the same backtest, components adding up to the total."""
+    from toolkit.app.backtest import load_run_bars
+    from toolkit.config import load_config
+    from toolkit.engine import backtest
+    from toolkit.execution import engine_tca
+    from toolkit.report.tca_section import cost_parts
+
+    _, html = make_run
+    section = html[html.index('<div id="tca">') :]
+    page = _Tables()
+    page.feed(section)
+    shown = {r[0]: float(r[1].replace(",", "")) for r in page.rows[1:6]}
+    assert list(shown) == ["delay", "execution", "opportunity", "fees", "shortfall"]
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).parents[2] / "research" / "configs" / "spy_sma_cross.toml")
+    bars = load_run_bars(cfg).frame
+    result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
+    parts = cost_parts(engine_tca(result, bars))
+    for name, value in shown.items():
+        assert value == pytest.approx(parts[name], abs=0.006), name
+    assert sum(shown[k] for k in ("delay", "execution", "opportunity", "fees")) == pytest.approx(
+        shown["shortfall"], abs=0.03
+    )
+    assert f"{len(result.orders)} orders on" in section and "<svg" in section

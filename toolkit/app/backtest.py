@@ -114,6 +114,7 @@ def run_backtest(
             repo=REPO,
             tearsheet=tearsheet,
             progress=say,
+            bars=bars,
         )
     say("done")
     return RunOutput(cfg, result, benchmark, out_dir, files, sources)

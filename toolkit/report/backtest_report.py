@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from toolkit.engine.result import BacktestResult
+from toolkit.execution.engine_tca import engine_tca
 from toolkit.report.manifest import build_manifest
+from toolkit.report.tca_section import add_tca_section
 from toolkit.report.tearsheet import write_tearsheet
 
 
@@ -51,12 +53,15 @@ def write_backtest_report(
     tearsheet: bool = True,
     benchmark_name: str | None = None,
     progress: Callable[[str], None] | None = None,
+    bars: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the report files into ``out_dir`` and return their paths by kind.
 
     The tear sheet covers exactly the bars of ``result`` (the period of the printed summary)
     and names the benchmark ``benchmark_name`` (default: ``config``'s ``[data] benchmark``);
-    ``progress`` hears its stages (it is the slow part).
+    ``progress`` hears its stages (it is the slow part). ``bars`` (the frame the backtest ran
+    on) adds the orders' transaction-cost analysis: ``tca.csv`` and the tear sheet's
+    "Transaction costs" section (:func:`toolkit.execution.engine_tca`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -72,6 +77,10 @@ def write_backtest_report(
     frame.to_csv(paths["equity"], index_label="timestamp")
     result.trades.to_csv(paths["trades"], index=False)
     result.orders.to_csv(paths["orders"], index=False)
+    tca = None if bars is None else engine_tca(result, bars)
+    if tca is not None:
+        paths["tca"] = out_dir / "tca.csv"
+        tca.to_csv(paths["tca"])
     if tearsheet:
         bench = None
         if benchmark is not None:
@@ -89,6 +98,8 @@ def write_backtest_report(
             strategy_title=result.strategy or "Strategy",
             progress=progress,
         )
+        if tca is not None:
+            add_tca_section(paths["tearsheet"], tca)
     settings = asdict(result.settings)
     manifest = build_manifest(
         config=to_jsonable(config),
