@@ -1,4 +1,5 @@
-"""``python -m toolkit.live run|options|status|cancel-all``: trade, inspect, or stop a session.
+"""``python -m toolkit.live run|options|status|orders|cancel-all``: trade, inspect (``orders``:
+parent orders with their transaction-cost analysis), or stop a session.
 
 Errors a user can cause (config, connection, account, journal) print one message naming
 what to fix and exit with status 2; ``--debug`` shows the traceback. Ctrl+C or SIGTERM stops a
@@ -40,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
     status.add_argument("--journal", help="journal file (overrides the config's)")
     status.add_argument("--list", action="store_true", help="list the journal's sessions")
+    orders = sub.add_parser("orders", help="a session's parent orders with their TCA")
+    orders.add_argument("--session", help="session id (default: the newest)")
+    orders.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
+    orders.add_argument("--journal", help="journal file (overrides the config's)")
+    orders.add_argument("--json", action="store_true", help="JSON records instead of a table")
     cancel = sub.add_parser("cancel-all", help="cancel every working order at the broker")
     cancel.add_argument("--config", default="live/paper.toml")
     cancel.add_argument("--host", help="IB Gateway/TWS host (default: the config's)")
@@ -103,10 +109,7 @@ def _options(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
-    from toolkit.live.journal import Journal
-    from toolkit.live.summary import format_summary, summarize
-
+def _journal_path(args: argparse.Namespace) -> Path:
     if args.journal:
         path = Path(args.journal)
     else:
@@ -117,6 +120,28 @@ def _status(args: argparse.Namespace) -> int:
         raise ToolkitError(
             f"{path}: no journal yet; run a session first (python -m toolkit.live run)."
         )
+    return path
+
+
+def _orders(args: argparse.Namespace) -> int:
+    from toolkit.live.journal import Journal
+    from toolkit.live.tca_history import format_history, order_history
+
+    with Journal(_journal_path(args)) as j:
+        history = order_history(j, args.session)
+    if args.json:
+        print(history.reset_index().to_json(orient="records", date_format="iso", indent=1))
+    else:
+        print(format_history(history))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from toolkit.live.journal import Journal
+    from toolkit.live.summary import format_summary, summarize
+    from toolkit.live.tca_history import format_history, order_history
+
+    path = _journal_path(args)
     with Journal(path) as j:
         if args.list:
             for s in j.sessions():
@@ -126,7 +151,10 @@ def _status(args: argparse.Namespace) -> int:
                     f"started {s['started_at']}  {state}"
                 )
             return 0
-        print(format_summary(summarize(j, args.session)))
+        summary = summarize(j, args.session)
+        print(format_summary(summary))
+        print("parent orders (TCA; costs > 0 hurt; the newest 20: `orders` lists all)")
+        print(format_history(order_history(j, summary.session_id), last=20))
     return 0
 
 
@@ -172,9 +200,13 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "options": _options, "status": _status, "cancel-all": _cancel_all}.get(
-        args.command, _session_command
-    )
+    handler = {
+        "run": _run,
+        "options": _options,
+        "status": _status,
+        "orders": _orders,
+        "cancel-all": _cancel_all,
+    }.get(args.command, _session_command)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return run_command(

@@ -22,6 +22,7 @@ from toolkit.risk.portfolio import RiskContext
 from toolkit.risk.rules import KILL_NAMES
 
 Owner = tuple[str, str]  # (strategy, symbol) of one of the session's orders
+_OHLCV = ("open", "high", "low", "close", "volume")
 
 
 class Ledger:
@@ -258,6 +259,18 @@ class Ledger:
                 self.sid, symbol=sym, quantity=q, avg_cost=sleeve.avg_cost[sym]
             )
         return eq
+
+    def journal_bars(self, bar_size: str, windows: Mapping[str, pd.DataFrame]) -> None:
+        """Journal the completed bars a decision saw that the journal lacks (the TCA's
+        market path: :mod:`toolkit.live.tca_history`)."""
+        for sym, w in windows.items():
+            tail = w.iloc[-64:]  # a decision follows the last by a bar or a few
+            rows = zip(
+                (pd.Timestamp(t).isoformat() for t in tail.index),
+                *(tail[c].to_numpy(dtype=float).tolist() for c in _OHLCV),
+                strict=True,
+            )
+            self.journal.record_bars(self.sid, sym, bar_size, list(rows))
 
     def mark_decided(self, label: str, symbols: tuple[str, ...], bar: pd.Timestamp) -> None:
         self.last_decided[label] = bar

@@ -447,6 +447,7 @@ class LiveSession:
         with ledger.transaction():
             windows = {sym: f.loc[:bar] for sym, f in frames.items()}
             closes = {sym: float(w["close"].iloc[-1]) for sym, w in windows.items()}
+            ledger.journal_bars(slot.bar_size, windows)
             # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
             signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
             fired, planned = ledger.plan_orders(

@@ -219,6 +219,23 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX commands_by_session ON commands(session_id, status)
     """,
+    # 7: the market bars the session decided on, one row per (symbol, bar size, bar start),
+    # so the transaction-cost analysis of its orders (interval VWAP/TWAP/close, participation,
+    # the horizon's end price; toolkit.live.tca_history) reads the journal alone
+    """
+    CREATE TABLE bars (
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        symbol TEXT NOT NULL,
+        bar_size TEXT NOT NULL,
+        bar_time TEXT NOT NULL,
+        open REAL NOT NULL,
+        high REAL NOT NULL,
+        low REAL NOT NULL,
+        close REAL NOT NULL,
+        volume REAL NOT NULL,
+        PRIMARY KEY (session_id, symbol, bar_size, bar_time)
+    )
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -579,6 +596,32 @@ class Journal:
             (session_id, _now(), guard, symbol, detail, strategy),
         )
 
+    def record_bars(
+        self,
+        session_id: str,
+        symbol: str,
+        bar_size: str,
+        bars: Sequence[tuple[str, float, float, float, float, float]],
+    ) -> int:
+        """Store the completed bars a decision saw: ``bars`` are (bar start as UTC ISO text,
+        open, high, low, close, volume) in time order; those after the newest journaled bar of
+        the symbol are written (none journaled yet: the last one only, the bar decided on).
+        Returns how many were written."""
+        row = self._db.execute(
+            "SELECT MAX(bar_time) FROM bars WHERE session_id = ? AND symbol = ? AND bar_size = ?",
+            (session_id, symbol, bar_size),
+        ).fetchone()
+        newest = row[0]
+        fresh = list(bars[-1:]) if newest is None else [b for b in bars if b[0] > newest]
+        with self.transaction():
+            for b in fresh:
+                self._write(
+                    "INSERT OR IGNORE INTO bars (session_id, symbol, bar_size, bar_time, open, "
+                    "high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, symbol, bar_size, *b),
+                )
+        return len(fresh)
+
     def record_combo_legs(self, order_ref: str, legs: Sequence[Mapping[str, Any]]) -> None:
         """Store the legs of a combo order journaled under ``order_ref`` (keys: con_id,
         symbol, underlying, right, strike, expiry, multiplier, ratio, action); a leg already
@@ -806,5 +849,6 @@ _TABLES = frozenset(
         "guard_events",
         "combo_legs",
         "commands",
+        "bars",
     }
 )

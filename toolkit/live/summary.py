@@ -14,6 +14,7 @@ import pandas as pd
 from toolkit.engine import _step as step
 from toolkit.live.journal import Journal, JournalError
 from toolkit.live.sleeve import book_fill
+from toolkit.live.tca_history import TcaTotals, format_totals, session_tca
 from toolkit.risk.rules import KILL_NAMES
 
 
@@ -38,6 +39,8 @@ class SessionSummary:
     positions: dict[str, float] = field(default_factory=dict)
     guards: int = 0
     kill_switch: str | None = None
+    marks: dict[str, float] = field(default_factory=dict)  # what open positions are marked at
+    tca: TcaTotals | None = None  # the parent orders' costs, reconciled with the P&L
 
     @property
     def pnl(self) -> float:
@@ -148,6 +151,7 @@ def summarize(
     unrealized = sum(q * (last_price.get(s, avg[s]) - avg[s]) for s, q in positions.items() if q)
     guards = journal.rows("guard_events", sid)
     kills = [g for g in guards if g["guard"] in KILL_NAMES.values()]
+    tca = session_tca(journal, sid, last_price, realized + unrealized - commissions)
     return SessionSummary(
         session_id=sid,
         mode=str(row["mode"]),
@@ -166,6 +170,8 @@ def summarize(
         positions={s: q for s, q in positions.items() if q},
         guards=len(guards),
         kill_switch=kills[0]["guard"] if kills else None,
+        marks=last_price,
+        tca=tca,
     )
 
 
@@ -199,6 +205,8 @@ def format_summary(s: SessionSummary) -> str:
         f"  orders {s.orders}, fills {s.fills}, working {s.working_orders}, "
         f"guard events {s.guards}",
     ]
+    if s.tca is not None:
+        lines += format_totals(s.tca)
     if s.kill_switch:
         lines.append(f"  KILL SWITCH fired: {s.kill_switch}")
     if s.positions:
