@@ -1,13 +1,16 @@
 """Run a parameterised notebook with papermill, export it to HTML, add a tear sheet.
 
-A report notebook receives ``output_dir`` (its report folder) as a parameter. If it writes
+A report notebook that declares ``output_dir`` in its parameters cell receives its report
+folder there (one that does not is not handed an unknown parameter). If it writes
 ``returns.csv`` there (columns: timestamp, strategy and optionally one benchmark column,
 named by the benchmark, e.g. ``SPY``), a quantstats tear sheet is written beside the HTML.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +74,43 @@ def export_html(notebook: Path, html: Path, *, hide_code: bool = True) -> Path:
     return html
 
 
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (papermill's convention)."""
+    node = json.loads(notebook.read_text())
+    for cell in node.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") != "code" or "parameters" not in tags:
+            continue
+        source = cell.get("source", "")
+        tree = ast.parse(source if isinstance(source, str) else "".join(source))
+        names: set[str] = set()
+        for stmt in tree.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            if isinstance(stmt, ast.AnnAssign):
+                targets = [stmt.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        return names
+    return set()
+
+
+def kernel_config() -> Any:
+    """The kernel manager's settings for report runs: the kernel's sockets encrypted with
+    CurveZMQ keys the manager provisions (jupyter_client's ``transport_encryption = "auto"``,
+    for kernelspecs that declare Curve support, as ipykernel 7's does), or else local IPC
+    sockets on POSIX -- ipykernel 7 warns "Kernel is running over TCP without encryption"
+    on every run otherwise."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if KernelManager.class_traits().get("transport_encryption") and zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    elif os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
+
+
 def run_report(
     name: str | Path,
     params: Mapping[str, Any] | None = None,
@@ -88,15 +128,19 @@ def run_report(
     folder = reports_root / stamp.strftime("%Y-%m-%d") / f"{source.stem}-{stamp:%H%M%S}"
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{source.stem}.ipynb"
-    values = {**dict(params or {}), "output_dir": str(folder.resolve())}
+    values = dict(params or {})
+    if "output_dir" in declared_parameters(source):
+        values["output_dir"] = str(folder.resolve())
     try:
         pm.execute_notebook(
             str(source),
             str(out),
             parameters=values,
             kernel_name=kernel,
+            language="python",  # a notebook saved without kernelspec metadata runs too
             cwd=str(NOTEBOOKS.parent),
             progress_bar=False,
+            config=kernel_config(),
         )
     except pm.PapermillExecutionError as exc:
         raise ReportFailed(
