@@ -28,15 +28,20 @@ def test_live_session_report_reads_the_journal(tmp_path: Path) -> None:
     assert summary.fills > 0
     assert f"fills: session {summary.fills}, backtest {summary.fills}, " in text
     assert f"matching {summary.fills}/{summary.fills}" in text
+    # TCA of every parent order, reconciled with the journal's P&L (order_history)
+    assert summary.tca is not None
+    assert f"TCA, {summary.tca.orders} parent orders" in text and "difference 0.00" in text
+    assert "execution_cost" in text and "close_slippage_bp" in text
     check_html(
         run,
         [
             "Live session report",
             "Equity and drawdown by strategy",
             "Fills against the signal price",
+            "Transaction costs of every parent order",
             "Round trips",
             "Backtest of the same bars",
             "Risk guards that fired",
         ],
-        figures=2,
+        figures=3,
     )
