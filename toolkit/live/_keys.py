@@ -24,7 +24,7 @@ from typing import Any
 from toolkit.live.commands import Outcome
 from toolkit.live.session_view import SessionView
 
-KEYS_HELP = "↑↓ select  c cancel  A cancel all  m modify  p pause/resume  K kill switch  q stop"
+KEYS_HELP = "↑↓ select  c cancel  A cancel all  m modify  p pause/resume  K kill  q stop"
 
 Submit = Callable[[str, str, dict[str, Any]], int]
 

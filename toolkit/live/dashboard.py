@@ -119,7 +119,7 @@ def _events(lines: list[str], room: int) -> Text:
     shown = notable[-keep:] + routine
     if not shown:
         return Text("no events yet")
-    out = Text()
+    out = Text(no_wrap=True, overflow="ellipsis")  # one screen line each: room is exact
     for i, line in enumerate(shown):
         out.append(line, style="dim" if _routine(line) else _event_style(line))
         if i < len(shown) - 1:
