@@ -97,8 +97,11 @@ class SimClock:
         if self.paused_at is not None:
             return self.paused_at
         t = self.start + pd.Timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
-        if self.ceiling is not None and t >= self.ceiling:
-            self.paused_at, self.ceiling = self.ceiling, None  # stop exactly there
+        if self.ceiling is not None and t >= self.ceiling >= self.start:
+            # stop exactly there, and stay there until a new ceiling is set: a resume that
+            # comes before the matcher has released the bar at the ceiling (a lockstep
+            # client's) must not let the clock run free past every later bar
+            self.paused_at = self.ceiling
             return self.paused_at
         return t
 

@@ -186,15 +186,21 @@ class Ledger:
         closes: dict[str, float],
         signals: dict[str, float],
         context: RiskContext | None = None,
+        pending: Mapping[str, float] | None = None,
     ) -> tuple[str | None, list[Outcome]]:
         """Mark the strategy's book at the bar's closes, apply its kill switch, and plan its
         orders (the engine's close-of-bar step, through the sleeve) against filled plus
         still-working shares: returns the kill rule that fired now (or None) and the
-        outcomes, orders first. ``context``: the portfolio rules' history (see Sleeve.plan)."""
+        outcomes, orders first. ``context``: the portfolio rules' history (see Sleeve.plan);
+        ``pending``: signed shares per symbol of parent orders not sent as children yet
+        (:mod:`toolkit.live._parent_desk`), working too."""
         sleeve = self.sleeves[label]
         sleeve.closes.update(closes)
         fired = sleeve.check_kill_switch(bar)
-        return fired, sleeve.plan(signals, self.working(label), context)
+        working = self.working(label)
+        for sym, q in (pending or {}).items():
+            working[sym] = working.get(sym, 0.0) + q
+        return fired, sleeve.plan(signals, working, context)
 
     def journal_decision(self, label: str, o: Outcome, bar: pd.Timestamp, late: bool) -> int:
         """Journal one symbol's decision (outcome, guards and the target it acts on)."""

@@ -16,7 +16,7 @@ from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.journal import JournalOrder
-from toolkit.live.orders import OrderSpec
+from toolkit.live.orders import OrderRef, OrderSpec
 
 Placement = tuple[OrderSpec, list[OrderSpec]]  # an entry order and its bracket legs
 
@@ -122,6 +122,8 @@ def unsent(
         owner, bar = ledger.owner(jo.order_ref), ledger.bar_of(jo.order_ref)
         if owner is None or jo.parent_ref is not None or bar is None:
             continue
+        if OrderRef.parse(jo.order_ref).slice is not None:
+            continue  # a parent's child: resent by its parent (toolkit.live._parent_desk)
         if jo.order_ref in executed:
             continue  # it reached the broker: executions say so
         slot = _slot(cfg, owner[0])

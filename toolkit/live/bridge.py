@@ -56,6 +56,7 @@ from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
 from toolkit.live._parent import ParentOrder
+from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
 from toolkit.live._startup import (
     LiveError,
@@ -121,6 +122,7 @@ class LiveSession:
     ledger: Ledger  # the journal and the books
     guards: Guards
     booking: Booking  # the broker's events, booked
+    _desk: ParentDesk  # parent orders worked by our schedules
     desk: CommandDesk  # manual commands: dashboard keys and the CLI (toolkit.live.commands)
 
     def __init__(
@@ -266,10 +268,14 @@ class LiveSession:
         self.ledger = Ledger(self.journal, self.sid, sleeves, self.fault)
         self.guards = Guards(self.ledger, self.log, self.alert)
         self.booking = Booking(self.ledger, self.guards, self.log, self.alert, self.account)
+        self._desk = ParentDesk(self.cfg, self.ledger, self._parents, self.log, self.broker.cancel)
 
     def _restore(self) -> None:
         """Rebuild every book from the journal of a resumed session."""
         n = self.ledger.restore(self.cfg.strategies)
+        resumed = self._desk.restore()
+        if resumed:
+            self.log(f"resumed parent orders: {', '.join(resumed)}")
         if n:
             held = {k: v for s in self.sleeves.values() for k, v in s.positions.items() if v}
             self.log(
@@ -295,6 +301,7 @@ class LiveSession:
                         f"(duration {slot.history}); check market-data permissions."
                     )
                 self.streams[(slot.label, sym)] = bars
+        await self._desk.subscribe(self.broker, self._on_bar_update)
 
     # -- after every (re)connect ---------------------------------------------------------
     async def _reconcile(self) -> None:
@@ -344,6 +351,10 @@ class LiveSession:
         async with self._lock:  # no decision before the unsent orders are settled
             with contextlib.suppress(TimeoutError, ConnectionError, OSError):
                 await self._resend_unsent(await self._clock())
+                now = await self._clock()
+                for spec in self._desk.resend(now, self.broker, self.broker_checked):
+                    self.log(f"resending {spec.ref}: journaled, never reached the broker")
+                    self._place(spec, [])
         await self._process_bars()
 
     async def _reconnect(self) -> None:
@@ -401,6 +412,9 @@ class LiveSession:
                 if all(latest in f.index for f in frames.values()):
                     self._decide(slot, latest, frames, skip)
                 ledger.mark_decided(slot.label, slot.symbols, latest)
+            for spec in self._desk.work(now):  # parents' children due now: journaled, then sent
+                self.fault("after-journal")
+                self._place(spec, [])
             if self.until is not None and now >= self.until:
                 if not self._stop.is_set():
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
@@ -418,7 +432,7 @@ class LiveSession:
             return False  # still subscribing
         if held is not None and not any(
             len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
-        ):
+        ) and not any(label >= held for label in self._desk.newest()):
             return False  # the bar it holds for is still on its way to us
         for slot in self.cfg.strategies:
             labels = newest.get(slot.label, set())
@@ -451,7 +465,8 @@ class LiveSession:
             # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
             signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
             fired, planned = ledger.plan_orders(
-                slot.label, bar, closes, signals, _risk_history(slot, windows)
+                slot.label, bar, closes, signals, _risk_history(slot, windows),
+                self._desk.pending(slot.label),
             )
             if fired is not None:
                 self._kill(slot, fired)
@@ -507,6 +522,9 @@ class LiveSession:
         if not self.guards.allows(slot, o.symbol, intent.quantity, self.log.now, queued, flatten):
             return None
         ref = OrderRef(self.sid, slot.label, o.symbol, bar)
+        if ParentDesk.worked(slot):  # a parent, worked child by child by the schedule
+            self._desk.open_parent(slot, o, ref, decision_id, self.log.now or bar)
+            return None
         s = slot.run.engine
         spec = entry_order(
             str(ref), o.symbol, intent.quantity, intent.price, s, daily=slot.bar_size == "1 day"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
+from toolkit.live import _parent_schema
 
 
 class JournalError(ToolkitError):
@@ -236,6 +237,8 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, symbol, bar_size, bar_time)
     )
     """,
+    # 8: parent orders worked by our schedules and their children (toolkit.live._parent_schema)
+    _parent_schema.MIGRATION,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -732,6 +735,15 @@ class Journal:
         """Rows of a companion module's read (:mod:`toolkit.live._parent_journal`)."""
         return [dict(r) for r in self._db.execute(sql, params).fetchall()]
 
+    def execute(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """One write of a companion module's tables (:mod:`toolkit.live._parent_journal`),
+        in its own transaction or the caller's; whether it changed a row."""
+        return self._write(sql, params).rowcount > 0
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """Rows of a companion module's read (:mod:`toolkit.live._parent_journal`)."""
+        return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
     # -- reads ---------------------------------------------------------------------------
 
     def combo_legs(self, order_ref: str) -> list[dict[str, Any]]:
@@ -850,5 +862,6 @@ _TABLES = frozenset(
         "combo_legs",
         "commands",
         "bars",
+        *_parent_schema.TABLES,
     }
 )

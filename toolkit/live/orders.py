@@ -13,7 +13,8 @@
 
 orderRef ties every order to the decision that made it: :class:`OrderRef`, written
 ``<session>/<strategy>/<symbol>/<bar>`` plus ``/sl``, ``/tp`` or ``/trail`` for bracket legs
-(the bar as ``YYYYMMDD``, or ``YYYYMMDDTHHMM`` intraday, UTC). It is deterministic, so a
+(the bar as ``YYYYMMDD``, or ``YYYYMMDDTHHMM`` intraday, UTC), or ``/c<k>`` for child ``k``
+of a parent order worked by a schedule (:mod:`toolkit.live._parent`). It is deterministic, so a
 restart that recomputes the same decision finds the same ref in the journal and does not
 resend. One grammar, read from the right: the session id may hold ``/``, the strategy label
 and the symbol may not.
@@ -49,19 +50,22 @@ class OrderSpec:
 
 LEGS = ("sl", "tp", "trail")  # stop-loss, take-profit, trailing stop
 _STAMP = re.compile(r"\d{8}(T\d{4})?")
+_SLICE = re.compile(r"c(\d+)")  # child k of a parent order: /c<k>
 
 
 @dataclass(frozen=True)
 class OrderRef:
     """The orderRef of a decision's order, parsed: ``str()`` writes it, :meth:`parse` reads it
     back (``OrderRef.parse(str(r)) == r``). ``bar`` is UTC, to the minute; ``leg`` names a
-    bracket child (one of :data:`LEGS`), None for the entry order."""
+    bracket child (one of :data:`LEGS`), None for the entry order; ``slice`` numbers a child
+    order of a parent worked by a schedule (None: not one; the parent's ref has None)."""
 
     session: str
     strategy: str
     symbol: str
     bar: pd.Timestamp
     leg: str | None = None
+    slice: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("strategy", "symbol"):
@@ -72,6 +76,8 @@ class OrderRef:
             raise ValueError("orderRef session must be non-empty")
         if self.leg is not None and self.leg not in LEGS:
             raise ValueError(f"orderRef leg {self.leg!r} is not one of {', '.join(LEGS)}")
+        if self.slice is not None and (self.slice < 0 or self.leg is not None):
+            raise ValueError(f"orderRef slice {self.slice!r}: a child number >= 0, without a leg")
         bar = pd.Timestamp(self.bar)
         bar = bar.tz_localize("UTC") if bar.tzinfo is None else bar.tz_convert("UTC")
         object.__setattr__(self, "bar", bar.floor("min"))
@@ -80,6 +86,8 @@ class OrderRef:
         b = self.bar
         stamp = b.strftime("%Y%m%d") if b.hour == 0 and b.minute == 0 else b.strftime("%Y%m%dT%H%M")
         ref = f"{self.session}/{self.strategy}/{self.symbol}/{stamp}"
+        if self.slice is not None:
+            return f"{ref}/c{self.slice}"
         return ref if self.leg is None else leg_ref(ref, self.leg)
 
     @classmethod
@@ -87,14 +95,19 @@ class OrderRef:
         """Read an orderRef this module wrote; ValueError naming it otherwise."""
         parts = text.split("/")
         leg = parts.pop() if len(parts) > 4 and parts[-1] in LEGS else None
+        part = _SLICE.fullmatch(parts[-1]) if leg is None and len(parts) > 4 else None
+        if part is not None:
+            parts.pop()
         if len(parts) < 4 or not _STAMP.fullmatch(parts[-1]):
             raise ValueError(
                 f"not a toolkit orderRef: {text!r} "
-                "(<session>/<strategy>/<symbol>/<YYYYMMDD[THHMM]>[/sl|tp|trail])"
+                "(<session>/<strategy>/<symbol>/<YYYYMMDD[THHMM]>[/sl|tp|trail|/c<k>])"
             )
         *session, strategy, symbol, stamp = parts
         bar = pd.Timestamp(stamp, tz="UTC")
-        return cls("/".join(session), strategy, symbol, bar, leg)
+        return cls(
+            "/".join(session), strategy, symbol, bar, leg, None if part is None else int(part[1])
+        )
 
     @property
     def entry(self) -> OrderRef:
@@ -104,6 +117,15 @@ class OrderRef:
     def child(self, leg: str) -> OrderRef:
         """The ref of the bracket leg ``leg`` of this entry order."""
         return replace(self, leg=leg)
+
+    def sliced(self, k: int) -> OrderRef:
+        """The ref of child ``k`` of this parent order (worked by a schedule)."""
+        return replace(self, leg=None, slice=k)
+
+    @property
+    def parent(self) -> OrderRef:
+        """The parent order of a schedule's child (itself when it is none)."""
+        return replace(self, slice=None)
 
 
 def leg_ref(entry: str, leg: str) -> str:

@@ -1,0 +1,110 @@
+"""A parent order survives a crash (issue 17.3): the bridge is killed -9 between journaling a
+child and sending it, mid-parent; the restarted bridge sends that child once, the ones sent
+before never again, and the rest at their times -- every child reaches the broker exactly
+once. Also: the orderRef of a child names its parent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tests.live._sessions import (
+    PATIENCE,
+    held_gateway,
+    journal_rows,
+    start_bridge,
+    stop_bridge,
+    wait_for,
+    wait_for_rows,
+)
+from tests.live.test_execution_parity import parent_config
+from toolkit.live.journal import Journal
+from toolkit.live.orders import OrderRef, is_bracket_leg
+
+SESSION = "parent-restart"
+
+
+def test_child_refs_name_their_parent() -> None:
+    parent = OrderRef("s/1", "sma", "SPY", pd.Timestamp("2024-03-19", tz="UTC"))
+    child = parent.sliced(7)
+    assert str(child) == "s/1/sma/SPY/20240319/c7"
+    assert OrderRef.parse(str(child)) == child and child.parent == parent
+    assert child.slice == 7 and parent.slice is None and not is_bracket_leg(str(child))
+    # a session id may end in something that looks like a child number: read from the right
+    assert OrderRef.parse("a/c3/sma/SPY/20240319").session == "a/c3"
+
+
+def test_kill_between_a_childs_journal_and_send_sends_every_child_once(tmp_path: Path) -> None:
+    with held_gateway(start="2024-03-19 21:30") as gw:
+        cfg = parent_config(
+            tmp_path,
+            'algo = "twap", end = "+30min", slices = 10',
+            end="2024-03-20",
+            extra=f"""[connection]
+host = "127.0.0.1"
+port = {gw.port}
+client_id = 31
+""",
+        )
+        journal = cfg.session.journal
+        log = tmp_path / "bridge.log"
+        # dies right after the third child is journaled, before placeOrder
+        proc = start_bridge(cfg.source, log, fault="after-journal@3", session=SESSION)
+        wait_for_rows(journal, "SELECT 1 FROM parents", what="the parent of Tuesday's decision")
+        gw.advance(pd.Timestamp("2024-03-20 13:30", tz="UTC") - gw.clock.now())
+        for k in range(1, 3):  # the clock to each child's minute: c1 at 13:33, c2 at 13:36
+            wait_for_rows(
+                journal,
+                f"SELECT 1 FROM fills WHERE order_ref LIKE '%/c{k - 1}'",
+                what=f"child {k - 1} filled",
+            )
+            gw.advance("3min")
+        assert proc.wait(PATIENCE) == 137, log.read_text()
+        rows = journal_rows(journal, "SELECT order_ref, status FROM orders ORDER BY order_ref")
+        assert [(r.rsplit("/", 1)[1], s) for r, s in rows] == [
+            ("c0", "Filled"),
+            ("c1", "Filled"),
+            ("c2", "PendingSubmit"),
+        ]
+        assert sorted(o.order_ref.rsplit("/", 1)[1] for o in gw.state.book.orders.values()) == [
+            "c0",
+            "c1",
+        ]
+
+        proc = start_bridge(cfg.source, log, session=SESSION)
+        wait_for_rows(
+            journal,
+            "SELECT 1 FROM fills WHERE order_ref LIKE '%/c2'",
+            what="the journaled child sent after the restart",
+        )
+        for _ in range(7):  # c3 .. c9, one every 3 minutes
+            gw.advance("3min")
+            n = len(journal_rows(journal, "SELECT 1 FROM fills"))
+            wait_for(
+                lambda n=n: len(journal_rows(journal, "SELECT 1 FROM fills")) > n,
+                what="the next child's fill",
+            )
+        wait_for_rows(
+            journal, "SELECT 1 FROM parents WHERE status = 'done'", what="the parent done"
+        )
+        stop_bridge(proc, log)
+        out = log.read_text()
+        assert "resumed parent orders" in out and "resending" in out
+
+        refs = [o.order_ref for o in gw.state.book.orders.values()]
+        assert len(refs) == len(set(refs)) == 10  # every child once, none lost
+        with Journal(journal) as j:
+            children = j.rows("parent_children")
+            parent = j.rows("parents", SESSION)[0]
+            fills = j.rows("fills", SESSION)
+        assert sorted(refs) == sorted(c["order_ref"] for c in children)
+        assert (
+            sum(f["shares"] for f in fills)
+            == parent["quantity"]
+            == sum(c["quantity"] for c in children)
+        )
+        # each child filled in its own minute, before and after the crash
+        assert [
+            pd.Timestamp(f["ts"]).floor("min") for f in sorted(fills, key=lambda f: f["ts"])
+        ] == [pd.Timestamp(c["ts"]) for c in children]
