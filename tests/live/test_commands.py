@@ -7,9 +7,11 @@ real SQLite journal."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.live._sessions import held_gateway, run_in_thread, wait_for, wait_for_rows
@@ -140,3 +142,77 @@ def sim_limit(gw: Any, ref: str) -> float:
 
 def sim_quantity(gw: Any, ref: str) -> float:
     return float(next(o for o in gw.state.book.orders.values() if o.order_ref == ref).quantity)
+
+
+def test_cli_pauses_resumes_and_cancels_a_schedule_parent(
+    live_config: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schedule parent in ``LiveSession.parents`` (the dict the session's schedules fill):
+    pause, a second pause refused, resume, cancel; the dashboard shows its progress."""
+    from toolkit.live._parent import Child, ParentOrder
+
+    research = limit_research(tmp_path)
+    with held_gateway() as gw:
+        cfg = live_config(
+            connection={"host": "127.0.0.1", "port": gw.port, "client_id": 52},
+            strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+            session={"id": "parents", "cancel_on_exit": False},
+        )
+        journal = cfg.session.journal
+        base = ("--journal", str(journal), "--session", "parents", "--timeout", "60")
+        session = LiveSession(cfg, echo=None, install_signals=False)
+        thread, _ = run_in_thread(session)
+        try:
+            wait_for_rows(journal, "SELECT 1 FROM orders", what="the session to trade")
+            t0 = pd.Timestamp("2023-03-13 14:30", tz="UTC")
+            pid = "parents/spy_sma_paper/SPY/20230310"
+            parent = ParentOrder(
+                pid, "spy_sma_paper", "SPY", "BUY", 300, "twap", t0, t0,
+                t0 + pd.Timedelta("30min"),
+                [Child(k, f"{pid}/c{k}", t0 + pd.Timedelta(minutes=10 * k), 100, "MKT")
+                 for k in range(3)],
+            )  # fmt: skip
+            parent.children[0].journaled, parent.children[0].filled = True, 100.0
+            loop = session._loop
+            assert loop is not None
+            loop.call_soon_threadsafe(session.parents.__setitem__, pid, parent)
+            screen = wait_for(lambda: "100/300" in (x := screen_of(session)) and x, 30, "it shown")
+            assert "Schedules" in screen and "100/300" in screen and "working" in screen
+            code, text = _cli(capsys, "pause", *base, "--parent", pid)
+            assert code == 0 and f"schedule {pid} paused at 100 of 300" in text, text
+            assert parent.paused and parent.due(t0 + pd.Timedelta("1h")) == []
+            assert "paused" in screen_of(session)
+            code, text = _cli(capsys, "pause", *base, "--parent", pid)
+            assert code == 1 and "already paused" in text, text
+            code, text = _cli(capsys, "resume", *base, "--parent", pid)
+            assert code == 0 and "resumed at 100 of 300" in text, text
+            assert not parent.paused
+            code, text = _cli(capsys, "cancel", *base, "--parent", pid)
+            assert code == 0 and "cancelled at 100 of 300" in text, text
+            assert parent.cancelled and parent.pending == 0
+            code, text = _cli(capsys, "resume", *base, "--parent", pid)
+            assert code == 1 and "is cancelled" in text, text
+        finally:
+            session.stop()
+            thread.join(60)
+        with Journal(journal) as j:
+            rows = j.rows("commands", "parents")
+        assert [(c["action"], c["status"]) for c in rows] == [
+            ("pause", "done"),
+            ("pause", "rejected"),
+            ("resume", "done"),
+            ("cancel", "done"),
+            ("resume", "rejected"),
+        ]
+
+
+def screen_of(session: LiveSession) -> str:
+    """The dashboard's text, rendered on the session's loop (its journal lives there)."""
+    from toolkit.live.dashboard import render_text
+
+    async def render() -> str:
+        return render_text(session.view())
+
+    loop = session._loop
+    assert loop is not None
+    return asyncio.run_coroutine_threadsafe(render(), loop).result(30)

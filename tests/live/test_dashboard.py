@@ -133,3 +133,56 @@ def test_dashboard_shows_the_book_as_the_portfolio_rules_see_it() -> None:
     assert f"{got['cvar']:+.1%}" in text and f"{share[0]:+.1%}" in text
     top = "Energy" if abs(w[0]) >= abs(w[1]) else "Utilities"
     assert f"{top} {max(abs(w[0]), abs(w[1])):.0%}" in text
+
+
+def test_dashboard_at_80x24_keeps_fills_and_guards_above_routine_lines_in_colour() -> None:
+    """Issue 18.5: a busy session on an 80x24 terminal -- one signal line per bar must not
+    push the fills and guard events out of view; panels that do not fit are named; P&L and
+    states are coloured."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from toolkit.live.dashboard import render
+
+    routine = [f"[2024-01-02 15:{m:02d}] a @ 2024-01-02 15:{m:02d}: signals SPY +1.00; equity "
+               "99,000.00" for m in range(40)]  # fmt: skip
+    events = [
+        "[2024-01-02 14:31] fill s1/a/SPY/20240102T1430: BOT 100 SPY @ 470.10",
+        "[2024-01-02 14:32] GUARD max_order: a SPY: order trimmed from +300 to +200 shares",
+        *routine,
+    ]
+    view = SessionView(
+        "s1", "paper", "DU1", "127.0.0.1:4002", True, pd.Timestamp("2024-01-02 15:40", tz="UTC"),
+        sleeves=[{"strategy": "a", "equity": 99_000.0, "pnl": -1_000.0, "realized": 250.0,
+                  "commissions": 2.0}],
+        positions=[{"strategy": "a", "symbol": "SPY", "quantity": 100.0, "avg_cost": 470.1,
+                    "last": 468.0, "unrealized": -210.0}],
+        orders=[{"ref": f"s1/a/SPY/20240102T15{m:02d}", "symbol": "SPY", "action": "BUY",
+                 "quantity": 10.0, "type": "LMT", "status": "Submitted", "limit": 467.0}
+                for m in range(4)],
+        signals=[{"strategy": "a", "symbol": "SPY", "signal": 1.0,
+                  "bar": pd.Timestamp("2024-01-02 15:40", tz="UTC")}],
+        risk=[{"strategy": "a", "kill_switch": "armed", "drawdown": -0.01, "day_pnl": -1_000.0,
+               "gross": 46_800.0}],
+        events=events,
+    )  # fmt: skip
+    text = render_text(view, width=80, height=24)
+    lines = text.splitlines()
+    assert len(lines) <= 24 and all(len(x) <= 80 for x in lines), text
+    assert "BOT 100 SPY @ 470.10" in text and "GUARD max_order" in text
+    assert sum(": signals " in x for x in lines) == 1  # only the newest routine line
+    assert "15:39: signals" in text
+    assert "Working orders" in text and "20240102T1503" in text
+    assert "hidden (small terminal):" in text and "signals" in lines[-1]
+    # everything shows on a tall terminal
+    tall = render_text(view, width=80, height=80)
+    assert "hidden" not in tall and "Last signals" in tall and "Risk" in tall
+    # colour: a loss red, a fill green, a guard bold red
+    console = Console(file=io.StringIO(), width=120, record=True, color_system="standard")
+    console.print(render(view))
+    styled = console.export_text(styles=True)
+    assert re.search(r"\x1b\[31m *-1,000\.00", styled) and re.search(r"\x1b\[32m *250\.00", styled)
+    assert "\x1b[32m[2024-01-02 14:31] fill" in styled
+    assert "\x1b[1;31m[2024-01-02 14:32] GUARD" in styled

@@ -123,7 +123,7 @@ class LiveSession:
     guards: Guards
     booking: Booking  # the broker's events, booked
     _desk: ParentDesk  # parent orders worked by our schedules
-    desk: CommandDesk  # manual commands: dashboard keys and the CLI (toolkit.live.commands)
+    command_desk: CommandDesk  # manual commands, keys and CLI (toolkit.live.commands)
 
     def __init__(
         self,
@@ -625,7 +625,7 @@ class LiveSession:
                 f"account {self.account}, journal {self.cfg.session.journal}"
             )
             self._restore()
-            self.desk = CommandDesk(self)
+            self.command_desk = CommandDesk(self)
             # a stop during these steps skips to the orderly shutdown (no order goes out)
             if await self._unless_stopped(self._qualify()):
                 await self._unless_stopped(self._after_connect())  # then the clock may run
@@ -644,7 +644,7 @@ class LiveSession:
                 if self.lockstep is not None:
                     self.lockstep.unstick()
                 if not self._lock.locked():  # between bars, never inside one's decisions
-                    self.desk.poll()
+                    self.command_desk.poll()
                 if on_tick is not None:
                     on_tick(self)
                 if (

@@ -110,13 +110,22 @@ def _routine(line: str) -> bool:
     return ": signals " in line
 
 
-def _events(lines: list[str], room: int) -> Text:
-    """The newest events that fit ``room`` lines: every notable line (fills, guards,
-    rejections, orders, commands) before any routine one, and the newest routine line last."""
+EVENTS_MIN = 4  # lines of events kept on a short terminal before P&L, risk and signals
+
+
+def _shown_events(lines: list[str], room: int) -> list[str]:
+    """The newest events that fit ``room`` lines: notable lines (fills, guards, rejections,
+    orders, commands) are never pushed out by routine ones; only the newest routine line is
+    kept, last."""
     notable = [x for x in lines if not _routine(x)]
     routine = [x for x in lines if _routine(x)][-1:]
     keep = max(room - len(routine), 1)
-    shown = notable[-keep:] + routine
+    return notable[-keep:] + routine
+
+
+def _events(lines: list[str], room: int) -> Text:
+    """The events panel's text (see :func:`_shown_events`), styled by kind."""
+    shown = _shown_events(lines, room)
     if not shown:
         return Text("no events yet")
     out = Text(no_wrap=True, overflow="ellipsis")  # one screen line each: room is exact
@@ -287,17 +296,23 @@ def render(
         ("risk", risk),
         ("portfolio", book if any(r.get("portfolio") for r in v.risk) else None),
     ]
-    priority = ["header", "halted", "orders", "schedules", "positions", "P&L", "risk",
-                "signals", "portfolio"]  # fmt: skip
+    # what stays when the terminal is short: the events panel (fills, guards) comes right
+    # after the orders and positions, with at least EVENTS_MIN lines
+    priority = ["header", "halted", "orders", "schedules", "positions", "events", "P&L",
+                "risk", "signals", "portfolio"]  # fmt: skip
     shown = {name: r for name, r in sections if r is not None}
     hidden: list[str] = []
-    foot_lines = 0 if pad is None else 2
     events_room = 8
     if height is not None:
         console = Console(width=width or 80, file=io.StringIO(), color_system=None)
         opts = console.options.update(width=width or 80)
-        left = height - foot_lines - 3  # the events panel: at least one line in its border
+        # the footer: the keys and their prompt, or the line naming the hidden panels
+        left = height - (2 if pad is not None else 1)
+        wanted = min(EVENTS_MIN, max(len(_shown_events(v.events, EVENTS_MIN)), 1))
         for name in priority:
+            if name == "events":
+                left -= wanted + 2  # its lines and its border
+                continue
             r = shown.get(name)
             if r is None:
                 continue
@@ -307,7 +322,7 @@ def render(
             else:
                 hidden.append(name)
                 del shown[name]
-        events_room = max(1, left + 1)
+        events_room = max(1, wanted + left)
     parts: list[RenderableType] = [shown[name] for name, _ in sections if name in shown]
     parts.append(Panel(_events(v.events, events_room), title="Events", title_align="left"))
     if pad is not None:
@@ -352,6 +367,7 @@ class Dashboard:
         self._pad: KeyPad | None = None
         self._reader: TerminalKeys | None = None
         self._session: Any = None
+        self._attached = False
         self._drawn = 0.0
 
     def __enter__(self) -> Dashboard:
@@ -370,10 +386,10 @@ class Dashboard:
 
     def _attach(self, session: Any) -> None:
         """The keys, once the session's command desk exists (on the session's loop)."""
-        self._session = session
-        desk = getattr(session, "desk", None)
-        if not self._keys or desk is None:
+        desk = getattr(session, "command_desk", None)
+        if desk is None:
             return
+        self._attached = True
         pad = KeyPad(lambda a, t, x: int(desk.submit(a, t, x)), session.stop)
         desk.listeners.append(pad.outcome)
         self._reader = TerminalKeys(self._typed)
@@ -386,9 +402,8 @@ class Dashboard:
             self._draw(self._session)
 
     def update(self, session: Any) -> None:
-        if self._session is None or (self._keys and self._pad is None and
-                                     getattr(session, "desk", None) is not None
-                                     and self._reader is None):  # fmt: skip
+        self._session = session
+        if self._keys and not self._attached:
             self._attach(session)
         if time.monotonic() - self._drawn >= 0.2:
             self._draw(session)
