@@ -60,8 +60,32 @@ def parse_value(text: str) -> Any:
         return text
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def embed_plotly(node: Any) -> int:
+    """Give every plotly figure output that has only plotly's JSON (what ``fig.show()`` and a
+    figure at the end of a cell give under plotly's default renderer in a kernel) an HTML
+    rendering: the exported report keeps the interactive figure, offline, with plotly.js
+    embedded once, before the first. Returns how many figures it rendered."""
+    import plotly.io as pio
+
+    done = 0
+    for cell in node.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PLOTLY_MIME not in data or "text/html" in data:
+                continue
+            data["text/html"] = pio.to_html(
+                data[PLOTLY_MIME], include_plotlyjs=done == 0, full_html=False
+            )
+            done += 1
+    return done
+
+
 def export_html(notebook: Path, html: Path, *, hide_code: bool = True) -> Path:
-    """Render an executed notebook to HTML; code cells' input hidden unless asked."""
+    """Render an executed notebook to HTML; code cells' input hidden unless asked; plotly
+    figures stay interactive (:func:`embed_plotly`)."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -69,6 +93,7 @@ def export_html(notebook: Path, html: Path, *, hide_code: bool = True) -> Path:
         exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
     )
     node = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+    embed_plotly(node)
     body, _ = exporter.from_notebook_node(node)
     html.write_text(body)
     return html
