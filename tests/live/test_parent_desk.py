@@ -108,3 +108,67 @@ client_id = 31
         assert [
             pd.Timestamp(f["ts"]).floor("min") for f in sorted(fills, key=lambda f: f["ts"])
         ] == [pd.Timestamp(c["ts"]) for c in children]
+
+
+def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
+    tmp_path: Path,
+) -> None:
+    """In a rehearsal, steered as the dashboard and the CLI do: a 30-child VWAP paused after
+    its third fill sends nothing while paused; resumed at 13:45 it sends the children it
+    missed at the next minute, then the others at their minutes; cancelled at 13:52 it sends
+    no more. The states are journaled and the parent ends cancelled with what it filled."""
+    import asyncio
+
+    from toolkit.live.bridge import LiveSession
+
+    cfg = parent_config(tmp_path, 'algo = "vwap", end = "+30min", lookback = 5')
+    marks: dict[str, pd.Timestamp] = {}
+    seen: list[str] = []
+
+    def steer(s: LiveSession) -> None:
+        if not s.parents or s.broker_now is None:
+            return
+        p = next(iter(s.parents.values()))
+        now = s.broker_now
+        if "paused" not in marks and sum(c.filled > 0 for c in p.children) >= 3:
+            p.pause()
+            marks["paused"] = now
+            seen.append(p.status)
+        elif "paused" in marks and "resumed" not in marks and now >= RESUME:
+            p.resume()
+            marks["resumed"] = now
+            seen.append(p.status)
+        elif "resumed" in marks and "cancelled" not in marks and now >= CANCEL:
+            p.cancel()
+            marks["cancelled"] = now
+            seen.append(p.status)
+
+    session = LiveSession(cfg, echo=None, install_signals=False)
+    summary = asyncio.run(session.run(on_tick=steer))
+    assert seen == ["paused", "working", "cancelled"]
+    with Journal(cfg.session.journal) as j:
+        parent = j.rows("parents", summary.session_id)[0]
+        children = pd.DataFrame(j.rows("parent_children"))
+        orders = {o["order_ref"] for o in j.rows("orders", summary.session_id)}
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+    assert parent["status"] == "cancelled"
+    p = session.parents[parent["parent_ref"]]
+    assert p.status == "cancelled" and p.progress == (fills["shares"].sum(), parent["quantity"])
+    assert 0 < fills["shares"].sum() < parent["quantity"]
+    filled_at = dict(zip(fills["order_ref"], pd.to_datetime(fills["ts"]), strict=True))
+    paused, resumed, cancelled = marks["paused"], marks["resumed"], marks["cancelled"]
+    assert pd.Timestamp("2024-03-20 13:32", tz="UTC") <= paused < RESUME <= resumed < CANCEL
+    missed = []
+    for ref, t in zip(children["order_ref"], pd.to_datetime(children["ts"]), strict=True):
+        if t > cancelled:
+            assert ref not in orders  # never sent after the cancel
+        elif paused < t <= resumed:
+            missed.append(filled_at[ref])  # held while paused
+        else:
+            assert filled_at[ref] == t  # at its minute
+    assert len(missed) >= 5 and len(set(missed)) == 1  # all at once, after the resume
+    assert resumed.floor("min") <= missed[0] <= resumed.floor("min") + pd.Timedelta("1min")
+
+
+RESUME = pd.Timestamp("2024-03-20 13:45", tz="UTC")
+CANCEL = pd.Timestamp("2024-03-20 13:52", tz="UTC")
