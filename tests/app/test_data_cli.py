@@ -1,0 +1,124 @@
+"""``python -m toolkit data ...`` as a user runs it: against the gateway simulator, into a
+real folder; tables for people, --json for machines, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ib_async")
+
+from toolkit.app.research import main
+from toolkit.data import default_data_dir
+from toolkit.gateway import Gateway
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    with Gateway(port=0, start="2024-05-17 21:00") as gw:
+        yield gw
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fetch_update_list_info(tmp_path: Path, gateway, capsys) -> None:
+    port = ["--port", str(gateway.port), "--client-id", "501", "--data", str(tmp_path)]
+    port += ["--pacing-scale", "0.01"]  # IB's windows / 100: the simulator does not pace
+    code, out, err = _run(capsys, "data", "fetch", "SPY", "QQQ", "--since", "2024-03-01", *port)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["symbol", "bar", "what", "action"]
+    assert lines[2].split()[:4] == ["SPY", "1", "day", "ADJUSTED_LAST"]  # the daily default
+    assert "QQQ: 1/1 requests" in err  # progress on stderr
+    code, out, err = _run(capsys, "data", "update", "--json", *port)
+    assert code == 0, err
+    updated = json.loads(out)
+    assert {u["symbol"]: u["action"] for u in updated} == {"SPY": "up to date", "QQQ": "up to date"}
+    code, out, err = _run(
+        capsys, "data", "fetch", "spy", "--bar", "5min", "--what", "MIDPOINT", "--since",
+        "2024-05-15", "--json", *port,
+    )  # fmt: skip
+    assert code == 0, err
+    [five] = json.loads(out)
+    assert (five["file"].endswith("intraday/SPY_5min_MIDPOINT.csv"), five["rows"]) == (True, 234)
+    code, out, _ = _run(capsys, "data", "list", "--data", str(tmp_path), "--json")
+    listed = {f["file"]: f for f in json.loads(out)}
+    assert set(listed) == {"daily/QQQ.csv", "daily/SPY.csv", "intraday/SPY_5min_MIDPOINT.csv"}
+    assert all(f["origin"] == "fetched" and f["status"] == "ok" for f in listed.values())
+    code, out, _ = _run(capsys, "data", "list", "--data", str(tmp_path))
+    assert "3 files (3 fetched from IBKR)" in out
+    code, out, _ = _run(capsys, "data", "info", "SPY", "--data", str(tmp_path), "--json")
+    info = {e["file"]: e for e in json.loads(out)}
+    daily = info["daily/SPY.csv"]
+    assert daily["loader"]["rows"] == daily["provenance"]["rows"] == daily["rows"]
+    assert daily["loader"]["sha256"] == daily["provenance"]["sha256"]
+    assert daily["provenance"]["what_to_show"] == "ADJUSTED_LAST"
+    code, out, _ = _run(capsys, "data", "info", "SPY", "--data", str(tmp_path))
+    assert "loader:" in out and "source: IBKR TWS API via ib_async" in out
+    # a file edited after the fetch is flagged
+    path = tmp_path / "daily" / "QQQ.csv"
+    path.write_text(path.read_text().replace("\n2024-03-01,", "\n2024-03-01,1", 1))
+    code, out, _ = _run(capsys, "data", "list", "--data", str(tmp_path), "--json")
+    flags = {f["file"]: f["status"] for f in json.loads(out)}
+    assert flags["daily/QQQ.csv"] == "changed since fetched" and flags["daily/SPY.csv"] == "ok"
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path: Path, gateway, capsys) -> None:
+    port = ["--port", str(gateway.port), "--client-id", "502", "--data", str(tmp_path)]
+    code, out, err = _run(capsys, "data", "fetch", "NOPE", "--since", "2024-01-01", *port)
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1].startswith("error: unknown symbol 'NOPE'")
+    assert not (tmp_path / "daily" / "NOPE.csv").exists()
+    code, _, err = _run(capsys, "data", "update", *port)
+    assert code == 2 and "nothing fetched" in err
+    code, _, err = _run(capsys, "data", "fetch", "SPY", "--bar", "7min", *port)
+    assert code == 2 and "not one IB serves" in err
+    closed = ["--port", "1", "--data", str(tmp_path)]
+    code, _, err = _run(capsys, "data", "fetch", "SPY", "--since", "2024-01-01", *closed)
+    assert code == 2 and "cannot reach TWS/IB Gateway at 127.0.0.1:1" in err
+    code, _, err = _run(capsys, "data", "info", "ZZZ", "--data", str(tmp_path))
+    assert code == 2 and "no bar files for 'ZZZ'" in err
+
+
+def test_the_data_folder_comes_from_toolkit_data(tmp_path: Path, monkeypatch, capsys) -> None:
+    assert default_data_dir() == REPO / "data"  # a checkout: the shipped sample
+    monkeypatch.setenv("TOOLKIT_DATA", str(tmp_path / "mine"))
+    assert default_data_dir() == tmp_path / "mine"
+    code, _, err = _run(capsys, "data", "list")
+    assert code == 2 and f"The data folder {tmp_path / 'mine'} does not exist" in err
+    assert "TOOLKIT_DATA" in err and "data fetch SYMBOL" in err
+    (tmp_path / "mine" / "daily").mkdir(parents=True)
+    (REPO / "data" / "daily" / "GLD.csv").read_bytes()
+    (tmp_path / "mine" / "daily" / "GLD.csv").write_bytes(
+        (REPO / "data" / "daily" / "GLD.csv").read_bytes()
+    )
+    code, out, _ = _run(capsys, "data", "list", "--json")
+    [gld] = json.loads(out)
+    assert (gld["symbol"], gld["origin"], gld["rows"]) == ("GLD", "unrecorded", 5247)
+
+
+def test_an_installed_toolkit_outside_a_checkout_says_where_data_goes(tmp_path: Path) -> None:
+    """A wheel has no data/ beside the package: the loader names the folder it looked in and
+    the ways to fill it (here the checkout's toolkit runs from a folder without data)."""
+    code = (
+        "import toolkit.data._paths as p, pathlib\n"
+        "p.__file__ = '/nowhere/site-packages/toolkit/data/_paths.py'\n"
+        "import toolkit as tk\n"
+        "try:\n    tk.load('SPY')\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.startswith("DataError unknown symbol 'SPY': The data folder "), done
+    assert f"{tmp_path}/data does not exist" in done.stdout and "TOOLKIT_DATA" in done.stdout
