@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"exchange"},  # matching, margin, groups: emits events
     {"streams"},  # pushes through send callables
     {"requests"},  # typed requests from the field tables
+    {"pacing", "head"},  # history requests: IB's pacing rules; where history starts
     {"router"},  # who is connected; exchange events to messages
     {"session"},  # one connection: its requests to calls
     {"server"},  # the asyncio lifecycle

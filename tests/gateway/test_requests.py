@@ -140,7 +140,11 @@ def test_bad_request_fields_name_the_field_and_unknown_types_pass_through() -> N
         rq.decode(["71", "2"])
     with pytest.raises(rq.MalformedRequest, match="req_id"):
         rq.decode(["62", "1", "x", "All", "NetLiquidation"])
-    assert rq.decode(["92", "1", "17"]) == rq.Unhandled(92, 17)
+    # reqPnL, reqPnLSingle and reqMatchingSymbols carry no version: the reqId follows the id
+    # (the simulator read the next field, so the client's request never ended)
+    assert _decode(lambda c: c.reqPnL(17, "DU1", "")) == rq.Unhandled(92, 17)
+    assert _decode(lambda c: c.reqMatchingSymbols(23, "SP")) == rq.Unhandled(81, 23)
+    assert rq.decode(["999", "1", "17"]) == rq.Unhandled(999, 17)  # version, then reqId
 
 
 def test_what_if_is_found_after_the_variable_blocks() -> None:

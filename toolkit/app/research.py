@@ -1,6 +1,7 @@
 """Command line: ``python -m toolkit backtest|walkforward|montecarlo|sensitivity --config F``,
 ``check-causal`` (look-ahead check of a strategy), ``options-backtest --config F`` (an option
-backtest, toolkit.app.options) and ``strategies`` (the registry)."""
+backtest, toolkit.app.options), ``data fetch|update|list|info`` (bars from IBKR,
+toolkit.app.data) and ``strategies`` (the registry)."""
 
 # also the ``ibkr-toolkit`` console script (pyproject.toml's [project.scripts])
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolkit._entry import run_command
+from toolkit.app import data as data_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     st = sub.add_parser("strategies", help="list registered strategies and their parameters")
     st.add_argument("--module", action="append", default=[], help="import a module first")
+    data_command.add_parser(sub)
     return p
 
 
@@ -102,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_causal(args)
         if args.command == "options-backtest":
             return _options_backtest(args)
+        if args.command == "data":
+            return data_command.run(args)
         return _strategies(args.module)
 
     return run_command(command, debug=args.debug)

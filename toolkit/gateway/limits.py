@@ -22,11 +22,15 @@ documents it, and bounded where a well-behaved client never comes near.
   nothing it sent is lost.
 * ``max_finished_orders``: finished orders (and their executions) kept for reconnect replay;
   the oldest beyond it are forgotten. Working orders are always kept.
+* ``history_pacing``: IB's historical-data pacing rules, enforced when given (None: off; see
+  :mod:`toolkit.gateway.pacing`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from toolkit.data._pacing import PacingRules
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,4 @@ class Limits:
     max_output_bytes: int = 64 << 20
     slow_consumer_seconds: float = 10.0
     max_finished_orders: int = 10_000
+    history_pacing: PacingRules | None = None

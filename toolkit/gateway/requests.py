@@ -35,6 +35,7 @@ REQ_MKT_DATA, CANCEL_MKT_DATA, PLACE_ORDER, CANCEL_ORDER, REQ_OPEN_ORDERS = 1, 2
 REQ_ACCOUNT_UPDATES, REQ_EXECUTIONS, REQ_IDS, REQ_CONTRACT_DETAILS = 6, 7, 8, 9
 REQ_MKT_DEPTH, CANCEL_MKT_DEPTH, REQ_AUTO_OPEN_ORDERS, REQ_ALL_OPEN_ORDERS = 10, 11, 15, 16
 REQ_HISTORICAL_DATA, CANCEL_HISTORICAL_DATA, REQ_CURRENT_TIME = 20, 25, 49
+REQ_HEAD_TIMESTAMP, CANCEL_HEAD_TIMESTAMP = 87, 90
 REQ_REAL_TIME_BARS, CANCEL_REAL_TIME_BARS, REQ_GLOBAL_CANCEL = 50, 51, 58
 REQ_MARKET_DATA_TYPE, REQ_POSITIONS, REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY = 59, 61, 62, 63
 CANCEL_POSITIONS, START_API, REQ_ACCOUNT_UPDATES_MULTI = 64, 71, 76
@@ -198,6 +199,17 @@ class HistoricalData(Request):
     what: str
     format_date: int
     keep_up_to_date: bool
+
+
+@dataclass(frozen=True)
+class HeadTimestamp(Request):
+    """reqHeadTimeStamp: the first bar's time of a contract's history."""
+
+    req_id: int
+    contract: Contract
+    use_rth: bool
+    what: str
+    format_date: int
 
 
 @dataclass(frozen=True)
@@ -421,6 +433,18 @@ LAYOUTS: dict[int, tuple[type[Request], tuple[FieldSpec, ...]]] = {
         ),
     ),
     CANCEL_HISTORICAL_DATA: (ById, (_VERSION, ("req_id", _int))),
+    REQ_HEAD_TIMESTAMP: (
+        HeadTimestamp,
+        (
+            ("req_id", _int),  # no version field
+            *_CONTRACT,
+            SKIP,  # includeExpired
+            ("use_rth", _flag),
+            ("what", _str),
+            ("format_date", lambda text: int(text or 1)),
+        ),
+    ),
+    CANCEL_HEAD_TIMESTAMP: (ById, (("req_id", _int),)),
     REQ_MKT_DATA: (
         MarketData,
         (_VERSION, ("req_id", _int), *_CONTRACT, *_skip(2), ("snapshot", _flag)),
@@ -438,6 +462,11 @@ LAYOUTS: dict[int, tuple[type[Request], tuple[FieldSpec, ...]]] = {
 }
 
 
+# unserved requests whose reqId follows the message id directly (no version field):
+# reqMatchingSymbols, reqPnL, reqPnLSingle (ib_async client.py)
+_NO_VERSION = frozenset({81, 92, 94})
+
+
 def message_id(fields: list[str]) -> int:
     """The message type of a frame; a frame without one breaks the protocol."""
     try:
@@ -453,8 +482,9 @@ def decode(fields: list[str]) -> Request:
     msg_id = message_id(fields)
     layout = LAYOUTS.get(msg_id)
     if layout is None:
+        at = 1 if msg_id in _NO_VERSION else 2
         try:
-            req_id = int(fields[2]) if len(fields) > 2 else -1
+            req_id = int(fields[at]) if len(fields) > at else -1
         except ValueError:
             req_id = -1
         return Unhandled(msg_id, req_id)

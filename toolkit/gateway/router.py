@@ -24,6 +24,7 @@ from toolkit.gateway.framing import encode
 from toolkit.gateway.limits import Limits
 from toolkit.gateway.market import Market, SimClock
 from toolkit.gateway.orders import Book, Fill, SimOrder
+from toolkit.gateway.pacing import HistoryPacing
 from toolkit.gateway.streams import Streams
 
 Message = list[str | int | float]
@@ -136,6 +137,8 @@ class GatewayState:
         self.exchange = exchange
         self.streams = streams
         self.limits = limits
+        rules = limits.history_pacing
+        self.history_pacing = HistoryPacing(rules) if rules is not None else None
         self.sessions: dict[int, Client] = {}
         self.connections: set[Client] = set()
         exchange.subscribe(self.on_event)

@@ -22,9 +22,11 @@ from toolkit.gateway import messages as m
 from toolkit.gateway import requests as rq
 from toolkit.gateway.completed import completed_orders
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
+from toolkit.gateway.head import head_timestamp
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
 from toolkit.gateway.options import BAG_CON_ID, OptionContract, new_york_date
 from toolkit.gateway.orders import DONE, OrderLeg, OrderRejected, SimOrder
+from toolkit.gateway.pacing import history_refusal
 from toolkit.gateway.router import GatewayState, exec_msg, open_order_msg, status_msg
 from toolkit.gateway.subscriptions import (
     BarSubscription,
@@ -40,7 +42,6 @@ log = logging.getLogger("toolkit.gateway")
 _NOT_YET = {
     92: "reqPnL",
     94: "reqPnLSingle",
-    87: "reqHeadTimeStamp",
     81: "reqMatchingSymbols",
 }
 # Requests that need no reply (IB sends none either).
@@ -114,6 +115,8 @@ class Session(asyncio.Protocol):
             rq.CANCEL_MKT_DEPTH: self._cancel_mkt_depth,
             rq.CANCEL_MKT_DATA: self._cancel_mkt_data,
             rq.CANCEL_HISTORICAL_DATA: self._cancel_history,
+            rq.REQ_HEAD_TIMESTAMP: self._head_timestamp,
+            rq.CANCEL_HEAD_TIMESTAMP: self._no_reply,
             rq.REQ_GLOBAL_CANCEL: self._global_cancel,
             rq.REQ_SEC_DEF_OPT_PARAMS: self._sec_def_opt_params,
             rq.CALC_IMPLIED_VOLAT: self._option_calc,
@@ -575,6 +578,9 @@ class Session(asyncio.Protocol):
             return
         market = self.exchange.market
         try:
+            refused = history_refusal(self.state.history_pacing, inst.con_id, r)
+            if refused:
+                raise HistoryError(refused)
             end = parse_end(r.end, self.exchange.clock)
             bars = market.history(inst.symbol, end, r.duration, r.bar_size, r.what, r.use_rth)
         except HistoryError as exc:
@@ -614,6 +620,14 @@ class Session(asyncio.Protocol):
                 tuple(float(x) for x in bars.iloc[-1]),
             )
             self.streams.add_bars((id(self), req), sub)
+
+    def _head_timestamp(self, r: rq.HeadTimestamp) -> None:
+        inst = self._require_instrument(r.contract, r.req_id)
+        if inst is not None:
+            self.send(head_timestamp(self.exchange.market, inst.symbol, r))
+
+    def _no_reply(self, r: rq.ById) -> None:
+        """cancelHeadTimeStamp: nothing is pending after the one answer."""
 
     def _cancel_history(self, r: rq.ById) -> None:
         self.streams.cancel(self.streams.bar_subs, (id(self), r.req_id))
