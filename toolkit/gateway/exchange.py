@@ -41,16 +41,18 @@ ORDER_REJECTED = 201
 log = logging.getLogger("toolkit.gateway")
 
 
-def _session_day(ts: pd.Timestamp | None) -> pd.Timestamp:
-    """The exchange date of a bar (daily bars are stamped at midnight UTC)."""
+def _session_day(ts: pd.Timestamp | None, daily: bool) -> pd.Timestamp:
+    """The exchange date of a bar: a daily bar's own (stamped at midnight UTC), an intraday
+    bar's New York date -- a minute bar can be stamped midnight UTC too (19:00 EST, in the
+    minute file's extended hours), which is the evening before, not a session."""
     if ts is None:
         return pd.Timestamp.min
-    return pd.Timestamp(calendar.trading_date(ts))
+    return pd.Timestamp(ts.date() if daily else calendar.local_date(ts))
 
 
-def _opening_bar(ts: pd.Timestamp) -> bool:
+def _opening_bar(ts: pd.Timestamp, daily: bool) -> bool:
     """A daily bar, or the intraday bar that starts the regular session (09:30 New York)."""
-    if ts.hour == 0 and ts.minute == 0:
+    if daily:
         return True
     local = ts.tz_convert(calendar.NEW_YORK)
     return bool((local.hour, local.minute) == (calendar.OPEN.hour, calendar.OPEN.minute))
@@ -407,6 +409,7 @@ class Exchange:
             if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
                 continue
             bars, done = self.market.price_bars(order.symbol, now)
+            daily = bars is not self.market.intraday(order.symbol)
             first = int(bars.index.searchsorted(order.last_bar, side="right"))
             last = int(bars.index.searchsorted(done, side="right"))
             if first >= last:
@@ -414,7 +417,7 @@ class Exchange:
             new = bars.iloc[first:last]
             for i in range(len(new)):
                 when = pd.Timestamp(new.index[i])
-                day = _session_day(when)
+                day = _session_day(when, daily)
                 if order.tif in ("DAY", "") and day >= order.working_day:
                     if order.session_day is None:
                         order.session_day = day
@@ -423,7 +426,7 @@ class Exchange:
                         break
                 order.last_bar = when
                 if order.tif == "OPG" and (
-                    not _opening_bar(when) or order.opg_day is None or day < order.opg_day
+                    not _opening_bar(when, daily) or order.opg_day is None or day < order.opg_day
                 ):
                     continue  # not the first opening auction after the order was placed
                 bar = new.iloc[i]
@@ -442,8 +445,7 @@ class Exchange:
                     break
                 if (
                     order.tif in ("DAY", "")
-                    and _opening_bar(when)
-                    and when.hour == 0
+                    and daily
                     and order.session_day == day
                     and order.status not in DONE
                 ):
