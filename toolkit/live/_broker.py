@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from ib_async import IB, Contract, Order, Stock, Trade
+from ib_async import IB, Contract, Order, Stock, TagValue, Trade
 from ib_async.objects import BarDataList, CommissionReport, Fill
 
 from toolkit.live._broker_events import (
@@ -360,4 +360,12 @@ def _ib_order(spec: OrderSpec, account: str, transmit: bool) -> Order:
         o.auxPrice = spec.aux_price
     if spec.trailing_percent is not None:
         o.trailingPercent = spec.trailing_percent
+    if spec.algo_strategy is not None:
+        o.algoStrategy = spec.algo_strategy
+        o.algoParams = [TagValue(tag, value) for tag, value in spec.algo_params]
+    if spec.display_size is not None:
+        o.displaySize = spec.display_size
+    if spec.oca_group is not None:
+        o.ocaGroup = spec.oca_group
+        o.ocaType = spec.oca_type or 1
     return o

@@ -237,6 +237,11 @@ class Ledger:
                     aux_price=x.aux_price,
                     parent_ref=x.parent_ref,
                     decision_id=decision_id,
+                    algo=x.algo_strategy,
+                    algo_params=x.algo_params,
+                    display_size=x.display_size,
+                    oca_group=x.oca_group,
+                    oca_type=x.oca_type,
                 )
                 for x in specs
             ]

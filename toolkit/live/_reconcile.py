@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 
@@ -15,6 +16,7 @@ from toolkit.live._broker_events import FINAL
 from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live.config import LiveConfig, StrategySlot
+from toolkit.live.ib_algos import as_journaled
 from toolkit.live.journal import JournalOrder
 from toolkit.live.orders import OrderRef, OrderSpec
 
@@ -134,7 +136,13 @@ def unsent(
                 jo.order_ref, jo.symbol, jo.action, jo.quantity, jo.order_type,
                 _tif(slot, jo.order_type), jo.limit_price, jo.aux_price,
             )  # fmt: skip
-            again.append((spec, [_leg(slot, o) for o in legs]))
+            # the algo, iceberg size and OCA group it was journaled with (toolkit.live.ib_algos)
+            spec = as_journaled(spec, ledger.journal.order_extras(jo.order_ref))
+            if spec.algo_strategy is not None or spec.display_size is not None:
+                spec = replace(spec, tif="DAY" if spec.tif == "OPG" else spec.tif)
+            kids = [_leg(slot, o) for o in legs]
+            kids = [as_journaled(x, ledger.journal.order_extras(x.ref)) for x in kids]
+            again.append((spec, kids))
         else:
             why = (
                 "never sent; its bar has passed"
@@ -157,9 +165,11 @@ def _tif(slot: StrategySlot, order_type: str) -> str:
 
 def _leg(slot: StrategySlot, o: JournalOrder) -> OrderSpec:
     pct = None
+    exits = slot.exits.exits(slot.run.engine) if slot.exits is not None else slot.run.engine
     if o.order_type == "TRAIL":
-        pct = round(100.0 * float(slot.run.engine.trailing_stop or 0.0), 4)
+        pct = round(100.0 * float(exits.trailing_stop or 0.0), 4)
+    tif = slot.exits.tif if slot.exits is not None else "GTC"
     return OrderSpec(
-        o.order_ref, o.symbol, o.action, o.quantity, o.order_type, "GTC", o.limit_price,
+        o.order_ref, o.symbol, o.action, o.quantity, o.order_type, tif, o.limit_price,
         o.aux_price, pct, o.parent_ref,
     )  # fmt: skip

@@ -65,10 +65,12 @@ from toolkit.live._startup import (
     session_target,
     trading_account,
 )
+from toolkit.live.brackets import exit_orders
 from toolkit.live.commands import CommandDesk
 from toolkit.live.config import LiveConfig, StrategySlot
+from toolkit.live.ib_algos import with_ib_algo
 from toolkit.live.journal import Journal
-from toolkit.live.orders import OrderRef, OrderSpec, bracket_legs, entry_order
+from toolkit.live.orders import OrderRef, OrderSpec, entry_order
 from toolkit.live.session_view import SessionView, add_books, parent_rows
 from toolkit.live.sleeve import Outcome, Sleeve
 from toolkit.live.summary import SessionSummary, format_summary, summarize
@@ -529,12 +531,13 @@ class LiveSession:
         spec = entry_order(
             str(ref), o.symbol, intent.quantity, intent.price, s, daily=slot.bar_size == "1 day"
         )
+        spec = with_ib_algo(spec, slot.execution, self.log.now or bar)  # IB algo / iceberg
         held = sleeve.positions[o.symbol]
         after = held + intent.quantity
         adds = abs(after) > abs(held) or after * held < 0
         legs = (
-            bracket_legs(spec, after, intent.price, s)
-            if slot.bracket and adds and not flatten
+            exit_orders(spec, slot.exits, after, intent.price, s)
+            if slot.exits is not None and adds and not flatten
             else []
         )
         # protective orders of the old position no longer fit the new one
@@ -560,6 +563,8 @@ class LiveSession:
         self.broker.place(spec, legs, self.account)
         self.guards.sent()
         kind = spec.order_type + ("" if spec.tif == "DAY" else f" {spec.tif}")
+        kind += f" {spec.algo_strategy}" if spec.algo_strategy else ""
+        kind += f" iceberg {spec.display_size}" if spec.display_size else ""
         self.log(
             f"sent {spec.ref}: {spec.action} {spec.quantity:g} {spec.symbol} {kind}"
             + (f" + {len(legs)} bracket legs" if legs else "")

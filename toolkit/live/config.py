@@ -19,6 +19,7 @@ from toolkit._declare import setting
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
+from toolkit.live.brackets import BracketSpec, parse_bracket
 from toolkit.live.execution_config import ExecutionSpec, parse_execution
 from toolkit.risk import RiskLimits
 
@@ -66,6 +67,8 @@ class StrategySlot:
     risk: RiskLimits = field(default_factory=RiskLimits)
     # [strategies.execution]: how its orders are worked (toolkit.live.execution_config)
     execution: ExecutionSpec = field(default_factory=ExecutionSpec)
+    # bracket = true or [strategies.bracket]: the entries' exits (toolkit.live.brackets)
+    exits: BracketSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ def _slot(
         **{k: v for k, v in vars(session_risk).items() if k in explicit and v is not None},
     )
     upper = [s.strip().upper() for s in symbols]
+    exits = parse_bracket(path, f"strategies #{i + 1}.bracket", entry.get("bracket"), run.engine)
     if merged.max_beta is not None and merged.benchmark.upper() not in upper:
         raise ConfigError(
             f"{sec.where('symbols')}: [risk] max_beta measures beta to {merged.benchmark}, "
@@ -232,9 +236,13 @@ def _slot(
         capital=sec.get("capital", float, run.engine.init_cash, low=1.0),
         bar_size=sec.field(StrategySlot, "bar_size"),
         history=history,
-        bracket=sec.field(StrategySlot, "bracket"),
+        bracket=exits is not None,
         risk=merged,
         execution=parse_execution(
-            path, f"strategies #{i + 1}.execution", entry.get("execution", {})
+            path,
+            f"strategies #{i + 1}.execution",
+            entry.get("execution", {}),
+            run.engine.order_type,
         ),
+        exits=exits,
     )

@@ -159,9 +159,11 @@ class ExecutionSpec:
         return t0, max(t0, t1)
 
 
-def parse_execution(path: Path, name: str, table: Any) -> ExecutionSpec:
+def parse_execution(path: Path, name: str, table: Any, order_type: str = "market") -> ExecutionSpec:
     """``[strategies.execution]`` (``name`` is its place, e.g. ``strategies #1.execution``)
-    validated into an :class:`ExecutionSpec`; :class:`ConfigError` naming file and key."""
+    validated into an :class:`ExecutionSpec`; :class:`ConfigError` naming file and key.
+    ``order_type`` is the research config's ``[engine] order_type`` (IB's algos take market
+    or limit orders, an iceberg a limit order)."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{path}: [{name}] must be a table, got {type(table).__name__}.")
     algo = table.get("algo", "none")
@@ -189,9 +191,16 @@ def parse_execution(path: Path, name: str, table: Any) -> ExecutionSpec:
         raw[canon] = sec.get(key, kinds, None, p.choices, p.low, p.high, above=p.above)
     start, end = sec.get("start", str), sec.get("end", str)
     try:
-        return ExecutionSpec(algo, start, end, raw)
+        spec = ExecutionSpec(algo, start, end, raw)
     except ConfigError as exc:
         raise ConfigError(f"{path}: [{name}] {exc}") from None
+    allowed = ("limit",) if algo == "ib_iceberg" else ("market", "limit")
+    if spec.ib and order_type not in allowed:
+        raise ConfigError(
+            f"{sec.where('algo')} = {algo!r} needs [engine] order_type "
+            f"{' or '.join(map(repr, allowed))} in the research config, not {order_type!r}."
+        )
+    return spec
 
 
 def check_spec(

@@ -239,6 +239,16 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: parent orders worked by our schedules and their children (toolkit.live._parent_schema)
     _parent_schema.MIGRATION,
+    # 9: what an order carried beyond its type and prices, as sent: IB's algo (algoStrategy
+    # and its algoParams as a JSON object), an iceberg's displaySize, an OCA group and type
+    # (toolkit.live.ib_algos, toolkit.live.brackets)
+    """
+    ALTER TABLE orders ADD COLUMN algo TEXT;
+    ALTER TABLE orders ADD COLUMN algo_params_json TEXT;
+    ALTER TABLE orders ADD COLUMN display_size INTEGER;
+    ALTER TABLE orders ADD COLUMN oca_group TEXT;
+    ALTER TABLE orders ADD COLUMN oca_type INTEGER
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -437,16 +447,24 @@ class Journal:
         aux_price: float | None = None,
         parent_ref: str | None = None,
         decision_id: int | None = None,
+        algo: str | None = None,
+        algo_params: Sequence[tuple[str, str]] = (),
+        display_size: int | None = None,
+        oca_group: str | None = None,
+        oca_type: int | None = None,
     ) -> bool:
         """Record an order before it is sent; False when ``order_ref`` is already journaled.
+        ``algo``/``algo_params``: IB's algoStrategy and its tag/value pairs; ``display_size``
+        an iceberg's; ``oca_group``/``oca_type`` its one-cancels-all group.
 
         Call this first and send only on True: after a crash between the two steps the
         restart finds the ref here and reconciles with the broker instead of sending again.
         """
         cur = self._write(
             "INSERT OR IGNORE INTO orders (order_ref, session_id, decision_id, ts, symbol, "
-            "action, quantity, order_type, limit_price, aux_price, parent_ref) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "action, quantity, order_type, limit_price, aux_price, parent_ref, algo, "
+            "algo_params_json, display_size, oca_group, oca_type) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 order_ref,
                 session_id,
@@ -459,6 +477,11 @@ class Journal:
                 limit_price,
                 aux_price,
                 parent_ref,
+                algo,
+                json.dumps(dict(algo_params)) if algo is not None else None,
+                display_size,
+                oca_group,
+                oca_type,
             ),
         )
         return cur.rowcount == 1
@@ -760,6 +783,26 @@ class Journal:
             (order_ref,),
         ).fetchone()
         return None if row is None else JournalOrder(*tuple(row))
+
+    def order_extras(self, order_ref: str) -> dict[str, Any]:
+        """What ``order_ref`` carried beyond its type and prices, as journaled: ``algo`` and
+        ``algo_params`` ((tag, value) pairs), ``display_size``, ``oca_group``, ``oca_type``
+        (None / empty when it had none), so a resend sends the same order."""
+        row = self._db.execute(
+            "SELECT algo, algo_params_json, display_size, oca_group, oca_type FROM orders "
+            "WHERE order_ref = ?",
+            (order_ref,),
+        ).fetchone()
+        if row is None:
+            return {}
+        params = json.loads(row[1]) if row[1] else {}
+        return {
+            "algo": row[0],
+            "algo_params": tuple((str(k), str(v)) for k, v in params.items()),
+            "display_size": row[2],
+            "oca_group": row[3],
+            "oca_type": row[4],
+        }
 
     def open_orders(self, session_id: str) -> list[JournalOrder]:
         """Orders the journal does not yet know to be final: the set to reconcile on restart."""

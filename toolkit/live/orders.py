@@ -46,6 +46,13 @@ class OrderSpec:
     aux_price: float | None = None
     trailing_percent: float | None = None
     parent_ref: str | None = None
+    # IB's algo (Twap, Vwap, Adaptive) and its (tag, value) params, an iceberg's shown size,
+    # an OCA group and type (toolkit.live.ib_algos, toolkit.live.brackets)
+    algo_strategy: str | None = None
+    algo_params: tuple[tuple[str, str], ...] = ()
+    display_size: int | None = None
+    oca_group: str | None = None
+    oca_type: int | None = None
 
 
 LEGS = ("sl", "tp", "trail")  # stop-loss, take-profit, trailing stop
