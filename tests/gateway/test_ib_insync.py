@@ -164,3 +164,66 @@ def test_a_vwap_algo_fills_over_time_and_a_bad_one_is_refused() -> None:
                                              for f in trade.fills))
         finally:
             ib.disconnect()
+
+
+def _insync_order(spec):  # type: ignore[no-untyped-def]
+    """A live bridge's order (toolkit.live.orders.OrderSpec) as an ib_insync Order, field by
+    field as the bridge fills ib_async's (toolkit.live._broker)."""
+    from ib_insync import Order, TagValue
+
+    o = Order(action=spec.action, totalQuantity=spec.quantity, orderType=spec.order_type,
+              tif=spec.tif, orderRef=spec.ref)  # fmt: skip
+    if spec.limit_price is not None:
+        o.lmtPrice = spec.limit_price
+    if spec.aux_price is not None:
+        o.auxPrice = spec.aux_price
+    if spec.algo_strategy is not None:
+        o.algoStrategy = spec.algo_strategy
+        o.algoParams = [TagValue(t, v) for t, v in spec.algo_params]
+    if spec.display_size is not None:
+        o.displaySize = spec.display_size
+    if spec.oca_group is not None:
+        o.ocaGroup, o.ocaType = spec.oca_group, spec.oca_type
+    return o
+
+
+def test_the_live_bridges_twap_and_iceberg_orders_with_ib_insync() -> None:
+    """The fields toolkit.live.ib_algos writes for [strategies.execution] ib_twap / ib_iceberg
+    (IB tag names, 'yyyymmdd hh:mm:ss US/Eastern' window) go through ib_insync's encoder and
+    the simulator works them: Twap slices a minute apart, iceberg tranches <= 40."""
+    import pandas as pd
+
+    from toolkit.engine.settings import EngineSettings
+    from toolkit.live.execution_config import ExecutionSpec
+    from toolkit.live.ib_algos import with_ib_algo
+    from toolkit.live.orders import entry_order
+
+    now = pd.Timestamp("2024-03-14 14:00", tz="UTC")  # 10:00 New York
+    market = entry_order("s/x/SPY/20240314T1400", "SPY", 500, 510.0, EngineSettings())
+    twap = with_ib_algo(market, ExecutionSpec("ib_twap", None, "+5min"), now)
+    assert dict(twap.algo_params)["endTime"] == "20240314 10:05:00 US/Eastern"
+    limit = entry_order("s/y/SPY/20240314T1400", "SPY", 200, 600.0,
+                        EngineSettings(order_type="limit"))  # fmt: skip
+    ice = with_ib_algo(limit, ExecutionSpec("ib_iceberg", params={"display_size": 40}), now)
+    with Gateway(port=0, start="2024-03-14 14:00", speed=600, paused=True) as g:
+        ib = IB()
+        ib.connect("127.0.0.1", g.port, clientId=9, timeout=5)
+        try:
+            [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+            errors: list[int] = []
+            ib.errorEvent += lambda req, code, msg, contract: errors.append(code)
+            t1 = ib.placeOrder(spy, _insync_order(twap))
+            t2 = ib.placeOrder(spy, _insync_order(ice))
+            wait_for(ib, lambda: t1.orderStatus.status == t2.orderStatus.status == "Submitted")
+            g.resume()
+            wait_for(ib, lambda: t1.orderStatus.status == t2.orderStatus.status == "Filled", 20)
+            assert not errors
+            # the window's minutes after the bar it was placed in: 14:01 .. 14:04
+            assert [f.execution.shares for f in t1.fills] == [125.0] * 4
+            times = [pd.Timestamp(f.execution.time) for f in t1.fills]
+            assert times == list(pd.date_range("2024-03-14 14:01", periods=4, freq="1min",
+                                               tz="UTC"))  # fmt: skip
+            assert sum(f.execution.shares for f in t2.fills) == 200
+            assert max(f.execution.shares for f in t2.fills) <= 40 and len(t2.fills) >= 5
+        finally:
+            ib.disconnect()

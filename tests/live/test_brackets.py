@@ -30,7 +30,7 @@ def _config(tmp_path: Path, body: str, research: Path = PAPER, extra: str = "") 
 def test_bracket_table_levels_tif_and_oca(tmp_path: Path) -> None:
     path = _config(
         tmp_path,
-        "[strategies.bracket]\ntake_profit = 0.04\nstop_loss = 0.02\ntif = \"DAY\"\noca = true",
+        '[strategies.bracket]\ntake_profit = 0.04\nstop_loss = 0.02\ntif = "DAY"\noca = true',
     )
     slot = load_live_config(path).strategies[0]
     assert slot.bracket and slot.exits == BracketSpec(0.04, 0.02, None, "DAY", True)
