@@ -1,5 +1,5 @@
-"""Execution parity (issue 17.3): a live session whose slot works its orders with our VWAP or
-TWAP (``[strategies.execution]``) sends, in a lockstep rehearsal on the simulator, exactly the
+"""Execution parity (issue 17.3): a live session whose slot works its orders with our VWAP,
+TWAP or POV (``[strategies.execution]``) sends, in a lockstep rehearsal on the simulator, exactly the
 child orders the execution backtest makes for the same parent -- time, quantity, type, limit --
 each at its minute, each filled in full at that minute, and journals parent and children."""
 
@@ -79,6 +79,7 @@ def rehearse(cfg: LiveConfig) -> tuple[LiveSession, dict[str, Any], pd.DataFrame
     [
         ("vwap", 'algo = "vwap", end = "+30min"'),  # a 20-session volume profile
         ("twap", 'algo = "twap", end = "+30min", slices = 10'),
+        ("pov", 'algo = "pov", end = "+30min", rate = 0.0002'),  # sized minute by minute
     ],
 )
 def test_live_children_equal_the_execution_backtest(
@@ -103,10 +104,12 @@ def test_live_children_equal_the_execution_backtest(
         window="30min",
         max_pct_vol=1.0,
         slices=10 if algo == "twap" else None,
+        pov_rate=0.0002,
         impact=Impact(model="none"),
     )
     expected = bt.children
-    assert len(expected) == len(children) == (30 if algo == "vwap" else 10)
+    assert len(expected) == len(children) == {"vwap": 30, "twap": 10}.get(algo, len(expected))
+    assert len(expected) >= 4
     live_times = pd.DatetimeIndex(pd.to_datetime(children["ts"]))
     assert list(live_times) == list(expected.index)
     np.testing.assert_array_equal(children["quantity"].to_numpy(), expected["quantity"].to_numpy())

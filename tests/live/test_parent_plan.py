@@ -11,8 +11,14 @@ import pytest
 import toolkit as tk
 from toolkit.data import calendar
 from toolkit.errors import DataError
-from toolkit.execution import twap, vwap
-from toolkit.live._parent_plan import check_supported, history_duration, plan, window_minutes
+from toolkit.execution import pov, twap, vwap
+from toolkit.live._parent_plan import (
+    check_supported,
+    history_duration,
+    plan,
+    pov_so_far,
+    window_minutes,
+)
 from toolkit.live._startup import LiveError
 from toolkit.live.execution_config import ExecutionSpec
 
@@ -22,10 +28,28 @@ END = pd.Timestamp("2024-03-20 14:00", tz="UTC")
 
 
 @pytest.fixture(scope="module")
-def history() -> pd.DataFrame:
+def rth() -> pd.DataFrame:
     bars = tk.load(MINUTES, adjust="none")
-    rth = bars[calendar.in_regular_hours(pd.DatetimeIndex(bars.index))]
+    return bars[calendar.in_regular_hours(pd.DatetimeIndex(bars.index))]
+
+
+@pytest.fixture(scope="module")
+def history(rth: pd.DataFrame) -> pd.DataFrame:
     return rth[rth.index < START]  # what a session knows before the window opens
+
+
+def test_pov_known_minute_by_minute_is_the_backtests_pov(rth: pd.DataFrame) -> None:
+    spec = ExecutionSpec("pov", end="+30min", params={"rate": 0.0002})
+    window = rth[(rth.index >= START) & (rth.index < END)]
+    full = pov(400, window, 0.0002)  # the execution backtest's call, lag 1
+    assert len(full) >= 4 and full.quantity.sum() == 400
+    for now in ("13:30", "13:31", "13:34", "13:34:30", "13:59"):
+        t = pd.Timestamp(f"2024-03-20 {now}", tz="UTC")
+        done = rth[rth.index + pd.Timedelta("1min") <= t]  # the minutes complete at t
+        so_far = pov_so_far(spec, 400, START, END, done, t)
+        known = full.time <= t.tz_localize(None).to_datetime64()
+        np.testing.assert_array_equal(so_far.time, full.time[known])
+        np.testing.assert_array_equal(so_far.quantity, full.quantity[known])
 
 
 def test_twap_is_the_library_twap_on_the_window(history: pd.DataFrame) -> None:
@@ -71,6 +95,9 @@ def test_short_history_and_unsupported_algos_are_refused(history: pd.DataFrame) 
     with pytest.raises(DataError, match="60-session volume profile needs 60 sessions"):
         plan(spec, 100, START, END, history)
     assert history_duration(spec) == "90 D"
-    with pytest.raises(LiveError, match=r"strategy s: execution algo 'pov' is not worked"):
-        check_supported([("s", ExecutionSpec("pov", end="+30min"))])
+    with pytest.raises(LiveError, match=r"strategy s: execution algo 'iceberg' is not worked"):
+        check_supported([("s", ExecutionSpec("iceberg", params={"display_size": 100}))])
+    with pytest.raises(LiveError, match=r"set \[strategies.execution\] lag = 1"):
+        check_supported([("s", ExecutionSpec("pov", end="+30min", params={"lag": 0}))])
+    check_supported([("s", ExecutionSpec("pov", end="+30min"))])
     check_supported([("s", ExecutionSpec("ib_vwap", end="+30min"))])  # the broker's: fine

@@ -58,7 +58,9 @@ class ParentOrder:
     parent's shares (unsigned; ``action`` BUY or SELL); ``algo``: the schedule
     (``twap``, ``vwap``, ...); ``decided``: the decision bar; ``start``/``end``: the working
     window (UTC); ``children``: the schedule's children in time order (their quantities may
-    add up to less than the parent: ``unplaced``, e.g. a VWAP participation cap)."""
+    add up to less than the parent: ``unplaced``, e.g. a VWAP participation cap);
+    ``planning``: more children may still come (a POV sizes each from the last bar's
+    volume, so its children are known one bar at a time)."""
 
     parent_id: str
     strategy: str
@@ -72,6 +74,7 @@ class ParentOrder:
     children: list[Child] = field(default_factory=list)
     paused: bool = False
     cancelled: bool = False
+    planning: bool = False
     listener: Listener | None = field(default=None, repr=False)
 
     # -- what the dashboard reads ----------------------------------------------------------
@@ -100,6 +103,8 @@ class ParentOrder:
         """Shares of children still to be sent (0 once cancelled)."""
         if self.cancelled:
             return 0
+        if self.planning:
+            return self.quantity - self.sent
         return sum(c.quantity for c in self.children if not c.journaled)
 
     @property
@@ -107,7 +112,7 @@ class ParentOrder:
         """Cancelled, or every child sent and final."""
         if self.cancelled:
             return all(c.final or not c.journaled for c in self.children)
-        return all(c.journaled and c.final for c in self.children)
+        return not self.planning and all(c.journaled and c.final for c in self.children)
 
     @property
     def status(self) -> str:

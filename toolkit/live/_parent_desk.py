@@ -1,5 +1,5 @@
 """The parent orders of a live session (issue 17.3): a decision of a slot configured with one
-of our schedules (``[strategies.execution] algo = "twap" | "vwap"``) becomes a parent worked
+of our schedules (``[strategies.execution] algo = "twap" | "vwap" | "pov"``) becomes a parent worked
 child by child, on the session's clock and 1-minute bars.
 
 * **decide**: the parent and its whole schedule (:mod:`toolkit.live._parent_plan`, i.e. the
@@ -34,12 +34,13 @@ import pandas as pd
 from ib_async.objects import BarDataList
 
 from toolkit.errors import DataError
+from toolkit.execution import ChildOrders
 from toolkit.live import _parent_journal as pj
 from toolkit.live import bars as livebars
 from toolkit.live._broker import Broker
 from toolkit.live._ledger import Ledger
 from toolkit.live._parent import CANCELLED, DONE, Child, ParentOrder
-from toolkit.live._parent_plan import check_supported, history_duration, plan
+from toolkit.live._parent_plan import check_supported, history_duration, plan, pov_so_far
 from toolkit.live.config import LiveConfig, StrategySlot
 from toolkit.live.orders import OrderRef, OrderSpec
 from toolkit.live.sleeve import Outcome
@@ -89,6 +90,7 @@ class ParentDesk:
             if status in (DONE, CANCELLED):
                 self._ended.add(p.parent_id)
             else:
+                p.planning = p.algo == "pov" and p.unplaced > 0  # work() plans on from the bars
                 working.append(p.parent_id)
         return working
 
@@ -108,6 +110,11 @@ class ParentDesk:
                     need[sym] = max(need.get(sym, d), d, key=lambda x: int(x.split()[0]))
         for sym, duration in need.items():
             self.streams[sym] = await broker.bars(sym, "1 min", duration, on_update)
+            if not self.streams[sym]:
+                self.log(
+                    f"WARNING: no 1-minute bars of {sym} from the broker: its parents' children "
+                    "go out on the session's own passes, and a VWAP or POV cannot be planned"
+                )
 
     def minutes(self, symbol: str, now: pd.Timestamp) -> pd.DataFrame | None:
         """The completed 1-minute bars of ``symbol`` at ``now`` (None: not subscribed)."""
@@ -162,17 +169,8 @@ class ParentDesk:
             decided=ref.bar,
             start=start,
             end=end,
-            children=[
-                Child(
-                    k=k,
-                    ref=str(ref.sliced(k)),
-                    time=pd.Timestamp(children.time[k]).tz_localize("UTC"),
-                    quantity=int(children.quantity[k]),
-                    order_type=str(children.order_type[k]),
-                    limit=None if math.isnan(children.limit[k]) else float(children.limit[k]),
-                )
-                for k in range(len(children))
-            ],
+            children=_children(ref, children, 0),
+            planning=spec.algo == "pov",  # sized one minute at a time: work() plans on
             listener=self._changed,
         )
         fresh = pj.record_parent(
@@ -216,6 +214,8 @@ class ParentDesk:
                     f"parent {p.parent_id}: window over while paused; {p.pending} shares not sent"
                 )
                 p.cancelled = True
+            if p.planning:
+                self._plan_on(p, now)
             for c in p.due(now):
                 spec = self._spec(p, c)
                 decision_id, target = self._decisions.get(p.parent_id, (None, math.nan))
@@ -253,6 +253,18 @@ class ParentDesk:
         return out
 
     # -- internals -----------------------------------------------------------------------
+    def _plan_on(self, p: ParentOrder, now: pd.Timestamp) -> None:
+        """A parent planned one minute at a time (POV): its children up to ``now``, the new
+        ones journaled before any is sent; planning ends with the window or the parent."""
+        spec = next(s for s in self.cfg.strategies if s.label == p.strategy).execution
+        so_far = pov_so_far(spec, p.quantity, p.start, p.end, self.minutes(p.symbol, now), now)
+        new = _children(OrderRef.parse(p.parent_id), so_far, len(p.children))
+        if new:
+            pj.record_children(self.ledger.journal, p, new)
+            p.children.extend(new)
+        if now >= p.end or p.unplaced <= 0:
+            p.planning = False
+
     @staticmethod
     def _spec(p: ParentOrder, c: Child) -> OrderSpec:
         return OrderSpec(
@@ -296,3 +308,18 @@ class ParentDesk:
             if refs:
                 self.log(f"parent {p.parent_id}: cancelling {len(refs)} working child(ren)")
             self._end_if_over(p)
+
+
+def _children(ref: OrderRef, planned: ChildOrders, first: int) -> list[Child]:
+    """The schedule's children from number ``first`` on, under ``ref``'s child refs."""
+    return [
+        Child(
+            k=k,
+            ref=str(ref.sliced(k)),
+            time=pd.Timestamp(planned.time[k]).tz_localize("UTC"),
+            quantity=int(planned.quantity[k]),
+            order_type=str(planned.order_type[k]),
+            limit=None if math.isnan(planned.limit[k]) else float(planned.limit[k]),
+        )
+        for k in range(first, len(planned))
+    ]

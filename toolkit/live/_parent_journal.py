@@ -57,6 +57,19 @@ def record_parent(
     return True
 
 
+def record_children(journal: Journal, parent: ParentOrder, children: list[Child]) -> None:
+    """More children of a parent planned one bar at a time (a POV), journaled before any of
+    them is sent; a child journaled before is left as it is."""
+    with journal.transaction():
+        for c in children:
+            journal.execute(
+                "INSERT OR IGNORE INTO parent_children (parent_ref, k, order_ref, ts, quantity, "
+                "order_type, limit_price) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (parent.parent_id, c.k, c.ref, c.time.isoformat(), float(c.quantity),
+                 c.order_type, c.limit),
+            )  # fmt: skip
+
+
 def record_status(journal: Journal, parent_ref: str, status: str) -> None:
     """A parent's new status (paused, resumed = working, cancelled, done)."""
     if status not in STATUSES:
@@ -134,12 +147,3 @@ def child_states(journal: Journal, parent_ref: str) -> dict[str, tuple[str, floa
         (parent_ref,),
     )
     return {r["order_ref"]: (r["status"], float(r["filled"])) for r in rows}
-
-
-__all__ = [
-    "child_states",
-    "decision_of",
-    "load_parents",
-    "record_parent",
-    "record_status",
-]

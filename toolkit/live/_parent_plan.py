@@ -4,6 +4,10 @@ session knows when it decides (no second copy of any schedule rule).
 * ``twap``: :func:`toolkit.execution.twap` over the working window, one slice per window
   minute unless ``slices`` says otherwise (the execution backtest's default), with the
   config's ``min_size`` and seeded jitter;
+* ``pov``: :func:`toolkit.execution.pov` with ``lag = 1`` on the window's minutes so far, each
+  child sized from the previous minute's volume as that minute ends: the children are known
+  one minute at a time (:func:`pov_so_far`), and equal the execution backtest's on the same
+  minutes (a live POV cannot use ``lag = 0``, the minute's own volume, before it trades);
 * ``vwap``: :func:`toolkit.execution.vwap` on the window's minutes with the causal
   :func:`toolkit.execution.volume_profile` of the ``lookback`` sessions before the traded one,
   from the session's 1-minute history. Its participation cap (``max_pct_vol``) needs each
@@ -13,9 +17,9 @@ session knows when it decides (no second copy of any schedule rule).
   two agree exactly without a cap and differ only where a minute's volume departs from its
   forecast.
 
-``pov``, ``iceberg`` and ``adaptive_limit`` size or price each child from what happens while
-the parent works (the last bar's volume, fills of the shown tranche, the quote): they are not
-worked live yet and a session refuses them at start (:func:`check_supported`).
+``iceberg`` and ``adaptive_limit`` show or price each child from what happens while the
+parent works (the fills of the shown tranche, the quote): they are not worked live yet and a
+session refuses them at start (:func:`check_supported`), as it refuses a POV with ``lag = 0``.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ import pandas as pd
 
 from toolkit.data.calendar import NEW_YORK
 from toolkit.errors import DataError
-from toolkit.execution import ChildOrders, sessions, twap, volume_profile, vwap
+from toolkit.execution import ChildOrders, pov, sessions, twap, volume_profile, vwap
 from toolkit.live._startup import LiveError
 from toolkit.live.execution_config import ExecutionSpec
 
-LIVE_ALGOS = ("twap", "vwap")  # our schedules a live session works child by child
+LIVE_ALGOS = ("twap", "vwap", "pov")  # our schedules a live session works child by child
 
 
 def check_supported(specs: Iterable[tuple[str, ExecutionSpec]]) -> None:
@@ -43,6 +47,11 @@ def check_supported(specs: Iterable[tuple[str, ExecutionSpec]]) -> None:
                 f"bridge yet (it works {', '.join(LIVE_ALGOS)}; IB's own algos ib_twap, "
                 "ib_vwap, ib_adaptive, ib_iceberg go to the broker); change "
                 "[strategies.execution] algo."
+            )
+        if spec.algo == "pov" and spec.param("lag") == 0:
+            raise LiveError(
+                f"strategy {label}: a live POV cannot size a child from its own minute's volume "
+                "before the minute trades; set [strategies.execution] lag = 1."
             )
 
 
@@ -101,7 +110,41 @@ def plan(
         cap = spec.param("max_pct_vol")
         window = pd.DataFrame({"volume": _forecast(past, profile, grid, lookback)}, index=grid)
         return vwap(quantity, window, profile, max_pct_vol=None if cap is None else float(cap))
+    if spec.algo == "pov":  # known one minute at a time: pov_so_far
+        return ChildOrders(
+            quantity,
+            np.array([], "datetime64[ns]"),
+            np.array([], np.int64),
+            np.array([], np.int64),
+            np.array([], str),
+            np.array([], float),
+        )
     raise DataError(f"execution algo {spec.algo!r} is not worked live (see check_supported)")
+
+
+def pov_so_far(
+    spec: ExecutionSpec,
+    quantity: int,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    minutes: pd.DataFrame | None,
+    now: pd.Timestamp,
+) -> ChildOrders:
+    """A POV parent's children up to the minute in progress at ``now``:
+    :func:`toolkit.execution.pov` (lag 1) on the window's minutes started by then, the minute
+    in progress with no volume yet (its child is sized from the minute before)."""
+    grid = window_minutes(start, end)
+    grid = grid[grid <= now]
+    volume = (
+        np.zeros(len(grid))
+        if minutes is None or minutes.empty
+        else minutes["volume"].reindex(grid).fillna(0.0).to_numpy(float)
+    )
+    if grid.empty:
+        return plan(spec, quantity, start, end, None)
+    return pov(
+        quantity, pd.DataFrame({"volume": volume}, index=grid), float(spec.param("rate") or 0.05)
+    )
 
 
 def _forecast(
