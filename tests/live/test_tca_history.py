@@ -102,28 +102,45 @@ def test_rehearsal_costs_reconcile_with_the_journal_pnl(live_config, tmp_path, c
     np.testing.assert_allclose([r["total_cost"] for r in rows], history["total_cost"])
 
 
-def _journal_with_a_schedule(path: Path, with_bars: bool) -> Journal:
-    """A one-minute session by hand: a BUY 300 parent worked as three children (c0..c2), two
-    filled, one cancelled, and a market order of another strategy without bars."""
+def _journal_with_schedules(path: Path, with_bars: bool) -> Journal:
+    """A daily strategy's session by hand: Tuesday's close decides BUY 300 SPY, worked by a
+    schedule 15:01-15:04 UTC the next day as three children (two filled, one cancelled), and
+    BUY 50 QQQ, whose parent was cancelled before any child was sent; SPY's minutes are
+    journaled or not (an older journal: the decided closes only)."""
     j = Journal(path)
-    config = {"strategies": {"a": {"bar_size": "1 min"}}, "capital": {"a": 1e5}}
+    config = {"strategies": {"a": {"bar_size": "1 day"}}, "capital": {"a": 1e5}}
     j.start_session("s", mode="simulated", account="DU1", config=config)
-    did = j.record_decision(
-        "s",
-        strategy="a",
-        symbol="SPY",
-        bar_time="2023-03-01T15:00:00+00:00",
-        signal=1.0,
-        price=100.0,
-        target_qty=300,
-        current_qty=0,
-    )
+    for sym, price, qty in (("SPY", 100.0, 300), ("QQQ", 50.0, 50)):
+        did = j.record_decision(
+            "s",
+            strategy="a",
+            symbol=sym,
+            bar_time="2023-02-28T00:00:00+00:00",
+            signal=1.0,
+            price=price,
+            target_qty=qty,
+            current_qty=0,
+        )
+        j.execute(
+            "INSERT INTO parents (parent_ref, session_id, decision_id, ts, strategy, symbol, "
+            "action, quantity, algo, decision_bar, arrival_price, window_start, window_end, "
+            "status) VALUES (?, 's', ?, 'now', 'a', ?, 'BUY', ?, 'twap', "
+            "'2023-02-28T00:00:00+00:00', ?, '2023-03-01T15:01:00+00:00', "
+            "'2023-03-01T15:04:00+00:00', ?)",
+            (f"s/a/{sym}/20230228", did, sym, qty, price, "done" if sym == "SPY" else "cancelled"),
+        )
     if with_bars:
-        for k, (c, v) in enumerate([(100.0, 1e4), (100.2, 2e4), (100.4, 1e4), (100.1, 3e4)]):
+        minutes = [(100.1, 1e4), (100.2, 2e4), (100.4, 1e4), (100.1, 3e4), (100.3, 2e4)]
+        for k, (c, v) in enumerate(minutes):
             t = pd.Timestamp("2023-03-01 15:00", tz="UTC") + pd.Timedelta(minutes=k)
             j.record_bars("s", "SPY", "1 min", [(t.isoformat(), c, c, c, c, v)])
-    parent = "s/a/SPY/20230301T1500"
+    parent = "s/a/SPY/20230228"
     for k in range(3):
+        j.execute(
+            "INSERT INTO parent_children (parent_ref, k, order_ref, ts, quantity, order_type) "
+            "VALUES (?, ?, ?, ?, 100, 'MKT')",
+            (parent, k, f"{parent}/c{k}", f"2023-03-01T15:0{k + 1}:00+00:00"),
+        )
         j.record_order(
             "s",
             order_ref=f"{parent}/c{k}",
@@ -131,29 +148,19 @@ def _journal_with_a_schedule(path: Path, with_bars: bool) -> Journal:
             action="BUY",
             quantity=100,
             order_type="MKT",
-            parent_ref=parent,
-            decision_id=did,
+            decision_id=did - 1,
         )
-    j.record_fill(
-        exec_id="e0",
-        order_ref=f"{parent}/c0",
-        symbol="SPY",
-        side="BOT",
-        shares=100,
-        price=100.25,
-        ts="2023-03-01T15:01:00+00:00",
-        commission=1.0,
-    )
-    j.record_fill(
-        exec_id="e1",
-        order_ref=f"{parent}/c1",
-        symbol="SPY",
-        side="BOT",
-        shares=100,
-        price=100.45,
-        ts="2023-03-01T15:02:30+00:00",
-        commission=1.0,
-    )
+    for k, (px, ts) in enumerate([(100.25, "15:01:00"), (100.45, "15:02:30")]):
+        j.record_fill(
+            exec_id=f"e{k}",
+            order_ref=f"{parent}/c{k}",
+            symbol="SPY",
+            side="BOT",
+            shares=100,
+            price=px,
+            ts=f"2023-03-01T{ts}+00:00",
+            commission=1.0,
+        )
     j.record_order_status(
         f"{parent}/c2", status="Cancelled", filled=0, remaining=100, avg_fill_price=0
     )
@@ -162,23 +169,25 @@ def _journal_with_a_schedule(path: Path, with_bars: bool) -> Journal:
 
 @pytest.mark.parametrize("with_bars", [True, False])
 def test_a_schedules_children_are_one_parent(tmp_path, with_bars) -> None:
-    with _journal_with_a_schedule(tmp_path / "j.sqlite", with_bars) as j:
+    with _journal_with_schedules(tmp_path / "j.sqlite", with_bars) as j:
         h = order_history(j, "s")
-    assert list(h.index) == ["s/a/SPY/20230301T1500"]
+    assert list(h.index) == ["s/a/SPY/20230228", "s/a/QQQ/20230228"]
     row = h.iloc[0]
-    assert (row["kind"], row["children"], row["quantity"], row["filled"]) == (
-        "schedule",
-        3,
-        300.0,
-        200.0,
-    )
+    info = ["kind", "children", "quantity", "filled", "order_type", "status", "bar_size"]
+    size = "1 min" if with_bars else "1 day"
+    assert list(row[info]) == ["schedule", 3, 300.0, 200.0, "twap", "done", size]
+    # decided at Tuesday's close, released at the window's start, judged to its end
+    assert row["decision_time"] == pd.Timestamp("2023-02-28 16:00", tz="America/New_York")
+    assert row["release_time"] == pd.Timestamp("2023-03-01 15:01", tz="UTC")
+    assert row["end_time"] == pd.Timestamp("2023-03-01 15:04", tz="UTC")
     # the same parent given to toolkit.execution.tca by hand
     order = ParentOrder(
         "BUY",
         300,
-        pd.Timestamp("2023-03-01 15:01", tz="UTC"),
+        pd.Timestamp("2023-02-28 21:00", tz="UTC"),
         100.0,
-        end_time=pd.Timestamp("2023-03-01 15:02:30", tz="UTC"),
+        release_time=pd.Timestamp("2023-03-01 15:01", tz="UTC"),
+        end_time=pd.Timestamp("2023-03-01 15:04", tz="UTC"),
     )
     fills = pd.DataFrame(
         {
@@ -188,30 +197,61 @@ def test_a_schedules_children_are_one_parent(tmp_path, with_bars) -> None:
             "fee": [1.0, 1.0],
         }
     )
-    times = pd.date_range("2023-03-01 15:00", periods=4, freq="min", tz="UTC")
-    closes, volumes = [100.0, 100.2, 100.4, 100.1], [1e4, 2e4, 1e4, 3e4]
-    if not with_bars:  # an older journal: the decided closes, no volume
-        times, closes, volumes = times[:1], closes[:1], [0.0]
-    bars = pd.DataFrame({"close": closes, "volume": volumes}, index=times)
-    want = tca(order, fills, bars)
-    for name in [
-        "delay_cost",
-        "execution_cost",
-        "opportunity_cost",
-        "fees",
-        "total_cost",
-        "end_price",
-        "release_price",
-        "interval_twap",
-        "market_volume",
-    ]:
-        assert row[name] == pytest.approx(getattr(want, name), abs=1e-12), name
     if with_bars:
-        # 300 decided at 100.00; 100 @ 100.25 and 100 @ 100.45 then 100 left at the 15:02
-        # bar's close 100.40: execution 25 + 45, opportunity 100 x 0.40, fees 2
-        assert row["execution_cost"] == pytest.approx(70.0)
-        assert row["opportunity_cost"] == pytest.approx(40.0)
-        assert row["total_cost"] == pytest.approx(112.0)
-        assert row["participation"] == pytest.approx(200 / 3e4)
+        times = pd.date_range("2023-03-01 15:00", periods=5, freq="min", tz="UTC")
+        bars = pd.DataFrame(
+            {"close": [100.1, 100.2, 100.4, 100.1, 100.3], "volume": [1e4, 2e4, 1e4, 3e4, 2e4]},
+            index=times,
+        )
+    else:  # an older journal: the decided closes, no volume
+        day = pd.DatetimeIndex([pd.Timestamp("2023-02-28", tz="UTC")])
+        bars = pd.DataFrame({"close": [100.0], "volume": [0.0]}, index=day)
+    want = tca(order, fills, bars)
+    names = ["delay_cost", "execution_cost", "opportunity_cost", "fees", "total_cost"]
+    names += ["end_price", "release_price", "interval_twap", "market_volume", "participation"]
+    for name in names:
+        assert row[name] == pytest.approx(getattr(want, name), abs=1e-12, nan_ok=True), name
+    if with_bars:
+        # 300 decided at 100.00, the 15:00 minute closes at 100.10 before the release: delay
+        # 30; 100 @ 100.25 and 100 @ 100.45 against 100.10: execution 15 + 35; 100 left at
+        # the window end's close 100.30: opportunity 20; fees 2
+        assert list(row[names[:5]]) == pytest.approx([30.0, 50.0, 20.0, 2.0, 102.0])
+        assert row["participation"] == pytest.approx(200 / 8e4)  # 15:01 .. 15:04
     else:
         assert math.isnan(row["interval_vwap"]) and math.isnan(row["participation"])
+    # a parent cancelled before any child: all of it unfilled, no fill, no child
+    qqq = h.iloc[1]
+    assert list(qqq[info[:5]]) == ["schedule", 0, 50.0, 0.0, "twap"]
+    assert qqq["paper_pnl"] - qqq["total_cost"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_twap_parent_in_a_rehearsal(tmp_path) -> None:
+    """Tuesday's decision worked by TWAP (10 children over Wednesday's first 30 minutes): one
+    parent whose benchmarks are the minute file's over its active interval, reconciled with
+    the journal's P&L."""
+    from tests.live.test_execution_parity import parent_config, rth_minutes
+
+    cfg = parent_config(tmp_path, 'algo = "twap", end = "+30min", slices = 10')
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        h = order_history(j, summary.session_id)
+        (parent,) = j.rows("parents", summary.session_id)
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+    assert list(h.index) == [parent["parent_ref"]]
+    row = h.iloc[0]
+    assert (row["kind"], row["order_type"], row["children"]) == ("schedule", "twap", 10)
+    assert row["quantity"] == row["filled"] == parent["quantity"] == fills["shares"].sum()
+    assert row["arrival_price"] == parent["arrival_price"]
+    assert row["release_time"] == pd.Timestamp(parent["window_start"])
+    assert row["end_time"] == pd.Timestamp(parent["window_end"])
+    # benchmarks from the minutes it was worked on: first child's minute to the last fill's
+    m = rth_minutes().loc[pd.Timestamp(parent["window_start"]) : fills["ts"].max()]
+    assert row["interval_vwap"] == pytest.approx(
+        (m["close"] * m["volume"]).sum() / m["volume"].sum()
+    )
+    assert row["interval_twap"] == pytest.approx(m["close"].mean())
+    assert row["participation"] == pytest.approx(row["filled"] / m["volume"].sum())
+    assert row["end_price"] == rth_minutes().at[pd.Timestamp(parent["window_end"]), "close"]
+    assert row[COMPONENTS].sum() == pytest.approx(row["total_cost"], abs=1e-9)
+    t = summary.tca
+    assert t is not None and t.orders == 1 and abs(t.difference) < 0.005

@@ -414,6 +414,11 @@ class LiveSession:
                 if all(latest in f.index for f in frames.values()):
                     self._decide(slot, latest, frames, skip)
                 ledger.mark_decided(slot.label, slot.symbols, latest)
+            # the minutes parents are worked on, journaled for their TCA (tca_history)
+            minutes = {s: livebars.frame(st[-64:]) for s, st in self._desk.streams.items() if st}
+            ledger.journal_bars(
+                "1 min", {s: livebars.completed(m, now, "1 min") for s, m in minutes.items()}
+            )
             for spec in self._desk.work(now):  # parents' children due now: journaled, then sent
                 self.fault("after-journal")
                 self._place(spec, [])

@@ -5,13 +5,17 @@ implementation shortfall split into delay, execution, opportunity and fees, slip
 arrival, interval VWAP / TWAP / close, participation); this module only reads the journal into
 its inputs.
 
-Parent orders. In the live world one decision is one order, so a parent is that order; the
-children of a parent worked by a schedule (orderRef ``<parent>/c<k>``, their ``parent_ref`` the
-parent's ref) are grouped under it, the parent's quantity being the sum of its children's.
-A bracket leg (``/sl``, ``/tp``, ``/trail``) is a parent of its own: a protective exit is
-decided by its trigger, not by the entry's decision, so it is analysed only once it filled,
-from its first fill, against its trigger price (the stop or limit price; a trailing stop's
-first fill price). Combo (option) orders are left out: their legs are priced per contract.
+Parent orders. In the live world one decision is one order, so a parent is that order. A
+decision worked by one of our schedules (``[strategies.execution]``, :mod:`toolkit.live._parent`)
+is one parent with its journaled quantity, arrival price and window (tables ``parents`` and
+``parent_children``), its children's orders (``<parent>/c<k>``) and fills grouped under it,
+even before a child was sent (then all of it is opportunity cost); it is released at its
+window's start (the delay is the market's move from the decision until then), judged until its
+window's end, on the 1-minute bars it was worked on. A bracket leg (``/sl``, ``/tp``,
+``/trail``) is a parent of its own: a protective exit is decided by its trigger, not by the
+entry's decision, so it is analysed only once it filled, from its first fill, against its
+trigger price (the stop or limit price; a trailing stop's first fill price). Combo (option)
+orders are left out: their legs are priced per contract.
 
 Inputs read from the journal (documented choices):
 
@@ -26,10 +30,10 @@ Inputs read from the journal (documented choices):
 * **market path**: the bars the session decided on (journal table ``bars``, schema 7); a
   journal written before it falls back to the decided closes without volume (VWAP and
   participation NaN);
-* **horizon**: the parent is judged until the later of its last fill and the start of the
+* **horizon**: an order is judged until the later of its last fill and the start of the
   first journaled bar after its decision bar (one-bar orders, as the engine's: DAY, OPG), so
   P_N, the opportunity price, is that bar's close (for an unfilled order, the close of the
-  bar it could have filled in).
+  bar it could have filled in); a schedule's parent until its window's end.
 
 Reconciliation with the journal's P&L (paper versus actual, Perold 1988). For parent k with
 side s_k, filled X_k, fills q_j at p_j, fees F_k and horizon price P_N,k, TCA defines
@@ -88,31 +92,39 @@ def order_history(journal: Journal, session_id: str | None = None) -> pd.DataFra
     for f in fills:
         by_order.setdefault(str(f["order_ref"]), []).append(f)
 
-    groups: dict[str, list[dict[str, Any]]] = {}
-    kinds: dict[str, str] = {}
+    scheduled, child_of = _schedule_parents(journal, sid)
+    groups: dict[str, list[dict[str, Any]]] = {ref: [] for ref in scheduled}
+    kinds: dict[str, str] = {ref: "schedule" for ref in scheduled}
     for o in orders:
-        key, kind = _parent(o)
+        key, kind = _parent(o, child_of)
         groups.setdefault(key, []).append(o)
-        if kinds.get(key) != "schedule":
-            kinds[key] = kind
+        kinds.setdefault(key, kind)
+    minutes = {sym for sym, size in _journaled_paths(journal, sid) if size == "1 min"}
     parents: list[dict[str, Any]] = []
     parent_fills: list[dict[str, Any]] = []
     for key, members in groups.items():
-        row = _parent_row(key, kinds[key], members, decisions, by_order, sizes)
+        mine = sorted(
+            (f for o in members for f in by_order.get(str(o["order_ref"]), [])),
+            key=lambda f: _utc(f["ts"]),
+        )
+        row: dict[str, Any] | None
+        if key in scheduled:
+            row = _schedule_row(scheduled[key], members, mine, decisions, sizes, minutes)
+        else:
+            row = _parent_row(key, kinds[key], members, mine, decisions, sizes)
         if row is None:
             continue
         parents.append(row)
-        for o in members:
-            for f in by_order.get(str(o["order_ref"]), []):
-                parent_fills.append(
-                    {
-                        "order_id": key,
-                        "time": _utc(f["ts"]),
-                        "quantity": float(f["shares"]),
-                        "price": float(f["price"]),
-                        "fee": float(f["commission"] or 0.0),
-                    }
-                )
+        for f in mine:
+            parent_fills.append(
+                {
+                    "order_id": key,
+                    "time": _utc(f["ts"]),
+                    "quantity": float(f["shares"]),
+                    "price": float(f["price"]),
+                    "fee": float(f["commission"] or 0.0),
+                }
+            )
     if not parents:
         return pd.DataFrame(columns=[*INFO, *COLUMNS]).rename_axis("order_ref")
     frame = pd.DataFrame(parents)
@@ -122,10 +134,10 @@ def order_history(journal: Journal, session_id: str | None = None) -> pd.DataFra
     paths = _bar_paths(journal, sid, decisions.values(), sizes)
     out = []
     for size, part in frame.groupby("bar_size", sort=False):
-        part = _with_horizon(part, paths, str(size), fill_frame)
-        mine = fill_frame[fill_frame["order_id"].isin(part["order_id"])]
+        part = _with_horizon(part, paths, str(size))
+        theirs = fill_frame[fill_frame["order_id"].isin(part["order_id"])]
         bars = {sym: paths[(sym, str(size))] for sym in part["symbol"].unique()}
-        tca = tca_many(part.drop(columns=list(INFO)).set_index("order_id"), mine, bars)
+        tca = tca_many(part.drop(columns=list(INFO)).set_index("order_id"), theirs, bars)
         out.append(part.set_index("order_id")[list(INFO)].join(tca))
     history = pd.concat(out).rename_axis("order_ref")
     return history.loc[frame["order_id"]]
@@ -268,35 +280,99 @@ def _session_id(journal: Journal, session_id: str | None) -> str:
     return str(sessions[0]["session_id"])
 
 
-def _parent(order: Mapping[str, Any]) -> tuple[str, str]:
-    """(parent key, kind) of a journaled order: a bracket leg is its own parent (kind
-    ``sl``/``tp``/``trail``); a schedule's child belongs to its ``parent_ref``."""
+def _parent(order: Mapping[str, Any], child_of: Mapping[str, str]) -> tuple[str, str]:
+    """(parent key, kind) of a journaled order: a schedule's child belongs to its parent
+    (``child_of``: the journal's parent_children); a bracket leg is its own parent (kind
+    ``sl``/``tp``/``trail``); any other order is one (kind ``order``)."""
     ref = str(order["order_ref"])
+    if ref in child_of:
+        return child_of[ref], "schedule"
     try:
         leg = OrderRef.parse(ref).leg
     except ValueError:
         leg = None  # not one of ours (e.g. an older toolkit's ref): an order of its own
-    if leg is not None:
-        return ref, leg
-    if order["parent_ref"]:
-        return str(order["parent_ref"]), "schedule"
-    return ref, "order"
+    return (ref, leg) if leg is not None else (ref, "order")
+
+
+def _schedule_parents(
+    journal: Journal, sid: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The session's parents worked by our schedules (journal table ``parents``, by ref) and
+    the parent of each of their children's orderRefs."""
+    parents = {str(p["parent_ref"]): p for p in journal.rows("parents", sid)}
+    rows = journal.query(
+        "SELECT c.order_ref, c.parent_ref FROM parent_children c JOIN parents p "
+        "ON p.parent_ref = c.parent_ref WHERE p.session_id = ?",
+        (sid,),
+    )
+    return parents, {str(r["order_ref"]): str(r["parent_ref"]) for r in rows}
+
+
+def _journaled_paths(journal: Journal, sid: str) -> set[tuple[str, str]]:
+    rows = journal.query("SELECT DISTINCT symbol, bar_size FROM bars WHERE session_id = ?", (sid,))
+    return {(str(r["symbol"]), str(r["bar_size"])) for r in rows}
+
+
+def _schedule_row(
+    parent: Mapping[str, Any],
+    members: list[dict[str, Any]],
+    mine: list[dict[str, Any]],
+    decisions: Mapping[int, Mapping[str, Any]],
+    sizes: Mapping[str, str],
+    minutes: set[str],
+) -> dict[str, Any]:
+    """A schedule parent's inputs: its journaled quantity and arrival price, decided at its
+    decision bar's end, released at its window's start (the delay is the market's move until
+    then), judged until its window's end (or its last fill), on the 1-minute bars it was
+    worked on when the session journaled them."""
+    strategy = str(parent["strategy"])
+    size = sizes.get(strategy, "1 day")
+    symbol = str(parent["symbol"])
+    bar = _utc(parent["decision_bar"])
+    decided = livebars.bar_end(bar, size)
+    first_fill = _utc(mine[0]["ts"]) if mine else None
+    if first_fill is not None and first_fill < decided:
+        decided = first_fill
+    release = max(_utc(parent["window_start"]), decided)
+    if first_fill is not None and first_fill < release:
+        release = first_fill
+    end = _utc(parent["window_end"])
+    if mine:
+        end = max(end, _utc(mine[-1]["ts"]))
+    price = parent["arrival_price"]
+    if price is None and parent["decision_id"] in decisions:
+        price = decisions[parent["decision_id"]]["price"]
+    return {
+        "order_id": str(parent["parent_ref"]),
+        "symbol": symbol,
+        "side": str(parent["action"]),
+        "quantity": float(parent["quantity"]),
+        "decision_time": decided,
+        "arrival_price": arrival_mid(None, None, last=None if price is None else float(price)),
+        "release_time": release,
+        "end_time": end,
+        "decision_bar": None,
+        "last_fill": None,
+        "strategy": strategy,
+        "kind": "schedule",
+        "order_type": str(parent["algo"]),
+        "status": str(parent["status"]),
+        "children": len(members),
+        "bar_size": "1 min" if symbol in minutes else size,
+        "arrival_source": "decision",
+    }
 
 
 def _parent_row(
     key: str,
     kind: str,
     members: list[dict[str, Any]],
+    mine: list[dict[str, Any]],
     decisions: Mapping[int, Mapping[str, Any]],
-    by_order: Mapping[str, list[dict[str, Any]]],
     sizes: Mapping[str, str],
 ) -> dict[str, Any] | None:
-    """A parent's inputs for tca_many (None: a protective leg that never filled)."""
+    """An order's inputs for tca_many (None: a protective leg that never filled)."""
     first = members[0]
-    mine = sorted(
-        (f for o in members for f in by_order.get(str(o["order_ref"]), [])),
-        key=lambda f: _utc(f["ts"]),
-    )
     first_fill = _utc(mine[0]["ts"]) if mine else None
     decision = next(
         (decisions[o["decision_id"]] for o in members if o["decision_id"] in decisions), None
@@ -318,27 +394,21 @@ def _parent_row(
             decided = first_fill
         arrival = arrival_mid(None, None, last=float(decision["price"]))
         source = "decision"
-    statuses = [str(o["status"]) for o in members]
-    own = [o for o in members if o["order_ref"] == key]
-    # a schedule's parent journaled as an order of its own holds the parent quantity
-    quantity = (
-        float(own[0]["quantity"])
-        if own and len(members) > 1
-        else math.fsum(float(o["quantity"]) for o in members)
-    )
     return {
         "order_id": key,
         "symbol": str(first["symbol"]),
         "side": str(first["action"]),
-        "quantity": quantity,
+        "quantity": float(first["quantity"]),
         "decision_time": decided,
         "arrival_price": arrival,
+        "release_time": None,
+        "end_time": None,
         "decision_bar": bar,
         "last_fill": _utc(mine[-1]["ts"]) if mine else None,
         "strategy": strategy,
         "kind": kind,
         "order_type": str(first["order_type"]),
-        "status": statuses[0] if len(set(statuses)) == 1 else "/".join(dict.fromkeys(statuses)),
+        "status": str(first["status"]),
         "children": len(members),
         "bar_size": size,
         "arrival_source": source,
@@ -349,14 +419,22 @@ def _with_horizon(
     part: pd.DataFrame,
     paths: Mapping[tuple[str, str], pd.DataFrame],
     size: str,
-    fills: pd.DataFrame,
 ) -> pd.DataFrame:
-    """``end_time`` of each parent: the later of its last fill and the start of the first
-    journaled bar after its decision bar (its decision time when there is none yet)."""
+    """``end_time`` of each parent not given one (a schedule's is its window's end): the
+    later of its last fill and the start of the first journaled bar after its decision bar
+    (its decision time when there is none yet)."""
     ends: list[pd.Timestamp] = []
-    for sym, decided, last, bar in zip(
-        part["symbol"], part["decision_time"], part["last_fill"], part["decision_bar"], strict=True
+    for sym, decided, last, bar, given in zip(
+        part["symbol"],
+        part["decision_time"],
+        part["last_fill"],
+        part["decision_bar"],
+        part["end_time"],
+        strict=True,
     ):
+        if given is not None and not pd.isna(given):
+            ends.append(pd.Timestamp(given))  # a schedule's window end
+            continue
         times = paths[(str(sym), size)].index
         end = pd.Timestamp(decided)
         if last is not None and not pd.isna(last):
