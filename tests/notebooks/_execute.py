@@ -3,6 +3,7 @@ hidden) and collect what it showed, in the notebook and in the HTML."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 
 from toolkit.report.notebook_runner import run_report
 
@@ -51,6 +53,19 @@ class Executed:
     @property
     def html_figures(self) -> int:
         return self.html.count("data:image/png")
+
+    @property
+    def plotly(self) -> list[dict[str, Any]]:
+        """The plotly figures the notebook showed (their JSON: data and layout)."""
+        mime = "application/vnd.plotly.v1+json"
+        return [o["data"][mime] for o in self.outputs if mime in o.get("data", {})]
+
+
+def plotly_values(array: Any) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array (dtype + base64 bytes, plotly >= 6)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
 
 
 def execute(name: str, params: dict[str, Any], out_dir: Path) -> Executed:

@@ -90,3 +90,18 @@ def test_notebook(
     for piece in expected:
         assert piece in run.text, piece
     check_html(run, sections, figures)
+    # interactive figures (result.plot() and friends) stay interactive in the report's HTML
+    assert run.html.count('class="plotly-graph-div"') == PLOTLY.get(name, 0)
+    assert "/tmp/" not in run.text and str(tmp_path) not in run.text  # no absolute paths
+    for piece in FORMATTED.get(name, []):
+        assert piece in run.text, piece
+    if name.startswith(("10_", "11_")):  # report tables show dates, not raw timestamps
+        assert "00:00:00+00:00" not in run.text
+
+
+# interactive figures per notebook, and formatted table cells a report must show
+PLOTLY = {"03_walk_forward.ipynb": 1, "04_monte_carlo.ipynb": 1}
+FORMATTED = {
+    "10_strategy_tearsheet.ipynb": ["%</td>", 'class="col_heading level0 col0" >CAGR</th>'],
+    "11_performance_report.ipynb": ['class="col_heading level0 col0" >symbol</th>', "%</td>"],
+}

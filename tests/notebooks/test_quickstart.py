@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 import toolkit as tk
-from tests.notebooks._execute import check_html, execute
+from tests.notebooks._execute import check_html, execute, plotly_values
 
 
 def test_quickstart_runs_and_shows_its_results(tmp_path: Path) -> None:
@@ -43,23 +41,12 @@ def test_quickstart_runs_and_shows_its_results(tmp_path: Path) -> None:
     assert "ibkr_tiered" in text  # the cost comparison
     # result.plot(): the interactive figure holds the run's equity, and stays interactive in
     # the report's HTML (plotly.js embedded once, offline)
-    (figure,) = [
-        o["data"]["application/vnd.plotly.v1+json"]
-        for o in run.outputs
-        if "application/vnd.plotly.v1+json" in o.get("data", {})
-    ]
+    (figure,) = run.plotly
     equity = next(t for t in figure["data"] if t["name"] == "sma_cross")
-    np.testing.assert_allclose(_values(equity["y"]), res.equity.to_numpy())
+    np.testing.assert_allclose(plotly_values(equity["y"]), res.equity.to_numpy())
     assert {t["name"] for t in figure["data"]} >= {"buy & hold QQQ", "drawdown", "buy", "sell"}
     assert run.html.count('class="plotly-graph-div"') == 1
     assert run.html.count("plotly.js v") == 1  # the library's banner, once
     # tables formatted: percentages and money, no row numbers
     assert "row_heading" not in text.split("entry_price")[1].split("</table>")[0]
     assert f"{res.metrics()['total_return']:.2%}" in text
-
-
-def _values(array: Any) -> np.ndarray:
-    """A plotly JSON array: a list, or a typed array (dtype + base64 bytes, plotly >= 6)."""
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
-    return np.asarray(array, dtype=float)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.notebooks._execute import check_html, execute
+from tests.notebooks._execute import check_html, execute, plotly_values
 
 
 def test_sweep_notebook_runs_and_shows_heatmaps(tmp_path: Path) -> None:
@@ -35,3 +35,17 @@ def test_sweep_notebook_runs_and_shows_heatmaps(tmp_path: Path) -> None:
     )
     check_sharpe = lines[1].split("'sharpe': ")[1].split(",")[0].rstrip(")")
     assert abs(float(sweep_sharpe) - float(check_sharpe)) < 1e-9
+    # the interactive heatmap (38 x 38 windows, fast < slow) and parallel coordinates (top 50)
+    figures = [f["data"][0] for f in run.plotly]
+    heat, lines = figures
+    assert heat["type"] == "heatmap"
+    assert list(plotly_values(heat["x"])) == list(range(2, 40))  # fast 2..39 (< slow)
+    assert list(plotly_values(heat["y"])) == list(range(3, 41))  # slow 3..40
+    assert lines["type"] == "parcoords"
+    assert [d["label"] for d in lines["dimensions"]] == [
+        "entry_window",
+        "exit_window",
+        "allow_short",
+        "sharpe",
+    ]
+    assert run.html.count('class="plotly-graph-div"') == 2
