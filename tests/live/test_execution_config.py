@@ -113,3 +113,14 @@ def test_window_on_the_session_of_the_order() -> None:
 def test_spec_built_in_code_is_checked_too() -> None:
     with pytest.raises(ConfigError, match="is not a parameter of algo 'vwap'"):
         ExecutionSpec("vwap", params={"slices": 3})
+
+
+def test_the_shipped_example_config_loads() -> None:
+    slot = load_live_config(REPO / "live" / "execution_paper.toml").strategies[0]
+    assert slot.execution.algo == "ib_vwap" and slot.execution.params["max_pct_vol"] == 0.1
+    assert slot.exits is not None and (slot.exits.take_profit, slot.exits.oca) == (0.04, True)
+
+
+def test_an_ib_iceberg_needs_a_limit_entry(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="algo = 'ib_iceberg' needs \\[engine\\] order_type"):
+        _load(tmp_path, 'algo = "ib_iceberg"\ndisplay_size = 100')
