@@ -172,9 +172,8 @@ def _series(args: argparse.Namespace, root: Path) -> list[Any]:
     """The series to fetch or update (update without symbols: every fetched one)."""
     import pandas as pd
 
-    from toolkit.data._fetch_manifest import read_records
     from toolkit.data._history_plan import bar_size
-    from toolkit.data.ibkr_history import Series
+    from toolkit.data.ibkr_history import Series, fetched_series
     from toolkit.errors import DataError
 
     since = None
@@ -186,14 +185,7 @@ def _series(args: argparse.Namespace, root: Path) -> list[Any]:
         since = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
     symbols = [s.strip().upper() for s in args.symbols]
     if args.data_command == "update" and (not symbols or args.bar is None):
-        records = read_records(root).values()
-        chosen = [
-            Series(r.symbol, r.bar, r.what_to_show, r.use_rth, pd.Timestamp(r.since), r.exchange,
-                   r.currency)
-            for r in records
-            if (not symbols or r.symbol in symbols)
-            and (args.bar is None or r.bar == bar_size(args.bar))
-        ]  # fmt: skip
+        chosen = fetched_series(root, symbols, None if args.bar is None else bar_size(args.bar))
         if not chosen:
             raise DataError(
                 f"nothing fetched under {root} to update"

@@ -50,7 +50,7 @@ from toolkit.data._fetch_manifest import (
     write_record,
 )
 from toolkit.data._history_plan import WHAT_TO_SHOW, Chunk, plan, short_label
-from toolkit.data._pacing import HistoryKey, Pacer
+from toolkit.data._pacing import HistoryKey, Pacer, PacingRules
 from toolkit.data.loader import load_file
 from toolkit.errors import DataError
 
@@ -625,3 +625,51 @@ def disconnect(ib: IB) -> None:
     """Close the connection, never raising."""
     with contextlib.suppress(Exception):
         ib.disconnect()
+
+
+def fetched_series(root: Path, symbols: Sequence[str] = (), bar: str | None = None) -> list[Series]:
+    """The series ``fetch_manifest.csv`` records under ``root`` (only ``symbols`` / ``bar``
+    when given), as ``data update`` refreshes them."""
+    wanted = {s.strip().upper() for s in symbols}
+    return [
+        Series(r.symbol, r.bar, r.what_to_show, r.use_rth, pd.Timestamp(r.since), r.exchange,
+               r.currency)
+        for r in read_records(root).values()
+        if (not wanted or r.symbol in wanted) and (bar is None or r.bar == bar)
+    ]  # fmt: skip
+
+
+def update_folder(
+    root: Path,
+    *,
+    host: str,
+    port: int,
+    client_id: int,
+    symbols: Sequence[str] = (),
+    timeout: float = 120.0,
+    rules: PacingRules | None = None,
+    say: Say = _quiet,
+) -> list[FetchOutcome]:
+    """``data update`` as one call (the report scheduler refreshes data with it): every
+    fetched series of ``root`` (or of ``symbols``), paced with the folder's request log."""
+    series = fetched_series(root, symbols)
+    if not series:
+        raise DataError(
+            f"nothing fetched under {root} to update"
+            + (f" for {', '.join(symbols)}" if symbols else "")
+            + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
+        )
+    log = root / STATE_DIR / "pacing.json"
+
+    async def go() -> list[FetchOutcome]:
+        ib = await connect(host, port, client_id)
+        pacer = Pacer.load(log, rules)
+        try:
+            client = IbHistory(ib, pacer, timeout=timeout, say=say)
+            source = client.source(host, port)
+            return await fetch_all(client, series, root, update=True, source=source, say=say)
+        finally:
+            disconnect(ib)
+            pacer.save(log)
+
+    return asyncio.run(go())

@@ -27,14 +27,70 @@ from toolkit.report.notebook_runner import resolve_notebook, run_report
 
 
 @dataclass(frozen=True)
+class Refresh:
+    """``[refresh]``: where a job with ``refresh_data = true`` updates its fetched bars from
+    (TWS / IB Gateway) before it runs, so a report never shows stale data under today's
+    date. The data folder is the reports' own (``$TOOLKIT_DATA``, else the checkout's)."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 74
+    symbols: tuple[str, ...] = ()  # none: every series fetch_manifest.csv records
+    timeout: float = 120.0
+    pacing_scale: float = 1.0  # IB's pacing windows x this (below 1 only for a simulator)
+
+    def run(self) -> str:
+        """Update the fetched series; a summary line (raises when IB cannot be asked)."""
+        from toolkit.data import default_data_dir
+        from toolkit.data._pacing import PacingRules
+        from toolkit.data.ibkr_history import update_folder
+
+        done = update_folder(
+            default_data_dir(), host=self.host, port=self.port, client_id=self.client_id,
+            symbols=self.symbols, timeout=self.timeout,
+            rules=PacingRules().scaled(self.pacing_scale),
+        )  # fmt: skip
+        return "data " + ", ".join(f"{o.symbol} {o.action} +{o.added}" for o in done)
+
+
+@dataclass(frozen=True)
 class Job:
-    """One scheduled report."""
+    """One scheduled report (``refresh``: update the fetched data first)."""
 
     name: str
     cron: str
     notebook: str
     params: dict[str, Any] = field(default_factory=dict)
     catch_up: int = 3
+    refresh: Refresh | None = None
+
+
+def _refresh_table(raw: Any, path: Path) -> Refresh:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [refresh] must be a table.")
+    extra = set(raw) - {"host", "port", "client_id", "symbols", "timeout", "pacing_scale"}
+    if extra:
+        raise ConfigError(
+            f"{path}: [refresh] unknown key(s) {', '.join(sorted(extra))}; "
+            "allowed: host, port, client_id, symbols, timeout, pacing_scale."
+        )
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "host": str,
+        "port": int,
+        "client_id": int,
+        "timeout": (int, float),
+        "pacing_scale": (int, float),
+    }
+    for key, kind in kinds.items():
+        if key in raw and (not isinstance(raw[key], kind) or isinstance(raw[key], bool)):
+            raise ConfigError(f"{path}: [refresh] {key} = {raw[key]!r} has the wrong type.")
+    symbols = raw.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
+        raise ConfigError(f"{path}: [refresh] symbols must be a list of tickers.")
+    return Refresh(
+        raw.get("host", "127.0.0.1"), raw.get("port", 4002), raw.get("client_id", 74),
+        tuple(symbols), float(raw.get("timeout", 120.0)), float(raw.get("pacing_scale", 1.0)),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,20 +106,23 @@ class Outcome:
 def load_schedule(path: Path) -> list[Job]:
     """Validate a schedule file: unique names, valid cron expressions, existing notebooks."""
     raw = read_toml(path, "schedule file not found (see research/schedule.toml).")
-    unknown = set(raw) - {"job"}
+    unknown = set(raw) - {"job", "refresh"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; use [[job]] tables."
         )
+    refresh = _refresh_table(raw.get("refresh", {}), path)
     jobs: list[Job] = []
     for i, entry in enumerate(raw.get("job", [])):
         where = f"{path}: [[job]] #{i + 1}"
-        extra = set(entry) - {"name", "cron", "notebook", "params", "catch_up"}
+        extra = set(entry) - {"name", "cron", "notebook", "params", "catch_up", "refresh_data"}
         if extra:
             raise ConfigError(
                 f"{where}: unknown key(s) {', '.join(sorted(extra))}; "
-                "allowed: name, cron, notebook, params, catch_up."
+                "allowed: name, cron, notebook, params, catch_up, refresh_data."
             )
+        if not isinstance(entry.get("refresh_data", False), bool):
+            raise ConfigError(f"{where}: refresh_data must be true or false.")
         for key in ("name", "cron", "notebook"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise ConfigError(f"{where}: {key} is missing or not a string.")
@@ -79,7 +138,16 @@ def load_schedule(path: Path) -> list[Job]:
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise ConfigError(f"{where}: params must be a table.")
-        jobs.append(Job(entry["name"], entry["cron"], entry["notebook"], params, catch_up))
+        jobs.append(
+            Job(
+                entry["name"],
+                entry["cron"],
+                entry["notebook"],
+                params,
+                catch_up,
+                refresh if entry.get("refresh_data", False) else None,
+            )
+        )
     names = [j.name for j in jobs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -122,6 +190,7 @@ class Scheduler:
         self.runner = runner
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_file = state_dir / "state.json"
+        self._refreshed: dict[Refresh, str] = {}  # one data refresh per pass
 
     def _state(self) -> dict[str, str]:
         if not self.state_file.is_file():
@@ -148,6 +217,7 @@ class Scheduler:
         """Run every due occurrence once; return what happened."""
         now = (now or datetime.now(UTC)).astimezone(UTC)
         outcomes: list[Outcome] = []
+        self._refreshed = {}
         for job in self.jobs:
             times = due_times(job, self.last_run(job.name), now)
             if not times:
@@ -168,17 +238,27 @@ class Scheduler:
 
     def _run(self, job: Job, when: datetime) -> Outcome:
         params = {**job.params, "report_time": when.isoformat()}
+        refreshed = ""
+        try:
+            if job.refresh is not None:
+                if job.refresh not in self._refreshed:
+                    self._refreshed[job.refresh] = job.refresh.run()
+                refreshed = f" ({self._refreshed[job.refresh]})"
+        except Exception as exc:  # stale data under today's date is a failed report
+            return self._failed(job, when, f"data refresh failed, report not run: {exc}")
         try:
             files = self.runner(job.notebook, params, reports_root=self.reports_root, when=when)
         except Exception as exc:  # any failure of one report must not stop the scheduler
-            detail = f"{type(exc).__name__}: {exc}"
-            if self.smtp is not None:
-                try:
-                    report_failed(self.smtp, f"{job.name} ({when.isoformat()})", detail)
-                except AlertError as alert_exc:
-                    detail += f" (and the alert failed: {alert_exc})"
-            return Outcome(job.name, when, "failed", detail)
-        return Outcome(job.name, when, "ok", str(getattr(files, "html", "")))
+            return self._failed(job, when, f"{type(exc).__name__}: {exc}")
+        return Outcome(job.name, when, "ok", str(getattr(files, "html", "")) + refreshed)
+
+    def _failed(self, job: Job, when: datetime, detail: str) -> Outcome:
+        if self.smtp is not None:
+            try:
+                report_failed(self.smtp, f"{job.name} ({when.isoformat()})", detail)
+            except AlertError as alert_exc:
+                detail += f" (and the alert failed: {alert_exc})"
+        return Outcome(job.name, when, "failed", detail)
 
     def next_time(self, now: datetime) -> datetime:
         """The earliest upcoming occurrence over all jobs."""
