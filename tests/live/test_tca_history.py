@@ -255,3 +255,38 @@ def test_a_twap_parent_in_a_rehearsal(tmp_path) -> None:
     assert row[COMPONENTS].sum() == pytest.approx(row["total_cost"], abs=1e-9)
     t = summary.tca
     assert t is not None and t.orders == 1 and abs(t.difference) < 0.005
+
+
+def test_a_journal_tca_cannot_read_leaves_the_summary_standing(tmp_path, capsys) -> None:
+    """A broker overfill (150 executed on an order of 100) cannot be a parent's fills: the
+    summary and `status` say so in one line and still show the P&L; `orders` is the error."""
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.start_session("s", mode="paper", account="DU1", config={"strategies": {}})
+        did = j.record_decision(
+            "s",
+            strategy="a",
+            symbol="SPY",
+            bar_time="2023-03-01T00:00:00+00:00",
+            signal=1.0,
+            price=100.0,
+            target_qty=100,
+            current_qty=0,
+        )
+        ref = "s/a/SPY/20230301"
+        j.record_order(
+            "s", order_ref=ref, symbol="SPY", action="BUY", quantity=100, order_type="MKT",
+            decision_id=did,
+        )  # fmt: skip
+        j.record_fill(
+            exec_id="e0", order_ref=ref, symbol="SPY", side="BOT", shares=150, price=101.0,
+            ts="2023-03-02T14:30:00+00:00", commission=1.0,
+        )  # fmt: skip
+        s = summarize(j, "s")
+    assert s.tca is None and s.tca_error is not None and "filled 150" in s.tca_error
+    assert s.pnl == pytest.approx(150 * (100.0 - 101.0) - 1.0)
+    assert main(["status", "--journal", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "TCA not available" in out and "net P&L" in out and "parent orders" not in out
+    assert main(["orders", "--journal", str(path)]) == 2
+    assert "filled 150" in capsys.readouterr().err

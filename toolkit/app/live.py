@@ -153,8 +153,9 @@ def _status(args: argparse.Namespace) -> int:
             return 0
         summary = summarize(j, args.session)
         print(format_summary(summary))
-        print("parent orders (TCA; costs > 0 hurt; the newest 20: `orders` lists all)")
-        print(format_history(order_history(j, summary.session_id), last=20))
+        if summary.tca_error is None:  # else the summary said why there is no TCA
+            print("parent orders (TCA; costs > 0 hurt; the newest 20: `orders` lists all)")
+            print(format_history(order_history(j, summary.session_id), last=20))
     return 0
 
 

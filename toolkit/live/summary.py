@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.engine import _step as step
+from toolkit.errors import DataError
 from toolkit.live.journal import Journal, JournalError
 from toolkit.live.sleeve import book_fill
 from toolkit.live.tca_history import TcaTotals, format_totals, session_tca
@@ -41,6 +42,7 @@ class SessionSummary:
     kill_switch: str | None = None
     marks: dict[str, float] = field(default_factory=dict)  # what open positions are marked at
     tca: TcaTotals | None = None  # the parent orders' costs, reconciled with the P&L
+    tca_error: str | None = None  # why there is no TCA (a journal it cannot read)
 
     @property
     def pnl(self) -> float:
@@ -151,7 +153,11 @@ def summarize(
     unrealized = sum(q * (last_price.get(s, avg[s]) - avg[s]) for s, q in positions.items() if q)
     guards = journal.rows("guard_events", sid)
     kills = [g for g in guards if g["guard"] in KILL_NAMES.values()]
-    tca = session_tca(journal, sid, last_price, realized + unrealized - commissions)
+    tca, tca_error = None, None
+    try:  # the P&L stands without the TCA: a journal TCA cannot read is said, not fatal
+        tca = session_tca(journal, sid, last_price, realized + unrealized - commissions)
+    except DataError as exc:
+        tca_error = str(exc)
     return SessionSummary(
         session_id=sid,
         mode=str(row["mode"]),
@@ -172,6 +178,7 @@ def summarize(
         kill_switch=kills[0]["guard"] if kills else None,
         marks=last_price,
         tca=tca,
+        tca_error=tca_error,
     )
 
 
@@ -207,6 +214,8 @@ def format_summary(s: SessionSummary) -> str:
     ]
     if s.tca is not None:
         lines += format_totals(s.tca)
+    if s.tca_error:
+        lines.append(f"  TCA not available: {s.tca_error}")
     if s.kill_switch:
         lines.append(f"  KILL SWITCH fired: {s.kill_switch}")
     if s.positions:
