@@ -68,3 +68,20 @@ def test_no_orders_no_rows(spy) -> None:
     )
     t = engine_tca(flat, spy)
     assert t.empty and "total_cost" in t.columns
+
+
+def test_a_two_symbol_book_reconciles_per_symbol_marks() -> None:
+    from toolkit.data import load_many
+
+    bars = load_many(["SPY", "QQQ"])
+    bars = bars[(bars.index >= "2019-01-01") & (bars.index < "2021-01-01")]
+    result = tk.backtest(bars, "sma_cross", {"fast": 5, "slow": 20, "allow_short": 1})
+    t = engine_tca(result, bars)
+    assert set(t["symbol"]) == {"SPY", "QQQ"} and len(t) == len(result.orders)
+    for sym in ("SPY", "QQQ"):  # each order's arrival is its own symbol's decision close
+        mine = result.orders[result.orders["symbol"] == sym]
+        closes = bars["close"][sym].to_numpy()
+        np.testing.assert_array_equal(t.loc[mine.index, "arrival_price"], closes[mine["bar"] - 1])
+    marks = {s: float(bars["close"][s].iloc[-1]) for s in ("SPY", "QQQ")}
+    rebuilt = (t["paper_pnl"] - t["total_cost"]).sum() + after_horizon(t, marks).sum()
+    assert rebuilt == pytest.approx(result.equity.iloc[-1] - 100_000.0, abs=0.005)
