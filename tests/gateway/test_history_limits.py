@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -122,3 +125,34 @@ def test_the_detector_counts_by_rule() -> None:
     now[0] = 20.0 + 600.0 + 1.0  # the first ones age out of the window
     assert pacing.check(("Y",), ("Y",), 1) == ""
     assert pacing.violations == 3
+
+
+def test_the_command_line_gateway_paces_with_ibs_rules() -> None:
+    """``python -m toolkit.gateway --pacing``: six requests for one contract in 2 s (IB's
+    values) -- the sixth is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "toolkit.gateway", "--port", str(port), "--pacing"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and "gateway simulator on" in server.stdout.readline()
+        ib = IB()
+        ib.RaiseRequestErrors = True
+        ib.connect("127.0.0.1", port, clientId=45, timeout=10)
+        try:
+            [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
+            for month in range(1, 6):
+                end = f"2024{month:02d}01-00:00:00"
+                assert ib.reqHistoricalData(spy, end, "1 M", "1 day", "TRADES", True)
+            with pytest.raises(RequestError) as err:
+                ib.reqHistoricalData(spy, "20240601-00:00:00", "1 M", "1 day", "TRADES", True)
+            assert err.value.code == 162 and PACING_VIOLATION in err.value.message
+        finally:
+            ib.disconnect()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -24,10 +24,17 @@ def main(argv: list[str] | None = None) -> int:
         default=0.1,
         help="largest share of a bar's volume one order fills per bar (0 = no limit)",
     )
+    p.add_argument(
+        "--pacing",
+        action="store_true",
+        help="refuse history requests that break IB's pacing rules (error 162), as IB does",
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     args = p.parse_args(argv)
 
     def serve() -> int:
+        from toolkit.data._pacing import PacingRules
+        from toolkit.gateway.limits import Limits
         from toolkit.gateway.server import Gateway
 
         gw = Gateway(
@@ -37,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             start=args.start,
             speed=args.speed,
             participation=args.participation,
+            limits=Limits(history_pacing=PacingRules() if args.pacing else None),
         )
         print(f"gateway simulator on {args.host}:{args.port} (Ctrl+C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
