@@ -96,6 +96,7 @@ def test_report_files(report) -> None:
     folder = report[1]
     for name in ("tearsheet.html", "equity.csv", "trades.csv", "orders.csv", "manifest.json"):
         assert (folder / name).is_file(), name
+    assert 'class="plotly-graph-div"' in (folder / "chart.html").read_text()  # interactive
     html = (folder / "tearsheet.html").read_text()
     assert ("Benchmark" in html and "<svg" in html) or "<img" in html
     eq = pd.read_csv(folder / "equity.csv", index_col=0)

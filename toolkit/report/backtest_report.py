@@ -13,6 +13,7 @@ import pandas as pd
 
 from toolkit.engine.result import BacktestResult
 from toolkit.execution.engine_tca import engine_tca
+from toolkit.report.chart import write_chart
 from toolkit.report.manifest import build_manifest
 from toolkit.report.tca_section import add_tca_section
 from toolkit.report.tearsheet import write_tearsheet
@@ -61,7 +62,8 @@ def write_backtest_report(
     and names the benchmark ``benchmark_name`` (default: ``config``'s ``[data] benchmark``);
     ``progress`` hears its stages (it is the slow part). ``bars`` (the frame the backtest ran
     on) adds the orders' transaction-cost analysis: ``tca.csv`` and the tear sheet's
-    "Transaction costs" section (:func:`toolkit.execution.engine_tca`).
+    "Transaction costs" section (:func:`toolkit.execution.engine_tca`), and the orders on
+    the price to ``chart.html``, the interactive figure written with the tear sheet.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -100,6 +102,15 @@ def write_backtest_report(
         )
         if tca is not None:
             add_tca_section(paths["tearsheet"], tca)
+        if progress is not None:
+            progress("interactive chart: chart.html")
+        paths["chart"] = write_chart(
+            result,
+            out_dir / "chart.html",
+            bars=bars,
+            benchmark=benchmark,
+            benchmark_name=benchmark_name,
+        )
     settings = asdict(result.settings)
     manifest = build_manifest(
         config=to_jsonable(config),
