@@ -14,7 +14,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.live._sessions import held_gateway, run_in_thread, wait_for, wait_for_rows
+from tests.live._sessions import (
+    held_gateway,
+    journal_rows,
+    run_in_thread,
+    wait_for,
+    wait_for_rows,
+)
 from tests.live.conftest import PAPER
 from toolkit.app.live import main
 from toolkit.live.bridge import LiveSession
@@ -144,66 +150,77 @@ def sim_quantity(gw: Any, ref: str) -> float:
     return float(next(o for o in gw.state.book.orders.values() if o.order_ref == ref).quantity)
 
 
-def test_cli_pauses_resumes_and_cancels_a_schedule_parent(
-    live_config: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A schedule parent in ``LiveSession.parents`` (the dict the session's schedules fill):
-    pause, a second pause refused, resume, cancel; the dashboard shows its progress."""
-    from toolkit.live._parent import Child, ParentOrder
+def test_cli_steers_a_live_twap_parent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The session's own TWAP schedule (issue 17.3) steered from the CLI: paused before its
+    window opens, nothing is sent while the clock passes the children's times; resumed, the
+    missed children go out; cancelled, the parent ends 'cancelled' in the journal."""
+    from tests.live.test_execution_parity import parent_config
 
-    research = limit_research(tmp_path)
-    with held_gateway() as gw:
-        cfg = live_config(
-            connection={"host": "127.0.0.1", "port": gw.port, "client_id": 52},
-            strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
-            session={"id": "parents", "cancel_on_exit": False},
+    with held_gateway(start="2024-03-19 21:30") as gw:
+        cfg = parent_config(
+            tmp_path,
+            'algo = "twap", end = "+30min", slices = 10',
+            end="2024-03-20",
+            extra=f'[connection]\nhost = "127.0.0.1"\nport = {gw.port}\nclient_id = 53\n',
         )
         journal = cfg.session.journal
-        base = ("--journal", str(journal), "--session", "parents", "--timeout", "60")
-        session = LiveSession(cfg, echo=None, install_signals=False)
+        session = LiveSession(cfg, echo=None, install_signals=False, session_id="twap-cli")
+        base = ("--journal", str(journal), "--session", "twap-cli", "--timeout", "60")
+        children = "SELECT 1 FROM orders WHERE order_ref LIKE '%/c%'"
         thread, _ = run_in_thread(session)
         try:
-            wait_for_rows(journal, "SELECT 1 FROM orders", what="the session to trade")
-            t0 = pd.Timestamp("2023-03-13 14:30", tz="UTC")
-            pid = "parents/spy_sma_paper/SPY/20230310"
-            parent = ParentOrder(
-                pid, "spy_sma_paper", "SPY", "BUY", 300, "twap", t0, t0,
-                t0 + pd.Timedelta("30min"),
-                [Child(k, f"{pid}/c{k}", t0 + pd.Timedelta(minutes=10 * k), 100, "MKT")
-                 for k in range(3)],
-            )  # fmt: skip
-            parent.children[0].journaled, parent.children[0].filled = True, 100.0
-            loop = session._loop
-            assert loop is not None
-            loop.call_soon_threadsafe(session.parents.__setitem__, pid, parent)
-            screen = wait_for(lambda: "100/300" in (x := screen_of(session)) and x, 30, "it shown")
-            assert "Schedules" in screen and "100/300" in screen and "working" in screen
+            ((pid, qty),) = wait_for_rows(
+                journal, "SELECT parent_ref, quantity FROM parents", what="the TWAP parent"
+            )
             code, text = _cli(capsys, "pause", *base, "--parent", pid)
-            assert code == 0 and f"schedule {pid} paused at 100 of 300" in text, text
-            assert parent.paused and parent.due(t0 + pd.Timedelta("1h")) == []
-            assert "paused" in screen_of(session)
-            code, text = _cli(capsys, "pause", *base, "--parent", pid)
-            assert code == 1 and "already paused" in text, text
+            assert code == 0 and f"schedule {pid} paused at 0 of {qty:g}" in text, text
+            wait_for_rows(journal, "SELECT 1 FROM parents WHERE status = 'paused'", what="paused")
+            assert "paused" in screen_of(session) and f"0/{qty:,.0f}" in screen_of(session)
+            # the window opens and three children fall due: none is sent while paused
+            gw.advance(pd.Timestamp("2024-03-20 13:38", tz="UTC") - gw.clock.now())
+            wait_for(
+                lambda: (
+                    session.broker_now is not None
+                    and session.broker_now >= pd.Timestamp("2024-03-20 13:38", tz="UTC")
+                ),
+                what="the session at 13:38",
+            )
+            code, text = _cli(capsys, "pause", *base, "--parent", pid)  # a poll later
+            assert code == 1 and "already paused" in text
+            assert not journal_rows(journal, children)
             code, text = _cli(capsys, "resume", *base, "--parent", pid)
-            assert code == 0 and "resumed at 100 of 300" in text, text
-            assert not parent.paused
+            assert code == 0 and "resumed" in text, text
+            wait_for(
+                lambda: len(journal_rows(journal, children)) >= 3, what="the missed children sent"
+            )
+            gw.advance("1min")  # they fill; the dashboard shows the parent's progress
+            fills = "SELECT SUM(shares) FROM fills"
+            wait_for(lambda: journal_rows(journal, fills)[0][0], what="child fills")
+
+            def progress() -> bool:
+                filled = journal_rows(journal, fills)[0][0]
+                return f"{filled:,.0f}/{qty:,.0f}" in screen_of(session)
+
+            if not wait_for(progress, 30, "progress"):
+                raise AssertionError(screen_of(session))
             code, text = _cli(capsys, "cancel", *base, "--parent", pid)
-            assert code == 0 and "cancelled at 100 of 300" in text, text
-            assert parent.cancelled and parent.pending == 0
-            code, text = _cli(capsys, "resume", *base, "--parent", pid)
-            assert code == 1 and "is cancelled" in text, text
+            assert code == 0 and f"schedule {pid} cancelled" in text, text
+            wait_for_rows(
+                journal, "SELECT 1 FROM parents WHERE status = 'cancelled'", what="cancelled"
+            )
+            sent = journal_rows(journal, children)
+            gw.advance("30min")  # the rest of the window: no child after the cancel
+            wait_for(
+                lambda: (
+                    session.broker_now is not None
+                    and session.broker_now >= pd.Timestamp("2024-03-20 14:08", tz="UTC")
+                ),
+                what="the session past the window",
+            )
+            assert len(journal_rows(journal, children)) == len(sent)
         finally:
             session.stop()
             thread.join(60)
-        with Journal(journal) as j:
-            rows = j.rows("commands", "parents")
-        assert [(c["action"], c["status"]) for c in rows] == [
-            ("pause", "done"),
-            ("pause", "rejected"),
-            ("resume", "done"),
-            ("cancel", "done"),
-            ("resume", "rejected"),
-        ]
 
 
 def screen_of(session: LiveSession) -> str:
