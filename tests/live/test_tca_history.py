@@ -290,3 +290,36 @@ def test_a_journal_tca_cannot_read_leaves_the_summary_standing(tmp_path, capsys)
     assert "TCA not available" in out and "net P&L" in out and "parent orders" not in out
     assert main(["orders", "--journal", str(path)]) == 2
     assert "filled 150" in capsys.readouterr().err
+
+
+def test_an_ib_algo_order_is_judged_over_its_window(tmp_path) -> None:
+    """An IB Twap order (one order the broker works): released at its startTime, judged to
+    its endTime on the minutes the journal holds, labelled with its algo."""
+    with Journal(tmp_path / "j.sqlite") as j:
+        config = {"strategies": {"a": {"bar_size": "1 day"}}, "capital": {"a": 1e5}}
+        j.start_session("s", mode="simulated", account="DU1", config=config)
+        did = j.record_decision(
+            "s", strategy="a", symbol="SPY", bar_time="2023-02-28T00:00:00+00:00", signal=1.0,
+            price=100.0, target_qty=200, current_qty=0,
+        )  # fmt: skip
+        for k, (c, v) in enumerate([(100.1, 1e4), (100.2, 2e4), (100.4, 1e4), (100.1, 3e4)]):
+            t = pd.Timestamp("2023-03-01 15:00", tz="UTC") + pd.Timedelta(minutes=k)
+            j.record_bars("s", "SPY", "1 min", [(t.isoformat(), c, c, c, c, v)])
+        ref = "s/a/SPY/20230228"
+        window = (("startTime", "20230301 10:01:00 US/Eastern"),
+                  ("endTime", "20230301 10:03:00 US/Eastern"))  # fmt: skip
+        j.record_order(
+            "s", order_ref=ref, symbol="SPY", action="BUY", quantity=200, order_type="MKT",
+            decision_id=did, algo="Twap", algo_params=(("strategyType", "Marketable"), *window),
+        )  # fmt: skip
+        j.record_fill(
+            exec_id="e0", order_ref=ref, symbol="SPY", side="BOT", shares=100, price=100.3,
+            ts="2023-03-01T15:01:00+00:00", commission=1.0,
+        )  # fmt: skip
+        row = order_history(j, "s").iloc[0]
+    assert (row["kind"], row["order_type"], row["bar_size"]) == ("ib_algo", "MKT Twap", "1 min")
+    assert row["release_time"] == pd.Timestamp("2023-03-01 15:01", tz="UTC")
+    assert row["end_time"] == pd.Timestamp("2023-03-01 15:03", tz="UTC")
+    # delay 200 x 0.10 (15:00 close), execution 100 x 0.20, opportunity 100 x 0.00, fees 1
+    assert list(row[COMPONENTS]) == pytest.approx([20.0, 20.0, 0.0, 1.0])
+    assert row["market_volume"] == 6e4  # 15:01 .. 15:03, unfilled: to the window's end

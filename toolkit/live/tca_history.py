@@ -11,7 +11,10 @@ is one parent with its journaled quantity, arrival price and window (tables ``pa
 ``parent_children``), its children's orders (``<parent>/c<k>``) and fills grouped under it,
 even before a child was sent (then all of it is opportunity cost); it is released at its
 window's start (the delay is the market's move from the decision until then), judged until its
-window's end, on the 1-minute bars it was worked on. A bracket leg (``/sl``, ``/tp``,
+window's end, on the 1-minute bars it was worked on. An IB algo order (Twap, Vwap: one order
+the broker works) is judged the same way over its ``startTime`` .. ``endTime``, on the
+session's minutes when it journaled some for the symbol, else on the decision bars (a daily
+bar's close then stands in for the interval VWAP and TWAP). A bracket leg (``/sl``, ``/tp``,
 ``/trail``) is a parent of its own: a protective exit is decided by its trigger, not by the
 entry's decision, so it is analysed only once it filled, from its first fill, against its
 trigger price (the stop or limit price; a trailing stop's first fill price). Combo (option)
@@ -65,6 +68,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.execution.tca import COLUMNS, after_horizon, arrival_mid, tca_many
+from toolkit.gateway.algos import ib_time
 from toolkit.live import bars as livebars
 from toolkit.live.journal import Journal, JournalError
 from toolkit.live.orders import OrderRef
@@ -111,7 +115,7 @@ def order_history(journal: Journal, session_id: str | None = None) -> pd.DataFra
         if key in scheduled:
             row = _schedule_row(scheduled[key], members, mine, decisions, sizes, minutes)
         else:
-            row = _parent_row(key, kinds[key], members, mine, decisions, sizes)
+            row = _parent_row(key, kinds[key], members, mine, decisions, sizes, minutes)
         if row is None:
             continue
         parents.append(row)
@@ -370,8 +374,11 @@ def _parent_row(
     mine: list[dict[str, Any]],
     decisions: Mapping[int, Mapping[str, Any]],
     sizes: Mapping[str, str],
+    minutes: set[str],
 ) -> dict[str, Any] | None:
-    """An order's inputs for tca_many (None: a protective leg that never filled)."""
+    """An order's inputs for tca_many (None: a protective leg that never filled). An IB algo
+    order (``orders.algo``: Twap, Vwap) is judged like a schedule's parent over its
+    ``startTime`` .. ``endTime``."""
     first = members[0]
     first_fill = _utc(mine[0]["ts"]) if mine else None
     decision = next(
@@ -394,6 +401,15 @@ def _parent_row(
             decided = first_fill
         arrival = arrival_mid(None, None, last=float(decision["price"]))
         source = "decision"
+    release = end = None
+    algo = first.get("algo")
+    window = _algo_window(first, decided) if algo else None
+    if window is not None:
+        release = max(window[0], decided)
+        if first_fill is not None and first_fill < release:
+            release = first_fill
+        end = max(window[1], _utc(mine[-1]["ts"])) if mine else window[1]
+        size = "1 min" if str(first["symbol"]) in minutes else size
     return {
         "order_id": key,
         "symbol": str(first["symbol"]),
@@ -401,18 +417,30 @@ def _parent_row(
         "quantity": float(first["quantity"]),
         "decision_time": decided,
         "arrival_price": arrival,
-        "release_time": None,
-        "end_time": None,
+        "release_time": release,
+        "end_time": end,
         "decision_bar": bar,
         "last_fill": _utc(mine[-1]["ts"]) if mine else None,
         "strategy": strategy,
-        "kind": kind,
-        "order_type": str(first["order_type"]),
+        "kind": "ib_algo" if algo else kind,
+        "order_type": str(first["order_type"]) + (f" {algo}" if algo else ""),
         "status": str(first["status"]),
         "children": len(members),
         "bar_size": size,
         "arrival_source": source,
     }
+
+
+def _algo_window(
+    order: Mapping[str, Any], decided: pd.Timestamp
+) -> tuple[pd.Timestamp, ...] | None:
+    """The (start, end) an IB algo order was sent with (its journaled algoParams, read by the
+    gateway simulator's own parser), None when it has no window (Adaptive)."""
+    params = json.loads(order.get("algo_params_json") or "{}")
+    if "startTime" not in params or "endTime" not in params:
+        return None
+    day = decided.tz_convert("America/New_York").date()
+    return tuple(ib_time(str(params[k]), day) for k in ("startTime", "endTime"))
 
 
 def _with_horizon(
