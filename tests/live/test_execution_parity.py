@@ -133,3 +133,4 @@ def test_live_children_equal_the_execution_backtest(
     p = session.parents[parent["parent_ref"]]
     assert p.progress == (q, q) and p.status == "done" and not p.paused
     assert [c.quantity for c in p.children] == list(children["quantity"])
+    assert session.unstuck == 0  # the clock held at every minute without the 2 s fallback

@@ -172,3 +172,61 @@ def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
 
 RESUME = pd.Timestamp("2024-03-20 13:45", tz="UTC")
 CANCEL = pd.Timestamp("2024-03-20 13:52", tz="UTC")
+
+
+def test_a_window_over_before_its_children_went_out_sends_none_late(tmp_path: Path) -> None:
+    """The desk on a real journal and ledger, its clock moved by hand: children go at their
+    minutes; after a gap past the window's end (the session was down), what was not sent is
+    not sent late -- the parent ends cancelled with what it filled, and the strategy may
+    order the rest at its next decision. A decision after the window is not worked at all."""
+    import math
+
+    from toolkit.live._fault import Faults
+    from toolkit.live._ledger import Ledger
+    from toolkit.live._parent_desk import ParentDesk
+    from toolkit.live._startup import books
+    from toolkit.live.sleeve import Decision, Intent, Outcome
+
+    cfg = parent_config(tmp_path, 'algo = "twap", start = "09:30", end = "10:00", slices = 10')
+    slot = cfg.strategies[0]
+    lines: list[str] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.start_session("s", mode="simulated", account="DU1", config={})
+        ledger = Ledger(journal, "s", books(cfg), Faults())
+        desk = ParentDesk(cfg, ledger, {}, lines.append, lambda refs: refs)
+        bar = pd.Timestamp("2024-03-19", tz="UTC")
+        o = Outcome(
+            "SPY", 1.0, 500.0, 100.0, 0.0, Decision.ORDER, (), Intent("SPY", 100.0, 1.0, 500.0)
+        )
+        did = ledger.journal_decision(slot.label, o, bar, False)
+        ref = OrderRef("s", slot.label, "SPY", bar)
+        p = desk.open_parent(slot, o, ref, did, pd.Timestamp("2024-03-19 21:30", tz="UTC"))
+        assert (
+            p is not None and len(p.children) == 10 and desk.pending(slot.label) == {"SPY": 100.0}
+        )
+        assert desk.work(pd.Timestamp("2024-03-20 13:29", tz="UTC")) == []
+        first = desk.work(pd.Timestamp("2024-03-20 13:30", tz="UTC"))
+        assert [s.ref for s in first] == [f"{ref}/c0"] and first[0].tif == "DAY"
+        assert desk.pending(slot.label) == {"SPY": 90.0}  # c0 is a working order now
+        # the session was down from 13:31 to 14:05: nothing goes out after the window
+        assert desk.work(pd.Timestamp("2024-03-20 14:05", tz="UTC")) == []
+        assert p.status == "cancelled" and p.pending == 0 and desk.pending(slot.label) == {}
+        assert any("window is over; 90 shares not sent" in x for x in lines)
+        assert [r["status"] for r in journal.rows("parents")] == ["cancelled"]
+        assert [r["order_ref"] for r in journal.rows("orders")] == [f"{ref}/c0"]
+        assert ledger.sleeves[slot.label].acted["SPY"] == 1.0  # c0 may still fill
+        # c0 fills (as the ledger journals a broker's fill): the parent is over, 10 of 100
+        c0 = f"{ref}/c0"
+        journal.record_fill(exec_id="e1", order_ref=c0, symbol="SPY", side="BOT", shares=10.0,
+                            price=500.0)  # fmt: skip
+        journal.record_order_status(c0, status="Filled", filled=10.0, remaining=0.0,
+                                    avg_fill_price=500.0)  # fmt: skip
+        assert desk.work(pd.Timestamp("2024-03-20 14:06", tz="UTC")) == []
+        assert p.progress == (10.0, 100) and "cancelled: 10/100 SPY" in lines[-1]
+        assert math.isnan(ledger.sleeves[slot.label].acted["SPY"])  # decided again next bar
+        # a decision at 10:30 with a 09:30-10:00 window: not worked, decided again
+        late = desk.open_parent(
+            slot, o, OrderRef("s", slot.label, "SPY", bar + pd.Timedelta("1D")), did,
+            pd.Timestamp("2024-03-20 14:30", tz="UTC"),
+        )  # fmt: skip
+        assert late is None and "is over" in lines[-1]

@@ -12,7 +12,8 @@ child by child, on the session's clock and 1-minute bars.
   back through the journal like any order's;
 * **restart**: parents and schedules are read back from the journal. A child with an order
   row was sent, or -- unknown to the broker, no execution -- is sent again while its window
-  lasts; a child without one is still to come. Nothing is sent twice, nothing is lost;
+  lasts; a child without one is still to come (one whose time passed while the session was
+  down goes at once, as after a pause). Nothing is sent twice, nothing is lost;
 * **steer**: :meth:`ParentOrder.pause` / ``resume`` / ``cancel`` (dashboard, CLI) come here
   through the parent's listener: journaled, and a cancel cancels the working children.
 
@@ -196,7 +197,7 @@ class ParentDesk:
         (working children count as working orders already)."""
         out: dict[str, float] = {}
         for p in self.parents.values():
-            if p.strategy == label and p.parent_id not in self._ended:
+            if p.strategy == label and p.parent_id not in self._ended and p.pending:
                 out[p.symbol] = out.get(p.symbol, 0.0) + p.sign * p.pending
         return out
 
@@ -208,14 +209,14 @@ class ParentDesk:
             if p.parent_id in self._ended:
                 continue
             self._refresh(p)
-            if not p.cancelled and now >= p.end and p.pending and p.paused:
-                # paused through the end of its window: what was not sent is not sent
-                self.log(
-                    f"parent {p.parent_id}: window over while paused; {p.pending} shares not sent"
-                )
-                p.cancelled = True
             if p.planning:
                 self._plan_on(p, now)
+            if not p.cancelled and now >= p.end and p.pending:
+                # paused through the end of its window, or the session was down at its end:
+                # what was not sent by then is not sent (the next decision may order it)
+                self.log(f"parent {p.parent_id}: its window is over; {p.pending} shares not sent")
+                p.cancelled = True
+                pj.record_status(self.ledger.journal, p.parent_id, CANCELLED)
             for c in p.due(now):
                 spec = self._spec(p, c)
                 decision_id, target = self._decisions.get(p.parent_id, (None, math.nan))
