@@ -77,10 +77,18 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path, gateway, capsys) -
     port = ["--port", str(gateway.port), "--client-id", "502", "--data", str(tmp_path)]
     code, out, err = _run(capsys, "data", "fetch", "NOPE", "--since", "2024-01-01", *port)
     assert code == 2 and out == ""
-    assert err.splitlines()[-1].startswith("error: unknown symbol 'NOPE'")
+    assert err.splitlines()[-1].startswith("error: NOPE: unknown symbol 'NOPE'")
     assert not (tmp_path / "daily" / "NOPE.csv").exists()
     code, _, err = _run(capsys, "data", "update", *port)
     assert code == 2 and "nothing fetched" in err
+    # one refused symbol among others: the others are fetched, the command still exits 2
+    code, out, err = _run(
+        capsys, "data", "fetch", "NOPE", "IWM", "--since", "2024-05-01", "--pacing-scale",
+        "0.01", *port,
+    )  # fmt: skip
+    assert code == 2 and out.splitlines()[2].startswith("IWM ")
+    assert err.splitlines()[-1].startswith("error: 1 of 2 series failed -- NOPE: unknown symbol")
+    assert (tmp_path / "daily" / "IWM.csv").is_file()
     code, _, err = _run(capsys, "data", "fetch", "SPY", "--bar", "7min", *port)
     assert code == 2 and "not one IB serves" in err
     closed = ["--port", "1", "--data", str(tmp_path)]

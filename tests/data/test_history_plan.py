@@ -74,3 +74,15 @@ def test_every_bar_size_has_a_duration_from_the_table() -> None:
     for bar, (count, unit) in MAX_DURATION.items():
         assert unit in "SDWMY" and count > 0, bar
         assert span(count, unit) is not None
+
+
+def test_the_least_time_a_fetch_takes_under_ibs_rules() -> None:
+    from toolkit.data._pacing import Pacer, PacingRules
+    from toolkit.data.ibkr_history import IbHistory
+
+    client = IbHistory(None, Pacer(PacingRules()))  # type: ignore[arg-type]  # no requests made
+    assert client.least_seconds(1) == 0.0
+    assert client.least_seconds(26) == 10.0  # 5 per 2 s: the 26th goes after 5 bursts
+    assert client.least_seconds(61) == 600.0  # the 61st waits for the first to be 10 min old
+    assert client.least_seconds(252) == 4 * 600.0  # a year of 1-minute sessions: 40 min
+    assert IbHistory(None).least_seconds(252) == 0.0  # type: ignore[arg-type]

@@ -203,11 +203,10 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
 
     from toolkit.app.progress import stderr_progress
     from toolkit.data._pacing import Pacer, PacingRules
-    from toolkit.data.ibkr_history import STATE_DIR, IbHistory, connect, disconnect, fetch_all
+    from toolkit.data.ibkr_history import STATE_DIR, IbHistory, connect, disconnect, fetch_each
+    from toolkit.errors import DataError
 
     if not args.pacing_scale > 0:
-        from toolkit.errors import DataError
-
         raise DataError(f"--pacing-scale {args.pacing_scale} must be above 0.")
     say = stderr_progress()
     series = _series(args, root)
@@ -216,13 +215,13 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
     # them (and log the 'no data' answers of empty chunks, which are not errors)
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
 
-    async def go() -> list[Any]:
+    async def go() -> tuple[list[Any], list[tuple[Any, str]]]:
         ib = await connect(args.host, args.port, args.client_id)
         # the requests of the runs just before this one count too
         pacer = Pacer.load(pacing_log, PacingRules().scaled(args.pacing_scale))
         try:
             client = IbHistory(ib, pacer, timeout=args.timeout, say=say)
-            return await fetch_all(
+            return await fetch_each(
                 client,
                 series,
                 root,
@@ -235,10 +234,15 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
             disconnect(ib)
             pacer.save(pacing_log)
 
-    outcomes = asyncio.run(go())
+    outcomes, failed = asyncio.run(go())
+    refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
     if args.json:
         print(json.dumps([o.record() for o in outcomes], indent=2))
+        if failed:
+            raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
         return 0
+    if not outcomes:
+        raise DataError(refused)
     rows = [
         (
             o.symbol, o.bar, o.what, o.action, f"{o.rows:,}", f"{o.added:,}", o.requests,
@@ -268,4 +272,6 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
     for o in outcomes:
         if o.note:
             print(f"{o.symbol}: {o.note}", file=sys.stderr)
+    if failed:  # the others are written: say which failed, exit 2
+        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
     return 0

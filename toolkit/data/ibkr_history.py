@@ -242,6 +242,15 @@ class IbHistory:
         self.bars_received += len(got)
         return _frame(list(got), series.daily)
 
+    def least_seconds(self, requests: int) -> float:
+        """The shortest time ``requests`` more requests can take under the pacing rules."""
+        if self.pacer is None or requests <= 0:
+            return 0.0
+        r = self.pacer.rules
+        windows = (requests - 1) // r.window_max
+        bursts = (requests - 1) // r.burst_max
+        return max(windows * r.window_seconds, bursts * r.burst_seconds)
+
     async def _pace(self, contract: Contract, series: Series, *request: str) -> None:
         self.requests += 1
         if self.pacer is None:
@@ -471,6 +480,12 @@ async def fetch_series(
         say(f"{series.symbol}: resuming, {len(kept)} bars kept up to {done_until:%Y-%m-%d %H:%M}")
     begin = start if done_until is None else done_until
     chunks = plan(series.bar, series.what, begin, now, series.use_rth)
+    least = client.least_seconds(len(chunks))
+    if least > 60:
+        say(
+            f"{series.symbol}: {len(chunks)} requests; IB's pacing makes this take at least "
+            f"{least / 60:.0f} min (interrupt at will: the same command resumes)"
+        )
     parts = [kept]
     for k, chunk in enumerate(chunks, start=1):
         got = _complete(await client.bars(contract, series, chunk), series, now)
@@ -619,6 +634,38 @@ async def fetch_all(
             )
         )
     return out
+
+
+async def fetch_each(
+    client: IbHistory,
+    series: Sequence[Series],
+    root: Path,
+    *,
+    update: bool = False,
+    replace: bool = False,
+    source: str = "IBKR TWS API via ib_async",
+    say: Say = _quiet,
+) -> tuple[list[FetchOutcome], list[tuple[Series, str]]]:
+    """:func:`fetch_all`, going on past a series IB refuses (an unknown symbol, a missing
+    permission) and returning those with their messages; a pacing violation or a lost
+    connection still stops everything (going on would only be refused again)."""
+    done: list[FetchOutcome] = []
+    failed: list[tuple[Series, str]] = []
+    for s in series:
+        say(f"{s.describe()}: {'updating' if update else 'fetching'} into {root / s.file}")
+        try:
+            done.append(
+                await fetch_series(
+                    client, s, root, update=update, replace=replace, source=source, say=say
+                )
+            )
+        except DataError as exc:
+            text = str(exc)
+            if _PACING in text or "no answer from TWS" in text or not client.ib.isConnected():
+                raise
+            say(f"{s.symbol}: refused ({text[:60]}...); going on with the others")
+            failed.append((s, text))
+    return done, failed
 
 
 def disconnect(ib: IB) -> None:
