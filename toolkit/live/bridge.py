@@ -57,6 +57,7 @@ from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
 from toolkit.live._parent import ParentOrder
 from toolkit.live._parent_desk import ParentDesk
+from toolkit.live._parent_exits import due_exits
 from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
 from toolkit.live._startup import (
     LiveError,
@@ -422,6 +423,11 @@ class LiveSession:
             for spec in self._desk.work(now):  # parents' children due now: journaled, then sent
                 self.fault("after-journal")
                 self._place(spec, [])
+            exits = due_exits(self.parents.values(), self.cfg.strategies, ledger, self.broker,
+                              self.broker_checked)  # fmt: skip
+            for spec in exits:  # exits of the parents done (toolkit.live._parent_exits)
+                self.fault("after-journal")
+                self._place(spec, [])
             if self.until is not None and now >= self.until:
                 if not self._stop.is_set():
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
@@ -529,6 +535,8 @@ class LiveSession:
         if not self.guards.allows(slot, o.symbol, intent.quantity, self.log.now, queued, flatten):
             return None
         ref = OrderRef(self.sid, slot.label, o.symbol, bar)
+        # protective orders of the old position no longer fit the new one
+        self.broker.cancel(self.ledger.open_refs(slot.label, o.symbol, legs=True))
         if ParentDesk.worked(slot):  # a parent, worked child by child by the schedule
             self._desk.open_parent(slot, o, ref, decision_id, self.log.now or bar)
             return None
@@ -545,8 +553,6 @@ class LiveSession:
             if slot.exits is not None and adds and not flatten
             else []
         )
-        # protective orders of the old position no longer fit the new one
-        self.broker.cancel(self.ledger.open_refs(slot.label, o.symbol, legs=True))
         if not self.ledger.journal_orders(ref, [spec, *legs], decision_id, intent.target):
             self.log(f"{ref} is already in the journal; not sending it again")
             return None
@@ -636,6 +642,7 @@ class LiveSession:
             )
             self._restore()
             self.command_desk = CommandDesk(self)
+            self.booking.modify_refused = self.command_desk.refused
             # a stop during these steps skips to the orderly shutdown (no order goes out)
             if await self._unless_stopped(self._qualify()):
                 await self._unless_stopped(self._after_connect())  # then the clock may run
