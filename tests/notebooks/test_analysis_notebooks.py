@@ -52,8 +52,8 @@ CASES: list[tuple[str, dict[str, Any], list[str], int, list[str]]] = [
     (
         "10_strategy_tearsheet.ipynb",
         {"start": "2016-01-01", "rolling_window": 63},
-        ["strategy book", "returns written for the tear sheet", "max drawdown"],
-        2,
+        ["strategy book", "returns written for the tear sheet", "max drawdown", "shortfall_bp"],
+        3,
         [
             "Strategy tear sheet",
             "Summary against SPY and QQQ",
@@ -61,6 +61,7 @@ CASES: list[tuple[str, dict[str, Any], list[str], int, list[str]]] = [
             "Monthly returns",
             "Worst drawdowns",
             "Trade attribution by symbol and strategy",
+            "Transaction costs",
         ],
     ),
     (
@@ -97,6 +98,9 @@ def test_notebook(
         assert piece in run.text, piece
     if name.startswith(("10_", "11_")):  # report tables show dates, not raw timestamps
         assert "00:00:00+00:00" not in run.text
+    if name == "10_strategy_tearsheet.ipynb":  # its orders' TCA in the tear sheet beside it
+        (sheet,) = tmp_path.glob("*/10_strategy_tearsheet-*/tearsheet.html")
+        assert '<div id="tca">' in sheet.read_text() and "costliest orders" in sheet.read_text()
 
 
 # interactive figures per notebook, and formatted table cells a report must show

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class RunOutput:
-    """A finished run: the result, the benchmark closes used, and the report files."""
+    """A finished run: the result, the benchmark closes used, the report files, and the bars
+    it ran on (what :func:`toolkit.execution.engine_tca` needs)."""
 
     config: RunConfig
     result: BacktestResult
@@ -29,6 +30,7 @@ class RunOutput:
     report_dir: Path | None
     files: dict[str, Path]
     sources: tuple[LoadedFile, ...] = ()
+    bars: pd.DataFrame | None = None
 
 
 def load_bars(cfg: RunConfig) -> pd.DataFrame:
@@ -117,7 +119,7 @@ def run_backtest(
             bars=bars,
         )
     say("done")
-    return RunOutput(cfg, result, benchmark, out_dir, files, sources)
+    return RunOutput(cfg, result, benchmark, out_dir, files, sources, bars)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -3,7 +3,9 @@
 A report notebook that declares ``output_dir`` in its parameters cell receives its report
 folder there (one that does not is not handed an unknown parameter). If it writes
 ``returns.csv`` there (columns: timestamp, strategy and optionally one benchmark column,
-named by the benchmark, e.g. ``SPY``), a quantstats tear sheet is written beside the HTML.
+named by the benchmark, e.g. ``SPY``), a quantstats tear sheet is written beside the HTML;
+with a ``tca.csv`` of its orders (:func:`toolkit.execution.engine_tca`'s columns) the tear
+sheet gets their "Transaction costs" section.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import ConfigError, ToolkitError
+from toolkit.report.tca_section import add_tca_section
 from toolkit.report.tearsheet import write_tearsheet
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -177,6 +180,8 @@ def run_report(
     returns_file = folder / "returns.csv"
     if returns_file.is_file():
         tearsheet = tearsheet_from_returns(returns_file, source.stem)
+        if (folder / "tca.csv").is_file():
+            add_tca_section(tearsheet, pd.read_csv(folder / "tca.csv"))
     return ReportFiles(out, html, tearsheet, folder)
 
 
