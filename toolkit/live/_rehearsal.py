@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 
@@ -67,6 +67,27 @@ def rehearsal_end(cfg: LiveConfig) -> pd.Timestamp | None:
     end = pd.Timestamp(cfg.simulator.end)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     return livebars.bar_end(end.normalize(), "1 day") if end == end.normalize() else end
+
+
+def held_bar_seen(held: pd.Timestamp, newest: Mapping[str, set[pd.Timestamp]]) -> bool:
+    """Whether the bar the clock holds for is among ``newest`` (each strategy's last
+    complete bars as one look at the streams took them, at the broker's time it read). Never
+    the streams as they are after the look: the held bar may arrive while the look awaits
+    the broker, after it decided without it, and releasing the clock then lets the decision
+    on that bar go out after the next open (a fill a bar late, seen under load)."""
+    return any(label >= held for labels in newest.values() for label in labels)
+
+
+def all_acted(newest: Mapping[str, set[pd.Timestamp]], decided: Mapping[str, pd.Timestamp]) -> bool:
+    """Whether every strategy has decided on its newest bars (``newest``: its symbols' last
+    complete bars per strategy label; ``decided``: its last decided bar)."""
+    for label, bars in newest.items():
+        if len(bars) > 1:
+            return False  # a symbol's bar is still in flight (the loop has a fallback)
+        done = decided.get(label)
+        if bars and (done is None or done < min(bars)):
+            return False  # not acted on yet
+    return True
 
 
 class Lockstep:

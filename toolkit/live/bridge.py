@@ -58,7 +58,13 @@ from toolkit.live._lock import SessionLock
 from toolkit.live._parent import ParentOrder
 from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._parent_exits import due_exits
-from toolkit.live._rehearsal import Lockstep, rehearsal_end, start_simulator
+from toolkit.live._rehearsal import (
+    Lockstep,
+    all_acted,
+    held_bar_seen,
+    rehearsal_end,
+    start_simulator,
+)
 from toolkit.live._startup import (
     LiveError,
     books,
@@ -443,18 +449,15 @@ class LiveSession:
         last complete bar per symbol), the bar the clock holds for among them."""
         if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):
             return False  # still subscribing
-        if held is not None and not any(
-            len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
-        ) and not any(label >= held for label in self._desk.newest()):
-            return False  # the bar it holds for is still on its way to us
-        for slot in self.cfg.strategies:
-            labels = newest.get(slot.label, set())
-            if len(labels) > 1:
-                return False  # a symbol's bar is still in flight (the loop has a fallback)
-            decided = self.ledger.last_decided.get(slot.label)
-            if labels and (decided is None or decided < min(labels)):
-                return False  # not acted on yet
-        return True
+        # the bar it holds for must be among those this look decided with: one that reached
+        # the streams during the look's awaits has not been acted on yet
+        if (
+            held is not None
+            and not held_bar_seen(held, newest)
+            and not any(label >= held for label in self._desk.newest())
+        ):
+            return False
+        return all_acted(newest, self.ledger.last_decided)
 
     def _decide(
         self,
