@@ -156,3 +156,10 @@ def test_the_command_line_gateway_paces_with_ibs_rules() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_gateway_without_data_says_where_data_comes_from(tmp_path) -> None:
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no bar files.*--data DIR or set TOOLKIT_DATA"):
+        Gateway(port=0, data_dir=tmp_path)

@@ -133,7 +133,11 @@ class Market:
         self.data_dir = data_dir or default_data_dir()
         symbols = available_symbols(self.data_dir)
         if not symbols:
-            raise ConfigError(f"{self.data_dir}: no bar files; the gateway needs data/daily/*.csv.")
+            raise ConfigError(
+                f"{self.data_dir}: no bar files; the gateway serves <data>/daily/*.csv. Pass "
+                "--data DIR or set TOOLKIT_DATA to a folder with bar files (e.g. fetched with "
+                "`python -m toolkit data fetch`)."
+            )
         self.instruments = {s: Instrument(s, con_id_for(s)) for s in symbols}
         self.options = OptionChains(self.data_dir)
         self._chain_only: set[str] = set()  # underlyings with a chain but no bars (SPX, VXX)
