@@ -182,3 +182,41 @@ def test_kill_between_journal_and_send_resends_the_algo_and_its_oca_exits_once(
         wait_for(lambda: log.read_text().count("resumed session") >= 2, what="the third start")
         stop_bridge(proc, log)
         assert sorted(o.order_ref for o in gw.state.book.orders.values()) == sorted(sim)
+
+
+@pytest.mark.parametrize(
+    ("execution", "algo"),
+    [
+        ('algo = "ib_iceberg"\ndisplay_size = 50', None),
+        ('algo = "ib_adaptive"\npriority = "Urgent"', "Adaptive"),
+    ],
+)
+def test_a_limit_entry_as_an_iceberg_or_adaptive(
+    live_config, tmp_path, execution: str, algo: str | None
+) -> None:
+    """A limit entry (the engine's, at the decision close) as an IB iceberg that never shows
+    more than 50 shares, or as IB's Adaptive algo capped by its limit."""
+    research = tmp_path / "limit.toml"
+    research.write_text(PAPER.read_text().replace('order_type = "market"', 'order_type = "limit"'))
+    cfg = live_config(
+        simulator={"start": "2024-03-19 21:30", "end": "2024-03-21", "speed": 8_640_000.0},
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+    )
+    cfg.source.write_text(cfg.source.read_text() + f"[strategies.execution]\n{execution}\n")
+    from toolkit.live.config import load_live_config
+
+    cfg = load_live_config(cfg.source)
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        orders = j.rows("orders", summary.session_id)
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+        events = j.rows("order_events", summary.session_id)
+    entry = orders[0]
+    assert (entry["order_type"], entry["algo"]) == ("LMT", algo)
+    assert entry["display_size"] == (50 if algo is None else None)
+    assert not any("rejected" in e["message"].lower() for e in events)
+    assert len(fills) > 0, "the entry filled"
+    mine = fills[fills["order_ref"] == entry["order_ref"]]
+    assert (mine["price"] <= entry["limit_price"] + 1e-9).all()  # a buy never above its limit
+    if algo is None:
+        assert mine["shares"].max() <= 50 and mine["shares"].sum() == entry["quantity"]
