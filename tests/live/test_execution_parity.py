@@ -26,7 +26,11 @@ MINUTES = tk.data.default_data_dir() / "intraday" / "SPY_1min_2024-02-20_2024-05
 
 
 def parent_config(
-    tmp: Path, execution: str, end: str = "2024-03-20 14:05", extra: str = ""
+    tmp: Path,
+    execution: str,
+    end: str = "2024-03-20 14:05",
+    extra: str = "",
+    start: str = "2024-03-19 21:30",
 ) -> LiveConfig:
     """The SMA paper strategy on daily SPY bars from Tuesday 2024-03-19's close (its first
     decision buys), its order worked by ``execution`` (an inline TOML table's body);
@@ -34,7 +38,7 @@ def parent_config(
     (tmp / "live.toml").write_text(
         f"""name = "parents"
 {extra}[simulator]
-start = "2024-03-19 21:30"
+start = "{start}"
 end = "{end}"
 speed = 8640000.0
 [session]
@@ -134,3 +138,48 @@ def test_live_children_equal_the_execution_backtest(
     assert p.progress == (q, q) and p.status == "done" and not p.paused
     assert [c.quantity for c in p.children] == list(children["quantity"])
     assert session.unstuck == 0  # the clock held at every minute without the 2 s fallback
+
+
+@pytest.mark.slow  # a whole session of minute holds between the two windows (~15-30 s)
+def test_a_reversal_sells_through_a_second_parent_as_the_backtest_does(tmp_path: Path) -> None:
+    """Friday 2024-04-05's decision buys, Monday's (the SMA cross turns short) sells twice as
+    much: two TWAP parents on consecutive mornings, the second sized from what the first
+    filled; both schedules and fills equal the execution backtest of the same targets."""
+    cfg = parent_config(
+        tmp_path,
+        'algo = "twap", end = "+30min", slices = 10',
+        start="2024-04-05 21:30",
+        end="2024-04-09 14:05",
+    )
+    session = LiveSession(cfg, echo=None, install_signals=False)
+    summary = asyncio.run(session.run())
+    with Journal(cfg.session.journal) as j:
+        parents = j.rows("parents", summary.session_id)
+        children = pd.DataFrame(j.rows("parent_children"))
+        fills = pd.DataFrame(j.session_fills(summary.session_id))
+    assert [(p["action"], p["status"]) for p in parents] == [("BUY", "done"), ("SELL", "done")]
+    bought, sold = (int(p["quantity"]) for p in parents)
+    assert sold > bought > 0  # from long to short
+    starts = [pd.Timestamp(p["window_start"]) for p in parents]
+    assert starts == [pd.Timestamp("2024-04-08 13:30", tz="UTC"),
+                      pd.Timestamp("2024-04-09 13:30", tz="UTC")]  # fmt: skip
+    bt = execution_backtest(
+        rth_minutes(),
+        [(starts[0], bought), (starts[1], bought - sold)],
+        schedule="twap",
+        window="30min",
+        max_pct_vol=1.0,
+        slices=10,
+        impact=Impact(model="none"),
+    )
+    assert list(bt.parents["side"]) == ["BUY", "SELL"]
+    np.testing.assert_array_equal(bt.parents["quantity"].to_numpy(), [bought, sold])
+    expected = bt.children
+    assert list(pd.DatetimeIndex(pd.to_datetime(children["ts"]))) == list(expected.index)
+    np.testing.assert_array_equal(children["quantity"].to_numpy(), expected["quantity"].to_numpy())
+    live = fills.assign(q=np.where(fills["side"] == "BOT", 1.0, -1.0) * fills["shares"])
+    assert list(pd.DatetimeIndex(pd.to_datetime(live["ts"]))) == list(bt.fills.index)
+    signed = np.where(bt.fills["side"] == "BUY", 1.0, -1.0) * bt.fills["quantity"].to_numpy()
+    np.testing.assert_array_equal(live["q"].to_numpy(), signed)
+    assert session.sleeves[cfg.strategies[0].label].positions["SPY"] == bought - sold
+    assert session.unstuck == 0
