@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from toolkit.data import calendar
-from toolkit.data._history_plan import MAX_DURATION, bar_size, plan, short_label, span
+from toolkit.data._history_plan import (
+    MAX_DURATION,
+    bar_length,
+    bar_size,
+    plan,
+    short_label,
+    span,
+)
 from toolkit.errors import DataError
 
 NOW = pd.Timestamp("2024-05-17 21:00", tz="UTC")
@@ -29,6 +36,8 @@ NOW = pd.Timestamp("2024-05-17 21:00", tz="UTC")
 )
 def test_bar_sizes(text: str, ib: str, label: str) -> None:
     assert bar_size(text) == ib and short_label(ib) == label
+    seconds = {"1d": 86400, "1min": 60, "5min": 300, "30min": 1800, "1h": 3600, "4h": 14400}
+    assert bar_length(ib).total_seconds() == seconds.get(label, 30)
 
 
 @pytest.mark.parametrize("text", ["7min", "1w", "1 month", "day", "2d"])

@@ -80,6 +80,13 @@ def short_label(ib_bar: str) -> str:
     return n + {"secs": "s", "min": "min", "mins": "min", "hour": "h", "hours": "h"}.get(unit, "d")
 
 
+def bar_length(ib_bar: str) -> pd.Timedelta:
+    """How long one intraday bar of IB's size lasts (``"30 secs"``: 30 s; ``"2 hours"``)."""
+    n, unit = ib_bar.split()
+    seconds = {"secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600, "day": 86400}
+    return pd.Timedelta(seconds=int(n) * seconds[unit])
+
+
 def span(count: int, unit: str) -> pd.Timedelta | pd.DateOffset:
     """A duration as the simulator and IB measure it back from the end."""
     if unit == "S":

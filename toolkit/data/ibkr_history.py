@@ -49,7 +49,7 @@ from toolkit.data._fetch_manifest import (
     replace_atomically,
     write_record,
 )
-from toolkit.data._history_plan import WHAT_TO_SHOW, Chunk, plan, short_label
+from toolkit.data._history_plan import WHAT_TO_SHOW, Chunk, bar_length, plan, short_label
 from toolkit.data._pacing import HistoryKey, Pacer, PacingRules
 from toolkit.data.loader import load_file
 from toolkit.errors import DataError
@@ -332,7 +332,7 @@ def _complete(frame: pd.DataFrame, series: Series, now: pd.Timestamp) -> pd.Data
         done = np.ones(len(index), dtype=bool)
         done[recent] = [calendar.session_close(ts.date()) <= now for ts in index[recent]]
     else:
-        done = np.asarray(index + calendar.bar_length(series.bar) <= now)
+        done = np.asarray(index + bar_length(series.bar) <= now)
     return frame[done]
 
 
