@@ -38,6 +38,12 @@ def test_portfolio_report_shows_the_book_and_its_risk(tmp_path: Path) -> None:
     assert 'class="row_heading level0 row0" >0<' not in text
     assert "GDX/GLD on 2020-12-11: Kalman beta" in text
     assert str(REPO) not in run.html and str(tmp_path) not in run.html  # no absolute paths
+    # interactive views: weights by sector over time, risk contributions over time
+    weights_fig, risk_fig = run.plotly
+    stacked = {t["name"] for t in weights_fig["data"] if t.get("stackgroup") == "weights"}
+    assert {"Communication Services", "Other"} <= stacked
+    assert {t["name"] for t in risk_fig["data"] if t.get("stackgroup") == "risk"} >= {"BIL"}
+    assert run.html.count('class="plotly-graph-div"') == 2
     (folder,) = list(tmp_path.glob("*/13_portfolio_report-*"))
     guards = pd.read_csv(folder / "guards.csv")
     assert len(guards) == int(fired.group(1))
