@@ -36,7 +36,9 @@ Inputs read from the journal (documented choices):
 * **horizon**: an order is judged until the later of its last fill and the start of the
   first journaled bar after its decision bar (one-bar orders, as the engine's: DAY, OPG), so
   P_N, the opportunity price, is that bar's close (for an unfilled order, the close of the
-  bar it could have filled in); a schedule's parent until its window's end.
+  bar it could have filled in); a schedule's parent until its window's end. P_N is the close
+  of the last journaled bar at or before the horizon's end (a minute stream the session
+  stopped once the parent was done leaves the last minute it saw).
 
 Reconciliation with the journal's P&L (paper versus actual, Perold 1988). For parent k with
 side s_k, filled X_k, fills q_j at p_j, fees F_k and horizon price P_N,k, TCA defines
