@@ -28,7 +28,9 @@ from toolkit.data.ibkr_history import (
     _request_error,
     connect,
     disconnect,
+    fetch,
     fetch_all,
+    fetch_async,
 )
 from toolkit.errors import DataError
 from toolkit.gateway import Gateway
@@ -225,3 +227,28 @@ def test_refusals_write_nothing(tmp_path: Path) -> None:
 def test_ib_errors_become_one_line_messages(code: int, message: str, expected: str) -> None:
     err = _request_error(RequestError(7, code, message), Series("SPY", "1 day"))
     assert expected in str(err) and "\n" not in str(err) and "SPY" in str(err)
+
+
+def test_the_notebook_functions(tmp_path: Path) -> None:
+    """``fetch`` from plain Python, ``await fetch_async`` where a loop already runs."""
+    with Gateway(port=0, start="2024-05-17 21:00") as gw:
+        port = gw.port
+        [out] = fetch(
+            "spy", since="2024-05-01", what="TRADES", data_dir=tmp_path, port=port,
+            client_id=351, rules=FAST,
+        )  # fmt: skip
+        assert (out.symbol, out.action, out.rows) == ("SPY", "fetched", 13)  # 13 sessions
+
+        async def in_a_notebook() -> list[FetchOutcome]:
+            with pytest.raises(DataError, match=r"await toolkit\.data\.ibkr_history\.fetch_"):
+                fetch("QQQ", data_dir=tmp_path, port=port, client_id=352, rules=FAST)
+            return await fetch_async(
+                "SPY", bar="1h", since="2024-05-16", data_dir=tmp_path, port=port,
+                client_id=353, rules=FAST,
+            )  # fmt: skip
+
+        [hourly] = asyncio.run(in_a_notebook())
+    assert hourly.file == tmp_path / "intraday" / "SPY_1h_TRADES.csv"
+    assert hourly.rows == 2 * 7  # two sessions of the simulator's hourly buckets
+    with pytest.raises(DataError, match="since='May first' is not a date"):
+        fetch("SPY", since="May first", data_dir=tmp_path)

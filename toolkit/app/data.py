@@ -170,19 +170,10 @@ def _info(root: Path, symbol: str, as_json: bool) -> int:
 
 def _series(args: argparse.Namespace, root: Path) -> list[Any]:
     """The series to fetch or update (update without symbols: every fetched one)."""
-    import pandas as pd
-
     from toolkit.data._history_plan import bar_size
-    from toolkit.data.ibkr_history import Series, fetched_series
+    from toolkit.data.ibkr_history import fetched_series, series_for
     from toolkit.errors import DataError
 
-    since = None
-    if args.since is not None:
-        try:
-            since = pd.Timestamp(args.since)
-        except ValueError:
-            raise DataError(f"--since {args.since!r} is not a date; use YYYY-MM-DD.") from None
-        since = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
     symbols = [s.strip().upper() for s in args.symbols]
     if args.data_command == "update" and (not symbols or args.bar is None):
         chosen = fetched_series(root, symbols, None if args.bar is None else bar_size(args.bar))
@@ -193,48 +184,38 @@ def _series(args: argparse.Namespace, root: Path) -> list[Any]:
                 + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
             )
         return chosen
-    bar = bar_size(args.bar or "1d")
-    what = args.what or ("ADJUSTED_LAST" if bar == "1 day" else "TRADES")
-    return [Series(s, bar, what, not args.all_hours, since) for s in symbols]
+    return series_for(symbols, args.bar or "1d", args.what, args.since, not args.all_hours)
 
 
 def _fetch(root: Path, args: argparse.Namespace) -> int:
     import asyncio
 
     from toolkit.app.progress import stderr_progress
-    from toolkit.data._pacing import Pacer, PacingRules
-    from toolkit.data.ibkr_history import STATE_DIR, IbHistory, connect, disconnect, fetch_each
+    from toolkit.data._pacing import PacingRules
+    from toolkit.data.ibkr_history import session_fetch
     from toolkit.errors import DataError
 
     if not args.pacing_scale > 0:
         raise DataError(f"--pacing-scale {args.pacing_scale} must be above 0.")
     say = stderr_progress()
     series = _series(args, root)
-    pacing_log = root / STATE_DIR / "pacing.json"
     # IB's answers come back as our one-line errors; ib_async's own log lines would repeat
     # them (and log the 'no data' answers of empty chunks, which are not errors)
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
-
-    async def go() -> tuple[list[Any], list[tuple[Any, str]]]:
-        ib = await connect(args.host, args.port, args.client_id)
-        # the requests of the runs just before this one count too
-        pacer = Pacer.load(pacing_log, PacingRules().scaled(args.pacing_scale))
-        try:
-            client = IbHistory(ib, pacer, timeout=args.timeout, say=say)
-            return await fetch_each(
-                client,
-                series,
-                root,
-                update=args.data_command == "update",
-                replace=args.replace,
-                source=client.source(args.host, args.port),
-                say=say,
-            )
-        finally:
-            disconnect(ib)
-            pacer.save(pacing_log)
-
-    outcomes, failed = asyncio.run(go())
+    outcomes, failed = asyncio.run(
+        session_fetch(
+            root,
+            series,
+            host=args.host,
+            port=args.port,
+            client_id=args.client_id,
+            timeout=args.timeout,
+            rules=PacingRules().scaled(args.pacing_scale),
+            update=args.data_command == "update",
+            replace=args.replace,
+            say=say,
+        )
+    )
     refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
     if args.json:
         print(json.dumps([o.record() for o in outcomes], indent=2))

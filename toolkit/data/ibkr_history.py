@@ -49,7 +49,14 @@ from toolkit.data._fetch_manifest import (
     replace_atomically,
     write_record,
 )
-from toolkit.data._history_plan import WHAT_TO_SHOW, Chunk, bar_length, plan, short_label
+from toolkit.data._history_plan import (
+    WHAT_TO_SHOW,
+    Chunk,
+    bar_length,
+    bar_size,
+    plan,
+    short_label,
+)
 from toolkit.data._pacing import HistoryKey, Pacer, PacingRules
 from toolkit.data.loader import load_file
 from toolkit.errors import DataError
@@ -145,9 +152,13 @@ async def connect(host: str, port: int, client_id: int, timeout: float = 10.0) -
     ib.RaiseRequestErrors = True
     try:
         await ib.connectAsync(
-            host, port, clientId=client_id, timeout=timeout, readonly=True,
+            host,
+            port,
+            clientId=client_id,
+            timeout=timeout,
+            readonly=True,
             fetchFields=StartupFetchNONE,
-        )  # fmt: skip
+        )
     except (OSError, TimeoutError) as exc:
         ib.disconnect()
         raise DataError(
@@ -229,11 +240,17 @@ class IbHistory:
         try:
             got = await self._answer(
                 self.ib.reqHistoricalDataAsync(
-                    contract, end, chunk.duration, series.bar, series.what, series.use_rth,
-                    formatDate=fmt, timeout=0,
+                    contract,
+                    end,
+                    chunk.duration,
+                    series.bar,
+                    series.what,
+                    series.use_rth,
+                    formatDate=fmt,
+                    timeout=0,
                 ),
                 f"{series.describe()} bars ending {end or 'now'}",
-            )  # fmt: skip
+            )
         except RequestError as exc:
             text = exc.message.lower()
             if exc.code == 162 and any(t in text for t in _NO_DATA) and _PACING not in text:
@@ -512,18 +529,33 @@ async def fetch_series(
             again = dataclasses.replace(series, since=since)
             out = await fetch_series(client, again, root, replace=True, source=source, say=say)
             return _outcome(
-                out, "refetched", client, requests0, bars0, t0,
+                out,
+                "refetched",
+                client,
+                requests0,
+                bars0,
+                t0,
                 f"IB's bar of {last:%Y-%m-%d %H:%M} changed since the last fetch (a dividend or "
                 "split re-adjusts all history): fetched again",
-            )  # fmt: skip
+            )
         added = new[new.index > last]
         if added.empty:
             _drop_partial(root, series)
             return FetchOutcome(
-                series.symbol, target, series.bar, series.what, "up to date", len(stored), 0,
-                client.requests - requests0, client.bars_received - bars0,
-                pd.Timestamp(stored.index[0]), last, time.perf_counter() - t0, note,
-            )  # fmt: skip
+                series.symbol,
+                target,
+                series.bar,
+                series.what,
+                "up to date",
+                len(stored),
+                0,
+                client.requests - requests0,
+                client.bars_received - bars0,
+                pd.Timestamp(stored.index[0]),
+                last,
+                time.perf_counter() - t0,
+                note,
+            )
         combined = pd.concat([stored[list(_COLUMNS)], added])
         action: Action = "updated"
         n_added = len(added)
@@ -686,6 +718,134 @@ def fetched_series(root: Path, symbols: Sequence[str] = (), bar: str | None = No
     ]  # fmt: skip
 
 
+async def session_fetch(
+    root: Path,
+    series: Sequence[Series],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4002,
+    client_id: int = 73,
+    timeout: float = 120.0,
+    rules: PacingRules | None = None,
+    update: bool = False,
+    replace: bool = False,
+    say: Say = _quiet,
+) -> tuple[list[FetchOutcome], list[tuple[Series, str]]]:
+    """Connect, fetch (or update) ``series`` into ``root`` with :func:`fetch_each`, and
+    disconnect; the pacer starts from, and leaves, the folder's request log."""
+    log = root / STATE_DIR / "pacing.json"
+    ib = await connect(host, port, client_id)
+    pacer = Pacer.load(log, rules)
+    try:
+        client = IbHistory(ib, pacer, timeout=timeout, say=say)
+        source = client.source(host, port)
+        return await fetch_each(
+            client, series, root, update=update, replace=replace, source=source, say=say
+        )
+    finally:
+        disconnect(ib)
+        pacer.save(log)
+
+
+def series_for(
+    symbols: str | Sequence[str],
+    bar: str,
+    what: str | None,
+    since: str | pd.Timestamp | None,
+    use_rth: bool,
+) -> list[Series]:
+    """The series of ``symbols`` for a fetch: IB's bar size, ADJUSTED_LAST for daily bars and
+    TRADES otherwise unless ``what`` says, ``since`` as a UTC instant (a date: its midnight)."""
+    ib_bar = bar_size(bar)
+    start = None
+    if since is not None:
+        try:
+            start = pd.Timestamp(since)
+        except ValueError:
+            raise DataError(f"since={since!r} is not a date; use YYYY-MM-DD.") from None
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    chosen = what or ("ADJUSTED_LAST" if ib_bar == "1 day" else "TRADES")
+    names = [symbols] if isinstance(symbols, str) else list(symbols)
+    return [Series(s.strip().upper(), ib_bar, chosen, use_rth, start) for s in names]
+
+
+async def fetch_async(
+    symbols: str | Sequence[str],
+    *,
+    bar: str = "1d",
+    what: str | None = None,
+    since: str | pd.Timestamp | None = None,
+    use_rth: bool = True,
+    data_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 4002,
+    client_id: int = 73,
+    timeout: float = 120.0,
+    rules: PacingRules | None = None,
+    replace: bool = False,
+    say: Say = _quiet,
+) -> list[FetchOutcome]:
+    """``await fetch_async("SPY", since="2000-01-01")`` in a notebook (Jupyter's loop is
+    already running): :func:`fetch` without starting a loop."""
+    from toolkit.data._paths import default_data_dir
+
+    root = data_dir if data_dir is not None else default_data_dir()
+    series = series_for(symbols, bar, what, since, use_rth)
+    done, failed = await session_fetch(
+        root, series, host=host, port=port, client_id=client_id, timeout=timeout,
+        rules=rules, replace=replace, say=say,
+    )  # fmt: skip
+    if failed:
+        refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
+        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+    return done
+
+
+def fetch(
+    symbols: str | Sequence[str],
+    *,
+    bar: str = "1d",
+    what: str | None = None,
+    since: str | pd.Timestamp | None = None,
+    use_rth: bool = True,
+    data_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 4002,
+    client_id: int = 73,
+    timeout: float = 120.0,
+    rules: PacingRules | None = None,
+    replace: bool = False,
+    say: Say = _quiet,
+) -> list[FetchOutcome]:
+    """Fetch bars for ``symbols`` into the data folder, as ``python -m toolkit data fetch``
+    does (``bar`` 1d/1h/5min/1min..., ``what`` ADJUSTED_LAST (1d default), TRADES or
+    MIDPOINT). Inside a running event loop (a notebook) use ``await fetch_async(...)``."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(
+            fetch_async(
+                symbols,
+                bar=bar,
+                what=what,
+                since=since,
+                use_rth=use_rth,
+                data_dir=data_dir,
+                host=host,
+                port=port,
+                client_id=client_id,
+                timeout=timeout,
+                rules=rules,
+                replace=replace,
+                say=say,
+            )
+        )
+    raise DataError(
+        "fetch() cannot start an event loop inside a running one (a notebook): use "
+        "`await toolkit.data.ibkr_history.fetch_async(...)` with the same arguments."
+    )
+
+
 def update_folder(
     root: Path,
     *,
@@ -698,7 +858,8 @@ def update_folder(
     say: Say = _quiet,
 ) -> list[FetchOutcome]:
     """``data update`` as one call (the report scheduler refreshes data with it): every
-    fetched series of ``root`` (or of ``symbols``), paced with the folder's request log."""
+    fetched series of ``root`` (or of ``symbols``), paced with the folder's request log;
+    any series IB refuses fails the call."""
     series = fetched_series(root, symbols)
     if not series:
         raise DataError(
@@ -706,17 +867,20 @@ def update_folder(
             + (f" for {', '.join(symbols)}" if symbols else "")
             + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
         )
-    log = root / STATE_DIR / "pacing.json"
-
-    async def go() -> list[FetchOutcome]:
-        ib = await connect(host, port, client_id)
-        pacer = Pacer.load(log, rules)
-        try:
-            client = IbHistory(ib, pacer, timeout=timeout, say=say)
-            source = client.source(host, port)
-            return await fetch_all(client, series, root, update=True, source=source, say=say)
-        finally:
-            disconnect(ib)
-            pacer.save(log)
-
-    return asyncio.run(go())
+    done, failed = asyncio.run(
+        session_fetch(
+            root,
+            series,
+            host=host,
+            port=port,
+            client_id=client_id,
+            timeout=timeout,
+            rules=rules,
+            update=True,
+            say=say,
+        )
+    )
+    if failed:
+        refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
+        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+    return done
