@@ -4,6 +4,7 @@ simulator (children released by the entry's fill, one exit's fill cancels the ot
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -88,8 +89,9 @@ def test_bad_bracket_tables(tmp_path: Path, body: str, message: str) -> None:
 
 
 def test_exits_of_an_ib_vwap_entry_at_the_gateway(tmp_path: Path) -> None:
-    """A Vwap entry with a 1 % stop and take-profit in one OCA group: the exits are
-    journaled with the entry, released by its fill, and the first to fill cancels the other."""
+    """A Vwap entry with a 1 % stop and take-profit: once the algo is done its exits go out in
+    one OCA group, sized to what it filled and priced from its average fill; the first to
+    fill cancels the other."""
     path = _config(
         tmp_path,
         '[strategies.execution]\nalgo = "ib_vwap"\nstart = "10:00"\nend = "+15min"\n'
@@ -121,4 +123,8 @@ def test_exits_of_an_ib_vwap_entry_at_the_gateway(tmp_path: Path) -> None:
             assert got["shares"].sum() == leg["quantity"]
             entry_fills = fills[fills["order_ref"] == e["order_ref"]]
             assert pd.Timestamp(got["ts"].min()) > pd.Timestamp(entry_fills["ts"].max())
+            avg = (entry_fills["shares"] * entry_fills["price"]).sum() / entry_fills["shares"].sum()
+            tp = next(o for o in legs if o["order_type"] == "LMT")
+            assert tp["limit_price"] == pytest.approx(math.ceil(avg * 1.01 * 100 - 1e-9) / 100)
+            assert leg["quantity"] == entry_fills["shares"].sum()
     assert exited >= 1  # a 1 % move in two weeks of SPY: one exit did its job

@@ -75,7 +75,7 @@ from toolkit.live._startup import (
 from toolkit.live.brackets import exit_orders
 from toolkit.live.commands import CommandDesk
 from toolkit.live.config import LiveConfig, StrategySlot
-from toolkit.live.ib_algos import with_ib_algo
+from toolkit.live.ib_algos import with_ib_algo, worked_by_broker
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderRef, OrderSpec, entry_order
 from toolkit.live.session_view import SessionView, add_books, parent_rows
@@ -553,8 +553,8 @@ class LiveSession:
         adds = abs(after) > abs(held) or after * held < 0
         legs = (
             exit_orders(spec, slot.exits, after, intent.price, s)
-            if slot.exits is not None and adds and not flatten
-            else []
+            if slot.exits is not None and adds and not flatten and not worked_by_broker(spec)
+            else []  # a broker-worked entry's exits wait until it is done (_parent_exits)
         )
         if not self.ledger.journal_orders(ref, [spec, *legs], decision_id, intent.target):
             self.log(f"{ref} is already in the journal; not sending it again")

@@ -97,3 +97,9 @@ def as_journaled(spec: OrderSpec, extras: Mapping[str, Any]) -> OrderSpec:
         oca_group=extras.get("oca_group"),
         oca_type=extras.get("oca_type"),
     )
+
+
+def worked_by_broker(spec: OrderSpec) -> bool:
+    """Whether the broker works ``spec`` over time (an IB algo or an iceberg): its exits then
+    wait until it is done (:mod:`toolkit.live._parent_exits`) instead of riding on it."""
+    return spec.algo_strategy is not None or spec.display_size is not None
