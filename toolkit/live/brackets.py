@@ -15,9 +15,11 @@ documentation, "One-Cancels-All"), the type the simulator works: a fill of one e
 the others at the broker even once they are no longer the entry's children (e.g. after a
 restart adopted them).
 
-The exits go out with the entry (``parentId``, the last one transmitting the group), so the
-broker holds them until the entry fills -- for a market, limit or stop entry and for an IB
-algo or iceberg entry alike. They are journaled with the entry before anything is sent
+The exits of a one-shot entry (market, limit, stop) go out with it (``parentId``, the last
+one transmitting the group), so the broker holds them until it fills. An entry worked over
+time -- an IB algo or iceberg, or a parent worked by our schedules -- may end part-filled, so
+its exits wait until it is done and then go out as an OCA group sized to what it filled
+(:mod:`toolkit.live._parent_exits`). They are journaled with the entry before anything is sent
 (``parent_ref``, OCA group), under refs derived from the entry's (``/sl``, ``/tp``,
 ``/trail``): a restart finds them and never sends them twice, and a resend of an entry that
 never reached the broker sends its exits with the same group.
