@@ -15,21 +15,24 @@ reset; shown in JupyterLab and kept, live, in the HTML reports exported from not
   :func:`surface_figure` (also ``surface.plot()``)
 * report tables: :func:`table` (percent, money, no row numbers, relative paths)
 
-Static images: the matplotlib pictures stay (``toolkit.sweep.heatmap``,
-``toolkit.analysis.plot_walk_forward``, ``fan_chart``) for e-mail and PDF; a plotly figure
-saves as a self-contained page with ``fig.write_html(path)``.
+Static images for e-mail and PDF come from matplotlib: :func:`backtest_static` (the backtest
+page), ``toolkit.sweep.heatmap``, ``toolkit.analysis.plot_walk_forward``, ``fan_chart``
+(``fig.savefig``). A plotly figure saves as a self-contained page with ``fig.write_html``;
+``fig.write_image`` would need kaleido (and a Chrome), which is not a dependency.
 """
 
 from toolkit.charts._equity import backtest_figure, benchmark_equity, drawdown
 from toolkit.charts.montecarlo import monte_carlo_figure
 from toolkit.charts.options import payoff_figure, smile_figure, surface_figure
 from toolkit.charts.portfolio import risk_contributions_over_time, risk_figure, weights_figure
+from toolkit.charts.static import backtest_static
 from toolkit.charts.sweep import sweep_heatmap, sweep_parallel
 from toolkit.charts.tables import relative_path, table
 from toolkit.charts.walkforward import walk_forward_figure
 
 __all__ = [
     "backtest_figure",
+    "backtest_static",
     "benchmark_equity",
     "drawdown",
     "monte_carlo_figure",
