@@ -93,3 +93,14 @@ def test_panel_shows_the_most_traded_symbol_or_the_one_asked() -> None:
         ConfigError, match="symbol 'XYZ' is not in the backtest; it has SPY, TLT, GLD"
     ):
         result.plot(panel, symbol="XYZ")
+
+
+def test_a_large_book_shows_its_exposure_totals() -> None:
+    symbols = ["SPY", "QQQ", "IWM", "TLT", "GLD", "XLE", "XLF", "XLK", "XLV"]
+    panel = tk.load_many(symbols, start="2021-01-01", end="2022-12-31")
+    result = tk.backtest(panel, "sma_cross", {"fast": 10, "slow": 40})
+    fig = result.plot(panel)
+    w = weights(result, panel["close"])
+    np.testing.assert_allclose(_trace(fig, "gross").y, w.abs().sum(axis=1).to_numpy())
+    np.testing.assert_allclose(_trace(fig, "net").y, w.sum(axis=1).to_numpy())
+    assert not [t for t in fig.data if t.name in symbols]  # no line per symbol

@@ -8,10 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from toolkit.analysis.portfolio import close_of, weights
+from toolkit.analysis.portfolio import close_of, exposures, weights
 from toolkit.charts._style import BENCHMARK, BUY, MONEY, SELL, STRATEGY, layout
 from toolkit.engine.result import BacktestResult
 from toolkit.errors import ConfigError
+
+MAX_LINES = 8  # symbols drawn one by one in the exposure row; a larger book shows its totals
 
 
 def drawdown(equity: pd.Series, init_cash: float) -> pd.Series:
@@ -70,7 +72,8 @@ def backtest_figure(
     """Equity (with a benchmark), drawdown, exposure and the orders on the price of one symbol.
 
     ``bars`` are the bars the backtest ran on (one symbol's OHLCV or a (field, symbol) panel):
-    with them the exposure row shows each symbol's weight (position x close / equity) and the
+    with them the exposure row shows each symbol's weight (position x close / equity; a book of
+    more than eight symbols: its long, short, gross and net exposure) and the
     last row the close of ``symbol`` (default: the only or the most traded one) with every
     order of that symbol at its fill time and price. ``benchmark`` is a series of closes (or
     a frame, held equally weighted) bought and held with the initial cash; without it, the
@@ -145,6 +148,8 @@ def backtest_figure(
     )
     exposure = weights(result, close) if close is not None else result.positions
     unit = ".1%" if close is not None else ",.0f"
+    if close is not None and exposure.shape[1] > MAX_LINES:  # a book: its totals, not 100 lines
+        exposure = exposures(exposure)[["long", "short", "gross", "net"]]
     for col in exposure.columns:
         fig.add_trace(
             go.Scatter(
