@@ -72,6 +72,11 @@ def test_walkforward_report(runs) -> None:
         100_000 * (1 + equity["oos_return"]).prod()
     )
     assert (folder / "walkforward.png").stat().st_size > 10_000
+    # the interactive page: folds as spans, plotly.js once in the folder (works offline)
+    page = (folder / "walkforward.html").read_text()
+    assert 'class="plotly-graph-div"' in page and 'src="plotly.min.js"' in page
+    assert "in-sample" in page and "out-of-sample" in page
+    assert (folder / "plotly.min.js").stat().st_size > 1_000_000
     assert "efficiency" in done.stdout
     assert json.loads((folder / "manifest.json").read_text())["data_files"][0]["symbol"] == "QQQ"
 
@@ -85,6 +90,9 @@ def test_montecarlo_report(runs) -> None:
         assert table["final_equity"].is_monotonic_increasing
         assert 0 <= summary["methods"][method]["prob_drawdown"] <= 1
         assert (folder / f"fan_{method}.png").is_file()
+        page = (folder / f"montecarlo_{method}.html").read_text()
+        assert 'class="plotly-graph-div"' in page and "5-95%" in page
+    assert [p.name for p in folder.glob("*.js")] == ["plotly.min.js"]
 
 
 def test_sensitivity_report(runs) -> None:
@@ -102,6 +110,7 @@ def test_sensitivity_report(runs) -> None:
     assert 0 <= over["pbo"] <= 1 and 0 <= over["dsr"] <= 1 and over["n_trials"] == 20
     assert 0 <= summary["plateau"]["score"] <= 1
     assert (folder / "response.png").is_file()
+    assert '"type":"heatmap"' in (folder / "response.html").read_text()  # interactive, 2 params
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Report folders of the robustness commands (walk-forward, Monte Carlo, sensitivity), written
-from results they are given: tables as CSV, charts as PNG, ``summary.json`` and a manifest.
+from results they are given: tables as CSV, charts as PNG (for e-mail and PDF) and as
+interactive HTML pages (:mod:`toolkit.charts`; one ``plotly.min.js`` per folder, so the pages
+open offline), ``summary.json`` and a manifest.
 The analyses themselves run in :mod:`toolkit.app.robustness`."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from toolkit import analysis
 from toolkit.analysis.montecarlo import MonteCarloResult
 from toolkit.analysis.walkforward import WalkForwardResult
+from toolkit.charts import sweep_heatmap, sweep_parallel
 from toolkit.report.backtest_report import to_jsonable
 from toolkit.report.manifest import build_manifest
 from toolkit.sweep import heatmap
@@ -63,6 +66,13 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _page(fig: Any, path: Path) -> Path:
+    """An interactive page beside the PNGs; plotly.js is written once, as plotly.min.js in
+    the same folder, and shared by every page there."""
+    fig.write_html(path, include_plotlyjs="directory", config={"displaylogo": False})
+    return path
+
+
 def write_walkforward(result: WalkForwardResult, bars: pd.DataFrame, out: Path) -> dict[str, Path]:
     """Folds, out-of-sample equity and returns, parameter stability, and the chart."""
     files = {
@@ -75,6 +85,7 @@ def write_walkforward(result: WalkForwardResult, bars: pd.DataFrame, out: Path) 
     result.stability().to_csv(files["stability"])
     ax = analysis.plot_walk_forward(result, bars)
     files["plot"] = _save(ax.figure, out / "walkforward.png")
+    files["page"] = _page(result.plot(bars), out / "walkforward.html")
     return files
 
 
@@ -85,6 +96,7 @@ def write_montecarlo(
     files = {f"percentiles_{method}": out / f"percentiles_{method}.csv"}
     percentiles.to_csv(files[f"percentiles_{method}"])
     files[f"fan_{method}"] = _save(analysis.fan_chart(mc).figure, out / f"fan_{method}.png")
+    files[f"page_{method}"] = _page(mc.plot(), out / f"montecarlo_{method}.html")
     return files
 
 
@@ -96,13 +108,20 @@ def write_sensitivity(
     out: Path,
 ) -> dict[str, Path]:
     """The sweep's rows, the stress table, and the response of ``metric`` to the parameters
-    that vary: a heatmap over the first two, a line over one, nothing over none."""
+    that vary: a heatmap over the first two, a line over one, nothing over none; the
+    interactive page is the heatmap, or parallel coordinates when more than two vary."""
     files = {"sweep": out / "sweep.csv", "stress": out / "stress.csv"}
     rows.to_csv(files["sweep"], index=False)
     stress.to_csv(files["stress"])
     if len(varying) >= 2:
         ax = heatmap(rows, varying[0], varying[1], metric)
         files["response"] = _save(ax.figure, out / "response.png")
+        page = (
+            sweep_heatmap(rows, varying[0], varying[1], metric)
+            if len(varying) == 2
+            else sweep_parallel(rows, list(varying), metric)
+        )
+        files["page"] = _page(page, out / "response.html")
     elif varying:
         import matplotlib.pyplot as plt
 
