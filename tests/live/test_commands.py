@@ -233,3 +233,52 @@ def screen_of(session: LiveSession) -> str:
     loop = session._loop
     assert loop is not None
     return asyncio.run_coroutine_threadsafe(render(), loop).result(30)
+
+
+def test_a_modify_the_broker_refuses_leaves_the_order_working_unchanged(
+    live_config: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our risk rules let it through (no max_order), the broker refuses it (IB's 201: margin):
+    the command is rejected with IB's reason, and the journal, the local order and the
+    strategy's books say the order works on as before -- ib_async took the refusal for the
+    order's end, and the journal used to keep the refused quantity."""
+    research = limit_research(tmp_path, max_order=1e12)
+    with held_gateway() as gw:
+        cfg = live_config(
+            connection={"host": "127.0.0.1", "port": gw.port, "client_id": 54},
+            strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+            session={"id": "refused", "cancel_on_exit": False},
+        )
+        journal = cfg.session.journal
+        base = ("--journal", str(journal), "--session", "refused", "--timeout", "60")
+        session = LiveSession(cfg, echo=None, install_signals=False)
+        thread, _ = run_in_thread(session)
+        try:
+            ((ref, qty),) = wait_for_rows(
+                journal,
+                "SELECT order_ref, quantity FROM orders WHERE status = 'Submitted'",
+                what="Friday's limit order to rest",
+            )
+            acted = dict(next(iter(session.sleeves.values())).acted)
+            code, text = _cli(capsys, "modify", *base, "--order", ref, "--quantity", "100000")
+            assert code == 1 and "rejected: IB refused it (201: " in text, text
+            assert "the order works unchanged" in text
+            assert sim_quantity(gw, ref) == qty
+            wait_for_rows(
+                journal,
+                f"SELECT 1 FROM orders WHERE order_ref = '{ref}' AND quantity = {qty} "
+                "AND status = 'Submitted'",
+                what="the journal's order as the broker works it",
+            )
+            assert next(iter(session.sleeves.values())).acted == acted
+            # still ours to cancel
+            code, text = _cli(capsys, "cancel", *base, "--order", ref)
+            assert code == 0, text
+            wait_for_rows(
+                journal,
+                f"SELECT 1 FROM orders WHERE order_ref = '{ref}' AND status = 'Cancelled'",
+                what="the cancel",
+            )
+        finally:
+            session.stop()
+            thread.join(60)

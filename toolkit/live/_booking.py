@@ -43,6 +43,9 @@ class Booking:
         self._alert = alert
         self._account = account
         self.stopping = False  # a lost connection is then expected, not news
+        # (ref, code, text) -> True when the refusal is of a modification, not of the order
+        # (toolkit.live.commands.CommandDesk.refused): the order then works on unchanged
+        self.modify_refused: Callable[[str, int, str], bool] | None = None
 
     def __call__(self, event: BrokerEvent) -> None:
         match event:
@@ -92,6 +95,8 @@ class Booking:
         ledger.book_commission(ref, report.exec_id, report.commission)
 
     def _rejected(self, err: Rejected) -> None:
+        if self.modify_refused is not None and self.modify_refused(err.ref, err.code, err.text):
+            return
         got = self._ledger.order_rejected(err.ref, f"{err.code}: {err.text}", err.filled)
         if got > 0.0:
             # executed (partly): the executions stand; the error is only logged

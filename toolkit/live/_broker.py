@@ -211,6 +211,11 @@ class Broker:
             bars.updateEvent += on_update
         return bars
 
+    def cancel_bars(self, bars: BarDataList) -> None:
+        """Stop a keepUpToDate subscription of :meth:`bars` (its updates end)."""
+        if self.connected:
+            self.ib.cancelHistoricalData(bars)
+
     async def now(self) -> pd.Timestamp:
         """The broker's clock, in UTC."""
         now = pd.Timestamp(await self.ib.reqCurrentTimeAsync())
@@ -269,6 +274,18 @@ class Broker:
             trade.order.totalQuantity = quantity
         self.ib.placeOrder(trade.contract, trade.order)
         return True
+
+    def restore(self, ref: str, price: float | None, quantity: float, status: str) -> None:
+        """The broker refused a modification of ``ref``: the local order goes back to the
+        terms it works on (and to ``status``, when ib_async took the refusal for its end)."""
+        trade = self._trades.get(ref)
+        if trade is None:
+            return
+        if price is not None:
+            trade.order.lmtPrice = price
+        trade.order.totalQuantity = quantity
+        if trade.orderStatus.status in FINAL and status not in FINAL:
+            trade.orderStatus.status = status
 
     def cancel(self, refs: list[str]) -> list[str]:
         """Cancel those of ``refs`` the broker is still working; returns them."""

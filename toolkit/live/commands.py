@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
+from toolkit.live._broker_events import FINAL
 from toolkit.live._lock import lock_path
 from toolkit.live.journal import Journal, JournalOrder
 from toolkit.risk.rules import check_order
@@ -143,6 +144,27 @@ class Rejected(Exception):
     """A command that cannot be carried out; the message says why."""
 
 
+@dataclass
+class _Modify:
+    """A modification sent, until the broker has had time to refuse it (:data:`GRACE`)."""
+
+    command_id: int
+    source: str
+    sent: str  # the outcome once it stands
+    old_limit: float | None
+    old_quantity: float
+    new_limit: float | None
+    new_quantity: float | None
+    status: str  # the order's status before
+    acted: float  # the strategy's acted-on target before (a refusal puts it back)
+    at: float  # time.monotonic() when sent
+
+
+# IB answers a modification it refuses with an error on the order's id at once; one it takes
+# with no message of its own. A modify is settled "done" after this long without a refusal.
+GRACE = 1.0
+
+
 class CommandDesk:
     """The session's side: expires what an earlier run left, then claims and executes each
     queued command once (:meth:`poll`, on the session's loop, between bars)."""
@@ -151,6 +173,7 @@ class CommandDesk:
         self.s = session
         self.outcomes: list[Outcome] = []  # this run's, newest last (the dashboard's footer)
         self.listeners: list[Callable[[Outcome], None]] = []
+        self._modifies: dict[str, _Modify] = {}  # orderRef -> a modification in flight
         journal = self._journal()
         for row in journal.commands(session.sid):
             if row["status"] == "pending":
@@ -175,34 +198,80 @@ class CommandDesk:
         return submit(self._journal(), self.s.sid, action, target, args, source="dashboard")
 
     def poll(self) -> list[Outcome]:
-        """Execute the queued commands, oldest first; returns their outcomes."""
+        """Execute the queued commands, oldest first, and settle the modifications the broker
+        did not refuse in time; returns the outcomes settled."""
         journal = self._journal()
         done = []
+        for ref, m in list(self._modifies.items()):
+            if time.monotonic() - m.at >= GRACE:
+                del self._modifies[ref]
+                done.append(self._settle(m.command_id, m.source, "modify", ref, "done", m.sent))
         for row in journal.commands(self.s.sid, "pending"):
             cid = int(row["command_id"])
             if not journal.settle_command(cid, "running", "", was="pending"):
                 continue  # the CLI expired it a moment ago
-            action, target = row["action"], row["target"]
+            action, target, source = row["action"], row["target"], row["source"]
             try:
-                message = self._execute(
-                    cid, row["source"], action, target, json.loads(row["args_json"])
-                )
+                message = self._execute(cid, source, action, target, json.loads(row["args_json"]))
                 status = "done"
             except Rejected as exc:
                 message, status = str(exc), "rejected"
-            journal.settle_command(cid, status, message, was="running")
-            out = Outcome(cid, action, target, status, message)
-            self.s.log(f"{out.line()} ({row['source']})")
-            self.outcomes.append(out)
-            for listener in self.listeners:
-                listener(out)
-            done.append(out)
+            if message is not None:
+                done.append(self._settle(cid, source, action, target, status, message))
         return done
+
+    def _settle(
+        self, cid: int, source: str, action: str, target: str, status: str, message: str
+    ) -> Outcome:
+        self._journal().settle_command(cid, status, message, was="running")
+        out = Outcome(cid, action, target, status, message)
+        self.s.log(f"{out.line()} ({source})")
+        self.outcomes.append(out)
+        for listener in self.listeners:
+            listener(out)
+        return out
+
+    def refused(self, ref: str, code: int, text: str) -> bool:
+        """The broker refused an order message for ``ref``: when it is a modification in
+        flight, the order works on unchanged -- the journal's row, the local order and the
+        strategy's acted-on target go back to what they were and the command is rejected
+        with IB's reason (True); otherwise False (an order's own rejection)."""
+        m = self._modifies.pop(ref, None)
+        if m is None:
+            return False
+        journal = self._journal()
+        why = f"IB refused it ({code}: {text}); the order works unchanged"
+        journal.record_modification(
+            ref,
+            m.old_limit if m.new_limit is not None else None,
+            m.old_quantity if m.new_quantity is not None else None,
+            f"command #{m.command_id}: {why}",
+        )
+        jo = journal.order(ref)
+        if jo is not None and jo.status in FINAL and m.status not in FINAL:
+            # the client took the refusal for the order's end; the broker works it still
+            filled = self.s.ledger.executed().get(ref, 0.0)
+            journal.record_order_status(
+                ref,
+                status=m.status,
+                filled=filled,
+                remaining=m.old_quantity - filled,
+                avg_fill_price=0.0,
+                message=f"still working: command #{m.command_id}'s modify was refused",
+            )
+        self.s.broker.restore(ref, m.old_limit, m.old_quantity, m.status)
+        owner = self.s.ledger.owner(ref)
+        if owner is not None:
+            self.s.ledger.sleeves[owner[0]].act_on(owner[1], m.acted)
+        self._settle(m.command_id, m.source, "modify", ref, "rejected", why)
+        return True
 
     # -- the actions ---------------------------------------------------------------------
     def _execute(
         self, cid: int, source: str, action: str, target: str, args: dict[str, Any]
-    ) -> str:
+    ) -> str | None:
+        """Carry a command out: its outcome, or None while the broker may still refuse it
+        (a modification; :meth:`poll` or :meth:`refused` settles it)."""
         if action == "cancel":
             parent = self._parents().get(target)
             if parent is not None:
@@ -313,7 +382,7 @@ class CommandDesk:
             raise Rejected("the kill switch has already fired for " + (target or "every strategy"))
         return "kill switch fired for " + ", ".join(killed)
 
-    def _modify(self, cid: int, source: str, jo: JournalOrder, args: dict[str, Any]) -> str:
+    def _modify(self, cid: int, source: str, jo: JournalOrder, args: dict[str, Any]) -> None:
         price = _number(args.get("price"), "price")
         quantity = _number(args.get("quantity"), "quantity")
         if price is None and quantity is None:
@@ -334,6 +403,8 @@ class CommandDesk:
             raise Rejected(f"{jo.order_ref} is a bracket leg; its quantity follows its entry")
         if not self.s.connected or not self.s.broker.working(jo.order_ref):
             raise Rejected(f"{jo.order_ref} is not working at the broker (final, or not sent)")
+        if jo.order_ref in self._modifies:
+            raise Rejected(f"{jo.order_ref} has a modification in flight; wait for its outcome")
         self._guard(jo, price, quantity, filled)
         old_px = jo.limit_price if jo.limit_price is not None else math.nan
         changes = []
@@ -342,13 +413,26 @@ class CommandDesk:
         if quantity is not None:
             changes.append(f"quantity {jo.quantity:g} -> {quantity:g}")
         what = ", ".join(changes)
+        owner = self.s.ledger.owner(jo.order_ref)
+        assert owner is not None  # checked by _guard
+        self._modifies[jo.order_ref] = _Modify(
+            cid,
+            source,
+            f"modify sent for {jo.order_ref}: {what}",
+            jo.limit_price,
+            jo.quantity,
+            price,
+            quantity,
+            jo.status,
+            self.s.ledger.sleeves[owner[0]].acted.get(owner[1], math.nan),
+            time.monotonic(),
+        )
         # the journal first (nothing lost), then the broker
         self._journal().record_modification(
             jo.order_ref, price, quantity, f"modified by command #{cid} ({source}): {what}"
         )
         self.s.broker.modify(jo.order_ref, price, quantity)
         self.s.guards.sent()
-        return f"modify sent for {jo.order_ref}: {what}"
 
     def _guard(
         self, jo: JournalOrder, price: float | None, quantity: float | None, filled: float
