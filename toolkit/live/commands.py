@@ -280,7 +280,8 @@ class CommandDesk:
         if action == "cancel_all":
             return self._cancel_all()
         if action == "modify":
-            return self._modify(cid, source, self._order(target), args)
+            self._modify(cid, source, self._order(target), args)
+            return None  # settled once the broker has had time to refuse it
         if action in ("pause", "resume"):
             return self._pause(target, action == "pause")
         if action == "kill":
