@@ -758,15 +758,6 @@ class Journal:
         """Rows of a companion module's read (:mod:`toolkit.live._parent_journal`)."""
         return [dict(r) for r in self._db.execute(sql, params).fetchall()]
 
-    def execute(self, sql: str, params: tuple[Any, ...]) -> bool:
-        """One write of a companion module's tables (:mod:`toolkit.live._parent_journal`),
-        in its own transaction or the caller's; whether it changed a row."""
-        return self._write(sql, params).rowcount > 0
-
-    def query(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        """Rows of a companion module's read (:mod:`toolkit.live._parent_journal`)."""
-        return [dict(r) for r in self._db.execute(sql, params).fetchall()]
-
     # -- reads ---------------------------------------------------------------------------
 
     def combo_legs(self, order_ref: str) -> list[dict[str, Any]]:
