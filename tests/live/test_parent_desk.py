@@ -113,15 +113,19 @@ client_id = 31
 def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
     tmp_path: Path,
 ) -> None:
-    """In a rehearsal, steered as the dashboard and the CLI do: a 30-child VWAP paused after
-    its third fill sends nothing while paused; resumed at 13:45 it sends the children it
-    missed at the next minute, then the others at their minutes; cancelled at 13:52 it sends
-    no more. The states are journaled and the parent ends cancelled with what it filled."""
+    """In a rehearsal, steered as the dashboard and the CLI do: a 60-child VWAP paused after
+    its third fill sends nothing while paused; resumed ten minutes later it sends the children
+    it missed at the next minute, then the others at their minutes; cancelled five minutes
+    after that it sends no more. The states are journaled and the parent ends cancelled with
+    what it filled. (The steering runs between the session's passes, whenever its loop gets
+    to it: the checks are relative to the broker time each step was taken at.)"""
     import asyncio
 
     from toolkit.live.bridge import LiveSession
 
-    cfg = parent_config(tmp_path, 'algo = "vwap", end = "+30min", lookback = 5')
+    cfg = parent_config(
+        tmp_path, 'algo = "vwap", end = "+60min", lookback = 5', end="2024-03-20 14:35"
+    )
     marks: dict[str, pd.Timestamp] = {}
     seen: list[str] = []
 
@@ -134,11 +138,11 @@ def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
             p.pause()
             marks["paused"] = now
             seen.append(p.status)
-        elif "paused" in marks and "resumed" not in marks and now >= RESUME:
+        elif "paused" in marks and "resumed" not in marks and now >= marks["paused"] + TEN:
             p.resume()
             marks["resumed"] = now
             seen.append(p.status)
-        elif "resumed" in marks and "cancelled" not in marks and now >= CANCEL:
+        elif "resumed" in marks and "cancelled" not in marks and now >= marks["resumed"] + FIVE:
             p.cancel()
             marks["cancelled"] = now
             seen.append(p.status)
@@ -157,7 +161,8 @@ def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
     assert 0 < fills["shares"].sum() < parent["quantity"]
     filled_at = dict(zip(fills["order_ref"], pd.to_datetime(fills["ts"]), strict=True))
     paused, resumed, cancelled = marks["paused"], marks["resumed"], marks["cancelled"]
-    assert pd.Timestamp("2024-03-20 13:32", tz="UTC") <= paused < RESUME <= resumed < CANCEL
+    assert pd.Timestamp("2024-03-20 13:32", tz="UTC") <= paused < resumed < cancelled
+    assert cancelled < pd.Timestamp(parent["window_end"]) - FIVE
     missed = []
     for ref, t in zip(children["order_ref"], pd.to_datetime(children["ts"]), strict=True):
         if t > cancelled:
@@ -170,8 +175,7 @@ def test_pause_holds_the_children_resume_sends_the_missed_ones_cancel_stops(
     assert resumed.floor("min") <= missed[0] <= resumed.floor("min") + pd.Timedelta("1min")
 
 
-RESUME = pd.Timestamp("2024-03-20 13:45", tz="UTC")
-CANCEL = pd.Timestamp("2024-03-20 13:52", tz="UTC")
+TEN, FIVE = pd.Timedelta("10min"), pd.Timedelta("5min")
 
 
 def test_a_window_over_before_its_children_went_out_sends_none_late(tmp_path: Path) -> None:

@@ -3,10 +3,14 @@ of our schedules (``[strategies.execution] algo = "twap" | "vwap" | "pov"``) bec
 child by child, on the session's clock and 1-minute bars.
 
 * **decide**: the parent and its whole schedule (:mod:`toolkit.live._parent_plan`, i.e. the
-  functions the execution backtest calls) are journaled in the decision's transaction; the
-  strategy's book acts on the target as for a single order;
-* **work**: at every pass of the session (each new bar; in a rehearsal the clock holds at
-  every minute of the subscribed 1-minute stream) the children whose time has come are
+  functions the execution backtest calls) are journaled in the decision's transaction (a
+  VWAP decided before its symbol's minute history is in: its schedule at the next pass,
+  before any child; a POV: minute by minute); the strategy's book acts on the target as for
+  a single order;
+* **minutes**: while a parent works in a symbol the session keeps its 1-minute bars
+  (keepUpToDate, with the history a VWAP profile needs), so a rehearsal's clock stops at
+  every minute then -- and only then (:meth:`ParentDesk.sync`);
+* **work**: at every pass of the session (each new bar) the children whose time has come are
   journaled as orders -- ref ``<parent ref>/c<k>``, a DAY order of the schedule's type and
   limit -- and sent once the journal has them (intent before send); statuses and fills come
   back through the journal like any order's;
@@ -68,6 +72,8 @@ class ParentDesk:
         self._ended: set[str] = set()  # parents journaled done or cancelled
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
+        self._broker: Broker | None = None
+        self._on_update: Callable[[BarDataList, bool], None] | None = None
         check_supported((s.label, s.execution) for s in cfg.strategies)
 
     @staticmethod
@@ -91,26 +97,43 @@ class ParentDesk:
             if status in (DONE, CANCELLED):
                 self._ended.add(p.parent_id)
             else:
-                p.planning = p.algo == "pov" and p.unplaced > 0  # work() plans on from the bars
+                # work() plans on from the bars: a POV minute by minute, a VWAP not planned yet
+                p.planning = p.unplaced > 0 and (p.algo == "pov" or not p.children)
                 working.append(p.parent_id)
         return working
 
     async def subscribe(
         self, broker: Broker, on_update: Callable[[BarDataList, bool], None]
     ) -> None:
-        """1-minute bars (with the history the schedules need) of every symbol a slot works
-        parents in: the clock children are sent on, the VWAP profile's past sessions."""
+        """After a (re)connect: the broker and the bar callback the minute streams use, and
+        the streams of the parents that still work (:meth:`sync`)."""
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        self._broker, self._on_update = broker, on_update
         self.streams.clear()
-        need: dict[str, str] = {}
-        for slot in self.cfg.strategies:
-            if self.worked(slot):
-                for sym in slot.symbols:
-                    d = history_duration(slot.execution)
-                    need[sym] = max(need.get(sym, d), d, key=lambda x: int(x.split()[0]))
-        for sym, duration in need.items():
-            self.streams[sym] = await broker.bars(sym, "1 min", duration, on_update)
+        await self.sync()
+
+    async def sync(self) -> None:
+        """1-minute bars (with the history the schedules need) of every symbol a parent works
+        in -- the clock its children are sent on, the VWAP profile's past sessions -- only
+        while one works: a rehearsal's clock stops at every minute then, and only then."""
+        broker, on_update = self._broker, self._on_update
+        if broker is None or on_update is None:
+            return
+        active = {p.symbol: p.strategy for p in self.parents.values()
+                  if p.parent_id not in self._ended}  # fmt: skip
+        for sym in [s for s in self.streams if s not in active]:
+            broker.cancel_bars(self.streams.pop(sym))
+        for sym, label in active.items():
+            if sym in self.streams:
+                continue
+            spec = next(s for s in self.cfg.strategies if s.label == label).execution
+            days = max(
+                (history_duration(s.execution) for s in self.cfg.strategies
+                 if self.worked(s) and sym in s.symbols),
+                key=lambda x: int(x.split()[0]), default=history_duration(spec),
+            )  # fmt: skip
+            self.streams[sym] = await broker.bars(sym, "1 min", days, on_update)
             if not self.streams[sym]:
                 self.log(
                     f"WARNING: no 1-minute bars of {sym} from the broker: its parents' children "
@@ -155,7 +178,10 @@ class ParentDesk:
                     f"its window {spec.start or 'now'} .. {spec.end or 'close'} "
                     f"is over at {now:%Y-%m-%d %H:%M} UTC"
                 )
-            children = plan(spec, q, start, end, self.minutes(o.symbol, now))
+            minutes = self.minutes(o.symbol, now)
+            # a VWAP needs the minute history: planned once its stream is in (work())
+            deferred = spec.algo == "vwap" and minutes is None
+            children = plan(spec, q, start, end, minutes, deferred)
         except DataError as exc:
             self.log(f"{pid}: parent of {intent.quantity:+g} {o.symbol} not worked: {exc}")
             book.retry(o.symbol)
@@ -171,7 +197,7 @@ class ParentDesk:
             start=start,
             end=end,
             children=_children(ref, children, 0),
-            planning=spec.algo == "pov",  # sized one minute at a time: work() plans on
+            planning=spec.algo == "pov" or deferred,  # work() plans on from the minutes
             listener=self._changed,
         )
         fresh = pj.record_parent(
@@ -256,9 +282,27 @@ class ParentDesk:
     # -- internals -----------------------------------------------------------------------
     def _plan_on(self, p: ParentOrder, now: pd.Timestamp) -> None:
         """A parent planned one minute at a time (POV): its children up to ``now``, the new
-        ones journaled before any is sent; planning ends with the window or the parent."""
+        ones journaled before any is sent; planning ends with the window or the parent. A
+        VWAP decided before its minute stream was in: its whole schedule, once it is."""
         spec = next(s for s in self.cfg.strategies if s.label == p.strategy).execution
-        so_far = pov_so_far(spec, p.quantity, p.start, p.end, self.minutes(p.symbol, now), now)
+        minutes = self.minutes(p.symbol, now)
+        if spec.algo != "pov":
+            if minutes is None:
+                return  # the stream is on its way
+            try:
+                planned = plan(spec, p.quantity, p.start, p.end, minutes)
+            except DataError as exc:
+                self.log(f"parent {p.parent_id} not worked: {exc}")
+                p.planning = False
+                p.cancel()
+                return
+            new = _children(OrderRef.parse(p.parent_id), planned, 0)
+            pj.record_children(self.ledger.journal, p, new)
+            p.children.extend(new)
+            p.planning = False
+            self.log(f"parent {p.parent_id}: planned in {len(new)} children")
+            return
+        so_far = pov_so_far(spec, p.quantity, p.start, p.end, minutes, now)
         new = _children(OrderRef.parse(p.parent_id), so_far, len(p.children))
         if new:
             pj.record_children(self.ledger.journal, p, new)

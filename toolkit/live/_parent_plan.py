@@ -74,14 +74,18 @@ def plan(
     start: pd.Timestamp,
     end: pd.Timestamp,
     minutes: pd.DataFrame | None,
+    later: bool = False,
 ) -> ChildOrders:
     """The children of a ``quantity``-share parent worked over [start, end) by ``spec``'s
     schedule; ``minutes``: the 1-minute bars completed before the window (regular hours, a UTC
     index, a ``volume`` column), which the VWAP profile is read from. Raises
-    :class:`DataError` when the window has no minute or the history is too short."""
+    :class:`DataError` when the window has no minute or the history is too short. ``later``:
+    no children yet (a POV, or a VWAP waiting for its minute history), only the checks."""
     grid = window_minutes(start, end)
     if grid.empty:
         raise DataError(f"the working window {start} .. {end} holds no whole minute")
+    if later:
+        return _none(quantity)
     if spec.algo == "twap":
         slices = spec.param("slices")
         seed = spec.param("seed")
@@ -111,14 +115,7 @@ def plan(
         window = pd.DataFrame({"volume": _forecast(past, profile, grid, lookback)}, index=grid)
         return vwap(quantity, window, profile, max_pct_vol=None if cap is None else float(cap))
     if spec.algo == "pov":  # known one minute at a time: pov_so_far
-        return ChildOrders(
-            quantity,
-            np.array([], "datetime64[ns]"),
-            np.array([], np.int64),
-            np.array([], np.int64),
-            np.array([], str),
-            np.array([], float),
-        )
+        return _none(quantity)
     raise DataError(f"execution algo {spec.algo!r} is not worked live (see check_supported)")
 
 
@@ -158,3 +155,15 @@ def _forecast(
     local = grid.tz_convert(NEW_YORK)
     minute = np.asarray((local.hour - 9) * 60 + local.minute - 30)
     return np.asarray(profile[minute] * mean)
+
+
+def _none(quantity: int) -> ChildOrders:
+    """No children (yet) of a ``quantity``-share parent."""
+    return ChildOrders(
+        quantity,
+        np.array([], "datetime64[ns]"),
+        np.array([], np.int64),
+        np.array([], np.int64),
+        np.array([], str),
+        np.array([], float),
+    )

@@ -426,6 +426,7 @@ class LiveSession:
             ledger.journal_bars(
                 "1 min", {s: livebars.completed(m, now, "1 min") for s, m in minutes.items()}
             )
+            await self._desk.sync()  # the minute bars of the symbols a parent works in
             for spec in self._desk.work(now):  # parents' children due now: journaled, then sent
                 self.fault("after-journal")
                 self._place(spec, [])
