@@ -8,6 +8,7 @@ import numpy as np
 import toolkit as tk
 from toolkit.metrics._kernels import (
     STACK_ROWS,
+    close_range_nb,
     fold_drawdown_nb,
     fold_return_nb,
     held_drawdown_nb,
@@ -35,7 +36,7 @@ def test_held_stretches_on_real_closes_equal_the_bar_by_bar_fold() -> None:
     checked = 0
     for symbol in ("SPY", "AAPL", "TLT"):
         close = np.ascontiguousarray(tk.load(symbol)["close"].to_numpy(np.float64))
-        prefix, range_max, range_min = price_tables_nb(close)
+        prefix, ranges = price_tables_nb(close)
         stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
         for _ in range(150):
             lo = int(rng.integers(1, len(close) - 40))
@@ -46,12 +47,14 @@ def test_held_stretches_on_real_closes_equal_the_bar_by_bar_fold() -> None:
             top = eq0 * float(rng.choice([1.0, 1.3, 2.0]))
             worst = -float(rng.choice([0.0, 0.05, 0.3, 0.6]))
             want = _bar_by_bar(close, lo, hi, cash, pos, top, worst)
+            c_hi, c_lo = close_range_nb(ranges, lo, hi)
+            assert (c_hi, c_lo) == (close[lo:hi].max(), close[lo:hi].min())
             got_top, got_worst = held_drawdown_nb(
-                close, range_max, range_min, lo, hi, cash, pos, top, worst, stack
+                close, ranges, lo, hi, cash, pos, top, worst, stack, c_hi, c_lo
             )
             assert (got_top, got_worst) == want[3:]
             k = cash / pos
-            terms = held_terms_nb(k, range_min, lo, hi)
+            terms = held_terms_nb(k, min(c_lo, close[lo - 1]))
             if terms == 0:
                 continue
             s1, s2, down, err = held_sums_nb(prefix, lo, hi, k, terms)

@@ -156,19 +156,26 @@ def sortino_from_sums_nb(s1: float, down: float, n: int, periods: float) -> floa
 MAX_TERMS = 10
 _TERM_EPS = 1e-17
 STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
+# A prefix row: term j's three sums side by side (columns 3j, 3j + 1, 3j + 2), padded to 32
+# values (256 bytes, four cache lines, rows aligned on them): a stretch that needs 6 terms
+# reads 144 neighbouring bytes at each end -- 3 lines -- where one block per sum (3 x 80
+# bytes apart in a 240-byte row) touched 4-5.
+PREFIX_COLS = 32
 
 
 @njit(cache=True)
-def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prefix, range_max, range_min) for :func:`held_sums_nb` and :func:`held_drawdown_nb`.
+def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prefix, ranges) for :func:`held_sums_nb` and :func:`held_drawdown_nb`.
 
-    ``prefix`` (n + 1, 3, MAX_TERMS): at t, running sums over bars u < t of R_u c_{u-1}^-j,
-    of R_u^2 c_{u-1}^-j and of the latter where R_u < 0 (a stretch reads two rows of 30
-    neighbouring values). ``range_max``/``range_min`` (levels, n): sparse tables, row i
-    holding the max/min of close over [t, t + 2^i).
+    ``prefix`` (n + 1, PREFIX_COLS), rows aligned on 64 bytes: at t, running sums over bars
+    u < t of R_u c_{u-1}^-j (column 3j), of R_u^2 c_{u-1}^-j (3j + 1) and of the latter where
+    R_u < 0 (3j + 2). ``ranges`` (levels, n, 2): a sparse table, ``ranges[i, t]`` holding the
+    max and the min of close over [t, t + 2^i) side by side (one cache line for both).
     """
     n = close.shape[0]
-    prefix = np.zeros((n + 1, 3, MAX_TERMS))
+    buf = np.zeros((n + 1) * PREFIX_COLS + 8)
+    off = ((64 - buf.ctypes.data % 64) % 64) // 8  # start the rows on a cache line
+    prefix = buf[off : off + (n + 1) * PREFIX_COLS].reshape((n + 1, PREFIX_COLS))
     for u in range(n):
         r = 0.0
         inv = 0.0
@@ -177,43 +184,41 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             inv = 1.0 / close[u - 1]
         w = 1.0
         for j in range(MAX_TERMS):
-            prefix[u + 1, 0, j] = prefix[u, 0, j] + r * w
-            prefix[u + 1, 1, j] = prefix[u, 1, j] + r * r * w
-            prefix[u + 1, 2, j] = prefix[u, 2, j] + (r * r * w if r < 0.0 else 0.0)
+            prefix[u + 1, 3 * j] = prefix[u, 3 * j] + r * w
+            prefix[u + 1, 3 * j + 1] = prefix[u, 3 * j + 1] + r * r * w
+            prefix[u + 1, 3 * j + 2] = prefix[u, 3 * j + 2] + (r * r * w if r < 0.0 else 0.0)
             w *= inv
     levels = 1
     while (1 << levels) <= n:
         levels += 1
-    range_max = np.empty((levels, n))
-    range_min = np.empty((levels, n))
+    ranges = np.empty((levels, n, 2))
     for t in range(n):  # element copies: a row assignment compiles numba's shape errors
-        range_max[0, t] = close[t]
-        range_min[0, t] = close[t]
+        ranges[0, t, 0] = close[t]
+        ranges[0, t, 1] = close[t]
     for i in range(1, levels):
         half = 1 << (i - 1)
         for t in range(n - (1 << i) + 1):
-            range_max[i, t] = max(range_max[i - 1, t], range_max[i - 1, t + half])
-            range_min[i, t] = min(range_min[i - 1, t], range_min[i - 1, t + half])
-    return prefix, range_max, range_min
+            ranges[i, t, 0] = max(ranges[i - 1, t, 0], ranges[i - 1, t + half, 0])
+            ranges[i, t, 1] = min(ranges[i - 1, t, 1], ranges[i - 1, t + half, 1])
+    return prefix, ranges
 
 
 @njit(cache=True, inline="always")
-def _range_nb(table: np.ndarray, lo: int, hi: int, upper: bool) -> float:
-    """Max (``upper``) or min of close over [lo, hi) from a sparse table."""
+def close_range_nb(ranges: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
+    """(max, min) of close over [lo, hi), hi > lo, from the sparse table: two lookups."""
     i = 63 - leading_zeros(np.uint64(hi - lo))  # floor(log2(hi - lo))
-    a = table[i, lo]
-    b = table[i, hi - (1 << i)]
-    if upper:
-        return float(max(a, b))
-    return float(min(a, b))
+    j = hi - (1 << i)
+    return max(ranges[i, lo, 0], ranges[i, j, 0]), min(ranges[i, lo, 1], ranges[i, j, 1])
 
 
 @njit(cache=True)
-def held_terms_nb(k: float, range_min: np.ndarray, lo: int, hi: int) -> int:
-    """Terms of the expansion that :func:`held_sums_nb` needs for the bars [lo, hi) (whose
-    returns use closes lo - 1 .. hi - 2) so that the rest is below 1e-17 relative; 0 when
-    |x| is too large for MAX_TERMS terms (fold bar by bar instead)."""
-    x = abs(k) / _range_nb(range_min, lo - 1, hi - 1, False)
+def held_terms_nb(k: float, low: float) -> int:
+    """Terms of the expansion that :func:`held_sums_nb` needs for a stretch whose returns
+    divide by closes >= ``low`` (for the bars [lo, hi): a bound on the min of closes
+    lo - 1 .. hi - 2, e.g. min(close[lo - 1], min of close over [lo, hi))) so that the rest
+    is below 1e-17 relative; 0 when |x| is too large for MAX_TERMS terms (fold bar by bar
+    instead)."""
+    x = abs(k) / low
     p = x
     for j in range(1, MAX_TERMS + 1):
         if p < _TERM_EPS:
@@ -236,9 +241,10 @@ def held_sums_nb(
     err = 0.0
     w = 1.0
     for j in range(terms):
-        a0, b0 = prefix[lo, 0, j], prefix[hi, 0, j]
-        a1, b1 = prefix[lo, 1, j], prefix[hi, 1, j]
-        a2, b2 = prefix[lo, 2, j], prefix[hi, 2, j]
+        c = 3 * j
+        a0, b0 = prefix[lo, c], prefix[hi, c]
+        a1, b1 = prefix[lo, c + 1], prefix[hi, c + 1]
+        a2, b2 = prefix[lo, c + 2], prefix[hi, c + 2]
         s1 += w * (b0 - a0)
         s2 += (j + 1) * w * (b1 - a1)
         down += (j + 1) * w * (b2 - a2)
@@ -250,8 +256,7 @@ def held_sums_nb(
 @njit(cache=True)
 def held_drawdown_nb(
     close: np.ndarray,
-    range_max: np.ndarray,
-    range_min: np.ndarray,
+    ranges: np.ndarray,
     lo: int,
     hi: int,
     cash: float,
@@ -259,15 +264,28 @@ def held_drawdown_nb(
     top: float,
     worst: float,
     stack: np.ndarray,
+    hi_close: float,
+    lo_close: float,
 ) -> tuple[float, float]:
     """:func:`fold_drawdown_nb` over equity cash + pos x close[t], t in [lo, hi), pos > 0,
     with the same result: a range whose lowest equity cannot reach a new low against its
     highest peak is passed at once (its peak is cash + pos x its max close, exactly, as
     rounding is monotone), others are halved; short ranges are folded bar by bar.
-    ``stack`` is int64 work space of shape (STACK_ROWS, 2)."""
+    ``hi_close``/``lo_close`` are the max/min of close over [lo, hi) (the caller's
+    :func:`close_range_nb`, read once for the stretch). ``stack`` is int64 work space of
+    shape (STACK_ROWS, 2)."""
     stack[0, 0] = lo
     stack[0, 1] = hi
     depth = 1
+    if hi - lo > 16:  # the whole stretch, from the caller's lookup
+        peak = max(top, cash + pos * hi_close)
+        if cash + pos * lo_close >= peak * (1.0 + worst) * (1.0 + 1e-12):
+            return peak, worst
+        mid = (lo + hi) // 2  # halved, as the loop below would
+        stack[0, 0] = mid
+        stack[1, 0] = lo
+        stack[1, 1] = mid
+        depth = 2
     while depth > 0:
         depth -= 1
         a = stack[depth, 0]
@@ -276,8 +294,9 @@ def held_drawdown_nb(
             for t in range(a, b):
                 top, worst = fold_drawdown_nb(cash + pos * close[t], top, worst)
             continue
-        peak = max(top, cash + pos * _range_nb(range_max, a, b, True))
-        if cash + pos * _range_nb(range_min, a, b, False) >= peak * (1.0 + worst) * (1.0 + 1e-12):
+        c_hi, c_lo = close_range_nb(ranges, a, b)
+        peak = max(top, cash + pos * c_hi)
+        if cash + pos * c_lo >= peak * (1.0 + worst) * (1.0 + 1e-12):
             top = peak
             continue
         mid = (a + b) // 2

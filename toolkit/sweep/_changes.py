@@ -29,6 +29,7 @@ from toolkit.engine._step import (
 from toolkit.engine.fills import slipped_nb
 from toolkit.engine.settings import KernelSettings
 from toolkit.metrics._kernels import (
+    close_range_nb,
     fold_drawdown_nb,
     fold_return_nb,
     held_drawdown_nb,
@@ -59,8 +60,7 @@ def simulate_changes_nb(
     weight: float,
     settings: KernelSettings,
     prefix: np.ndarray,
-    range_max: np.ndarray,
-    range_min: np.ndarray,
+    ranges: np.ndarray,
     st: np.ndarray,
     acc: np.ndarray,
     scratch: np.ndarray,
@@ -71,7 +71,7 @@ def simulate_changes_nb(
     change points; market orders, no stops, ``on_change`` rebalancing and no daily-loss or
     drawdown limit (the per-bar driver, ``simulate_metrics_nb``, runs the rest).
 
-    ``prefix``, ``range_max``, ``range_min`` are ``price_tables_nb(close)``; ``st``
+    ``prefix``, ``ranges`` are ``price_tables_nb(close)``; ``st``
     (STATE_COLS,), ``acc`` (ACC_SIZE,), ``scratch`` (1, TRADE_COLS) and ``stack`` (STACK_ROWS,
     2) int64 are work rows.
     """
@@ -163,7 +163,10 @@ def simulate_changes_nb(
             # a long stretch at once from the price tables (equity stays above zero there:
             # the expansion needs |cash| / (pos x close) well below 1)
             k = cash / pos
-            terms = held_terms_nb(k, range_min, b, seg_end)
+            # one lookup of the stretch's close range serves the terms (returns divide by
+            # closes b - 1 .. seg_end - 2: their min is >= this bound) and the drawdown
+            c_hi, c_lo = close_range_nb(ranges, b, seg_end)
+            terms = held_terms_nb(k, min(c_lo, close[b - 1]))
             if terms > 0:
                 d1, d2, d3, err = held_sums_nb(prefix, b, seg_end, k, terms)
                 if err <= 1e-13:
@@ -171,7 +174,7 @@ def simulate_changes_nb(
                     s2 += d2
                     down += d3
                     top, mdd = held_drawdown_nb(
-                        close, range_max, range_min, b, seg_end, cash, pos, top, mdd, stack
+                        close, ranges, b, seg_end, cash, pos, top, mdd, stack, c_hi, c_lo
                     )
                     prev = cash + pos * close[seg_end - 1]
                     b = seg_end

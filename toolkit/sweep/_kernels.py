@@ -252,9 +252,9 @@ def sweep_nb(
         and np.isinf(risk[MAX_DRAWDOWN])
     )
     if events:
-        prefix, range_max, range_min = price_tables_nb(close)
+        prefix, ranges = price_tables_nb(close)
     else:
-        prefix, range_max, range_min = np.empty((3, 1, 1)), np.empty((1, 1)), np.empty((1, 1))
+        prefix, ranges = np.empty((1, 1)), np.empty((1, 1, 2))
     for ch in prange(chunks):
         target = np.empty(n)
         cp_bar = np.empty(n, dtype=np.int64)
@@ -273,7 +273,7 @@ def sweep_nb(
                 )  # fmt: skip
                 simulate_changes_nb(
                     open_, close, cp_bar, cp_val, m, month_id, weight, settings, prefix,
-                    range_max, range_min, st, acc, scratch, stack, out[k],
+                    ranges, st, acc, scratch, stack, out[k],
                 )  # fmt: skip
             else:
                 rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
