@@ -6,8 +6,8 @@ parser reads. :meth:`EngineSettings.kernel` compiles it, with the ``[risk]`` lim
 :class:`KernelSettings` record every simulation kernel takes (numba reads its fields by name).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the NamedTuple below is documented (pdoc) from its
+# generated __new__, whose string annotations cannot be resolved outside this module.
 import math
 from dataclasses import dataclass
 from enum import IntEnum
