@@ -1,7 +1,9 @@
 """Live bridge: the backtested strategy, unchanged, against IBKR paper/live or the simulator.
 
 * :func:`run_session` / :class:`LiveSession` -- run a session (``python -m toolkit.live run``)
-* :func:`load_live_config`, :class:`LiveConfig` -- ``live/*.toml``
+* :func:`load_live_config`, :class:`LiveConfig` -- ``live/*.toml``; a slot's
+  :class:`ExecutionSpec` (``[strategies.execution]``) and :class:`BracketSpec`
+  (``[strategies.bracket]``)
 * :class:`Journal` -- the SQLite record of a session (see :mod:`toolkit.live.journal`)
 * :func:`summarize`, :func:`format_summary`, :class:`SessionSummary` -- results from a journal
 * :func:`run_option_session` / :class:`OptionSession`, :func:`load_option_config` -- an
@@ -19,6 +21,8 @@ from toolkit._lazy import lazy_exports
 # before pandas, numba and ib_async are loaded.
 _EXPORTS = {
     "LiveConfig": "toolkit.live.config:LiveConfig",
+    "ExecutionSpec": "toolkit.live.execution_config:ExecutionSpec",
+    "BracketSpec": "toolkit.live.brackets:BracketSpec",
     "load_live_config": "toolkit.live.config:load_live_config",
     "parse_live_config": "toolkit.live.config:parse_live_config",
     "SCHEMA_VERSION": "toolkit.live.journal:SCHEMA_VERSION",
@@ -40,8 +44,10 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from toolkit.live.brackets import BracketSpec
     from toolkit.live.bridge import LiveError, LiveSession, run_session
     from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
+    from toolkit.live.execution_config import ExecutionSpec
     from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
     from toolkit.live.option_session import OptionSession, OptionSummary, run_option_session
     from toolkit.live.options_config import OptionLiveConfig, load_option_config
@@ -49,6 +55,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BracketSpec",
+    "ExecutionSpec",
     "FillConflict",
     "Journal",
     "JournalError",
