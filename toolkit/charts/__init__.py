@@ -11,6 +11,8 @@ reset; shown in JupyterLab and kept, live, in the HTML reports exported from not
   distribution of drawdowns
 * a portfolio: :func:`weights_figure` (weights by symbol or sector, exposures),
   :func:`risk_figure` (contributions to volatility over time and at the last bar)
+* a live session: :func:`session_equity_figure` (equity and drawdown by strategy, from the
+  journal)
 * options: :func:`payoff_figure` (P&L at expiry and now), :func:`smile_figure`,
   :func:`surface_figure` (also ``surface.plot()``)
 * report tables: :func:`table` (percent, money, no row numbers, relative paths)
@@ -25,6 +27,7 @@ from toolkit.charts._equity import backtest_figure, benchmark_equity, drawdown
 from toolkit.charts.montecarlo import monte_carlo_figure
 from toolkit.charts.options import payoff_figure, smile_figure, surface_figure
 from toolkit.charts.portfolio import risk_contributions_over_time, risk_figure, weights_figure
+from toolkit.charts.session import session_equity_figure
 from toolkit.charts.static import backtest_static
 from toolkit.charts.sweep import sweep_heatmap, sweep_parallel
 from toolkit.charts.tables import relative_path, table
@@ -40,6 +43,7 @@ __all__ = [
     "relative_path",
     "risk_contributions_over_time",
     "risk_figure",
+    "session_equity_figure",
     "smile_figure",
     "surface_figure",
     "sweep_heatmap",
