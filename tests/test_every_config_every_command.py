@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(
     p for p in (REPO / "research" / "configs").glob("*.toml") if not p.stem.startswith("options_")
 )
-MAIN_COMMANDS = ("backtest", "walkforward", "montecarlo", "sensitivity")
-CHECK_COMMANDS = ("check-causal",)  # prints a verdict, writes no report folder
+MAIN_COMMANDS = ("backtest", "sweep", "walkforward", "montecarlo", "sensitivity")
+CHECK_COMMANDS = ("check", "check-causal")  # prints a verdict, writes no report folder
 OPTION_COMMANDS = ("options-backtest",)
 REPORT_COMMANDS = ("export",)
 
@@ -101,7 +101,7 @@ def test_shipped_config_runs_command(
         assert len(orders) > 0 and set(orders["symbol"]) <= set(cfg.data.symbols)
         if config.stem == "multi_asset_tsmom":
             assert (folder / "tearsheet.html").stat().st_size > 10_000
-    if command in ("walkforward", "sensitivity"):
+    if command in ("walkforward", "sensitivity", "sweep"):
         table = pd.read_csv(folder / ("folds.csv" if command == "walkforward" else "sweep.csv"))
         assert len(table) > 0
         # parameters without a [grid] axis keep the config's values, not the defaults
@@ -109,6 +109,6 @@ def test_shipped_config_runs_command(
         for name, value in cfg.params.items():
             if name not in cfg.grid.axes:
                 assert (table[name] == value).all(), name
-    if command == "sensitivity" and len(cfg.data.symbols) > 1:
+    if command in ("sensitivity", "sweep") and len(cfg.data.symbols) > 1:
         # several symbols are scored as one book
         assert set(pd.read_csv(folder / "sweep.csv")["symbol"]) == {"portfolio"}

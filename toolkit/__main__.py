@@ -1,7 +1,5 @@
-"""``python -m toolkit``: the research commands live in toolkit.app.research."""
+"""``python -m toolkit``: the ``toolkit`` command (toolkit.app.cli)."""
 
-import sys
+from toolkit.app.cli import console
 
-from toolkit.app.research import main
-
-sys.exit(main())
+console()

@@ -82,6 +82,23 @@ def test_like_session_reruns_the_paper_session_fill_for_fill(live_config, tmp_pa
     compared = pd.read_csv(out / "fills_vs_session.csv")
     assert compared["match"].all() and len(compared) == len(fills)
 
+    # the same replay for machines (toolkit backtest --like-session --json)
+    as_json = _backtest(
+        "--like-session",
+        summary.session_id,
+        "--journal",
+        str(cfg.session.journal),
+        "--reports",
+        str(tmp_path / "like_json"),
+        "--no-tearsheet",
+        "--json",
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    (record,) = json.loads(as_json.stdout)
+    assert record["session"] == summary.session_id
+    assert record["fills_session"] == record["fills_matching"] == len(fills)
+    assert record["final_equity_backtest"] == pytest.approx(equity["equity"].iloc[-1], rel=1e-12)
+
 
 def test_warm_up_follows_the_session_history(live_config) -> None:
     """A 3-month history: the replay's first bar is the first one after start - 3 months,

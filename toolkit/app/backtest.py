@@ -132,19 +132,7 @@ def _relative(path: Path, root: Path) -> str:
 def format_summary(out: RunOutput) -> str:
     """The summary table the CLI prints: headline metrics, with the benchmark beside them."""
     m = out.result.metrics()
-    bench: dict[str, float] = {}
-    if out.benchmark is not None:
-        from toolkit import metrics as mt
-
-        b = out.benchmark.reindex(out.result.returns.index).ffill().pct_change().fillna(0.0)
-        p = out.config.engine.periods_per_year
-        bench = {
-            "cagr": mt.cagr(b, p),
-            "sharpe": mt.sharpe(b, p),
-            "sortino": mt.sortino(b, p),
-            "max_drawdown": mt.max_drawdown(b),
-            "total_return": mt.total_return(b),
-        }
+    bench = benchmark_metrics(out)
     rows = [
         (
             "Period",
@@ -176,6 +164,23 @@ def format_summary(out: RunOutput) -> str:
     ]
     lines += [f"{a:<{w0}}  {b:>{w1}}  {c:>{len(head[2])}}".rstrip() for a, b, c in rows]
     return "\n".join(lines)
+
+
+def benchmark_metrics(out: RunOutput) -> dict[str, float]:
+    """Buy and hold of the config's benchmark on the run's bars (empty without one)."""
+    if out.benchmark is None:
+        return {}
+    from toolkit import metrics as mt
+
+    b = out.benchmark.reindex(out.result.returns.index).ffill().pct_change().fillna(0.0)
+    p = out.config.engine.periods_per_year
+    return {
+        "cagr": mt.cagr(b, p),
+        "sharpe": mt.sharpe(b, p),
+        "sortino": mt.sortino(b, p),
+        "max_drawdown": mt.max_drawdown(b),
+        "total_return": mt.total_return(b),
+    }
 
 
 def _pct(v: float | None) -> str:

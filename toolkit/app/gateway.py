@@ -11,8 +11,8 @@ from pathlib import Path
 from toolkit._entry import run_command
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m toolkit.gateway", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--port", type=int, default=4002)
     p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback only)")
     p.add_argument("--data", type=Path, default=None, help="data folder (default ./data)")

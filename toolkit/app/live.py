@@ -19,8 +19,8 @@ from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m toolkit.live", description=__doc__)
+def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a paper (default) or live session")
@@ -199,8 +199,8 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM outside the session's own handlers: as Ctrl+C
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m toolkit.live") -> int:
+    args = _parser(prog).parse_args(argv)
     handler = {
         "run": _run,
         "options": _options,

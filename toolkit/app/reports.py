@@ -12,8 +12,8 @@ from pathlib import Path
 from toolkit._entry import run_command
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m toolkit.report", description=__doc__)
+def _parser(prog: str = "python -m toolkit.report") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a notebook into reports/<date>/ with HTML")
@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m toolkit.report") -> int:
+    args = _parser(prog).parse_args(argv)
     handler = {"run": _run, "schedule": _schedule, "export": _export, "alert-test": _alert_test}[
         args.command
     ]
@@ -62,11 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from toolkit.app.progress import stderr_progress
     from toolkit.report.notebook_runner import parse_value, run_report
 
     params = {k: parse_value(v) for k, v in args.param}
     files = run_report(
-        args.notebook, params, reports_root=args.reports, hide_code=not args.show_code
+        args.notebook,
+        params,
+        reports_root=args.reports,
+        hide_code=not args.show_code,
+        progress=stderr_progress(),
     )
     print(f"notebook   {files.notebook}\nhtml       {files.html}")
     print(f"tearsheet  {files.tearsheet or '(the notebook wrote no returns.csv)'}")
@@ -74,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _schedule(args: argparse.Namespace) -> int:
+    from toolkit.app.progress import stderr_progress
     from toolkit.report.schedule import Scheduler, load_schedule, settings_from
 
     scheduler = Scheduler(
@@ -81,6 +87,7 @@ def _schedule(args: argparse.Namespace) -> int:
         reports_root=args.reports,
         state_dir=args.state,
         smtp=settings_from(os.environ),
+        progress=stderr_progress(),
     )
     if args.loop:
         scheduler.loop(lambda m: print(m, flush=True))

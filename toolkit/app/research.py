@@ -10,15 +10,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from toolkit._entry import run_command
 from toolkit.app import data as data_command
+from toolkit.app import sweep as sweep_command
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m toolkit", description=__doc__)
+def _parser(prog: str = "python -m toolkit") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = p.add_subparsers(dest="command", required=True)
+    add_parsers(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def add_parsers(sub: Any) -> None:
+    """The research commands' parsers (also ``toolkit``'s, toolkit.app.cli)."""
     bt = sub.add_parser("backtest", help="run a configured backtest and write reports/<run>/")
     what = bt.add_mutually_exclusive_group(required=True)
     what.add_argument("--config", type=Path, help="TOML file in research/configs/")
@@ -41,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
     bt.add_argument("--no-tearsheet", action="store_true", help="skip the quantstats HTML")
+    bt.add_argument("--json", action="store_true", help="JSON for machines instead of a table")
     bt.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -54,11 +62,14 @@ def _parser() -> argparse.ArgumentParser:
             "--config", required=True, type=Path, help="TOML file in research/configs/"
         )
         cmd.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
+        cmd.add_argument("--json", action="store_true", help="JSON for machines instead of tables")
         cmd.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )
+    sweep_command.add_parser(sub)
     cc = sub.add_parser(
-        "check-causal",
+        "check",
+        aliases=["check-causal"],
         help="check a strategy for look-ahead (signals on cut and changed data)",
         description="Exit status 0: causal; 1: look-ahead found (the report names the bar and "
         "the parameter set); 2: bad input.",
@@ -75,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "--random-sets", type=int, default=2, help="random parameter sets beside the base one"
     )
     cc.add_argument("--seed", type=int, default=0, help="seed of the cut points and sets")
+    cc.add_argument("--json", action="store_true", help="JSON for machines instead of text")
     cc.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -89,25 +101,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     st = sub.add_parser("strategies", help="list registered strategies and their parameters")
     st.add_argument("--module", action="append", default=[], help="import a module first")
+    st.add_argument("--json", action="store_true", help="JSON for machines instead of text")
     data_command.add_parser(sub)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run(_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the research command ``args`` names (parsed by :func:`add_parsers`)."""
 
     def command() -> int:
         if args.command == "backtest":
             return _backtest(args)
         if args.command in ("walkforward", "montecarlo", "sensitivity"):
             return _robustness(args)
-        if args.command == "check-causal":
+        if args.command in ("check", "check-causal"):
             return _check_causal(args)
+        if args.command == "sweep":
+            return sweep_command.run(args)
         if args.command == "options-backtest":
             return _options_backtest(args)
         if args.command == "data":
             return data_command.run(args)
-        return _strategies(args.module)
+        return _strategies(args.module, as_json=args.json)
 
     return run_command(command, debug=args.debug)
 
@@ -140,6 +158,11 @@ def _backtest(args: argparse.Namespace) -> int:
     out = run_backtest(
         cfg, reports_root=args.reports, tearsheet=not args.no_tearsheet, progress=stderr_progress()
     )
+    if args.json:
+        from toolkit.app.summaries import backtest_output
+
+        backtest_output(out).print(as_json=True)
+        return 0
     print(format_summary(out))
     if out.report_dir is not None:
         print(f"\nReport: {out.report_dir}/")
@@ -157,10 +180,14 @@ def _like_session(args: argparse.Namespace) -> int:
     say = stderr_progress()
     session = None if args.like_session == "latest" else args.like_session
     say(f"replaying session {args.like_session} from {args.journal}")
+    records = []  # --json
     for replay in replay_session(args.journal, session, args.live_config):
         span = replay.span
         out_dir, files = write_replay_report(replay, args.reports, tearsheet=not args.no_tearsheet)
         compared = replay.fills_compared()
+        if args.json:
+            records.append(_replay_record(replay, compared, out_dir, files))
+            continue
         print(
             f"Session {span.session_id}, strategy {span.slot.label}: {span.decisions} decided "
             f"bars {span.first_bar.date()} .. {span.last_bar.date()}, warm-up from "
@@ -179,16 +206,44 @@ def _like_session(args: argparse.Namespace) -> int:
         for kind, path in sorted(files.items()):
             print(f"  {kind:<18} {path}")
     say("done")
+    if args.json:
+        import json
+
+        print(json.dumps(records, indent=2))
     return 0
 
 
-def _robustness(args: argparse.Namespace) -> int:
-    import json
+def _replay_record(replay: Any, compared: Any, out_dir: Path, files: dict[str, Path]) -> Any:
+    """One strategy of ``backtest --like-session --json``: the span, the backtest's metrics,
+    the fills compared and the final equities."""
+    from toolkit.app.tables import plain
 
+    live_end = replay.live_equity.iloc[-1] if len(replay.live_equity) else None
+    span = replay.span
+    return plain(
+        {
+            "session": span.session_id,
+            "strategy": span.slot.label,
+            "decisions": span.decisions,
+            "first_bar": span.first_bar,
+            "last_bar": span.last_bar,
+            "metrics": replay.result.metrics(),
+            "fills_session": len(replay.live_fills),
+            "fills_backtest": len(replay.result.orders),
+            "fills_matching": int(compared["match"].sum()),
+            "final_equity_session": live_end,
+            "final_equity_backtest": replay.result.equity.iloc[-1],
+            "report": out_dir,
+            "files": files,
+        }
+    )
+
+
+def _robustness(args: argparse.Namespace) -> int:
     from toolkit.app import robustness
     from toolkit.app.progress import stderr_progress
+    from toolkit.app.summaries import robustness_output
     from toolkit.config import load_config
-    from toolkit.report.backtest_report import to_jsonable
 
     say = stderr_progress()
     cfg = load_config(args.config)
@@ -203,22 +258,8 @@ def _robustness(args: argparse.Namespace) -> int:
     )
     summary, out, files = runner(cfg, args.reports)
     say("done")
-    print(json.dumps(to_jsonable(_headline(args.command, summary)), indent=2))
-    print(f"\nReport: {out}/")
-    for kind, path in sorted(files.items()):
-        print(f"  {kind:<26} {path}")
+    robustness_output(args.command, summary, out, files, cfg.sensitivity.metric).print(args.json)
     return 0
-
-
-def _headline(command: str, summary: dict[str, object]) -> dict[str, object]:
-    """The part of a summary worth printing (the full one is in summary.json)."""
-    if command == "sensitivity":
-        return {k: summary[k] for k in ("trials", "plateau", "overfitting")}
-    if command == "montecarlo":
-        methods = summary["methods"]
-        assert isinstance(methods, dict)
-        return {m: {k: v for k, v in d.items() if k != "percentiles"} for m, d in methods.items()}
-    return summary
 
 
 def _check_causal(args: argparse.Namespace) -> int:
@@ -251,15 +292,28 @@ def _check_causal(args: argparse.Namespace) -> int:
     report = check_causal(
         spec, bars, params, cuts=args.cuts, random_sets=args.random_sets, seed=args.seed
     )
-    print(report)
+    if args.json:
+        import json
+        from dataclasses import asdict
+
+        from toolkit.app.tables import plain
+
+        print(json.dumps(plain({**asdict(report), "passed": report.passed}), indent=2))
+    else:
+        print(report)
     return 0 if report.passed else 1
 
 
-def _strategies(modules: Sequence[str] = ()) -> int:
+def _strategies(modules: Sequence[str] = (), *, as_json: bool = False) -> int:
     from toolkit import strategies
 
     for module in modules:
         strategies.import_module(module)
+    if as_json:
+        from toolkit.app.summaries import strategies_json
+
+        print(strategies_json([strategies.get(n) for n in strategies.names()]))
+        return 0
     for name in strategies.names():
         s = strategies.get(name)
         kind = " [cross-sectional]" if s.cross_sectional else ""

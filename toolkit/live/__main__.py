@@ -9,4 +9,9 @@ except KeyboardInterrupt:  # Ctrl+C while the command still loads (seconds on a 
     sys.exit(130)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # while the parser is built, before the command's own handler
+        print("stopped (Ctrl+C / SIGTERM)", file=sys.stderr)
+        code = 130
+    sys.exit(code)

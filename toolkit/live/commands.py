@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
-from toolkit.live._broker_events import FINAL
 from toolkit.live._lock import lock_path
 from toolkit.live.journal import Journal, JournalOrder
-from toolkit.risk.rules import check_order
+
+# the session side (CommandDesk) imports pandas and numba where it needs them: the CLI's
+# parser (add_parsers) and its commands (run_cli) answer without them
 
 if TYPE_CHECKING:
     from toolkit.live._parent import ParentOrder
@@ -247,6 +248,8 @@ class CommandDesk:
             m.old_quantity if m.new_quantity is not None else None,
             f"command #{m.command_id}: {why}",
         )
+        from toolkit.live._broker_events import FINAL
+
         jo = journal.order(ref)
         if jo is not None and jo.status in FINAL and m.status not in FINAL:
             # the client took the refusal for the order's end; the broker works it still
@@ -440,6 +443,8 @@ class CommandDesk:
     ) -> None:
         """The modified order must pass what a new order would: the pre-send guards and the
         order-level risk rules (which fire their guard events when they refuse)."""
+        from toolkit.risk.rules import check_order
+
         ledger = self.s.ledger
         owner = ledger.owner(jo.order_ref)
         if owner is None:

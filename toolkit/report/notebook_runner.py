@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,9 +147,13 @@ def run_report(
     hide_code: bool = True,
     when: datetime | None = None,
     kernel: str = "python3",
+    progress: Callable[[str], None] | None = None,
 ) -> ReportFiles:
-    """Execute ``name`` into ``reports/<date>/<name>.ipynb``, export HTML, add a tear sheet."""
+    """Execute ``name`` into ``reports/<date>/<name>.ipynb``, export HTML, add a tear sheet;
+    with ``progress``, each stage is told to it and papermill's cell bar goes to stderr."""
     import papermill as pm
+
+    say = progress or (lambda _message: None)
 
     source = resolve_notebook(name)
     stamp = (when or datetime.now(UTC)).astimezone(UTC)
@@ -159,6 +163,7 @@ def run_report(
     values = dict(params or {})
     if "output_dir" in declared_parameters(source):
         values["output_dir"] = str(folder.resolve())
+    say(f"executing {source.name} into {folder}/ (a fresh kernel: tens of seconds)")
     try:
         pm.execute_notebook(
             str(source),
@@ -167,7 +172,7 @@ def run_report(
             kernel_name=kernel,
             language="python",  # a notebook saved without kernelspec metadata runs too
             cwd=str(NOTEBOOKS.parent),
-            progress_bar=False,
+            progress_bar={"desc": source.stem, "leave": False} if progress else False,
             config=kernel_config(),
         )
     except pm.PapermillExecutionError as exc:
@@ -175,10 +180,12 @@ def run_report(
             f"report {source.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
             f"The partial notebook is {out}."
         ) from exc
+    say("exporting HTML")
     html = export_html(out, folder / f"{source.stem}.html", hide_code=hide_code)
     tearsheet = None
     returns_file = folder / "returns.csv"
     if returns_file.is_file():
+        say("writing the tear sheet (quantstats)")
         tearsheet = tearsheet_from_returns(returns_file, source.stem)
         if (folder / "tca.csv").is_file():
             add_tca_section(tearsheet, pd.read_csv(folder / "tca.csv"))

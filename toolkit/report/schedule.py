@@ -182,12 +182,14 @@ class Scheduler:
         state_dir: Path,
         smtp: SmtpSettings | None = None,
         runner: Callable[..., Any] = run_report,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.jobs = jobs
         self.reports_root = reports_root
         self.state_dir = state_dir
         self.smtp = smtp
         self.runner = runner
+        self.progress = progress  # told each job as it starts; the runner's stages too
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_file = state_dir / "state.json"
         self._refreshed: dict[Refresh, str] = {}  # one data refresh per pass
@@ -239,15 +241,21 @@ class Scheduler:
     def _run(self, job: Job, when: datetime) -> Outcome:
         params = {**job.params, "report_time": when.isoformat()}
         refreshed = ""
+        say = self.progress or (lambda _message: None)
+        say(f"{job.name} @ {when.isoformat()}: {job.notebook}")
         try:
             if job.refresh is not None:
                 if job.refresh not in self._refreshed:
+                    say(f"{job.name}: refreshing its data first")
                     self._refreshed[job.refresh] = job.refresh.run()
                 refreshed = f" ({self._refreshed[job.refresh]})"
         except Exception as exc:  # stale data under today's date is a failed report
             return self._failed(job, when, f"data refresh failed, report not run: {exc}")
         try:
-            files = self.runner(job.notebook, params, reports_root=self.reports_root, when=when)
+            more = {"progress": self.progress} if self.progress is not None else {}
+            files = self.runner(
+                job.notebook, params, reports_root=self.reports_root, when=when, **more
+            )
         except Exception as exc:  # any failure of one report must not stop the scheduler
             return self._failed(job, when, f"{type(exc).__name__}: {exc}")
         return Outcome(job.name, when, "ok", str(getattr(files, "html", "")) + refreshed)
