@@ -1,24 +1,34 @@
 # Two entry points for a fresh machine with Python 3.11+ and make:
 #   make run   -> virtualenv, install, backtest the shipped SPY data, write reports/<run>/
 #   make test  -> virtualenv, install, ruff + mypy --strict on toolkit/ + pytest
+#   make lab   -> virtualenv, install (JupyterLab included), JupyterLab on notebooks/
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
 
-.PHONY: install run test lint typecheck pytest warm test-suite test-insync bench clean docs
+.PHONY: install run test lint typecheck pytest warm test-suite test-insync bench clean docs lab
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,live,scale,web]"
+	$(PY) -m pip install --quiet -e ".[dev,live,scale,web,lab]"
 	touch $@
 
 install: $(VENV)/.installed
 
 run: install
 	$(PY) -m toolkit backtest --config $(CONFIG)
+
+# JupyterLab (the lab extra, part of every install) on the notebooks, served from the project
+# root so reports/ and research/ are one click away; e.g. make lab LAB_ARGS="--no-browser".
+# Jupyter refuses to run as root unless told (containers, CI machines).
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: install
+	$(PY) -m jupyterlab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(LAB_ROOT) $(LAB_ARGS)
 
 lint: install
 	$(PY) -m ruff check toolkit tests research

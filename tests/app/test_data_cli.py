@@ -119,11 +119,13 @@ def test_the_data_folder_comes_from_toolkit_data(tmp_path: Path, monkeypatch, ca
 
 
 def test_an_installed_toolkit_outside_a_checkout_says_where_data_goes(tmp_path: Path) -> None:
-    """A wheel has no data/ beside the package: the loader names the folder it looked in and
-    the ways to fill it (here the checkout's toolkit runs from a folder without data)."""
+    """A wheel has no data/ beside the package (and here no sample either, as a wheel built
+    without toolkit/_sample): the loader names the folder it looked in and the ways to fill it
+    (the checkout's toolkit runs from a folder without data; tests/test_wheel.py: the sample)."""
     code = (
         "import toolkit.data._paths as p, pathlib\n"
         "p.__file__ = '/nowhere/site-packages/toolkit/data/_paths.py'\n"
+        "p.SAMPLE_DIR = pathlib.Path('/nowhere/site-packages/toolkit/_sample')\n"
         "import toolkit as tk\n"
         "try:\n    tk.load('SPY')\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
     )

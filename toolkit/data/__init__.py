@@ -2,7 +2,7 @@
 reference data (GICS sector map, market caps) from ``data/reference``; option quotes in one
 canonical frame (``load_option_quotes``); Cboe's VIX-family history (``load_vix``)."""
 
-from toolkit.data._paths import available_symbols, default_data_dir
+from toolkit.data._paths import SAMPLE_DIR, available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
 from toolkit.data.loader import (
     LoadedBars,
@@ -25,6 +25,7 @@ from toolkit.data.vix import VixReport, load_vix, load_vix_sourced, vix_term_str
 
 __all__ = [
     "GICS_SECTORS",
+    "SAMPLE_DIR",
     "SECTOR_ETFS",
     "LoadedBars",
     "LoadedFile",

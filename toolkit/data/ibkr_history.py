@@ -58,6 +58,7 @@ from toolkit.data._history_plan import (
     short_label,
 )
 from toolkit.data._pacing import HistoryKey, Pacer, PacingRules
+from toolkit.data._paths import writable
 from toolkit.data.loader import load_file
 from toolkit.errors import DataError
 
@@ -732,8 +733,9 @@ async def session_fetch(
     say: Say = _quiet,
 ) -> tuple[list[FetchOutcome], list[tuple[Series, str]]]:
     """Connect, fetch (or update) ``series`` into ``root`` with :func:`fetch_each`, and
-    disconnect; the pacer starts from, and leaves, the folder's request log."""
-    log = root / STATE_DIR / "pacing.json"
+    disconnect; the pacer starts from, and leaves, the folder's request log. The installed
+    wheel's sample folder is refused before connecting (it is package data)."""
+    log = writable(root) / STATE_DIR / "pacing.json"
     ib = await connect(host, port, client_id)
     pacer = Pacer.load(log, rules)
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.data import _cache
-from toolkit.data._paths import default_data_dir, resolve
+from toolkit.data._paths import cache_folder, default_data_dir, resolve
 from toolkit.data._validate import (
     JUMP_FACTOR,
     REQUIRED_COLUMNS,
@@ -153,7 +153,7 @@ def _clean(
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
     key = _cache.content_key(sha, str(repair), naive_tz, exchange_tz)
-    root = cache_dir or (data_dir or default_data_dir()) / ".cache"
+    root = cache_dir or cache_folder(data_dir or default_data_dir())
     cached = _cache.read(_cache.cache_path(root, path, key)) if use_cache else None
     if cached is None:
         frame, report = clean_bars(
