@@ -91,4 +91,4 @@ docs: install
 	@echo "API reference: $(API_DIR)/index.html"
 
 clean:
-	rm -rf $(VENV) $(VENV)-insync data/.cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV)-insync data/.cache .mypy_cache .ruff_cache .pytest_cache $(API_DIR)

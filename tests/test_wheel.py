@@ -35,7 +35,9 @@ def _run(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 
 def test_the_sample_copies_the_checkout_files() -> None:
     for name, original in _SAMPLE.items():
-        assert (SAMPLE_DIR / name).read_bytes() == original.read_bytes(), name
+        assert (SAMPLE_DIR / name).read_bytes() == original.read_bytes(), (
+            f"toolkit/_sample/{name} differs from {original.relative_to(REPO)}: copy it over"
+        )
     shipped = {p.relative_to(SAMPLE_DIR).as_posix() for p in SAMPLE_DIR.rglob("*") if p.is_file()}
     assert shipped - {"README.md"} == set(_SAMPLE)
 
@@ -139,7 +141,7 @@ def test_wheel_installs_in_a_clean_venv_and_backtests_its_sample(tmp_path: Path)
     assert not (installed / "_sample" / ".cache").exists()
     assert list((tmp_path / "cache" / "ibkr-toolkit" / "sample").glob("*.parquet"))
 
-    # 4. a symbol the sample lacks: a clear message, no traceback
+    # 4. a symbol the sample lacks: the message names the sample and where data goes
     miss = subprocess.run(
         [str(py), "-c", "import toolkit as tk; tk.load('QQQ')"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False,
