@@ -248,6 +248,7 @@ class CommandDesk:
             m.old_quantity if m.new_quantity is not None else None,
             f"command #{m.command_id}: {why}",
         )
+
         from toolkit.live._broker_events import FINAL
 
         jo = journal.order(ref)
@@ -443,7 +444,7 @@ class CommandDesk:
     ) -> None:
         """The modified order must pass what a new order would: the pre-send guards and the
         order-level risk rules (which fire their guard events when they refuse)."""
-        from toolkit.risk.rules import check_order
+        from toolkit.risk.rules import check_order  # numba: not on the CLI's --help path
 
         ledger = self.s.ledger
         owner = ledger.owner(jo.order_ref)
