@@ -216,11 +216,6 @@ class Broker:
         if self.connected:
             self.ib.cancelHistoricalData(bars)
 
-    def cancel_bars(self, bars: BarDataList) -> None:
-        """Stop a keepUpToDate subscription of :meth:`bars` (its updates end)."""
-        if self.connected:
-            self.ib.cancelHistoricalData(bars)
-
     async def now(self) -> pd.Timestamp:
         """The broker's clock, in UTC."""
         now = pd.Timestamp(await self.ib.reqCurrentTimeAsync())
