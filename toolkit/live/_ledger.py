@@ -12,8 +12,10 @@ from typing import Any
 import pandas as pd
 
 from toolkit.data import calendar
+from toolkit.live import _parent_journal
 from toolkit.live._broker_events import FINAL, Executed, StatusChanged
 from toolkit.live._fault import Faults
+from toolkit.live._parent import Child, ParentOrder
 from toolkit.live.config import StrategySlot
 from toolkit.live.journal import Journal, JournalOrder
 from toolkit.live.orders import OrderRef, OrderSpec
@@ -251,6 +253,34 @@ class Ledger:
             return False
         self.sleeves[ref.strategy].act_on(ref.symbol, target)
         return True
+
+    # -- parent orders worked by a schedule (toolkit.live._parent_desk) ---------------------
+    def journal_parent(
+        self, parent: ParentOrder, decision_id: int, params: Mapping[str, Any], arrival: float,
+        target: float,
+    ) -> bool:  # fmt: skip
+        """Journal a parent and its schedule (in the decision's transaction); its book then
+        acts on ``target``. False: journaled before (not planned again)."""
+        if not _parent_journal.record_parent(
+            self.journal, self.sid, parent, decision_id=decision_id, params=params,
+            arrival_price=arrival, target=target,
+        ):  # fmt: skip
+            return False
+        self.sleeves[parent.strategy].act_on(parent.symbol, target)
+        return True
+
+    def journal_children(self, parent: ParentOrder, children: list[Child]) -> None:
+        """Children of a parent planned after it (a POV's, a late VWAP's), before any is sent."""
+        _parent_journal.record_children(self.journal, parent, children)
+
+    def journal_parent_status(self, parent: ParentOrder, status: str) -> None:
+        """A parent paused, resumed (working), cancelled or done."""
+        _parent_journal.record_status(self.journal, parent.parent_id, status)
+
+    def decide_again(self, label: str, symbol: str) -> None:
+        """A parent that will not get (all) its shares, or could not be worked: the strategy's
+        next bar decides ``symbol`` again, as the engine re-places an unfilled order."""
+        self.sleeves[label].retry(symbol)
 
     def journal_snapshot(self, label: str, bar: pd.Timestamp) -> float:
         """Journal the strategy's equity and positions at the bar; returns the equity."""

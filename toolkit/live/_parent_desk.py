@@ -167,7 +167,6 @@ class ParentDesk:
         intent = o.intent
         assert intent is not None
         q = round(abs(intent.quantity))
-        book = self.ledger.sleeves[slot.label]
         spec = slot.execution
         first, _ = spec.window(now)
         start, end = spec.window(first.ceil("1min"))  # the execution backtest's bar grid
@@ -184,7 +183,7 @@ class ParentDesk:
             children = plan(spec, q, start, end, minutes, deferred)
         except DataError as exc:
             self.log(f"{pid}: parent of {intent.quantity:+g} {o.symbol} not worked: {exc}")
-            book.retry(o.symbol)
+            self.ledger.decide_again(slot.label, o.symbol)
             return None
         parent = ParentOrder(
             parent_id=pid,
@@ -200,14 +199,11 @@ class ParentDesk:
             planning=spec.algo == "pov" or deferred,  # work() plans on from the minutes
             listener=self._changed,
         )
-        fresh = pj.record_parent(
-            self.ledger.journal, self.ledger.sid, parent, decision_id=decision_id,
-            params=dict(spec.params), arrival_price=intent.price, target=intent.target,
-        )  # fmt: skip
-        if not fresh:
+        if not self.ledger.journal_parent(
+            parent, decision_id, dict(spec.params), intent.price, intent.target
+        ):
             self.log(f"{pid} is already in the journal; not planned again")
             return None
-        book.act_on(o.symbol, intent.target)
         self.parents[pid] = parent
         self._decisions[pid] = (decision_id, intent.target)
         self.log(
@@ -242,7 +238,7 @@ class ParentDesk:
                 # what was not sent by then is not sent (the next decision may order it)
                 self.log(f"parent {p.parent_id}: its window is over; {p.pending} shares not sent")
                 p.cancelled = True
-                pj.record_status(self.ledger.journal, p.parent_id, CANCELLED)
+                self.ledger.journal_parent_status(p, CANCELLED)
             for c in p.due(now):
                 spec = self._spec(p, c)
                 decision_id, target = self._decisions.get(p.parent_id, (None, math.nan))
@@ -297,7 +293,7 @@ class ParentDesk:
                 p.cancel()
                 return
             new = _children(OrderRef.parse(p.parent_id), planned, 0)
-            pj.record_children(self.ledger.journal, p, new)
+            self.ledger.journal_children(p, new)
             p.children.extend(new)
             p.planning = False
             self.log(f"parent {p.parent_id}: planned in {len(new)} children")
@@ -305,7 +301,7 @@ class ParentDesk:
         so_far = pov_so_far(spec, p.quantity, p.start, p.end, minutes, now)
         new = _children(OrderRef.parse(p.parent_id), so_far, len(p.children))
         if new:
-            pj.record_children(self.ledger.journal, p, new)
+            self.ledger.journal_children(p, new)
             p.children.extend(new)
         if now >= p.end or p.unplaced <= 0:
             p.planning = False
@@ -330,11 +326,11 @@ class ParentDesk:
             return
         self._ended.add(p.parent_id)
         status = CANCELLED if p.cancelled else DONE
-        pj.record_status(self.ledger.journal, p.parent_id, status)
+        self.ledger.journal_parent_status(p, status)
         filled = p.filled
         if filled < p.quantity - 1e-9:
             # shares the parent did not get: the next decision may order them again
-            self.ledger.sleeves[p.strategy].retry(p.symbol)
+            self.ledger.decide_again(p.strategy, p.symbol)
         self.log(f"parent {p.parent_id} {status}: {filled:g}/{p.quantity} {p.symbol}")
 
     def _changed(self, p: ParentOrder, what: str) -> None:
@@ -346,7 +342,7 @@ class ParentDesk:
             self._apply(p, what)
 
     def _apply(self, p: ParentOrder, what: str) -> None:
-        pj.record_status(self.ledger.journal, p.parent_id, what)
+        self.ledger.journal_parent_status(p, what)
         self.log(f"parent {p.parent_id}: {what}")
         if what == CANCELLED:
             refs = self._cancel(p.working_refs())
