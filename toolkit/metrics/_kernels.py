@@ -161,6 +161,8 @@ STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
 # reads 144 neighbouring bytes at each end -- 3 lines -- where one block per sum (3 x 80
 # bytes apart in a 240-byte row) touched 4-5.
 PREFIX_COLS = 32
+# The held_* functions are inlined into their caller (the sweep's change-point driver, once
+# per held stretch): as calls, numba passes each array argument as a 7-word struct.
 
 
 @njit(cache=True)
@@ -211,7 +213,7 @@ def close_range_nb(ranges: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
     return max(ranges[i, lo, 0], ranges[i, j, 0]), min(ranges[i, lo, 1], ranges[i, j, 1])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def held_terms_nb(k: float, low: float) -> int:
     """Terms of the expansion that :func:`held_sums_nb` needs for a stretch whose returns
     divide by closes >= ``low`` (for the bars [lo, hi): a bound on the min of closes
@@ -227,7 +229,7 @@ def held_terms_nb(k: float, low: float) -> int:
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def held_sums_nb(
     prefix: np.ndarray, lo: int, hi: int, k: float, terms: int
 ) -> tuple[float, float, float, float]:
@@ -253,7 +255,7 @@ def held_sums_nb(
     return s1, s2, down, err * 4.5e-16
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def held_drawdown_nb(
     close: np.ndarray,
     ranges: np.ndarray,

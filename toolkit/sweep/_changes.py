@@ -16,7 +16,10 @@ Change points: ``cp_bar[0] = 0``, ``cp_bar`` strictly increasing, and the target
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
+from numba import njit
 
 from toolkit.engine._step import (
     D_DONE,
@@ -43,6 +46,12 @@ from toolkit.sweep._fold import (
     kill_switch_inline_nb,
     njit_no_refcount,
 )
+
+# The fill compiled inline into this driver (same source as the per-bar driver's call): as a
+# call, numba passes its four work arrays as 7-word structs on each of ~2 fills per change
+# point. With the held_* folds inline too, the headline grid's change-point simulation takes
+# ~16% less CPU (one thread, A/B in one process, rows identical).
+_execute_fold_inline_nb = njit(inline="always")(cast(Any, execute_fold_nb).py_func)
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar (the tables' fixed cost is that of a few dozen bars' folds).
@@ -110,7 +119,7 @@ def simulate_changes_nb(
             px, _ = pending_fill_nb(market, q, np.nan, open_[b], open_[b], open_[b], slippage)
             pend_qty = 0.0
             budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
-            q, cash, pos = execute_fold_nb(
+            q, cash, pos = _execute_fold_inline_nb(
                 st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
             )
             acted = pend_target
@@ -136,7 +145,7 @@ def simulate_changes_nb(
                 else:
                     px = slipped_nb(c, 1.0 if delta > 0 else -1.0, slippage)
                     budget = cash + (max_leverage - 1.0) * value
-                    q, cash, pos = execute_fold_nb(
+                    q, cash, pos = _execute_fold_inline_nb(
                         st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
                         month_id[b],
                     )  # fmt: skip
