@@ -133,7 +133,11 @@ class ParentDesk:
                  if self.worked(s) and sym in s.symbols),
                 key=lambda x: int(x.split()[0]), default=history_duration(spec),
             )  # fmt: skip
-            self.streams[sym] = await broker.bars(sym, "1 min", days, on_update)
+            try:
+                self.streams[sym] = await broker.bars(sym, "1 min", days, on_update)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                self.log(f"1-minute bars of {sym} not subscribed ({exc}); trying again next pass")
+                continue
             if not self.streams[sym]:
                 self.log(
                     f"WARNING: no 1-minute bars of {sym} from the broker: its parents' children "
