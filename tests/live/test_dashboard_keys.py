@@ -5,12 +5,10 @@ the kill switch ends the session -- keys in, the screen and the journal checked.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +25,13 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 class Terminal:
     """A command in a detached tmux pane of a given size (a private tmux server)."""
 
-    def __init__(self, command: str, width: int, height: int) -> None:
-        self.socket = f"toolkit-test-{os.getpid()}-{time.monotonic_ns()}"
+    def __init__(self, command: str, width: int, height: int, socket: Path) -> None:
+        self.socket = str(socket)  # its own server, its socket in the test's directory
         self._tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), command)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
+            ["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True
         ).stdout
 
     def screen(self) -> str:
@@ -54,7 +52,8 @@ class Terminal:
         return screen
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+        Path(self.socket).unlink(missing_ok=True)
 
 
 @pytest.fixture()
@@ -90,7 +89,12 @@ def test_dashboard_keys_modify_cancel_cancel_all_and_kill_at_80x24(
         )
         journal = cfg.session.journal
         run = shlex.join([sys.executable, "-m", "toolkit.live", "run", "--config", str(cfg.source)])
-        term = Terminal(f"cd {shlex.quote(str(REPO))} && {run}; echo EXIT=$?; sleep 60", 80, 24)
+        term = Terminal(
+            f"cd {shlex.quote(str(REPO))} && {run}; echo EXIT=$?; sleep 60",
+            80,
+            24,
+            tmp_path / "tmux.sock",
+        )
         terminal.append(term)
         sql = (
             "SELECT order_ref, quantity, limit_price FROM orders WHERE status = 'Submitted' "
