@@ -140,6 +140,11 @@ def test_cli_commands_modify_cancel_kill_and_expire_after_restart(
         statuses = [c["status"] for c in rows.values()]
         assert statuses == ["done", "rejected", "rejected", "rejected", "done", "done", "expired"]
         assert all(c["source"] == "cli" for c in rows.values())
+        # status lists them with their outcomes
+        code, text = _cli(capsys, "status", "--journal", str(journal), SID)
+        assert code == 0 and "manual commands (7; the newest 7)" in text, text
+        assert f"cli modify {ref}: rejected: max_order" in text
+        assert "cli cancel_all: expired: queued while the session was not running" in text
 
 
 def sim_limit(gw: Any, ref: str) -> float:

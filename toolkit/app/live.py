@@ -156,6 +156,10 @@ def _status(args: argparse.Namespace) -> int:
         if summary.tca_error is None:  # else the summary said why there is no TCA
             print("parent orders (TCA; costs > 0 hurt; the newest 20: `orders` lists all)")
             print(format_history(order_history(j, summary.session_id), last=20))
+        from toolkit.live.commands import format_commands
+
+        if manual := format_commands(j.commands(summary.session_id)):
+            print(manual)  # the dashboard's keys and the CLI's commands, with their outcomes
     return 0
 
 

@@ -587,6 +587,20 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any]]:
     return "kill", args.strategy, {}
 
 
+def format_commands(rows: list[dict[str, Any]], last: int = 10) -> str:
+    """The newest ``last`` manual commands of a session, one line each ("" when none)."""
+    if not rows:
+        return ""
+    lines = [f"manual commands ({len(rows)}; the newest {min(last, len(rows))})"]
+    for c in rows[-last:]:
+        what = c["action"] + (f" {c['target']}" if c["target"] else "")
+        lines.append(
+            f"  #{c['command_id']} {c['ts'][:19]} {c['source']} {what}: "
+            f"{c['status']}: {c['outcome']}"
+        )
+    return "\n".join(lines)
+
+
 def _newest_running(journal: Journal, path: Path) -> str:
     for s in journal.sessions():
         if s["ended_at"] is None and session_running(path, s["session_id"]):
