@@ -185,3 +185,19 @@ def test_interrupted_exits_130() -> None:
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in done.stderr
+
+
+def test_reader_gone_is_quiet() -> None:
+    """``toolkit strategies --json | head -1``: the reader leaves early; no traceback, no
+    'Exception ignored', status 141 (128 + SIGPIPE) as a shell reports it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "strategies", "--json"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command has printed anything
+    _, err = proc.communicate(timeout=120)
+    assert err.decode() == ""
+    assert proc.returncode == 141

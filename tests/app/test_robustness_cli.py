@@ -13,6 +13,7 @@ import pytest
 
 import toolkit as tk
 from tests._commands import run_command
+from toolkit.app.tables import fmt
 
 CONFIG = """
 name = "robust"
@@ -111,6 +112,55 @@ def test_sensitivity_report(runs) -> None:
     assert 0 <= summary["plateau"]["score"] <= 1
     assert (folder / "response.png").is_file()
     assert '"type":"heatmap"' in (folder / "response.html").read_text()  # interactive, 2 params
+
+
+def _line(stdout: str, label: str) -> str:
+    return next(x for x in stdout.splitlines() if x.startswith(label))
+
+
+def test_tables_print_the_summary_numbers(runs) -> None:
+    """Tables with readable digits (no 16-digit JSON), the numbers of summary.json."""
+    done, folder = runs["walkforward"]
+    wf = json.loads((folder / "summary.json").read_text())
+    assert _line(done.stdout, "Out-of-sample Sharpe").split()[-1] == fmt(wf["oos_sharpe"], "num")
+    assert _line(done.stdout, "Out-of-sample CAGR").split()[-1] == fmt(wf["oos_cagr"], "pct")
+    assert _line(done.stdout, "Walk-forward efficiency").split()[-1] == fmt(wf["efficiency"], "num")
+    folds = pd.read_csv(folder / "folds.csv")
+    for _, f in folds.iterrows():  # one line per fold: window, chosen parameters, objectives
+        line = _line(done.stdout, f"{f['fold']:>4}  {str(f['test_start'])[:10]}")
+        assert f" {f['fast']} " in line and fmt(f["oos_objective"], "num") in line.split()
+
+    done, folder = runs["montecarlo"]
+    mc = json.loads((folder / "summary.json").read_text())
+    for method, m in mc["methods"].items():
+        assert _line(done.stdout, method).split()[-1] == fmt(m["prob_drawdown"], "pct")
+    assert not any(len(w) > 12 and w.replace(".", "").isdigit() for w in done.stdout.split())
+
+    done, folder = runs["sensitivity"]
+    se = json.loads((folder / "summary.json").read_text())
+    assert _line(done.stdout, "Plateau score").split()[-1] == fmt(se["plateau"]["score"], "pct")
+    assert _line(done.stdout, "Deflated Sharpe").split()[-1] == fmt(se["overfitting"]["dsr"], "num")
+    assert _line(done.stdout, "Probability of backtest").split()[-1] == fmt(
+        se["overfitting"]["pbo"], "pct"
+    )
+
+
+def test_json_is_the_summary(tmp_path: Path, runs) -> None:
+    """``montecarlo --json``: one JSON document on stdout, the numbers of summary.json."""
+    cfg = tmp_path / "robust.toml"
+    cfg.write_text(CONFIG)
+    done = run_command("toolkit", "montecarlo", "--config", cfg, "--reports", tmp_path, "--json")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    summary = json.loads((Path(printed["report"]) / "summary.json").read_text())
+    assert len(printed["backtest"]) >= 10
+    for key, value in printed["backtest"].items():
+        assert value == pytest.approx(summary["backtest"][key], rel=1e-12), key
+    for row in printed["methods"]:
+        assert row["prob_drawdown"] == summary["methods"][row["method"]]["prob_drawdown"]
+    for row in printed["percentiles"]:
+        table = summary["methods"][row["method"]]["percentiles"]
+        assert row["cagr"] == pytest.approx(table["cagr"][str(row["percentile"])], rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -30,6 +31,14 @@ def test_run_then_status_and_list(live_config, tmp_path) -> None:
         assert text in out.stdout
     status = run_command("toolkit.live", "status", "--config", cfg.source, timeout=60)
     assert status.returncode == 0 and "net P&L" in status.stdout and "ended" in status.stdout
+    # the same summary for machines, through the one command line (toolkit live status)
+    as_json = run_command("toolkit", "live", "status", "--config", cfg.source, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    record = json.loads(as_json.stdout)
+    assert f"net P&L          {record['pnl']:>14,.2f}" in status.stdout
+    assert f"fills {record['fills']}," in status.stdout and record["running"] is False
+    listed = run_command("toolkit", "live", "status", "--config", cfg.source, "--list", "--json")
+    assert [s["session_id"] for s in json.loads(listed.stdout)] == [record["session_id"]]
     assert main(["status", "--journal", str(cfg.session.journal), "--list"]) == 0
     assert main(["status", "nope", "--journal", str(cfg.session.journal)]) == 2
 

@@ -69,8 +69,11 @@ def plotly_values(array: Any) -> np.ndarray:
 
 
 def execute(name: str, params: dict[str, Any], out_dir: Path) -> Executed:
-    """Execute notebooks/<name> with ``params`` via the report runner into ``out_dir``."""
-    files = run_report(name, params, reports_root=out_dir, hide_code=True)
+    """Execute notebooks/<name> with ``params`` via the report runner into ``out_dir``; the
+    runner tells its stages (``report run`` prints them on stderr)."""
+    stages: list[str] = []
+    files = run_report(name, params, reports_root=out_dir, hide_code=True, progress=stages.append)
+    assert stages[0].startswith(f"executing {Path(name).stem}") and "exporting HTML" in stages
     nb = nbformat.read(files.notebook, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     return Executed(outputs, files.html.read_text())

@@ -54,8 +54,11 @@ def test_a_job_reports_on_refreshed_data(tmp_path: Path, monkeypatch, capsys) ->
     capsys.readouterr()
     seen: list[pd.Timestamp] = []
 
+    told: list[str] = []
+
     def runner(notebook: str, params: dict[str, Any], **kw: Any) -> None:
         seen.append(tk.load("SPY", adjust="none").index[-1])  # what the report would load
+        assert kw["progress"] == told.append  # the runner tells its stages on the same line
 
     with Gateway(port=0, data_dir=SHIPPED, start="2024-05-17 21:30") as gw:
         schedule = tmp_path / "schedule.toml"
@@ -64,13 +67,20 @@ def test_a_job_reports_on_refreshed_data(tmp_path: Path, monkeypatch, capsys) ->
         assert [j.refresh is not None for j in jobs] == [True, True, False]
         assert jobs[0].refresh == Refresh(port=gw.port, client_id=611, pacing_scale=0.01)
         scheduler = Scheduler(
-            jobs, reports_root=tmp_path / "r", state_dir=tmp_path / "s", runner=runner
+            jobs,
+            reports_root=tmp_path / "r",
+            state_dir=tmp_path / "s",
+            runner=runner,
+            progress=told.append,
         )
         outcomes = scheduler.run_due(datetime(2024, 5, 17, 21, 45, tzinfo=UTC))
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
     assert outcomes[0].detail.endswith("(data SPY updated +5)")
     assert outcomes[1].detail.endswith("(data SPY updated +5)")  # the same, single refresh
     assert seen == [pd.Timestamp("2024-05-17", tz="UTC")] * 3
+    # a silent first run no more: each job as it starts, the one refresh before the first
+    assert [t.split(" @ ")[0] for t in told if " @ " in t] == [j.name for j in jobs]
+    assert sum("refreshing its data first" in t for t in told) == 1
 
 
 def test_a_failed_refresh_fails_the_report_without_running_it(tmp_path: Path, monkeypatch) -> None:

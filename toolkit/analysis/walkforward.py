@@ -224,6 +224,7 @@ def walk_forward(
     objective: Objective = "sharpe",
     weights: Sequence[float] | None = None,
     risk: RiskLimits | None = None,
+    on_fold: Callable[[int, int], None] | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``strategy`` over ``grid`` on ``bars``.
 
@@ -231,7 +232,8 @@ def walk_forward(
     several symbols is scored as one book (:func:`toolkit.sweep.sweep_portfolio` with
     ``weights``, default equal sleeves), and its out-of-sample runs trade the whole panel.
     The ``risk`` limits (and ``weights``) apply in-sample and out-of-sample alike, as in a
-    backtest; each fold starts with fresh capital, peak and trading day.
+    backtest; each fold starts with fresh capital, peak and trading day. ``on_fold(done,
+    total)`` is called after each fold (a progress bar).
     """
     panel = as_panel(bars)
     bar_arrays(panel)  # the engine's input gate, before any fold is cut
@@ -283,6 +285,8 @@ def walk_forward(
             }
         )
         pieces.append(oos.returns)
+        if on_fold is not None:
+            on_fold(len(pieces), len(plan))
     returns = pd.concat(pieces)
     equity = s.init_cash * (1.0 + returns).cumprod()
     name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")

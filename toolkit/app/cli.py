@@ -10,7 +10,8 @@ toolkit.app.gateway), web (the local web app, toolkit.app.web, when installed).
 Every command ends the same way (toolkit._entry): exit status 0 when it did what was asked, 1
 when it found something (look-ahead, a failed scheduled report, a refused order command) or
 failed by a bug, 2 on bad input (a config, a flag, a file; one line says what to fix), 130
-when interrupted. Commands that print results print a table, or JSON with ``--json``. Only
+when interrupted (141 when the reader of its output went away, as in ``| head``). Commands
+that print results print a table, or JSON with ``--json``. Only
 the parser is imported to answer ``--help``: pandas, numba and ib_async load inside a command.
 """
 
@@ -134,9 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console() -> None:
     """The console scripts' entry (``toolkit``, ``ibkr-toolkit``)."""
+    from toolkit._entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, _stdout_to_devnull
+
     try:
         code = main()
+        sys.stdout.flush()  # here, so a reader gone away (`| head`) is seen here
     except KeyboardInterrupt:  # while a command's modules still load
         print("interrupted", file=sys.stderr)
-        code = 130
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        code = EXIT_BROKEN_PIPE
     sys.exit(code)

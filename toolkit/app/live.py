@@ -41,6 +41,7 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
     status.add_argument("--journal", help="journal file (overrides the config's)")
     status.add_argument("--list", action="store_true", help="list the journal's sessions")
+    status.add_argument("--json", action="store_true", help="JSON for machines instead of text")
     orders = sub.add_parser("orders", help="a session's parent orders with their TCA")
     orders.add_argument("--session", help="session id (default: the newest)")
     orders.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
@@ -143,6 +144,11 @@ def _status(args: argparse.Namespace) -> int:
 
     path = _journal_path(args)
     with Journal(path) as j:
+        if args.list and args.json:
+            import json
+
+            print(json.dumps([dict(s) for s in j.sessions()], indent=2, default=str))
+            return 0
         if args.list:
             for s in j.sessions():
                 state = "running" if s["ended_at"] is None else f"ended {s['ended_at']}"
@@ -152,6 +158,12 @@ def _status(args: argparse.Namespace) -> int:
                 )
             return 0
         summary = summarize(j, args.session)
+        if args.json:
+            from toolkit.app.summaries import session_json
+
+            history = None if summary.tca_error else order_history(j, summary.session_id)
+            print(session_json(summary, history))
+            return 0
         print(format_summary(summary))
         if summary.tca_error is None:  # else the summary said why there is no TCA
             print("parent orders (TCA; costs > 0 hurt; the newest 20: `orders` lists all)")

@@ -256,7 +256,7 @@ def _robustness(args: argparse.Namespace) -> int:
         f"{args.command}: {cfg.strategy} on {', '.join(cfg.data.symbols)} "
         "(the first run compiles numba kernels)"
     )
-    summary, out, files = runner(cfg, args.reports)
+    summary, out, files = runner(cfg, args.reports, say)
     say("done")
     robustness_output(args.command, summary, out, files, cfg.sensitivity.metric).print(args.json)
     return 0

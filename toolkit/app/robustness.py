@@ -13,6 +13,7 @@ import pandas as pd
 
 from toolkit import analysis
 from toolkit.app.backtest import load_config_bars, load_run_bars
+from toolkit.app.progress import Progress, bar_progress
 from toolkit.config import RunConfig
 from toolkit.data import LoadedFile
 from toolkit.engine import backtest
@@ -59,8 +60,11 @@ def _headless() -> None:
     matplotlib.use("Agg")
 
 
-def run_walkforward(cfg: RunConfig, reports_root: Path) -> Outcome:
-    """Walk-forward optimisation over [grid] with [walkforward] settings."""
+def run_walkforward(
+    cfg: RunConfig, reports_root: Path, progress: Progress | None = None
+) -> Outcome:
+    """Walk-forward optimisation over [grid] with [walkforward] settings; with ``progress``,
+    a bar over the folds on stderr."""
     _headless()
     loaded = load_config_bars(cfg)
     bars = loaded.frame
@@ -78,15 +82,19 @@ def run_walkforward(cfg: RunConfig, reports_root: Path) -> Outcome:
         objective=w.objective,
         weights=cfg.weights,
         risk=cfg.risk,
+        on_fold=bar_progress("walk-forward", "fold") if progress is not None else None,
     )
+    if progress is not None:
+        progress(f"{len(result.folds)} folds done; writing the report")
     out = written.robustness_folder(cfg.name, "walkforward", reports_root)
     files = written.write_walkforward(result, bars, out)
     summary = {**result.summary(), "objective": result.objective}
     return _finish(cfg, out, files, summary, loaded.sources)
 
 
-def run_montecarlo(cfg: RunConfig, reports_root: Path) -> Outcome:
-    """The configured backtest, then each [montecarlo] method."""
+def run_montecarlo(cfg: RunConfig, reports_root: Path, progress: Progress | None = None) -> Outcome:
+    """The configured backtest, then each [montecarlo] method (each told to ``progress``)."""
+    say = progress or (lambda _message: None)
     _headless()
     loaded = load_run_bars(cfg)
     result = backtest(loaded.frame, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
@@ -95,6 +103,7 @@ def run_montecarlo(cfg: RunConfig, reports_root: Path) -> Outcome:
     files: dict[str, Path] = {}
     summary: dict[str, Any] = {"backtest": result.metrics(), "methods": {}}
     for method in m.methods:
+        say(f"{method}: {m.paths:,} paths, percentiles and fan chart")
         try:
             mc = analysis.monte_carlo(
                 result,
@@ -119,14 +128,19 @@ def run_montecarlo(cfg: RunConfig, reports_root: Path) -> Outcome:
     return _finish(cfg, out, files, summary, loaded.sources)
 
 
-def run_sensitivity(cfg: RunConfig, reports_root: Path) -> Outcome:
+def run_sensitivity(
+    cfg: RunConfig, reports_root: Path, progress: Progress | None = None
+) -> Outcome:
     """Sweep over [grid], responses, plateau score, stress of the configured parameters, and
-    the overfitting statistics (DSR of the best set given all trials, PBO by CSCV)."""
+    the overfitting statistics (DSR of the best set given all trials, PBO by CSCV); each stage
+    told to ``progress`` (the sweep with a bar)."""
+    say = progress or (lambda _message: None)
     _headless()
     loaded = load_config_bars(cfg)
     bars = loaded.frame
     s = cfg.sensitivity
     grid = _grid(cfg, "sensitivity")
+    say(f"sweep of {len(grid):,} parameter set(s)")
     if len(loaded.sources) > 1:
         rows = sweep_portfolio(bars, cfg.strategy, grid, cfg.engine, cfg.weights, cfg.risk)
     else:
@@ -136,7 +150,7 @@ def run_sensitivity(cfg: RunConfig, reports_root: Path) -> Outcome:
             cfg.strategy,
             grid,
             cfg.engine,
-            progress=False,
+            progress=progress is not None,
             risk=cfg.risk,
             weights=cfg.weights,
         )
@@ -144,6 +158,7 @@ def run_sensitivity(cfg: RunConfig, reports_root: Path) -> Outcome:
     plateau = analysis.plateau_score(
         rows, varying, s.metric, radius=s.radius, tolerance=s.tolerance
     )
+    say(f"stress: costs, slippage and {s.noise_runs} price-noise runs")
     table = analysis.stress(
         bars,
         cfg.strategy,
@@ -159,6 +174,7 @@ def run_sensitivity(cfg: RunConfig, reports_root: Path) -> Outcome:
     )
     out = written.robustness_folder(cfg.name, "sensitivity", reports_root)
     files = written.write_sensitivity(rows, table, varying, s.metric, out)
+    say(f"overfitting: deflated Sharpe and PBO ({min(s.pbo_trials, len(rows))} backtests)")
     overfit = _overfitting(bars, cfg, rows, grid, cfg.weights)
     summary = {
         "trials": len(rows),

@@ -303,3 +303,25 @@ def strategies_json(specs: Any) -> str:
         ],
         indent=2,
     )
+
+
+def session_json(summary: Any, orders: Any) -> str:
+    """``live status --json``: a session's summary (the numbers ``status`` prints), its
+    closed trades and its parent orders' TCA."""
+    import json
+    from dataclasses import asdict, fields
+
+    from toolkit.app.tables import plain
+
+    record = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name != "tca"}
+    record["trades"] = summary.trades.to_dict(orient="records")
+    record["tca"] = None if summary.tca is None else asdict(summary.tca)
+    record.update(
+        pnl=summary.pnl,
+        win_rate=summary.win_rate,
+        avg_trade=summary.avg_trade,
+        running=summary.running,
+    )
+    if orders is not None:
+        record["parent_orders"] = orders.reset_index().to_dict(orient="records")
+    return json.dumps(plain(record), indent=2)
