@@ -54,7 +54,9 @@ def test_make_docs_builds_the_api_reference_without_warnings(tmp_path: Path) -> 
     index = (out / "toolkit.html").read_text(encoding="utf-8")
     # every name toolkit re-exports is documented on its page, with its docstring
     ids = set(re.findall(r'<section id="([A-Za-z_]\w*)">', index))
-    missing = [n for n in toolkit.__all__ if n not in ids and not (out / "toolkit" / f"{n}.html").is_file()]
+    missing = [
+        n for n in toolkit.__all__ if n not in ids and not (out / "toolkit" / f"{n}.html").is_file()
+    ]
     assert not missing, f"re-exported but not in the API reference: {missing}"
     # with its docstring, rendered (``x`` becomes code, so the text has no backticks)
     text = re.sub(r"<[^>]+>", "", index)
