@@ -4,6 +4,7 @@ heavy (the --help time is measured in the report, never asserted here)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,34 @@ def test_reader_gone_is_quiet() -> None:
     _, err = proc.communicate(timeout=120)
     assert err.decode() == ""
     assert proc.returncode == 141
+
+
+def test_options_backtest_json_is_the_printed_run(capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(REPO / "research" / "configs" / "options_spxw_put_credit.toml")
+    assert cli.main(["options-backtest", "--config", config, "--no-reports"]) == 0
+    text = capsys.readouterr().out
+    assert cli.main(["options-backtest", "--config", config, "--no-reports", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    m = data["metrics"]
+    assert f"P&L {m['pnl']:,.2f} USD  return {m['total_return']:.2%}" in text
+    assert f"spreads {len(data['trades'])}" in text and data["report"] is None
+
+
+@pytest.mark.parametrize("module", ["toolkit", "toolkit.live", "toolkit.report", "toolkit.gateway"])
+def test_old_entry_points_help_loads_nothing_heavy(module: str) -> None:
+    """``python -m toolkit.gateway --help`` loaded the whole simulator (pandas, numba) before
+    its package's exports were made lazy: 3-5 s on a busy machine."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = [{module!r}, '--help']\n"
+        "try:\n"
+        f"    runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr, done.stderr

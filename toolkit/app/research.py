@@ -96,6 +96,7 @@ def add_parsers(sub: Any) -> None:
     ob.add_argument("--config", required=True, type=Path, help="TOML file in research/configs/")
     ob.add_argument("--reports", type=Path, default=Path("reports"), help="report root folder")
     ob.add_argument("--no-reports", action="store_true", help="print only, write no files")
+    ob.add_argument("--json", action="store_true", help="JSON for machines instead of text")
     ob.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -141,9 +142,15 @@ def _options_backtest(args: argparse.Namespace) -> int:
     cfg = load_option_config(args.config)
     result = run_option_config(cfg)
     text = format_result(cfg, result)
+    report = None if args.no_reports else write_option_report(cfg, result, args.reports, text)
+    if args.json:
+        from toolkit.app.summaries import options_json
+
+        print(options_json(cfg.name, result, report))
+        return 0
     print(text)
-    if not args.no_reports:
-        print(f"\nReport: {write_option_report(cfg, result, args.reports, text)}/")
+    if report is not None:
+        print(f"\nReport: {report}/")
     return 0
 
 

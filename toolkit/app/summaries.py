@@ -325,3 +325,27 @@ def session_json(summary: Any, orders: Any) -> str:
     if orders is not None:
         record["parent_orders"] = orders.reset_index().to_dict(orient="records")
     return json.dumps(plain(record), indent=2)
+
+
+def options_json(name: str, r: Any, report: Path | None) -> str:
+    """``options-backtest --json``: the numbers its text prints (metrics, attribution totals,
+    the spreads, the guards) and where the report went."""
+    import json
+
+    from toolkit.app.tables import plain
+
+    return json.dumps(
+        plain(
+            {
+                "name": name,
+                "pricing": r.pricing,
+                "model_priced": r.model_priced,
+                "metrics": r.metrics,
+                "attribution": r.attribution.sum().to_dict(),
+                "trades": r.trades.to_dict(orient="records"),
+                "guards": r.guards.to_dict(orient="records"),
+                "report": report,
+            }
+        ),
+        indent=2,
+    )

@@ -25,8 +25,23 @@ at the legs' touch against a net limit, with per-leg executions and positions; e
 settlement by the engine's rule and strategy-based option margin (:mod:`toolkit.gateway.margin`).
 """
 
-from toolkit.gateway.market import Market, SimClock, con_id_for
-from toolkit.gateway.router import GatewayState
-from toolkit.gateway.server import Gateway
+from typing import TYPE_CHECKING
+
+from toolkit._lazy import lazy_exports
+
+# lazy (toolkit/_lazy.py): ``python -m toolkit.gateway --help`` need not load pandas and numba
+_EXPORTS = {
+    "Gateway": "toolkit.gateway.server:Gateway",
+    "GatewayState": "toolkit.gateway.router:GatewayState",
+    "Market": "toolkit.gateway.market:Market",
+    "SimClock": "toolkit.gateway.market:SimClock",
+    "con_id_for": "toolkit.gateway.market:con_id_for",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from toolkit.gateway.market import Market, SimClock, con_id_for
+    from toolkit.gateway.router import GatewayState
+    from toolkit.gateway.server import Gateway
 
 __all__ = ["Gateway", "GatewayState", "Market", "SimClock", "con_id_for"]
