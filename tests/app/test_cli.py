@@ -233,3 +233,15 @@ def test_old_entry_points_help_loads_nothing_heavy(module: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_export_json_names_the_files_it_wrote(tmp_path: Path) -> None:
+    config = REPO / "research" / "configs" / "spy_sma_cross.toml"
+    done = run_command("toolkit", "export", "--config", config, "--out", tmp_path / "tax", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["folder"] == str(tmp_path / "tax")
+    assert {"lots_csv", "trades", "equity", "dividends"} <= set(data["files"])
+    for path in data["files"].values():
+        assert Path(path).is_file(), path
+    assert data["notes"] and all(f"note: {n}" in done.stderr for n in data["notes"])

@@ -29,12 +29,14 @@ def _parser(prog: str = "python -m toolkit.report") -> argparse.ArgumentParser:
     )
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
+    run.add_argument("--json", action="store_true", help="the files as JSON for machines")
     sched = sub.add_parser("schedule", help="run due reports from a schedule file")
     sched.add_argument("--file", type=Path, default=Path("research/schedule.toml"))
     sched.add_argument("--reports", type=Path, default=Path("reports"))
     sched.add_argument("--state", type=Path, default=Path("reports/.schedule"))
     sched.add_argument("--loop", action="store_true", help="stay in the foreground")
     sched.add_argument("--now", help="pretend it is this UTC time (ISO 8601), for catch-up runs")
+    sched.add_argument("--json", action="store_true", help="the outcomes as JSON for machines")
     exp = sub.add_parser(
         "export",
         help="tax lots (FIFO) at the prices paid, realised P&L, dividends, equity, positions",
@@ -49,6 +51,7 @@ def _parser(prog: str = "python -m toolkit.report") -> argparse.ArgumentParser:
         help="the session's journal (with --session)",
     )
     exp.add_argument("--out", type=Path, default=None, help="default reports/<name>-tax-<time>/")
+    exp.add_argument("--json", action="store_true", help="the files as JSON for machines")
     sub.add_parser("alert-test", help="send a test alert with the TOOLKIT_SMTP_* settings")
     return p
 
@@ -73,6 +76,10 @@ def _run(args: argparse.Namespace) -> int:
         hide_code=not args.show_code,
         progress=stderr_progress(),
     )
+    if args.json:
+        return _print_json(
+            {"notebook": files.notebook, "html": files.html, "tearsheet": files.tearsheet}
+        )
     print(f"notebook   {files.notebook}\nhtml       {files.html}")
     print(f"tearsheet  {files.tearsheet or '(the notebook wrote no returns.csv)'}")
     return 0
@@ -94,6 +101,11 @@ def _schedule(args: argparse.Namespace) -> int:
         return 0
     now = datetime.fromisoformat(args.now).astimezone(UTC) if args.now else None
     outcomes = scheduler.run_due(now)
+    if args.json:
+        from dataclasses import asdict
+
+        _print_json([asdict(o) for o in outcomes])
+        return 1 if any(o.status == "failed" for o in outcomes) else 0
     for o in outcomes:
         print(f"{o.job} @ {o.scheduled.isoformat()}: {o.status} {o.detail}")
     if not outcomes:
@@ -126,8 +138,19 @@ def _export(args: argparse.Namespace) -> int:
     )
     for note in inputs.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        return _print_json({"folder": folder, "files": paths, "notes": list(inputs.notes)})
     for kind, path in sorted(paths.items()):
         print(f"{kind:<10} {path}")
+    return 0
+
+
+def _print_json(value: object) -> int:
+    import json
+
+    from toolkit.app.tables import plain
+
+    print(json.dumps(plain(value), indent=2))
     return 0
 
 
