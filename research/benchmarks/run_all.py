@@ -21,6 +21,7 @@ from research.benchmarks import (
     portfolio,
     rotation,
     sweep,
+    sweep_phases,
     var,
 )
 
@@ -29,6 +30,8 @@ def main() -> None:
     engine.main()
     print()
     sweep.main()
+    print()
+    sweep_phases.main()
     print()
     rotation.main()
     print()
