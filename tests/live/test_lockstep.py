@@ -9,9 +9,13 @@ under load, about 1 rehearsal in 15 with the machine busy)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pandas as pd
 
-from toolkit.live._rehearsal import all_acted, held_bar_seen
+from toolkit.gateway import Gateway
+from toolkit.live import _rehearsal
+from toolkit.live._rehearsal import Lockstep, all_acted, held_bar_seen
 
 FRI = pd.Timestamp("2023-02-17", tz="UTC")
 THU = pd.Timestamp("2023-02-16", tz="UTC")
@@ -41,3 +45,48 @@ def test_symbols_on_different_bars_wait() -> None:
 
 def test_a_strategy_with_no_complete_bar_yet_does_not_hold_the_others() -> None:
     assert all_acted({"book": {FRI}, "new": set()}, {"book": FRI})
+
+
+class _Wall:
+    """The wall clock the fallback reads, moved by the test."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _held_gateway() -> Gateway:
+    return Gateway(port=0, start="2023-02-17 21:30", speed=1.0, paused=True, lockstep=True)
+
+
+def test_the_fallback_never_releases_the_clock_in_the_middle_of_a_look(monkeypatch) -> None:
+    wall = _Wall()
+    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
+    gw = _held_gateway()
+    step = Lockstep(gw)
+    asyncio.run(step.release(lambda held: False, lambda: False))  # a look declined
+    for _ in range(5):  # a look under way for 10 s of a loaded machine
+        step.unstick(busy=True)
+        wall.t += 2.5
+    assert gw.paused and step.unstuck == 0
+
+
+def test_the_fallback_waits_for_a_look_at_the_held_instant(monkeypatch) -> None:
+    wall = _Wall()
+    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
+    gw = _held_gateway()
+    step = Lockstep(gw)
+    for _ in range(5):  # idle, but no look has seen the bars here yet
+        step.unstick()
+        wall.t += 2.5
+    assert gw.paused and step.unstuck == 0
+    asyncio.run(step.release(lambda held: False, lambda: False))  # the look declines
+    step.unstick()
+    wall.t += 1.0
+    step.unstick()
+    assert gw.paused  # not yet 2 s
+    wall.t += 1.5
+    step.unstick()
+    assert not gw.paused and step.unstuck == 1  # a bar that never came: time runs on

@@ -97,14 +97,17 @@ class Lockstep:
         self.clock = clock
         self.unstuck = 0  # times the clock had to be released by the fallback
         self._held: tuple[pd.Timestamp | None, float] | None = None
+        self._refused: pd.Timestamp | None = None  # the held instant a look declined to release
 
-    def unstick(self) -> None:
-        """Fallback: a clock held over 2 s at the same instant (a symbol whose bar never
-        came) runs again."""
-        if not self.clock.paused:
+    def unstick(self, busy: bool = False) -> None:
+        """Fallback: a clock held over 2 s at the same instant although the session has
+        looked at the bars there and is idle (``busy``: a look is under way) runs again --
+        a symbol whose bar never came. A slow look under load never counts: releasing the
+        clock in the middle of one sends its orders after the next open."""
+        at = self.clock.clock.paused_at if self.clock.paused else None
+        if at is None or busy or self._refused != at:
             self._held = None
             return
-        at = self.clock.clock.paused_at
         if self._held is None or self._held[0] != at:
             self._held = (at, time.monotonic())
         elif time.monotonic() - self._held[1] > 2.0:
@@ -119,7 +122,10 @@ class Lockstep:
     ) -> None:
         """Let the clock run again once ``acted(held bar)`` says the session has acted on
         the newest bars and the broker has acknowledged its orders (up to 2 s)."""
-        if not self.clock.paused or not acted(self.clock.held_bar):
+        if not self.clock.paused:
+            return
+        if not acted(self.clock.held_bar):
+            self._refused = self.clock.clock.paused_at
             return
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and unacknowledged():

@@ -663,7 +663,7 @@ class LiveSession:
                     last_poll = time.monotonic()
                     await self._process_bars()
                 if self.lockstep is not None:
-                    self.lockstep.unstick()
+                    self.lockstep.unstick(busy=self._lock.locked())
                 if not self._lock.locked():  # between bars, never inside one's decisions
                     self.command_desk.poll()
                 if on_tick is not None:
