@@ -98,6 +98,19 @@ def test_cross_sectional_example_is_causal_and_a_leaky_panel_is_not() -> None:
         strategies.unregister("xs_peek")
 
 
+def test_progress_counts_each_symbol_and_parameter_set() -> None:
+    """``on_set`` (the CLI's bar): once per (symbol, set), in order, ending at the total."""
+    panel = load("SPY", start="2018-01-01", end="2019-12-31")
+    two = tk.load_many(["SPY", "TLT"], start="2018-01-01", end="2019-12-31")
+    for bars, books in ((panel, 1), (two, 2)):
+        calls: list[tuple[int, int]] = []
+        tk.check_causal(
+            "sma_cross", bars, cuts=2, random_sets=2, on_set=lambda d, t, c=calls: c.append((d, t))
+        )
+        total = books * 3  # the default set and two random ones, per symbol
+        assert calls == [(d, total) for d in range(1, total + 1)]
+
+
 def test_signals_are_not_all_flat() -> None:
     """Each shipped strategy actually trades on SPY with its defaults (a non-vacuous check)."""
     bars = load("SPY", start="2005-01-01")

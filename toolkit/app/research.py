@@ -272,8 +272,11 @@ def _robustness(args: argparse.Namespace) -> int:
 def _check_causal(args: argparse.Namespace) -> int:
     """Run toolkit.check_causal on a config's strategy and data, or on named ones."""
     from toolkit import strategies
+    from toolkit.app.progress import bar_progress, stderr_progress
     from toolkit.strategies.causality import check_causal
 
+    say = stderr_progress()
+    say("loading the bars")
     params: dict[str, object] | None = None
     if args.config is not None:
         from toolkit.app.backtest import load_run_bars
@@ -296,8 +299,15 @@ def _check_causal(args: argparse.Namespace) -> int:
             if len(symbols) > 1
             else load(symbols[0], args.start, args.end)
         )
+    say(f"checking {spec.name} at {args.cuts} cut points per parameter set and symbol")
     report = check_causal(
-        spec, bars, params, cuts=args.cuts, random_sets=args.random_sets, seed=args.seed
+        spec,
+        bars,
+        params,
+        cuts=args.cuts,
+        random_sets=args.random_sets,
+        seed=args.seed,
+        on_set=bar_progress("check", "set"),
     )
     if args.json:
         import json

@@ -15,7 +15,7 @@ and both values, so the user can see where their rule looks ahead. The same func
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,7 @@ def check_causal(
     scramble: bool = True,
     seed: int = 0,
     atol: float = 0.0,
+    on_set: Callable[[int, int], None] | None = None,
 ) -> CausalityReport:
     """Check that ``strategy``'s signal is causal on ``data``; report any look-ahead.
 
@@ -168,7 +169,8 @@ def check_causal(
     or None for the defaults; ``random_sets`` random valid sets are checked too. ``cuts`` random cut
     points per set for the prefix test, and as many for the scrambled-future test unless
     ``scramble`` is False. ``atol``: tolerated absolute difference (0: exact). Returns a
-    :class:`CausalityReport` (``passed``, ``leaks``, printable).
+    :class:`CausalityReport` (``passed``, ``leaks``, printable). ``on_set(done, total)`` is
+    called after each (symbol, parameter set) checked (a progress bar).
     """
     from toolkit import strategies
 
@@ -204,9 +206,9 @@ def check_causal(
             test, row, index[row], where, dict(values), t, float(f[row, col]), float(s_[row, col])
         )
 
-    for sym, frame in books:
+    for k, (sym, frame) in enumerate(books):
         arrays = _arrays(spec, frame)
-        for values in sets:
+        for values in _counted(sets, k * len(sets), len(books) * len(sets), on_set):
             vec = spec.vector(values)
             full = _signal(spec, arrays, vec, "all bars")
             for t in sorted({int(x) for x in rng.integers(1, n - 1, size=cuts)}):
@@ -234,6 +236,16 @@ def check_causal(
         cuts=cuts,
         leaks=tuple(leaks),
     )
+
+
+def _counted(
+    items: list[dict[str, Any]], start: int, total: int, on_item: Callable[[int, int], None] | None
+) -> Iterator[dict[str, Any]]:
+    """``items``, telling ``on_item(done, total)`` once the loop is done with each."""
+    for i, item in enumerate(items):
+        yield item
+        if on_item is not None:
+            on_item(start + i + 1, total)
 
 
 def _symbols(data: pd.DataFrame) -> list[Any]:
