@@ -116,3 +116,22 @@ def test_config_without_grid_names_what_to_add(tmp_path: Path, capsys):
     assert cli.main(["sweep", "--config", str(path), "--no-reports"]) == 2
     err = capsys.readouterr().err
     assert "sweep needs a [grid] table of parameter axes" in err
+
+
+@pytest.mark.xdist_group("dask")  # one LocalCluster at a time
+def test_dask_scheduler_gives_the_same_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """``--dask ADDRESS``: the blocks go to the scheduler's workers (an in-process cluster
+    here, reached by its address as a remote one is), the rows are the local run's."""
+    distributed = pytest.importorskip("distributed")
+    cfg = _config(tmp_path, ["SPY", "QQQ"])
+    argv = ["sweep", "--config", cfg, "--no-reports", "--top", "0", "--json", "--per-symbol"]
+    local = json.loads(_run(capsys, *argv))
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = json.loads(_run(capsys, *argv, "--dask", cluster.scheduler_address))
+        assert cluster.scheduler.task_prefixes  # the cluster did the work
+    assert remote["top"] == local["top"]
+    # a book is an engine run per set on this machine: --dask says so instead of ignoring it
+    assert cli.main([str(a) for a in argv[:-1] if a != "--per-symbol"] + ["--dask", "x"]) == 2
+    assert "scores its 2 symbols as one book" in capsys.readouterr().err

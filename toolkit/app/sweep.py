@@ -8,11 +8,14 @@ engine settings, weights and [risk] limits; prints the best sets and writes
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from toolkit.app.tables import Column, Facts, Output, Table
+from toolkit.errors import ConfigError
 
 # the sweep's metrics, and which way is better for each (max_drawdown is negative)
 SORTABLE = (
@@ -61,6 +64,12 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="several symbols: score each on its own instead of the config's book",
     )
+    sw.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score on a dask cluster: its scheduler (tcp://host:8786), or 'local' for a "
+        "LocalCluster of this machine's cores (one symbol, or --per-symbol)",
+    )
     sw.add_argument("--json", action="store_true", help="JSON for machines instead of tables")
     sw.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -73,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.app.progress import stderr_progress
     from toolkit.app.robustness import _grid
     from toolkit.config import load_config
-    from toolkit.errors import ConfigError
 
     if args.top < 0:
         raise ConfigError(f"--top {args.top}: give 0 (all) or a positive count.")
@@ -82,12 +90,24 @@ def run(args: argparse.Namespace) -> int:
     grid = _grid(cfg, "sweep")
     loaded = load_config_bars(cfg)
     book = len(cfg.data.symbols) > 1 and not args.per_symbol
+    if book and args.dask:
+        raise ConfigError(
+            f"--dask: {cfg.source} scores its {len(cfg.data.symbols)} symbols as one book, "
+            "an engine run per set on this machine; add --per-symbol to spread the fused "
+            "sweep of each symbol over the cluster, or drop --dask."
+        )
     say(
         f"sweep: {cfg.strategy}, {len(grid):,} parameter set(s) on "
         f"{', '.join(cfg.data.symbols)}{' as one book' if book else ''} "
         "(the first run compiles numba kernels)"
     )
-    rows = _portfolio(cfg, grid, loaded.frame) if book else _single(cfg, grid, loaded.frame)
+    if book:
+        rows = _portfolio(cfg, grid, loaded.frame)
+    elif args.dask:
+        with _cluster(args.dask, say) as client:
+            rows = _single(cfg, grid, loaded.frame, client)
+    else:
+        rows = _single(cfg, grid, loaded.frame)
     if rows.attrs.get("interrupted"):
         raise KeyboardInterrupt
     varying = [p for p in grid.names if rows[p].nunique() > 1] or list(grid.names)
@@ -160,14 +180,50 @@ def _value(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _single(cfg: Any, grid: Any, bars: Any) -> Any:
-    """The fused sweep: one symbol, or each symbol of a panel on its own; tqdm on stderr."""
+def _single(cfg: Any, grid: Any, bars: Any, client: Any = None) -> Any:
+    """The fused sweep: one symbol, or each symbol of a panel on its own; tqdm on stderr (or
+    the blocks spread over a dask ``client``)."""
     from toolkit.sweep import sweep
 
     data = {cfg.data.symbols[0]: bars} if len(cfg.data.symbols) == 1 else bars
     return sweep(
-        data, cfg.strategy, grid, cfg.engine, progress=True, risk=cfg.risk, weights=cfg.weights
+        data,
+        cfg.strategy,
+        grid,
+        cfg.engine,
+        progress=client is None,
+        risk=cfg.risk,
+        weights=cfg.weights,
+        client=client,
     )
+
+
+@contextmanager
+def _cluster(address: str, say: Any) -> Iterator[Any]:
+    """A dask client of the scheduler at ``address``, or of a LocalCluster ('local')."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "--dask needs dask.distributed: pip install 'ibkr-toolkit[scale]'."
+        ) from None
+    if address == "local":
+        say("starting a dask LocalCluster (one worker process per core)")
+        with (
+            distributed.LocalCluster(  # type: ignore[no-untyped-call]
+                threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
+        ):
+            yield client
+        return
+    say(f"connecting to the dask scheduler at {address}")
+    try:
+        client = distributed.Client(address, timeout=10)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"--dask {address}: cannot reach the scheduler ({exc}).") from None
+    with client:
+        yield client
 
 
 def _portfolio(cfg: Any, grid: Any, bars: Any) -> Any:
