@@ -16,10 +16,7 @@ Change points: ``cp_bar[0] = 0``, ``cp_bar`` strictly increasing, and the target
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 import numpy as np
-from numba import njit
 
 from toolkit.engine._step import (
     D_DONE,
@@ -47,11 +44,10 @@ from toolkit.sweep._fold import (
     njit_no_refcount,
 )
 
-# The fill compiled inline into this driver (same source as the per-bar driver's call): as a
-# call, numba passes its four work arrays as 7-word structs on each of ~2 fills per change
-# point. With the held_* folds inline too, the headline grid's change-point simulation takes
-# ~16% less CPU (one thread, A/B in one process, rows identical).
-_execute_fold_inline_nb = njit(inline="always")(cast(Any, execute_fold_nb).py_func)
+# The held-stretch folds (toolkit.metrics._kernels held_*) are compiled inline into this
+# driver: as calls, numba passes each array argument as a 7-word struct, once per stretch.
+# Inlining the fill too (execute_fold_nb, ~2 per change point) saved another ~8% of the
+# simulation but doubled this driver's cold compile (7 -> 17.5 s CPU): not worth it.
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar (the tables' fixed cost is that of a few dozen bars' folds).
@@ -119,7 +115,7 @@ def simulate_changes_nb(
             px, _ = pending_fill_nb(market, q, np.nan, open_[b], open_[b], open_[b], slippage)
             pend_qty = 0.0
             budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
-            q, cash, pos = _execute_fold_inline_nb(
+            q, cash, pos = execute_fold_nb(
                 st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
             )
             acted = pend_target
@@ -145,7 +141,7 @@ def simulate_changes_nb(
                 else:
                     px = slipped_nb(c, 1.0 if delta > 0 else -1.0, slippage)
                     budget = cash + (max_leverage - 1.0) * value
-                    q, cash, pos = _execute_fold_inline_nb(
+                    q, cash, pos = execute_fold_nb(
                         st, acc, scratch, pos, cash, delta, px, budget, cost, fractional, b,
                         month_id[b],
                     )  # fmt: skip

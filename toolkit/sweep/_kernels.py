@@ -12,9 +12,9 @@ for any grid size. tests/sweep checks every row equals the engine's.
   rows equal the per-bar driver's.
 
 numba's cache keys a compiled function on its own file's source only: a kernel here keeps
-the compiled code of the drivers it calls until this file changes. A change to a driver
-(or to a step function inlined into one) that must reach ``sweep_nb`` in warm caches comes
-with a change here.
+the compiled code of the drivers it calls until this file changes. A change to a driver (or
+to a step function inlined into one) that must reach ``sweep_nb`` in warm caches comes with
+a change here.
 """
 
 from __future__ import annotations
