@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("ib_async")
-from ib_async import IB, MarketOrder, Stock, TagValue
+from ib_async import IB, LimitOrder, MarketOrder, Stock, TagValue
 
 import toolkit as tk
 from tests.gateway._client import wait_for
@@ -71,3 +71,21 @@ def test_a_day_vwap_placed_after_the_close_works_its_window_the_next_session(min
         pd.Timestamp("2024-02-22 15:10", tz="UTC"),
     )
     assert all(start <= t < end for t in times)
+
+
+def test_a_resting_limit_works_only_in_regular_hours(minute) -> None:
+    """IB works an order in the regular session unless it is flagged outsideRth: a buy limit
+    placed after the close that the evening's and next morning's pre-market minutes trade
+    through (the simulator filled it at 16:3x) fills from 09:30 on, at a regular minute's
+    price."""
+    evening = minute.loc["2024-02-21 21:31":"2024-02-22 14:29"]
+    regular = minute.loc["2024-02-22 14:30":"2024-02-22 15:00"]
+    limit = round(float(regular["low"].min()) + 0.01, 2)
+    assert float(evening["low"].min()) < limit  # outside hours it traded below the limit
+    trade = _place(LimitOrder("BUY", 100, limit, tif="DAY"), minute)
+    assert trade.orderStatus.status == "Filled"
+    [fill] = trade.fills
+    when = pd.Timestamp(fill.execution.time)
+    assert NEXT_OPEN <= when <= pd.Timestamp("2024-02-22 15:00", tz="UTC")
+    bar = minute.loc[when]
+    assert fill.execution.price == pytest.approx(min(limit, float(bar["open"])))

@@ -58,6 +58,14 @@ def _opening_bar(ts: pd.Timestamp, daily: bool) -> bool:
     return bool((local.hour, local.minute) == (calendar.OPEN.hour, calendar.OPEN.minute))
 
 
+def _regular_minute(ts: pd.Timestamp) -> bool:
+    """An intraday bar inside the regular session (09:30 to the close, New York). IB works
+    an order only there unless it is flagged outsideRth, which the simulator does not take:
+    a resting limit or stop must not fill on the minute file's pre- or after-market bars."""
+    local = ts.tz_convert(calendar.NEW_YORK)
+    return bool(calendar.OPEN <= local.time() < calendar.close_time(local.date()))
+
+
 def _working_day(placed: pd.Timestamp) -> pd.Timestamp:
     """The session a DAY order placed at ``placed`` works in: today's until its close
     (13:00 on an early-close day), the next one after it."""
@@ -371,6 +379,9 @@ class Exchange:
             # planned on, also when planning took simulated time (the clock runs meanwhile)
             order.last_bar = plan.placed_bar or when
             return
+        bars, _ = self.market.price_bars(order.symbol, self.clock.now())
+        if bars is self.market.intraday(order.symbol) and not _regular_minute(when):
+            return  # placed outside regular hours: it waits for the session (match_new_bars)
         close = float(bar["close"])
         side = order.side
         if order.order_type == "TRAIL" and order.trail_stop is None:
@@ -425,6 +436,8 @@ class Exchange:
                         self.cancel(order)  # end of day: IB cancels unfilled DAY orders
                         break
                 order.last_bar = when
+                if not daily and not _regular_minute(when):
+                    continue  # outside regular trading hours: IB does not work the order
                 if order.tif == "OPG" and (
                     not _opening_bar(when, daily) or order.opg_day is None or day < order.opg_day
                 ):
