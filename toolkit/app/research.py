@@ -275,8 +275,7 @@ def _check_causal(args: argparse.Namespace) -> int:
     from toolkit.app.progress import bar_progress, stderr_progress
     from toolkit.strategies.causality import check_causal
 
-    say = stderr_progress()
-    say("loading the bars")
+    say = stderr_progress()  # told once the inputs are good: a bad one is the only line
     params: dict[str, object] | None = None
     if args.config is not None:
         from toolkit.app.backtest import load_run_bars
