@@ -3,9 +3,13 @@
 One module per command group, each holding its argument parser, the orchestration (load,
 run the libraries, hand the results to :mod:`toolkit.report` to write) and what it prints:
 
-* :mod:`toolkit.app.research` -- ``python -m toolkit`` (backtest, walkforward, montecarlo,
-  sensitivity, check-causal, strategies); :mod:`toolkit.app.backtest` and
-  :mod:`toolkit.app.robustness` run them
+* :mod:`toolkit.app.cli` -- ``toolkit`` (the console script; ``python -m toolkit``): one
+  parser for every command below, the groups with parsers of their own delegated to them;
+  :mod:`toolkit.app.tables` renders what a command prints as a table or as JSON (``--json``)
+* :mod:`toolkit.app.research` -- backtest, sweep (:mod:`toolkit.app.sweep`), walkforward,
+  montecarlo, sensitivity, check (check-causal), options-backtest, strategies, data;
+  :mod:`toolkit.app.backtest` and :mod:`toolkit.app.robustness` run them,
+  :mod:`toolkit.app.summaries` says what they print
 * :mod:`toolkit.app.reports` -- ``python -m toolkit.report`` (run, schedule, export,
   alert-test); :mod:`toolkit.app.tax_inputs` gathers an export's fills
 * :mod:`toolkit.app.live` -- ``python -m toolkit.live`` (run, status, cancel-all)
