@@ -139,10 +139,15 @@ def _options_backtest(args: argparse.Namespace) -> int:
         write_option_report,
     )
 
+    from toolkit.app.progress import stderr_progress
+
     cfg = load_option_config(args.config)
+    say = stderr_progress()
+    say(f"{cfg.name}: loading the chains and simulating (the first run compiles numba kernels)")
     result = run_option_config(cfg)
     text = format_result(cfg, result)
     report = None if args.no_reports else write_option_report(cfg, result, args.reports, text)
+    say("done")
     if args.json:
         from toolkit.app.summaries import options_json
 
