@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolkit.live.orders import LEGS, OrderRef, is_bracket_leg, leg_ref, order_ref
+from toolkit.live.orders import LEGS, OrderRef, is_bracket_leg, leg_ref, order_ref, short_ref
 
 _NAME = st.text(st.characters(categories=("L", "N"), include_characters="-_.:"), min_size=1)
 _SESSION = st.text(st.characters(categories=("L", "N"), include_characters="-_./"), min_size=1)
@@ -59,3 +59,14 @@ def test_bad_parts_are_refused_with_the_grammar() -> None:
     with pytest.raises(ValueError, match="leg"):
         leg_ref("s/strat/SPY/20240314", "stop")
     assert not is_bracket_leg("manual order")
+
+
+def test_a_short_ref_drops_the_session_only() -> None:
+    """The dashboard's and the keys' prompt: the strategy stays on a bracket leg and a
+    schedule's child (splitting at "/" kept the last three parts: 'SPY/20240105/sl')."""
+    bar = pd.Timestamp("2024-01-05", tz="UTC")
+    ref = OrderRef("paper/2024-01-05T09:30", "trend", "SPY", bar)
+    assert short_ref(str(ref)) == "trend/SPY/20240105"
+    assert short_ref(str(ref.child("sl"))) == "trend/SPY/20240105/sl"
+    assert short_ref(str(ref.sliced(3))) == "trend/SPY/20240105/c3"
+    assert short_ref("manual-order-7") == "manual-order-7"  # not ours: shown whole

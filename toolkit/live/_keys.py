@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.live.commands import Outcome
+from toolkit.live.orders import short_ref
 from toolkit.live.session_view import SessionView
 
 KEYS_HELP = "↑↓ select  c cancel  A cancel all  m modify  p pause/resume  K kill  q stop"
@@ -126,10 +127,10 @@ class KeyPad:
             if sel is None:
                 self.message = "nothing to cancel"
             elif sel.kind == "parent":
-                self._confirm(f"cancel schedule {_short(sel.key)} and its working children?",
+                self._confirm(f"cancel schedule {short_ref(sel.key)} and its working children?",
                               ("cancel", sel.key, {}))  # fmt: skip
             else:
-                self._confirm(f"cancel {_short(sel.key)} ({sel.text})?", ("cancel", sel.key, {}))
+                self._confirm(f"cancel {short_ref(sel.key)} ({sel.text})?", ("cancel", sel.key, {}))
         elif key == "A":
             n = len(view.orders)
             self._confirm(f"cancel ALL {n} working order(s) and every schedule?",
@@ -180,7 +181,7 @@ class KeyPad:
                 self.message = "nothing changed; modify not sent"
                 return
             what = ", ".join(f"{k} {v:g}" for k, v in self._typed.items())
-            self._confirm(f"modify {_short(target)}: {what}?", (action, target, self._typed))
+            self._confirm(f"modify {short_ref(target)}: {what}?", (action, target, self._typed))
         elif key in ("\x7f", "\b"):
             self.buffer = self.buffer[:-1]
         elif key in "0123456789.":
@@ -211,12 +212,6 @@ class KeyPad:
     def footer(self) -> tuple[str, str]:
         """(the keys line, the prompt or the last message)."""
         return KEYS_HELP, (self.prompt + self.buffer) if self.mode != "normal" else self.message
-
-
-def _short(ref: str) -> str:
-    """An orderRef without its session id (strategy/symbol/bar[/leg])."""
-    parts = ref.split("/")
-    return "/".join(parts[-3:]) if len(parts) > 3 else ref
 
 
 class TerminalKeys:

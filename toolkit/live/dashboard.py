@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit.live._keys import KEYS_HELP, KeyPad, TerminalKeys, items
+from toolkit.live.orders import short_ref
 from toolkit.live.session_view import SessionView
 
 
@@ -85,12 +86,6 @@ def _table(title: str, columns: list[str], rows: list[list[str | Text]], empty: 
 
 def _state(text: str) -> Text:
     return Text(text, style=_STATUS_STYLE.get(text, "bold red" if text != "-" else ""))
-
-
-def _short(ref: str) -> str:
-    """An orderRef without its session id (strategy/symbol/bar[/leg])."""
-    parts = ref.split("/")
-    return "/".join(parts[-3:]) if len(parts) > 3 else ref
 
 
 def _event_style(line: str) -> str:
@@ -201,7 +196,7 @@ def render(
         [
             [
                 mark(o["ref"]),
-                _short(o["ref"]),
+                short_ref(o["ref"]),
                 o["action"],
                 f"{o['quantity']:,.0f}",
                 o["type"],
@@ -218,7 +213,7 @@ def render(
         [
             [
                 mark(p["id"]),
-                _short(p["id"]),
+                short_ref(p["id"]),
                 f"{p['action']} {p['symbol']}",
                 p["algo"],
                 f"{p['filled']:,.0f}/{p['quantity']:,.0f}",

@@ -135,6 +135,16 @@ class OrderRef:
         return replace(self, slice=None)
 
 
+def short_ref(text: str) -> str:
+    """An orderRef without its session id (strategy/symbol/bar[/leg|/c<k>]), for a narrow
+    table or prompt; text that is not one of our refs is shown whole."""
+    try:
+        ref = OrderRef.parse(text)
+    except ValueError:
+        return text
+    return str(ref).removeprefix(ref.session + "/")
+
+
 def leg_ref(entry: str, leg: str) -> str:
     """The orderRef of bracket leg ``leg`` of the entry order ``entry``."""
     if leg not in LEGS:
