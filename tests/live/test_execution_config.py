@@ -29,12 +29,12 @@ def test_no_table_is_one_order_as_before(tmp_path: Path) -> None:
     path = tmp_path / "live.toml"
     path.write_text(f'[[strategies]]\nconfig = "{PAPER}"\n')
     spec = load_live_config(path).strategies[0].execution
-    assert spec == ExecutionSpec() and spec.algo == "none" and not spec.ours and not spec.ib
+    assert spec == ExecutionSpec() and spec.algo == "none" and not spec.ours and not spec.at_broker
 
 
 def test_ib_vwap_with_ib_tag_aliases_and_defaults(tmp_path: Path) -> None:
     spec = _load(tmp_path, 'algo = "ib_vwap"\nstart = "10:00"\nend = "10:30"\nmaxPctVol = 0.1\n')
-    assert spec.ib and spec.algo == "ib_vwap"
+    assert spec.at_broker and spec.algo == "ib_vwap"
     assert dict(spec.params) == {"max_pct_vol": 0.1, "no_take_liq": False, "allow_past_end": False}
     assert (spec.start, spec.end) == ("10:00", "10:30")
 

@@ -129,7 +129,7 @@ class ExecutionSpec:
         return self.algo in OUR_ALGOS
 
     @property
-    def ib(self) -> bool:
+    def at_broker(self) -> bool:
         """One order the broker works (an IB algo or an iceberg)."""
         return self.algo in IB_ALGOS
 
@@ -195,7 +195,7 @@ def parse_execution(path: Path, name: str, table: Any, order_type: str = "market
     except ConfigError as exc:
         raise ConfigError(f"{path}: [{name}] {exc}") from None
     allowed = ("limit",) if algo == "ib_iceberg" else ("market", "limit")
-    if spec.ib and order_type not in allowed:
+    if spec.at_broker and order_type not in allowed:
         raise ConfigError(
             f"{sec.where('algo')} = {algo!r} needs [engine] order_type "
             f"{' or '.join(map(repr, allowed))} in the research config, not {order_type!r}."

@@ -62,7 +62,7 @@ def window(spec: ExecutionSpec, now: pd.Timestamp) -> tuple[pd.Timestamp, pd.Tim
 def with_ib_algo(order: OrderSpec, spec: ExecutionSpec, now: pd.Timestamp) -> OrderSpec:
     """``order`` (an entry of :func:`toolkit.live.orders.entry_order`) as the IB algo or
     iceberg ``spec`` asks for; unchanged unless ``spec`` is one of IB's."""
-    if not spec.ib:
+    if not spec.at_broker:
         return order
     now = pd.Timestamp(now)
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
@@ -80,7 +80,7 @@ def with_ib_algo(order: OrderSpec, spec: ExecutionSpec, now: pd.Timestamp) -> Or
 def window_over(spec: ExecutionSpec, now: pd.Timestamp) -> bool:
     """Whether the configured window had already ended at ``now`` (the log's note)."""
     t0, t1 = spec.window(now)
-    return spec.ib and spec.algo in ("ib_twap", "ib_vwap") and t1 <= t0
+    return spec.at_broker and spec.algo in ("ib_twap", "ib_vwap") and t1 <= t0
 
 
 def as_journaled(spec: OrderSpec, extras: Mapping[str, Any]) -> OrderSpec:
