@@ -282,6 +282,35 @@ class Ledger:
         next bar decides ``symbol`` again, as the engine re-places an unfilled order."""
         self.sleeves[label].retry(symbol)
 
+    # -- manual commands (toolkit.live.commands) -------------------------------------------
+    def journal_modification(
+        self, ref: str, limit_price: float | None, quantity: float | None, message: str
+    ) -> None:
+        """A working order's new limit and/or quantity (a modify command), journaled before
+        the broker is told (nothing lost)."""
+        self.journal.record_modification(ref, limit_price, quantity, message)
+
+    def modification_refused(
+        self, ref: str, limit_price: float | None, quantity: float | None, status: str,
+        old_quantity: float, acted: float, message: str, still_working: str,
+    ) -> None:  # fmt: skip
+        """IB refused a modification of ``ref``: the order works unchanged, so its journal row
+        gets back ``limit_price`` / ``quantity`` (None: not modified) and ``status`` of its
+        ``old_quantity`` shares (when the client took the refusal for the order's end), and
+        its strategy gets back its acted-on target ``acted``."""
+        self.journal.record_modification(ref, limit_price, quantity, message)
+        jo = self.journal.order(ref)
+        if jo is not None and jo.status in FINAL and status not in FINAL:
+            # the client took the refusal for the order's end; the broker works it still
+            filled = self.executed().get(ref, 0.0)
+            self.journal.record_order_status(
+                ref, status=status, filled=filled, remaining=old_quantity - filled,
+                avg_fill_price=0.0, message=still_working,
+            )  # fmt: skip
+        owner = self._owners.get(ref)
+        if owner is not None:
+            self.sleeves[owner[0]].act_on(owner[1], acted)
+
     def journal_snapshot(self, label: str, bar: pd.Timestamp) -> float:
         """Journal the strategy's equity and positions at the bar; returns the equity."""
         sleeve = self.sleeves[label]
@@ -430,3 +459,14 @@ class Ledger:
     def adopt(self, book: Sleeve, symbol: str, shares: float, price: float) -> None:
         """Book the broker's position for ``symbol`` ([risk] on_mismatch = "adopt")."""
         book.apply_fill(symbol, shares, price)
+
+
+def queue_command(
+    journal: Journal, session_id: str, source: str, action: str, target: str,
+    args: Mapping[str, Any],
+) -> int:  # fmt: skip
+    """A manual command queued for session ``session_id`` by another process (the CLI, the
+    web app) or the dashboard; its session claims and settles it. Returns its id."""
+    return journal.record_command(
+        session_id, source=source, action=action, target=target, args=args
+    )

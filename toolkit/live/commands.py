@@ -106,9 +106,9 @@ def submit(
     """Queue a command for the session; returns its id."""
     if action not in ACTIONS:
         raise ToolkitError(f"unknown command {action!r}; one of {', '.join(ACTIONS)}")
-    return journal.record_command(
-        session_id, source=source, action=action, target=target, args=args or {}
-    )
+    from toolkit.live._ledger import queue_command  # pandas: not on the --help path
+
+    return queue_command(journal, session_id, source, action, target, args or {})
 
 
 def wait(journal: Journal, command_id: int, timeout: float) -> Outcome:
@@ -240,33 +240,18 @@ class CommandDesk:
         m = self._modifies.pop(ref, None)
         if m is None:
             return False
-        journal = self._journal()
         why = f"IB refused it ({code}: {text}); the order works unchanged"
-        journal.record_modification(
+        self.s.ledger.modification_refused(
             ref,
             m.old_limit if m.new_limit is not None else None,
             m.old_quantity if m.new_quantity is not None else None,
+            m.status,
+            m.old_quantity,
+            m.acted,
             f"command #{m.command_id}: {why}",
+            f"still working: command #{m.command_id}'s modify was refused",
         )
-
-        from toolkit.live._broker_events import FINAL
-
-        jo = journal.order(ref)
-        if jo is not None and jo.status in FINAL and m.status not in FINAL:
-            # the client took the refusal for the order's end; the broker works it still
-            filled = self.s.ledger.executed().get(ref, 0.0)
-            journal.record_order_status(
-                ref,
-                status=m.status,
-                filled=filled,
-                remaining=m.old_quantity - filled,
-                avg_fill_price=0.0,
-                message=f"still working: command #{m.command_id}'s modify was refused",
-            )
         self.s.broker.restore(ref, m.old_limit, m.old_quantity, m.status)
-        owner = self.s.ledger.owner(ref)
-        if owner is not None:
-            self.s.ledger.sleeves[owner[0]].act_on(owner[1], m.acted)
         self._settle(m.command_id, m.source, "modify", ref, "rejected", why)
         return True
 
@@ -433,7 +418,7 @@ class CommandDesk:
             time.monotonic(),
         )
         # the journal first (nothing lost), then the broker
-        self._journal().record_modification(
+        self.s.ledger.journal_modification(
             jo.order_ref, price, quantity, f"modified by command #{cid} ({source}): {what}"
         )
         self.s.broker.modify(jo.order_ref, price, quantity)
