@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
 
-.PHONY: install run test lint typecheck pytest warm test-suite test-insync bench clean docs lab
+.PHONY: install run test lint typecheck pytest warm chromium test-suite test-insync bench clean docs lab
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -55,7 +55,14 @@ warm: install
 	$(PY) -m toolkit sensitivity --config $(WARM) --reports $(VENV)/.warm >/dev/null
 	rm -rf $(VENV)/.warm
 
-test-suite: warm
+# The web app's browser tests drive Debian's chromium through playwright (no browser download);
+# installed here when missing and run as root (CI), else the tests fail saying how to get it.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is missing: apt-get install chromium (tests/web/test_browser.py needs it)"
+
+test-suite: warm chromium
 	$(PYTEST)
 
 # ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync

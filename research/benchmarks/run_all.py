@@ -23,6 +23,7 @@ from research.benchmarks import (
     sweep,
     sweep_phases,
     var,
+    web,
 )
 
 
@@ -54,6 +55,8 @@ def main() -> None:
     gateway.main()
     print()
     kill9.main()
+    print()
+    web.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 

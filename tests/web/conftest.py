@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -51,6 +52,7 @@ class Served:
     def __init__(self, settings: WebSettings) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as toolkit web does
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
@@ -71,6 +73,52 @@ class Served:
         self.server.should_exit = True
         self.thread.join(30)
         self.sock.close()
+
+
+@dataclass
+class Running:
+    """A session running on a held gateway (its clock at a Friday close, so the strategy's
+    limit order rests), the app served for it with actions allowed."""
+
+    session: Any
+    journal: Path
+    sid: str
+    order_ref: str
+    served: Served
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, reports: Path) -> Iterator[Running]:
+    from tests.live._sessions import held_gateway, run_in_thread, wait_for_rows
+    from tests.live.test_commands import limit_research
+    from toolkit.live.bridge import LiveSession
+
+    tmp = tmp_path_factory.mktemp("web-running")
+    research = limit_research(tmp)
+    with held_gateway() as gw:
+        cfg = write_live_config(
+            tmp,
+            connection={"host": "127.0.0.1", "port": gw.port, "client_id": 61},
+            strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+            session={"id": "web-live", "cancel_on_exit": False},
+        )
+        journal = cfg.session.journal
+        session = LiveSession(cfg, echo=None, install_signals=False)
+        thread, _ = run_in_thread(session)
+        try:
+            ((ref,),) = wait_for_rows(
+                journal,
+                "SELECT order_ref FROM orders WHERE status = 'Submitted'",
+                what="Friday's limit order to rest",
+            )
+            settings = WebSettings(
+                journals=(journal,), reports=reports, token=TOKEN, actions=True, poll=0.2
+            )
+            with Served(settings) as served:
+                yield Running(session, journal, "web-live", str(ref), served)
+        finally:
+            session.stop()
+            thread.join(60)
 
 
 @pytest.fixture(scope="package")

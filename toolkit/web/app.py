@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from toolkit.web.auth import csrf_value, token_middleware
 from toolkit.web.reports import ReportNotFound
-from toolkit.web.sessions import SessionNotFound
+from toolkit.web.sessions import SessionIndex, SessionNotFound
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -104,6 +104,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = templates
+    app.state.index = SessionIndex()
     app.middleware("http")(token_middleware(settings.token))
 
     @app.get("/", include_in_schema=False)

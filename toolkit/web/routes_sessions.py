@@ -23,7 +23,6 @@ from toolkit.web.sessions import (
     SessionNotFound,
     SessionPage,
     find_journals,
-    list_sessions,
     session_page,
     version,
 )
@@ -60,13 +59,17 @@ def sessions(request: Request) -> Response:
     return _render(
         request,
         "sessions.html",
-        {"title": "Live sessions", "rows": list_sessions(journals), "journals": journals},
+        {
+            "title": "Live sessions",
+            "rows": request.app.state.index.rows(journals),
+            "journals": journals,
+        },
     )
 
 
 @router.get("/api/sessions")
 def sessions_json(request: Request) -> JSONResponse:
-    rows = list_sessions(_journals(request))
+    rows = request.app.state.index.rows(_journals(request))
     return JSONResponse([{**r.__dict__, "state": r.state} for r in rows])
 
 
@@ -158,21 +161,24 @@ async def events(request: Request, journal: str, sid: str) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         seen = since
         beat = time.monotonic()
+        # a session that stopped is announced once its journal has been quiet for a poll
+        # (what it wrote while stopping is sent first)
+        stopped = not await run_in_threadpool(session_running, path, sid)
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             now = await run_in_threadpool(version, path, sid)
             if now != seen:
                 page = await run_in_threadpool(session_page, journals, journal, sid)
-                seen = page.version
+                seen, stopped = page.version, not page.running
                 html = templates.get_template("_live.html").render(
                     {**_context(request, page), "request": request}
                 )
                 data = json.dumps({"version": page.version, "html": html, "figure": _figure(page)})
                 yield f"event: update\ndata: {data}\n\n"
                 beat = time.monotonic()
-                if not page.running:
-                    yield f"event: ended\ndata: {json.dumps(page.summary.ended)}\n\n"
-                    return
+            elif stopped:
+                yield "event: ended\ndata: {}\n\n"
+                return
             elif time.monotonic() - beat >= HEARTBEAT:
                 yield ": heartbeat\n\n"
                 beat = time.monotonic()

@@ -15,7 +15,7 @@ import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,47 +86,86 @@ class SessionRow:
         return "stopped (not ended)" if self.ended is None else "ended"
 
 
-_LIST_SQL = """
-SELECT s.session_id, s.mode, s.account, s.started_at, s.ended_at, s.config_json,
-  (SELECT COUNT(*) FROM orders o WHERE o.session_id = s.session_id) AS orders,
-  (SELECT COUNT(*) FROM fills f JOIN orders o ON o.order_ref = f.order_ref
-     WHERE o.session_id = s.session_id) AS fills,
-  (SELECT COUNT(*) FROM guard_events g WHERE g.session_id = s.session_id) AS guards,
-  (SELECT SUM(e.net_liquidation) FROM equity e WHERE e.snapshot_id IN (
-     SELECT MAX(snapshot_id) FROM equity WHERE session_id = s.session_id
-       AND strategy IS NOT NULL GROUP BY strategy)) AS equity
-FROM sessions s ORDER BY s.started_at DESC
-"""
+_LIST_SQL = (
+    "SELECT session_id, mode, account, started_at, ended_at, config_json FROM sessions",
+    "SELECT session_id, COUNT(*) FROM orders GROUP BY session_id",
+    "SELECT o.session_id, COUNT(*) FROM fills f JOIN orders o ON o.order_ref = f.order_ref "
+    "GROUP BY o.session_id",
+    "SELECT session_id, COUNT(*) FROM guard_events GROUP BY session_id",
+    # each strategy's latest mark, summed per session
+    "SELECT session_id, SUM(net_liquidation) FROM equity WHERE snapshot_id IN ("
+    "SELECT MAX(snapshot_id) FROM equity WHERE strategy IS NOT NULL "
+    "GROUP BY session_id, strategy) GROUP BY session_id",
+)
+
+
+def _stamp(path: Path) -> tuple[tuple[int, int], ...]:
+    """What changes whenever a journal does: its file's and its WAL's size and mtime."""
+    out = []
+    for p in (path, Path(f"{path}-wal")):
+        try:
+            st = p.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            out.append((0, 0))
+    return tuple(out)
+
+
+class SessionIndex:
+    """The session list, each journal's part read again only when the journal changed (a
+    finished journal is read once); whether a session runs is looked up every time."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, Path], tuple[tuple[tuple[int, int], ...], list[SessionRow]]]
+        self._parts = {}
+
+    def rows(self, journals: dict[str, Path]) -> list[SessionRow]:
+        rows: list[SessionRow] = []
+        for name, path in journals.items():
+            stamp = _stamp(path)
+            cached = self._parts.get((name, path))
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _journal_rows(name, path))
+                self._parts[(name, path)] = cached
+            for r in cached[1]:
+                running = r.ended is None and session_running(path, r.session_id)
+                rows.append(r if running == r.running else replace(r, running=running))
+        rows.sort(key=lambda r: r.started, reverse=True)
+        return rows
 
 
 def list_sessions(journals: dict[str, Path]) -> list[SessionRow]:
     """Every session of every journal, newest first."""
+    return SessionIndex().rows(journals)
+
+
+def _journal_rows(name: str, path: Path) -> list[SessionRow]:
     rows: list[SessionRow] = []
-    for name, path in journals.items():
-        try:
-            with read_only(path) as db:
-                found = db.execute(_LIST_SQL).fetchall()
-        except sqlite3.Error:
-            continue  # not a journal (yet): an empty file a session is about to create
-        for r in found:
-            capital = json.loads(r["config_json"]).get("capital", {})
-            rows.append(
-                SessionRow(
-                    journal=name,
-                    session_id=str(r["session_id"]),
-                    mode=str(r["mode"]),
-                    account=str(r["account"]),
-                    started=str(r["started_at"]),
-                    ended=r["ended_at"],
-                    running=r["ended_at"] is None and session_running(path, r["session_id"]),
-                    capital=float(sum(capital.values()) or 0.0),
-                    orders=int(r["orders"]),
-                    fills=int(r["fills"]),
-                    guards=int(r["guards"]),
-                    equity=None if r["equity"] is None else float(r["equity"]),
-                )
+    try:  # one scan of each table per journal, not one query per session
+        with read_only(path) as db:
+            found, *counts = [db.execute(sql).fetchall() for sql in _LIST_SQL]
+    except sqlite3.Error:
+        return rows  # not a journal (yet): an empty file a session is about to create
+    orders, fills, guards, equity = ({r[0]: r[1] for r in c} for c in counts)
+    for r in found:
+        sid = str(r["session_id"])
+        capital = json.loads(r["config_json"]).get("capital", {})
+        rows.append(
+            SessionRow(
+                journal=name,
+                session_id=sid,
+                mode=str(r["mode"]),
+                account=str(r["account"]),
+                started=str(r["started_at"]),
+                ended=r["ended_at"],
+                running=r["ended_at"] is None and session_running(path, sid),
+                capital=float(sum(capital.values()) or 0.0),
+                orders=int(orders.get(sid, 0)),
+                fills=int(fills.get(sid, 0)),
+                guards=int(guards.get(sid, 0)),
+                equity=None if equity.get(sid) is None else float(equity[sid]),
             )
-    rows.sort(key=lambda r: r.started, reverse=True)
+        )
     return rows
 
 
