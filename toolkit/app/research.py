@@ -138,7 +138,6 @@ def _options_backtest(args: argparse.Namespace) -> int:
         run_option_config,
         write_option_report,
     )
-
     from toolkit.app.progress import stderr_progress
 
     cfg = load_option_config(args.config)
