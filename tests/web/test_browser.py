@@ -20,6 +20,9 @@ from tests.web.conftest import TOKEN, Rehearsed, Running, Served
 from toolkit.live.journal import Journal
 from toolkit.web import WebSettings
 
+# one pytest-xdist worker builds the package's session journal and reports once for all
+pytestmark = pytest.mark.xdist_group("web")
+
 
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,6 +16,9 @@ import pytest
 from tests.web.conftest import Rehearsed
 from toolkit.app.web import main
 
+# one pytest-xdist worker builds the package's session journal and reports once for all
+pytestmark = pytest.mark.xdist_group("web")
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -10,11 +10,15 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.live._sessions import wait_for, wait_for_rows
 from tests.web.conftest import TOKEN, Running
 from toolkit.live.journal import Journal
 from toolkit.web.auth import csrf_value
+
+# one pytest-xdist worker builds the package's session journal and reports once for all
+pytestmark = pytest.mark.xdist_group("web")
 
 
 def test_sse_updates_and_confirmed_actions(running: Running) -> None:

@@ -18,6 +18,9 @@ from toolkit.live.journal import Journal
 from toolkit.live.summary import format_summary, summarize
 from toolkit.web import WebSettings, create_app
 
+# one pytest-xdist worker builds the package's session journal and reports once for all
+pytestmark = pytest.mark.xdist_group("web")
+
 
 def fields(page: str) -> dict[str, str]:
     """The values the page marks with data-field, as shown."""
