@@ -210,5 +210,6 @@ def test_read_only_by_default(client: TestClient, rehearsed: Rehearsed) -> None:
 
 def test_unknown_session_and_journal(client: TestClient, rehearsed: Rehearsed) -> None:
     assert client.get(f"/sessions/{rehearsed.journal.stem}/nope").status_code == 404
+    assert client.get(f"/sessions/{rehearsed.journal.stem}/nope/events").status_code == 404
     page = client.get("/sessions/nope/x")
     assert page.status_code == 404 and "no journal 'nope'" in html.unescape(page.text)

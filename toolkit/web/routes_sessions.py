@@ -22,6 +22,7 @@ from toolkit.web.auth import csrf_value
 from toolkit.web.sessions import (
     SessionNotFound,
     SessionPage,
+    check_session,
     find_journals,
     session_page,
     version,
@@ -89,7 +90,8 @@ def _context(request: Request, page: SessionPage) -> dict[str, Any]:
         "page": page,
         "s": page.summary,
         "tca_rows": _tca_rows(page),
-        "figure": json.dumps(_figure(page)),
+        # inside <script>: no "</" that could close it (a strategy named so)
+        "figure": json.dumps(_figure(page)).replace("</", "<\\/"),
     }
 
 
@@ -154,6 +156,7 @@ async def events(request: Request, journal: str, sid: str) -> StreamingResponse:
     path = journals.get(journal)
     if path is None:
         raise SessionNotFound(f"no journal {journal!r}")
+    await run_in_threadpool(check_session, path, sid)  # a 404 now, not an error mid-stream
     poll = float(request.app.state.settings.poll)
     since = request.query_params.get("since", "")
     templates = request.app.state.templates

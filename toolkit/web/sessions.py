@@ -215,15 +215,26 @@ class SessionNotFound(ToolkitError):
     """A journal or session the URL names is not there."""
 
 
+def check_session(path: Path, session_id: str) -> None:
+    """Raise :class:`SessionNotFound` unless the journal at ``path`` has ``session_id``."""
+    try:
+        with read_only(path) as db:
+            found = db.execute(
+                "SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise SessionNotFound(f"{path}: not a readable journal ({exc})") from None
+    if found is None:
+        raise SessionNotFound(f"{path}: no session {session_id!r}")
+
+
 def session_page(journals: dict[str, Path], journal: str, session_id: str) -> SessionPage:
     """Everything the session's page shows, read in one go (the version first, so an update
     journaled while reading is announced again, never lost)."""
     path = journals.get(journal)
     if path is None:
         raise SessionNotFound(f"no journal {journal!r}; journals: {', '.join(journals) or 'none'}")
-    known = {r.session_id for r in list_sessions({journal: path})}
-    if session_id not in known:
-        raise SessionNotFound(f"{path}: no session {session_id!r}")
+    check_session(path, session_id)
     ver = version(path, session_id)
     with Journal(path) as j:  # the Journal API the CLI and notebook 12 use
         summary = summarize(j, session_id)
