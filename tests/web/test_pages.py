@@ -213,3 +213,30 @@ def test_unknown_session_and_journal(client: TestClient, rehearsed: Rehearsed) -
     assert client.get(f"/sessions/{rehearsed.journal.stem}/nope/events").status_code == 404
     page = client.get("/sessions/nope/x")
     assert page.status_code == 404 and "no journal 'nope'" in html.unescape(page.text)
+
+
+def test_the_list_sees_a_journal_change(rehearsed: Rehearsed, tmp_path: Path) -> None:
+    """The list's per-journal cache is read again once the journal changed: a session
+    started after the first look is listed at the next one, running while it holds its lock."""
+    import shutil
+
+    from toolkit.live._lock import SessionLock
+
+    journal = tmp_path / "state" / "journal.sqlite"
+    journal.parent.mkdir()
+    shutil.copy(rehearsed.journal, journal)  # the finished session's (no WAL left)
+    settings = WebSettings(journals=(journal.parent,), reports=tmp_path, token=TOKEN)
+    with TestClient(create_app(settings)) as c:
+        c.get(f"/?token={TOKEN}")
+        before = c.get("/api/sessions").json()
+        assert [r["session_id"] for r in before] == [rehearsed.summary.session_id]
+        with Journal(journal) as j:
+            j.start_session("later", mode="paper", account="DU1", config={"capital": {"a": 5.0}})
+        lock = SessionLock(journal, "later")  # what a running session holds
+        try:
+            after = c.get("/api/sessions").json()
+            assert [r["session_id"] for r in after] == ["later", rehearsed.summary.session_id]
+            assert after[0]["state"] == "running" and after[0]["capital"] == 5.0
+        finally:
+            lock.release()
+        assert c.get("/api/sessions").json()[0]["state"] == "stopped (not ended)"
