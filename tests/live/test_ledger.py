@@ -116,3 +116,31 @@ def test_guards_withhold_an_order_of_a_halted_symbol_and_past_the_rate(ledger, l
     assert not guards.allows(limited, "SPY", 1.0, WHEN, queued=1, flatten=False)
     assert guards.allows(limited, "SPY", 1.0, WHEN, queued=1, flatten=True)  # a kill switch's
     assert ledger.journal.rows("guard_events", "s/1")[-1]["guard"] == "max_orders_per_minute"
+
+
+def test_a_halted_book_stops_once_marked_flat_at_a_close(ledger) -> None:
+    """The session stops when every strategy is halted and flat at a bar's close: a book
+    flattened since its last bar waits for the next close (stopping at the fill made a
+    rehearsal's last decided bar depend on the loop's timing against the simulator's)."""
+    ledger, cfg = ledger
+    label = cfg.strategies[0].label
+    book = ledger.sleeves[label]
+    ref = _order(ledger, label)
+    assert ledger.book_execution(Executed(ref, "e.1", "SLD", -Q, 391.5, WHEN)) is not None
+    monday = pd.Timestamp("2023-03-13", tz="UTC")
+    ledger.mark_decided(label, ("SPY",), monday)  # short at Monday's close
+    book.killed = "max_drawdown"
+    # the flattening, decided at Monday's close, fills at Tuesday's open
+    fired, (o, *_) = ledger.plan_orders(label, monday, {"SPY": 395.0}, {"SPY": 0.0})
+    assert fired is None and o.intent is not None and o.intent.quantity == -Q
+    did = ledger.journal_decision(label, o, monday, late=False)
+    flat = OrderRef("s/1", label, "SPY", monday)
+    spec = entry_order(str(flat), "SPY", -Q, o.price, book.settings, daily=True)
+    assert ledger.journal_orders(flat, [spec], did, o.intent.target)
+    assert not ledger.halted_and_flat()  # still short
+    tuesday_open = pd.Timestamp("2023-03-14 13:30", tz="UTC")
+    assert ledger.book_execution(Executed(str(flat), "e.2", "BOT", -Q, 396.0, tuesday_open))
+    assert book.positions.get("SPY", 0.0) == 0.0
+    assert not ledger.halted_and_flat()  # flat, but its last close showed it short
+    ledger.mark_decided(label, ("SPY",), pd.Timestamp("2023-03-14", tz="UTC"))
+    assert ledger.halted_and_flat()  # marked flat at Tuesday's close: it stops

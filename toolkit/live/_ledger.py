@@ -42,6 +42,7 @@ class Ledger:
         self._statuses: dict[str, tuple[str, float]] = {}
         self.last_decided: dict[str, pd.Timestamp] = {}  # bar decided for all its symbols
         self.decided: dict[Owner, pd.Timestamp] = {}  # per strategy x symbol
+        self._held_at_close: set[str] = set()  # strategies holding shares at their last bar
 
     # -- reads ---------------------------------------------------------------------------
     def owner(self, ref: str) -> Owner | None:
@@ -102,6 +103,17 @@ class Ledger:
             for sym, q in s.positions.items():
                 ours[sym] = ours.get(sym, 0.0) + q
         return ours
+
+    def halted_and_flat(self) -> bool:
+        """Whether every strategy is halted by its kill switch and flat, its book marked flat
+        at a bar's close: one flattened since its last bar stops at the next bar's close, as
+        the engine's flattening shows on the bar it fills on. (Stopping at the fill instead
+        made a rehearsal's last decided bar -- and the journal's equity curve -- depend on
+        whether the session's loop looked before or after the simulator's next bar.)"""
+        return bool(self.sleeves) and all(
+            s.killed and not any(s.positions.values()) and label not in self._held_at_close
+            for label, s in self.sleeves.items()
+        )
 
     def holders(self, symbol: str) -> list[Sleeve]:
         return [s for s in self.sleeves.values() if symbol in s.positions]
@@ -344,6 +356,10 @@ class Ledger:
 
     def mark_decided(self, label: str, symbols: tuple[str, ...], bar: pd.Timestamp) -> None:
         self.last_decided[label] = bar
+        if any(self.sleeves[label].positions.values()):
+            self._held_at_close.add(label)
+        else:
+            self._held_at_close.discard(label)
         for sym in symbols:
             self.decided[(label, sym)] = bar
 

@@ -675,9 +675,7 @@ class LiveSession:
                 ):
                     self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
                     break
-                if self.sleeves and all(
-                    s.killed and not any(s.positions.values()) for s in self.sleeves.values()
-                ):
+                if self.ledger.halted_and_flat():
                     self.log("every strategy is halted by its kill switch and flat; stopping")
                     break
             return await self._shutdown()
