@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -262,11 +263,10 @@ def test_fuzz_garbage_closes_only_that_client(gateway) -> None:
 
 
 def test_command_line_gateway(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """``--port 0``: the line names the port the system gave, and is printed once that port
+    accepts connections (it was printed before, so a client could be refused)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.gateway", "--port", str(port)],
+        [sys.executable, "-m", "toolkit.gateway", "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -274,14 +274,11 @@ def test_command_line_gateway(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        assert "gateway simulator on 127.0.0.1" in proc.stdout.readline()
+        line = proc.stdout.readline()
+        m = re.search(r"gateway simulator on 127\.0\.0\.1:(\d+) ", line)
+        assert m is not None and int(m.group(1)) > 0, line
         ib = IB()
-        for _ in range(50):
-            try:
-                ib.connect("127.0.0.1", port, clientId=1, timeout=3)
-                break
-            except (ConnectionRefusedError, OSError):
-                time.sleep(0.1)
+        ib.connect("127.0.0.1", int(m.group(1)), clientId=1, timeout=10)  # no retry needed
         assert ib.isConnected() and ib.qualifyContracts(Stock("GLD", "SMART", "USD"))[0].conId
         ib.disconnect()
     finally:

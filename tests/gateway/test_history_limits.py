@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
+import re
 import subprocess
 import sys
 
@@ -130,16 +130,18 @@ def test_the_detector_counts_by_rule() -> None:
 def test_the_command_line_gateway_paces_with_ibs_rules() -> None:
     """``python -m toolkit.gateway --pacing``: six requests for one contract in 2 s (IB's
     values) -- the sixth is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.gateway", "--port", str(port), "--pacing"],
+        [sys.executable, "-m", "toolkit.gateway", "--port", "0", "--pacing"],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert server.stdout is not None and "gateway simulator on" in server.stdout.readline()
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        # printed once the port listens, naming the one the system gave
+        m = re.search(r"gateway simulator on 127\.0\.0\.1:(\d+) ", line)
+        assert m is not None, line
+        port = int(m.group(1))
         ib = IB()
         ib.RaiseRequestErrors = True
         ib.connect("127.0.0.1", port, clientId=45, timeout=10)

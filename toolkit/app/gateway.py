@@ -46,9 +46,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             participation=args.participation,
             limits=Limits(history_pacing=PacingRules() if args.pacing else None),
         )
-        print(f"gateway simulator on {args.host}:{args.port} (Ctrl+C to stop)", flush=True)
+
+        def listening(port: int) -> None:
+            print(f"gateway simulator on {args.host}:{port} (Ctrl+C to stop)", flush=True)
+
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
-            asyncio.run(gw.serve_forever())
+            asyncio.run(gw.serve_forever(ready=listening))
         return 0
 
     return run_command(serve, debug=args.debug, interrupted="stopped")

@@ -110,9 +110,13 @@ class Gateway:
             for s in list(self.state.connections):
                 s.check(now)  # slow readers and stalled frames (never waits on a client)
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self, ready: Callable[[int], None] | None = None) -> None:
+        """Serve until cancelled; ``ready(port)`` once the port accepts connections (a
+        line printed earlier sent clients to a port that refused them)."""
         await self.start_async()
         assert self._server is not None
+        if ready is not None:
+            ready(self.port)
         async with self._server:
             await self._server.serve_forever()
 
