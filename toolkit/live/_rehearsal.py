@@ -69,15 +69,6 @@ def rehearsal_end(cfg: LiveConfig) -> pd.Timestamp | None:
     return livebars.bar_end(end.normalize(), "1 day") if end == end.normalize() else end
 
 
-def held_bar_seen(held: pd.Timestamp, newest: Mapping[str, set[pd.Timestamp]]) -> bool:
-    """Whether the bar the clock holds for is among ``newest`` (each strategy's last
-    complete bars as one look at the streams took them, at the broker's time it read). Never
-    the streams as they are after the look: the held bar may arrive while the look awaits
-    the broker, after it decided without it, and releasing the clock then lets the decision
-    on that bar go out after the next open (a fill a bar late, seen under load)."""
-    return any(label >= held for labels in newest.values() for label in labels)
-
-
 def all_acted(newest: Mapping[str, set[pd.Timestamp]], decided: Mapping[str, pd.Timestamp]) -> bool:
     """Whether every strategy has decided on its newest bars (``newest``: its symbols' last
     complete bars per strategy label; ``decided``: its last decided bar)."""
@@ -119,13 +110,23 @@ class Lockstep:
         self,
         acted: Callable[[pd.Timestamp | None], bool],
         unacknowledged: Callable[[], bool],
+        looked_at: pd.Timestamp | None = None,
     ) -> None:
         """Let the clock run again once ``acted(held bar)`` says the session has acted on
-        the newest bars and the broker has acknowledged its orders (up to 2 s)."""
-        if not self.clock.paused:
+        the newest bars and the broker has acknowledged its orders (up to 2 s).
+
+        ``looked_at``: the broker time the session's look at the streams read. A look from
+        before the instant the clock holds at never releases it: the bars released there
+        may have reached the streams while the look awaited that time, left out of its
+        decisions as not yet complete -- releasing then sends their orders after the next
+        open (fills a bar late; seen under load). IB's clock has whole seconds."""
+        at = self.clock.clock.paused_at if self.clock.paused else None
+        if at is None:
             return
+        if looked_at is not None and looked_at < at.floor("s"):
+            return  # a stale look: the next one (queued with the bars) decides
         if not acted(self.clock.held_bar):
-            self._refused = self.clock.clock.paused_at
+            self._refused = at
             return
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and unacknowledged():

@@ -58,13 +58,7 @@ from toolkit.live._lock import SessionLock
 from toolkit.live._parent import ParentOrder
 from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._parent_exits import due_exits
-from toolkit.live._rehearsal import (
-    Lockstep,
-    all_acted,
-    held_bar_seen,
-    rehearsal_end,
-    start_simulator,
-)
+from toolkit.live._rehearsal import Lockstep, all_acted, rehearsal_end, start_simulator
 from toolkit.live._startup import (
     LiveError,
     books,
@@ -442,7 +436,9 @@ class LiveSession:
                 return
             if self.lockstep is not None:
                 await self.lockstep.release(
-                    lambda held: self._acted_on(newest, held), self.broker.unacknowledged
+                    lambda held: self._acted_on(newest, held),
+                    self.broker.unacknowledged,
+                    looked_at=now,
                 )
 
     def _acted_on(self, newest: dict[str, set[pd.Timestamp]], held: pd.Timestamp | None) -> bool:
@@ -450,14 +446,14 @@ class LiveSession:
         last complete bar per symbol), the bar the clock holds for among them."""
         if len(self.streams) < sum(len(slot.symbols) for slot in self.cfg.strategies):
             return False  # still subscribing
-        # the bar it holds for must be among those this look decided with: one that reached
-        # the streams during the look's awaits has not been acted on yet
         if (
             held is not None
-            and not held_bar_seen(held, newest)
+            and not any(
+                len(st) and livebars.bar_label(st[-1].date) >= held for st in self.streams.values()
+            )
             and not any(label >= held for label in self._desk.newest())
         ):
-            return False
+            return False  # the bar it holds for is still on its way to us
         return all_acted(newest, self.ledger.last_decided)
 
     def _decide(
@@ -482,7 +478,11 @@ class LiveSession:
             # the backtest's signal function: per symbol, or once on the panel (cross-sectional)
             signals = latest_targets(strategies.get(slot.run.strategy), windows, slot.run.params)
             fired, planned = ledger.plan_orders(
-                slot.label, bar, closes, signals, _risk_history(slot, windows),
+                slot.label,
+                bar,
+                closes,
+                signals,
+                _risk_history(slot, windows),
                 self._desk.pending(slot.label),
             )
             if fired is not None:
