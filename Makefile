@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,live,scale,web,lab]"
+	$(PY) -m pip install --quiet -e ".[dev,live,scale,web,lab,ml]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -31,10 +31,9 @@ def _bars() -> pd.DataFrame:
 def _plans(bars: pd.DataFrame, grid: ex.Sessions, day: date) -> dict[str, ex.ChildOrders]:
     session = ex.session_bars(bars, day)
     k = grid.index(day)
-    rate = min(0.5, 1.05 * PARENT / float(grid.volume[k - WARMUP:k].sum(axis=1).mean()))
+    rate = min(0.5, 1.05 * PARENT / float(grid.volume[k - WARMUP : k].sum(axis=1).mean()))
     return {
-        "TWAP": ex.twap(PARENT, session_open(day), session_close(day),
-                        ex.MINUTES).on_bars(session),
+        "TWAP": ex.twap(PARENT, session_open(day), session_close(day), ex.MINUTES).on_bars(session),
         "VWAP": ex.vwap(PARENT, session, ex.volume_profile(grid, day, WARMUP)),
         "POV": ex.pov(PARENT, session, rate),
     }
@@ -58,27 +57,31 @@ def test_execution_notebook_schedules_tracking_and_tca(tmp_path: Path) -> None:
     one = pd.read_csv(folder / "session_schedules.csv", index_col=0)
     for name, ch in _plans(bars, grid, day).items():
         bp = ex.tracking_bp(ex.achieved_price(ch, px), day_vwap)
-        assert (f"{name}: {len(ch)} children, {int(ch.quantity.sum()):,} placed, "
-                f"achieved {ex.achieved_price(ch, px):.4f}, |achieved - day VWAP| {bp:.2f} bp"
-                ) in text
+        assert (
+            f"{name}: {len(ch)} children, {int(ch.quantity.sum()):,} placed, "
+            f"achieved {ex.achieved_price(ch, px):.4f}, |achieved - day VWAP| {bp:.2f} bp"
+        ) in text
         assert one.loc[name, "placed"] + one.loc[name, "unplaced"] == PARENT
         assert one.loc[name, "|achieved - VWAP| bp"] == pytest.approx(bp, rel=1e-12)
 
     # (2) the tracking table over the first five held-out sessions, recomputed here
     tracking = pd.read_csv(folder / "tracking.csv")
-    days = grid.days[WARMUP:WARMUP + 5]
+    days = grid.days[WARMUP : WARMUP + 5]
     assert len(tracking) == 15 and tracking["session"].unique().tolist() == [str(d) for d in days]
     direct = []
     for d in days:
         s = ex.session_bars(bars, d)
         p = ex.bar_price(s)
         bench = ex.interval_vwap(p, s["volume"].to_numpy(float))
-        direct += [ex.tracking_bp(ex.achieved_price(ch, p), bench)
-                   for ch in _plans(bars, grid, d).values()]
+        direct += [
+            ex.tracking_bp(ex.achieved_price(ch, p), bench) for ch in _plans(bars, grid, d).values()
+        ]
     assert np.allclose(tracking["bp"], direct, rtol=1e-12, atol=0)
     for name, part in tracking.groupby("schedule"):
-        assert (f"{name}: mean {part.bp.mean():.4f} bp, median {part.bp.median():.4f} bp, "
-                f"p95 {part.bp.quantile(0.95):.4f} bp") in text
+        assert (
+            f"{name}: mean {part.bp.mean():.4f} bp, median {part.bp.median():.4f} bp, "
+            f"p95 {part.bp.quantile(0.95):.4f} bp"
+        ) in text
     means = tracking.groupby("schedule")["bp"].mean()
     assert means["VWAP"] < means["TWAP"]  # the causal profile tracks better than flat slices
 
@@ -87,13 +90,20 @@ def test_execution_notebook_schedules_tracking_and_tca(tmp_path: Path) -> None:
     assert tca.index.tolist() == ["twap", "vwap", "pov"]
     decision = pd.Timestamp(f"{days[0]} 10:00", tz="America/New_York")
     for name in tca.index:
-        res = ex.execution_backtest(bars, [(decision, 300_000)], schedule=name, window="60min",
-                                    max_pct_vol=0.05, impact=ex.Impact("sqrt", k=1.0))
+        res = ex.execution_backtest(
+            bars,
+            [(decision, 300_000)],
+            schedule=name,
+            window="60min",
+            max_pct_vol=0.05,
+            impact=ex.Impact("sqrt", k=1.0),
+        )
         lib = res.parents.iloc[0]
         for col in [*PARTS, "total_cost", "filled", "total_bp", "slippage_bp", "participation"]:
             assert tca.loc[name, col] == pytest.approx(float(lib[col]), rel=1e-9, abs=1e-9), col
         assert abs(tca.loc[name, PARTS].sum() - tca.loc[name, "total_cost"]) <= 1e-9 * abs(
-            tca.loc[name, "total_cost"])
+            tca.loc[name, "total_cost"]
+        )
         assert (res.fills["quantity"] <= res.fills["cap"]).all()
         m = re.search(rf"{name}: filled ([\d,]+) of 300,000, shortfall ([-\d,.]+) USD", text)
         assert m is not None

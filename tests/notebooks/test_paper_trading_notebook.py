@@ -13,8 +13,15 @@ def test_paper_trading_notebook_trades_and_matches_the_backtest(tmp_path: Path) 
     run = execute("06_paper_trading.ipynb", params, tmp_path)
     assert not run.errors, run.errors
     text = run.text
-    for part in ("Session notebook-paper", "net P&L", "win rate", "decisions,", "order_ref",
-                 "signal_price", "fills identical to the backtest's orders: True"):
+    for part in (
+        "Session notebook-paper",
+        "net P&L",
+        "win rate",
+        "decisions,",
+        "order_ref",
+        "signal_price",
+        "fills identical to the backtest's orders: True",
+    ):
         assert part in text, part
     assert run.figures >= 1
     check_html(

@@ -458,9 +458,7 @@ def _check_moneyness(rows: _Rows, spot: np.ndarray, strike: np.ndarray, right: n
         )
 
 
-def _check_one_spot(
-    rows: _Rows, quotes: np.ndarray, under: np.ndarray, spot: np.ndarray
-) -> None:
+def _check_one_spot(rows: _Rows, quotes: np.ndarray, under: np.ndarray, spot: np.ndarray) -> None:
     """One underlying price per quote date and underlying (an EOD file's close, a snapshot's
     price): a row quoted against another one (the date's most common) is a corrupt row --
     its Greeks, implied vol and carry fit would use a spot no other row of that close has."""

@@ -121,8 +121,9 @@ class Algo:
             if not (0.0 < bid <= ask):
                 return math.nan
             elapsed = (when - self.start).total_seconds()
-            limit = adaptive_limit(order.action, bid, ask, max(elapsed, 0.0), self.priority,
-                                   self.tick)
+            limit = adaptive_limit(
+                order.action, bid, ask, max(elapsed, 0.0), self.priority, self.tick
+            )
             if order.lmt_price is not None:
                 limit = min(limit, order.lmt_price) if side > 0 else max(limit, order.lmt_price)
             return float(limit_fill_nb(side, limit, o, h, lo))
@@ -146,8 +147,16 @@ class Algo:
         if self.strategy == "Adaptive" or when + MINUTE > self.end:
             due = order.remaining
         else:
-            k = int(np.searchsorted(self.times, when.tz_convert("UTC").tz_localize(None)
-                                    .to_datetime64(), side="right")) - 1
+            k = (
+                int(
+                    np.searchsorted(
+                        self.times,
+                        when.tz_convert("UTC").tz_localize(None).to_datetime64(),
+                        side="right",
+                    )
+                )
+                - 1
+            )
             due = (float(self.due[k]) if k >= 0 else 0.0) - order.filled
         return max(0.0, min(due, cap, order.remaining))
 
@@ -157,34 +166,42 @@ def parse(strategy: str, params: tuple[tuple[str, str], ...]) -> Algo:
     of range or of the wrong kind): :class:`OrderRejected` otherwise."""
     if strategy not in ALGOS:
         if strategy in OTHER_IB_ALGOS:
-            raise _refuse(f"algo strategy {strategy} is not supported by the simulator "
-                          f"({', '.join(ALGOS)})")
-        raise _refuse(f"invalid algo strategy {strategy[:30]!r} ({', '.join(ALGOS)} are "
-                      "simulated; names are case-sensitive)")
+            raise _refuse(
+                f"algo strategy {strategy} is not supported by the simulator ({', '.join(ALGOS)})"
+            )
+        raise _refuse(
+            f"invalid algo strategy {strategy[:30]!r} ({', '.join(ALGOS)} are "
+            "simulated; names are case-sensitive)"
+        )
     algo = Algo(strategy)
     seen: set[str] = set()
     for tag, value in params:
         if tag not in PARAMS[strategy]:
-            raise _invalid(f"invalid algo parameter {tag[:30]!r} for {strategy} "
-                          f"({', '.join(PARAMS[strategy])})")
+            raise _invalid(
+                f"invalid algo parameter {tag[:30]!r} for {strategy} "
+                f"({', '.join(PARAMS[strategy])})"
+            )
         if tag in seen:
             raise _invalid(f"algo parameter {tag} given twice")
         seen.add(tag)
         if tag == "adaptivePriority":
             if value not in PRIORITIES:
-                raise _invalid(f"adaptivePriority {value[:20]!r} must be one of "
-                              f"{', '.join(PRIORITIES)}")
+                raise _invalid(
+                    f"adaptivePriority {value[:20]!r} must be one of {', '.join(PRIORITIES)}"
+                )
             algo.priority = value
         elif tag == "strategyType":
             if value not in TWAP_TYPES:
-                raise _invalid(f"strategyType {value[:20]!r} must be one of "
-                              f"{', '.join(TWAP_TYPES)}")
+                raise _invalid(
+                    f"strategyType {value[:20]!r} must be one of {', '.join(TWAP_TYPES)}"
+                )
             algo.strategy_type = value
         elif tag in ("allowPastEndTime", "noTakeLiq"):
             if value not in ("0", "1", ""):
                 raise _invalid(f"{tag} {value[:20]!r} must be 0 or 1")
-            setattr(algo, "allow_past_end" if tag == "allowPastEndTime" else "no_take_liq",
-                    value == "1")
+            setattr(
+                algo, "allow_past_end" if tag == "allowPastEndTime" else "no_take_liq", value == "1"
+            )
         elif tag == "maxPctVol":
             try:
                 pct = float(value)
@@ -199,8 +216,7 @@ def parse(strategy: str, params: tuple[tuple[str, str], ...]) -> Algo:
         elif tag == "endTime":
             algo.end_time = value
     if strategy == "Twap" and "strategyType" not in seen:
-        raise _invalid("Twap needs the algo parameter strategyType "
-                      f"({', '.join(TWAP_TYPES)})")
+        raise _invalid(f"Twap needs the algo parameter strategyType ({', '.join(TWAP_TYPES)})")
     return algo
 
 
@@ -225,30 +241,33 @@ def ib_time(text: str, day: date) -> pd.Timestamp:
         else:
             raise ValueError("too many parts")
     except (ValueError, ZoneInfoNotFoundError) as exc:
-        raise _invalid(f"algo time {text[:40]!r} is not a time ('hh:mm:ss US/Eastern' or "
-                      f"'yyyymmdd-hh:mm:ss' UTC): {exc}") from None
+        raise _invalid(
+            f"algo time {text[:40]!r} is not a time ('hh:mm:ss US/Eastern' or "
+            f"'yyyymmdd-hh:mm:ss' UTC): {exc}"
+        ) from None
     return ts.tz_convert("UTC")
 
 
-def start(order: SimOrder, minutes: pd.DataFrame | None, now: pd.Timestamp,
-          tick: float) -> Algo:
+def start(order: SimOrder, minutes: pd.DataFrame | None, now: pd.Timestamp, tick: float) -> Algo:
     """Check ``order``'s algo against its contract and order type and plan it from ``now``
     on the minute bars ``minutes`` (None: the symbol has none at ``now``)."""
     algo = parse(order.algo_strategy, order.algo_params)
     algo.tick = tick
     if order.quoted or order.legs or order.multiplier != 1.0:
-        raise _refuse(f"the {algo.strategy} algo is simulated for stocks only (not options "
-                      "or combos)")
+        raise _refuse(
+            f"the {algo.strategy} algo is simulated for stocks only (not options or combos)"
+        )
     if order.order_type not in ("MKT", "LMT"):
-        raise _refuse(f"the {algo.strategy} algo takes MKT or LMT orders, not "
-                      f"{order.order_type}")
+        raise _refuse(f"the {algo.strategy} algo takes MKT or LMT orders, not {order.order_type}")
     if order.display_size:
         raise _refuse("an algo order cannot also be an iceberg (displaySize)")
     if order.quantity != round(order.quantity):
         raise _refuse(f"an algo order is for whole shares ({order.quantity:g})")
     if minutes is None:
-        raise _refuse(f"the simulator has no minute bars of {order.symbol} at {now} to work "
-                      f"the {algo.strategy} algo on")
+        raise _refuse(
+            f"the simulator has no minute bars of {order.symbol} at {now} to work "
+            f"the {algo.strategy} algo on"
+        )
     current = minutes.index[max(int(minutes.index.searchsorted(now, side="right")) - 1, 0)]
     bar = minutes.loc[current]
     algo.start, algo.quote = now, (float(bar["low"]), float(bar["high"]))
@@ -260,14 +279,17 @@ def start(order: SimOrder, minutes: pd.DataFrame | None, now: pd.Timestamp,
     t0 = ib_time(algo.start_time, day) if algo.start_time else open_
     t1 = ib_time(algo.end_time, day) if algo.end_time else close
     if t1 <= t0:
-        raise _invalid(f"{algo.strategy}: endTime {algo.end_time!r} is not after startTime "
-                      f"{algo.start_time!r}")
+        raise _invalid(
+            f"{algo.strategy}: endTime {algo.end_time!r} is not after startTime {algo.start_time!r}"
+        )
     algo.start, algo.end = max(t0, open_), min(t1, close)
     index = minutes.index
     window = minutes[(index > current) & (index >= algo.start) & (index < algo.end)]
     if window.empty:
-        raise _refuse(f"{algo.strategy}: no minute of the window {algo.start} .. {algo.end} "
-                      f"is left in the session of {day}")
+        raise _refuse(
+            f"{algo.strategy}: no minute of the window {algo.start} .. {algo.end} "
+            f"is left in the session of {day}"
+        )
     q = int(order.remaining)
     try:
         if algo.strategy == "Twap":
@@ -283,7 +305,8 @@ def start(order: SimOrder, minutes: pd.DataFrame | None, now: pd.Timestamp,
     except ToolkitError as exc:
         raise _refuse(f"{algo.strategy}: {exc}") from None
     sizes = np.bincount(kids.bar, weights=kids.quantity, minlength=len(window))
-    algo.times = np.asarray(window.index.tz_convert("UTC").tz_localize(None)
-                            .to_numpy("datetime64[ns]"))
+    algo.times = np.asarray(
+        window.index.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]")
+    )
     algo.due = np.cumsum(sizes).astype(np.int64) + int(order.filled)
     return algo
