@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+import sys
 from pathlib import Path
 
+from toolkit import _logfiles
 from toolkit._entry import run_command
 
 
@@ -30,6 +33,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
         help="refuse history requests that break IB's pacing rules (error 162), as IB does",
     )
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    _logfiles.add_arguments(p)  # rotated log files beside the terminal (toolkit._logfiles)
     args = p.parse_args(argv)
 
     def serve() -> int:
@@ -47,11 +51,28 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             limits=Limits(history_pacing=PacingRules() if args.pacing else None),
         )
 
-        def listening(port: int) -> None:
-            print(f"gateway simulator on {args.host}:{port} (Ctrl+C to stop)", flush=True)
+        log = _logfiles.open_log(
+            "gateway", _logfiles.settings_from(args), ["toolkit.gateway"], sys.stderr
+        )
+        say = log.tee(print) if log is not None else print
 
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
-            asyncio.run(gw.serve_forever(ready=listening))
+        def listening(port: int) -> None:
+            say(f"gateway simulator on {args.host}:{port} (Ctrl+C to stop)")
+            sys.stdout.flush()
+
+        # SIGTERM (a service manager's stop) ends it like Ctrl+C: in order, logged, exit 0
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
+                asyncio.run(gw.serve_forever(ready=listening))
+        finally:
+            if log is not None:
+                log.write("gateway simulator stopped")
+                log.close()
         return 0
 
     return run_command(serve, debug=args.debug, interrupted="stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

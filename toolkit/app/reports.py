@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from toolkit import _logfiles
 from toolkit._entry import run_command
 
 
@@ -37,6 +39,7 @@ def _parser(prog: str = "python -m toolkit.report") -> argparse.ArgumentParser:
     sched.add_argument("--loop", action="store_true", help="stay in the foreground")
     sched.add_argument("--now", help="pretend it is this UTC time (ISO 8601), for catch-up runs")
     sched.add_argument("--json", action="store_true", help="the outcomes as JSON for machines")
+    _logfiles.add_arguments(sched)  # rotated log files beside the terminal (toolkit._logfiles)
     exp = sub.add_parser(
         "export",
         help="tax lots (FIFO) at the prices paid, realised P&L, dividends, equity, positions",
@@ -96,8 +99,23 @@ def _schedule(args: argparse.Namespace) -> int:
         smtp=settings_from(os.environ),
         progress=stderr_progress(),
     )
+    log = _logfiles.open_log("report-schedule", _logfiles.settings_from(args), ["toolkit.report"])
+    say = log.tee(print) if log is not None else print
+    try:
+        return _run_schedule(args, scheduler, say)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _run_schedule(args: argparse.Namespace, scheduler: Any, say: Callable[[str], None]) -> int:
     if args.loop:
-        scheduler.loop(lambda m: print(m, flush=True))
+
+        def flushed(line: str) -> None:
+            say(line)
+            sys.stdout.flush()
+
+        scheduler.loop(flushed)
         return 0
     now = datetime.fromisoformat(args.now).astimezone(UTC) if args.now else None
     outcomes = scheduler.run_due(now)
@@ -107,9 +125,9 @@ def _schedule(args: argparse.Namespace) -> int:
         _print_json([asdict(o) for o in outcomes])
         return 1 if any(o.status == "failed" for o in outcomes) else 0
     for o in outcomes:
-        print(f"{o.job} @ {o.scheduled.isoformat()}: {o.status} {o.detail}")
+        say(f"{o.job} @ {o.scheduled.isoformat()}: {o.status} {o.detail}")
     if not outcomes:
-        print("nothing due")
+        say("nothing due")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
