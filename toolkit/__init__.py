@@ -30,7 +30,8 @@ Public API (everything else is internal):
 * statistics: :mod:`toolkit.stats` (Engle-Granger and Johansen cointegration, pair screen with
   false-discovery control, Kalman and rolling hedge ratios)
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
-  a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator)
+  a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator),
+  :class:`NotebookSession` (a paper/live session as a task on a notebook's event loop)
 * configs and runs: :func:`load_config`, :func:`run_backtest`
 * errors: :class:`ToolkitError`, :class:`DataError`, :class:`ConfigError`;
   :class:`DataWarning` (repairs, implausible price moves)
@@ -83,6 +84,7 @@ _EXPORTS = {
     "Gateway": "toolkit.gateway:Gateway",
     "Journal": "toolkit.live:Journal",
     "JournalError": "toolkit.live:JournalError",
+    "NotebookSession": "toolkit.live:NotebookSession",
     "RiskLimits": "toolkit.risk:RiskLimits",
     "TradingHours": "toolkit.risk:TradingHours",
     "historical_cvar": "toolkit.risk.var:historical_cvar",
@@ -146,7 +148,7 @@ if TYPE_CHECKING:
     from toolkit.engine.backtest import backtest
     from toolkit.errors import ConfigError, DataError, DataWarning, ToolkitError
     from toolkit.gateway import Gateway
-    from toolkit.live import Journal, JournalError
+    from toolkit.live import Journal, JournalError, NotebookSession
     from toolkit.options import backtest_options
     from toolkit.risk import RiskLimits, TradingHours
     from toolkit.risk.var import (
@@ -180,6 +182,7 @@ __all__ = [
     "JournalError",
     "LoadedBars",
     "LoadedFile",
+    "NotebookSession",
     "Param",
     "RiskLimits",
     "RunConfig",

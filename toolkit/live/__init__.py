@@ -1,6 +1,8 @@
 """Live bridge: the backtested strategy, unchanged, against IBKR paper/live or the simulator.
 
 * :func:`run_session` / :class:`LiveSession` -- run a session (``python -m toolkit.live run``)
+* :class:`NotebookSession` -- the same session as a task on a notebook's event loop
+  (start, status, positions, fills, stop)
 * :func:`load_live_config`, :class:`LiveConfig` -- ``live/*.toml``; a slot's
   :class:`ExecutionSpec` (``[strategies.execution]``) and :class:`BracketSpec`
   (``[strategies.bracket]``)
@@ -34,6 +36,7 @@ _EXPORTS = {
     "summarize": "toolkit.live.summary:summarize",
     "LiveSession": "toolkit.live.bridge:LiveSession",
     "LiveError": "toolkit.live.bridge:LiveError",
+    "NotebookSession": "toolkit.live.notebook:NotebookSession",
     "run_session": "toolkit.live.bridge:run_session",
     "OptionLiveConfig": "toolkit.live.options_config:OptionLiveConfig",
     "load_option_config": "toolkit.live.options_config:load_option_config",
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from toolkit.live.config import LiveConfig, load_live_config, parse_live_config
     from toolkit.live.execution_config import ExecutionSpec
     from toolkit.live.journal import SCHEMA_VERSION, FillConflict, Journal, JournalError
+    from toolkit.live.notebook import NotebookSession
     from toolkit.live.option_session import OptionSession, OptionSummary, run_option_session
     from toolkit.live.options_config import OptionLiveConfig, load_option_config
     from toolkit.live.summary import SessionSummary, format_summary, summarize
@@ -63,6 +67,7 @@ __all__ = [
     "LiveConfig",
     "LiveError",
     "LiveSession",
+    "NotebookSession",
     "OptionLiveConfig",
     "OptionSession",
     "OptionSummary",
