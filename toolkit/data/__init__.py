@@ -1,6 +1,7 @@
 """Market data: load validated OHLCV bars (UTC index, float64) from ``data/`` or any file;
 reference data (GICS sector map, market caps) from ``data/reference``; option quotes in one
-canonical frame (``load_option_quotes``); Cboe's VIX-family history (``load_vix``)."""
+canonical frame (``load_option_quotes``); Cboe's VIX-family history (``load_vix``); LOBSTER
+order-book days as typed event arrays (``read_lobster``)."""
 
 from toolkit.data._paths import SAMPLE_DIR, available_symbols, default_data_dir
 from toolkit.data._validate import RepairReport
@@ -13,6 +14,7 @@ from toolkit.data.loader import (
     load_many_sourced,
     load_sourced,
 )
+from toolkit.data.lobster import LobsterDay, read_lobster
 from toolkit.data.options import load_option_quotes
 from toolkit.data.reference import (
     GICS_SECTORS,
@@ -29,6 +31,7 @@ __all__ = [
     "SECTOR_ETFS",
     "LoadedBars",
     "LoadedFile",
+    "LobsterDay",
     "RepairReport",
     "VixReport",
     "available_symbols",
@@ -43,6 +46,7 @@ __all__ = [
     "load_sourced",
     "load_vix",
     "load_vix_sourced",
+    "read_lobster",
     "sectors_for",
     "vix_term_structure",
 ]
