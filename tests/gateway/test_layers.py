@@ -15,6 +15,7 @@ NAME = "toolkit.gateway"
 # lowest first; a module may import modules of lower layers only
 LAYERS: list[set[str]] = [
     {"framing", "limits", "messages", "options"},  # bytes and message layouts; option chains
+    {"probes"},  # /healthz over HTTP for supervisors (no gateway import)
     {"market", "orders", "margin"},  # bars, clock; the book and its fills; option margin
     {"events", "completed", "subscriptions", "algos"},  # algos: IB algo plans on the book
     {"exchange"},  # matching, margin, groups: emits events

@@ -30,6 +30,11 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     run.add_argument("--session", help="session id (resume one after a restart)")
     run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
+    run.add_argument(
+        "--endpoints",
+        metavar="[HOST:]PORT",
+        help="serve /healthz /readyz /metrics there (default: [endpoints] of the config; off)",
+    )
     opt = sub.add_parser("options", help="trade an option template as combo orders (paper)")
     opt.add_argument("--config", default="live/options_paper.toml", help="option config (TOML)")
     opt.add_argument("--host", help="IB Gateway/TWS host (default: the embedded simulator)")
@@ -74,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         session_id=args.session,
         alerts=smtp_from_env(),
         echo=None if use_dashboard else print,
+        endpoints=args.endpoints,
     )
     try:
         if not use_dashboard:

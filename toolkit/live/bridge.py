@@ -55,6 +55,7 @@ from toolkit.live._fault import Faults
 from toolkit.live._guards import Guards
 from toolkit.live._ledger import Ledger
 from toolkit.live._lock import SessionLock
+from toolkit.live._metrics import SessionMetrics
 from toolkit.live._parent import ParentOrder
 from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._parent_exits import due_exits
@@ -69,6 +70,7 @@ from toolkit.live._startup import (
 from toolkit.live.brackets import exit_orders
 from toolkit.live.commands import CommandDesk
 from toolkit.live.config import LiveConfig, StrategySlot
+from toolkit.live.endpoints import SessionEndpoints, endpoints_for
 from toolkit.live.ib_algos import with_ib_algo, worked_by_broker
 from toolkit.live.journal import Journal
 from toolkit.live.orders import OrderRef, OrderSpec, entry_order
@@ -141,8 +143,14 @@ class LiveSession:
         install_signals: bool = True,
         until: str | pd.Timestamp | None = None,
         faults: Faults | None = None,
+        endpoints: str | None = None,
     ) -> None:
         self.cfg = cfg
+        # /healthz, /readyz, /metrics (toolkit.live.endpoints): --endpoints over [endpoints]
+        self.endpoints_at = endpoints_for(endpoints, cfg.endpoints)
+        self.endpoints: SessionEndpoints | None = None
+        self.metrics = SessionMetrics()  # its own registry, never the process's global one
+        self.synced = False  # reconciled and resubscribed since the last connect (/readyz)
         # the crash tests' kill point (toolkit.live._fault): given, or TOOLKIT_LIVE_FAULT as
         # it is now -- read here once, never on the send path
         self.fault = faults if faults is not None else Faults.from_env(os.environ)
@@ -359,8 +367,10 @@ class LiveSession:
                     self.log(f"resending {spec.ref}: journaled, never reached the broker")
                     self._place(spec, [])
         await self._process_bars()
+        self.synced = True
 
     async def _reconnect(self) -> None:
+        self.synced = False
         await self._connect(first=False)
         if self.connected and not self._stop.is_set():
             await self._unless_stopped(self._after_connect())
@@ -413,7 +423,9 @@ class LiveSession:
                     if (d := ledger.decided.get((slot.label, sym))) is not None and d >= latest
                 }
                 if all(latest in f.index for f in frames.values()):
+                    t0 = time.perf_counter()
                     self._decide(slot, latest, frames, skip)
+                    self.metrics.decided(slot.label, time.perf_counter() - t0)
                 ledger.mark_decided(slot.label, slot.symbols, latest)
             # the minutes parents are worked on, journaled for their TCA (tca_history)
             minutes = {s: livebars.frame(st[-64:]) for s, st in self._desk.streams.items() if st}
@@ -629,6 +641,9 @@ class LiveSession:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
         try:
+            if self.endpoints_at is not None:
+                self.endpoints = SessionEndpoints(self, self.metrics, loop, self.endpoints_at)
+                self.log(f"endpoints on {self.endpoints.start().url} (/healthz /readyz /metrics)")
             if self.embedded:
                 self._start_simulator()
             self._open_journal()
@@ -733,6 +748,9 @@ class LiveSession:
         self._no_new_orders()
         with contextlib.suppress(Exception):
             self.broker.disconnect()
+        if self.endpoints is not None:
+            self.endpoints.stop()
+            self.endpoints = None
         await self.alert.close()
         if self.gateway is not None:
             self.lockstep = None

@@ -20,6 +20,7 @@ from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
 from toolkit.live.brackets import BracketSpec, parse_bracket
+from toolkit.live.endpoints_config import EndpointsConfig, parse_endpoints
 from toolkit.live.execution_config import ExecutionSpec, parse_execution
 from toolkit.risk import RiskLimits
 
@@ -101,6 +102,7 @@ class LiveConfig:
     # [risk] on_mismatch: when the broker's position in a symbol is not the journal's after a
     # (re)connect, "halt" that symbol (no new orders until they agree) or "adopt" the broker's
     on_mismatch: str = "halt"
+    endpoints: EndpointsConfig | None = None  # [endpoints]: /healthz /readyz /metrics (opt-in)
 
     @property
     def embedded(self) -> bool:
@@ -161,8 +163,9 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         path,
         "top level",
         raw,
-        ("name", "description", "connection", "simulator", "strategies", "risk", "session"),
-    )
+        ("name", "description", "connection", "simulator", "strategies", "risk", "session",
+         "endpoints"),
+    )  # fmt: skip
     connection, simulator, session = parse_session_tables(raw, path)
     risk_raw = raw.get("risk", {})
     on_mismatch = "halt"
@@ -190,6 +193,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         source=path,
         raw=dict(raw),
         on_mismatch=on_mismatch,
+        endpoints=parse_endpoints(path, raw.get("endpoints")),
     )
 
 

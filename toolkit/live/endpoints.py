@@ -1,0 +1,103 @@
+"""A live session's probe endpoints, opt-in (``[endpoints]`` in the live config or
+``python -m toolkit.live run --endpoints 127.0.0.1:9108``), on 127.0.0.1 unless told otherwise:
+
+* ``/healthz`` -- the process is alive and its asyncio loop answers (200); 503 once the loop
+  has not run a callback for ``stall_seconds`` (a hung session a supervisor should restart).
+* ``/readyz`` -- ready to trade (200), else 503 with the failing reasons as JSON
+  (:mod:`toolkit.live._readiness`: connected and synced, last bar not older than two bar
+  periods, journal writable, kill switch off).
+* ``/metrics`` -- Prometheus text format from the session's own registry
+  (:mod:`toolkit.live._metrics`).
+
+The server is the standard library's threaded HTTP server on a daemon thread
+(:class:`toolkit.gateway.probes.ProbeServer`, which says why): a probe never runs on, nor
+waits for, the session's event loop except ``/healthz``'s bounded ping of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from toolkit.gateway.probes import ProbeServer, Reply, json_reply, parse_address
+from toolkit.live import _readiness
+from toolkit.live._metrics import SessionMetrics
+from toolkit.live._readiness import SessionState
+from toolkit.live.endpoints_config import EndpointsConfig
+
+__all__ = ["EndpointsConfig", "SessionEndpoints", "endpoints_for"]
+
+PING_WAIT = 0.5  # seconds /healthz waits for the loop to answer before reporting how long
+
+
+class SessionEndpoints:
+    """``/healthz``, ``/readyz`` and ``/metrics`` of one session, served from a thread."""
+
+    def __init__(
+        self,
+        session: SessionState,
+        metrics: SessionMetrics,
+        loop: asyncio.AbstractEventLoop,
+        cfg: EndpointsConfig,
+    ) -> None:
+        self.session = session
+        self.metrics = metrics
+        self.loop = loop
+        self.cfg = cfg
+        self._pong = time.monotonic()
+        self._pinged = threading.Event()
+        metrics.bind(session, lambda: _readiness.check(session).ready)
+        self.server = ProbeServer(
+            {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_page},
+            cfg.host,
+            cfg.port,
+        )
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> SessionEndpoints:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def _answered(self) -> None:
+        self._pong = time.monotonic()
+        self._pinged.set()
+
+    def healthz(self) -> Reply:
+        """Alive when the session's loop runs a callback (waits up to PING_WAIT for it)."""
+        if self.loop.is_closed():
+            return json_reply(503, {"alive": False, "reason": "the session's loop has ended"})
+        self._pinged.clear()
+        self.loop.call_soon_threadsafe(self._answered)
+        answered = self._pinged.wait(PING_WAIT)
+        quiet = 0.0 if answered else time.monotonic() - self._pong
+        alive = quiet < self.cfg.stall_seconds
+        body = {"alive": alive, "session": self.session.sid, "loop_quiet_seconds": round(quiet, 3)}
+        if not alive:
+            body["reason"] = f"the session's event loop has not answered for {quiet:.0f} s"
+        return json_reply(200 if alive else 503, body)
+
+    def readyz(self) -> Reply:
+        state = _readiness.check(self.session)
+        return json_reply(200 if state.ready else 503, state.as_json())
+
+    def metrics_page(self) -> Reply:
+        return 200, CONTENT_TYPE_LATEST, self.metrics.exposition()
+
+
+def endpoints_for(cli: str | None, configured: EndpointsConfig | None) -> EndpointsConfig | None:
+    """The endpoints to serve: ``--endpoints HOST:PORT`` (or PORT) over the config's table;
+    None when neither asks for them."""
+    if cli is None:
+        return configured
+    host, port = parse_address(cli)
+    base = configured if configured is not None else EndpointsConfig()
+    return EndpointsConfig(port=port, host=host, stall_seconds=base.stall_seconds)
