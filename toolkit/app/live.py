@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolkit import _logfiles
 from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
 
@@ -30,6 +31,8 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     run.add_argument("--session", help="session id (resume one after a restart)")
     run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
+    run.add_argument("--watch", action="store_true", help="rehearse again on each strategy edit")
+    _logfiles.add_arguments(run)  # rotated log files beside the terminal (toolkit._logfiles)
     run.add_argument(
         "--endpoints",
         metavar="[HOST:]PORT",
@@ -64,6 +67,10 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.watch:  # the rehearsal as a child, restarted on every edit (toolkit.live._watch)
+        from toolkit.live._watch import child_args, watch
+
+        return watch(child_args(args), Path(args.config))
     from toolkit.live.bridge import LiveSession, StopRequested, smtp_from_env
     from toolkit.live.config import load_live_config
 
@@ -81,6 +88,14 @@ def _run(args: argparse.Namespace) -> int:
         echo=None if use_dashboard else print,
         endpoints=args.endpoints,
     )
+    log = _logfiles.open_log(
+        f"live-{cfg.source.stem}",
+        _logfiles.settings_from(args, table=cfg.logs),
+        ["toolkit.live", "toolkit.gateway"],
+        sys.stderr,
+    )
+    if log is not None:  # the session's lines (dashboard or not) into the file too
+        session.log.echo = log.tee(session.log.echo)
     try:
         if not use_dashboard:
             asyncio.run(session.run())
@@ -94,6 +109,9 @@ def _run(args: argparse.Namespace) -> int:
             print(format_summary(summary))
     except StopRequested as exc:
         print(f"stopped: {exc}", file=sys.stderr)
+    finally:
+        if log is not None:
+            log.close()
     return 0
 
 

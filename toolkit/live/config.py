@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from toolkit._declare import setting
+from toolkit._logfiles import LogSettings, parse_table
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
@@ -102,6 +103,7 @@ class LiveConfig:
     # [risk] on_mismatch: when the broker's position in a symbol is not the journal's after a
     # (re)connect, "halt" that symbol (no new orders until they agree) or "adopt" the broker's
     on_mismatch: str = "halt"
+    logs: LogSettings = field(default_factory=LogSettings)  # [logs]: log files (toolkit._logfiles)
     endpoints: EndpointsConfig | None = None  # [endpoints]: /healthz /readyz /metrics (opt-in)
 
     @property
@@ -163,7 +165,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         path,
         "top level",
         raw,
-        ("name", "description", "connection", "simulator", "strategies", "risk", "session",
+        ("name", "description", "connection", "simulator", "strategies", "risk", "logs", "session",
          "endpoints"),
     )  # fmt: skip
     connection, simulator, session = parse_session_tables(raw, path)
@@ -193,6 +195,7 @@ def parse_live_config(raw: dict[str, Any], path: Path) -> LiveConfig:
         source=path,
         raw=dict(raw),
         on_mismatch=on_mismatch,
+        logs=parse_table(path, raw.get("logs")),
         endpoints=parse_endpoints(path, raw.get("endpoints")),
     )
 
