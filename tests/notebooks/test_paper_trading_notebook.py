@@ -1,5 +1,7 @@
-"""notebooks/06_paper_trading.ipynb: gateway in-process, a live session over TCP for a few
-simulated weeks, the journal and P&L shown -- executed like a report, with a short window."""
+"""notebooks/06_paper_trading.ipynb: a live session started from the notebook
+(tk.NotebookSession: the CLI's session as a task on the kernel's event loop) against the
+gateway simulator over TCP, looked at while it runs, stopped, then its journal and P&L beside
+the backtest -- executed like a report, with a short window."""
 
 from __future__ import annotations
 
@@ -8,27 +10,42 @@ from pathlib import Path
 from tests.notebooks._execute import check_html, execute
 
 
-def test_paper_trading_notebook_trades_and_matches_the_backtest(tmp_path: Path) -> None:
-    params = {"start": "2023-06-01 21:30", "end": "2023-07-14", "speed": 8_640_000.0}
+def test_paper_trading_notebook_runs_a_session_from_the_notebook(tmp_path: Path) -> None:
+    # the first entry and four crossings of the SMAs in four weeks; the notebook looks at the
+    # session after three fills and stops it after five, before the rehearsal's end
+    params = {
+        "start": "2023-04-20 21:30",
+        "end": "2023-05-31",
+        "speed": 8_640_000.0,
+        "look_at": "2023-05-04",
+        "stop_at": "2023-05-16",
+    }
     run = execute("06_paper_trading.ipynb", params, tmp_path)
     assert not run.errors, run.errors
     text = run.text
     for part in (
+        "broker time 2023-05-04",  # looked at while it ran: the status was the running one's
+        ", running\n",
+        "orders 3, fills 3, working 0",
+        "state: stopped",
         "Session notebook-paper",
         "net P&L",
         "win rate",
         "decisions,",
         "order_ref",
         "signal_price",
-        "fills identical to the backtest's orders: True",
+        "fills identical to the backtest's orders: True (5 fills)",
     ):
         assert part in text, part
+    assert "<b>running</b>" in text  # the session's card while it ran
     assert run.figures >= 1
     check_html(
         run,
         [
             "Paper trading against the gateway simulator",
-            "Start the gateway and run the session",
+            "Start the session",
+            "While it runs: status, positions, fills",
+            "Stop it",
             "The journal: every decision, order and fill",
             "P&L, and the backtest of the same bars",
         ],
