@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"probes"},  # /healthz over HTTP for supervisors (no gateway import)
     {"market", "orders", "margin"},  # bars, clock; the book and its fills; option margin
     {"events", "completed", "subscriptions", "algos"},  # algos: IB algo plans on the book
-    {"exchange"},  # matching, margin, groups: emits events
+    {"exchange", "depth_replay"},  # matching, margin, groups: emits events; a LOBSTER replay
     {"streams"},  # pushes through send callables
     {"requests"},  # typed requests from the field tables
     {"pacing", "head"},  # history requests: IB's pacing rules; where history starts

@@ -32,15 +32,29 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
         action="store_true",
         help="refuse history requests that break IB's pacing rules (error 162), as IB does",
     )
+    p.add_argument(
+        "--depth-replay",
+        type=Path,
+        default=None,
+        metavar="LOBSTER",
+        help="serve a LOBSTER day's book as its symbol's depth and ticks, at --speed",
+    )
+    p.add_argument("--depth-symbol", default=None, help="serve the replay as this symbol")
+    p.add_argument("--depth-fast", action="store_true", help="replay as fast as the clients read")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     _logfiles.add_arguments(p)  # rotated log files beside the terminal (toolkit._logfiles)
     args = p.parse_args(argv)
 
     def serve() -> int:
         from toolkit.data._pacing import PacingRules
+        from toolkit.gateway.depth_replay import DepthReplay, load_tape
         from toolkit.gateway.limits import Limits
         from toolkit.gateway.server import Gateway
 
+        replay = None
+        if args.depth_replay is not None:
+            tape = load_tape(args.depth_replay, args.depth_symbol)
+            replay = DepthReplay(tape, fast=args.depth_fast)
         gw = Gateway(
             args.port,
             host=args.host,
@@ -49,6 +63,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             speed=args.speed,
             participation=args.participation,
             limits=Limits(history_pacing=PacingRules() if args.pacing else None),
+            depth_replay=replay,
         )
 
         log = _logfiles.open_log(

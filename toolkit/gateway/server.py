@@ -26,6 +26,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.errors import ConfigError
+from toolkit.gateway.depth_replay import DepthReplay
 from toolkit.gateway.exchange import Exchange
 from toolkit.gateway.limits import Limits
 from toolkit.gateway.market import Market, SimClock
@@ -47,6 +48,8 @@ class Gateway:
     embedded rehearsals use both; a TWS client over the network never resumes it).
     ``costs`` gives an order's own commission schedule and slippage (a fraction) by its
     orderRef (None: ``commission``/``slippage_bps``); tiered volume is counted per schedule.
+    ``depth_replay`` serves its symbol's depth and ticks from a LOBSTER day
+    (:mod:`toolkit.gateway.depth_replay`) instead of the depth model.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Gateway:
         paused: bool = False,
         lockstep: bool = False,
         limits: Limits | None = None,
+        depth_replay: DepthReplay | None = None,
     ) -> None:
         market = Market(data_dir)
         begin = _start_time(start) if start is not None else market.last_time()
@@ -76,6 +80,9 @@ class Gateway:
             book.commission = commission
         exchange = Exchange(market, clock, account, cash, book, limits.max_finished_orders)
         self.state = GatewayState(exchange, Streams(market, clock, lockstep), limits)
+        if depth_replay is not None:  # its symbol's depth and ticks, from now on the clock
+            depth_replay.attach(market, clock.now())
+            self.state.streams.replay = depth_replay
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,6 +106,9 @@ class Gateway:
                 # nothing happens before the next release: wake exactly then
                 ahead = (clock.ceiling - clock.now()).total_seconds() / clock.speed
                 wait = max(0.0, min(wait, ahead))
+            replay = self.state.streams.replay
+            if replay is not None and replay.busy and clock.paused_at is None:
+                wait = 0.001  # a fast replay: its next batch once the clients have read
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), wait)
             wake.clear()

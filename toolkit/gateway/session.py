@@ -21,6 +21,7 @@ from toolkit.data import calendar
 from toolkit.gateway import messages as m
 from toolkit.gateway import requests as rq
 from toolkit.gateway.completed import completed_orders
+from toolkit.gateway.depth_replay import ReplayDepth, ReplayQuotes
 from toolkit.gateway.framing import PREFIX, FrameReader, ProtocolError, encode, parse_version_range
 from toolkit.gateway.head import head_timestamp
 from toolkit.gateway.market import HistoryError, Instrument, bar_fields, parse_end
@@ -199,6 +200,11 @@ class Session(asyncio.Protocol):
         if not self._out:
             asyncio.get_running_loop().call_soon(self._flush)
         self._out.append(data)
+
+    def queued(self) -> int:
+        """Bytes sent to this client and not yet delivered (what paces a fast replay)."""
+        t = self.transport
+        return (t.get_write_buffer_size() if t is not None else 0) + sum(map(len, self._out))
 
     def _flush(self) -> None:
         t = self.transport
@@ -662,8 +668,13 @@ class Session(asyncio.Protocol):
             if r.snapshot:
                 self.send([m.TICK_SNAPSHOT_END, 1, req])
             return
-        sub = QuoteSubscription(self.send, req, inst.symbol, inst.min_tick)
-        self.streams.add_quotes((id(self), req), sub, r.snapshot)
+        replay = self.streams.replay
+        if replay is not None and replay.symbol == inst.symbol:  # ticks from the replay
+            quotes = ReplayQuotes(self.send, req, self.queued)
+            replay.add_quotes((id(self), req), quotes, r.snapshot)
+        else:
+            sub = QuoteSubscription(self.send, req, inst.symbol, inst.min_tick)
+            self.streams.add_quotes((id(self), req), sub, r.snapshot)
         if r.snapshot:
             self.send([m.TICK_SNAPSHOT_END, 1, req])
 
@@ -673,6 +684,10 @@ class Session(asyncio.Protocol):
         if inst is None:
             return
         rows = max(1, min(r.rows, 10))
+        replay = self.streams.replay
+        if replay is not None and replay.symbol == inst.symbol:  # LOBSTER's book
+            replay.add_depth((id(self), req), ReplayDepth(self.send, req, rows, self.queued))
+            return
         sub = DepthSubscription(self.send, req, inst.symbol, rows, inst.min_tick)
         self.streams.add_depth((id(self), req), sub)
 
@@ -700,10 +715,14 @@ class Session(asyncio.Protocol):
 
     def _cancel_mkt_depth(self, r: rq.ById) -> None:
         self.streams.cancel(self.streams.depth_subs, (id(self), r.req_id))
+        if self.streams.replay is not None:
+            self.streams.replay.cancel((id(self), r.req_id))
 
     def _cancel_mkt_data(self, r: rq.ById) -> None:
         self.streams.cancel(self.streams.quote_subs, (id(self), r.req_id))
         self.streams.cancel(self.streams.chain_subs, (id(self), r.req_id))
+        if self.streams.replay is not None:
+            self.streams.replay.cancel((id(self), r.req_id))
 
     # -- option chains and calculations ---------------------------------------------------
     def _sec_def_opt_params(self, r: rq.SecDefOptParams) -> None:

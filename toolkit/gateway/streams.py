@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -30,6 +30,9 @@ from toolkit.gateway.subscriptions import (
     quote,
 )
 
+if TYPE_CHECKING:
+    from toolkit.gateway.depth_replay import DepthReplay
+
 log = logging.getLogger("toolkit.gateway")
 Key = tuple[int, int]  # (owner, request id)
 OPTION_SIZE = 10.0  # contracts shown at the bid and ask: the EOD files carry no sizes
@@ -50,6 +53,7 @@ class Streams:
     depth_subs: dict[Key, DepthSubscription] = field(default_factory=dict)
     rt_subs: dict[Key, RealtimeSubscription] = field(default_factory=dict)
     chain_subs: dict[Key, ChainQuoteSubscription] = field(default_factory=dict)
+    replay: DepthReplay | None = None  # one symbol's depth and ticks from a LOBSTER day
 
     def _current_bar(self, symbol: str) -> tuple[pd.Timestamp, pd.Series]:
         return self.market.current_bar(symbol, self.clock.now())
@@ -187,6 +191,8 @@ class Streams:
         for table in tables:
             for key in [k for k in table if k[0] == owner]:
                 del table[key]
+        if self.replay is not None:
+            self.replay.drop_owner(owner)
 
     # -- pushing -------------------------------------------------------------------------
     def send_quotes(self, sub: QuoteSubscription) -> None:
@@ -258,6 +264,9 @@ class Streams:
         for depth in list(self.depth_subs.values()):
             if self._current_bar(depth.symbol)[0] != depth.last_bar:
                 self.send_depth(depth)
+        if self.replay is not None:  # a fast replay runs on while a lockstep clock is held
+            paused = self.clock.paused_at is not None and not self.lockstep
+            self.replay.push(self.clock.now(), paused)
         now = self.clock.now()
         for b in list(self.bar_subs.values()):
             try:
