@@ -45,6 +45,11 @@ DELEGATED: dict[str, tuple[str, tuple[str, ...], str]] = {
         "paper/live sessions: run, options, status, orders, cancel, modify, pause, resume, kill",
     ),
     "gateway": ("toolkit.app.gateway", (), "serve the TWS-protocol gateway simulator"),
+    "clean": (
+        "toolkit.app.clean",
+        (),
+        "delete old journals, report runs and rotated logs by a retention policy",
+    ),
     "web": ("toolkit.app.web", (), "the local web app: reports and live sessions in a browser"),
 }
 

@@ -1,0 +1,123 @@
+"""``toolkit clean`` (toolkit.app.clean): old journals, report runs and rotated logs go by the
+retention policy (older than the limit AND not among the newest N), and a journal a running
+session holds (its toolkit.live._lock lock) is never deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit.app import clean
+from toolkit.errors import ToolkitError
+from toolkit.live._lock import SessionLock
+from toolkit.live.journal import Journal
+
+DAY = 86_400.0
+
+
+def _age(path: Path, days: float) -> None:
+    """Date every file under ``path`` ``days`` back."""
+    when = time.time() - days * DAY
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for f in files:
+        os.utime(f, (when, when))
+
+
+def _run(path: Path, days: float, size: int = 100) -> Path:
+    path.mkdir(parents=True)
+    (path / "report.html").write_bytes(b"x" * size)
+    _age(path, days)
+    return path
+
+
+def _journal(folder: Path, name: str, days: float) -> Path:
+    path = folder / name
+    with Journal(path) as j:
+        j.start_session("s1", mode="simulated", account="DU1", config={})
+    for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if extra.exists():
+            _age(extra, days)
+    return path
+
+
+def test_the_policy_deletes_only_old_items_beyond_the_newest_n(tmp_path: Path) -> None:
+    reports, state, logs = tmp_path / "reports", tmp_path / "state", tmp_path / "logs"
+    old_run = _run(reports / "spy-20240101T000000Z", 90)
+    kept_old = _run(reports / "qqq-20240201T000000Z", 60)  # old, but among the newest 2
+    fresh = _run(reports / "efa-20260101T000000Z", 1)
+    note_old = _run(reports / "2024-01-05" / "10_strategy_tearsheet-0900", 80)
+    (reports / ".schedule").mkdir()  # the scheduler's state: never a report
+    old_j = _journal(state, "old.sqlite", 45)
+    new_j = _journal(state, "new.sqlite", 2)
+    logs.mkdir()
+    (logs / "live.log").write_text("current\n")
+    for n in (1, 2):
+        (logs / f"live.log.{n}").write_text("rotated\n")
+    _age(logs, 40)
+
+    dry = clean.main(["--older-than", "30d", "--keep", "2", "--dry-run",
+                      "--reports", str(reports), "--state", str(state), "--logs", str(logs)])  # fmt: skip
+    assert dry == 0 and old_run.exists() and old_j.exists()  # a dry run deletes nothing
+
+    items = clean.plan(reports=[reports], states=[state], logs=[logs], older_than=30 * DAY, keep=2)
+    decided = {Path(i.path).name: i.action for i in items}
+    assert decided == {
+        "efa-20260101T000000Z": "keep",
+        "qqq-20240201T000000Z": "keep",
+        "10_strategy_tearsheet-0900": "delete",
+        "spy-20240101T000000Z": "delete",
+        "new.sqlite": "keep",
+        "old.sqlite": "keep",  # only two journals: both among the newest 2
+        "live.log.1": "keep",
+        "live.log.2": "keep",
+    }
+    assert clean.main(["--older-than", "30d", "--keep", "1", "--reports", str(reports),
+                       "--state", str(state), "--logs", str(logs)]) == 0  # fmt: skip
+    assert fresh.exists() and not old_run.exists() and not kept_old.exists()
+    assert not note_old.parent.exists()  # the emptied date folder goes too
+    assert (reports / ".schedule").exists()
+    assert new_j.exists() and not old_j.exists()
+    assert not old_j.with_name("old.sqlite-wal").exists()
+    assert (logs / "live.log").exists()  # the file being written is never a candidate
+    assert sorted(p.name for p in logs.iterdir()) == ["live.log", "live.log.1"]
+
+
+def test_an_open_sessions_journal_survives_and_goes_once_it_ended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    journal = _journal(state, "journal.sqlite", 400)
+    lock = SessionLock(journal, "running-session")  # what a running LiveSession holds
+    args = ["--older-than", "1d", "--keep", "0", "--state", str(state),
+            "--reports", str(tmp_path / "none"), "--logs", str(tmp_path / "none")]  # fmt: skip
+    try:
+        assert clean.main(args) == 0
+        assert journal.exists()
+        out = capsys.readouterr().out
+        assert f"kept journal {journal}: in use: a running session holds {lock.path.name}" in out
+        # a session that starts between the plan and the deletion keeps its journal too
+        lock.release()
+        [item] = clean.plan(reports=[], states=[state], logs=[], older_than=DAY, keep=0)
+        assert item.action == "delete"
+        lock = SessionLock(journal, "started-meanwhile")
+        assert clean.apply(item).action == "keep" and journal.exists()
+        with Journal(journal) as j:  # intact, readable by its session
+            assert [s["session_id"] for s in j.sessions()] == ["s1"]
+    finally:
+        lock.release()
+    _age(journal, 400)
+    assert clean.main([*args, "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["action"] == "delete" and not journal.exists()
+    assert not list(state.glob("journal.sqlite*"))  # -wal, -shm and stale locks too
+
+
+@pytest.mark.parametrize("text", ["30", "thirty days", "5y", "-3d"])
+def test_a_bad_age_is_a_one_line_error(text: str) -> None:
+    with pytest.raises(ToolkitError, match="give a number and a unit"):
+        clean.parse_age(text)
+    assert clean.parse_age("2w") == 14 * DAY and clean.parse_age("12h") == 12 * 3600

@@ -1,0 +1,247 @@
+"""``toolkit clean [--older-than 30d] [--keep 10] [--dry-run]``: delete old session journals,
+report folders and rotated log files by a retention policy.
+
+Three kinds, each with its own retention: report runs under ``--reports`` (a backtest's
+``reports/<run>/`` or a notebook's ``reports/<date>/<name>-<time>/``), journals (``*.sqlite``
+with their ``-wal``/``-shm`` and stale lock files) in each ``--state`` folder, and rotated log
+files (``name.log.N``, ``name.jsonl.N``) in ``--logs``. An item is deleted only when it is
+older than ``--older-than`` (its newest file's modification time) AND is not among the newest
+``--keep`` of its kind: a quiet month never empties a folder.
+
+A journal is never deleted while a session runs on it. Sessions hold an OS lock on a file next
+to their journal for as long as they run (:mod:`toolkit.live._lock`); a journal with any such
+lock held is kept and named. Deleting renames the journal aside first and looks at the locks
+again, so a session that started in between keeps its journal (it is renamed back). The log
+file a process is writing (its ``.lock`` held) is never deleted either; only rotated ones are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from toolkit._entry import run_command
+from toolkit.errors import ToolkitError
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ROTATED = re.compile(r"\.(log|jsonl)\.\d+$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing the policy looks at, and what it decided."""
+
+    kind: str  # report | journal | log
+    path: str
+    bytes: int
+    age_days: float
+    action: str  # delete | keep
+    why: str
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``2w``, ``90m``, ``45s`` -> seconds (a one-line error otherwise)."""
+    m = _AGE.match(text)
+    if m is None:
+        raise ToolkitError(
+            f"--older-than {text!r}: give a number and a unit, e.g. 30d, 12h, 2w (s m h d w)"
+        )
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p.add_argument("--older-than", default="30d", help="delete only what is older (30d)")
+    p.add_argument("--keep", type=int, default=10, help="always keep the newest N of each kind")
+    p.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
+    p.add_argument("--reports", type=Path, action="append", help="report folder (reports)")
+    p.add_argument("--state", type=Path, action="append", help="journal folder (live/state)")
+    p.add_argument("--logs", type=Path, action="append", help="log folder (logs)")
+    p.add_argument("--json", action="store_true", help="every item and decision as JSON")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "toolkit clean") -> int:
+    args = _parser(prog).parse_args(argv)
+    return run_command(lambda: _clean(args), debug=args.debug)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    if args.keep < 0:
+        raise ToolkitError(f"--keep {args.keep}: give 0 or more")
+    items = plan(
+        reports=args.reports or [Path("reports")],
+        states=args.state or [Path("live/state")],
+        logs=args.logs or [Path("logs")],
+        older_than=parse_age(args.older_than),
+        keep=args.keep,
+    )
+    done = [apply(i) if not args.dry_run else i for i in items]
+    if args.json:
+        print(json.dumps([asdict(i) for i in done], indent=1))
+        return 0
+    gone = [i for i in done if i.action == "delete"]
+    verb = "would delete" if args.dry_run else "deleted"
+    for i in done:
+        if i.action == "delete":
+            print(f"{verb} {i.kind} {i.path} ({_size(i.bytes)}, {i.age_days:.0f} days old)")
+        elif i.why.startswith("in use"):
+            print(f"kept {i.kind} {i.path}: {i.why}")
+    total = sum(i.bytes for i in gone)
+    print(f"{verb} {len(gone)} item(s), {_size(total)}; kept {len(done) - len(gone)}")
+    return 0
+
+
+def plan(
+    *,
+    reports: Sequence[Path],
+    states: Sequence[Path],
+    logs: Sequence[Path],
+    older_than: float,
+    keep: int,
+    now: float | None = None,
+) -> list[Item]:
+    """What the policy decides for every item found (nothing is deleted here)."""
+    t = time.time() if now is None else now
+    out: list[Item] = []
+    for kind, paths in (
+        ("report", [p for folder in reports for p in _report_runs(folder)]),
+        ("journal", [p for folder in states for p in sorted(folder.glob("*.sqlite"))]),
+        ("log", [p for folder in logs for p in _rotated_logs(folder)]),
+    ):
+        # newest first; a rotated log's lower number is the newer one when the times tie
+        dated = sorted(((_newest(p), -_rotation(p), p) for p in paths), reverse=True)
+        for rank, (mtime, _, p) in enumerate(dated):
+            age = t - mtime
+            if kind == "journal" and (holders := _held_locks(p)):
+                action, why = "keep", f"in use: a running session holds {holders[0].name}"
+            elif rank < keep:
+                action, why = "keep", f"among the newest {keep}"
+            elif age <= older_than:
+                action, why = "keep", "not old enough"
+            else:
+                action, why = "delete", "older than the limit and not among the newest"
+            out.append(Item(kind, str(p), _bytes(p), age / 86_400, action, why))
+    return out
+
+
+def apply(item: Item) -> Item:
+    """Delete one planned item (a journal only if no session took its lock meanwhile)."""
+    if item.action != "delete":
+        return item
+    p = Path(item.path)
+    if item.kind == "journal":
+        return _delete_journal(item, p)
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+        if _DATE_DIR.match(p.parent.name) and not any(p.parent.iterdir()):
+            p.parent.rmdir()  # a notebook report's date folder, now empty
+    else:
+        p.unlink(missing_ok=True)
+    return item
+
+
+def _delete_journal(item: Item, p: Path) -> Item:
+    aside = p.with_name(p.name + ".deleting")
+    try:
+        p.rename(aside)
+    except FileNotFoundError:
+        return item
+    holders = _held_locks(p)
+    if holders:  # a session started between the plan and now: give its journal back
+        aside.rename(p)
+        return Item(item.kind, item.path, item.bytes, item.age_days, "keep",
+                    f"in use: a running session holds {holders[0].name}")  # fmt: skip
+    aside.unlink()
+    for extra in (p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    for lock in p.parent.glob(f"{p.name}.*.lock"):
+        lock.unlink(missing_ok=True)  # stale: not held (checked above)
+    return item
+
+
+def _held_locks(journal: Path) -> list[Path]:
+    """The session lock files of ``journal`` that a running process holds."""
+    held = []
+    for lock in sorted(journal.parent.glob(f"{journal.name}.*.lock")):
+        if _is_held(lock):
+            held.append(lock)
+    return held
+
+
+def _is_held(lock: Path) -> bool:
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _report_runs(folder: Path) -> Iterator[Path]:
+    """A backtest's run folder, or each run inside a notebook report's date folder."""
+    if not folder.is_dir():
+        return
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue  # the scheduler's state, not a report
+        if p.is_dir() and _DATE_DIR.match(p.name):
+            yield from sorted(q for q in p.iterdir() if not q.name.startswith("."))
+        elif p.is_dir():
+            yield p
+
+
+def _rotated_logs(folder: Path) -> Iterator[Path]:
+    if folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if _ROTATED.search(p.name))
+
+
+def _rotation(p: Path) -> int:
+    m = _ROTATED.search(p.name)
+    return int(p.name.rsplit(".", 1)[1]) if m else 0
+
+
+def _files(p: Path) -> Iterator[Path]:
+    if p.is_dir():
+        yield from (q for q in p.rglob("*") if q.is_file())
+    elif p.exists():
+        yield p
+        for extra in (p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
+            if extra.exists():
+                yield extra
+
+
+def _newest(p: Path) -> float:
+    stamps = [q.stat().st_mtime for q in _files(p)]
+    return max(stamps) if stamps else p.stat().st_mtime
+
+
+def _bytes(p: Path) -> int:
+    return sum(q.stat().st_size for q in _files(p))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
