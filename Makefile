@@ -90,7 +90,7 @@ bench: install
 # listed. Any warning (an annotation pdoc cannot resolve, a missing module) fails the build;
 # tests/test_api_docs.py runs this target.
 API_MODULES := toolkit toolkit.config toolkit.data toolkit.engine toolkit.errors toolkit.gateway \
-	toolkit.notify toolkit.report toolkit.risk toolkit.strategies
+	toolkit.notify toolkit.report toolkit.risk toolkit.strategies toolkit.web
 API_DIR ?= docs/api
 docs: install
 	rm -rf $(API_DIR)

@@ -31,6 +31,7 @@ _PAGES = (
     "toolkit/stats",
     "toolkit/strategies",
     "toolkit/sweep",
+    "toolkit/web",
 )
 
 
@@ -66,6 +67,8 @@ def test_make_docs_builds_the_api_reference_without_warnings(tmp_path: Path) -> 
         assert words in text, (name, words)
     # reST roles in docstrings become links (:func:`load` in the package docstring)
     assert 'href="#load"' in index
+    live = (out / "toolkit" / "live.html").read_text(encoding="utf-8")
+    assert '<section id="NotebookSession">' in live  # a session from a notebook (18.6)
     execution = (out / "toolkit" / "execution.html").read_text(encoding="utf-8")
     assert "twap" in execution.lower() and "tca" in execution.lower()
 
