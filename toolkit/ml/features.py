@@ -97,8 +97,8 @@ def features(
     slow: int = 20,
 ) -> np.ndarray:
     """The feature matrix (bars x :data:`FEATURE_NAMES`) of one symbol's bars."""
-    arrays = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close, volume))
-    return np.asarray(features_nb(*arrays, int(fast), int(slow)))
+    h, lo, c, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close, volume))
+    return np.asarray(features_nb(h, lo, c, v, int(fast), int(slow)))
 
 
 def feature_hash(fast: int, slow: int) -> str:
