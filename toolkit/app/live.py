@@ -32,6 +32,7 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     run.add_argument("--session", help="session id (resume one after a restart)")
     run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
     run.add_argument("--watch", action="store_true", help="rehearse again on each strategy edit")
+    run.add_argument("--json", action="store_true", help="final summary as JSON; log on stderr")
     _logfiles.add_arguments(run)  # rotated log files beside the terminal (toolkit._logfiles)
     run.add_argument(
         "--endpoints",
@@ -76,7 +77,10 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg = load_live_config(args.config)
     use_dashboard = (
-        not args.no_dashboard and cfg.session.dashboard is not False and sys.stdout.isatty()
+        not args.no_dashboard
+        and not args.json  # stdout is the summary's JSON, for machines
+        and cfg.session.dashboard is not False
+        and sys.stdout.isatty()
     )
     session = LiveSession(
         cfg,
@@ -85,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         port=args.port,
         session_id=args.session,
         alerts=smtp_from_env(),
-        echo=None if use_dashboard else print,
+        echo=None if use_dashboard else (_to_stderr if args.json else print),
         endpoints=args.endpoints,
     )
     log = _logfiles.open_log(
@@ -98,7 +102,15 @@ def _run(args: argparse.Namespace) -> int:
         session.log.echo = log.tee(session.log.echo)
     try:
         if not use_dashboard:
-            asyncio.run(session.run())
+            summary = asyncio.run(session.run())
+            if args.json:  # the final summary as `status --json` gives it, with the TCA
+                from toolkit.app.summaries import session_json
+                from toolkit.live.journal import Journal
+                from toolkit.live.tca_history import order_history
+
+                with Journal(cfg.session.journal) as j:
+                    tca = None if summary.tca_error else order_history(j, summary.session_id)
+                print(session_json(summary, tca))
         else:
             from toolkit.live.dashboard import Dashboard
             from toolkit.live.summary import format_summary
@@ -113,6 +125,10 @@ def _run(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
     return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _options(args: argparse.Namespace) -> int:
