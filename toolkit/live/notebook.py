@@ -56,8 +56,9 @@ class NotebookSession:
     ``cfg``: a live config (:func:`~toolkit.live.config.load_live_config`); the keywords are
     the CLI's options: ``live`` (``--live``), ``host``/``port`` (default: the config's, or the
     embedded simulator), ``session_id`` (``--session``: resume one), ``until`` (stop at this
-    broker time; a bare date: its close). ``echo`` receives each log line (default: kept,
-    see :meth:`log`); ``alerts``: mail settings (default: ``TOOLKIT_SMTP_*``, as the CLI).
+    broker time; a bare date: its close), ``endpoints`` (``--endpoints``: /healthz, /readyz,
+    /metrics). ``echo`` receives each log line (default: kept, see :meth:`log`); ``alerts``:
+    mail settings (default: ``TOOLKIT_SMTP_*``, as the CLI).
     A live port without ``live=True`` is refused here with the CLI's ConfigError."""
 
     def __init__(
@@ -71,6 +72,7 @@ class NotebookSession:
         until: str | pd.Timestamp | None = None,
         echo: Callable[[str], None] | None = None,
         alerts: SmtpSettings | None = None,
+        endpoints: str | None = None,
     ) -> None:
         self.config = cfg
         self.session = LiveSession(
@@ -83,6 +85,7 @@ class NotebookSession:
             echo=echo,
             install_signals=False,  # the kernel's Ctrl+C / interrupt stays the kernel's
             until=until,
+            endpoints=endpoints,
         )
         self._task: asyncio.Task[SessionSummary] | None = None
         self._trading: asyncio.Future[NotebookSession] | None = None
@@ -102,6 +105,7 @@ class NotebookSession:
         until: str | pd.Timestamp | None = None,
         echo: Callable[[str], None] | None = None,
         alerts: SmtpSettings | None = None,
+        endpoints: str | None = None,
     ) -> NotebookSession:
         """The session of the live config at ``path`` (``live/paper.toml``), with the CLI's
         overrides; ConfigError names what is wrong in the file."""
@@ -114,6 +118,7 @@ class NotebookSession:
             until=until,
             echo=echo,
             alerts=alerts,
+            endpoints=endpoints,
         )
 
     # -- identity and state --------------------------------------------------------------
@@ -205,6 +210,13 @@ class NotebookSession:
                 "down without its summary: check its orders (python -m toolkit.live status)"
             )
         elif (exc := task.exception()) is not None:  # retrieved: raised again on demand
+            if isinstance(exc, KeyboardInterrupt):  # a kernel interrupt inside a session step
+                exc = LiveError(
+                    f"session {self.session_id} was interrupted (kernel interrupt) in the middle "
+                    "of a step and shut down without its orderly stop: working orders were not "
+                    "cancelled; check them (python -m toolkit.live status, cancel-all). "
+                    "Use `await s.stop()` to stop a session."
+                )
             self._error = exc
             if not (self._stop_called and isinstance(exc, StopRequested)):
                 print(
