@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.data.lobster import MESSAGE_DTYPE, LobsterDay, read_lobster
+from tests.orderbook._days import goog10
+from toolkit.data.lobster import MESSAGE_DTYPE, LobsterDay
 from toolkit.orderbook.queue import (
     Q_FRONT,
     QUEUE_COLS,
@@ -150,7 +151,7 @@ def test_a_level_beyond_the_shown_book_is_unknown_and_an_empty_one_inside_is_zer
 
 @pytest.fixture(scope="module")
 def goog() -> LobsterDay:
-    return read_lobster("LOBSTER_SampleFile_GOOG_2012-06-21_10.zip")
+    return goog10()
 
 
 def _first(df: pd.DataFrame, model: str) -> np.ndarray:
