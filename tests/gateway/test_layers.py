@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"framing", "limits", "messages", "options"},  # bytes and message layouts; option chains
     {"probes"},  # /healthz over HTTP for supervisors (no gateway import)
     {"market", "orders", "margin"},  # bars, clock; the book and its fills; option margin
-    {"events", "completed", "subscriptions", "algos"},  # algos: IB algo plans on the book
+    {"events", "completed", "subscriptions", "algos", "_restart"},  # _restart: daily restart
     {"exchange", "depth_replay"},  # matching, margin, groups: emits events; a LOBSTER replay
     {"streams"},  # pushes through send callables
     {"requests"},  # typed requests from the field tables

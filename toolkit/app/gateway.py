@@ -43,12 +43,22 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
     p.add_argument("--depth-fast", action="store_true", help="replay as fast as the clients read")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     _logfiles.add_arguments(p)  # rotated log files beside the terminal (toolkit._logfiles)
+    p.add_argument("--healthz-port", type=int, help="serve GET /healthz on this port (--host)")
+    p.add_argument(
+        "--daily-restart",
+        metavar="HH:MM",
+        help="close every connection and refuse new ones daily at this New York time, as IB "
+        "Gateway's auto-restart does (simulated time)",
+    )
+    p.add_argument("--restart-window", default="5min", help="how long it refuses (default 5min)")
     args = p.parse_args(argv)
 
     def serve() -> int:
         from toolkit.data._pacing import PacingRules
+        from toolkit.gateway._restart import DailyRestart
         from toolkit.gateway.depth_replay import DepthReplay, load_tape
         from toolkit.gateway.limits import Limits
+        from toolkit.gateway.probes import ProbeServer, json_reply
         from toolkit.gateway.server import Gateway
 
         replay = None
@@ -64,7 +74,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             participation=args.participation,
             limits=Limits(history_pacing=PacingRules() if args.pacing else None),
             depth_replay=replay,
+            daily_restart=None
+            if args.daily_restart is None
+            else DailyRestart.parse(args.daily_restart, args.restart_window),
         )
+        probes = None
+        if args.healthz_port is not None:  # alive while the matcher runs, restarts included
+            health = gw.health
+            probes = ProbeServer(
+                {"/healthz": lambda: json_reply(200 if (h := health())["alive"] else 503, h)},
+                args.host,
+                args.healthz_port,
+            ).start()
 
         log = _logfiles.open_log(
             "gateway", _logfiles.settings_from(args), ["toolkit.gateway"], sys.stderr
@@ -73,6 +94,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
 
         def listening(port: int) -> None:
             say(f"gateway simulator on {args.host}:{port} (Ctrl+C to stop)")
+            if probes is not None:
+                say(f"healthz on {probes.url}/healthz")
             sys.stdout.flush()
 
         # SIGTERM (a service manager's stop) ends it like Ctrl+C: in order, logged, exit 0
@@ -81,6 +104,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
                 asyncio.run(gw.serve_forever(ready=listening))
         finally:
+            if probes is not None:
+                probes.stop()
             if log is not None:
                 log.write("gateway simulator stopped")
                 log.close()

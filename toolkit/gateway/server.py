@@ -26,6 +26,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.errors import ConfigError
+from toolkit.gateway._restart import DailyRestart, Restarts
 from toolkit.gateway.depth_replay import DepthReplay
 from toolkit.gateway.exchange import Exchange
 from toolkit.gateway.limits import Limits
@@ -69,6 +70,7 @@ class Gateway:
         paused: bool = False,
         lockstep: bool = False,
         limits: Limits | None = None,
+        daily_restart: DailyRestart | None = None,
         depth_replay: DepthReplay | None = None,
     ) -> None:
         market = Market(data_dir)
@@ -83,6 +85,8 @@ class Gateway:
         if depth_replay is not None:  # its symbol's depth and ticks, from now on the clock
             depth_replay.attach(market, clock.now())
             self.state.streams.replay = depth_replay
+        # IB Gateway's daily restart, simulated (toolkit.gateway._restart): None never restarts
+        self.restarts = None if daily_restart is None else Restarts(daily_restart, clock, lockstep)
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,9 +96,7 @@ class Gateway:
         self._wake: asyncio.Event | None = None
 
     async def start_async(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Session(self.state), self.host, self.port)
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        await self._listen()
         self._matcher = asyncio.get_running_loop().create_task(self._match_forever())
 
     async def _match_forever(self) -> None:
@@ -114,6 +116,8 @@ class Gateway:
             wake.clear()
             try:
                 self.state.tick()
+                if self.restarts is not None:
+                    await self._restart_step(self.restarts)
             except Exception:  # the matcher serves every client: it must never stop
                 log.exception("matching failed")
             now = asyncio.get_running_loop().time()
@@ -127,8 +131,43 @@ class Gateway:
         assert self._server is not None
         if ready is not None:
             ready(self.port)
-        async with self._server:
-            await self._server.serve_forever()
+        try:  # until cancelled (the listener closes and opens again at a daily restart)
+            await asyncio.get_running_loop().create_future()
+        finally:
+            self._server.close()
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Session(self.state), self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _restart_step(self, r: Restarts) -> None:
+        """The daily restart: at its start close the port and every connection (orders,
+        fills and positions stay), at its end listen again on the same port."""
+        if r.begins():
+            log.warning("daily restart: connections closed, port %d refused until %s UTC",
+                        self.port, f"{r.until:%Y-%m-%d %H:%M}")  # fmt: skip
+            if self._server is not None:
+                self._server.close()
+            for s in list(self.state.connections):
+                s.close()
+        elif r.ends():
+            await self._listen()
+            log.warning("daily restart over: listening on port %d again", self.port)
+        r.hold()
+
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` reports: alive while the matcher runs (also in a restart)."""
+        r, server, matcher = self.restarts, self._server, self._matcher
+        return {
+            "alive": matcher is not None and not matcher.done(),
+            "listening": server is not None and server.is_serving(),
+            "port": self.port,
+            "clients": len(self.state.connections),
+            "simulated_time": self.clock.now().isoformat(),
+            "restarting_until": None if r is None or r.until is None else r.until.isoformat(),
+            "restarts": 0 if r is None else r.count,
+        }
 
     def start(self) -> Gateway:
         """Run on a daemon thread; returns once the port is listening."""

@@ -15,6 +15,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.gateway import Gateway
+from toolkit.gateway._restart import DailyRestart
 from toolkit.live import bars as livebars
 from toolkit.live._clock import ClockPort
 from toolkit.live.config import LiveConfig
@@ -57,6 +58,9 @@ def start_simulator(cfg: LiveConfig, session_id: str) -> Gateway:
         costs=StrategyCosts(cfg, session_id),  # each strategy's own, as in its backtest
         paused=True,  # runs once the session has connected, loaded history and decided
         lockstep=True,  # and holds at each new bar until the session has acted on it
+        daily_restart=None
+        if sim.daily_restart is None
+        else DailyRestart.parse(sim.daily_restart, sim.restart_window),
     ).start()
 
 

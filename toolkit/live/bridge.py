@@ -371,9 +371,18 @@ class LiveSession:
 
     async def _reconnect(self) -> None:
         self.synced = False
+        lost = time.monotonic()
         await self._connect(first=False)
-        if self.connected and not self._stop.is_set():
-            await self._unless_stopped(self._after_connect())
+        if (
+            self.connected
+            and not self._stop.is_set()
+            and await self._unless_stopped(self._after_connect())
+        ):
+            self.log(
+                f"back in sync after {time.monotonic() - lost:.1f} s offline "
+                f"(reconnect #{self.reconnects}): executions replayed, orders reconciled, "
+                "bars resubscribed"
+            )
 
     # -- bar -> decide -> guards -> journal -> place -------------------------------------
     def _on_bar_update(self, bars: BarDataList, has_new_bar: bool) -> None:

@@ -20,6 +20,7 @@ from toolkit._logfiles import LogSettings, parse_table
 from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
+from toolkit.gateway._restart import DailyRestart
 from toolkit.live.brackets import BracketSpec, parse_bracket
 from toolkit.live.endpoints_config import EndpointsConfig, parse_endpoints
 from toolkit.live.execution_config import ExecutionSpec, parse_execution
@@ -53,6 +54,9 @@ class SimulatorConfig:
     speed: float = setting(86_400.0, low=0.001, high=1e8)
     cash: float = setting(1_000_000.0, low=1.0)
     participation: float = setting(0.0, low=0.0, high=1.0)
+    # IB Gateway's daily restart, simulated: "HH:MM" New York and its window (default none)
+    daily_restart: str | None = setting(None)
+    restart_window: str = setting("5min")
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,11 @@ def parse_session_tables(
             except ValueError:
                 raise ConfigError(f"{sim.where(key)} = {value!r} is not a date/time.") from None
     simulator = SimulatorConfig(**sim.fields(SimulatorConfig))
+    if simulator.daily_restart is not None:  # checked here to name the file and key
+        try:
+            DailyRestart.parse(simulator.daily_restart, simulator.restart_window)
+        except ConfigError as exc:
+            raise ConfigError(f"{sim.where('daily_restart')}: {exc}") from None
     ses = Table(path, "session", raw.get("session", {}), ("id", *table_keys(SessionConfig)))
     values = ses.fields(SessionConfig)
     journal = Path(values.pop("journal"))
