@@ -17,14 +17,17 @@ from ib_async import IB, Stock
 import toolkit as tk
 from toolkit.errors import ToolkitError
 from toolkit.gateway import Gateway
+from toolkit.gateway import messages as m
 from toolkit.gateway.depth_replay import (
     PRICE_SCALE,
     TRADES,
     DepthReplay,
     ReplayTape,
+    _depth_bytes,
     depth_ops,
     load_tape,
 )
+from toolkit.gateway.framing import encode
 
 from ._client import wait_for
 
@@ -74,6 +77,11 @@ def test_depth_operations_give_both_clients_the_new_side() -> None:
         deletes = [p for p, op, _, _ in ops if op == 2]
         assert inserts == sorted(inserts) and deletes == sorted(deletes, reverse=True)
     assert depth_ops([(1.0, 5)], [(1.0, 5)]) == []  # nothing changed: nothing sent
+
+
+def test_the_replays_framed_depth_message_is_the_generic_encoders() -> None:
+    for args in [(5, 3, 1, 0, 585.33, 18), (7, 0, 0, 1, 0.0001, 1), (1, 9, 2, 0, 1234567.8901, 0)]:
+        assert _depth_bytes(*args) == encode(m.depth_update(*args))
 
 
 def _side(ticker_side) -> list[tuple[int, int]]:

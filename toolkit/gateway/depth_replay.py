@@ -94,15 +94,25 @@ class ReplayTape:
     def side(self, k: int, bid: bool, rows: int) -> list[tuple[float, int]]:
         """(price in USD, size) of the non-empty levels of one side after event ``k``, best
         first, at most ``rows`` (LOBSTER pads an empty level with size 0)."""
-        row = self.book[k]
-        off = 2 if bid else 0
-        out = []
-        for lv in range(min(rows, self.levels)):
-            size = int(row[4 * lv + off + 1])
-            if size <= 0:
-                break
-            out.append((int(row[4 * lv + off]) / PRICE_SCALE, size))
-        return out
+        return _side(self.book[k].tolist(), 2 if bid else 0, min(rows, self.levels))
+
+
+def _side(row: list[int], off: int, rows: int) -> list[tuple[float, int]]:
+    out = []
+    for lv in range(rows):
+        size = row[4 * lv + off + 1]
+        if size <= 0:
+            break
+        out.append((row[4 * lv + off] / PRICE_SCALE, size))
+    return out
+
+
+def _depth_bytes(req_id: int, pos: int, op: int, side: int, price: float, size: int) -> bytes:
+    """One framed ``updateMktDepth`` (as :func:`toolkit.gateway.messages.depth_update` through
+    :func:`toolkit.gateway.framing.encode`, written out: the replay's hot path)."""
+    fields = (m.UPDATE_MKT_DEPTH, 1, req_id, pos, op, side, repr(price), size)
+    data = "\x00".join(map(str, fields)).encode() + b"\x00"
+    return len(data).to_bytes(4, "big") + data
 
 
 def load_tape(path: Path, symbol: str | None = None, levels: int | None = None) -> ReplayTape:
@@ -135,9 +145,10 @@ def depth_ops(
 @dataclass
 class ReplayDepth:
     """A reqMktDepth on the replayed symbol: ``rows`` levels a side as the client holds them;
-    ``queued`` reads the bytes its connection has not delivered (fast mode's brake)."""
+    ``send_bytes`` queues one framed message, ``queued`` reads the bytes its connection has
+    not delivered (fast mode's brake)."""
 
-    send: Send
+    send_bytes: Callable[[bytes], None]
     req_id: int
     rows: int
     queued: Callable[[], int]
@@ -168,6 +179,13 @@ class DepthReplay:
         trades = np.isin(tape.kind, TRADES)
         self._volume = np.cumsum(np.where(trades, tape.size, 0))
         self._offsets = tape.time - tape.time[0]
+        book = tape.book  # per event: did the book change, did each side's touch change
+        self._changed = np.ones(len(tape), dtype=bool)
+        self._changed[1:] = (book[1:] != book[:-1]).any(axis=1)
+        self._ask_moved = np.zeros(len(tape), dtype=bool)
+        self._ask_moved[1:] = (book[1:, 0:2] != book[:-1, 0:2]).any(axis=1)
+        self._bid_moved = np.zeros(len(tape), dtype=bool)
+        self._bid_moved[1:] = (book[1:, 2:4] != book[:-1, 2:4]).any(axis=1)
         self._last: tuple[float, int] | None = None  # the last trade (price, size)
         self._halted = False
 
@@ -249,20 +267,27 @@ class DepthReplay:
             self._event(k, now)
         self.cursor = max(self.cursor, target)
 
-    def _send_book(self, sub: ReplayDepth, k: int) -> None:
-        bids = self.tape.side(k, True, sub.rows) if k >= 0 else []
-        asks = self.tape.side(k, False, sub.rows) if k >= 0 else []
+    def _send_book(self, sub: ReplayDepth, k: int, row: list[int] | None = None) -> None:
+        if row is None:
+            row = self.tape.book[k].tolist() if k >= 0 else []
+        bids = _side(row, 2, sub.rows) if row else []
+        asks = _side(row, 0, sub.rows) if row else []
         for side, before, after in ((m.DEPTH_BID, sub.bids, bids), (m.DEPTH_ASK, sub.asks, asks)):
+            if before == after:
+                continue
             for pos, op, price, size in depth_ops(before, after):
-                sub.send(m.depth_update(sub.req_id, pos, op, side, price, size))
+                sub.send_bytes(_depth_bytes(sub.req_id, pos, op, side, price, size))
         sub.bids, sub.asks = bids, asks
 
     def _event(self, k: int, now: pd.Timestamp) -> None:
         tape = self.tape
-        if k > 0 and not np.array_equal(tape.book[k], tape.book[k - 1]):
-            for sub in self.depth.values():
-                self._send_book(sub, k)
-            self._touch(k)
+        if k > 0 and self._changed[k]:
+            if self.depth:
+                row = tape.book[k].tolist()
+                for sub in self.depth.values():
+                    self._send_book(sub, k, row)
+            if self.quotes and (self._ask_moved[k] or self._bid_moved[k]):
+                self._touch(k)
         kind = int(tape.kind[k])
         if kind in TRADES:
             self._last = (int(tape.price[k]) / PRICE_SCALE, int(tape.size[k]))
@@ -278,13 +303,11 @@ class DepthReplay:
 
     def _touch(self, k: int) -> None:
         """Bid/ask ticks for the sides whose best level changed at event ``k``."""
-        if not self.quotes:
-            return
-        now_row, before = self.tape.book[k], self.tape.book[k - 1]
-        for tick, cols, bid in ((m.ASK, slice(0, 2), False), (m.BID, slice(2, 4), True)):
-            if np.array_equal(now_row[cols], before[cols]):
+        row = self.tape.book[k, :4].tolist()
+        for tick, moved, off in ((m.ASK, self._ask_moved, 0), (m.BID, self._bid_moved, 2)):
+            if not moved[k]:
                 continue
-            level = self.tape.side(k, bid, 1)
+            level = _side(row, off, 1)
             price, size = level[0] if level else (-1.0, 0)
             for q in self.quotes.values():
                 q.send(m.tick_price(q.req_id, tick, price, size))

@@ -686,7 +686,7 @@ class Session(asyncio.Protocol):
         rows = max(1, min(r.rows, 10))
         replay = self.streams.replay
         if replay is not None and replay.symbol == inst.symbol:  # LOBSTER's book
-            replay.add_depth((id(self), req), ReplayDepth(self.send, req, rows, self.queued))
+            replay.add_depth((id(self), req), ReplayDepth(self.send_bytes, req, rows, self.queued))
             return
         sub = DepthSubscription(self.send, req, inst.symbol, rows, inst.min_tick)
         self.streams.add_depth((id(self), req), sub)
