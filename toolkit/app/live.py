@@ -64,6 +64,9 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     from toolkit.live.commands import add_parsers
 
     add_parsers(sub)  # cancel, modify, pause, resume, kill: commands to a running session
+    from toolkit.live._reload import add_parser
+
+    add_parser(sub)  # reload: the [risk] limits of a running session (as SIGHUP)
     return p
 
 
@@ -245,6 +248,12 @@ def _cancel_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reload(args: argparse.Namespace) -> int:
+    from toolkit.live._reload import run_cli
+
+    return run_cli(args)
+
+
 def _session_command(args: argparse.Namespace) -> int:
     from toolkit.live.commands import run_cli
 
@@ -263,6 +272,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m toolkit.live"
         "status": _status,
         "orders": _orders,
         "cancel-all": _cancel_all,
+        "reload": _reload,
     }.get(args.command, _session_command)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -20,6 +20,7 @@ from toolkit.live.config import StrategySlot
 from toolkit.live.journal import Journal, JournalOrder
 from toolkit.live.orders import OrderRef, OrderSpec
 from toolkit.live.sleeve import Decision, Outcome, Sleeve
+from toolkit.risk import RiskLimits
 from toolkit.risk.portfolio import RiskContext
 from toolkit.risk.rules import KILL_NAMES
 
@@ -369,6 +370,14 @@ class Ledger:
         self.journal.record_guard(
             self.sid, guard=guard, detail=detail, symbol=symbol, strategy=strategy
         )
+
+    def set_risk(self, label: str, risk: RiskLimits) -> None:
+        """New ``[risk]`` limits for a strategy's book (a reload, toolkit.live._reload)."""
+        self.sleeves[label].risk = risk
+
+    def journal_risk_change(self, **row: Any) -> None:
+        """A reload of the ``[risk]`` limits, journaled with its values."""
+        self.journal.record_risk_change(self.sid, **row)
 
     # -- what the broker says happened ---------------------------------------------------
     def book_execution(self, ex: Executed) -> Owner | None:

@@ -43,7 +43,8 @@ def watched_files(config: Path) -> list[Path]:
     except ToolkitError:
         return files
     for slot in cfg.strategies:
-        files.append(Path(slot.run.source).resolve())
+        if slot.run.source is not None:
+            files.append(Path(slot.run.source).resolve())
         strat = strategies.get(slot.run.strategy)
         module = sys.modules.get(strat.module) if strat.module else None
         source = getattr(module, "__file__", None)

@@ -60,6 +60,7 @@ from toolkit.live._parent import ParentOrder
 from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._parent_exits import due_exits
 from toolkit.live._rehearsal import Lockstep, all_acted, rehearsal_end, start_simulator
+from toolkit.live._reload import hangup
 from toolkit.live._startup import (
     LiveError,
     books,
@@ -649,6 +650,7 @@ class LiveSession:
         if self.install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, hangup, self)  # reload [risk] (_reload)
         try:
             if self.endpoints_at is not None:
                 self.endpoints = SessionEndpoints(self, self.metrics, loop, self.endpoints_at)
@@ -708,7 +710,7 @@ class LiveSession:
             raise
         finally:
             if self.install_signals and threading.current_thread() is threading.main_thread():
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
 
     def _no_new_orders(self) -> None:

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from toolkit.live._parent import ParentOrder
     from toolkit.live.bridge import LiveSession
 
-ACTIONS = ("cancel", "cancel_all", "modify", "pause", "resume", "kill")
+ACTIONS = ("cancel", "cancel_all", "modify", "pause", "resume", "kill", "reload")
 MANUAL_KILL = "manual_kill"  # the guard event of a kill switch triggered by hand
 
 
@@ -275,6 +275,13 @@ class CommandDesk:
             return self._pause(target, action == "pause")
         if action == "kill":
             return self._kill(target)
+        if action == "reload":  # the [risk] limits only (toolkit.live._reload)
+            from toolkit.live._reload import reload_risk
+
+            ok, message = reload_risk(self.s, args.get("config"), source)
+            if not ok:
+                raise Rejected(message)
+            return message
         raise Rejected(f"unknown command {action!r}")
 
     def _parents(self) -> dict[str, ParentOrder]:

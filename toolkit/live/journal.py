@@ -249,6 +249,24 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orders ADD COLUMN oca_group TEXT;
     ALTER TABLE orders ADD COLUMN oca_type INTEGER
     """,
+    # 10: every reload of a running session's [risk] limits (SIGHUP, `toolkit.live reload`):
+    # applied per strategy with the limits before and after, unchanged, or rejected with the
+    # file's error while the old limits stay in force (toolkit.live._reload)
+    """
+    CREATE TABLE risk_changes (
+        change_id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        ts TEXT NOT NULL,
+        source TEXT NOT NULL,
+        config TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('applied', 'unchanged', 'rejected')),
+        strategy TEXT,
+        limits_json TEXT NOT NULL DEFAULT '{}',
+        previous_json TEXT NOT NULL DEFAULT '{}',
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX risk_changes_by_session ON risk_changes(session_id, change_id)
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -723,6 +741,27 @@ class Journal:
             sql, params = sql + " AND status = ?", [session_id, status]
         return [dict(r) for r in self._db.execute(sql + " ORDER BY command_id", params)]
 
+    def record_risk_change(
+        self,
+        session_id: str,
+        *,
+        source: str,
+        config: str,
+        status: str,
+        strategy: str | None,
+        limits: Mapping[str, Any],
+        previous: Mapping[str, Any],
+        message: str,
+    ) -> None:
+        """A reload of the session's ``[risk]`` limits: what was read, what it changed."""
+        self._write(
+            "INSERT INTO risk_changes (session_id, ts, source, config, status, strategy, "
+            "limits_json, previous_json, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, _now(), source, config, status, strategy,
+             json.dumps(dict(limits), sort_keys=True, default=str),
+             json.dumps(dict(previous), sort_keys=True, default=str), message),
+        )  # fmt: skip
+
     def record_modification(
         self, order_ref: str, limit_price: float | None, quantity: float | None, message: str
     ) -> None:
@@ -896,6 +935,7 @@ _TABLES = frozenset(
         "combo_legs",
         "commands",
         "bars",
+        "risk_changes",
         *_parent_schema.TABLES,
     }
 )
