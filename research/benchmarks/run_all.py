@@ -18,6 +18,7 @@ from research.benchmarks import (
     live,
     options_american,
     options_greeks,
+    orderbook,
     portfolio,
     rotation,
     sweep,
@@ -57,6 +58,8 @@ def main() -> None:
     kill9.main()
     print()
     web.main()
+    print()
+    orderbook.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 
