@@ -195,3 +195,12 @@ def load(path: Path, p: MLParams) -> Artefact:
     for m in models.values():
         CACHE.put(m)
     return Artefact(path, manifest, models)
+
+
+def attach(run: RunConfig, path: Path, where: str) -> Artefact:
+    """A live session's ``model = "..."``: check the artefact against the research config it
+    trades and load its models (a ConfigError names ``where`` and what to do)."""
+    try:
+        return load(path, require_ml(run))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
