@@ -45,6 +45,7 @@ DELEGATED: dict[str, tuple[str, tuple[str, ...], str]] = {
         "paper/live sessions: run, options, status, orders, cancel, modify, pause, resume, kill",
     ),
     "gateway": ("toolkit.app.gateway", (), "serve the TWS-protocol gateway simulator"),
+    "ml": ("toolkit.app.ml", (), "machine learning: train walk-forward models, backtest them"),
     "clean": (
         "toolkit.app.clean",
         (),

@@ -90,6 +90,8 @@ class SessionConfig:
     cancel_on_exit: bool = setting(True)
     dashboard: bool | None = setting(None)
     max_backoff: float = setting(30.0, low=0.1, high=3600.0)
+    # levels a side of each symbol's depth to subscribe (0: none), for the order book panel
+    depth_levels: int = setting(0, low=0, high=10)
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,15 @@ def _slot(
         path,
         f"strategies #{i + 1}",
         entry,
-        ("label", "config", "symbols", "capital", "execution", *table_keys(StrategySlot)),
+        ("label", "config", "symbols", "capital", "execution", "model", *table_keys(StrategySlot)),
     )
     ref = Path(sec.get("config", str, required=True))
     run = load_config(ref if ref.is_absolute() else path.parent / ref)
+    model = sec.get("model", str)
+    if model is not None:  # a trained ML artefact, refused if its features differ (toolkit.ml)
+        from toolkit.ml.artefact import attach
+
+        attach(run, path.parent / model, sec.where("model"))
     symbols = sec.get("symbols", list, list(run.data.symbols))
     if not symbols or not all(isinstance(s, str) and s.strip() for s in symbols):
         raise ConfigError(f"{sec.where('symbols')} must be a non-empty list of symbols.")
