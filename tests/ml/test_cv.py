@@ -51,9 +51,7 @@ def _reference(t1: np.ndarray, n_folds: int, k: int, embargo: int) -> list[list[
         for i in range(n):
             if i in test:
                 continue
-            hit = any(
-                not (t1[i] < b[0] or i > max(t1[j] for j in b) + embargo) for b in blocks
-            )
+            hit = any(not (t1[i] < b[0] or i > max(t1[j] for j in b) + embargo) for b in blocks)
             if not hit:
                 train.append(i)
         out.append(train)
@@ -65,7 +63,9 @@ SIZES = [(12, 3, 1, 0, 0), (12, 3, 2, 1, 0), (12, 3, 2, 0, 1), (20, 4, 2, 1, 1),
 
 
 @pytest.mark.parametrize(("n", "folds", "k", "h", "embargo"), SIZES)
-def test_folds_match_reference_and_skfolio(n: int, folds: int, k: int, h: int, embargo: int) -> None:
+def test_folds_match_reference_and_skfolio(
+    n: int, folds: int, k: int, h: int, embargo: int
+) -> None:
     t1 = _fixed(n, h)
     ours = list(purged_splits(t1, folds, k, embargo))
     assert [s.train.tolist() for s in ours] == _reference(t1, folds, k, embargo)
@@ -100,7 +100,9 @@ def test_no_training_label_overlaps_a_test_fold_or_its_embargo(
             lo, hi = int(block[0]), int(t1[block].max()) + embargo
             for i in s.train:
                 assert t1[i] < lo or i > hi, (i, int(t1[i]), lo, hi)
-        covered = set().union(*(set(range(int(b[0]), int(t1[b].max()) + embargo + 1)) for b in s.tests))
+        covered = set().union(
+            *(set(range(int(b[0]), int(t1[b].max()) + embargo + 1)) for b in s.tests)
+        )
         # every sample outside the purged zones trains (purging removes no more than needed)
         for i in range(n):
             if i not in test and not any(j in covered for j in range(i, int(t1[i]) + 1)):

@@ -40,7 +40,9 @@ def test_features_are_hand_checkable_and_nan_only_in_warm_up() -> None:
     np.testing.assert_allclose(x[t, 3], lr[t - 5 : t].std(ddof=1), rtol=1e-12)
     np.testing.assert_allclose(x[t, 4], lr[t - 20 : t].std(ddof=1), rtol=1e-12)
     np.testing.assert_allclose(x[t, 6], 0.02, rtol=1e-12)
-    np.testing.assert_allclose(x[t, 7], np.log(volume[t] / volume[t - 19 : t + 1].mean()), rtol=1e-12)
+    np.testing.assert_allclose(
+        x[t, 7], np.log(volume[t] / volume[t - 19 : t + 1].mean()), rtol=1e-12
+    )
 
 
 def test_feature_hash_names_code_and_windows() -> None:
