@@ -2,7 +2,8 @@
 on the same LOBSTER messages, in the same process.
 
 Workloads: the shipped 999-event AAPL sample repeated ``REPS`` times (the book is reset to the
-sample's first row at each repetition) and the full GOOG level-10 and AAPL level-1 days.
+sample's first row at each repetition) and the full GOOG level-10 and AAPL level-1 days (each
+replayed ``DAY_REPS`` times per run).
 Throughput is LOBSTER messages per second of the timed loop (data loading and event-array
 building excluded on both sides).
 
@@ -45,15 +46,15 @@ from toolkit.orderbook._replay import replay_nb
 SAMPLE = "AAPL_2012-06-21_34200000_57600000_message_10_first999.csv"
 DAYS = ("LOBSTER_SampleFile_GOOG_2012-06-21_10.zip", "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip")
 REPS = int(os.environ.get("ORDERBOOK_BENCH_REPS", "500"))
-RUNS = int(os.environ.get("ORDERBOOK_BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("ORDERBOOK_BENCH_RUNS", "7"))
+DAY_REPS = int(os.environ.get("ORDERBOOK_BENCH_DAY_REPS", "3"))
 
 
 @nb.njit(cache=True)
-def _ours_features(kinds: Any, sizes: Any, prices: Any, dirs: Any, book: Any, reps: int) -> int:
-    n = kinds.shape[0]
-    out = np.empty((n, N_FEATURES))
-    signs = np.zeros(n, dtype=np.int8)
-    trade_sizes = np.zeros(n, dtype=np.int64)
+def _ours_features(
+    kinds: Any, sizes: Any, prices: Any, dirs: Any, book: Any, reps: int, out: Any, signs: Any,
+    trade_sizes: Any,
+) -> int:  # fmt: skip
     depth = book.shape[1] // 4
     refills = 0
     for _ in range(reps):
@@ -246,18 +247,25 @@ def _hbt_features(hbt: Any, out: Any) -> int:
     return i
 
 
-def _timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    times = []
+def _timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of ``runs`` calls (the CPU time shows the work
+    when other processes share the cores)."""
+    wall, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return times
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
 
 
-def _rate(messages: int, times: list[float]) -> str:
-    best, med = messages / min(times), messages / statistics.median(times)
-    return f"{best / 1e6:6.2f} M/s (max) {med / 1e6:6.2f} M/s (median)"
+def _rate(messages: int, times: tuple[list[float], list[float]]) -> str:
+    wall, cpu = times
+    return (
+        f"{messages / min(wall) / 1e6:6.2f} / {messages / statistics.median(wall) / 1e6:6.2f} M/s "
+        f"wall (best / median), {messages / min(cpu) / 1e6:6.2f} / "
+        f"{messages / statistics.median(cpu) / 1e6:6.2f} M/s CPU"
+    )
 
 
 def _columns(day: LobsterDay) -> tuple[np.ndarray, ...]:
@@ -284,9 +292,11 @@ def _check_hbt_top(day: LobsterDay, feats: np.ndarray, feeds: int) -> tuple[int,
 def _workload(label: str, day: LobsterDay, reps: int, runs: int) -> tuple[float, float]:
     cols = _columns(day)
     messages = len(day) * reps
-    _ours_features(*cols, 1)  # compile / load the cache outside the timing
+    n = len(day)
+    outs = (np.empty((n, N_FEATURES)), np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int64))
+    _ours_features(*cols, 1, *outs)  # compile / load the cache outside the timing
     _ours_exact(*cols, 1)
-    ours = _timed(lambda: _ours_features(*cols, reps), runs)
+    ours = _timed(lambda: _ours_features(*cols, reps, *outs), runs)
     exact = _timed(lambda: _ours_exact(*cols, reps), runs)
     t = time.perf_counter()
     events = hftbacktest_events(day, reps)
@@ -296,38 +306,39 @@ def _workload(label: str, day: LobsterDay, reps: int, runs: int) -> tuple[float,
     )
     _hbt_replay(_hbt(warm))
     _hbt_features(_hbt(warm), np.empty((len(warm), 7)))
-    hbt_replay: list[float] = []
-    hbt_feats: list[float] = []
+    hbt_replay: tuple[list[float], list[float]] = ([], [])
+    hbt_feats: tuple[list[float], list[float]] = ([], [])
     feeds = 0
     out = np.empty((len(events), 7))
     for _ in range(runs):
-        hbt = _hbt(events)
-        t = time.perf_counter()
-        _hbt_replay(hbt)
-        hbt_replay.append(time.perf_counter() - t)
-        hbt.close()
-        hbt = _hbt(events)
-        t = time.perf_counter()
-        feeds = _hbt_features(hbt, out)
-        hbt_feats.append(time.perf_counter() - t)
-        hbt.close()
+        for timed, run in ((hbt_replay, _hbt_replay), (hbt_feats, _hbt_features)):
+            hbt = _hbt(events)
+            t, c = time.perf_counter(), time.process_time()
+            done = run(hbt) if run is _hbt_replay else run(hbt, out)
+            timed[0].append(time.perf_counter() - t)
+            timed[1].append(time.process_time() - c)
+            hbt.close()
+            if run is _hbt_features:
+                feeds = done
     wrong = _check_hbt_top(day, out, feeds)
     print(
         f"{label}: {len(day):,} messages x {reps} = {messages:,} "
         f"({len(events):,} hftbacktest events, {feeds:,} feeds; event array built in {build:.1f} s)"
     )
     print(f"  ours        replay + features   {_rate(messages, ours)}")
-    print(f"  ours        replay + exact check{_rate(messages, exact)}")
+    print(f"  ours        replay + exact check {_rate(messages, exact)}")
     print(f"  hftbacktest replay              {_rate(messages, hbt_replay)}")
     print(f"  hftbacktest replay + features   {_rate(messages, hbt_feats)}")
-    ratio_best = min(hbt_feats) / min(ours)
-    ratio_med = statistics.median(hbt_feats) / statistics.median(ours)
+    ratio_best = min(hbt_feats[0]) / min(ours[0])
+    ratio_med = statistics.median(hbt_feats[0]) / statistics.median(ours[0])
+    ratio_cpu = statistics.median(hbt_feats[1]) / statistics.median(ours[1])
     print(
         f"  ours / hftbacktest (both with features): {ratio_best:.1f}x (best) "
-        f"{ratio_med:.1f}x (median); hftbacktest's best bid/ask differs from LOBSTER's after "
+        f"{ratio_med:.1f}x (median), {ratio_cpu:.1f}x (median CPU); hftbacktest's best "
+        "bid/ask differs from LOBSTER's after "
         f"{wrong[0]} of {wrong[1]:,} timestamps of the first repetition"
     )
-    return messages / min(ours), messages / statistics.median(ours)
+    return messages / min(ours[0]), messages / statistics.median(ours[0])
 
 
 def main() -> None:
@@ -338,7 +349,7 @@ def main() -> None:
     )
     _workload(f"{SAMPLE} repeated", read_lobster(SAMPLE), REPS, RUNS)
     for name in DAYS:
-        _workload(name, read_lobster(name), 1 if REPS > 1 else REPS, RUNS)
+        _workload(name, read_lobster(name), DAY_REPS, RUNS)
     print(f"(uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()})")
 
 
