@@ -4,7 +4,10 @@ Public API (everything else is internal):
 
 * data: :func:`load`, :func:`load_many`, :func:`available_symbols`; :func:`load_sourced`,
   :func:`load_many_sourced` also return the files the bars came from (:class:`LoadedBars`);
-  option quotes :func:`load_option_quotes`, Cboe's VIX family :func:`load_vix`
+  option quotes :func:`load_option_quotes`, Cboe's VIX family :func:`load_vix`; LOBSTER
+  order-book days :func:`read_lobster` (:class:`LobsterDay`)
+* level-2 order books: exact LOBSTER replay, order-flow features and Stoikov's micro-price:
+  :mod:`toolkit.orderbook`
 * strategies: :func:`get_strategy`, :func:`strategy_names`, :class:`Strategy`, :class:`Param`;
   your own with :func:`strategy` (decorator), checked with :func:`check_causal`
   (:class:`CausalityReport`)
@@ -50,6 +53,7 @@ _EXPORTS = {
     "live": "toolkit.live",
     "metrics": "toolkit.metrics",
     "options": "toolkit.options",
+    "orderbook": "toolkit.orderbook",
     "stats": "toolkit.stats",
     "deflated_sharpe": "toolkit.analysis:deflated_sharpe",
     "monte_carlo": "toolkit.analysis:monte_carlo",
@@ -59,6 +63,7 @@ _EXPORTS = {
     "load_config": "toolkit.config:load_config",
     "LoadedBars": "toolkit.data:LoadedBars",
     "LoadedFile": "toolkit.data:LoadedFile",
+    "LobsterDay": "toolkit.data:LobsterDay",
     "available_symbols": "toolkit.data:available_symbols",
     "load": "toolkit.data:load",
     "load_many": "toolkit.data:load_many",
@@ -66,6 +71,7 @@ _EXPORTS = {
     "load_sourced": "toolkit.data:load_sourced",
     "load_option_quotes": "toolkit.data:load_option_quotes",
     "load_vix": "toolkit.data:load_vix",
+    "read_lobster": "toolkit.data:read_lobster",
     "BacktestResult": "toolkit.engine:BacktestResult",
     "Commission": "toolkit.engine:Commission",
     "EngineSettings": "toolkit.engine:EngineSettings",
@@ -113,7 +119,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit import analysis, charts, execution, live, metrics, options, stats
+    from toolkit import analysis, charts, execution, live, metrics, options, orderbook, stats
     from toolkit.analysis import (
         deflated_sharpe,
         monte_carlo,
@@ -125,6 +131,7 @@ if TYPE_CHECKING:
     from toolkit.data import (
         LoadedBars,
         LoadedFile,
+        LobsterDay,
         available_symbols,
         load,
         load_many,
@@ -132,6 +139,7 @@ if TYPE_CHECKING:
         load_option_quotes,
         load_sourced,
         load_vix,
+        read_lobster,
     )
     from toolkit.engine import (
         BacktestResult,
@@ -182,6 +190,7 @@ __all__ = [
     "JournalError",
     "LoadedBars",
     "LoadedFile",
+    "LobsterDay",
     "NotebookSession",
     "Param",
     "RiskLimits",
@@ -218,11 +227,13 @@ __all__ = [
     "monte_carlo",
     "no_costs",
     "options",
+    "orderbook",
     "parallel_coordinates",
     "parametric_cvar",
     "parametric_var",
     "probability_of_backtest_overfitting",
     "proportional",
+    "read_lobster",
     "rolling_cvar",
     "rolling_var",
     "run_backtest",
