@@ -6,8 +6,10 @@ next order is then trimmed at the new limit, and the max_position guard fires.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -80,9 +82,15 @@ def test_reload_refuses_a_bad_file_then_a_sighup_puts_new_limits_in_force(
     journal = tmp_path / "state" / "journal.sqlite"
     with held_gateway() as gw:
         config = _config(tmp_path, gw.port, {"max_position": 1_000_000.0})
-        proc = start_bridge(
-            config, log, session=SID, env_extra={"TOOLKIT_LOG_DIR": str(tmp_path / "logs")}
-        )
+        # as systemd runs it: Type=notify with WatchdogSec=1 (deploy/systemd/), logs to files
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(tmp_path / "notify"))
+        env = {
+            "TOOLKIT_LOG_DIR": str(tmp_path / "logs"),
+            "NOTIFY_SOCKET": str(tmp_path / "notify"),
+            "WATCHDOG_USEC": "1000000",
+        }
+        proc = start_bridge(config, log, session=SID, env_extra=env)
         try:
             wait_for_rows(journal, "SELECT 1 FROM decisions", what="Friday's decision")
             # a bad value: the usual one-line error, the old limits stay, all three say so
@@ -120,6 +128,15 @@ def test_reload_refuses_a_bad_file_then_a_sighup_puts_new_limits_in_force(
             assert "order trimmed from" in guards[0][1]
         finally:
             stop_bridge(proc, log)
+    notify.settimeout(0)
+    messages = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            messages.append(notify.recv(4096).decode())
+    notify.close()
+    assert messages[0] == f"READY=1\nSTATUS=session {SID} trading on 127.0.0.1:{gw.port}"
+    assert set(messages[1:-1]) == {"WATCHDOG=1"}  # every 0.5 s while it ran (at once first)
+    assert messages[-1] == f"STOPPING=1\nSTATUS=session {SID} stopping"
     with Journal(journal) as j:
         rows = j.rows("risk_changes", SID)
         commands = j.rows("commands", SID)

@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
         say = log.tee(print) if log is not None else print
 
         def listening(port: int) -> None:
+            from toolkit.live._sdnotify import Notifier  # systemd Type=notify: listening now
+
+            Notifier.from_env().ready(f"listening on {args.host}:{port}")
             say(f"gateway simulator on {args.host}:{port} (Ctrl+C to stop)")
             if probes is not None:
                 say(f"healthz on {probes.url}/healthz")

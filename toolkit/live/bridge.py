@@ -61,6 +61,7 @@ from toolkit.live._parent_desk import ParentDesk
 from toolkit.live._parent_exits import due_exits
 from toolkit.live._rehearsal import Lockstep, all_acted, rehearsal_end, start_simulator
 from toolkit.live._reload import hangup
+from toolkit.live._sdnotify import Notifier, watchdog
 from toolkit.live._startup import (
     LiveError,
     books,
@@ -676,6 +677,9 @@ class LiveSession:
             # a stop during these steps skips to the orderly shutdown (no order goes out)
             if await self._unless_stopped(self._qualify()):
                 await self._unless_stopped(self._after_connect())  # then the clock may run
+            sd = Notifier.from_env()  # systemd Type=notify: ready, watchdog, stopping
+            sd.ready(f"session {self.sid} trading on {self.host}:{self.port}")
+            pinger = asyncio.ensure_future(watchdog(sd))
             last_poll = 0.0
             while not self._stop.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -704,6 +708,8 @@ class LiveSession:
                 if self.ledger.halted_and_flat():
                     self.log("every strategy is halted by its kill switch and flat; stopping")
                     break
+            sd.stopping(f"session {self.sid} stopping")
+            pinger.cancel()
             return await self._shutdown()
         except BaseException:
             await self._teardown()
