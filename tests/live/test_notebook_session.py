@@ -136,9 +136,11 @@ _calls = {"n": 0}
 
 @tk.strategy(name="nb_breaks_on_day_four")
 def _breaks(close: np.ndarray) -> np.ndarray:
-    """Long, until its fourth decision, where it fails as a buggy strategy would."""
+    """Long; its fourth decision fails, once, as a buggy strategy's would. Once: the look
+    that raises may be a bar update's own task (not the run loop's, whose next look would
+    raise it again) -- the session must end with it there too (LiveSession._look_failed)."""
     _calls["n"] += 1
-    if _calls["n"] >= 4:
+    if _calls["n"] == 4:
         raise RuntimeError("division by zero in the user's signal (day four)")
     return np.ones(close.shape[0])
 

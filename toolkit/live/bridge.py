@@ -180,6 +180,7 @@ class LiveSession:
         self.broker_checked = True  # reconcile could ask the broker about every order
         self.until: pd.Timestamp | None = None if until is None else _utc(until)
         self._tasks: set[asyncio.Future[None]] = set()
+        self._failed: BaseException | None = None  # a look that raised in its own task
         self._loop: asyncio.AbstractEventLoop | None = None
         # parent orders worked by our schedules, by parent id (toolkit.live._parent_desk)
         self._parents: dict[str, ParentOrder] = {}
@@ -392,6 +393,15 @@ class LiveSession:
             task = asyncio.ensure_future(self._process_bars())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._look_failed)
+
+    def _look_failed(self, task: asyncio.Future[None]) -> None:
+        """A look at the bars started by a bar update that raised (a strategy's bug, the
+        journal) ends the session as the run loop's own look does -- run() raises it --
+        instead of dying unseen in its task while the session trades on."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed = self._failed or exc
+            self._stop.set()
 
     async def _clock(self) -> pd.Timestamp:
         """The broker's clock, which stamps the log too."""
@@ -727,6 +737,8 @@ class LiveSession:
             booking.stopping = True
 
     async def _shutdown(self) -> SessionSummary:
+        if self._failed is not None:
+            raise self._failed  # run() tears down and raises it (_look_failed)
         self._no_new_orders()
         self.log("stopping: no new orders")
         ledger = self.ledger
