@@ -100,12 +100,18 @@ def test_the_signal_pulls_the_side_about_to_be_run_over_and_the_limit_holds():
     assert np.abs(capped.result.positions.to_numpy()).max() <= 50
 
 
-def test_the_imbalance_signal_is_causal():
-    book = goog10().book[:20_000]
-    full = imbalance_signal(book, 3)
+def _first(day: LobsterDay, n: int) -> LobsterDay:
+    return replace(day, messages=day.messages[:n], book=day.book[:n])
+
+
+def test_the_imbalance_signal_is_causal_and_is_the_books_depth_imbalance():
+    day = _first(goog10(), 20_000)
+    full = imbalance_signal(day, 3)
     for cut in (1, 777, 12_345):
-        assert np.array_equal(imbalance_signal(book[:cut], 3), full[:cut], equal_nan=True)
-    assert np.nanmax(np.abs(full)) <= 1.0
+        assert np.array_equal(imbalance_signal(_first(day, cut), 3), full[:cut], equal_nan=True)
+    bid = day.book[:, [3, 7, 11]].sum(axis=1)
+    ask = day.book[:, [1, 5, 9]].sum(axis=1)
+    assert full == pytest.approx((bid - ask) / (bid + ask), abs=1e-12)
 
 
 def test_googs_day_is_reported_like_a_bar_backtest():

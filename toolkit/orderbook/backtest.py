@@ -1,17 +1,18 @@
 """Event-level backtest of a market maker on a LOBSTER day, reported like a bar backtest.
 
 The strategy quotes the touch on both sides and pulls the side its signal says is about to
-be run over (:func:`imbalance_signal`, a causal pure function of the book: depth imbalance
-over the first levels). The simulation (:mod:`toolkit.orderbook._backtest_nb`) replays
-every event with feed and order latency, fills resting quotes by their queue position
-(exact L3 by default, or one of hftbacktest's L2 queue models, :mod:`toolkit.orderbook.
-queue`), books maker rebates / taker fees, holds a hard inventory limit and closes out at
-the end of the day.
+be run over (:func:`imbalance_signal`, a causal pure function of the events: the depth
+imbalance over the first levels, as :mod:`toolkit.orderbook.features` computes it). The
+simulation (``toolkit.orderbook._backtest_nb``) replays every event with feed and order
+latency, fills resting quotes by their queue position (exact L3 by default, or one of
+hftbacktest's L2 queue models, :mod:`toolkit.orderbook.queue`), books maker rebates / taker
+fees, holds a hard inventory limit and closes out at the end of the day.
 
 The result is a :class:`~toolkit.engine.result.BacktestResult` on equity marks (every
 ``mark_seconds``, default 1 s), so ``metrics()``, ``plot()`` and the tear sheet
-(:func:`toolkit.report.tearsheet.write_tearsheet` on ``result.returns``) are the ones bar
-backtests use; the fills with their exact event times are kept beside it.
+(:func:`toolkit.report.tearsheet.write_tearsheet` on ``result.returns``, with
+``result.settings.periods_per_year``) are the ones bar backtests use; the fills with their
+exact event times are kept beside it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
 from numpy.typing import NDArray
 
 from toolkit.data.lobster import LobsterDay
@@ -32,6 +32,7 @@ from toolkit.engine.backtest import _Frames
 from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings
 from toolkit.orderbook._backtest_nb import simulate_book_nb
+from toolkit.orderbook.features import event_features
 from toolkit.orderbook.queue import MODELS, submission_index
 
 _SESSION_SECONDS = 23_400.0  # 09:30-16:00
@@ -88,30 +89,14 @@ class BookBacktest:
     config: MarketMaking
 
 
-@njit(cache=True)
-def _imbalance_nb(book: NDArray[Any], levels: int) -> NDArray[Any]:
-    """(bid depth - ask depth) / (bid depth + ask depth) over the first ``levels`` levels of
-    each row (NaN for an empty book); row i uses row i only."""
-    n = book.shape[0]
-    out = np.empty(n)
-    for i in range(n):
-        ask = 0.0
-        bid = 0.0
-        for lv in range(min(levels, book.shape[1] // 4)):
-            ask += book[i, 4 * lv + 1]
-            bid += book[i, 4 * lv + 3]
-        out[i] = (bid - ask) / (bid + ask) if bid + ask > 0 else np.nan
-    return out
-
-
-def imbalance_signal(book: NDArray[Any], levels: int = 3) -> NDArray[Any]:
-    """The market maker's signal per event: depth imbalance over the first ``levels`` book
-    levels (+1: all depth on the bid, buyers press; -1: all on the ask). Causal and pure:
-    its value at event t depends on the book after event t only."""
-    b = np.ascontiguousarray(book, dtype=np.float64)
-    if b.ndim != 2 or b.shape[1] % 4:
-        raise ValueError(f"book must be (events, 4 x levels), got shape {b.shape}")
-    return _imbalance_nb(b, int(levels))
+def imbalance_signal(lobster: LobsterDay, levels: int = 3) -> NDArray[np.float64]:
+    """The market maker's signal per event: the depth imbalance (bid - ask) / (bid + ask) over
+    the first ``levels`` book levels (at most the day's), from
+    :func:`toolkit.orderbook.features.event_features` (+1: all depth on the bid, buyers
+    press; -1: all on the ask). Causal and pure: its value at event t depends on the events
+    up to t only."""
+    depth = max(1, min(int(levels), lobster.levels))
+    return np.ascontiguousarray(event_features(lobster, depth_levels=depth).depth_imbalance)
 
 
 def _marks(time: NDArray[Any], day: date, every: float) -> tuple[NDArray[Any], pd.DatetimeIndex]:
@@ -137,7 +122,7 @@ def backtest_book(
     n = len(messages)
     if n == 0 or book.shape[0] != n:
         raise ValueError(f"need one book row per message, got {n} messages, {book.shape[0]} rows")
-    sig = imbalance_signal(book, cfg.imbalance_levels) if signal is None else signal
+    sig = imbalance_signal(lobster, cfg.imbalance_levels) if signal is None else signal
     sig = np.ascontiguousarray(sig, dtype=np.float64)
     if sig.shape != (n,):
         raise ValueError(f"signal must have one value per event ({n}), got shape {sig.shape}")
