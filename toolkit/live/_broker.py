@@ -211,6 +211,11 @@ class Broker:
             bars.updateEvent += on_update
         return bars
 
+    def depth(self, symbols: list[str], rows: int) -> dict[str, Any]:
+        """Level-2 books of ``rows`` levels a side (ib_async Tickers, kept up to date by the
+        client from updateMktDepth), for the dashboard's order book panel."""
+        return {s: self.ib.reqMktDepth(self._contracts[s], numRows=rows) for s in symbols}
+
     def cancel_bars(self, bars: BarDataList) -> None:
         """Stop a keepUpToDate subscription of :meth:`bars` (its updates end)."""
         if self.connected:

@@ -48,6 +48,7 @@ from toolkit.gateway import Gateway
 from toolkit.live import _reconcile
 from toolkit.live import bars as livebars
 from toolkit.live._alerts import Alerts
+from toolkit.live._book_panel import book_views
 from toolkit.live._booking import Booking
 from toolkit.live._broker import Broker
 from toolkit.live._connect import connect, unless_stopped
@@ -316,6 +317,9 @@ class LiveSession:
                     )
                 self.streams[(slot.label, sym)] = bars
         await self._desk.subscribe(self.broker, self._on_bar_update)
+        if self.cfg.session.depth_levels:  # the dashboard's order book panel
+            symbols = sorted({s for slot in self.cfg.strategies for s in slot.symbols})
+            self.depth_books = self.broker.depth(symbols, self.cfg.session.depth_levels)
 
     # -- after every (re)connect ---------------------------------------------------------
     async def _reconcile(self) -> None:
@@ -650,6 +654,7 @@ class LiveSession:
         )
         ledger: Ledger | None = getattr(self, "ledger", None)
         orders = [] if ledger is None or self.journal is None else ledger.open_orders()
+        v.books = book_views(getattr(self, "depth_books", {}), self.cfg.session.depth_levels)
         return add_books(v, self.sleeves, self.last_decided, orders)
 
     async def run(self, on_tick: Callable[[LiveSession], None] | None = None) -> SessionSummary:

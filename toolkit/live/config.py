@@ -90,6 +90,8 @@ class SessionConfig:
     cancel_on_exit: bool = setting(True)
     dashboard: bool | None = setting(None)
     max_backoff: float = setting(30.0, low=0.1, high=3600.0)
+    # levels a side of each symbol's depth to subscribe (0: none), for the order book panel
+    depth_levels: int = setting(0, low=0, high=10)
 
 
 @dataclass(frozen=True)

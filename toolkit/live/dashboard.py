@@ -5,7 +5,8 @@ and a footer with the keys that manage orders (:mod:`toolkit.live._keys`, execut
 which is how the tests check it.
 
 Given the terminal's height, the panels collapse in priority order (header, halted symbols,
-keys, working orders, schedules, positions, events, P&L, risk, signals, portfolio rules) and
+keys, working orders, schedules, positions, events, order book -- fewer levels first --, P&L,
+risk, signals, portfolio rules) and
 the footer names the hidden ones; the events panel keeps fills, guard events, rejections and
 commands in view and shows only the newest of the routine per-bar signal lines.
 """
@@ -25,6 +26,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from toolkit.live._book_panel import book_panel, fit_book
 from toolkit.live._keys import KEYS_HELP, KeyPad, TerminalKeys, items
 from toolkit.live.orders import short_ref
 from toolkit.live.session_view import SessionView
@@ -285,6 +287,7 @@ def render(
         ("halted", halted),
         ("P&L", pnl),
         ("positions", positions),
+        ("book", book_panel(v.books) if v.books else None),  # [session] depth_levels
         ("orders", orders),
         ("schedules", parents if v.parents else None),
         ("signals", signals),
@@ -293,8 +296,8 @@ def render(
     ]
     # what stays when the terminal is short: the events panel (fills, guards) comes right
     # after the orders and positions, with at least EVENTS_MIN lines
-    priority = ["header", "halted", "orders", "schedules", "positions", "events", "P&L",
-                "risk", "signals", "portfolio"]  # fmt: skip
+    priority = ["header", "halted", "orders", "schedules", "positions", "events", "book",
+                "P&L", "risk", "signals", "portfolio"]  # fmt: skip
     shown = {name: r for name, r in sections if r is not None}
     hidden: list[str] = []
     events_room = 8
@@ -312,6 +315,9 @@ def render(
             if r is None:
                 continue
             need = _height(console, opts, r)
+            if need > left and name == "book":  # fewer levels before none
+                r, need = fit_book(v.books, left, lambda x: _height(console, opts, x))
+                shown[name] = r
             if need <= left:
                 left -= need
             else:

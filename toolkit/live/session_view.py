@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from toolkit.live._book_panel import BookView
     from toolkit.live.journal import JournalOrder
     from toolkit.live.sleeve import Sleeve
 
@@ -32,6 +33,7 @@ class SessionView:
     events: list[str] = field(default_factory=list)
     halted: dict[str, str] = field(default_factory=dict)  # symbol -> why (position mismatch)
     parents: list[dict[str, Any]] = field(default_factory=list)  # schedule parents, progress
+    books: list[BookView] = field(default_factory=list)  # depth, when subscribed (_book_panel)
 
 
 def parent_rows(parents: Mapping[str, Any]) -> list[dict[str, Any]]:
