@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
 
-.PHONY: install run test lint typecheck pytest warm chromium test-suite test-insync bench clean docs lab
+.PHONY: install run test lint typecheck pytest warm chromium systemd-analyze test-suite test-insync bench clean docs lab
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -62,7 +62,13 @@ chromium:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is missing: apt-get install chromium (tests/web/test_browser.py needs it)"
 
-test-suite: warm chromium
+# tests/test_deploy.py checks the systemd units with systemd-analyze verify (Debian: systemd)
+systemd-analyze:
+	@command -v systemd-analyze >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq systemd >/dev/null; } || \
+	  echo "systemd-analyze is missing: apt-get install systemd (tests/test_deploy.py needs it)"
+
+test-suite: warm chromium systemd-analyze
 	$(PYTEST)
 
 # ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync
