@@ -97,11 +97,13 @@ def test_status_while_running_is_the_clis_and_the_trades_are_the_backtests(
     assert s.journal_path.is_file() and not session_running(s.journal_path, s.session_id)
 
 
-def test_a_stop_mid_run_is_orderly_and_loses_no_journal_row(live_config) -> None:
+def test_a_stop_mid_run_is_orderly_and_loses_no_journal_row(live_config, tmp_path) -> None:
     cfg = live_config(simulator=WINDOW)
+    # [logs]: the session's lines go to the CLI's rotated log file too
+    cfg.source.write_text(cfg.source.read_text() + '[logs]\ndir = "logs"\n')
 
     async def drive() -> tuple[NotebookSession, Any, Any]:
-        s = NotebookSession(cfg)
+        s = NotebookSession.from_config(cfg.source)
         await s.start()
         gateway = s.session.gateway  # the embedded simulator: the broker's own record
         assert await s.wait_until(MIDWAY)
@@ -111,6 +113,8 @@ def test_a_stop_mid_run_is_orderly_and_loses_no_journal_row(live_config) -> None
     assert s.state == "stopped" and summary is not None and summary.ended is not None
     assert s.session.journal is None and not session_running(s.journal_path, s.session_id)
     assert "stopping: no new orders" in "\n".join(s.log(50))
+    assert s.log_file == tmp_path / "logs" / "live-live.log"
+    assert "stopping: no new orders" in s.log_file.read_text()
     decisions, orders, fills = _journal(s.journal_path, s.session_id)
     days = pd.DatetimeIndex(pd.to_datetime(decisions["bar_time"]))
     assert days[-1] < pd.Timestamp("2023-05-10", tz="UTC"), "it ran on after stop()"

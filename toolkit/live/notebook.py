@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit import _logfiles
 from toolkit.live.bridge import LiveError, LiveSession, StopRequested, smtp_from_env
 from toolkit.live.config import LiveConfig, load_live_config
 from toolkit.live.journal import Journal
@@ -92,6 +93,7 @@ class NotebookSession:
         self._summary: SessionSummary | None = None
         self._error: BaseException | None = None
         self._stop_called = False
+        self._logfile: _logfiles.LogFile | None = None
 
     @classmethod
     def from_config(
@@ -191,6 +193,14 @@ class NotebookSession:
                 "or a coroutine run by asyncio.run); from a script use `python -m toolkit.live "
                 "run` or toolkit.live.run_session."
             ) from None
+        # the CLI's log file: [logs] of the config or TOOLKIT_LOG_* (toolkit._logfiles)
+        self._logfile = _logfiles.open_log(
+            f"live-{self.config.source.stem}",
+            _logfiles.settings_from(None, table=self.config.logs),
+            ["toolkit.live", "toolkit.gateway"],
+        )
+        if self._logfile is not None:
+            self.session.log.echo = self._logfile.tee(self.session.log.echo)
         self._trading = loop.create_future()
         self._task = loop.create_task(
             self.session.run(on_tick=self._tick), name=f"toolkit-live {self.session_id}"
@@ -203,7 +213,14 @@ class NotebookSession:
         if self._trading is not None and not self._trading.done():
             self._trading.set_result(self)
 
+    @property
+    def log_file(self) -> Path | None:
+        """The rotated log file the session writes (``[logs] dir``), None without one."""
+        return None if self._logfile is None else self._logfile.path
+
     def _finished(self, task: asyncio.Task[SessionSummary]) -> None:
+        if self._logfile is not None:
+            self._logfile.close()  # keeps its path for log_file
         if task.cancelled():
             self._error = LiveError(
                 f"session {self.session_id} was cancelled (its task, not stop()); it shut "
