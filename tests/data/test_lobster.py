@@ -21,6 +21,7 @@ from toolkit.data.lobster import (
     LobsterDay,
     book_columns,
     read_lobster,
+    trading_status,
 )
 from toolkit.errors import DataError
 
@@ -111,6 +112,8 @@ def test_halts_and_a_small_pair_read_as_written(tmp_path: Path) -> None:
     assert day.messages["price"][-3:].tolist() == [-1, 0, 1]
     assert day.book[2, 6:8].tolist() == [DUMMY_BID, 0]
     assert book_columns(2)[6] == "bid_price_2"
+    # trading until the halt (line 5), quoting only after line 6, trading again from line 7
+    assert trading_status(day.messages).tolist() == [1, 1, 1, 1, -1, 0, 1]
     # also from a zip built in memory
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -13,7 +13,8 @@ message *i*:
   +9999999999 (ask) / -9999999999 (bid) with size 0.
 
 Trading halts are type-7 messages with size, order id 0, direction -1 and price -1 (halt),
-0 (quoting resumes) or 1 (trading resumes); their book row repeats the previous one.
+0 (quoting resumes) or 1 (trading resumes); their book row repeats the previous one;
+:func:`trading_status` gives the state after each message.
 
 :func:`read_lobster` reads a pair straight from LOBSTER's zip (no unzip to disk) or from the
 two CSV files, checks every row and refuses a malformed one with a one-line
@@ -112,6 +113,20 @@ class LobsterDay:
                 f"and a level in 1..{self.levels}."
             )
         return 4 * (level - 1) + _SIDES.index(side)
+
+
+def trading_status(messages: NDArray[Any]) -> NDArray[np.int8]:
+    """Per message, the trading state after it from the halt messages (type 7, LOBSTER ReadMe):
+    1 trading (the default before any halt message), -1 halted (price -1), 0 quoting resumed
+    but not trading (price 0); a type-7 message with price 1 returns to 1."""
+    kinds, prices = messages["type"], messages["price"]
+    halt = np.flatnonzero(kinds == HALT)
+    state = np.ones(len(kinds), dtype=np.int8)
+    if len(halt):
+        last = np.maximum.accumulate(np.where(kinds == HALT, np.arange(len(kinds)), -1))
+        seen = last >= 0
+        state[seen] = prices[last[seen]].astype(np.int8)
+    return state
 
 
 def book_columns(levels: int) -> tuple[str, ...]:

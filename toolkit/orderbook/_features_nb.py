@@ -1,8 +1,8 @@
 """Numba kernels of the per-event order-book features (plain arrays only).
 
 One row step, :func:`features_step_nb`, computes every per-event feature from the book after
-the event and the best quotes before it; the loop over a book array and the fused replay +
-features loop both call it (and the replay step :func:`apply_message_nb`).
+the event and the best quotes before it; the replay + features loop calls it after the
+replay's own step, :func:`apply_message_nb`.
 
 Columns of the float64 output (``F_*``): mid, spread, size-weighted mid (USD), depth imbalance
 over the first ``depth`` levels, Cont-Kukanov-Stoikov order-flow imbalance e_n (shares) and the
@@ -95,34 +95,6 @@ def features_step_nb(
     else:
         signs[i] = 0
         trade_sizes[i] = size if kind == 6 else 0
-
-
-@nb.njit(cache=True)
-def book_features_nb(
-    book: NDArray[Any],
-    kinds: NDArray[Any],
-    sizes: NDArray[Any],
-    directions: NDArray[Any],
-    depth: int,
-    out: NDArray[Any],
-    signs: NDArray[Any],
-    trade_sizes: NDArray[Any],
-) -> None:
-    """Per-event features of a book array (n, 4L) and its messages into ``out`` (n, 6)."""
-    pap = 0
-    pas = 0
-    pbp = 0
-    pbs = 0
-    for i in range(book.shape[0]):
-        row = book[i]
-        features_step_nb(
-            row, depth, pap, pas, pbp, pbs, kinds[i], sizes[i], directions[i], out, signs,
-            trade_sizes, i,
-        )  # fmt: skip
-        pap = row[0]
-        pas = row[1]
-        pbp = row[2]
-        pbs = row[3]
 
 
 @nb.njit(cache=True)
