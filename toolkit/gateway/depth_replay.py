@@ -21,6 +21,7 @@ book) is therefore an update of every row below it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from toolkit.gateway.market import Market
     from toolkit.gateway.subscriptions import Send
 
+log = logging.getLogger("toolkit.gateway")
 Key = tuple[int, int]  # (owner, request id), as in toolkit.gateway.streams
 PRICE_SCALE = 10_000.0  # LOBSTER prices are USD x 10,000 (LOBSTER ReadMe)
 TRADES = (4, 5, 6)  # visible execution, hidden execution, cross trade (LOBSTER ReadMe)
@@ -206,6 +208,13 @@ class DepthReplay:
         if self.symbol not in market.instruments:
             market.instruments[self.symbol] = Instrument(
                 self.symbol, con_id_for(self.symbol), primary_exchange="NASDAQ"
+            )
+        else:  # said once, where the operator sees it: the two sources can disagree
+            log.warning(
+                "%s: depth and ticks replay LOBSTER's %s; its bars, history and order fills "
+                "still come from the data folder (orders are not matched against the replay)",
+                self.symbol,
+                self.tape.date,
             )
         self.origin = now
         if not self.fast:
