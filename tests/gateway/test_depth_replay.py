@@ -4,8 +4,13 @@ and its bid/ask/last/volume ticks are the book's touch and the executions."""
 
 from __future__ import annotations
 
+import os
 import random
+import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +27,7 @@ from toolkit.gateway.depth_replay import (
     PRICE_SCALE,
     TRADES,
     DepthReplay,
+    ReplayQuotes,
     ReplayTape,
     _depth_bytes,
     depth_ops,
@@ -225,3 +231,74 @@ def test_the_replay_can_serve_another_symbol(tape: ReplayTape) -> None:
     served = load_tape(SAMPLE, "spy")
     assert served.symbol == "SPY" and len(served) == len(tape)
     np.testing.assert_array_equal(served.book, tape.book)
+
+
+def test_the_command_line_serves_a_fast_replay(tape: ReplayTape) -> None:
+    """``python -m toolkit gateway --depth-replay FILE --depth-fast``: a client's book ends on
+    LOBSTER's last row."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "gateway", "--port", "0", "--depth-replay", str(SAMPLE),
+         "--depth-fast"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"gateway simulator on 127\.0\.0\.1:(\d+) ", line)
+        assert found is not None, line
+        ib = IB()
+        ib.connect("127.0.0.1", int(found.group(1)), clientId=1, timeout=10)
+        try:
+            [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+            book = ib.reqMktDepth(aapl, numRows=10)
+            last = len(tape) - 1
+            want = (_lobster_side(tape, last, True, 10), _lobster_side(tape, last, False, 10))
+            wait_for(ib, lambda: (_side(book.domBids), _side(book.domAsks)) == want, 30)
+        finally:
+            ib.disconnect()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_ticks_follow_the_touch_the_executions_and_halts() -> None:
+    """A hand-made tape: a new best bid, a visible execution that empties the ask, a halt and
+    its end; the quote stream says exactly that."""
+    book = np.array(
+        [
+            [1_000_100, 10, 999_900, 5],
+            [1_000_100, 10, 1_000_000, 7],  # a better bid
+            [9_999_999_999, 0, 1_000_000, 7],  # the ask executed away
+            [9_999_999_999, 0, 1_000_000, 7],  # halt
+            [9_999_999_999, 0, 1_000_000, 7],  # quoting resumes
+        ],
+        dtype=np.int64,
+    )
+    tape = ReplayTape(
+        "TEST", "2012-06-21", 1, np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+        np.array([1, 1, 4, 7, 7], dtype=np.int8), np.array([5, 7, 10, 0, 0], dtype=np.int64),
+        np.array([999_900, 1_000_000, 1_000_100, -1, 0], dtype=np.int64), book,
+    )  # fmt: skip
+    replay = DepthReplay(tape, fast=True)
+    sent: list[list[Any]] = []
+    replay.origin = pd.Timestamp("2024-03-14 14:00", tz="UTC")
+    replay.cursor = 1
+    replay.add_quotes((1, 9), ReplayQuotes(sent.append, 9, lambda: 0), snapshot=False)
+    assert sent == [m.tick_price(9, m.BID, 99.99, 5), m.tick_price(9, m.ASK, 100.01, 10),
+                    m.tick_size(9, m.VOLUME, 0)]  # fmt: skip
+    sent.clear()
+    replay.push(pd.Timestamp("2024-03-14 14:00", tz="UTC"), paused=False)
+    stamp = str(int(pd.Timestamp("2024-03-14 14:00", tz="UTC").timestamp()))
+    assert sent == [
+        m.tick_price(9, m.BID, 100.0, 7),
+        m.tick_price(9, m.ASK, -1.0, 0),  # IB's empty side
+        m.tick_price(9, m.LAST, 100.01, 10),
+        m.tick_size(9, m.VOLUME, 10),
+        m.tick_string(9, m.LAST_TIMESTAMP, stamp),
+        [45, 6, 9, 49, 1],  # halted
+        [45, 6, 9, 49, 0],  # resumed
+    ]
+    assert replay.done
