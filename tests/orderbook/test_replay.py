@@ -14,6 +14,7 @@ from toolkit.data.lobster import DUMMY_ASK, DUMMY_BID, MESSAGE_DTYPE, LobsterDay
 from toolkit.orderbook import replay
 
 ORDERBOOK = Path(__file__).resolve().parents[2] / "data" / "orderbook"
+SAMPLE_NAME = "AAPL_2012-06-21_34200000_57600000_message_10_first999.csv"
 
 # file -> (events, rows refilled from beyond the depth, visible executions, hidden executions)
 SHIPPED = {
@@ -99,3 +100,11 @@ def test_a_hand_worked_two_level_day() -> None:
     tiny = LobsterDay("X", tiny.date, 2, tiny.messages, thin)
     res = replay(tiny)
     assert res.differences == 0 and res.refills == 0
+
+
+def test_fewer_levels_than_the_file_replay_exactly_too() -> None:
+    # the 999-event sample read at 2 of its 10 levels: events deeper than level 2 are outside
+    # the visible book, and more levels enter from beyond it (243 rows instead of 318)
+    day = read_lobster(ORDERBOOK / SAMPLE_NAME, levels=2)
+    result = replay(day)
+    assert result.differences == 0 and result.refills == 243

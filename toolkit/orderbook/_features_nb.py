@@ -85,7 +85,8 @@ def features_step_nb(
             e += pas
     out[i, F_OFI] = e
     if pap != 0 and two_sided and pap != DUMMY and pbp != -DUMMY:
-        out[i, F_LOGRET] = math.log((ap + bp) / (pap + pbp))
+        # most events leave the mid where it was: skip the log (log 1 = 0 exactly)
+        out[i, F_LOGRET] = 0.0 if ap + bp == pap + pbp else math.log((ap + bp) / (pap + pbp))
     else:
         out[i, F_LOGRET] = 0.0 if pap == 0 else math.nan
     # trade sign (LOBSTER ReadMe): executing a sell (buy) limit order is a buy (sell) trade
