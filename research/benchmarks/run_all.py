@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from research.benchmarks import (
     analysis,
     coint,
+    depth_replay,
     engine,
     execution,
     gateway,
@@ -60,6 +61,8 @@ def main() -> None:
     web.main()
     print()
     orderbook.main()
+    print()
+    depth_replay.main()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak resident memory of the whole benchmark process: {peak:,.0f} MB")
 

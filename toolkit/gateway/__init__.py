@@ -15,7 +15,8 @@ fills under a participation limit (share of each bar's volume), DAY expiry, GTC,
 next opening auction), IOC and FOK work; every order field is checked with IB's error codes.
 Resource limits (32 API clients, handshake time, request size, slow readers, finished orders
 kept) are in :mod:`toolkit.gateway.limits`.
-Depth (L2) comes from a depth model; orders beyond 4x equity are rejected (201). Tested with
+Depth (L2) comes from a depth model, or for one symbol from a LOBSTER day replayed
+(:mod:`toolkit.gateway.depth_replay`); orders beyond 4x equity are rejected (201). Tested with
 ib_async 2.1.0 and ib_insync 0.9.86. Real-time bars are 5-second bars derived from the
 replayed minutes with a path model (they add up to each minute exactly).
 Options (:mod:`toolkit.gateway.options`): contract details and secdef parameters for the
