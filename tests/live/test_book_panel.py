@@ -198,3 +198,15 @@ def test_depth_levels_is_validated_with_one_line(
     with pytest.raises(ConfigError) as err:
         live_config(session={"depth_levels": value})
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_option_session_refuses_depth_levels(tmp_path: Path) -> None:
+    """The panel is the stock session's: an option config that asks for it is told so rather
+    than silently shown nothing."""
+    from toolkit.live.options_config import parse_option_config
+
+    raw = {"strategy": {"underlying": "SPX"}, "session": {"depth_levels": 5}}
+    with pytest.raises(ConfigError, match=r"\[session\] depth_levels = 5: an option session"):
+        parse_option_config(raw, tmp_path / "x.toml")
+    raw["session"] = {"depth_levels": 0}
+    assert parse_option_config(raw, tmp_path / "x.toml").session.depth_levels == 0

@@ -159,6 +159,11 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
         ("name", "description", "connection", "simulator", "strategy", "risk", "session"),
     )
     connection, simulator, session = parse_session_tables(raw, path)
+    if session.depth_levels:  # the order book panel is the stock session's dashboard's
+        raise ConfigError(
+            f"{path}: [session] depth_levels = {session.depth_levels}: an option session shows "
+            "no order book; remove the key."
+        )
     rsk = Table(
         path,
         "risk",
