@@ -227,3 +227,27 @@ def test_the_live_bridges_twap_and_iceberg_orders_with_ib_insync() -> None:
             assert max(f.execution.shares for f in t2.fills) <= 40 and len(t2.fills) >= 5
         finally:
             ib.disconnect()
+
+
+def test_a_replayed_lobster_book_is_the_same_in_ib_insyncs_list_book() -> None:
+    """ib_insync keeps depth as lists (insert shifts, update at a missing row raises): the
+    replay's operations leave it holding LOBSTER's book after every event (issue 20.6)."""
+    from toolkit.gateway.depth_replay import DepthReplay, load_tape
+
+    sample = "AAPL_2012-06-21_34200000_57600000_message_10_first999.csv"
+    tape = load_tape(tk.data.default_data_dir() / "orderbook" / sample)
+    replay = DepthReplay(tape, fast=True)
+    with Gateway(port=0, start="2024-03-14 14:00", paused=True, depth_replay=replay) as g:
+        ib = IB()
+        ib.connect("127.0.0.1", g.port, clientId=4, timeout=5)
+        try:
+            [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+            ticker = ib.reqMktDepth(aapl, numRows=10)
+            g.resume()
+            wait_for(ib, lambda: replay.done, 30)
+            ib.reqCurrentTime()  # every depth message before it is applied
+            last = len(tape) - 1
+            assert [(lv.price, lv.size) for lv in ticker.domBids] == tape.side(last, True, 10)
+            assert [(lv.price, lv.size) for lv in ticker.domAsks] == tape.side(last, False, 10)
+        finally:
+            ib.disconnect()
