@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
         metavar="LOBSTER",
         help="serve a LOBSTER day's book as its symbol's depth and ticks, at --speed",
     )
-    p.add_argument("--depth-symbol", default=None, help="serve the replay as this symbol")
+    p.add_argument("--depth-symbol", metavar="SYM", help="serve the replay as this symbol")
     p.add_argument("--depth-fast", action="store_true", help="replay as fast as the clients read")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     _logfiles.add_arguments(p)  # rotated log files beside the terminal (toolkit._logfiles)
