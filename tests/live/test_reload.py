@@ -150,7 +150,13 @@ def test_reload_refuses_a_bad_file_then_a_sighup_puts_new_limits_in_force(
         ("cli", "reload", "rejected"),
         ("sighup", "reload", "done"),
     ]
-    # the log file (and the dashboard's event lines) say what happened
+    # status lists them, and the log file (like the dashboard's event lines) says what happened
+    assert main(["status", "--journal", str(journal), SID]) == 0
+    status = capsys.readouterr().out
+    assert "risk reloads (3; the newest 3)" in status
+    assert (
+        " cli rejected: " in status and " sighup applied up_day: max_position 1e+06 -> " in status
+    )
     text = (tmp_path / "logs" / "live-live.log").read_text()
     assert "WARNING toolkit.log.live-live: [" in text and "risk reload REJECTED (cli)" in text
     assert "SIGHUP: reloading [risk] of" in text

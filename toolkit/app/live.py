@@ -45,6 +45,7 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     opt.add_argument("--port", type=int, help="API port: 4002/7497 paper, 4001/7496 live")
     opt.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     opt.add_argument("--session", help="session id (resume one after a restart)")
+    _logfiles.add_arguments(opt)  # rotated log files beside the terminal (toolkit._logfiles)
     status = sub.add_parser("status", help="summary of a running or past session")
     status.add_argument("session", nargs="?", help="session id (default: the newest)")
     status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
@@ -149,7 +150,19 @@ def _options(args: argparse.Namespace) -> int:
         alerts=smtp_from_env(),
         echo=lambda line: print(line, flush=True),  # a log file follows the session
     )
-    asyncio.run(session.run())
+    log = _logfiles.open_log(
+        f"options-{cfg.source.stem}",
+        _logfiles.settings_from(args),
+        ["toolkit.live", "toolkit.gateway"],
+        sys.stderr,
+    )
+    if log is not None:
+        session.echo = log.tee(session.echo)
+    try:
+        asyncio.run(session.run())
+    finally:
+        if log is not None:
+            log.close()
     return 0
 
 
@@ -215,6 +228,10 @@ def _status(args: argparse.Namespace) -> int:
 
         if manual := format_commands(j.commands(summary.session_id)):
             print(manual)  # the dashboard's keys and the CLI's commands, with their outcomes
+        from toolkit.live._reload import format_reloads
+
+        if reloads := format_reloads(j.rows("risk_changes", summary.session_id)):
+            print(reloads)  # SIGHUP / `reload`: applied, unchanged or refused, with the values
     return 0
 
 

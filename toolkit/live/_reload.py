@@ -234,3 +234,14 @@ def _newest_running(journal: Journal, path: Path, running: Any) -> str:
         if s["ended_at"] is None and running(path, s["session_id"]):
             return str(s["session_id"])
     raise ToolkitError(f"{path}: no running session; start one (python -m toolkit.live run)")
+
+
+def format_reloads(rows: list[dict[str, Any]], last: int = 10) -> str:
+    """The newest ``last`` reloads of a session's ``[risk]`` (``status``), one line each."""
+    if not rows:
+        return ""
+    lines = [f"risk reloads ({len(rows)}; the newest {min(last, len(rows))})"]
+    for r in rows[-last:]:
+        who = f" {r['strategy']}" if r["strategy"] else ""
+        lines.append(f"  {r['ts'][:19]} {r['source']} {r['status']}{who}: {r['message']}")
+    return "\n".join(lines)
