@@ -1,6 +1,7 @@
 """notebooks/14_order_book.ipynb on the first 20,000 events of GOOG's level-10 day: the book
 heatmap holds the book's sizes, the queue-model table and the market maker's metrics are
-toolkit.orderbook's own (recomputed here), and the tear sheet is written."""
+toolkit.orderbook's own (recomputed here), and the fills are written. The tear sheet cell is
+switched off here for time (the suite is over its budget); the full run writes it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PARAMS = {
     "heatmap_seconds": 60,
     "heatmap_cents": 1,
     "mark_seconds": 60,
+    "tearsheet": False,  # quantstats' ~5 s of CPU; write_tearsheet is tested in tests/report
 }
 
 
@@ -64,12 +66,12 @@ def test_order_book_notebook_heatmap_queue_models_and_market_maker(tmp_path: Pat
         assert line is not None, model
         assert float(line.group(1)) == pytest.approx(filled, abs=0.01)
 
-    # (4) the market maker: metrics as backtest_book gives them, tear sheet and fills written
+    # (4) the market maker: metrics as backtest_book gives them, fills written
     res = backtest_book(day, MarketMaking(mark_seconds=60)).result
     m = res.metrics()
     assert f"P&L {m['final_equity'] - 500_000:+.2f} USD" in text
     assert re.search(rf"sharpe\s+{m['sharpe']:.4f}", text)
-    assert (folder / "tearsheet.html").stat().st_size > 10_000
+    assert not (folder / "tearsheet.html").exists()
     fills = pd.read_csv(folder / "fills.csv")
     assert fills["fee"].sum() == pytest.approx(m["commissions"])
     check_html(
