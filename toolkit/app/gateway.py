@@ -102,11 +102,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
             sys.stdout.flush()
 
         # SIGTERM (a service manager's stop) ends it like Ctrl+C: in order, logged, exit 0
-        signal.signal(signal.SIGTERM, _interrupt)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is meant to stop
                 asyncio.run(gw.serve_forever(ready=listening))
         finally:
+            signal.signal(signal.SIGTERM, previous)
             if probes is not None:
                 probes.stop()
             if log is not None:
