@@ -196,3 +196,21 @@ def test_refusals_are_the_clis_one_line_errors(live_config, tmp_path) -> None:
         NotebookSession(cfg, host="127.0.0.1", port=4001, live=True)
     with pytest.raises(ConfigError):
         NotebookSession.from_config(tmp_path / "missing.toml")
+
+
+def test_a_stop_before_it_trades_ends_it_quietly(live_config, capsys) -> None:
+    cfg = live_config(simulator=WINDOW)
+
+    async def drive() -> tuple[NotebookSession, Any]:
+        s = NotebookSession(cfg)
+        started = s.start()
+        summary = await s.stop()  # before its first step: it never connects
+        with pytest.raises(LiveError, match="nothing was traded"):
+            await started
+        return s, summary
+
+    s, summary = asyncio.run(drive())
+    assert summary is None and s.state == "stopped"
+    assert "nothing was traded" in str(s.error)
+    assert capsys.readouterr().err == ""  # a stop asked for is no error to report
+    assert s.session.journal is None and not session_running(s.journal_path, s.session_id)
