@@ -5,6 +5,7 @@ naming both hashes -- when the feature code changed."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,12 @@ SMALL = {"train": 200, "every": 50, "horizon": 5, "trees": 10, "depth": 2}
 
 
 def _spy() -> pd.DataFrame:
-    return tk.load("SPY", start="2018-01-01", end="2020-12-31")
+    return tk.load("SPY", start="2018-01-01", end="2020-12-31", adjust="none")
 
 
 def _small_config(tmp_path: Path, model: int = 0) -> Path:
     text = (REPO / "research" / "configs" / "ml_spy.toml").read_text()
-    text = text.replace('start = "2012-01-01"', 'start = "2018-01-01"\nend = "2020-12-31"')
+    text = re.sub(r"(?m)^start = .*$", 'start = "2018-01-01"\nend = "2020-12-31"', text, count=1)
     for k, v in {**SMALL, "model": model}.items():
         text = text.replace(f"\n{k} = ", f"\n{k} = {v}\n# was: ", 1)
     path = tmp_path / "ml_small.toml"

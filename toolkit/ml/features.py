@@ -8,6 +8,7 @@ parameters; a model artefact records it and is refused when the code or windows 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import math
@@ -101,9 +102,11 @@ def features(
     return np.asarray(features_nb(h, lo, c, v, int(fast), int(slow)))
 
 
+@functools.lru_cache(maxsize=256)
 def feature_hash(fast: int, slow: int) -> str:
     """sha256 (first 16 hex) of the feature kernel's source, the names and the windows: the
-    fingerprint an artefact must share with the code that serves it."""
+    fingerprint an artefact must share with the code that serves it. Computed once per
+    process and windows (the source is the one this process imported)."""
     source = inspect.getsource(features_nb.py_func)
     text = f"{source}\n{FEATURE_NAMES}\nfast={int(fast)}\nslow={int(slow)}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]

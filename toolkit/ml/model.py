@@ -81,8 +81,9 @@ class Fitted:
         rows = [r.tobytes() for r in x]
         todo = [i for i, r in enumerate(rows) if r not in self.memo]
         ok = [i for i in todo if np.isfinite(x[i]).all()]
-        if ok:  # one thread: see single_threaded()
-            got = self.estimator.predict_proba(x[ok])[:, 1]
+        if ok:
+            with single_threaded():  # OpenMP threads on a few rows cost more than they save
+                got = self.estimator.predict_proba(x[ok])[:, 1]
             if len(self.memo) > 100_000:
                 self.memo.clear()
             self.memo.update(zip((rows[i] for i in ok), got.tolist(), strict=True))
@@ -111,25 +112,22 @@ def _logistic_rows(
     return out
 
 
-_LIMITED = False
+_CONTROLLER: Any = None
 
 
 @contextmanager
 def single_threaded() -> Iterator[None]:
-    """BLAS and OpenMP limited to one thread (deterministic sums), entered once per call
-    chain (threadpoolctl's switch costs milliseconds)."""
-    global _LIMITED
-    if _LIMITED:
-        yield
-        return
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    """BLAS and OpenMP limited to one thread while fitting (the same sums in the same order
+    on every machine and every run), and while predicting the few rows of a bar. The
+    controller scans the loaded libraries once (a scan costs ~20 ms)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:  # after the models' OpenMP runtime is loaded, so it is seen
+        import sklearn.ensemble  # noqa: F401
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-    with threadpool_limits(limits=1):
-        _LIMITED = True
-        try:
-            yield
-        finally:
-            _LIMITED = False
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1):
+        yield
 
 
 def model_key(x: np.ndarray, y: np.ndarray, spec: ModelSpec, feature_hash: str) -> str:

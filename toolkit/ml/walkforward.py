@@ -19,7 +19,7 @@ import numpy as np
 
 from toolkit.ml.features import N_FEATURES, feature_hash, features
 from toolkit.ml.labels import triple_barrier
-from toolkit.ml.model import Fitted, ModelSpec, fit, single_threaded
+from toolkit.ml.model import Fitted, ModelSpec, fit
 
 VOL_COLUMN = 4  # vol_slow: the labels' barrier width scale
 
@@ -79,9 +79,8 @@ def walk_forward(
     prob = np.full(n, np.nan)
     windows: list[Window] = []
     fh = p.feature_hash
-    with single_threaded():
-        for bar in retrain_bars(n, p.every):
-            _retrain(bar, x, y, t1, p, fh, prob, windows)
+    for bar in retrain_bars(n, p.every):
+        _retrain(bar, x, y, t1, p, fh, prob, windows)
     return prob, windows
 
 
