@@ -17,6 +17,7 @@ from research.benchmarks import (
     gateway,
     kill9,
     live,
+    ml,
     options_american,
     options_greeks,
     orderbook,
@@ -51,6 +52,8 @@ def main() -> None:
     options_american.main()
     print()
     execution.main()
+    print()
+    ml.main()
     print()
     live.main()
     print()
