@@ -129,3 +129,56 @@ def test_googs_day_is_reported_like_a_bar_backtest():
     cash = run.config.init_cash - (signed * run.fills["price"]).sum() - run.fills["fee"].sum()
     assert res.equity.iloc[-1] == pytest.approx(cash)
     assert res.metrics()["commissions"] == pytest.approx(run.fills["fee"].sum())
+
+
+# A second day: the touch moves, so quotes are cancelled and re-placed at the back of the new
+# level. Pre-file orders: id 1 (bid 300 at 100.00), id 2 (ask 200 at 100.03).
+MOVES = [
+    (1.000, 1, 10, 100, 1_000_000, 1, 200, 1_000_300, 400, 1_000_000),
+    (1.010, 1, 11, 50, 1_000_100, 1, 200, 1_000_300, 50, 1_000_100),  # a better bid: we follow
+    (1.020, 1, 12, 70, 1_000_100, 1, 200, 1_000_300, 120, 1_000_100),  # behind our new bid
+    (1.030, 4, 11, 50, 1_000_100, 1, 200, 1_000_300, 70, 1_000_100),
+    (1.040, 4, 12, 30, 1_000_100, 1, 200, 1_000_300, 40, 1_000_100),  # -> buy 30 at 100.01
+    (1.050, 1, 13, 20, 1_000_200, -1, 20, 1_000_200, 40, 1_000_100),  # a better ask: we follow
+    (1.060, 3, 13, 20, 1_000_200, -1, 200, 1_000_300, 40, 1_000_100),  # ours alone at 100.02
+    (1.061, 1, 14, 40, 1_000_200, 1, 200, 1_000_300, 40, 1_000_200),  # -> through us: sell 40
+    (1.080, 4, 14, 40, 1_000_200, 1, 200, 1_000_300, 40, 1_000_100),  # our new bid 100.02: front
+    (1.081, 5, 0, 25, 1_000_200, 1, 200, 1_000_300, 40, 1_000_100),  # -> hidden: buy 25 (L3)
+]
+
+
+def _moves() -> LobsterDay:
+    msgs = np.array([e[:6] for e in MOVES], dtype=MESSAGE_DTYPE)
+    book = np.array([[e[7], e[6], e[9], e[8]] for e in MOVES], dtype=np.int64)
+    return LobsterDay("TEST", date(2012, 6, 21), 1, msgs, book)
+
+
+def test_quotes_follow_the_touch_to_the_back_of_the_queue_and_the_queue_model_matters():
+    run = backtest_book(_moves(), CFG, signal=np.zeros(len(MOVES)))
+    f = run.fills
+    # the bid moved to 100.01 behind order 11's 50 only: order 12, behind us, filled us;
+    # the ask moved to 100.02 and was traded through by a buyer at 100.02; the bid then
+    # moved to 100.02 behind order 14 (40), which was executed, so the hidden 25 are ours
+    assert f["event"].tolist() == [4, 7, 9, 9]
+    assert f["side"].tolist() == ["BUY", "SELL", "BUY", "SELL"]
+    assert f["quantity"].tolist() == [30, 40, 25, 15]
+    assert f["price"].tolist() == pytest.approx([100.01, 100.02, 100.02, 100.01])
+    assert f["fee"].tolist() == pytest.approx([-0.06, -0.08, -0.05, 0.045])
+    m = run.result.metrics()
+    # -3,000.30 + 4,000.80 - 2,500.50 + 1,500.15 = +0.15; fees -0.145 net
+    assert m["final_equity"] == pytest.approx(10_000.295)
+    # round trips: long 30 (+0.30 + 0.12 rebates), short 10 (0 + 0.04), long 15 (-0.15 -
+    # 0.015 net fee): the engine's trade records split a flip's fee by quantity
+    assert run.result.trades["pnl"].tolist() == pytest.approx([0.42, 0.04, -0.165])
+    # the risk-averse L2 model sees no hidden prints: no buy of 25, the short 10 is bought
+    # back at the 100.03 ask (fee 0.03)
+    ra = backtest_book(_moves(), replace(CFG, queue_model="risk_averse"), signal=np.zeros(10))
+    assert ra.fills["quantity"].tolist() == [30, 40, 10]
+    assert ra.result.metrics()["final_equity"] == pytest.approx(10_000 + 0.20 + 0.14 - 0.03)
+    seen = replace(CFG, queue_model="risk_averse", hidden_prints=True)
+    assert backtest_book(_moves(), seen, signal=np.zeros(10)).fills["quantity"].tolist() == [
+        30,
+        40,
+        25,
+        15,
+    ]
