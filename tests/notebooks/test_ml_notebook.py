@@ -30,7 +30,7 @@ def test_ml_workflow_notebook(tmp_path: Path) -> None:
         "causal (no look-ahead found)",
         "combinatorial purged (6 choose 2)",
         "refitted: 0",
-        '"trials": 6',
+        '"trials": 7',
         "deflated_sharpe",
         "predictions identical to the backtest: True",
         "fills identical to the backtest's orders: True",

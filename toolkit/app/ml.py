@@ -144,7 +144,7 @@ def _backtest(cfg: Any, args: argparse.Namespace) -> int:
         s = out["study"]
         chosen = {k: s["chosen"][k] for k in cfg.grid.axes} if cfg.grid else {}
         rows += [
-            ("trials (grid)", str(s["trials"])),
+            ("trials (grid + config)", str(s["trials"])),
             ("out-of-sample", f"{s['oos_start']} .. {s['oos_end']}"),
             ("best trial", fmt(chosen, "param") or "the config's"),
             ("best Sharpe", fmt(s["sharpe"], "num")),

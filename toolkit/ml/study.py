@@ -67,7 +67,7 @@ def _num(v: Any) -> Any:
 
 
 def study(cfg: RunConfig, pbo_splits: int | None = None) -> Study:
-    """Run every trial of ``cfg``'s grid (the config's own set when there is no grid)."""
+    """Run every trial: each set of ``cfg``'s grid and the config's own set."""
     require_ml(cfg)
     bars, _ = load_bars(cfg)
     if cfg.grid is not None:
@@ -77,7 +77,10 @@ def study(cfg: RunConfig, pbo_splits: int | None = None) -> Study:
             {str(k): _num(v) for k, v in row.items()} for row in frame.to_dict(orient="records")
         ]
     else:
-        sets = [dict(cfg.params)]
+        sets = []
+    own = {k: _num(v) for k, v in cfg.params.items()}
+    if all(any(float(s[k]) != float(v) for k, v in own.items()) for s in sets):
+        sets.append(own)  # the config's own set was tried too: it counts
     results = [backtest(bars, cfg.strategy, s, cfg.engine, cfg.weights, cfg.risk) for s in sets]
     # the common out-of-sample stretch: from the first bar every trial holds a model
     first = max(_first_model_bar(bars, s) for s in sets)
