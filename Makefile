@@ -88,8 +88,17 @@ test-insync: $(VENV)-insync/.installed
 test: install
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck test-insync test-suite
 
-bench: install
+# The level-2 replay is measured in the same process as hftbacktest, which pins numpy < 2.3 (and
+# so pandas < 3): it gets a venv of its own rather than downgrading the one the tests run in.
+$(VENV)-bench/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)-bench
+	$(VENV)-bench/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-bench/bin/python -m pip install --quiet -e . "hftbacktest>=2.1"
+	touch $@
+
+bench: install $(VENV)-bench/.installed
 	$(PY) research/benchmarks/run_all.py
+	$(VENV)-bench/bin/python research/benchmarks/orderbook.py
 
 # API reference from the docstrings (pdoc) into docs/api/ (not in git; open docs/api/index.html).
 # `toolkit` documents its re-exports and the subpackages its __all__ names; the others are
