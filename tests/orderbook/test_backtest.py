@@ -182,3 +182,25 @@ def test_quotes_follow_the_touch_to_the_back_of_the_queue_and_the_queue_model_ma
         25,
         15,
     ]
+
+
+# A halt: order 11 joins the ask while trading is halted; our ask, pulled by the halt and
+# placed again once trading resumes, is behind it (left in the book it would be ahead and
+# be filled by the execution of order 11)
+HALT = [
+    (1.000, 1, 10, 100, BID, 1, 200, 400),
+    (1.010, 7, 0, 0, -1, -1, 200, 400),  # trading halted
+    (1.020, 1, 11, 100, ASK, -1, 300, 400),
+    (1.030, 7, 0, 0, 1, -1, 300, 400),  # trading resumes
+    (1.040, 4, 2, 200, ASK, -1, 100, 400),
+    (1.050, 4, 11, 100, ASK, -1, 0, 400),
+]
+
+
+def test_a_halt_pulls_the_quotes_which_rejoin_at_the_back_when_trading_resumes():
+    msgs = np.array([e[:6] for e in HALT], dtype=MESSAGE_DTYPE)
+    rows = [[ASK, e[6], BID, e[7]] if e[6] else [ASK + 100, 500, BID, e[7]] for e in HALT]
+    day = LobsterDay("TEST", date(2012, 6, 21), 1, msgs, np.array(rows, dtype=np.int64))
+    run = backtest_book(day, CFG, signal=np.zeros(len(HALT)))
+    assert run.fills.empty
+    assert run.result.metrics()["final_equity"] == CFG.init_cash

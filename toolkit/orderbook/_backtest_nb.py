@@ -6,7 +6,9 @@ its decision reaches the exchange ``order_latency`` later. A decision arriving a
 acts after every event stamped at or before ``ta``. A decision names a quote per side
 (the touch the strategy saw, or none); at the exchange a live order at that price is kept
 (its queue place with it), any other is cancelled and the new one joins the back of the
-queue (post-only: one that would cross the book it arrives in is refused).
+queue (post-only: one that would cross the book it arrives in is refused). A trading halt
+(LOBSTER type 7, :func:`toolkit.data.lobster.trading_status`) pulls both quotes; none is
+placed until trading resumes.
 
 Resting orders fill by the queue models of :mod:`toolkit.orderbook.queue`
 (:func:`~toolkit.orderbook.queue.on_event_nb`), at their limit price, paying ``maker_fee``
@@ -17,7 +19,8 @@ After the last event the position is closed against the book (walking its levels
 (:func:`toolkit.engine._step.book_fill_nb`), into its trade records.
 
 Shapes: event arrays (n,), ``book`` (n, 4 x levels) float64 (LOBSTER units: USD x 10,000),
-``mark`` (n,) int64 the equity mark each event belongs to. Outputs: per-event equity, cash
+``status`` (n,) int8 the trading status after each event (1 trading), ``mark`` (n,) int64
+the equity mark each event belongs to. Outputs: per-event equity, cash
 and position (USD, shares); order records (k, 8) in the engine's ``O_*`` layout plus the
 event index of each; trade records (k, TRADE_COLS).
 """
@@ -107,6 +110,7 @@ def simulate_book_nb(
     sub: NDArray[Any],
     book: NDArray[Any],
     signal: NDArray[Any],
+    status: NDArray[Any],
     mark: NDArray[Any],
     feed_latency: float,
     order_latency: float,
@@ -142,6 +146,10 @@ def simulate_book_nb(
         # decisions that arrived before event j act on the book as event j-1 left it
         while j > 0 and nd < j and time[nd] + latency < time[j]:
             seen = book[nd]
+            if status[nd] != 1 or status[j - 1] != 1:  # decided or arriving in a halt
+                live[:] = False
+                nd += 1
+                continue
             for s in range(2):
                 side = 1 if s == 0 else -1
                 px, want = wants_nb(
@@ -161,6 +169,8 @@ def simulate_book_nb(
                     place_nb(q, model, param, side, px, want, j - 1, now, hidden_prints)
                     live[s] = True
             nd += 1
+        if status[j] != 1:
+            live[:] = False  # a halt: quotes are pulled until trading resumes
         for s in range(2):
             if not live[s]:
                 continue

@@ -6,7 +6,8 @@ imbalance over the first levels, as :mod:`toolkit.orderbook.features` computes i
 simulation (``toolkit.orderbook._backtest_nb``) replays every event with feed and order
 latency, fills resting quotes by their queue position (exact L3 by default, or one of
 hftbacktest's L2 queue models, :mod:`toolkit.orderbook.queue`), books maker rebates / taker
-fees, holds a hard inventory limit and closes out at the end of the day.
+fees, holds a hard inventory limit, pulls its quotes in trading halts and closes out at
+the end of the day.
 
 The result is a :class:`~toolkit.engine.result.BacktestResult` on equity marks (every
 ``mark_seconds``, default 1 s), so ``metrics()``, ``plot()`` and the tear sheet
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from toolkit.data.lobster import LobsterDay
+from toolkit.data.lobster import LobsterDay, trading_status
 from toolkit.engine._kernels import MARKET, O_COMM, O_PRICE, O_QTY, O_TYPE, ORDER_COLS
 from toolkit.engine.backtest import _Frames
 from toolkit.engine.result import BacktestResult
@@ -139,6 +140,7 @@ def backtest_book(
         sub,
         np.ascontiguousarray(book, dtype=np.float64),
         sig,
+        trading_status(messages),
         mark,
         float(cfg.feed_latency),
         float(cfg.order_latency),
