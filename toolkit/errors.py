@@ -24,6 +24,14 @@ from __future__ import annotations
 class ToolkitError(Exception):
     """Base class for errors caused by input, configuration or the broker, not by a bug."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython/Jupyter shows for this error: its one line, as the CLI prints it.
+
+        IPython calls this hook instead of formatting the stack (IPython's
+        ``InteractiveShell.showtraceback``); ``%tb`` or ``error.__traceback__`` still has it.
+        """
+        return [f"{type(self).__name__}: {self}"]
+
 
 class DataError(ToolkitError):
     """A market-data file or frame is missing, malformed or inconsistent."""
