@@ -204,3 +204,29 @@ def test_a_halt_pulls_the_quotes_which_rejoin_at_the_back_when_trading_resumes()
     run = backtest_book(day, CFG, signal=np.zeros(len(HALT)))
     assert run.fills.empty
     assert run.result.metrics()["final_equity"] == CFG.init_cash
+
+
+def test_a_quote_that_would_cross_on_arrival_is_refused_post_only():
+    # the bid decided at 100.01 arrives (35 ms later) when 100.01 is the ask: refused, so the
+    # seller at 100.01 that follows does not fill it
+    events = [
+        (1.000, 1, 10, 10, BID + 100, 1, 200, 10),  # best bid 100.01 (10), ask 100.02
+        (1.010, 3, 10, 10, BID + 100, 1, 200, 300),  # gone: best bid 100.00 (300)
+        (1.012, 1, 11, 50, BID + 100, -1, 50, 300),  # best ask 100.01 (50)
+        (1.040, 1, 12, 100, BID + 100, -1, 150, 300),
+    ]
+    msgs = np.array([e[:6] for e in events], dtype=MESSAGE_DTYPE)
+    asks = [ASK + 100, ASK + 100, BID + 100, BID + 100]
+    bids = [BID + 100, BID, BID, BID]
+    rows = [[a, e[6], b, e[7]] for a, b, e in zip(asks, bids, events, strict=True)]
+    day = LobsterDay("TEST", date(2012, 6, 21), 1, msgs, np.array(rows, dtype=np.int64))
+    slow = replace(CFG, feed_latency=0.0, order_latency=0.035)
+    run = backtest_book(day, slow, signal=np.zeros(len(events)))
+    assert run.fills.empty  # the ask (100.02) rests behind 200; the bid never went in
+    # 5 ms: the bid is in at 100.01 before order 10 leaves, and the move down to 100.00
+    # arrives after the seller at 100.01, who trades through it
+    fast = backtest_book(day, replace(CFG, feed_latency=0.0, order_latency=0.005),
+                         signal=np.zeros(len(events)))  # fmt: skip
+    assert fast.fills["event"].tolist()[:1] == [2]
+    assert fast.fills["side"].tolist()[:1] == ["BUY"]
+    assert fast.fills["quantity"].tolist()[:1] == [50]
