@@ -199,3 +199,19 @@ def test_on_googs_day_the_exact_queue_never_runs_below_zero_nor_above_the_level(
                 assert level < 0 or q[Q_FRONT] <= level, (k, i)
                 checked += 1
     assert checked > 30_000
+
+
+def test_with_hidden_prints_the_risk_averse_queue_can_fill_before_l3():
+    # a hidden execution at our price while displayed orders are ahead: a feed that prints
+    # it as a trade moves the risk-averse front (500 - 50), the exact queue does not
+    events = [
+        *HAND[:2],
+        (1.2, 5, 0, 50, P, 1, 500),
+        (1.3, 4, 10, 300, P, 1, 200),
+        (1.4, 4, 11, 180, P, 1, 20),  # L3: 20 still ahead; risk-averse: 150 - 180 = -30
+    ]
+    assert math.isnan(_times(events, "l3")["first_fill_s"])
+    seen = _times(events, "risk_averse", hidden_prints=True)
+    assert seen["first_fill_s"] == pytest.approx(0.3)
+    assert seen["filled"] == 30
+    assert math.isnan(_times(events, "risk_averse")["first_fill_s"])
