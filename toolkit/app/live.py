@@ -31,6 +31,7 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     run.add_argument("--session", help="session id (resume one after a restart)")
     run.add_argument("--no-dashboard", action="store_true", help="plain log lines instead")
+    run.add_argument("--profile", action="store_true", help="pyinstrument HTML under reports/")
     run.add_argument("--watch", action="store_true", help="rehearse again on each strategy edit")
     run.add_argument("--json", action="store_true", help="final summary as JSON; log on stderr")
     _logfiles.add_arguments(run)  # rotated log files beside the terminal (toolkit._logfiles)
@@ -96,6 +97,10 @@ def _run(args: argparse.Namespace) -> int:
         echo=None if use_dashboard else (_to_stderr if args.json else print),
         endpoints=args.endpoints,
     )
+    if args.profile:  # the session's run, profiled to reports/ (toolkit.live._profile)
+        from toolkit.live._profile import profiling
+
+        session.run = profiling(session.run, Path("reports"), session.sid)  # type: ignore[method-assign]
     log = _logfiles.open_log(
         f"live-{cfg.source.stem}",
         _logfiles.settings_from(args, table=cfg.logs),

@@ -87,6 +87,7 @@ class Gateway:
             self.state.streams.replay = depth_replay
         # IB Gateway's daily restart, simulated (toolkit.gateway._restart): None never restarts
         self.restarts = None if daily_restart is None else Restarts(daily_restart, clock, lockstep)
+        self._cut_from: set[int] | None = None  # lockstep: clients cut off (held until back)
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,6 +119,8 @@ class Gateway:
                 self.state.tick()
                 if self.restarts is not None:
                     await self._restart_step(self.restarts)
+                if not self._back():
+                    clock.pause()  # lockstep clients cut off: held until one is back
             except Exception:  # the matcher serves every client: it must never stop
                 log.exception("matching failed")
             now = asyncio.get_running_loop().time()
@@ -145,6 +148,7 @@ class Gateway:
         """The daily restart: at its start close the port and every connection (orders,
         fills and positions stay), at its end listen again on the same port."""
         if r.begins():
+            self._hold_until_back()
             log.warning("daily restart: connections closed, port %d refused until %s UTC",
                         self.port, f"{r.until:%Y-%m-%d %H:%M}")  # fmt: skip
             if self._server is not None:
@@ -233,7 +237,23 @@ class Gateway:
             for s in list(self.state.connections):
                 s.close()
 
+        self._hold_until_back()
         loop.call_soon_threadsafe(close_all)
+
+    def _hold_until_back(self) -> None:
+        """Lockstep: the clients are being cut off -- hold the clock until one connects again
+        (a rehearsal at 10^7 x would run days ahead while its session reconnects, and a resume
+        the session sent before it saw the drop must not run it)."""
+        if self.state.lockstep:
+            self.state.clock.pause()
+            self._cut_from = {id(s) for s in list(self.state.connections)}
+
+    def _back(self) -> bool:
+        """Whether a client connected since the cut (then the clock may run again)."""
+        cut = self._cut_from
+        if cut is not None and any(id(s) not in cut for s in list(self.state.connections)):
+            self._cut_from = cut = None
+        return cut is None
 
     def pause(self) -> None:
         """Stop the simulated clock."""
@@ -241,7 +261,10 @@ class Gateway:
 
     def resume(self) -> None:
         """Start the simulated clock again from where it stopped (and look for new bars at
-        once rather than at the next tick)."""
+        once rather than at the next tick); a lockstep clock held for clients cut off stays
+        held until one is back."""
+        if not self._back():
+            return
         self.state.held_bar = None
         self.state.clock.resume()
         loop, wake = self._loop, self._wake
