@@ -12,6 +12,7 @@ import pytest
 
 from tests.orderbook._days import goog10
 from toolkit.data.lobster import MESSAGE_DTYPE, LobsterDay
+from toolkit.errors import ConfigError
 from toolkit.orderbook.backtest import MarketMaking, backtest_book, imbalance_signal
 
 BID, ASK = 1_000_000, 1_000_100  # $100.00 / $100.01
@@ -230,3 +231,14 @@ def test_a_quote_that_would_cross_on_arrival_is_refused_post_only():
     assert fast.fills["event"].tolist()[:1] == [2]
     assert fast.fills["side"].tolist()[:1] == ["BUY"]
     assert fast.fills["quantity"].tolist()[:1] == [50]
+
+
+def test_a_bad_setting_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match=r"queue_model 'fifo' is not one of l3, risk_averse"):
+        MarketMaking(queue_model="fifo")
+    with pytest.raises(ConfigError, match=r"threshold must lie in \[0, 1\], got 1.5"):
+        MarketMaking(threshold=1.5)
+    with pytest.raises(ConfigError, match=r"order_latency must be >= 0 seconds, got -0.001"):
+        MarketMaking(order_latency=-0.001)
+    with pytest.raises(ConfigError, match=r"signal must have one value per event \(12\)"):
+        backtest_book(_day(), CFG, signal=np.zeros(3))

@@ -12,6 +12,7 @@ import pytest
 
 from tests.orderbook._days import goog10
 from toolkit.data.lobster import MESSAGE_DTYPE, LobsterDay
+from toolkit.errors import ConfigError
 from toolkit.orderbook.queue import (
     Q_FRONT,
     QUEUE_COLS,
@@ -215,3 +216,16 @@ def test_with_hidden_prints_the_risk_averse_queue_can_fill_before_l3():
     assert seen["first_fill_s"] == pytest.approx(0.3)
     assert seen["filled"] == 30
     assert math.isnan(_times(events, "risk_averse")["first_fill_s"])
+
+
+def test_a_bad_model_or_placement_is_refused_in_one_line():
+    day = _day(HAND)
+    place = pd.DataFrame({"after": [1], "side": [1], "price": [float(P)], "qty": [100.0]})
+    with pytest.raises(ConfigError, match=r"unknown queue model 'fifo'; allowed: l3, risk_averse"):
+        fill_times(day, place, ["fifo"])
+    with pytest.raises(ConfigError, match=r"needs a positive exponent: pass \('power', n\)"):
+        fill_times(day, place, ["power"])
+    with pytest.raises(ConfigError, match=r"placements lack the column\(s\) qty"):
+        fill_times(day, place.drop(columns="qty"), ["l3"])
+    with pytest.raises(ConfigError, match=r"'after' must index the 12 events"):
+        fill_times(day, place.assign(after=[12]), ["l3"])

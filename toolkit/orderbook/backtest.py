@@ -32,6 +32,7 @@ from toolkit.engine._kernels import MARKET, O_COMM, O_PRICE, O_QTY, O_TYPE, ORDE
 from toolkit.engine.backtest import _Frames
 from toolkit.engine.result import BacktestResult
 from toolkit.engine.settings import EngineSettings
+from toolkit.errors import ConfigError, DataError
 from toolkit.orderbook._backtest_nb import simulate_book_nb
 from toolkit.orderbook.features import event_features
 from toolkit.orderbook.queue import MODELS, submission_index
@@ -65,17 +66,19 @@ class MarketMaking:
 
     def __post_init__(self) -> None:
         if self.queue_model not in MODELS:
-            raise ValueError(f"queue_model {self.queue_model!r} is not one of {', '.join(MODELS)}")
+            raise ConfigError(f"queue_model {self.queue_model!r} is not one of {', '.join(MODELS)}")
+        if self.queue_model.startswith("power") and not self.queue_param > 0:
+            raise ConfigError(f"queue_param must be a positive exponent, got {self.queue_param!r}")
         for name in ("quote_size", "max_position", "imbalance_levels", "init_cash"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("feed_latency", "order_latency"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must lie in [0, 1], got {self.threshold!r}")
+            raise ConfigError(f"threshold must lie in [0, 1], got {self.threshold!r}")
         if not self.mark_seconds > 0:
-            raise ValueError(f"mark_seconds must be positive, got {self.mark_seconds!r}")
+            raise ConfigError(f"mark_seconds must be positive, got {self.mark_seconds!r}")
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,11 @@ def backtest_book(
     symbol, day = lobster.symbol, lobster.date
     n = len(messages)
     if n == 0 or book.shape[0] != n:
-        raise ValueError(f"need one book row per message, got {n} messages, {book.shape[0]} rows")
+        raise DataError(f"need one book row per message, got {n} messages, {book.shape[0]} rows")
     sig = imbalance_signal(lobster, cfg.imbalance_levels) if signal is None else signal
     sig = np.ascontiguousarray(sig, dtype=np.float64)
     if sig.shape != (n,):
-        raise ValueError(f"signal must have one value per event ({n}), got shape {sig.shape}")
+        raise ConfigError(f"signal must have one value per event ({n}), got shape {sig.shape}")
     m = messages
     time = np.ascontiguousarray(m["time"], dtype=np.float64)
     mark, idx = _marks(time, day, cfg.mark_seconds)

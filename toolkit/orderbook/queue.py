@@ -51,6 +51,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from toolkit.data.lobster import LobsterDay
+from toolkit.errors import ConfigError
 
 # models
 L3, RISK_AVERSE, PROB_POWER, PROB_LOG, PROB_POWER2, PROB_LOG2, PROB_POWER3 = range(7)
@@ -338,16 +339,21 @@ def fill_times(
     within ``horizon`` seconds) and the shares filled by the horizon.
     """
     specs = [(m, math.nan) if isinstance(m, str) else (m[0], float(m[1])) for m in models]
-    for name, _ in specs:
+    for name, param in specs:
         if name not in MODELS:
-            raise ValueError(f"unknown queue model {name!r}; allowed: {', '.join(MODELS)}")
+            raise ConfigError(f"unknown queue model {name!r}; allowed: {', '.join(MODELS)}")
+        if name.startswith("power") and not param > 0:
+            raise ConfigError(
+                f"queue model {name!r} needs a positive exponent: pass ({name!r}, n), "
+                f"e.g. ({name!r}, 2.0)"
+            )
     need = {"after", "side", "price", "qty"} - set(placements.columns)
     if need:
-        raise ValueError(f"placements lack the column(s) {', '.join(sorted(need))}")
+        raise ConfigError(f"placements lack the column(s) {', '.join(sorted(need))}")
     messages, book = lobster.messages, lobster.book
     after = placements["after"].to_numpy(np.int64)
     if after.size and (after.min() < 0 or after.max() >= len(messages)):
-        raise ValueError(f"placements' 'after' must index the {len(messages)} events")
+        raise ConfigError(f"placements' 'after' must index the {len(messages)} events")
     m = messages
     sub = submission_index(m["order_id"], m["type"])
     time = np.ascontiguousarray(m["time"], dtype=np.float64)
