@@ -53,11 +53,18 @@ def ml_params(values: Mapping[str, Any]) -> MLParams:
     )
 
 
+def _warmup(slow: int, horizon: int, every: int) -> int:
+    """Bars before the first model can exist: the first retraining bar by which the features'
+    warm-up, a label horizon and the minimum training sample have passed."""
+    need = slow + horizon + MLParams().min_samples
+    return -(-need // every) * every
+
+
 @strategy(
     params=PARAMS,
     valid=lambda p: np.asarray(p["fast"]) < np.asarray(p["slow"]),
     valid_doc="fast < slow",
-    warmup=lambda p: int(p["every"]),
+    warmup=lambda p: _warmup(int(p["slow"]), int(p["horizon"]), int(p["every"])),
 )
 def ml_classifier(
     high: np.ndarray,
