@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -114,6 +115,55 @@ def test_an_open_sessions_journal_survives_and_goes_once_it_ended(
     [row] = json.loads(capsys.readouterr().out)
     assert row["action"] == "delete" and not journal.exists()
     assert not list(state.glob("journal.sqlite*"))  # -wal, -shm and stale locks too
+
+
+def test_a_session_starting_while_its_journal_is_deleted_keeps_what_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session takes its lock, then opens its journal (LiveSession._open_journal). Started
+    in the middle of a deletion it must end up writing the file at the journal's path: before,
+    clean renamed the journal aside, the session created a fresh one at the path, and the
+    rename back replaced that file: the kept journal lost its sessions to the fresh file's
+    write-ahead log, and the session wrote on into an unlinked inode."""
+    state = tmp_path / "state"
+    journal = _journal(state, "journal.sqlite", 400)
+    [item] = clean.plan(reports=[], states=[state], logs=[], older_than=DAY, keep=0)
+    assert item.action == "delete"
+    cleaned = threading.Event()
+
+    def session() -> None:
+        lock = SessionLock(journal, "starting")
+        try:
+            with Journal(journal) as j:
+                j.start_session("s2", mode="simulated", account="DU1", config={})
+                cleaned.wait(timeout=60)
+                j.end_session("s2")
+        finally:
+            lock.release()
+
+    real = clean._held_locks
+    thread = threading.Thread(target=session)
+
+    def racing(path: Path) -> list[Path]:  # the session starts inside apply()
+        thread.start()
+        thread.join(timeout=2.0)
+        return real(path)
+
+    monkeypatch.setattr(clean, "_held_locks", racing)
+    try:
+        done = clean.apply(item)
+    finally:
+        cleaned.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    with Journal(journal) as reader:  # what the session wrote is at the journal's path
+        ended = {s["session_id"]: s["ended_at"] for s in reader.sessions()}
+        [[check]] = reader._db.execute("PRAGMA integrity_check").fetchall()
+    assert check == "ok"
+    # kept: the session wrote into the old journal; deleted: it began a new one -- either
+    # way nothing it wrote is lost and the old sessions are there exactly when it was kept
+    assert set(ended) == ({"s1", "s2"} if done.action == "keep" else {"s2"}), done
+    assert ended["s2"] is not None
 
 
 @pytest.mark.parametrize("text", ["30", "thirty days", "5y", "-3d"])

@@ -10,8 +10,10 @@ older than ``--older-than`` (its newest file's modification time) AND is not amo
 
 A journal is never deleted while a session runs on it. Sessions hold an OS lock on a file next
 to their journal for as long as they run (:mod:`toolkit.live._lock`); a journal with any such
-lock held is kept and named. Deleting renames the journal aside first and looks at the locks
-again, so a session that started in between keeps its journal (it is renamed back). The log
+lock held is kept and named. Deleting looks at the locks again under the journal folder's
+guard (:func:`toolkit.live._lock.journal_guard`), which a session holds while it takes its
+lock: a session that started in between keeps its journal, one starting during the deletion
+waits for it and begins a new journal. The log
 file a process is writing (its ``.lock`` held) is never deleted either; only rotated ones are.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
+from toolkit.live._lock import journal_guard
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -154,21 +157,16 @@ def apply(item: Item) -> Item:
 
 
 def _delete_journal(item: Item, p: Path) -> Item:
-    aside = p.with_name(p.name + ".deleting")
-    try:
-        p.rename(aside)
-    except FileNotFoundError:
-        return item
-    holders = _held_locks(p)
-    if holders:  # a session started between the plan and now: give its journal back
-        aside.rename(p)
-        return Item(item.kind, item.path, item.bytes, item.age_days, "keep",
-                    f"in use: a running session holds {holders[0].name}")  # fmt: skip
-    aside.unlink()
-    for extra in (p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
-        extra.unlink(missing_ok=True)
-    for lock in p.parent.glob(f"{p.name}.*.lock"):
-        lock.unlink(missing_ok=True)  # stale: not held (checked above)
+    # under the folder's guard no session is between taking its lock and opening its journal
+    with journal_guard(p.parent, exclusive=True):
+        holders = _held_locks(p)
+        if holders:  # a session started between the plan and now: its journal stays
+            return Item(item.kind, item.path, item.bytes, item.age_days, "keep",
+                        f"in use: a running session holds {holders[0].name}")  # fmt: skip
+        for extra in (p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm"), p):
+            extra.unlink(missing_ok=True)
+        for lock in p.parent.glob(f"{p.name}.*.lock"):
+            lock.unlink(missing_ok=True)  # stale: not held (checked above)
     return item
 
 

@@ -10,10 +10,12 @@ the file when it ends; a process that locked a file just removed tries again on 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
@@ -31,11 +33,33 @@ def lock_path(journal: Path, session_id: str) -> Path:
     return journal.with_name(f"{journal.name}.{safe}-{digest}.lock")
 
 
+GUARD = ".journals.guard"
+
+
+@contextlib.contextmanager
+def journal_guard(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """The journal folder's guard: a session takes its lock under it shared, ``toolkit clean``
+    looks at the locks and deletes a journal under it exclusive. So a session either holds its
+    lock before clean looks (its journal is kept) or starts after the deletion is complete (it
+    opens a new journal) -- never in between, where it would create a journal at a path clean
+    is moving."""
+    fd = os.open(folder / GUARD, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # drops the flock
+
+
 class SessionLock:
     """Hold the session's lock until :meth:`release` (or the process ends)."""
 
     def __init__(self, journal: Path, session_id: str) -> None:
         self.path = lock_path(journal, session_id)
+        with journal_guard(journal.parent, exclusive=False):
+            self._fd: int | None = self._take(session_id)
+
+    def _take(self, session_id: str) -> int:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -56,7 +80,7 @@ class SessionLock:
             os.close(fd)  # locked a file its holder removed as it ended: take the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd: int | None = fd
+        return fd
 
     def release(self) -> None:
         if self._fd is not None:
