@@ -171,19 +171,11 @@ def _info(root: Path, symbol: str, as_json: bool) -> int:
 def _series(args: argparse.Namespace, root: Path) -> list[Any]:
     """The series to fetch or update (update without symbols: every fetched one)."""
     from toolkit.data._history_plan import bar_size
-    from toolkit.data.ibkr_history import fetched_series, series_for
-    from toolkit.errors import DataError
+    from toolkit.data.ibkr_history import series_for, series_to_update
 
     symbols = [s.strip().upper() for s in args.symbols]
     if args.data_command == "update" and (not symbols or args.bar is None):
-        chosen = fetched_series(root, symbols, None if args.bar is None else bar_size(args.bar))
-        if not chosen:
-            raise DataError(
-                f"nothing fetched under {root} to update"
-                + (f" for {', '.join(symbols)}" if symbols else "")
-                + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
-            )
-        return chosen
+        return series_to_update(root, symbols, None if args.bar is None else bar_size(args.bar))
     return series_for(symbols, args.bar or "1d", args.what, args.since, not args.all_hours)
 
 
@@ -192,7 +184,7 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
 
     from toolkit.app.progress import stderr_progress
     from toolkit.data._pacing import PacingRules
-    from toolkit.data.ibkr_history import session_fetch
+    from toolkit.data.ibkr_history import failed_error, session_fetch
     from toolkit.errors import DataError
 
     if not args.pacing_scale > 0:
@@ -216,14 +208,13 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
             say=say,
         )
     )
-    refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
     if args.json:
         print(json.dumps([o.record() for o in outcomes], indent=2))
         if failed:
-            raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+            raise failed_error(failed, len(series))
         return 0
     if not outcomes:
-        raise DataError(refused)
+        raise DataError("; ".join(f"{s.symbol}: {text}" for s, text in failed))
     rows = [
         (
             o.symbol, o.bar, o.what, o.action, f"{o.rows:,}", f"{o.added:,}", o.requests,
@@ -254,5 +245,5 @@ def _fetch(root: Path, args: argparse.Namespace) -> int:
         if o.note:
             print(f"{o.symbol}: {o.note}", file=sys.stderr)
     if failed:  # the others are written: say which failed, exit 2
-        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+        raise failed_error(failed, len(series))
     return 0

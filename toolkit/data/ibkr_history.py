@@ -719,6 +719,27 @@ def fetched_series(root: Path, symbols: Sequence[str] = (), bar: str | None = No
     ]  # fmt: skip
 
 
+def series_to_update(
+    root: Path, symbols: Sequence[str] = (), bar: str | None = None
+) -> list[Series]:
+    """:func:`fetched_series`, refusing an update that would find nothing to refresh."""
+    series = fetched_series(root, symbols, bar)
+    if not series:
+        raise DataError(
+            f"nothing fetched under {root} to update"
+            + (f" for {', '.join(symbols)}" if symbols else "")
+            + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
+        )
+    return series
+
+
+def failed_error(failed: Sequence[tuple[Series, str]], wanted: int) -> DataError:
+    """The one line naming each series IB refused with its message, of ``wanted`` fetched:
+    :func:`fetch` and :func:`update_folder` fail with it, the CLI after writing the others."""
+    refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
+    return DataError(f"{len(failed)} of {wanted} series failed -- {refused}")
+
+
 async def session_fetch(
     root: Path,
     series: Sequence[Series],
@@ -798,8 +819,7 @@ async def fetch_async(
         rules=rules, replace=replace, say=say,
     )  # fmt: skip
     if failed:
-        refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
-        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+        raise failed_error(failed, len(series))
     return done
 
 
@@ -862,13 +882,7 @@ def update_folder(
     """``data update`` as one call (the report scheduler refreshes data with it): every
     fetched series of ``root`` (or of ``symbols``), paced with the folder's request log;
     any series IB refuses fails the call."""
-    series = fetched_series(root, symbols)
-    if not series:
-        raise DataError(
-            f"nothing fetched under {root} to update"
-            + (f" for {', '.join(symbols)}" if symbols else "")
-            + ". Fetch first: python -m toolkit data fetch SYMBOL --since YYYY-MM-DD."
-        )
+    series = series_to_update(root, symbols)
     done, failed = asyncio.run(
         session_fetch(
             root,
@@ -883,6 +897,5 @@ def update_folder(
         )
     )
     if failed:
-        refused = "; ".join(f"{s.symbol}: {text}" for s, text in failed)
-        raise DataError(f"{len(failed)} of {len(series)} series failed -- {refused}")
+        raise failed_error(failed, len(series))
     return done
