@@ -147,6 +147,10 @@ def test_market_on_open_placed_after_the_open_intraday_waits_for_the_next_open()
             trade = ib.placeOrder(
                 spy, Order(action="BUY", totalQuantity=1, orderType="MKT", tif="OPG")
             )
+            wait_for(ib, lambda: trade.orderStatus.status in ("PreSubmitted", "Submitted"))
+            ib.sleep(0.2)  # ~10 simulated minutes of the 14th's session: it does not fill there
+            assert trade.orderStatus.filled == 0
+            gw.advance("23h45m")  # to 09:25 on the 15th, not waiting out the night at 3000x
             wait_for(ib, lambda: trade.orderStatus.status == "Filled", seconds=60)
             fill = trade.fills[0].execution
             when = pd.Timestamp(fill.time).tz_convert("America/New_York")
