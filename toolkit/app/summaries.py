@@ -42,7 +42,13 @@ _FOLD_KNOWN = {
 
 def metric_facts(name: str, title: str, metrics: Mapping[str, Any]) -> Facts:
     """The headline metrics of one run (those present in ``metrics``)."""
-    return Facts(name, title, tuple((c, metrics[c.key]) for c in _METRICS if c.key in metrics))
+    return Facts(name, title, _values(metrics, *(c for c in _METRICS if c.key in metrics)))
+
+
+def _values(source: Mapping[str, Any], *columns: Column) -> tuple[tuple[Column, Any], ...]:
+    """Each column with the value ``source`` holds under its key (a Facts' items): the key
+    is written once, so a label cannot show the value of another key."""
+    return tuple((c, source[c.key]) for c in columns)
 
 
 def files_note(out: Path, files: Mapping[str, Path]) -> list[str]:
@@ -70,24 +76,15 @@ def walkforward_output(summary: Mapping[str, Any], out: Path, files: Mapping[str
         f"Walk-forward (objective: {objective})",
         (
             (Column("objective", "Objective"), objective),
-            (Column("folds", "Folds", "int"), summary["folds"]),
-            (Column("oos_cagr", "Out-of-sample CAGR", "pct"), summary["oos_cagr"]),
-            (Column("oos_sharpe", "Out-of-sample Sharpe", "num"), summary["oos_sharpe"]),
-            (
+            *_values(
+                summary,
+                Column("folds", "Folds", "int"),
+                Column("oos_cagr", "Out-of-sample CAGR", "pct"),
+                Column("oos_sharpe", "Out-of-sample Sharpe", "num"),
                 Column("oos_max_drawdown", "Out-of-sample max drawdown", "pct"),
-                summary["oos_max_drawdown"],
-            ),
-            (
                 Column("mean_is_objective", "Mean in-sample objective", "num"),
-                summary["mean_is_objective"],
-            ),
-            (
                 Column("mean_oos_objective", "Mean out-of-sample objective", "num"),
-                summary["mean_oos_objective"],
-            ),
-            (
                 Column("efficiency", "Walk-forward efficiency (OOS / IS)", "num"),
-                summary["efficiency"],
             ),
         ),
     )
@@ -170,16 +167,13 @@ def sensitivity_output(
             f"Plateau ({summary['trials']} trials, metric {metric})",
             (
                 (Column("trials", "Trials", "int"), summary["trials"]),
-                (Column("best", "Best set"), plateau["best"]),
-                (Column("best_value", f"Best {metric}", "num"), plateau["best_value"]),
-                (Column("neighbours", "Neighbours", "int"), plateau["neighbours"]),
-                (
+                *_values(
+                    plateau,
+                    Column("best", "Best set"),
+                    Column("best_value", f"Best {metric}", "num"),
+                    Column("neighbours", "Neighbours", "int"),
                     Column("score", "Plateau score (neighbours within tolerance)", "pct"),
-                    plateau["score"],
-                ),
-                (
                     Column("neighbour_median", f"Neighbours' median {metric}", "num"),
-                    plateau["neighbour_median"],
                 ),
             ),
         )
@@ -193,22 +187,17 @@ def sensitivity_output(
             Facts(
                 "overfitting",
                 "Overfitting (deflated Sharpe of the best set; PBO by CSCV)",
-                (
-                    (Column("best_params", "Best set by Sharpe"), over["best_params"]),
-                    (Column("dsr", "Deflated Sharpe ratio (probability)", "num"), over["dsr"]),
-                    (Column("dsr_significant", "DSR significant", "bool"), over["dsr_significant"]),
-                    (
-                        Column("sharpe_per_period", "Sharpe per bar", "num"),
-                        over["sharpe_per_period"],
-                    ),
-                    (
-                        Column("sharpe_threshold", "Expected max Sharpe per bar", "num"),
-                        over["sharpe_threshold"],
-                    ),
-                    (Column("n_trials", "Trials", "int"), over["n_trials"]),
-                    (Column("pbo", "Probability of backtest overfitting", "pct"), over["pbo"]),
-                    (Column("pbo_trials", "PBO trials", "int"), over["pbo_trials"]),
-                    (Column("pbo_splits", "PBO splits", "int"), over["pbo_splits"]),
+                _values(
+                    over,
+                    Column("best_params", "Best set by Sharpe"),
+                    Column("dsr", "Deflated Sharpe ratio (probability)", "num"),
+                    Column("dsr_significant", "DSR significant", "bool"),
+                    Column("sharpe_per_period", "Sharpe per bar", "num"),
+                    Column("sharpe_threshold", "Expected max Sharpe per bar", "num"),
+                    Column("n_trials", "Trials", "int"),
+                    Column("pbo", "Probability of backtest overfitting", "pct"),
+                    Column("pbo_trials", "PBO trials", "int"),
+                    Column("pbo_splits", "PBO splits", "int"),
                 ),
             )
         )
@@ -262,7 +251,7 @@ def backtest_output(run: Any) -> Output:
             "metrics",
             "",
             (
-                *((c, m[c.key]) for c in _METRICS if c.key in m),
+                *metric_facts("metrics", "", m).items,
                 (Column("avg_trade_pnl", "Avg P&L per trade", "money"), m["avg_trade_pnl"]),
             ),
         ),
