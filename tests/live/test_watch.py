@@ -8,8 +8,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.live._sessions import PATIENCE, journal_rows, wait_for
 from tests.live.conftest import write_live_config
+from toolkit.errors import ToolkitError
 from toolkit.live import _watch
 
 STRATEGY = '''
@@ -84,3 +87,21 @@ def test_an_edit_of_the_strategy_module_restarts_the_rehearsal(tmp_path: Path) -
     for (sid,) in sessions:
         assert f"session {sid} (simulated)" in log
     assert "simulation reached its end" in log and "INFO toolkit.log.live-live:" in log
+
+
+def test_the_watch_passes_on_or_refuses_every_run_flag() -> None:
+    """A flag the watcher cannot honour is a one-line error, not dropped in silence: before,
+    ``run --watch --json`` printed text summaries and ``--session``/``--endpoints``/
+    ``--profile`` vanished."""
+    from toolkit.app.live import _parser
+
+    def args(*flags: str) -> list[str]:
+        return _watch.child_args(_parser().parse_args(["run", "--watch", *flags]))
+
+    out = args("--endpoints", "127.0.0.1:9109", "--profile", "--log-dir", "logs", "--log-json")
+    assert out == ["run", "--config", "live/paper.toml", "--no-dashboard", "--log-dir", "logs",
+                   "--log-json", "--endpoints", "127.0.0.1:9109", "--profile"]  # fmt: skip
+    for flags, name in ((["--json"], "--json"), (["--session", "s1"], "--session"),
+                        (["--live"], "--live")):  # fmt: skip
+        with pytest.raises(ToolkitError, match=f"{name}.*--watch|--watch.*{name}"):
+            args(*flags)

@@ -124,10 +124,17 @@ def watch(
 
 
 def child_args(args: argparse.Namespace) -> list[str]:
-    """The ``run`` command line of the rehearsal, from the watcher's parsed arguments (never
-    ``--session``: each restart is a new rehearsal; never ``--live``)."""
-    if getattr(args, "live", False):
-        raise ToolkitError("--watch rehearses on the simulator or a paper account: drop --live")
+    """The ``run`` command line of the rehearsal, from the watcher's parsed arguments. Flags a
+    watched rehearsal cannot honour are refused with one line, never dropped: ``--live``,
+    ``--session`` (each restart is a new rehearsal) and ``--json`` (the watcher's output is a
+    stream of runs, not one summary)."""
+    for flag, why in (
+        ("live", "rehearses on the simulator or a paper account"),
+        ("session", "starts a new session at each restart (resume one with run --session)"),
+        ("json", "streams every run's lines (run without --watch for one JSON summary)"),
+    ):
+        if getattr(args, flag, None):
+            raise ToolkitError(f"--watch {why}: drop --{flag}")
     out = ["run", "--config", str(args.config), "--no-dashboard"]
     for flag in ("host", "port", "log_dir", "log_max_bytes", "log_backups"):
         value = getattr(args, flag, None)
@@ -135,6 +142,10 @@ def child_args(args: argparse.Namespace) -> list[str]:
             out += ["--" + flag.replace("_", "-"), str(value)]
     if getattr(args, "log_json", None):
         out.append("--log-json")
+    if getattr(args, "endpoints", None):
+        out += ["--endpoints", str(args.endpoints)]  # the old child is stopped before: free
+    if getattr(args, "profile", False):
+        out.append("--profile")
     return out
 
 
