@@ -32,6 +32,8 @@ Public API (everything else is internal):
   their back-test :func:`var_backtest`, :func:`var_backtest_report` (Kupiec, Christoffersen)
 * statistics: :mod:`toolkit.stats` (Engle-Granger and Johansen cointegration, pair screen with
   false-discovery control, Kalman and rolling hedge ratios)
+* machine learning, train -> backtest -> trade: :mod:`toolkit.ml` (causal features,
+  triple-barrier labels, purged / combinatorial CV, walk-forward models and their artefacts)
 * live: :mod:`toolkit.live` (sessions, configs, summaries), :class:`Journal` (SQLite record of
   a paper/live session), :class:`JournalError`, :class:`Gateway` (the TWS-protocol simulator),
   :class:`NotebookSession` (a paper/live session as a task on a notebook's event loop)
@@ -52,6 +54,7 @@ _EXPORTS = {
     "execution": "toolkit.execution",
     "live": "toolkit.live",
     "metrics": "toolkit.metrics",
+    "ml": "toolkit.ml",
     "options": "toolkit.options",
     "orderbook": "toolkit.orderbook",
     "stats": "toolkit.stats",
@@ -119,7 +122,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit import analysis, charts, execution, live, metrics, options, orderbook, stats
+    from toolkit import analysis, charts, execution, live, metrics, ml, options, orderbook, stats
     from toolkit.analysis import (
         deflated_sharpe,
         monte_carlo,
@@ -224,6 +227,7 @@ __all__ = [
     "load_vix",
     "make_grid",
     "metrics",
+    "ml",
     "monte_carlo",
     "no_costs",
     "options",
