@@ -117,6 +117,20 @@ def test_an_open_sessions_journal_survives_and_goes_once_it_ended(
     assert not list(state.glob("journal.sqlite*"))  # -wal, -shm and stale locks too
 
 
+def test_trained_models_under_reports_are_never_report_runs(tmp_path: Path) -> None:
+    """``toolkit ml train`` writes its artefacts to ``reports/models/<name>`` and a live
+    config's ``model = ...`` loads them: clean took the folder for one report run and deleted
+    every trained model once they were all a month old."""
+    reports = tmp_path / "reports"
+    model = _run(reports / "models" / "ml_spy", 400)
+    old_run = _run(reports / "spy-20240101T000000Z", 400)
+    args = ["--older-than", "30d", "--keep", "0", "--reports", str(reports),
+            "--state", str(tmp_path / "none"), "--logs", str(tmp_path / "none")]  # fmt: skip
+    assert clean.main(args) == 0
+    assert not old_run.exists()
+    assert (model / "report.html").exists()
+
+
 def test_a_session_starting_while_its_journal_is_deleted_keeps_what_it_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

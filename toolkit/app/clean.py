@@ -1,5 +1,6 @@
 """``toolkit clean [--older-than 30d] [--keep 10] [--dry-run]``: delete old session journals,
-report folders and rotated log files by a retention policy.
+report folders and rotated log files by a retention policy (trained models in
+``reports/models`` are not reports: never touched).
 
 Three kinds, each with its own retention: report runs under ``--reports`` (a backtest's
 ``reports/<run>/`` or a notebook's ``reports/<date>/<name>-<time>/``), journals (``*.sqlite``
@@ -39,6 +40,8 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ROTATED = re.compile(r"\.(log|jsonl)\.\d+$")
+# not report runs: trained ML artefacts (toolkit.ml.artefact), which live configs load
+_NOT_RUNS = frozenset({"models"})
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,8 @@ def _report_runs(folder: Path) -> Iterator[Path]:
     if not folder.is_dir():
         return
     for p in sorted(folder.iterdir()):
-        if p.name.startswith("."):
-            continue  # the scheduler's state, not a report
+        if p.name.startswith(".") or p.name in _NOT_RUNS:
+            continue  # the scheduler's state, trained models: not reports
         if p.is_dir() and _DATE_DIR.match(p.name):
             yield from sorted(q for q in p.iterdir() if not q.name.startswith("."))
         elif p.is_dir():
