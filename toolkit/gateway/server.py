@@ -87,7 +87,8 @@ class Gateway:
             self.state.streams.replay = depth_replay
         # IB Gateway's daily restart, simulated (toolkit.gateway._restart): None never restarts
         self.restarts = None if daily_restart is None else Restarts(daily_restart, clock, lockstep)
-        self._cut_from: set[int] | None = None  # lockstep: clients cut off (held until back)
+        # lockstep: the clients cut off (kept, so a new one is told apart), held until one is back
+        self._cut_from: set[Any] | None = None
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -246,12 +247,12 @@ class Gateway:
         the session sent before it saw the drop must not run it)."""
         if self.state.lockstep:
             self.state.clock.pause()
-            self._cut_from = {id(s) for s in list(self.state.connections)}
+            self._cut_from = set(self.state.connections)
 
     def _back(self) -> bool:
         """Whether a client connected since the cut (then the clock may run again)."""
         cut = self._cut_from
-        if cut is not None and any(id(s) not in cut for s in list(self.state.connections)):
+        if cut is not None and any(s not in cut for s in list(self.state.connections)):
             self._cut_from = cut = None
         return cut is None
 
