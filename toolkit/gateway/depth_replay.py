@@ -22,6 +22,7 @@ book) is therefore an update of every row below it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class ReplayTape:
     size: npt.NDArray[np.int64]
     price: npt.NDArray[np.int64]
     book: npt.NDArray[np.int64]
+    direction: npt.NDArray[np.int8] | None = None  # +1 buy / -1 sell limit order (LOBSTER)
 
     def __post_init__(self) -> None:
         n = len(self.time)
@@ -88,6 +90,7 @@ class ReplayTape:
             np.asarray(msg["size"], dtype=np.int64),
             np.asarray(msg["price"], dtype=np.int64),
             np.asarray(day.book, dtype=np.int64),
+            np.asarray(msg["direction"], dtype=np.int8),
         )
 
     def __len__(self) -> int:
@@ -170,10 +173,16 @@ class ReplayQuotes:
 class DepthReplay:
     """One symbol's depth and ticks from a tape (see the module docstring)."""
 
-    def __init__(self, tape: ReplayTape, *, fast: bool = False) -> None:
+    def __init__(
+        self, tape: ReplayTape, *, fast: bool = False, wall_speed: float | None = None
+    ) -> None:
         self.tape = tape
         self.symbol = tape.symbol
         self.fast = fast
+        # replayed seconds per wall second on a clock of its own (None: the gateway's clock);
+        # an embedded rehearsal's clock runs days a second, its book should not
+        self.wall_speed = wall_speed
+        self._wall0 = 0.0
         self.cursor = 0  # events replayed; the book is tape.book[cursor - 1]
         self.origin: pd.Timestamp | None = None  # clock time of event 0
         self.depth: dict[Key, ReplayDepth] = {}
@@ -190,6 +199,11 @@ class DepthReplay:
         self._bid_moved[1:] = (book[1:, 2:4] != book[:-1, 2:4]).any(axis=1)
         self._last: tuple[float, int] | None = None  # the last trade (price, size)
         self._halted = False
+
+    @property
+    def last_trade(self) -> tuple[float, int] | None:
+        """(price, size) of the last execution replayed, None before the first."""
+        return self._last
 
     @property
     def done(self) -> bool:
@@ -211,12 +225,13 @@ class DepthReplay:
             )
         else:  # said once, where the operator sees it: the two sources can disagree
             log.warning(
-                "%s: depth and ticks replay LOBSTER's %s; its bars, history and order fills "
-                "still come from the data folder (orders are not matched against the replay)",
+                "%s: depth, ticks and order fills come from LOBSTER's %s replay; its bars and "
+                "history still come from the data folder",
                 self.symbol,
                 self.tape.date,
             )
         self.origin = now
+        self._wall0 = time.monotonic()
         if not self.fast:
             self.cursor = self._due(now)
         else:
@@ -225,6 +240,8 @@ class DepthReplay:
     def _due(self, now: pd.Timestamp) -> int:
         assert self.origin is not None
         elapsed = (now - self.origin).total_seconds()
+        if self.wall_speed is not None:
+            elapsed = (time.monotonic() - self._wall0) * self.wall_speed
         return int(np.searchsorted(self._offsets, elapsed, side="right"))
 
     # -- subscribing -----------------------------------------------------------------------

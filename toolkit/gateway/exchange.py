@@ -17,6 +17,7 @@ import pandas as pd
 from toolkit.data import calendar
 from toolkit.engine._expiry import AUTO_EXERCISE_THRESHOLD, settle_expiry_nb
 from toolkit.gateway import algos
+from toolkit.gateway._book_fills import BookFills
 from toolkit.gateway.events import (
     Event,
     OrderAccepted,
@@ -100,6 +101,8 @@ class Exchange:
     _unsettled: set[str] = field(default_factory=set)  # expired options without a price
     # IB algo orders' plans by (client id, order id) (toolkit.gateway.algos)
     algo_plans: dict[tuple[int, int], algos.Algo] = field(default_factory=dict)
+    # the depth-replayed symbol's orders fill against its replayed book (None: no replay)
+    depth_book: BookFills | None = None
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Send every event from now on to ``listener`` (one listener: the session layer)."""
@@ -294,6 +297,8 @@ class Exchange:
     def _plan(self, order: SimOrder, min_tick: float) -> algos.Algo | None:
         """An IB algo order's plan on the symbol's minute bars (None: no algo); raises
         :class:`OrderRejected` for an algo IB or the simulator refuses."""
+        if self.depth_book is not None:
+            self.depth_book.check(order)
         if not order.algo_strategy:
             return None
         now = self.clock.now()
@@ -365,6 +370,10 @@ class Exchange:
             if order.tif in IMMEDIATE_TIFS and order.status not in DONE:
                 self.cancel(order)
             return
+        if self.depth_book is not None and self.depth_book.serves(order.symbol):
+            order.working_day = _working_day(self.clock.now())
+            self._match_book(order, arriving=True)  # OPG too: the replay has no auction
+            return
         when, bar = self.current_bar(order.symbol)
         order.last_bar = when
         order.placed_bar = when
@@ -417,7 +426,12 @@ class Exchange:
             if order.quoted and order.status not in DONE and order.status != "PreSubmitted":
                 self._work_quoted(order, now)
                 continue
-            if order.status in DONE or order.last_bar is None or order.status == "PreSubmitted":
+            if order.status in DONE or order.status == "PreSubmitted":
+                continue
+            if self.depth_book is not None and self.depth_book.serves(order.symbol):
+                self._match_book(order, arriving=False)
+                continue
+            if order.last_bar is None:
                 continue
             bars, done = self.market.price_bars(order.symbol, now)
             daily = bars is not self.market.intraday(order.symbol)
@@ -468,6 +482,20 @@ class Exchange:
                     self.cancel(order)  # the opening auction is over: the rest is cancelled
                 if order.status in DONE:
                     break
+
+    def _match_book(self, order: SimOrder, arriving: bool) -> None:
+        """An order on the depth-replayed symbol meets the replayed book
+        (:mod:`toolkit.gateway._book_fills`), through the same fills and cancels as bars'."""
+        assert self.depth_book is not None
+        fills, cancel = self.depth_book.match(order, arriving)
+        for price, shares in fills:
+            if order.status in DONE:
+                break
+            self._filled(self.book.fill(order, round(price, 6), self.clock.now(), shares))
+        if cancel and order.status not in DONE:
+            self.cancel(order)
+        if order.status in DONE:
+            self.depth_book.forget(order)
 
     def _work_algo(
         self, order: SimOrder, algo: algos.Algo, bar: pd.Series, when: pd.Timestamp

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,8 @@ class Market:
         self._intraday: dict[str, pd.DataFrame] = {}
         self._minute_index: dict[tuple[str, bool], pd.DatetimeIndex] = {}
         self._closes: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
+        # symbols valued from elsewhere than their bars (the depth replay's book)
+        self.marks: dict[str, Callable[[], float]] = {}
 
     def find(self, symbol: str, sec_type: str, con_id: int) -> Instrument | None:
         """The instrument for a requested stock or index (by conId, else symbol): the shipped
@@ -250,6 +253,9 @@ class Market:
     def price(self, symbol: str, now: pd.Timestamp) -> float:
         """The last completed bar's close at ``now`` (no pandas row: this runs for every
         position on every fill and account push)."""
+        mark = self.marks.get(symbol)
+        if mark is not None:
+            return mark()
         inst = self.instruments.get(symbol)
         if inst is not None and inst.option is not None:
             return self.options.mark(inst.option, now)

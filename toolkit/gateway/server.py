@@ -26,6 +26,7 @@ import pandas as pd
 
 from toolkit.engine.commissions import Commission
 from toolkit.errors import ConfigError
+from toolkit.gateway._book_fills import BookFills
 from toolkit.gateway._restart import DailyRestart, Restarts
 from toolkit.gateway.depth_replay import DepthReplay
 from toolkit.gateway.exchange import Exchange
@@ -85,6 +86,8 @@ class Gateway:
         if depth_replay is not None:  # its symbol's depth and ticks, from now on the clock
             depth_replay.attach(market, clock.now())
             self.state.streams.replay = depth_replay
+            exchange.depth_book = BookFills(depth_replay)  # and its orders fill on its book
+            market.marks[depth_replay.symbol] = exchange.depth_book.mark
         # IB Gateway's daily restart, simulated (toolkit.gateway._restart): None never restarts
         self.restarts = None if daily_restart is None else Restarts(daily_restart, clock, lockstep)
         # lockstep: the clients cut off (kept, so a new one is told apart), held until one is back

@@ -18,6 +18,7 @@ from toolkit.gateway import Gateway
 from toolkit.gateway._restart import DailyRestart
 from toolkit.live import bars as livebars
 from toolkit.live._clock import ClockPort
+from toolkit.live._depth_sim import depth_replay
 from toolkit.live.config import LiveConfig
 from toolkit.live.orders import OrderRef
 
@@ -61,6 +62,7 @@ def start_simulator(cfg: LiveConfig, session_id: str) -> Gateway:
         daily_restart=None
         if sim.daily_restart is None
         else DailyRestart.parse(sim.daily_restart, sim.restart_window),
+        depth_replay=depth_replay(sim),  # [simulator] depth_replay: one symbol's LOBSTER book
     ).start()
 
 

@@ -21,6 +21,7 @@ from toolkit._toml import Table, read_toml, table_keys
 from toolkit.config import RunConfig, load_config, parse_risk
 from toolkit.errors import ConfigError
 from toolkit.gateway._restart import DailyRestart
+from toolkit.live._depth_sim import replay_file
 from toolkit.live.brackets import BracketSpec, parse_bracket
 from toolkit.live.endpoints_config import EndpointsConfig, parse_endpoints
 from toolkit.live.execution_config import ExecutionSpec, parse_execution
@@ -57,6 +58,11 @@ class SimulatorConfig:
     # IB Gateway's daily restart, simulated: "HH:MM" New York and its window (default none)
     daily_restart: str | None = setting(None)
     restart_window: str = setting("5min")
+    # a LOBSTER day served as one symbol's depth, ticks and fills (toolkit.live._depth_sim)
+    depth_replay: str | None = setting(None)
+    depth_symbol: str | None = setting(None)
+    depth_speed: float = setting(1.0, low=0.001, high=1e6)  # replayed seconds a wall second
+    depth_fast: bool = setting(False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ def parse_session_tables(
             except ValueError:
                 raise ConfigError(f"{sim.where(key)} = {value!r} is not a date/time.") from None
     simulator = SimulatorConfig(**sim.fields(SimulatorConfig))
+    simulator = replace(simulator, depth_replay=replay_file(simulator, sim, path))
     if simulator.daily_restart is not None:  # checked here to name the file and key
         try:
             DailyRestart.parse(simulator.daily_restart, simulator.restart_window)
