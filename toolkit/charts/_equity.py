@@ -37,6 +37,19 @@ def benchmark_equity(
     return (init_cash * growth).rename("benchmark")
 
 
+def equity_line(curve: pd.Series, name: str, hover: str, *, benchmark: bool = False) -> go.Scatter:
+    """An equity curve in money, drawn alike in every figure: the strategy's (1.6 px) or a
+    buy and hold's (``benchmark``: grey, 1.2 px); ``hover`` precedes the amount on hover."""
+    colour, width = (BENCHMARK, 1.2) if benchmark else (STRATEGY, 1.6)
+    return go.Scatter(
+        x=curve.index,
+        y=curve.to_numpy(),
+        name=name,
+        line={"color": colour, "width": width},
+        hovertemplate=f"{hover}%{{y:{MONEY}}}<extra></extra>",
+    )
+
+
 def closes(bars: pd.DataFrame, result: BacktestResult | None = None) -> pd.DataFrame:
     """The (bars x symbols) closes of one symbol's OHLCV frame or of a (field, symbol) panel,
     checked against ``result`` (:func:`toolkit.analysis.portfolio.close_of`)."""
@@ -101,17 +114,7 @@ def backtest_figure(
         subplot_titles=titles,
     )
     name = result.strategy or "strategy"
-    fig.add_trace(
-        go.Scatter(
-            x=equity.index,
-            y=equity.to_numpy(),
-            name=name,
-            line={"color": STRATEGY, "width": 1.6},
-            hovertemplate=f"{name}: %{{y:{MONEY}}}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    fig.add_trace(equity_line(equity, name, f"{name}: "), row=1, col=1)
     bench_closes = benchmark if benchmark is not None else close
     if bench_closes is not None:
         bench = benchmark_equity(bench_closes, equity.index, init)
@@ -121,17 +124,7 @@ def backtest_figure(
             label = f"buy & hold {close.columns[0]}"
         else:
             label = "buy & hold (equal weight)"
-        fig.add_trace(
-            go.Scatter(
-                x=bench.index,
-                y=bench.to_numpy(),
-                name=label,
-                line={"color": BENCHMARK, "width": 1.2},
-                hovertemplate=f"{label}: %{{y:{MONEY}}}<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
+        fig.add_trace(equity_line(bench, label, f"{label}: ", benchmark=True), row=1, col=1)
     dd = drawdown(equity, init)
     fig.add_trace(
         go.Scatter(

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from toolkit.analysis.walkforward import WalkForwardResult
-from toolkit.charts._equity import benchmark_equity, closes
-from toolkit.charts._style import BENCHMARK, MONEY, STRATEGY, layout
+from toolkit.charts._equity import benchmark_equity, closes, equity_line
+from toolkit.charts._style import layout
 
 IN_SAMPLE = "#9ecae1"
 OUT_OF_SAMPLE = "#fd8d3c"
@@ -38,32 +38,12 @@ def walk_forward_figure(
         subplot_titles=("out-of-sample equity", "folds: in-sample and out-of-sample spans"),
     )
     eq = result.oos_equity
-    fig.add_trace(
-        go.Scatter(
-            x=eq.index,
-            y=eq.to_numpy(),
-            name="walk-forward OOS",
-            line={"color": STRATEGY, "width": 1.6},
-            hovertemplate=f"OOS equity %{{y:{MONEY}}}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    fig.add_trace(equity_line(eq, "walk-forward OOS", "OOS equity "), row=1, col=1)
     if bars is not None:
         close = closes(bars)
         hold = benchmark_equity(close, eq.index, result.init_cash)
         label = "buy & hold" if close.shape[1] == 1 else "equal-weight buy & hold"
-        fig.add_trace(
-            go.Scatter(
-                x=hold.index,
-                y=hold.to_numpy(),
-                name=label,
-                line={"color": BENCHMARK, "width": 1.2},
-                hovertemplate=f"{label} %{{y:{MONEY}}}<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
+        fig.add_trace(equity_line(hold, label, f"{label} ", benchmark=True), row=1, col=1)
     labels = [f"fold {int(n)}" for n in folds["fold"]]
     chosen = [
         ", ".join(
