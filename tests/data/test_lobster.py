@@ -239,3 +239,18 @@ def test_time_running_backwards_is_refused(tmp_path: Path) -> None:
     msgs[3] = msgs[3].replace("34201.25", "34200.0")
     with pytest.raises(DataError, match=r"line 4: time is 34200.0, earlier than the line before"):
         read_lobster(_write(tmp_path, msgs, _BOOKS))
+
+
+@pytest.mark.parametrize("bid", ["5001000", "5001500"])
+def test_a_crossed_or_locked_touch_is_refused(tmp_path: Path, bid: str) -> None:
+    """LOBSTER's visible book is never crossed nor locked: a row whose best bid reaches the
+    best ask is a corrupted file, refused (before, read silently: negative spreads and a
+    replay from an impossible book)."""
+    books = list(_BOOKS)
+    books[2] = books[2].replace("5001000,200,4999000,50", f"5001000,200,{bid},50")
+    books[2] = books[2].replace(",4999000,", ",4998000,") if bid == "5001500" else books[2]
+    with pytest.raises(DataError) as raised:
+        read_lobster(_write(tmp_path, _MSGS, books))
+    text = str(raised.value)
+    assert "\n" not in text and BOOK_NAME in text
+    assert re.search(r"line 3: bid_price_1 is \d+, not below ask_price_1", text), text

@@ -413,6 +413,19 @@ def _read_book(name: str, raw: bytes, levels: int) -> NDArray[Any]:
 
 
 def _check_book(name: str, book: NDArray[Any], levels: int) -> None:
+    _check_levels(name, book, levels)
+    # the visible book of one exchange is never crossed nor locked (LOBSTER's books aren't)
+    ask, bid = book[:, 0], book[:, 2]
+    _first(
+        name,
+        (ask != DUMMY_ASK) & (bid != DUMMY_BID) & (bid >= ask),
+        "bid_price_1",
+        "is {value}, not below ask_price_1: a crossed or locked book",
+        bid,
+    )
+
+
+def _check_levels(name: str, book: NDArray[Any], levels: int) -> None:
     for k in range(levels):
         ap, asz, bp, bsz = (book[:, 4 * k + j] for j in range(4))
         for price, size, dummy, side in ((ap, asz, DUMMY_ASK, "ask"), (bp, bsz, DUMMY_BID, "bid")):
