@@ -103,6 +103,20 @@ def test_the_units_run_real_commands_with_a_restart_policy() -> None:
     assert "--session %i" in command  # a restart resumes the session from its journal
 
 
+def test_each_live_instance_can_serve_its_probes_on_its_own_port() -> None:
+    """``ibkr-live@.service`` runs one instance per live config; a literal ``--endpoints``
+    address made the second instance fail to bind and crash-loop into its start limit. The
+    address comes from ``IBKR_ENDPOINTS`` (default 127.0.0.1:9100), which the instance's own
+    environment file ``/etc/ibkr-toolkit/%i.env`` overrides (systemd: EnvironmentFile=
+    settings override Environment=)."""
+    service = _unit(UNITS / "ibkr-live@.service")["Service"]
+    (command,) = service["ExecStart"]
+    argv = shlex.split(command)
+    assert argv[argv.index("--endpoints") + 1] == "${IBKR_ENDPOINTS}"
+    assert "IBKR_ENDPOINTS=127.0.0.1:9100" in service["Environment"]
+    assert "-/etc/ibkr-toolkit/%i.env" in service["EnvironmentFile"]
+
+
 def test_the_dockerfile_passes_hadolint() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
     if not hadolint.exists():
