@@ -15,6 +15,7 @@ from toolkit.data import calendar
 from toolkit.live import _parent_journal
 from toolkit.live._broker_events import FINAL, Executed, StatusChanged
 from toolkit.live._fault import Faults
+from toolkit.live._order_status import journal_ended, journal_refused, journal_status
 from toolkit.live._parent import Child, ParentOrder
 from toolkit.live.config import StrategySlot
 from toolkit.live.journal import Journal, JournalOrder
@@ -420,21 +421,8 @@ class Ledger:
         """Journal an order's new status; an entry that died unfilled is decided again
         next bar, as the engine re-places an unfilled order. False: not ours, or no change."""
         owner = self._owners.get(st.ref)
-        if owner is None:
+        if owner is None or not journal_status(self.journal, self._statuses, st):
             return False
-        key = (st.status, st.filled)
-        if self._statuses.get(st.ref) == key:
-            return False
-        self._statuses[st.ref] = key
-        self.journal.record_order_status(
-            st.ref,
-            status=st.status,
-            filled=st.filled,
-            remaining=st.remaining,
-            avg_fill_price=st.avg_fill_price,
-            broker_order_id=st.order_id,
-            message=st.message,
-        )
         if st.status in FINAL and st.filled == 0.0 and not st.child:
             self.sleeves[owner[0]].retry(owner[1])
         return True
@@ -445,10 +433,7 @@ class Ledger:
         got = max(self.executed().get(ref, 0.0), filled_at_broker)
         if got > 0.0:
             return got
-        self.journal.record_order_status(
-            ref, status="Inactive", filled=0.0, remaining=0.0, avg_fill_price=0.0,
-            message=message,
-        )  # fmt: skip
+        journal_refused(self.journal, ref, message)
         owner = self._owners[ref]
         self.sleeves[owner[0]].retry(owner[1])
         return 0.0
@@ -456,15 +441,7 @@ class Ledger:
     def order_ended(self, jo: JournalOrder, status: str, filled: float, message: str) -> None:
         """An order ended while the session did not see it end (reconcile, a resend that is
         dropped): its final status; an entry with nothing filled is decided again."""
-        done = filled >= jo.quantity - 1e-9
-        self.journal.record_order_status(
-            jo.order_ref,
-            status=status,
-            filled=filled,
-            remaining=0.0 if done else jo.quantity - filled,
-            avg_fill_price=0.0,
-            message=message,
-        )
+        journal_ended(self.journal, jo, status, filled, message)
         owner = self._owners.get(jo.order_ref)
         if owner is not None and filled == 0 and jo.parent_ref is None:
             self.sleeves[owner[0]].retry(owner[1])

@@ -17,6 +17,7 @@ from toolkit.live._broker_events import FINAL, Executed, StatusChanged
 from toolkit.live._fault import Faults
 from toolkit.live._option_book import OptionBook, OptionContract
 from toolkit.live._option_plan import Spread
+from toolkit.live._order_status import journal_ended, journal_refused, journal_status
 from toolkit.live.journal import FillConflict, Journal, JournalOrder
 from toolkit.live.orders import OrderSpec
 from toolkit.risk.rules import KILL_NAMES
@@ -289,44 +290,18 @@ class OptionLedger:
 
     def order_status(self, st: StatusChanged) -> bool:
         """Journal a combo's new status; False: not ours, or no change."""
-        if st.ref not in self._orders:
-            return False
-        key = (st.status, st.filled)
-        if self._statuses.get(st.ref) == key:
-            return False
-        self._statuses[st.ref] = key
-        self.journal.record_order_status(
-            st.ref,
-            status=st.status,
-            filled=st.filled,
-            remaining=st.remaining,
-            avg_fill_price=st.avg_fill_price,
-            broker_order_id=st.order_id,
-            message=st.message,
-        )
-        return True
+        return st.ref in self._orders and journal_status(self.journal, self._statuses, st)
 
     def order_ended(self, jo: JournalOrder, status: str, filled: float, message: str) -> None:
         """A combo ended while the session did not see it end (reconcile)."""
-        done = filled >= jo.quantity - 1e-9
-        self.journal.record_order_status(
-            jo.order_ref,
-            status=status,
-            filled=filled,
-            remaining=0.0 if done else jo.quantity - filled,
-            avg_fill_price=0.0,
-            message=message,
-        )
+        journal_ended(self.journal, jo, status, filled, message)
 
     def order_rejected(self, ref: str, message: str) -> float:
         """IB refused a combo: Inactive, unless units of it executed (returned)."""
         got = self.executed_units().get(ref, 0.0)
         if got > 0.0:
             return got
-        self.journal.record_order_status(
-            ref, status="Inactive", filled=0.0, remaining=0.0, avg_fill_price=0.0,
-            message=message,
-        )  # fmt: skip
+        journal_refused(self.journal, ref, message)
         return 0.0
 
 
