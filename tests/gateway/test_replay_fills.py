@@ -174,3 +174,19 @@ def test_a_replayed_symbol_with_bars_fills_on_the_book_not_its_bars(caplog) -> N
         finally:
             ib.disconnect()
     assert any("order fills come from LOBSTER" in r.getMessage() for r in caplog.records)
+
+
+def test_a_symbol_only_the_replay_has_answers_history_with_one_line(sim, caplog) -> None:
+    """No bars: daily history and the head timestamp are IB's 162 with one line, not 320
+    with the bar loader's message and a logged traceback."""
+    _, _, ib, ztst = sim
+    errors: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req, code, msg, contract: errors.append((code, msg))
+    with caplog.at_level(logging.INFO, "toolkit.gateway"):
+        assert not ib.reqHistoricalData(ztst, "", "5 D", "1 day", "TRADES", True)
+        assert not ib.reqHeadTimeStamp(ztst, "TRADES", True)
+    why = "HMDS query returned no data: ZTST has no bars, only the depth, ticks and fills"
+    assert [code for code, _ in errors] == [162, 162]
+    assert all(why in msg and "\n" not in msg for _, msg in errors)
+    ours = [r for r in caplog.records if r.name.startswith("toolkit")]
+    assert ours and not [r for r in ours if r.exc_info or r.levelno >= logging.ERROR]

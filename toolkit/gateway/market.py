@@ -212,6 +212,11 @@ class Market:
                     if option is not None
                     else self.options.underlying_bars(symbol)
                 )
+            elif symbol in self.marks and symbol not in available_symbols(self.data_dir):
+                raise HistoryError(
+                    f"HMDS query returned no data: {symbol} has no bars, only the depth, ticks "
+                    "and fills of its LOBSTER replay"
+                )
             else:
                 self._daily[key] = load(
                     symbol, data_dir=self.data_dir, adjust="total_return" if adjusted else "none"

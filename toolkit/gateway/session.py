@@ -629,8 +629,12 @@ class Session(asyncio.Protocol):
 
     def _head_timestamp(self, r: rq.HeadTimestamp) -> None:
         inst = self._require_instrument(r.contract, r.req_id)
-        if inst is not None:
+        if inst is None:
+            return
+        try:
             self.send(head_timestamp(self.exchange.market, inst.symbol, r))
+        except HistoryError as exc:  # no bars at all (a symbol only a depth replay has)
+            self.send(m.error(r.req_id, m.HISTORICAL_DATA_ERROR, f"{exc}"))
 
     def _no_reply(self, r: rq.ById) -> None:
         """cancelHeadTimeStamp: nothing is pending after the one answer."""
