@@ -43,6 +43,7 @@ import pandas as pd
 
 from toolkit.data import calendar
 from toolkit.data.options import COLUMNS, load_option_quotes
+from toolkit.gateway._chain_index import chain_underlyings
 from toolkit.options.american import american_greeks, american_implied_vol
 from toolkit.options.black import bsm_greeks
 from toolkit.options.conventions import to_ib
@@ -153,9 +154,12 @@ def _shipped_quotes(data_dir: Path) -> pd.DataFrame:
     return frame
 
 
+MIN_CON_ID = 1_000_000_000  # option contract ids are in [1e9, 2e9); stocks' below (con_id_for)
+
+
 def _con_id(local_symbol: str) -> int:
     digest = hashlib.blake2b(local_symbol.encode(), digest_size=8).digest()
-    return 1_000_000_000 + int.from_bytes(digest, "big") % 1_000_000_000
+    return MIN_CON_ID + int.from_bytes(digest, "big") % MIN_CON_ID
 
 
 def quote_time(day: pd.Timestamp) -> pd.Timestamp:
@@ -223,9 +227,14 @@ class OptionChains:
         return frame
 
     def underlyings(self) -> dict[str, str]:
-        """Underlying symbol -> its IB secType (IND or STK), for every shipped chain."""
-        self._load()
-        return {u: ("IND" if u in INDEX_UNDERLYINGS else "STK") for u in self._dates}
+        """Underlying symbol -> its IB secType (IND or STK), for every shipped chain (before
+        the chains are loaded, from the files' underlying columns: an unknown symbol is
+        answered fast)."""
+        names = chain_underlyings(self.data_dir) if self._frame is None else None
+        if names is None:
+            self._load()
+            names = frozenset(self._dates)
+        return {u: ("IND" if u in INDEX_UNDERLYINGS else "STK") for u in sorted(names)}
 
     # -- contracts -----------------------------------------------------------------------
     def find(
@@ -245,6 +254,8 @@ class OptionChains:
         otherwise the symbol (the underlying) with any of expiry (YYYYMMDD, or YYYYMM for the
         month), strike, right, trading class and multiplier narrowing it. Contracts expired
         by ``as_of`` (a New York date) are left out."""
+        if 0 < con_id < MIN_CON_ID:
+            return []  # not an option's id (_con_id): no need to load the chains
         self._load()
         if con_id:
             hit = self.contracts.get(con_id)
