@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m toolkit.gateway")
         type=Path,
         default=None,
         metavar="LOBSTER",
-        help="serve a LOBSTER day's book as its symbol's depth and ticks, at --speed",
+        help="serve a LOBSTER day's book as its symbol's depth and ticks, and fill its orders "
+        "against it, at --speed",
     )
     p.add_argument("--depth-symbol", metavar="SYM", help="serve the replay as this symbol")
     p.add_argument("--depth-fast", action="store_true", help="replay as fast as the clients read")
