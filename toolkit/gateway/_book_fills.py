@@ -41,10 +41,11 @@ import numpy as np
 import numpy.typing as npt
 
 from toolkit.data.lobster import HALT, PRICE_SCALE
-from toolkit.gateway.orders import OrderRejected, SimOrder
+from toolkit.gateway.orders import DONE, OrderRejected, SimOrder
 from toolkit.orderbook.queue import QUEUE_COLS, RISK_AVERSE, on_event_nb, place_nb
 
 NO_LIMIT = 1e15  # a market order's remainder: a bid above, an offer below, every price
+PRUNE_AT = 1_024  # working entries kept before finished orders' are dropped
 EXECUTIONS = (4, 5)  # visible and hidden executions: what a stop order's trigger watches
 
 
@@ -87,6 +88,7 @@ class _Working:
     it rests) and whether it is a market order's remainder."""
 
     seen: int
+    order: SimOrder
     queue: npt.NDArray[np.float64] | None = None
     market: bool = False
 
@@ -156,14 +158,18 @@ class BookFills:
         k0 = self.replay.cursor - 1
         fills: list[tuple[float, float]] = []
         if arriving:
-            self._working[key] = w = _Working(k0)
+            if len(self._working) >= PRUNE_AT:  # cancelled elsewhere: forget the finished
+                self._working = {
+                    k: v for k, v in self._working.items() if v.order.status not in DONE
+                }
+            self._working[key] = w = _Working(k0, order)
             if k0 < 0:
                 return fills, False  # nothing replayed yet: it waits for the first event
             self._arrive(order, w, k0, fills)
             if order.tif == "FOK" and not fills:
                 return fills, True
             return fills, order.tif in ("IOC", "OPG")
-        w = self._working.setdefault(key, _Working(k0))
+        w = self._working.setdefault(key, _Working(k0, order))
         if w.seen < 0 and k0 >= 0:  # placed before the first event: it arrives now
             w.seen = k0
             self._arrive(order, w, k0, fills)
