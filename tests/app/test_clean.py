@@ -131,6 +131,31 @@ def test_trained_models_under_reports_are_never_report_runs(tmp_path: Path) -> N
     assert (model / "report.html").exists()
 
 
+def test_an_item_that_cannot_be_deleted_is_reported_kept_and_fails_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report folder the OS refuses to delete (a volume written by another user): before,
+    rmtree's errors were ignored and clean said "deleted" with its size, exit 0."""
+    reports = tmp_path / "reports"
+    run = _run(reports / "spy-20240101T000000Z", 400)
+    real = clean.shutil.rmtree
+
+    def refused(path: Path, ignore_errors: bool = False, **kw: object) -> None:
+        if Path(path) == run:  # what rmtree meets in a folder it may not change
+            if ignore_errors:
+                return
+            raise PermissionError(13, "Permission denied", str(run / "report.html"))
+        real(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(clean.shutil, "rmtree", refused)
+    args = ["--older-than", "30d", "--keep", "0", "--reports", str(reports),
+            "--state", str(tmp_path / "none"), "--logs", str(tmp_path / "none")]  # fmt: skip
+    assert clean.main(args) == 1
+    out = capsys.readouterr().out
+    assert f"could not delete report {run}: Permission denied" in out, out
+    assert "deleted 0 item(s)" in out and run.exists()
+
+
 def test_a_session_starting_while_its_journal_is_deleted_keeps_what_it_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

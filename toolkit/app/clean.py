@@ -7,7 +7,8 @@ Three kinds, each with its own retention: report runs under ``--reports`` (a bac
 with their ``-wal``/``-shm`` and stale lock files) in each ``--state`` folder, and rotated log
 files (``name.log.N``, ``name.jsonl.N``) in ``--logs``. An item is deleted only when it is
 older than ``--older-than`` (its newest file's modification time) AND is not among the newest
-``--keep`` of its kind: a quiet month never empties a folder.
+``--keep`` of its kind: a quiet month never empties a folder. An item the OS refuses to delete
+is named and kept, and the command exits 1.
 
 A journal is never deleted while a session runs on it. Sessions hold an OS lock on a file next
 to their journal for as long as they run (:mod:`toolkit.live._lock`); a journal with any such
@@ -97,17 +98,20 @@ def _clean(args: argparse.Namespace) -> int:
     done = [apply(i) if not args.dry_run else i for i in items]
     if args.json:
         print(json.dumps([asdict(i) for i in done], indent=1))
-        return 0
+        return 1 if any(i.why.startswith("cannot delete") for i in done) else 0
     gone = [i for i in done if i.action == "delete"]
     verb = "would delete" if args.dry_run else "deleted"
+    failed = [i for i in done if i.why.startswith("cannot delete")]
     for i in done:
         if i.action == "delete":
             print(f"{verb} {i.kind} {i.path} ({_size(i.bytes)}, {i.age_days:.0f} days old)")
         elif i.why.startswith("in use"):
             print(f"kept {i.kind} {i.path}: {i.why}")
+        elif i in failed:
+            print(f"could not delete {i.kind} {i.path}: {i.why.removeprefix('cannot delete: ')}")
     total = sum(i.bytes for i in gone)
     print(f"{verb} {len(gone)} item(s), {_size(total)}; kept {len(done) - len(gone)}")
-    return 0
+    return 1 if failed else 0
 
 
 def plan(
@@ -144,18 +148,24 @@ def plan(
 
 
 def apply(item: Item) -> Item:
-    """Delete one planned item (a journal only if no session took its lock meanwhile)."""
+    """Delete one planned item (a journal only if no session took its lock meanwhile); one
+    the OS refuses comes back kept, its ``why`` starting with ``cannot delete``."""
     if item.action != "delete":
         return item
     p = Path(item.path)
-    if item.kind == "journal":
-        return _delete_journal(item, p)
-    if p.is_dir():
-        shutil.rmtree(p, ignore_errors=True)
-        if _DATE_DIR.match(p.parent.name) and not any(p.parent.iterdir()):
-            p.parent.rmdir()  # a notebook report's date folder, now empty
-    else:
-        p.unlink(missing_ok=True)
+    try:
+        if item.kind == "journal":
+            return _delete_journal(item, p)
+        if p.is_dir():
+            shutil.rmtree(p)
+            if _DATE_DIR.match(p.parent.name) and not any(p.parent.iterdir()):
+                p.parent.rmdir()  # a notebook report's date folder, now empty
+        else:
+            p.unlink(missing_ok=True)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        why = f"cannot delete: {exc.strerror or exc}{where}"
+        return Item(item.kind, item.path, item.bytes, item.age_days, "keep", why)
     return item
 
 
