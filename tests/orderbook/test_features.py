@@ -4,6 +4,7 @@ and Stoikov's micro-price against a port of his published estimator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +228,16 @@ def test_micro_price_matches_stoikovs_estimator() -> None:
     assert covered.any() and not covered.all()
     # named apart: Stoikov's micro-price is not the size-weighted mid
     assert not np.allclose(price[covered], ev.size_weighted_mid[covered])
+
+
+def test_a_chain_that_never_sees_the_mid_move_is_a_one_line_error(
+    features: EventFeatures,
+) -> None:
+    """On the 999-event sample few quote changes have a one-cent spread: some (spread,
+    imbalance) state only ever returns to itself with the mid unchanged, so I - Q is singular.
+    Before, numpy's LinAlgError ('Singular matrix') came out as a traceback."""
+    with pytest.raises(DataError) as raised:
+        fit_micro_price(features, n_spread=1, n_imbalance=10)
+    text = str(raised.value)
+    assert "\n" not in text and "never sees the mid move" in text, text
+    assert re.search(r"spread 1 tick, imbalance bucket \d+ of 10", text), text

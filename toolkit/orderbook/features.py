@@ -347,6 +347,7 @@ def fit_micro_price(
     leaving = q_counts.sum(axis=1) + r1_counts.sum(axis=1)
     norm = np.where(leaving > 0, leaving, 1.0)[:, None]
     q, r1, r2 = q_counts / norm, r1_counts / norm, r2_counts / norm
+    _refuse_trapped_states(q, r1, leaving, n_imb, tick)
     inverse = np.linalg.inv(np.eye(states) - q)
     g1 = inverse @ r1 @ _MOVES  # in ticks
     b = inverse @ r2
@@ -373,6 +374,28 @@ def fit_micro_price(
         samples=leaving.astype(np.int64).reshape(n_spread, n_imb),
         terms=terms,
     )
+
+
+def _refuse_trapped_states(
+    q: NDArray[np.float64], r1: NDArray[np.float64], leaving: NDArray[Any], n_imb: int, tick: int
+) -> None:
+    """I - Q is singular when an observed state never leads, through mid-unchanged steps, to a
+    state whose mid moved (its expected next move is undefined): name the first one."""
+    reach = (r1.sum(axis=1) > 0) | (leaving == 0)  # a never-left state ends the chain too
+    while True:
+        more = reach | (q[:, reach].sum(axis=1) > 0)
+        if (more == reach).all():
+            break
+        reach = more
+    trapped = np.flatnonzero((leaving > 0) & ~reach)
+    if len(trapped):
+        s, b = divmod(int(trapped[0]), n_imb)
+        raise DataError(
+            f"fit_micro_price: from the state spread {s + 1} tick{'s' if s else ''}, imbalance "
+            f"bucket {b} of {n_imb} the chain never sees the mid move "
+            f"({int(leaving[trapped[0]])} transitions, all mid-unchanged); try another "
+            f"n_imbalance or n_spread, a coarser tick than {tick}, or more data."
+        )
 
 
 def micro_price(events: EventFeatures, model: MicroPriceModel) -> NDArray[np.float64]:
