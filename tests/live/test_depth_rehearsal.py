@@ -64,8 +64,8 @@ def _walk(row: list[int], levels: int, buy: bool, qty: float) -> list[tuple[floa
 
 def test_a_rehearsal_trades_the_replayed_book(live_config: Any) -> None:
     """SPY's daily market-on-open orders, with LOBSTER's AAPL sample served as SPY's depth
-    (fast: the 999 events are replayed as soon as the session subscribes), walk the book's
-    last row level by level -- not SPY's bars (~$380)."""
+    (its 999 events replayed before the session has connected), walk the book's last row
+    level by level -- not SPY's bars (~$380)."""
     from toolkit.live.bridge import run_session
     from toolkit.live.journal import Journal
 
@@ -76,7 +76,7 @@ def test_a_rehearsal_trades_the_replayed_book(live_config: Any) -> None:
             "speed": 8_640_000.0,
             "depth_replay": str(SAMPLE),
             "depth_symbol": "SPY",
-            "depth_fast": True,
+            "depth_speed": 1e6,  # the sample's minutes are over in its first wall millisecond
         },
         session={"depth_levels": 5},
     )
