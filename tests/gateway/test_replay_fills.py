@@ -57,7 +57,17 @@ def _to(gw: Gateway, replay: DepthReplay, ib: IB, events: int) -> None:
     target = replay.origin + pd.Timedelta(seconds=events - 0.5)
     gw.advance(target - gw.clock.now())
     wait_for(ib, lambda: replay.cursor == events)
-    ib.sleep(0.3)  # two matcher steps: the events' fills are sent
+    book = gw.state.exchange.depth_book
+    assert book is not None
+    # every working order has met the events (then their fills are on their way)
+    wait_for(
+        ib,
+        lambda: all(
+            w.seen == events - 1 or w.order.status in ("Filled", "Cancelled")
+            for w in book._working.values()
+        ),
+    )
+    ib.reqCurrentTime()  # answered after every message sent before it
 
 
 def _fills(ib: IB, order_id: int) -> list[tuple[float, float]]:
@@ -118,6 +128,7 @@ def test_a_marketable_limit_takes_to_its_limit_and_rests_a_resting_one_queues(si
     assert stop.orderStatus.filled == 0  # E2 traded at 10.01: above the stop
     _to(gw, replay, ib, 6)
     # E5: a seller hit 10.00 below our resting 10.03 bid -- he would have met it: its 100
+    wait_for(ib, lambda: taker.orderStatus.status == "Filled")
     assert _fills(ib, taker.order.orderId)[-1] == (10.03, 100.0)
     # and E5 traded at 10.00: the stop triggers and sells into E5's bids, 50 + 50
     assert _fills(ib, stop.order.orderId) == [(10.0, 50.0), (9.99, 50.0)]
