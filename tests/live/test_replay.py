@@ -147,3 +147,25 @@ def test_changed_live_config_is_a_one_line_error(live_config, tmp_path) -> None:
         from toolkit.live.replay import session_spans
 
         session_spans(cfg.session.journal, "nope")
+
+
+def test_a_session_whose_risk_limits_were_reloaded_is_not_replayed_as_one(tmp_path) -> None:
+    """A [risk] reload (SIGHUP, ``live reload``) changed the limits mid-session; one backtest
+    runs one set of limits, so the 'fill for fill' rerun would silently differ from the
+    reload on. Before, it replayed with the file's current limits over the whole span."""
+    from toolkit.errors import ConfigError
+    from toolkit.live.replay import session_spans
+
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as j:
+        j.start_session("s1", mode="simulated", account="DU1", config={})
+        for status, strategy in (("rejected", None), ("unchanged", None), ("applied", "spy")):
+            j.record_risk_change(
+                "s1", source="sighup", config="live/paper.toml", status=status,
+                strategy=strategy, limits={}, previous={}, message="max_position 1 -> 2",
+            )  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        session_spans(path, "s1")
+    text = str(raised.value)
+    assert "\n" not in text and "reloaded its [risk] limits" in text, text
+    assert "spy: max_position 1 -> 2" in text, text

@@ -7,7 +7,9 @@ under the research config's engine settings and weights, with the live config's 
 merged over the research config's. :func:`replay_session` rebuilds that from the journal
 (span and book) and the live config the session recorded (warm-up and risk): bars from the
 warm-up start to the last decided bar, targets only from the first decided bar on, and the
-result trimmed to the session's span -- so its fills are the session's, fill for fill.
+result trimmed to the session's span -- so its fills are the session's, fill for fill. A
+session whose ``[risk]`` was reloaded mid-session is refused: one backtest runs one set of
+limits.
 
 The warm-up starts ``history`` before the subscription time: the ``[simulator] start`` of a
 simulated session, the journal's ``started_at`` of one against a real broker (a restart later
@@ -154,6 +156,18 @@ def session_spans(
         session = _session(j, session_id)
         sid = str(session["session_id"])
         decisions = pd.DataFrame(j.rows("decisions", sid))
+        reloads = [
+            r for r in j.rows("risk_changes", sid) if r["status"] == "applied" and r["strategy"]
+        ]
+    if reloads:  # one backtest runs one set of limits: it cannot be the session after that
+        change = reloads[0]
+        raise ConfigError(
+            f"{journal_path}: session {sid} reloaded its [risk] limits mid-session "
+            f"({len(reloads)} change{'s' if len(reloads) > 1 else ''}, first at "
+            f"{change['ts'][:19]}: {change['strategy']}: {change['message']}); a backtest runs "
+            "one set of limits, so it would not be this session fill for fill (python -m "
+            "toolkit.live status lists the reloads)."
+        )
     recorded = json.loads(session["config_json"])
     cfg = _live_config(recorded, live_config, journal_path)
     if session["mode"] == "simulated":
