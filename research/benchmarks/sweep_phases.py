@@ -30,7 +30,7 @@ from research.benchmarks.sweep import WINDOWS
 from toolkit.engine._step import STATE_COLS, TRADE_COLS
 from toolkit.metrics._kernels import STACK_ROWS, price_tables_nb
 from toolkit.strategies._dispatch import IDS, changes_nb
-from toolkit.sweep._changes import simulate_changes_nb
+from toolkit.sweep._changes import HELD_COLS, simulate_changes_nb
 from toolkit.sweep._fold import ACC_SIZE
 from toolkit.sweep._kernels import N_METRICS
 from toolkit.sweep.grid import make_grid
@@ -80,11 +80,12 @@ def _changes_and_simulation(
     work, cp_bar, cp_val = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
     st, acc, scratch = np.empty(STATE_COLS), np.empty(ACC_SIZE), np.empty((1, TRADE_COLS))
     stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
+    held = np.empty((n, HELD_COLS))
     for k in range(grid.shape[0]):
         m = changes_nb(sid, o, h, lo, c, v, aux, grid[k], index[k], work, cp_bar, cp_val)
         simulate_changes_nb(
             o, c, cp_bar, cp_val, m, month, 1.0, settings, prefix, ranges, st, acc, scratch,
-            stack, out[k],
+            stack, held, out[k],
         )  # fmt: skip
 
 

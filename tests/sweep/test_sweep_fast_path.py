@@ -19,7 +19,7 @@ from toolkit.risk import RiskLimits
 from toolkit.strategies._dispatch import IDS, TARGETS, target_changes_nb
 from toolkit.sweep import METRICS, sweep
 from toolkit.sweep import _kernels as sk
-from toolkit.sweep._changes import simulate_changes_nb
+from toolkit.sweep._changes import HELD_COLS, simulate_changes_nb
 from toolkit.sweep._fold import ACC_SIZE
 
 
@@ -74,9 +74,10 @@ def _both_drivers(
     cp_bar, cp_val = np.empty(len(t), dtype=np.int64), np.empty(len(t))
     m = target_changes_nb(t, cp_bar, cp_val)
     stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
+    held = np.empty((len(c), HELD_COLS))
     simulate_changes_nb(
         o, c, cp_bar, cp_val, m, month, weight, k, *price_tables_nb(c), st, acc, scratch, stack,
-        out[0],
+        held, out[0],
     )  # fmt: skip
     sk.simulate_metrics_nb(
         o, h, lo, c, t, cost, month, days, init, next_open, order_type, offset, slip, sl, tp,

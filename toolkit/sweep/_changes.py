@@ -17,6 +17,7 @@ Change points: ``cp_bar[0] = 0``, ``cp_bar`` strictly increasing, and the target
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from toolkit.engine._step import (
     D_DONE,
@@ -52,6 +53,11 @@ from toolkit.sweep._fold import (
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar (the tables' fixed cost is that of a few dozen bars' folds).
 _TABLE_MIN = 32
+# A table stretch whose drawdown cannot be passed at once is kept for the end (a row of the
+# ``held`` work array): first bar, end, cash, shares, peak before it, its max and min close,
+# and the bound its fall starts from.
+H_LO, H_HI, H_CASH, H_POS, H_TOP, H_CHI, H_CLO, H_KEY = range(8)
+HELD_COLS = 8
 
 
 @njit_no_refcount  # it allocates nothing: its work rows come from the caller
@@ -70,6 +76,7 @@ def simulate_changes_nb(
     acc: np.ndarray,
     scratch: np.ndarray,
     stack: np.ndarray,
+    held: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """METRICS into ``out`` for one symbol at sleeve ``weight`` whose target path is ``m``
@@ -77,8 +84,16 @@ def simulate_changes_nb(
     drawdown limit (the per-bar driver, ``simulate_metrics_nb``, runs the rest).
 
     ``prefix``, ``ranges`` are ``price_tables_nb(close)``; ``st``
-    (STATE_COLS,), ``acc`` (ACC_SIZE,), ``scratch`` (1, TRADE_COLS) and ``stack`` (STACK_ROWS,
-    2) int64 are work rows.
+    (STATE_COLS,), ``acc`` (ACC_SIZE,), ``scratch`` (1, TRADE_COLS), ``stack`` (STACK_ROWS,
+    2) int64 and ``held`` (bars, HELD_COLS) are work rows.
+
+    The maximum drawdown is the lowest equity / running peak - 1 over all bars, whatever
+    the order the bars are searched in, as long as each bar is measured against its own
+    running peak: a long stretch whose lowest equity may set a new low is kept (its bars'
+    peaks follow from the peak before it) and searched at the end, deepest bound first, so
+    the bisection of :func:`held_drawdown_nb` starts from a low that is already deep and
+    passes most ranges at once (headline grid: 5.3 -> 0.8 million bars folded, 1.46 ->
+    0.39 million ranges tested). The result is the bar-by-bar fold's.
     """
     n = close.shape[0]
     init_cash, next_open, slippage = settings.init_cash, settings.next_open, settings.slippage
@@ -105,6 +120,7 @@ def simulate_changes_nb(
     seg_end = cp_bar[1] if m > 1 else n  # where the next one starts
     b = int(np.int64(0))
     market = int(np.int64(MARKET))  # a global int is a literal too
+    kept = int(np.int64(0))  # table stretches whose drawdown is searched at the end
     while b < n:
         while b >= seg_end:
             i += 1
@@ -178,9 +194,20 @@ def simulate_changes_nb(
                     s1 += d1
                     s2 += d2
                     down += d3
-                    top, mdd = held_drawdown_nb(
-                        close, ranges, b, seg_end, cash, pos, top, mdd, stack, c_hi, c_lo
-                    )
+                    peak = max(top, cash + pos * c_hi)  # exact: rounding is monotone
+                    low = cash + pos * c_lo
+                    if low < peak * (1.0 + mdd) * (1.0 + 1e-12):
+                        row = held[kept]
+                        row[H_LO] = b
+                        row[H_HI] = seg_end
+                        row[H_CASH] = cash
+                        row[H_POS] = pos
+                        row[H_TOP] = top
+                        row[H_CHI] = c_hi
+                        row[H_CLO] = c_lo
+                        row[H_KEY] = low / peak
+                        kept += 1
+                    top = peak
                     prev = cash + pos * close[seg_end - 1]
                     b = seg_end
         while b < seg_end:
@@ -192,4 +219,37 @@ def simulate_changes_nb(
             prev = eq
             b += 1
         invested += b - start
+    mdd = kept_drawdown_nb(close, ranges, held, kept, mdd, stack)
     finish_nb(out, acc, init_cash, prev, n, s1, s2, down, mdd, invested, settings.periods)
+
+
+@njit(cache=True, inline="always")
+def kept_drawdown_nb(
+    close: np.ndarray,
+    ranges: np.ndarray,
+    held: np.ndarray,
+    kept: int,
+    worst: float,
+    stack: np.ndarray,
+) -> float:
+    """The lowest of ``worst`` and the drawdowns of the ``kept`` stretches in ``held``
+    (rows as :data:`HELD_COLS`): the one with the deepest bound (lowest equity over highest
+    peak) first, then the others in turn, each passed at once when its bound no longer
+    reaches below the low found so far. (A full sort by bound saves little more and costs
+    the square of the stretches on long intraday runs.)"""
+    if kept == 0:
+        return worst
+    first = 0
+    for i in range(1, kept):
+        if held[i, H_KEY] < held[first, H_KEY]:
+            first = i
+    for step in range(kept):
+        i = first if step == 0 else (step - 1 if step <= first else step)
+        row = held[i]
+        if row[H_KEY] >= (1.0 + worst) * (1.0 + 1e-12):
+            continue  # no bar of it can reach below the low found so far
+        _, worst = held_drawdown_nb(
+            close, ranges, int(row[H_LO]), int(row[H_HI]), row[H_CASH], row[H_POS],
+            row[H_TOP], worst, stack, row[H_CHI], row[H_CLO],
+        )  # fmt: skip
+    return worst

@@ -47,7 +47,7 @@ from toolkit.metrics._kernels import (
 )
 from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN
 from toolkit.strategies._dispatch import changes_nb, rule_nb
-from toolkit.sweep._changes import simulate_changes_nb
+from toolkit.sweep._changes import HELD_COLS, simulate_changes_nb
 from toolkit.sweep._fold import (
     A_MONTH,
     ACC_SIZE,
@@ -268,6 +268,7 @@ def sweep_nb(
         acc = np.empty(ACC_SIZE)
         scratch = np.empty((1, TRADE_COLS))
         stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
+        held = np.empty((n if events else 1, HELD_COLS))
         # strided, not contiguous: neighbouring rows cost alike (e.g. small windows trade
         # often), so striding balances the threads
         for k in range(ch, k_total, chunks):
@@ -278,7 +279,7 @@ def sweep_nb(
                 )  # fmt: skip
                 simulate_changes_nb(
                     open_, close, cp_bar, cp_val, m, month_id, weight, settings, prefix,
-                    ranges, st, acc, scratch, stack, out[k],
+                    ranges, st, acc, scratch, stack, held, out[k],
                 )  # fmt: skip
             else:
                 rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
