@@ -105,3 +105,33 @@ def test_the_watch_passes_on_or_refuses_every_run_flag() -> None:
                         (["--live"], "--live")):  # fmt: skip
         with pytest.raises(ToolkitError, match=f"{name}.*--watch|--watch.*{name}"):
             args(*flags)
+
+
+def test_a_hangup_stops_the_watcher_and_its_rehearsal_in_order(tmp_path: Path) -> None:
+    """A closed terminal sends SIGHUP: the watcher died of it at once, leaving its rehearsal
+    running as an orphan (which takes SIGHUP for a [risk] reload). Now it stops as on
+    SIGTERM: the child in order, then itself, exit 0."""
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "watched.toml"
+    config.write_text("not a live config\n")
+    code = (
+        "import sys; from pathlib import Path; from toolkit.live import _watch; "
+        f"sys.exit(_watch.watch(['--help'], Path({str(config)!r}), poll=0.1))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the child (--help) ends: the watcher waits for an edit
+            if line.startswith("rehearsal ended"):
+                break
+        proc.send_signal(signal.SIGHUP)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "watch stopped" in out, (proc.returncode, out)

@@ -10,7 +10,7 @@ would start by hand. Changes are found by polling modification times (every ``po
 a change counted once the files stay still for one more poll, as editors write in steps): no
 file-watching library is installed here, inotify is Linux-only, and a handful of files polled
 twice a second costs nothing. A rehearsal that ends (or fails on a bad edit: its one-line error
-is shown) waits for the next change; Ctrl+C or SIGTERM stops the child and the watcher.
+is shown) waits for the next change; Ctrl+C, SIGTERM or SIGHUP stops the child and the watcher.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def watch(
     seen = stamp(files)
     done = 0
     child: subprocess.Popen[bytes] | None = None
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a service manager) and SIGHUP (the terminal closed) stop the child in order
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         echo(f"watching {len(files)} file(s): {', '.join(f.name for f in files)} (Ctrl+C stops)")
         child = subprocess.Popen(cmd)
@@ -119,7 +120,8 @@ def watch(
         echo("watch stopped")
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _stop(child)
 
 
