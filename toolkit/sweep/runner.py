@@ -29,6 +29,9 @@ from toolkit.sweep.grid import ParamGrid, make_grid
 _FIELDS = ("open", "high", "low", "close", "volume")
 # Parameter sets whose features are computed together (bounds the indicator rows in memory).
 _FEATURE_BLOCK = 50_000
+# Chunks of a kernel call per numba thread: the threads take them one at a time as they
+# free up (_call_sweep_nb), so a few per thread keep every thread busy to the end.
+_CHUNKS_PER_THREAD = 16
 OnBlock = Callable[[int, int], None]
 Weights = Sequence[float] | Mapping[str, float]
 
@@ -92,8 +95,15 @@ def _features(
 
 def _call_sweep_nb(args: tuple[Any, ...]) -> None:
     """Call the sweep kernel. Its settings are ordinary run-time arguments (one compiled
-    version for every setting; the kernel picks its driver once per run)."""
-    sweep_nb(*args)
+    version for every setting; the kernel picks its driver once per run). Its chunks go to
+    the threads one at a time as they free up: numba's default deals them out in equal
+    contiguous shares up front, and on a shared machine a thread descheduled for a while
+    then holds the whole call back."""
+    before = numba.set_parallel_chunksize(1)
+    try:
+        sweep_nb(*args)
+    finally:
+        numba.set_parallel_chunksize(before)
 
 
 def _kernel(
@@ -127,7 +137,7 @@ def _kernel(
             data.day,
             float(weight),
             settings.kernel(risk),
-            numba.get_num_threads() * 4,
+            numba.get_num_threads() * _CHUNKS_PER_THREAD,
             use_stops,
             settings.commission.kind == "ibkr_tiered",
             out,
@@ -255,7 +265,11 @@ def _run_local(
 ) -> tuple[dict[tuple[int, int], np.ndarray], bool]:
     """Per symbol: features once per feature block, the kernel per progress block."""
     k = len(pgrid)
-    size = block_size or max(256, min(_FEATURE_BLOCK, -(-k // 8)))
+    # blocks exist to report progress (and to stop between them on Ctrl+C); each is one
+    # parallel kernel call whose threads wait for the slowest at its end, so with nobody
+    # watching the whole feature block is one call
+    watched = progress or on_block is not None
+    size = block_size or (max(256, min(_FEATURE_BLOCK, -(-k // 8))) if watched else _FEATURE_BLOCK)
     results: dict[tuple[int, int], np.ndarray] = {}
     bar = _progress_bar(k * len(data), progress)
     done = 0
