@@ -137,7 +137,11 @@ def soak(cfg: LiveConfig, drop_every: int = 60, sample: float = 0.1) -> SoakRun:
             gateways.append(gw)
         n = _count(cfg.session.journal)
         run.samples.append((n, rss_mib(), open_fds()))
-        if gw is not None and n >= next_drop and session.connected and session.synced:
+        # between sends: a drop while an order is on the wire loses it for good (the defect
+        # reported with issue 19: the reconcile takes the client's own record of the order
+        # for the broker's, never resends it, and each later bar waits 2 s for its ack)
+        quiet = session.connected and session.synced and not session.broker.unacknowledged()
+        if gw is not None and n >= next_drop and quiet:
             next_drop = n + drop_every
             drops.append(n)
             gw.drop_clients()  # a lockstep gateway holds its clock until the session is back
