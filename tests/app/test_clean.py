@@ -210,3 +210,58 @@ def test_a_bad_age_is_a_one_line_error(text: str) -> None:
     with pytest.raises(ToolkitError, match="give a number and a unit"):
         clean.parse_age(text)
     assert clean.parse_age("2w") == 14 * DAY and clean.parse_age("12h") == 12 * 3600
+
+
+def _trade(journal: Path, *sides: tuple[str, float]) -> None:
+    with Journal(journal) as j:
+        for n, (side, shares) in enumerate(sides):
+            ref = f"o{n}"
+            action = "BUY" if side == "BOT" else "SELL"
+            j.record_order("s1", order_ref=ref, symbol="SPY", action=action,
+                           quantity=shares, order_type="MKT")  # fmt: skip
+            j.record_fill(exec_id=f"e{n}", order_ref=ref, symbol="SPY", side=side,
+                          shares=shares, price=500.0)  # fmt: skip
+
+
+def test_a_journal_whose_session_still_holds_a_position_is_kept(tmp_path: Path) -> None:
+    """A stopped session with a position is resumed from its journal (--session): deleting
+    the journal would start it blind, so an old journal goes only once its books are flat."""
+    state = tmp_path / "state"
+    holding = _journal(state, "holding.sqlite", 0)
+    flat = _journal(state, "flat.sqlite", 0)
+    _trade(holding, ("BOT", 10.0), ("SLD", 4.0))
+    _trade(flat, ("BOT", 10.0), ("SLD", 10.0))
+    for j in (holding, flat):
+        _age(j, 90)
+        for extra in (j.with_name(j.name + "-wal"), j.with_name(j.name + "-shm")):
+            if extra.exists():
+                _age(extra, 90)
+    items = {Path(i.path).name: i for i in clean.plan(
+        reports=[], states=[state], logs=[], older_than=30 * DAY, keep=0)}  # fmt: skip
+    assert items["holding.sqlite"].action == "keep"
+    assert items["holding.sqlite"].why == "in use: its sessions still hold SPY 6 (s1)"
+    assert items["flat.sqlite"].action == "delete"
+
+
+def test_tax_exports_are_never_deleted(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    tax = _run(reports / "spy_sma_cross-tax-20240101T000000Z", 400)
+    run = _run(reports / "spy_sma_cross-20240101T000000Z", 400)
+    items = {Path(i.path).name: i for i in clean.plan(
+        reports=[reports], states=[], logs=[], older_than=30 * DAY, keep=0)}  # fmt: skip
+    assert items[tax.name].action == "keep" and items[tax.name].why.startswith("tax records")
+    assert items[run.name].action == "delete"
+
+
+def test_a_lock_that_cannot_be_opened_counts_as_held(tmp_path: Path) -> None:
+    """Unopenable (another user's, or a loop of links) is not free: clean keeps the journal."""
+    state = tmp_path / "state"
+    journal = _journal(state, "theirs.sqlite", 90)
+    _age(journal, 90)
+    lock = state / "theirs.sqlite.s1-0000.lock"
+    lock.symlink_to(lock.name)  # a link to itself: open() fails with ELOOP, not "not found"
+    (item,) = clean.plan(reports=[], states=[state], logs=[], older_than=30 * DAY, keep=0)
+    assert item.action == "keep" and item.why.startswith("in use: a running session holds")
+    from toolkit.live._lock import is_held
+
+    assert not is_held(state / "gone.lock")

@@ -15,19 +15,21 @@ to their journal for as long as they run (:mod:`toolkit.live._lock`); a journal 
 lock held is kept and named. Deleting looks at the locks again under the journal folder's
 guard (:func:`toolkit.live._lock.journal_guard`), which a session holds while it takes its
 lock: a session that started in between keeps its journal, one starting during the deletion
-waits for it and begins a new journal. The log
+waits for it and begins a new journal. A journal whose sessions still hold positions is kept (a
+stopped session resumes from it), and tax exports (``<name>-tax-<time>``) are never deleted. The log
 file a process is writing (its ``.lock`` held) is never deleted either; only rotated ones are.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
+import contextlib
 import json
-import os
 import re
 import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
-from toolkit.live._lock import journal_guard
+from toolkit.live._lock import is_held, journal_guard
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -43,6 +45,8 @@ _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ROTATED = re.compile(r"\.(log|jsonl)\.\d+$")
 # not report runs: trained ML artefacts (toolkit.ml.artefact), which live configs load
 _NOT_RUNS = frozenset({"models"})
+# `toolkit export tax` folders (toolkit.app.reports): records a tax return may need for years
+_TAX_EXPORT = re.compile(r"-tax-\d")
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,10 @@ def plan(
             age = t - mtime
             if kind == "journal" and (holders := _held_locks(p)):
                 action, why = "keep", f"in use: a running session holds {holders[0].name}"
+            elif kind == "journal" and (held := _open_positions(p)):
+                action, why = "keep", f"in use: its sessions still hold {held}"
+            elif kind == "report" and _TAX_EXPORT.search(p.name):
+                action, why = "keep", "tax records: kept for as long as the tax office asks"
             elif rank < keep:
                 action, why = "keep", f"among the newest {keep}"
             elif age <= older_than:
@@ -187,25 +195,34 @@ def _held_locks(journal: Path) -> list[Path]:
     """The session lock files of ``journal`` that a running process holds."""
     held = []
     for lock in sorted(journal.parent.glob(f"{journal.name}.*.lock")):
-        if _is_held(lock):
+        if is_held(lock):
             held.append(lock)
     return held
 
 
-def _is_held(lock: Path) -> bool:
+def _open_positions(journal: Path) -> str:
+    """The positions a journal's sessions still hold from their journaled fills ("" when every
+    session ended flat). A stopped session with a position is resumed with ``--session``: its
+    journal is its book, so it stays. A journal that cannot be read counts as holding one."""
     try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+        # read a copy: opening the journal itself would create its -wal/-shm files, whose
+        # fresh times make an old journal look new (and a crashed session's -wal holds fills)
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / journal.name
+            shutil.copyfile(journal, copy)
+            if (wal := journal.with_name(journal.name + "-wal")).exists():
+                shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+            with contextlib.closing(sqlite3.connect(copy)) as db:
+                rows = db.execute(
+                    "SELECT o.session_id, f.symbol, SUM(CASE f.side WHEN 'BOT' THEN f.shares "
+                    "ELSE -f.shares END) AS net FROM fills f JOIN orders o ON o.order_ref = "
+                    "f.order_ref GROUP BY o.session_id, f.symbol HAVING ABS(net) > 1e-9"
+                ).fetchall()
+    except (sqlite3.Error, OSError) as exc:
+        return f"positions it cannot show ({exc})"
+    return ", ".join(f"{sym} {net:g} ({sid})" for sid, sym, net in rows[:3]) + (
+        f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    )
 
 
 def _report_runs(folder: Path) -> Iterator[Path]:

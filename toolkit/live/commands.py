@@ -33,10 +33,8 @@ at its next bar (targets, not deltas); pause its schedule or use the kill switch
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
-from toolkit.live._lock import lock_path
+from toolkit.live._lock import is_held, lock_path
 from toolkit.live.journal import Journal, JournalOrder
 
 # the session side (CommandDesk) imports pandas and numba where it needs them: the CLI's
@@ -79,20 +77,7 @@ class Outcome:
 
 def session_running(journal: Path, session_id: str) -> bool:
     """Whether a process holds the session's lock (:mod:`toolkit.live._lock`) right now."""
-    path = lock_path(journal, session_id)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return is_held(lock_path(journal, session_id))
 
 
 def submit(
