@@ -210,3 +210,16 @@ def test_an_option_session_refuses_depth_levels(tmp_path: Path) -> None:
         parse_option_config(raw, tmp_path / "x.toml")
     raw["session"] = {"depth_levels": 0}
     assert parse_option_config(raw, tmp_path / "x.toml").session.depth_levels == 0
+
+
+def test_a_zero_priced_or_sizeless_book_renders_without_nan_or_a_crash() -> None:
+    """IB can send a level at price 0 (or sizes of 0): the panel shows '-' rather than
+    dividing by a zero mid or printing 'nan'."""
+    from rich.console import Console
+
+    from toolkit.live._book_panel import book_panel
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(book_panel([BookView("SPY", ((0.0, 0.0),), ((0.0, 0.0),))]))
+    text = console.export_text()
+    assert "spread 0.00  imbalance -" in text and "nan" not in text.lower()

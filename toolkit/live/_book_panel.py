@@ -82,12 +82,11 @@ def _imbalance_bar(share: float) -> Text:
 def _one(view: BookView, levels: int) -> Table:
     shown = view.top(levels)
     spread, mid, imb = shown.spread, shown.mid, shown.imbalance()
-    head = (
-        f"Book {view.symbol}  spread -  imbalance -"
-        if math.isnan(spread)
-        else f"Book {view.symbol}  spread {spread:,.2f} ({spread / mid * 1e4:.1f} bp)  "
-        f"imbalance {imb:+.2f}"
-    )
+    # a side empty (NaN), or zero/negative prices IB can send for a level: no spread in bp
+    bp = f" ({spread / mid * 1e4:.1f} bp)" if mid > 0 else ""
+    shown_spread = "-" if math.isnan(spread) else f"{spread:,.2f}{bp}"
+    shown_imb = "-" if math.isnan(imb) else f"{imb:+.2f}"
+    head = f"Book {view.symbol}  spread {shown_spread}  imbalance {shown_imb}"
     t = Table(
         title=head,
         title_justify="left",
