@@ -216,7 +216,13 @@ def main() -> None:
     )
     run = soak(cfg, drop_every=60)
     print(run.report())
-    print(f"(load average {load[0]:.1f} at the start)")
+    # the documented tolerance (README "Running unattended"): per-bar time stays steady
+    steady = run.late_median_ms <= 2.0 * run.early_median_ms + 5.0
+    print(
+        f"per-bar latency steady (last third <= 2x first third + 5 ms): "
+        f"{'yes' if steady else 'NO'}; memory +{run.rss_growth_mib:.1f} MiB, FDs "
+        f"{run.fd_growth:+d} (load average {load[0]:.1f} at the start)"
+    )
 
 
 if __name__ == "__main__":

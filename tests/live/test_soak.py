@@ -1,7 +1,7 @@
 """Profiling and a bounded soak (issue 19.6): ``run --profile`` writes a pyinstrument HTML
 profile of a rehearsal under reports/; a rehearsal over nine simulated months, its connection
-dropped every 30 bars, keeps memory and open file descriptors flat and its per-bar latency
-steady. The longer soak with its figures is research/benchmarks/soak.py (``make bench``)."""
+dropped every 30 bars, keeps memory and open file descriptors flat (its per-bar latency, a
+timing, is checked in the benchmark). The longer soak with its figures is research/benchmarks/soak.py (``make bench``)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from toolkit.app.live import main
 
 # The documented tolerances (README "Running unattended"): after the first quarter of the bars
 # (numba's compiles, pandas' and ib_async's caches, the journal's pages), resident memory grows
-# by less than 24 MiB to the end, open descriptors by at most 2 (a reconnect in flight), and
-# the median per-bar time of the last third is within 2x (+5 ms) of the first third's.
+# by less than 24 MiB to the end and open descriptors by at most 2 (a reconnect in flight).
 RSS_TOLERANCE_MIB = 24.0
 FD_TOLERANCE = 2
 
@@ -46,4 +45,5 @@ def test_a_nine_month_rehearsal_with_reconnects_stays_flat(live_config) -> None:
     assert run.late == run.missed == run.duplicate_orders == run.lost_fills == 0
     assert run.rss_growth_mib < RSS_TOLERANCE_MIB, run.report()
     assert run.fd_growth <= FD_TOLERANCE, run.report()
-    assert run.late_median_ms <= 2.0 * run.early_median_ms + 5.0, run.report()
+    # latency steadiness (last third's median per-bar time within 2x + 5 ms of the first's) is
+    # a timing, so it is checked in make bench (research/benchmarks/soak.py), not here
