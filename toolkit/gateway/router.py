@@ -6,6 +6,7 @@ this module never imports the session that implements it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import pandas as pd
@@ -141,6 +142,10 @@ class GatewayState:
         self.history_pacing = HistoryPacing(rules) if rules is not None else None
         self.sessions: dict[int, Client] = {}
         self.connections: set[Client] = set()
+        # fault injection (tests, Gateway.cut_at_order): called with the orderRef of every
+        # placeOrder received; "before" cuts the client off before the order is booked (lost
+        # on the wire), "after" books it and cuts the client off before the acknowledgement
+        self.order_cut: Callable[[str], str | None] | None = None
         exchange.subscribe(self.on_event)
 
     # -- views of the layers below -------------------------------------------------------

@@ -244,6 +244,20 @@ class Gateway:
         self._hold_until_back()
         loop.call_soon_threadsafe(close_all)
 
+    def cut_at_order(self, when: Callable[[str], str | None] | None) -> None:
+        """Fault injection: ``when(orderRef)`` is asked on every placeOrder received;
+        ``"before"`` drops its client before the order is booked (lost on the wire),
+        ``"after"`` books it and drops the client before the acknowledgement leaves. The
+        clock is held as :meth:`drop_clients` holds it. None disarms."""
+
+        def cut(ref: str) -> str | None:
+            how = when(ref) if when is not None else None
+            if how is not None:
+                self._hold_until_back()
+            return how
+
+        self.state.order_cut = cut if when is not None else None
+
     def _hold_until_back(self) -> None:
         """Lockstep: the clients are being cut off -- hold the clock until one connects again
         (a rehearsal at 10^7 x would run days ahead while its session reconnects, and a resume

@@ -783,6 +783,17 @@ class Session(asyncio.Protocol):
 
     # -- orders ---------------------------------------------------------------------------
     def _place_order(self, r: rq.PlaceOrder) -> None:
+        """Book an order; a cut armed on the gateway (``GatewayState.order_cut``) drops the
+        connection before it is booked or before its acknowledgement leaves."""
+        cut = self.state.order_cut(r.order_ref) if self.state.order_cut is not None else None
+        if cut == "before":
+            self.drop(f"fault: placeOrder {r.order_ref!r} lost on the wire")
+            return
+        self._book_order(r)
+        if cut == "after":  # the queued openOrder/orderStatus are discarded with the socket
+            self.drop(f"fault: placeOrder {r.order_ref!r} booked, its acknowledgement lost")
+
+    def _book_order(self, r: rq.PlaceOrder) -> None:
         """Check and book an order in IB's order of checks: the order id, the contract,
         whether the id may be (re)used, the fields, then the exchange's own checks."""
         assert self.client_id is not None

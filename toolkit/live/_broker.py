@@ -37,6 +37,7 @@ from toolkit.live.orders import OrderRef, OrderSpec
 __all__ = ["Broker", "BrokerError", "ClientIdInUse", "commission_of", "execution_of", "status_of"]
 
 CLIENT_ID_IN_USE = 326  # IB: "Unable to connect as the client id is already in use"
+UNACKNOWLEDGED = ("PendingSubmit", "ApiPending")  # sent; nothing from the broker about it yet
 
 
 class ClientIdInUse(ConnectionError):
@@ -56,6 +57,11 @@ class Broker:
         self._order_ids: dict[int, str] = {}
         self._contracts: dict[str, Contract] = {}
         self._listener: Callable[[BrokerEvent], None] | None = None
+        # orders in flight when the connection dropped: sent, never acknowledged -- whether
+        # the broker got them is unknown until it is asked again (working_orders); those it
+        # does not report then are lost on the wire and unknown here (knows() is False)
+        self._in_doubt: set[str] = set()
+        self._lost: set[str] = set()
         self._was_connected = False
         self.connected = False
         self.reconnects = 0
@@ -96,6 +102,7 @@ class Broker:
             refused.cancel()
         self.connected = True
         if self._was_connected:
+            self._doubt_in_flight()
             self.reconnects += 1
             self._emit(Reconnected(self.reconnects))
         self._was_connected = True
@@ -125,7 +132,9 @@ class Broker:
 
     # -- ib_async's callbacks, translated --------------------------------------------------
     def _on_exec(self, trade: Trade | None, fill: Fill) -> None:
-        self._emit(execution_of(trade, fill))
+        ex = execution_of(trade, fill)
+        self._reached(ex.ref)
+        self._emit(ex)
 
     def _on_commission(self, trade: Trade | None, fill: Fill, report: CommissionReport) -> None:
         self._emit(commission_of(trade, fill, report))
@@ -136,9 +145,11 @@ class Broker:
             self._emit(st)
 
     def _track(self, trade: Trade) -> bool:
+        """Own a trade the broker reported (a status, an open order): it reached the broker."""
         ref = str(trade.order.orderRef)
         if not self.ours(ref):
             return False
+        self._reached(ref)
         self._trades[ref] = trade
         self._order_ids[int(trade.order.orderId)] = ref
         return True
@@ -155,7 +166,22 @@ class Broker:
         elif err.connectivity:
             self._emit(ConnectivityNotice(code, text))
 
+    def _doubt_in_flight(self) -> None:
+        """The connection dropped: an order sent and not yet acknowledged may or may not have
+        reached the broker (the bytes were on the wire). ib_async still lists it as
+        PendingSubmit, but no acknowledgement can come for it on this connection: it is in
+        doubt until the broker is asked again after the reconnect (:meth:`working_orders`)."""
+        self._in_doubt |= {
+            ref for ref, t in self._trades.items() if t.orderStatus.status in UNACKNOWLEDGED
+        }
+
+    def _reached(self, ref: str) -> None:
+        """The broker reported ``ref`` (an open order, a status, an execution): not in doubt."""
+        self._in_doubt.discard(ref)
+        self._lost.discard(ref)
+
     def _on_disconnect(self) -> None:
+        self._doubt_in_flight()
         if self.connected:
             self.connected = False
             self._emit(Disconnected())
@@ -233,12 +259,14 @@ class Broker:
         parent = _ib_order(spec, account, transmit=not legs)
         trade = self.ib.placeOrder(contract, parent)
         self._fault("after-send")
+        self._reached(spec.ref)  # sent (again): this send's acknowledgement decides
         self._trades[spec.ref] = trade
         self._order_ids[parent.orderId] = spec.ref
         for i, leg in enumerate(legs):
             child = _ib_order(leg, account, transmit=i == len(legs) - 1)
             child.parentId = parent.orderId
             t = self.ib.placeOrder(contract, child)
+            self._reached(leg.ref)
             self._trades[leg.ref] = t
             self._order_ids[child.orderId] = leg.ref
 
@@ -249,6 +277,7 @@ class Broker:
         order = _ib_order(spec, account, transmit=True)
         trade = self.ib.placeOrder(combo, order)
         self._fault("after-send")
+        self._reached(spec.ref)
         self._trades[spec.ref] = trade
         self._order_ids[order.orderId] = spec.ref
 
@@ -303,8 +332,11 @@ class Broker:
         return cancelled
 
     def knows(self, ref: str) -> bool:
-        """Whether the order reached the broker in this process (placed, or seen working)."""
-        return ref in self._trades
+        """Whether the order reached the broker in this process (placed, or seen working).
+        An order sent just before the connection dropped counts as known until the broker,
+        asked again after the reconnect, does not report it (then it was lost on the wire and
+        the reconcile sends it again, once)."""
+        return ref in self._trades and ref not in self._lost
 
     def ended(self, refs: list[str]) -> bool:
         """Whether every order of ``refs`` is final at the broker."""
@@ -313,7 +345,8 @@ class Broker:
     def unacknowledged(self) -> bool:
         """Whether an order sent is not yet acknowledged by the broker."""
         return any(
-            t.orderStatus.status in ("PendingSubmit", "ApiPending") for t in self._trades.values()
+            t.orderStatus.status in UNACKNOWLEDGED and ref not in self._in_doubt | self._lost
+            for ref, t in self._trades.items()
         )
 
     # -- what the broker holds (reconcile) -----------------------------------------------
@@ -330,15 +363,23 @@ class Broker:
                 ),
                 None,
             )
-            out.append(execution_of(trade, fill))
+            ex = execution_of(trade, fill)
+            self._reached(ex.ref)  # executed at the broker: never sent again
+            out.append(ex)
         return out
 
     async def working_orders(self) -> dict[str, StatusChanged]:
-        """The session's orders the broker is working, by orderRef (now owned here)."""
+        """The session's orders the broker is working, by orderRef (now owned here). The
+        orders in doubt since the connection dropped that the broker does not report (nor
+        executions, replayed before) never reached it: unknown from now on (:meth:`knows`)."""
         working = {str(t.order.orderRef): t for t in await self.ib.reqAllOpenOrdersAsync()}
-        for t in self.ib.openTrades():
-            working.setdefault(str(t.order.orderRef), t)
-        return {ref: status_of(t) for ref, t in working.items() if self._track(t)}
+        for t in self.ib.openTrades():  # ib_async's own list: in-doubt ones are not evidence
+            if str(t.order.orderRef) not in self._in_doubt:
+                working.setdefault(str(t.order.orderRef), t)
+        out = {ref: status_of(t) for ref, t in working.items() if self._track(t)}
+        self._lost |= self._in_doubt
+        self._in_doubt.clear()
+        return out
 
     async def completed_orders(self, timeout: float) -> dict[str, str] | None:
         """The final status of the broker's completed orders by orderRef (None: it did not
@@ -347,7 +388,10 @@ class Broker:
             done = await asyncio.wait_for(self.ib.reqCompletedOrdersAsync(apiOnly=True), timeout)
         except TimeoutError:
             return None
-        return {str(t.order.orderRef): str(t.orderStatus.status) for t in done if t.order.orderRef}
+        out = {str(t.order.orderRef): str(t.orderStatus.status) for t in done if t.order.orderRef}
+        for ref in out:
+            self._reached(ref)  # it reached the broker and ended there
+        return out
 
     def contract_positions(self, account: str) -> dict[int, float]:
         """Signed position per contract id at the broker (options: contracts)."""

@@ -263,6 +263,7 @@ class Ledger:
             ]
         for x in specs:
             self._owners[x.ref] = (ref.strategy, ref.symbol)
+            self._bars[x.ref] = ref.bar  # its decision's bar, as restore() reads it back
         if not fresh[0]:
             return False
         self.sleeves[ref.strategy].act_on(ref.symbol, target)

@@ -93,6 +93,7 @@ class Lockstep:
     def __init__(self, clock: ClockPort) -> None:
         self.clock = clock
         self.unstuck = 0  # times the clock had to be released by the fallback
+        self.ack_timeouts = 0  # times it ran on after 2 s without the orders' acknowledgement
         self._held: tuple[pd.Timestamp | None, float] | None = None
         self._refused: pd.Timestamp | None = None  # the held instant a look declined to release
 
@@ -137,4 +138,6 @@ class Lockstep:
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and unacknowledged():
             await asyncio.sleep(0.005)
+        if unacknowledged():
+            self.ack_timeouts += 1
         self.clock.resume()
