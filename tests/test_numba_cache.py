@@ -1,0 +1,99 @@
+"""Compiled kernels are cached per version of the sources (toolkit/_numba_cache.py): numba keys
+a cached kernel on its own file only, so an edit of a callee in another file -- a git pull, an
+upgrade -- ran stale machine code (wrong numbers or a segfault). Any change of a toolkit source,
+numba or numpy starts a fresh cache folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit import _numba_cache
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_digest_follows_every_source_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("def f(): return 1\n")
+    (tmp_path / "notes.txt").write_text("not a source")
+    first = _numba_cache.source_digest(tmp_path)
+    assert _numba_cache.source_digest(tmp_path) == first  # nothing changed: the same folder
+    (tmp_path / "notes.txt").write_text("still not a source")
+    assert _numba_cache.source_digest(tmp_path) == first
+    # a callee edited in another file (same size, later time): a new folder
+    callee = tmp_path / "sub" / "b.py"
+    callee.write_text("def f(): return 2\n")
+    later = time.time() + 5
+    os.utime(callee, (later, later))
+    assert _numba_cache.source_digest(tmp_path) != first
+
+
+def _python(code: str, env: dict[str, str]) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "PYTHONPATH": str(REPO), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_kernels_compile_into_the_folder_of_this_source_version(tmp_path: Path) -> None:
+    user = tmp_path / "user_kernel.py"
+    user.write_text("from numba import njit\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
+    digest = _numba_cache.source_digest(REPO / "toolkit")
+    code = (
+        f"import toolkit, numba, sys; sys.path.insert(0, {str(tmp_path)!r}); "
+        "import user_kernel; print(user_kernel.twice(21)); print(numba.config.CACHE_DIR)"
+    )
+    out = _python(code, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    answer, folder = out.splitlines()
+    expected = tmp_path / "cache" / "ibkr-toolkit" / "numba" / digest
+    assert answer == "42" and Path(folder) == expected
+    assert list(expected.rglob("*.nbi")), "the kernel's cache index is in the versioned folder"
+    # numba imported before the toolkit: its config is pointed at the folder all the same
+    first = _python(
+        "import numba, toolkit; print(numba.config.CACHE_DIR)",
+        {"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert Path(first) == expected
+
+
+def test_a_cache_folder_the_user_chose_wins(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    out = _python(
+        "import toolkit, numba; print(numba.config.CACHE_DIR)",
+        {"NUMBA_CACHE_DIR": str(mine), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert Path(out) == mine and not (tmp_path / "cache").exists()
+
+
+def test_old_source_versions_are_pruned_to_the_newest_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _numba_cache.cache_root()
+    for n in range(6):
+        old = root / f"old{n}"
+        old.mkdir(parents=True)
+        os.utime(old, (1_000_000 + n, 1_000_000 + n))
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("pass\n")
+    folder = _numba_cache.use_versioned_cache(pkg)
+    assert folder is not None and folder.is_dir()
+    kept = sorted(p.name for p in root.iterdir() if p != folder)
+    assert kept == ["old3", "old4", "old5"]  # the newest KEEP_OLD others
+    assert os.environ["NUMBA_CACHE_DIR"] == str(folder)

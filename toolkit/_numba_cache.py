@@ -1,0 +1,80 @@
+"""Where numba caches the toolkit's compiled kernels: a folder per version of the sources.
+
+numba's ``cache=True`` keys a cached kernel on its own file only (numba's docs, "Cache
+invalidation": changes in other files a function calls are not detected). After a ``git pull``
+or an upgrade that changed a callee in another module, a warm cache ran the old machine code
+against the new callee -- wrong numbers or a segmentation fault (seen here: a sweep kernel cached
+before an edit of a strategy helper crashed on the next run). The same holds when numpy or
+numba change under a warm cache. So the cache lives in a folder named by a digest of every
+toolkit source file (path, size, modification time) and the numba, numpy and Python versions:
+any change starts a fresh folder, and the newest few older folders are kept for switching back.
+
+A ``NUMBA_CACHE_DIR`` the user set wins (numba's own setting); the caveat above is then theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ENV = "NUMBA_CACHE_DIR"
+KEEP_OLD = 3  # older source versions' folders kept (a branch switch back compiles nothing)
+
+
+def source_digest(root: Path) -> str:
+    """A digest of ``root``'s Python sources and the compiler stack that builds them."""
+    h = hashlib.sha256()
+    for name in ("numba", "numpy", "llvmlite"):
+        try:
+            h.update(f"{name}={metadata.version(name)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name}=none;".encode())
+    h.update(f"python={sys.version_info[:3]};".encode())
+    for p in sorted(root.rglob("*.py")):
+        st = p.stat()
+        h.update(f"{p.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/ibkr-toolkit/numba`` (``~/.cache/...`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ibkr-toolkit" / "numba"
+
+
+def use_versioned_cache(package: Path) -> Path | None:
+    """Point numba's cache at this source version's folder (None: the user chose one, or the
+    cache folder cannot be created, and numba's default applies)."""
+    if os.environ.get(ENV):
+        return None
+    folder = cache_root() / source_digest(package)
+    try:
+        new = not folder.is_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if new:
+        _prune(folder)
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is not None:  # numba came first: its config has read the environment
+        numba_config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
+    os.environ[ENV] = str(folder)  # numba reads it when imported; child processes share it
+    return folder
+
+
+def _prune(current: Path) -> None:
+    """Drop all but the newest ``KEEP_OLD`` other source versions' folders (best effort)."""
+    try:
+        others = sorted(
+            (p for p in current.parent.iterdir() if p.is_dir() and p != current),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+    except OSError:
+        return
+    for old in others[KEEP_OLD:]:
+        shutil.rmtree(old, ignore_errors=True)
