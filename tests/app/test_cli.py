@@ -164,6 +164,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert done.stderr.strip().splitlines() == [
             f"error: {missing}: config file not found. Configs live in research/configs/."
         ], command
+    # the config is read before the commands' report and chart modules load (~2 s a command)
+    code = (
+        "import sys\n"
+        "from toolkit.app import cli\n"
+        "for command in ('backtest', 'walkforward', 'check'):\n"
+        f"    assert cli.main([command, '--config', {str(missing)!r}]) == 2\n"
+        "print(sorted(m for m in ('plotly', 'matplotlib', 'quantstats') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_interrupted_exits_130() -> None:

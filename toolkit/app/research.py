@@ -161,11 +161,12 @@ def _options_backtest(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     if args.like_session is not None:
         return _like_session(args)
-    from toolkit.app.backtest import format_summary, run_backtest
-    from toolkit.app.progress import stderr_progress
     from toolkit.config import load_config
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config)  # a bad config is told before the report modules load (~2 s)
+    from toolkit.app.backtest import format_summary, run_backtest
+    from toolkit.app.progress import stderr_progress
+
     out = run_backtest(
         cfg, reports_root=args.reports, tearsheet=not args.no_tearsheet, progress=stderr_progress()
     )
@@ -251,13 +252,14 @@ def _replay_record(replay: Any, compared: Any, out_dir: Path, files: dict[str, P
 
 
 def _robustness(args: argparse.Namespace) -> int:
+    from toolkit.config import load_config
+
+    cfg = load_config(args.config)  # a bad config is told before the report modules load (~2 s)
     from toolkit.app import robustness
     from toolkit.app.progress import stderr_progress
     from toolkit.app.summaries import robustness_output
-    from toolkit.config import load_config
 
     say = stderr_progress()
-    cfg = load_config(args.config)
     runner = {
         "walkforward": robustness.run_walkforward,
         "montecarlo": robustness.run_montecarlo,
@@ -282,10 +284,11 @@ def _check_causal(args: argparse.Namespace) -> int:
     say = stderr_progress()  # told once the inputs are good: a bad one is the only line
     params: dict[str, object] | None = None
     if args.config is not None:
-        from toolkit.app.backtest import load_run_bars
         from toolkit.config import load_config
 
-        cfg = load_config(args.config)
+        cfg = load_config(args.config)  # told before toolkit.app.backtest loads (~2 s)
+        from toolkit.app.backtest import load_run_bars
+
         spec = strategies.get(cfg.strategy)
         bars = load_run_bars(cfg).frame
         params = dict(cfg.params)
