@@ -178,3 +178,109 @@ def test_the_gateway_and_the_report_scheduler_log_to_files(tmp_path: Path) -> No
     assert out.stdout == "nothing due\n"
     rows = [json.loads(ln) for ln in (tmp_path / "report-schedule.jsonl").read_text().splitlines()]
     assert [r["msg"] for r in rows] == ["nothing due"]
+
+
+def test_second_writers_files_left_behind_follow_the_retention_count(tmp_path: Path) -> None:
+    with LogFile("svc", LogSettings(directory=tmp_path, backups=2)) as first:
+        # files of second writers that are gone (their locks free), oldest first
+        old = ["svc-111.log", "svc-222.log.1", "svc-222.log", "svc-333-2.log"]
+        for age, name in enumerate(reversed(old)):
+            (tmp_path / name).write_text("old\n")
+            os.utime(tmp_path / name, (time.time() - 3600 * (age + 1),) * 2)
+        for lock in ("svc-111.log.lock", "svc-222.log.lock", "svc-333-2.log.lock"):
+            (tmp_path / lock).touch()
+        (tmp_path / "other-5.log").write_text("not a second writer: no other.log.lock\n")
+        with LogFile("svc", LogSettings(directory=tmp_path, backups=2)) as second:
+            assert second.path == tmp_path / f"svc-{os.getpid()}.log"
+            second.write("hello")
+        assert first.path.name == "svc.log"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    # the newest two old files stay; svc-111's file went and so did its lock
+    assert "svc-333-2.log" in names and "svc-222.log" in names
+    assert "svc-222.log.1" not in names and "svc-111.log" not in names
+    assert "svc-111.log.lock" not in names and "svc-222.log.lock" in names
+    assert "other-5.log" in names
+
+
+def test_a_third_writer_in_one_process_gets_a_file_of_its_own(tmp_path: Path) -> None:
+    settings = LogSettings(directory=tmp_path)
+    with (
+        LogFile("svc", settings) as a,
+        LogFile("svc", settings) as b,
+        LogFile("svc", settings) as c,
+    ):
+        assert len({a.path, b.path, c.path}) == 3
+        for log in (a, b, c):
+            log.write(f"line of {log.path.name}")
+        for log in (a, b, c):
+            assert log.path.read_text().count("line of") == 1
+
+
+def test_a_backup_deleted_during_the_rollover_loses_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.log"
+    h = SizeAndDayHandler(path, max_bytes=1024, backups=3, daily=False)
+    h.setFormatter(logging.Formatter("%(message)s"))
+    for i in range(3):
+        h.emit(_record(f"{i} " + "x" * 1000, datetime.now(UTC)))
+    assert (tmp_path / "r.log.2").exists()
+    real = os.path.exists
+
+    def exists_then_cleaned(p: object) -> bool:  # `toolkit clean` deletes it right after a look
+        there = real(p)  # type: ignore[arg-type]
+        if there and str(p).endswith((".log.1", ".log.2", ".log.3")):
+            os.unlink(p)  # type: ignore[arg-type]
+        return there
+
+    monkeypatch.setattr(os.path, "exists", exists_then_cleaned)
+    h.emit(_record("kept " + "y" * 1000, datetime.now(UTC)))
+    monkeypatch.undo()
+    h.close()
+    assert "Logging error" not in capsys.readouterr().err
+    assert "kept" in path.read_text()
+
+
+def test_two_sessions_in_one_process_each_get_only_their_own_package_lines(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import socket
+
+    from toolkit.gateway import Gateway
+
+    settings = LogSettings(directory=tmp_path)
+    a = LogFile("live", settings, ["toolkit.live", "toolkit.gateway"])
+    b = LogFile("live", settings, ["toolkit.live", "toolkit.gateway"])
+
+    async def session(name: str) -> None:
+        logging.getLogger("toolkit.live").info("live line of %s", name)
+        await asyncio.sleep(0)
+        logging.getLogger("toolkit.live").info("second live line of %s", name)
+
+    async def both() -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            loop.create_task(session("A"), context=a.context()),
+            loop.create_task(session("B"), context=b.context()),
+        )
+
+    asyncio.run(both())
+    # the simulator a session starts runs on its own thread: its records are that session's
+    gw = a.context().run(lambda: Gateway(port=0).start())
+    try:
+        with socket.create_connection(("127.0.0.1", gw.port)) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")  # no API handshake: the gateway logs, closes
+            s.settimeout(5)
+            with pytest.raises(OSError):
+                while s.recv(1024):
+                    pass
+                raise ConnectionError
+    finally:
+        gw.stop()
+    a.close()
+    b.close()
+    text_a, text_b = a.path.read_text(), b.path.read_text()
+    assert "live line of A" in text_a and "of B" not in text_a
+    assert "live line of B" in text_b and "of A" not in text_b
+    assert "toolkit.gateway" in text_a and "toolkit.gateway" not in text_b

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import fcntl
+import glob
+import itertools
 import json
 import logging
 import logging.handlers
@@ -169,7 +172,22 @@ class SizeAndDayHandler(logging.handlers.RotatingFileHandler):
         return False
 
     def doRollover(self) -> None:  # noqa: N802 (stdlib name)
-        super().doRollover()
+        # the stdlib's doRollover checks that a backup exists, then removes or renames it: a
+        # backup deleted in between (``toolkit clean``, an operator's rm) raised there, so the
+        # logging module printed a traceback and dropped the record. Each step here tolerates
+        # a file that has vanished.
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        if self.backupCount > 0:
+            for i in range(self.backupCount - 1, 0, -1):
+                source = self.rotation_filename(f"{self.baseFilename}.{i}")
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(source, self.rotation_filename(f"{self.baseFilename}.{i + 1}"))
+            with contextlib.suppress(FileNotFoundError):
+                self.rotate(self.baseFilename, self.rotation_filename(f"{self.baseFilename}.1"))
+        if not self.delay:
+            self.stream = self._open()
         if self._next_day is not None:
             self._day, self._next_day = self._next_day, None
 
@@ -198,6 +216,11 @@ class JsonLines(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+# the log file (its token) whose session the running code belongs to: set in the context of a
+# session's task (LogFile.context), inherited by the tasks and the simulator thread it starts
+_OWNER: contextvars.ContextVar[object | None] = contextvars.ContextVar("log_owner", default=None)
+
+
 def _text_formatter() -> logging.Formatter:
     f = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
     f.converter = time.gmtime  # UTC, like the journal and the broker's clock
@@ -206,8 +229,12 @@ def _text_formatter() -> logging.Formatter:
 
 class LogFile:
     """A command's rotated log file, attached to ``loggers`` (and written by :meth:`tee`) until
-    :meth:`close`. ``name`` is made file-safe; when another process writes ``name`` in the same
-    folder (its lock is held), this one writes ``name-<pid>`` rather than interleave rotations."""
+    :meth:`close`. ``name`` is made file-safe; when another writer holds ``name`` in the same
+    folder (its lock is held), this one writes ``name-<pid>`` (``name-<pid>-2``... for more writers
+    in one process) rather than interleave rotations. Such files left by writers that are gone
+    count as rotated backups: beyond ``backups`` of them, the oldest go (and so does
+    ``toolkit clean``). Several files in one process (two notebook sessions) share the package
+    loggers; run each writer's code in :meth:`context` and its file gets only its own records."""
 
     def __init__(self, name: str, settings: LogSettings, loggers: Iterable[str] = ()) -> None:
         assert settings.directory is not None, "no log directory: nothing to open"
@@ -218,11 +245,15 @@ class LogFile:
             raise ConfigError(f"{folder}: cannot create the log folder ({exc}).") from None
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "toolkit"
         suffix = ".jsonl" if settings.json else ".log"
-        self._lock_fd = _lock(folder / f"{safe}{suffix}.lock")
-        if self._lock_fd is None:  # another process writes that file
-            safe = f"{safe}-{os.getpid()}"
+        base = safe
+        for n in itertools.count():
+            if n:  # another writer (process, or session in this one) holds the name
+                safe = f"{base}-{os.getpid()}" + (f"-{n}" if n > 1 else "")
             self._lock_fd = _lock(folder / f"{safe}{suffix}.lock")
+            if self._lock_fd is not None:
+                break
         self.path = folder / f"{safe}{suffix}"
+        _prune_fallbacks(folder, base, suffix, settings.backups)
         try:
             self.handler = SizeAndDayHandler(
                 self.path, settings.max_bytes, settings.backups, settings.daily
@@ -231,6 +262,8 @@ class LogFile:
             raise ConfigError(f"{self.path}: cannot write the log file ({exc}).") from None
         self.handler.setFormatter(JsonLines() if settings.json else _text_formatter())
         self.handler.setLevel(logging.INFO)
+        self._token = object()
+        self.handler.addFilter(self._own)
         # the loggers' warnings still reach the terminal (as the stdlib's last resort did)
         self._stderr = logging.StreamHandler(sys.stderr)
         self._stderr.setLevel(logging.WARNING)
@@ -244,6 +277,20 @@ class LogFile:
             if logger is not self.logger:
                 logger.addHandler(self._stderr)
         self.logger.propagate = False
+
+    def _own(self, record: logging.LogRecord) -> bool:
+        # a package logger's record written by another file's writer (another session in this
+        # process) is not this file's; records outside any writer's context go to every file
+        owner = _OWNER.get()
+        return owner is None or owner is self._token or record.name == self.logger.name
+
+    def context(self) -> contextvars.Context:
+        """A copy of the current context marked as this file's writer: run a session's task in
+        it (``loop.create_task(coro, context=log.context())``) and the package loggers' records
+        from that task, its tasks and threads started with the context reach this file only."""
+        ctx = contextvars.copy_context()
+        ctx.run(_OWNER.set, self._token)
+        return ctx
 
     def write(self, line: str) -> None:
         """One line of the command's own output, as printed, into the file."""
@@ -293,6 +340,84 @@ def open_log(
               f"{' and daily' if settings.daily else ''}, {settings.backups} kept)",
               file=stream, flush=True)  # fmt: skip
     return log
+
+
+_FAMILY = re.compile(r"^(?P<stem>.+?)(?P<suffix>\.log|\.jsonl)(?:\.\d+)?$")
+
+
+def _family(name: str) -> tuple[str, str] | None:
+    """``(stem, suffix)`` of a log file or one of its rotated ``.N`` (``x.log.3``: x, .log)."""
+    m = _FAMILY.match(name)
+    return None if m is None else (m.group("stem"), m.group("suffix"))
+
+
+def fallback_base(path: Path) -> str | None:
+    """The primary name ``x`` when ``path`` is a second writer's file ``x-<pid>[-n].log[.N]``
+    (see :class:`LogFile`); only when the primary's lock ``x.log.lock`` is in the same folder
+    -- a name that merely ends in digits is not one. None otherwise."""
+    parts = _family(path.name)
+    if parts is None:
+        return None
+    stem, suffix = parts
+    for cut in (r"-\d+$", r"-\d+-\d+$"):
+        m = re.search(cut, stem)
+        if m and m.start() > 0 and (path.parent / f"{stem[: m.start()]}{suffix}.lock").exists():
+            return stem[: m.start()]
+    return None
+
+
+def writer_lock(path: Path) -> Path:
+    """The lock file of the writer of ``path`` (a log file or one of its rotated ``.N``)."""
+    parts = _family(path.name)
+    name = "".join(parts) if parts else path.name
+    return path.parent / f"{name}.lock"
+
+
+def is_held(lock: Path) -> bool:
+    """Whether a running writer holds ``lock`` (one that cannot be opened counts as held)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _prune_fallbacks(folder: Path, base: str, suffix: str, backups: int) -> None:
+    """Second writers' files of ``base`` whose writer is gone are old logs: keep the newest
+    ``backups`` of them (the retention count), delete the rest and the locks left without a file."""
+    stale: list[tuple[float, Path]] = []
+    locks: set[Path] = set()
+    with contextlib.suppress(OSError):
+        for p in folder.iterdir():
+            parts = _family(p.name)
+            if parts is None or parts[1] != suffix or fallback_base(p) != base:
+                continue
+            lock = writer_lock(p)
+            if is_held(lock):
+                continue  # a running writer's file (its own retention rotates it)
+            locks.add(lock)
+            with contextlib.suppress(OSError):
+                stale.append((p.stat().st_mtime, p))
+    stale.sort(reverse=True)
+    for _, p in stale[backups:]:
+        with contextlib.suppress(OSError):
+            p.unlink()
+    for lock in locks:
+        family = lock.name.removesuffix(".lock")
+        left = [q for q in folder.glob(f"{glob.escape(family)}*") if q != lock]
+        if not any(q.name == family or q.name[len(family) + 1 :].isdigit() for q in left):
+            with contextlib.suppress(OSError):
+                lock.unlink()  # its writer is gone and so are its files
 
 
 def _lock(path: Path) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -195,7 +196,12 @@ class Gateway:
             loop.run_forever()
             loop.close()
 
-        self._thread = threading.Thread(target=run, name="toolkit-gateway", daemon=True)
+        # in the starter's context, as an asyncio task would be: a notebook session's log file
+        # takes its simulator's records and not another session's (toolkit._logfiles)
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=ctx.run, args=(run,), name="toolkit-gateway", daemon=True
+        )
         self._thread.start()
         ready.wait(10)
         if errors:

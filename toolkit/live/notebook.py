@@ -203,7 +203,11 @@ class NotebookSession:
             self.session.log.echo = self._logfile.tee(self.session.log.echo)
         self._trading = loop.create_future()
         self._task = loop.create_task(
-            self.session.run(on_tick=self._tick), name=f"toolkit-live {self.session_id}"
+            self.session.run(on_tick=self._tick),
+            name=f"toolkit-live {self.session_id}",
+            # its package loggers' records (its simulator's too) reach its own file only,
+            # not the file of another session in this kernel
+            context=None if self._logfile is None else self._logfile.context(),
         )
         self._task.add_done_callback(self._finished)
         return self._trading
