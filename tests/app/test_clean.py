@@ -265,3 +265,54 @@ def test_a_lock_that_cannot_be_opened_counts_as_held(tmp_path: Path) -> None:
     from toolkit.live._lock import is_held
 
     assert not is_held(state / "gone.lock")
+
+
+def test_a_gone_second_writers_log_is_an_old_log_and_a_running_writers_files_stay(
+    tmp_path: Path,
+) -> None:
+    from toolkit._logfiles import LogFile, LogSettings
+
+    logs = tmp_path / "logs"
+    settings = LogSettings(directory=logs, backups=5)
+    with LogFile("gw", settings) as primary, LogFile("gw", settings) as second:
+        primary.write("primary")
+        second.write("second")
+        (logs / "gw.log.1").write_text("the running primary's backup\n")
+        (logs / "gw-999.log").write_text("a second writer that is gone\n")
+        (logs / "gw-999.log.1").write_text("its backup\n")
+        (logs / "gw-999.log.lock").touch()
+        (logs / "run-7.log").write_text("no run.log.lock: a name ending in digits\n")
+        _age(logs, 40)
+        items = clean.plan(reports=[], states=[], logs=[logs], older_than=30 * DAY, keep=0)
+        decided = {Path(i.path).name: (i.action, i.why) for i in items}
+        assert decided[second.path.name] == ("keep", f"in use: a running writer holds "
+                                             f"{second.path.name}.lock")  # fmt: skip
+        assert decided["gw.log.1"][1] == "in use: a running writer holds gw.log.lock"
+        assert decided["gw-999.log"][0] == decided["gw-999.log.1"][0] == "delete"
+        assert "run-7.log" not in decided and "gw.log" not in decided
+        assert clean.main(["--older-than", "30d", "--keep", "0", "--reports", str(tmp_path / "r"),
+                           "--state", str(tmp_path / "s"), "--logs", str(logs)]) == 0  # fmt: skip
+        left = sorted(p.name for p in logs.iterdir())
+        assert "gw-999.log" not in left and "gw-999.log.1" not in left
+        assert "gw-999.log.lock" not in left  # its lock went with its files
+        assert second.path.exists() and (logs / "gw.log.1").exists() and "run-7.log" in left
+    # once its writer is gone the second writer's file is an old log like any other
+    _age(logs, 40)
+    items = clean.plan(reports=[], states=[], logs=[logs], older_than=30 * DAY, keep=0)
+    decided = {Path(i.path).name: i.action for i in items}
+    assert decided[second.path.name] == "delete" and decided["gw.log.1"] == "delete"
+
+
+def test_a_log_writer_starting_after_the_plan_keeps_its_file(tmp_path: Path) -> None:
+    from toolkit._logfiles import LogFile, LogSettings
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "gw.log.1").write_text("old\n")
+    _age(logs, 40)
+    (item,) = clean.plan(reports=[], states=[], logs=[logs], older_than=30 * DAY, keep=0)
+    assert item.action == "delete"
+    with LogFile("gw", LogSettings(directory=logs)):
+        done = clean.apply(item)
+    assert done.action == "keep" and done.why.startswith("in use")
+    assert (logs / "gw.log.1").exists()

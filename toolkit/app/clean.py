@@ -17,13 +17,16 @@ guard (:func:`toolkit.live._lock.journal_guard`), which a session holds while it
 lock: a session that started in between keeps its journal, one starting during the deletion
 waits for it and begins a new journal. A journal whose sessions still hold positions is kept (a
 stopped session resumes from it), and tax exports (``<name>-tax-<time>``) are never deleted. The log
-file a process is writing (its ``.lock`` held) is never deleted either; only rotated ones are.
+file a process is writing (its ``.lock`` held) is never deleted either; only rotated ones are, and
+a second writer's ``name-<pid>.log`` once that writer is gone (with its lock). The rotated files of
+a writer that runs are left to its own retention: deleting one while it rolls over would race it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import re
 import shutil
@@ -36,6 +39,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from toolkit._entry import run_command
+from toolkit._logfiles import fallback_base, writer_lock
+from toolkit._logfiles import is_held as log_held
 from toolkit.errors import ToolkitError
 from toolkit.live._lock import is_held, journal_guard
 
@@ -143,6 +148,8 @@ def plan(
                 action, why = "keep", f"in use: a running session holds {holders[0].name}"
             elif kind == "journal" and (held := _open_positions(p)):
                 action, why = "keep", f"in use: its sessions still hold {held}"
+            elif kind == "log" and log_held(lock := writer_lock(p)):
+                action, why = "keep", f"in use: a running writer holds {lock.name}"
             elif kind == "report" and _TAX_EXPORT.search(p.name):
                 action, why = "keep", "tax records: kept for as long as the tax office asks"
             elif rank < keep:
@@ -164,6 +171,8 @@ def apply(item: Item) -> Item:
     try:
         if item.kind == "journal":
             return _delete_journal(item, p)
+        if item.kind == "log":
+            return _delete_log(item, p)
         if p.is_dir():
             shutil.rmtree(p)
             if _DATE_DIR.match(p.parent.name) and not any(p.parent.iterdir()):
@@ -188,6 +197,22 @@ def _delete_journal(item: Item, p: Path) -> Item:
             extra.unlink(missing_ok=True)
         for lock in p.parent.glob(f"{p.name}.*.lock"):
             lock.unlink(missing_ok=True)  # stale: not held (checked above)
+    return item
+
+
+def _delete_log(item: Item, p: Path) -> Item:
+    lock = writer_lock(p)
+    if log_held(lock):  # a writer took the name between the plan and now
+        return Item(item.kind, item.path, item.bytes, item.age_days, "keep",
+                    f"in use: a running writer holds {lock.name}")  # fmt: skip
+    second = fallback_base(p) is not None
+    p.unlink(missing_ok=True)
+    family = lock.name.removesuffix(".lock")
+    if second and not any(
+        q.name == family or q.name[len(family) + 1 :].isdigit()
+        for q in p.parent.glob(f"{glob.escape(family)}*")
+    ):
+        lock.unlink(missing_ok=True)  # a gone second writer's lock, now without files
     return item
 
 
@@ -239,8 +264,15 @@ def _report_runs(folder: Path) -> Iterator[Path]:
 
 
 def _rotated_logs(folder: Path) -> Iterator[Path]:
+    """Rotated files (``name.log.N``) and second writers' files (``name-<pid>.log``, kept in
+    use by the plan while their writer runs)."""
     if folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if _ROTATED.search(p.name))
+        yield from sorted(
+            p
+            for p in folder.iterdir()
+            if _ROTATED.search(p.name)
+            or (p.suffix in (".log", ".jsonl") and fallback_base(p) is not None)
+        )
 
 
 def _rotation(p: Path) -> int:
