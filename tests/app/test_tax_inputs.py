@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -80,3 +81,22 @@ def test_unknown_session_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "no session 'nope'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_export_shows_its_stages_as_the_other_commands_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit.app import reports
+
+    config = REPO / "research" / "configs" / "spy_sma_cross.toml"
+    assert reports.main(["export", "--config", str(config), "--out", str(tmp_path / "t")]) == 0
+    err = capsys.readouterr().err
+    stages = [ln for ln in err.splitlines() if ln.startswith("[")]
+    # stamped progress lines (toolkit.app.progress): the backtest's, the replay, the writing
+    assert any("simulating sma_cross" in ln for ln in stages), err
+    assert any("replaying its targets on the stored, unadjusted prices" in ln for ln in stages)
+    assert any(f"writing tax lots (FIFO), realised P&L and dividends to {tmp_path / 't'}" in ln
+               for ln in stages)  # fmt: skip
+    assert stages[-1].endswith("done: 8 files") and all(
+        re.match(r"\[ *\d+\.\ds\] ", ln) for ln in stages
+    )

@@ -132,20 +132,24 @@ def _run_schedule(args: argparse.Namespace, scheduler: Any, say: Callable[[str],
 
 
 def _export(args: argparse.Namespace) -> int:
+    from toolkit.app.progress import stderr_progress
     from toolkit.app.tax_inputs import backtest_tax_inputs, session_tax_inputs
     from toolkit.report.exports import export_tax_files
 
+    say = stderr_progress()  # stages on stderr, as backtest/sweep/report print theirs
     if args.session is not None:
         name = f"session-{args.session}"
-        inputs = session_tax_inputs(args.journal, args.session)
+        say(f"reading session {args.session}'s fills from {args.journal}")
+        inputs = session_tax_inputs(args.journal, args.session, progress=say)
     else:
         from toolkit.config import load_config
 
         cfg = load_config(args.config)
         name = cfg.name
-        inputs = backtest_tax_inputs(cfg)
+        inputs = backtest_tax_inputs(cfg, progress=say)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = args.out or Path("reports") / f"{name}-tax-{stamp}"
+    say(f"writing tax lots (FIFO), realised P&L and dividends to {folder}")
     paths = export_tax_files(
         inputs.orders,
         inputs.equity,
@@ -154,6 +158,7 @@ def _export(args: argparse.Namespace) -> int:
         dividends=inputs.dividends,
         notes=inputs.notes,
     )
+    say(f"done: {len(paths)} files")
     for note in inputs.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:

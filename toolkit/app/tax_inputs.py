@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.app.progress import Progress
 from toolkit.config import RunConfig
 from toolkit.errors import DataError
 from toolkit.report.exports import TaxInputs, dividend_income, dividends_per_share
@@ -45,19 +46,21 @@ def _no_dividend_notes(per_share: pd.DataFrame) -> list[str]:
     ]
 
 
-def backtest_tax_inputs(cfg: RunConfig) -> TaxInputs:
+def backtest_tax_inputs(cfg: RunConfig, progress: Progress | None = None) -> TaxInputs:
     """The configured backtest's fills at the prices actually paid.
 
     The strategy's targets are the backtest's own (signals on the configured data); with
     ``adjust = "total_return"`` they are replayed on the stored, unadjusted prices with the
     same engine settings, weights and risk limits, so fills are at the real opens and share
     counts come from real prices; dividends become income (:func:`dividends_per_share`).
+    ``progress`` is told each stage (the backtest's own stages too).
     """
     from toolkit.app.backtest import run_backtest
     from toolkit.data import load_many
     from toolkit.engine.backtest import simulate
 
-    out = run_backtest(cfg, reports_root=None)
+    say = progress or (lambda _msg: None)
+    out = run_backtest(cfg, reports_root=None, progress=progress)
     res = out.result
     index = pd.DatetimeIndex(res.equity.index)
     d = cfg.data
@@ -68,6 +71,7 @@ def backtest_tax_inputs(cfg: RunConfig) -> TaxInputs:
             f"Prices: {cfg.source} trades the stored prices (adjust = none); lots use them."
         )
     else:
+        say("replaying its targets on the stored, unadjusted prices (the prices paid)")
         raw = load_many(
             list(d.symbols), d.start, d.end, data_dir=d.dir, repair=d.repair, adjust="none"
         )
@@ -84,6 +88,7 @@ def backtest_tax_inputs(cfg: RunConfig) -> TaxInputs:
             "separately as income."
         )
     symbols = list(sim.positions.columns)
+    say(f"dividends on the shares held ({len(symbols)} symbol(s))")
     raw_close, adj_close = _closes(symbols, index, d.dir, repair=d.repair)
     per_share = dividends_per_share(raw_close, adj_close)
     divs = dividend_income(sim.orders, per_share)
@@ -105,7 +110,11 @@ def backtest_tax_inputs(cfg: RunConfig) -> TaxInputs:
 
 
 def session_tax_inputs(
-    journal: Path, session_id: str, *, data_dir: Path | None = None
+    journal: Path,
+    session_id: str,
+    *,
+    data_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> TaxInputs:
     """A live or paper session's journaled executions (prices and commissions as the broker
     reported them), its equity snapshots, positions from the fills, and dividends on the
@@ -166,6 +175,8 @@ def session_tax_inputs(
         last = max(
             orders["time"].max(), equity.index.max() if len(equity) else orders["time"].max()
         )
+        if progress is not None:
+            progress(f"dividends on the positions held ({len(fills)} fills)")
         held = _session_dividends(orders, pd.Timestamp(last), data_dir, notes)
         divs = held if held is not None else divs
     return TaxInputs(orders, equity, positions, divs, notes)
