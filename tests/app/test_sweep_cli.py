@@ -135,3 +135,15 @@ def test_dask_scheduler_gives_the_same_rows(tmp_path: Path, capsys: pytest.Captu
     # a book is an engine run per set on this machine: --dask says so instead of ignoring it
     assert cli.main([str(a) for a in argv[:-1] if a != "--per-symbol"] + ["--dask", "x"]) == 2
     assert "scores its 2 symbols as one book" in capsys.readouterr().err
+
+
+def test_per_symbol_with_a_cross_sectional_strategy_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = Path(__file__).resolve().parents[2] / "research" / "configs" / "etf_xs_momentum.toml"
+    assert cli.main(["sweep", "--config", str(config), "--no-reports", "--per-symbol"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("error: --per-symbol: xs_momentum")
+    assert "trades one book over all its 8 symbols" in line and "drop --per-symbol" in line

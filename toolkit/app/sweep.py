@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     say = stderr_progress()
     cfg = load_config(args.config)
     grid = _grid(cfg, "sweep")
+    if args.per_symbol:
+        _refuse_per_symbol(cfg)
     loaded = load_config_bars(cfg)
     book = len(cfg.data.symbols) > 1 and not args.per_symbol
     if book and args.dask:
@@ -178,6 +180,19 @@ def sweep_output(
 
 def _value(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
+
+
+def _refuse_per_symbol(cfg: Any) -> None:
+    """A cross-sectional strategy has no per-symbol score: it was swept as its book anyway."""
+    from toolkit import strategies
+
+    if strategies.get(cfg.strategy).cross_sectional:
+        raise ConfigError(
+            f"--per-symbol: {cfg.strategy} ({cfg.source}) is cross-sectional: it trades one "
+            f"book over all its {len(cfg.data.symbols)} symbols (each one's weight depends on "
+            "the others), so a symbol alone has no score of its own; drop --per-symbol to "
+            "sweep the book."
+        )
 
 
 def _single(cfg: Any, grid: Any, bars: Any, client: Any = None) -> Any:
