@@ -145,13 +145,18 @@ def test_tables_print_the_summary_numbers(runs) -> None:
     )
 
 
-def test_json_is_the_summary(tmp_path: Path, runs) -> None:
-    """``montecarlo --json``: one JSON document on stdout, the numbers of summary.json."""
+def test_json_is_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``montecarlo --json``: one JSON document on stdout, the numbers of summary.json (the
+    command's own main in this process: the fixture's runs already cross the process line,
+    a third child process cost ~3 s of imports)."""
+    from toolkit.app import cli
+
     cfg = tmp_path / "robust.toml"
     cfg.write_text(CONFIG)
-    done = run_command("toolkit", "montecarlo", "--config", cfg, "--reports", tmp_path, "--json")
-    assert done.returncode == 0, done.stderr
-    printed = json.loads(done.stdout)
+    code = cli.main(["montecarlo", "--config", str(cfg), "--reports", str(tmp_path), "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    printed = json.loads(out.out)
     summary = json.loads((Path(printed["report"]) / "summary.json").read_text())
     assert len(printed["backtest"]) >= 10
     for key, value in printed["backtest"].items():
