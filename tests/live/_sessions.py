@@ -84,9 +84,13 @@ def start_bridge(
     session: str | None = None,
     fault: str | None = None,
     env_extra: dict[str, str] | None = None,
+    terminal: int | None = None,
+    extra: tuple[str, ...] = ("--no-dashboard",),
 ) -> subprocess.Popen[bytes]:
-    """``python -m toolkit.live run`` as a child process, its output appended to ``log``;
-    ``fault`` arms the kill hook of ``toolkit.live._fault`` (none is inherited otherwise)."""
+    """``python -m toolkit.live run`` as a child process, its output appended to ``log``
+    (or, with ``terminal``, written to that descriptor -- a pty's slave -- as its stdin,
+    stdout and stderr); ``fault`` arms the kill hook of ``toolkit.live._fault`` (none is
+    inherited otherwise); ``extra`` arguments follow."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     env.pop("TOOLKIT_LIVE_FAULT", None)
     if fault:
@@ -95,10 +99,11 @@ def start_bridge(
     if session is not None:
         cmd += ["--session", session]
     return subprocess.Popen(
-        [*cmd, "--no-dashboard"],
+        [*cmd, *extra],
         cwd=REPO,
         env=env,
-        stdout=log.open("ab"),
+        stdin=terminal,
+        stdout=log.open("ab") if terminal is None else terminal,
         stderr=subprocess.STDOUT,
     )
 

@@ -12,12 +12,16 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from toolkit import _logfiles
 from toolkit._entry import run_command
 from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.live._terminal import Terminal
 
 
 def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
@@ -46,7 +50,13 @@ def _parser(prog: str = "python -m toolkit.live") -> argparse.ArgumentParser:
     opt.add_argument("--port", type=int, help="API port: 4002/7497 paper, 4001/7496 live")
     opt.add_argument("--live", action="store_true", help="allow a live-trading account/port")
     opt.add_argument("--session", help="session id (resume one after a restart)")
+    opt.add_argument("--profile", action="store_true", help="pyinstrument HTML under reports/")
     _logfiles.add_arguments(opt)  # rotated log files beside the terminal (toolkit._logfiles)
+    opt.add_argument(
+        "--endpoints",
+        metavar="[HOST:]PORT",
+        help="serve /healthz /readyz /metrics there (default: [endpoints] of the config; off)",
+    )
     status = sub.add_parser("status", help="summary of a running or past session")
     status.add_argument("session", nargs="?", help="session id (default: the newest)")
     status.add_argument("--config", default="live/paper.toml", help="live config (for its journal)")
@@ -97,10 +107,8 @@ def _run(args: argparse.Namespace) -> int:
         echo=None if use_dashboard else (_to_stderr if args.json else print),
         endpoints=args.endpoints,
     )
-    if args.profile:  # the session's run, profiled to reports/ (toolkit.live._profile)
-        from toolkit.live._profile import profiling
-
-        session.run = profiling(session.run, Path("reports"), session.sid)  # type: ignore[method-assign]
+    _profiled(session, args.profile)
+    terminal = _guarded(session.log, session)
     log = _logfiles.open_log(
         f"live-{cfg.source.stem}",
         _logfiles.settings_from(args, table=cfg.logs),
@@ -133,7 +141,28 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if log is not None:
             log.close()
+        terminal.restore()
     return 0
+
+
+def _profiled(session: Any, profile: bool) -> None:
+    """``--profile``: the session's run (either kind), profiled to reports/
+    (toolkit.live._profile)."""
+    if profile:
+        from toolkit.live._profile import profiling
+
+        session.run = profiling(session.run, Path("reports"), session.sid)
+
+
+def _guarded(say: Callable[[str], None], session: Any) -> Terminal:
+    """The terminal's output guarded while ``session`` (either kind) runs: when the terminal
+    goes away it is silenced, the session says so (log file, events) and journals it, and
+    trades on (toolkit.live._terminal)."""
+    from toolkit.live._terminal import Terminal, noting
+
+    terminal = Terminal().install()
+    terminal.on_lost(noting(say, lambda: session.journal, session.sid, lambda: session._loop))
+    return terminal
 
 
 def _to_stderr(line: str) -> None:
@@ -154,7 +183,10 @@ def _options(args: argparse.Namespace) -> int:
         session_id=args.session,
         alerts=smtp_from_env(),
         echo=lambda line: print(line, flush=True),  # a log file follows the session
+        endpoints=args.endpoints,
     )
+    _profiled(session, args.profile)
+    terminal = _guarded(session._log, session)
     log = _logfiles.open_log(
         f"options-{cfg.source.stem}",
         _logfiles.settings_from(args),
@@ -168,6 +200,7 @@ def _options(args: argparse.Namespace) -> int:
     finally:
         if log is not None:
             log.close()
+        terminal.restore()
     return 0
 
 

@@ -236,10 +236,14 @@ class TerminalKeys:
     def _read(self) -> None:
         try:
             data = os.read(self._fd, 1024)
-        except OSError:
+        except OSError:  # EIO: the terminal hung up (toolkit.live._terminal)
+            data = b""
+        if not data:  # gone or at its end: stop reading, else the loop spins on the fd
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self._fd)
             return
-        if data:
-            self._on_text(data.decode(errors="ignore"))
+        self._on_text(data.decode(errors="ignore"))
 
     def stop(self) -> None:
         if self._loop is not None:

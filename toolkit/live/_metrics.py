@@ -67,6 +67,32 @@ def _strategy(ref: str) -> str:
         return ""
 
 
+def journal_families(
+    path: Path, session_id: str, labels: list[str], reconnects: int
+) -> Iterator[Metric]:
+    """The counters every session kind exposes: orders, fills, rejections per strategy and
+    guard firings per guard (from its journal), and its reconnects."""
+    counts = journal_counts(path, session_id)
+    for name, doc in (
+        ("orders", "Orders the session journaled (entries, bracket legs, children)"),
+        ("fills", "Executions journaled for the session's orders"),
+        ("rejections", "Orders the broker refused (journaled Inactive)"),
+    ):
+        fam = CounterMetricFamily(f"toolkit_live_{name}", doc, labels=["strategy"])
+        for label in sorted(set(labels) | set(counts[name])):
+            fam.add_metric([label], float(counts[name][label]))
+        yield fam
+    guards = CounterMetricFamily(
+        "toolkit_live_guard_firings", "Guard events journaled, by guard", labels=["guard"]
+    )
+    for guard, n in sorted(counts["guards"].items()):
+        guards.add_metric([guard], float(n))
+    yield guards
+    yield CounterMetricFamily(
+        "toolkit_live_reconnects", "Reconnects to the broker", value=float(reconnects)
+    )
+
+
 class _SessionCollector(Collector):
     """What a scrape reads of the journal and the session at that moment."""
 
@@ -77,25 +103,7 @@ class _SessionCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self._session
         labels = [slot.label for slot in s.cfg.strategies]
-        counts = journal_counts(s.cfg.session.journal, s.sid)
-        for name, doc in (
-            ("orders", "Orders the session journaled (entries, bracket legs, children)"),
-            ("fills", "Executions journaled for the session's orders"),
-            ("rejections", "Orders the broker refused (journaled Inactive)"),
-        ):
-            fam = CounterMetricFamily(f"toolkit_live_{name}", doc, labels=["strategy"])
-            for label in sorted(set(labels) | set(counts[name])):
-                fam.add_metric([label], float(counts[name][label]))
-            yield fam
-        guards = CounterMetricFamily(
-            "toolkit_live_guard_firings", "Guard events journaled, by guard", labels=["guard"]
-        )
-        for guard, n in sorted(counts["guards"].items()):
-            guards.add_metric([guard], float(n))
-        yield guards
-        yield CounterMetricFamily(
-            "toolkit_live_reconnects", "Reconnects to the broker", value=float(s.reconnects)
-        )
+        yield from journal_families(s.cfg.session.journal, s.sid, labels, s.reconnects)
         equity = GaugeMetricFamily(
             "toolkit_live_equity", "Strategy equity at the last marked close", labels=["strategy"]
         )
@@ -142,8 +150,12 @@ class SessionMetrics:
 
     def bind(self, session: SessionState, ready: Callable[[], bool]) -> None:
         """Read counts and state of ``session`` at each scrape (once)."""
+        self.bind_collector(_SessionCollector(session, ready))
+
+    def bind_collector(self, collector: Collector) -> None:
+        """Read ``collector`` at each scrape (once: a second bind is ignored)."""
         if not self._bound:
-            self.registry.register(_SessionCollector(session, ready))
+            self.registry.register(collector)
             self._bound = True
 
     def exposition(self) -> bytes:

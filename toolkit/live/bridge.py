@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -63,6 +62,7 @@ from toolkit.live._parent_exits import due_exits
 from toolkit.live._rehearsal import Lockstep, all_acted, rehearsal_end, start_simulator
 from toolkit.live._reload import hangup
 from toolkit.live._sdnotify import Notifier, watchdog
+from toolkit.live._signals import install_session_signals, remove_session_signals
 from toolkit.live._startup import (
     LiveError,
     books,
@@ -663,10 +663,10 @@ class LiveSession:
         logging.getLogger("ib_async").setLevel(logging.CRITICAL)
         loop = asyncio.get_running_loop()
         self._loop = self.log.loop = loop
-        if self.install_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.stop)
-            loop.add_signal_handler(signal.SIGHUP, hangup, self)  # reload [risk] (_reload)
+        # SIGINT/SIGTERM stop, SIGHUP reloads [risk] (_reload): toolkit.live._signals
+        signals = self.install_signals and install_session_signals(
+            loop, self.stop, lambda: hangup(self)
+        )
         try:
             if self.endpoints_at is not None:
                 self.endpoints = SessionEndpoints(self, self.metrics, loop, self.endpoints_at)
@@ -730,9 +730,8 @@ class LiveSession:
             await self._teardown()
             raise
         finally:
-            if self.install_signals and threading.current_thread() is threading.main_thread():
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                    loop.remove_signal_handler(sig)
+            if signals:
+                remove_session_signals(loop)
 
     def _no_new_orders(self) -> None:
         """From now on the session is stopping: no order, and a lost connection is no news."""

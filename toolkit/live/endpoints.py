@@ -19,37 +19,41 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from toolkit.gateway.probes import ProbeServer, Reply, json_reply, parse_address
 from toolkit.live import _readiness
 from toolkit.live._metrics import SessionMetrics
-from toolkit.live._readiness import SessionState
+from toolkit.live._readiness import Readiness, SessionState
 from toolkit.live.endpoints_config import EndpointsConfig
 
-__all__ = ["EndpointsConfig", "SessionEndpoints", "endpoints_for"]
+__all__ = ["EndpointsConfig", "ProbeEndpoints", "SessionEndpoints", "endpoints_for"]
 
 PING_WAIT = 0.5  # seconds /healthz waits for the loop to answer before reporting how long
 
 
-class SessionEndpoints:
-    """``/healthz``, ``/readyz`` and ``/metrics`` of one session, served from a thread."""
+class ProbeEndpoints:
+    """``/healthz``, ``/readyz`` and ``/metrics`` of one session, served from a thread: any
+    session kind gives its id, its readiness check and its metrics page (the stock session:
+    :class:`SessionEndpoints`; the option session: :mod:`toolkit.live._option_probes`)."""
 
     def __init__(
         self,
-        session: SessionState,
-        metrics: SessionMetrics,
+        sid: str,
+        readiness: Callable[[], Readiness],
+        metrics: Callable[[], bytes],
         loop: asyncio.AbstractEventLoop,
         cfg: EndpointsConfig,
     ) -> None:
-        self.session = session
-        self.metrics = metrics
+        self.sid = sid
+        self.readiness = readiness
+        self.exposition = metrics
         self.loop = loop
         self.cfg = cfg
         self._pong = time.monotonic()
         self._pinged = threading.Event()
-        metrics.bind(session, lambda: _readiness.check(session).ready)
         self.server = ProbeServer(
             {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_page},
             cfg.host,
@@ -60,7 +64,7 @@ class SessionEndpoints:
     def url(self) -> str:
         return self.server.url
 
-    def start(self) -> SessionEndpoints:
+    def start(self) -> ProbeEndpoints:
         self.server.start()
         return self
 
@@ -80,17 +84,35 @@ class SessionEndpoints:
         answered = self._pinged.wait(PING_WAIT)
         quiet = 0.0 if answered else time.monotonic() - self._pong
         alive = quiet < self.cfg.stall_seconds
-        body = {"alive": alive, "session": self.session.sid, "loop_quiet_seconds": round(quiet, 3)}
+        body = {"alive": alive, "session": self.sid, "loop_quiet_seconds": round(quiet, 3)}
         if not alive:
             body["reason"] = f"the session's event loop has not answered for {quiet:.0f} s"
         return json_reply(200 if alive else 503, body)
 
     def readyz(self) -> Reply:
-        state = _readiness.check(self.session)
+        state = self.readiness()
         return json_reply(200 if state.ready else 503, state.as_json())
 
     def metrics_page(self) -> Reply:
-        return 200, CONTENT_TYPE_LATEST, self.metrics.exposition()
+        return 200, CONTENT_TYPE_LATEST, self.exposition()
+
+
+class SessionEndpoints(ProbeEndpoints):
+    """The stock session's probes: :func:`toolkit.live._readiness.check` and its metrics."""
+
+    def __init__(
+        self,
+        session: SessionState,
+        metrics: SessionMetrics,
+        loop: asyncio.AbstractEventLoop,
+        cfg: EndpointsConfig,
+    ) -> None:
+        self.session = session
+        self.metrics = metrics
+        metrics.bind(session, lambda: _readiness.check(session).ready)
+        super().__init__(
+            session.sid, lambda: _readiness.check(session), metrics.exposition, loop, cfg
+        )
 
 
 def endpoints_for(cli: str | None, configured: EndpointsConfig | None) -> EndpointsConfig | None:

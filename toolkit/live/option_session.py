@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -58,6 +57,7 @@ from toolkit.live._broker_events import (
 from toolkit.live._connect import connect
 from toolkit.live._fault import Faults
 from toolkit.live._lock import SessionLock
+from toolkit.live._metrics import SessionMetrics
 from toolkit.live._option_book import OptionBook
 from toolkit.live._option_ledger import BLOCKED, CLOSE, NO_TRADE, OPEN, TRIMMED, OptionLedger
 from toolkit.live._option_market import (
@@ -74,7 +74,10 @@ from toolkit.live._option_plan import (
     quoted_strikes,
     select_spread,
 )
+from toolkit.live._option_probes import option_endpoints
+from toolkit.live._signals import install_session_signals, remove_session_signals
 from toolkit.live._startup import LiveError, session_target, trading_account
+from toolkit.live.endpoints import ProbeEndpoints, endpoints_for
 from toolkit.live.journal import FillConflict, Journal, JournalOrder
 from toolkit.live.options_config import OptionLiveConfig
 from toolkit.live.orders import OrderRef, OrderSpec
@@ -123,8 +126,16 @@ class OptionSession:
         until: str | pd.Timestamp | None = None,
         faults: Faults | None = None,
         poll: float = 0.2,
+        endpoints: str | None = None,
     ) -> None:
         self.cfg = cfg
+        # /healthz /readyz /metrics (toolkit.live._option_probes): --endpoints over [endpoints]
+        self.endpoints_at = endpoints_for(endpoints, cfg.endpoints)
+        self.endpoints: ProbeEndpoints | None = None
+        self.metrics = SessionMetrics()  # its own registry: the entry decision latency
+        self.synced = False  # reconciled since the last connect (/readyz)
+        self.working = False  # a combo order was working at the last tick (/readyz)
+        self.reconnects = 0
         self.fault = faults if faults is not None else Faults.from_env(os.environ)
         self.live = live
         target = session_target(
@@ -224,6 +235,7 @@ class OptionSession:
             case ConnectivityNotice(code=code, text=text):
                 self._log(f"broker connectivity: {code} {text}")
             case Disconnected():
+                self.synced = False
                 if not self.stop_requested:
                     self._log("connection lost; reconnecting")
             case _:
@@ -309,6 +321,7 @@ class OptionSession:
             else:
                 ledger.order_ended(jo, "Cancelled", got, "no longer working at the broker")
         self._check_positions()
+        self.synced = True
 
     def _check_positions(self) -> None:
         assert self.ledger is not None
@@ -350,7 +363,7 @@ class OptionSession:
         )
 
     # -- decisions -------------------------------------------------------------------------
-    def _slot(self, now: pd.Timestamp) -> pd.Timestamp | None:
+    def entry_slot(self, now: pd.Timestamp) -> pd.Timestamp | None:
         """Today's entry instant (UTC) once it has come, on a trading day; else None."""
         local = now.tz_convert(calendar.NEW_YORK)
         if not calendar.is_trading_day(local.date()):
@@ -364,6 +377,7 @@ class OptionSession:
         assert ledger is not None and market is not None
         async with self._lock:
             working = ledger.open_orders()
+            self.working = bool(working)
             if working:
                 await self._work(working, now)
                 return
@@ -374,9 +388,11 @@ class OptionSession:
                 return
             if ledger.book.killed is not None:
                 return  # the kill switch fired: flat, and no new spread
-            slot = self._slot(now)
+            slot = self.entry_slot(now)
             if slot is not None and slot not in ledger.decided:
+                t0 = time.perf_counter()
                 await self._enter(slot, now)
+                self.metrics.decided(self.cfg.strategy.label, time.perf_counter() - t0)
 
     async def _enter(self, slot: pd.Timestamp, now: pd.Timestamp) -> None:
         ledger, market, s = self.ledger, self.market, self.cfg.strategy
@@ -565,15 +581,26 @@ class OptionSession:
         else:
             self._stop.set()
 
+    def hangup(self) -> None:
+        """SIGHUP: an option session has no reload of its ``[risk]`` (the stock session's
+        re-reads it), so a hangup stops it in order -- cancel-on-exit, book journaled,
+        summary -- rather than kill it; the log says why."""
+        self._log(
+            "SIGHUP: an option session has no [risk] reload; stopping in order (change "
+            f"{self.cfg.source} and start the session again with --session {self.sid})"
+        )
+        self.stop()
+
     async def run(self) -> OptionSummary:
         logging.getLogger("ib_async").setLevel(logging.CRITICAL)
         loop = asyncio.get_running_loop()
         self._loop = loop
-        signals = self.install_signals and threading.current_thread() is threading.main_thread()
-        if signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.stop)
+        # SIGINT/SIGTERM stop; SIGHUP too, saying why (toolkit.live._signals)
+        signals = self.install_signals and install_session_signals(loop, self.stop, self.hangup)
         try:
+            if self.endpoints_at is not None:
+                self.endpoints = option_endpoints(self, loop, self.endpoints_at)
+                self._log(f"endpoints on {self.endpoints.start().url} (/healthz /readyz /metrics)")
             if self.embedded:
                 self._start_simulator()
             path = self.cfg.session.journal
@@ -642,8 +669,7 @@ class OptionSession:
             raise
         finally:
             if signals:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
+                remove_session_signals(loop)
 
     async def _reconnect(self) -> None:
         assert self.host is not None
@@ -652,6 +678,7 @@ class OptionSession:
             stop_asked=self._stop, log=self._log,
         )  # fmt: skip
         if self.broker.connected:
+            self.reconnects += 1
             async with self._lock:
                 await self._reconcile()
 
@@ -687,6 +714,9 @@ class OptionSession:
         self.stop_requested = True
         with contextlib.suppress(Exception):
             self.broker.disconnect()
+        if self.endpoints is not None:
+            self.endpoints.stop()
+            self.endpoints = None
         await self.alert.close()
         if self.gateway is not None:
             self.clock = None

@@ -28,6 +28,7 @@ from toolkit.live.config import (
     SimulatorConfig,
     parse_session_tables,
 )
+from toolkit.live.endpoints_config import EndpointsConfig, parse_endpoints
 from toolkit.risk import RiskLimits
 from toolkit.risk.options import OptionRiskLimits
 
@@ -138,6 +139,7 @@ class OptionLiveConfig:
     risk: OptionSessionRisk
     source: Path
     raw: dict[str, Any]
+    endpoints: EndpointsConfig | None = None  # [endpoints]: /healthz /readyz /metrics
 
     @property
     def embedded(self) -> bool:
@@ -156,8 +158,9 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
         path,
         "top level",
         raw,
-        ("name", "description", "connection", "simulator", "strategy", "risk", "session"),
-    )
+        ("name", "description", "connection", "simulator", "strategy", "risk", "session",
+         "endpoints"),
+    )  # fmt: skip
     connection, simulator, session = parse_session_tables(raw, path)
     if session.depth_levels:  # the order book panel is the stock session's dashboard's
         raise ConfigError(
@@ -185,6 +188,7 @@ def parse_option_config(raw: dict[str, Any], path: Path) -> OptionLiveConfig:
         risk=risk,
         source=path,
         raw=dict(raw),
+        endpoints=parse_endpoints(path, raw.get("endpoints")),
     )
 
 
