@@ -43,7 +43,7 @@ def test_option_session_serves_probes_writes_its_profile_and_stops_on_sighup(
     tmp_path: Path,
     spxw_data: Path,  # noqa: F811
 ) -> None:
-    cfg = _config(tmp_path, {"start": "mid", "max_steps": 8}, {"max_loss_per_spread": 2500})
+    cfg = _config(tmp_path, {"start": "touch"}, {"max_loss_per_spread": 2500})
     journal = cfg.session.journal
     log = tmp_path / "options.log"
     with Gateway(port=0, data_dir=spxw_data, start=START, speed=SPEED, participation=0.0) as gw:
