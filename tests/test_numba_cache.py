@@ -97,3 +97,23 @@ def test_old_source_versions_are_pruned_to_the_newest_few(
     kept = sorted(p.name for p in root.iterdir() if p != folder)
     assert kept == ["old3", "old4", "old5"]  # the newest KEEP_OLD others
     assert os.environ["NUMBA_CACHE_DIR"] == str(folder)
+
+
+def test_the_layers_left_out_of_the_digest_define_no_kernel(tmp_path: Path) -> None:
+    """Editing app/web/live/gateway/report/charts keeps the cache: safe only while no kernel
+    lives there (and the import contract keeps the kernels' layers from importing them)."""
+    import re
+
+    kernel = re.compile(r"@(?:\w+\.)*(?:njit|jit|vectorize|guvectorize|stencil|cfunc)\b")
+    for layer in _numba_cache.NO_KERNELS:
+        for path in (REPO / "toolkit" / layer).rglob("*.py"):
+            assert not kernel.search(path.read_text()), f"{path}: a kernel in a digest-free layer"
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "live").mkdir()
+    (tmp_path / "engine" / "k.py").write_text("x = 1\n")
+    (tmp_path / "live" / "s.py").write_text("y = 1\n")
+    first = _numba_cache.source_digest(tmp_path)
+    (tmp_path / "live" / "s.py").write_text("y = 22\n")  # a session module edited
+    assert _numba_cache.source_digest(tmp_path) == first
+    (tmp_path / "engine" / "k.py").write_text("x = 22\n")  # a kernel's module edited
+    assert _numba_cache.source_digest(tmp_path) != first

@@ -6,8 +6,9 @@ or an upgrade that changed a callee in another module, a warm cache ran the old 
 against the new callee -- wrong numbers or a segmentation fault (seen here: a sweep kernel cached
 before an edit of a strategy helper crashed on the next run). The same holds when numpy or
 numba change under a warm cache. So the cache lives in a folder named by a digest of every
-toolkit source file (path, size, modification time) and the numba, numpy and Python versions:
-any change starts a fresh folder, and the newest few older folders are kept for switching back.
+toolkit source file a kernel can reach (path, size, modification time) and the numba, numpy
+and Python versions: any change starts a fresh folder, and the newest few older folders are
+kept for switching back.
 
 A ``NUMBA_CACHE_DIR`` the user set wins (numba's own setting); the caveat above is then theirs.
 """
@@ -23,6 +24,11 @@ from pathlib import Path
 
 ENV = "NUMBA_CACHE_DIR"
 KEEP_OLD = 3  # older source versions' folders kept (a branch switch back compiles nothing)
+# Layers no kernel can reach: the import contract (pyproject [tool.importlinter]) keeps the
+# kernels' layers from importing them, and they define no kernel themselves
+# (tests/test_numba_cache.py checks). Editing them -- the commands, live sessions, the
+# simulator, reports, charts, the web app -- leaves the compiled kernels valid.
+NO_KERNELS = frozenset({"app", "web", "live", "gateway", "report", "charts"})
 
 
 def source_digest(root: Path) -> str:
@@ -35,6 +41,8 @@ def source_digest(root: Path) -> str:
             h.update(f"{name}=none;".encode())
     h.update(f"python={sys.version_info[:3]};".encode())
     for p in sorted(root.rglob("*.py")):
+        if p.relative_to(root).parts[0] in NO_KERNELS:
+            continue
         st = p.stat()
         h.update(f"{p.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
