@@ -139,7 +139,6 @@ def _export(args: argparse.Namespace) -> int:
     say = stderr_progress()  # stages on stderr, as backtest/sweep/report print theirs
     if args.session is not None:
         name = f"session-{args.session}"
-        say(f"reading session {args.session}'s fills from {args.journal}")
         inputs = session_tax_inputs(args.journal, args.session, progress=say)
     else:
         from toolkit.config import load_config

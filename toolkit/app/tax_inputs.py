@@ -131,6 +131,8 @@ def session_tax_inputs(
                 f"{journal}: no session {session_id!r} (newest: {listed}); "
                 "see python -m toolkit.live status"
             )
+        if progress is not None:  # after the checks: a bad session id is the only line
+            progress(f"reading session {session_id}'s fills from {journal}")
         fills = pd.DataFrame(j.session_fills(session_id))
         snapshots = pd.DataFrame(j.rows("equity", session_id))
     notes = [f"Fills: the executions journaled by session {session_id} in {journal}."]
