@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from toolkit._toml import read_toml
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.live.journal import Journal
-from toolkit.risk import RiskLimits
 
 if TYPE_CHECKING:
     from toolkit.live._ledger import Ledger
     from toolkit.live.config import LiveConfig, StrategySlot
+    from toolkit.risk import RiskLimits  # numba's: not loaded for `reload --help`
 
 # what a reload never changes mid-session: the strategy and how it trades
 _STRATEGY_FIELDS = ("symbols", "capital", "bar_size", "history", "execution", "exits")
@@ -181,7 +181,7 @@ def _show(value: Any) -> str:
 def _diff(before: RiskLimits, after: RiskLimits) -> str:
     """``max_position 1e+06 -> 30,000, daily_loss off -> 0.02`` ("" when the same)."""
     parts = []
-    for f in dataclasses.fields(RiskLimits):
+    for f in dataclasses.fields(before):
         a, b = getattr(before, f.name), getattr(after, f.name)
         if a != b:
             parts.append(f"{f.name} {_show(a)} -> {_show(b)}")

@@ -669,8 +669,11 @@ class LiveSession:
         )
         try:
             if self.endpoints_at is not None:
-                self.endpoints = SessionEndpoints(self, self.metrics, loop, self.endpoints_at)
-                self.log(f"endpoints on {self.endpoints.start().url} (/healthz /readyz /metrics)")
+                # published once listening: a caller reading session.endpoints.url before
+                # start() got port 0 and a refused connection
+                probes = SessionEndpoints(self, self.metrics, loop, self.endpoints_at).start()
+                self.endpoints = probes
+                self.log(f"endpoints on {probes.url} (/healthz /readyz /metrics)")
             if self.embedded:
                 self._start_simulator()
             self._open_journal()

@@ -20,6 +20,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from typing import Self
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -64,7 +65,7 @@ class ProbeEndpoints:
     def url(self) -> str:
         return self.server.url
 
-    def start(self) -> ProbeEndpoints:
+    def start(self) -> Self:
         self.server.start()
         return self
 

@@ -249,11 +249,14 @@ class NotebookSession:
             self._summary = task.result()
         trading = self._trading
         if trading is not None and not trading.done():
-            if self._error is not None:
+            # start-up was over (the session took commands) before its first pass ended in
+            # the error: start() resolves, and wait()/stop()/status() raise the error
+            started = getattr(self.session, "command_desk", None) is not None
+            if self._error is not None and not started:
                 trading.set_exception(self._error)
                 trading.exception()  # retrieved here; status() and wait() raise it too
             else:
-                trading.set_result(self)  # the session ended before its first pass
+                trading.set_result(self)  # ended before its first pass, or failed after start-up
 
     def _raise_error(self) -> None:
         if self._error is not None:

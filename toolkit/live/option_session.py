@@ -599,8 +599,9 @@ class OptionSession:
         signals = self.install_signals and install_session_signals(loop, self.stop, self.hangup)
         try:
             if self.endpoints_at is not None:
-                self.endpoints = option_endpoints(self, loop, self.endpoints_at)
-                self._log(f"endpoints on {self.endpoints.start().url} (/healthz /readyz /metrics)")
+                probes = option_endpoints(self, loop, self.endpoints_at).start()
+                self.endpoints = probes  # published once listening (port 0 resolved)
+                self._log(f"endpoints on {probes.url} (/healthz /readyz /metrics)")
             if self.embedded:
                 self._start_simulator()
             path = self.cfg.session.journal
