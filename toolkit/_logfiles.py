@@ -374,7 +374,10 @@ def writer_lock(path: Path) -> Path:
 
 
 def is_held(lock: Path) -> bool:
-    """Whether a running writer holds ``lock`` (one that cannot be opened counts as held)."""
+    """Whether a running process holds ``lock`` (a log writer's, a live session's:
+    toolkit.live._lock). A lock that is gone is free; one this user may not open counts as
+    held: it cannot be proved free, and ``toolkit clean``, ``status`` and the web app must never
+    treat another user's running writer or session as ended."""
     try:
         fd = os.open(lock, os.O_RDONLY)
     except FileNotFoundError:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from toolkit._logfiles import is_held as is_held  # one check for all lock files (re-export)
 from toolkit.errors import ToolkitError
 
 
@@ -31,27 +32,6 @@ def lock_path(journal: Path, session_id: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", session_id)[:80]
     digest = hashlib.sha256(session_id.encode()).hexdigest()[:8]
     return journal.with_name(f"{journal.name}.{safe}-{digest}.lock")
-
-
-def is_held(lock: Path) -> bool:
-    """Whether a running process holds this lock file. A lock that is gone is free; one this
-    user may not open counts as held: it cannot be proved free, and the callers (``toolkit
-    clean``, ``status``, the web app) must never treat another user's running session as ended."""
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 GUARD = ".journals.guard"
