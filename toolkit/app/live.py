@@ -160,8 +160,13 @@ def _guarded(say: Callable[[str], None], session: Any) -> Terminal:
     trades on (toolkit.live._terminal)."""
     from toolkit.live._terminal import Terminal, noting
 
+    def record(why: str) -> None:
+        ledger = getattr(session, "ledger", None)  # None until the session has started
+        if ledger is not None and session.journal is not None:
+            ledger.journal_guard("terminal_lost", why, symbol=None)
+
     terminal = Terminal().install()
-    terminal.on_lost(noting(say, lambda: session.journal, session.sid, lambda: session._loop))
+    terminal.on_lost(noting(say, record, lambda: session._loop))
     return terminal
 
 

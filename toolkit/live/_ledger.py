@@ -367,7 +367,7 @@ class Ledger:
             self.decided[(label, sym)] = bar
 
     def journal_guard(
-        self, guard: str, detail: str, strategy: str | None, symbol: str | None
+        self, guard: str, detail: str, strategy: str | None = None, symbol: str | None = None
     ) -> None:
         self.journal.record_guard(
             self.sid, guard=guard, detail=detail, symbol=symbol, strategy=strategy

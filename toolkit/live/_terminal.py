@@ -19,10 +19,7 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO, cast
-
-if TYPE_CHECKING:
-    from toolkit.live.journal import Journal
+from typing import TextIO, cast
 
 
 class _Guarded(io.TextIOBase):
@@ -130,19 +127,17 @@ def _to_devnull(stream: TextIO) -> bool:
 
 def noting(
     say: Callable[[str], None],
-    journal: Callable[[], Journal | None],
-    sid: str,
+    record: Callable[[str], None],
     loop: Callable[[], asyncio.AbstractEventLoop | None],
 ) -> Callable[[str], None]:
     """A :meth:`Terminal.on_lost` listener for a session: on its loop (the journal's
     connection is that thread's), ``say`` the reason (the session's log: the log file and the
-    dashboard's events) and journal it as a ``terminal_lost`` guard event."""
+    dashboard's events) and ``record`` it (the session's ledger journals a ``terminal_lost``
+    guard event: only the ledgers write journal rows)."""
 
     def note(why: str) -> None:
         say(f"WARNING: {why}")
-        j = journal()
-        if j is not None:
-            j.record_guard(sid, guard="terminal_lost", detail=why, symbol=None, strategy=None)
+        record(why)
 
     def listener(why: str) -> None:
         running = loop()
