@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from toolkit import _numba_cache
 from toolkit.data import SAMPLE_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,21 +43,30 @@ def test_the_sample_copies_the_checkout_files() -> None:
     assert shipped - {"README.md"} == set(_SAMPLE)
 
 
-def _warm_numba(installed: Path) -> None:
-    """Reuse the checkout's numba cache (make warm and the suite compile the same kernels):
-    numba keys a cached kernel by its source file's name, mtime and size, so the installed
-    copies get the checkout's mtimes where their bytes are equal. Without this the run below
-    compiles the engine cold (20-60 s on a busy 2-core machine); with a stale cache it compiles
-    as a user's first run does, which costs time, not correctness."""
+def _warm_numba(installed: Path, cache_home: Path) -> None:
+    """Reuse the checkout's compiled kernels (make warm and the suite compile the same ones):
+    numba keys a cached kernel by its source file's name, mtime and size, and the toolkit keeps
+    them in a folder per source version (toolkit/_numba_cache.py), so the installed copies get
+    the checkout's mtimes where their bytes are equal -- the same version folder, under the run's
+    cache home -- and each file's cache entries are copied to where numba looks for the
+    installed file. Without this the run below compiles the engine cold (20-60 s on a busy
+    2-core machine); with a stale cache it compiles as a user's first run does (time only)."""
+    from numba.core.caching import UserProvidedCacheLocator as Locator
+
     for src in (REPO / "toolkit").rglob("*.py"):
         dst = installed / src.relative_to(REPO / "toolkit")
         if dst.is_file() and dst.read_bytes() == src.read_bytes():
             st = src.stat()
             os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-            cache = src.parent / "__pycache__"
-            for f in [*cache.glob(f"{src.stem}.*.nbi"), *cache.glob(f"{src.stem}.*.nbc")]:
-                (dst.parent / "__pycache__").mkdir(exist_ok=True)
-                shutil.copy2(f, dst.parent / "__pycache__" / f.name)
+    ours = Path(os.environ["NUMBA_CACHE_DIR"])  # this process's folder (import toolkit set it)
+    theirs = cache_home / "ibkr-toolkit" / "numba" / _numba_cache.source_digest(installed)
+    for src in (REPO / "toolkit").rglob("*.py"):
+        dst = installed / src.relative_to(REPO / "toolkit")
+        here = ours / Locator.get_suitable_cache_subpath(str(src))
+        there = theirs / Locator.get_suitable_cache_subpath(str(dst))
+        for f in [*here.glob(f"{src.stem}.*.nbi"), *here.glob(f"{src.stem}.*.nbc")]:
+            there.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, there / f.name)
 
 
 @pytest.mark.slow
@@ -101,7 +111,7 @@ def test_wheel_installs_in_a_clean_venv_and_backtests_its_sample(tmp_path: Path)
         pip = [sys.executable, "-m", "pip", "--python", str(py)]
         _run([*pip, "install", "-q", "--no-deps", str(wheel)])
         _run([*pip, "check"])
-        _warm_numba(installed)
+        _warm_numba(installed, tmp_path / "cache")
 
     # 3. outside the checkout, no TOOLKIT_DATA: the data folder is the installed sample
     elsewhere = tmp_path / "elsewhere"
