@@ -36,23 +36,28 @@ lint: install
 typecheck: install
 	$(PY) -m mypy --strict toolkit
 
-# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadgroup
-# keeps tests marked with one xdist_group on one worker (the dask clusters)
-PYTEST_WORKERS ?= auto
+# pytest-xdist: one worker per core and one more (PYTEST_WORKERS=0 runs in this process): many
+# tests wait on a simulated clock, a gateway or a child process, and the extra worker fills the
+# core they leave idle; --dist loadgroup keeps tests marked with one xdist_group on one worker
+# (the dask clusters)
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 WARM   := research/configs/spy_sma_cross.toml
 
 pytest: install
 	$(PYTEST)
 
-# Compile the numba kernels most tests share once, beside ruff and mypy (numba caches them next
-# to the sources): on a fresh clone both pytest workers otherwise compile the same engine, sweep,
-# walk-forward and Monte Carlo kernels at once (~90 s CPU each, measured cold).
+# Compile the numba kernels most tests share once, beside ruff and mypy (numba caches them in
+# ~/.cache/ibkr-toolkit/numba/<source version>/): on a fresh clone the pytest workers otherwise
+# compile the same engine, sweep, walk-forward and Monte Carlo kernels at once (~90 s CPU each,
+# measured cold). The backtest compiles the engine they share; the other three compile their
+# own kernels, side by side.
 warm: install
 	$(PY) -m toolkit backtest --config $(WARM) --reports $(VENV)/.warm --no-tearsheet >/dev/null
-	$(PY) -m toolkit walkforward --config $(WARM) --reports $(VENV)/.warm >/dev/null
-	$(PY) -m toolkit montecarlo --config $(WARM) --reports $(VENV)/.warm >/dev/null
-	$(PY) -m toolkit sensitivity --config $(WARM) --reports $(VENV)/.warm >/dev/null
+	$(PY) -m toolkit walkforward --config $(WARM) --reports $(VENV)/.warm/wf >/dev/null & wf=$$!; \
+	$(PY) -m toolkit montecarlo --config $(WARM) --reports $(VENV)/.warm/mc >/dev/null & mc=$$!; \
+	$(PY) -m toolkit sensitivity --config $(WARM) --reports $(VENV)/.warm/se >/dev/null && \
+	wait $$wf && wait $$mc
 	rm -rf $(VENV)/.warm
 
 # The web app's browser tests drive Debian's chromium through playwright (no browser download);
