@@ -36,11 +36,11 @@ lint: install
 typecheck: install
 	$(PY) -m mypy --strict toolkit
 
-# pytest-xdist: one worker per core and one more (PYTEST_WORKERS=0 runs in this process): many
-# tests wait on a simulated clock, a gateway or a child process, and the extra worker fills the
-# core they leave idle; --dist loadgroup keeps tests marked with one xdist_group on one worker
-# (the dask clusters)
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadgroup
+# keeps tests marked with one xdist_group on one worker (the dask clusters). A third worker on
+# 2 cores saved under a minute (the suite is CPU-bound) and raised the load timing-sensitive
+# rehearsals run under: not worth it.
+PYTEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 WARM   := research/configs/spy_sma_cross.toml
 
