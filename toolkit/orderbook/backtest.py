@@ -35,7 +35,7 @@ from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
 from toolkit.orderbook._backtest_nb import simulate_book_nb
 from toolkit.orderbook.features import event_features
-from toolkit.orderbook.queue import MODELS, submission_index
+from toolkit.orderbook.queue import MODELS, event_arrays
 
 _SESSION_SECONDS = 23_400.0  # 09:30-16:00
 STRATEGY = "book_imbalance_mm"
@@ -130,18 +130,10 @@ def backtest_book(
     sig = np.ascontiguousarray(sig, dtype=np.float64)
     if sig.shape != (n,):
         raise ConfigError(f"signal must have one value per event ({n}), got shape {sig.shape}")
-    m = messages
-    time = np.ascontiguousarray(m["time"], dtype=np.float64)
-    mark, idx = _marks(time, day, cfg.mark_seconds)
-    sub = submission_index(m["order_id"], m["type"])
+    events = event_arrays(lobster)
+    mark, idx = _marks(events.time, day, cfg.mark_seconds)
     equity, cash, pos, orders, trades = simulate_book_nb(
-        time,
-        np.ascontiguousarray(m["type"], dtype=np.int64),
-        np.ascontiguousarray(m["size"], dtype=np.float64),
-        np.ascontiguousarray(m["price"], dtype=np.float64),
-        np.ascontiguousarray(m["direction"], dtype=np.int64),
-        sub,
-        np.ascontiguousarray(book, dtype=np.float64),
+        *events,
         sig,
         trading_status(messages),
         mark,
@@ -184,7 +176,7 @@ def backtest_book(
     event = orders[:, ORDER_COLS].astype(np.int64)
     fills = pd.DataFrame(
         {
-            "time": pd.Timestamp(day) + pd.to_timedelta(time[event], unit="s"),
+            "time": pd.Timestamp(day) + pd.to_timedelta(events.time[event], unit="s"),
             "event": event,
             "side": np.where(orders[:, O_QTY] > 0, "BUY", "SELL"),
             "quantity": np.abs(orders[:, O_QTY]),
@@ -193,5 +185,5 @@ def backtest_book(
             "liquidity": np.where(orders[:, O_TYPE] == MARKET, "taker", "maker"),
         }
     )
-    eq = pd.Series(equity, index=pd.Timestamp(day) + pd.to_timedelta(time, unit="s"))
+    eq = pd.Series(equity, index=pd.Timestamp(day) + pd.to_timedelta(events.time, unit="s"))
     return BookBacktest(result=result, fills=fills, equity=eq.rename("equity"), config=cfg)

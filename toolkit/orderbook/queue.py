@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -110,6 +110,36 @@ def submission_index(order_id: NDArray[Any], mtype: NDArray[Any]) -> NDArray[Any
         after = np.searchsorted(run_max, oid[born]) - 1
         out[born] = np.where(after >= 0, at[np.maximum(after, 0)], -1)
     return out
+
+
+class EventArrays(NamedTuple):
+    """A LOBSTER day's events as the kernels take them, in their argument order
+    (``fill_times_nb(*events, ...)``, ``simulate_book_nb(*events, ...)``): contiguous
+    (n,) ``time`` float64, ``mtype`` int64, ``size`` float64, ``price`` float64,
+    ``direction`` int64, ``sub`` int64 (:func:`submission_index`) and ``book`` (n, 4 x
+    levels) float64."""
+
+    time: NDArray[np.float64]
+    mtype: NDArray[np.int64]
+    size: NDArray[np.float64]
+    price: NDArray[np.float64]
+    direction: NDArray[np.int64]
+    sub: NDArray[np.int64]
+    book: NDArray[np.float64]
+
+
+def event_arrays(lobster: LobsterDay) -> EventArrays:
+    """Unpack ``lobster``'s message array and book into the kernels' plain arrays."""
+    m = lobster.messages
+    return EventArrays(
+        np.ascontiguousarray(m["time"], dtype=np.float64),
+        np.ascontiguousarray(m["type"], dtype=np.int64),
+        np.ascontiguousarray(m["size"], dtype=np.float64),
+        np.ascontiguousarray(m["price"], dtype=np.float64),
+        np.ascontiguousarray(m["direction"], dtype=np.int64),
+        submission_index(m["order_id"], m["type"]),
+        np.ascontiguousarray(lobster.book, dtype=np.float64),
+    )
 
 
 @njit(cache=True)
@@ -350,21 +380,14 @@ def fill_times(
     need = {"after", "side", "price", "qty"} - set(placements.columns)
     if need:
         raise ConfigError(f"placements lack the column(s) {', '.join(sorted(need))}")
-    messages, book = lobster.messages, lobster.book
+    n = len(lobster.messages)
     after = placements["after"].to_numpy(np.int64)
-    if after.size and (after.min() < 0 or after.max() >= len(messages)):
-        raise ConfigError(f"placements' 'after' must index the {len(messages)} events")
-    m = messages
-    sub = submission_index(m["order_id"], m["type"])
-    time = np.ascontiguousarray(m["time"], dtype=np.float64)
+    if after.size and (after.min() < 0 or after.max() >= n):
+        raise ConfigError(f"placements' 'after' must index the {n} events")
+    events = event_arrays(lobster)
+    time = events.time
     first, full, filled = fill_times_nb(
-        time,
-        np.ascontiguousarray(m["type"], dtype=np.int64),
-        np.ascontiguousarray(m["size"], dtype=np.float64),
-        np.ascontiguousarray(m["price"], dtype=np.float64),
-        np.ascontiguousarray(m["direction"], dtype=np.int64),
-        sub,
-        np.ascontiguousarray(book, dtype=np.float64),
+        *events,
         after,
         placements["side"].to_numpy(np.int64),
         placements["price"].to_numpy(np.float64),
