@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import toolkit as tk
-from tests.live.conftest import REPO
+from tests.live.conftest import REPO, write_live_config
 from toolkit.engine.backtest import book_weights, simulate, strategy_targets
 from toolkit.engine.commissions import ibkr_fixed
 from toolkit.engine.result import BacktestResult
@@ -34,6 +34,61 @@ FRIDAY_CLOSE = "2023-03-10 21:30"  # Friday after the close: the next bar is Mon
 # workers beside other jobs (at load 8-12 a start-up took over a minute); a passing test
 # never waits for it, so it costs nothing when things work.
 PATIENCE = 240.0
+
+
+# long the whole sleeve after an up day, flat after a down day: SPY fell on 2023-03-09, 03-10
+# and 03-13 and rose on 03-14, so from FRIDAY_CLOSE the first order is the decision on 03-14's bar
+UP_DAY = """
+import numpy as np
+
+import toolkit as tk
+
+
+@tk.strategy(params=[])
+def up_day(close: np.ndarray) -> np.ndarray:
+    out = np.zeros(close.shape[0])
+    out[1:] = np.where(close[1:] > close[:-1], 1.0, 0.0)
+    return out
+"""
+
+
+def up_day_config(
+    tmp: Path,
+    port: int,
+    *,
+    module: str,
+    client_id: int,
+    session_id: str,
+    risk: dict[str, Any] | None = None,
+    research_extra: str = "",
+) -> Path:
+    """The live config (``tmp/live.toml``) of a bridge trading :data:`UP_DAY` on SPY through
+    the gateway on ``port``: the strategy is written as ``tmp/<module>.py`` and its research
+    config as ``tmp/up_day.toml``, ``research_extra`` (TOML) at its end. Returns the live
+    config's path; calling it again rewrites the files (a new ``risk``, say)."""
+    (tmp / f"{module}.py").write_text(UP_DAY)
+    research = tmp / "up_day.toml"
+    research.write_text(
+        f"""name = "up_day"
+[data]
+symbols = ["SPY"]
+start = "2018-01-01"
+adjust = "none"
+[strategy]
+module = "{module}"
+name = "up_day"
+[engine]
+init_cash = 100_000
+order_type = "market"
+{research_extra}"""
+    )
+    return write_live_config(
+        tmp,
+        connection={"host": "127.0.0.1", "port": port, "client_id": client_id},
+        strategies=[{"config": str(research), "capital": 100_000, "history": "1 Y"}],
+        risk=risk,
+        session={"id": session_id, "cancel_on_exit": False},
+    ).source
 
 
 def held_gateway(start: str = FRIDAY_CLOSE, **extra: Any) -> Gateway:

@@ -16,37 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.live._sessions import PATIENCE, held_gateway, journal_rows, start_bridge, wait_for_rows
-from tests.live.conftest import write_live_config
+from tests.live._sessions import (
+    PATIENCE,
+    held_gateway,
+    journal_rows,
+    start_bridge,
+    up_day_config,
+    wait_for_rows,
+)
 
 SID = "hangup-test"
-
-STRATEGY = """
-import numpy as np
-
-import toolkit as tk
-
-
-@tk.strategy(params=[])
-def up_day(close: np.ndarray) -> np.ndarray:
-    out = np.zeros(close.shape[0])
-    out[1:] = np.where(close[1:] > close[:-1], 1.0, 0.0)
-    return out
-"""
-
-RESEARCH = """
-name = "up_day"
-[data]
-symbols = ["SPY"]
-start = "2018-01-01"
-adjust = "none"
-[strategy]
-module = "hangup_strategy"
-name = "up_day"
-[engine]
-init_cash = 100_000
-order_type = "market"
-"""
 
 
 class Screen:
@@ -76,20 +55,13 @@ class Screen:
 
 
 def test_a_session_whose_terminal_hangs_up_trades_on_and_stops_cleanly(tmp_path: Path) -> None:
-    (tmp_path / "hangup_strategy.py").write_text(STRATEGY)
-    (tmp_path / "up_day.toml").write_text(RESEARCH)
     journal = tmp_path / "state" / "journal.sqlite"
     decisions = "SELECT bar_time FROM decisions ORDER BY bar_time"
     screen = Screen()
     with held_gateway() as gw:
-        config = write_live_config(
-            tmp_path,
-            connection={"host": "127.0.0.1", "port": gw.port, "client_id": 63},
-            strategies=[
-                {"config": str(tmp_path / "up_day.toml"), "capital": 100_000, "history": "1 Y"}
-            ],
-            session={"id": SID, "cancel_on_exit": False},
-        ).source
+        config = up_day_config(
+            tmp_path, gw.port, module="hangup_strategy", client_id=63, session_id=SID
+        )
         env = {"TOOLKIT_LOG_DIR": str(tmp_path / "logs"), "TERM": "xterm"}
         proc = start_bridge(config, tmp_path / "unused.log", env_extra=env, terminal=screen.slave)
         os.close(screen.slave)  # the child holds it, as a shell's child holds its tty

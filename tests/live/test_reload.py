@@ -21,63 +21,32 @@ from tests.live._sessions import (
     journal_rows,
     start_bridge,
     stop_bridge,
+    up_day_config,
     wait_for_rows,
 )
-from tests.live.conftest import write_live_config
 from toolkit.app.live import main
 from toolkit.live.journal import SCHEMA_VERSION, Journal
 
 SID = "reload-test"
 
-# long the whole sleeve after an up day, flat after a down day: SPY fell on 2023-03-09, 03-10
-# and 03-13 and rose on 03-14, so the first order is the decision on 03-14's bar -- after the
-# reloads, which happen while the clock is held at Friday 03-10's close
-STRATEGY = """
-import numpy as np
 
-import toolkit as tk
-
-
-@tk.strategy(params=[])
-def up_day(close: np.ndarray) -> np.ndarray:
-    out = np.zeros(close.shape[0])
-    out[1:] = np.where(close[1:] > close[:-1], 1.0, 0.0)
-    return out
-"""
-
-RESEARCH = """
-name = "up_day"
-[data]
-symbols = ["SPY"]
-start = "2018-01-01"
-adjust = "none"
-[strategy]
-module = "reload_strategy"
-name = "up_day"
-[engine]
-init_cash = 100_000
-order_type = "market"
-[risk]
-daily_loss = 0.5
-"""
-
-
+# the first order is the decision on 03-14's bar (UP_DAY): after the reloads, which happen
+# while the clock is held at Friday 03-10's close
 def _config(tmp: Path, port: int, risk: dict[str, object]) -> Path:
-    cfg = write_live_config(
+    return up_day_config(
         tmp,
-        connection={"host": "127.0.0.1", "port": port, "client_id": 61},
-        strategies=[{"config": str(tmp / "up_day.toml"), "capital": 100_000, "history": "1 Y"}],
+        port,
+        module="reload_strategy",
+        client_id=61,
+        session_id=SID,
         risk=risk,
-        session={"id": SID, "cancel_on_exit": False},
+        research_extra="[risk]\ndaily_loss = 0.5\n",
     )
-    return cfg.source
 
 
 def test_reload_refuses_a_bad_file_then_a_sighup_puts_new_limits_in_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "reload_strategy.py").write_text(STRATEGY)
-    (tmp_path / "up_day.toml").write_text(RESEARCH)
     log = tmp_path / "bridge.log"
     journal = tmp_path / "state" / "journal.sqlite"
     with held_gateway() as gw:
