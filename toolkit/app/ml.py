@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None, prog: str = "toolkit ml") -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from toolkit.config import load_config
+    from toolkit.app.run_config import read_run_config
 
-    cfg = load_config(args.config)
+    cfg = read_run_config(args.config)
     if args.command == "train":
         return _train(cfg, args)
     return _backtest(cfg, args)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit._toml import Table, read_toml, table_keys
+from toolkit.app.run_config import OPTION_CONFIG_MISSING
 from toolkit.engine.commissions import (
     Commission,
     OptionCommission,
@@ -70,7 +71,11 @@ def _resolve(path: Path, text: str) -> Path:
 
 def load_option_config(path: Path) -> OptionRunConfig:
     """Parse ``path`` (errors name the file, table and key)."""
-    raw = read_toml(path, "no such config; see research/configs/options_*.toml")
+    return parse_option_config(read_toml(path, OPTION_CONFIG_MISSING), path)
+
+
+def parse_option_config(raw: dict[str, Any], path: Path) -> OptionRunConfig:
+    """Validate ``path``'s already-read TOML (see :func:`load_option_config`)."""
     unknown = sorted(set(raw) - {"name", "data", "strategy", "costs", "backtest", "risk"})
     if unknown:
         raise ConfigError(

@@ -132,18 +132,19 @@ def _run_schedule(args: argparse.Namespace, scheduler: Any, say: Callable[[str],
 
 
 def _export(args: argparse.Namespace) -> int:
+    from toolkit.app.run_config import read_run_config
+
+    # a config is read before the engine, data and report modules load
+    cfg = None if args.config is None else read_run_config(args.config)
     from toolkit.app.progress import stderr_progress
     from toolkit.app.tax_inputs import backtest_tax_inputs, session_tax_inputs
     from toolkit.report.exports import export_tax_files
 
     say = stderr_progress()  # stages on stderr, as backtest/sweep/report print theirs
-    if args.session is not None:
+    if cfg is None:
         name = f"session-{args.session}"
         inputs = session_tax_inputs(args.journal, args.session, progress=say)
     else:
-        from toolkit.config import load_config
-
-        cfg = load_config(args.config)
         name = cfg.name
         inputs = backtest_tax_inputs(cfg, progress=say)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

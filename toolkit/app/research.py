@@ -132,15 +132,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _options_backtest(args: argparse.Namespace) -> int:
-    from toolkit.app.options import (
-        format_result,
-        load_option_config,
-        run_option_config,
-        write_option_report,
-    )
+    from toolkit.app.run_config import read_option_config
+
+    cfg = read_option_config(args.config)  # told before pandas and the option modules load
+    from toolkit.app.options import format_result, run_option_config, write_option_report
     from toolkit.app.progress import stderr_progress
 
-    cfg = load_option_config(args.config)
     say = stderr_progress()
     say(f"{cfg.name}: loading the chains and simulating (the first run compiles numba kernels)")
     result = run_option_config(cfg)
@@ -161,9 +158,9 @@ def _options_backtest(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     if args.like_session is not None:
         return _like_session(args)
-    from toolkit.config import load_config
+    from toolkit.app.run_config import read_run_config
 
-    cfg = load_config(args.config)  # a bad config is told before the report modules load (~2 s)
+    cfg = read_run_config(args.config)  # told before the data, engine and report modules load
     from toolkit.app.backtest import format_summary, run_backtest
     from toolkit.app.progress import stderr_progress
 
@@ -252,9 +249,11 @@ def _replay_record(replay: Any, compared: Any, out_dir: Path, files: dict[str, P
 
 
 def _robustness(args: argparse.Namespace) -> int:
-    from toolkit.config import load_config
+    from toolkit.app.run_config import read_run_config, require_grid
 
-    cfg = load_config(args.config)  # a bad config is told before the report modules load (~2 s)
+    cfg = read_run_config(args.config)  # told before the data, engine and report modules load
+    if args.command != "montecarlo":  # it resamples the configured backtest: no [grid]
+        require_grid(cfg, args.command)
     from toolkit.app import robustness
     from toolkit.app.progress import stderr_progress
     from toolkit.app.summaries import robustness_output
@@ -277,16 +276,17 @@ def _robustness(args: argparse.Namespace) -> int:
 
 def _check_causal(args: argparse.Namespace) -> int:
     """Run toolkit.check_causal on a config's strategy and data, or on named ones."""
+    from toolkit.app.run_config import read_run_config
+
+    # a config is read before the strategies, data and engine load
+    cfg = None if args.config is None else read_run_config(args.config)
     from toolkit import strategies
     from toolkit.app.progress import bar_progress, stderr_progress
     from toolkit.strategies.causality import check_causal
 
     say = stderr_progress()  # told once the inputs are good: a bad one is the only line
     params: dict[str, object] | None = None
-    if args.config is not None:
-        from toolkit.config import load_config
-
-        cfg = load_config(args.config)  # told before toolkit.app.backtest loads (~2 s)
+    if cfg is not None:
         from toolkit.app.backtest import load_run_bars
 
         spec = strategies.get(cfg.strategy)

@@ -14,6 +14,7 @@ import pandas as pd
 from toolkit import analysis
 from toolkit.app.backtest import load_config_bars, load_run_bars
 from toolkit.app.progress import Progress, bar_progress
+from toolkit.app.run_config import require_grid
 from toolkit.config import RunConfig
 from toolkit.data import LoadedFile
 from toolkit.engine import backtest
@@ -25,12 +26,7 @@ Outcome = tuple[dict[str, Any], Path, dict[str, Path]]
 
 
 def _grid(cfg: RunConfig, command: str) -> ParamGrid:
-    if cfg.grid is None:
-        raise ConfigError(
-            f"{cfg.source}: {command} needs a [grid] table of parameter axes, e.g. "
-            "fast = { from = 5, to = 100, step = 5 }."
-        )
-    g = cfg.grid
+    g = require_grid(cfg, command)
     # parameters without an axis keep the config's values, not the strategy's defaults
     axes = {**{k: [v] for k, v in cfg.params.items()}, **g.axes}
     return make_grid(cfg.strategy, axes, sample=g.sample, seed=g.seed, where=g.where)

@@ -78,19 +78,17 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, write the report folder, print the table (or JSON)."""
-    from toolkit.app.backtest import load_config_bars
     from toolkit.app.progress import stderr_progress
-    from toolkit.app.robustness import _grid
-    from toolkit.config import load_config
+    from toolkit.app.run_config import read_run_config, require_grid
 
     if args.top < 0:
         raise ConfigError(f"--top {args.top}: give 0 (all) or a positive count.")
     say = stderr_progress()
-    cfg = load_config(args.config)
-    grid = _grid(cfg, "sweep")
+    # the config and the flags it refuses, before the data, engine and sweep modules load
+    cfg = read_run_config(args.config)
+    require_grid(cfg, "sweep")
     if args.per_symbol:
         _refuse_per_symbol(cfg)
-    loaded = load_config_bars(cfg)
     book = len(cfg.data.symbols) > 1 and not args.per_symbol
     if book and args.dask:
         raise ConfigError(
@@ -98,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
             "an engine run per set on this machine; add --per-symbol to spread the fused "
             "sweep of each symbol over the cluster, or drop --dask."
         )
+    from toolkit.app.backtest import load_config_bars
+    from toolkit.app.robustness import _grid
+
+    grid = _grid(cfg, "sweep")
+    loaded = load_config_bars(cfg)
     say(
         f"sweep: {cfg.strategy}, {len(grid):,} parameter set(s) on "
         f"{', '.join(cfg.data.symbols)}{' as one book' if book else ''} "
