@@ -18,10 +18,10 @@ After the last event the position is closed against the book (walking its levels
 ``taker_fee`` per share. Fills are booked by the engine's one position update
 (:func:`toolkit.engine._step.book_fill_nb`), into its trade records.
 
-Shapes: event arrays (n,), ``book`` (n, 4 x levels) float64 (LOBSTER units: USD x 10,000),
-``status`` (n,) int8 the trading status after each event (1 trading), ``mark`` (n,) int64
-the equity mark each event belongs to. Outputs: per-event equity, cash
-and position (USD, shares); order records (k, 8) in the engine's ``O_*`` layout plus the
+Shapes: ``events`` (:class:`~toolkit.orderbook.queue.EventArrays`) arrays (n,), its ``book``
+(n, 4 x levels) float64 (LOBSTER units: USD x 10,000), ``status`` (n,) int8 the trading
+status after each event (1 trading), ``mark`` (n,) int64 the equity mark each event belongs
+to. Outputs: per-event equity, cash and position (USD, shares); order records (k, 8) in the engine's ``O_*`` layout plus the
 event index of each; trade records (k, TRADE_COLS).
 """
 
@@ -49,7 +49,15 @@ from toolkit.engine._kernels import (
     TRADE_COLS,
 )
 from toolkit.engine._step import STATE_COLS, book_fill_nb
-from toolkit.orderbook.queue import Q_FILLED, Q_PRICE, Q_QTY, QUEUE_COLS, on_event_nb, place_nb
+from toolkit.orderbook.queue import (
+    Q_FILLED,
+    Q_PRICE,
+    Q_QTY,
+    QUEUE_COLS,
+    EventArrays,
+    on_event_nb,
+    place_nb,
+)
 
 PRICE_SCALE = 10_000.0
 _DUMMY = 9999999999.0  # LOBSTER's price of an empty level (+ ask, - bid)
@@ -102,13 +110,7 @@ def wants_nb(
 
 @njit(cache=True)
 def simulate_book_nb(
-    time: NDArray[Any],
-    mtype: NDArray[Any],
-    size: NDArray[Any],
-    price: NDArray[Any],
-    direction: NDArray[Any],
-    sub: NDArray[Any],
-    book: NDArray[Any],
+    events: EventArrays,
     signal: NDArray[Any],
     status: NDArray[Any],
     mark: NDArray[Any],
@@ -126,6 +128,7 @@ def simulate_book_nb(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Run the market maker over the events; returns (equity, cash, position) per event,
     order records with their event index in a 9th column, and trade records."""
+    time, mtype, size, price, direction, sub, book = events
     n = time.shape[0]
     latency = feed_latency + order_latency
     equity = np.empty(n)

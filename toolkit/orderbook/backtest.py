@@ -133,7 +133,7 @@ def backtest_book(
     events = event_arrays(lobster)
     mark, idx = _marks(events.time, day, cfg.mark_seconds)
     equity, cash, pos, orders, trades = simulate_book_nb(
-        *events,
+        events,
         sig,
         trading_status(messages),
         mark,

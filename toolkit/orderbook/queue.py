@@ -113,11 +113,10 @@ def submission_index(order_id: NDArray[Any], mtype: NDArray[Any]) -> NDArray[Any
 
 
 class EventArrays(NamedTuple):
-    """A LOBSTER day's events as the kernels take them, in their argument order
-    (``fill_times_nb(*events, ...)``, ``simulate_book_nb(*events, ...)``): contiguous
-    (n,) ``time`` float64, ``mtype`` int64, ``size`` float64, ``price`` float64,
-    ``direction`` int64, ``sub`` int64 (:func:`submission_index`) and ``book`` (n, 4 x
-    levels) float64."""
+    """A LOBSTER day's events as the kernels take them (:func:`fill_times_nb`,
+    ``toolkit.orderbook._backtest_nb.simulate_book_nb``): contiguous (n,) ``time``
+    float64, ``mtype`` int64, ``size`` float64, ``price`` float64, ``direction`` int64,
+    ``sub`` int64 (:func:`submission_index`) and ``book`` (n, 4 x levels) float64."""
 
     time: NDArray[np.float64]
     mtype: NDArray[np.int64]
@@ -301,13 +300,7 @@ def on_event_nb(
 
 @njit(cache=True)
 def fill_times_nb(
-    time: NDArray[Any],
-    mtype: NDArray[Any],
-    size: NDArray[Any],
-    price: NDArray[Any],
-    direction: NDArray[Any],
-    sub: NDArray[Any],
-    book: NDArray[Any],
+    events: EventArrays,
     after: NDArray[Any],
     side: NDArray[Any],
     order_px: NDArray[Any],
@@ -320,6 +313,7 @@ def fill_times_nb(
     """For each placement j (after event ``after[j]``) and model m: the event index of the
     first fill, of the complete fill (-1: not within ``horizon`` seconds), and the shares
     filled by then."""
+    time, mtype, size, price, direction, sub, book = events
     n_place, n_models = after.shape[0], models.shape[0]
     first = np.full((n_place, n_models), -1, dtype=np.int64)
     full = np.full((n_place, n_models), -1, dtype=np.int64)
@@ -387,7 +381,7 @@ def fill_times(
     events = event_arrays(lobster)
     time = events.time
     first, full, filled = fill_times_nb(
-        *events,
+        events,
         after,
         placements["side"].to_numpy(np.int64),
         placements["price"].to_numpy(np.float64),
