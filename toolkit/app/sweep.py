@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -274,16 +274,16 @@ def _write(
 ) -> tuple[Path, dict[str, Path]]:
     """``sweep.csv`` (every row), a heatmap of the first two varying parameters, the summary
     and the manifest."""
+    from toolkit.app.robustness import _finish, _headless
     from toolkit.report import robustness as written
 
     out = written.robustness_folder(cfg.name, "sweep", reports_root)
     files = {"sweep": out / "sweep.csv"}
     rows.to_csv(files["sweep"], index=False)
     if len(varying) >= 2:
-        import matplotlib
+        _headless()
         import matplotlib.pyplot
 
-        matplotlib.use("Agg")
         from toolkit.sweep import heatmap
 
         fig = heatmap(rows, varying[0], varying[1], summary["sort"]).get_figure(root=True)
@@ -291,12 +291,5 @@ def _write(
         files["heatmap"] = out / "heatmap.png"
         fig.savefig(files["heatmap"], dpi=110, bbox_inches="tight")
         matplotlib.pyplot.close(fig)
-    files = written.write_summary(
-        out,
-        files,
-        summary,
-        config=cfg.raw,
-        resolved={"strategy": cfg.strategy, "params": cfg.params, "engine": asdict(cfg.engine)},
-        data_files=[s.record() for s in sources],
-    )
+    _, _, files = _finish(cfg, out, files, summary, sources)  # summary.json, manifest.json
     return out, files
