@@ -21,8 +21,8 @@ After the last event the position is closed against the book (walking its levels
 Shapes: ``events`` (:class:`~toolkit.orderbook.queue.EventArrays`) arrays (n,), its ``book``
 (n, 4 x levels) float64 (LOBSTER units: USD x 10,000), ``status`` (n,) int8 the trading
 status after each event (1 trading), ``mark`` (n,) int64 the equity mark each event belongs
-to. Outputs: per-event equity, cash and position (USD, shares); order records (k, 8) in the engine's ``O_*`` layout plus the
-event index of each; trade records (k, TRADE_COLS).
+to. Outputs: per-event equity, cash and position (USD, shares); order records (k, 8) in the
+engine's ``O_*`` layout plus the event index of each; trade records (k, TRADE_COLS).
 """
 
 from __future__ import annotations
