@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from toolkit.engine.commissions import I_FIXED, I_KIND, I_RATE, PROPORTIONAL, commission_nb
+from toolkit.engine.commissions import commission_nb, max_buy_qty_nb
 from toolkit.engine.fills import limit_fill_nb, slipped_nb, stop_fill_nb
 from toolkit.engine.settings import KernelSettings, OrderType, Reason
 from toolkit.risk.portfolio import (
@@ -91,14 +91,11 @@ def affordable_nb(
         return 0.0
     if qty * price + commission_nb(cost, qty, price, month_volume) <= budget:
         return qty
-    if int(cost[I_KIND]) == PROPORTIONAL and cost[I_FIXED] == 0.0:
-        q = budget / (price * (1.0 + cost[I_RATE]))  # proportional fee: closed form
-    else:
-        q = budget / price
-        for _ in range(4):  # fixed point: q = (budget - fee(q)) / price
-            q = max((budget - commission_nb(cost, q, price, month_volume)) / price, 0.0)
+    q = max_buy_qty_nb(cost, price, budget, month_volume)
     if not fractional:
-        q = np.floor(q)
+        # the closed form is exact to a few ulps: a hair above it, floored, then checked
+        # down -- the largest whole quantity that fits, as commission_nb counts it
+        q = np.floor(q * (1.0 + 1e-12))
         while q > 0 and q * price + commission_nb(cost, q, price, month_volume) > budget:
             # one share at a time; beyond 2^53 shares a step of one is lost to rounding (the
             # loop never ended), so the step grows with q there

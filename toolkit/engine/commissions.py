@@ -178,6 +178,34 @@ def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: fl
     return float(fee)
 
 
+@njit(cache=True, inline="always")
+def max_buy_qty_nb(c: np.ndarray, price: float, budget: float, month_volume: float) -> float:
+    """The largest real quantity whose value plus fees a buy at ``price`` can pay from
+    ``budget`` (>= 0; buys carry no sale fees), in closed form.
+
+    Every schedule's buy fee is piecewise linear in the quantity q: ``fixed + rate x value``
+    (proportional) or ``g x min(max(per_share x q, minimum), cap x value) + e x q`` (IBKR,
+    ``g`` = 1 + pass-through, ``e`` = clearing + exchange per share, both 0 on Fixed). The
+    set of q with ``q x price + fee(q) <= budget`` is then the union of the sets where each
+    branch of the min fits, each an interval from 0: the answer is the larger end.
+    """
+    kind = int(c[I_KIND])
+    if kind == NO_COSTS:
+        return budget / price
+    if kind == PROPORTIONAL:
+        return float(max((budget - c[I_FIXED]) / (price * (1.0 + c[I_RATE])), 0.0))
+    per_share = float(c[I_RATE]) if kind == IBKR_FIXED else tier_rate_nb(month_volume)
+    g = 1.0
+    a = price
+    if kind == IBKR_TIERED:
+        g += c[I_PASS]
+        a += c[I_CLEAR] + c[I_EXCH]
+    # the per-share branch: q x (a + g x per_share) <= budget and q x a + g x minimum <= budget
+    q_share = min(budget / (a + g * per_share), (budget - g * c[I_MIN]) / a)
+    q_cap = budget / (a + g * c[I_CAP] * price)  # the 1% cap's branch
+    return float(max(q_share, q_cap, 0.0))
+
+
 # --- Options -------------------------------------------------------------------------------
 # IBKR Pro, US options, Smart routed (interactivebrokers.com/en/pricing/commissions-options.php,
 # read 2026-11 through its .ca mirror): per contract by premium (the option's price per share)
