@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from toolkit.strategies._indicators import prior_max_nb, prior_min_nb, return_vol_nb, rsi_nb, sma_nb
+from toolkit.strategies._indicators import (
+    prior_max_nb,
+    prior_min_nb,
+    return_vol_nb,
+    rsi_nb,
+    sma_nb,
+    sma_rows_nb,
+)
 
 _series = arrays(
     np.float64,
@@ -23,6 +30,17 @@ def test_sma_matches_pandas_rolling_mean(x: np.ndarray, w: int) -> None:
     ours = sma_nb(x, w)
     ref = pd.Series(x).rolling(w).mean().to_numpy()
     np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=_series, windows=st.lists(st.integers(-1, 250), min_size=1, max_size=6))
+def test_sma_rows_share_one_running_sum_bit_for_bit(x: np.ndarray, windows: list[int]) -> None:
+    # the sweep's features compute every window's row from one cumsum, in threads: each row
+    # must be exactly sma_nb's (crossings are decided on equal values), warm-up NaN included
+    out = np.empty((len(windows), x.shape[0]))
+    sma_rows_nb(x, np.array(windows, dtype=np.float64), out)
+    for row, w in zip(out, windows, strict=True):
+        np.testing.assert_array_equal(row, sma_nb(x, w))
 
 
 @settings(max_examples=100, deadline=None)

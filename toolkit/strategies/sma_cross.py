@@ -15,7 +15,7 @@ from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
 
 from toolkit.strategies._features import dense_ranks_nb, distinct_rows_nb, packed_rows, rank_row_nb
-from toolkit.strategies._indicators import sma_nb
+from toolkit.strategies._indicators import sma_nb, sma_rows_nb
 from toolkit.strategies.spec import Param, Strategy
 
 # numba intrinsic (the stubs type it as needing a typing context)
@@ -40,10 +40,7 @@ def sma_cross_features_nb(
     rows = uniq.shape[0]
     n = close.shape[0]
     aux = np.empty((rows + packed_rows(rows), n))
-    for i in range(rows):
-        row = sma_nb(close, int(uniq[i]))
-        for t in range(n):  # element copies: a row assignment compiles numba's shape errors
-            aux[i, t] = row[t]
+    sma_rows_nb(close, uniq, aux)
     dense_ranks_nb(aux, rows)
     index = np.empty((k, 3), dtype=np.int64)
     for j in range(k):
