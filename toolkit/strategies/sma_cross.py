@@ -139,11 +139,11 @@ def sma_cross_changes_nb(
     rb = rank_row_nb(aux, rows, index[1])
     code = work.view(np.uint8)
     for t in range(n):
-        a = ra[t]
-        b = rb[t]
-        up = np.uint8((a > b) & (b != 0))
-        dn = np.uint8((a < b) & (a != 0))
-        code[t] = up | (dn << 1) | (np.uint8((a == 0) | (b == 0)) << 2)
+        # on int32, as 0/1 integers: LLVM vectorises this form (~2x the uint8 casts')
+        a = np.int32(ra[t])
+        b = np.int32(rb[t])
+        both = (a != 0) & (b != 0)  # rank 0 is a NaN
+        code[t] = np.uint8(((a > b) & both) | (((a < b) & both) << 1) | ((~both) << 2))
     words = (n + 7) // 8
     for t in range(n, words * 8):
         code[t] = code[n - 1]  # no change in the padding
