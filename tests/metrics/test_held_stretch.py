@@ -7,6 +7,7 @@ import numpy as np
 
 import toolkit as tk
 from toolkit.metrics._kernels import (
+    P_TERMS,
     STACK_ROWS,
     close_range_nb,
     fold_drawdown_nb,
@@ -63,3 +64,27 @@ def test_held_stretches_on_real_closes_equal_the_bar_by_bar_fold() -> None:
             np.testing.assert_allclose((s1, s2, down), want[:3], rtol=1e-10, atol=1e-12)
             checked += 1
     assert checked > 200
+
+
+def test_rounding_bound_covers_every_terms_magnitudes() -> None:
+    # held_sums_nb bounds the rounding of its prefix differences in closed form from term 0's
+    # magnitudes and two running columns; it must never be below the sum over every term it
+    # replaced (sum_j (j + 1) |k|^j x the six magnitudes of term j at both ends), including on
+    # a series whose early closes are tiny (where the bound matters)
+    rng = np.random.default_rng(11)
+    tiny_start = np.concatenate((np.linspace(0.02, 1.0, 50), np.linspace(1.0, 80.0, 950)))
+    series = [np.ascontiguousarray(tk.load("SPY")["close"].to_numpy(np.float64)), tiny_start]
+    for close in series:
+        prefix, _ = price_tables_nb(close)
+        for _ in range(300):
+            lo = int(rng.integers(1, len(close) - 2))
+            hi = int(rng.integers(lo + 1, len(close)))
+            k = float(rng.choice([1e-4, 0.05, 0.5, 3.0, 40.0])) * float(rng.choice([1.0, -1.0]))
+            terms = int(rng.integers(1, 11))
+            *_, err = held_sums_nb(prefix, lo, hi, k, terms)
+            full = 0.0
+            for j in range(terms):
+                c = P_TERMS + 3 * j
+                mags = np.abs(prefix[[lo, hi], c : c + 3]).sum()
+                full += (j + 1) * abs(k) ** j * mags
+            assert err >= full * 4.5e-16 * (1 - 1e-12)

@@ -156,11 +156,13 @@ def sortino_from_sums_nb(s1: float, down: float, n: int, periods: float) -> floa
 MAX_TERMS = 10
 _TERM_EPS = 1e-17
 STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
-# A prefix row: term j's three sums side by side (columns 3j, 3j + 1, 3j + 2), padded to 32
-# values (256 bytes, four cache lines, rows aligned on them): a stretch that needs 6 terms
-# reads 144 neighbouring bytes at each end -- 3 lines -- where one block per sum (3 x 80
-# bytes apart in a 240-byte row) touched 4-5.
-PREFIX_COLS = 32
+# A prefix row (256 bytes, four cache lines, rows aligned on them): two columns for the
+# rounding bound of held_sums_nb (P_ABS: running sum of |R| + 2 R^2; P_INV: the largest
+# 1 / close the row's sums have divided by), then term j's three sums side by side (columns
+# 2 + 3j, 3 + 3j, 4 + 3j): a stretch that needs 6 terms reads 160 neighbouring bytes at each
+# end -- 3 lines -- where one block per sum (3 x 80 bytes apart) touched 4-5.
+P_ABS, P_INV, P_TERMS = 0, 1, 2
+PREFIX_COLS = P_TERMS + 3 * MAX_TERMS
 # The held_* functions are inlined into their caller (the sweep's change-point driver, once
 # per held stretch): as calls, numba passes each array argument as a 7-word struct.
 
@@ -170,9 +172,10 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(prefix, ranges) for :func:`held_sums_nb` and :func:`held_drawdown_nb`.
 
     ``prefix`` (n + 1, PREFIX_COLS), rows aligned on 64 bytes: at t, running sums over bars
-    u < t of R_u c_{u-1}^-j (column 3j), of R_u^2 c_{u-1}^-j (3j + 1) and of the latter where
-    R_u < 0 (3j + 2). ``ranges`` (levels, n, 2): a sparse table, ``ranges[i, t]`` holding the
-    max and the min of close over [t, t + 2^i) side by side (one cache line for both).
+    u < t of R_u c_{u-1}^-j (column P_TERMS + 3j), of R_u^2 c_{u-1}^-j (+ 1) and of the latter
+    where R_u < 0 (+ 2); of |R_u| + 2 R_u^2 (P_ABS) and the max of 1 / c_{u-1} (P_INV).
+    ``ranges`` (levels, n, 2): a sparse table, ``ranges[i, t]`` holding the max and the min of
+    close over [t, t + 2^i) side by side (one cache line for both).
     """
     n = close.shape[0]
     buf = np.zeros((n + 1) * PREFIX_COLS + 8)
@@ -184,11 +187,14 @@ def price_tables_nb(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if u >= 1:
             r = (close[u] - close[u - 1]) / close[u - 1]
             inv = 1.0 / close[u - 1]
+        prefix[u + 1, P_ABS] = prefix[u, P_ABS] + abs(r) + 2.0 * r * r
+        prefix[u + 1, P_INV] = max(prefix[u, P_INV], inv)
         w = 1.0
         for j in range(MAX_TERMS):
-            prefix[u + 1, 3 * j] = prefix[u, 3 * j] + r * w
-            prefix[u + 1, 3 * j + 1] = prefix[u, 3 * j + 1] + r * r * w
-            prefix[u + 1, 3 * j + 2] = prefix[u, 3 * j + 2] + (r * r * w if r < 0.0 else 0.0)
+            c = P_TERMS + 3 * j
+            prefix[u + 1, c] = prefix[u, c] + r * w
+            prefix[u + 1, c + 1] = prefix[u, c + 1] + r * r * w
+            prefix[u + 1, c + 2] = prefix[u, c + 2] + (r * r * w if r < 0.0 else 0.0)
             w *= inv
     levels = 1
     while (1 << levels) <= n:
@@ -236,23 +242,33 @@ def held_sums_nb(
     """Sums of r, r^2 and min(r, 0)^2 over the bars [lo, hi) of a held stretch with
     k = cash / pos (see the comment above :data:`MAX_TERMS`): 1/(1+x) = sum (-x)^j and
     1/(1+x)^2 = sum (j+1)(-x)^j. The last value bounds the rounding error of the prefix
-    differences (large when early closes are tiny); callers fold bar by bar above 1e-13."""
+    differences (large when early closes are tiny); callers fold bar by bar above 1e-13.
+
+    The bound: each difference rounds to within ~4.5e-16 of the magnitudes it subtracts,
+    weighted by (j + 1) |k|^j. Term 0's magnitudes are read; those of the terms after it are
+    at most P_ABS x (|k| P_INV)^j (a row's sums divide by closes >= 1 / P_INV), and row hi's
+    exceed row lo's, so their weighted sum is below 2 P_ABS[hi] ((1 - y)^-2 - 1), y = |k|
+    P_INV[hi]: one closed form instead of a sum over the terms (infinite when y >= 1)."""
     s1 = 0.0
     s2 = 0.0
     down = 0.0
-    err = 0.0
     w = 1.0
     for j in range(terms):
-        c = 3 * j
-        a0, b0 = prefix[lo, c], prefix[hi, c]
-        a1, b1 = prefix[lo, c + 1], prefix[hi, c + 1]
-        a2, b2 = prefix[lo, c + 2], prefix[hi, c + 2]
-        s1 += w * (b0 - a0)
-        s2 += (j + 1) * w * (b1 - a1)
-        down += (j + 1) * w * (b2 - a2)
-        err += (j + 1) * abs(w) * (abs(a0) + abs(b0) + abs(a1) + abs(b1) + abs(a2) + abs(b2))
+        c = P_TERMS + 3 * j
+        s1 += w * (prefix[hi, c] - prefix[lo, c])
+        s2 += (j + 1) * w * (prefix[hi, c + 1] - prefix[lo, c + 1])
+        down += (j + 1) * w * (prefix[hi, c + 2] - prefix[lo, c + 2])
         w *= -k
-    return s1, s2, down, err * 4.5e-16
+    head = (
+        abs(prefix[lo, P_TERMS]) + abs(prefix[hi, P_TERMS])
+        + prefix[lo, P_TERMS + 1] + prefix[hi, P_TERMS + 1]
+        + prefix[lo, P_TERMS + 2] + prefix[hi, P_TERMS + 2]
+    )  # fmt: skip
+    y = abs(k) * prefix[hi, P_INV]
+    if y >= 1.0:
+        return s1, s2, down, np.inf
+    tail = 2.0 * prefix[hi, P_ABS] * (1.0 / ((1.0 - y) * (1.0 - y)) - 1.0)
+    return s1, s2, down, (head + tail) * 4.5e-16
 
 
 @njit(cache=True, inline="always")
