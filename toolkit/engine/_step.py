@@ -187,12 +187,14 @@ def book_fill_nb(
     sym: int,
     trades: np.ndarray,
     n_trades: int,
+    pnl_only: bool = False,
 ) -> tuple[float, int]:
     """Book a fill of signed ``qty`` at ``price`` (commission ``comm``) into the open-trade
     state ``st`` of a symbol holding ``pos``: position and average price by
     :func:`avg_cost_nb`; around it the trade record (quantities and values in and out,
     realised P&L, commissions). A fill that closes the trade (to zero or through it) writes
-    it to ``trades[n_trades]`` (at most one per fill); a flip's commission is split between
+    it to ``trades[n_trades]`` (at most one per fill) -- only its T_PNL with ``pnl_only``
+    (the sweep counts trades and wins, nothing else); a flip's commission is split between
     the closing and the opening part by quantity. Returns (new pos, n_trades).
     """
     if qty == 0.0:
@@ -209,7 +211,11 @@ def book_fill_nb(
         comm -= c_part
         opening = abs(new) if new != 0.0 and (new > 0) == (qty > 0) else 0.0
         if new == 0.0 or opening > 0.0:  # the trade closed
-            trade_record_nb(st, sym, bar, st[S_VAL_OUT] / st[S_QTY_OUT], 0.0, trades[n_trades])
+            if pnl_only:
+                trades[n_trades, T_PNL] = trade_pnl_nb(st, 0.0)
+            else:
+                exit_px = st[S_VAL_OUT] / st[S_QTY_OUT]
+                trade_record_nb(st, sym, bar, exit_px, 0.0, trades[n_trades])
             n_trades += 1
             pos = 0.0
     if opening > 0.0:
@@ -224,6 +230,12 @@ def book_fill_nb(
     return new, n_trades
 
 
+@njit(cache=True, inline="always")
+def trade_pnl_nb(st: np.ndarray, unrealized: float) -> float:
+    """The P&L of the trade held in ``st``: realised plus ``unrealized``, less commissions."""
+    return float(st[S_REALIZED] + unrealized - st[S_COMM])
+
+
 @njit(cache=True)
 def trade_record_nb(
     st: np.ndarray, sym: int, exit_bar: int, exit_px: float, unrealized: float, rec: np.ndarray
@@ -236,7 +248,7 @@ def trade_record_nb(
     rec[T_QTY] = st[S_QTY_IN]
     rec[T_ENTRY_PX] = st[S_VAL_IN] / st[S_QTY_IN]
     rec[T_EXIT_PX] = exit_px
-    rec[T_PNL] = st[S_REALIZED] + unrealized - st[S_COMM]
+    rec[T_PNL] = trade_pnl_nb(st, unrealized)
     rec[T_RET] = rec[T_PNL] / st[S_VAL_IN]
     rec[T_COMM] = st[S_COMM]
     rec[T_OPEN] = 0.0
@@ -267,11 +279,13 @@ def execute_nb(
     sym: int,
     trades: np.ndarray,
     n_trades: int,
+    pnl_only: bool = False,
 ) -> tuple[float, float, float, float, float, int]:
     """Fill an order of signed ``qty`` at ``price``: a buy is trimmed to what ``budget``
     affords (its short-covering part never is), the trader pays price and commission, and the
-    fill is booked. Returns (filled qty (0 = nothing filled), commission, cash, pos, month
-    volume, n_trades)."""
+    fill is booked (a closed trade's record whole, or its P&L only: :func:`book_fill_nb`).
+    Returns (filled qty (0 = nothing filled), commission, cash, pos, month volume,
+    n_trades)."""
     q = qty
     if q > 0.0:
         q = buy_qty_nb(q, pos, price, budget, cost, month_volume, fractional)
@@ -279,7 +293,7 @@ def execute_nb(
             return 0.0, 0.0, cash, pos, month_volume, n_trades
     fee = commission_nb(cost, q, price, month_volume)
     cash -= q * price + fee
-    pos, n_trades = book_fill_nb(st, pos, q, price, fee, bar, sym, trades, n_trades)
+    pos, n_trades = book_fill_nb(st, pos, q, price, fee, bar, sym, trades, n_trades, pnl_only)
     return q, fee, cash, pos, month_volume + abs(q), n_trades
 
 

@@ -66,14 +66,15 @@ def execute_fold_nb(
     month: int,
 ) -> tuple[float, float, float]:
     """The engine's :func:`execute_nb`, with the monthly volume reset at the fill (it only
-    matters at fills) and the trade closed, if any, counted instead of recorded.
+    matters at fills) and the trade closed, if any, counted (from its P&L) instead of
+    recorded.
     Returns (filled qty, cash, pos)."""
     if acc[A_MONTH] != month:
         acc[A_MONTH] = month
         acc[A_MONTH_VOL] = 0.0
     q, fee, cash, pos, acc[A_MONTH_VOL], closed = _execute_inline_nb(
         st, pos, cash, qty, price, budget, cost, acc[A_MONTH_VOL], fractional, bar,
-        int(np.int64(0)), scratch, int(np.int64(0)),
+        int(np.int64(0)), scratch, int(np.int64(0)), True,
     )  # fmt: skip
     acc[A_FEES] += fee
     if closed > 0:
