@@ -109,7 +109,11 @@ def _record_guards_nb(
             continue
         if n == guards.shape[0]:
             grown = np.empty((2 * n, GUARD_COLS))
-            grown[:n] = guards
+            # element copies: a slice assignment compiles numba's shape-error messages
+            # (~3-5 s of the engine's cold compile)
+            for i in range(n):
+                for c in range(GUARD_COLS):
+                    grown[i, c] = guards[i, c]
             guards = grown
         rec = guards[n]
         rec[GD_BAR] = b
