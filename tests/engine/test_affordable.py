@@ -78,6 +78,50 @@ def test_examples_by_hand() -> None:
     assert affordable_nb(5.0, 10.0, 1.5, per_order, 0.0, True) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("schedule", "price", "budget"),
+    [
+        # a budget a hair above a fixed fee at sub-penny prices: budget - fee cancels and the
+        # closed form lands ~1e-12 below 1 share (found by review: it floored to 0)
+        (proportional(0.0, per_order=5.0), 0.00031512546362170036, 5.000315125463621),
+        (proportional(0.02, per_order=1.0), 0.000100644664861354, 1.0001026575581584),
+        (proportional(0.0005, per_order=2.0), 0.00012706887047257492, 2.0001271324049075),
+        (
+            Commission(kind="ibkr_fixed", rate=0.005, minimum=1.0, max_pct=math.inf),
+            1.3137161295229744e-06,
+            1.0000013137161294,
+        ),
+    ],
+)
+def test_one_share_just_above_a_fixed_fee(
+    schedule: Commission, price: float, budget: float
+) -> None:
+    c = schedule.vector()
+    assert _total(c, 1.0, price, 0.0) <= budget < _total(c, 2.0, price, 0.0)
+    assert affordable_nb(1e6, price, budget, c, 0.0, False) == 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SCHEDULES)),
+    price=st.floats(1e-4, 1e5),
+    shares=st.integers(1, 10**7),
+    nudge=st.sampled_from([-1, 0, 1]),
+)
+def test_budget_exactly_at_a_whole_counts_total(
+    name: str, price: float, shares: int, nudge: int
+) -> None:
+    # the budget at (or one ulp either side of) what `shares` cost: the boundary case
+    c = SCHEDULES[name].vector()
+    total = _total(c, float(shares), price, 0.0)
+    budget = float(np.nextafter(total, nudge * math.inf)) if nudge else total
+    got = affordable_nb(float(shares + 5), price, budget, c, 0.0, False)
+    assert got <= budget / price
+    if got > 0:
+        assert _total(c, got, price, 0.0) <= budget
+    assert _total(c, got + 1, price, 0.0) > budget
+
+
 def test_the_fit_is_what_the_budget_pays_for_with_any_schedule_fields() -> None:
     # a hand-made tiered schedule with every fee field set: still the largest fit
     c = Commission(

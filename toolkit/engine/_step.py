@@ -93,9 +93,10 @@ def affordable_nb(
         return qty
     q = max_buy_qty_nb(cost, price, budget, month_volume)
     if not fractional:
-        # the closed form is exact to a few ulps: a hair above it, floored, then checked
-        # down -- the largest whole quantity that fits, as commission_nb counts it
-        q = np.floor(q * (1.0 + 1e-12))
+        # the closed form is exact to a few ulps of the budget (budget - a fee loses
+        # precision near the fee: ulp(budget) / price in q): a hair above it, floored, then
+        # checked down -- the largest whole quantity that fits, as commission_nb counts it
+        q = np.floor(q * (1.0 + 1e-12) + 1e-15 * budget / price)
         while q > 0 and q * price + commission_nb(cost, q, price, month_volume) > budget:
             # one share at a time; beyond 2^53 shares a step of one is lost to rounding (the
             # loop never ended), so the step grows with q there
