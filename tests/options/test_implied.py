@@ -138,6 +138,23 @@ def test_reason_codes_never_a_silent_zero() -> None:
     assert int(why) == IVReason.OK and abs(float(iv) - 0.33) < 1e-13
 
 
+def test_one_option_equals_its_element_of_an_array() -> None:
+    """Scalar arguments (the gateway prices each quote as asked) take the per-option kernel,
+    arrays the parallel one: the same bits and reason codes, 0-d arrays of the same dtypes."""
+    rng = np.random.default_rng(11)
+    n = 400
+    price, F, K = rng.uniform(0.0, 40.0, n), rng.uniform(50.0, 150.0, n), rng.uniform(50, 150, n)
+    T, df = rng.uniform(-0.01, 2.0, n), rng.uniform(0.8, 1.0, n)
+    right = rng.choice(["C", "P"], n)
+    iv, why = implied_vol(price, right, F, K, T, df)
+    assert (why == IVReason.OK).sum() > n // 2 and len(set(why.tolist())) >= 3
+    for i in range(n):
+        one, one_why = implied_vol(float(price[i]), str(right[i]), F[i], K[i], T[i], df[i])
+        assert one.shape == one_why.shape == () and one_why.dtype == np.int8
+        assert int(one_why) == int(why[i])
+        assert np.array_equal(one, iv[i], equal_nan=True)  # bit for bit, NaN where no vol
+
+
 def test_vollib_returns_a_silent_zero_where_we_return_a_reason() -> None:
     """Reproduces the issue's claim: vollib (py_vollib's successor) says 0.0 for deep ITM
     short-dated contracts whose time value is lost in rounding; we say NaN + AT_INTRINSIC.

@@ -266,14 +266,15 @@ class OptionChains:
                 c for c in self.by_local.values() if " ".join(c.local_symbol.split()) == wanted
             ]
         else:
+            # the cheap tests first: last_trade formats a date (a chain has thousands)
             found = [
                 c
                 for c in self.contracts.values()
                 if c.symbol == symbol
-                and (not last_trade or c.last_trade.startswith(last_trade))
                 and (not strike or abs(c.strike - strike) < 1e-6)
                 and (not right or c.right == right)
                 and (not trading_class or c.trading_class == trading_class.upper())
+                and (not last_trade or c.last_trade.startswith(last_trade))
             ]
         if multiplier:
             try:
