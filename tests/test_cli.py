@@ -32,6 +32,9 @@ slippage_bps = 1.0
 model = "ibkr_fixed"
 """
 
+# one pytest-xdist worker runs the module's backtest (its `report` fixture) once for all its tests
+pytestmark = pytest.mark.xdist_group("test_cli_report")
+
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

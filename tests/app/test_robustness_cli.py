@@ -48,6 +48,10 @@ pbo_splits = 8
 """
 
 
+# one pytest-xdist worker runs the three commands (the `runs` fixture) once for all tests
+pytestmark = pytest.mark.xdist_group("robustness_cli_runs")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess[str], Path]]:
     tmp = tmp_path_factory.mktemp("robust")

@@ -92,6 +92,10 @@ def _bar_centres(svg: str) -> list[float]:
     ]
 
 
+# one pytest-xdist worker runs `make run`'s backtest (the `make_run` fixture) once for all tests
+pytestmark = pytest.mark.xdist_group("tearsheet_make_run")
+
+
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[str]], str]:
     """`make run`'s command: the printed summary and the tear sheet it wrote."""
