@@ -34,6 +34,17 @@ def test_a_daily_bar_is_complete_at_the_new_york_close() -> None:
     assert lb.next_open(winter, "1 day") == pd.Timestamp("2024-01-08 14:30", tz="UTC")  # Monday
 
 
+def test_daily_bar_labels_are_bar_label_of_each_date() -> None:
+    """A stream's daily bars are labelled in one conversion: the same index, unit and time
+    zone as :func:`toolkit.live.bars.bar_label` of each date (leap day, year ends, DST days)."""
+    days = [dt.date(2019, 12, 30) + dt.timedelta(days=i) for i in range(800)]
+    got = lb.frame([_bar(d) for d in days]).index
+    pd.testing.assert_index_equal(
+        got, pd.DatetimeIndex([lb.bar_label(d) for d in days]).rename("time"), exact=True
+    )
+    assert lb.frame([]).empty
+
+
 def test_intraday_bars_complete_after_their_length() -> None:
     t = dt.datetime(2024, 3, 14, 14, 0, tzinfo=dt.UTC)
     frame = lb.frame([_bar(t), _bar(t + dt.timedelta(minutes=5))])
