@@ -34,10 +34,12 @@ from toolkit.sweep._kernels import METRICS, sweep_nb
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
 from toolkit.sweep.runner import (
+    CHUNKS_PER_THREAD,
     Weights,
     _progress_bar,
     _symbol_arrays,
     _SymbolArrays,
+    chunks_one_at_a_time,
     sleeve_weights,
 )
 from toolkit.sweep.runner import _frame as _rows
@@ -121,7 +123,8 @@ def _evaluate_symbol(
     gaps = _signals(spec, data, values, targets)
     block = _Block(data, values, targets, gaps, settings, risk, weights)
     if block.args:
-        sweep_nb(*block.args)
+        with chunks_one_at_a_time():
+            sweep_nb(*block.args)
     return block.finish(spec, bars)
 
 
@@ -188,7 +191,7 @@ class _Block:
                 data.day,
                 1.0 if weights is None else float(weights[0]),
                 s.kernel(risk),
-                numba.get_num_threads() * 4,
+                numba.get_num_threads() * CHUNKS_PER_THREAD,
                 use_stops,
                 s.commission.kind == "ibkr_tiered",
                 self.kernel_out,
@@ -214,6 +217,12 @@ def _sweep_nogil_nb(args: tuple[Any, ...]) -> None:  # pragma: no cover - compil
     """``sweep_nb(*args)`` without the GIL: the kernel on one block runs in a worker thread
     while the user's Python signal loop fills the next block."""
     sweep_nb(*args)
+
+
+def _sweep_in_worker(args: tuple[Any, ...]) -> None:
+    """:func:`_sweep_nogil_nb` from a pool thread, its chunks handed out one at a time."""
+    with chunks_one_at_a_time():
+        _sweep_nogil_nb(args)
 
 
 def _pipelined(
@@ -279,7 +288,7 @@ def _switch_interval(seconds: float) -> Iterator[None]:
 def _start(pool: ThreadPoolExecutor, block: _Block) -> Future[None]:
     """The block's kernel, running in ``pool``'s thread (done at once if it has no rows)."""
     if block.args:
-        return pool.submit(_sweep_nogil_nb, block.args)
+        return pool.submit(_sweep_in_worker, block.args)
     done: Future[None] = Future()
     done.set_result(None)
     return done

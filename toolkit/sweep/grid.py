@@ -30,12 +30,17 @@ class ParamGrid:
 
     def frame(self) -> pd.DataFrame:
         """The grid as a DataFrame, integer parameters as int64."""
+        return pd.DataFrame(self.columns())
+
+    def columns(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The grid's parameters (of ``rows``, default all) by name, integers as int64."""
         spec = strategies.get(self.strategy)
+        values = self.values if rows is None else self.values[rows]
         cols = {}
         for j, p in enumerate(spec.params):
-            col = self.values[:, j]
+            col = values[:, j]
             cols[p.name] = col.astype(np.int64) if p.kind is int else col
-        return pd.DataFrame(cols)
+        return cols
 
 
 def _axis(spec: Strategy, name: str, raw: Any) -> np.ndarray:
@@ -75,8 +80,7 @@ def make_grid(
     total = int(np.prod(sizes.astype(object)))
     rng = np.random.default_rng(seed)
     if sample is None:
-        codes = np.arange(total, dtype=np.int64)
-        values = _decode(codes, columns, sizes)
+        values = _product(columns)
         keep = _valid(spec, values, where)
         return ParamGrid(spec.name, spec.param_names, values[keep], int((~keep).sum()))
     if sample < 1:
@@ -95,6 +99,19 @@ def make_grid(
         chosen.append(values[keep][:need])
     values = np.concatenate(chosen) if chosen else np.empty((0, len(columns)))
     return ParamGrid(spec.name, spec.param_names, values, dropped)
+
+
+def _product(columns: list[np.ndarray]) -> np.ndarray:
+    """Every combination of the axes, in :func:`_decode`'s order (last axis fastest): each
+    column repeated and tiled instead of decoded (no integer division per point)."""
+    sizes = [len(c) for c in columns]
+    total = int(np.prod(sizes, dtype=np.int64))
+    out = np.empty((total, len(columns)))
+    inner = total
+    for j, col in enumerate(columns):
+        inner //= sizes[j]
+        out[:, j] = np.tile(np.repeat(col, inner), total // (inner * sizes[j]))
+    return out
 
 
 def _decode(codes: np.ndarray, columns: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:

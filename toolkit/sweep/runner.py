@@ -7,7 +7,8 @@ Locally the grid runs in numba threads; with a ``dask.distributed`` client the s
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,8 @@ _FIELDS = ("open", "high", "low", "close", "volume")
 # Parameter sets whose features are computed together (bounds the indicator rows in memory).
 _FEATURE_BLOCK = 50_000
 # Chunks of a kernel call per numba thread: the threads take them one at a time as they
-# free up (_call_sweep_nb), so a few per thread keep every thread busy to the end.
-_CHUNKS_PER_THREAD = 16
+# free up (call_sweep_nb), so a few per thread keep every thread busy to the end.
+CHUNKS_PER_THREAD = 16
 OnBlock = Callable[[int, int], None]
 Weights = Sequence[float] | Mapping[str, float]
 
@@ -93,15 +94,17 @@ def _features(
     return np.ascontiguousarray(aux), np.ascontiguousarray(index)
 
 
-def _call_sweep_nb(args: tuple[Any, ...]) -> None:
-    """Call the sweep kernel. Its settings are ordinary run-time arguments (one compiled
-    version for every setting; the kernel picks its driver once per run). Its chunks go to
-    the threads one at a time as they free up: numba's default deals them out in equal
-    contiguous shares up front, and on a shared machine a thread descheduled for a while
-    then holds the whole call back."""
+@contextmanager
+def chunks_one_at_a_time() -> Iterator[None]:
+    """Around a call of the sweep kernel from this thread: its chunks go to the threads one
+    at a time as they free up. numba's default deals them out in equal contiguous shares up
+    front, while a grid's neighbouring rows cost alike (small windows trade often) and, on
+    a shared machine, a thread descheduled for a while holds the whole call back. The chunk
+    size is the calling thread's setting (set inside the kernel, it would stop numba
+    caching the kernel)."""
     before = numba.set_parallel_chunksize(1)
     try:
-        sweep_nb(*args)
+        yield
     finally:
         numba.set_parallel_chunksize(before)
 
@@ -122,8 +125,8 @@ def _kernel(
         and settings.take_profit is None
         and settings.trailing_stop is None
     )
-    _call_sweep_nb(
-        (
+    with chunks_one_at_a_time():
+        sweep_nb(
             IDS[strategy],
             data.open,
             data.high,
@@ -137,12 +140,11 @@ def _kernel(
             data.day,
             float(weight),
             settings.kernel(risk),
-            numba.get_num_threads() * _CHUNKS_PER_THREAD,
+            numba.get_num_threads() * CHUNKS_PER_THREAD,
             use_stops,
             settings.commission.kind == "ibkr_tiered",
             out,
         )
-    )
     return out
 
 
@@ -375,10 +377,9 @@ def _frame(
     (symbol, block) order. Built once from the stacked blocks, column by column (a frame
     and two concatenations per block cost ~15 ms on the headline grid, a tenth of its
     kernel time)."""
-    params = pgrid.frame()
     keys = sorted(results)
     if not keys:
-        out = pd.DataFrame(columns=[*params.columns, "symbol", *METRICS])
+        out = pd.DataFrame(columns=[*pgrid.names, "symbol", *METRICS])
         out.attrs["interrupted"] = interrupted
         out.attrs["strategy"] = pgrid.strategy
         out.attrs["dropped_by_constraints"] = pgrid.dropped
@@ -387,13 +388,15 @@ def _frame(
     rows = np.concatenate([np.arange(lo, lo + len(results[(i, lo)])) for i, lo in keys])
     which = np.repeat(np.array([i for i, _ in keys], dtype=np.int64), sizes)
     block = np.concatenate([results[key] for key in keys])
-    cols: dict[str, Any] = {c: params[c].to_numpy()[rows] for c in params.columns}
+    whole = len(keys) == 1 and len(rows) == len(pgrid)  # one block of every row, in order
+    cols: dict[str, Any] = dict(pgrid.columns(None if whole else rows))
     if len({i for i, _ in keys}) == 1:
         cols["symbol"] = symbols[keys[0][0]]  # a scalar: broadcast, no string per row
     else:
         cols["symbol"] = pd.Series(symbols, dtype="str").take(which).reset_index(drop=True)
+    by_metric = np.ascontiguousarray(block.T)  # contiguous columns: pandas stacks them fast
     for j, name in enumerate(METRICS):
-        cols[name] = block[:, j].astype(np.int64) if name == "trades" else block[:, j]
+        cols[name] = by_metric[j].astype(np.int64) if name == "trades" else by_metric[j]
     out = pd.DataFrame(cols)
     out.attrs["interrupted"] = interrupted
     out.attrs["strategy"] = pgrid.strategy
