@@ -43,6 +43,9 @@ def test_daily_bar_labels_are_bar_label_of_each_date() -> None:
         got, pd.DatetimeIndex([lb.bar_label(d) for d in days]).rename("time"), exact=True
     )
     assert lb.frame([]).empty
+    unknown = SimpleNamespace(date=days[0], open=1.0, high=2.0, low=0.5, close=1.5, volume=-1)
+    row = lb.frame([unknown, _bar(days[1], 3.0)]).to_numpy()  # IB's -1: volume not known
+    assert row.tolist() == [[1.0, 2.0, 0.5, 1.5, 0.0], [3.0, 3.0, 3.0, 3.0, 100.0]]
 
 
 def test_intraday_bars_complete_after_their_length() -> None:
