@@ -19,6 +19,10 @@ from toolkit import strategies  # noqa: E402
 from toolkit.data import load  # noqa: E402
 from toolkit.engine import EngineSettings, proportional, simulate, strategy_targets  # noqa: E402
 
+# vectorbt compiles its numba functions on first use (and a fresh venv has none cached): one
+# pytest-xdist worker runs every vectorbt comparison, so it compiles them once, not per worker
+pytestmark = pytest.mark.xdist_group("vectorbt")
+
 SYMBOLS = ["SPY", "QQQ", "IWM", "TLT", "GLD", "AAPL", "MSFT", "JPM", "XOM", "NVDA", "EEM"]
 CASES = 24
 

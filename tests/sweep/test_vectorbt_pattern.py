@@ -11,6 +11,10 @@ from toolkit.sweep import make_grid, sweep
 
 vbt = pytest.importorskip("vectorbt")
 
+# vectorbt's numba functions compile once for every vectorbt comparison (one xdist worker;
+# tests/engine/test_vectorbt_oracle.py)
+pytestmark = pytest.mark.xdist_group("vectorbt")
+
 
 @pytest.mark.parametrize("symbol", ["SPY", "IWM", "NVDA"])
 def test_final_values_equal_vectorbt_standard_pattern(symbol: str) -> None:
