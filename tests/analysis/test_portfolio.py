@@ -18,6 +18,10 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
 from toolkit.risk.portfolio import build_context, window_estimates_nb
 
+# the module's two engine runs on ETFs compile the same kernels (~25 s cold): one pytest-xdist
+# worker runs the module, so a fresh clone compiles them once, not once per worker at once
+pytestmark = pytest.mark.xdist_group("analysis_portfolio")
+
 AV = Path(__file__).resolve().parents[2] / "data" / "daily" / "alphavantage"
 NO_COSTS_CLOSE = tk.EngineSettings(
     init_cash=1_000.0, fill="close", fractional=True, commission=tk.no_costs()

@@ -28,6 +28,10 @@ from toolkit.risk.var import (
     sorted_copy_nb,
 )
 
+# the rolling-window tests compile the same VaR kernels (~7 s cold): one pytest-xdist worker
+# runs the module, so a fresh clone compiles them once, not once per worker at once
+pytestmark = pytest.mark.xdist_group("risk_var")
+
 Z95, PDF95 = 1.6448536269514722, 0.10313564037537128  # Phi^-1(0.95), phi(Phi^-1(0.95))
 
 
