@@ -17,6 +17,10 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.execution import ChildOrders, pov, sessions
 from toolkit.execution.backtest import Impact, execution_backtest, session_targets
 
+# its tests compile the same execution kernels (~4 s cold, then 0.4-1.3 s a test): one
+# pytest-xdist worker runs the module, so a fresh clone compiles them once, not per worker
+pytestmark = pytest.mark.xdist_group("execution_backtest")
+
 
 def _bars(close: list[float], volume: list[float], open0: float) -> pd.DataFrame:
     """Minute bars from 09:30 New York whose typical price (h + l + c) / 3 is the close."""
