@@ -117,3 +117,32 @@ def test_the_layers_left_out_of_the_digest_define_no_kernel(tmp_path: Path) -> N
     assert _numba_cache.source_digest(tmp_path) == first
     (tmp_path / "engine" / "k.py").write_text("x = 22\n")  # a kernel's module edited
     assert _numba_cache.source_digest(tmp_path) != first
+
+
+def test_a_folder_in_use_is_never_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two checkouts (or a checkout and its test run) on one machine: each import marks its
+    # folder used, and a folder used within IN_USE_SECONDS survives any number of newer ones
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _numba_cache.cache_root()
+    now = time.time()
+    busy = root / "other-checkout"
+    busy.mkdir(parents=True)
+    os.utime(busy, (now - 60, now - 60))  # used a minute ago
+    for n in range(5):  # newer, and then stale, versions of this checkout
+        old = root / f"old{n}"
+        old.mkdir()
+        stale = now - 3 * _numba_cache.IN_USE_SECONDS + n
+        os.utime(old, (stale, stale))
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("pass\n")
+    folder = _numba_cache.use_versioned_cache(pkg)
+    assert folder is not None
+    kept = sorted(p.name for p in root.iterdir() if p != folder)
+    assert kept == ["old3", "old4", "other-checkout"]  # the 3 last used, the busy one among them
+    # a second import of the same version marks it used (its mtime moves to now)
+    os.utime(folder, (now - 7200, now - 7200))
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert _numba_cache.use_versioned_cache(pkg) == folder
+    assert folder.stat().st_mtime > now - 60

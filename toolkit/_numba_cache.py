@@ -15,6 +15,7 @@ A ``NUMBA_CACHE_DIR`` the user set wins (numba's own setting); the caveat above 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -22,6 +23,9 @@ from pathlib import Path
 
 ENV = "NUMBA_CACHE_DIR"
 KEEP_OLD = 3  # older source versions' folders kept (a branch switch back compiles nothing)
+# A folder used this recently is never pruned, however many newer ones there are: another
+# checkout (or a test run of one) on the same machine may be reading it right now.
+IN_USE_SECONDS = 24 * 3600
 # Layers no kernel can reach: the import contract (pyproject [tool.importlinter]) keeps the
 # kernels' layers from importing them, and they define no kernel themselves
 # (tests/test_numba_cache.py checks). Editing them -- the commands, live sessions, the
@@ -81,6 +85,9 @@ def use_versioned_cache(package: Path) -> Path | None:
         return None
     if new:
         _prune(folder)
+    else:
+        with contextlib.suppress(OSError):
+            os.utime(folder)  # its mtime says when it was last used (see _prune)
     numba_config = sys.modules.get("numba.core.config")
     if numba_config is not None:  # numba came first: its config has read the environment
         numba_config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
@@ -89,16 +96,24 @@ def use_versioned_cache(package: Path) -> Path | None:
 
 
 def _prune(current: Path) -> None:
-    """Drop all but the newest ``KEEP_OLD`` other source versions' folders (best effort)."""
+    """Drop the other source versions' folders beyond the ``KEEP_OLD`` last used, except
+    any used in the last ``IN_USE_SECONDS`` (best effort). A folder's mtime is its last use:
+    every import touches it and numba's writes move it."""
     import shutil  # only when a new folder is made: not on every import
+    import time
 
     try:
         others = sorted(
-            (p for p in current.parent.iterdir() if p.is_dir() and p != current),
-            key=lambda p: p.stat().st_mtime,
+            (
+                (p.stat().st_mtime, p)
+                for p in current.parent.iterdir()
+                if p.is_dir() and p != current
+            ),
             reverse=True,
         )
     except OSError:
         return
-    for old in others[KEEP_OLD:]:
-        shutil.rmtree(old, ignore_errors=True)
+    recent = time.time() - IN_USE_SECONDS
+    for used, old in others[KEEP_OLD:]:
+        if used < recent:
+            shutil.rmtree(old, ignore_errors=True)
