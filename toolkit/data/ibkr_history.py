@@ -286,8 +286,12 @@ class IbHistory:
         self.pacer.sent(key)
 
     async def _answer(self, request: Awaitable[Any], what: str) -> Any:
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation that
+        # lands as the answer arrives, and Ctrl+C (asyncio.run cancels the fetch) was then
+        # lost -- the fetch ran to the end and exited 0 (seen in CI)
         try:
-            return await asyncio.wait_for(request, self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await request
         except TimeoutError:
             raise DataError(
                 f"no answer from TWS/IB Gateway for {what} within {self.timeout:g} s. Check the "
