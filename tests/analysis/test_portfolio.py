@@ -152,7 +152,7 @@ def test_covariance_correlation_and_betas_are_the_rules_estimates(etfs: pd.DataF
     spy = close["SPY"]
     betas = pf.symbol_betas(close, spy, window)
     assert betas.iloc[:window].isna().all().all() and betas.iloc[window:].notna().all().all()
-    ctx = build_context(close.to_numpy(), window, True, spy.to_numpy())
+    ctx = build_context(close.to_numpy(), window, spy.to_numpy())
     for b in (window, 200, len(close) - 1):
         cov = np.zeros((3, 3))
         beta = np.zeros(3)

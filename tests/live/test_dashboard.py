@@ -106,7 +106,7 @@ def test_dashboard_shows_the_book_as_the_portfolio_rules_see_it() -> None:
     s.positions.update(AAA=300.0, BBB=-200.0)
     s.closes.update(AAA=float(close[-1, 0]), BBB=float(close[-1, 1]))
     s.cash = 100_000.0 - 300.0 * close[-1, 0] + 200.0 * close[-1, 1]
-    s.context = build_context(close, 60, True, 100.0 * np.cumprod(1.0 + rb), None)
+    s.context = build_context(close, 60, 100.0 * np.cumprod(1.0 + rb), None)
     got = s.book_risk()
     w = np.array([300.0 * close[-1, 0], -200.0 * close[-1, 1]]) / s.equity()
     ret = s.context.returns[-60:]

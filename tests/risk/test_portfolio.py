@@ -40,7 +40,7 @@ def _ctx(n: int = 40, m: int = 2, window: int = 20, seed: int = 0, sectors=None)
     close = 100.0 * np.cumprod(1.0 + r, axis=0)
     bench = 100.0 * np.cumprod(1.0 + rb)
     ids = None if sectors is None else np.asarray(sectors, dtype=np.int64)
-    return build_context(close, window, True, bench, ids), close
+    return build_context(close, window, bench, ids), close
 
 
 def _cap(ctx, j, delta, pos, price, value, w, risk, b=None, ready=True, fractional=True):
@@ -91,8 +91,8 @@ def test_estimates_equal_numpy_covariance_and_beta() -> None:
 def test_estimates_are_causal() -> None:
     """The estimate at bar b is the same whatever comes after b."""
     _, close = _ctx(n=80, m=2, window=20)
-    short = build_context(close[:51], 20, True, None, None)
-    long_ = build_context(close, 20, True, None, None)
+    short = build_context(close[:51], 20, None, None)
+    long_ = build_context(close, 20, None, None)
     a, b_ = np.empty((2, 2)), np.empty((2, 2))
     beta = np.empty(2)
     window_estimates_nb(short, 50, a, beta)

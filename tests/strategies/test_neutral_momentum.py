@@ -79,7 +79,7 @@ def test_book_beta_is_within_five_hundredths_at_every_rebalance(sector_size: int
     res = tk.backtest(panel, neutral_momentum, params, settings)
     close = panel["close"].to_numpy()
     opens = panel["open"].to_numpy()
-    ctx = build_context(close, 250, True, close[:, -1])
+    ctx = build_context(close, 250, close[:, -1])
     beta = np.zeros(close.shape[1])
     cov = np.zeros((close.shape[1], close.shape[1]))
     pos, eq, cash = res.positions.to_numpy(), res.equity.to_numpy(), res.cash.to_numpy()

@@ -65,7 +65,7 @@ def returns_of(close: pd.DataFrame) -> pd.DataFrame:
 
 def _returns(close: pd.DataFrame) -> np.ndarray:
     """:func:`returns_of` as the C-ordered array the risk context holds (rows slice cheaply)."""
-    return build_context(close.to_numpy(dtype=np.float64), 2, True).returns
+    return build_context(close.to_numpy(dtype=np.float64), 2).returns
 
 
 def weights(result: BacktestResult, close: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +188,7 @@ def covariance(close: pd.DataFrame, at: int = -1, window: int = 250) -> pd.DataF
     values = close.to_numpy(dtype=np.float64)
     n, m = values.shape
     b = at % n
-    ctx = build_context(values, window, True)
+    ctx = build_context(values, window)
     cov = np.zeros((m, m))
     if not window_estimates_nb(ctx, b, cov, np.zeros(m)):
         raise DataError(

@@ -160,7 +160,7 @@ def simulate_nb(
     month_id: np.ndarray,
     day_id: np.ndarray,
     settings: KernelSettings,
-    ctx: RiskContext,
+    ctx: RiskContext | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one portfolio; return (equity, cash, positions, orders, trades, guards).
 
@@ -172,7 +172,8 @@ def simulate_nb(
     by ``weights``; orders are trimmed to its risk limits (toolkit.risk.rules) at the close,
     and when the daily-loss or drawdown switch fires (``day_id`` numbers the trading days)
     every position is closed and no new one is opened for the rest of the run. ``ctx`` is
-    what the portfolio rules estimate from (toolkit.risk.portfolio; ``no_context`` without).
+    what the portfolio rules estimate from (toolkit.risk.portfolio; None without them:
+    then they are not compiled in).
     """
     init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
     order_offset, slippage = settings.order_offset, settings.slippage

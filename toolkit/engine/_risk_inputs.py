@@ -10,7 +10,7 @@ import pandas as pd
 
 from toolkit.errors import ConfigError, DataError
 from toolkit.risk import RiskLimits
-from toolkit.risk.portfolio import RiskContext, build_context, no_context
+from toolkit.risk.portfolio import RiskContext, build_context
 
 
 def risk_context(
@@ -18,15 +18,14 @@ def risk_context(
     index: pd.DatetimeIndex,
     symbols: Sequence[Hashable],
     risk: RiskLimits | None,
-) -> RiskContext:
+) -> RiskContext | None:
     """The context for ``risk``'s portfolio rules on a book whose closes are ``close``
     (bars, symbols): nothing when no portfolio rule is set; the benchmark's closes from the
     book itself or, when it is not in the book, from the data directory (every bar's date
     must be there); sectors from ``risk.sectors`` or the shipped S&P 500 map (a symbol with
     no GICS sector, e.g. a bond ETF, counts in no sector)."""
-    n, m = close.shape
     if risk is None or not risk.portfolio:
-        return no_context(n, m)
+        return None
     names = [str(s).upper() for s in symbols]
     bench = None
     if risk.max_beta is not None:
@@ -34,7 +33,7 @@ def risk_context(
     sector_ids = None
     if risk.max_sector is not None:
         sector_ids = _sector_ids(names, risk)
-    return build_context(close, risk.risk_window, True, bench, sector_ids)
+    return build_context(close, risk.risk_window, bench, sector_ids)
 
 
 def _benchmark_close(

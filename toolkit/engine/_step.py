@@ -495,7 +495,7 @@ def plan_close_nb(
     flatten: bool,
     fills: int,
     settings: KernelSettings,
-    ctx: RiskContext,
+    ctx: RiskContext | None,
     state: np.ndarray,
     trades: np.ndarray,
     n_trades: int,
@@ -549,17 +549,21 @@ def plan_close_nb(
             state[j, S_VAL_IN] = abs(held[j]) * close[b, j]
             state[j, S_AVG] = close[b, j]
     use_gross = np.isfinite(risk[MAX_GROSS])
-    port = ctx.on
-    size = m if port else 1
+    # without portfolio rules ctx is None and numba prunes every branch on it: the book rules
+    # are not compiled into such a step at all
+    size = 1 if ctx is None else m
     cov = np.empty((size, size))
     beta = np.empty(size)
-    ready = port and window_estimates_nb(ctx, b, cov, beta)
-    vol_target = port and ready and np.isfinite(risk[VOL_TARGET])
-    # the portfolio rules judge the book after all of this close's orders: the fraction of
-    # each opening part they allow (toolkit.risk.portfolio.cap_book_nb), from the decisions
     scale = np.ones(size)  # the fraction of each order's opening part the rules allow
     scale_bits = np.zeros(size, dtype=np.int64)
-    if port:
+    ready = False
+    vol_target = False
+    if ctx is not None:
+        ready = window_estimates_nb(ctx, b, cov, beta)
+        vol_target = ready and np.isfinite(risk[VOL_TARGET])
+        # the portfolio rules judge the book after all of this close's orders: the fraction
+        # of each opening part they allow (toolkit.risk.portfolio.cap_book_nb), from the
+        # decisions
         cover = np.zeros(m)
         opening = np.zeros(m)
         for j in range(m):
@@ -607,7 +611,7 @@ def plan_close_nb(
                     continue
                 if what != D_ORDER or (phase == 0) != (delta < 0.0):
                     continue
-            if port and scale[j] < 1.0:
+            if ctx is not None and scale[j] < 1.0:
                 capped = scaled_order_nb(p, delta, scale[j], fractional)
                 if capped != delta:
                     delta = capped

@@ -42,7 +42,7 @@ from toolkit.engine._step import (
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ToolkitError
 from toolkit.risk import RiskLimits
-from toolkit.risk.portfolio import RiskContext, no_context, window_estimates_nb
+from toolkit.risk.portfolio import RiskContext, window_estimates_nb
 from toolkit.risk.rules import guard_names, kill_switch
 
 
@@ -294,8 +294,8 @@ class Sleeve:
         # the orders fill later, at the broker: the plan estimates their fills at this close
         # (on scratch state) only to trim buys to the buying power the engine would see
         self.context = context
-        ctx = no_context(1, m) if context is None else context
-        rows = ctx.returns.shape[0]  # the step reads the targets and closes of its last row
+        # the step reads the targets and closes of its last row
+        rows = 1 if context is None else context.returns.shape[0]
         target = np.full((rows, m), math.nan)
         target[-1] = raw
         price = np.zeros((rows, m))
@@ -304,7 +304,7 @@ class Sleeve:
             target, price, rows - 1, acted, held,
             np.ascontiguousarray(self.weights, dtype=np.float64), value, self.cash, 0.0,
             self.killed is not None or value <= 0.0, FILL_ESTIMATE,
-            self.settings.kernel(self.risk), ctx, np.empty((m, STATE_COLS)),
+            self.settings.kernel(self.risk), context, np.empty((m, STATE_COLS)),
             np.empty((m, TRADE_COLS)), 0, plan, order,
         )  # fmt: skip
         n = int(n)
