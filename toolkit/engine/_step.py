@@ -82,7 +82,10 @@ FILL_LATER, FILL_NOW, FILL_ESTIMATE = 0, 1, 2
 EPS = 1e-9
 
 
-@njit(cache=True, inline="always")
+# calls, not inlined: a fill chain (execute_nb) with the commission inlined at its four call
+# sites took ~1.3 s more of the engine's first compile; the sweep, where the calls would cost
+# as much as the work, compiles its own inlined copy of the chain (toolkit.sweep._fold)
+@njit(cache=True)
 def affordable_nb(
     qty: float, price: float, budget: float, cost: np.ndarray, month_volume: float, fractional: bool
 ) -> float:

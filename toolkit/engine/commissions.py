@@ -152,7 +152,7 @@ def tier_rate_nb(month_volume: float) -> float:
     return _RATE_5
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: float) -> float:
     """Total fees in USD for an order of signed ``quantity`` at ``price``.
 
@@ -178,7 +178,7 @@ def commission_nb(c: np.ndarray, quantity: float, price: float, month_volume: fl
     return float(fee)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def max_buy_qty_nb(c: np.ndarray, price: float, budget: float, month_volume: float) -> float:
     """The largest real quantity whose value plus fees a buy at ``price`` can pay from
     ``budget`` (>= 0; buys carry no sale fees), in closed form.

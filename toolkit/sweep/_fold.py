@@ -8,13 +8,15 @@ small float64 row here, equity in the running sums of :mod:`toolkit.metrics._ker
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
 
-from toolkit.engine._step import T_PNL, execute_nb
+from toolkit.engine._step import T_PNL, affordable_nb, buy_qty_nb, execute_nb
+from toolkit.engine.commissions import commission_nb, max_buy_qty_nb
 from toolkit.metrics._kernels import (
     cagr_from_wealth_nb,
     sharpe_from_sums_nb,
@@ -22,11 +24,33 @@ from toolkit.metrics._kernels import (
 )
 from toolkit.risk.rules import kill_switch_nb
 
+
+def _inline_copy(fn: Any, **callees: Any) -> Any:
+    """``fn`` (a numba dispatcher) compiled once more from its own source, inlined into its
+    caller, with the named callees replaced by their inline copies."""
+    py = fn.py_func
+    namespace = {**py.__globals__, **callees}
+    copy = types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__)
+    return njit(inline="always")(copy)
+
+
 # The engine's execute_nb compiled a second time with its whole chain (sizing, commission,
 # booking) inlined into _execute_nb: the sweep pays it on every fill of every parameter set,
-# where the calls cost as much as the work (~45 -> ~27 ns a fill). Same source, one more
-# compile; the engine calls the ordinary one (it compiles faster: three call sites).
-_execute_inline_nb = njit(inline="always")(execute_nb.py_func)
+# where the calls cost as much as the work (~45 -> ~27 ns a fill). Same source, more
+# compiling in the sweep; the engine calls the ordinary functions (it compiles faster).
+_commission_inline_nb = _inline_copy(commission_nb)
+_affordable_inline_nb = _inline_copy(
+    affordable_nb,
+    commission_nb=_commission_inline_nb,
+    max_buy_qty_nb=_inline_copy(max_buy_qty_nb),
+)
+_execute_inline_nb = _inline_copy(
+    execute_nb,
+    commission_nb=_commission_inline_nb,
+    buy_qty_nb=_inline_copy(
+        buy_qty_nb, commission_nb=_commission_inline_nb, affordable_nb=_affordable_inline_nb
+    ),
+)
 
 # Running totals of one simulation (a float64 row; touched at fills and at the end).
 A_FEES, A_TRADES, A_WINS, A_MONTH_VOL, A_MONTH = range(5)
@@ -38,7 +62,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The risk rule's kill switch compiled once more, inline: called from the drivers, which run
 # without numba's reference counting, it then costs no atomic incref/decref of the risk
 # vector at every bar they visit (same source; the engine calls the ordinary one).
-kill_switch_inline_nb = njit(inline="always")(kill_switch_nb.py_func)
+kill_switch_inline_nb = _inline_copy(kill_switch_nb)
 
 
 def njit_no_refcount(fn: F) -> F:
