@@ -8,8 +8,15 @@ from datetime import UTC, datetime
 import pandas as pd
 from ib_async import Contract, Order, Trade
 from ib_async.objects import CommissionReport, Execution, Fill
+from ib_async.order import OrderStatus, TradeLogEntry
 
-from toolkit.live._broker import BrokerError, commission_of, execution_of, status_of
+from toolkit.live._broker import (
+    BrokerError,
+    acknowledged,
+    commission_of,
+    execution_of,
+    status_of,
+)
 
 WHEN = datetime(2024, 3, 14, 13, 30, tzinfo=UTC)
 
@@ -105,3 +112,24 @@ def test_the_adapter_owns_the_sessions_trades_and_types_what_the_broker_says() -
         Disconnected(),
     ]
     assert not broker.connected
+
+
+def _trade(status: str, *log: str) -> Trade:
+    return Trade(
+        order=Order(orderRef="s/sma/SPY/20240313"),
+        orderStatus=OrderStatus(status=status),
+        log=[TradeLogEntry(WHEN, entry) for entry in log],
+    )
+
+
+def test_an_order_cancelled_before_its_acknowledgement_is_still_unacknowledged() -> None:
+    """ib_async writes PendingCancel over PendingSubmit when a cancel is asked for: the
+    broker has still said nothing (a rehearsal's lockstep must wait for it, a dropped
+    connection must put it in doubt)."""
+    assert not acknowledged(_trade("PendingSubmit", "PendingSubmit"))
+    assert not acknowledged(_trade("PendingCancel", "PendingSubmit", "PendingCancel"))
+    assert acknowledged(_trade("PendingCancel", "PendingSubmit", "Submitted", "PendingCancel"))
+    assert acknowledged(_trade("Submitted", "PendingSubmit", "Submitted"))
+    assert acknowledged(_trade("Filled", "PendingSubmit", "Filled"))
+    assert acknowledged(_trade("Cancelled", "PendingSubmit", "Cancelled"))  # e.g. a rejection
+    assert acknowledged(_trade("Submitted"))  # reported by the broker (openOrder): no log

@@ -37,7 +37,19 @@ from toolkit.live.orders import OrderRef, OrderSpec
 __all__ = ["Broker", "BrokerError", "ClientIdInUse", "commission_of", "execution_of", "status_of"]
 
 CLIENT_ID_IN_USE = 326  # IB: "Unable to connect as the client id is already in use"
-UNACKNOWLEDGED = ("PendingSubmit", "ApiPending")  # sent; nothing from the broker about it yet
+# ib_async's own statuses: set when an order is sent (PendingSubmit, ApiPending) and when a
+# cancel is asked for (PendingCancel, which overwrites the first): none says the broker has it
+CLIENT_SIDE = ("PendingSubmit", "ApiPending", "PendingCancel")
+
+
+def acknowledged(trade: Trade) -> bool:
+    """Whether the broker has said anything about the order yet. Its status alone does not
+    tell: a cancel asked for before the acknowledgement shows PendingCancel (seen in a
+    rehearsal: the lockstep then let the clock run before the broker had booked the order,
+    which filled a bar late; a connection dropped then would not have put it in doubt)."""
+    if trade.orderStatus.status not in CLIENT_SIDE:
+        return True  # (an order the broker reported, e.g. after a restart, has no log)
+    return any(entry.status not in CLIENT_SIDE for entry in trade.log)
 
 
 class ClientIdInUse(ConnectionError):
@@ -171,9 +183,7 @@ class Broker:
         reached the broker (the bytes were on the wire). ib_async still lists it as
         PendingSubmit, but no acknowledgement can come for it on this connection: it is in
         doubt until the broker is asked again after the reconnect (:meth:`working_orders`)."""
-        self._in_doubt |= {
-            ref for ref, t in self._trades.items() if t.orderStatus.status in UNACKNOWLEDGED
-        }
+        self._in_doubt |= {ref for ref, t in self._trades.items() if not acknowledged(t)}
 
     def _reached(self, ref: str) -> None:
         """The broker reported ``ref`` (an open order, a status, an execution): not in doubt."""
@@ -345,7 +355,7 @@ class Broker:
     def unacknowledged(self) -> bool:
         """Whether an order sent is not yet acknowledged by the broker."""
         return any(
-            t.orderStatus.status in UNACKNOWLEDGED and ref not in self._in_doubt | self._lost
+            not acknowledged(t) and ref not in self._in_doubt | self._lost
             for ref, t in self._trades.items()
         )
 
