@@ -87,9 +87,11 @@ def run_backtest(
         bench = load_sourced(cfg.data.benchmark, data_dir=cfg.data.dir, adjust=cfg.data.adjust)
         benchmark = bench.frame["close"]
         sources = (*sources, *bench.sources)
+    # measured on a 2-core AMD EPYC VM; a run with portfolio rules compiles them in too
+    compile_s = "~20 s" if cfg.risk is not None and cfg.risk.portfolio else "~10 s"
     say(
         f"simulating {cfg.strategy} {cfg.params} on {len(bars)} bars "
-        "(the first run on a machine compiles numba kernels, 8-10 s; cached after)"
+        f"(the first run on a machine compiles numba kernels, {compile_s}; cached after)"
     )
     result = backtest(bars, cfg.strategy, cfg.params, cfg.engine, cfg.weights, cfg.risk)
     files: dict[str, Path] = {}
