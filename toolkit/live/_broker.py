@@ -181,8 +181,9 @@ class Broker:
     def _doubt_in_flight(self) -> None:
         """The connection dropped: an order sent and not yet acknowledged may or may not have
         reached the broker (the bytes were on the wire). ib_async still lists it as
-        PendingSubmit, but no acknowledgement can come for it on this connection: it is in
-        doubt until the broker is asked again after the reconnect (:meth:`working_orders`)."""
+        PendingSubmit (PendingCancel once a cancel was asked for: :func:`acknowledged`), but
+        no acknowledgement can come for it on this connection: it is in doubt until the
+        broker is asked again after the reconnect (:meth:`working_orders`)."""
         self._in_doubt |= {ref for ref, t in self._trades.items() if not acknowledged(t)}
 
     def _reached(self, ref: str) -> None:
