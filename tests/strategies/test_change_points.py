@@ -15,10 +15,20 @@ from toolkit.strategies._dispatch import IDS, TARGETS, changes_nb, rule_nb, targ
 from toolkit.strategies._features import (
     _rank_span_nb,
     dense_ranks_nb,
+    order_room,
+    order_rows,
     packed_rows,
+    pair_order_of_nb,
+    pair_orders_nb,
     rank_row_nb,
 )
-from toolkit.strategies.sma_cross import sma_cross_changes_nb, sma_cross_rule_nb
+from toolkit.strategies.sma_cross import (
+    ORDERS,
+    RANKS,
+    sma_cross_changes_nb,
+    sma_cross_features_nb,
+    sma_cross_rule_nb,
+)
 
 
 def _expand(cp_bar: np.ndarray, cp_val: np.ndarray, m: int, n: int) -> np.ndarray:
@@ -96,7 +106,7 @@ def test_sma_cross_change_points_are_its_rule(seed: int, n: int, short: int, cro
     want = np.empty(n)
     work, cp_bar, cp_val = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
     for fast, slow in ((0, 1), (1, 0), (2, 1), (0, 2)):
-        index = np.array([fast, slow, rows], dtype=np.int64)
+        index = np.array([fast, slow, rows, RANKS], dtype=np.int64)
         sma_cross_rule_nb(close, close, close, close, close, aux, params, index, want)
         m = sma_cross_changes_nb(aux, params, index, work, cp_bar, cp_val)
         np.testing.assert_array_equal(_expand(cp_bar, cp_val, m, n), want)
@@ -144,3 +154,116 @@ def test_every_builtin_sweeps_its_rule_as_change_points() -> None:
             rule_nb(sid, o, h, lo, c, v, aux, grid[k], index[k], want)
             m = changes_nb(sid, o, h, lo, c, v, aux, grid[k], index[k], work, cp_bar, cp_val)
             np.testing.assert_array_equal(_expand(cp_bar, cp_val, m, n), want, err_msg=name)
+
+
+def _warm_rows(seed: int, rows: int, n: int, levels: float) -> np.ndarray:
+    """Random walks on a grid of ``levels`` steps (coarse: ties are common), each with a NaN
+    warm-up of its own length (some longer than the series) and no NaN after it."""
+    rng = np.random.default_rng(seed)
+    vals = np.round(rng.normal(0.0, 1.0, (rows, n)).cumsum(axis=1) * levels) / levels
+    for r in range(rows):
+        vals[r, : int(rng.integers(0, n + 2))] = np.nan
+    return vals
+
+
+def _classes(aux: np.ndarray, rows: int, a: int, b: int) -> np.ndarray:
+    """Bar by bar how row a compares to row b, read back from pair_orders_nb's layout:
+    1 above, 2 below, 0 equal, 4 a NaN on either side."""
+    n = aux.shape[1]
+    t0, cmp, mirrored, changes = pair_order_of_nb(aux, rows, a, b)
+    out = np.full(n, 4)
+    out[t0:] = cmp
+    for code in changes:
+        t, c = int(code) >> 2, int(code) & 3
+        out[t:] = 3 - c if mirrored and c != 0 else c
+    return out
+
+
+def _truth(vals: np.ndarray, a: int, b: int) -> np.ndarray:
+    x, y = vals[a], vals[b]
+    return np.where(np.isnan(x) | np.isnan(y), 4, np.where(x > y, 1, np.where(x < y, 2, 0)))
+
+
+def _orders(vals: np.ndarray, changes_room: int) -> tuple[int, np.ndarray]:
+    rows, n = vals.shape
+    aux = np.empty((rows + order_rows(rows, n, changes_room), n))
+    aux[:rows] = vals
+    return pair_orders_nb(aux, rows), aux
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 9),
+    st.sampled_from([3, 200, 1500, 2600]),
+    st.sampled_from([0.5, 2.0, 1e6]),
+)
+def test_pair_orders_say_how_every_pair_compares(
+    seed: int, rows: int, n: int, levels: float
+) -> None:
+    """The changes of comparison (sorted in parallel spans from 2,048 bars on, ties and
+    warm-ups anywhere) give every pair's comparison on every bar."""
+    vals = _warm_rows(seed, rows, n, levels)
+    total, aux = _orders(vals, 2 * rows * n)
+    assert total >= 0
+    for a in range(rows):
+        for b in range(rows):
+            want = _truth(vals, a, b) if a != b else np.where(np.isnan(vals[a]), 4, 0)
+            np.testing.assert_array_equal(_classes(aux, rows, a, b), want, err_msg=f"{a},{b}")
+
+
+def test_pair_orders_make_room_and_refuse_what_they_cannot_say() -> None:
+    """Rows that swap places at nearly every bar overflow the spans' room (one growing pass
+    redoes them) and the layout's (the count comes back, nothing laid out); a NaN after a
+    row's warm-up or a bar with too many ties is refused (-1: the rule scans ranks)."""
+    rng = np.random.default_rng(5)
+    rows, n = 24, 2100
+    vals = rng.normal(size=(rows, n))  # iid: ~rows^2 / 4 swaps a bar
+    total, small = _orders(vals, 10)
+    assert total > order_room(small, rows)
+    total2, aux = _orders(vals, total)
+    assert total2 == total
+    for a, b in ((0, 1), (5, 3), (23, 0)):
+        np.testing.assert_array_equal(_classes(aux, rows, a, b), _truth(vals, a, b))
+    holed = vals.copy()
+    holed[3, 700] = np.nan
+    assert _orders(holed, 2 * rows * n)[0] == -1
+    flat = np.ones((12, 50))  # 66 tied pairs at every bar
+    assert _orders(flat, 2 * 12 * 50)[0] == -1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 400), st.booleans())
+def test_sma_cross_reads_orders_or_ranks_as_its_rule(seed: int, n: int, holes: bool) -> None:
+    """The grid's features pick the pairs' changes of comparison (clean rows) or ranks (a
+    close with NaN: the SMA rows have NaN past their warm-up); either way every set's
+    change points are its rule's target, fast and slow in any order, equal windows too."""
+    rng = np.random.default_rng(seed)
+    close = np.round(100.0 + rng.normal(0.0, 1.0, n).cumsum() * 2.0) / 2.0  # ties
+    if holes:
+        close[rng.integers(0, n)] = np.nan
+    grid = np.array(
+        [[rng.integers(1, 30), rng.integers(1, 30), rng.integers(0, 2), rng.integers(0, 2)]
+         for _ in range(30)] + [[4, 4, 0, 0], [9, 3, 1, 1]],
+        dtype=np.float64,
+    )  # fmt: skip
+    aux, index = sma_cross_features_nb(close, close, close, close, close, grid)
+    rows = int(index[0, 2])
+    valid = ~np.isnan(aux[:rows])
+    holed = bool((np.diff(valid.astype(int), axis=1) < 0).any())  # valid, then NaN
+    assert set(index[:, 3].tolist()) == ({RANKS} if holed else {ORDERS})
+    want, work = np.empty(n), np.empty(n)
+    cp_bar, cp_val = np.empty(n, dtype=np.int64), np.empty(n)
+    for k in range(len(grid)):
+        sma_cross_rule_nb(close, close, close, close, close, aux, grid[k], index[k], want)
+        m = sma_cross_changes_nb(aux, grid[k], index[k], work, cp_bar, cp_val)
+        np.testing.assert_array_equal(_expand(cp_bar, cp_val, m, n), want)
+
+
+def test_sma_cross_reads_orders_on_real_data() -> None:
+    """SPY's SMA rows (equal SMAs at some bars: windows 1 and 2 whenever a close repeats)
+    take the changes-of-comparison form."""
+    c = np.ascontiguousarray(tk.load("SPY")["close"].to_numpy(np.float64)[-1500:])
+    grid = np.array([[f, s, 0, 1] for f in (1, 2, 4, 10) for s in (2, 4, 30, 100)], dtype=float)
+    _, index = sma_cross_features_nb(c, c, c, c, c, grid)
+    assert set(index[:, 3].tolist()) == {ORDERS}

@@ -14,12 +14,26 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
 
-from toolkit.strategies._features import dense_ranks_nb, distinct_rows_nb, packed_rows, rank_row_nb
+from toolkit.strategies._features import (
+    dense_ranks_nb,
+    distinct_rows_nb,
+    order_room,
+    order_rows,
+    pair_order_of_nb,
+    pair_orders_nb,
+    rank_row_nb,
+)
 from toolkit.strategies._indicators import sma_nb, sma_rows_nb
 from toolkit.strategies.spec import Param, Strategy
 
 # numba intrinsic (the stubs type it as needing a typing context)
 trailing_zeros: Any = _trailing_zeros
+
+
+# How sma_cross_changes_nb reads the grid's SMA rows (index[k, 3]): the bars where each
+# pair's comparison changes (toolkit.strategies._features.pair_orders_nb), or their ranks
+# where the rows have NaN past their warm-up or many ties.
+RANKS, ORDERS = 0, 1
 
 
 @njit(cache=True)
@@ -31,22 +45,36 @@ def sma_cross_features_nb(
     volume: np.ndarray,
     grid: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One SMA row per distinct window in the grid's fast and slow columns, then their ranks
-    bar by bar (packed after them, see :func:`dense_ranks_nb`: what
-    :func:`sma_cross_changes_nb` scans). ``index[k]`` = (fast row, slow row, SMA rows)."""
+    """One SMA row per distinct window in the grid's fast and slow columns, then what
+    :func:`sma_cross_changes_nb` reads of them, laid out after them: every pair's changes of
+    comparison, or (NaN past the warm-up, many ties) their ranks bar by bar
+    (:func:`dense_ranks_nb`). ``index[k]`` = (fast row, slow row, SMA rows, RANKS or
+    ORDERS)."""
     k = grid.shape[0]
     windows = np.concatenate((grid[:, 0], grid[:, 1]))
     uniq, pos = distinct_rows_nb(windows)
     rows = uniq.shape[0]
     n = close.shape[0]
-    aux = np.empty((rows + packed_rows(rows), n))
+    # room for two changes a row a bar (daily data: ~1); pages never written cost nothing
+    aux = np.empty((rows + order_rows(rows, n, 2 * rows * n), n))
     sma_rows_nb(close, uniq, aux)
-    dense_ranks_nb(aux, rows)
-    index = np.empty((k, 3), dtype=np.int64)
+    changes = pair_orders_nb(aux, rows)
+    if changes > order_room(aux, rows):  # more: again with the room they need
+        wider = np.empty((rows + order_rows(rows, n, changes), n))
+        for r in range(rows):  # element copies (no shape-error formatting compiled)
+            for t in range(n):
+                wider[r, t] = aux[r, t]
+        aux = wider
+        pair_orders_nb(aux, rows)
+    exact = changes >= 0
+    if not exact:  # the rank table (packed_rows(rows) rows) fits in the changes' room
+        dense_ranks_nb(aux, rows)
+    index = np.empty((k, 4), dtype=np.int64)
     for j in range(k):
         index[j, 0] = pos[j]
         index[j, 1] = pos[k + j]
         index[j, 2] = rows
+        index[j, 3] = ORDERS if exact else RANKS
     return aux, index
 
 
@@ -115,6 +143,36 @@ def _level_nb(cls: int, short: bool) -> float:
     return 0.0
 
 
+@njit(cache=True, inline="always")
+def _first_class_nb(cls: int, short: bool, cross: bool) -> tuple[float, bool, bool]:
+    """The rule's (target, up_below, dn_below) after bar 0, of class ``cls`` (1 fast above,
+    2 below, 0 equal, 4 a NaN; see :func:`sma_cross_rule_nb`)."""
+    return 0.0 if cross else _level_nb(cls, short), cls == 2, cls == 1
+
+
+@njit(cache=True, inline="always")
+def _new_class_nb(
+    cls: int, state: float, up_below: bool, dn_below: bool, short: bool, cross: bool
+) -> tuple[float, bool, bool]:
+    """The rule's (target, up_below, dn_below) on a bar whose class changed to ``cls``:
+    only a class change can move either form of the rule (see :func:`sma_cross_rule_nb`)."""
+    if not cross:
+        return _level_nb(cls, short), up_below, dn_below
+    new = state
+    if cls == 1:
+        if up_below:
+            new = 1.0
+        dn_below = True
+    elif cls == 2:
+        if dn_below:
+            new = -1.0 if short else 0.0
+        up_below = True
+    elif cls == 4:
+        up_below = False
+        dn_below = False
+    return new, up_below, dn_below
+
+
 @njit(cache=True)
 def sma_cross_changes_nb(
     aux: np.ndarray,
@@ -126,13 +184,63 @@ def sma_cross_changes_nb(
 ) -> int:
     """:func:`sma_cross_rule_nb`'s target as change points (the bars where it changes and
     the new value; ``cp_bar[0] = 0``); returns their count. ``work`` (float64, n bars) is
-    scratch.
+    scratch. Reads the pair's changes of comparison where the features found them, else its
+    ranks (index[3], see :func:`sma_cross_features_nb`)."""
+    if index[3] == ORDERS:
+        return _order_changes_nb(aux, params, index, cp_bar, cp_val)
+    return _rank_changes_nb(aux, params, index, work, cp_bar, cp_val)
 
-    Reads the ranks of the two SMA rows instead of their values (same comparisons, a
-    quarter of the bytes): one vectorised pass codes each bar's class (fast above, below,
+
+@njit(cache=True, inline="always")
+def _order_changes_nb(
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    cp_bar: np.ndarray,
+    cp_val: np.ndarray,
+) -> int:
+    """Change points from the pair's changes of comparison (~50 a pair on daily data): the
+    class is NaN (4) until both SMAs are valid, then fast above (1), below (2) or equal (0)
+    as the changes say."""
+    n = aux.shape[1]
+    short = params[2] > 0.5
+    cross = params[3] > 0.5
+    t0, cls, mirrored, changes = pair_order_of_nb(aux, index[2], index[0], index[1])
+    # (EQUAL, ABOVE, BELOW are 0, 1, 2: the rule's class codes)
+    state, up_below, dn_below = _first_class_nb(cls if t0 == 0 else 4, short, cross)
+    cp_bar[0] = 0
+    cp_val[0] = state
+    m = 1
+    i0 = -1 if 0 < t0 < n else 0  # the class changes from NaN at t0, then as listed
+    for i in range(i0, changes.shape[0]):
+        t = t0
+        if i >= 0:
+            t = changes[i] >> 2
+            cls = changes[i] & 3
+            if mirrored and cls != 0:
+                cls = 3 - cls
+        new, up_below, dn_below = _new_class_nb(cls, state, up_below, dn_below, short, cross)
+        if new != state:
+            state = new
+            cp_bar[m] = t
+            cp_val[m] = new
+            m += 1
+    return m
+
+
+@njit(cache=True, inline="always")
+def _rank_changes_nb(
+    aux: np.ndarray,
+    params: np.ndarray,
+    index: np.ndarray,
+    work: np.ndarray,
+    cp_bar: np.ndarray,
+    cp_val: np.ndarray,
+) -> int:
+    """Change points from the ranks of the two SMA rows (same comparisons as their values,
+    a quarter of the bytes): one vectorised pass codes each bar's class (fast above, below,
     equal, NaN), then 8 bars at a time are tested for a change of class and only those bars
-    run the rule's logic -- about 1% of bars on daily data.
-    """
+    run the rule's logic -- about 1% of bars on daily data."""
     n = work.shape[0]
     rows = index[2]
     ra = rank_row_nb(aux, rows, index[0])
@@ -150,11 +258,8 @@ def sma_cross_changes_nb(
     packed = code[: words * 8].view(np.uint64)
     short = params[2] > 0.5
     cross = params[3] > 0.5
-    exit_state = -1.0 if short else 0.0
     first = code[0]
-    up_below = first == 2  # the state rule's flags after bar 0 (see sma_cross_rule_nb)
-    dn_below = first == 1
-    state = 0.0 if cross else _level_nb(first, short)
+    state, up_below, dn_below = _first_class_nb(first, short, cross)
     cp_bar[0] = 0
     cp_val[0] = state
     m = 1
@@ -169,23 +274,9 @@ def sma_cross_changes_nb(
             t = 8 * j + u
             if t == 0:
                 continue
-            cls = code[t]
-            new = state
-            if cross:
-                # only a class change can move the crossing rule (see sma_cross_rule_nb)
-                if cls == 1:
-                    if up_below:
-                        new = 1.0
-                    dn_below = True
-                elif cls == 2:
-                    if dn_below:
-                        new = exit_state
-                    up_below = True
-                elif cls == 4:
-                    up_below = False
-                    dn_below = False
-            else:
-                new = _level_nb(cls, short)
+            new, up_below, dn_below = _new_class_nb(
+                code[t], state, up_below, dn_below, short, cross
+            )
             if new != state:
                 state = new
                 cp_bar[m] = t
