@@ -4,8 +4,9 @@ The headline case of :mod:`research.benchmarks.sweep` (19,900 SMA pairs x 5,000 
 ``cross = 1``, default settings: IBKR fixed, whole shares, next-open fills) split into what
 ``sweep_nb`` does for it, each phase run over the whole grid in one thread:
 
-* features: the SMA rows of the 200 distinct windows and their ranks (once per sweep);
-* change points: each pair's crossings read from the ranks (``changes_nb``);
+* features: the SMA rows of the 200 distinct windows, then one sorted pass over the bars
+  that finds where every pair's comparison changes (once per sweep);
+* change points: each pair's crossings read from its changes (``changes_nb``);
 * simulation: the change-point driver on those change points (``simulate_changes_nb``),
   i.e. everything else -- fills, decisions, held-stretch folds, metrics.
 
@@ -139,8 +140,8 @@ def _run(repeat: int) -> None:
         ),
         repeat,
     )
-    print(f"features (SMA rows, ranks)   {f_min * 1e3:7.1f} / {f_med * 1e3:7.1f} ms")
-    print(f"change points (rank scan)    {s_min * 1e3:7.1f} / {s_med * 1e3:7.1f} ms  "
+    print(f"features (SMA rows, orders)  {f_min * 1e3:7.1f} / {f_med * 1e3:7.1f} ms")
+    print(f"change points (per pair)     {s_min * 1e3:7.1f} / {s_med * 1e3:7.1f} ms  "
           f"({points:,} change points)")  # fmt: skip
     print(f"simulation (by difference)   {(t_min - s_min) * 1e3:7.1f} / "
           f"{(t_med - s_med) * 1e3:7.1f} ms  "

@@ -26,7 +26,7 @@ from toolkit.strategies.sma_cross import (
     ORDERS,
     RANKS,
     sma_cross_changes_nb,
-    sma_cross_features_nb,
+    sma_cross_features,
     sma_cross_rule_nb,
 )
 
@@ -247,7 +247,7 @@ def test_sma_cross_reads_orders_or_ranks_as_its_rule(seed: int, n: int, holes: b
          for _ in range(30)] + [[4, 4, 0, 0], [9, 3, 1, 1]],
         dtype=np.float64,
     )  # fmt: skip
-    aux, index = sma_cross_features_nb(close, close, close, close, close, grid)
+    aux, index = sma_cross_features(close, close, close, close, close, grid)
     rows = int(index[0, 2])
     valid = ~np.isnan(aux[:rows])
     holed = bool((np.diff(valid.astype(int), axis=1) < 0).any())  # valid, then NaN
@@ -265,5 +265,5 @@ def test_sma_cross_reads_orders_on_real_data() -> None:
     take the changes-of-comparison form."""
     c = np.ascontiguousarray(tk.load("SPY")["close"].to_numpy(np.float64)[-1500:])
     grid = np.array([[f, s, 0, 1] for f in (1, 2, 4, 10) for s in (2, 4, 30, 100)], dtype=float)
-    _, index = sma_cross_features_nb(c, c, c, c, c, grid)
+    _, index = sma_cross_features(c, c, c, c, c, grid)
     assert set(index[:, 3].tolist()) == {ORDERS}

@@ -36,8 +36,7 @@ trailing_zeros: Any = _trailing_zeros
 RANKS, ORDERS = 0, 1
 
 
-@njit(cache=True)
-def sma_cross_features_nb(
+def sma_cross_features(
     open_: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
@@ -48,8 +47,19 @@ def sma_cross_features_nb(
     """One SMA row per distinct window in the grid's fast and slow columns, then what
     :func:`sma_cross_changes_nb` reads of them, laid out after them: every pair's changes of
     comparison, or (NaN past the warm-up, many ties) their ranks bar by bar
-    (:func:`dense_ranks_nb`). ``index[k]`` = (fast row, slow row, SMA rows, RANKS or
-    ORDERS)."""
+    (:func:`dense_ranks_nb`, called from here so that it compiles only when needed).
+    ``index[k]`` = (fast row, slow row, SMA rows, RANKS or ORDERS)."""
+    # one specialisation whoever calls (a read-only close would compile a second one)
+    aux, index, exact = _sma_orders_nb(np.require(close, np.float64, ("C", "W")), grid)
+    if not exact:
+        dense_ranks_nb(aux, int(index[0, 2]))
+    return aux, index
+
+
+@njit(cache=True)
+def _sma_orders_nb(close: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`sma_cross_features` but the ranks: (aux, index, whether the changes of
+    comparison were laid out; if not, aux has room for the ranks)."""
     k = grid.shape[0]
     windows = np.concatenate((grid[:, 0], grid[:, 1]))
     uniq, pos = distinct_rows_nb(windows)
@@ -66,16 +76,14 @@ def sma_cross_features_nb(
                 wider[r, t] = aux[r, t]
         aux = wider
         pair_orders_nb(aux, rows)
-    exact = changes >= 0
-    if not exact:  # the rank table (packed_rows(rows) rows) fits in the changes' room
-        dense_ranks_nb(aux, rows)
+    exact = changes >= 0  # else the rank table (packed_rows(rows) rows) fits in the room
     index = np.empty((k, 4), dtype=np.int64)
     for j in range(k):
         index[j, 0] = pos[j]
         index[j, 1] = pos[k + j]
         index[j, 2] = rows
         index[j, 3] = ORDERS if exact else RANKS
-    return aux, index
+    return aux, index, exact
 
 
 @njit(cache=True)
@@ -185,7 +193,7 @@ def sma_cross_changes_nb(
     """:func:`sma_cross_rule_nb`'s target as change points (the bars where it changes and
     the new value; ``cp_bar[0] = 0``); returns their count. ``work`` (float64, n bars) is
     scratch. Reads the pair's changes of comparison where the features found them, else its
-    ranks (index[3], see :func:`sma_cross_features_nb`)."""
+    ranks (index[3], see :func:`sma_cross_features`)."""
     if index[3] == ORDERS:
         return _order_changes_nb(aux, params, index, cp_bar, cp_val)
     return _rank_changes_nb(aux, params, index, work, cp_bar, cp_val)
@@ -320,7 +328,7 @@ def _valid(p: Mapping[str, Any]) -> Any:
 STRATEGY = Strategy(
     name="sma_cross",
     signal=sma_cross_signal_nb,
-    features=sma_cross_features_nb,
+    features=sma_cross_features,
     rule=sma_cross_rule_nb,
     params=(
         Param("fast", int, 20, 1, 500, "fast SMA window, bars"),
