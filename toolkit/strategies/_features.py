@@ -79,24 +79,15 @@ def _rank_span_nb(aux: np.ndarray, rows: int, lo: int, hi: int) -> None:
     order = np.arange(rows)
     key = np.empty(rows)
     ordered = np.empty(rows)  # key[order[p]], kept beside order so the sort reads no index
+    no_stream = np.empty(0, dtype=np.int32)  # (its swaps are not needed)
+    zero = int(np.int64(0))  # typed: a literal would compile _insertion_nb once more
     for t in range(lo, hi):
         for i in range(rows):
             v = aux[i, t]
             key[i] = v if v == v else -np.inf
         for p in range(rows):
             ordered[p] = key[order[p]]
-        for p in range(1, rows):
-            kx = ordered[p]
-            if ordered[p - 1] <= kx:
-                continue
-            x = order[p]
-            q = p
-            while q > 0 and ordered[q - 1] > kx:
-                ordered[q] = ordered[q - 1]
-                order[q] = order[q - 1]
-                q -= 1
-            ordered[q] = kx
-            order[q] = x
+        _insertion_nb(ordered, order, rows, rows, no_stream, zero)
         rank = 0
         last = np.nan
         for p in range(rows):
@@ -204,9 +195,19 @@ def _sort_bar_nb(
     """Re-sort the ``live`` rows in ``order`` by their values at bar t, by insertion from
     the previous bar's order, each swap recorded in the stream from ``e`` (room for every
     pair is left by the caller); returns the stream's new end."""
-    rows = values.shape[0]
     for p in range(live):
         val[p] = values[order[p], t]
+    return _insertion_nb(val, order, live, values.shape[0], stream, e)
+
+
+@njit(cache=True)
+def _insertion_nb(
+    val: np.ndarray, order: np.ndarray, live: int, rows: int, stream: np.ndarray, e: int
+) -> int:
+    """Sort the first ``live`` of ``val`` (and ``order`` beside it, rows of ``rows``) by
+    insertion -- O(live + swaps) from a nearly sorted start; equal values keep their order
+    -- each swap of rows x, y recorded in ``stream`` from ``e`` while it has room, as 4 x
+    pair + comparison (see :func:`pair_orders_nb`). Returns the stream's new end."""
     for p in range(1, live):
         v = val[p]
         if val[p - 1] <= v:
@@ -215,9 +216,9 @@ def _sort_bar_nb(
         q = p
         while q > 0 and val[q - 1] > v:
             y = order[q - 1]
-            # 4 x pair + comparison; y is now above x
-            stream[e] = 4 * pair_id(min(x, y), max(x, y), rows) + (ABOVE if y < x else BELOW)
-            e += 1
+            if e < stream.shape[0]:  # y is now above x
+                stream[e] = 4 * pair_id(min(x, y), max(x, y), rows) + (ABOVE if y < x else BELOW)
+                e += 1
             val[q] = val[q - 1]
             order[q] = y
             q -= 1
