@@ -454,9 +454,9 @@ def _lay_out_nb(
     """The change stream grouped by pair, in bar order within each, laid out in ``aux``
     with the rows' first valid bars and the pairs' starting comparisons (when there is
     room); returns the number of changes. The stream holds ``spans`` segments of equal
-    room, bar by bar (``bar_end[t]``: where bar t's changes end); each span's changes are
-    counted and placed in its own thread (a pair's changes from span s follow those from
-    the spans before)."""
+    room, bar by bar (``bar_end[t]``: where bar t's changes end); span by span, so a
+    pair's changes from span s follow those from the spans before. (In one thread: two
+    parallel loops here compiled ~2 s more for ~2 ms a sweep.)"""
     n = bar_end.shape[0]
     pairs = start.shape[0]
     cap = stream.shape[0] // spans
