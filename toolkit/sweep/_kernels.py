@@ -71,6 +71,8 @@ METRICS = (
     "final_equity",
 )
 N_METRICS = len(METRICS)
+# Neighbouring grid rows a chunk of sweep_nb runs one after the other (see there).
+_BLOCK = 16
 
 
 @njit_no_refcount  # it allocates nothing: its work rows come from the caller
@@ -269,25 +271,27 @@ def sweep_nb(
         scratch = np.empty((1, TRADE_COLS))
         stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
         held = np.empty((n if events else 1, HELD_COLS))
-        # contiguous rows: neighbours in a grid share indicator rows (consecutive SMA pairs
-        # share the fast window's ranks, still in cache: the scan costs ~20% less than over
-        # strided rows); the runner hands chunks to threads one at a time as they free up
-        # (chunk size 1), which balances rows that cost more (small windows trade often)
-        for k in range(ch * k_total // chunks, (ch + 1) * k_total // chunks):
-            if events:
-                m = changes_nb(
-                    sid, open_, high, low, close, volume, aux, grid[k], index[k], target,
-                    cp_bar, cp_val,
-                )  # fmt: skip
-                simulate_changes_nb(
-                    open_, close, cp_bar, cp_val, m, month_id, weight, settings, prefix,
-                    ranges, st, acc, scratch, stack, held, out[k],
-                )  # fmt: skip
-            else:
-                rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
-                simulate_metrics_nb(
-                    open_, high, low, close, target, cost, month_id, day_id, init_cash,
-                    next_open, order_type, order_offset, slippage, stop_loss, take_profit,
-                    trailing_stop, rebalance_always, band, max_leverage, fractional, risk,
-                    weight, periods, st, acc, scratch, out[k],
-                )  # fmt: skip
+        # rows in blocks of _BLOCK neighbours (a grid's neighbours share indicator rows),
+        # dealt to the chunks in turn: chunk ch takes blocks ch, ch + chunks, ... so every
+        # chunk holds a like share of cheap and dear rows (small windows trade often) and the
+        # threads work on nearby rows at the same time. The runner hands chunks to threads
+        # one at a time as they free up (chunk size 1).
+        for first in range(ch * _BLOCK, k_total, chunks * _BLOCK):
+            for k in range(first, min(first + _BLOCK, k_total)):
+                if events:
+                    m = changes_nb(
+                        sid, open_, high, low, close, volume, aux, grid[k], index[k], target,
+                        cp_bar, cp_val,
+                    )  # fmt: skip
+                    simulate_changes_nb(
+                        open_, close, cp_bar, cp_val, m, month_id, weight, settings, prefix,
+                        ranges, st, acc, scratch, stack, held, out[k],
+                    )  # fmt: skip
+                else:
+                    rule_nb(sid, open_, high, low, close, volume, aux, grid[k], index[k], target)
+                    simulate_metrics_nb(
+                        open_, high, low, close, target, cost, month_id, day_id, init_cash,
+                        next_open, order_type, order_offset, slippage, stop_loss, take_profit,
+                        trailing_stop, rebalance_always, band, max_leverage, fractional, risk,
+                        weight, periods, st, acc, scratch, out[k],
+                    )  # fmt: skip
