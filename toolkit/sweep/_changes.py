@@ -196,17 +196,18 @@ def simulate_changes_nb(
                     down += d3
                     peak = max(top, cash + pos * c_hi)  # exact: rounding is monotone
                     low = cash + pos * c_lo
-                    if low < peak * (1.0 + mdd) * (1.0 + 1e-12):
-                        row = held[kept]
-                        row[H_LO] = b
-                        row[H_HI] = seg_end
-                        row[H_CASH] = cash
-                        row[H_POS] = pos
-                        row[H_TOP] = top
-                        row[H_CHI] = c_hi
-                        row[H_CLO] = c_lo
-                        row[H_KEY] = low / peak
-                        kept += 1
+                    # the row is written either way and kept when its low may be a new
+                    # one: no branch (which way it goes is a coin toss, mispredicted)
+                    row = held[kept]
+                    row[H_LO] = b
+                    row[H_HI] = seg_end
+                    row[H_CASH] = cash
+                    row[H_POS] = pos
+                    row[H_TOP] = top
+                    row[H_CHI] = c_hi
+                    row[H_CLO] = c_lo
+                    row[H_KEY] = low / peak
+                    kept += int(low < peak * (1.0 + mdd) * (1.0 + 1e-12))
                     top = peak
                     prev = cash + pos * close[seg_end - 1]
                     b = seg_end
