@@ -103,8 +103,7 @@ def execute_fold_nb(
     acc[A_FEES] += fee
     if closed > 0:
         acc[A_TRADES] += 1.0
-        if scratch[0, T_PNL] > 0.0:
-            acc[A_WINS] += 1.0
+        acc[A_WINS] += 1.0 if scratch[0, T_PNL] > 0.0 else 0.0  # a coin toss: a select
     return q, cash, pos
 
 
