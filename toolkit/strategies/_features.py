@@ -157,9 +157,12 @@ def _first_valid_nb(values: np.ndarray) -> tuple[bool, np.ndarray]:
         while t < n and values[r, t] != values[r, t]:
             t += 1
         first[r] = t
+        row = values[r]
+        holes = 0  # counted, not searched for: a loop without an early exit vectorises
         for u in range(t, n):
-            if values[r, u] != values[r, u]:
-                return False, first
+            holes += row[u] != row[u]
+        if holes:
+            return False, first
     return True, first
 
 
