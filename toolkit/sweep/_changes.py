@@ -47,8 +47,9 @@ from toolkit.sweep._fold import (
 
 # The held-stretch folds (toolkit.metrics._kernels held_*) are compiled inline into this
 # driver: as calls, numba passes each array argument as a 7-word struct, once per stretch.
-# Inlining the fill too (execute_fold_nb, ~2 per change point) saved another ~8% of the
-# simulation but doubled this driver's cold compile (7 -> 17.5 s CPU): not worth it.
+# Inlining the fill too (execute_fold_nb, ~2 per change point) saves ~5% of the simulation
+# (A/B interleaved, 2026-11-28) but the first sweep's compile went 26.7 -> 41.8 s (the
+# bench's cold_compile_seconds, side by side): not worth it.
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar (the tables' fixed cost is that of a few dozen bars' folds).
