@@ -60,6 +60,31 @@ def test_invalid_axes(axes, message) -> None:
         make_grid("sma_cross", axes)
 
 
+def test_array_and_range_axes_give_the_list_grid() -> None:
+    # arrays and ranges are checked whole (fast path); lists value by value: same grid
+    listed = make_grid("sma_cross", {"fast": list(range(2, 30)), "slow": [10.0, 40.0]})
+    for fast in (np.arange(2, 30), range(2, 30), np.arange(2.0, 30.0)):
+        g = make_grid("sma_cross", {"fast": fast, "slow": np.array([10, 40])})
+        np.testing.assert_array_equal(g.values, listed.values)
+
+
+@pytest.mark.parametrize(
+    ("axis", "message"),
+    [
+        (np.array([2.0, 2.5]), r"fast = np.float64\(2.5\) must be a whole number"),
+        (np.array([0, 5]), r"fast = 0 is out of range"),
+        (np.array([5.0, np.nan]), r"fast = np.float64\(nan\) is not a finite number"),
+        (np.array([True, False]), r"fast = np.True_ has the wrong type"),
+        (np.array(["5"]), r"fast = np.str_\('5'\) has the wrong type"),
+        (range(499, 503), r"fast = 501 is out of range"),
+        (np.array([]), r"grid axis 'fast' is empty"),
+    ],
+)
+def test_invalid_array_axes_name_the_first_bad_value(axis, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_grid("sma_cross", {"fast": axis})
+
+
 def test_bad_where_expression() -> None:
     with pytest.raises(ConfigError, match="grid constraint 'nonsense >' failed"):
         make_grid("sma_cross", {"fast": [5], "slow": [10]}, where="nonsense >")

@@ -70,6 +70,22 @@ class Param:
             )
         return v
 
+    def check_all(self, values: Any, where: str) -> np.ndarray:
+        """Validate a sequence of values at once (a grid axis); return them as float64.
+        Numeric arrays are checked whole; anything else, or a bad value, goes through
+        :meth:`check` value by value, which names the first bad one."""
+        arr = values if isinstance(values, np.ndarray) else None
+        if arr is None and isinstance(values, range):
+            arr = np.arange(values.start, values.stop, values.step, dtype=np.int64)
+        if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iuf":
+            v = arr.astype(np.float64)
+            ok = bool(np.isfinite(v).all() and ((v >= self.low) & (v <= self.high)).all())
+            if ok and self.kind is int and arr.dtype.kind == "f":
+                ok = bool((v == np.round(v)).all())
+            if ok:
+                return v
+        return np.array([self.check(x, where) for x in values], dtype=np.float64)
+
 
 def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
