@@ -47,7 +47,7 @@ from toolkit.metrics._kernels import (
 )
 from toolkit.risk.rules import DAILY_LOSS, MAX_DRAWDOWN
 from toolkit.strategies._dispatch import changes_nb, rule_nb
-from toolkit.sweep._changes import HELD_COLS, simulate_changes_nb
+from toolkit.sweep._changes import HELD_COLS, held_rows, simulate_changes_nb
 from toolkit.sweep._fold import (
     A_MONTH,
     ACC_SIZE,
@@ -270,7 +270,7 @@ def sweep_nb(
         acc = np.empty(ACC_SIZE)
         scratch = np.empty((1, TRADE_COLS))
         stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
-        held = np.empty((n if events else 1, HELD_COLS))
+        held = np.empty((held_rows(n) if events else 1, HELD_COLS))
         # rows in blocks of _BLOCK neighbours (a grid's neighbours share indicator rows),
         # dealt to the chunks in turn: chunk ch takes blocks ch, ch + chunks, ... so every
         # chunk holds a like share of cheap and dear rows (small windows trade often) and the
