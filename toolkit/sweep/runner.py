@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import strategies
-from toolkit.engine._bars import as_panel, bar_arrays
+from toolkit.engine._bars import bars_of
 from toolkit.engine.backtest import day_ids, month_ids
 from toolkit.engine.settings import EngineSettings
 from toolkit.errors import ConfigError, DataError
@@ -53,34 +53,41 @@ class _SymbolArrays:
 
 def _symbol_arrays(bars: pd.DataFrame | Mapping[str, pd.DataFrame]) -> list[_SymbolArrays]:
     """Each symbol's bars, validated by the engine's gate (the same checks as a backtest)."""
-    panels: dict[str, dict[str, pd.DataFrame]] = {}
     if isinstance(bars, Mapping):
-        panels = {str(k): as_panel(v, name=str(k)) for k, v in bars.items()}
-    else:
-        whole = as_panel(bars)
-        symbols = whole["close"].columns
-        if len(symbols) == 1:  # already one symbol's panel (selecting copies 5 frames)
-            panels[str(symbols[0])] = {f: whole[f] for f in _FIELDS}
-        for sym in symbols if len(symbols) > 1 else ():
-            panels[str(sym)] = {f: whole[f][[sym]] for f in _FIELDS}
+        gated = [(str(k), bars_of(v)) for k, v in bars.items()]
+    else:  # one frame (one symbol, or field x symbol columns): no per-field frames built
+        gated = [("", bars_of(bars))]
     out = []
-    for sym, panel in panels.items():
-        arr = bar_arrays(panel)
-        if len(panel["close"]) < 2:
-            raise DataError(f"{sym}: a sweep needs at least 2 bars, got {len(panel['close'])}.")
-        col = {f: np.ascontiguousarray(arr[f][:, 0]) for f in _FIELDS}
-        out.append(
-            _SymbolArrays(
-                sym,
-                col["open"],
-                col["high"],
-                col["low"],
-                col["close"],
-                col["volume"],
-                month_ids(pd.DatetimeIndex(panel["close"].index)),
-                day_ids(pd.DatetimeIndex(panel["close"].index)),
+    for name, b in gated:
+        month = month_ids(b.index)
+        day = day_ids(b.index)
+        # a mapping names one symbol's bars per key (its frame's first symbol)
+        for j, sym in enumerate(b.symbols[:1] if name else b.symbols):
+            label = name or str(sym)
+            if len(b.index) < 2:
+                raise DataError(f"{label}: a sweep needs at least 2 bars, got {len(b.index)}.")
+            col = {f: _readonly_copy(b.arrays[f][:, j]) for f in _FIELDS}
+            out.append(
+                _SymbolArrays(
+                    label,
+                    col["open"],
+                    col["high"],
+                    col["low"],
+                    col["close"],
+                    col["volume"],
+                    month,
+                    day,
+                )
             )
-        )
+    return out
+
+
+def _readonly_copy(column: np.ndarray) -> np.ndarray:
+    """A contiguous read-only float64 copy: the flavour every caller hands the sweep kernels
+    (numba compiles one specialisation per flavour, and two compiled at once by parallel test
+    workers into one cache folder can mix up their entries)."""
+    out = np.array(column, dtype=np.float64)
+    out.flags.writeable = False
     return out
 
 
