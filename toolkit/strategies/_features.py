@@ -444,7 +444,7 @@ def _orders_span_nb(
     return e, stream
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _lay_out_nb(
     aux: np.ndarray,
     rows: int,
@@ -457,16 +457,18 @@ def _lay_out_nb(
     """The change stream grouped by pair, in bar order within each, laid out in ``aux``
     with the rows' first valid bars and the pairs' starting comparisons (when there is
     room); returns the number of changes. The stream holds ``spans`` segments of equal
-    room, bar by bar (``bar_end[t]``: where bar t's changes end); a pair's changes from
-    span s follow those from the spans before. The spans are counted and scattered in
-    threads (each writes its own slots): ~2.7 -> ~1.4 ms on the headline grid at two
-    threads, for ~2 s more compiling on a sweep's first call."""
+    room, bar by bar (``bar_end[t]``: where bar t's changes end); span by span, so a
+    pair's changes from span s follow those from the spans before. (In one thread: two
+    parallel loops here compiled ~2 s more for ~2 ms a sweep.)"""
     n = bar_end.shape[0]
     pairs = start.shape[0]
     cap = stream.shape[0] // spans
     counts = np.zeros((spans, pairs), dtype=np.int64)
-    for sp in prange(spans):
-        _count_span_nb(stream, sp * cap, _span_end_nb(bar_end, sp, spans, cap), counts[sp])
+    for sp in range(spans):
+        lo, hi = sp * n // spans, (sp + 1) * n // spans
+        for i in range(sp * cap, bar_end[hi - 1] if hi > lo else sp * cap):
+            if stream[i] >= 0:
+                counts[sp, stream[i] >> 2] += 1
     offsets = np.empty(pairs + 1, dtype=np.int64)
     total = 0
     for p in range(pairs):
@@ -485,49 +487,18 @@ def _lay_out_nb(
         ints[rows + p] = offsets[p]
     for p in range(pairs):
         starts[p] = start[p]
-    for sp in prange(spans):
-        _scatter_span_nb(
-            stream, sp * cap, bar_end, sp * n // spans, (sp + 1) * n // spans, counts[sp], changes
-        )
+    for sp in range(spans):
+        fill = counts[sp]
+        i = sp * cap
+        for t in range(sp * n // spans, (sp + 1) * n // spans):
+            while i < bar_end[t]:
+                code = stream[i]
+                if code >= 0:
+                    p = code >> 2
+                    changes[fill[p]] = 4 * t + (code & 3)
+                    fill[p] += 1
+                i += 1
     return total
-
-
-@njit(cache=True, inline="always")
-def _span_end_nb(bar_end: np.ndarray, sp: int, spans: int, cap: int) -> int:
-    """Where span ``sp``'s changes end in the stream (its segment starts at sp x cap)."""
-    n = bar_end.shape[0]
-    lo, hi = sp * n // spans, (sp + 1) * n // spans
-    return int(bar_end[hi - 1]) if hi > lo else sp * cap
-
-
-@njit(cache=True)
-def _count_span_nb(stream: np.ndarray, lo: int, hi: int, counts: np.ndarray) -> None:
-    """Each pair's changes in ``stream[lo:hi]`` (struck-out entries, -1, skipped)."""
-    for i in range(lo, hi):
-        if stream[i] >= 0:
-            counts[stream[i] >> 2] += 1
-
-
-@njit(cache=True)
-def _scatter_span_nb(
-    stream: np.ndarray,
-    i: int,
-    bar_end: np.ndarray,
-    lo: int,
-    hi: int,
-    fill: np.ndarray,
-    changes: np.ndarray,
-) -> None:
-    """The bars [lo, hi)'s changes, from ``stream[i:]``, to their pairs' next slots
-    (``fill``: one per pair, advanced) as 4 x bar + comparison."""
-    for t in range(lo, hi):
-        while i < bar_end[t]:
-            code = stream[i]
-            if code >= 0:
-                p = code >> 2
-                changes[fill[p]] = 4 * t + (code & 3)
-                fill[p] += 1
-            i += 1
 
 
 @njit(cache=True, inline="always")
