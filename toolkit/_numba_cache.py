@@ -163,14 +163,17 @@ def guarded_save(self: Any, key: Any, data: Any) -> None:
 
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX; elsewhere none: the unique data names
-    still keep entries from crossing, a concurrent index write may then drop one)."""
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere, or when the lock file cannot
+    be opened, none: the unique data names still keep entries from crossing, a concurrent
+    index write may then drop one, which is compiled again)."""
     try:
         import fcntl
-    except ImportError:
+
+        f = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
+    except (ImportError, OSError):  # no fcntl, or a lock file we may not open (another user's)
         yield
         return
-    with open(path, "a+b") as f:
+    with f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
