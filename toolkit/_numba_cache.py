@@ -163,17 +163,14 @@ def guarded_save(self: Any, key: Any, data: Any) -> None:
 
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX; elsewhere, or when the lock file cannot
-    be opened, none: the unique data names still keep entries from crossing, a concurrent
-    index write may then drop one, which is compiled again)."""
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere none: the unique data names
+    still keep entries from crossing, a concurrent index write may then drop one)."""
     try:
         import fcntl
-
-        f = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
-    except (ImportError, OSError):  # no fcntl, or a lock file we may not open (another user's)
+    except ImportError:
         yield
         return
-    with f:
+    with open(path, "a+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
