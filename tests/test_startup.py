@@ -37,6 +37,10 @@ def test_public_names_resolve_and_are_cached() -> None:
         tk.no_such_name  # noqa: B018
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0])
 def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path, delay: float) -> None:
     live = tmp_path / "paper.toml"
@@ -45,16 +49,25 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path, delay: float) -> Non
         text.replace('config = "../research/', f'config = "{REPO.as_posix()}/research/'),
         encoding="utf-8",
     )
+    command = ["-X", "faulthandler", "-m", "toolkit.live", "run", "--config", str(live)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.live", "run", "--config", str(live), "--no-dashboard"],
+        [sys.executable, *command, "--no-dashboard"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl+C as a terminal delivers it: a child started from a background job inherits
+        # SIGINT ignored, and Python then never raises KeyboardInterrupt for it
+        preexec_fn=_default_sigint,
     )
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=60)
+    try:
+        _out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a hang: its threads' stacks (faulthandler) say where
+        proc.send_signal(signal.SIGABRT)
+        _out, err = proc.communicate(timeout=30)
+        pytest.fail(f"still running 60 s after SIGINT at {delay} s:\n{err[-12000:]}")
     assert "Traceback" not in err, err
     assert len(err.strip().splitlines()) <= 1, err
     # 130 = 128 + SIGINT; CPython may also end by re-raising SIGINT on itself (-2), which a

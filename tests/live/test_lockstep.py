@@ -94,3 +94,49 @@ def test_the_fallback_waits_for_a_look_at_the_held_instant(monkeypatch) -> None:
     wall.t += 1.5
     step.unstick()
     assert not gw.paused and step.unstuck == 1  # a bar that never came: time runs on
+
+
+# -- the rehearsal's end (Lockstep.may_end) --------------------------------------------------
+# The defect it pins: a look read the end time with the clock stopped at the end's release and
+# the bar not yet sent (the simulator sends it at its next step); the session stopped on that
+# look and the last bar's orders were lost (tests/live/test_depth_rehearsal.py, CI under load).
+
+
+def test_the_end_waits_for_the_bar_released_there(monkeypatch) -> None:
+    wall = _Wall()
+    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
+    gw = _held_gateway()  # stopped at Friday's release; the simulator has not sent the bar
+    at = gw.clock.paused_at
+    assert at is not None and gw.held_bar is None
+    step = Lockstep(gw)
+    assert not step.may_end(at, lambda held: True)
+    gw.state.held_bar = FRI  # the simulator's step sends it: the clock is held for it
+    wall.t += 0.5
+    assert not step.may_end(at, lambda held: held != FRI)  # not acted on yet
+    assert step.may_end(at, lambda held: held == FRI)  # decided: the session may stop
+    assert gw.paused  # and the clock stays at the end
+
+
+def test_an_end_before_the_held_instant_or_a_running_clock_stops_at_once() -> None:
+    gw = _held_gateway()
+    at = gw.clock.paused_at
+    assert at is not None
+    step = Lockstep(gw)
+    # held at a release after the end (a weekend's end, Monday's bar): that bar is not traded
+    assert step.may_end(at - pd.Timedelta("1D"), lambda held: False)
+    gw.resume()
+    assert step.may_end(at, lambda held: False)  # time runs: nothing is held for the session
+
+
+def test_a_bar_that_never_comes_holds_the_end_two_seconds(monkeypatch) -> None:
+    wall = _Wall()
+    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
+    gw = _held_gateway()
+    at = gw.clock.paused_at
+    assert at is not None
+    step = Lockstep(gw)
+    assert not step.may_end(at, lambda held: False)
+    wall.t += 1.9
+    assert not step.may_end(at, lambda held: False)
+    wall.t += 0.2
+    assert step.may_end(at, lambda held: False)

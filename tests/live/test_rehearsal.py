@@ -45,3 +45,20 @@ def test_each_strategy_pays_its_own_commission_and_slippage(live_config, tmp_pat
         np.testing.assert_allclose(
             mine["commission"].to_numpy(), orders["commission"].to_numpy(), rtol=0, atol=1e-9
         )
+
+
+def test_the_bar_that_closes_at_the_end_is_traded(live_config) -> None:
+    """A rehearsal ending on a trading day decides that day's bar and sends its orders (they
+    outlive the end). Whether it did depended on a race: a look reading the end time before
+    the simulator had sent the end's bar stopped the session (Lockstep.may_end, whose rule
+    tests/live/test_lockstep.py pins without the race)."""
+    cfg = live_config(
+        simulator={"start": "2023-01-03 21:30", "end": "2023-01-10", "speed": 8_640_000.0},
+    )
+    summary = run_session(cfg, echo=None)
+    with Journal(cfg.session.journal) as j:
+        decided = [pd.Timestamp(r["bar_time"]) for r in j.rows("decisions", summary.session_id)]
+        orders = [r["order_ref"] for r in j.rows("orders", summary.session_id)]
+    assert decided[-1] == pd.Timestamp("2023-01-10", tz="UTC")
+    # SPY's 5/20 SMAs cross up on the 10th: the session goes long
+    assert orders[-1].endswith("/SPY/20230110")

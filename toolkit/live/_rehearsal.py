@@ -96,6 +96,7 @@ class Lockstep:
         self.ack_timeouts = 0  # times it ran on after 2 s without the orders' acknowledgement
         self._held: tuple[pd.Timestamp | None, float] | None = None
         self._refused: pd.Timestamp | None = None  # the held instant a look declined to release
+        self._end_wait: float | None = None  # when may_end first found the end's bar pending
 
     def unstick(self, busy: bool = False) -> None:
         """Fallback: a clock held over 2 s at the same instant although the session has
@@ -141,3 +142,20 @@ class Lockstep:
         if unacknowledged():
             self.ack_timeouts += 1
         self.clock.resume()
+
+    def may_end(self, until: pd.Timestamp, acted: Callable[[pd.Timestamp | None], bool]) -> bool:
+        """Whether a session whose broker time reached the rehearsal's end ``until`` may stop:
+        not while the clock is held at or before the end for a bar the session has not
+        acted on (``acted(held bar)``), nor while it has stopped at a release whose bar the
+        simulator has yet to send. A look can read the end time before the end's bar
+        reaches the session (the clock stops at the release, the simulator's next step sends
+        the bar); stopping on that look lost the last bar's orders (CI, under load). A bar
+        that never comes holds the end 2 s at most."""
+        at = self.clock.clock.paused_at if self.clock.paused else None
+        held = self.clock.held_bar
+        if at is None or at > until or (held is not None and acted(held)):
+            self._end_wait = None
+            return True
+        if self._end_wait is None:
+            self._end_wait = time.monotonic()
+        return time.monotonic() - self._end_wait > 2.0

@@ -467,9 +467,14 @@ class LiveSession:
                 self.fault("after-journal")
                 self._place(spec, [])
             if self.until is not None and now >= self.until:
-                if not self._stop.is_set():
-                    self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
-                self._stop.set()  # the end of the rehearsal: the clock stays where it is
+                # the end of the rehearsal, once the bars released there are acted on: the
+                # clock stays where it is
+                if self.lockstep is None or self.lockstep.may_end(
+                    self.until, lambda held: self._acted_on(newest, held)
+                ):
+                    if not self._stop.is_set():
+                        self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
+                    self._stop.set()
                 return
             if self.lockstep is not None:
                 await self.lockstep.release(
@@ -721,8 +726,7 @@ class LiveSession:
                     and self.broker_now is not None
                     and self.broker_now >= self.until
                 ):
-                    self.log(f"simulation reached its end ({self.until:%Y-%m-%d %H:%M} UTC)")
-                    break
+                    await self._process_bars()  # the last looks: the end's bars, then stop
                 if self.ledger.halted_and_flat():
                     self.log("every strategy is halted by its kill switch and flat; stopping")
                     break
