@@ -146,3 +146,81 @@ def test_a_folder_in_use_is_never_pruned(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     assert _numba_cache.use_versioned_cache(pkg) == folder
     assert folder.stat().st_mtime > now - 60
+
+
+def _crossing_writes(folder: Path, trial: int) -> list[object]:
+    """Two writers save different signatures of one function into ``folder`` at once, each
+    step of a save (index read, index write, data write) delayed at random; what a fresh
+    reader then loads for each signature."""
+    import random
+    import threading
+
+    from numba.core.caching import IndexDataCacheFile
+
+    rng = random.Random(trial)
+    files = [IndexDataCacheFile(str(folder), "m.f-1.py311", "stamp") for _ in range(2)]
+    for f in files:
+        for step in ("_load_index", "_save_index", "_save_data"):
+            inner = getattr(f, step)
+            delay = rng.random() * 0.004
+
+            def slow(*args: object, _inner=inner, _delay=delay) -> object:  # type: ignore[no-untyped-def]
+                time.sleep(_delay)
+                return _inner(*args)
+
+            setattr(f, step, slow)
+    barrier = threading.Barrier(2)
+
+    def write(i: int) -> None:
+        barrier.wait()
+        files[i].save(("signature", i), ("machine code of", i))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reader = IndexDataCacheFile(str(folder), "m.f-1.py311", "stamp")
+    return [reader.load(("signature", i)) for i in range(2)]
+
+
+def test_concurrent_cache_writes_never_hand_a_signature_another_ones_code(tmp_path: Path) -> None:
+    # numba's own save lets two writers pick one data file for two signatures (numba issue
+    # #4807): an index entry then loads the other signature's machine code, a segfault.
+    # toolkit's guarded save: every entry loads its own data, and none is lost.
+    import numba.core.caching
+
+    import toolkit  # noqa: F401  (installs the guard)
+
+    assert numba.core.caching.IndexDataCacheFile.save is _numba_cache.guarded_save
+    for trial in range(40):
+        folder = tmp_path / str(trial)
+        folder.mkdir()
+        assert _crossing_writes(folder, trial) == [("machine code of", 0), ("machine code of", 1)]
+
+
+def test_the_guard_is_installed_when_numba_comes_after_toolkit() -> None:
+    code = (
+        "import sys, toolkit\n"
+        "assert 'numba' not in sys.modules\n"
+        "from numba.core.caching import IndexDataCacheFile\n"
+        "from toolkit._numba_cache import guarded_save\n"
+        "print(IndexDataCacheFile.save is guarded_save)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert done.stdout.strip() == "True"
+
+
+def test_a_lock_file_that_cannot_be_opened_does_not_stop_a_save(tmp_path: Path) -> None:
+    # e.g. a shared cache folder whose lock file belongs to another user: saved unlocked
+    from numba.core.caching import IndexDataCacheFile
+
+    import toolkit  # noqa: F401  (installs the guard)
+
+    writer = IndexDataCacheFile(str(tmp_path), "m.f-1.py311", "stamp")
+    (tmp_path / "m.f-1.py311.nbi.lock").mkdir()  # opening it for writing fails
+    writer.save(("signature", 0), ("machine code of", 0))
+    reader = IndexDataCacheFile(str(tmp_path), "m.f-1.py311", "stamp")
+    assert reader.load(("signature", 0)) == ("machine code of", 0)

@@ -11,6 +11,8 @@ and Python versions: any change starts a fresh folder, and the newest few older 
 kept for switching back.
 
 A ``NUMBA_CACHE_DIR`` the user set wins (numba's own setting); the caveat above is then theirs.
+Either way numba's cache writes are guarded against two processes compiling one kernel at once
+(:func:`guard_cache_writes`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import contextlib
 import hashlib
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any, cast
 
 ENV = "NUMBA_CACHE_DIR"
 KEEP_OLD = 3  # older source versions' folders kept (a branch switch back compiles nothing)
@@ -117,3 +122,106 @@ def _prune(current: Path) -> None:
     for used, old in others[KEEP_OLD:]:
         if used < recent:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# Two processes compiling the same function at once (pytest workers, dask workers, two
+# notebooks) can cross numba's cache writes: IndexDataCacheFile.save reads the index, picks
+# the first free data file number, writes the index, then the data file. Both pick number 1
+# for two different signatures; if the index of one and the data of the other land last, the
+# index hands that signature the other's machine code -- a segmentation fault in every later
+# process (numba issue #4807, still open; seen here with two pytest workers). guarded_save
+# writes the data first, under a name no other writer uses, then adds it to the index under a
+# file lock: an index entry always names complete data of its own signature, and no entry is
+# lost. Loading is numba's own.
+_GUARDED = "_toolkit_guarded_save"
+
+
+def guard_cache_writes() -> None:
+    """Make numba's cache writes safe for processes that compile one function at once,
+    without importing numba: numba.core.caching is patched when it is imported."""
+    module = sys.modules.get("numba.core.caching")
+    if module is not None:
+        _guard(module)
+    elif not any(isinstance(f, _GuardOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _GuardOnImport())
+
+
+def guarded_save(self: Any, key: Any, data: Any) -> None:
+    """numba's IndexDataCacheFile.save, safe against a concurrent writer (see above)."""
+    base = self._index_name[: -len(".nbi")]
+    name = f"{base}.{os.urandom(8).hex()}.nbc"
+    self._save_data(name, data)
+    with _locked(self._index_path + ".lock"):
+        overloads = self._load_index()
+        old = overloads.get(key)
+        overloads[key] = name
+        self._save_index(overloads)
+    if old is not None and old != name:  # a reader holding the old name recompiles
+        with contextlib.suppress(OSError):
+            os.remove(self._data_path(old))
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere, or when the lock file cannot
+    be opened, none: the unique data names still keep entries from crossing, a concurrent
+    index write may then drop one, which is compiled again)."""
+    try:
+        import fcntl
+
+        f = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
+    except (ImportError, OSError):  # no fcntl, or a lock file we may not open (another user's)
+        yield
+        return
+    with f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _guard(module: ModuleType) -> None:
+    cls = getattr(module, "IndexDataCacheFile", None)
+    if cls is None or getattr(cls, _GUARDED, False):
+        return
+    needed = ("_load_index", "_save_index", "_save_data", "_data_path")
+    if not all(hasattr(cls, a) for a in needed):
+        return  # a numba whose cache is laid out otherwise: leave it as it is
+    cls.save = guarded_save
+    setattr(cls, _GUARDED, True)
+
+
+class _GuardOnImport:
+    """A meta path finder (duck-typed: importlib.abc costs ~5 ms on every ``import
+    toolkit``) that patches numba.core.caching right after it is imported."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> Any:
+        if fullname != "numba.core.caching":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)  # once: the other finders find the real module
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = cast(Any, _GuardingLoader(spec.loader))  # a Loader by duck typing
+        return spec
+
+
+class _GuardingLoader:
+    """A module's own loader, then :func:`_guard` on the module it made."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def create_module(self, spec: Any) -> Any:
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._inner.exec_module(module)
+        _guard(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ... of the inner one
+        return getattr(self._inner, name)
