@@ -88,3 +88,27 @@ def test_invalid_array_axes_name_the_first_bad_value(axis, message) -> None:
 def test_bad_where_expression() -> None:
     with pytest.raises(ConfigError, match="grid constraint 'nonsense >' failed"):
         make_grid("sma_cross", {"fast": [5], "slow": [10]}, where="nonsense >")
+
+
+def test_the_rows_own_their_columns() -> None:
+    """The sweep's frame takes its columns as they are (no consolidation copy): each is a
+    contiguous array of its own, so editing the rows never reaches the grid or another row's
+    metric, and numba kernels get the contiguous layout they compile for."""
+    import pandas as pd
+
+    import toolkit as tk
+    from toolkit.sweep import METRICS, sweep
+
+    bars = tk.load("SPY").iloc[-300:]
+    grid = make_grid("rsi_reversion", {"window": [5, 9], "oversold": [20.0, 30.0]})
+    before = grid.values.copy()
+    rows = sweep(bars, "rsi_reversion", grid, progress=False)
+    for name in [*grid.names, *METRICS]:
+        col = rows[name].to_numpy()
+        assert col.flags["C_CONTIGUOUS"], name
+        assert not np.shares_memory(col, grid.values), name
+    rows.loc[:, "oversold"] = -1.0
+    rows.loc[:, "sharpe"] = 99.0
+    np.testing.assert_array_equal(grid.values, before)
+    assert not (rows["sortino"] == 99.0).any()
+    assert isinstance(rows, pd.DataFrame) and len(rows) == len(grid)

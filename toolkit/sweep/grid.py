@@ -33,13 +33,14 @@ class ParamGrid:
         return pd.DataFrame(self.columns())
 
     def columns(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The grid's parameters (of ``rows``, default all) by name, integers as int64."""
+        """The grid's parameters (of ``rows``, default all) by name, integers as int64: new
+        arrays, never views of the grid's values (a frame may take them as they are)."""
         spec = strategies.get(self.strategy)
         values = self.values if rows is None else self.values[rows]
         cols = {}
         for j, p in enumerate(spec.params):
             col = values[:, j]
-            cols[p.name] = col.astype(np.int64) if p.kind is int else col
+            cols[p.name] = col.astype(np.int64) if p.kind is int else col.copy()
         return cols
 
 

@@ -401,11 +401,12 @@ def _frame(
         cols["symbol"] = symbols[keys[0][0]]  # a scalar: broadcast, no string per row
     else:
         cols["symbol"] = pd.Series(symbols, dtype="str").take(which).reset_index(drop=True)
+    by_metric = np.ascontiguousarray(block.T)  # each metric's column contiguous (~0.2 ms)
     for j, name in enumerate(METRICS):
-        # strided views: pandas copies them into its block once (a transposed copy first
-        # cost another ~1.5 ms on the headline grid)
-        cols[name] = block[:, j].astype(np.int64) if name == "trades" else block[:, j]
-    out = pd.DataFrame(cols)
+        cols[name] = by_metric[j].astype(np.int64) if name == "trades" else by_metric[j]
+    # the columns as they are, views of arrays nothing else holds: consolidating them into
+    # pandas' blocks cost ~1.3 of ~2 ms on the headline grid
+    out = pd.DataFrame(cols, copy=False)
     out.attrs["interrupted"] = interrupted
     out.attrs["strategy"] = pgrid.strategy
     out.attrs["dropped_by_constraints"] = pgrid.dropped
