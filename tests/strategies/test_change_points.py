@@ -184,11 +184,11 @@ def _truth(vals: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.where(np.isnan(x) | np.isnan(y), 4, np.where(x > y, 1, np.where(x < y, 2, 0)))
 
 
-def _orders(vals: np.ndarray, changes_room: int) -> tuple[int, np.ndarray]:
+def _orders(vals: np.ndarray, changes_room: int, threads: int = 2) -> tuple[int, np.ndarray]:
     rows, n = vals.shape
-    aux = np.empty((rows + order_rows(rows, n, changes_room), n))
+    aux = np.zeros((rows + order_rows(rows, n, changes_room), n))
     aux[:rows] = vals
-    return pair_orders_nb(aux, rows), aux
+    return pair_orders_nb(aux, rows, threads), aux
 
 
 @settings(max_examples=60, deadline=None)
@@ -206,6 +206,8 @@ def test_pair_orders_say_how_every_pair_compares(
     vals = _warm_rows(seed, rows, n, levels)
     total, aux = _orders(vals, 2 * rows * n)
     assert total >= 0
+    for threads in (1, 3, 8):  # the layout's work dealt otherwise: the same bytes
+        np.testing.assert_array_equal(_orders(vals, 2 * rows * n, threads)[1], aux)
     for a in range(rows):
         for b in range(rows):
             want = _truth(vals, a, b) if a != b else np.where(np.isnan(vals[a]), 4, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
@@ -50,16 +51,21 @@ def sma_cross_features(
     (:func:`dense_ranks_nb`, called from here so that it compiles only when needed).
     ``index[k]`` = (fast row, slow row, SMA rows, RANKS or ORDERS)."""
     # one specialisation whoever calls (a read-only close would compile a second one)
-    aux, index, exact = _sma_orders_nb(np.require(close, np.float64, ("C", "W")), grid)
+    aux, index, exact = _sma_orders_nb(
+        np.require(close, np.float64, ("C", "W")), grid, numba.get_num_threads()
+    )
     if not exact:
         dense_ranks_nb(aux, int(index[0, 2]))
     return aux, index
 
 
 @njit(cache=True)
-def _sma_orders_nb(close: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+def _sma_orders_nb(
+    close: np.ndarray, grid: np.ndarray, threads: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """:func:`sma_cross_features` but the ranks: (aux, index, whether the changes of
-    comparison were laid out; if not, aux has room for the ranks)."""
+    comparison were laid out; if not, aux has room for the ranks). ``threads``: numba's
+    thread count (see :func:`pair_orders_nb`)."""
     k = grid.shape[0]
     windows = np.concatenate((grid[:, 0], grid[:, 1]))
     uniq, pos = distinct_rows_nb(windows)
@@ -68,14 +74,14 @@ def _sma_orders_nb(close: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.
     # room for two changes a row a bar (daily data: ~1); pages never written cost nothing
     aux = np.empty((rows + order_rows(rows, n, 2 * rows * n), n))
     sma_rows_nb(close, uniq, aux)
-    changes = pair_orders_nb(aux, rows)
+    changes = pair_orders_nb(aux, rows, threads)
     if changes > order_room(aux, rows):  # more: again with the room they need
         wider = np.empty((rows + order_rows(rows, n, changes), n))
         for r in range(rows):  # element copies (no shape-error formatting compiled)
             for t in range(n):
                 wider[r, t] = aux[r, t]
         aux = wider
-        pair_orders_nb(aux, rows)
+        pair_orders_nb(aux, rows, threads)
     exact = changes >= 0  # else the rank table (packed_rows(rows) rows) fits in the room
     index = np.empty((k, 4), dtype=np.int64)
     for j in range(k):
