@@ -36,7 +36,7 @@ def test_paper_trading_notebook_runs_a_session_from_the_notebook(tmp_path: Path)
         "signal_price",
         "fills identical to the backtest's orders: True (5 fills)",
     ):
-        assert part in text, part
+        assert part in text, f"{part!r} not in the notebook's output:\n{text[:8000]}"
     assert "<b>running</b>" in text  # the session's card while it ran
     assert run.figures >= 1
     check_html(
