@@ -112,3 +112,16 @@ def test_the_rows_own_their_columns() -> None:
     np.testing.assert_array_equal(grid.values, before)
     assert not (rows["sortino"] == 99.0).any()
     assert isinstance(rows, pd.DataFrame) and len(rows) == len(grid)
+
+
+def test_the_product_lists_points_in_the_samplers_order() -> None:
+    """The full product and the sampler's mixed-radix decode agree point by point (last axis
+    fastest), for axes of any length, one-value axes included."""
+    from toolkit.sweep.grid import _decode, _product
+
+    rng = np.random.default_rng(3)
+    for sizes in ([3], [1, 4], [5, 1, 2], [2, 3, 4, 1], [7, 7]):
+        columns = [rng.normal(size=n) for n in sizes]
+        total = int(np.prod(sizes))
+        want = _decode(np.arange(total), columns, np.array(sizes))
+        np.testing.assert_array_equal(_product(columns), want)
