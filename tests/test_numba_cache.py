@@ -70,6 +70,23 @@ def test_kernels_compile_into_the_folder_of_this_source_version(tmp_path: Path) 
     assert Path(first) == expected
 
 
+def test_the_folder_is_found_when_numba_loads_not_when_the_toolkit_does(tmp_path: Path) -> None:
+    """``import toolkit`` hashes no sources (a command that compiles nothing never pays it);
+    the first ``import numba`` after it finds the folder before numba reads its settings."""
+    digest = _numba_cache.source_digest(REPO / "toolkit")
+    out = _python(
+        "import os, sys, toolkit\n"
+        "print('hashlib' in sys.modules, os.environ.get('NUMBA_CACHE_DIR'))\n"
+        "import numba\n"
+        "print(os.environ['NUMBA_CACHE_DIR'] == numba.config.CACHE_DIR)\n"
+        "print(numba.config.CACHE_DIR)\n",
+        {"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    before, same, folder = out.splitlines()
+    assert before == "False None" and same == "True"
+    assert Path(folder) == tmp_path / "cache" / "ibkr-toolkit" / "numba" / digest
+
+
 def test_a_cache_folder_the_user_chose_wins(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     out = _python(

@@ -46,12 +46,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit._lazy import lazy_exports
-from toolkit._numba_cache import guard_cache_writes, use_versioned_cache
+from toolkit._numba_cache import cache_when_numba_loads, guard_cache_writes
 
 # before any kernel module is imported: compiled kernels are cached per version of the sources
-# (toolkit/_numba_cache.py says why numba's own per-file keys are not enough), and numba's
-# cache writes are made safe for processes compiling one kernel at once
-use_versioned_cache(Path(__file__).resolve().parent)
+# (toolkit/_numba_cache.py says why numba's own per-file keys are not enough; the folder is
+# found when numba loads), and numba's cache writes are made safe for processes compiling one
+# kernel at once
+cache_when_numba_loads(Path(__file__).resolve().parent)
 guard_cache_writes()
 
 # Names resolve on first use (toolkit/_lazy.py says why); the imports below are for type
