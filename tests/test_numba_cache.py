@@ -87,6 +87,25 @@ def test_the_folder_is_found_when_numba_loads_not_when_the_toolkit_does(tmp_path
     assert Path(folder) == tmp_path / "cache" / "ibkr-toolkit" / "numba" / digest
 
 
+def test_the_finders_after_the_hook_still_see_numba_load(tmp_path: Path) -> None:
+    """The hook finds nothing and stays put: a finder after it in ``sys.meta_path`` is asked
+    about numba as before (the hook first removed itself mid-walk, which skipped the next
+    finder: an import hook of tests/app/test_cli.py never fired)."""
+    out = _python(
+        "import sys, toolkit\n"
+        "seen = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        seen.append(name)\n"
+        "hooks = sum(type(f).__module__ == 'toolkit._numba_cache' for f in sys.meta_path)\n"
+        "sys.meta_path.insert(hooks, Spy())\n"
+        "import numba\n"
+        "print(hooks, 'numba' in seen)\n",
+        {"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert out == "2 True"
+
+
 def test_a_cache_folder_the_user_chose_wins(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     out = _python(

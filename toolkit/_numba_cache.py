@@ -114,19 +114,20 @@ def cache_when_numba_loads(package: Path) -> None:
 
 class _CacheOnImport:
     """A meta path finder that points numba's cache at the source version's folder when
-    numba is first imported (before numba's config reads the environment), then steps
-    aside: the other finders load numba."""
+    numba is first imported (before numba's config reads the environment), then finds
+    nothing: the other finders load numba. It stays in ``sys.meta_path``, inert: removing
+    itself while the import system walks that list would skip the finder after it."""
 
     def __init__(self, package: Path) -> None:
         self.package = package
+        self.done = False
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> None:
-        if fullname != "numba":
+        if self.done or fullname != "numba":
             return
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)  # once
+        self.done = True
         with contextlib.suppress(OSError):  # a source file gone mid-scan: numba's default
             use_versioned_cache(self.package)
 
