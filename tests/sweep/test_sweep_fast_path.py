@@ -153,3 +153,53 @@ def test_the_sweep_uses_the_change_point_driver_and_matches_backtests() -> None:
         p = {"fast": row.fast, "slow": row.slow, "cross": row.cross}
         m = tk.backtest(bars, "sma_cross", p, s).metrics()
         _assert_row(row[list(METRICS)].to_numpy(dtype=np.float64), m)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_rows_are_the_same_for_any_thread_count(fill: str) -> None:
+    """The threads take blocks of rows from a shared counter as they free up, so which
+    thread scores a row changes from run to run; every row is scored alone in its thread's
+    buffers, so the rows must not: 1, 2 and 5 threads (more workers than the machine's
+    cores: some find the grid done) give identical frames, on the change-point driver and
+    on the per-bar one (stops)."""
+    import numba
+
+    bars = tk.load("SPY").iloc[-1500:]
+    grid = {"fast": np.arange(2, 40), "slow": np.arange(5, 60, 3), "cross": 1}
+    frames = {}
+    for stop in (None, 0.05):
+        s = tk.EngineSettings(fill=fill, stop_loss=stop)
+        for threads in (1, 2, 5):
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            try:
+                rows = sweep(bars, "sma_cross", grid, s, progress=False)
+                if threads == 5:  # more workers than threads: the kernel called directly
+                    rows = _sweep_with_workers(bars, grid, s, 5)
+            finally:
+                numba.set_num_threads(before)
+            frames[(stop, threads)] = rows
+        assert len(frames[(stop, 1)]) == 500  # ~31 blocks of 16 rows
+        pd.testing.assert_frame_equal(frames[(stop, 1)], frames[(stop, 2)])
+        np.testing.assert_array_equal(
+            frames[(stop, 1)][list(METRICS)].to_numpy(), frames[(stop, 5)]
+        )
+
+
+def _sweep_with_workers(
+    bars: pd.DataFrame, grid: dict[str, object], s: tk.EngineSettings, workers: int
+) -> np.ndarray:
+    """The sweep kernel's metric rows with ``workers`` parallel loops."""
+    from toolkit.sweep import runner
+    from toolkit.sweep.grid import make_grid
+
+    data = runner._symbol_arrays(bars)[0]
+    params = np.ascontiguousarray(make_grid("sma_cross", grid).values)
+    aux, index = runner._features("sma_cross", data, params)
+    out = np.empty((len(params), len(METRICS)))
+    sk.sweep_nb(
+        IDS["sma_cross"], data.open, data.high, data.low, data.close, data.volume, aux, index,
+        params, data.month, data.day, 1.0, s.kernel(None), workers, s.stop_loss is not None,
+        False, out,
+    )  # fmt: skip
+    return out

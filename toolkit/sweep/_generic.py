@@ -34,12 +34,10 @@ from toolkit.sweep._kernels import METRICS, sweep_nb
 from toolkit.sweep.grid import ParamGrid, make_grid
 from toolkit.sweep.portfolio import PORTFOLIO
 from toolkit.sweep.runner import (
-    CHUNKS_PER_THREAD,
     Weights,
     _progress_bar,
     _symbol_arrays,
     _SymbolArrays,
-    chunks_one_at_a_time,
     sleeve_weights,
 )
 from toolkit.sweep.runner import _frame as _rows
@@ -123,8 +121,7 @@ def _evaluate_symbol(
     gaps = _signals(spec, data, values, targets)
     block = _Block(data, values, targets, gaps, settings, risk, weights)
     if block.args:
-        with chunks_one_at_a_time():
-            sweep_nb(*block.args)
+        sweep_nb(*block.args)
     return block.finish(spec, bars)
 
 
@@ -191,7 +188,7 @@ class _Block:
                 data.day,
                 1.0 if weights is None else float(weights[0]),
                 s.kernel(risk),
-                numba.get_num_threads() * CHUNKS_PER_THREAD,
+                numba.get_num_threads(),
                 use_stops,
                 s.commission.kind == "ibkr_tiered",
                 self.kernel_out,
@@ -220,9 +217,8 @@ def _sweep_nogil_nb(args: tuple[Any, ...]) -> None:  # pragma: no cover - compil
 
 
 def _sweep_in_worker(args: tuple[Any, ...]) -> None:
-    """:func:`_sweep_nogil_nb` from a pool thread, its chunks handed out one at a time."""
-    with chunks_one_at_a_time():
-        _sweep_nogil_nb(args)
+    """:func:`_sweep_nogil_nb` from a pool thread."""
+    _sweep_nogil_nb(args)
 
 
 def _pipelined(

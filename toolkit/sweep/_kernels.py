@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from toolkit._work_queue import COUNTER_SIZE, take_next_nb
 from toolkit.engine._step import (
     D_DONE,
     D_ORDER,
@@ -225,22 +226,22 @@ def sweep_nb(
     day_id: np.ndarray,
     weight: float,
     settings: KernelSettings,
-    chunks: int,
+    workers: int,
     use_stops: bool,
     tiered: bool,
     out: np.ndarray,
 ) -> None:
     """Evaluate every row of ``grid`` (K x P) on one symbol; METRICS into ``out`` (K x N).
 
-    Rows are dealt to ``chunks`` (a few per numba thread), each with its own target buffer,
-    run in parallel. ``aux``/``index`` come from the strategy's features function for this
-    grid. The driver is chosen once for the run (settings are run constants): the
-    change-point driver when nothing needs every bar (the rule then emits change points),
-    else the per-bar one. ``tiered`` is unused (the monthly volume is kept for every
-    schedule) and kept for callers. ``settings`` is the
-    run's EngineSettings.kernel() record (with its risk limits), ``day_id`` numbers the
-    trading days (for the daily-loss limit) and ``weight`` is the symbol's sleeve weight, as
-    in the engine kernel.
+    ``workers`` (numba's thread count) loops run in parallel, each with its own buffers,
+    taking blocks of rows in grid order until none is left. ``aux``/``index`` come from the
+    strategy's features function for this grid. The driver is chosen once for the run
+    (settings are run constants): the change-point driver when nothing needs every bar (the
+    rule then emits change points), else the per-bar one. ``tiered`` is unused (the monthly
+    volume is kept for every schedule) and kept for callers. ``settings`` is the run's
+    EngineSettings.kernel() record (with its risk limits), ``day_id`` numbers the trading
+    days (for the daily-loss limit) and ``weight`` is the symbol's sleeve weight, as in the
+    engine kernel.
     """
     init_cash, next_open, order_type = settings.init_cash, settings.next_open, settings.order_type
     order_offset, slippage, band = settings.order_offset, settings.slippage, settings.band
@@ -250,7 +251,6 @@ def sweep_nb(
     cost, risk = settings.cost, settings.risk
     k_total = grid.shape[0]
     n = close.shape[0]
-    chunks = max(1, min(k_total, chunks))
     events = (
         order_type == MARKET
         and not use_stops
@@ -262,7 +262,14 @@ def sweep_nb(
         prefix, ranges = price_tables_nb(close)
     else:
         prefix, ranges = np.empty((1, 1)), np.empty((1, 1, 2))
-    for ch in prange(chunks):
+    # the grid in blocks of _BLOCK neighbouring rows (they share indicator rows and cost
+    # alike), each thread taking the next block in grid order as it frees up (a shared
+    # counter): the threads stay on nearby rows and finish together. (prange alone deals
+    # equal contiguous shares up front: the grid's first rows, small windows that trade
+    # often, cost most.)
+    blocks = (k_total + _BLOCK - 1) // _BLOCK
+    counter = np.zeros(COUNTER_SIZE, dtype=np.int64)
+    for _ in prange(max(1, workers)):
         target = np.empty(n)
         cp_bar = np.empty(n, dtype=np.int64)
         cp_val = np.empty(n)
@@ -271,13 +278,11 @@ def sweep_nb(
         scratch = np.empty((1, TRADE_COLS))
         stack = np.empty((STACK_ROWS, 2), dtype=np.int64)
         held = np.empty((held_rows(n) if events else 1, HELD_COLS))
-        # rows in blocks of _BLOCK neighbours (a grid's neighbours share indicator rows),
-        # dealt to the chunks in turn: chunk ch takes blocks ch, ch + chunks, ... so every
-        # chunk holds a like share of cheap and dear rows (small windows trade often) and the
-        # threads work on nearby rows at the same time. The runner hands chunks to threads
-        # one at a time as they free up (chunk size 1).
-        for first in range(ch * _BLOCK, k_total, chunks * _BLOCK):
-            for k in range(first, min(first + _BLOCK, k_total)):
+        while True:
+            blk = take_next_nb(counter)
+            if blk >= blocks:
+                break
+            for k in range(blk * _BLOCK, min((blk + 1) * _BLOCK, k_total)):
                 if events:
                     m = changes_nb(
                         sid, open_, high, low, close, volume, aux, grid[k], index[k], target,

@@ -7,8 +7,7 @@ Locally the grid runs in numba threads; with a ``dask.distributed`` client the s
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +29,6 @@ from toolkit.sweep.grid import ParamGrid, make_grid
 _FIELDS = ("open", "high", "low", "close", "volume")
 # Parameter sets whose features are computed together (bounds the indicator rows in memory).
 _FEATURE_BLOCK = 50_000
-# Chunks of a kernel call per numba thread: the threads take them one at a time as they
-# free up (call_sweep_nb), so a few per thread keep every thread busy to the end.
-CHUNKS_PER_THREAD = 16
 OnBlock = Callable[[int, int], None]
 Weights = Sequence[float] | Mapping[str, float]
 
@@ -101,21 +97,6 @@ def _features(
     return np.ascontiguousarray(aux), np.ascontiguousarray(index)
 
 
-@contextmanager
-def chunks_one_at_a_time() -> Iterator[None]:
-    """Around a call of the sweep kernel from this thread: its chunks go to the threads one
-    at a time as they free up. numba's default deals them out in equal contiguous shares up
-    front, while a grid's neighbouring rows cost alike (small windows trade often) and, on
-    a shared machine, a thread descheduled for a while holds the whole call back. The chunk
-    size is the calling thread's setting (set inside the kernel, it would stop numba
-    caching the kernel)."""
-    before = numba.set_parallel_chunksize(1)
-    try:
-        yield
-    finally:
-        numba.set_parallel_chunksize(before)
-
-
 def _kernel(
     strategy: str,
     data: _SymbolArrays,
@@ -132,26 +113,25 @@ def _kernel(
         and settings.take_profit is None
         and settings.trailing_stop is None
     )
-    with chunks_one_at_a_time():
-        sweep_nb(
-            IDS[strategy],
-            data.open,
-            data.high,
-            data.low,
-            data.close,
-            data.volume,
-            aux,
-            index,
-            params,
-            data.month,
-            data.day,
-            float(weight),
-            settings.kernel(risk),
-            numba.get_num_threads() * CHUNKS_PER_THREAD,
-            use_stops,
-            settings.commission.kind == "ibkr_tiered",
-            out,
-        )
+    sweep_nb(
+        IDS[strategy],
+        data.open,
+        data.high,
+        data.low,
+        data.close,
+        data.volume,
+        aux,
+        index,
+        params,
+        data.month,
+        data.day,
+        float(weight),
+        settings.kernel(risk),
+        numba.get_num_threads(),
+        use_stops,
+        settings.commission.kind == "ibkr_tiered",
+        out,
+    )
     return out
 
 
