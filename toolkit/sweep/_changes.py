@@ -52,8 +52,10 @@ from toolkit.sweep._fold import (
 # bench's cold_compile_seconds, side by side): not worth it.
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
-# by bar (the tables' fixed cost is that of a few dozen bars' folds).
-_TABLE_MIN = 32
+# by bar: a stretch from the tables costs ~14 ns, a bar's fold ~3 ns, and stretches of 12 to
+# 31 bars from the tables took the headline grid's simulation 57.8/56.3 -> 55.1/55.0 ms (one
+# thread, interleaved runs; 32 before, 8 and 6 slower than 12).
+_TABLE_MIN = 12
 # A table stretch whose drawdown cannot be passed at once is kept for the end (a row of the
 # ``held`` work array): first bar, end, cash, shares, peak before it, its max and min close,
 # and the bound its fall starts from.
@@ -64,7 +66,7 @@ HELD_COLS = 8
 @njit(cache=True)
 def held_rows(n: int) -> int:
     """Rows of the ``held`` work array for ``n`` bars: one per table stretch at most (each
-    is >= _TABLE_MIN bars, disjoint) -- 10 KB on 5,000 bars instead of a row a bar."""
+    is >= _TABLE_MIN bars, disjoint) -- 27 KB on 5,000 bars instead of a row a bar."""
     return n // _TABLE_MIN + 1
 
 
