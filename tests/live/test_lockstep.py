@@ -140,3 +140,38 @@ def test_a_bar_that_never_comes_holds_the_end_two_seconds(monkeypatch) -> None:
     assert not step.may_end(at, lambda held: False)
     wall.t += 0.2
     assert step.may_end(at, lambda held: False)
+
+
+def test_a_wait_holds_the_clock_where_it_asked_once_the_bar_is_acted_on(monkeypatch) -> None:
+    """A notebook's wait_until: the clock stays at the first held instant at or after the
+    wait's time once the session has acted there -- the fallback never releases that hold --
+    and runs on for a later wait or none."""
+    wall = _Wall()
+    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
+    gw = _held_gateway()
+    at = gw.clock.paused_at
+    assert at is not None
+    step = Lockstep(gw)
+    step.hold(at - pd.Timedelta("1D"))  # a wait for a time the clock has passed: held here
+    asyncio.run(step.release(lambda held: False, lambda: False, looked_at=at))
+    assert gw.paused and step.holding is None  # not acted on yet: no hold, just waiting
+    asyncio.run(step.release(lambda held: True, lambda: False, looked_at=at))
+    assert gw.paused and step.holding == at
+    for _ in range(5):  # idle for 12.5 s: no stuck clock, a deliberate hold
+        step.unstick(busy=False)
+        wall.t += 2.5
+    assert gw.paused and step.unstuck == 0
+    step.hold(at)  # the same instant again: stays
+    assert gw.paused and step.holding == at
+    step.hold(at + pd.Timedelta("1D"))  # a later wait: the clock runs to it
+    assert not gw.paused and step.holding is None
+
+
+def test_no_wait_no_hold() -> None:
+    gw = _held_gateway()
+    at = gw.clock.paused_at
+    step = Lockstep(gw)
+    step.hold(at)
+    step.hold(None)  # wait() / no wait: the lockstep's own rule alone
+    asyncio.run(step.release(lambda held: True, lambda: False, looked_at=at))
+    assert not gw.paused and step.holding is None

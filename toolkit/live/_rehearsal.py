@@ -97,6 +97,19 @@ class Lockstep:
         self._held: tuple[pd.Timestamp | None, float] | None = None
         self._refused: pd.Timestamp | None = None  # the held instant a look declined to release
         self._end_wait: float | None = None  # when may_end first found the end's bar pending
+        self._hold_from: pd.Timestamp | None = None  # a wait's instant (see hold)
+        self.holding: pd.Timestamp | None = None  # the instant the clock stays at for it
+
+    def hold(self, when: pd.Timestamp | None) -> None:
+        """Keep the clock at the first instant it stops at, at or after ``when``, once the
+        session has acted on the bars released there and the broker has acknowledged its
+        orders (a notebook's ``wait_until``: what it then shows is that instant's, not a bar
+        or two later); None lets it run on. A hold at or after the instant held now keeps
+        it; a later one lets the clock run to it."""
+        self._hold_from = when
+        if self.holding is not None and (when is None or when > self.holding):
+            self.holding = None
+            self.clock.resume()
 
     def unstick(self, busy: bool = False) -> None:
         """Fallback: a clock held over 2 s at the same instant although the session has
@@ -104,8 +117,8 @@ class Lockstep:
         a symbol whose bar never came. A slow look under load never counts: releasing the
         clock in the middle of one sends its orders after the next open."""
         at = self.clock.clock.paused_at if self.clock.paused else None
-        if at is None or busy or self._refused != at:
-            self._held = None
+        if at is None or busy or self._refused != at or self.holding is not None:
+            self._held = None  # (a wait's hold is no stuck clock)
             return
         if self._held is None or self._held[0] != at:
             self._held = (at, time.monotonic())
@@ -141,6 +154,9 @@ class Lockstep:
             await asyncio.sleep(0.005)
         if unacknowledged():
             self.ack_timeouts += 1
+        if self._hold_from is not None and at >= self._hold_from:
+            self.holding = at  # a wait's instant: the clock stays (hold)
+            return
         self.clock.resume()
 
     def may_end(self, until: pd.Timestamp, acted: Callable[[pd.Timestamp | None], bool]) -> bool:

@@ -267,6 +267,8 @@ class NotebookSession:
         strategy halted by its kill switch) and return its summary; raises what ended it
         otherwise. ``timeout`` (seconds): TimeoutError after it, the session running on."""
         task = self._started()
+        if not self._stop_called:
+            self._hold(None)  # a rehearsal held by wait_until runs on (a stop stops there)
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
             raise TimeoutError(
@@ -287,16 +289,29 @@ class NotebookSession:
         self.session.stop()
         return await self.wait(timeout)
 
+    def _hold(self, when: pd.Timestamp | None) -> bool:
+        """A rehearsal's clock kept at the first instant at or after ``when`` (None: run
+        on); whether the clock is held there now (always True outside a rehearsal)."""
+        lockstep = self.session.lockstep
+        if lockstep is None:
+            return True
+        lockstep.hold(when)
+        return lockstep.holding is not None
+
     async def wait_until(self, when: str | pd.Timestamp, timeout: float | None = None) -> bool:
         """Let the session run until the broker's clock reaches ``when`` (UTC when naive);
-        False if it ended first. In a rehearsal the clock moves bar by bar with the session."""
+        False if it ended first. In a rehearsal the clock moves bar by bar with the session
+        and then stays at the first bar's release at or after ``when``, the session having
+        acted on that bar, until the next ``wait_until``, :meth:`wait` or :meth:`stop`: what
+        a look shows is that instant's, the same on every run."""
         task = self._started()
         target = pd.Timestamp(when)
         target = target.tz_localize("UTC") if target.tzinfo is None else target.tz_convert("UTC")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not task.done():
             now = self.broker_time
-            if now is not None and now >= target and self.trading:
+            held = self._hold(target)  # (again each poll: the rehearsal may start late)
+            if now is not None and now >= target and self.trading and held:
                 return True
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(
