@@ -17,16 +17,18 @@ Times are min and median wall seconds of warm runs, with the process CPU seconds
 fastest run and ns per bar x combination (wall / (bars x combinations)). The machine is
 shared: compare the ratio (both measured in the same process, minutes apart), not absolute
 times. The toolkit's daily cases are all timed before vectorbt's run: its +6.5 GB leaves the
-process's memory in a state that slows a sweep after it by ~3 ms (measured, 46-47 -> 49-50 ms
-on the headline grid); the headline case is timed once more after it and printed too. Threads: vectorbt's kernels run in one thread (its numba functions are not parallel),
-the toolkit's in numba's threads (the machine line says how many), so each ratio is also
-given per CPU second (throughput / process CPU time of the fastest run): the wall ratio
-says what a user waits for, the CPU ratio what the work costs. Memory: vectorbt's is the
-rise of this process's RSS while it runs (sampled every millisecond). The toolkit's is
-measured in a fresh child process from the kernel's own high-water mark (``VmHWM`` in
-/proc/self/status, reset through /proc/self/clear_refs just before the sweep), not from
-``ru_maxrss``: Linux carries the parent's peak into a child's ``ru_maxrss`` across fork and
-exec, which is how a 7 GB parent once showed up as the sweep's "peak".
+process's memory in a state that slowed a sweep after it by 1-3 ms (46-47 -> 49-50 ms on the
+headline grid in one measurement, 47 -> 48 ms in another); the headline case is timed once
+more after it and printed too. Threads: vectorbt's kernels run in one thread (its numba
+functions are not parallel), the toolkit's in numba's threads (the machine line says how
+many), so each ratio is also given per CPU second (throughput / process CPU time of the
+fastest run): the wall ratio says what a user waits for, the CPU ratio what the work costs.
+Memory: vectorbt's is the rise of this process's RSS while it runs (sampled every
+millisecond). The toolkit's is measured in a fresh child process from the kernel's own
+high-water mark (``VmHWM`` in /proc/self/status, reset through /proc/self/clear_refs just
+before the sweep), not from ``ru_maxrss``: Linux carries the parent's peak into a child's
+``ru_maxrss`` across fork and exec, which is how a 7 GB parent once showed up as the sweep's
+"peak".
 """
 
 from __future__ import annotations
@@ -334,7 +336,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     daily = tk.load("SPY").iloc[-5000:]
     # every toolkit timing before vectorbt's run: its +6.5 GB leaves this process's memory in
-    # a state that slows a sweep after it (headline grid: 46-47 ms before, 49-50 ms after)
+    # a state that slows a sweep after it (see the module's docstring)
     t_ibkr, k_ibkr = realistic_case(daily, repeat=7)
     t_gen, k_gen = generic_case(daily, WINDOWS, repeat=5)
     a = run_case("SPY daily, last 5,000 bars", daily, WINDOWS, repeat=7, tol=1e-9)
