@@ -154,7 +154,9 @@ def avg_cost_nb(pos: float, avg: float, qty: float, price: float) -> tuple[float
     """
     if qty == 0.0:
         return pos, avg, 0.0
-    if pos == 0.0 or (pos > 0) == (qty > 0):
+    if pos == 0.0:  # a new position: its average is its price (not q x price / q, an ulp off)
+        return qty, price, 0.0
+    if (pos > 0) == (qty > 0):
         new = pos + qty
         return new, (abs(pos) * avg + abs(qty) * price) / abs(new), 0.0
     closing = min(abs(qty), abs(pos))
@@ -207,7 +209,8 @@ def book_fill_nb(
     opening = abs(qty)  # the part that opens or adds
     if pos != 0.0 and (pos > 0) != (qty > 0):
         closing = min(abs(qty), abs(pos))
-        c_part = comm * (closing / abs(qty))
+        # the commission's share of the closing part: all of it on a plain close (no division)
+        c_part = comm if closing == abs(qty) else comm * (closing / abs(qty))
         st[S_QTY_OUT] += closing
         st[S_VAL_OUT] += closing * price
         st[S_COMM] += c_part
