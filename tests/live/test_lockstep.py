@@ -128,13 +128,19 @@ def test_an_end_before_the_held_instant_or_a_running_clock_stops_at_once() -> No
     assert step.may_end(at, lambda held: False)  # time runs: nothing is held for the session
 
 
-def test_a_bar_that_never_comes_holds_the_end_two_seconds(monkeypatch) -> None:
+def _held_step(monkeypatch) -> tuple[_Wall, Gateway, pd.Timestamp, Lockstep]:
+    """A held gateway, the instant it holds at and its lockstep, on a wall clock the test
+    moves."""
     wall = _Wall()
     monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
     gw = _held_gateway()
     at = gw.clock.paused_at
     assert at is not None
-    step = Lockstep(gw)
+    return wall, gw, at, Lockstep(gw)
+
+
+def test_a_bar_that_never_comes_holds_the_end_two_seconds(monkeypatch) -> None:
+    wall, _, at, step = _held_step(monkeypatch)
     assert not step.may_end(at, lambda held: False)
     wall.t += 1.9
     assert not step.may_end(at, lambda held: False)
@@ -146,12 +152,7 @@ def test_a_wait_holds_the_clock_where_it_asked_once_the_bar_is_acted_on(monkeypa
     """A notebook's wait_until: the clock stays at the first held instant at or after the
     wait's time once the session has acted there -- the fallback never releases that hold --
     and runs on for a later wait or none."""
-    wall = _Wall()
-    monkeypatch.setattr(_rehearsal.time, "monotonic", wall)
-    gw = _held_gateway()
-    at = gw.clock.paused_at
-    assert at is not None
-    step = Lockstep(gw)
+    wall, gw, at, step = _held_step(monkeypatch)
     step.hold(at - pd.Timedelta("1D"))  # a wait for a time the clock has passed: held here
     asyncio.run(step.release(lambda held: False, lambda: False, looked_at=at))
     assert gw.paused and step.holding is None  # not acted on yet: no hold, just waiting
