@@ -122,6 +122,68 @@ def test_garbage_file_is_refused(tmp_path: Path) -> None:
         Journal(path)
 
 
+def test_processes_opening_a_new_journal_together_all_get_it(tmp_path: Path) -> None:
+    """Two sessions started at once on one config's journal: each open waits for the other's
+    migration (it read the schema version before the other wrote it) and for the switch to
+    WAL, which sqlite refuses at once while another connection holds the file; before, most
+    opens in a race failed with "table sessions already exists" or "database is locked" and
+    the advice to move the journal aside."""
+    script = textwrap.dedent("""
+        import sys
+        from toolkit.live import Journal
+        print("ready", flush=True)
+        sys.stdin.readline()  # released together
+        with Journal(sys.argv[1]) as j:
+            print(j.schema_version, flush=True)
+    """)
+    for round_ in range(3):
+        path = tmp_path / f"round{round_}" / "journal.sqlite"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for p in procs:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+            assert out.strip() == str(SCHEMA_VERSION)
+
+
+def test_a_journal_locked_too_long_is_named_as_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding a new journal's lock past the wait: the message says so and
+    that the file is fine (never "move it aside", which would orphan that process's rows)."""
+    import toolkit.live.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "LOCK_WAIT", 0.3)
+    path = tmp_path / "journal.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalError, match="held the journal's lock") as caught:
+            Journal(path)
+        assert "move it aside" not in str(caught.value)
+        assert str(path) in str(caught.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Journal(path) as j:  # released: it opens
+        assert j.schema_version == SCHEMA_VERSION
+
+
 def test_unknown_table_is_named(tmp_path: Path) -> None:
     with _journal(tmp_path) as j, pytest.raises(JournalError, match="'trades'"):
         j.rows("trades")

@@ -23,6 +23,7 @@ import math
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,6 +271,9 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
+# How long opening a journal waits for another process that holds its write lock (sqlite's
+# busy timeout for ordinary statements; see Journal._prepare for the ones it does not cover).
+LOCK_WAIT = 30.0
 
 # orderStatus values after which IB sends nothing more for the order.
 _FINAL_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
@@ -304,7 +308,7 @@ class Journal:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _private(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=LOCK_WAIT)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
                 f"{self.path}: cannot open the journal ({exc}); check the directory exists "
@@ -313,15 +317,42 @@ class Journal:
         self._db.row_factory = sqlite3.Row
         self._depth = 0
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._prepare()
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if not _locked(exc):
+                raise JournalError(
+                    f"{self.path}: not a readable journal ({exc}); move it aside and start a "
+                    "new one"
+                ) from exc
+            raise JournalError(
+                f"{self.path}: another process has held the journal's lock for "
+                f"{LOCK_WAIT:g} s ({exc}); the journal itself is fine -- find that process "
+                "(another session or a tool writing to it) and retry once it is done"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise JournalError(
                 f"{self.path}: not a readable journal ({exc}); move it aside and start a new one"
             ) from exc
+
+    def _prepare(self) -> None:
+        """WAL mode and the current schema. Two processes opening a new journal at once (two
+        sessions started together on one config's journal) race here: sqlite answers the
+        switch to WAL "database is locked" at once rather than waiting out its busy timeout,
+        so that switch is retried until ``LOCK_WAIT`` has passed."""
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -347,6 +378,10 @@ class Journal:
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
+                # read again under the write lock: another process opening this journal at
+                # the same moment (two sessions started together) may have migrated it since
+                if self.schema_version >= target:
+                    continue
                 # executescript would commit our transaction; run statements one by one.
                 for statement in _MIGRATIONS[target - 1].split(";"):
                     if statement.strip():
@@ -939,3 +974,12 @@ _TABLES = frozenset(
         *_parent_schema.TABLES,
     }
 )
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """sqlite's SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock, the file is
+    fine."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
