@@ -11,6 +11,7 @@ from ib_async.objects import CommissionReport, Execution, Fill
 from ib_async.order import OrderStatus, TradeLogEntry
 
 from toolkit.live._broker import (
+    Broker,
     BrokerError,
     acknowledged,
     commission_of,
@@ -76,7 +77,6 @@ def test_the_adapter_owns_the_sessions_trades_and_types_what_the_broker_says() -
     notice, a dropped connection one Disconnected."""
     from ib_async import OrderStatus
 
-    from toolkit.live._broker import Broker
     from toolkit.live._broker_events import (
         CancelNotDone,
         ConnectivityNotice,
@@ -133,3 +133,38 @@ def test_an_order_cancelled_before_its_acknowledgement_is_still_unacknowledged()
     assert acknowledged(_trade("Filled", "PendingSubmit", "Filled"))
     assert acknowledged(_trade("Cancelled", "PendingSubmit", "Cancelled"))  # e.g. a rejection
     assert acknowledged(_trade("Submitted"))  # reported by the broker (openOrder): no log
+
+
+def test_a_connect_given_up_leaves_no_unretrieved_failure() -> None:
+    """A stop during the handshake cancels ib_async's connectAsync, whose clean-up may fail in
+    turn (seen under load: its disconnect's ``write_eof`` raised OSError 107 on a socket the
+    gateway had already reset). That failure is no news to the user; before, asyncio printed
+    it as "Task exception was never retrieved" with a traceback when the task was collected.
+    ib_async's coroutine is the one stand-in here: the failure is inside the library."""
+    import asyncio
+    import gc
+
+    from toolkit.live._connect import unless_stopped
+    from toolkit.live._fault import Faults
+
+    async def handshake_failing_on_cancel(*args: object, **kwargs: object) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise OSError(107, "Transport endpoint is not connected") from None
+
+    async def scenario() -> list[dict[str, object]]:
+        seen: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: seen.append(ctx))
+        broker = Broker("s/1", Faults())
+        broker.ib.connectAsync = handshake_failing_on_cancel  # type: ignore[method-assign]
+        stop_asked = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, stop_asked.set)
+        done = await unless_stopped(broker.connect("127.0.0.1", 1, 7, 5.0), stop_asked)
+        assert not done and not broker.connected
+        await asyncio.sleep(0.05)  # the cancelled handshake unwinds
+        gc.collect()  # asyncio reports an unseen exception when its task is collected
+        await asyncio.sleep(0)
+        return seen
+
+    assert asyncio.run(scenario()) == []

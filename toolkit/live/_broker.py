@@ -100,6 +100,10 @@ class Broker:
         connect = asyncio.ensure_future(
             self.ib.connectAsync(host, port, clientId=client_id, timeout=timeout)
         )
+        # a connect given up (a stop, IB's 326) may still fail as it unwinds -- ib_async's
+        # disconnect raises OSError on a socket the gateway already reset -- and asyncio would
+        # print that as "Task exception was never retrieved"; awaited, it raises as ever
+        connect.add_done_callback(_retrieved)
         try:
             await asyncio.wait({connect, refused}, return_when=asyncio.FIRST_COMPLETED)
             if not connect.done():
@@ -446,3 +450,9 @@ def _ib_order(spec: OrderSpec, account: str, transmit: bool) -> Order:
         o.ocaGroup = spec.oca_group
         o.ocaType = spec.oca_type or 1
     return o
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a finished task's exception as seen (asyncio logs unseen ones at collection)."""
+    if not task.cancelled():
+        task.exception()
