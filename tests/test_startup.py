@@ -37,18 +37,37 @@ def test_public_names_resolve_and_are_cached() -> None:
         tk.no_such_name  # noqa: B018
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _signal_masks(pid: int) -> str:
+    """Each thread's signal lines from /proc (blocked, ignored, caught, pending)."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        fields = [x for x in status.splitlines() if x.startswith(("Name", "Sig", "ShdPnd"))]
+        lines.append(f"{task.name}: " + "; ".join(fields))
+    return "\n".join(lines)
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0])
-def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path, delay: float) -> None:
+def _paper_config(tmp_path: Path) -> Path:
+    """live/paper.toml in ``tmp_path`` (its journal and state there), strategies from the repo."""
     live = tmp_path / "paper.toml"
     text = (REPO / "live" / "paper.toml").read_text(encoding="utf-8")
     live.write_text(
         text.replace('config = "../research/', f'config = "{REPO.as_posix()}/research/'),
         encoding="utf-8",
     )
+    return live
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0])
+def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path, delay: float) -> None:
+    live = _paper_config(tmp_path)
     command = ["-X", "faulthandler", "-m", "toolkit.live", "run", "--config", str(live)]
     proc = subprocess.Popen(
         [sys.executable, *command, "--no-dashboard"],
@@ -65,9 +84,13 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path, delay: float) -> Non
     try:
         _out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:  # a hang: its threads' stacks (faulthandler) say where
+        masks = _signal_masks(proc.pid)  # a SIGINT blocked or pending shows here
         proc.send_signal(signal.SIGABRT)
-        _out, err = proc.communicate(timeout=30)
-        pytest.fail(f"still running 60 s after SIGINT at {delay} s:\n{err[-12000:]}")
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(
+            f"still running 60 s after SIGINT at {delay} s:\n{masks}\n"
+            f"stdout:\n{out[:3000]}\nstderr:\n{err[-12000:]}"
+        )
     assert "Traceback" not in err, err
     assert len(err.strip().splitlines()) <= 1, err
     # 130 = 128 + SIGINT; CPython may also end by re-raising SIGINT on itself (-2), which a
@@ -94,6 +117,45 @@ def test_ctrl_c_while_the_command_module_loads_is_one_line() -> None:
     )
     assert proc.stderr.strip().splitlines() == ["stopped (Ctrl+C / SIGTERM)"], proc.stderr
     assert proc.returncode == 130
+
+
+def test_a_ctrl_c_swallowed_during_start_up_still_stops_before_trading(tmp_path: Path) -> None:
+    """The hang CI met once in ~40 runs: a Ctrl+C at 0.3 s raised KeyboardInterrupt inside
+    the session's imports, something there swallowed it without a word (native code clearing
+    a pending error), and the rehearsal traded on. Here an import hook sends the SIGINT and
+    swallows the KeyboardInterrupt itself, as that code did: the interpreter still wrote the
+    signal to the start-up wakeup pipe, so the session stops before it connects."""
+    live = _paper_config(tmp_path)
+    code = (
+        "import os, runpy, signal, sys\n"
+        "class Swallow:\n"
+        "    done = False\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'ib_async' and not Swallow.done:\n"
+        "            Swallow.done = True\n"
+        "            try:\n"
+        "                os.kill(os.getpid(), signal.SIGINT)\n"
+        "                sum(range(1000))  # the handler runs here, at the next bytecode\n"
+        "            except KeyboardInterrupt:\n"
+        "                print('swallowed', file=sys.stderr, flush=True)\n"
+        "sys.meta_path.insert(0, Swallow())\n"
+        f"sys.argv = ['toolkit.live', 'run', '--config', {str(live)!r}, '--no-dashboard']\n"
+        "runpy.run_module('toolkit.live', run_name='__main__', alter_sys=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_default_sigint,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "swallowed", proc.stderr
+    assert len(lines) == 2 and lines[1].startswith("stopped: stopped while connecting"), lines
+    assert "nothing was traded" in lines[1]
+    assert " sent " not in proc.stdout and "session " not in proc.stdout, proc.stdout
+    assert proc.returncode == 0
 
 
 def test_gateway_bad_start_is_one_line() -> None:

@@ -335,9 +335,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m toolkit.live"
         "reload": _reload,
     }.get(args.command, _session_command)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    # a Ctrl+C while the session's modules load is never lost (toolkit.live._signals)
+    from toolkit.live._signals import watch_start_up
+
     try:
-        return run_command(
-            lambda: handler(args), debug=args.debug, interrupted="stopped (Ctrl+C / SIGTERM)"
-        )
+        with watch_start_up():
+            return run_command(
+                lambda: handler(args), debug=args.debug, interrupted="stopped (Ctrl+C / SIGTERM)"
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
