@@ -3,8 +3,12 @@ are in place is noted by the interpreter itself, so no Python code can lose it."
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
+
+import pytest
 
 from toolkit.live._signals import stops_during_start_up, watch_start_up
 
@@ -37,3 +41,30 @@ def test_the_watch_puts_back_the_wakeup_descriptor_it_found() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_an_interrupt_no_code_can_catch_is_dropped_quietly_during_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl+C that lands in a finalizer is "unraisable": CPython prints it with a traceback
+    (seen in a start-up Ctrl+C: ``Exception ignored in: <generator object ...>``). During the
+    watch the pipe keeps the signal, so it goes unsaid; other unraisable errors still reach
+    the hook that was there (here one that collects them, in place of CPython's printer)."""
+    seen: list[type[BaseException]] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(type(u.exc_value)))
+
+    class Finalized:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    with watch_start_up():
+        Finalized(KeyboardInterrupt())
+        Finalized(ValueError("shown"))
+        gc.collect()
+    assert seen == [ValueError]
+    Finalized(KeyboardInterrupt())  # after the watch: the hook that was there again
+    gc.collect()
+    assert seen == [ValueError, KeyboardInterrupt]

@@ -11,7 +11,9 @@ about once in 40 start-up Ctrl+Cs under load, then the session traded on for its
 rehearsal). :func:`watch_start_up` makes such a signal impossible to lose: the interpreter
 writes every handled signal's number to a wakeup descriptor before any Python code runs, and
 :func:`install_session_signals` reads what came in and stops the session at once, before it
-connects."""
+connects. A KeyboardInterrupt that lands in a finalizer or weakref callback meanwhile is
+"unraisable": CPython would print it with a traceback, so the watch drops those quietly (the
+pipe has the signal)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
@@ -44,9 +48,18 @@ def watch_start_up() -> Iterator[None]:
     os.set_blocking(w, False)
     previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
     _StartUp.fds = (r, w)
+    hook = sys.unraisablehook
+
+    def quiet_interrupts(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet_interrupts
     try:
         yield
     finally:
+        if sys.unraisablehook is quiet_interrupts:
+            sys.unraisablehook = hook
         _StartUp.fds = None
         current = signal.set_wakeup_fd(-1)
         back = previous if current == w else current  # an event loop's own stays
