@@ -119,13 +119,23 @@ def test_ctrl_c_while_the_command_module_loads_is_one_line() -> None:
     assert proc.returncode == 130
 
 
-def test_a_ctrl_c_swallowed_during_start_up_still_stops_before_trading(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "options"])
+def test_a_ctrl_c_swallowed_during_start_up_still_stops_before_trading(
+    tmp_path: Path, command: str
+) -> None:
     """The hang CI met once in ~40 runs: a Ctrl+C at 0.3 s raised KeyboardInterrupt inside
     the session's imports, something there swallowed it without a word (native code clearing
     a pending error), and the rehearsal traded on. Here an import hook sends the SIGINT and
     swallows the KeyboardInterrupt itself, as that code did: the interpreter still wrote the
-    signal to the start-up wakeup pipe, so the session stops before it connects."""
-    live = _paper_config(tmp_path)
+    signal to the start-up wakeup pipe, so the session stops before it connects. Both session
+    kinds end alike (the option session said "error: ..." with exit 2 before)."""
+    if command == "run":
+        live = _paper_config(tmp_path)
+        extra = ", '--no-dashboard'"
+    else:
+        live = tmp_path / "options_paper.toml"
+        live.write_bytes((REPO / "live" / "options_paper.toml").read_bytes())
+        extra = ""
     code = (
         "import os, runpy, signal, sys\n"
         "class Swallow:\n"
@@ -139,7 +149,7 @@ def test_a_ctrl_c_swallowed_during_start_up_still_stops_before_trading(tmp_path:
         "            except KeyboardInterrupt:\n"
         "                print('swallowed', file=sys.stderr, flush=True)\n"
         "sys.meta_path.insert(0, Swallow())\n"
-        f"sys.argv = ['toolkit.live', 'run', '--config', {str(live)!r}, '--no-dashboard']\n"
+        f"sys.argv = ['toolkit.live', {command!r}, '--config', {str(live)!r}{extra}]\n"
         "runpy.run_module('toolkit.live', run_name='__main__', alter_sys=True)\n"
     )
     proc = subprocess.run(
@@ -155,6 +165,7 @@ def test_a_ctrl_c_swallowed_during_start_up_still_stops_before_trading(tmp_path:
     assert len(lines) == 2 and lines[1].startswith("stopped: stopped while connecting"), lines
     assert "nothing was traded" in lines[1]
     assert " sent " not in proc.stdout and "session " not in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr
     assert proc.returncode == 0
 
 

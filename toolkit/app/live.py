@@ -175,6 +175,7 @@ def _to_stderr(line: str) -> None:
 
 
 def _options(args: argparse.Namespace) -> int:
+    from toolkit.live._startup import StopRequested
     from toolkit.live.bridge import smtp_from_env
     from toolkit.live.option_session import OptionSession
     from toolkit.live.options_config import load_option_config
@@ -202,6 +203,8 @@ def _options(args: argparse.Namespace) -> int:
         session.echo = log.tee(session.echo)
     try:
         asyncio.run(session.run())
+    except StopRequested as exc:  # as the stock session's: one line, exit 0
+        print(f"stopped: {exc}", file=sys.stderr)
     finally:
         if log is not None:
             log.close()

@@ -22,6 +22,16 @@ class LiveError(ToolkitError):
     """The session cannot start or continue safely (connection, account, contracts)."""
 
 
+class StopRequested(LiveError):
+    """A stop (Ctrl+C, SIGTERM, ``stop()``) came before the session had started trading: both
+    session kinds raise it, and the command ends with one line and exit 0."""
+
+
+def stopped_while_connecting(host: str | None, port: int | None) -> StopRequested:
+    """What either session kind raises when a stop ends its first connect."""
+    return StopRequested(f"stopped while connecting to {host}:{port}; nothing was traded.")
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a session connects and what it may do there: ``host`` None means the embedded

@@ -65,9 +65,11 @@ from toolkit.live._sdnotify import Notifier, watchdog
 from toolkit.live._signals import install_session_signals, remove_session_signals
 from toolkit.live._startup import (
     LiveError,
+    StopRequested,
     books,
     session_record,
     session_target,
+    stopped_while_connecting,
     trading_account,
 )
 from toolkit.live.brackets import exit_orders
@@ -92,10 +94,6 @@ __all__ = [
     "run_session",
     "smtp_from_env",
 ]
-
-
-class StopRequested(LiveError):
-    """A stop (Ctrl+C, SIGTERM, :meth:`stop`) came before the session had started trading."""
 
 
 class SessionLog:
@@ -684,9 +682,7 @@ class LiveSession:
             self._open_journal()
             await self._connect(first=True)
             if not self.connected or self._stop.is_set():
-                raise StopRequested(
-                    f"stopped while connecting to {self.host}:{self.port}; nothing was traded."
-                )
+                raise stopped_while_connecting(self.host, self.port)
             self._check_account()
             self._build_sleeves()
             self.ledger.start(self.mode, self.account, session_record(self.cfg))

@@ -76,7 +76,12 @@ from toolkit.live._option_plan import (
 )
 from toolkit.live._option_probes import option_endpoints
 from toolkit.live._signals import install_session_signals, remove_session_signals
-from toolkit.live._startup import LiveError, session_target, trading_account
+from toolkit.live._startup import (
+    LiveError,
+    session_target,
+    stopped_while_connecting,
+    trading_account,
+)
 from toolkit.live.endpoints import ProbeEndpoints, endpoints_for
 from toolkit.live.journal import FillConflict, Journal, JournalOrder
 from toolkit.live.options_config import OptionLiveConfig
@@ -614,7 +619,7 @@ class OptionSession:
                 stop_asked=self._stop, log=self._log,
             )  # fmt: skip
             if not self.broker.connected:
-                raise LiveError(f"stopped while connecting to {self.host}:{self.port}")
+                raise stopped_while_connecting(self.host, self.port)
             self.account = trading_account(
                 self.cfg,
                 self.broker.accounts(),
