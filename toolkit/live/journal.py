@@ -318,20 +318,14 @@ class Journal:
         self._depth = 0
         try:
             self._prepare()
-        except sqlite3.OperationalError as exc:
-            self._db.close()
-            if not _locked(exc):
-                raise JournalError(
-                    f"{self.path}: not a readable journal ({exc}); move it aside and start a "
-                    "new one"
-                ) from exc
-            raise JournalError(
-                f"{self.path}: another process has held the journal's lock for "
-                f"{LOCK_WAIT:g} s ({exc}); the journal itself is fine -- find that process "
-                "(another session or a tool writing to it) and retry once it is done"
-            ) from exc
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+                raise JournalError(
+                    f"{self.path}: another process has held the journal's lock for "
+                    f"{LOCK_WAIT:g} s ({exc}); the journal itself is fine -- find that process "
+                    "(another session or a tool writing to it) and retry once it is done"
+                ) from exc
             raise JournalError(
                 f"{self.path}: not a readable journal ({exc}); move it aside and start a new one"
             ) from exc
@@ -979,7 +973,4 @@ _TABLES = frozenset(
 def _locked(exc: sqlite3.OperationalError) -> bool:
     """sqlite's SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock, the file is
     fine."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc)
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
