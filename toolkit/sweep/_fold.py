@@ -69,7 +69,15 @@ def njit_no_refcount(fn: F) -> F:
     """``njit(cache=True)`` without numba's reference counting (its ``_nrt`` flag), for hot
     functions that allocate nothing: with it, every call increfs and decrefs each array it is
     handed and each one its inlined callees are handed -- atomic operations that cost ~20 ns
-    of a ~60 ns fill and a fifth of a visited bar, paid for every parameter set."""
+    of a ~60 ns fill and a fifth of a visited bar, paid for every parameter set.
+
+    numba compiles the functions such a function calls without reference counting too (a
+    callee that does not set the flag inherits it) and caches that version under the key the
+    counted one uses: a callee that returns an array (a view), compiled first from here, is
+    later loaded by counted callers, which then release a reference it never took -- the
+    array freed under them, the heap corrupted. Such a callee must be ``inline="always"``
+    (compiled into each caller with the caller's flag); tests/sweep/test_no_refcount.py walks
+    every call these functions make to check."""
     jit: Any = njit
     return cast(F, jit(cache=True, _nrt=False)(fn))
 
