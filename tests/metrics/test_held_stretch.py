@@ -7,6 +7,7 @@ import numpy as np
 
 import toolkit as tk
 from toolkit.metrics._kernels import (
+    MAX_TERMS,
     P_TERMS,
     STACK_ROWS,
     close_range_nb,
@@ -58,7 +59,7 @@ def test_held_stretches_on_real_closes_equal_the_bar_by_bar_fold() -> None:
             terms = held_terms_nb(k, min(c_lo, close[lo - 1]))
             if terms == 0:
                 continue
-            s1, s2, down, err = held_sums_nb(prefix, lo, hi, k, terms)
+            s1, s2, down, err = held_sums_nb(prefix, lo, hi, k)
             if err > 1e-13:
                 continue
             np.testing.assert_allclose((s1, s2, down), want[:3], rtol=1e-10, atol=1e-12)
@@ -80,10 +81,9 @@ def test_rounding_bound_covers_every_terms_magnitudes() -> None:
             lo = int(rng.integers(1, len(close) - 2))
             hi = int(rng.integers(lo + 1, len(close)))
             k = float(rng.choice([1e-4, 0.05, 0.5, 3.0, 40.0])) * float(rng.choice([1.0, -1.0]))
-            terms = int(rng.integers(1, 11))
-            *_, err = held_sums_nb(prefix, lo, hi, k, terms)
+            *_, err = held_sums_nb(prefix, lo, hi, k)
             full = 0.0
-            for j in range(terms):
+            for j in range(MAX_TERMS):
                 c = P_TERMS + 3 * j
                 mags = np.abs(prefix[[lo, hi], c : c + 3]).sum()
                 full += (j + 1) * abs(k) ** j * mags

@@ -153,7 +153,7 @@ def sortino_from_sums_nb(s1: float, down: float, n: int, periods: float) -> floa
 # of R x close^-j, R^2 x close^-j. The drawdown is found by bisection on range max/min of the
 # closes, visiting bars only where a new low may lie; it returns exactly what folding every
 # bar with fold_drawdown_nb would.
-MAX_TERMS = 10
+MAX_TERMS = 10  # _estrin_nb spells out this many terms
 _TERM_EPS = 1e-17
 STACK_ROWS = 128  # bisection depth <= 2 x log2(bars) + 2
 # A prefix row (256 bytes, four cache lines, rows aligned on them): two columns for the
@@ -229,19 +229,45 @@ def held_terms_nb(k: float, low: float) -> int:
     (7-10 terms on the headline grid) is a mispredicted branch per stretch, which costs
     more than the terms it saves (sweep simulation ~4% faster)."""
     x = abs(k) / low
-    p = x
-    for _ in range(1, MAX_TERMS):
-        p *= x
+    x2 = x * x
+    x4 = x2 * x2
+    p = x4 * x4 * x2  # x^MAX_TERMS (10) in three dependent products, not nine
     return MAX_TERMS if p < _TERM_EPS else 0
 
 
 @njit(cache=True, inline="always")
+def _estrin_nb(
+    top: np.ndarray, bot: np.ndarray, c: int, weighted: bool, x: float, x2: float, x4: float
+) -> float:
+    """sum_j w_j x^j (top[c + 3j] - bot[c + 3j]) over the MAX_TERMS (10) terms, w_j = j + 1 when
+    ``weighted`` else 1, by Estrin's scheme (Knuth, TAOCP vol. 2, 4.6.4): the powers of x
+    multiply in a tree, so the sum is a chain of four dependent products instead of ten
+    (the held stretch's sums took ~1 ms less of the headline sweep's 55 ms simulation)."""
+    t0, t1 = _term_nb(top, bot, c, 0, weighted), _term_nb(top, bot, c, 1, weighted)
+    t2, t3 = _term_nb(top, bot, c, 2, weighted), _term_nb(top, bot, c, 3, weighted)
+    t4, t5 = _term_nb(top, bot, c, 4, weighted), _term_nb(top, bot, c, 5, weighted)
+    t6, t7 = _term_nb(top, bot, c, 6, weighted), _term_nb(top, bot, c, 7, weighted)
+    t8, t9 = _term_nb(top, bot, c, 8, weighted), _term_nb(top, bot, c, 9, weighted)
+    return ((t0 + x * t1) + x2 * (t2 + x * t3)) + x4 * (
+        ((t4 + x * t5) + x2 * (t6 + x * t7)) + x4 * (t8 + x * t9)
+    )
+
+
+@njit(cache=True, inline="always")
+def _term_nb(top: np.ndarray, bot: np.ndarray, c: int, j: int, weighted: bool) -> float:
+    """Term j's prefix difference of the sum in column ``c``, times j + 1 if ``weighted``."""
+    d = top[c + 3 * j] - bot[c + 3 * j]
+    return float((j + 1.0) * d if weighted else d)
+
+
+@njit(cache=True, inline="always")
 def held_sums_nb(
-    prefix: np.ndarray, lo: int, hi: int, k: float, terms: int
+    prefix: np.ndarray, lo: int, hi: int, k: float
 ) -> tuple[float, float, float, float]:
     """Sums of r, r^2 and min(r, 0)^2 over the bars [lo, hi) of a held stretch with
-    k = cash / pos (see the comment above :data:`MAX_TERMS`): 1/(1+x) = sum (-x)^j and
-    1/(1+x)^2 = sum (j+1)(-x)^j. The last value bounds the rounding error of the prefix
+    k = cash / pos (see the comment above :data:`MAX_TERMS`; call it where
+    :func:`held_terms_nb` allows): 1/(1+x) = sum (-x)^j and 1/(1+x)^2 = sum (j+1)(-x)^j,
+    MAX_TERMS terms of each. The last value bounds the rounding error of the prefix
     differences (large when early closes are tiny); callers fold bar by bar above 1e-13.
 
     The bound: each difference rounds to within ~4.5e-16 of the magnitudes it subtracts,
@@ -249,16 +275,14 @@ def held_sums_nb(
     at most P_ABS x (|k| P_INV)^j (a row's sums divide by closes >= 1 / P_INV), and row hi's
     exceed row lo's, so their weighted sum is below 2 P_ABS[hi] ((1 - y)^-2 - 1), y = |k|
     P_INV[hi]: one closed form instead of a sum over the terms (infinite when y >= 1)."""
-    s1 = 0.0
-    s2 = 0.0
-    down = 0.0
-    w = 1.0
-    for j in range(terms):
-        c = P_TERMS + 3 * j
-        s1 += w * (prefix[hi, c] - prefix[lo, c])
-        s2 += (j + 1) * w * (prefix[hi, c + 1] - prefix[lo, c + 1])
-        down += (j + 1) * w * (prefix[hi, c + 2] - prefix[lo, c + 2])
-        w *= -k
+    top = prefix[hi]  # the rows at the stretch's two ends
+    bot = prefix[lo]
+    x = -k
+    x2 = x * x
+    x4 = x2 * x2
+    s1 = _estrin_nb(top, bot, P_TERMS, False, x, x2, x4)
+    s2 = _estrin_nb(top, bot, P_TERMS + 1, True, x, x2, x4)
+    down = _estrin_nb(top, bot, P_TERMS + 2, True, x, x2, x4)
     head = (
         abs(prefix[lo, P_TERMS]) + abs(prefix[hi, P_TERMS])
         + prefix[lo, P_TERMS + 1] + prefix[hi, P_TERMS + 1]

@@ -199,7 +199,7 @@ def simulate_changes_nb(
             c_hi, c_lo = close_range_nb(ranges, b, seg_end)
             terms = held_terms_nb(k, min(c_lo, close[b - 1]))
             if terms > 0:
-                d1, d2, d3, err = held_sums_nb(prefix, b, seg_end, k, terms)
+                d1, d2, d3, err = held_sums_nb(prefix, b, seg_end, k)
                 if err <= 1e-13:
                     s1 += d1
                     s2 += d2
