@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _WALK = textwrap.dedent(
     """
-    import importlib
     import sys
 
     import numpy as np
