@@ -284,14 +284,14 @@ def held_sums_nb(
     s2 = _estrin_nb(top, bot, P_TERMS + 1, True, x, x2, x4)
     down = _estrin_nb(top, bot, P_TERMS + 2, True, x, x2, x4)
     head = (
-        abs(prefix[lo, P_TERMS]) + abs(prefix[hi, P_TERMS])
-        + prefix[lo, P_TERMS + 1] + prefix[hi, P_TERMS + 1]
-        + prefix[lo, P_TERMS + 2] + prefix[hi, P_TERMS + 2]
+        abs(bot[P_TERMS]) + abs(top[P_TERMS])
+        + bot[P_TERMS + 1] + top[P_TERMS + 1]
+        + bot[P_TERMS + 2] + top[P_TERMS + 2]
     )  # fmt: skip
-    y = abs(k) * prefix[hi, P_INV]
+    y = abs(k) * top[P_INV]
     if y >= 1.0:
         return s1, s2, down, np.inf
-    tail = 2.0 * prefix[hi, P_ABS] * (1.0 / ((1.0 - y) * (1.0 - y)) - 1.0)
+    tail = 2.0 * top[P_ABS] * (1.0 / ((1.0 - y) * (1.0 - y)) - 1.0)
     return s1, s2, down, (head + tail) * 4.5e-16
 
 
