@@ -89,3 +89,73 @@ def test_position_and_pnl_conserve_across_any_split_of_the_same_fills(
     mark = fills[-1][1]
     cash_pnl = -sum(q * p for q, p in fills) + whole[0] * mark
     assert whole[2] + whole[0] * (mark - whole[1]) == pytest.approx(cash_pnl, abs=1e-9 * scale)
+
+
+def _trades_by_hand(fills: list[tuple[float, float, float]]) -> list[list[float]]:
+    """Closed trades of a fill sequence (qty, price, commission), from the definitions: a
+    trade runs from flat (or a flip) to flat (or the next flip); its entry and exit prices
+    are the quantity-weighted prices of the shares that opened and closed it; a fill that
+    both closes and opens splits its commission by quantity."""
+    out: list[list[float]] = []
+    pos = 0.0
+    side = q_in = v_in = q_out = v_out = comm = 0.0
+    entry_bar = 0
+    for bar, (qty, price, fee) in enumerate(fills):
+        if qty == 0.0:
+            continue
+        closing = min(abs(qty), abs(pos)) if pos * qty < 0 else 0.0
+        opening = abs(qty) - closing
+        if closing > 0.0:
+            q_out += closing
+            v_out += closing * price
+            comm += fee * closing / abs(qty)
+            pos += np.sign(qty) * closing
+            if pos == 0.0:
+                realized = side * (v_out - v_in * q_out / q_in)
+                out.append([side, entry_bar, bar, q_in, v_in / q_in, v_out / q_out,
+                            realized - comm, comm])  # fmt: skip
+        if opening > 0.0:
+            if pos == 0.0:
+                side, entry_bar = float(np.sign(qty)), bar
+                q_in = v_in = q_out = v_out = comm = 0.0
+            q_in += opening
+            v_in += opening * price
+            comm += fee * opening / abs(qty)
+            pos += np.sign(qty) * opening
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fills=st.lists(
+        st.tuples(
+            st.integers(-300, 300).map(float),
+            st.integers(100, 20_000).map(lambda c: c / 100),
+            st.integers(0, 500).map(lambda c: c / 100),
+        ),
+        min_size=1,
+        max_size=16,
+    )
+)
+def test_booked_trades_match_the_definitions(fills: list[tuple[float, float, float]]) -> None:
+    """Every case of book_fill_nb (open from flat, add, reduce, close, flip, nothing) on
+    random sequences of whole-share fills: the records it writes equal trades worked out
+    from their definitions, and the state it keeps is the position's."""
+    state = np.zeros(s.STATE_COLS)
+    trades = np.full((len(fills) + 1, s.TRADE_COLS), np.nan)
+    pos, n = 0.0, 0
+    for bar, (qty, price, fee) in enumerate(fills):
+        pos, n = book_fill_nb(state, pos, qty, price, fee, bar, 0, trades, n)
+    expected = _trades_by_hand(fills)
+    assert pos == sum(q for q, _, _ in fills)
+    assert n == len(expected)
+    cols = [s.T_DIR, s.T_ENTRY_BAR, s.T_EXIT_BAR, s.T_QTY, s.T_ENTRY_PX, s.T_EXIT_PX,
+            s.T_PNL, s.T_COMM]  # fmt: skip
+    for got, want in zip(trades[:n], expected, strict=True):
+        scale = 1.0 + want[3] * max(want[4], want[5])
+        assert got[cols[:4]] == pytest.approx(want[:4])
+        assert got[cols[4:6]] == pytest.approx(want[4:6], rel=1e-12)
+        assert got[cols[6:]] == pytest.approx(want[6:], abs=1e-9 * scale)
+    if pos != 0.0:  # the open trade's state: its direction, entry and average price
+        assert state[s.S_DIR] == np.sign(pos)
+        assert state[s.S_QTY_IN] - state[s.S_QTY_OUT] == pytest.approx(abs(pos))

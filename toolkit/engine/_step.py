@@ -183,6 +183,24 @@ def book_units_nb(
 
 
 @njit(cache=True, inline="always")
+def _new_trade_nb(
+    st: np.ndarray, bar: int, qty: float, price: float, comm: float, opening: float
+) -> None:
+    """Start the trade record in ``st``: ``opening`` units in the direction of ``qty`` at
+    ``price``, commission ``comm``. Every column but S_AVG is written, element by element
+    (a slice assignment, ``st[:] = 0``, took ~1.5 ms of the headline sweep's ~53 ms
+    simulation)."""
+    st[S_ENTRY_BAR] = bar
+    st[S_DIR] = 1.0 if qty > 0 else -1.0
+    st[S_QTY_IN] = opening
+    st[S_VAL_IN] = opening * price
+    st[S_QTY_OUT] = 0.0
+    st[S_VAL_OUT] = 0.0
+    st[S_COMM] = comm
+    st[S_REALIZED] = 0.0
+
+
+@njit(cache=True, inline="always")
 def book_fill_nb(
     st: np.ndarray,
     pos: float,
@@ -202,39 +220,40 @@ def book_fill_nb(
     it to ``trades[n_trades]`` (at most one per fill) -- only its T_PNL with ``pnl_only``
     (the sweep counts trades and wins, nothing else); a flip's commission is split between
     the closing and the opening part by quantity. Returns (new pos, n_trades).
+
+    The cases in the order a round trip meets them, each returning as soon as it is booked
+    (an open from flat, an add, then a reduction, close or flip): the sweep books ~2 fills
+    per change point, and the general form's tests took ~2.7 ms of its ~53 ms simulation.
     """
     if qty == 0.0:
         return pos, n_trades
     new, avg, realized = avg_cost_nb(pos, st[S_AVG], qty, price)
-    opening = abs(qty)  # the part that opens or adds
-    if pos != 0.0 and (pos > 0) != (qty > 0):
-        closing = min(abs(qty), abs(pos))
-        # the commission's share of the closing part: all of it on a plain close (no division)
-        c_part = comm if closing == abs(qty) else comm * (closing / abs(qty))
-        st[S_QTY_OUT] += closing
-        st[S_VAL_OUT] += closing * price
-        st[S_COMM] += c_part
-        st[S_REALIZED] += realized
-        comm -= c_part
-        opening = abs(new) if new != 0.0 and (new > 0) == (qty > 0) else 0.0
-        if new == 0.0 or opening > 0.0:  # the trade closed
-            if pnl_only:
-                trades[n_trades, T_PNL] = trade_pnl_nb(st, 0.0)
-            else:
-                exit_px = st[S_VAL_OUT] / st[S_QTY_OUT]
-                trade_record_nb(st, sym, bar, exit_px, 0.0, trades[n_trades])
-            n_trades += 1
-            pos = 0.0
-    if opening > 0.0:
-        if pos == 0.0:  # a new trade (from flat, or the rest of a flip)
-            st[:] = 0.0
-            st[S_ENTRY_BAR] = bar
-            st[S_DIR] = 1.0 if qty > 0 else -1.0
-        st[S_QTY_IN] += opening
-        st[S_VAL_IN] += opening * price
-        st[S_COMM] += comm
     st[S_AVG] = avg
-    return new, n_trades
+    if pos == 0.0:  # a new trade from flat
+        _new_trade_nb(st, bar, qty, price, comm, abs(qty))
+        return new, n_trades
+    if (pos > 0) == (qty > 0):  # adding to the trade
+        st[S_QTY_IN] += abs(qty)
+        st[S_VAL_IN] += abs(qty) * price
+        st[S_COMM] += comm
+        return new, n_trades
+    closing = min(abs(qty), abs(pos))
+    # the commission's share of the closing part: all of it on a plain close (no division)
+    c_part = comm if closing == abs(qty) else comm * (closing / abs(qty))
+    st[S_QTY_OUT] += closing
+    st[S_VAL_OUT] += closing * price
+    st[S_COMM] += c_part
+    st[S_REALIZED] += realized
+    if new != 0.0 and (new > 0) != (qty > 0):
+        return new, n_trades  # reduced: the trade is still open
+    if pnl_only:  # closed, to zero or through it
+        trades[n_trades, T_PNL] = trade_pnl_nb(st, 0.0)
+    else:
+        exit_px = st[S_VAL_OUT] / st[S_QTY_OUT]
+        trade_record_nb(st, sym, bar, exit_px, 0.0, trades[n_trades])
+    if new != 0.0:  # flipped: the rest opens a new trade at this price
+        _new_trade_nb(st, bar, qty, price, comm - c_part, abs(new))
+    return new, n_trades + 1
 
 
 @njit(cache=True, inline="always")
@@ -294,11 +313,14 @@ def execute_nb(
     Returns (filled qty (0 = nothing filled), commission, cash, pos, month volume,
     n_trades)."""
     q = qty
-    if q > 0.0:
+    fee = commission_nb(cost, q, price, month_volume)
+    # a buy that covers no short and fits whole is not trimmed (buy_qty_nb would find the
+    # same after computing this fee again: one commission a fill instead of two)
+    if q > 0.0 and (pos < 0.0 or not q * price + fee <= budget):  # (NaN: trimmed)
         q = buy_qty_nb(q, pos, price, budget, cost, month_volume, fractional)
         if q <= 0.0:
             return 0.0, 0.0, cash, pos, month_volume, n_trades
-    fee = commission_nb(cost, q, price, month_volume)
+        fee = commission_nb(cost, q, price, month_volume)
     cash -= q * price + fee
     pos, n_trades = book_fill_nb(st, pos, q, price, fee, bar, sym, trades, n_trades, pnl_only)
     return q, fee, cash, pos, month_volume + abs(q), n_trades
