@@ -5,6 +5,7 @@ random rows with ties and NaN anywhere, for every built-in and parameter set."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,6 +233,25 @@ def test_pair_orders_make_room_and_refuse_what_they_cannot_say() -> None:
     assert _orders(holed, 2 * rows * n)[0] == -1
     flat = np.ones((12, 50))  # 66 tied pairs at every bar
     assert _orders(flat, 2 * 12 * 50)[0] == -1
+
+
+@pytest.mark.parametrize("bar", [0, 1, 1049, 1050, 1051, 2099])
+def test_a_hole_is_refused_wherever_the_spans_meet_it(bar: int) -> None:
+    """The sorted spans find a NaN after a row's warm-up as they read its bar (no pass of
+    its own looks for them): at either end of a span, at the bar a span starts from, just
+    after the row's first valid bar, at the last bar -- always -1."""
+    rows, n = 6, 2100  # two spans: [0, 1050) and [1050, 2100)
+    rng = np.random.default_rng(11)
+    vals = rng.normal(0.0, 1.0, (rows, n)).cumsum(axis=1)  # smooth: no overflow, no regrow
+    assert _orders(vals, 2 * rows * n)[0] >= 0
+    holed = vals.copy()
+    holed[2, bar] = np.nan  # at bar 0 a one-bar warm-up, not a hole
+    assert (_orders(holed, 2 * rows * n)[0] == -1) == (bar > 0)
+    if bar > 0:
+        warm = vals.copy()
+        warm[4, : bar - 1] = np.nan  # the row's first valid bar is bar - 1 ...
+        warm[4, bar] = np.nan  # ... and the next one is missing
+        assert _orders(warm, 2 * rows * n)[0] == -1
 
 
 @settings(max_examples=40, deadline=None)
