@@ -103,15 +103,12 @@ def fold_return_nb(
 
 @njit(cache=True, inline="always")
 def fold_drawdown_nb(equity: float, top: float, worst: float) -> tuple[float, float]:
-    """Running peak of equity and the deepest equity / peak - 1 so far (<= 0); the division
-    is done only when ``equity`` may be a new low relative to the peak (a rare, predictable
-    branch; the new-peak test is a branch-free max)."""
+    """Running peak of equity and the deepest equity / peak - 1 so far (<= 0). Branch-free
+    (a max, a division, a min): the sweep's change-point driver folds the bars it visits
+    here, where whether equity may be a new low is a coin toss -- a test before the division
+    cost more in mispredictions than the division (~1 ms of its ~50 ms simulation)."""
     top = max(top, equity)
-    if equity < top * (1.0 + worst) * (1.0 + 1e-12):
-        dd = equity / top - 1.0
-        if dd < worst:
-            worst = dd
-    return top, worst
+    return top, min(worst, equity / top - 1.0)
 
 
 @njit(cache=True)
