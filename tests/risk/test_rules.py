@@ -103,6 +103,29 @@ def test_kill_switch_by_hand() -> None:
     assert kill_switch(-5.0, 1e5, 1e5, _risk()) == "equity_wiped_out"
 
 
+_money = st.floats(-1e6, 1e7, allow_nan=False)
+_limit = st.one_of(st.just(INF), st.floats(0.0, 1.0))
+
+
+@given(_money, _money, _money, _limit, _limit)
+def test_kill_switch_is_its_three_rules(
+    equity: float, peak: float, day_start: float, daily_loss: float, max_drawdown: float
+) -> None:
+    """The switch (worked out as floors, kill_floors_nb, then compared: the sweep's driver
+    computes the floors once) is the rules as stated, in their order: wiped out, then the
+    day's loss against a positive day start, then the drawdown against a positive peak."""
+    r = _risk(daily_loss=daily_loss, max_drawdown=max_drawdown)
+    if equity <= 0.0:
+        want = "equity_wiped_out"
+    elif day_start > 0.0 and equity < day_start * (1.0 - daily_loss):
+        want = "daily_loss"
+    elif peak > 0.0 and equity < peak * (1.0 - max_drawdown):
+        want = "max_drawdown"
+    else:
+        want = None
+    assert kill_switch(equity, peak, day_start, r) == want
+
+
 def _bars(close: list[float]) -> pd.DataFrame:
     idx = pd.date_range("2024-01-01", periods=len(close), freq="D", tz="UTC")
     c = np.asarray(close)

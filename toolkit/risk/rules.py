@@ -92,11 +92,29 @@ def kill_switch_nb(equity: float, peak: float, day_start: float, risk: np.ndarra
     """K_WIPED_OUT when equity is <= 0 (always on: a wiped-out account is flattened and
     never trades again), K_DAILY_LOSS when equity is more than ``daily_loss`` below the
     day's start, K_DRAWDOWN when more than ``max_drawdown`` below its peak, else K_NONE."""
+    day_floor, peak_floor = kill_floors_nb(peak, day_start, risk)
+    return kill_code_nb(equity, day_floor, peak_floor)
+
+
+@njit(cache=True, inline="always")
+def kill_floors_nb(peak: float, day_start: float, risk: np.ndarray) -> tuple[float, float]:
+    """The equities below which the daily-loss and the drawdown limits trip, for a day that
+    started at ``day_start`` and a running ``peak`` (-inf: that limit cannot trip -- no day
+    start or peak yet). A driver whose day start and peak never move (the sweep's
+    change-point driver, which runs only without those limits) works them out once."""
+    day_floor = day_start * (1.0 - risk[DAILY_LOSS]) if day_start > 0.0 else -np.inf
+    peak_floor = peak * (1.0 - risk[MAX_DRAWDOWN]) if peak > 0.0 else -np.inf
+    return day_floor, peak_floor
+
+
+@njit(cache=True, inline="always")
+def kill_code_nb(equity: float, day_floor: float, peak_floor: float) -> int:
+    """:func:`kill_switch_nb` against the floors of :func:`kill_floors_nb`."""
     if equity <= 0.0:
         return K_WIPED_OUT
-    if day_start > 0.0 and equity < day_start * (1.0 - risk[DAILY_LOSS]):
+    if equity < day_floor:
         return K_DAILY_LOSS
-    if peak > 0.0 and equity < peak * (1.0 - risk[MAX_DRAWDOWN]):
+    if equity < peak_floor:
         return K_DRAWDOWN
     return K_NONE
 

@@ -37,11 +37,11 @@ from toolkit.metrics._kernels import (
     held_sums_nb,
     held_terms_nb,
 )
+from toolkit.risk.rules import kill_code_nb, kill_floors_nb
 from toolkit.sweep._fold import (
     A_MONTH,
     execute_fold_nb,
     finish_nb,
-    kill_switch_inline_nb,
     njit_no_refcount,
 )
 
@@ -131,6 +131,10 @@ def simulate_changes_nb(
     b = int(np.int64(0))
     market = int(np.int64(MARKET))  # a global int is a literal too
     kept = int(np.int64(0))  # table stretches whose drawdown is searched at the end
+    # the kill switch's floors, once: this driver runs without the daily-loss and drawdown
+    # limits, so the day's start and the peak never matter (as in the engine then) and
+    # only a wiped-out account trips it
+    day_floor, peak_floor = kill_floors_nb(init_cash, init_cash, risk)
     while b < n:
         while b >= seg_end:
             i += 1
@@ -149,9 +153,7 @@ def simulate_changes_nb(
         c = close[b]
         raw = cp_val[i]
         value = cash + pos * c
-        # with the loss limits off only a wiped-out account can trip the switch (as in the
-        # engine, where the day's start and the peak then never matter)
-        if not killed and kill_switch_inline_nb(value, init_cash, init_cash, risk) != 0:
+        if not killed and kill_code_nb(value, day_floor, peak_floor) != 0:
             killed = True
         tgt = effective_target_nb(raw, killed or value <= 0.0, max_leverage)
         if not np.isnan(tgt) and tgt != acted:
