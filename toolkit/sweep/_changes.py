@@ -40,6 +40,7 @@ from toolkit.metrics._kernels import (
 from toolkit.risk.rules import kill_code_nb, kill_floors_nb
 from toolkit.sweep._fold import (
     A_MONTH,
+    execute_fold_inline_nb,
     execute_fold_nb,
     finish_nb,
     njit_no_refcount,
@@ -47,9 +48,9 @@ from toolkit.sweep._fold import (
 
 # The held-stretch folds (toolkit.metrics._kernels held_*) are compiled inline into this
 # driver: as calls, numba passes each array argument as a 7-word struct, once per stretch.
-# Inlining the fill too (execute_fold_nb, ~2 per change point) saves ~5% of the simulation
-# (A/B interleaved, 2026-11-28) but the first sweep's compile went 26.7 -> 41.8 s (the
-# bench's cold_compile_seconds, side by side): not worth it.
+# The next-open fill is inlined too, without its buy trimming (execute_fold_inline_nb, see
+# there); the whole fill chain inlined at both fill sites took the first sweep's compile
+# from 26.7 to 41.8 s (the bench's cold_compile_seconds, side by side): not worth it.
 
 # A held long stretch at least this long is folded from the price tables, a shorter one bar
 # by bar: a stretch from the tables costs ~14 ns, a bar's fold ~3 ns, and stretches of 12 to
@@ -145,7 +146,7 @@ def simulate_changes_nb(
             px, _ = pending_fill_nb(market, q, np.nan, open_[b], open_[b], open_[b], slippage)
             pend_qty = 0.0
             budget = cash + (max_leverage - 1.0) * (cash + pos * open_[b]) if q > 0 else 0.0
-            q, cash, pos = execute_fold_nb(
+            q, cash, pos = execute_fold_inline_nb(
                 st, acc, scratch, pos, cash, q, px, budget, cost, fractional, b, month_id[b]
             )
             acted = pend_target
